@@ -1,0 +1,121 @@
+# cugen build.
+#
+#   make              library + the cugen binary (build/cugen)
+#   make test         unit tests and gradchecks, ends with "N passed, N failed, N skipped"
+#   make test SAN=1   the same under AddressSanitizer + UBSan (separate build dir)
+#   make valgrind     the CPU tests under valgrind's memcheck
+#   make gradcheck    only the gradchecks, with each op's measured error
+#   make test-gpu     the tests with GPU cases required (fails without a GPU)
+#   make bench        CPU op benchmarks (cugen bench ops --device cpu)
+#   make demo         the main job
+#   CUDA=0|1          build the CUDA backend (default: 1 when nvcc is found)
+#
+# Two builds of the same host sources: f32 (real = float) for the program and
+# the unit tests, f64 (real = double, -DCUGEN_DOUBLE) for the gradchecks.
+
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA ?= $(if $(NVCC),1,0)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+SAN ?= 0
+
+CC := gcc
+BUILD := build$(if $(filter 1,$(SAN)),-san)
+OPT := -O2 -march=native
+comma := ,
+SANFLAGS := $(if $(filter 1,$(SAN)),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+# fp-contract=off: the reference must not fuse a*b+c behind our back (Philox
+# normals are bit-exact between CPU and GPU only without silent contraction).
+CFLAGS := -std=c11 $(OPT) -g -ffp-contract=off -Wall -Wextra -Wshadow -Wno-unused-parameter \
+          -D_GNU_SOURCE -pthread -Iinclude -Ihost -Itests $(SANFLAGS)
+LDLIBS := -lopenblas -lz -lm -pthread
+
+HOST_DIRS := host/core host/ops host/cpu host/nn host/optim host/models host/models/classic \
+             host/metrics host/train host/data host/io
+HOST_SRC := $(filter-out host/core/cuda_stub.c,$(foreach d,$(HOST_DIRS),$(wildcard $(d)/*.c)))
+CLI_SRC := $(wildcard host/cli/*.c)
+UNIT_SRC := tests/harness.c $(wildcard tests/unit/*.c)
+GRAD_SRC := tests/harness.c $(wildcard tests/grad/*.c)
+CU_SRC := $(wildcard kernels/*.cu)
+
+ifeq ($(CUDA),1)
+  NVCCFLAGS := -O2 -std=c++17 -Iinclude -Ihost -gencode arch=compute_80,code=sm_80 \
+               -gencode arch=compute_90,code=sm_90 -Xcompiler -fPIC,-Wall
+  CU_OBJ := $(patsubst kernels/%.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
+  BACKEND_OBJ := $(CU_OBJ)
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+else
+  BACKEND_OBJ := $(BUILD)/f32/host/core/cuda_stub.o
+  CUDA_LIBS :=
+endif
+
+F32_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(HOST_SRC))
+F64_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(HOST_SRC)) $(BUILD)/f64/host/core/cuda_stub.o
+CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC))
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(UNIT_SRC))
+GRAD_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(GRAD_SRC))
+
+.PHONY: all test gradcheck valgrind test-gpu bench demo clean refs
+all: $(BUILD)/cugen
+
+$(BUILD)/libcugen.a: $(F32_OBJ) $(BACKEND_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libcugen_f64.a: $(F64_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/cugen: $(CLI_OBJ) $(BUILD)/libcugen.a
+	$(CC) $(CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+
+$(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libcugen.a
+	$(CC) $(CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+
+$(BUILD)/test_grad: $(GRAD_OBJ) $(BUILD)/libcugen_f64.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/f32/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/f64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCUGEN_DOUBLE -MMD -MP -c $< -o $@
+
+$(BUILD)/cuda/%.o: kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+# Tests run from the repository root (they read tests/ref/*). The binaries are
+# run one after the other and their summaries added up by tests/run.sh.
+TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=detect_leaks=1:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1)
+test: $(BUILD)/test_unit $(BUILD)/test_grad $(BUILD)/cugen
+	@$(TEST_ENV) CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh $(BUILD)/test_unit $(BUILD)/test_grad
+
+gradcheck: $(BUILD)/test_grad
+	@sh tests/run.sh $(BUILD)/test_grad
+
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --child-silent-after-fork=no
+valgrind: $(BUILD)/test_unit $(BUILD)/test_grad $(BUILD)/cugen
+	@CUGEN_BIN=$(BUILD)/cugen CUGEN_VALGRIND=1 sh tests/run.sh "$(VALGRIND) $(BUILD)/test_unit" "$(VALGRIND) $(BUILD)/test_grad"
+
+test-gpu: $(BUILD)/test_unit $(BUILD)/cugen
+	@$(BUILD)/cugen info --require-gpu
+	@CUGEN_REQUIRE_GPU=1 CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh $(BUILD)/test_unit
+
+bench: $(BUILD)/cugen
+	$(BUILD)/cugen bench ops --device cpu
+
+demo: $(BUILD)/cugen
+	$(BUILD)/cugen train gaussian --out runs/demo-gaussian
+	$(BUILD)/cugen train linear-game --out runs/demo-linear-game
+
+# Regenerate the PyTorch reference files (needs Debian's python3-torch).
+refs:
+	/usr/bin/python3 scripts/make_refs.py tests/ref
+
+clean:
+	rm -rf build build-san
+
+-include $(F32_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(GRAD_OBJ:.o=.d)

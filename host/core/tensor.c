@@ -1,0 +1,137 @@
+/*
+ * tensor.c: the context and tensor constructors (metadata and data in the
+ * step arena).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cugen/tape.h"
+#include "cugen/tensor.h"
+
+cg_status cg_ctx_init(cg_ctx *ctx)
+{
+    memset(ctx, 0, sizeof *ctx);
+    cg_arena_init(&ctx->arena, 0);
+    ctx->tape = calloc(1, sizeof *ctx->tape);
+    if (!ctx->tape)
+        return CG_ERR_NOMEM;
+    ctx->grad_enabled = 1;
+    return CG_OK;
+}
+
+void cg_ctx_free(cg_ctx *ctx)
+{
+    if (ctx->tape) {
+        free(ctx->tape->nodes);
+        free(ctx->tape);
+    }
+    cg_arena_free(&ctx->arena);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+void cg_ctx_step_end(cg_ctx *ctx)
+{
+    ctx->tape->n = 0;
+    cg_arena_reset(&ctx->arena);
+}
+
+int64_t cg_shape_numel(int ndim, const int *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+int cg_same_shape(const cg_tensor *a, const cg_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
+const char *cg_shape_str(const cg_tensor *t, char *buf, size_t len)
+{
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, len - k, "(");
+    for (int i = 0; i < t->ndim && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, i ? ", %d" : "%d", t->shape[i]);
+    if (k < len)
+        snprintf(buf + k, len - k, ")");
+    return buf;
+}
+
+static cg_tensor *tensor_meta(cg_ctx *ctx, const int *shape, int ndim)
+{
+    if (ctx->err)
+        return NULL;
+    if (ndim < 1 || ndim > CG_MAX_DIMS) {
+        cg_fail(ctx, CG_ERR_ARG, "tensor: %d dims (1 to %d supported)", ndim, CG_MAX_DIMS);
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0) {
+            cg_fail(ctx, CG_ERR_ARG, "tensor: dim %d is %d (must be positive)", i, shape[i]);
+            return NULL;
+        }
+    }
+    cg_tensor *t = cg_arena_alloc(&ctx->arena, sizeof *t);
+    if (!t) {
+        cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for a tensor header");
+        return NULL;
+    }
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    memcpy(t->shape, shape, sizeof(int) * (size_t)ndim);
+    t->n = cg_shape_numel(ndim, shape);
+    t->group = -1;
+    t->dev = CG_CPU;
+    return t;
+}
+
+cg_tensor *cg_new(cg_ctx *ctx, const int *shape, int ndim)
+{
+    cg_tensor *t = tensor_meta(ctx, shape, ndim);
+    if (!t)
+        return NULL;
+    t->data = cg_arena_alloc(&ctx->arena, sizeof(real) * (size_t)t->n);
+    if (!t->data) {
+        cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for %lld values",
+                (long long)t->n);
+        return NULL;
+    }
+    return t;
+}
+
+cg_tensor *cg_new_zeros(cg_ctx *ctx, const int *shape, int ndim)
+{
+    cg_tensor *t = cg_new(ctx, shape, ndim);
+    if (t)
+        memset(t->data, 0, sizeof(real) * (size_t)t->n);
+    return t;
+}
+
+cg_tensor *cg_new_like(cg_ctx *ctx, const cg_tensor *t)
+{
+    if (!t) {
+        if (!ctx->err)
+            cg_fail(ctx, CG_ERR_STATE, "tensor: NULL passed to cg_new_like");
+        return NULL;
+    }
+    cg_tensor *o = cg_new(ctx, t->shape, t->ndim);
+    if (o)
+        o->dev = t->dev;
+    return o;
+}
+
+cg_tensor *cg_wrap(cg_ctx *ctx, real *data, const int *shape, int ndim)
+{
+    cg_tensor *t = tensor_meta(ctx, shape, ndim);
+    if (t)
+        t->data = data;
+    return t;
+}

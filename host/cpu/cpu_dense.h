@@ -1,0 +1,17 @@
+/*
+ * cpu_dense.h: reference linear and batched matmul.
+ * Argument order (llm.c): outputs, inputs, weights, dims. Backward: dx is
+ * written (=), weight gradients accumulate (+=); a NULL gradient pointer means
+ * "not needed" and is skipped.
+ */
+#ifndef CUGEN_CPU_DENSE_H
+#define CUGEN_CPU_DENSE_H
+
+#include "cugen/tensor.h"
+
+/* y (N, O) = x (N, I) w^T (O, I) + b (O) */
+void cpu_linear_fwd(real *y, const real *x, const real *w, const real *b, int N, int I, int O);
+void cpu_linear_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
+                    const real *w, int N, int I, int O);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * linear.c: op front end for the fully connected layer.
+ */
+#include "cpu/cpu_dense.h"
+#include "cugen/ops.h"
+#include "ops/backend.h"
+
+static cg_status linear_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    (void)ctx;
+    cg_tensor *x = nd->in[0], *w = nd->in[1];
+    int N = x->shape[0], I = x->shape[1], O = w->shape[0];
+    cpu_linear_bwd(dx[0], dx[1], dx[2], nd->out->grad, x->data, w->data, N, I, O);
+    return CG_OK;
+}
+
+cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b)
+{
+    static const char *op = "linear";
+    cg_tensor *in[3] = {x, w, b};
+    if (!op_begin(ctx, op, in, 2, 3))
+        return NULL;
+    if (x->ndim != 2 || w->ndim != 2)
+        return op_fail(ctx, op, "x %s and w %s must be 2-D", SHAPE_STR(x), SHAPE_STR(w));
+    if (x->shape[1] != w->shape[1])
+        return op_fail(ctx, op, "x %s has %d features, w %s expects %d", SHAPE_STR(x),
+                       x->shape[1], SHAPE_STR(w), w->shape[1]);
+    if (b && b->n != w->shape[0])
+        return op_fail(ctx, op, "bias %s does not match %d outputs", SHAPE_STR(b), w->shape[0]);
+    int N = x->shape[0], I = x->shape[1], O = w->shape[0];
+    cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, O));
+    if (!y)
+        return NULL;
+    cpu_linear_fwd(y->data, x->data, w->data, b ? b->data : NULL, N, I, O);
+    /* dx is written; dw and db accumulate */
+    cg_record(ctx, op, linear_bwd, y, in, 3, 0x6);
+    return y;
+}

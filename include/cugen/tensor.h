@@ -1,0 +1,120 @@
+/*
+ * tensor.h: the types every cugen subsystem shares. Status codes, the scalar
+ * type `real`, tensors (NCHW, up to 4 dims, a device tag), the step arena and
+ * the context that carries the arena, the tape and the sticky error.
+ *
+ * Not for: op declarations (ops.h), autograd (tape.h), parameters (nn.h).
+ *
+ * `real` is float in the normal build. The gradcheck build compiles the same
+ * sources with -DCUGEN_DOUBLE so that `real` is double and finite differences
+ * can be compared with the analytic gradients at 1e-6.
+ */
+#ifndef CUGEN_TENSOR_H
+#define CUGEN_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef CUGEN_DOUBLE
+typedef double real;
+#else
+typedef float real;
+#endif
+
+typedef enum {
+    CG_OK = 0,
+    CG_ERR_ARG,      /* bad value from a caller or user: shape, flag, size */
+    CG_ERR_IO,       /* file missing, unreadable, malformed */
+    CG_ERR_NOMEM,    /* host or device allocation failed */
+    CG_ERR_NO_CUDA,  /* built without CUDA, or no usable GPU */
+    CG_ERR_CUDA,     /* a CUDA / cuBLAS / cuDNN call failed */
+    CG_ERR_NUMERIC,  /* NaN or Inf where a finite value is required */
+    CG_ERR_STATE,    /* API misuse: backward twice, op on a freed tensor ... */
+} cg_status;
+
+typedef enum { CG_CPU = 0, CG_CUDA = 1 } cg_device;
+
+#define CG_MAX_DIMS 4
+
+typedef struct cg_tensor {
+    real *data;
+    real *grad;            /* NULL until backward needs it */
+    int64_t n;             /* number of elements */
+    int shape[CG_MAX_DIMS];
+    int ndim;
+    uint8_t dev;           /* cg_device */
+    uint8_t requires_grad; /* take part in backward */
+    uint8_t is_param;      /* lives in a flat parameter buffer; grad accumulates */
+    uint32_t grad_gen;     /* grad holds values of backward pass number grad_gen */
+    int16_t group;         /* parameter group (freezing), -1 for activations */
+    const char *name;      /* parameters only */
+} cg_tensor;
+
+/* ---- step arena: bump allocator reset after every training step ---------
+ * The first step grows the arena block by block; the reset after it merges
+ * the blocks into one, so every later step with the same shapes runs without
+ * malloc and gets the same addresses (what a CUDA graph capture needs). */
+typedef struct cg_arena_block {
+    struct cg_arena_block *next;
+    size_t size, used;
+    unsigned char *base;
+} cg_arena_block;
+
+typedef struct {
+    cg_arena_block *head;  /* block being filled; older blocks follow */
+    size_t high_water;     /* most bytes in use in any step so far */
+    size_t in_use;
+    int64_t n_mallocs;     /* system allocations made, for tests */
+} cg_arena;
+
+void cg_arena_init(cg_arena *a, size_t first_block);
+void *cg_arena_alloc(cg_arena *a, size_t bytes); /* 64-byte aligned, NULL on OOM */
+void cg_arena_reset(cg_arena *a);
+void cg_arena_free(cg_arena *a);
+
+/* ---- context ------------------------------------------------------------ */
+struct cg_tape;
+
+typedef struct cg_ctx {
+    cg_arena arena;
+    struct cg_tape *tape;
+    int grad_enabled;   /* record ops on the tape */
+    cg_status err;      /* sticky: first error of the step */
+    char errmsg[256];
+} cg_ctx;
+
+cg_status cg_ctx_init(cg_ctx *ctx);
+void cg_ctx_free(cg_ctx *ctx);
+/* End of a step: clear the tape and reset the arena. Keeps the error. */
+void cg_ctx_step_end(cg_ctx *ctx);
+/* Set the sticky error (first one wins); returns the status for chaining. */
+cg_status cg_fail(cg_ctx *ctx, cg_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline int cg_ok(const cg_ctx *ctx) { return ctx->err == CG_OK; }
+void cg_clear_error(cg_ctx *ctx);
+const char *cg_status_str(cg_status st);
+
+/* ---- tensors -------------------------------------------------------------- */
+/* New tensor with data in the step arena, uninitialised or zeroed. On error
+ * the context's sticky error is set and NULL returned; every op accepts NULL
+ * inputs and returns NULL, so a forward pass checks cg_ok() once at the end.
+ * Shapes are written with CG_SHAPE: cg_new(ctx, CG_SHAPE(64, 3, 32, 32)). */
+#define CG_SHAPE(...) ((const int[]){__VA_ARGS__}), \
+    ((int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
+cg_tensor *cg_new(cg_ctx *ctx, const int *shape, int ndim);
+cg_tensor *cg_new_zeros(cg_ctx *ctx, const int *shape, int ndim);
+cg_tensor *cg_new_like(cg_ctx *ctx, const cg_tensor *t);
+/* Wrap caller-owned memory (not freed by cugen). Metadata in the arena. */
+cg_tensor *cg_wrap(cg_ctx *ctx, real *data, const int *shape, int ndim);
+
+int64_t cg_shape_numel(int ndim, const int *shape);
+int cg_same_shape(const cg_tensor *a, const cg_tensor *b);
+/* "(64, 3, 32, 32)" into buf, returns buf */
+const char *cg_shape_str(const cg_tensor *t, char *buf, size_t len);
+/* Dim i counted from the left, or from the right if negative. */
+static inline int cg_dim(const cg_tensor *t, int i)
+{
+    return t->shape[i < 0 ? t->ndim + i : i];
+}
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * harness.c: test registration, forked execution, summary, helpers.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cugen/rng.h"
+#include "harness.h"
+
+typedef struct {
+    const char *name;
+    th_test_fn fn;
+} th_test;
+
+static th_test *tests;
+static int ntests, captests;
+static int cur_failed, cur_skipped;
+
+void th_register(const char *name, th_test_fn fn)
+{
+    if (ntests == captests) {
+        captests = captests ? captests * 2 : 64;
+        tests = realloc(tests, sizeof *tests * (size_t)captests);
+        if (!tests) {
+            fprintf(stderr, "harness: out of memory\n");
+            exit(2);
+        }
+    }
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    ntests++;
+}
+
+void th_fail(const char *file, int line, const char *fmt, ...)
+{
+    cur_failed = 1;
+    fprintf(stderr, "    %s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int th_failed(void) { return cur_failed; }
+
+void th_skip(const char *reason)
+{
+    cur_skipped = 1;
+    printf("    skipped: %s\n", reason);
+}
+
+int th_near(double a, double b, double tol)
+{
+    double s = fabs(b) > 1 ? fabs(b) : 1;
+    return fabs(a - b) <= tol * s;
+}
+
+double th_rel_err(const real *a, const real *b, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+    }
+    if (den == 0)
+        return num == 0 ? 0 : INFINITY;
+    return sqrt(num / den);
+}
+
+double th_max_rel_err(const real *a, const real *b, int64_t n)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > num || isnan(d))
+            num = isnan(d) ? INFINITY : d;
+        if (fabs((double)b[i]) > den)
+            den = fabs((double)b[i]);
+    }
+    if (den == 0)
+        return num == 0 ? 0 : INFINITY;
+    return num / den;
+}
+
+/* ---- per-test heap ---------------------------------------------------------- */
+static void **allocs;
+static int nallocs, capallocs;
+
+void *th_alloc(size_t bytes)
+{
+    if (nallocs == capallocs) {
+        capallocs = capallocs ? capallocs * 2 : 64;
+        allocs = realloc(allocs, sizeof *allocs * (size_t)capallocs);
+    }
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p || !allocs) {
+        fprintf(stderr, "harness: out of memory\n");
+        exit(2);
+    }
+    allocs[nallocs++] = p;
+    return p;
+}
+
+static void th_free_all(void)
+{
+    for (int i = 0; i < nallocs; i++)
+        free(allocs[i]);
+    free(allocs);
+    allocs = NULL;
+    nallocs = capallocs = 0;
+}
+
+static cg_tensor *heap_tensor(const int *shape, int ndim, uint64_t seed, double lo, double hi,
+                              int signed_)
+{
+    cg_tensor *t = th_alloc(sizeof *t);
+    t->ndim = ndim;
+    memcpy(t->shape, shape, sizeof(int) * (size_t)ndim);
+    t->n = cg_shape_numel(ndim, shape);
+    t->group = -1;
+    t->data = th_alloc(sizeof(real) * (size_t)t->n);
+    cg_rng r;
+    cg_rng_init(&r, seed, 77);
+    uint32_t *u = th_alloc(sizeof(uint32_t) * (size_t)t->n);
+    cg_rng_uniform(&r, t->data, t->n);
+    cg_rng_u32(&r, u, t->n);
+    for (int64_t i = 0; i < t->n; i++) {
+        double mag = lo + (hi - lo) * (double)t->data[i];
+        t->data[i] = (real)(signed_ && (u[i] & 1) ? -mag : mag);
+    }
+    return t;
+}
+
+cg_tensor *th_leaf(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_)
+{
+    cg_tensor *t = heap_tensor(shape, ndim, seed, lo, hi, signed_);
+    t->grad = th_alloc(sizeof(real) * (size_t)t->n);
+    t->requires_grad = 1;
+    t->is_param = 1;
+    return t;
+}
+
+cg_tensor *th_const(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_)
+{
+    return heap_tensor(shape, ndim, seed, lo, hi, signed_);
+}
+
+/* ---- gradcheck ---------------------------------------------------------------- */
+static double weighted_sum(cg_ctx *ctx, th_fn f, void *arg, cg_tensor **in, const real *w,
+                           int64_t nw, int *ok)
+{
+    cg_tensor *out = f(ctx, in, arg);
+    double s = 0;
+    if (!cg_ok(ctx) || !out || out->n != nw) {
+        *ok = 0;
+    } else {
+        for (int64_t i = 0; i < nw; i++)
+            s += (double)w[i] * (double)out->data[i];
+    }
+    cg_ctx_step_end(ctx);
+    return s;
+}
+
+void th_gradcheck_impl(const char *file, int line, const char *what, th_fn f, void *arg,
+                       cg_tensor **in, int nin, double tol)
+{
+    cg_ctx ctx;
+    if (cg_ctx_init(&ctx) != CG_OK) {
+        th_fail(file, line, "%s: no context", what);
+        return;
+    }
+    for (int i = 0; i < nin; i++)
+        if (in[i] && in[i]->requires_grad)
+            memset(in[i]->grad, 0, sizeof(real) * (size_t)in[i]->n);
+    cg_tensor *out = f(&ctx, in, arg);
+    if (!cg_ok(&ctx) || !out) {
+        th_fail(file, line, "%s: forward failed: %s", what, ctx.errmsg);
+        cg_ctx_free(&ctx);
+        return;
+    }
+    int64_t nw = out->n;
+    real *w = th_alloc(sizeof(real) * (size_t)nw);
+    cg_rng r;
+    cg_rng_init(&r, 12345, 5);
+    cg_rng_uniform(&r, w, nw);
+    for (int64_t i = 0; i < nw; i++)
+        w[i] = (real)(2.0 * (double)w[i] - 1.0);
+    if (cg_backward_from(&ctx, out, w) != CG_OK) {
+        th_fail(file, line, "%s: backward failed: %s", what, ctx.errmsg);
+        cg_ctx_free(&ctx);
+        return;
+    }
+    cg_ctx_step_end(&ctx);
+    cg_set_grad(&ctx, 0);
+
+    const double h = 1e-6;
+    for (int i = 0; i < nin; i++) {
+        cg_tensor *t = in[i];
+        if (!t || !t->requires_grad)
+            continue;
+        real *num = th_alloc(sizeof(real) * (size_t)t->n);
+        int ok = 1;
+        for (int64_t j = 0; j < t->n; j++) {
+            real v = t->data[j];
+            t->data[j] = (real)(v + h);
+            double lp = weighted_sum(&ctx, f, arg, in, w, nw, &ok);
+            t->data[j] = (real)(v - h);
+            double lm = weighted_sum(&ctx, f, arg, in, w, nw, &ok);
+            t->data[j] = v;
+            num[j] = (real)((lp - lm) / (2 * h));
+        }
+        if (!ok) {
+            th_fail(file, line, "%s: forward failed during finite differences: %s", what,
+                    ctx.errmsg);
+            break;
+        }
+        double err = th_max_rel_err(t->grad, num, t->n);
+        printf("    %-40s input %d (%lld values): max rel err %.2e\n", what, i,
+               (long long)t->n, err);
+        if (!(err < tol))
+            th_fail(file, line, "%s: input %d gradient off: max rel err %.3e >= %.0e", what, i,
+                    err, tol);
+    }
+    cg_ctx_free(&ctx);
+}
+
+/* ---- runner ------------------------------------------------------------------- */
+static int run_one(const th_test *t)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (pid == 0) {
+        cur_failed = cur_skipped = 0;
+        t->fn();
+        th_free_all();
+        fflush(stdout);
+        fflush(stderr);
+        _exit(cur_failed ? 1 : cur_skipped ? 2 : 0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0) {
+        perror("waitpid");
+        return 1;
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status) <= 2 ? WEXITSTATUS(status) : 1;
+    fprintf(stderr, "    crashed with signal %d\n", WTERMSIG(status));
+    return 1;
+}
+
+static int selected(const char *name, int argc, char **argv)
+{
+    int any = 0;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            continue;
+        any = 1;
+        if (strstr(name, argv[i]))
+            return 1;
+    }
+    return !any;
+}
+
+static int cmp_tests(const void *a, const void *b)
+{
+    return strcmp(((const th_test *)a)->name, ((const th_test *)b)->name);
+}
+
+int main(int argc, char **argv)
+{
+    int list = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--list") == 0)
+            list = 1;
+    qsort(tests, (size_t)ntests, sizeof *tests, cmp_tests);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int passed = 0, failed = 0, skipped = 0;
+    for (int i = 0; i < ntests; i++) {
+        if (!selected(tests[i].name, argc, argv))
+            continue;
+        if (list) {
+            printf("%s\n", tests[i].name);
+            continue;
+        }
+        printf("%s\n", tests[i].name);
+        int r = run_one(&tests[i]);
+        if (r == 0) {
+            passed++;
+        } else if (r == 2) {
+            skipped++;
+        } else {
+            failed++;
+            printf("  FAILED %s\n", tests[i].name);
+        }
+    }
+    if (!list)
+        printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    free(tests);
+    return failed ? 1 : 0;
+}

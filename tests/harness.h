@@ -1,0 +1,88 @@
+/*
+ * harness.h: the test runner and the checks tests use.
+ *
+ * TEST(name) { ... } registers a test (a constructor, so test files need no
+ * central list). Each test runs in a forked child so a crash fails that test
+ * and the summary still prints. The runner ends with
+ *   N passed, N failed, N skipped
+ * and exits non-zero on any failure. `--list` prints the tests; other
+ * arguments keep only the tests whose name contains one of them.
+ *
+ * Also here: tensors that outlive the step arena (leaves for gradchecks,
+ * freed after each test), error measures, and the gradcheck driver used by
+ * tests/grad (compiled with real = double).
+ */
+#ifndef CUGEN_TEST_HARNESS_H
+#define CUGEN_TEST_HARNESS_H
+
+#include <stdio.h>
+
+#include "cugen/tape.h"
+#include "cugen/tensor.h"
+
+typedef void (*th_test_fn)(void);
+void th_register(const char *name, th_test_fn fn);
+
+#define TEST(name)                                                          \
+    static void test_##name(void);                                          \
+    __attribute__((constructor)) static void register_##name(void)          \
+    {                                                                       \
+        th_register(#name, test_##name);                                    \
+    }                                                                       \
+    static void test_##name(void)
+
+/* Failing checks print where and why and mark the test failed; the test goes on. */
+void th_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define CHECK(cond, ...)                                                    \
+    do {                                                                    \
+        if (!(cond))                                                        \
+            th_fail(__FILE__, __LINE__, "CHECK(" #cond ") " __VA_ARGS__);   \
+    } while (0)
+/* REQUIRE stops the test when it fails. */
+#define REQUIRE(cond, ...)                                                  \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            th_fail(__FILE__, __LINE__, "REQUIRE(" #cond ") " __VA_ARGS__); \
+            return;                                                         \
+        }                                                                   \
+    } while (0)
+/* A context call that must succeed; prints the context's message if not. */
+#define REQUIRE_OK(ctx)                                                     \
+    REQUIRE(cg_ok(ctx), "context error: %s", (ctx)->errmsg)
+#define CHECK_NEAR(a, b, tol)                                               \
+    CHECK(th_near((double)(a), (double)(b), (tol)), "%.10g vs %.10g (tol %g)", \
+          (double)(a), (double)(b), (double)(tol))
+/* Skip the rest of the test with a printed reason. */
+void th_skip(const char *reason);
+#define SKIP(reason) do { th_skip(reason); return; } while (0)
+
+int th_near(double a, double b, double tol);  /* |a - b| <= tol * max(1, |b|) */
+int th_failed(void);                          /* has the running test failed so far? */
+
+/* ||a - b||_2 / ||b||_2 (0 when both are 0) */
+double th_rel_err(const real *a, const real *b, int64_t n);
+/* max |a - b| / max |b| */
+double th_max_rel_err(const real *a, const real *b, int64_t n);
+
+/* Heap tensors for tests, freed automatically when the test ends. Values are
+ * uniform in magnitude on [lo, hi] with a random sign when `signed_` (never
+ * zero when lo > 0). requires_grad set; grad allocated and zeroed; they
+ * behave like parameters on the tape (gradients accumulate). */
+cg_tensor *th_leaf(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_);
+#define TH_LEAF(seed, ...) th_leaf(CG_SHAPE(__VA_ARGS__), (seed), 0.2, 1.2, 1)
+/* Same, but not requiring grad (data, labels, running stats). */
+cg_tensor *th_const(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_);
+void *th_alloc(size_t bytes);  /* zeroed, freed at test end */
+
+/* gradcheck: L = sum(w * f(in)) for fixed random w; compares dL/d in[i] from
+ * the tape with central differences (step h) for every input that requires
+ * grad. Passes when max|analytic - numeric| / max|numeric| < tol for each.
+ * f must be deterministic (create any rng state inside f). */
+typedef cg_tensor *(*th_fn)(cg_ctx *ctx, cg_tensor **in, void *arg);
+void th_gradcheck_impl(const char *file, int line, const char *what, th_fn f, void *arg,
+                       cg_tensor **in, int nin, double tol);
+#define GRADCHECK(what, f, arg, in, nin) \
+    th_gradcheck_impl(__FILE__, __LINE__, (what), (f), (arg), (in), (nin), 1e-6)
+
+#endif
