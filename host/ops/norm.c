@@ -1,0 +1,177 @@
+/*
+ * norm.c: op front ends for batch norm, group norm and layer norm: shape
+ * checks, saved statistics, tape nodes. The math is in host/cpu/norm.c.
+ *
+ * Tape inputs are (x, gamma, beta); gamma and beta accumulate (acc_mask
+ * 0x6). Running statistics are buffers, not inputs: batch norm updates them
+ * in place during a training forward and never differentiates through them.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cpu/cpu_norm.h"
+#include "cugen/ops.h"
+#include "ops/backend.h"
+
+/* gamma and beta: NULL, or n values (one per channel / feature). */
+static int affine_ok(cg_ctx *ctx, const char *op, const cg_tensor *gamma,
+                     const cg_tensor *beta, int n, const char *what)
+{
+    if (gamma && gamma->n != n) {
+        op_fail(ctx, op, "gamma %s does not match %d %s", SHAPE_STR(gamma), n, what);
+        return 0;
+    }
+    if (beta && beta->n != n) {
+        op_fail(ctx, op, "beta %s does not match %d %s", SHAPE_STR(beta), n, what);
+        return 0;
+    }
+    return 1;
+}
+
+static int eps_ok(cg_ctx *ctx, const char *op, double eps)
+{
+    if (!(eps >= 0 && isfinite(eps))) {
+        op_fail(ctx, op, "eps %g must be finite and >= 0", eps);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- batch norm ---------------------------------------------------------------
+ * saved[0] mean (C), saved[1] rstd (C); i[] = {N, C, S, training}. */
+static cg_status batchnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    (void)ctx;
+    cg_tensor *x = nd->in[0], *gamma = nd->in[1];
+    cpu_batchnorm_bwd(dx[0], dx[1], dx[2], nd->out->grad, x->data, nd->saved[0]->data,
+                      nd->saved[1]->data, gamma ? gamma->data : NULL, nd->i[0], nd->i[1],
+                      nd->i[2], nd->i[3]);
+    return CG_OK;
+}
+
+cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *beta,
+                        cg_tensor *running_mean, cg_tensor *running_var,
+                        int training, double momentum, double eps)
+{
+    static const char *op = "batchnorm";
+    cg_tensor *in[5] = {x, gamma, beta, running_mean, running_var};
+    if (!op_begin(ctx, op, in, 1, 5))
+        return NULL;
+    if (x->ndim < 2)
+        return op_fail(ctx, op, "x %s must be (N, C) or (N, C, H, W)", SHAPE_STR(x));
+    int N = x->shape[0], C = x->shape[1];
+    int S = (int)(x->n / ((int64_t)N * C));  /* H W, or 1 for (N, C) */
+    if (!affine_ok(ctx, op, gamma, beta, C, "channels") || !eps_ok(ctx, op, eps))
+        return NULL;
+    if (!running_mean != !running_var)
+        return op_fail(ctx, op, "give both running_mean and running_var, or neither");
+    if (!training && !running_mean)
+        return op_fail(ctx, op, "eval mode needs running_mean and running_var");
+    if (running_mean && (running_mean->n != C || running_var->n != C))
+        return op_fail(ctx, op, "running_mean %s / running_var %s do not match %d channels",
+                       SHAPE_STR(running_mean), SHAPE_STR(running_var), C);
+    if (training && !(momentum >= 0 && momentum <= 1))
+        return op_fail(ctx, op, "momentum %g must be in [0, 1]", momentum);
+    int64_t count = (int64_t)N * S;
+    if (training && count < 2)
+        return op_fail(ctx, op, "training needs more than one value per channel, x is %s",
+                       SHAPE_STR(x));
+
+    cg_tensor *y = op_out(ctx, x, x->shape, x->ndim);
+    cg_tensor *mean = op_out(ctx, x, CG_SHAPE(C));
+    cg_tensor *rstd = op_out(ctx, x, CG_SHAPE(C));
+    real *var = training ? backend_alloc(ctx, x->dev, C) : running_var->data;
+    if (!y || !mean || !rstd || !var)
+        return NULL;
+    if (training) {
+        cpu_batchnorm_stats(mean->data, var, x->data, N, C, S);
+        if (running_mean)
+            cpu_batchnorm_update_running(running_mean->data, running_var->data, mean->data,
+                                         var, C, count, momentum);
+    } else {
+        /* a copy: the running mean may change before this node's backward runs */
+        memcpy(mean->data, running_mean->data, sizeof(real) * (size_t)C);
+    }
+    cpu_batchnorm_fwd(y->data, rstd->data, x->data, mean->data, var,
+                      gamma ? gamma->data : NULL, beta ? beta->data : NULL, N, C, S, eps);
+    cg_node *nd = cg_record(ctx, op, batchnorm_bwd, y, in, 3, 0x6);
+    if (nd) {
+        nd->saved[0] = mean;
+        nd->saved[1] = rstd;
+        nd->i[0] = N;
+        nd->i[1] = C;
+        nd->i[2] = S;
+        nd->i[3] = training != 0;
+    }
+    return y;
+}
+
+/* ---- group norm and layer norm -------------------------------------------------
+ * Both run cpu_groupnorm_* on x viewed as (N, C, S) with G groups.
+ * saved[0] mean (N, G), saved[1] rstd (N, G); i[] = {N, C, S, G}. */
+static cg_status groupnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    (void)ctx;
+    cg_tensor *x = nd->in[0], *gamma = nd->in[1];
+    cpu_groupnorm_bwd(dx[0], dx[1], dx[2], nd->out->grad, x->data, nd->saved[0]->data,
+                      nd->saved[1]->data, gamma ? gamma->data : NULL, nd->i[0], nd->i[1],
+                      nd->i[2], nd->i[3]);
+    return CG_OK;
+}
+
+static cg_tensor *groupnorm_run(cg_ctx *ctx, const char *op, cg_tensor *const in[3], int N,
+                                int C, int S, int G, double eps)
+{
+    cg_tensor *x = in[0], *gamma = in[1], *beta = in[2];
+    cg_tensor *y = op_out(ctx, x, x->shape, x->ndim);
+    cg_tensor *mean = op_out(ctx, x, CG_SHAPE(N, G));
+    cg_tensor *rstd = op_out(ctx, x, CG_SHAPE(N, G));
+    if (!y || !mean || !rstd)
+        return NULL;
+    cpu_groupnorm_fwd(y->data, mean->data, rstd->data, x->data, gamma ? gamma->data : NULL,
+                      beta ? beta->data : NULL, N, C, S, G, eps);
+    cg_node *nd = cg_record(ctx, op, groupnorm_bwd, y, in, 3, 0x6);
+    if (nd) {
+        nd->saved[0] = mean;
+        nd->saved[1] = rstd;
+        nd->i[0] = N;
+        nd->i[1] = C;
+        nd->i[2] = S;
+        nd->i[3] = G;
+    }
+    return y;
+}
+
+cg_tensor *cg_groupnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *beta,
+                        int groups, double eps)
+{
+    static const char *op = "groupnorm";
+    cg_tensor *in[3] = {x, gamma, beta};
+    if (!op_begin(ctx, op, in, 1, 3))
+        return NULL;
+    if (x->ndim < 2)
+        return op_fail(ctx, op, "x %s must be (N, C, ...)", SHAPE_STR(x));
+    int N = x->shape[0], C = x->shape[1];
+    if (groups < 1 || C % groups != 0)
+        return op_fail(ctx, op, "%d channels of x %s are not divisible by %d groups", C,
+                       SHAPE_STR(x), groups);
+    if (!affine_ok(ctx, op, gamma, beta, C, "channels") || !eps_ok(ctx, op, eps))
+        return NULL;
+    int S = (int)(x->n / ((int64_t)N * C));
+    return groupnorm_run(ctx, op, in, N, C, S, groups, eps);
+}
+
+cg_tensor *cg_layernorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *beta,
+                        double eps)
+{
+    static const char *op = "layernorm";
+    cg_tensor *in[3] = {x, gamma, beta};
+    if (!op_begin(ctx, op, in, 1, 3))
+        return NULL;
+    int D = cg_dim(x, -1);
+    if (!affine_ok(ctx, op, gamma, beta, D, "features (last dim)") || !eps_ok(ctx, op, eps))
+        return NULL;
+    /* rows of D values: group norm of (rows, D, 1) with one group */
+    int rows = (int)(x->n / D);
+    return groupnorm_run(ctx, op, in, rows, D, 1, 1, eps);
+}
