@@ -11,6 +11,14 @@
 #include "cugen/rng.h"
 #include "harness.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+/* Children leave through _exit, which skips LeakSanitizer's exit hook. */
+#define LEAK_CHECK() __lsan_do_leak_check()
+#else
+#define LEAK_CHECK() ((void)0)
+#endif
+
 typedef struct {
     const char *name;
     th_test_fn fn;
@@ -244,6 +252,7 @@ static int run_one(const th_test *t)
         cur_failed = cur_skipped = 0;
         t->fn();
         th_free_all();
+        LEAK_CHECK();
         fflush(stdout);
         fflush(stderr);
         _exit(cur_failed ? 1 : cur_skipped ? 2 : 0);
