@@ -1,0 +1,49 @@
+/*
+ * optim_common.h: what the optimizers share. Internal to host/optim.
+ *
+ * Ranges: which parts of a flat parameter buffer an optimizer step touches.
+ *
+ * With no group frozen that is the whole buffer, [0, p->n), padding included
+ * (padding holds zeros in w, g, m and v, and every update keeps it zero).
+ * Otherwise it is the buffer minus the span of every tensor of a frozen group
+ * (its elements and its padding), as maximal runs: neighbouring unfrozen
+ * tensors merge into one range, so each step is a few long loops.
+ *
+ * Hyperparameter checks: torch.optim's, plus "finite" (it does not reject
+ * NaN or Inf, which would silently poison every weight).
+ *
+ * Not for: the update math (adam.c, sgd.c).
+ */
+#ifndef CUGEN_OPTIM_COMMON_H
+#define CUGEN_OPTIM_COMMON_H
+
+#include <math.h>
+
+#include "cugen/nn.h"
+
+typedef struct {
+    int i;           /* next tensor to look at */
+    int64_t cursor;  /* first element not yet handed out or skipped */
+} optim_range_iter;
+
+#define OPTIM_RANGE_ITER_INIT {0, 0}
+
+/* Next range [*lo, *hi) to update; returns 0 when there is none left.
+ *   optim_range_iter it = OPTIM_RANGE_ITER_INIT;
+ *   int64_t lo, hi;
+ *   while (optim_range_next(p, &it, &lo, &hi)) update(lo, hi); */
+int optim_range_next(const cg_params *p, optim_range_iter *it, int64_t *lo, int64_t *hi);
+
+/* x is finite and lo <= x */
+static inline int optim_finite_min(double x, double lo)
+{
+    return isfinite(x) && x >= lo;
+}
+
+/* x in [0, 1): Adam's betas */
+static inline int optim_unit_open(double x)
+{
+    return isfinite(x) && x >= 0 && x < 1;
+}
+
+#endif

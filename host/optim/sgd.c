@@ -1,0 +1,66 @@
+/*
+ * sgd.c: stochastic gradient descent over the flat parameter buffer, as
+ * torch.optim.SGD computes it (maximize off):
+ *
+ *   g   = g + wd w
+ *   buf = g                                  (first step)
+ *   buf = momentum buf + (1 - dampening) g   (later steps)
+ *   d   = g + momentum buf  (nesterov)  or  buf  (otherwise)
+ *   w   = w - lr d
+ *
+ * With momentum 0 there is no buffer and d = g. The buffer is the params' m.
+ * Per element the arithmetic is in double; stored values are `real`.
+ *
+ * Not for: which elements are updated (optim_common.h), Adam (adam.c).
+ */
+#include "cugen/optim.h"
+#include "optim/optim_common.h"
+
+void cg_sgd_init(cg_sgd *o, double lr, double momentum, double dampening,
+                 double weight_decay, int nesterov)
+{
+    o->lr = lr;
+    o->momentum = momentum;
+    o->dampening = dampening;
+    o->weight_decay = weight_decay;
+    o->nesterov = nesterov != 0;
+    o->t = 0;
+}
+
+static void sgd_range(const cg_sgd *o, int first, real *restrict w, const real *restrict g,
+                      real *restrict buf, int64_t lo, int64_t hi)
+{
+    const double mom = o->momentum, keep = 1 - o->dampening;
+    for (int64_t i = lo; i < hi; i++) {
+        double wi = (double)w[i];
+        double gi = (double)g[i] + o->weight_decay * wi;
+        double d = gi;
+        if (mom != 0) {
+            double b = first ? gi : mom * (double)buf[i] + keep * gi;
+            buf[i] = (real)b;
+            d = o->nesterov ? gi + mom * b : b;
+        }
+        w[i] = (real)(wi - o->lr * d);
+    }
+}
+
+cg_status cg_sgd_step(cg_sgd *o, cg_params *p)
+{
+    if (!o || !p)
+        return CG_ERR_ARG;
+    if (!p->allocated)
+        return CG_ERR_STATE;
+    if (!optim_finite_min(o->lr, 0) || !optim_finite_min(o->momentum, 0) ||
+        !isfinite(o->dampening) || !optim_finite_min(o->weight_decay, 0) || o->t < 0)
+        return CG_ERR_ARG;
+    /* torch: "Nesterov momentum requires a momentum and zero dampening" */
+    if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
+        return CG_ERR_ARG;
+    int first = o->t == 0;
+    optim_range_iter it = OPTIM_RANGE_ITER_INIT;
+    int64_t lo, hi;
+    while (optim_range_next(p, &it, &lo, &hi))
+        sgd_range(o, first, p->w, p->g, p->m, lo, hi);
+    o->t++;
+    return CG_OK;
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""make_refs.py: PyTorch reference files for cugen's tests (tests/unit/test_torch_refs*.c).
+
+    /usr/bin/python3 scripts/make_refs.py tests/ref      (or: make refs)
+
+Needs Debian's python3-torch. Writes one small file per case into the given
+folder; the files are committed, and regenerating them with the same torch
+gives the same bytes (fixed seeds, CPU, no threads-dependent reductions at
+these sizes).
+
+What a case holds. Op cases: the inputs and weights, a random output gradient
+"dy", the output "y", and the gradients of sum(y * dy) with respect to every
+input and weight ("dx", "dw", "db", "dgamma", "dbeta"); "cfg" carries the op's
+scalar arguments (documented per case below). Optimizer cases: initial
+parameters, the gradient fed at every step, the parameters after every step.
+
+Precision. Inputs are drawn in float32. Ops are then evaluated in float64 on
+those float32 values and the results rounded to float32, so a reference is
+the exact answer to float32 precision and a test measures cugen's own error.
+Optimizers run in float32, as a PyTorch training run does (its m and v are
+float32 between steps, like cugen's).
+
+File format (all little-endian; the C reader is tests/unit/ref.c):
+
+    magic    6 bytes   "CGREF1"
+    count    uint32    number of tensors
+    then count times:
+      name_len uint32  1..63
+      name     name_len bytes, ASCII, no terminator
+      ndim     uint32  1..4
+      dims     ndim x int32, each >= 1
+      data     prod(dims) x float32, row-major (C order)
+
+Nothing may follow the last tensor. Scalars are tensors of shape (1).
+"""
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+MAGIC = b"CGREF1"
+
+
+def write_ref(path, tensors):
+    """tensors: list of (name, tensor); written in that order."""
+    out = [MAGIC, struct.pack("<I", len(tensors))]
+    for name, t in tensors:
+        t = t.detach().to(torch.float32).contiguous()
+        if t.dim() == 0:
+            t = t.reshape(1)
+        nb = name.encode("ascii")
+        assert 1 <= len(nb) <= 63 and 1 <= t.dim() <= 4, name
+        out.append(struct.pack("<I", len(nb)) + nb)
+        out.append(struct.pack("<I", t.dim()) + struct.pack("<%di" % t.dim(), *t.shape))
+        out.append(struct.pack("<%df" % t.numel(), *t.flatten().tolist()))
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+def gen(seed):
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def randn(g, *shape, scale=1.0, shift=0.0):
+    return torch.randn(*shape, generator=g, dtype=torch.float32) * scale + shift
+
+
+def uniform(g, lo, hi, *shape):
+    return torch.rand(*shape, generator=g, dtype=torch.float32) * (hi - lo) + lo
+
+
+def cfg(*values):
+    return torch.tensor(values, dtype=torch.float64)
+
+
+def op_case(fn, inputs, grad_names, dy_seed):
+    """Run fn on float64 copies of the float32 inputs (a dict), backprop
+    sum(y * dy) and return [(name, tensor)] for inputs, dy, y and the
+    gradients of the inputs listed in grad_names (input name -> grad name)."""
+    leaves = {}
+    for name, t in inputs.items():
+        leaves[name] = t.to(torch.float64).requires_grad_(name in grad_names)
+    y = fn(leaves)
+    dy = randn(gen(dy_seed), *y.shape)
+    y.backward(dy.to(torch.float64))
+    out = [(name, t) for name, t in inputs.items()]
+    out += [("dy", dy), ("y", y)]
+    out += [(gname, leaves[name].grad) for name, gname in grad_names.items()]
+    return out
+
+
+# ---- cases --------------------------------------------------------------------
+def linear_case():
+    """x (5, 7), w (3, 7), b (3)."""
+    g = gen(101)
+    inp = {"x": randn(g, 5, 7), "w": randn(g, 3, 7, scale=0.5), "b": randn(g, 3)}
+    return op_case(lambda t: F.linear(t["x"], t["w"], t["b"]), inp,
+                   {"x": "dx", "w": "dw", "b": "db"}, 102)
+
+
+def conv2d_case(seed, N, Cin, H, W, Cout, k, stride, pad, bias):
+    """cfg = (stride, pad)."""
+    g = gen(seed)
+    inp = {"x": randn(g, N, Cin, H, W), "w": randn(g, Cout, Cin, k, k, scale=0.3)}
+    grads = {"x": "dx", "w": "dw"}
+    if bias:
+        inp["b"] = randn(g, Cout)
+        grads["b"] = "db"
+    fn = lambda t: F.conv2d(t["x"], t["w"], t.get("b"), stride=stride, padding=pad)
+    return [("cfg", cfg(stride, pad))] + op_case(fn, inp, grads, seed + 1)
+
+
+def conv_transpose2d_case(seed, N, Cin, H, W, Cout, k, stride, pad, bias):
+    """w (Cin, Cout, k, k) as PyTorch; cfg = (stride, pad)."""
+    g = gen(seed)
+    inp = {"x": randn(g, N, Cin, H, W), "w": randn(g, Cin, Cout, k, k, scale=0.3)}
+    grads = {"x": "dx", "w": "dw"}
+    if bias:
+        inp["b"] = randn(g, Cout)
+        grads["b"] = "db"
+    fn = lambda t: F.conv_transpose2d(t["x"], t["w"], t.get("b"), stride=stride, padding=pad)
+    return [("cfg", cfg(stride, pad))] + op_case(fn, inp, grads, seed + 1)
+
+
+def batchnorm_case(seed, training):
+    """x (4, 3, 5, 5) with per-channel offsets and scales, affine.
+    cfg = (training, momentum, eps). Running stats go in as running_mean_in /
+    running_var_in and come out (after the step) as running_mean / running_var:
+    (0, 1) in training, given values in eval (unchanged by the step)."""
+    g = gen(seed)
+    N, C, H, W = 4, 3, 5, 5
+    momentum, eps = 0.1, 1e-5
+    shift = torch.tensor([0.5, -1.0, 2.0]).reshape(1, C, 1, 1)
+    scale = torch.tensor([1.0, 0.3, 2.5]).reshape(1, C, 1, 1)
+    x = (randn(g, N, C, H, W) * scale + shift).to(torch.float32)
+    inp = {"x": x, "gamma": uniform(g, 0.5, 1.5, C), "beta": randn(g, C)}
+    if training:
+        rm, rv = torch.zeros(C), torch.ones(C)
+    else:
+        rm, rv = randn(g, C, scale=0.5), uniform(g, 0.5, 2.0, C)
+    rm64, rv64 = rm.to(torch.float64), rv.to(torch.float64)
+    fn = lambda t: F.batch_norm(t["x"], rm64, rv64, t["gamma"], t["beta"],
+                                training=bool(training), momentum=momentum, eps=eps)
+    out = op_case(fn, inp, {"x": "dx", "gamma": "dgamma", "beta": "dbeta"}, seed + 1)
+    return ([("cfg", cfg(training, momentum, eps)),
+             ("running_mean_in", rm), ("running_var_in", rv)] + out +
+            [("running_mean", rm64), ("running_var", rv64)])
+
+
+def groupnorm_case():
+    """x (2, 6, 5, 3), 3 groups, affine; cfg = (groups, eps)."""
+    g = gen(601)
+    groups, eps = 3, 1e-5
+    shift = torch.tensor([0.5, -1.0, 2.0, 0.0, 1.5, -0.5]).reshape(1, 6, 1, 1)
+    inp = {"x": (randn(g, 2, 6, 5, 3) + shift).to(torch.float32),
+           "gamma": uniform(g, 0.5, 1.5, 6), "beta": randn(g, 6)}
+    fn = lambda t: F.group_norm(t["x"], groups, t["gamma"], t["beta"], eps=eps)
+    out = op_case(fn, inp, {"x": "dx", "gamma": "dgamma", "beta": "dbeta"}, 602)
+    return [("cfg", cfg(groups, eps))] + out
+
+
+STEPS = 5
+GRAD_SCALES = [1.0, 0.1, 2.0, 0.5, 1.0]  # gradient size varies from step to step
+
+
+def optim_case(seed, make_opt, hparams):
+    """Two parameter tensors p0 (13) and p1 (6), STEPS steps.
+    Names: p0, p1 (initial), grad<s>.<i> (fed at step s = 1..STEPS),
+    after<s>.<i> (parameters after step s); cfg = hparams."""
+    g = gen(seed)
+    params = [torch.nn.Parameter(randn(g, 13)), torch.nn.Parameter(randn(g, 6, scale=0.5))]
+    out = [("cfg", cfg(*hparams))]
+    out += [("p%d" % i, p.detach().clone()) for i, p in enumerate(params)]
+    opt = make_opt(params)
+    for s in range(1, STEPS + 1):
+        for i, p in enumerate(params):
+            grad = randn(g, *p.shape, scale=GRAD_SCALES[s - 1])
+            p.grad = grad.clone()
+            out.append(("grad%d.%d" % (s, i), grad))
+        opt.step()
+        out += [("after%d.%d" % (s, i), p.detach().clone()) for i, p in enumerate(params)]
+    return out
+
+
+def adam_case(seed, decoupled, lr, b1, b2, eps, wd):
+    """cfg = (lr, beta1, beta2, eps, weight_decay, decoupled)."""
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return optim_case(seed, lambda ps: cls(ps, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd),
+                      (lr, b1, b2, eps, wd, decoupled))
+
+
+def sgd_case(seed, lr, momentum, dampening, wd, nesterov):
+    """cfg = (lr, momentum, dampening, weight_decay, nesterov)."""
+    return optim_case(seed, lambda ps: torch.optim.SGD(ps, lr=lr, momentum=momentum,
+                                                       dampening=dampening, weight_decay=wd,
+                                                       nesterov=bool(nesterov)),
+                      (lr, momentum, dampening, wd, nesterov))
+
+
+CASES = {
+    "linear": linear_case,
+    "conv2d_k3s2p1": lambda: conv2d_case(201, 2, 3, 9, 7, 4, 3, 2, 1, True),
+    "conv2d_k4s2p1_nobias": lambda: conv2d_case(211, 2, 3, 9, 7, 5, 4, 2, 1, False),
+    "convt_k4s2p1": lambda: conv_transpose2d_case(301, 2, 3, 5, 4, 4, 4, 2, 1, True),
+    "convt_k4s1p0_1x1": lambda: conv_transpose2d_case(311, 3, 5, 1, 1, 4, 4, 1, 0, False),
+    "batchnorm_train": lambda: batchnorm_case(401, 1),
+    "batchnorm_eval": lambda: batchnorm_case(411, 0),
+    "groupnorm": groupnorm_case,
+    "adam": lambda: adam_case(501, 0, 0.01, 0.9, 0.999, 1e-8, 0.01),
+    "adamw": lambda: adam_case(511, 1, 0.01, 0.9, 0.999, 1e-8, 0.1),
+    "sgd_momentum": lambda: sgd_case(521, 0.05, 0.9, 0.1, 0.01, 0),
+    "sgd_nesterov": lambda: sgd_case(531, 0.05, 0.9, 0.0, 0.01, 1),
+}
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: make_refs.py OUT_DIR")
+    outdir = sys.argv[1]
+    os.makedirs(outdir, exist_ok=True)
+    torch.set_num_threads(1)
+    total = 0
+    for name, make in CASES.items():
+        path = os.path.join(outdir, name + ".ref")
+        write_ref(path, make())
+        size = os.path.getsize(path)
+        total += size
+        print("%-36s %6d bytes" % (path, size))
+    print("total %d bytes (torch %s)" % (total, torch.__version__))
+
+
+if __name__ == "__main__":
+    main()
