@@ -1,5 +1,7 @@
 /*
- * elementwise.c: reference pointwise ops.
+ * elementwise.c: reference pointwise ops (activations, exp/log, affine maps).
+ * Every loop is independent per element; the CUDA twins mirror them one
+ * thread per element. Broadcasting binary ops live in broadcast.c.
  */
 #include "cpu/cpu_elementwise.h"
 
@@ -13,4 +15,103 @@ void cpu_relu_bwd(real *dx, const real *dy, const real *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
         dx[i] = x[i] > 0 ? dy[i] : 0;
+}
+
+void cpu_leaky_relu_fwd(real *y, const real *x, double slope, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] > 0 ? x[i] : (real)(slope * x[i]);
+}
+
+void cpu_leaky_relu_bwd(real *dx, const real *dy, const real *x, double slope, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = x[i] > 0 ? dy[i] : (real)(slope * dy[i]);
+}
+
+void cpu_tanh_fwd(real *y, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)tanh(x[i]);
+}
+
+void cpu_tanh_bwd(real *dx, const real *dy, const real *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (real)(dy[i] * (1 - (double)y[i] * y[i]));
+}
+
+void cpu_sigmoid_fwd(real *y, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)cpu_sigmoid(x[i]);
+}
+
+void cpu_sigmoid_bwd(real *dx, const real *dy, const real *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (real)(dy[i] * (double)y[i] * (1 - (double)y[i]));
+}
+
+void cpu_silu_fwd(real *y, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)(x[i] * cpu_sigmoid(x[i]));
+}
+
+/* d/dx x s(x) = s + x s (1 - s) */
+void cpu_silu_bwd(real *dx, const real *dy, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double s = cpu_sigmoid(x[i]);
+        dx[i] = (real)(dy[i] * s * (1 + x[i] * (1 - s)));
+    }
+}
+
+void cpu_softplus_fwd(real *y, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)cpu_softplus(x[i]);
+}
+
+void cpu_softplus_bwd(real *dx, const real *dy, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (real)(dy[i] * cpu_sigmoid(x[i]));
+}
+
+void cpu_exp_fwd(real *y, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)exp(x[i]);
+}
+
+void cpu_exp_bwd(real *dx, const real *dy, const real *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (real)((double)dy[i] * y[i]);
+}
+
+void cpu_log_fwd(real *y, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)log(x[i]);
+}
+
+void cpu_log_bwd(real *dx, const real *dy, const real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (real)((double)dy[i] / x[i]);
+}
+
+void cpu_affine_fwd(real *y, const real *x, double s, double t, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)(s * x[i] + t);
+}
+
+void cpu_affine_bwd(real *dx, const real *dy, double s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (real)(s * dy[i]);
 }
