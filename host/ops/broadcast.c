@@ -18,7 +18,7 @@ static cg_status binary_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
     cpu_bcast_init(&bc, a->shape, a->ndim, b->shape, b->ndim);  /* checked in the forward */
     double *acc = NULL;
     int64_t nacc = cpu_bcast_acc_len(&bc);
-    if (dx[1] && nacc > 0 && !(acc = op_scratch_f64(ctx, nacc)))
+    if (dx[1] && nacc > 0 && !(acc = op_scratch(ctx, sizeof(double) * (size_t)nacc)))
         return ctx->err;
     const real *dy = nd->out->grad;
     switch (nd->i[0]) {

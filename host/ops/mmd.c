@@ -15,7 +15,7 @@ static cg_status mmd2_rbf_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *x = nd->in[0], *y = nd->in[1];
     int N = x->shape[0], M = y->shape[0], D = x->shape[1];
-    double *acc = op_scratch_f64(ctx, D);
+    double *acc = op_scratch(ctx, sizeof(double) * (size_t)D);
     if (!acc)
         return ctx->err;
     cpu_mmd2_rbf_bwd(dx[0], dx[1], acc, nd->out->grad, x->data, y->data, nd->aux, nd->i[0], N,
@@ -48,7 +48,7 @@ cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *si
     cpu_mmd2_rbf_fwd(out->data, x->data, y->data, sigmas, ns, N, M, D);
     cg_node *nd = cg_record(ctx, op, mmd2_rbf_bwd, out, in, 2, 0);
     if (nd) {  /* the caller's sigmas need not outlive this call */
-        double *copy = op_scratch_f64(ctx, ns);
+        double *copy = op_scratch(ctx, sizeof(double) * (size_t)ns);
         if (!copy)
             return NULL;
         memcpy(copy, sigmas, sizeof(double) * (size_t)ns);
