@@ -16,8 +16,11 @@ extern "C" int cg_cuda_device_count(char *why, size_t why_len)
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
+        const char *what = e == cudaErrorNoDevice ? "no CUDA device found"
+                         : e == cudaErrorInsufficientDriver ? "no usable NVIDIA driver"
+                         : "CUDA unavailable";
         if (why)
-            snprintf(why, why_len, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
+            snprintf(why, why_len, "%s (cudaGetDeviceCount: %s)", what, cudaGetErrorString(e));
         cudaGetLastError();  /* clear */
         return 0;
     }

@@ -1,15 +1,39 @@
 /*
- * main.c: the cugen command.
+ * main.c: the cugen command: dispatch to a subcommand.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/commands.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cugen COMMAND [flags]\n\n"
+            "commands:\n"
+            "  train MODEL   train a model (cugen train --help lists them)\n"
+            "  info          the build, the BLAS, the GPUs\n\n"
+            "models:\n");
+    if (f == stdout)
+        cli_train_list();
+    fprintf(f, "\nEvery command takes --help.\n");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: cugen COMMAND ...\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    fprintf(stderr, "cugen: unknown command '%s' (try cugen --help)\n", argv[1]);
+    const char *c = argv[1];
+    if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(c, "train") == 0)
+        return cli_train(argc - 1, argv + 1);
+    if (strcmp(c, "info") == 0)
+        return cli_info(argc - 1, argv + 1);
+    fprintf(stderr, "cugen: unknown command '%s' (see cugen --help)\n", c);
     return 2;
 }

@@ -1,0 +1,13 @@
+/*
+ * commands.h: the subcommands of cugen. Each takes argv with argv[0] the
+ * subcommand's name and returns the process exit code (0 ok, 1 the work
+ * failed, 2 bad usage).
+ */
+#ifndef CUGEN_CLI_COMMANDS_H
+#define CUGEN_CLI_COMMANDS_H
+
+int cli_train(int argc, char **argv);
+int cli_info(int argc, char **argv);
+void cli_train_list(void);   /* one line per model, for --help */
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * linear_game.c: "the generative modeling game" of the seed notebook, played
+ * by gradient descent. True data x = A z + b; the generator x = W z + v is
+ * trained to minimise MMD^2 (Gaussian kernels at several bandwidths) between
+ * a generated batch and a data batch. Only W W^T is identifiable (W Q for any
+ * rotation Q gives the same distribution), so success is W W^T matching the
+ * data covariance and v the data mean.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cugen/models.h"
+#include "cugen/nn.h"
+#include "cugen/ops.h"
+#include "cugen/optim.h"
+#include "cugen/tape.h"
+
+/* Kernel bandwidths, spanning the scale of 2-D data with entries of A ~ N(0,1). */
+static const double game_sigmas[] = {0.25, 0.5, 1.0, 2.0, 4.0};
+#define N_SIGMAS ((int)(sizeof game_sigmas / sizeof game_sigmas[0]))
+
+static void mean_cov(const real *x, int n, double *mean, double *cov)
+{
+    mean[0] = mean[1] = 0;
+    for (int i = 0; i < n; i++) {
+        mean[0] += x[2 * i];
+        mean[1] += x[2 * i + 1];
+    }
+    mean[0] /= n;
+    mean[1] /= n;
+    double c00 = 0, c01 = 0, c11 = 0;
+    for (int i = 0; i < n; i++) {
+        double a = x[2 * i] - mean[0], b = x[2 * i + 1] - mean[1];
+        c00 += a * a;
+        c01 += a * b;
+        c11 += b * b;
+    }
+    cov[0] = c00 / n;
+    cov[1] = cov[2] = c01 / n;
+    cov[3] = c11 / n;
+}
+
+static void score(cg_linear_game_result *r, const cg_tensor *W, const cg_tensor *v)
+{
+    const real *w = W->data;
+    r->WWt[0] = (double)w[0] * w[0] + (double)w[1] * w[1];
+    r->WWt[1] = r->WWt[2] = (double)w[0] * w[2] + (double)w[1] * w[3];
+    r->WWt[3] = (double)w[2] * w[2] + (double)w[3] * w[3];
+    double num = 0, den = 0;
+    for (int i = 0; i < 4; i++) {
+        num += (r->WWt[i] - r->data_cov[i]) * (r->WWt[i] - r->data_cov[i]);
+        den += r->data_cov[i] * r->data_cov[i];
+    }
+    r->cov_rel_err = sqrt(num / den);
+    double d0 = v->data[0] - r->data_mean[0], d1 = v->data[1] - r->data_mean[1];
+    r->mean_err = sqrt(d0 * d0 + d1 * d1);
+    for (int i = 0; i < 4; i++)
+        r->W[i] = w[i];
+    r->v[0] = v->data[0];
+    r->v[1] = v->data[1];
+}
+
+cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_result *res,
+                             char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    err[0] = '\0';
+    int B = (int)o->batch;
+    if (n_data < 2 || B < 2 || B > n_data) {
+        snprintf(err, errlen, "linear-game: --batch must be from 2 to %d (the data set size), "
+                 "got %d", n_data, B);
+        return CG_ERR_ARG;
+    }
+    int64_t per_epoch = (n_data + B - 1) / B;
+    int64_t steps = o->steps ? o->steps : o->epochs * per_epoch;
+
+    /* the true model and its data: streams 1 (A, b) and 2 (z) of the seed */
+    cg_rng truth, noise, order;
+    cg_rng_init(&truth, o->seed, 1);
+    real ab[6];
+    cg_rng_normal(&truth, ab, 6, 0.0, 1.0);
+    for (int i = 0; i < 4; i++)
+        res->A[i] = ab[i];
+    res->b[0] = ab[4];
+    res->b[1] = ab[5];
+    real *data = malloc(sizeof(real) * 2 * (size_t)n_data);
+    int32_t *perm = malloc(sizeof(int32_t) * (size_t)n_data);
+    if (!data || !perm) {
+        free(data);
+        free(perm);
+        snprintf(err, errlen, "linear-game: out of memory");
+        return CG_ERR_NOMEM;
+    }
+    cg_rng_init(&noise, o->seed, 2);
+    cg_rng_normal(&noise, data, 2 * (int64_t)n_data, 0.0, 1.0);
+    for (int i = 0; i < n_data; i++) {
+        double z0 = data[2 * i], z1 = data[2 * i + 1];
+        data[2 * i] = (real)(res->A[0] * z0 + res->A[1] * z1 + res->b[0]);
+        data[2 * i + 1] = (real)(res->A[2] * z0 + res->A[3] * z1 + res->b[1]);
+        perm[i] = i;
+    }
+    mean_cov(data, n_data, res->data_mean, res->data_cov);
+
+    cg_params P;
+    cg_params_init(&P);
+    cg_tensor *W = cg_param(&P, "weight", CG_SHAPE(2, 2), 0);
+    cg_tensor *v = cg_param(&P, "bias", CG_SHAPE(2), 0);
+    cg_ctx ctx;
+    cg_status st = cg_ctx_init(&ctx);
+    if (!W || !v || st != CG_OK || cg_params_alloc(&P) != CG_OK) {
+        snprintf(err, errlen, "linear-game: out of memory");
+        st = CG_ERR_NOMEM;
+        goto done;
+    }
+    /* the notebook's starting sliders: W = I, v = 0 */
+    W->data[0] = W->data[3] = 1;
+
+    cg_rng_init(&noise, o->seed, 3);
+    cg_rng_init(&order, o->seed, 4);
+    cg_adam adam;
+    cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
+    cg_metrics log = {0};
+    if (o->out_dir && (st = cg_metrics_open(&log, o->out_dir, 0, err, errlen)) != CG_OK)
+        goto done;
+    int pos = n_data;  /* position in the current epoch's order */
+    for (int64_t s = 1; s <= steps; s++) {
+        if (pos + B > n_data) {
+            cg_rng_shuffle(&order, perm, n_data);
+            pos = 0;
+        }
+        cg_tensor *z = cg_new(&ctx, CG_SHAPE(B, 2));
+        cg_tensor *y = cg_new(&ctx, CG_SHAPE(B, 2));
+        if (!z || !y)
+            break;
+        cg_rng_normal(&noise, z->data, z->n, 0.0, 1.0);
+        for (int i = 0; i < B; i++) {
+            y->data[2 * i] = data[2 * perm[pos + i]];
+            y->data[2 * i + 1] = data[2 * perm[pos + i] + 1];
+        }
+        pos += B;
+        cg_tensor *loss = cg_mmd2_rbf(&ctx, cg_linear(&ctx, z, W, v), y, game_sigmas, N_SIGMAS);
+        if (cg_backward(&ctx, loss) != CG_OK)
+            break;
+        double mmd2 = loss->data[0];
+        adam.lr = cg_lr_cosine(o->lr, s - 1, steps, 0.01);
+        if ((st = cg_adam_step(&adam, &P)) != CG_OK) {
+            snprintf(err, errlen, "linear-game: optimizer step failed: %s", cg_status_str(st));
+            break;
+        }
+        cg_params_zero_grad(&P);
+        cg_ctx_step_end(&ctx);
+        score(res, W, v);
+        res->steps = s;
+        if (cg_should_log(o, s, steps))
+            printf("step %6lld/%lld  epoch %lld  mmd2 %.5f  |WW^T - cov|/|cov| %.4f  "
+                   "|v - mean| %.4f\n", (long long)s, (long long)steps,
+                   (long long)((s - 1) / per_epoch + 1), mmd2, res->cov_rel_err, res->mean_err);
+        cg_metrics_write(&log, s, "mmd2", mmd2, "cov_rel_err", res->cov_rel_err, "mean_err",
+                         res->mean_err, "lr", adam.lr, (const char *)NULL);
+    }
+    if (ctx.err) {
+        snprintf(err, errlen, "linear-game: %s", ctx.errmsg);
+        st = ctx.err;
+    }
+    if (st == CG_OK) {
+        /* final MMD^2 between n_data generated points and the whole data set */
+        cg_set_grad(&ctx, 0);
+        cg_tensor *z = cg_new(&ctx, CG_SHAPE(n_data, 2));
+        if (z) {
+            cg_rng_normal(&noise, z->data, z->n, 0.0, 1.0);
+            cg_tensor *full = cg_wrap(&ctx, data, CG_SHAPE(n_data, 2));
+            cg_tensor *m = cg_mmd2_rbf(&ctx, cg_linear(&ctx, z, W, v), full, game_sigmas,
+                                       N_SIGMAS);
+            res->mmd2 = m ? m->data[0] : NAN;
+        }
+        cg_metrics_write(&log, res->steps, "final_mmd2", res->mmd2, "final_cov_rel_err",
+                         res->cov_rel_err, "final_mean_err", res->mean_err, (const char *)NULL);
+    }
+    cg_metrics_close(&log);
+done:
+    cg_params_free(&P);
+    cg_ctx_free(&ctx);
+    free(data);
+    free(perm);
+    return st;
+}

@@ -1,0 +1,126 @@
+/*
+ * common.c: device choice, run directories and the metrics log shared by
+ * every training loop.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cugen/cuda.h"
+#include "cugen/train.h"
+
+cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t len)
+{
+    char why[256] = "";
+    int ngpu = cg_cuda_device_count(why, sizeof why);
+    if (!want || strcmp(want, "auto") == 0) {
+        *out = CG_CPU;
+        if (ngpu > 0)
+            snprintf(note, len, "device: cpu (auto: %d GPU(s) found, but this build's ops "
+                     "run on the CPU only)", ngpu);
+        else
+            snprintf(note, len, "device: cpu (auto: %s)", why);
+        return CG_OK;
+    }
+    if (strcmp(want, "cpu") == 0) {
+        *out = CG_CPU;
+        snprintf(note, len, "device: cpu");
+        return CG_OK;
+    }
+    if (strcmp(want, "cuda") == 0) {
+        if (ngpu == 0)
+            snprintf(note, len, "--device cuda: %s", why);
+        else
+            snprintf(note, len, "--device cuda: this build's ops run on the CPU only "
+                     "(the CUDA op backend is not built yet); use --device cpu");
+        return CG_ERR_NO_CUDA;
+    }
+    snprintf(note, len, "--device expects auto, cpu or cuda, got '%s'", want);
+    return CG_ERR_ARG;
+}
+
+cg_status cg_mkdirs(const char *path, char *err, size_t len)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        snprintf(err, len, "%s: path too long", path);
+        return CG_ERR_ARG;
+    }
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                snprintf(err, len, "cannot create %s: %s", buf, strerror(errno));
+                return CG_ERR_IO;
+            }
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, len, "%s exists and is not a directory", path);
+        return CG_ERR_IO;
+    }
+    return CG_OK;
+}
+
+cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    m->f = fopen(path, append ? "a" : "w");
+    if (!m->f) {
+        snprintf(err, len, "cannot open %s: %s", path, strerror(errno));
+        return CG_ERR_IO;
+    }
+    return CG_OK;
+}
+
+void cg_metrics_write(cg_metrics *m, int64_t step, ...)
+{
+    if (!m || !m->f)
+        return;
+    fprintf(m->f, "{\"step\": %lld", (long long)step);
+    va_list ap;
+    va_start(ap, step);
+    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
+        double v = va_arg(ap, double);
+        if (isfinite(v))
+            fprintf(m->f, ", \"%s\": %.9g", k, v);
+        else
+            fprintf(m->f, ", \"%s\": null", k);
+    }
+    va_end(ap);
+    fputs("}\n", m->f);
+    fflush(m->f);
+}
+
+void cg_metrics_close(cg_metrics *m)
+{
+    if (m->f)
+        fclose(m->f);
+    m->f = NULL;
+}
+
+double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac)
+{
+    if (total <= 1)
+        return lr;
+    double t = (double)step / (double)(total - 1);
+    if (t > 1)
+        t = 1;
+    return lr * (final_frac + (1 - final_frac) * 0.5 * (1 + cos(M_PI * t)));
+}
+
+int cg_should_log(const cg_train_opts *o, int64_t step, int64_t total)
+{
+    if (o->quiet)
+        return 0;
+    return step == 1 || step == total || (o->log_every > 0 && step % o->log_every == 0);
+}

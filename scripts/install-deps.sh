@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs what cugen needs to build and test, from Debian's packages:
+# a C compiler and make, OpenBLAS (CPU GEMM), zlib (gzipped IDX datasets).
+# The CUDA toolkit (nvcc, cuBLAS, cuDNN) is optional: without nvcc the build is
+# CPU-only. Runs apt-get as root, or through sudo.
+set -eu
+PKGS="build-essential libopenblas-dev zlib1g-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+    echo "install-deps: all present ($PKGS)"
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends $missing
