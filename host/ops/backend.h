@@ -15,15 +15,23 @@
 #include "cugen/tape.h"
 #include "cugen/tensor.h"
 
-/* Scratch memory for a step (arena). NULL with the sticky error set. */
+/* Untyped host scratch for a step (arena): double accumulators of the CPU
+ * reference, copies of caller arrays a node keeps until backward (labels,
+ * bandwidths). Uninitialised; NULL with the sticky error set. */
+static inline void *op_scratch(cg_ctx *ctx, size_t bytes)
+{
+    void *p = cg_arena_alloc(&ctx->arena, bytes);
+    if (!p)
+        cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for %zu bytes of scratch",
+                bytes);
+    return p;
+}
+
+/* n values of scratch on a device (the step arena on the CPU). */
 static inline real *backend_alloc(cg_ctx *ctx, int dev, int64_t n)
 {
     (void)dev;
-    real *p = cg_arena_alloc(&ctx->arena, sizeof(real) * (size_t)(n > 0 ? n : 1));
-    if (!p)
-        cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for %lld values",
-                (long long)n);
-    return p;
+    return op_scratch(ctx, sizeof(real) * (size_t)(n > 0 ? n : 1));
 }
 
 static inline void backend_copy_from_host(int dev, real *dst, const real *src, int64_t n)

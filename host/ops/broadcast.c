@@ -7,7 +7,6 @@
 #include "cpu/cpu_broadcast.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
-#include "ops/scratch.h"
 
 enum { OP_ADD, OP_SUB, OP_MUL };
 

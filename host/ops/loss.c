@@ -12,7 +12,6 @@
 #include "cpu/cpu_loss.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
-#include "ops/scratch.h"
 
 /* scale for `red` over n elements in `rows` rows (dim 0); 0 on an unknown value */
 static int reduce_scale(cg_ctx *ctx, const char *op, cg_reduce red, int64_t n, int64_t rows,

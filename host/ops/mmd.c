@@ -9,7 +9,6 @@
 #include "cpu/cpu_loss.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
-#include "ops/scratch.h"
 
 static cg_status mmd2_rbf_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
