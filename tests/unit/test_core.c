@@ -5,6 +5,7 @@
 
 #include "cugen/nn.h"
 #include "cugen/ops.h"
+#include "cugen/optim.h"
 #include "cugen/tape.h"
 #include "harness.h"
 
@@ -157,5 +158,68 @@ TEST(tape_frozen_group_computes_no_weight_grad)
     CHECK(ctx.tape->n == before && !o2->requires_grad, "nodes recorded with everything frozen");
     CHECK(cg_backward(&ctx, o2) == CG_ERR_STATE, "backward from a constant must fail");
     cg_params_free(&p);
+    cg_ctx_free(&ctx);
+}
+
+/* A real training step (linear, batchnorm, activations, broadcast, loss,
+ * backward, Adam): from the second step on, no arena growth, no tape growth,
+ * and every activation and gradient at the same address. */
+static void mlp_step(cg_ctx *ctx, cg_params *P, cg_adam *adam, cg_rng *r, void **addr)
+{
+    cg_tensor *x = cg_new(ctx, CG_SHAPE(32, 9));
+    cg_tensor *y = cg_new(ctx, CG_SHAPE(32, 1));
+    cg_rng_normal(r, x->data, x->n, 0, 1);
+    cg_rng_uniform(r, y->data, y->n);
+    cg_tensor *h = cg_linear(ctx, x, cg_params_find(P, "fc1.weight"), cg_params_find(P, "fc1.bias"));
+    h = cg_batchnorm(ctx, h, cg_params_find(P, "bn.weight"), cg_params_find(P, "bn.bias"),
+                     cg_params_find(P, "bn.running_mean"), cg_params_find(P, "bn.running_var"), 1,
+                     0.1, 1e-5);
+    h = cg_leaky_relu(ctx, h, 0.2);
+    cg_tensor *o = cg_linear(ctx, h, cg_params_find(P, "fc2.weight"), NULL);
+    cg_tensor *loss = cg_bce_with_logits(ctx, o, y, CG_REDUCE_MEAN);
+    cg_backward(ctx, loss);
+    cg_adam_step(adam, P);
+    cg_params_zero_grad(P);
+    addr[0] = h ? h->data : NULL;
+    addr[1] = h ? h->grad : NULL;
+    addr[2] = o ? o->data : NULL;
+    cg_ctx_step_end(ctx);
+}
+
+TEST(arena_training_step_reuses_memory)
+{
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    cg_params P;
+    cg_params_init(&P);
+    cg_param(&P, "fc1.weight", CG_SHAPE(16, 9), 0);
+    cg_param(&P, "fc1.bias", CG_SHAPE(16), 0);
+    cg_param(&P, "bn.weight", CG_SHAPE(16), 0);
+    cg_param(&P, "bn.bias", CG_SHAPE(16), 0);
+    cg_buffer(&P, "bn.running_mean", CG_SHAPE(16));
+    cg_buffer(&P, "bn.running_var", CG_SHAPE(16));
+    cg_param(&P, "fc2.weight", CG_SHAPE(1, 16), 0);
+    REQUIRE(cg_params_alloc(&P) == CG_OK);
+    cg_rng r;
+    cg_rng_init(&r, 3, 0);
+    for (int i = 0; i < P.count; i++)
+        cg_init_normal(P.t[i], &r, 0, 0.3);
+    cg_adam adam;
+    cg_adam_init(&adam, 1e-3, 0.9, 0.999, 1e-8, 0, 0);
+    void *a1[3], *a2[3];
+    mlp_step(&ctx, &P, &adam, &r, a1);
+    mlp_step(&ctx, &P, &adam, &r, a1);
+    REQUIRE_OK(&ctx);
+    int64_t mallocs = ctx.arena.n_mallocs;
+    int tape_cap = ctx.tape->cap;
+    for (int k = 0; k < 5; k++) {
+        mlp_step(&ctx, &P, &adam, &r, a2);
+        for (int i = 0; i < 3; i++)
+            CHECK(a1[i] == a2[i], "step %d: tensor %d moved", k + 3, i);
+    }
+    REQUIRE_OK(&ctx);
+    CHECK(ctx.arena.n_mallocs == mallocs, "arena grew after the first step");
+    CHECK(ctx.tape->cap == tape_cap, "tape grew after the first step");
+    cg_params_free(&P);
     cg_ctx_free(&ctx);
 }

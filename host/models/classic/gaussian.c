@@ -105,7 +105,9 @@ cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
     cg_adam adam;
     cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_metrics log = {0};
-    int64_t steps = o->steps;
+    /* full batch: one step is one epoch; with both flags the first limit wins */
+    int64_t steps = o->steps && o->epochs ? (o->steps < o->epochs ? o->steps : o->epochs)
+                                          : (o->steps ? o->steps : o->epochs);
     double nll = 0;
     for (int64_t s = 1; s <= steps; s++) {
         cg_tensor *x = cg_wrap(&ctx, xbuf, CG_SHAPE(n, 2));

@@ -74,7 +74,9 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
         return CG_ERR_ARG;
     }
     int64_t per_epoch = (n_data + B - 1) / B;
-    int64_t steps = o->steps ? o->steps : o->epochs * per_epoch;
+    int64_t steps = o->epochs ? o->epochs * per_epoch : o->steps;
+    if (o->steps && o->steps < steps)  /* with both flags the first limit wins */
+        steps = o->steps;
 
     /* the true model and its data: streams 1 (A, b) and 2 (z) of the seed */
     cg_rng truth, noise, order;
