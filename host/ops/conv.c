@@ -1,0 +1,161 @@
+/*
+ * conv.c: op front ends for conv2d and conv_transpose2d: shape checks,
+ * output and scratch in the step arena, the tape node.
+ *
+ * Not for: the arithmetic (host/cpu/conv.c).
+ */
+#include "cpu/cpu_conv.h"
+#include "cugen/ops.h"
+#include "ops/backend.h"
+
+/* Checks common to both ops: x (N, Cin, H, W), w 4-D with a square kernel,
+ * stride >= 1, pad >= 0, bias (Cout) or NULL. cin_dim is the weight dim
+ * that must equal Cin (1 for conv2d, 0 for conv_transpose2d). Fills d except
+ * Ho, Wo. Returns 0 (sticky error set) on a bad argument. */
+static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_tensor *w,
+                      const cg_tensor *b, int stride, int pad, int cin_dim, cpu_conv_dims *d)
+{
+    if (x->ndim != 4) {
+        op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        return 0;
+    }
+    if (w->ndim != 4) {
+        op_fail(ctx, op, "w %s must be 4-D (%s, k, k)", SHAPE_STR(w),
+                cin_dim == 1 ? "Cout, Cin" : "Cin, Cout");
+        return 0;
+    }
+    if (w->shape[2] != w->shape[3]) {
+        op_fail(ctx, op, "w %s: the kernel must be square", SHAPE_STR(w));
+        return 0;
+    }
+    if (x->shape[1] != w->shape[cin_dim]) {
+        op_fail(ctx, op, "x %s has %d channels, w %s expects %d", SHAPE_STR(x), x->shape[1],
+                SHAPE_STR(w), w->shape[cin_dim]);
+        return 0;
+    }
+    if (stride < 1 || pad < 0) {
+        op_fail(ctx, op, "stride %d, pad %d: need stride >= 1, pad >= 0", stride, pad);
+        return 0;
+    }
+    int cout = w->shape[1 - cin_dim];
+    if (b && (b->ndim != 1 || b->shape[0] != cout)) {
+        op_fail(ctx, op, "bias %s does not match %d output channels", SHAPE_STR(b), cout);
+        return 0;
+    }
+    d->N = x->shape[0];
+    d->Cin = x->shape[1];
+    d->H = x->shape[2];
+    d->W = x->shape[3];
+    d->Cout = cout;
+    d->k = w->shape[2];
+    d->stride = stride;
+    d->pad = pad;
+    return 1;
+}
+
+static cpu_conv_dims node_dims(const cg_node *nd)
+{
+    cpu_conv_dims d;
+    const cg_tensor *x = nd->in[0], *y = nd->out;
+    d.N = x->shape[0];
+    d.Cin = x->shape[1];
+    d.H = x->shape[2];
+    d.W = x->shape[3];
+    d.Cout = y->shape[1];
+    d.Ho = y->shape[2];
+    d.Wo = y->shape[3];
+    d.k = nd->in[1]->shape[2];
+    d.stride = nd->i[0];
+    d.pad = nd->i[1];
+    return d;
+}
+
+/* ---- conv2d ---------------------------------------------------------------------- */
+
+static cg_status conv2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    cpu_conv_dims d = node_dims(nd);
+    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv2d_scratch(&d));
+    if (!scratch)
+        return ctx->err;
+    cpu_conv2d_bwd(dx[0], dx[1], dx[2], nd->out->grad, nd->in[0]->data, nd->in[1]->data,
+                   scratch, &d);
+    return CG_OK;
+}
+
+cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int stride,
+                     int pad)
+{
+    static const char *op = "conv2d";
+    cg_tensor *in[3] = {x, w, b};
+    if (!op_begin(ctx, op, in, 2, 3))
+        return NULL;
+    cpu_conv_dims d;
+    if (!conv_check(ctx, op, x, w, b, stride, pad, 1, &d))
+        return NULL;
+    int64_t hp = d.H + 2 * (int64_t)pad, wp = d.W + 2 * (int64_t)pad;  /* padded input */
+    if (hp > (1 << 24) || wp > (1 << 24))
+        return op_fail(ctx, op, "pad %d is too large", pad);
+    if (d.k > hp || d.k > wp)
+        return op_fail(ctx, op, "kernel %d is bigger than the padded input %lldx%lld (pad %d)",
+                       d.k, (long long)hp, (long long)wp, pad);
+    d.Ho = (int)((hp - d.k) / stride + 1);
+    d.Wo = (int)((wp - d.k) / stride + 1);
+    cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
+    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv2d_scratch(&d)) : NULL;
+    if (!scratch)
+        return NULL;
+    cpu_conv2d_fwd(y->data, x->data, w->data, b ? b->data : NULL, scratch, &d);
+    /* dx is written; dw and db accumulate */
+    cg_node *nd = cg_record(ctx, op, conv2d_bwd, y, in, 3, 0x6);
+    if (nd) {
+        nd->i[0] = stride;
+        nd->i[1] = pad;
+    }
+    return y;
+}
+
+/* ---- conv_transpose2d -------------------------------------------------------------- */
+
+static cg_status conv_transpose2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    cpu_conv_dims d = node_dims(nd);
+    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv_transpose2d_scratch(&d));
+    if (!scratch)
+        return ctx->err;
+    cpu_conv_transpose2d_bwd(dx[0], dx[1], dx[2], nd->out->grad, nd->in[0]->data,
+                             nd->in[1]->data, scratch, &d);
+    return CG_OK;
+}
+
+cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b,
+                               int stride, int pad)
+{
+    static const char *op = "conv_transpose2d";
+    cg_tensor *in[3] = {x, w, b};
+    if (!op_begin(ctx, op, in, 2, 3))
+        return NULL;
+    cpu_conv_dims d;
+    if (!conv_check(ctx, op, x, w, b, stride, pad, 0, &d))
+        return NULL;
+    /* 64-bit: a large stride must not wrap the output size */
+    int64_t ho = (int64_t)(d.H - 1) * stride - 2 * (int64_t)pad + d.k;
+    int64_t wo = (int64_t)(d.W - 1) * stride - 2 * (int64_t)pad + d.k;
+    if (ho < 1 || wo < 1 || ho > (1 << 24) || wo > (1 << 24))
+        return op_fail(ctx, op, "x %s with k %d, stride %d, pad %d gives a %lldx%lld output",
+                       SHAPE_STR(x), d.k, stride, pad, (long long)ho, (long long)wo);
+    d.Ho = (int)ho;
+    d.Wo = (int)wo;
+    cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
+    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv_transpose2d_scratch(&d)) : NULL;
+    if (!scratch)
+        return NULL;
+    cpu_conv_transpose2d_fwd(y->data, x->data, w->data, b ? b->data : NULL, scratch, &d);
+    /* dx is written; dw and db accumulate */
+    cg_node *nd = cg_record(ctx, op, conv_transpose2d_bwd, y, in, 3, 0x6);
+    if (nd) {
+        nd->i[0] = stride;
+        nd->i[1] = pad;
+    }
+    return y;
+}
