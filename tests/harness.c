@@ -62,6 +62,22 @@ void th_skip(const char *reason)
     printf("    skipped: %s\n", reason);
 }
 
+void th_check_arg_error(const char *file, int line, cg_ctx *ctx, const void *out,
+                        const char *op, const char *call)
+{
+    size_t n = strlen(op);
+    if (out)
+        th_fail(file, line, "%s: returned a tensor, expected an error", call);
+    else if (ctx->err != CG_ERR_ARG)
+        th_fail(file, line, "%s: status '%s', expected '%s'", call, cg_status_str(ctx->err),
+                cg_status_str(CG_ERR_ARG));
+    else if (strncmp(ctx->errmsg, op, n) != 0 || ctx->errmsg[n] != ':')
+        th_fail(file, line, "%s: message '%s' does not start with '%s:'", call, ctx->errmsg, op);
+    else
+        printf("    error: %s\n", ctx->errmsg);
+    cg_clear_error(ctx);
+}
+
 int th_near(double a, double b, double tol)
 {
     double s = fabs(b) > 1 ? fabs(b) : 1;

@@ -57,6 +57,19 @@ void th_fail(const char *file, int line, const char *fmt, ...)
 void th_skip(const char *reason);
 #define SKIP(reason) do { th_skip(reason); return; } while (0)
 
+/* A malformed call: the op returned NULL and the context holds CG_ERR_ARG with
+ * a message that starts "op:". The error is cleared before the call (a sticky
+ * earlier error would make any op return NULL) and after it. The message is
+ * printed, so the test log doubles as a catalogue of error messages. */
+void th_check_arg_error(const char *file, int line, cg_ctx *ctx, const void *out,
+                        const char *op, const char *call);
+#define CHECK_ARG_ERROR(ctx, expr, op)                                          \
+    do {                                                                        \
+        cg_clear_error(ctx);                                                    \
+        const void *out_ = (expr);                                              \
+        th_check_arg_error(__FILE__, __LINE__, (ctx), out_, (op), #expr);       \
+    } while (0)
+
 int th_near(double a, double b, double tol);  /* |a - b| <= tol * max(1, |b|) */
 int th_failed(void);                          /* has the running test failed so far? */
 

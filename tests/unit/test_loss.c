@@ -24,16 +24,6 @@ static cg_tensor *var(cg_ctx *ctx, real *v, const int *shape, int ndim)
     return t;
 }
 
-/* The op failed with CG_ERR_ARG and a message naming it; clears the error. */
-static void check_arg_error(cg_ctx *ctx, const cg_tensor *out, const char *op, int line)
-{
-    if (out || ctx->err != CG_ERR_ARG || !strstr(ctx->errmsg, op))
-        th_fail(__FILE__, line, "%s: want NULL and CG_ERR_ARG naming it, got %p, %d \"%s\"", op,
-                (const void *)out, (int)ctx->err, ctx->errmsg);
-    cg_clear_error(ctx);
-}
-#define CHECK_ARG_ERROR(ctx, out, op) check_arg_error((ctx), (out), (op), __LINE__)
-
 /* ---- mmd ------------------------------------------------------------------------ */
 /* x = 0, y = 1 in one dim, sigma 1: k(x, x) = k(y, y) = 1, k(x, y) = e^-1/2,
  * mmd2 = 2 - 2 e^-1/2; d/dx = 2 (x - y) e^-1/2 = -2 e^-1/2, d/dy = +2 e^-1/2. */
