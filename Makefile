@@ -29,7 +29,7 @@ SANFLAGS := $(if $(filter 1,$(SAN)),-fsanitize=address$(comma)undefined -fno-omi
 # normals are bit-exact between CPU and GPU only without silent contraction).
 CFLAGS := -std=c11 $(OPT) -g -ffp-contract=off -Wall -Wextra -Wshadow -Wno-unused-parameter \
           -D_GNU_SOURCE -pthread -Iinclude -Ihost -Itests $(SANFLAGS)
-LDLIBS := -lopenblas -lz -lm -pthread
+LDLIBS := -lopenblas -lpng -ljpeg -lz -lm -pthread
 
 HOST_DIRS := host/core host/ops host/cpu host/nn host/optim host/models host/models/classic \
              host/metrics host/train host/data host/io
@@ -56,7 +56,7 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(UNIT_SRC))
 GRAD_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(GRAD_SRC))
 
-.PHONY: all test gradcheck valgrind test-gpu bench demo clean refs
+.PHONY: all test gradcheck valgrind test-gpu bench demo clean refs fuzz
 all: $(BUILD)/cugen
 
 $(BUILD)/libcugen.a: $(F32_OBJ) $(BACKEND_OBJ)
@@ -119,7 +119,26 @@ demo: $(BUILD)/cugen
 refs:
 	/usr/bin/python3 scripts/make_refs.py tests/ref
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c, each defining LLVMFuzzerTestOneInput)
+# against the host sources built with clang + ASan + UBSan. Each runs for
+# FUZZ_SECONDS on a copy of its seed corpus in tests/fuzz/corpus/NAME.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Iinclude -Ihost -Itests \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJ := $(patsubst %.c,build-fuzz/%.o,$(HOST_SRC) host/core/cuda_stub.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); c=build-fuzz/corpus/$$n; mkdir -p $$c; \
+	  cp -r tests/fuzz/corpus/$$n/. $$c/ 2>/dev/null || true; \
+	  echo "== $$n for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$c || exit 1; done
+
 clean:
-	rm -rf build build-san build-vg
+	rm -rf build build-san build-vg build-fuzz
 
 -include $(F32_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(GRAD_OBJ:.o=.d)

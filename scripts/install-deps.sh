@@ -1,10 +1,12 @@
 #!/bin/sh
 # Installs what cugen needs to build and test, from Debian's packages:
-# a C compiler and make, OpenBLAS (CPU GEMM), zlib (gzipped IDX datasets).
+# a C compiler and make, OpenBLAS (CPU GEMM), zlib (gzipped IDX, CRC32),
+# libjpeg-turbo and libpng (images), clang's libFuzzer runtime (make fuzz),
+# and Fashion-MNIST (the dataset most models train on without a download).
 # The CUDA toolkit (nvcc, cuBLAS, cuDNN) is optional: without nvcc the build is
 # CPU-only. Runs apt-get as root, or through sudo.
 set -eu
-PKGS="build-essential libopenblas-dev zlib1g-dev"
+PKGS="build-essential libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev dataset-fashion-mnist"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
