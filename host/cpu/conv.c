@@ -29,10 +29,11 @@
 #include "cpu/cpu_gemm.h"
 #include "cpu/cpu_parallel.h"
 
-/* GEMM columns worth batching images up to; the most reals in one thread's
- * column matrix (4 MB of floats: it stays in cache between im2col and GEMM);
- * the least work (flops) worth starting threads for. */
-#define CONV_MIN_COLS 1024
+/* GEMM columns worth batching images up to (a single-threaded sgemm is near
+ * its best from ~256 columns on, as the reduction of the dw GEMM too); the
+ * most reals in one thread's column matrix (4 MB of floats); the least work
+ * (flops) worth starting threads for. */
+#define CONV_MIN_COLS 256
 #define CONV_MAX_COL ((int64_t)1 << 20)
 #define CONV_PAR_MIN_FLOPS 1e7
 

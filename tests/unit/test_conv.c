@@ -197,19 +197,23 @@ TEST(conv_transpose2d_matches_direct_loops)
     check_values("k1 s2 p0 (2,3,5,4)", 1, dims(2, 3, 5, 4, 4, 1, 2, 0), 0);
 }
 
-/* The batch is split between the BLAS's threads: 1 thread, and 3 (uneven
- * shares of 5 images, three private dw summed), must both match. */
+/* The batch is split between the BLAS's threads; any count must match:
+ * uneven shares (5 or 7 images over 2 and 3 threads), several private dw
+ * summed, and with a 4x4 grid several images per GEMM within a thread. */
 TEST(conv_matches_direct_loops_any_thread_count)
 {
     int before = openblas_get_num_threads();
-    static const int threads[] = {1, 3};
-    for (int i = 0; i < 2; i++) {
-        openblas_set_num_threads(threads[i]);
+    for (int nt = 1; nt <= 3; nt++) {
+        openblas_set_num_threads(nt);
         char what[64];
-        snprintf(what, sizeof what, "conv2d k4 s2 p1 (5,16,32,32), %d threads", threads[i]);
+        snprintf(what, sizeof what, "conv2d (5,16,32,32) -> 16x16, %d threads", nt);
         check_values(what, 0, dims(5, 16, 32, 32, 32, 4, 2, 1), 1);
-        snprintf(what, sizeof what, "convT k4 s2 p1 (5,32,16,16), %d threads", threads[i]);
+        snprintf(what, sizeof what, "conv2d (7,128,8,8) -> 4x4, %d threads", nt);
+        check_values(what, 0, dims(7, 128, 8, 8, 64, 4, 2, 1), 0);
+        snprintf(what, sizeof what, "convT (5,32,16,16) -> 32x32, %d threads", nt);
         check_values(what, 1, dims(5, 32, 16, 16, 16, 4, 2, 1), 1);
+        snprintf(what, sizeof what, "convT (7,64,4,4) -> 8x8, %d threads", nt);
+        check_values(what, 1, dims(7, 64, 4, 4, 128, 4, 2, 1), 0);
     }
     openblas_set_num_threads(before);
 }
