@@ -82,6 +82,14 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+static void free_all(real *x, real *dy, double *tf, double *tb)
+{
+    free(x);
+    free(dy);
+    free(tf);
+    free(tb);
+}
+
 /* Times one layer; returns 0 on success, prints the error otherwise. */
 static int bench_one(const bench_layer *l, int batch, int warmup, int repeat, bench_result *res)
 {
@@ -98,7 +106,7 @@ static int bench_one(const bench_layer *l, int batch, int warmup, int repeat, be
     int ok = w && x && dy && tf && tb && cg_params_alloc(&p) == CG_OK && cg_ctx_init(&ctx) == CG_OK;
     if (!ok) {
         fprintf(stderr, "cugen bench: out of memory for layer %s\n", l->name);
-        free(x), free(dy), free(tf), free(tb);
+        free_all(x, dy, tf, tb);
         cg_params_free(&p);
         return 1;
     }
@@ -135,7 +143,7 @@ static int bench_one(const bench_layer *l, int batch, int warmup, int repeat, be
     }
     cg_ctx_free(&ctx);
     cg_params_free(&p);
-    free(x), free(dy), free(tf), free(tb);
+    free_all(x, dy, tf, tb);
     return !ok;
 }
 

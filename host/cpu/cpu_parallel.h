@@ -7,7 +7,9 @@
  * time. The thread count is the BLAS's (OPENBLAS_NUM_THREADS, else the
  * cores); while a parallel region runs, the BLAS is held to one thread.
  *
- * Not for: nested use (a region inside a region runs on one thread).
+ * Not for: nested use (a region inside a region runs on one thread), or
+ * regions started from several threads at once (the BLAS thread count is
+ * process-wide; cugen runs its ops from one thread).
  */
 #ifndef CUGEN_CPU_PARALLEL_H
 #define CUGEN_CPU_PARALLEL_H
