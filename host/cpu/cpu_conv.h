@@ -1,6 +1,6 @@
 /*
  * cpu_conv.h: reference 2-D convolution and transposed convolution (im2col +
- * GEMM), and the im2col / col2im helpers they share.
+ * GEMM), and the im2col / col2im building blocks they share.
  *
  * Argument order: outputs, inputs, weights, scratch, geometry. Backward
  * writes dx (=) and accumulates dw, db (+=); a NULL gradient pointer skips
@@ -41,7 +41,7 @@ void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real 
 void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                               const real *w, real *scratch, const cpu_conv_dims *d);
 
-/* ---- helpers (im2col.c) ----------------------------------------------------
+/* ---- building blocks (im2col.c) --------------------------------------------
  * A column matrix holds one k x k patch of img (C, H, W) per output position
  * of an Ho x Wo grid (stride, pad): row (c, ki, kj), column (oh, ow), so it
  * is (C k k, Ho Wo); ld is the distance between its rows (>= Ho Wo, so that
