@@ -10,34 +10,118 @@
  * col2im(col) on the Ho x Wo image. Backward: col = im2col(dy), dx = w col,
  * dw += x col^T.
  *
- * Batching: images whose output grid is small (the 8x8 and 4x4 layers of a
- * DCGAN) give thin GEMMs, so `nb` images are put side by side in one column
- * matrix (C, nb P) and done in one GEMM; activations are repacked between
- * (nb, C, P) and (C, nb P) around it. A conv whose kernel covers its whole
- * unpadded input (DCGAN's 4x4 -> 1x1 and 1x1 -> 4x4 ends) is a plain matrix
- * product and skips im2col.
+ * Work split: the batch is divided between the CPU threads (cpu_parallel.h),
+ * each doing whole images with single-threaded GEMMs; dw is accumulated per
+ * thread and summed in thread order afterwards, so results do not depend on
+ * timing. Within a thread, images whose output grid is small (the 8x8 and 4x4
+ * layers of a DCGAN) would give thin GEMMs, so `nb` of them are put side by
+ * side in one column matrix (C, nb P) and done in one GEMM; activations are
+ * repacked between (nb, C, P) and (C, nb P) around it. A conv whose kernel
+ * covers its whole unpadded input (DCGAN's 4x4 -> 1x1 and 1x1 -> 4x4 ends)
+ * is one matrix product over the batch, threaded by the BLAS.
  *
  * Not for: shape checks (host/ops/conv.c).
  */
+#include <string.h>
+
 #include "cpu/cpu_conv.h"
 #include "cpu/cpu_dense.h"
 #include "cpu/cpu_gemm.h"
+#include "cpu/cpu_parallel.h"
 
-/* GEMM columns worth batching up to, and the most reals in a column matrix. */
-#define CONV_MIN_COLS 1024
-#define CONV_MAX_COL ((int64_t)1 << 22)
+/* GEMM columns worth batching images up to (a single-threaded sgemm is near
+ * its best from ~256 columns on, as the reduction of the dw GEMM too); the
+ * most reals in one thread's column matrix (4 MB of floats); the least work
+ * (flops) worth starting threads for. */
+#define CONV_MIN_COLS 256
+#define CONV_MAX_COL ((int64_t)1 << 20)
+#define CONV_PAR_MIN_FLOPS 1e7
 
-/* Images per GEMM for a column matrix of K rows and P columns per image,
- * spread evenly over the chunks. */
-static int conv_chunk(int N, int64_t K, int64_t P)
+/* How one call is split: nt threads, each taking a share of the images and
+ * doing them nb at a time, with per_thread reals of scratch: its column
+ * matrix (K, nb P), the repacked activation (Cpacked, nb P) when nb > 1, and
+ * im2col's work. Backward scratch adds (nt - 1) private dw. */
+typedef struct {
+    int nt, nb;
+    int64_t K, P;        /* column matrix rows, columns per image */
+    int64_t ncol, npacked, nwork, per_thread;
+} conv_plan;
+
+static conv_plan conv_plan_make(int N, int64_t K, int64_t P, int Cpacked, int64_t nwork,
+                                int Cother)
 {
+    conv_plan pl = {.K = K, .P = P, .nwork = nwork};
+    double flops = 2.0 * N * (double)K * (double)P * Cother;
+    pl.nt = flops < CONV_PAR_MIN_FLOPS ? 1 : cpu_threads();
+    if (pl.nt > N)
+        pl.nt = N;
+    int per = (N + pl.nt - 1) / pl.nt;  /* most images a thread gets */
     int64_t nb = P >= CONV_MIN_COLS ? 1 : (CONV_MIN_COLS + P - 1) / P;
     while (nb > 1 && K * nb * P > CONV_MAX_COL)
         nb--;
-    if (nb > N)
-        nb = N;
-    int64_t chunks = (N + nb - 1) / nb;
-    return (int)((N + chunks - 1) / chunks);
+    if (nb > per)
+        nb = per;
+    int64_t chunks = (per + nb - 1) / nb;  /* spread evenly over the chunks */
+    pl.nb = (int)((per + chunks - 1) / chunks);
+    pl.ncol = K * pl.nb * P;
+    pl.npacked = pl.nb > 1 ? (int64_t)Cpacked * pl.nb * P : 0;
+    pl.per_thread = pl.ncol + pl.npacked + nwork;
+    return pl;
+}
+
+/* One thread's part of a call. */
+typedef struct {
+    const cpu_conv_dims *d;
+    conv_plan pl;
+    real *y, *dx, *dw;
+    const real *x, *w, *dy;
+    real *scratch;   /* nt per_thread, then (nt - 1) nw private dw */
+    int64_t nw;
+} conv_job;
+
+typedef struct {
+    real *col, *packed, *work;
+    real *dw;        /* where this thread accumulates dw */
+    int64_t lo, hi;  /* its images */
+} conv_part;
+
+static conv_part part_of(const conv_job *j, int t, int nt)
+{
+    conv_part p;
+    real *base = j->scratch + t * j->pl.per_thread;
+    p.col = base;
+    p.packed = base + j->pl.ncol;
+    p.work = base + j->pl.ncol + j->pl.npacked;
+    p.dw = NULL;
+    if (j->dw) {
+        p.dw = j->dw;
+        if (t > 0) {
+            p.dw = j->scratch + nt * j->pl.per_thread + (t - 1) * j->nw;
+            memset(p.dw, 0, sizeof(real) * (size_t)j->nw);
+        }
+    }
+    cpu_split(j->d->N, t, nt, &p.lo, &p.hi);
+    return p;
+}
+
+static void dw_reduce_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    int64_t lo, hi;
+    cpu_split(j->nw, t, nt, &lo, &hi);
+    for (int u = 1; u < j->pl.nt; u++) {
+        const real *src = j->scratch + j->pl.nt * j->pl.per_thread + (u - 1) * j->nw;
+        for (int64_t i = lo; i < hi; i++)
+            j->dw[i] += src[i];
+    }
+}
+
+/* Runs part(job, t, nt) on the plan's threads, then adds the private dw. */
+static void conv_run(conv_job *j, void (*part)(void *, int, int))
+{
+    cpu_parallel(part, j, j->pl.nt);
+    if (j->dw && j->pl.nt > 1)
+        cpu_parallel(dw_reduce_part, j, j->pl.nt);
 }
 
 /* ---- conv2d ------------------------------------------------------------------ */
@@ -48,83 +132,101 @@ static int conv2d_is_dense(const cpu_conv_dims *d)
     return d->pad == 0 && d->k == d->H && d->k == d->W;
 }
 
-int64_t cpu_conv2d_scratch(const cpu_conv_dims *d)
+static conv_plan conv2d_plan(const cpu_conv_dims *d)
+{
+    int64_t K = (int64_t)d->Cin * d->k * d->k, P = (int64_t)d->Ho * d->Wo;
+    int64_t work = cpu_im2col_work(d->Cin, d->H, d->W, d->k, d->stride, d->pad, d->Ho, d->Wo);
+    return conv_plan_make(d->N, K, P, d->Cout, work, d->Cout);
+}
+
+int64_t cpu_conv2d_scratch(const cpu_conv_dims *d, int bwd)
 {
     if (conv2d_is_dense(d))
         return 1;
-    int64_t K = (int64_t)d->Cin * d->k * d->k, P = (int64_t)d->Ho * d->Wo;
-    int nb = conv_chunk(d->N, K, P);
-    return K * nb * P + (nb > 1 ? (int64_t)d->Cout * nb * P : 0);
+    conv_plan pl = conv2d_plan(d);
+    int64_t nw = (int64_t)d->Cout * d->Cin * d->k * d->k;
+    return pl.nt * pl.per_thread + (bwd ? (pl.nt - 1) * nw : 0);
+}
+
+static void conv2d_fwd_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int K = (int)j->pl.K, nb = j->pl.nb;
+    int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int ld = (int)(m * P);
+        for (int i = 0; i < m; i++)  /* col (K, m P) */
+            cpu_im2col(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H, d->W,
+                       d->k, d->stride, d->pad, d->Ho, d->Wo);
+        real *out = m == 1 ? j->y + n0 * ys : p.packed;  /* (Cout, m P) */
+        cpu_gemm(0, 0, d->Cout, ld, K, 1, j->w, K, p.col, ld, 0, out, ld);
+        if (m > 1)
+            cpu_unpack_cn(j->y + n0 * ys, p.packed, m, d->Cout, P);
+    }
 }
 
 /* x (N, Cin, H, W), w (Cout, Cin, k, k), b (Cout) or NULL -> y (N, Cout, Ho, Wo) */
 void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *scratch,
                     const cpu_conv_dims *d)
 {
-    int K = d->Cin * d->k * d->k;
     if (conv2d_is_dense(d)) {
-        cpu_linear_fwd(y, x, w, b, d->N, K, d->Cout);
+        cpu_linear_fwd(y, x, w, b, d->N, d->Cin * d->k * d->k, d->Cout);
         return;
     }
-    int64_t P = (int64_t)d->Ho * d->Wo;
-    int64_t xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
-    int nb = conv_chunk(d->N, K, P);
-    real *col = scratch;              /* (K, nb P) */
-    real *yt = scratch + K * nb * P;  /* (Cout, nb P) */
-    for (int n0 = 0; n0 < d->N; n0 += nb) {
-        int m = d->N - n0 < nb ? d->N - n0 : nb;
-        int ld = (int)(m * P);
-        for (int j = 0; j < m; j++)
-            cpu_im2col(col + j * P, ld, x + (n0 + j) * xs, d->Cin, d->H, d->W, d->k,
-                       d->stride, d->pad, d->Ho, d->Wo);
-        real *out = m == 1 ? y + n0 * ys : yt;
-        cpu_gemm(0, 0, d->Cout, ld, K, 1, w, K, col, ld, 0, out, ld);
-        if (m > 1)
-            cpu_unpack_cn(y + n0 * ys, yt, m, d->Cout, P);
-    }
+    conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
+    conv_run(&j, conv2d_fwd_part);
     if (b)
-        cpu_add_channel_bias(y, b, d->N, d->Cout, P);
+        cpu_add_channel_bias(y, b, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
+}
+
+static void conv2d_bwd_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int K = (int)j->pl.K, nb = j->pl.nb;
+    int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int ld = (int)(m * P);
+        const real *g = j->dy + n0 * ys;  /* dy as (Cout, m P) */
+        if (m > 1) {
+            cpu_pack_cn(p.packed, g, m, d->Cout, P);
+            g = p.packed;
+        }
+        if (p.dw) {  /* dw (Cout, K) += dy col^T */
+            for (int i = 0; i < m; i++)
+                cpu_im2col(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H,
+                           d->W, d->k, d->stride, d->pad, d->Ho, d->Wo);
+            cpu_gemm(0, 1, d->Cout, K, ld, 1, g, ld, p.col, ld, 1, p.dw, K);
+        }
+        if (j->dx) {  /* dcol (K, m P) = w^T dy, then back to images */
+            cpu_gemm(1, 0, K, ld, d->Cout, 1, j->w, K, g, ld, 0, p.col, ld);
+            for (int i = 0; i < m; i++)
+                cpu_col2im(j->dx + (n0 + i) * xs, p.col + i * P, ld, p.work, d->Cin, d->H,
+                           d->W, d->k, d->stride, d->pad, d->Ho, d->Wo);
+        }
+    }
 }
 
 /* dy (N, Cout, Ho, Wo) -> dx (N, Cin, H, W) =, dw (Cout, Cin, k, k) +=, db (Cout) += */
 void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                     const real *w, real *scratch, const cpu_conv_dims *d)
 {
-    int K = d->Cin * d->k * d->k;
     if (conv2d_is_dense(d)) {
-        cpu_linear_bwd(dx, dw, db, dy, x, w, d->N, K, d->Cout);
+        cpu_linear_bwd(dx, dw, db, dy, x, w, d->N, d->Cin * d->k * d->k, d->Cout);
         return;
     }
-    int64_t P = (int64_t)d->Ho * d->Wo;
     if (db)
-        cpu_channel_bias_grad(db, dy, d->N, d->Cout, P);
+        cpu_channel_bias_grad(db, dy, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
     if (!dx && !dw)
         return;
-    int64_t xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
-    int nb = conv_chunk(d->N, K, P);
-    real *col = scratch;               /* (K, nb P): im2col(x), then dcol */
-    real *dyt = scratch + K * nb * P;  /* (Cout, nb P) */
-    for (int n0 = 0; n0 < d->N; n0 += nb) {
-        int m = d->N - n0 < nb ? d->N - n0 : nb;
-        int ld = (int)(m * P);
-        const real *g = dy + n0 * ys;
-        if (m > 1) {
-            cpu_pack_cn(dyt, g, m, d->Cout, P);
-            g = dyt;
-        }
-        if (dw) {
-            for (int j = 0; j < m; j++)
-                cpu_im2col(col + j * P, ld, x + (n0 + j) * xs, d->Cin, d->H, d->W, d->k,
-                           d->stride, d->pad, d->Ho, d->Wo);
-            cpu_gemm(0, 1, d->Cout, K, ld, 1, g, ld, col, ld, 1, dw, K);
-        }
-        if (dx) {
-            cpu_gemm(1, 0, K, ld, d->Cout, 1, w, K, g, ld, 0, col, ld);
-            for (int j = 0; j < m; j++)
-                cpu_col2im(dx + (n0 + j) * xs, col + j * P, ld, d->Cin, d->H, d->W, d->k,
-                           d->stride, d->pad, d->Ho, d->Wo);
-        }
-    }
+    conv_job j = {.d = d, .pl = conv2d_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
+                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->k * d->k};
+    conv_run(&j, conv2d_bwd_part);
 }
 
 /* ---- conv_transpose2d ---------------------------------------------------------- */
@@ -135,55 +237,99 @@ static int convt_is_dense(const cpu_conv_dims *d)
     return d->pad == 0 && d->H == 1 && d->W == 1;
 }
 
-int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d)
+/* The adjoint conv's column matrix: (Cout k k, H W) per image, its image the
+ * (Cout, Ho, Wo) output. */
+static conv_plan convt_plan(const cpu_conv_dims *d)
+{
+    int64_t K = (int64_t)d->Cout * d->k * d->k, P = (int64_t)d->H * d->W;
+    int64_t work = cpu_im2col_work(d->Cout, d->Ho, d->Wo, d->k, d->stride, d->pad, d->H, d->W);
+    return conv_plan_make(d->N, K, P, d->Cin, work, d->Cin);
+}
+
+int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d, int bwd)
 {
     if (convt_is_dense(d))
         return 1;
-    int64_t K = (int64_t)d->Cout * d->k * d->k, P = (int64_t)d->H * d->W;
-    int nb = conv_chunk(d->N, K, P);
-    return K * nb * P + (nb > 1 ? (int64_t)d->Cin * nb * P : 0);
+    conv_plan pl = convt_plan(d);
+    int64_t nw = (int64_t)d->Cout * d->Cin * d->k * d->k;
+    return pl.nt * pl.per_thread + (bwd ? (pl.nt - 1) * nw : 0);
+}
+
+static void convt_fwd_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int K = (int)j->pl.K, nb = j->pl.nb;
+    int64_t P = j->pl.P, xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * d->Ho * d->Wo;
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int ld = (int)(m * P);
+        const real *a = j->x + n0 * xs;  /* x as (Cin, m H W) */
+        if (m > 1) {
+            cpu_pack_cn(p.packed, a, m, d->Cin, P);
+            a = p.packed;
+        }
+        cpu_gemm(1, 0, K, ld, d->Cin, 1, j->w, K, a, ld, 0, p.col, ld);
+        for (int i = 0; i < m; i++)
+            cpu_col2im(j->y + (n0 + i) * ys, p.col + i * P, ld, p.work, d->Cout, d->Ho, d->Wo,
+                       d->k, d->stride, d->pad, d->H, d->W);
+    }
 }
 
 /* x (N, Cin, H, W), w (Cin, Cout, k, k), b (Cout) or NULL -> y (N, Cout, Ho, Wo) */
 void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real *b,
                               real *scratch, const cpu_conv_dims *d)
 {
-    int K = d->Cout * d->k * d->k;
-    int64_t P = (int64_t)d->H * d->W, Po = (int64_t)d->Ho * d->Wo;
     if (convt_is_dense(d)) {
+        int K = d->Cout * d->k * d->k;
         cpu_gemm(0, 0, d->N, K, d->Cin, 1, x, d->Cin, w, K, 0, y, K);
     } else {
-        int64_t xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * Po;
-        int nb = conv_chunk(d->N, K, P);
-        real *col = scratch;              /* (Cout k k, nb H W) */
-        real *xt = scratch + K * nb * P;  /* (Cin, nb H W) */
-        for (int n0 = 0; n0 < d->N; n0 += nb) {
-            int m = d->N - n0 < nb ? d->N - n0 : nb;
-            int ld = (int)(m * P);
-            const real *a = x + n0 * xs;
-            if (m > 1) {
-                cpu_pack_cn(xt, a, m, d->Cin, P);
-                a = xt;
-            }
-            cpu_gemm(1, 0, K, ld, d->Cin, 1, w, K, a, ld, 0, col, ld);
-            for (int j = 0; j < m; j++)
-                cpu_col2im(y + (n0 + j) * ys, col + j * P, ld, d->Cout, d->Ho, d->Wo, d->k,
-                           d->stride, d->pad, d->H, d->W);
-        }
+        conv_job j = {.d = d, .pl = convt_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
+        conv_run(&j, convt_fwd_part);
     }
     if (b)
-        cpu_add_channel_bias(y, b, d->N, d->Cout, Po);
+        cpu_add_channel_bias(y, b, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
+}
+
+static void convt_bwd_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int K = (int)j->pl.K, nb = j->pl.nb;
+    int64_t P = j->pl.P, xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * d->Ho * d->Wo;
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int ld = (int)(m * P);
+        for (int i = 0; i < m; i++)  /* col (Cout k k, m H W) = im2col(dy) */
+            cpu_im2col(p.col + i * P, ld, j->dy + (n0 + i) * ys, p.work, d->Cout, d->Ho,
+                       d->Wo, d->k, d->stride, d->pad, d->H, d->W);
+        if (j->dx) {  /* dx (Cin, m H W) = w col */
+            real *out = m == 1 ? j->dx + n0 * xs : p.packed;
+            cpu_gemm(0, 0, d->Cin, ld, K, 1, j->w, K, p.col, ld, 0, out, ld);
+            if (m > 1)
+                cpu_unpack_cn(j->dx + n0 * xs, p.packed, m, d->Cin, P);
+        }
+        if (p.dw) {  /* dw (Cin, K) += x col^T */
+            const real *a = j->x + n0 * xs;
+            if (m > 1) {
+                cpu_pack_cn(p.packed, a, m, d->Cin, P);
+                a = p.packed;
+            }
+            cpu_gemm(0, 1, d->Cin, K, ld, 1, a, ld, p.col, ld, 1, p.dw, K);
+        }
+    }
 }
 
 /* dy (N, Cout, Ho, Wo) -> dx (N, Cin, H, W) =, dw (Cin, Cout, k, k) +=, db (Cout) += */
 void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                               const real *w, real *scratch, const cpu_conv_dims *d)
 {
-    int K = d->Cout * d->k * d->k;
-    int64_t P = (int64_t)d->H * d->W, Po = (int64_t)d->Ho * d->Wo;
     if (db)
-        cpu_channel_bias_grad(db, dy, d->N, d->Cout, Po);
+        cpu_channel_bias_grad(db, dy, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
     if (convt_is_dense(d)) {
+        int K = d->Cout * d->k * d->k;
         if (dx)  /* dx (N, Cin) = dy (N, K) w^T */
             cpu_gemm(0, 1, d->N, d->Cin, K, 1, dy, K, w, K, 0, dx, d->Cin);
         if (dw)  /* dw (Cin, K) += x^T (Cin, N) dy (N, K) */
@@ -192,29 +338,7 @@ void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, cons
     }
     if (!dx && !dw)
         return;
-    int64_t xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * Po;
-    int nb = conv_chunk(d->N, K, P);
-    real *col = scratch;              /* (Cout k k, nb H W) = im2col(dy) */
-    real *xt = scratch + K * nb * P;  /* (Cin, nb H W): dx, then x */
-    for (int n0 = 0; n0 < d->N; n0 += nb) {
-        int m = d->N - n0 < nb ? d->N - n0 : nb;
-        int ld = (int)(m * P);
-        for (int j = 0; j < m; j++)
-            cpu_im2col(col + j * P, ld, dy + (n0 + j) * ys, d->Cout, d->Ho, d->Wo, d->k,
-                       d->stride, d->pad, d->H, d->W);
-        if (dx) {
-            real *out = m == 1 ? dx + n0 * xs : xt;
-            cpu_gemm(0, 0, d->Cin, ld, K, 1, w, K, col, ld, 0, out, ld);
-            if (m > 1)
-                cpu_unpack_cn(dx + n0 * xs, xt, m, d->Cin, P);
-        }
-        if (dw) {
-            const real *a = x + n0 * xs;
-            if (m > 1) {
-                cpu_pack_cn(xt, a, m, d->Cin, P);
-                a = xt;
-            }
-            cpu_gemm(0, 1, d->Cin, K, ld, 1, a, ld, col, ld, 1, dw, K);
-        }
-    }
+    conv_job j = {.d = d, .pl = convt_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
+                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->k * d->k};
+    conv_run(&j, convt_bwd_part);
 }

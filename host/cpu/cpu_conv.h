@@ -1,12 +1,12 @@
 /*
  * cpu_conv.h: reference 2-D convolution and transposed convolution (im2col +
- * GEMM), and the im2col / col2im helpers they share.
+ * GEMM), and the im2col / col2im building blocks they share.
  *
  * Argument order: outputs, inputs, weights, scratch, geometry. Backward
  * writes dx (=) and accumulates dw, db (+=); a NULL gradient pointer skips
  * that work. Scratch is caller-owned memory (the step arena) of at least
  * cpu_conv2d_scratch / cpu_conv_transpose2d_scratch reals; nothing here
- * allocates.
+ * allocates. The batch is split between the CPU threads (cpu_parallel.h).
  *
  * Not for: shape checks (host/ops/conv.c), pooling and upsampling
  * (cpu_resample.h).
@@ -28,29 +28,31 @@ typedef struct {
     int k, stride, pad;
 } cpu_conv_dims;
 
-/* Scratch reals needed by fwd and by bwd (the larger of the two). */
-int64_t cpu_conv2d_scratch(const cpu_conv_dims *d);
+/* Scratch reals needed by fwd (bwd = 0) or by bwd (bwd = 1). */
+int64_t cpu_conv2d_scratch(const cpu_conv_dims *d, int bwd);
 void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *scratch,
                     const cpu_conv_dims *d);
 void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                     const real *w, real *scratch, const cpu_conv_dims *d);
 
-int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d);
+int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d, int bwd);
 void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real *b,
                               real *scratch, const cpu_conv_dims *d);
 void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                               const real *w, real *scratch, const cpu_conv_dims *d);
 
-/* ---- helpers (im2col.c) ----------------------------------------------------
+/* ---- building blocks (im2col.c) --------------------------------------------
  * A column matrix holds one k x k patch of img (C, H, W) per output position
  * of an Ho x Wo grid (stride, pad): row (c, ki, kj), column (oh, ow), so it
  * is (C k k, Ho Wo); ld is the distance between its rows (>= Ho Wo, so that
- * several images can sit side by side). */
-void cpu_im2col(real *col, int64_t ld, const real *img, int C, int H, int W, int k,
+ * several images can sit side by side). `work` is scratch of
+ * cpu_im2col_work reals (the image split into zero-padded stride phases). */
+int64_t cpu_im2col_work(int C, int H, int W, int k, int stride, int pad, int Ho, int Wo);
+void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int k,
                 int stride, int pad, int Ho, int Wo);
 /* img (C, H, W) = the sum of col's patches put back in place (written, not
  * accumulated); the adjoint of cpu_im2col. */
-void cpu_col2im(real *img, const real *col, int64_t ld, int C, int H, int W, int k,
+void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int k,
                 int stride, int pad, int Ho, int Wo);
 /* dst (C, nb P) <- src (nb, C, P): channel-major, images side by side. */
 void cpu_pack_cn(real *dst, const real *src, int nb, int C, int64_t P);

@@ -9,93 +9,155 @@
 
 #include "cpu/cpu_conv.h"
 
-/* Output columns ow whose input column iw = ow stride - pad + kj lies in
- * [0, W): the range [*ow0, *ow1). */
-static void valid_range(int W, int kj, int stride, int pad, int Wo, int *ow0, int *ow1)
+/* dst[0, n) = src[0, n), and +=. Written in blocks of fixed length because
+ * gcc -O2 vectorizes only loops whose trip count it knows (and restrict
+ * spares it the aliasing checks). */
+static inline void row_copy(real *restrict dst, const real *restrict src, int n)
 {
-    int lo = pad - kj;               /* need ow stride >= lo */
-    int a = lo <= 0 ? 0 : (lo + stride - 1) / stride;
-    int hi = W - 1 + pad - kj;       /* need ow stride <= hi */
-    int b = hi < 0 ? 0 : hi / stride + 1;
-    if (b > Wo)
-        b = Wo;
-    if (a > b)
-        a = b;
-    *ow0 = a;
-    *ow1 = b;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int t = 0; t < 8; t++)
+            dst[i + t] = src[i + t];
+    for (; i < n; i++)
+        dst[i] = src[i];
 }
 
-void cpu_im2col(real *col, int64_t ld, const real *img, int C, int H, int W, int k,
-                int stride, int pad, int Ho, int Wo)
+static inline void row_add(real *restrict dst, const real *restrict src, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int t = 0; t < 8; t++)
+            dst[i + t] += src[i + t];
+    for (; i + 4 <= n; i += 4)
+        for (int t = 0; t < 4; t++)
+            dst[i + t] += src[i + t];
+    for (; i < n; i++)
+        dst[i] += src[i];
+}
+
+/* ---- phase planes ------------------------------------------------------------
+ * Tap (ki, kj) of output pixel (oh, ow) reads xpad[oh s + ki][ow s + kj],
+ * xpad being the image with `pad` zeros around it. Split xpad by row and
+ * column phase: q[c][a][b] (Hq, Wq) holds xpad[i s + a][j s + b]. Then with
+ * ki = di s + a, kj = dj s + b the tap reads q[c][a][b][oh + di][ow + dj]:
+ * each row of the column matrix is an Ho x Wo window of one phase plane,
+ * copied without bounds checks or strided loads. The split itself is one
+ * strided pass over the image (k k / s^2 times smaller than the column
+ * matrix). */
+
+static void phase_dims(int H, int W, int k, int stride, int pad, int Ho, int Wo, int *Hq,
+                       int *Wq)
+{
+    /* rows the windows read, and rows that hold image pixels */
+    int h = Ho + (k - 1) / stride, w = Wo + (k - 1) / stride;
+    int hi = (H + pad + stride - 1) / stride, wi = (W + pad + stride - 1) / stride;
+    *Hq = h > hi ? h : hi;
+    *Wq = w > wi ? w : wi;
+}
+
+int64_t cpu_im2col_work(int C, int H, int W, int k, int stride, int pad, int Ho, int Wo)
+{
+    int Hq, Wq;
+    phase_dims(H, W, k, stride, pad, Ho, Wo, &Hq, &Wq);
+    return (int64_t)C * stride * stride * Hq * Wq;
+}
+
+/* q (C, s, s, Hq, Wq) <- phase planes of img (C, H, W) */
+static void phase_split(real *q, const real *img, int C, int H, int W, int s, int pad, int Hq,
+                        int Wq)
 {
     for (int c = 0; c < C; c++) {
         const real *plane = img + (int64_t)c * H * W;
-        for (int ki = 0; ki < k; ki++) {
-            for (int kj = 0; kj < k; kj++) {
-                real *row = col + ((int64_t)(c * k + ki) * k + kj) * ld;
-                int ow0, ow1;
-                valid_range(W, kj, stride, pad, Wo, &ow0, &ow1);
-                for (int oh = 0; oh < Ho; oh++) {
-                    real *r = row + (int64_t)oh * Wo;
-                    int ih = oh * stride - pad + ki;
-                    if (ih < 0 || ih >= H) {
-                        memset(r, 0, sizeof(real) * (size_t)Wo);
+        for (int a = 0; a < s; a++) {
+            for (int b = 0; b < s; b++) {
+                real *Q = q + ((int64_t)(c * s + a) * s + b) * Hq * Wq;
+                /* columns j with 0 <= j s + b - pad < W: [j0, j1) */
+                int lo = pad - b, hi = W - 1 + pad - b;
+                int j0 = lo <= 0 ? 0 : (lo + s - 1) / s;
+                int j1 = hi < 0 ? 0 : hi / s + 1;
+                j1 = j1 < Wq ? j1 : Wq;
+                j0 = j0 < j1 ? j0 : j1;
+                for (int i = 0; i < Hq; i++) {
+                    real *r = Q + (int64_t)i * Wq;
+                    int h = i * s + a - pad;
+                    if (h < 0 || h >= H) {
+                        memset(r, 0, sizeof(real) * (size_t)Wq);
                         continue;
                     }
-                    /* r[ow] = src[ow stride - pad + kj] for ow in [ow0, ow1) */
-                    const real *src = plane + (int64_t)ih * W;
-                    int off = kj - pad;
-                    for (int ow = 0; ow < ow0; ow++)
-                        r[ow] = 0;
-                    if (stride == 1) {
-                        memcpy(r + ow0, src + ow0 + off, sizeof(real) * (size_t)(ow1 - ow0));
-                    } else if (stride == 2) {
-                        for (int ow = ow0; ow < ow1; ow++)
-                            r[ow] = src[2 * ow + off];
-                    } else {
-                        for (int ow = ow0; ow < ow1; ow++)
-                            r[ow] = src[ow * stride + off];
-                    }
-                    for (int ow = ow1; ow < Wo; ow++)
-                        r[ow] = 0;
+                    const real *src = plane + (int64_t)h * W;  /* r[j] = src[j s + off] */
+                    int off = b - pad;
+                    for (int j = 0; j < j0; j++)
+                        r[j] = 0;
+                    if (s == 1)
+                        memcpy(r + j0, src + j0 + off, sizeof(real) * (size_t)(j1 - j0));
+                    else
+                        for (int j = j0; j < j1; j++)
+                            r[j] = src[j * s + off];
+                    for (int j = j1; j < Wq; j++)
+                        r[j] = 0;
                 }
             }
         }
     }
 }
 
-void cpu_col2im(real *img, const real *col, int64_t ld, int C, int H, int W, int k,
-                int stride, int pad, int Ho, int Wo)
+/* img (C, H, W) = the image pixels of the phase planes q (the padding ones
+ * are dropped) */
+static void phase_merge(real *img, const real *q, int C, int H, int W, int s, int pad, int Hq,
+                        int Wq)
 {
-    memset(img, 0, sizeof(real) * (size_t)C * (size_t)H * (size_t)W);
     for (int c = 0; c < C; c++) {
-        real *plane = img + (int64_t)c * H * W;
-        for (int ki = 0; ki < k; ki++) {
-            for (int kj = 0; kj < k; kj++) {
-                const real *row = col + ((int64_t)(c * k + ki) * k + kj) * ld;
-                int ow0, ow1;
-                valid_range(W, kj, stride, pad, Wo, &ow0, &ow1);
-                for (int oh = 0; oh < Ho; oh++) {
-                    int ih = oh * stride - pad + ki;
-                    if (ih < 0 || ih >= H)
-                        continue;
-                    const real *r = row + (int64_t)oh * Wo;
-                    real *dst = plane + (int64_t)ih * W;
-                    int off = kj - pad;
-                    if (stride == 1) {
-                        for (int ow = ow0; ow < ow1; ow++)
-                            dst[ow + off] += r[ow];
-                    } else if (stride == 2) {
-                        for (int ow = ow0; ow < ow1; ow++)
-                            dst[2 * ow + off] += r[ow];
-                    } else {
-                        for (int ow = ow0; ow < ow1; ow++)
-                            dst[ow * stride + off] += r[ow];
-                    }
-                }
+        for (int h = 0; h < H; h++) {
+            int a = (h + pad) % s, i = (h + pad) / s;
+            real *dst = img + ((int64_t)c * H + h) * W;
+            for (int b = 0; b < s; b++) {
+                const real *r = q + (((int64_t)(c * s + a) * s + b) * Hq + i) * Wq;
+                /* this phase's columns: w = j s + b - pad from the first w >= 0 */
+                int j0 = (b >= pad) ? 0 : (pad - b + s - 1) / s;
+                for (int j = j0, w = j0 * s + b - pad; w < W; j++, w += s)
+                    dst[w] = r[j];
             }
         }
     }
+}
+
+void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int k,
+                int stride, int pad, int Ho, int Wo)
+{
+    int Hq, Wq, s = stride;
+    phase_dims(H, W, k, s, pad, Ho, Wo, &Hq, &Wq);
+    phase_split(work, img, C, H, W, s, pad, Hq, Wq);
+    for (int c = 0; c < C; c++) {
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                const real *Q = work + ((int64_t)(c * s + ki % s) * s + kj % s) * Hq * Wq +
+                                (int64_t)(ki / s) * Wq + kj / s;
+                real *row = col + ((int64_t)(c * k + ki) * k + kj) * ld;
+                for (int oh = 0; oh < Ho; oh++)
+                    row_copy(row + (int64_t)oh * Wo, Q + (int64_t)oh * Wq, Wo);
+            }
+        }
+    }
+}
+
+void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int k,
+                int stride, int pad, int Ho, int Wo)
+{
+    int Hq, Wq, s = stride;
+    phase_dims(H, W, k, s, pad, Ho, Wo, &Hq, &Wq);
+    memset(work, 0, sizeof(real) * (size_t)cpu_im2col_work(C, H, W, k, s, pad, Ho, Wo));
+    for (int c = 0; c < C; c++) {
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                real *Q = work + ((int64_t)(c * s + ki % s) * s + kj % s) * Hq * Wq +
+                          (int64_t)(ki / s) * Wq + kj / s;
+                const real *row = col + ((int64_t)(c * k + ki) * k + kj) * ld;
+                for (int oh = 0; oh < Ho; oh++)
+                    row_add(Q + (int64_t)oh * Wq, row + (int64_t)oh * Wo, Wo);
+            }
+        }
+    }
+    phase_merge(img, work, C, H, W, s, pad, Hq, Wq);
 }
 
 void cpu_pack_cn(real *dst, const real *src, int nb, int C, int64_t P)

@@ -75,7 +75,7 @@ static cpu_conv_dims node_dims(const cg_node *nd)
 static cg_status conv2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cpu_conv_dims d = node_dims(nd);
-    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv2d_scratch(&d));
+    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv2d_scratch(&d, 1));
     if (!scratch)
         return ctx->err;
     cpu_conv2d_bwd(dx[0], dx[1], dx[2], nd->out->grad, nd->in[0]->data, nd->in[1]->data,
@@ -102,7 +102,7 @@ cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int 
     d.Ho = (int)((hp - d.k) / stride + 1);
     d.Wo = (int)((wp - d.k) / stride + 1);
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
-    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv2d_scratch(&d)) : NULL;
+    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv2d_scratch(&d, 0)) : NULL;
     if (!scratch)
         return NULL;
     cpu_conv2d_fwd(y->data, x->data, w->data, b ? b->data : NULL, scratch, &d);
@@ -120,7 +120,7 @@ cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int 
 static cg_status conv_transpose2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cpu_conv_dims d = node_dims(nd);
-    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv_transpose2d_scratch(&d));
+    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv_transpose2d_scratch(&d, 1));
     if (!scratch)
         return ctx->err;
     cpu_conv_transpose2d_bwd(dx[0], dx[1], dx[2], nd->out->grad, nd->in[0]->data,
@@ -147,7 +147,7 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
     d.Ho = (int)ho;
     d.Wo = (int)wo;
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
-    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv_transpose2d_scratch(&d)) : NULL;
+    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv_transpose2d_scratch(&d, 0)) : NULL;
     if (!scratch)
         return NULL;
     cpu_conv_transpose2d_fwd(y->data, x->data, w->data, b ? b->data : NULL, scratch, &d);

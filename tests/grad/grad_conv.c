@@ -92,6 +92,23 @@ TEST(gradcheck_conv_transpose2d_k4)
     GRADCHECK("conv_transpose2d k4 s1 p0 1x1 -> 4x4", f_conv_transpose2d, &e, d, 2);
 }
 
+/* Kernels smaller than the stride (input pixels no tap reads; output pixels
+ * no input reaches) and 1x1 kernels. */
+TEST(gradcheck_conv_small_kernels)
+{
+    cg_tensor *in[3] = {TH_LEAF(31, 2, 3, 7, 5), TH_LEAF(32, 4, 3, 2, 2), TH_LEAF(33, 4)};
+    conv_arg a = {3, 1, 1};
+    GRADCHECK("conv2d k2 s3 p1 bias", f_conv2d, &a, in, 3);
+    cg_tensor *t[3] = {TH_LEAF(34, 2, 3, 4, 3), TH_LEAF(35, 3, 4, 2, 2), TH_LEAF(36, 4)};
+    GRADCHECK("conv_transpose2d k2 s3 p1 bias", f_conv_transpose2d, &a, t, 3);
+    cg_tensor *p[3] = {TH_LEAF(37, 2, 3, 5, 4), TH_LEAF(38, 4, 3, 1, 1), TH_LEAF(39, 4)};
+    conv_arg one = {1, 0, 1};
+    GRADCHECK("conv2d k1 s1 p0 bias", f_conv2d, &one, p, 3);
+    cg_tensor *q[3] = {TH_LEAF(40, 2, 3, 5, 4), TH_LEAF(41, 3, 4, 1, 1), TH_LEAF(42, 4)};
+    conv_arg two = {2, 0, 0};
+    GRADCHECK("conv_transpose2d k1 s2 p0", f_conv_transpose2d, &two, q, 2);
+}
+
 static cg_tensor *f_upsample2x(cg_ctx *ctx, cg_tensor **in, void *arg)
 {
     return cg_upsample2x(ctx, in[0]);

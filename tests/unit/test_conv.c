@@ -12,6 +12,7 @@
  * ||a - b|| / ||b|| < 1e-5 for every output. The double reference's own
  * error is negligible.
  */
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -120,7 +121,7 @@ static void check_values(const char *what, int transpose, cpu_conv_dims d, int b
     int64_t nw = (int64_t)d.Cout * d.Cin * d.k * d.k;
     real *x = rand_buf(nx, 1), *w = rand_buf(nw, 2), *dy = rand_buf(ny, 3);
     real *b = bias ? rand_buf(d.Cout, 4) : NULL;
-    int64_t ns = transpose ? cpu_conv_transpose2d_scratch(&d) : cpu_conv2d_scratch(&d);
+    int64_t ns = transpose ? cpu_conv_transpose2d_scratch(&d, 1) : cpu_conv2d_scratch(&d, 1);
     real *scratch = th_alloc(sizeof(real) * (size_t)ns);
     real *y = th_alloc(sizeof(real) * (size_t)ny), *dx = th_alloc(sizeof(real) * (size_t)nx);
     real *dw = th_alloc(sizeof(real) * (size_t)nw), *db = th_alloc(sizeof(real) * d.Cout);
@@ -170,6 +171,8 @@ TEST(conv2d_matches_direct_loops)
     /* 5 images in chunks of 3 and 2 */
     check_values("k4 s2 p1 (5,16,32,32) bias", 0, dims(5, 16, 32, 32, 32, 4, 2, 1), 1);
     check_values("k4 s1 p0 (3,7,4,4) dense bias", 0, dims(3, 7, 4, 4, 5, 4, 1, 0), 1);
+    check_values("k2 s3 p1 (2,3,7,5) bias", 0, dims(2, 3, 7, 5, 4, 2, 3, 1), 1);
+    check_values("k1 s1 p0 (2,3,5,4)", 0, dims(2, 3, 5, 4, 4, 1, 1, 0), 0);
 }
 
 TEST(conv2d_matches_direct_loops_dcgan)
@@ -190,6 +193,29 @@ TEST(conv_transpose2d_matches_direct_loops)
     /* 5 images in chunks of 3 and 2 */
     check_values("k4 s2 p1 (5,16,8,8)", 1, dims(5, 16, 8, 8, 8, 4, 2, 1), 0);
     check_values("k4 s1 p0 (3,7,1,1) dense bias", 1, dims(3, 7, 1, 1, 5, 4, 1, 0), 1);
+    check_values("k2 s3 p1 (2,3,4,3) bias", 1, dims(2, 3, 4, 3, 4, 2, 3, 1), 1);
+    check_values("k1 s2 p0 (2,3,5,4)", 1, dims(2, 3, 5, 4, 4, 1, 2, 0), 0);
+}
+
+/* The batch is split between the BLAS's threads; any count must match:
+ * uneven shares (5 or 7 images over 2 and 3 threads), several private dw
+ * summed, and with a 4x4 grid several images per GEMM within a thread. */
+TEST(conv_matches_direct_loops_any_thread_count)
+{
+    int before = openblas_get_num_threads();
+    for (int nt = 1; nt <= 3; nt++) {
+        openblas_set_num_threads(nt);
+        char what[64];
+        snprintf(what, sizeof what, "conv2d (5,16,32,32) -> 16x16, %d threads", nt);
+        check_values(what, 0, dims(5, 16, 32, 32, 32, 4, 2, 1), 1);
+        snprintf(what, sizeof what, "conv2d (7,128,8,8) -> 4x4, %d threads", nt);
+        check_values(what, 0, dims(7, 128, 8, 8, 64, 4, 2, 1), 0);
+        snprintf(what, sizeof what, "convT (5,32,16,16) -> 32x32, %d threads", nt);
+        check_values(what, 1, dims(5, 32, 16, 16, 16, 4, 2, 1), 1);
+        snprintf(what, sizeof what, "convT (7,64,4,4) -> 8x8, %d threads", nt);
+        check_values(what, 1, dims(7, 64, 4, 4, 128, 4, 2, 1), 0);
+    }
+    openblas_set_num_threads(before);
 }
 
 TEST(conv_transpose2d_matches_direct_loops_dcgan)

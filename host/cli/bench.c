@@ -1,0 +1,357 @@
+/*
+ * bench.c: `cugen bench ops`: times the conv and conv-transpose layers of the
+ * DCGAN 64x64 generator and discriminator through the op front ends (the
+ * path training takes: tape, step arena), forward and backward (dx and dw),
+ * and reports the median over repeats after warm-up with its GFLOP/s.
+ * With --torch it runs scripts/bench_ops_torch.py on the same layers and
+ * shows torch time / cugen time (> 1: cugen is faster).
+ *
+ * Not for: correctness (tests/unit/test_conv.c validates these ops first),
+ * GPU timing (the CUDA backend is not in this build yet).
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cugen/cuda.h"
+#include "cugen/nn.h"
+#include "cugen/ops.h"
+#include "cugen/rng.h"
+#include "cugen/tape.h"
+
+typedef struct {
+    const char *name;
+    int transpose;              /* conv_transpose2d, else conv2d */
+    int cin, cout, h, k, stride, pad;  /* x (N, cin, h, h) */
+} bench_layer;
+
+/* DCGAN 64x64, nz = 100, ngf = ndf = 64, no bias */
+static const bench_layer LAYERS[] = {
+    {"G1", 1, 100, 512, 1, 4, 1, 0},  {"G2", 1, 512, 256, 4, 4, 2, 1},
+    {"G3", 1, 256, 128, 8, 4, 2, 1},  {"G4", 1, 128, 64, 16, 4, 2, 1},
+    {"G5", 1, 64, 3, 32, 4, 2, 1},    {"D1", 0, 3, 64, 64, 4, 2, 1},
+    {"D2", 0, 64, 128, 32, 4, 2, 1},  {"D3", 0, 128, 256, 16, 4, 2, 1},
+    {"D4", 0, 256, 512, 8, 4, 2, 1},  {"D5", 0, 512, 1, 4, 4, 1, 0},
+};
+#define NLAYERS ((int)(sizeof LAYERS / sizeof LAYERS[0]))
+
+typedef struct {
+    double fwd_ms, bwd_ms;          /* medians */
+    double torch_fwd, torch_bwd;    /* ms, 0 when not measured */
+} bench_result;
+
+static int layer_out(const bench_layer *l)
+{
+    return l->transpose ? (l->h - 1) * l->stride - 2 * l->pad + l->k
+                        : (l->h + 2 * l->pad - l->k) / l->stride + 1;
+}
+
+/* Multiply-adds x 2 of one direction. conv2d: 2 N Cout Ho Wo Cin k k (every
+ * output pixel is a dot product over Cin k k inputs). conv_transpose2d is the
+ * adjoint of the conv2d that maps its output back to its input, so it counts
+ * 2 N Cin H W Cout k k over its input grid. Backward does dx and dw, each as
+ * many as the forward: 2x the forward count. */
+static double layer_flops(const bench_layer *l, int batch)
+{
+    int grid = l->transpose ? l->h : layer_out(l);
+    return 2.0 * batch * l->cin * l->cout * (double)grid * grid * l->k * l->k;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void free_all(real *x, real *dy, double *tf, double *tb)
+{
+    free(x);
+    free(dy);
+    free(tf);
+    free(tb);
+}
+
+/* Times one layer; returns 0 on success, prints the error otherwise. */
+static int bench_one(const bench_layer *l, int batch, int warmup, int repeat, bench_result *res)
+{
+    int ho = layer_out(l);
+    int64_t nx = (int64_t)batch * l->cin * l->h * l->h;
+    int64_t ny = (int64_t)batch * l->cout * ho * ho;
+    cg_params p;
+    cg_params_init(&p);
+    cg_tensor *w = l->transpose ? cg_param(&p, "w", CG_SHAPE(l->cin, l->cout, l->k, l->k), 0)
+                                : cg_param(&p, "w", CG_SHAPE(l->cout, l->cin, l->k, l->k), 0);
+    real *x = malloc(sizeof(real) * (size_t)nx), *dy = malloc(sizeof(real) * (size_t)ny);
+    double *tf = malloc(sizeof(double) * (size_t)repeat), *tb = malloc(sizeof(double) * (size_t)repeat);
+    cg_ctx ctx;
+    int ok = w && x && dy && tf && tb && cg_params_alloc(&p) == CG_OK && cg_ctx_init(&ctx) == CG_OK;
+    if (!ok) {
+        fprintf(stderr, "cugen bench: out of memory for layer %s\n", l->name);
+        free_all(x, dy, tf, tb);
+        cg_params_free(&p);
+        return 1;
+    }
+    /* random, non-zero data: weights as DCGAN initialises them */
+    cg_rng r;
+    cg_rng_init(&r, 1234, 0);
+    cg_init_normal(w, &r, 0.0, 0.02);
+    cg_rng_normal(&r, x, nx, 0.0, 1.0);
+    cg_rng_normal(&r, dy, ny, 0.0, 1.0);
+
+    for (int it = 0; it < warmup + repeat && ok; it++) {
+        cg_tensor *xt = cg_wrap(&ctx, x, CG_SHAPE(batch, l->cin, l->h, l->h));
+        if (xt)
+            xt->requires_grad = 1;  /* an activation: dx is wanted */
+        double t0 = now_ms();
+        cg_tensor *y = l->transpose ? cg_conv_transpose2d(&ctx, xt, w, NULL, l->stride, l->pad)
+                                    : cg_conv2d(&ctx, xt, w, NULL, l->stride, l->pad);
+        double t1 = now_ms();
+        if (y)
+            cg_backward_from(&ctx, y, dy);
+        double t2 = now_ms();
+        ok = cg_ok(&ctx);
+        if (it >= warmup) {
+            tf[it - warmup] = t1 - t0;
+            tb[it - warmup] = t2 - t1;
+        }
+        cg_ctx_step_end(&ctx);
+    }
+    if (ok) {
+        res->fwd_ms = median(tf, repeat);
+        res->bwd_ms = median(tb, repeat);
+    } else {
+        fprintf(stderr, "cugen bench: layer %s failed: %s\n", l->name, ctx.errmsg);
+    }
+    cg_ctx_free(&ctx);
+    cg_params_free(&p);
+    free_all(x, dy, tf, tb);
+    return !ok;
+}
+
+/* scripts/bench_ops_torch.py from the working directory, else beside the
+ * binary's directory (build/cugen -> scripts/). */
+static int find_torch_script(char *path, size_t len)
+{
+    const char *rel = "scripts/bench_ops_torch.py";
+    if (access(rel, R_OK) == 0) {
+        snprintf(path, len, "%s", rel);
+        return 1;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = 0;
+    snprintf(path, len, "%s/../%s", exe, rel);
+    return access(path, R_OK) == 0;
+}
+
+/* Runs the PyTorch script on the same layers; fills torch_* of the layers it
+ * reports. Returns 0 and prints a note when it cannot. */
+static int run_torch(int batch, int warmup, int repeat, int threads, bench_result *res)
+{
+    static const char *python = "/usr/bin/python3";
+    char script[PATH_MAX + 64];
+    if (access(python, X_OK) != 0) {
+        printf("note: %s not found; no PyTorch comparison\n", python);
+        return 0;
+    }
+    if (!find_torch_script(script, sizeof script)) {
+        printf("note: scripts/bench_ops_torch.py not found; no PyTorch comparison\n");
+        return 0;
+    }
+    char cmd[PATH_MAX + 2048];
+    int k = snprintf(cmd, sizeof cmd, "%s '%s' --batch %d --warmup %d --repeat %d --threads %d",
+                     python, script, batch, warmup, repeat, threads);
+    for (int i = 0; i < NLAYERS && k < (int)sizeof cmd; i++) {
+        const bench_layer *l = &LAYERS[i];
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --layer %s,%s,%d,%d,%d,%d,%d,%d",
+                      l->name, l->transpose ? "convT" : "conv", l->cin, l->cout, l->h, l->k,
+                      l->stride, l->pad);
+    }
+    fflush(stdout);
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        printf("note: could not run %s: %s; no PyTorch comparison\n", python, strerror(errno));
+        return 0;
+    }
+    char line[512], note[400] = "";
+    int got = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[32];
+        double fm, bm;
+        if (sscanf(line, "layer %31s fwd_ms %lf bwd_ms %lf", name, &fm, &bm) == 3) {
+            for (int i = 0; i < NLAYERS; i++) {
+                if (strcmp(name, LAYERS[i].name) == 0) {
+                    res[i].torch_fwd = fm;
+                    res[i].torch_bwd = bm;
+                    got++;
+                }
+            }
+        } else if (strncmp(line, "error ", 6) == 0) {
+            snprintf(note, sizeof note, "%.300s", line + 6);
+            note[strcspn(note, "\n")] = 0;
+        }
+    }
+    int st = pclose(f);
+    if (got == 0) {
+        printf("note: no PyTorch comparison (%s)\n",
+               note[0] ? note : st ? "the script failed" : "the script printed no timings");
+        return 0;
+    }
+    return 1;
+}
+
+static void print_table(const bench_result *res, int batch, int torch)
+{
+    printf("\n%-5s %-6s %-9s %-12s %-6s %9s %8s %9s %8s", "layer", "op", "channels", "size",
+           "k s p", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s");
+    if (torch)
+        printf("  %9s %9s %7s %7s", "torch fwd", "torch bwd", "x fwd", "x bwd");
+    printf("\n");
+    double tot_f = 0, tot_b = 0, tot_tf = 0, tot_tb = 0, flops = 0;
+    for (int i = 0; i < NLAYERS; i++) {
+        const bench_layer *l = &LAYERS[i];
+        const bench_result *r = &res[i];
+        double fl = layer_flops(l, batch);
+        char ch[32], sz[32], ksp[16];
+        snprintf(ch, sizeof ch, "%d->%d", l->cin, l->cout);
+        snprintf(sz, sizeof sz, "%dx%d->%dx%d", l->h, l->h, layer_out(l), layer_out(l));
+        snprintf(ksp, sizeof ksp, "%d %d %d", l->k, l->stride, l->pad);
+        printf("%-5s %-6s %-9s %-12s %-6s %9.3f %8.1f %9.3f %8.1f", l->name,
+               l->transpose ? "convT" : "conv", ch, sz, ksp, r->fwd_ms, fl / r->fwd_ms * 1e-6,
+               r->bwd_ms, 2 * fl / r->bwd_ms * 1e-6);
+        if (torch && r->torch_fwd > 0)
+            printf("  %9.3f %9.3f %7.2f %7.2f", r->torch_fwd, r->torch_bwd,
+                   r->torch_fwd / r->fwd_ms, r->torch_bwd / r->bwd_ms);
+        printf("\n");
+        tot_f += r->fwd_ms;
+        tot_b += r->bwd_ms;
+        tot_tf += r->torch_fwd;
+        tot_tb += r->torch_bwd;
+        flops += fl;
+    }
+    printf("%-5s %-6s %-9s %-12s %-6s %9.3f %8.1f %9.3f %8.1f", "all", "", "", "", "", tot_f,
+           flops / tot_f * 1e-6, tot_b, 2 * flops / tot_b * 1e-6);
+    if (torch)
+        printf("  %9.3f %9.3f %7.2f %7.2f", tot_tf, tot_tb, tot_tf / tot_f, tot_tb / tot_b);
+    printf("\n");
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cugen bench ops [--device cpu|cuda] [--batch N] [--repeat N] "
+               "[--warmup N] [--torch]\n");
+}
+
+/* A whole-string integer in [lo, hi], else a one-line error. */
+static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "cugen bench: %s needs an integer in [%d, %d], got '%s'\n", flag, lo, hi,
+                s ? s : "");
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int cli_bench(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "ops") != 0) {
+        fprintf(stderr, "cugen bench: unknown benchmark '%s' (try: cugen bench ops)\n",
+                argc < 2 ? "" : argv[1]);
+        return 2;
+    }
+    int batch = 64, repeat = 10, warmup = 3, torch = 0;
+    const char *device = "cpu";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--torch") == 0) {
+            torch = 1;
+        } else if (strcmp(a, "--device") == 0) {
+            if (!v || (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)) {
+                fprintf(stderr, "cugen bench: --device must be cpu or cuda, got '%s'\n",
+                        v ? v : "");
+                return 2;
+            }
+            device = v;
+            i++;
+        } else if (strcmp(a, "--batch") == 0) {
+            if (!parse_int(a, v, 1, 4096, &batch))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--repeat") == 0) {
+            if (!parse_int(a, v, 1, 100000, &repeat))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--warmup") == 0) {
+            if (!parse_int(a, v, 0, 100000, &warmup))
+                return 2;
+            i++;
+        } else {
+            fprintf(stderr, "cugen bench: unknown option '%s' (try cugen bench --help)\n", a);
+            return 2;
+        }
+    }
+    if (strcmp(device, "cuda") == 0) {
+        char why[256] = "";
+        int n = cg_cuda_device_count(why, sizeof why);
+        fprintf(stderr, "cugen bench: the CUDA backend is not in this build yet%s%s%s\n",
+                n ? "" : " (", n ? "" : why, n ? "" : ")");
+        return 2;
+    }
+
+    int threads = openblas_get_num_threads();
+    printf("cugen bench ops: DCGAN 64x64 conv layers, batch %d, CPU (%s, OpenBLAS %d "
+           "thread%s), median of %d after %d warm-up\n",
+           batch, sizeof(real) == 4 ? "float" : "double", threads, threads == 1 ? "" : "s",
+           repeat, warmup);
+    printf("GFLOP/s: conv 2 N Cout Ho Wo Cin k k, convT 2 N Cin H W Cout k k; "
+           "backward (dx + dw) counts twice that\n");
+    fflush(stdout);
+    bench_result res[NLAYERS];
+    memset(res, 0, sizeof res);
+    for (int i = 0; i < NLAYERS; i++)
+        if (bench_one(&LAYERS[i], batch, warmup, repeat, &res[i]))
+            return 1;
+    if (torch)
+        torch = run_torch(batch, warmup, repeat, threads, res);
+    print_table(res, batch, torch);
+    if (torch)
+        printf("x fwd, x bwd: torch time / cugen time (> 1: cugen is faster)\n");
+    return 0;
+}

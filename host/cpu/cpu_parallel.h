@@ -1,0 +1,35 @@
+/*
+ * cpu_parallel.h: splitting an op's batch over CPU threads.
+ *
+ * The GEMMs of a convolution are small per image, and im2col / col2im run
+ * outside the BLAS, so giving each thread whole images (each running its own
+ * single-threaded GEMMs) scales better than one multi-threaded GEMM at a
+ * time. The thread count is the BLAS's (OPENBLAS_NUM_THREADS, else the
+ * cores); while a parallel region runs, the BLAS is held to one thread.
+ *
+ * Not for: nested use (a region inside a region runs on one thread), or
+ * regions started from several threads at once (the BLAS thread count is
+ * process-wide; cugen runs its ops from one thread).
+ */
+#ifndef CUGEN_CPU_PARALLEL_H
+#define CUGEN_CPU_PARALLEL_H
+
+#include <stdint.h>
+
+#define CPU_MAX_THREADS 64
+
+/* Threads a parallel region would use (1 inside a region). */
+int cpu_threads(void);
+/* Runs fn(arg, t, nt) for t = 0 .. nt - 1, on nt threads (the caller runs
+ * t = 0), and returns when all have finished. nt <= CPU_MAX_THREADS. A
+ * thread that cannot be started runs its share on the caller instead. */
+void cpu_parallel(void (*fn)(void *arg, int t, int nt), void *arg, int nt);
+/* [*lo, *hi): part t of nt of the range [0, n), the parts in order and
+ * differing in size by at most one. */
+static inline void cpu_split(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
+{
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
+}
+
+#endif
