@@ -18,7 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "cugen/cuda.h"
 #include "cugen/nn.h"
 #include "cugen/ops.h"
@@ -261,72 +262,38 @@ static void print_table(const bench_result *res, int batch, int torch)
     printf("\n");
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: cugen bench ops [--device cpu|cuda] [--batch N] [--repeat N] "
-               "[--warmup N] [--torch]\n");
-}
-
-/* A whole-string integer in [lo, hi], else a one-line error. */
-static int parse_int(const char *flag, const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "cugen bench: %s needs an integer in [%d, %d], got '%s'\n", flag, lo, hi,
-                s ? s : "");
-        return 0;
-    }
-    *out = (int)v;
-    return 1;
-}
-
 int cli_bench(int argc, char **argv)
 {
+    const char *cmd = "cugen bench";
+    int64_t batch = 64, repeat = 10, warmup = 3;
+    int torch = 0;
+    const char *device = "cpu";
+    arg_opt opts[] = {
+        {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"batch", ARG_INT, &batch, "N", "batch size (default 64)", 1, 4096, 0},
+        {"repeat", ARG_INT, &repeat, "N", "timed runs per layer; the median is shown (10)", 1,
+         100000, 0},
+        {"warmup", ARG_INT, &warmup, "N", "untimed runs first (3)", 0, 100000, 0},
+        {"torch", ARG_FLAG, &torch, NULL, "time the same layers in PyTorch and show the ratio",
+         1, 0, 0},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
+        args_usage(cmd, "ops [flags]", opts, nopts);
         return 0;
     }
     if (argc < 2 || strcmp(argv[1], "ops") != 0) {
-        fprintf(stderr, "cugen bench: unknown benchmark '%s' (try: cugen bench ops)\n",
+        fprintf(stderr, "%s: unknown benchmark '%s' (try: cugen bench ops)\n", cmd,
                 argc < 2 ? "" : argv[1]);
         return 2;
     }
-    int batch = 64, repeat = 10, warmup = 3, torch = 0;
-    const char *device = "cpu";
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--torch") == 0) {
-            torch = 1;
-        } else if (strcmp(a, "--device") == 0) {
-            if (!v || (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0)) {
-                fprintf(stderr, "cugen bench: --device must be cpu or cuda, got '%s'\n",
-                        v ? v : "");
-                return 2;
-            }
-            device = v;
-            i++;
-        } else if (strcmp(a, "--batch") == 0) {
-            if (!parse_int(a, v, 1, 4096, &batch))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--repeat") == 0) {
-            if (!parse_int(a, v, 1, 100000, &repeat))
-                return 2;
-            i++;
-        } else if (strcmp(a, "--warmup") == 0) {
-            if (!parse_int(a, v, 0, 100000, &warmup))
-                return 2;
-            i++;
-        } else {
-            fprintf(stderr, "cugen bench: unknown option '%s' (try cugen bench --help)\n", a);
-            return 2;
-        }
+    int r = args_parse(cmd, opts, nopts, argc, argv, 2, NULL, 0, NULL);
+    if (r == ARGS_HELP) {
+        args_usage(cmd, "ops [flags]", opts, nopts);
+        return 0;
     }
+    if (r != ARGS_OK)
+        return 2;
     if (strcmp(device, "cuda") == 0) {
         char why[256] = "";
         int n = cg_cuda_device_count(why, sizeof why);
@@ -338,19 +305,19 @@ int cli_bench(int argc, char **argv)
     int threads = openblas_get_num_threads();
     printf("cugen bench ops: DCGAN 64x64 conv layers, batch %d, CPU (%s, OpenBLAS %d "
            "thread%s), median of %d after %d warm-up\n",
-           batch, sizeof(real) == 4 ? "float" : "double", threads, threads == 1 ? "" : "s",
-           repeat, warmup);
+           (int)batch, sizeof(real) == 4 ? "float" : "double", threads, threads == 1 ? "" : "s",
+           (int)repeat, (int)warmup);
     printf("GFLOP/s: conv 2 N Cout Ho Wo Cin k k, convT 2 N Cin H W Cout k k; "
            "backward (dx + dw) counts twice that\n");
     fflush(stdout);
     bench_result res[NLAYERS];
     memset(res, 0, sizeof res);
     for (int i = 0; i < NLAYERS; i++)
-        if (bench_one(&LAYERS[i], batch, warmup, repeat, &res[i]))
+        if (bench_one(&LAYERS[i], (int)batch, (int)warmup, (int)repeat, &res[i]))
             return 1;
     if (torch)
-        torch = run_torch(batch, warmup, repeat, threads, res);
-    print_table(res, batch, torch);
+        torch = run_torch((int)batch, (int)warmup, (int)repeat, threads, res);
+    print_table(res, (int)batch, torch);
     if (torch)
         printf("x fwd, x bwd: torch time / cugen time (> 1: cugen is faster)\n");
     return 0;

@@ -172,3 +172,11 @@ TEST(cli_gaussian_run_writes_metrics_and_result)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
 }
+
+TEST(cli_bench_bad_flags_exit_2_with_one_line)
+{
+    BAD("unknown flag '--bogus'", "bench", "ops", "--bogus");
+    BAD("--batch expects an integer from 1", "bench", "ops", "--batch", "0");
+    BAD("--device expects one of cpu|cuda", "bench", "ops", "--device", "gpu");
+    BAD("unknown benchmark 'everything'", "bench", "everything");
+}
