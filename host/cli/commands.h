@@ -8,6 +8,7 @@
 
 int cli_train(int argc, char **argv);
 int cli_info(int argc, char **argv);
+int cli_prepare(int argc, char **argv);
 void cli_train_list(void);   /* one line per model, for --help */
 
 #endif

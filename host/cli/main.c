@@ -12,6 +12,7 @@ static void usage(FILE *f)
             "usage: cugen COMMAND [flags]\n\n"
             "commands:\n"
             "  train MODEL   train a model (cugen train --help lists them)\n"
+            "  prepare DATA  decode a dataset into a packed file (prepare celeba)\n"
             "  info          the build, the BLAS, the GPUs\n\n"
             "models:\n");
     if (f == stdout)
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(c, "train") == 0)
         return cli_train(argc - 1, argv + 1);
+    if (strcmp(c, "prepare") == 0)
+        return cli_prepare(argc - 1, argv + 1);
     if (strcmp(c, "info") == 0)
         return cli_info(argc - 1, argv + 1);
     fprintf(stderr, "cugen: unknown command '%s' (see cugen --help)\n", c);
