@@ -9,6 +9,7 @@
 int cli_train(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_prepare(int argc, char **argv);
+int cli_bench_data(int argc, char **argv);   /* cugen bench data */
 void cli_train_list(void);   /* one line per model, for --help */
 
 #endif
