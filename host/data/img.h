@@ -18,6 +18,8 @@
 /* Largest image (width x height) a decoder accepts: 128 M pixels, 384 MB of
  * RGB. A hostile header cannot make it allocate more. */
 #define IMG_MAX_PIXELS ((int64_t)1 << 27)
+/* Largest file the pipeline reads into memory. */
+#define IMG_MAX_FILE ((int64_t)1 << 29)
 
 /* Decoders: the file's bytes -> *rgb, malloc'd, 3 x h x w (CHW). On error
  * *rgb is NULL and err says why ("truncated JPEG", libjpeg's message, ...). */

@@ -58,6 +58,11 @@ static int read_file(const char *path, uint8_t **buf, size_t *cap, size_t *len, 
         return 0;
     }
     size_t want = (size_t)st.st_size;
+    if (st.st_size > IMG_MAX_FILE) {
+        close(fd);
+        snprintf(why, n, "file too large (%lld bytes)", (long long)st.st_size);
+        return 0;
+    }
     if (want > *cap) {
         uint8_t *b = realloc(*buf, want);
         if (!b) {
@@ -186,6 +191,14 @@ static void note_failure(cg_image_report *rep, const char *name, const char *why
              used ? "; " : "", name, why);
 }
 
+static void slots_free(run_state *r, pthread_t *tid)
+{
+    for (int64_t k = 0; r->slots && k < r->nslots; k++)
+        free(r->slots[k].img);
+    free(r->slots);
+    free(tid);
+}
+
 cg_status img_run(const img_job *job, cg_image_report *rep, char *err, size_t errlen)
 {
     memset(rep, 0, sizeof *rep);
@@ -204,16 +217,16 @@ cg_status img_run(const img_job *job, cg_image_report *rep, char *err, size_t er
     int ok = r.slots && tid;
     for (int64_t k = 0; ok && k < r.nslots; k++)
         ok = (r.slots[k].img = malloc(r.img_bytes)) != NULL;
-    cg_status s = CG_OK;
     if (!ok) {
+        slots_free(&r, tid);
         snprintf(err, errlen, "out of memory for %lld decode slots", (long long)r.nslots);
-        s = CG_ERR_NOMEM;
-        goto done;
+        return CG_ERR_NOMEM;
     }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.has_room, NULL);
     pthread_cond_init(&r.has_ready, NULL);
     progress pr = {job->progress, isatty(2), now_s(), now_s()};
+    cg_status s = CG_OK;
     int started = 0;
     for (; started < threads; started++)
         if (pthread_create(&tid[started], NULL, worker, &r) != 0)
@@ -257,10 +270,6 @@ cg_status img_run(const img_job *job, cg_image_report *rep, char *err, size_t er
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.has_room);
     pthread_cond_destroy(&r.has_ready);
-done:
-    for (int64_t k = 0; r.slots && k < r.nslots; k++)
-        free(r.slots[k].img);
-    free(r.slots);
-    free(tid);
+    slots_free(&r, tid);
     return s;
 }
