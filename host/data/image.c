@@ -84,7 +84,8 @@ static int by_name(const void *a, const void *b)
 
 void img_sort_names(char **names, int64_t n)
 {
-    qsort(names, (size_t)n, sizeof *names, by_name);
+    if (n > 1)
+        qsort(names, (size_t)n, sizeof *names, by_name);
 }
 
 void img_free_names(char **names, int64_t n)
