@@ -318,6 +318,9 @@ TEST(cli_prepare_usage_errors_exit_2_with_one_line)
     BAD("no files in the folder", "prepare", "celeba", "--src", empty, "--out", out);
     BAD("needs list_eval_partition.txt", "prepare", "celeba", "--src", f.src, "--out", out,
         "--split", "valid");
+    char unwritable[240];  /* under a regular file */
+    snprintf(unwritable, sizeof unwritable, "%s/000001.jpg/c.pack", f.src);
+    BAD("cannot create the output", "prepare", "celeba", "--src", f.src, "--out", unwritable);
     fx_run_result r;
     REQUIRE(fx_run_cugen(&r, (const char *const[]){"prepare", "celeba", "--src", f.src,
                                                    "--out", out, "--size", "8", NULL}));
