@@ -13,6 +13,8 @@ static void usage(FILE *f)
             "commands:\n"
             "  train MODEL   train a model (cugen train --help lists them)\n"
             "  bench ops     time the DCGAN conv layers forward and backward (GFLOP/s)\n"
+            "  bench data    loader and prepare throughput (img/s)\n"
+            "  prepare DATA  decode a dataset into a packed file (prepare celeba)\n"
             "  info          the build, the BLAS, the GPUs\n\n"
             "models:\n");
     if (f == stdout)
@@ -35,6 +37,8 @@ int main(int argc, char **argv)
         return cli_train(argc - 1, argv + 1);
     if (strcmp(c, "bench") == 0)
         return cli_bench(argc - 1, argv + 1);
+    if (strcmp(c, "prepare") == 0)
+        return cli_prepare(argc - 1, argv + 1);
     if (strcmp(c, "info") == 0)
         return cli_info(argc - 1, argv + 1);
     fprintf(stderr, "cugen: unknown command '%s' (see cugen --help)\n", c);

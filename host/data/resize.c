@@ -70,7 +70,8 @@ static uint8_t to_u8(float v)
 void cg_resize_u8(const uint8_t *src, int C, int H, int W, uint8_t *dst, int H2, int W2)
 {
     resample_plan ph = {0}, pv = {0};
-    float *tmp = malloc(sizeof(float) * (size_t)H * (size_t)W2);
+    /* tmp: the row pass (H, W2), then one output row of accumulators */
+    float *tmp = malloc(sizeof(float) * ((size_t)H + 1) * (size_t)W2);
     if (!tmp || !plan_make(&ph, W, W2) || !plan_make(&pv, H, H2)) {
         /* out of memory: nearest neighbour needs nothing */
         for (int c = 0; c < C; c++)
@@ -95,14 +96,18 @@ void cg_resize_u8(const uint8_t *src, int C, int H, int W, uint8_t *dst, int H2,
                     acc += w[j] * row[j];
                 tmp[(size_t)y * W2 + x] = acc;
             }
-        for (int y = 0; y < H2; y++) {       /* columns: (H, W2) -> (H2, W2) */
+        float *acc = tmp + (size_t)H * W2;
+        for (int y = 0; y < H2; y++) {       /* columns: (H, W2) -> (H2, W2), row-wise */
             const float *w = pv.w + (size_t)y * pv.taps;
-            for (int x = 0; x < W2; x++) {
-                float acc = 0;
-                for (int j = 0; j < pv.count[y]; j++)
-                    acc += w[j] * tmp[(size_t)(pv.first[y] + j) * W2 + x];
-                d[(size_t)y * W2 + x] = to_u8(acc);
+            for (int x = 0; x < W2; x++)
+                acc[x] = 0;
+            for (int j = 0; j < pv.count[y]; j++) {
+                const float *trow = tmp + (size_t)(pv.first[y] + j) * W2;
+                for (int x = 0; x < W2; x++)
+                    acc[x] += w[j] * trow[x];
             }
+            for (int x = 0; x < W2; x++)
+                d[(size_t)y * W2 + x] = to_u8(acc[x]);
         }
     }
     free(tmp);

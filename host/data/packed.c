@@ -1,0 +1,423 @@
+/*
+ * packed.c: packed dataset files (format in data.h): the checking parser, the
+ * memory-mapped reader and the atomic writers.
+ *
+ * Not for: decoding images (jpeg.c, png.c) or batching them (the loader).
+ * The header is read and written byte by byte, little-endian; the labels are
+ * used in place, which needs a little-endian host.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cugen/data.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "packed files map int32 labels in place: little-endian hosts only"
+#endif
+
+static const char magic[8] = {'C', 'G', 'P', 'A', 'C', 'K', 'E', 'D'};
+enum { F_LABELS = 1u, MAX_SIDE = 1 << 16, MAX_CHANNELS = 4, MAX_CLASSES = 1 << 24 };
+
+static cg_status fail(char *err, size_t len, cg_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static cg_status fail(char *err, size_t len, cg_status st, const char *fmt, ...)
+{
+    if (err && len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, len, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* zlib's crc32 over any length (crc32_z takes z_size_t) */
+static uint32_t crc_of(uint32_t crc, const void *p, size_t n)
+{
+    return (uint32_t)crc32_z(crc, (const Bytef *)p, n);
+}
+
+typedef struct {
+    uint32_t version, flags, channels, height, width, num_classes, pix_crc, lab_crc;
+    uint64_t count;
+    char name[64];
+} header;
+
+static void header_encode(const header *h, uint8_t out[CG_PACKED_HEADER])
+{
+    memset(out, 0, CG_PACKED_HEADER);
+    memcpy(out, magic, 8);
+    put32(out + 8, h->version);
+    put32(out + 12, h->flags);
+    put64(out + 16, h->count);
+    put32(out + 24, h->channels);
+    put32(out + 28, h->height);
+    put32(out + 32, h->width);
+    put32(out + 36, h->num_classes);
+    put32(out + 40, h->pix_crc);
+    put32(out + 44, h->lab_crc);
+    memcpy(out + 48, h->name, 64);
+    put32(out + 124, crc_of(0, out, 124));
+}
+
+/* byte offsets of the labels and of the end of the file, or 0 on overflow */
+static int layout(uint64_t count, uint64_t img_bytes, int labels, uint64_t *lab_off,
+                  uint64_t *total)
+{
+    uint64_t pix, end, lab;
+    if (__builtin_mul_overflow(count, img_bytes, &pix) ||
+        __builtin_add_overflow(pix, (uint64_t)CG_PACKED_HEADER + 7, &end))
+        return 0;
+    *lab_off = labels ? end & ~(uint64_t)7 : end - 7;
+    if (__builtin_mul_overflow(count, labels ? 4u : 0u, &lab) ||
+        __builtin_add_overflow(*lab_off, lab, total) || *total > (uint64_t)SIZE_MAX)
+        return 0;
+    return 1;
+}
+
+cg_status cg_packed_parse(const void *buf, size_t len, cg_dataset *d, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    const uint8_t *p = buf;
+    if (len < CG_PACKED_HEADER)
+        return fail(err, errlen, CG_ERR_IO,
+                    "truncated: %zu bytes, shorter than the %d-byte header of a packed file",
+                    len, CG_PACKED_HEADER);
+    if (memcmp(p, magic, 8) != 0)
+        return fail(err, errlen, CG_ERR_IO, "not a cugen packed file (bad magic)");
+    header h = {0};
+    h.version = get32(p + 8);
+    if (h.version != CG_PACKED_VERSION)
+        return fail(err, errlen, CG_ERR_IO,
+                    "unsupported packed file version %u (this build reads version %d)",
+                    h.version, CG_PACKED_VERSION);
+    if (get32(p + 124) != crc_of(0, p, 124))
+        return fail(err, errlen, CG_ERR_IO, "header checksum mismatch (corrupt header)");
+    h.flags = get32(p + 12);
+    h.count = get64(p + 16);
+    h.channels = get32(p + 24);
+    h.height = get32(p + 28);
+    h.width = get32(p + 32);
+    h.num_classes = get32(p + 36);
+    h.pix_crc = get32(p + 40);
+    h.lab_crc = get32(p + 44);
+    memcpy(h.name, p + 48, 64);
+    int labels = (h.flags & F_LABELS) != 0;
+    if (h.flags & ~F_LABELS)
+        return fail(err, errlen, CG_ERR_IO, "unknown flags 0x%x in the header", h.flags);
+    if (h.count == 0)
+        return fail(err, errlen, CG_ERR_IO, "the file holds no images (count 0)");
+    if (h.channels < 1 || h.channels > MAX_CHANNELS || h.height < 1 || h.height > MAX_SIDE ||
+        h.width < 1 || h.width > MAX_SIDE)
+        return fail(err, errlen, CG_ERR_IO,
+                    "bad image dimensions %u x %u x %u (channels 1..%d, sides 1..%d)",
+                    h.channels, h.height, h.width, MAX_CHANNELS, MAX_SIDE);
+    if (labels ? (h.num_classes < 1 || h.num_classes > MAX_CLASSES) : h.num_classes != 0)
+        return fail(err, errlen, CG_ERR_IO, "num_classes %u does not fit the label flag %d",
+                    h.num_classes, labels);
+    if (memchr(h.name, 0, 64) == NULL)
+        return fail(err, errlen, CG_ERR_IO, "name field is not NUL-terminated");
+    uint64_t img = (uint64_t)h.channels * h.height * h.width, lab_off, total;
+    if (h.count > (uint64_t)INT64_MAX || !layout(h.count, img, labels, &lab_off, &total))
+        return fail(err, errlen, CG_ERR_IO, "image count %llu x %u x %u x %u overflows",
+                    (unsigned long long)h.count, h.channels, h.height, h.width);
+    if (len < total)
+        return fail(err, errlen, CG_ERR_IO,
+                    "truncated: the header says %llu images of %u x %u x %u%s (%llu bytes), "
+                    "the file has %zu bytes", (unsigned long long)h.count, h.channels,
+                    h.height, h.width, labels ? " with labels" : "",
+                    (unsigned long long)total, len);
+    if (len > total)
+        return fail(err, errlen, CG_ERR_IO,
+                    "size mismatch: the header says %llu images of %u x %u x %u%s (%llu "
+                    "bytes), the file has %zu bytes", (unsigned long long)h.count,
+                    h.channels, h.height, h.width, labels ? " with labels" : "",
+                    (unsigned long long)total, len);
+    size_t pix_bytes = (size_t)(h.count * img);
+    if (crc_of(0, p + CG_PACKED_HEADER, pix_bytes) != h.pix_crc)
+        return fail(err, errlen, CG_ERR_IO, "pixel data checksum mismatch (file corrupt)");
+    const int32_t *lab = NULL;
+    if (labels) {
+        lab = (const int32_t *)(p + lab_off);
+        if (((uintptr_t)lab & 3) != 0)
+            return fail(err, errlen, CG_ERR_ARG, "labels are misaligned in memory");
+        if (crc_of(0, lab, (size_t)h.count * 4) != h.lab_crc)
+            return fail(err, errlen, CG_ERR_IO, "label checksum mismatch (file corrupt)");
+        for (uint64_t i = 0; i < h.count; i++)
+            if (lab[i] < 0 || (uint32_t)lab[i] >= h.num_classes)
+                return fail(err, errlen, CG_ERR_IO, "label %d of image %llu outside [0, %u)",
+                            lab[i], (unsigned long long)i, h.num_classes);
+    } else if (h.lab_crc != 0) {
+        return fail(err, errlen, CG_ERR_IO, "label checksum set but no labels");
+    }
+    d->count = (int64_t)h.count;
+    d->channels = (int)h.channels;
+    d->height = (int)h.height;
+    d->width = (int)h.width;
+    d->pixels = p + CG_PACKED_HEADER;
+    d->labels = lab;
+    d->num_classes = (int)h.num_classes;
+    memcpy(d->name, h.name, sizeof d->name);
+    return CG_OK;
+}
+
+cg_status cg_packed_open(const char *path, cg_dataset *d, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, errlen, CG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(err, errlen, CG_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t len = (size_t)st.st_size;
+    if (len < CG_PACKED_HEADER) {
+        close(fd);
+        return fail(err, errlen, CG_ERR_IO,
+                    "%s: truncated: %zu bytes, shorter than the %d-byte header of a packed "
+                    "file", path, len, CG_PACKED_HEADER);
+    }
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return fail(err, errlen, CG_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+    madvise(map, len, MADV_SEQUENTIAL);  /* the CRC pass reads it front to back */
+    char why[256];
+    cg_status s = cg_packed_parse(map, len, d, why, sizeof why);
+    if (s != CG_OK) {
+        munmap(map, len);
+        return fail(err, errlen, s, "%s: %s", path, why);
+    }
+    madvise(map, len, MADV_NORMAL);  /* batches gather images in any order */
+    d->map = map;
+    d->map_len = len;
+    return CG_OK;
+}
+
+/* ---- writing --------------------------------------------------------------- */
+
+struct cg_packed_writer {
+    FILE *f;
+    char *path, *tmp;
+    header h;
+    size_t img_bytes;
+    int32_t *labels;
+    size_t lab_cap;
+};
+
+static void writer_free(cg_packed_writer *w)
+{
+    if (w->f)
+        fclose(w->f);
+    if (w->tmp)
+        unlink(w->tmp);
+    free(w->path);
+    free(w->tmp);
+    free(w->labels);
+    free(w);
+}
+
+void cg_packed_writer_abort(cg_packed_writer *w)
+{
+    if (w)
+        writer_free(w);
+}
+
+int64_t cg_packed_writer_count(const cg_packed_writer *w) { return (int64_t)w->h.count; }
+
+cg_status cg_packed_writer_open(cg_packed_writer **out, const char *path, int channels,
+                                int height, int width, int num_classes, const char *name,
+                                char *err, size_t errlen)
+{
+    *out = NULL;
+    if (channels < 1 || channels > MAX_CHANNELS || height < 1 || height > MAX_SIDE ||
+        width < 1 || width > MAX_SIDE || num_classes < 0 || num_classes > MAX_CLASSES)
+        return fail(err, errlen, CG_ERR_ARG, "packed writer: bad shape %d x %d x %d or "
+                    "num_classes %d", channels, height, width, num_classes);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return fail(err, errlen, CG_ERR_ARG, "%s: is a directory", path);
+    cg_packed_writer *w = calloc(1, sizeof *w);
+    size_t n = strlen(path);
+    if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(n + 16))) {
+        if (w)
+            free(w->path);
+        free(w);
+        return fail(err, errlen, CG_ERR_NOMEM, "packed writer: out of memory");
+    }
+    snprintf(w->tmp, n + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(w->tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(w->tmp);
+        w->tmp = NULL;
+        writer_free(w);
+        cg_status s = (e == ENOENT || e == EACCES || e == ENOTDIR || e == EROFS ||
+                       e == ENAMETOOLONG || e == EPERM) ? CG_ERR_ARG : CG_ERR_IO;
+        return fail(err, errlen, s, "%s: cannot create the output: %s", path, strerror(e));
+    }
+    mode_t mask = umask(0);  /* mkstemp made it 0600; give it a normal file's mode */
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    w->f = fdopen(fd, "wb");
+    if (!w->f) {
+        close(fd);
+        writer_free(w);
+        return fail(err, errlen, CG_ERR_IO, "%s: fdopen failed", path);
+    }
+    setvbuf(w->f, NULL, _IOFBF, 1 << 20);
+    w->h.version = CG_PACKED_VERSION;
+    w->h.flags = num_classes > 0 ? F_LABELS : 0;
+    w->h.channels = (uint32_t)channels;
+    w->h.height = (uint32_t)height;
+    w->h.width = (uint32_t)width;
+    w->h.num_classes = (uint32_t)num_classes;
+    w->h.pix_crc = crc_of(0, NULL, 0);
+    if (name)
+        snprintf(w->h.name, sizeof w->h.name, "%s", name);
+    w->img_bytes = (size_t)channels * height * width;
+    uint8_t zero[CG_PACKED_HEADER] = {0};  /* the real header comes at close */
+    if (fwrite(zero, 1, sizeof zero, w->f) != sizeof zero) {
+        writer_free(w);
+        return fail(err, errlen, CG_ERR_IO, "%s: write failed", path);
+    }
+    *out = w;
+    return CG_OK;
+}
+
+cg_status cg_packed_writer_add(cg_packed_writer *w, const uint8_t *image, int32_t label,
+                               char *err, size_t errlen)
+{
+    if (w->h.num_classes > 0) {
+        if (label < 0 || (uint32_t)label >= w->h.num_classes)
+            return fail(err, errlen, CG_ERR_ARG, "packed writer: label %d outside [0, %u)",
+                        label, w->h.num_classes);
+        if (w->h.count == w->lab_cap) {
+            size_t cap = w->lab_cap ? w->lab_cap * 2 : 1024;
+            int32_t *l = realloc(w->labels, cap * sizeof *l);
+            if (!l)
+                return fail(err, errlen, CG_ERR_NOMEM, "packed writer: out of memory");
+            w->labels = l;
+            w->lab_cap = cap;
+        }
+        w->labels[w->h.count] = label;
+    }
+    if (fwrite(image, 1, w->img_bytes, w->f) != w->img_bytes)
+        return fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+    w->h.pix_crc = crc_of(w->h.pix_crc, image, w->img_bytes);
+    w->h.count++;
+    return CG_OK;
+}
+
+/* make the rename durable: fsync the folder holding the file */
+static void sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+cg_status cg_packed_writer_close(cg_packed_writer *w, char *err, size_t errlen)
+{
+    cg_status s = CG_OK;
+    if (w->h.count == 0) {
+        s = fail(err, errlen, CG_ERR_ARG, "%s: no images to write", w->path);
+        goto done;
+    }
+    uint64_t lab_off, total;
+    int labels = w->h.num_classes > 0;
+    if (!layout(w->h.count, w->img_bytes, labels, &lab_off, &total)) {
+        s = fail(err, errlen, CG_ERR_ARG, "%s: too many images", w->path);
+        goto done;
+    }
+    if (labels) {
+        static const uint8_t pad[8];
+        size_t npad = (size_t)(lab_off - CG_PACKED_HEADER - w->h.count * w->img_bytes);
+        size_t nlab = (size_t)w->h.count * 4;
+        w->h.lab_crc = crc_of(0, w->labels, nlab);
+        if (fwrite(pad, 1, npad, w->f) != npad || fwrite(w->labels, 1, nlab, w->f) != nlab) {
+            s = fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+            goto done;
+        }
+    }
+    uint8_t hdr[CG_PACKED_HEADER];
+    header_encode(&w->h, hdr);
+    if (fflush(w->f) != 0 || fseek(w->f, 0, SEEK_SET) != 0 ||
+        fwrite(hdr, 1, sizeof hdr, w->f) != sizeof hdr || fflush(w->f) != 0 ||
+        fsync(fileno(w->f)) != 0) {
+        s = fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+        goto done;
+    }
+    int rc = fclose(w->f);
+    w->f = NULL;
+    if (rc != 0 || rename(w->tmp, w->path) != 0) {
+        s = fail(err, errlen, CG_ERR_IO, "%s: cannot finish the file: %s", w->path,
+                 strerror(errno));
+        goto done;
+    }
+    free(w->tmp);
+    w->tmp = NULL;  /* renamed: nothing to remove */
+    sync_dir(w->path);
+done:
+    writer_free(w);
+    return s;
+}
+
+cg_status cg_packed_write(const char *path, const cg_dataset *d, char *err, size_t errlen)
+{
+    if (d->count < 1 || !d->pixels)
+        return fail(err, errlen, CG_ERR_ARG, "%s: no images to write", path);
+    cg_packed_writer *w;
+    int classes = d->labels ? (d->num_classes > 0 ? d->num_classes : 1) : 0;
+    if (d->labels && d->num_classes <= 0)
+        for (int64_t i = 0; i < d->count; i++)
+            if (d->labels[i] >= classes)
+                classes = d->labels[i] + 1;
+    cg_status s = cg_packed_writer_open(&w, path, d->channels, d->height, d->width, classes,
+                                        d->name, err, errlen);
+    if (s != CG_OK)
+        return s;
+    size_t img = (size_t)d->channels * d->height * d->width;
+    for (int64_t i = 0; i < d->count; i++) {
+        s = cg_packed_writer_add(w, d->pixels + (size_t)i * img, d->labels ? d->labels[i] : 0,
+                                 err, errlen);
+        if (s != CG_OK) {
+            cg_packed_writer_abort(w);
+            return s;
+        }
+    }
+    return cg_packed_writer_close(w, err, errlen);
+}
