@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,6 +174,69 @@ cg_tensor *th_leaf(const int *shape, int ndim, uint64_t seed, double lo, double 
 cg_tensor *th_const(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_)
 {
     return heap_tensor(shape, ndim, seed, lo, hi, signed_);
+}
+
+/* ---- running the cugen binary -------------------------------------------------- */
+static void read_fd(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    ssize_t k;
+    char sink[512];
+    while ((k = read(fd, n < cap - 1 ? buf + n : sink,
+                     n < cap - 1 ? cap - 1 - n : sizeof sink)) > 0)
+        if (n < cap - 1)
+            n += (size_t)k;
+    buf[n] = '\0';
+}
+
+int th_run_cugen(th_run_result *r, const char *const *args)
+{
+    const char *bin = getenv("CUGEN_BIN");
+    if (!bin)
+        return 0;
+    /* stdout to a file (it can be long), stderr through a pipe */
+    char outpath[] = "/tmp/cugen-test-out-XXXXXX";
+    int fo = mkstemp(outpath);
+    int pe[2];
+    if (fo < 0 || pipe(pe)) {
+        if (fo >= 0)
+            close(fo);
+        return 0;
+    }
+    unlink(outpath);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fo, 1);
+        dup2(pe[1], 2);
+        close(pe[0]);
+        const char *argv[32] = {bin};
+        int n = 1;
+        for (; args[n - 1] && n < 31; n++)
+            argv[n] = args[n - 1];
+        argv[n] = NULL;
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(pe[1]);
+    read_fd(pe[0], r->err, sizeof r->err);
+    close(pe[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    lseek(fo, 0, SEEK_SET);
+    read_fd(fo, r->out, sizeof r->out);
+    close(fo);
+    return 1;
+}
+
+int th_count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
 }
 
 /* ---- gradcheck ---------------------------------------------------------------- */

@@ -88,6 +88,16 @@ cg_tensor *th_leaf(const int *shape, int ndim, uint64_t seed, double lo, double 
 cg_tensor *th_const(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_);
 void *th_alloc(size_t bytes);  /* zeroed, freed at test end */
 
+/* Runs the cugen binary named by $CUGEN_BIN (make test sets it) with args
+ * (NULL-terminated): exit code, and the start of its stdout and stderr.
+ * Returns 0, running nothing, when CUGEN_BIN is not set. */
+typedef struct {
+    int code;
+    char out[8192], err[4096];
+} th_run_result;
+int th_run_cugen(th_run_result *r, const char *const *args);
+int th_count_lines(const char *s);
+
 /* gradcheck: L = sum(w * f(in)) for fixed random w; compares dL/d in[i] from
  * the tape with central differences (step h) for every input that requires
  * grad. Passes when max|analytic - numeric| / max|numeric| < tol for each.

@@ -1,7 +1,7 @@
 /*
  * img_fixtures.h: small image files made by the data tests: temporary
  * folders, JPEGs (through the engine's writer), PNGs of any colour type,
- * raw files, and running the cugen binary for command-line checks.
+ * and raw files.
  *
  * Not for: anything the engine itself uses.
  */
@@ -34,13 +34,5 @@ int fx_png(const char *path, int type, int depth, int h, int w, const uint8_t *r
            size_t rowbytes, const uint8_t *palette, int npal, const uint8_t *trns, int ntrns,
            int interlace);
 
-/* $CUGEN_BIN with args (NULL-terminated): exit code and stderr. 0 when
- * CUGEN_BIN is not set. */
-typedef struct {
-    int code;
-    char err[4096];
-} fx_run_result;
-int fx_run_cugen(fx_run_result *r, const char *const *args);
-int fx_count_lines(const char *s);
 
 #endif

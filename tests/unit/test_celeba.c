@@ -283,11 +283,11 @@ TEST(celeba_prepare_errors)
 
 #define BAD(want, ...)                                                              \
     do {                                                                            \
-        fx_run_result r_;                                                           \
-        if (!fx_run_cugen(&r_, (const char *const[]){__VA_ARGS__, NULL}))           \
+        th_run_result r_;                                                           \
+        if (!th_run_cugen(&r_, (const char *const[]){__VA_ARGS__, NULL}))           \
             SKIP("CUGEN_BIN not set (run through make test)");                      \
         CHECK(r_.code == 2, "exit code %d", r_.code);                               \
-        CHECK(fx_count_lines(r_.err) == 1, "stderr should be one line: %s", r_.err); \
+        CHECK(th_count_lines(r_.err) == 1, "stderr should be one line: %s", r_.err); \
         CHECK(strstr(r_.err, (want)) != NULL, "stderr lacks '%s': %s", (want), r_.err); \
     } while (0)
 
@@ -321,8 +321,8 @@ TEST(cli_prepare_usage_errors_exit_2_with_one_line)
     char unwritable[240];  /* under a regular file */
     snprintf(unwritable, sizeof unwritable, "%s/000001.jpg/c.pack", f.src);
     BAD("cannot create the output", "prepare", "celeba", "--src", f.src, "--out", unwritable);
-    fx_run_result r;
-    REQUIRE(fx_run_cugen(&r, (const char *const[]){"prepare", "celeba", "--src", f.src,
+    th_run_result r;
+    REQUIRE(th_run_cugen(&r, (const char *const[]){"prepare", "celeba", "--src", f.src,
                                                    "--out", out, "--size", "8", NULL}));
     CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
     CHECK(strstr(r.err, "skipped 3 of 7 files"), "%s", r.err);

@@ -11,84 +11,22 @@
 
 #include "harness.h"
 
-typedef struct {
-    int code;
-    char out[8192], err[4096];
-} run_result;
-
-static void slurp(int fd, char *buf, size_t cap)
-{
-    size_t n = 0;
-    ssize_t k;
-    while ((k = read(fd, buf + n, cap - 1 - n)) > 0) {
-        n += (size_t)k;
-        if (n == cap - 1)  /* full: drain the rest */
-            for (char tmp[512]; read(fd, tmp, sizeof tmp) > 0;)
-                ;
-    }
-    buf[n] = '\0';
-}
-
-/* Runs $CUGEN_BIN with args (NULL-terminated); 0 if the binary is unknown. */
-static int run(run_result *r, const char *const *args)
-{
-    const char *bin = getenv("CUGEN_BIN");
-    if (!bin)
-        return 0;
-    int po[2], pe[2];
-    if (pipe(po) || pipe(pe))
-        return 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]);
-        close(pe[0]);
-        const char *argv[32] = {bin};
-        int n = 1;
-        for (; args[n - 1] && n < 31; n++)
-            argv[n] = args[n - 1];
-        argv[n] = NULL;
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    /* stdout can be long (progress lines); read stderr after, both bounded */
-    slurp(po[0], r->out, sizeof r->out);
-    slurp(pe[0], r->err, sizeof r->err);
-    close(po[0]);
-    close(pe[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    r->code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return 1;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
 #define NEED_BIN(r, ...)                                                        \
     do {                                                                        \
-        if (!run((r), (const char *const[]){__VA_ARGS__, NULL}))                \
+        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))                \
             SKIP("CUGEN_BIN not set (run through make test)");                  \
     } while (0)
 
 /* One bad invocation: exit 2, exactly one line on stderr containing `want`. */
 static void expect_usage_error(const char *want, const char *const *args)
 {
-    run_result r;
-    if (!run(&r, args)) {
+    th_run_result r;
+    if (!th_run_cugen(&r, args)) {
         th_skip("CUGEN_BIN not set (run through make test)");
         return;
     }
     CHECK(r.code == 2, "exit code %d for %s %s", r.code, args[0], args[1] ? args[1] : "");
-    CHECK(count_lines(r.err) == 1, "stderr should be one line, got: %s", r.err);
+    CHECK(th_count_lines(r.err) == 1, "stderr should be one line, got: %s", r.err);
     CHECK(strstr(r.err, want) != NULL, "stderr lacks '%s': %s", want, r.err);
 }
 
@@ -116,7 +54,7 @@ TEST(cli_bad_flags_and_values_exit_2_with_one_line)
 
 TEST(cli_device_cuda_without_gpu_is_a_clear_error)
 {
-    run_result r;
+    th_run_result r;
     NEED_BIN(&r, "info", "--require-gpu");
     if (r.code == 0)
         SKIP("a GPU is present; this test is about machines without one");
@@ -136,7 +74,7 @@ TEST(cli_bad_out_dir_is_a_clear_error)
 
 TEST(cli_help_lists_commands_models_and_flags)
 {
-    run_result r;
+    th_run_result r;
     NEED_BIN(&r, "--help");
     CHECK(r.code == 0);
     CHECK(strstr(r.out, "train") && strstr(r.out, "gaussian") && strstr(r.out, "linear-game"),
@@ -157,7 +95,7 @@ TEST(cli_gaussian_run_writes_metrics_and_result)
     REQUIRE(mkdtemp(dir));
     char out[64];
     snprintf(out, sizeof out, "%s/sub/run", dir);  /* created with parents */
-    run_result r;
+    th_run_result r;
     NEED_BIN(&r, "train", "gaussian", "--out", out, "--log-every", "500");
     CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
     CHECK(strstr(r.out, "closed-form MLE") != NULL, "%s", r.out);
