@@ -57,6 +57,9 @@ static int run_gaussian(const cg_train_opts *o)
     printf("  NLL reached %.6f, closed-form MLE %.6f, difference %.2e (%s 1e-4)\n", r.nll,
            r.nll_mle, gap, fabs(gap) < 1e-4 ? "within" : "NOT within");
     printf("  notebook challenge: NLL < 23 ... %s\n", r.nll < 23 ? "yes" : "no");
+    if (o->out_dir)
+        printf("  picture: %s/fit.png (points, fitted and closed-form 1/2/3-sigma ellipses)\n",
+               o->out_dir);
     FILE *f = open_result(o);
     if (f) {
         fprintf(f, "{\"model\": \"gaussian\", \"steps\": %lld, \"nll\": %.9g, \"nll_mle\": %.9g, "
@@ -91,6 +94,9 @@ static int run_linear_game(const cg_train_opts *o)
     printf("  data mean   (%.4f, %.4f)\n", r.data_mean[0], r.data_mean[1]);
     printf("  |W W^T - cov| / |cov| = %.4f,  |v - mean| = %.4f,  final MMD^2 = %.5f\n",
            r.cov_rel_err, r.mean_err, r.mmd2);
+    if (o->out_dir)
+        printf("  pictures: %s/start.png (before), %s/samples.png (after); data orange, "
+               "generated blue\n", o->out_dir, o->out_dir);
     FILE *f = open_result(o);
     if (f) {
         fprintf(f, "{\"model\": \"linear-game\", \"steps\": %lld, \"cov_rel_err\": %.9g, "
@@ -130,12 +136,15 @@ int cli_train(int argc, char **argv)
         {"seed", ARG_INT, &seed, "N", "random seed (default 0)", 0, 9.007199254740992e15, 0},
         {"device", ARG_CHOICE, &device, "auto|cpu|cuda", "where to compute (default auto)", 1, 0,
          0},
-        {"out", ARG_STR, &out, "DIR", "write metrics.jsonl, result.json (and checkpoints) here",
+        {"out", ARG_STR, &out, "DIR",
+         "write metrics.jsonl, result.json, pictures (and checkpoints) here",
          1, 0, 0},
         {"resume", ARG_FLAG, &o.resume, NULL, "continue the run in --out from its checkpoint", 1,
          0, 0},
-        {"log-every", ARG_INT, &o.log_every, "N", "a progress line every N steps", 1, 1e12, 0},
-        {"quiet", ARG_FLAG, &o.quiet, NULL, "no progress lines", 1, 0, 0},
+        {"log-every", ARG_INT, &o.log_every, "N",
+         "a progress line every N steps when stderr is not a terminal (default 100)", 1, 1e12,
+         0},
+        {"quiet", ARG_FLAG, &o.quiet, NULL, "no progress line", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -187,6 +196,7 @@ int cli_train(int argc, char **argv)
     }
     if (!o.quiet)
         printf("%s\n", note);
+    fflush(stdout);  /* before the progress line on stderr, also when both go to one file */
     if (out) {
         char err[256];
         if (cg_mkdirs(out, err, sizeof err) != CG_OK) {

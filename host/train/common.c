@@ -1,10 +1,9 @@
 /*
- * common.c: device choice, run directories and the metrics log shared by
- * every training loop.
+ * common.c: device choice, run directories and learning-rate schedules
+ * shared by every training loop (the metrics log is host/io/metrics.c).
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,44 +69,6 @@ cg_status cg_mkdirs(const char *path, char *err, size_t len)
     return CG_OK;
 }
 
-cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err, size_t len)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    m->f = fopen(path, append ? "a" : "w");
-    if (!m->f) {
-        snprintf(err, len, "cannot open %s: %s", path, strerror(errno));
-        return CG_ERR_IO;
-    }
-    return CG_OK;
-}
-
-void cg_metrics_write(cg_metrics *m, int64_t step, ...)
-{
-    if (!m || !m->f)
-        return;
-    fprintf(m->f, "{\"step\": %lld", (long long)step);
-    va_list ap;
-    va_start(ap, step);
-    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
-        double v = va_arg(ap, double);
-        if (isfinite(v))
-            fprintf(m->f, ", \"%s\": %.9g", k, v);
-        else
-            fprintf(m->f, ", \"%s\": null", k);
-    }
-    va_end(ap);
-    fputs("}\n", m->f);
-    fflush(m->f);
-}
-
-void cg_metrics_close(cg_metrics *m)
-{
-    if (m->f)
-        fclose(m->f);
-    m->f = NULL;
-}
-
 double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac)
 {
     if (total <= 1)
@@ -116,11 +77,4 @@ double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac)
     if (t > 1)
         t = 1;
     return lr * (final_frac + (1 - final_frac) * 0.5 * (1 + cos(M_PI * t)));
-}
-
-int cg_should_log(const cg_train_opts *o, int64_t step, int64_t total)
-{
-    if (o->quiet)
-        return 0;
-    return step == 1 || step == total || (o->log_every > 0 && step % o->log_every == 0);
 }

@@ -1,6 +1,7 @@
 /*
  * train.h: what every training loop shares: the options of `cugen train`,
- * device choice, the run directory and its metrics log, progress lines.
+ * device choice, the run directory and its metrics log (the progress line
+ * and the PNG pictures are in io.h).
  */
 #ifndef CUGEN_TRAIN_H
 #define CUGEN_TRAIN_H
@@ -19,8 +20,8 @@ typedef struct {
     cg_device device;    /* resolved */
     const char *out_dir; /* NULL: write no files */
     int resume;
-    int64_t log_every;   /* progress line every N steps */
-    int quiet;
+    int64_t log_every;   /* plain progress line every N steps (when stderr is no terminal) */
+    int quiet;           /* no progress line */
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in
@@ -31,19 +32,30 @@ cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t
 /* mkdir -p; CG_ERR_IO with the reason in err. */
 cg_status cg_mkdirs(const char *path, char *err, size_t len);
 
-/* JSON-lines metrics log in DIR/metrics.jsonl, one object per line. */
+/* JSON-lines metrics log in DIR/metrics.jsonl, one object per line:
+ *   {"step": 12, "epoch": 1, "loss": 0.25, ..., "steps_per_s": 410.5,
+ *    "items_per_s": 52544, "elapsed_s": 0.0292}
+ * elapsed_s: wall seconds since the log was opened (a resumed run appending
+ * to its log starts again from 0); steps_per_s and items_per_s: averages over
+ * that time (items_per_s null when no items are counted). NaN and Inf are
+ * written as null, names are JSON-escaped. The clock is CLOCK_MONOTONIC
+ * unless set before open (tests pass a fake one). */
 typedef struct {
     FILE *f;
+    double (*clock)(void *arg);
+    void *clock_arg;
+    double t0;
+    int64_t first_step, items;  /* step of the first line, items counted so far */
 } cg_metrics;
 cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err, size_t len);
-/* Writes {"key": value, ...} from pairs (name, double) ending with NULL. */
-void cg_metrics_write(cg_metrics *m, int64_t step, ...);
+/* One line after step `step` of epoch `epoch`, which processed n_items items
+ * (a batch; 0 when not counted), with (const char *name, double value) pairs
+ * ending with NULL. Writing the same step again (a final summary) counts no
+ * new step. Does nothing when m or m->f is NULL. */
+void cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...);
 void cg_metrics_close(cg_metrics *m);
 
 /* Cosine decay from lr at step 0 to lr * final_frac at step total. */
 double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac);
-
-/* Progress: a line every log_every steps (and the last), unless quiet. */
-int cg_should_log(const cg_train_opts *o, int64_t step, int64_t total);
 
 #endif

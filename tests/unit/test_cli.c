@@ -118,3 +118,66 @@ TEST(cli_bench_bad_flags_exit_2_with_one_line)
     BAD("--device expects one of cpu|cuda", "bench", "ops", "--device", "gpu");
     BAD("unknown benchmark 'everything'", "bench", "everything");
 }
+
+/* A PNG's width and height from its IHDR (bytes 16-23, big-endian); 0 if the
+ * file is missing or does not start with the PNG signature. */
+static int png_size(const char *path, unsigned *w, unsigned *h)
+{
+    unsigned char b[24];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (n < 24 || memcmp(b, "\x89PNG\r\n\x1a\n", 8) != 0 || memcmp(b + 12, "IHDR", 4) != 0)
+        return 0;
+    *w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
+    *h = (unsigned)b[20] << 24 | (unsigned)b[21] << 16 | (unsigned)b[22] << 8 | b[23];
+    return 1;
+}
+
+TEST(cli_runs_draw_their_pictures_and_log_progress)
+{
+    char dir[] = "/tmp/cugen-run-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    th_run_result r;
+    char path[128];
+    unsigned w = 0, h = 0;
+    /* stderr is a pipe here: plain progress lines, the last step's among them */
+    NEED_BIN(&r, "train", "linear-game", "--steps", "20", "--out", dir);
+    CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.err, "step 1/20") && strstr(r.err, "step 20/20") && strstr(r.err, "eta"),
+          "%s", r.err);
+    CHECK(!strchr(r.err, '\r'), "no in-place redraws off a terminal");
+    CHECK(strstr(r.out, "samples.png"), "%s", r.out);
+    const char *pics[] = {"start.png", "samples.png"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, pics[i]);
+        CHECK(png_size(path, &w, &h) && w == 520 && h == 520, "%s: %u x %u", path, w, h);
+    }
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    char line[512] = "";
+    CHECK(f && fgets(line, sizeof line, f) && strstr(line, "\"step\": 1, \"epoch\": 1,") &&
+          strstr(line, "\"elapsed_s\": "), "%s", line);
+    if (f)
+        fclose(f);
+
+    NEED_BIN(&r, "train", "gaussian", "--steps", "300", "--out", dir, "--quiet");
+    CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(r.err[0] == '\0', "--quiet: no progress, got %s", r.err);
+    snprintf(path, sizeof path, "%s/fit.png", dir);
+    CHECK(png_size(path, &w, &h) && w == 520 && h == 520, "%s: %u x %u", path, w, h);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+TEST(cli_log_every_sets_the_plain_line_cadence)
+{
+    th_run_result r;
+    NEED_BIN(&r, "train", "gaussian", "--steps", "50", "--log-every", "10");
+    CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
+    /* steps 1, 10, 20, 30, 40, 50 */
+    CHECK(th_count_lines(r.err) == 6 && strstr(r.err, "step 40/50"), "%s", r.err);
+}

@@ -7,12 +7,15 @@
  * and z = L^-1 d is  z1 = d1 e^-a1,  z2 = (d2 - c z1) e^-a2.
  * (The seed notebook prints (x-mu)^T Sigma^-1 (x-mu) without the 1/2; we use
  * the true Gaussian NLL, whose minimum over these six points is 18.377.)
+ * With an output directory it draws DIR/fit.png: the points and the 1, 2 and
+ * 3 sigma ellipses of the fit and of the closed form.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/io.h"
 #include "cugen/models.h"
 #include "cugen/nn.h"
 #include "cugen/ops.h"
@@ -36,6 +39,57 @@ static cg_tensor *gaussian_nll(cg_ctx *c, cg_tensor *x, cg_tensor *mu, cg_tensor
     cg_tensor *quad = cg_add(c, cg_sum(c, cg_mul(c, z1, z1)), cg_sum(c, cg_mul(c, z2, z2)));
     cg_tensor *logdet = cg_scale(c, cg_sum(c, loga), n);
     return cg_affine(c, cg_add(c, cg_scale(c, quad, 0.5), logdet), 1.0, n * log(2 * M_PI));
+}
+
+/* n points (x, y) on the ellipse at Mahalanobis distance k around mean for
+ * covariance cov: mean + k L (cos t, sin t), L the Cholesky factor of cov. */
+static void ellipse(real *xy, int n, const double *mean, const double *cov, double k)
+{
+    double l11 = sqrt(cov[0]), l21 = cov[2] / l11, l22 = sqrt(cov[3] - l21 * l21);
+    for (int i = 0; i < n; i++) {
+        double t = 2 * M_PI * i / n, c = cos(t), s = sin(t);
+        xy[2 * i] = (real)(mean[0] + k * l11 * c);
+        xy[2 * i + 1] = (real)(mean[1] + k * (l21 * c + l22 * s));
+    }
+}
+
+/* DIR/fit.png: the fitted 1/2/3-sigma ellipses as dense blue curves, the
+ * closed form's as sparse orange dots over them, the points in black. */
+static cg_status draw_fit(const char *dir, const double *xy, int n, const cg_gaussian_result *r,
+                          char *err, size_t errlen)
+{
+    /* per ellipse: fitted k sigma gets k * DENSE points, closed-form k * SPARSE */
+    enum { DENSE = 480, SPARSE = 36 };
+    real *buf = malloc(sizeof(real) * 2 * (6 * DENSE + 6 * SPARSE + (size_t)n));
+    if (!buf) {
+        snprintf(err, errlen, "gaussian: out of memory");
+        return CG_ERR_NOMEM;
+    }
+    real *fit = buf, *mle = buf + 2 * 6 * DENSE, *pts = mle + 2 * 6 * SPARSE;
+    for (int k = 1, at = 0; k <= 3; at += k, k++) {  /* at: 0, 1, 3 (times DENSE) */
+        ellipse(fit + 2 * DENSE * at, k * DENSE, r->mean, r->cov, k);
+        ellipse(mle + 2 * SPARSE * at, k * SPARSE, r->mean_mle, r->cov_mle, k);
+    }
+    for (int i = 0; i < 2 * n; i++)
+        pts[i] = (real)xy[i];
+    cg_plot_series s[3] = {
+        {.xy = fit, .n = 6 * DENSE, .rgb = CG_PLOT_BLUE, .size = 2,
+         .label = "fit: 1, 2, 3 sigma"},
+        {.xy = mle, .n = 6 * SPARSE, .rgb = CG_PLOT_ORANGE, .size = 4, .marker = CG_MARK_DISC,
+         .label = "closed-form MLE"},
+        {.xy = pts, .n = n, .rgb = {0, 0, 0}, .size = 7, .marker = CG_MARK_DISC,
+         .label = "data"},
+    };
+    char title[96], path[4096];
+    snprintf(title, sizeof title, "Gaussian fit: NLL %.4f (MLE %.4f)", r->nll, r->nll_mle);
+    snprintf(path, sizeof path, "%s/fit.png", dir);
+    cg_plot_opts o = {.width = 520, .height = 520, .equal_aspect = 1, .title = title};
+    char why[512];
+    cg_status st = cg_png_plot(path, s, 3, &o, why, sizeof why);
+    if (st != CG_OK)
+        snprintf(err, errlen, "gaussian: %s", why);
+    free(buf);
+    return st;
 }
 
 /* Closed form: mean, biased covariance, and the NLL there,
@@ -104,12 +158,17 @@ cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
 
     cg_adam adam;
     cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
-    cg_metrics log = {0};
     /* full batch: one step is one epoch; with both flags the first limit wins */
     int64_t steps = o->steps && o->epochs ? (o->steps < o->epochs ? o->steps : o->epochs)
                                           : (o->steps ? o->steps : o->epochs);
+    cg_metrics log = {0};
+    if (o->out_dir)
+        cg_metrics_open(&log, o->out_dir, 0, err, errlen);  /* a failure leaves err set */
+    cg_progress prog;
+    cg_progress_begin(&prog, steps, 0,
+                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet});
     double nll = 0;
-    for (int64_t s = 1; s <= steps; s++) {
+    for (int64_t s = 1; s <= steps && !err[0]; s++) {
         cg_tensor *x = cg_wrap(&ctx, xbuf, CG_SHAPE(n, 2));
         cg_tensor *loss = gaussian_nll(&ctx, x, mu, loga, off);
         if (cg_backward(&ctx, loss) != CG_OK)
@@ -122,14 +181,11 @@ cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
         }
         cg_params_zero_grad(&P);
         cg_ctx_step_end(&ctx);
-        if (cg_should_log(o, s, steps))
-            printf("step %6lld/%lld  nll %.6f  (closed-form MLE %.6f)\n", (long long)s,
-                   (long long)steps, nll, res->nll_mle);
-        if (o->out_dir && s == 1 && cg_metrics_open(&log, o->out_dir, 0, err, errlen) != CG_OK)
-            break;
-        cg_metrics_write(&log, s, "nll", nll, "lr", adam.lr, (const char *)NULL);
+        cg_progress_update(&prog, s, s, n, "nll", nll, "mle", res->nll_mle, (const char *)NULL);
+        cg_metrics_write(&log, s, s, n, "nll", nll, "lr", adam.lr, (const char *)NULL);
         res->steps = s;
     }
+    cg_progress_end(&prog);
     if (ctx.err && !err[0])
         snprintf(err, errlen, "gaussian: %s", ctx.errmsg);
     st = err[0] ? (ctx.err ? ctx.err : CG_ERR_IO) : CG_OK;
@@ -146,8 +202,10 @@ cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
         res->cov[0] = l11 * l11;
         res->cov[1] = res->cov[2] = c * l11;
         res->cov[3] = c * c + l22 * l22;
-        cg_metrics_write(&log, res->steps, "final_nll", res->nll, "mle_nll", res->nll_mle,
-                         (const char *)NULL);
+        cg_metrics_write(&log, res->steps, res->steps, 0, "final_nll", res->nll, "mle_nll",
+                         res->nll_mle, (const char *)NULL);
+        if (o->out_dir)
+            st = draw_fit(o->out_dir, xy, n, res, err, errlen);
     }
     cg_metrics_close(&log);
     free(xbuf);

@@ -5,12 +5,15 @@
  * a generated batch and a data batch. Only W W^T is identifiable (W Q for any
  * rotation Q gives the same distribution), so success is W W^T matching the
  * data covariance and v the data mean.
+ * With an output directory it draws DIR/start.png before training and
+ * DIR/samples.png after: data points in orange, generated ones in blue.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/io.h"
 #include "cugen/models.h"
 #include "cugen/nn.h"
 #include "cugen/ops.h"
@@ -62,6 +65,41 @@ static void score(cg_linear_game_result *r, const cg_tensor *W, const cg_tensor 
     r->v[1] = v->data[1];
 }
 
+/* Points drawn in the pictures, of each set (the notebook's num_samples). */
+#define PLOT_POINTS 1000
+
+/* DIR/name: n data points against W z + v for the n latents z, both (n, 2).
+ * The first picture fixes the range (o's range unset) for the later ones. */
+static cg_status draw_game(const char *dir, const char *name, const char *title,
+                           const real *data, const real *z, int n, const cg_tensor *W,
+                           const cg_tensor *v, cg_plot_opts *o, char *err, size_t errlen)
+{
+    real *gen = malloc(sizeof(real) * 2 * (size_t)n);
+    if (!gen) {
+        snprintf(err, errlen, "linear-game: out of memory");
+        return CG_ERR_NOMEM;
+    }
+    const real *w = W->data;
+    for (int i = 0; i < n; i++) {
+        double z0 = z[2 * i], z1 = z[2 * i + 1];
+        gen[2 * i] = (real)(w[0] * z0 + w[1] * z1 + v->data[0]);
+        gen[2 * i + 1] = (real)(w[2] * z0 + w[3] * z1 + v->data[1]);
+    }
+    if (!(o->xmin < o->xmax))
+        cg_plot_auto_range(o, (const cg_plot_series[]){{.xy = data, .n = n}, {.xy = gen, .n = n}},
+                           2);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    o->title = title;
+    char why[512];
+    cg_status st = cg_png_scatter(path, data, n, gen, n, "data  x = A z + b",
+                                  "generated  x = W z + v", o, why, sizeof why);
+    if (st != CG_OK)
+        snprintf(err, errlen, "linear-game: %s", why);
+    free(gen);
+    return st;
+}
+
 cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_result *res,
                              char *err, size_t errlen)
 {
@@ -105,13 +143,18 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
     }
     mean_cov(data, n_data, res->data_mean, res->data_cov);
 
+    /* latents of the generated points in the pictures: stream 5 */
+    int n_plot = n_data < PLOT_POINTS ? n_data : PLOT_POINTS;
+    real *zplot = malloc(sizeof(real) * 2 * (size_t)n_plot);
+    cg_plot_opts view = {.width = 520, .height = 520, .equal_aspect = 1};
+
     cg_params P;
     cg_params_init(&P);
     cg_tensor *W = cg_param(&P, "weight", CG_SHAPE(2, 2), 0);
     cg_tensor *v = cg_param(&P, "bias", CG_SHAPE(2), 0);
     cg_ctx ctx;
     cg_status st = cg_ctx_init(&ctx);
-    if (!W || !v || st != CG_OK || cg_params_alloc(&P) != CG_OK) {
+    if (!zplot || !W || !v || st != CG_OK || cg_params_alloc(&P) != CG_OK) {
         snprintf(err, errlen, "linear-game: out of memory");
         st = CG_ERR_NOMEM;
         goto done;
@@ -124,8 +167,18 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
     cg_adam adam;
     cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_metrics log = {0};
-    if (o->out_dir && (st = cg_metrics_open(&log, o->out_dir, 0, err, errlen)) != CG_OK)
-        goto done;
+    if (o->out_dir) {
+        cg_rng plot_noise;
+        cg_rng_init(&plot_noise, o->seed, 5);
+        cg_rng_normal(&plot_noise, zplot, 2 * (int64_t)n_plot, 0.0, 1.0);
+        if ((st = draw_game(o->out_dir, "start.png", "linear game: start, W = I, v = 0", data,
+                            zplot, n_plot, W, v, &view, err, errlen)) != CG_OK ||
+            (st = cg_metrics_open(&log, o->out_dir, 0, err, errlen)) != CG_OK)
+            goto done;
+    }
+    cg_progress prog;
+    cg_progress_begin(&prog, steps, per_epoch,
+                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet});
     int pos = n_data;  /* position in the current epoch's order */
     for (int64_t s = 1; s <= steps; s++) {
         if (pos + B > n_data) {
@@ -155,13 +208,13 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
         cg_ctx_step_end(&ctx);
         score(res, W, v);
         res->steps = s;
-        if (cg_should_log(o, s, steps))
-            printf("step %6lld/%lld  epoch %lld  mmd2 %.5f  |WW^T - cov|/|cov| %.4f  "
-                   "|v - mean| %.4f\n", (long long)s, (long long)steps,
-                   (long long)((s - 1) / per_epoch + 1), mmd2, res->cov_rel_err, res->mean_err);
-        cg_metrics_write(&log, s, "mmd2", mmd2, "cov_rel_err", res->cov_rel_err, "mean_err",
-                         res->mean_err, "lr", adam.lr, (const char *)NULL);
+        int64_t epoch = (s - 1) / per_epoch + 1;
+        cg_progress_update(&prog, s, epoch, B, "mmd2", mmd2, "cov_err", res->cov_rel_err,
+                           "mean_err", res->mean_err, (const char *)NULL);
+        cg_metrics_write(&log, s, epoch, B, "mmd2", mmd2, "cov_rel_err", res->cov_rel_err,
+                         "mean_err", res->mean_err, "lr", adam.lr, (const char *)NULL);
     }
+    cg_progress_end(&prog);
     if (ctx.err) {
         snprintf(err, errlen, "linear-game: %s", ctx.errmsg);
         st = ctx.err;
@@ -177,8 +230,16 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
                                        N_SIGMAS);
             res->mmd2 = m ? m->data[0] : NAN;
         }
-        cg_metrics_write(&log, res->steps, "final_mmd2", res->mmd2, "final_cov_rel_err",
-                         res->cov_rel_err, "final_mean_err", res->mean_err, (const char *)NULL);
+        cg_metrics_write(&log, res->steps, (res->steps - 1) / per_epoch + 1, 0, "final_mmd2",
+                         res->mmd2, "final_cov_rel_err", res->cov_rel_err, "final_mean_err",
+                         res->mean_err, (const char *)NULL);
+        if (o->out_dir) {
+            char title[96];
+            snprintf(title, sizeof title, "linear game: after %lld steps, MMD^2 %.4f",
+                     (long long)res->steps, res->mmd2);
+            st = draw_game(o->out_dir, "samples.png", title, data, zplot, n_plot, W, v, &view,
+                           err, errlen);
+        }
     }
     cg_metrics_close(&log);
 done:
@@ -186,5 +247,6 @@ done:
     cg_ctx_free(&ctx);
     free(data);
     free(perm);
+    free(zplot);
     return st;
 }

@@ -1,0 +1,100 @@
+/*
+ * metrics.c: the run's metrics log, DIR/metrics.jsonl: one JSON object per
+ * line with the step, the epoch, the caller's named values, throughput and
+ * elapsed wall time, flushed line by line so a crash keeps what was logged.
+ *
+ * Not for: what a person watches (progress.c), results (result.json).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "cugen/io.h"
+#include "cugen/train.h"
+
+static double metrics_now(const cg_metrics *m)
+{
+    return m->clock ? m->clock(m->clock_arg) : cg_monotonic_seconds();
+}
+
+cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err, size_t len)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/metrics.jsonl", dir) >= (int)sizeof path) {
+        snprintf(err, len, "%s: path too long", dir);
+        return CG_ERR_ARG;
+    }
+    m->f = fopen(path, append ? "a" : "w");
+    if (!m->f) {
+        snprintf(err, len, "cannot open %s: %s", path, strerror(errno));
+        return CG_ERR_IO;
+    }
+    m->t0 = metrics_now(m);
+    m->first_step = -1;
+    m->items = 0;
+    return CG_OK;
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped;
+ * other bytes (UTF-8) as they are. */
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* ", \"name\": value" with NaN and Inf as null */
+static void json_field(FILE *f, const char *name, double v)
+{
+    fputs(", ", f);
+    json_string(f, name);
+    if (isfinite(v))
+        fprintf(f, ": %.9g", v);
+    else
+        fputs(": null", f);
+}
+
+void cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...)
+{
+    if (!m || !m->f)
+        return;
+    double elapsed = metrics_now(m) - m->t0;
+    if (m->first_step < 0)
+        m->first_step = step;
+    m->items += n_items;
+    fprintf(m->f, "{\"step\": %lld, \"epoch\": %lld", (long long)step, (long long)epoch);
+    va_list ap;
+    va_start(ap, n_items);
+    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *))
+        json_field(m->f, k, va_arg(ap, double));
+    va_end(ap);
+    /* null while no time has passed (a fake clock) or no items are counted */
+    int timed = elapsed > 0;
+    json_field(m->f, "steps_per_s", timed ? (double)(step - m->first_step + 1) / elapsed : NAN);
+    json_field(m->f, "items_per_s", timed && m->items > 0 ? (double)m->items / elapsed : NAN);
+    json_field(m->f, "elapsed_s", elapsed);
+    fputs("}\n", m->f);
+    fflush(m->f);
+}
+
+void cg_metrics_close(cg_metrics *m)
+{
+    if (m->f)
+        fclose(m->f);
+    m->f = NULL;
+}
