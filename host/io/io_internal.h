@@ -30,6 +30,10 @@ void io_inject_failure(const char *step, int errnum);
 cg_status st_save(const char *path, const char *prev, const cg_st_tensor *t, int count,
                   const cg_st_meta *meta, int nmeta, char *err, size_t errlen);
 
+/* cg_weights_save (s NULL) / cg_ckpt_save, with the rotation of io_write_atomic. */
+cg_status ckpt_save(const char *path, const char *prev, const cg_params *p,
+                    const cg_ckpt_state *s, char *err, size_t errlen);
+
 /* Walk the JSON header hdr[0..n) into f->t (names, dtypes, shapes; no data
  * yet) and f->meta; each tensor's data_offsets go to *off (malloc'd, parallel
  * to f->t, freed by the caller even on failure). */
