@@ -1,6 +1,6 @@
 /*
  * checkpoint.c: weights files and training checkpoints over safetensors
- * (layout and rules in cugen/io.h), and the resume helpers.
+ * (layout and rules in cugen/io.h).
  *
  * Saving and loading share one "plan": the list of named tensors a model
  * (and, for a checkpoint, its training state) consists of, each with where
@@ -9,8 +9,8 @@
  * shape, dtype, CRC, finite values) and only then copies, so a refused file
  * leaves the destination exactly as it was.
  *
- * Not for: the file format itself (safetensors*.c), how a training loop
- * decides when to save (the loops, with cg_ckpt_save_dir / cg_ckpt_resume).
+ * Not for: the file format itself (safetensors*.c), the run directory's
+ * latest and previous checkpoints (resume.c), when to save (the loops).
  */
 #include <math.h>
 #include <stdio.h>
