@@ -1,0 +1,246 @@
+/*
+ * atomic.c: write a file so that readers see the old bytes or the new ones,
+ * never a mix, even across a crash or a full disk:
+ *
+ *   open  PATH.tmp.<pid>.<n> in PATH's directory (O_EXCL)
+ *   write every piece, fsync, close         (errors checked at each step)
+ *   [link PATH -> PREV.tmp.<pid>.<n>]       (rotation, when asked)
+ *   rename the temporary -> PATH
+ *   [rename PREV.tmp.<pid>.<n> -> PREV]
+ *   fsync the directory                     (the renames reach the disk)
+ *
+ * With the rotation, PATH exists at every instant (once it existed): a crash
+ * leaves the old or the new PATH, at worst an older PREV and a stray
+ * temporary. Where hard links are not supported, PATH is renamed to PREV
+ * instead, and a crash between the two renames leaves only PREV.
+ *
+ * A failure before the rename to PATH removes the temporaries and leaves
+ * PATH and PREV as they were. A failure after it (keeping PREV, the final
+ * directory fsync) is reported, but the new file is already in place.
+ *
+ * Not for: what goes into the file (safetensors.c), or reading.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io/io_internal.h"
+
+static const char *inject_step;
+static int inject_errno;
+
+void io_inject_failure(const char *step, int errnum)
+{
+    inject_step = step;
+    inject_errno = errnum;
+}
+
+/* Should `step` fail now (the test hook)? Sets errno when it should. */
+static int injected(const char *step)
+{
+    if (!inject_step || strcmp(inject_step, step) != 0)
+        return 0;
+    inject_step = NULL;
+    errno = inject_errno;
+    return 1;
+}
+
+cg_status io_verr(cg_status st, char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    return st;
+}
+
+cg_status io_err(cg_status st, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    io_verr(st, err, errlen, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n > 0) {
+        if (injected("write"))
+            return 0;
+        size_t chunk = n < (size_t)1 << 30 ? n : (size_t)1 << 30;
+        ssize_t k = write(fd, b, chunk);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = EIO;
+            return 0;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return 1;
+}
+
+/* fsync the directory holding path. */
+static int sync_dir(const char *path)
+{
+    if (injected("dirsync"))
+        return 0;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) {
+        errno = ENOMEM;
+        return 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (fd < 0)
+        return 0;
+    int ok = fsync(fd) == 0 || errno == EINVAL;  /* some file systems cannot sync dirs */
+    int e = errno;
+    close(fd);
+    errno = e;
+    return ok;
+}
+
+/* PATH.tmp.<pid>.<n>, malloc'd: a name beside path for this process. */
+static char *temp_name(const char *path)
+{
+    static unsigned counter;
+    size_t len = strlen(path) + 48;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    else
+        errno = ENOMEM;
+    return s;
+}
+
+/* Create the temporary next to path; its name into *tmp. */
+static int open_temp(const char *path, char **tmp)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        if (!(*tmp = temp_name(path)))
+            return -1;
+        int fd = injected("open") ? -1 : open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0)
+            return fd;
+        int e = errno;
+        free(*tmp);
+        *tmp = NULL;
+        errno = e;
+        if (e != EEXIST)
+            break;
+    }
+    return -1;
+}
+
+/* Write, fsync and close the temporary; the failing step or NULL. */
+static const char *fill_temp(int fd, const cg_io_piece *pieces, int npieces, int *e)
+{
+    const char *step = NULL;
+    for (int i = 0; i < npieces && !step; i++)
+        if (pieces[i].n && !write_all(fd, pieces[i].p, pieces[i].n))
+            step = "write";
+    if (!step && (injected("fsync") || fsync(fd) != 0))
+        step = "fsync";
+    *e = errno;
+    if ((injected("close") || close(fd) != 0) && !step) {
+        step = "close";
+        *e = errno;
+    }
+    return step;
+}
+
+/* Rotation, first half: a second name for the current file (a hard link,
+ * *held), or where links are not supported, the current file moved to prev
+ * (*moved). Nothing to do when there is no current file. */
+static int rotate_begin(const char *path, const char *prev, char **held, int *moved)
+{
+    *held = NULL;
+    *moved = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        char *h = temp_name(prev);
+        if (!h)
+            return 0;
+        if (!injected("rotate") && link(path, h) == 0) {
+            *held = h;
+            return 1;
+        }
+        int e = errno;
+        free(h);
+        errno = e;
+        if (e == ENOENT)
+            return 1;
+        if (e == EPERM || e == EXDEV || e == EMLINK || e == ENOTSUP || e == ENOSYS) {
+            if (rename(path, prev) == 0 || errno == ENOENT) {
+                *moved = errno != ENOENT;
+                return 1;
+            }
+            return 0;
+        }
+        if (e != EEXIST)
+            return 0;
+    }
+    return 0;
+}
+
+cg_status io_write_atomic(const char *path, const char *prev, const cg_io_piece *pieces,
+                          int npieces, char *err, size_t errlen)
+{
+    if (!path || !*path || npieces < 0 || (npieces > 0 && !pieces))
+        return io_err(CG_ERR_ARG, err, errlen, "atomic write: no path or no data");
+    char *tmp, *held = NULL;
+    int fd = open_temp(path, &tmp), moved = 0, e = 0;
+    if (fd < 0)
+        return io_err(CG_ERR_IO, err, errlen, "%s: cannot create a temporary file beside it: %s",
+                      path, strerror(errno));
+    const char *step = fill_temp(fd, pieces, npieces, &e);
+    if (!step && prev && !rotate_begin(path, prev, &held, &moved)) {
+        e = errno;
+        unlink(tmp);
+        free(tmp);
+        return io_err(CG_ERR_IO, err, errlen, "%s: cannot keep it as %s: %s; the file is "
+                      "unchanged", path, prev, strerror(e));
+    }
+    if (!step && (injected("rename") || rename(tmp, path) != 0)) {
+        step = "rename";
+        e = errno;
+        if (moved)
+            rename(prev, path);  /* put the old one back under its name */
+    }
+    if (step) {
+        if (held)
+            unlink(held);
+        free(held);
+        unlink(tmp);
+        free(tmp);
+        return io_err(CG_ERR_IO, err, errlen, "%s: %s of the temporary file failed: %s; the "
+                      "previous file is unchanged", path, step, strerror(e));
+    }
+    free(tmp);
+    /* rotation, second half: the old file's second name becomes prev */
+    cg_status st = CG_OK;
+    if (held && (injected("prev") || rename(held, prev) != 0)) {
+        st = io_err(CG_ERR_IO, err, errlen, "%s: written, but the file it replaced could not be "
+                    "kept as %s: %s", path, prev, strerror(errno));
+        unlink(held);
+    }
+    free(held);
+    if (!sync_dir(path) && st == CG_OK)
+        st = io_err(CG_ERR_IO, err, errlen, "%s: written, but syncing its directory failed: %s "
+                    "(the rename may not survive a crash)", path, strerror(errno));
+    return st;
+}
+
+cg_status cg_write_atomic(const char *path, const cg_io_piece *pieces, int npieces, char *err,
+                          size_t errlen)
+{
+    return io_write_atomic(path, NULL, pieces, npieces, err, errlen);
+}
