@@ -15,6 +15,7 @@ static void usage(FILE *f)
             "  bench ops     time the DCGAN conv layers forward and backward (GFLOP/s)\n"
             "  bench data    loader and prepare throughput (img/s)\n"
             "  prepare DATA  decode a dataset into a packed file (prepare celeba)\n"
+            "  data          open a dataset, print its statistics, draw a sample grid\n"
             "  info          the build, the BLAS, the GPUs\n\n"
             "models:\n");
     if (f == stdout)
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         return cli_bench(argc - 1, argv + 1);
     if (strcmp(c, "prepare") == 0)
         return cli_prepare(argc - 1, argv + 1);
+    if (strcmp(c, "data") == 0)
+        return cli_data(argc - 1, argv + 1);
     if (strcmp(c, "info") == 0)
         return cli_info(argc - 1, argv + 1);
     fprintf(stderr, "cugen: unknown command '%s' (see cugen --help)\n", c);

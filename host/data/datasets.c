@@ -68,8 +68,14 @@ cg_status cg_dataset_open(const cg_data_spec *spec, cg_dataset *out, char *err, 
     }
     const char *split = spec->split ? spec->split : "train";
     int is_test = strcmp(split, "test") == 0;
-    if (!is_test && strcmp(split, "train") != 0) {
+    int is_idx = strcmp(spec->name, "fashion-mnist") == 0 || strcmp(spec->name, "mnist") == 0;
+    if (is_idx && !is_test && strcmp(split, "train") != 0) {
         snprintf(err, errlen, "%s: split must be train or test, got '%s'", spec->name, split);
+        return CG_ERR_ARG;
+    }
+    if (!is_idx && spec->split) {
+        snprintf(err, errlen, "%s: --split does not apply: the images are chosen when the "
+                 "folder or packed file is made (cugen prepare celeba --split ...)", spec->name);
         return CG_ERR_ARG;
     }
     if (spec->size < 0 || spec->size > MAX_SIZE) {
@@ -91,11 +97,29 @@ cg_status cg_dataset_open(const cg_data_spec *spec, cg_dataset *out, char *err, 
         }
         st = open_idx_set(spec, spec->dir, is_test, out, err, errlen);
     }
-    /* "celeba" (packed file or JPEG folder) and "imagefolder" are dispatched
-     * here to their openers (cg_packed_open, cg_imagefolder_open), then share
-     * the resize step below. */
-    else {
-        snprintf(err, errlen, "unknown dataset '%s' (known: fashion-mnist, mnist)", spec->name);
+    else if (strcmp(spec->name, "celeba") == 0) {
+        /* the packed file of `cugen prepare celeba`, memory-mapped */
+        struct stat sb;
+        if (!spec->dir) {
+            snprintf(err, errlen, "celeba: needs --data-dir FILE, the packed file written by "
+                     "cugen prepare celeba --src DIR/img_align_celeba --out FILE");
+            return CG_ERR_ARG;
+        }
+        if (stat(spec->dir, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            snprintf(err, errlen, "celeba: %s is a folder; train from the packed file that "
+                     "cugen prepare celeba --src %s --out FILE writes", spec->dir, spec->dir);
+            return CG_ERR_ARG;
+        }
+        st = cg_packed_open(spec->dir, out, err, errlen);
+    } else if (strcmp(spec->name, "imagefolder") == 0) {
+        if (!spec->dir || spec->size <= 0) {
+            snprintf(err, errlen, "imagefolder: needs --data-dir DIR and --size N (images are "
+                     "resized and center-cropped to N x N)");
+            return CG_ERR_ARG;
+        }
+        st = cg_imagefolder_open(spec->dir, spec->size, out, err, errlen);
+    } else {
+        snprintf(err, errlen, "unknown dataset '%s' (known: %s)", spec->name, CG_DATASET_NAMES);
         return CG_ERR_ARG;
     }
     if (st != CG_OK)

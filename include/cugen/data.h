@@ -72,15 +72,19 @@ cg_status cg_idx_load(const char *images_path, const char *labels_path, int num_
 /* Datasets by name. "fashion-mnist": dir defaults to
  * /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist);
  * "mnist": dir is required. Both read {train,t10k}-{images-idx3,labels-idx1}
- * -ubyte, with or without .gz. */
+ * -ubyte, with or without .gz, and take split train or test. "celeba": dir is
+ * the packed file of `cugen prepare celeba` (memory-mapped). "imagefolder":
+ * a folder of JPEG/PNG images, size required. */
 typedef struct {
-    const char *name;   /* "fashion-mnist", "mnist" */
-    const char *dir;    /* NULL: the name's default directory, if it has one */
+    const char *name;   /* one of CG_DATASET_NAMES */
+    const char *dir;    /* NULL: the name's default directory, if it has one; for
+                         * "celeba" the packed file of `cugen prepare celeba` */
     const char *split;  /* "train" (also when NULL) or "test" */
     int size;           /* > 0: every image resized to size x size at load; 0: native */
 } cg_data_spec;
 
 #define CG_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define CG_DATASET_NAMES "fashion-mnist, mnist, celeba, imagefolder"
 
 /* Open a dataset by name; on error *out is empty and err says what to do. */
 cg_status cg_dataset_open(const cg_data_spec *spec, cg_dataset *out, char *err, size_t errlen);

@@ -181,3 +181,56 @@ TEST(cli_log_every_sets_the_plain_line_cadence)
     /* steps 1, 10, 20, 30, 40, 50 */
     CHECK(th_count_lines(r.err) == 6 && strstr(r.err, "step 40/50"), "%s", r.err);
 }
+
+TEST(cli_data_bad_input_exit_2_with_one_line)
+{
+    BAD("--data NAME is required", "data");
+    BAD("--data expects one of fashion-mnist|mnist|celeba|imagefolder", "data", "--data",
+        "cifar");
+    BAD("celeba: needs --data-dir FILE", "data", "--data", "celeba");
+    BAD("mnist: needs --data-dir DIR", "data", "--data", "mnist");
+    BAD("imagefolder: needs --data-dir DIR and --size N", "data", "--data", "imagefolder",
+        "--data-dir", "/tmp");
+    BAD("--split expects one of train|test", "data", "--data", "mnist", "--split", "val");
+    BAD("--size expects an integer from 1 to 4096", "data", "--data", "mnist", "--size", "0");
+}
+
+TEST(cli_data_not_a_packed_file_is_a_clear_error)
+{
+    char path[] = "/tmp/cugen-notpacked-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, "this is not a packed dataset\n", 29) == 29);
+    close(fd);
+    th_run_result r;
+    NEED_BIN(&r, "data", "--data", "celeba", "--data-dir", path);
+    CHECK(r.code == 1, "exit %d", r.code);
+    CHECK(th_count_lines(r.err) == 1 && strstr(r.err, path), "%s", r.err);
+    unlink(path);
+}
+
+TEST(cli_data_fashion_mnist_stats_and_grid)
+{
+    struct stat st;
+    if (stat("/usr/share/datasets/fashion-mnist", &st) != 0)
+        SKIP("Debian's dataset-fashion-mnist is not installed");
+    char grid[] = "/tmp/cugen-grid-XXXXXX.png";
+    int fd = mkstemps(grid, 4);
+    REQUIRE(fd >= 0);
+    close(fd);
+    th_run_result r;
+    NEED_BIN(&r, "data", "--data", "fashion-mnist", "--split", "test", "--grid", grid,
+             "--count", "16");
+    CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
+    /* counts and mean from the files themselves (see test_idx.c: 73.14657 for t10k) */
+    CHECK(strstr(r.out, "10000 images of 1 x 28 x 28") && strstr(r.out, "mean 73.147") &&
+          strstr(r.out, "1000 1000 1000"), "%s", r.out);
+    /* 4 x 4 grid of 28 px images with 2 px padding: 2 + 4 * 30 = 122 px square */
+    unsigned char b[24];
+    FILE *f = fopen(grid, "rb");
+    REQUIRE(f && fread(b, 1, 24, f) == 24);
+    fclose(f);
+    unsigned w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
+    CHECK(memcmp(b, "\x89PNG", 4) == 0 && w == 122, "grid width %u", w);
+    unlink(grid);
+}

@@ -354,7 +354,14 @@ TEST(dataset_open_mnist_dir_and_errors)
     cg_dataset_free(&d);
 
     const struct { cg_data_spec s; const char *phrase; } bad[] = {
-        {{"cifar", NULL, NULL, 0}, "unknown dataset 'cifar' (known: fashion-mnist, mnist)"},
+        {{"cifar", NULL, NULL, 0},
+         "unknown dataset 'cifar' (known: fashion-mnist, mnist, celeba, imagefolder)"},
+        {{"celeba", NULL, NULL, 0}, "celeba: needs --data-dir FILE"},
+        {{"celeba", tmpdir, NULL, 0}, "is a folder; train from the packed file"},
+        {{"celeba", "/nonexistent.pack", NULL, 0}, "/nonexistent.pack"},
+        {{"celeba", "/nonexistent.pack", "test", 0}, "--split does not apply"},
+        {{"imagefolder", tmpdir, NULL, 0}, "imagefolder: needs --data-dir DIR and --size N"},
+        {{"imagefolder", NULL, NULL, 32}, "imagefolder: needs --data-dir DIR and --size N"},
         {{"mnist", NULL, NULL, 0}, "mnist: needs --data-dir DIR"},
         {{"mnist", "/nonexistent-dir", NULL, 0},
          "mnist: /nonexistent-dir/train-images-idx3-ubyte[.gz] not found"},
