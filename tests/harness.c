@@ -55,6 +55,18 @@ void th_fail(const char *file, int line, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void th_fail_cond(const char *file, int line, const char *kind, const char *cond,
+                  const char *fmt, ...)
+{
+    cur_failed = 1;
+    fprintf(stderr, "    %s:%d: %s(%s)", file, line, kind, cond);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
 int th_failed(void) { return cur_failed; }
 
 void th_skip(const char *reason)

@@ -34,16 +34,20 @@ void th_register(const char *name, th_test_fn fn);
 /* Failing checks print where and why and mark the test failed; the test goes on. */
 void th_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The condition's text is an argument, never part of the format (it may
+ * contain '%' once macros are expanded). */
+void th_fail_cond(const char *file, int line, const char *kind, const char *cond,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 #define CHECK(cond, ...)                                                    \
     do {                                                                    \
         if (!(cond))                                                        \
-            th_fail(__FILE__, __LINE__, "CHECK(" #cond ") " __VA_ARGS__);   \
+            th_fail_cond(__FILE__, __LINE__, "CHECK", #cond, " " __VA_ARGS__);\
     } while (0)
 /* REQUIRE stops the test when it fails. */
 #define REQUIRE(cond, ...)                                                  \
     do {                                                                    \
         if (!(cond)) {                                                      \
-            th_fail(__FILE__, __LINE__, "REQUIRE(" #cond ") " __VA_ARGS__); \
+            th_fail_cond(__FILE__, __LINE__, "REQUIRE", #cond, " " __VA_ARGS__);\
             return;                                                         \
         }                                                                   \
     } while (0)

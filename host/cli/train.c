@@ -112,7 +112,7 @@ static const model_entry models[] = {
     {"gaussian", "2-D Gaussian MLE by Adam on the seed notebook's six points", 2000, 6, 0.05, 0,
      run_gaussian},
     {"linear-game", "linear generator x = Wz + v matched to x = Az + b by MMD", 600, 128, 0.02,
-     0, run_linear_game},
+     1, run_linear_game},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -141,6 +141,8 @@ int cli_train(int argc, char **argv)
          1, 0, 0},
         {"resume", ARG_FLAG, &o.resume, NULL, "continue the run in --out from its checkpoint", 1,
          0, 0},
+        {"ckpt-every", ARG_INT, &o.ckpt_every, "N",
+         "with --out: checkpoint every N steps and at the end (default 100)", 1, 1e12, 0},
         {"log-every", ARG_INT, &o.log_every, "N",
          "a progress line every N steps when stderr is not a terminal (default 100)", 1, 1e12,
          0},
@@ -187,6 +189,8 @@ int cli_train(int argc, char **argv)
         o.steps = m->steps;
     if (!o.log_every)
         o.log_every = 100;
+    if (!o.ckpt_every)
+        o.ckpt_every = 100;
     o.seed = (uint64_t)seed;
     char note[320];
     cg_status st = cg_device_resolve(device, &o.device, note, sizeof note);

@@ -19,7 +19,8 @@ typedef struct {
     uint64_t seed;
     cg_device device;    /* resolved */
     const char *out_dir; /* NULL: write no files */
-    int resume;
+    int resume;          /* continue from the checkpoint in out_dir */
+    int64_t ckpt_every;  /* checkpoint every N steps (and at the end) when out_dir is set */
     int64_t log_every;   /* plain progress line every N steps (when stderr is no terminal) */
     int quiet;           /* no progress line */
 } cg_train_opts;

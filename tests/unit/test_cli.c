@@ -5,6 +5,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,7 +50,9 @@ TEST(cli_bad_flags_and_values_exit_2_with_one_line)
     BAD("unknown model 'gan9000'", "train", "gan9000");
     BAD("unknown command 'fly'", "fly");
     BAD("unexpected argument 'extra'", "train", "gaussian", "extra");
-    BAD("--resume", "train", "gaussian", "--resume", "--out", "/tmp/cugen-test-resume");
+    BAD("this model keeps no checkpoints", "train", "gaussian", "--resume", "--out",
+        "/tmp/cugen-test-resume");
+    BAD("--resume needs --out DIR", "train", "linear-game", "--resume");
     BAD("--batch must be from 2 to 1000", "train", "linear-game", "--batch", "5000");
 }
 
@@ -233,4 +237,81 @@ TEST(cli_data_fashion_mnist_stats_and_grid)
     unsigned w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
     CHECK(memcmp(b, "\x89PNG", 4) == 0 && w == 122, "grid width %u", w);
     unlink(grid);
+}
+
+static int read_small(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return 1;
+}
+
+/* Kill a run with SIGKILL at an arbitrary moment after its first checkpoint
+ * (possibly in the middle of writing the next one), resume it, and require
+ * the final result to be byte-identical to an uninterrupted run's. */
+TEST(cli_linear_game_killed_and_resumed_matches_uninterrupted)
+{
+    const char *bin = getenv("CUGEN_BIN");
+    if (!bin)
+        SKIP("CUGEN_BIN not set (run through make test)");
+    char base[] = "/tmp/cugen-kill-XXXXXX";
+    REQUIRE(mkdtemp(base));
+    char a[96], b[96], path[128];
+    snprintf(a, sizeof a, "%s/a", base);
+    snprintf(b, sizeof b, "%s/b", base);
+    th_run_result r;
+    NEED_BIN(&r, "train", "linear-game", "--steps", "300", "--ckpt-every", "7", "--out", a,
+             "--quiet");
+    REQUIRE(r.code == 0, "uninterrupted run: exit %d: %s", r.code, r.err);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(bin, bin, "train", "linear-game", "--steps", "300", "--ckpt-every", "7", "--out",
+              b, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", b);
+    struct stat st;
+    for (int i = 0; i < 20000 && stat(path, &st) != 0; i++)
+        usleep(500);
+    usleep(150000);  /* somewhere in the middle of the run */
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status), "the run finished before it could be killed");
+
+    NEED_BIN(&r, "train", "linear-game", "--steps", "300", "--ckpt-every", "7", "--out", b,
+             "--resume");
+    CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.err, "resumed from"), "%s", r.err);
+    char ra[1024], rb[1024];
+    snprintf(path, sizeof path, "%s/result.json", a);
+    REQUIRE(read_small(path, ra, sizeof ra));
+    snprintf(path, sizeof path, "%s/result.json", b);
+    REQUIRE(read_small(path, rb, sizeof rb));
+    CHECK(strcmp(ra, rb) == 0, "resumed result differs:\n%s\n%s", ra, rb);
+
+    /* a corrupted latest checkpoint: resume falls back to the previous one */
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", b);
+    REQUIRE(truncate(path, 100) == 0);
+    NEED_BIN(&r, "train", "linear-game", "--steps", "300", "--ckpt-every", "7", "--out", b,
+             "--resume", "--quiet");
+    CHECK(r.code == 0, "resume from .prev: exit %d: %s", r.code, r.err);
+    snprintf(path, sizeof path, "%s/result.json", b);
+    REQUIRE(read_small(path, rb, sizeof rb));
+    CHECK(strcmp(ra, rb) == 0, "result after falling back to .prev differs");
+
+    /* a resume with other flags is refused, as is a resume with nothing to resume */
+    BAD("give the same flags", "train", "linear-game", "--steps", "200", "--out", b, "--resume");
+    BAD("no checkpoint in", "train", "linear-game", "--out", base, "--resume");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    CHECK(system(cmd) == 0);
 }

@@ -167,21 +167,68 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
     cg_adam adam;
     cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_metrics log = {0};
+    /* everything a step depends on besides the weights and Adam's state */
+    int pos = n_data;         /* position in the current epoch's order */
+    uint64_t epoch_order = 0; /* order stream offset before this epoch's shuffle */
+    cg_ckpt_int extra[] = {{"rng.noise", 0}, {"rng.order", 0}, {"data.pos", 0},
+                           {"run.steps", steps}, {"run.batch", B}};
+    cg_ckpt_state cs = {.seed = o->seed, .extra = extra, .nextra = 5};
+    int64_t first = 1;
+    if (o->resume) {
+        int found = 0;
+        char msg[1024];
+        st = cg_ckpt_resume(o->out_dir, &P, &cs, &found, msg, sizeof msg);
+        if (st == CG_OK && !found) {
+            snprintf(err, errlen, "linear-game: --resume: no checkpoint in %s", o->out_dir);
+            st = CG_ERR_ARG;
+        } else if (st != CG_OK) {
+            snprintf(err, errlen, "linear-game: --resume: %s", msg);
+        } else if (cs.seed != o->seed || extra[3].value != steps || extra[4].value != B) {
+            snprintf(err, errlen, "linear-game: --resume: the checkpoint in %s is of a run with "
+                     "--seed %llu, %lld steps, --batch %lld; give the same flags", o->out_dir,
+                     (unsigned long long)cs.seed, (long long)extra[3].value,
+                     (long long)extra[4].value);
+            st = CG_ERR_ARG;
+        }
+        if (st != CG_OK)
+            goto done;
+        adam.t = cs.optim_t;
+        noise.offset = (uint64_t)extra[0].value;
+        /* rebuild the current epoch's order by replaying its shuffle; that also
+         * leaves the order stream where the uninterrupted run had it */
+        order.offset = epoch_order = (uint64_t)extra[1].value;
+        for (int i = 0; i < n_data; i++)
+            perm[i] = i;
+        cg_rng_shuffle(&order, perm, n_data);
+        pos = (int)extra[2].value;
+        if (pos < 0 || pos > n_data) {
+            snprintf(err, errlen, "linear-game: --resume: data position %d out of range", pos);
+            st = CG_ERR_IO;
+            goto done;
+        }
+        first = cs.step + 1;
+        if (!o->quiet)
+            fprintf(stderr, "%s\n", msg);
+    }
     if (o->out_dir) {
         cg_rng plot_noise;
         cg_rng_init(&plot_noise, o->seed, 5);
         cg_rng_normal(&plot_noise, zplot, 2 * (int64_t)n_plot, 0.0, 1.0);
-        if ((st = draw_game(o->out_dir, "start.png", "linear game: start, W = I, v = 0", data,
-                            zplot, n_plot, W, v, &view, err, errlen)) != CG_OK ||
-            (st = cg_metrics_open(&log, o->out_dir, 0, err, errlen)) != CG_OK)
+        if ((!o->resume &&
+             (st = draw_game(o->out_dir, "start.png", "linear game: start, W = I, v = 0", data,
+                             zplot, n_plot, W, v, &view, err, errlen)) != CG_OK) ||
+            (st = cg_metrics_open(&log, o->out_dir, o->resume, err, errlen)) != CG_OK)
             goto done;
     }
     cg_progress prog;
     cg_progress_begin(&prog, steps, per_epoch,
                       &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet});
-    int pos = n_data;  /* position in the current epoch's order */
-    for (int64_t s = 1; s <= steps; s++) {
+    for (int64_t s = first; s <= steps; s++) {
         if (pos + B > n_data) {
+            /* each epoch's order depends only on the rng offset (resumable) */
+            for (int i = 0; i < n_data; i++)
+                perm[i] = i;
+            epoch_order = order.offset;
             cg_rng_shuffle(&order, perm, n_data);
             pos = 0;
         }
@@ -213,6 +260,19 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
                            "mean_err", res->mean_err, (const char *)NULL);
         cg_metrics_write(&log, s, epoch, B, "mmd2", mmd2, "cov_rel_err", res->cov_rel_err,
                          "mean_err", res->mean_err, "lr", adam.lr, (const char *)NULL);
+        if (o->out_dir && o->ckpt_every > 0 && (s % o->ckpt_every == 0 || s == steps)) {
+            cs.step = s;
+            cs.epoch = epoch;
+            cs.optim_t = adam.t;
+            extra[0].value = (int64_t)noise.offset;
+            extra[1].value = (int64_t)epoch_order;
+            extra[2].value = pos;
+            char why[512];
+            if ((st = cg_ckpt_save_dir(o->out_dir, &P, &cs, why, sizeof why)) != CG_OK) {
+                snprintf(err, errlen, "linear-game: checkpoint: %s", why);
+                break;
+            }
+        }
     }
     cg_progress_end(&prog);
     if (ctx.err) {
