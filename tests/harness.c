@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,6 +188,60 @@ cg_tensor *th_leaf(const int *shape, int ndim, uint64_t seed, double lo, double 
 cg_tensor *th_const(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_)
 {
     return heap_tensor(shape, ndim, seed, lo, hi, signed_);
+}
+
+/* ---- files ------------------------------------------------------------------- */
+char *th_tmpdir(void)
+{
+    char *d = th_alloc(64);
+    snprintf(d, 64, "/tmp/cugen-test-XXXXXX");
+    return mkdtemp(d) ? d : NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 ? 0 : 0;  /* keep going past what cannot be removed */
+}
+
+void th_rmtree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *th_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *s = th_alloc(n);
+    snprintf(s, n, "%s/%s", dir, name);
+    return s;
+}
+
+unsigned char *th_read_file(const char *path, size_t *len)
+{
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = n >= 0 ? th_alloc((size_t)n + 1) : NULL;
+    if (b)
+        *len = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
+
+int th_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    int ok = fwrite(data, 1, len, f) == len;
+    return fclose(f) == 0 && ok;
 }
 
 /* ---- running the cugen binary -------------------------------------------------- */

@@ -92,6 +92,17 @@ cg_tensor *th_leaf(const int *shape, int ndim, uint64_t seed, double lo, double 
 cg_tensor *th_const(const int *shape, int ndim, uint64_t seed, double lo, double hi, int signed_);
 void *th_alloc(size_t bytes);  /* zeroed, freed at test end */
 
+/* Files for tests. th_tmpdir makes a new /tmp/cugen-test-XXXXXX (NULL on
+ * failure); th_rmtree removes a directory and everything under it; th_path
+ * and th_read_file return memory freed when the test ends (th_read_file: NULL
+ * if unreadable, one spare zero byte after the data); th_write_file returns 1
+ * on success. */
+char *th_tmpdir(void);
+void th_rmtree(const char *dir);
+char *th_path(const char *dir, const char *name);
+unsigned char *th_read_file(const char *path, size_t *len);
+int th_write_file(const char *path, const void *data, size_t len);
+
 /* Runs the cugen binary named by $CUGEN_BIN (make test sets it) with args
  * (NULL-terminated): exit code, and the start of its stdout and stderr.
  * Returns 0, running nothing, when CUGEN_BIN is not set. */

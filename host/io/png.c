@@ -230,6 +230,8 @@ static int png_decode_into(png_source *src, cg_image8 *im, png_errbuf *e)
 
     int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
     int c = png_get_channels(png, info);
+    if ((int64_t)w * h > CG_PNG_MAX_PIXELS)
+        png_error(png, "image too large");
     if ((c != 1 && c != 3) || png_get_bit_depth(png, info) != 8 ||
         png_get_rowbytes(png, info) != (size_t)w * c)
         png_error(png, "unsupported pixel format after conversion to 8-bit gray or RGB");

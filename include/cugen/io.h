@@ -247,6 +247,9 @@ cg_status cg_png_write_grid(const char *path, const real *x, int N, int C, int H
  * reason in err ("not a PNG file", "truncated", "corrupt PNG: IDAT: CRC
  * error"); it never crashes. Free with cg_image8_free. */
 #define CG_PNG_MAX_SIDE 16384
+/* ... and so are images of more pixels than this (128 M: 384 MB of RGB), so a
+ * hostile header cannot make a decoder allocate more. */
+#define CG_PNG_MAX_PIXELS ((int64_t)1 << 27)
 cg_status cg_png_read(const char *path, cg_image8 *im, char *err, size_t len);
 cg_status cg_png_decode(const void *data, size_t size, cg_image8 *im, char *err, size_t len);
 

@@ -44,13 +44,6 @@ static void fill_ema(cg_ema *e, const cg_params *p, double salt)
             e->w[p->off[i] + k] += (real)(0.01 * salt);
 }
 
-char *ck_tmpdir(void)
-{
-    char *d = th_alloc(64);
-    snprintf(d, 64, "/tmp/cugen_ckpt_XXXXXX");
-    return mkdtemp(d) ? d : NULL;
-}
-
 int ck_dir_count(const char *dir, const char *containing)
 {
     DIR *d = opendir(dir);
@@ -61,52 +54,6 @@ int ck_dir_count(const char *dir, const char *containing)
     if (d)
         closedir(d);
     return n;
-}
-
-void ck_rmtree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    char path[512];
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            if (unlink(path) != 0)
-                rmdir(path);
-        }
-    if (d)
-        closedir(d);
-    rmdir(dir);
-}
-
-char *ck_path(const char *dir, const char *name)
-{
-    char *s = th_alloc(strlen(dir) + strlen(name) + 2);
-    sprintf(s, "%s/%s", dir, name);
-    return s;
-}
-
-unsigned char *ck_read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    *len = 0;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = th_alloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
-int ck_write_all(const char *path, const void *b, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return 0;
-    int ok = fwrite(b, 1, len, f) == len;
-    return fclose(f) == 0 && ok;
 }
 
 void ck_snap(ck_snapshot *sn, const cg_params *p, const cg_ckpt_state *s)

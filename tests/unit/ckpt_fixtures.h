@@ -36,11 +36,6 @@ void ck_snap(ck_snapshot *sn, const cg_params *p, const cg_ckpt_state *s);
 int ck_same(const ck_snapshot *sn, const cg_params *p, const cg_ckpt_state *s);
 void ck_restore(const ck_snapshot *sn, cg_params *p, cg_ckpt_state *s);
 
-char *ck_tmpdir(void);                                 /* a new /tmp/cugen_ckpt_XXXXXX */
-void ck_rmtree(const char *dir);                       /* it and the files in it */
 int ck_dir_count(const char *dir, const char *containing);  /* entries whose name has it */
-char *ck_path(const char *dir, const char *name);      /* "dir/name" */
-unsigned char *ck_read_all(const char *path, size_t *len);  /* NULL if unreadable */
-int ck_write_all(const char *path, const void *b, size_t len);
 
 #endif

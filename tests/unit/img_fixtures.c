@@ -31,27 +31,10 @@ int fx_tmpdir(char *path, size_t n)
     return mkdtemp(path) != NULL;
 }
 
-void fx_rmrf(const char *path)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "    could not remove %s\n", path);
-}
-
 const char *fx_path(char *buf, size_t n, const char *dir, const char *name)
 {
     snprintf(buf, n, "%s/%s", dir, name);
     return buf;
-}
-
-int fx_write(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return 0;
-    int ok = fwrite(data, 1, len, f) == len;
-    return fclose(f) == 0 && ok;
 }
 
 uint8_t *fx_read(const char *path, size_t *len)

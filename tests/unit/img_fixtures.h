@@ -13,11 +13,9 @@
 
 /* mkdtemp under /tmp; 0 on failure */
 int fx_tmpdir(char *path, size_t n);
-void fx_rmrf(const char *path);
 /* path = dir/name in buf; returns buf */
 const char *fx_path(char *buf, size_t n, const char *dir, const char *name);
 
-int fx_write(const char *path, const void *data, size_t len);
 /* malloc'd contents, NULL on failure */
 uint8_t *fx_read(const char *path, size_t *len);
 

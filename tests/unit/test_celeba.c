@@ -71,7 +71,7 @@ static int write_truncated_jpeg(const char *dir, const char *name)
     free(img);
     size_t len;
     uint8_t *b = ok ? fx_read(fx_path(path, sizeof path, dir, name), &len) : NULL;
-    ok = b && fx_write(path, b, len / 2);
+    ok = b && th_write_file(path, b, len / 2);
     free(b);
     return ok;
 }
@@ -104,7 +104,7 @@ static int make_fixture(fixture *f)
     uint8_t row[3 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     ok = ok && fx_png(fx_path(path, sizeof path, f->src, "000007.png"), 2, 8, 1, 4, row, 12,
                       NULL, 0, NULL, 0, 0);
-    ok = ok && fx_write(fx_path(path, sizeof path, f->src, "x.jpg"), "not a picture\n", 14);
+    ok = ok && th_write_file(fx_path(path, sizeof path, f->src, "x.jpg"), "not a picture\n", 14);
     free(red);
     free(green);
     free(band);
@@ -162,7 +162,7 @@ TEST(celeba_prepare_fixture_folder)
     for (int i = 0; i < 4; i++)
         CHECK(e[i] <= JPEG_TOL, "image %d off by %d", i, e[i]);
     cg_dataset_free(&d);
-    fx_rmrf(f.root);
+    th_rmtree(f.root);
 }
 
 /* Many images of different sizes: the file is byte-identical for 1, 2 and 5
@@ -207,7 +207,7 @@ TEST(celeba_prepare_order_does_not_depend_on_threads)
         }
     }
     free(first);
-    fx_rmrf(f.root);
+    th_rmtree(f.root);
 }
 
 TEST(celeba_prepare_partition_splits)
@@ -217,7 +217,7 @@ TEST(celeba_prepare_partition_splits)
     char path[200], out[160], err[1024];
     const char *part = "000001.jpg 0\n000002.jpg 1\n000003.jpg 2\r\n000004.jpg 2\n"
                        "000006.jpg 0\nx.jpg 0\n000007.png 1\n000099.jpg 2\n";
-    REQUIRE(fx_write(fx_path(path, sizeof path, f.root, "list_eval_partition.txt"), part,
+    REQUIRE(th_write_file(fx_path(path, sizeof path, f.root, "list_eval_partition.txt"), part,
                      strlen(part)));
     fx_path(out, sizeof out, f.root, "split.pack");
     cg_celeba_report rep;
@@ -246,10 +246,10 @@ TEST(celeba_prepare_partition_splits)
     REQUIRE(prepare(&f, out, "all", 2, &rep, err, sizeof err) == CG_OK, "%s", err);
     CHECK(rep.images.files == 7 && rep.images.ok == 4, "%lld", (long long)rep.images.files);
     /* a malformed partition file */
-    REQUIRE(fx_write(moved, "000001.jpg 0\n000002.jpg seven\n", 30));
+    REQUIRE(th_write_file(moved, "000001.jpg 0\n000002.jpg seven\n", 30));
     CHECK(prepare(&f, out, "train", 2, &rep, err, sizeof err) == CG_ERR_IO);
     CHECK(strstr(err, "list_eval_partition.txt:2: expected"), "%s", err);
-    fx_rmrf(f.root);
+    th_rmtree(f.root);
 }
 
 TEST(celeba_prepare_errors)
@@ -272,13 +272,13 @@ TEST(celeba_prepare_errors)
     REQUIRE(system(cmd) == 0);
     CHECK(prepare(&g, out, NULL, 1, &rep, err, sizeof err) == CG_ERR_ARG);
     CHECK(strstr(err, "no files"), "%s", err);
-    REQUIRE(fx_write(fx_path(file, sizeof file, empty, "a.txt"), "text", 4));
+    REQUIRE(th_write_file(fx_path(file, sizeof file, empty, "a.txt"), "text", 4));
     CHECK(prepare(&g, out, NULL, 1, &rep, err, sizeof err) == CG_ERR_IO);
     CHECK(strstr(err, "none of the 1 files could be read"), "%s", err);
     snprintf(bad_out, sizeof bad_out, "%s/sub.pack", file);  /* under a regular file */
     CHECK(prepare(&f, bad_out, NULL, 1, &rep, err, sizeof err) == CG_ERR_ARG);
     CHECK(strstr(err, "cannot create the output"), "%s", err);
-    fx_rmrf(f.root);
+    th_rmtree(f.root);
 }
 
 #define BAD(want, ...)                                                              \
@@ -331,5 +331,5 @@ TEST(cli_prepare_usage_errors_exit_2_with_one_line)
     CHECK(cg_packed_open(out, &d, err, sizeof err) == CG_OK && d.count == 4 && d.width == 8,
           "%s", err);
     cg_dataset_free(&d);
-    fx_rmrf(f.root);
+    th_rmtree(f.root);
 }

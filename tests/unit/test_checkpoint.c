@@ -23,9 +23,9 @@
 /* ---- round trips ------------------------------------------------------------------ */
 TEST(ckpt_roundtrip_is_bit_exact)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *path = ck_path(dir, "c.safetensors"), err[512];
+    char *path = th_path(dir, "c.safetensors"), err[512];
     cg_params a, b;
     ck_state sa, sb;
     ck_model_make(&a, 3, 0.0);
@@ -44,7 +44,7 @@ TEST(ckpt_roundtrip_is_bit_exact)
     cg_ema_free(&sb.ema);
     cg_params_free(&a);
     cg_params_free(&b);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 /* Adam for 6 steps straight, or 3 steps, save, load into a fresh model and
@@ -65,9 +65,9 @@ static void adam_steps(cg_adam *o, cg_params *p, int from, int to)
 
 TEST(ckpt_resume_continues_adam_bit_identically)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *path = ck_path(dir, "c.safetensors"), err[512];
+    char *path = th_path(dir, "c.safetensors"), err[512];
     cg_params straight, first, resumed;
     ck_model_make(&straight, 3, 0.0);
     ck_model_make(&first, 3, 0.0);
@@ -94,14 +94,14 @@ TEST(ckpt_resume_continues_adam_bit_identically)
     cg_params_free(&straight);
     cg_params_free(&first);
     cg_params_free(&resumed);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 TEST(weights_file_is_a_pytorch_state_dict)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *path = ck_path(dir, "w.safetensors"), err[512];
+    char *path = th_path(dir, "w.safetensors"), err[512];
     cg_params a, b;
     ck_model_make(&a, 3, 0.0);
     ck_model_make(&b, 3, 3.0);
@@ -140,14 +140,14 @@ TEST(weights_file_is_a_pytorch_state_dict)
     CHECK(strstr(err, "not a cugen checkpoint"), "%s", err);
     cg_params_free(&a);
     cg_params_free(&b);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 TEST(weights_load_takes_the_weights_of_a_checkpoint)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *path = ck_path(dir, "c.safetensors"), err[512];
+    char *path = th_path(dir, "c.safetensors"), err[512];
     cg_params a, b;
     ck_state sa;
     ck_model_make(&a, 3, 0.0);
@@ -160,7 +160,7 @@ TEST(weights_load_takes_the_weights_of_a_checkpoint)
     cg_ema_free(&sa.ema);
     cg_params_free(&a);
     cg_params_free(&b);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 /* The file PyTorch-side Python wrote (scripts/safetensors_check.py write):
@@ -217,10 +217,10 @@ TEST(st_torch_file_reads_and_loads_into_params)
         if (strncmp(f.t[i].name, "extra.", 6) != 0)
             sd[k++] = f.t[i];
     REQUIRE(k == 7);
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
     const char *export = getenv("CUGEN_ST_EXPORT");
-    char *sdpath = ck_path(dir, "state_dict.safetensors");
+    char *sdpath = th_path(dir, "state_dict.safetensors");
     REQUIRE(cg_st_save(sdpath, sd, 7, NULL, 0, err, sizeof err) == CG_OK, "%s", err);
     REQUIRE(cg_weights_load(sdpath, &p, err, sizeof err) == CG_OK, "%s", err);
     cg_tensor *w = cg_params_find(&p, "fc.weight"), *rm = cg_params_find(&p, "bn.running_mean"),
@@ -251,18 +251,18 @@ TEST(st_torch_file_reads_and_loads_into_params)
     /* for the PyTorch side: CUGEN_ST_EXPORT=DIR keeps what cugen writes back
      * (check with scripts/safetensors_check.py check DIR/weights.safetensors ...) */
     if (export) {
-        CHECK(cg_weights_save(ck_path(export, "weights.safetensors"), &p, err, sizeof err) ==
+        CHECK(cg_weights_save(th_path(export, "weights.safetensors"), &p, err, sizeof err) ==
               CG_OK, "%s", err);
         ck_state s;
         ck_state_make(&s, &p, 5, 0.5);
-        CHECK(cg_ckpt_save(ck_path(export, "checkpoint.safetensors"), &p, &s.s, err,
+        CHECK(cg_ckpt_save(th_path(export, "checkpoint.safetensors"), &p, &s.s, err,
                            sizeof err) == CG_OK, "%s", err);
         cg_ema_free(&s.ema);
         printf("    wrote %s/weights.safetensors and checkpoint.safetensors\n", export);
     }
     cg_st_free(&f);
     cg_params_free(&p);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 /* ---- refused files ---------------------------------------------------------------- */
@@ -314,9 +314,9 @@ static int rewrite(const char *src, const char *dst, const char *drop, const cg_
 
 TEST(ckpt_refuses_bad_contents_and_leaves_the_destination)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *good = ck_path(dir, "good.safetensors"), *bad = ck_path(dir, "bad.safetensors");
+    char *good = th_path(dir, "good.safetensors"), *bad = th_path(dir, "bad.safetensors");
     char err[512];
     cg_params src, dst;
     ck_state ss, ds;
@@ -365,12 +365,12 @@ TEST(ckpt_refuses_bad_contents_and_leaves_the_destination)
 
     /* a tensor without its CRC entry: blank it out of the header (same length) */
     size_t len;
-    unsigned char *b = ck_read_all(good, &len);
+    unsigned char *b = th_read_file(good, &len);
     REQUIRE(b);
     char *at = memmem(b, len, ",\"crc32.train.step\":\"", 21);
     REQUIRE(at);
     memset(at, ' ', 21 + 9);
-    REQUIRE(ck_write_all(bad, b, len));
+    REQUIRE(th_write_file(bad, b, len));
     EXPECT_REFUSED(bad, &dst, &ds.s, CG_ERR_IO, "'train.step' has no CRC-32");
 
     /* the checkpoint of another model, another EMA setting, other extras */
@@ -391,7 +391,7 @@ TEST(ckpt_refuses_bad_contents_and_leaves_the_destination)
     ds.extra[1].name = "loader.epoch_pos";
     EXPECT_REFUSED(good, &dst, &ds.s, CG_ERR_ARG, "missing tensor 'train.extra.loader.epoch_pos'");
     ds.extra[1].name = "loader.pos";
-    EXPECT_REFUSED(ck_path(dir, "none.safetensors"), &dst, &ds.s, CG_ERR_IO, "cannot open");
+    EXPECT_REFUSED(th_path(dir, "none.safetensors"), &dst, &ds.s, CG_ERR_IO, "cannot open");
     CHECK(cg_ckpt_load(good, &dst, &ds.s, err, sizeof err) == CG_OK, "%s", err);
 
     cg_ema_free(&ss.ema);
@@ -400,7 +400,7 @@ TEST(ckpt_refuses_bad_contents_and_leaves_the_destination)
     cg_params_free(&src);
     cg_params_free(&dst);
     cg_params_free(&other);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 /* Every truncation and a flipped bit in every byte: refused (the data by its
@@ -408,9 +408,9 @@ TEST(ckpt_refuses_bad_contents_and_leaves_the_destination)
  * becoming other whitespace), loaded with exactly the saved values. */
 TEST(ckpt_truncations_and_bit_flips_anywhere)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *good = ck_path(dir, "good.safetensors"), *bad = ck_path(dir, "bad.safetensors");
+    char *good = th_path(dir, "good.safetensors"), *bad = th_path(dir, "bad.safetensors");
     char err[1024];
     cg_params src, dst;
     ck_state ss, ds;
@@ -423,13 +423,13 @@ TEST(ckpt_truncations_and_bit_flips_anywhere)
     ck_snap(&want, &src, &ss.s);
     ck_snap(&before, &dst, &ds.s);
     size_t len;
-    unsigned char *b = ck_read_all(good, &len);
+    unsigned char *b = th_read_file(good, &len);
     REQUIRE(b && len > 16);
     uint64_t hlen;
     memcpy(&hlen, b, 8);
     int truncated = 0, data_caught = 0, header_refused = 0, header_same = 0;
     for (size_t k = 0; k < len && !th_failed(); k++) {
-        REQUIRE(ck_write_all(bad, b, k));
+        REQUIRE(th_write_file(bad, b, k));
         cg_status st = cg_ckpt_load(bad, &dst, &ds.s, err, sizeof err);
         truncated += st == CG_ERR_IO;
         CHECK(st == CG_ERR_IO && ck_same(&before, &dst, &ds.s), "cut at %zu: %s", k, err);
@@ -437,7 +437,7 @@ TEST(ckpt_truncations_and_bit_flips_anywhere)
     for (size_t k = 0; k < len && !th_failed(); k++) {
         unsigned char bit = (unsigned char)(1u << (k % 8));
         b[k] ^= bit;
-        REQUIRE(ck_write_all(bad, b, len));
+        REQUIRE(th_write_file(bad, b, len));
         b[k] ^= bit;
         cg_status st = cg_ckpt_load(bad, &dst, &ds.s, err, sizeof err);
         if (k >= 8 + hlen) {
@@ -461,21 +461,21 @@ TEST(ckpt_truncations_and_bit_flips_anywhere)
     cg_ema_free(&ds.ema);
     cg_params_free(&src);
     cg_params_free(&dst);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 TEST(ckpt_save_refuses_nan_and_reserved_names)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *path = ck_path(dir, "c.safetensors"), err[512];
+    char *path = th_path(dir, "c.safetensors"), err[512];
     cg_params p;
     ck_state s;
     ck_model_make(&p, 3, 0.0);
     ck_state_make(&s, &p, 1, 1.0);
     REQUIRE(cg_ckpt_save(path, &p, &s.s, err, sizeof err) == CG_OK, "%s", err);
     size_t len0, len1;
-    unsigned char *before = ck_read_all(path, &len0);
+    unsigned char *before = th_read_file(path, &len0);
     p.t[1]->data[1] = NAN;
     CHECK(cg_ckpt_save(path, &p, &s.s, err, sizeof err) == CG_ERR_NUMERIC);
     CHECK(strstr(err, "not saved: 'fc.bias' element 1 is nan"), "%s", err);
@@ -483,7 +483,7 @@ TEST(ckpt_save_refuses_nan_and_reserved_names)
     p.t[1]->data[1] = 0;
     CHECK(cg_ckpt_save(path, &p, &s.s, err, sizeof err) == CG_ERR_NUMERIC);
     CHECK(strstr(err, "'ema.fc.weight' element 0 is inf"), "%s", err);
-    unsigned char *after = ck_read_all(path, &len1);
+    unsigned char *after = th_read_file(path, &len1);
     CHECK(len0 == len1 && !memcmp(before, after, len0), "the old file changed");
     cg_params q;
     cg_params_init(&q);
@@ -501,5 +501,5 @@ TEST(ckpt_save_refuses_nan_and_reserved_names)
     cg_params_free(&q);
     cg_ema_free(&s.ema);
     cg_params_free(&p);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }

@@ -107,8 +107,8 @@ TEST(imagefolder_png_colour_types_and_jpegs)
     REQUIRE(solid && fx_jpeg(dir, "m_solid.jpg", solid, 3, 10, 12) &&
             fx_jpeg(dir, "n_upper.JPEG", solid, 3, 10, 12));
     free(solid);
-    REQUIRE(fx_write(fx_path(path, sizeof path, dir, "notes.txt"), "ignored", 7));
-    REQUIRE(fx_write(fx_path(path, sizeof path, dir, "z_bad.png"), "no png", 6));
+    REQUIRE(th_write_file(fx_path(path, sizeof path, dir, "notes.txt"), "ignored", 7));
+    REQUIRE(th_write_file(fx_path(path, sizeof path, dir, "z_bad.png"), "no png", 6));
 
     cg_dataset d;
     cg_image_report rep;
@@ -141,7 +141,7 @@ TEST(imagefolder_png_colour_types_and_jpegs)
         }
     }
     cg_dataset_free(&d);
-    fx_rmrf(dir);
+    th_rmtree(dir);
 }
 
 /* A PNG that is resampled: the folder gives what img_square gives on the
@@ -167,7 +167,7 @@ TEST(imagefolder_resamples_like_img_square)
     CHECK(d.count == 1 && d.width == size);
     CHECK(memcmp(d.pixels, want, sizeof want) == 0, "differs from img_square");
     cg_dataset_free(&d);
-    fx_rmrf(dir);
+    th_rmtree(dir);
 }
 
 TEST(imagefolder_errors)
@@ -177,7 +177,7 @@ TEST(imagefolder_errors)
     cg_dataset d;
     CHECK(cg_imagefolder_open(dir, 8, &d, err, sizeof err) == CG_ERR_ARG);
     CHECK(strstr(err, "no .jpg, .jpeg or .png files"), "%s", err);
-    REQUIRE(fx_write(fx_path(path, sizeof path, dir, "a.jpg"), "\xff\xd8\xff\xe0 junk", 9));
+    REQUIRE(th_write_file(fx_path(path, sizeof path, dir, "a.jpg"), "\xff\xd8\xff\xe0 junk", 9));
     CHECK(cg_imagefolder_open(dir, 8, &d, err, sizeof err) == CG_ERR_IO);
     CHECK(strstr(err, "none of the 1 images could be read") && d.pixels == NULL, "%s", err);
     printf("    %s\n", err);
@@ -186,5 +186,5 @@ TEST(imagefolder_errors)
     CHECK(cg_imagefolder_open(nope, 8, &d, err, sizeof err) == CG_ERR_ARG);
     CHECK(strstr(err, "cannot read folder"), "%s", err);
     CHECK(cg_imagefolder_open(dir, 0, &d, err, sizeof err) == CG_ERR_ARG);
-    fx_rmrf(dir);
+    th_rmtree(dir);
 }

@@ -53,7 +53,7 @@ TEST(packed_round_trip_with_labels)
     CHECK(d.map && d.map_len == 676, "file is %zu bytes", d.map_len);
     cg_dataset_free(&d);
     CHECK(d.map == NULL && d.pixels == NULL);
-    fx_rmrf(dir);
+    th_rmtree(dir);
 }
 
 TEST(packed_streaming_writer_and_atomic_replace)
@@ -61,7 +61,7 @@ TEST(packed_streaming_writer_and_atomic_replace)
     char dir[64], path[128], err[256];
     REQUIRE(fx_tmpdir(dir, sizeof dir));
     fx_path(path, sizeof path, dir, "b.pack");
-    REQUIRE(fx_write(path, "old contents", 12));
+    REQUIRE(th_write_file(path, "old contents", 12));
     cg_packed_writer *w;
     REQUIRE(cg_packed_writer_open(&w, path, 1, 4, 3, 0, "gray", err, sizeof err) == CG_OK,
             "%s", err);
@@ -90,7 +90,7 @@ TEST(packed_streaming_writer_and_atomic_replace)
         files += e->d_name[0] != '.';
     closedir(dp);
     CHECK(files == 1, "%d files in the folder", files);
-    fx_rmrf(dir);
+    th_rmtree(dir);
 }
 
 TEST(packed_writer_errors)
@@ -98,7 +98,7 @@ TEST(packed_writer_errors)
     char dir[64], path[128], err[256];
     REQUIRE(fx_tmpdir(dir, sizeof dir));
     fx_path(path, sizeof path, dir, "file");
-    REQUIRE(fx_write(path, "x", 1));
+    REQUIRE(th_write_file(path, "x", 1));
     char bad[160];
     snprintf(bad, sizeof bad, "%s/sub.pack", path);  /* under a regular file */
     cg_packed_writer *w;
@@ -117,7 +117,7 @@ TEST(packed_writer_errors)
     uint8_t *kept = fx_read(path, &len);
     CHECK(kept && len == 1, "a failed write must not replace the file");
     free(kept);
-    fx_rmrf(dir);
+    th_rmtree(dir);
 }
 
 /* A valid file's bytes: 3 images of 2 x 3 x 3 = 18 bytes, labels in [0, 5). */
@@ -134,7 +134,7 @@ static uint8_t *valid_file(size_t *len)
     uint8_t *b = NULL;
     if (cg_packed_write(path, &in, err, sizeof err) == CG_OK)
         b = fx_read(path, len);
-    fx_rmrf(dir);
+    th_rmtree(dir);
     return b;
 }
 
@@ -223,16 +223,16 @@ TEST(packed_open_errors_name_the_file)
     CHECK(strstr(err, path) && strstr(err, "cannot open"), "%s", err);
     CHECK(cg_packed_open(dir, &d, err, sizeof err) == CG_ERR_IO);
     CHECK(strstr(err, "not a regular file"), "%s", err);
-    REQUIRE(fx_write(path, "CGPACKED", 8));
+    REQUIRE(th_write_file(path, "CGPACKED", 8));
     CHECK(cg_packed_open(path, &d, err, sizeof err) == CG_ERR_IO && dataset_is_empty(&d));
     CHECK(strstr(err, "truncated"), "%s", err);
     size_t len;
     uint8_t *v = valid_file(&len);
     REQUIRE(v);
     v[len - 20] ^= 0xff;  /* a pixel */
-    REQUIRE(fx_write(path, v, len));
+    REQUIRE(th_write_file(path, v, len));
     CHECK(cg_packed_open(path, &d, err, sizeof err) == CG_ERR_IO && dataset_is_empty(&d));
     CHECK(strstr(err, "pixel data checksum mismatch"), "%s", err);
     free(v);
-    fx_rmrf(dir);
+    th_rmtree(dir);
 }

@@ -35,9 +35,9 @@ TEST(atomic_failed_save_keeps_the_old_file)
         {"close", EDQUOT, "close of the temporary file failed: Disk quota exceeded"},
         {"rename", EXDEV, "rename of the temporary file failed: Invalid cross-device link"},
     };
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *path = ck_path(dir, "c.safetensors"), err[512];
+    char *path = th_path(dir, "c.safetensors"), err[512];
     cg_params p, q;
     ck_state s, t;
     ck_model_make(&p, 3, 0.0);
@@ -46,7 +46,7 @@ TEST(atomic_failed_save_keeps_the_old_file)
     ck_state_make(&t, &q, 0, 1.0);
     REQUIRE(cg_ckpt_save(path, &p, &s.s, err, sizeof err) == CG_OK, "%s", err);
     size_t len0, len1;
-    unsigned char *old = ck_read_all(path, &len0);
+    unsigned char *old = th_read_file(path, &len0);
     p.w[0] += 1;  /* the new save would differ */
     s.s.step = 2;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -57,7 +57,7 @@ TEST(atomic_failed_save_keeps_the_old_file)
         CHECK(cases[i].errnum == EACCES || strstr(err, "the previous file is unchanged"), "%s",
               err);
         printf("    %s fails: %s\n", cases[i].step, err);
-        unsigned char *now = ck_read_all(path, &len1);
+        unsigned char *now = th_read_file(path, &len1);
         CHECK(len1 == len0 && !memcmp(now, old, len0), "%s: the old file changed",
               cases[i].step);
         CHECK(ck_dir_count(dir, ".tmp.") == 0, "%s: a temporary was left", cases[i].step);
@@ -74,7 +74,7 @@ TEST(atomic_failed_save_keeps_the_old_file)
     cg_ema_free(&t.ema);
     cg_params_free(&p);
     cg_params_free(&q);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 /* Failures the system makes itself (root ignores permissions, so no
@@ -82,37 +82,37 @@ TEST(atomic_failed_save_keeps_the_old_file)
  * a directory (the final rename fails). */
 TEST(atomic_real_failures)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
     char err[512];
     cg_params p;
     ck_model_make(&p, 3, 0.0);
-    CHECK(cg_weights_save(ck_path(dir, "no/such/dir/w.safetensors"), &p, err, sizeof err) ==
+    CHECK(cg_weights_save(th_path(dir, "no/such/dir/w.safetensors"), &p, err, sizeof err) ==
           CG_ERR_IO);
     CHECK(strstr(err, "cannot create a temporary file beside it: No such file or directory"),
           "%s", err);
-    char *sub = ck_path(dir, "taken");
+    char *sub = th_path(dir, "taken");
     REQUIRE(mkdir(sub, 0777) == 0);
     CHECK(cg_weights_save(sub, &p, err, sizeof err) == CG_ERR_IO);
     CHECK(strstr(err, "rename of the temporary file failed: Is a directory"), "%s", err);
     CHECK(ck_dir_count(dir, ".tmp.") == 0, "a temporary was left");
     cg_io_piece piece = {"abc", 3};
-    char *plain = ck_path(dir, "plain");
+    char *plain = th_path(dir, "plain");
     CHECK(cg_write_atomic(plain, &piece, 1, err, sizeof err) == CG_OK, "%s", err);
     size_t len;
-    unsigned char *b = ck_read_all(plain, &len);
+    unsigned char *b = th_read_file(plain, &len);
     CHECK(len == 3 && !memcmp(b, "abc", 3));
     CHECK(cg_write_atomic("", &piece, 1, err, sizeof err) == CG_ERR_ARG);
     cg_params_free(&p);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
 
 /* ---- resume ------------------------------------------------------------------------ */
 TEST(ckpt_resume_latest_prev_and_fallbacks)
 {
-    char *dir = ck_tmpdir();
+    char *dir = th_tmpdir();
     REQUIRE(dir);
-    char *latest = ck_path(dir, CG_CKPT_LATEST), *prev = ck_path(dir, CG_CKPT_PREV);
+    char *latest = th_path(dir, CG_CKPT_LATEST), *prev = th_path(dir, CG_CKPT_PREV);
     char msg[2048];
     cg_params p, q;
     ck_state s, t;
@@ -149,9 +149,9 @@ TEST(ckpt_resume_latest_prev_and_fallbacks)
 
     /* a corrupted latest: resume from prev, and say so */
     size_t len;
-    unsigned char *b = ck_read_all(latest, &len);
+    unsigned char *b = th_read_file(latest, &len);
     b[len - 1] ^= 1;
-    REQUIRE(ck_write_all(latest, b, len));
+    REQUIRE(th_write_file(latest, b, len));
     CHECK(cg_ckpt_resume(dir, &q, &t.s, &found, msg, sizeof msg) == CG_OK && found == 1);
     CHECK(t.s.step == 200 && q.w[0] == 200, "step %lld", (long long)t.s.step);
     CHECK(strstr(msg, "the latest checkpoint was refused") && strstr(msg, "CRC-32 mismatch") &&
@@ -162,8 +162,8 @@ TEST(ckpt_resume_latest_prev_and_fallbacks)
     CHECK(cg_ckpt_resume(dir, &q, &t.s, &found, msg, sizeof msg) == CG_OK && found == 1);
     CHECK(t.s.step == 200 && strstr(msg, "is missing"), "%s", msg);
     /* both bad: an error naming both, nothing loaded */
-    REQUIRE(ck_write_all(latest, b, len));
-    REQUIRE(ck_write_all(prev, b, len / 2));
+    REQUIRE(th_write_file(latest, b, len));
+    REQUIRE(th_write_file(prev, b, len / 2));
     ck_snapshot before;
     ck_snap(&before, &q, &t.s);
     CHECK(cg_ckpt_resume(dir, &q, &t.s, &found, msg, sizeof msg) == CG_ERR_IO && found == 0);
@@ -190,5 +190,5 @@ TEST(ckpt_resume_latest_prev_and_fallbacks)
     cg_ema_free(&t.ema);
     cg_params_free(&p);
     cg_params_free(&q);
-    ck_rmtree(dir);
+    th_rmtree(dir);
 }
