@@ -218,6 +218,12 @@ static int png_decode_into(png_source *src, cg_image8 *im, png_errbuf *e)
     png_set_user_limits(png, CG_PNG_MAX_SIDE, CG_PNG_MAX_SIDE);
     png_set_read_fn(png, src, png_read_mem);
     png_read_info(png, info);
+    /* Deflate expands at most ~1032:1, so a file of n bytes cannot hold more
+     * than ~1032 n bytes of filtered rows: a header that claims more is a
+     * truncated or hostile file, refused before the image is allocated. */
+    uint64_t raw = (uint64_t)png_get_image_height(png, info) * (png_get_rowbytes(png, info) + 1);
+    if (raw > (uint64_t)1100 * src->n)
+        png_error(png, "truncated: the header's image cannot fit in the file");
     int type = png_get_color_type(png, info);
     if (type == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(png);

@@ -304,3 +304,30 @@ TEST(png_read_refuses_truncated_and_corrupt_files_without_crashing)
     CHECK(strstr(err, "truncated") && strstr(err, "cut.png"), "%s", err);
     rm_tmpdir();
 }
+
+/* The decoder refuses a header whose image cannot fit in the file (deflate
+ * expands at most ~1032:1) before allocating it, yet reads a real image at
+ * close to deflate's best ratio: 3000 x 3000 black, 9 MB from ~9 KB. */
+TEST(png_claimed_size_must_fit_the_file)
+{
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    char *path = th_path(dir, "black.png");
+    size_t n = (size_t)3000 * 3000;
+    uint8_t *black = th_alloc(n);
+    char err[256];
+    REQUIRE(cg_png_write(path, black, 3000, 3000, 1, err, sizeof err) == CG_OK, "%s", err);
+    size_t len = 0;
+    unsigned char *file = th_read_file(path, &len);
+    REQUIRE(file && len > 0);
+    printf("    3000 x 3000 black: %zu bytes, ratio %.0f:1\n", len, (double)n / (double)len);
+    cg_image8 im;
+    CHECK(cg_png_decode(file, len, &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 3000 && im.height == 3000);
+    cg_image8_free(&im);
+    /* the same header with the data cut to 100 bytes: refused as truncated */
+    CHECK(cg_png_decode(file, 100, &im, err, sizeof err) == CG_ERR_IO && strstr(err, "truncated"),
+          "%s", err);
+    CHECK(im.pixels == NULL);
+    th_rmtree(dir);
+}
