@@ -216,6 +216,10 @@ static int png_decode_into(png_source *src, cg_image8 *im, png_errbuf *e)
         return -1;
     }
     png_set_user_limits(png, CG_PNG_MAX_SIDE, CG_PNG_MAX_SIDE);
+    /* no ancillary chunk (text, ICC profile) may make libpng allocate more than
+     * 8 MB, whatever length its header claims; a distribution's libpng may
+     * leave this unlimited */
+    png_set_chunk_malloc_max(png, (png_alloc_size_t)8 << 20);
     png_set_read_fn(png, src, png_read_mem);
     png_read_info(png, info);
     /* Deflate expands at most ~1032:1, so a file of n bytes cannot hold more
