@@ -11,9 +11,6 @@
 #include "cugen/cuda.h"
 #include "cugen/tensor.h"
 
-char *openblas_get_config(void);
-int openblas_get_num_threads(void);
-
 int cli_info(int argc, char **argv)
 {
     int require_gpu = 0;

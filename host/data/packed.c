@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <zlib.h>
 
 #include "cugen/data.h"
+#include "cugen/io.h"
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "packed files map int32 labels in place: little-endian hosts only"
@@ -224,8 +224,7 @@ cg_status cg_packed_open(const char *path, cg_dataset *d, char *err, size_t errl
 /* ---- writing --------------------------------------------------------------- */
 
 struct cg_packed_writer {
-    FILE *f;
-    char *path, *tmp;
+    cg_atomic_file af;  /* the temporary file, renamed over the path at close */
     header h;
     size_t img_bytes;
     int32_t *labels;
@@ -234,12 +233,7 @@ struct cg_packed_writer {
 
 static void writer_free(cg_packed_writer *w)
 {
-    if (w->f)
-        fclose(w->f);
-    if (w->tmp)
-        unlink(w->tmp);
-    free(w->path);
-    free(w->tmp);
+    cg_atomic_abort(&w->af);  /* nothing left to do after a commit */
     free(w->labels);
     free(w);
 }
@@ -265,34 +259,15 @@ cg_status cg_packed_writer_open(cg_packed_writer **out, const char *path, int ch
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return fail(err, errlen, CG_ERR_ARG, "%s: is a directory", path);
     cg_packed_writer *w = calloc(1, sizeof *w);
-    size_t n = strlen(path);
-    if (!w || !(w->path = strdup(path)) || !(w->tmp = malloc(n + 16))) {
-        if (w)
-            free(w->path);
-        free(w);
+    if (!w)
         return fail(err, errlen, CG_ERR_NOMEM, "packed writer: out of memory");
+    char why[512];
+    cg_status s = cg_atomic_open(&w->af, path, why, sizeof why);
+    if (s != CG_OK) {
+        free(w);
+        return fail(err, errlen, s, "%s: cannot create the output: %s", path, why);
     }
-    snprintf(w->tmp, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(w->tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(w->tmp);
-        w->tmp = NULL;
-        writer_free(w);
-        cg_status s = (e == ENOENT || e == EACCES || e == ENOTDIR || e == EROFS ||
-                       e == ENAMETOOLONG || e == EPERM) ? CG_ERR_ARG : CG_ERR_IO;
-        return fail(err, errlen, s, "%s: cannot create the output: %s", path, strerror(e));
-    }
-    mode_t mask = umask(0);  /* mkstemp made it 0600; give it a normal file's mode */
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    w->f = fdopen(fd, "wb");
-    if (!w->f) {
-        close(fd);
-        writer_free(w);
-        return fail(err, errlen, CG_ERR_IO, "%s: fdopen failed", path);
-    }
-    setvbuf(w->f, NULL, _IOFBF, 1 << 20);
+    setvbuf(w->af.f, NULL, _IOFBF, 1 << 20);
     w->h.version = CG_PACKED_VERSION;
     w->h.flags = num_classes > 0 ? F_LABELS : 0;
     w->h.channels = (uint32_t)channels;
@@ -304,7 +279,7 @@ cg_status cg_packed_writer_open(cg_packed_writer **out, const char *path, int ch
         snprintf(w->h.name, sizeof w->h.name, "%s", name);
     w->img_bytes = (size_t)channels * height * width;
     uint8_t zero[CG_PACKED_HEADER] = {0};  /* the real header comes at close */
-    if (fwrite(zero, 1, sizeof zero, w->f) != sizeof zero) {
+    if (fwrite(zero, 1, sizeof zero, w->af.f) != sizeof zero) {
         writer_free(w);
         return fail(err, errlen, CG_ERR_IO, "%s: write failed", path);
     }
@@ -329,38 +304,24 @@ cg_status cg_packed_writer_add(cg_packed_writer *w, const uint8_t *image, int32_
         }
         w->labels[w->h.count] = label;
     }
-    if (fwrite(image, 1, w->img_bytes, w->f) != w->img_bytes)
-        return fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+    if (fwrite(image, 1, w->img_bytes, w->af.f) != w->img_bytes)
+        return fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->af.path, strerror(errno));
     w->h.pix_crc = crc_of(w->h.pix_crc, image, w->img_bytes);
     w->h.count++;
     return CG_OK;
-}
-
-/* make the rename durable: fsync the folder holding the file */
-static void sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
 }
 
 cg_status cg_packed_writer_close(cg_packed_writer *w, char *err, size_t errlen)
 {
     cg_status s = CG_OK;
     if (w->h.count == 0) {
-        s = fail(err, errlen, CG_ERR_ARG, "%s: no images to write", w->path);
+        s = fail(err, errlen, CG_ERR_ARG, "%s: no images to write", w->af.path);
         goto done;
     }
     uint64_t lab_off, total;
     int labels = w->h.num_classes > 0;
     if (!layout(w->h.count, w->img_bytes, labels, &lab_off, &total)) {
-        s = fail(err, errlen, CG_ERR_ARG, "%s: too many images", w->path);
+        s = fail(err, errlen, CG_ERR_ARG, "%s: too many images", w->af.path);
         goto done;
     }
     if (labels) {
@@ -368,29 +329,21 @@ cg_status cg_packed_writer_close(cg_packed_writer *w, char *err, size_t errlen)
         size_t npad = (size_t)(lab_off - CG_PACKED_HEADER - w->h.count * w->img_bytes);
         size_t nlab = (size_t)w->h.count * 4;
         w->h.lab_crc = crc_of(0, w->labels, nlab);
-        if (fwrite(pad, 1, npad, w->f) != npad || fwrite(w->labels, 1, nlab, w->f) != nlab) {
-            s = fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+        if (fwrite(pad, 1, npad, w->af.f) != npad || fwrite(w->labels, 1, nlab, w->af.f) != nlab) {
+            s = fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->af.path, strerror(errno));
             goto done;
         }
     }
     uint8_t hdr[CG_PACKED_HEADER];
     header_encode(&w->h, hdr);
-    if (fflush(w->f) != 0 || fseek(w->f, 0, SEEK_SET) != 0 ||
-        fwrite(hdr, 1, sizeof hdr, w->f) != sizeof hdr || fflush(w->f) != 0 ||
-        fsync(fileno(w->f)) != 0) {
-        s = fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+    if (fflush(w->af.f) != 0 || fseek(w->af.f, 0, SEEK_SET) != 0 ||
+        fwrite(hdr, 1, sizeof hdr, w->af.f) != sizeof hdr) {
+        s = fail(err, errlen, CG_ERR_IO, "%s: write failed: %s", w->af.path, strerror(errno));
         goto done;
     }
-    int rc = fclose(w->f);
-    w->f = NULL;
-    if (rc != 0 || rename(w->tmp, w->path) != 0) {
-        s = fail(err, errlen, CG_ERR_IO, "%s: cannot finish the file: %s", w->path,
-                 strerror(errno));
-        goto done;
-    }
-    free(w->tmp);
-    w->tmp = NULL;  /* renamed: nothing to remove */
-    sync_dir(w->path);
+    char why[512];
+    if ((s = cg_atomic_commit(&w->af, why, sizeof why)) != CG_OK)
+        s = fail(err, errlen, s, "cannot finish the file: %s", why);
 done:
     writer_free(w);
     return s;

@@ -18,7 +18,10 @@
  * PATH and PREV as they were. A failure after it (keeping PREV, the final
  * directory fsync) is reported, but the new file is already in place.
  *
- * Not for: what goes into the file (safetensors.c), or reading.
+ * cg_atomic_open / cg_atomic_commit are the same steps (without the
+ * rotation) for a file written through a FILE * as it is produced.
+ *
+ * Not for: what goes into the file (safetensors.c, png.c, packed.c), or reading.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -243,4 +246,79 @@ cg_status cg_write_atomic(const char *path, const cg_io_piece *pieces, int npiec
                           size_t errlen)
 {
     return io_write_atomic(path, NULL, pieces, npieces, err, errlen);
+}
+
+cg_status cg_atomic_open(cg_atomic_file *a, const char *path, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    if (!path || !*path)
+        return io_err(CG_ERR_ARG, err, errlen, "atomic write: no path");
+    char *tmp;
+    int fd = open_temp(path, &tmp);
+    if (fd < 0) {
+        int e = errno;
+        cg_status st = (e == ENOENT || e == EACCES || e == ENOTDIR || e == EROFS ||
+                        e == ENAMETOOLONG || e == EPERM || e == EISDIR) ? CG_ERR_ARG
+                                                                         : CG_ERR_IO;
+        return io_err(st, err, errlen, "%s: cannot create a temporary file beside it: %s", path,
+                      strerror(e));
+    }
+    a->f = fdopen(fd, "wb");
+    a->path = strdup(path);
+    a->tmp = tmp;
+    if (!a->f || !a->path) {
+        int e = a->f ? ENOMEM : errno;
+        if (!a->f)
+            close(fd);
+        cg_atomic_abort(a);
+        return io_err(CG_ERR_NOMEM, err, errlen, "%s: cannot open the temporary file: %s", path,
+                      strerror(e));
+    }
+    return CG_OK;
+}
+
+cg_status cg_atomic_commit(cg_atomic_file *a, char *err, size_t errlen)
+{
+    const char *step = NULL;
+    int e = 0;
+    if (fflush(a->f) != 0 || ferror(a->f) || injected("write"))
+        step = "write";
+    else if (injected("fsync") || fsync(fileno(a->f)) != 0)
+        step = "fsync";
+    if (step)
+        e = errno;
+    if ((injected("close") || fclose(a->f) != 0) && !step) {
+        step = "close";
+        e = errno;
+    }
+    a->f = NULL;
+    if (!step && (injected("rename") || rename(a->tmp, a->path) != 0)) {
+        step = "rename";
+        e = errno;
+    }
+    cg_status st = CG_OK;
+    if (step) {
+        st = io_err(CG_ERR_IO, err, errlen, "%s: %s of the temporary file failed: %s; the "
+                    "previous file is unchanged", a->path, step, strerror(e));
+    } else {
+        free(a->tmp);
+        a->tmp = NULL;  /* renamed: nothing to remove */
+        if (!sync_dir(a->path))
+            st = io_err(CG_ERR_IO, err, errlen, "%s: written, but syncing its directory "
+                        "failed: %s (the rename may not survive a crash)", a->path,
+                        strerror(errno));
+    }
+    cg_atomic_abort(a);
+    return st;
+}
+
+void cg_atomic_abort(cg_atomic_file *a)
+{
+    if (a->f)
+        fclose(a->f);
+    if (a->tmp)
+        unlink(a->tmp);
+    free(a->tmp);
+    free(a->path);
+    memset(a, 0, sizeof *a);
 }

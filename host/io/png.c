@@ -91,42 +91,22 @@ cg_status cg_png_write(const char *path, const uint8_t *pixels, int width, int h
                  channels, width, height);
         return CG_ERR_ARG;
     }
-    /* the temporary file sits beside the target so that rename is atomic */
-    static unsigned counter;
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(),
-                 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) >= (int)sizeof tmp) {
-        snprintf(err, len, "png: path too long: %s", path);
-        return CG_ERR_ARG;
-    }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
-    if (!f) {
-        snprintf(err, len, "png: cannot create %s: %s", tmp, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        return CG_ERR_IO;
+    cg_atomic_file af;
+    char why[512];
+    cg_status st = cg_atomic_open(&af, path, why, sizeof why);
+    if (st != CG_OK) {
+        snprintf(err, len, "png: %s", why);
+        return st == CG_ERR_NOMEM ? st : CG_ERR_IO;
     }
     png_errbuf e = {""};
-    int bad = png_encode(f, pixels, width, height, channels, &e);
-    if (!bad && (fflush(f) != 0 || fsync(fileno(f)) != 0)) {
-        snprintf(e.msg, sizeof e.msg, "%s", strerror(errno));
-        bad = 1;
-    }
-    if (fclose(f) != 0 && !bad) {
-        snprintf(e.msg, sizeof e.msg, "%s", strerror(errno));
-        bad = 1;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        snprintf(e.msg, sizeof e.msg, "rename: %s", strerror(errno));
-        bad = 1;
-    }
-    if (bad) {
-        unlink(tmp);
+    if (png_encode(af.f, pixels, width, height, channels, &e)) {
+        cg_atomic_abort(&af);
         snprintf(err, len, "png: cannot write %s: %s", path, e.msg);
         return CG_ERR_IO;
+    }
+    if ((st = cg_atomic_commit(&af, why, sizeof why)) != CG_OK) {
+        snprintf(err, len, "png: cannot write %s", why);
+        return st;
     }
     return CG_OK;
 }

@@ -62,7 +62,8 @@ int op_begin(cg_ctx *ctx, const char *op, cg_tensor *const *in, int nreq, int ni
 void *op_fail(cg_ctx *ctx, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* "(2, 3)" formatted into a static-per-call-site buffer is unsafe; use this. */
+/* A tensor's shape as "(2, 3)" for messages, in a buffer of its own for each
+ * use (a compound literal), so one message can show several shapes. */
 #define SHAPE_STR(t) cg_shape_str((t), (char[64]){0}, 64)
 
 /* Output with the inputs' device. */

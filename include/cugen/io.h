@@ -6,6 +6,7 @@
 #define CUGEN_IO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "cugen/optim.h"
@@ -96,6 +97,20 @@ typedef struct {
 } cg_io_piece;
 cg_status cg_write_atomic(const char *path, const cg_io_piece *pieces, int npieces, char *err,
                           size_t errlen);
+
+/* The same for a file written as a stream (too big to hold, or made by a
+ * library that writes to a FILE *): cg_atomic_open gives a.f on a temporary
+ * beside path; cg_atomic_commit flushes, fsyncs and closes it, renames it
+ * over path and fsyncs the directory; cg_atomic_abort removes it. Exactly one
+ * of commit or abort follows a successful open. A path that cannot be created
+ * (missing directory, no permission) is CG_ERR_ARG, other failures CG_ERR_IO. */
+typedef struct {
+    FILE *f;
+    char *path, *tmp;
+} cg_atomic_file;
+cg_status cg_atomic_open(cg_atomic_file *a, const char *path, char *err, size_t errlen);
+cg_status cg_atomic_commit(cg_atomic_file *a, char *err, size_t errlen);
+void cg_atomic_abort(cg_atomic_file *a);
 
 /*
  * Weights: every parameter and buffer of a cg_params under the name given at
