@@ -8,7 +8,8 @@
 #   make test-gpu     the tests with GPU cases required (fails without a GPU)
 #   make bench        CPU op benchmarks (cugen bench ops --device cpu)
 #   make demo         the main job
-#   CUDA=0|1          build the CUDA backend (default: 1 when nvcc is found)
+#   CUDA=0|1          build the CUDA backend (default: 1 when nvcc is found);
+#                     CUDA=0 where nvcc exists builds in build-cpu/
 #
 # Two builds of the same host sources: f32 (real = float) for the program and
 # the unit tests, f64 (real = double, -DCUGEN_DOUBLE) for the gradchecks.
@@ -21,7 +22,9 @@ VG ?= 0
 
 CC := gcc
 # VG=1: a build for valgrind, whose CPU model has no AVX-512 (no -march=native).
-BUILD := build$(if $(filter 1,$(SAN)),-san)$(if $(filter 1,$(VG)),-vg)
+# CUDA=0 on a machine with nvcc: a build dir of its own, so that the CPU-only
+# and the CUDA build do not overwrite each other's objects.
+BUILD := build$(if $(filter 1,$(SAN)),-san)$(if $(filter 1,$(VG)),-vg)$(if $(and $(filter 0,$(CUDA)),$(NVCC)),-cpu)
 OPT := $(if $(filter 1,$(VG)),-O1,-O2 -march=native)
 comma := ,
 SANFLAGS := $(if $(filter 1,$(SAN)),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
@@ -39,12 +42,18 @@ UNIT_SRC := tests/harness.c $(wildcard tests/unit/*.c)
 GRAD_SRC := tests/harness.c $(wildcard tests/grad/*.c)
 CU_SRC := $(wildcard kernels/*.cu)
 
+# --fmad=false: like the host's -ffp-contract=off, no a*b+c is fused behind
+# our back, so Philox normals are bit-identical to the CPU's and the other
+# kernels round like their CPU references. --extended-lambda: kernels are
+# written as device lambdas run by cu_map (kernels/cuda_check.h).
 ifeq ($(CUDA),1)
-  NVCCFLAGS := -O2 -std=c++17 -Iinclude -Ihost -gencode arch=compute_80,code=sm_80 \
-               -gencode arch=compute_90,code=sm_90 -Xcompiler -fPIC,-Wall
+  NVCCFLAGS := -O2 -std=c++17 -Iinclude -Ihost --fmad=false --extended-lambda \
+               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -Xcompiler -fPIC,-Wall
   CU_OBJ := $(patsubst kernels/%.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
   BACKEND_OBJ := $(CU_OBJ)
-  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+  CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart \
+               -lstdc++
 else
   BACKEND_OBJ := $(BUILD)/f32/host/core/cuda_stub.o
   CUDA_LIBS :=
@@ -86,7 +95,7 @@ $(BUILD)/f64/%.o: %.c
 
 $(BUILD)/cuda/%.o: kernels/%.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 # Tests run from the repository root (they read tests/ref/*). The binaries are
 # run one after the other and their summaries added up by tests/run.sh.
@@ -141,6 +150,7 @@ fuzz: $(FUZZ_BIN)
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$c || exit 1; done
 
 clean:
-	rm -rf build build-san build-vg build-fuzz
+	rm -rf build build-san build-vg build-cpu build-fuzz
 
--include $(F32_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(GRAD_OBJ:.o=.d)
+-include $(F32_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(GRAD_OBJ:.o=.d) \
+         $(CU_OBJ:.o=.d)

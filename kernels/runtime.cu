@@ -1,14 +1,60 @@
 /*
- * runtime.cu: device discovery for the CUDA build. Every CUDA call is
- * checked; with no driver or no GPU the count is 0 and the reason is kept.
+ * runtime.cu: device discovery, versions, the error message of the last
+ * failed call, the stream and the cuBLAS handle (see cuda_check.h). With no
+ * driver or no GPU the device count is 0 and the reason is kept.
  */
+#include <cstdarg>
 #include <cstdio>
-#include <cuda_runtime.h>
 
-extern "C" {
-#include "cugen/cuda.h"
+#include "cuda_check.h"
+
+/* ---- errors ------------------------------------------------------------------- */
+static thread_local char last_error[512];
+
+extern "C" const char *cg_cuda_last_error(void)
+{
+    return last_error;
 }
 
+cg_status cu_fail(cg_status st, const char *file, int line, const char *fmt, ...)
+{
+    int k = snprintf(last_error, sizeof last_error, "%s:%d: ", file, line);
+    if (k < 0 || k >= (int)sizeof last_error)
+        k = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error + k, sizeof last_error - (size_t)k, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+cg_status cu_check(cudaError_t e, const char *call, const char *file, int line)
+{
+    if (e == cudaSuccess)
+        return CG_OK;
+    cudaGetLastError();  /* clear a non-sticky error so the next call starts clean */
+    cg_status st = e == cudaErrorMemoryAllocation ? CG_ERR_NOMEM : CG_ERR_CUDA;
+    return cu_fail(st, file, line, "%s: %s (%s)", call, cudaGetErrorString(e),
+                   cudaGetErrorName(e));
+}
+
+cg_status cu_check_cublas(cublasStatus_t e, const char *call, const char *file, int line)
+{
+    if (e == CUBLAS_STATUS_SUCCESS)
+        return CG_OK;
+    cg_status st = e == CUBLAS_STATUS_ALLOC_FAILED ? CG_ERR_NOMEM : CG_ERR_CUDA;
+    return cu_fail(st, file, line, "%s: %s", call, cublasGetStatusString(e));
+}
+
+cg_status cu_check_cudnn(cudnnStatus_t e, const char *call, const char *file, int line)
+{
+    if (e == CUDNN_STATUS_SUCCESS)
+        return CG_OK;
+    cg_status st = e == CUDNN_STATUS_ALLOC_FAILED ? CG_ERR_NOMEM : CG_ERR_CUDA;
+    return cu_fail(st, file, line, "%s: %s", call, cudnnGetErrorString(e));
+}
+
+/* ---- devices ------------------------------------------------------------------ */
 extern "C" int cg_cuda_built(void) { return 1; }
 
 extern "C" int cg_cuda_device_count(char *why, size_t why_len)
@@ -32,9 +78,7 @@ extern "C" int cg_cuda_device_count(char *why, size_t why_len)
 extern "C" cg_status cg_cuda_device_info_get(int dev, cg_cuda_device_info *info)
 {
     cudaDeviceProp p;
-    cudaError_t e = cudaGetDeviceProperties(&p, dev);
-    if (e != cudaSuccess)
-        return CG_ERR_CUDA;
+    CU_TRY(cudaGetDeviceProperties(&p, dev));
     snprintf(info->name, sizeof info->name, "%.127s", p.name);
     info->major = p.major;
     info->minor = p.minor;
@@ -47,8 +91,79 @@ extern "C" const char *cg_cuda_runtime_version(void)
 {
     static char buf[32];
     int v = 0;
-    if (cudaRuntimeGetVersion(&v) != cudaSuccess)
+    if (CU_CHECK(cudaRuntimeGetVersion(&v)) != CG_OK)
         return "unknown";
     snprintf(buf, sizeof buf, "%d.%d", v / 1000, (v % 1000) / 10);
     return buf;
+}
+
+/* cudnnGetVersion: major * 10000 + minor * 100 + patch since cuDNN 9 */
+extern "C" const char *cg_cuda_cudnn_version(void)
+{
+    static char buf[32];
+    size_t v = cudnnGetVersion();
+    snprintf(buf, sizeof buf, "%zu.%zu.%zu", v / 10000, (v % 10000) / 100, v % 100);
+    return buf;
+}
+
+/* ---- stream, cuBLAS, determinism ------------------------------------------------ */
+static cudaStream_t stream;
+static cublasHandle_t cublas;
+static int deterministic;
+
+/* Non-blocking: the legacy default stream (used by libraries that are not
+ * told otherwise) does not serialise with it. */
+cg_status cu_stream(cudaStream_t *s)
+{
+    if (!stream)
+        CU_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    *s = stream;
+    return CG_OK;
+}
+
+static cg_status cublas_math_mode(void)
+{
+    cublasMath_t mode = deterministic ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH;
+    CUBLAS_TRY(cublasSetMathMode(cublas, mode));
+    return CG_OK;
+}
+
+cg_status cu_cublas(cublasHandle_t *h)
+{
+    if (!cublas) {
+        cudaStream_t s;
+        cg_status st = cu_stream(&s);
+        if (st != CG_OK)
+            return st;
+        cublasHandle_t made;
+        CUBLAS_TRY(cublasCreate(&made));
+        cublas = made;
+        CUBLAS_TRY(cublasSetStream(cublas, s));
+        st = cublas_math_mode();
+        if (st != CG_OK)
+            return st;
+    }
+    *h = cublas;
+    return CG_OK;
+}
+
+extern "C" void cg_cuda_set_deterministic(int on)
+{
+    deterministic = on != 0;
+    if (cublas)
+        cublas_math_mode();  /* a failure here shows at the handle's next call */
+}
+
+extern "C" int cg_cuda_deterministic(void)
+{
+    return deterministic;
+}
+
+extern "C" cg_status cg_cuda_sync(void)
+{
+    cudaStream_t s;
+    cg_status st = cu_stream(&s);
+    if (st != CG_OK)
+        return st;
+    return CU_CHECK(cudaStreamSynchronize(s));
 }

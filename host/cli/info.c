@@ -29,7 +29,7 @@ int cli_info(int argc, char **argv)
            openblas_get_num_threads());
     printf("CUDA backend: %s", cg_cuda_built() ? "built" : "not built (CUDA=0)");
     if (cg_cuda_built())
-        printf(", runtime %s", cg_cuda_runtime_version());
+        printf(", runtime %s, cuDNN %s", cg_cuda_runtime_version(), cg_cuda_cudnn_version());
     printf("\n");
     char why[256] = "";
     int n = cg_cuda_device_count(why, sizeof why);

@@ -4,20 +4,40 @@
  * Blocks are chained while a step grows; cg_arena_reset merges them into a
  * single block sized to the high-water mark, so from the second step on an
  * unchanged step allocates nothing and sees the same addresses.
+ *
+ * The same code serves the device arena: only the blocks' memory differs
+ * (cudaMalloc instead of aligned_alloc); block headers stay on the host.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/tensor.h"
 
 #define ARENA_ALIGN 64
+
+static void *sys_alloc(const cg_arena *a, size_t size)
+{
+    if (a->dev == CG_CPU)
+        return aligned_alloc(ARENA_ALIGN, size);
+    void *p = NULL;
+    return cg_cuda_malloc(&p, size, "device step arena block") == CG_OK ? p : NULL;
+}
+
+static void sys_free(int dev, void *p)
+{
+    if (dev == CG_CPU)
+        free(p);
+    else
+        cg_cuda_free(p);
+}
 
 static cg_arena_block *block_new(cg_arena *a, size_t size)
 {
     cg_arena_block *b = malloc(sizeof *b);
     if (!b)
         return NULL;
-    b->base = aligned_alloc(ARENA_ALIGN, size);
+    b->base = sys_alloc(a, size);
     if (!b->base) {
         free(b);
         return NULL;
@@ -29,11 +49,11 @@ static cg_arena_block *block_new(cg_arena *a, size_t size)
     return b;
 }
 
-static void blocks_free(cg_arena_block *b)
+static void blocks_free(int dev, cg_arena_block *b)
 {
     while (b) {
         cg_arena_block *next = b->next;
-        free(b->base);
+        sys_free(dev, b->base);
         free(b);
         b = next;
     }
@@ -44,6 +64,12 @@ void cg_arena_init(cg_arena *a, size_t first_block)
     memset(a, 0, sizeof *a);
     if (first_block)
         a->head = block_new(a, (first_block + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1));
+}
+
+void cg_arena_init_dev(cg_arena *a, cg_device dev)
+{
+    memset(a, 0, sizeof *a);
+    a->dev = dev;
 }
 
 void *cg_arena_alloc(cg_arena *a, size_t bytes)
@@ -75,7 +101,7 @@ void cg_arena_reset(cg_arena *a)
     if (a->head && a->head->next) {
         /* More than one block this step: replace them with one that holds it all. */
         size_t want = (a->high_water + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-        blocks_free(a->head);
+        blocks_free(a->dev, a->head);
         a->head = block_new(a, want);  /* on failure the next alloc retries */
     } else if (a->head) {
         a->head->used = 0;
@@ -85,6 +111,8 @@ void cg_arena_reset(cg_arena *a)
 
 void cg_arena_free(cg_arena *a)
 {
-    blocks_free(a->head);
+    int dev = a->dev;
+    blocks_free(dev, a->head);
     memset(a, 0, sizeof *a);
+    a->dev = dev;
 }

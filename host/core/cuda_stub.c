@@ -1,17 +1,21 @@
 /*
- * cuda_stub.c: the CUDA backend of a CPU-only build (CUDA=0). Every entry
- * point says so instead of failing at link time.
+ * cuda_stub.c: the CUDA backend of a CPU-only build (CUDA=0, and the f64
+ * gradcheck build). Every entry point says so instead of failing at link
+ * time; the op twins come from the one list in ops/cuda_ops.h.
  */
 #include <stdio.h>
 
 #include "cugen/cuda.h"
+#include "ops/cuda_ops.h"
+
+static const char NO_CUDA[] = "cugen was built without CUDA (CUDA=0)";
 
 int cg_cuda_built(void) { return 0; }
 
 int cg_cuda_device_count(char *why, size_t why_len)
 {
     if (why)
-        snprintf(why, why_len, "cugen was built without CUDA (CUDA=0)");
+        snprintf(why, why_len, "%s", NO_CUDA);
     return 0;
 }
 
@@ -23,3 +27,34 @@ cg_status cg_cuda_device_info_get(int dev, cg_cuda_device_info *info)
 }
 
 const char *cg_cuda_runtime_version(void) { return "none"; }
+const char *cg_cuda_cudnn_version(void) { return "none"; }
+const char *cg_cuda_last_error(void) { return NO_CUDA; }
+cg_status cg_cuda_sync(void) { return CG_ERR_NO_CUDA; }
+
+static int deterministic;
+void cg_cuda_set_deterministic(int on) { deterministic = on != 0; }
+int cg_cuda_deterministic(void) { return deterministic; }
+
+cg_status cg_cuda_malloc(void **p, size_t bytes, const char *what)
+{
+    *p = NULL;
+    return CG_ERR_NO_CUDA;
+}
+
+void cg_cuda_free(void *p) { (void)p; }
+cg_status cg_cuda_memset0(void *p, size_t bytes) { return CG_ERR_NO_CUDA; }
+cg_status cg_cuda_copy_d2d(void *dst, const void *src, size_t bytes) { return CG_ERR_NO_CUDA; }
+cg_status cg_cuda_upload(void *dst, const void *src, size_t bytes) { return CG_ERR_NO_CUDA; }
+cg_status cg_cuda_download(void *dst, const void *src, size_t bytes) { return CG_ERR_NO_CUDA; }
+
+cg_status cg_cuda_upload_staged(cg_ctx *ctx, void *dst, const void *src, size_t bytes)
+{
+    return CG_ERR_NO_CUDA;
+}
+
+void cg_cuda_ctx_step_end(cg_ctx *ctx) { (void)ctx; }
+void cg_cuda_ctx_free(cg_ctx *ctx) { (void)ctx; }
+
+#define CG_CUDA_STUB(name, args) \
+    cg_status name args { return CG_ERR_NO_CUDA; }
+CG_CUDA_OPS(CG_CUDA_STUB)

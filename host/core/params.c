@@ -1,10 +1,13 @@
 /*
- * params.c: the flat parameter buffer (see nn.h).
+ * params.c: the flat parameter buffer (see nn.h), on the host or the GPU.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/nn.h"
+#include "ops/cuda_ops.h"
 
 #define PARAM_PAD 16  /* elements: keeps every view 64-byte aligned */
 
@@ -116,10 +119,119 @@ cg_status cg_params_alloc(cg_params *p)
     return CG_OK;
 }
 
-void cg_params_zero_grad(cg_params *p)
+cg_status cg_params_zero_grad(cg_params *p)
 {
-    if (p->g)
-        memset(p->g, 0, sizeof(real) * (size_t)p->n);
+    if (!p->g)
+        return CG_OK;
+    if (p->dev == CG_CUDA)
+        return cg_cuda_memset0(p->g, sizeof(real) * (size_t)p->n);
+    memset(p->g, 0, sizeof(real) * (size_t)p->n);
+    return CG_OK;
+}
+
+/* ---- moving the buffers between host and GPU ---------------------------------- */
+enum { NBUF = 5 };
+
+static real **buffer_slot(cg_params *p, int k)
+{
+    real **slot[NBUF] = {&p->w, &p->g, &p->m, &p->v, &p->buf};
+    return slot[k];
+}
+
+static size_t buffer_bytes(const cg_params *p, int k)
+{
+    int64_t n = k == NBUF - 1 ? p->nbuf : p->n;
+    size_t bytes = sizeof(real) * (size_t)(n > 0 ? n : PARAM_PAD);
+    return (bytes + 63) & ~(size_t)63;
+}
+
+static const char *const BUFFER_NAME[NBUF] = {"weights", "gradients", "Adam m", "Adam v",
+                                              "buffers"};
+
+static void views_point_into(cg_params *p, int dev)
+{
+    for (int i = 0; i < p->count; i++) {
+        p->t[i]->data = p->w + p->off[i];
+        p->t[i]->grad = p->g + p->off[i];
+        p->t[i]->dev = (uint8_t)dev;
+    }
+    for (int i = 0; i < p->bcount; i++) {
+        p->b[i]->data = p->buf + p->boff[i];
+        p->b[i]->dev = (uint8_t)dev;
+    }
+}
+
+static void buffers_free(int dev, real *bufs[NBUF])
+{
+    for (int k = 0; k < NBUF; k++) {
+        if (dev == CG_CUDA)
+            cg_cuda_free(bufs[k]);
+        else
+            free(bufs[k]);
+        bufs[k] = NULL;
+    }
+}
+
+/* Copies of the five buffers on `dev` in fresh[], or the reason in err. */
+static cg_status buffers_copy(cg_params *p, int dev, real *fresh[NBUF], char *err, size_t errlen)
+{
+    for (int k = 0; k < NBUF; k++) {
+        size_t bytes = buffer_bytes(p, k);
+        char what[64];
+        snprintf(what, sizeof what, "parameter %s", BUFFER_NAME[k]);
+        cg_status st;
+        if (dev == CG_CUDA) {
+            st = cg_cuda_malloc((void **)&fresh[k], bytes, what);
+            if (st == CG_OK)
+                st = cg_cuda_upload(fresh[k], *buffer_slot(p, k), bytes);
+        } else {
+            fresh[k] = aligned_alloc(64, bytes);
+            st = fresh[k] ? cg_cuda_download(fresh[k], *buffer_slot(p, k), bytes)
+                          : CG_ERR_NOMEM;
+        }
+        if (st == CG_OK)
+            continue;
+        if (dev == CG_CPU && !fresh[k])
+            snprintf(err, errlen, "out of host memory for %zu bytes of %s", bytes, what);
+        else
+            snprintf(err, errlen, "%s", cg_cuda_last_error());
+        buffers_free(dev, fresh);
+        return st;
+    }
+    return CG_OK;
+}
+
+static cg_status params_move(cg_params *p, int dev, char *err, size_t errlen)
+{
+    if (!p->allocated) {
+        snprintf(err, errlen, "parameters not allocated");
+        return CG_ERR_STATE;
+    }
+    if (p->dev == dev)
+        return CG_OK;
+    real *fresh[NBUF] = {0};
+    cg_status st = buffers_copy(p, dev, fresh, err, errlen);
+    if (st != CG_OK)
+        return st;
+    real *old[NBUF];
+    for (int k = 0; k < NBUF; k++) {
+        old[k] = *buffer_slot(p, k);
+        *buffer_slot(p, k) = fresh[k];
+    }
+    buffers_free(p->dev, old);
+    p->dev = dev;
+    views_point_into(p, dev);
+    return CG_OK;
+}
+
+cg_status cg_params_to_device(cg_params *p, char *err, size_t errlen)
+{
+    return params_move(p, CG_CUDA, err, errlen);
+}
+
+cg_status cg_params_to_host(cg_params *p, char *err, size_t errlen)
+{
+    return params_move(p, CG_CPU, err, errlen);
 }
 
 void cg_params_freeze(cg_params *p, int group, int frozen)
@@ -166,28 +278,26 @@ void cg_params_free(cg_params *p)
     tensors_free(p->b, p->bcount);
     free(p->off);
     free(p->boff);
-    free(p->w);
-    free(p->g);
-    free(p->m);
-    free(p->v);
-    free(p->buf);
+    real *bufs[NBUF] = {p->w, p->g, p->m, p->v, p->buf};
+    buffers_free(p->dev, bufs);
     memset(p, 0, sizeof *p);
 }
 
-void cg_init_normal(cg_tensor *t, cg_rng *r, double mean, double std)
+cg_status cg_init_normal(cg_tensor *t, cg_rng *r, double mean, double std)
 {
-    cg_rng_normal(r, t->data, t->n, mean, std);
+    return cg_rng_fill_normal(r, t, mean, std);
 }
 
-void cg_init_uniform(cg_tensor *t, cg_rng *r, double lo, double hi)
+cg_status cg_init_uniform(cg_tensor *t, cg_rng *r, double lo, double hi)
 {
-    cg_rng_uniform(r, t->data, t->n);
-    for (int64_t i = 0; i < t->n; i++)
-        t->data[i] = (real)(lo + (hi - lo) * (double)t->data[i]);
+    return cg_rng_fill_uniform(r, t, lo, hi);
 }
 
-void cg_init_const(cg_tensor *t, double v)
+cg_status cg_init_const(cg_tensor *t, double v)
 {
+    if (t->dev == CG_CUDA)
+        return cuda_fill(t->data, v, t->n);
     for (int64_t i = 0; i < t->n; i++)
         t->data[i] = (real)v;
+    return CG_OK;
 }

@@ -6,6 +6,7 @@
  */
 #include "cugen/philox_impl.h"
 #include "cugen/rng.h"
+#include "ops/cuda_ops.h"
 
 void cg_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {
@@ -83,6 +84,26 @@ void cg_rng_normal(cg_rng *r, real *x, int64_t n, double mean, double std)
     if (mean != 0.0 || std != 1.0)
         for (int64_t k = 0; k < n; k++)
             x[k] = (real)(mean + std * (double)x[k]);
+}
+
+cg_status cg_rng_fill_uniform(cg_rng *r, cg_tensor *t, double lo, double hi)
+{
+    if (t->dev == CG_CUDA)
+        return cuda_philox_uniform(r->seed, r->stream, cg_rng_take(r, t->n), t->data, t->n, lo,
+                                   hi);
+    cg_rng_uniform(r, t->data, t->n);
+    for (int64_t i = 0; i < t->n; i++)
+        t->data[i] = (real)(lo + (hi - lo) * (double)t->data[i]);
+    return CG_OK;
+}
+
+cg_status cg_rng_fill_normal(cg_rng *r, cg_tensor *t, double mean, double std)
+{
+    if (t->dev == CG_CUDA)
+        return cuda_philox_normal(r->seed, r->stream, cg_rng_take(r, t->n), t->data, t->n, mean,
+                                  std);
+    cg_rng_normal(r, t->data, t->n, mean, std);
+    return CG_OK;
 }
 
 void cg_rng_u32(cg_rng *r, uint32_t *x, int64_t n)

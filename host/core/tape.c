@@ -73,7 +73,8 @@ cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const real *dout)
     uint32_t gen = ++tp->gen;
     if (!grad_buffer(ctx, out))
         return ctx->err;
-    backend_copy_from_host(out->dev, out->grad, dout, out->n);
+    if (!backend_copy_from_host(ctx, out->dev, out->grad, dout, out->n))
+        return ctx->err;
     out->grad_gen = gen;
 
     for (int k = tp->n - 1; k >= 0; k--) {
@@ -91,8 +92,8 @@ cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const real *dout)
             if (!live) {
                 if (!grad_buffer(ctx, t))
                     return ctx->err;
-                if (acc)
-                    backend_zero(t->dev, t->grad, t->n);
+                if (acc && !backend_zero(ctx, t->dev, t->grad, t->n))
+                    return ctx->err;
                 t->grad_gen = gen;
                 dx[j] = t->grad;
             } else if (acc) {
@@ -108,9 +109,9 @@ cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const real *dout)
         if (st != CG_OK)
             return cg_fail(ctx, st, "backward of %s failed", node->op);
         for (int j = 0; j < node->nin; j++)
-            if (scratch[j])
-                backend_accumulate(node->in[j]->dev, node->in[j]->grad, scratch[j],
-                                   node->in[j]->n);
+            if (scratch[j] && !backend_accumulate(ctx, node->in[j]->dev, node->in[j]->grad,
+                                                  scratch[j], node->in[j]->n))
+                return ctx->err;
     }
     return ctx->err;
 }

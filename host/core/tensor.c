@@ -6,13 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/tape.h"
 #include "cugen/tensor.h"
+#include "ops/backend.h"
 
 cg_status cg_ctx_init(cg_ctx *ctx)
 {
     memset(ctx, 0, sizeof *ctx);
     cg_arena_init(&ctx->arena, 0);
+    cg_arena_init_dev(&ctx->dev_arena, CG_CUDA);  /* no memory until a CUDA tensor is made */
     ctx->tape = calloc(1, sizeof *ctx->tape);
     if (!ctx->tape)
         return CG_ERR_NOMEM;
@@ -27,6 +30,8 @@ void cg_ctx_free(cg_ctx *ctx)
         free(ctx->tape);
     }
     cg_arena_free(&ctx->arena);
+    cg_arena_free(&ctx->dev_arena);
+    cg_cuda_ctx_free(ctx);
     memset(ctx, 0, sizeof *ctx);
 }
 
@@ -34,6 +39,8 @@ void cg_ctx_step_end(cg_ctx *ctx)
 {
     ctx->tape->n = 0;
     cg_arena_reset(&ctx->arena);
+    cg_arena_reset(&ctx->dev_arena);
+    cg_cuda_ctx_step_end(ctx);
 }
 
 int64_t cg_shape_numel(int ndim, const int *shape)
@@ -93,26 +100,36 @@ static cg_tensor *tensor_meta(cg_ctx *ctx, const int *shape, int ndim)
     return t;
 }
 
-cg_tensor *cg_new(cg_ctx *ctx, const int *shape, int ndim)
+cg_tensor *cg_new_on(cg_ctx *ctx, cg_device dev, const int *shape, int ndim)
 {
+    if (!ctx->err && dev != CG_CPU && dev != CG_CUDA) {
+        cg_fail(ctx, CG_ERR_ARG, "tensor: unknown device %d", (int)dev);
+        return NULL;
+    }
     cg_tensor *t = tensor_meta(ctx, shape, ndim);
     if (!t)
         return NULL;
-    t->data = cg_arena_alloc(&ctx->arena, sizeof(real) * (size_t)t->n);
-    if (!t->data) {
-        cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for %lld values",
-                (long long)t->n);
+    t->dev = (uint8_t)dev;
+    t->data = backend_alloc(ctx, dev, t->n);
+    return t->data ? t : NULL;
+}
+
+cg_tensor *cg_new(cg_ctx *ctx, const int *shape, int ndim)
+{
+    return cg_new_on(ctx, CG_CPU, shape, ndim);
+}
+
+cg_tensor *cg_new_zeros_on(cg_ctx *ctx, cg_device dev, const int *shape, int ndim)
+{
+    cg_tensor *t = cg_new_on(ctx, dev, shape, ndim);
+    if (t && !backend_zero(ctx, dev, t->data, t->n))
         return NULL;
-    }
     return t;
 }
 
 cg_tensor *cg_new_zeros(cg_ctx *ctx, const int *shape, int ndim)
 {
-    cg_tensor *t = cg_new(ctx, shape, ndim);
-    if (t)
-        memset(t->data, 0, sizeof(real) * (size_t)t->n);
-    return t;
+    return cg_new_zeros_on(ctx, CG_CPU, shape, ndim);
 }
 
 cg_tensor *cg_new_like(cg_ctx *ctx, const cg_tensor *t)
@@ -122,10 +139,7 @@ cg_tensor *cg_new_like(cg_ctx *ctx, const cg_tensor *t)
             cg_fail(ctx, CG_ERR_STATE, "tensor: NULL passed to cg_new_like");
         return NULL;
     }
-    cg_tensor *o = cg_new(ctx, t->shape, t->ndim);
-    if (o)
-        o->dev = t->dev;
-    return o;
+    return cg_new_on(ctx, (cg_device)t->dev, t->shape, t->ndim);
 }
 
 cg_tensor *cg_wrap(cg_ctx *ctx, real *data, const int *shape, int ndim)

@@ -1,11 +1,13 @@
 /*
  * backend.h: what every op front end shares: argument checks that set the
- * context's sticky error, and memory helpers that take the device into
- * account. Internal to host/.
+ * context's sticky error, memory helpers that take the device into account,
+ * and the dispatch between the CPU reference and the CUDA twin. Internal to
+ * host/.
  *
- * Dispatch: an op front end calls cpu_<op>_fwd/_bwd for CPU tensors. Tensors
- * on the GPU reach an op only through the CUDA backend; until an op has a
- * kernel, op_begin reports that it is CPU-only instead of computing garbage.
+ * Dispatch: an op front end calls cpu_<op>_fwd/_bwd for CPU tensors and
+ * cuda_<op>_fwd/_bwd (ops/cuda_ops.h) for CUDA tensors, through OP_RUN. An
+ * op without a CUDA twin yet starts with op_begin_cpu, which refuses CUDA
+ * tensors with "<op>: no CUDA kernel yet" instead of computing garbage.
  */
 #ifndef CUGEN_OPS_BACKEND_H
 #define CUGEN_OPS_BACKEND_H
@@ -27,40 +29,49 @@ static inline void *op_scratch(cg_ctx *ctx, size_t bytes)
     return p;
 }
 
+/* Untyped scratch in the step arena of a device (the host arena for the
+ * CPU). NULL with the sticky error set, naming `what` and the size. */
+void *backend_alloc_bytes(cg_ctx *ctx, int dev, size_t bytes, const char *what);
+
 /* n values of scratch on a device (the step arena on the CPU). */
 static inline real *backend_alloc(cg_ctx *ctx, int dev, int64_t n)
 {
-    (void)dev;
-    return op_scratch(ctx, sizeof(real) * (size_t)(n > 0 ? n : 1));
+    return backend_alloc_bytes(ctx, dev, sizeof(real) * (size_t)(n > 0 ? n : 1), "values");
 }
 
-static inline void backend_copy_from_host(int dev, real *dst, const real *src, int64_t n)
-{
-    (void)dev;
-    memcpy(dst, src, sizeof(real) * (size_t)n);
-}
-
-static inline void backend_zero(int dev, real *p, int64_t n)
-{
-    (void)dev;
-    memset(p, 0, sizeof(real) * (size_t)n);
-}
-
-static inline void backend_accumulate(int dev, real *dst, const real *src, int64_t n)
-{
-    (void)dev;
-    for (int64_t i = 0; i < n; i++)
-        dst[i] += src[i];
-}
+/* Memory helpers on either device. Each returns 1, or 0 with the sticky
+ * error set. On the GPU they are queued on the stream and do not wait. */
+int backend_copy_from_host(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n);
+int backend_copy(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n);
+int backend_zero(cg_ctx *ctx, int dev, real *p, int64_t n);
+int backend_accumulate(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n);
 
 /* Start of every op: no earlier error, no NULL input, all inputs on one
- * device, and that device supported. Optional inputs (bias) may be NULL when
- * listed after `nreq` required ones. Returns 0 when the op must return NULL. */
+ * device. Optional inputs (bias) may be NULL when listed after `nreq`
+ * required ones. Returns 0 when the op must return NULL. */
 int op_begin(cg_ctx *ctx, const char *op, cg_tensor *const *in, int nreq, int nin);
+/* The same for an op that has no CUDA twin yet: CUDA inputs are an error. */
+int op_begin_cpu(cg_ctx *ctx, const char *op, cg_tensor *const *in, int nreq, int nin);
 
 /* Sets the sticky error "<op>: <message>" and returns NULL. */
 void *op_fail(cg_ctx *ctx, const char *op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The status of a cuda_* call: 1 when CG_OK; otherwise the sticky error
+ * "<op>: <what failed>" (file, line and CUDA's message) and 0. */
+int op_cuda(cg_ctx *ctx, const char *op, cg_status st);
+
+/* Run the CPU reference or the CUDA twin of an op by the device `dev`:
+ *   if (!OP_RUN(ctx, "relu", x->dev, cpu_relu_fwd(y->data, x->data, x->n),
+ *               cuda_relu_fwd(y->data, x->data, x->n)))
+ *       return NULL;
+ * Evaluates to 1 on success, 0 with the sticky error set. */
+#define OP_RUN(ctx, op, dev, cpu_call, cuda_call) \
+    ((dev) == CG_CUDA ? op_cuda((ctx), (op), (cuda_call)) : ((void)(cpu_call), 1))
+
+/* The same in a backward function, which returns a status. */
+#define OP_RUN_BWD(ctx, op, dev, cpu_call, cuda_call) \
+    (OP_RUN(ctx, op, dev, cpu_call, cuda_call) ? CG_OK : (ctx)->err)
 
 /* A tensor's shape as "(2, 3)" for messages, in a buffer of its own for each
  * use (a compound literal), so one message can show several shapes. */

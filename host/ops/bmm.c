@@ -22,7 +22,7 @@ cg_tensor *cg_bmm(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, int trans_a, int tran
 {
     static const char *op = "bmm";
     cg_tensor *in[2] = {a, b};
-    if (!op_begin(ctx, op, in, 2, 2))
+    if (!op_begin_cpu(ctx, op, in, 2, 2))
         return NULL;
     if (a->ndim != 3 || b->ndim != 3)
         return op_fail(ctx, op, "a %s and b %s must be 3-D (batch, rows, cols)", SHAPE_STR(a),

@@ -88,7 +88,7 @@ cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int 
 {
     static const char *op = "conv2d";
     cg_tensor *in[3] = {x, w, b};
-    if (!op_begin(ctx, op, in, 2, 3))
+    if (!op_begin_cpu(ctx, op, in, 2, 3))
         return NULL;
     cpu_conv_dims d;
     if (!conv_check(ctx, op, x, w, b, stride, pad, 1, &d))
@@ -133,7 +133,7 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
 {
     static const char *op = "conv_transpose2d";
     cg_tensor *in[3] = {x, w, b};
-    if (!op_begin(ctx, op, in, 2, 3))
+    if (!op_begin_cpu(ctx, op, in, 2, 3))
         return NULL;
     cpu_conv_dims d;
     if (!conv_check(ctx, op, x, w, b, stride, pad, 0, &d))

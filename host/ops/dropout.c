@@ -31,7 +31,7 @@ static cg_status dropout_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, double p, cg_rng *rng, int training)
 {
     static const char *op = "dropout";
-    if (!op_begin(ctx, op, &x, 1, 1))
+    if (!op_begin_cpu(ctx, op, &x, 1, 1))
         return NULL;
     if (!(p >= 0 && p < 1))
         return op_fail(ctx, op, "p = %g must be in [0, 1)", p);

@@ -3,10 +3,14 @@
  * scale, affine). Each output has its input's shape; the backward of tanh,
  * sigmoid and exp reads the saved output, the others the input.
  * Broadcasting binary ops (add, sub, mul) are in broadcast.c.
+ *
+ * Every op runs cpu_<op> or its CUDA twin cuda_<op> (kernels/elementwise.cu,
+ * the same arguments) by the input's device, through OP_RUN.
  */
 #include "cpu/cpu_elementwise.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 /* Start of every pointwise op: checks, then the output (x's shape). */
 static cg_tensor *unary_begin(cg_ctx *ctx, const char *op, cg_tensor *x)
@@ -19,8 +23,9 @@ static cg_tensor *unary_begin(cg_ctx *ctx, const char *op, cg_tensor *x)
 /* ---- activations --------------------------------------------------------- */
 static cg_status relu_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_relu_bwd(dx[0], nd->out->grad, nd->in[0]->data, nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *x = nd->in[0]->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_relu_bwd(dx[0], dy, x, nd->out->n),
+                      cuda_relu_bwd(dx[0], dy, x, nd->out->n));
 }
 
 cg_tensor *cg_relu(cg_ctx *ctx, cg_tensor *x)
@@ -28,15 +33,19 @@ cg_tensor *cg_relu(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = unary_begin(ctx, "relu", x);
     if (!y)
         return NULL;
-    cpu_relu_fwd(y->data, x->data, x->n);
+    if (!OP_RUN(ctx, "relu", x->dev, cpu_relu_fwd(y->data, x->data, x->n),
+                cuda_relu_fwd(y->data, x->data, x->n)))
+        return NULL;
     cg_record(ctx, "relu", relu_bwd, y, &x, 1, 0);
     return y;
 }
 
 static cg_status leaky_relu_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_leaky_relu_bwd(dx[0], nd->out->grad, nd->in[0]->data, nd->f[0], nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *x = nd->in[0]->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev,
+                      cpu_leaky_relu_bwd(dx[0], dy, x, nd->f[0], nd->out->n),
+                      cuda_leaky_relu_bwd(dx[0], dy, x, nd->f[0], nd->out->n));
 }
 
 cg_tensor *cg_leaky_relu(cg_ctx *ctx, cg_tensor *x, double slope)
@@ -44,7 +53,9 @@ cg_tensor *cg_leaky_relu(cg_ctx *ctx, cg_tensor *x, double slope)
     cg_tensor *y = unary_begin(ctx, "leaky_relu", x);
     if (!y)
         return NULL;
-    cpu_leaky_relu_fwd(y->data, x->data, slope, x->n);
+    if (!OP_RUN(ctx, "leaky_relu", x->dev, cpu_leaky_relu_fwd(y->data, x->data, slope, x->n),
+                cuda_leaky_relu_fwd(y->data, x->data, slope, x->n)))
+        return NULL;
     cg_node *nd = cg_record(ctx, "leaky_relu", leaky_relu_bwd, y, &x, 1, 0);
     if (nd)
         nd->f[0] = slope;
@@ -53,8 +64,9 @@ cg_tensor *cg_leaky_relu(cg_ctx *ctx, cg_tensor *x, double slope)
 
 static cg_status tanh_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_tanh_bwd(dx[0], nd->out->grad, nd->out->data, nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *y = nd->out->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_tanh_bwd(dx[0], dy, y, nd->out->n),
+                      cuda_tanh_bwd(dx[0], dy, y, nd->out->n));
 }
 
 cg_tensor *cg_tanh(cg_ctx *ctx, cg_tensor *x)
@@ -62,15 +74,18 @@ cg_tensor *cg_tanh(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = unary_begin(ctx, "tanh", x);
     if (!y)
         return NULL;
-    cpu_tanh_fwd(y->data, x->data, x->n);
+    if (!OP_RUN(ctx, "tanh", x->dev, cpu_tanh_fwd(y->data, x->data, x->n),
+                cuda_tanh_fwd(y->data, x->data, x->n)))
+        return NULL;
     cg_record(ctx, "tanh", tanh_bwd, y, &x, 1, 0);
     return y;
 }
 
 static cg_status sigmoid_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_sigmoid_bwd(dx[0], nd->out->grad, nd->out->data, nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *y = nd->out->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_sigmoid_bwd(dx[0], dy, y, nd->out->n),
+                      cuda_sigmoid_bwd(dx[0], dy, y, nd->out->n));
 }
 
 cg_tensor *cg_sigmoid(cg_ctx *ctx, cg_tensor *x)
@@ -78,15 +93,18 @@ cg_tensor *cg_sigmoid(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = unary_begin(ctx, "sigmoid", x);
     if (!y)
         return NULL;
-    cpu_sigmoid_fwd(y->data, x->data, x->n);
+    if (!OP_RUN(ctx, "sigmoid", x->dev, cpu_sigmoid_fwd(y->data, x->data, x->n),
+                cuda_sigmoid_fwd(y->data, x->data, x->n)))
+        return NULL;
     cg_record(ctx, "sigmoid", sigmoid_bwd, y, &x, 1, 0);
     return y;
 }
 
 static cg_status silu_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_silu_bwd(dx[0], nd->out->grad, nd->in[0]->data, nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *x = nd->in[0]->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_silu_bwd(dx[0], dy, x, nd->out->n),
+                      cuda_silu_bwd(dx[0], dy, x, nd->out->n));
 }
 
 cg_tensor *cg_silu(cg_ctx *ctx, cg_tensor *x)
@@ -94,15 +112,18 @@ cg_tensor *cg_silu(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = unary_begin(ctx, "silu", x);
     if (!y)
         return NULL;
-    cpu_silu_fwd(y->data, x->data, x->n);
+    if (!OP_RUN(ctx, "silu", x->dev, cpu_silu_fwd(y->data, x->data, x->n),
+                cuda_silu_fwd(y->data, x->data, x->n)))
+        return NULL;
     cg_record(ctx, "silu", silu_bwd, y, &x, 1, 0);
     return y;
 }
 
 static cg_status softplus_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_softplus_bwd(dx[0], nd->out->grad, nd->in[0]->data, nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *x = nd->in[0]->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_softplus_bwd(dx[0], dy, x, nd->out->n),
+                      cuda_softplus_bwd(dx[0], dy, x, nd->out->n));
 }
 
 cg_tensor *cg_softplus(cg_ctx *ctx, cg_tensor *x)
@@ -110,7 +131,9 @@ cg_tensor *cg_softplus(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = unary_begin(ctx, "softplus", x);
     if (!y)
         return NULL;
-    cpu_softplus_fwd(y->data, x->data, x->n);
+    if (!OP_RUN(ctx, "softplus", x->dev, cpu_softplus_fwd(y->data, x->data, x->n),
+                cuda_softplus_fwd(y->data, x->data, x->n)))
+        return NULL;
     cg_record(ctx, "softplus", softplus_bwd, y, &x, 1, 0);
     return y;
 }
@@ -118,8 +141,9 @@ cg_tensor *cg_softplus(cg_ctx *ctx, cg_tensor *x)
 /* ---- exp, log ------------------------------------------------------------- */
 static cg_status exp_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_exp_bwd(dx[0], nd->out->grad, nd->out->data, nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *y = nd->out->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_exp_bwd(dx[0], dy, y, nd->out->n),
+                      cuda_exp_bwd(dx[0], dy, y, nd->out->n));
 }
 
 cg_tensor *cg_exp(cg_ctx *ctx, cg_tensor *x)
@@ -127,15 +151,18 @@ cg_tensor *cg_exp(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = unary_begin(ctx, "exp", x);
     if (!y)
         return NULL;
-    cpu_exp_fwd(y->data, x->data, x->n);
+    if (!OP_RUN(ctx, "exp", x->dev, cpu_exp_fwd(y->data, x->data, x->n),
+                cuda_exp_fwd(y->data, x->data, x->n)))
+        return NULL;
     cg_record(ctx, "exp", exp_bwd, y, &x, 1, 0);
     return y;
 }
 
 static cg_status log_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_log_bwd(dx[0], nd->out->grad, nd->in[0]->data, nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad, *x = nd->in[0]->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_log_bwd(dx[0], dy, x, nd->out->n),
+                      cuda_log_bwd(dx[0], dy, x, nd->out->n));
 }
 
 /* x > 0 is the caller's contract and is not checked (that would cost a pass
@@ -146,7 +173,9 @@ cg_tensor *cg_log(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = unary_begin(ctx, "log", x);
     if (!y)
         return NULL;
-    cpu_log_fwd(y->data, x->data, x->n);
+    if (!OP_RUN(ctx, "log", x->dev, cpu_log_fwd(y->data, x->data, x->n),
+                cuda_log_fwd(y->data, x->data, x->n)))
+        return NULL;
     cg_record(ctx, "log", log_bwd, y, &x, 1, 0);
     return y;
 }
@@ -154,8 +183,9 @@ cg_tensor *cg_log(cg_ctx *ctx, cg_tensor *x)
 /* ---- scale, affine ---------------------------------------------------------- */
 static cg_status affine_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_affine_bwd(dx[0], nd->out->grad, nd->f[0], nd->out->n);
-    return CG_OK;
+    const real *dy = nd->out->grad;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_affine_bwd(dx[0], dy, nd->f[0], nd->out->n),
+                      cuda_affine_bwd(dx[0], dy, nd->f[0], nd->out->n));
 }
 
 /* y = s x + t, recorded under the caller's op name */
@@ -164,7 +194,9 @@ static cg_tensor *affine(cg_ctx *ctx, const char *op, cg_tensor *x, double s, do
     cg_tensor *y = unary_begin(ctx, op, x);
     if (!y)
         return NULL;
-    cpu_affine_fwd(y->data, x->data, s, t, x->n);
+    if (!OP_RUN(ctx, op, x->dev, cpu_affine_fwd(y->data, x->data, s, t, x->n),
+                cuda_affine_fwd(y->data, x->data, s, t, x->n)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, affine_bwd, y, &x, 1, 0);
     if (nd)
         nd->f[0] = s;

@@ -21,7 +21,7 @@ static cg_status embed_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 cg_tensor *cg_timestep_embedding(cg_ctx *ctx, cg_tensor *t, int dim, double max_period)
 {
     static const char *op = "timestep_embedding";
-    if (!op_begin(ctx, op, &t, 1, 1))
+    if (!op_begin_cpu(ctx, op, &t, 1, 1))
         return NULL;
     if (t->ndim != 1)
         return op_fail(ctx, op, "t %s must be 1-D (N)", SHAPE_STR(t));

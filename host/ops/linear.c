@@ -18,7 +18,7 @@ cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b)
 {
     static const char *op = "linear";
     cg_tensor *in[3] = {x, w, b};
-    if (!op_begin(ctx, op, in, 2, 3))
+    if (!op_begin_cpu(ctx, op, in, 2, 3))
         return NULL;
     if (x->ndim != 2 || w->ndim != 2)
         return op_fail(ctx, op, "x %s and w %s must be 2-D", SHAPE_STR(x), SHAPE_STR(w));

@@ -6,12 +6,17 @@
  * Every input's gradient is written, targets included when they require
  * grad (a target that is itself a model output). The reduction becomes one
  * scale factor on the summed elementwise loss, kept in nd->f[0].
+ *
+ * The CUDA twins (kernels/loss.cu) take the same arguments; their sums are a
+ * deterministic tree in double, and dout is read on the device.
  */
 #include <string.h>
 
 #include "cpu/cpu_loss.h"
+#include "cugen/cuda.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 /* scale for `red` over n elements in `rows` rows (dim 0); 0 on an unknown value */
 static int reduce_scale(cg_ctx *ctx, const char *op, cg_reduce red, int64_t n, int64_t rows,
@@ -62,8 +67,10 @@ static void loss_record(cg_ctx *ctx, const char *op, cg_bwd_fn bwd, cg_tensor *o
 static cg_status bce_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *p = nd->in[0], *t = nd->in[1];
-    cpu_bce_bwd(dx[0], dx[1], nd->out->grad, p->data, t->data, nd->f[0], p->n);
-    return CG_OK;
+    const real *dout = nd->out->grad;
+    return OP_RUN_BWD(ctx, nd->op, p->dev,
+                      cpu_bce_bwd(dx[0], dx[1], dout, p->data, t->data, nd->f[0], p->n),
+                      cuda_bce_bwd(dx[0], dx[1], dout, p->data, t->data, nd->f[0], p->n));
 }
 
 /* p in (0, 1) is the caller's contract (not checked, which would cost a pass
@@ -76,7 +83,9 @@ cg_tensor *cg_bce(cg_ctx *ctx, cg_tensor *p, cg_tensor *target, cg_reduce red)
     cg_tensor *out = loss_begin(ctx, "bce", in, names, 2, 0, red, &scale);
     if (!out)
         return NULL;
-    cpu_bce_fwd(out->data, p->data, target->data, scale, p->n);
+    if (!OP_RUN(ctx, "bce", p->dev, cpu_bce_fwd(out->data, p->data, target->data, scale, p->n),
+                cuda_bce_fwd(out->data, p->data, target->data, scale, p->n)))
+        return NULL;
     loss_record(ctx, "bce", bce_bwd, out, in, 2, scale);
     return out;
 }
@@ -85,8 +94,10 @@ cg_tensor *cg_bce(cg_ctx *ctx, cg_tensor *p, cg_tensor *target, cg_reduce red)
 static cg_status bce_logits_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *z = nd->in[0], *t = nd->in[1];
-    cpu_bce_logits_bwd(dx[0], dx[1], nd->out->grad, z->data, t->data, nd->f[0], z->n);
-    return CG_OK;
+    const real *dout = nd->out->grad;
+    return OP_RUN_BWD(ctx, nd->op, z->dev,
+                      cpu_bce_logits_bwd(dx[0], dx[1], dout, z->data, t->data, nd->f[0], z->n),
+                      cuda_bce_logits_bwd(dx[0], dx[1], dout, z->data, t->data, nd->f[0], z->n));
 }
 
 static cg_tensor *bce_logits(cg_ctx *ctx, const char *op, const char *const *names,
@@ -97,7 +108,10 @@ static cg_tensor *bce_logits(cg_ctx *ctx, const char *op, const char *const *nam
     cg_tensor *out = loss_begin(ctx, op, in, names, 2, 0, red, &scale);
     if (!out)
         return NULL;
-    cpu_bce_logits_fwd(out->data, logits->data, t->data, scale, logits->n);
+    if (!OP_RUN(ctx, op, logits->dev,
+                cpu_bce_logits_fwd(out->data, logits->data, t->data, scale, logits->n),
+                cuda_bce_logits_fwd(out->data, logits->data, t->data, scale, logits->n)))
+        return NULL;
     loss_record(ctx, op, bce_logits_bwd, out, in, 2, scale);
     return out;
 }
@@ -118,8 +132,10 @@ cg_tensor *cg_bernoulli_nll(cg_ctx *ctx, cg_tensor *logits, cg_tensor *x, cg_red
 static cg_status mse_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *x = nd->in[0], *t = nd->in[1];
-    cpu_mse_bwd(dx[0], dx[1], nd->out->grad, x->data, t->data, nd->f[0], x->n);
-    return CG_OK;
+    const real *dout = nd->out->grad;
+    return OP_RUN_BWD(ctx, nd->op, x->dev,
+                      cpu_mse_bwd(dx[0], dx[1], dout, x->data, t->data, nd->f[0], x->n),
+                      cuda_mse_bwd(dx[0], dx[1], dout, x->data, t->data, nd->f[0], x->n));
 }
 
 cg_tensor *cg_mse(cg_ctx *ctx, cg_tensor *x, cg_tensor *target, cg_reduce red)
@@ -130,7 +146,9 @@ cg_tensor *cg_mse(cg_ctx *ctx, cg_tensor *x, cg_tensor *target, cg_reduce red)
     cg_tensor *out = loss_begin(ctx, "mse", in, names, 2, 0, red, &scale);
     if (!out)
         return NULL;
-    cpu_mse_fwd(out->data, x->data, target->data, scale, x->n);
+    if (!OP_RUN(ctx, "mse", x->dev, cpu_mse_fwd(out->data, x->data, target->data, scale, x->n),
+                cuda_mse_fwd(out->data, x->data, target->data, scale, x->n)))
+        return NULL;
     loss_record(ctx, "mse", mse_bwd, out, in, 2, scale);
     return out;
 }
@@ -139,8 +157,11 @@ cg_tensor *cg_mse(cg_ctx *ctx, cg_tensor *x, cg_tensor *target, cg_reduce red)
 static cg_status gaussian_kl_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *mu = nd->in[0], *lv = nd->in[1];
-    cpu_gaussian_kl_bwd(dx[0], dx[1], nd->out->grad, mu->data, lv->data, nd->f[0], mu->n);
-    return CG_OK;
+    const real *dout = nd->out->grad;
+    return OP_RUN_BWD(ctx, nd->op, mu->dev,
+                      cpu_gaussian_kl_bwd(dx[0], dx[1], dout, mu->data, lv->data, nd->f[0], mu->n),
+                      cuda_gaussian_kl_bwd(dx[0], dx[1], dout, mu->data, lv->data, nd->f[0],
+                                           mu->n));
 }
 
 cg_tensor *cg_gaussian_kl(cg_ctx *ctx, cg_tensor *mu, cg_tensor *logvar, cg_reduce red)
@@ -151,7 +172,10 @@ cg_tensor *cg_gaussian_kl(cg_ctx *ctx, cg_tensor *mu, cg_tensor *logvar, cg_redu
     cg_tensor *out = loss_begin(ctx, "gaussian_kl", in, names, 2, 0, red, &scale);
     if (!out)
         return NULL;
-    cpu_gaussian_kl_fwd(out->data, mu->data, logvar->data, scale, mu->n);
+    if (!OP_RUN(ctx, "gaussian_kl", mu->dev,
+                cpu_gaussian_kl_fwd(out->data, mu->data, logvar->data, scale, mu->n),
+                cuda_gaussian_kl_fwd(out->data, mu->data, logvar->data, scale, mu->n)))
+        return NULL;
     loss_record(ctx, "gaussian_kl", gaussian_kl_bwd, out, in, 2, scale);
     return out;
 }
@@ -160,9 +184,12 @@ cg_tensor *cg_gaussian_kl(cg_ctx *ctx, cg_tensor *mu, cg_tensor *logvar, cg_redu
 static cg_status gaussian_nll_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *x = nd->in[0], *mu = nd->in[1], *lv = nd->in[2];
-    cpu_gaussian_nll_bwd(dx[0], dx[1], dx[2], nd->out->grad, x->data, mu->data, lv->data, lv->n,
-                         nd->f[0], x->n);
-    return CG_OK;
+    const real *dout = nd->out->grad;
+    return OP_RUN_BWD(ctx, nd->op, x->dev,
+                      cpu_gaussian_nll_bwd(dx[0], dx[1], dx[2], dout, x->data, mu->data,
+                                           lv->data, lv->n, nd->f[0], x->n),
+                      cuda_gaussian_nll_bwd(dx[0], dx[1], dx[2], dout, x->data, mu->data,
+                                            lv->data, lv->n, nd->f[0], x->n));
 }
 
 cg_tensor *cg_gaussian_nll(cg_ctx *ctx, cg_tensor *x, cg_tensor *mu, cg_tensor *logvar,
@@ -174,7 +201,12 @@ cg_tensor *cg_gaussian_nll(cg_ctx *ctx, cg_tensor *x, cg_tensor *mu, cg_tensor *
     cg_tensor *out = loss_begin(ctx, "gaussian_nll", in, names, 3, 1, red, &scale);
     if (!out)
         return NULL;
-    cpu_gaussian_nll_fwd(out->data, x->data, mu->data, logvar->data, logvar->n, scale, x->n);
+    if (!OP_RUN(ctx, "gaussian_nll", x->dev,
+                cpu_gaussian_nll_fwd(out->data, x->data, mu->data, logvar->data, logvar->n,
+                                     scale, x->n),
+                cuda_gaussian_nll_fwd(out->data, x->data, mu->data, logvar->data, logvar->n,
+                                      scale, x->n)))
+        return NULL;
     loss_record(ctx, "gaussian_nll", gaussian_nll_bwd, out, in, 3, scale);
     return out;
 }
@@ -183,10 +215,28 @@ cg_tensor *cg_gaussian_nll(cg_ctx *ctx, cg_tensor *x, cg_tensor *mu, cg_tensor *
 static cg_status softmax_xent_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *z = nd->in[0];
-    if (dx[0])
-        cpu_softmax_xent_bwd(dx[0], nd->out->grad, z->data, nd->aux, nd->f[0], z->shape[0],
-                             z->shape[1]);
-    return CG_OK;
+    const real *dout = nd->out->grad;
+    int N = z->shape[0], K = z->shape[1];
+    if (!dx[0])
+        return CG_OK;
+    return OP_RUN_BWD(ctx, nd->op, z->dev,
+                      cpu_softmax_xent_bwd(dx[0], dout, z->data, nd->aux, nd->f[0], N, K),
+                      cuda_softmax_xent_bwd(dx[0], dout, z->data, nd->aux, nd->f[0], N, K));
+}
+
+/* A copy of n host labels in the step arena of dev, or NULL (error set). */
+static const int32_t *labels_on(cg_ctx *ctx, int dev, const int32_t *labels, int n)
+{
+    size_t bytes = sizeof(int32_t) * (size_t)n;
+    int32_t *copy = backend_alloc_bytes(ctx, dev, bytes, "labels");
+    if (!copy)
+        return NULL;
+    if (dev == CG_CPU) {
+        memcpy(copy, labels, bytes);
+        return copy;
+    }
+    return op_cuda(ctx, "softmax_xent", cg_cuda_upload_staged(ctx, copy, labels, bytes)) ? copy
+                                                                                          : NULL;
 }
 
 cg_tensor *cg_softmax_xent(cg_ctx *ctx, cg_tensor *logits, const int32_t *labels, cg_reduce red)
@@ -209,14 +259,18 @@ cg_tensor *cg_softmax_xent(cg_ctx *ctx, cg_tensor *logits, const int32_t *labels
     cg_tensor *out = op_out(ctx, logits, CG_SHAPE(1));
     if (!out)
         return NULL;
-    cpu_softmax_xent_fwd(out->data, logits->data, labels, scale, N, K);
+    /* the labels on the logits' device, a copy the node can keep (the
+     * caller's need not outlive this call) */
+    const int32_t *lab = labels_on(ctx, logits->dev, labels, N);
+    if (!lab)
+        return NULL;
+    if (!OP_RUN(ctx, op, logits->dev, cpu_softmax_xent_fwd(out->data, logits->data, lab, scale,
+                                                           N, K),
+                cuda_softmax_xent_fwd(out->data, logits->data, lab, scale, N, K)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, softmax_xent_bwd, out, &logits, 1, 0);
-    if (nd) {  /* the caller's labels need not outlive this call */
-        int32_t *copy = op_scratch(ctx, sizeof(int32_t) * (size_t)N);
-        if (!copy)
-            return NULL;
-        memcpy(copy, labels, sizeof(int32_t) * (size_t)N);
-        nd->aux = copy;
+    if (nd) {
+        nd->aux = (void *)lab;
         nd->f[0] = scale;
     }
     return out;

@@ -26,7 +26,7 @@ cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *si
 {
     static const char *op = "mmd2_rbf";
     cg_tensor *in[2] = {x, y};
-    if (!op_begin(ctx, op, in, 2, 2))
+    if (!op_begin_cpu(ctx, op, in, 2, 2))
         return NULL;
     if (x->ndim != 2 || y->ndim != 2)
         return op_fail(ctx, op, "x %s and y %s must be 2-D (rows are samples)", SHAPE_STR(x),

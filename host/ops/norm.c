@@ -55,7 +55,7 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
 {
     static const char *op = "batchnorm";
     cg_tensor *in[5] = {x, gamma, beta, running_mean, running_var};
-    if (!op_begin(ctx, op, in, 1, 5))
+    if (!op_begin_cpu(ctx, op, in, 1, 5))
         return NULL;
     if (x->ndim < 2)
         return op_fail(ctx, op, "x %s must be (N, C) or (N, C, H, W)", SHAPE_STR(x));
@@ -147,7 +147,7 @@ cg_tensor *cg_groupnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
 {
     static const char *op = "groupnorm";
     cg_tensor *in[3] = {x, gamma, beta};
-    if (!op_begin(ctx, op, in, 1, 3))
+    if (!op_begin_cpu(ctx, op, in, 1, 3))
         return NULL;
     if (x->ndim < 2)
         return op_fail(ctx, op, "x %s must be (N, C, ...)", SHAPE_STR(x));
@@ -166,7 +166,7 @@ cg_tensor *cg_layernorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
 {
     static const char *op = "layernorm";
     cg_tensor *in[3] = {x, gamma, beta};
-    if (!op_begin(ctx, op, in, 1, 3))
+    if (!op_begin_cpu(ctx, op, in, 1, 3))
         return NULL;
     int D = cg_dim(x, -1);
     if (!affine_ok(ctx, op, gamma, beta, D, "features (last dim)") || !eps_ok(ctx, op, eps))

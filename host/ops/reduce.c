@@ -1,14 +1,18 @@
 /*
  * reduce.c: op front ends for sum and mean over all elements, -> (1).
+ * The CUDA twins are kernels/reduce.cu (a deterministic tree in double).
  */
 #include "cpu/cpu_reduce.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 static cg_status sum_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_sum_bwd(dx[0], nd->out->grad, nd->f[0], nd->in[0]->n);
-    return CG_OK;
+    const real *dy = nd->out->grad;
+    int64_t n = nd->in[0]->n;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_sum_bwd(dx[0], dy, nd->f[0], n),
+                      cuda_sum_bwd(dx[0], dy, nd->f[0], n));
 }
 
 /* y (1) = scale * sum x, recorded under the caller's op name */
@@ -20,7 +24,9 @@ static cg_tensor *sum_scaled(cg_ctx *ctx, const char *op, cg_tensor *x, int mean
     if (!y)
         return NULL;
     double scale = mean ? 1.0 / (double)x->n : 1.0;
-    cpu_sum_fwd(y->data, x->data, scale, x->n);
+    if (!OP_RUN(ctx, op, x->dev, cpu_sum_fwd(y->data, x->data, scale, x->n),
+                cuda_sum_fwd(y->data, x->data, scale, x->n)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, sum_bwd, y, &x, 1, 0);
     if (nd)
         nd->f[0] = scale;

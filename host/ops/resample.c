@@ -19,7 +19,7 @@ static cg_status upsample2x_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 cg_tensor *cg_upsample2x(cg_ctx *ctx, cg_tensor *x)
 {
     static const char *op = "upsample2x";
-    if (!op_begin(ctx, op, &x, 1, 1))
+    if (!op_begin_cpu(ctx, op, &x, 1, 1))
         return NULL;
     if (x->ndim != 4)
         return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
@@ -46,7 +46,7 @@ static cg_status avgpool2x_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 cg_tensor *cg_avgpool2x(cg_ctx *ctx, cg_tensor *x)
 {
     static const char *op = "avgpool2x";
-    if (!op_begin(ctx, op, &x, 1, 1))
+    if (!op_begin_cpu(ctx, op, &x, 1, 1))
         return NULL;
     if (x->ndim != 4)
         return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));

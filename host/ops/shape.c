@@ -11,7 +11,7 @@
  *            runs, the other parts fill their own channels, and the channels
  *            of parts that the loss never uses stay zero.
  *   reshape  the output shares x's data (no copy forward); backward copies
- *            dy into dx.
+ *            dy into dx. On either device: a view needs no kernel.
  */
 #include "cpu/cpu_shape.h"
 #include "cugen/ops.h"
@@ -68,7 +68,7 @@ cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor *const *xs, int n)
         return NULL;
     if (!xs || n < 1)
         return op_fail(ctx, op, "needs at least one tensor (got %d)", n);
-    if (!op_begin(ctx, op, xs, n, n))
+    if (!op_begin_cpu(ctx, op, xs, n, n))
         return NULL;
     cg_tensor *x0 = xs[0];
     if (x0->ndim < 2)
@@ -116,7 +116,7 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
     static const char *op = "split";
     for (int j = 0; out && j < n; j++)
         out[j] = NULL;
-    if (!op_begin(ctx, op, &x, 1, 1))
+    if (!op_begin_cpu(ctx, op, &x, 1, 1))
         return ctx->err;
     if (!sizes || !out || n < 1) {
         op_fail(ctx, op, "needs n >= 1 sizes and outputs (got n = %d)", n);
@@ -169,7 +169,8 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
 /* ---- reshape ------------------------------------------------------------------------ */
 static cg_status reshape_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
+    if (nd->out->dev == CG_CUDA)
+        return backend_copy(ctx, CG_CUDA, dx[0], nd->out->grad, nd->out->n) ? CG_OK : ctx->err;
     cpu_reshape_bwd(dx[0], nd->out->grad, nd->out->n);
     return CG_OK;
 }

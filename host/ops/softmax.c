@@ -18,7 +18,7 @@ static cg_status softmax_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 cg_tensor *cg_softmax(cg_ctx *ctx, cg_tensor *x)
 {
     static const char *op = "softmax";
-    if (!op_begin(ctx, op, &x, 1, 1))
+    if (!op_begin_cpu(ctx, op, &x, 1, 1))
         return NULL;
     cg_tensor *y = op_out(ctx, x, x->shape, x->ndim);
     if (!y)

@@ -11,9 +11,13 @@
  * m and v are the params' m and v. Per element the arithmetic is in double and
  * only the stored w, m, v are rounded to `real`.
  *
+ * Parameters on the GPU take the same update in kernels/optim.cu (cuda_adam_update),
+ * with the coefficients computed here.
+ *
  * Not for: which elements are updated (optim_common.h), SGD (sgd.c).
  */
 #include "cugen/optim.h"
+#include "ops/cuda_ops.h"
 #include "optim/optim_common.h"
 
 void cg_adam_init(cg_adam *o, double lr, double beta1, double beta2, double eps,
@@ -28,15 +32,7 @@ void cg_adam_init(cg_adam *o, double lr, double beta1, double beta2, double eps,
     o->t = 0;
 }
 
-typedef struct {
-    double beta1, beta2, eps;
-    double l2;          /* added to the gradient: wd (Adam) or 0 (AdamW) */
-    double shrink;      /* weights times this first: 1 - lr wd (AdamW) or 1 (Adam) */
-    double step_size;   /* lr / (1 - b1^t) */
-    double bc2_sqrt;    /* sqrt(1 - b2^t) */
-} adam_coef;
-
-static void adam_range(const adam_coef *c, real *restrict w, const real *restrict g,
+static void adam_range(const optim_adam_coef *c, real *restrict w, const real *restrict g,
                        real *restrict m, real *restrict v, int64_t lo, int64_t hi)
 {
     for (int64_t i = lo; i < hi; i++) {
@@ -67,7 +63,7 @@ cg_status cg_adam_step(cg_adam *o, cg_params *p)
         !optim_finite_min(o->weight_decay, 0) || o->t < 0)
         return CG_ERR_ARG;
     int64_t t = o->t + 1;
-    adam_coef c = {
+    optim_adam_coef c = {
         .beta1 = o->beta1,
         .beta2 = o->beta2,
         .eps = o->eps,
@@ -78,8 +74,15 @@ cg_status cg_adam_step(cg_adam *o, cg_params *p)
     };
     optim_range_iter it = OPTIM_RANGE_ITER_INIT;
     int64_t lo, hi;
-    while (optim_range_next(p, &it, &lo, &hi))
-        adam_range(&c, p->w, p->g, p->m, p->v, lo, hi);
+    while (optim_range_next(p, &it, &lo, &hi)) {
+        if (p->dev != CG_CUDA) {
+            adam_range(&c, p->w, p->g, p->m, p->v, lo, hi);
+            continue;
+        }
+        cg_status st = cuda_adam_update(p->w, p->g, p->m, p->v, &c, lo, hi);
+        if (st != CG_OK)
+            return st;  /* the step is not counted */
+    }
     o->t = t;
     return CG_OK;
 }

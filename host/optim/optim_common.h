@@ -12,7 +12,11 @@
  * Hyperparameter checks: torch.optim's, plus "finite" (it does not reject
  * NaN or Inf, which would silently poison every weight).
  *
- * Not for: the update math (adam.c, sgd.c).
+ * Coefficients: what one step of Adam or SGD needs per element, computed on
+ * the host in double (bias corrections included) and handed to the CPU loop
+ * or the CUDA kernel alike.
+ *
+ * Not for: the update math (adam.c, sgd.c, kernels/optim.cu).
  */
 #ifndef CUGEN_OPTIM_COMMON_H
 #define CUGEN_OPTIM_COMMON_H
@@ -27,6 +31,21 @@ typedef struct {
 } optim_range_iter;
 
 #define OPTIM_RANGE_ITER_INIT {0, 0}
+
+typedef struct {
+    double beta1, beta2, eps;
+    double l2;          /* added to the gradient: wd (Adam) or 0 (AdamW) */
+    double shrink;      /* weights times this first: 1 - lr wd (AdamW) or 1 (Adam) */
+    double step_size;   /* lr / (1 - b1^t) */
+    double bc2_sqrt;    /* sqrt(1 - b2^t) */
+} optim_adam_coef;
+
+typedef struct {
+    double lr, momentum, weight_decay;
+    double keep;        /* 1 - dampening */
+    int nesterov;
+    int first;          /* the first step: the momentum buffer becomes g */
+} optim_sgd_coef;
 
 /* Next range [*lo, *hi) to update; returns 0 when there is none left.
  *   optim_range_iter it = OPTIM_RANGE_ITER_INIT;

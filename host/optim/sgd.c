@@ -11,9 +11,12 @@
  * With momentum 0 there is no buffer and d = g. The buffer is the params' m.
  * Per element the arithmetic is in double; stored values are `real`.
  *
+ * Parameters on the GPU take the same update in kernels/optim.cu (cuda_sgd_update).
+ *
  * Not for: which elements are updated (optim_common.h), Adam (adam.c).
  */
 #include "cugen/optim.h"
+#include "ops/cuda_ops.h"
 #include "optim/optim_common.h"
 
 void cg_sgd_init(cg_sgd *o, double lr, double momentum, double dampening,
@@ -27,20 +30,20 @@ void cg_sgd_init(cg_sgd *o, double lr, double momentum, double dampening,
     o->t = 0;
 }
 
-static void sgd_range(const cg_sgd *o, int first, real *restrict w, const real *restrict g,
+static void sgd_range(const optim_sgd_coef *c, real *restrict w, const real *restrict g,
                       real *restrict buf, int64_t lo, int64_t hi)
 {
-    const double mom = o->momentum, keep = 1 - o->dampening;
+    const double mom = c->momentum, keep = c->keep;
     for (int64_t i = lo; i < hi; i++) {
         double wi = (double)w[i];
-        double gi = (double)g[i] + o->weight_decay * wi;
+        double gi = (double)g[i] + c->weight_decay * wi;
         double d = gi;
         if (mom != 0) {
-            double b = first ? gi : mom * (double)buf[i] + keep * gi;
+            double b = c->first ? gi : mom * (double)buf[i] + keep * gi;
             buf[i] = (real)b;
-            d = o->nesterov ? gi + mom * b : b;
+            d = c->nesterov ? gi + mom * b : b;
         }
-        w[i] = (real)(wi - o->lr * d);
+        w[i] = (real)(wi - c->lr * d);
     }
 }
 
@@ -56,11 +59,25 @@ cg_status cg_sgd_step(cg_sgd *o, cg_params *p)
     /* torch: "Nesterov momentum requires a momentum and zero dampening" */
     if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
         return CG_ERR_ARG;
-    int first = o->t == 0;
+    optim_sgd_coef c = {
+        .lr = o->lr,
+        .momentum = o->momentum,
+        .weight_decay = o->weight_decay,
+        .keep = 1 - o->dampening,
+        .nesterov = o->nesterov,
+        .first = o->t == 0,
+    };
     optim_range_iter it = OPTIM_RANGE_ITER_INIT;
     int64_t lo, hi;
-    while (optim_range_next(p, &it, &lo, &hi))
-        sgd_range(o, first, p->w, p->g, p->m, lo, hi);
+    while (optim_range_next(p, &it, &lo, &hi)) {
+        if (p->dev != CG_CUDA) {
+            sgd_range(&c, p->w, p->g, p->m, lo, hi);
+            continue;
+        }
+        cg_status st = cuda_sgd_update(p->w, p->g, p->m, &c, lo, hi);
+        if (st != CG_OK)
+            return st;  /* the step is not counted */
+    }
     o->t++;
     return CG_OK;
 }

@@ -18,8 +18,8 @@ cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t
     if (!want || strcmp(want, "auto") == 0) {
         *out = CG_CPU;
         if (ngpu > 0)
-            snprintf(note, len, "device: cpu (auto: %d GPU(s) found, but this build's ops "
-                     "run on the CPU only)", ngpu);
+            snprintf(note, len, "device: cpu (auto: %d GPU(s) found, but the CUDA backend "
+                     "does not cover every op of a training step yet)", ngpu);
         else
             snprintf(note, len, "device: cpu (auto: %s)", why);
         return CG_OK;
@@ -33,8 +33,9 @@ cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t
         if (ngpu == 0)
             snprintf(note, len, "--device cuda: %s", why);
         else
-            snprintf(note, len, "--device cuda: this build's ops run on the CPU only "
-                     "(the CUDA op backend is not built yet); use --device cpu");
+            snprintf(note, len, "--device cuda: the CUDA backend does not cover every op "
+                     "of a training step yet (linear, conv and norms run on the CPU "
+                     "only); use --device cpu");
         return CG_ERR_NO_CUDA;
     }
     snprintf(note, len, "--device expects auto, cpu or cuda, got '%s'", want);

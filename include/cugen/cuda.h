@@ -2,11 +2,42 @@
  * cuda.h: what the host sees of the CUDA backend. Implemented in kernels/
  * when built with CUDA=1; host/core/cuda_stub.c answers "built without CUDA"
  * otherwise, so host code calls these without #ifdefs.
+ *
+ * The device memory model
+ *
+ *   - A tensor with dev == CG_CUDA has data (and grad) in GPU memory; its
+ *     header is always host memory (the host step arena). Host code never
+ *     dereferences such a pointer: it passes it to a kernel or to a copy.
+ *   - Activations and scratch come from the context's device step arena
+ *     (ctx->dev_arena, the same grow-then-merge bump allocator as the host
+ *     one): cg_new_on(ctx, CG_CUDA, ...), op_out and backend_alloc. After
+ *     the first step a step with the same shapes calls no cudaMalloc and
+ *     sees the same addresses.
+ *   - Parameters live in one flat device buffer each for w, g, m, v and buf
+ *     after cg_params_to_device (nn.h); the tensor views point into them.
+ *   - All work (kernels, copies, memsets) is queued on one stream
+ *     (cu_stream() in kernels/cuda_check.h). Nothing in a step synchronizes except reading a
+ *     value back to the host (cg_copy_to_host and friends).
+ *   - Uploads of a batch go through a pinned host buffer owned by the
+ *     context (cg_copy_from_host, cg_to_device): the values are copied into
+ *     pinned memory and an asynchronous copy is queued, so the caller's
+ *     memory is free again at once and the host does not wait.
+ *
+ * Errors: every cuda*, cublas* and cudnn* call in kernels/ goes through one
+ * check (kernels/cuda_check.h) that keeps "file:line: call: CUDA's message"
+ * as this thread's cg_cuda_last_error() and returns a status. The op front
+ * ends turn a failed status into the context's sticky error, prefixed with
+ * the op's name. Out of memory is CG_ERR_NOMEM and names the allocation and
+ * its size.
  */
 #ifndef CUGEN_CUDA_H
 #define CUGEN_CUDA_H
 
 #include "cugen/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct {
     char name[128];
@@ -15,13 +46,51 @@ typedef struct {
     int multiprocessors;
 } cg_cuda_device_info;
 
+/* ---- runtime ---------------------------------------------------------------- */
 /* 1 when this binary was built with the CUDA backend. */
 int cg_cuda_built(void);
 /* Number of usable GPUs (0 when none, no driver, or built without CUDA). When
  * 0, why is filled with the reason if non-NULL. */
 int cg_cuda_device_count(char *why, size_t why_len);
 cg_status cg_cuda_device_info_get(int dev, cg_cuda_device_info *info);
-/* CUDA runtime and cuDNN versions as "13.0" / "9.x", or "none". */
+/* CUDA runtime and cuDNN versions as "13.0" / "9.19.0", or "none". */
 const char *cg_cuda_runtime_version(void);
+const char *cg_cuda_cudnn_version(void);
+/* The last failed CUDA call of this thread: "kernels/memory.cu:40: cudaMalloc
+ * of 1048576 bytes (step arena): out of memory". "" when none. */
+const char *cg_cuda_last_error(void);
+/* Wait for everything queued on cugen's stream. A kernel that failed
+ * asynchronously reports here. */
+cg_status cg_cuda_sync(void);
+/* Reproducible results: no TF32 in cuBLAS (and, once there are cuDNN
+ * kernels, only deterministic cuDNN algorithms). Off by default. Takes
+ * effect for handles made after the call and for the existing one. */
+void cg_cuda_set_deterministic(int on);
+int cg_cuda_deterministic(void);
+
+/* ---- raw device memory -------------------------------------------------------- */
+/* cudaMalloc; `what` names the allocation in the out-of-memory message. */
+cg_status cg_cuda_malloc(void **p, size_t bytes, const char *what);
+void cg_cuda_free(void *p);   /* NULL is fine */
+/* Asynchronous on the stream. */
+cg_status cg_cuda_memset0(void *p, size_t bytes);
+cg_status cg_cuda_copy_d2d(void *dst, const void *src, size_t bytes);
+/* Synchronous copies from / to pageable host memory (set-up and checkpoints,
+ * not the step: a step uploads through cg_cuda_upload_staged). */
+cg_status cg_cuda_upload(void *dst, const void *src, size_t bytes);
+cg_status cg_cuda_download(void *dst, const void *src, size_t bytes);
+/* Upload through the context's pinned buffer: src is copied into pinned
+ * memory and an asynchronous copy queued; returns without waiting for the
+ * GPU. The pinned buffer grows during the first step and is reused after
+ * cg_ctx_step_end. */
+cg_status cg_cuda_upload_staged(cg_ctx *ctx, void *dst, const void *src, size_t bytes);
+/* The context's CUDA state (pinned buffer): recycled at the end of a step,
+ * freed with the context. No-ops when the context never used the GPU. */
+void cg_cuda_ctx_step_end(cg_ctx *ctx);
+void cg_cuda_ctx_free(cg_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

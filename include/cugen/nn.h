@@ -9,6 +9,11 @@
  * Non-trainable persistent state (batchnorm running stats) lives in a second
  * flat buffer of "buffers".
  *
+ * On the GPU: cg_params_to_device moves w, g, m, v and buf into device
+ * memory (one cudaMalloc each) and points every view there; the tensors'
+ * dev becomes CG_CUDA. cg_params_to_host moves them back. Checkpoints and
+ * weights files (io.h) copy through host memory, so they work on either.
+ *
  * Groups: parameters carry a group index; a frozen group computes no weight
  * gradients and is skipped by the optimizer (the G step of a GAN needs
  * dL/dx through D, not dL/dW_D).
@@ -34,6 +39,7 @@ typedef struct cg_params {
     int bcount, bcap;
     uint8_t frozen[CG_MAX_GROUPS];
     int allocated;
+    int dev;                /* cg_device of w, g, m, v and buf */
 } cg_params;
 
 void cg_params_init(cg_params *p);
@@ -43,15 +49,23 @@ cg_tensor *cg_param(cg_params *p, const char *name, const int *shape, int ndim, 
 cg_tensor *cg_buffer(cg_params *p, const char *name, const int *shape, int ndim);
 /* Allocate w, g, m, v (zeroed) and the buffers (zeroed). */
 cg_status cg_params_alloc(cg_params *p);
-void cg_params_zero_grad(cg_params *p);
+/* Zeroes g (queued on the stream for GPU parameters). */
+cg_status cg_params_zero_grad(cg_params *p);
+/* Move the allocated buffers to the GPU (values kept) or back to the host.
+ * On failure nothing has moved; err gets the reason (an out-of-memory names
+ * the buffer and its size). Moving to where they are is a no-op. */
+cg_status cg_params_to_device(cg_params *p, char *err, size_t errlen);
+cg_status cg_params_to_host(cg_params *p, char *err, size_t errlen);
 void cg_params_freeze(cg_params *p, int group, int frozen);
 int64_t cg_params_count(const cg_params *p);  /* real elements, without padding */
 cg_tensor *cg_params_find(const cg_params *p, const char *name);  /* params, then buffers */
 void cg_params_free(cg_params *p);
 
-/* Initialisers over one tensor (values in place). */
-void cg_init_normal(cg_tensor *t, cg_rng *r, double mean, double std);
-void cg_init_uniform(cg_tensor *t, cg_rng *r, double lo, double hi);
-void cg_init_const(cg_tensor *t, double v);
+/* Initialisers over one tensor (values in place), on either device; the
+ * same values on both (Philox). Errors only from the GPU (CG_ERR_CUDA, the
+ * detail in cg_cuda_last_error()). */
+cg_status cg_init_normal(cg_tensor *t, cg_rng *r, double mean, double std);
+cg_status cg_init_uniform(cg_tensor *t, cg_rng *r, double lo, double hi);
+cg_status cg_init_const(cg_tensor *t, double v);
 
 #endif

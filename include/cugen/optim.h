@@ -35,15 +35,17 @@ cg_status cg_sgd_step(cg_sgd *o, cg_params *p);
 typedef struct {
     double decay;
     int64_t n;
-    real *w;         /* shadow weights, the layout of p->w */
+    real *w;         /* shadow weights, the layout of p->w, on p's device */
+    int dev;
 } cg_ema;
 
-/* Starts as a copy of the current weights. */
+/* Starts as a copy of the current weights, on the parameters' device. */
 cg_status cg_ema_init(cg_ema *e, const cg_params *p, double decay);
-/* shadow = decay * shadow + (1 - decay) * w */
-void cg_ema_update(cg_ema *e, const cg_params *p);
+/* shadow = decay * shadow + (1 - decay) * w. A shadow made for other
+ * parameters (or on another device) is left alone. */
+cg_status cg_ema_update(cg_ema *e, const cg_params *p);
 /* Swap shadow and live weights (sample with EMA weights, swap back). */
-void cg_ema_swap(cg_ema *e, cg_params *p);
+cg_status cg_ema_swap(cg_ema *e, cg_params *p);
 void cg_ema_free(cg_ema *e);
 
 #endif

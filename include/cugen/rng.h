@@ -42,6 +42,13 @@ void cg_rng_u32(cg_rng *r, uint32_t *x, int64_t n);
 void cg_philox_uniform(uint64_t seed, uint32_t stream, uint64_t offset, real *x, int64_t n);
 void cg_philox_normal(uint64_t seed, uint32_t stream, uint64_t offset, real *x, int64_t n);
 
+/* Fill a tensor on either device (the GPU fill is kernels/rng.cu): the
+ * values cg_rng_uniform mapped to lo + (hi - lo) u in double, or those of
+ * cg_rng_normal, bit for bit the same on both devices. CG_ERR_CUDA (detail
+ * in cg_cuda_last_error()) when the GPU fill cannot be queued. */
+cg_status cg_rng_fill_uniform(cg_rng *r, cg_tensor *t, double lo, double hi);
+cg_status cg_rng_fill_normal(cg_rng *r, cg_tensor *t, double mean, double std);
+
 /* Uniform integer in [0, n) and a Fisher-Yates shuffle of idx[0..n-1]. */
 uint32_t cg_rng_below(cg_rng *r, uint32_t n);
 void cg_rng_shuffle(cg_rng *r, int32_t *idx, int64_t n);

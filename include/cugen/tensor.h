@@ -65,9 +65,12 @@ typedef struct {
     size_t high_water;     /* most bytes in use in any step so far */
     size_t in_use;
     int64_t n_mallocs;     /* system allocations made, for tests */
+    int dev;               /* cg_device of the blocks (headers stay on the host) */
 } cg_arena;
 
 void cg_arena_init(cg_arena *a, size_t first_block);
+/* An arena whose blocks are device memory (cudaMalloc on CG_CUDA). */
+void cg_arena_init_dev(cg_arena *a, cg_device dev);
 void *cg_arena_alloc(cg_arena *a, size_t bytes); /* 64-byte aligned, NULL on OOM */
 void cg_arena_reset(cg_arena *a);
 void cg_arena_free(cg_arena *a);
@@ -76,7 +79,9 @@ void cg_arena_free(cg_arena *a);
 struct cg_tape;
 
 typedef struct cg_ctx {
-    cg_arena arena;
+    cg_arena arena;         /* host: tensor headers, CPU values, host scratch */
+    cg_arena dev_arena;     /* GPU: values of CUDA tensors (see cuda.h) */
+    void *cuda;             /* the context's CUDA state (pinned upload buffer), or NULL */
     struct cg_tape *tape;
     int grad_enabled;   /* record ops on the tape */
     cg_status err;      /* sticky: first error of the step */
@@ -85,7 +90,7 @@ typedef struct cg_ctx {
 
 cg_status cg_ctx_init(cg_ctx *ctx);
 void cg_ctx_free(cg_ctx *ctx);
-/* End of a step: clear the tape and reset the arena. Keeps the error. */
+/* End of a step: clear the tape and reset the arenas. Keeps the error. */
 void cg_ctx_step_end(cg_ctx *ctx);
 /* Set the sticky error (first one wins); returns the status for chaining. */
 cg_status cg_fail(cg_ctx *ctx, cg_status st, const char *fmt, ...)
@@ -103,9 +108,26 @@ const char *cg_status_str(cg_status st);
     ((int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
 cg_tensor *cg_new(cg_ctx *ctx, const int *shape, int ndim);
 cg_tensor *cg_new_zeros(cg_ctx *ctx, const int *shape, int ndim);
+/* The same on a device: values in the device step arena for CG_CUDA. */
+cg_tensor *cg_new_on(cg_ctx *ctx, cg_device dev, const int *shape, int ndim);
+cg_tensor *cg_new_zeros_on(cg_ctx *ctx, cg_device dev, const int *shape, int ndim);
+/* t's shape, on t's device. */
 cg_tensor *cg_new_like(cg_ctx *ctx, const cg_tensor *t);
-/* Wrap caller-owned memory (not freed by cugen). Metadata in the arena. */
+/* Wrap caller-owned host memory (not freed by cugen). Metadata in the arena. */
 cg_tensor *cg_wrap(cg_ctx *ctx, real *data, const int *shape, int ndim);
+
+/* ---- moving values between devices (host/core/device.c) -------------------- */
+/* A new tensor on dev (step arena) holding t's values; not on the tape. A
+ * host-to-GPU copy goes through the context's pinned buffer and does not
+ * wait; a GPU-to-host copy waits for the GPU. */
+cg_tensor *cg_to_device(cg_ctx *ctx, const cg_tensor *t, cg_device dev);
+/* n values at src, in memory of device dev, into host memory dst. Waits for
+ * the GPU (every value queued before it is final). */
+cg_status cg_memcpy_to_host(cg_ctx *ctx, real *dst, const real *src, cg_device dev, int64_t n);
+/* t's values into dst (t->n values), or from src into t (asynchronous for a
+ * CUDA tensor, through the pinned buffer; src is free again on return). */
+cg_status cg_copy_to_host(cg_ctx *ctx, real *dst, const cg_tensor *t);
+cg_status cg_copy_from_host(cg_ctx *ctx, cg_tensor *t, const real *src);
 
 int64_t cg_shape_numel(int ndim, const int *shape);
 int cg_same_shape(const cg_tensor *a, const cg_tensor *b);

@@ -23,6 +23,8 @@ typedef struct {
     int64_t ckpt_every;  /* checkpoint every N steps (and at the end) when out_dir is set */
     int64_t log_every;   /* plain progress line every N steps (when stderr is no terminal) */
     int quiet;           /* no progress line */
+    int deterministic;   /* reproducible kernels only (the CPU path always is); the loop
+                          * passes it to cg_cuda_set_deterministic */
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in

@@ -1,0 +1,112 @@
+/*
+ * cuda_ops.h: the CUDA twins of the CPU reference ops, one list.
+ *
+ * Each entry point takes the arguments of its CPU twin in the same order
+ * (outputs, saved-for-backward, inputs, weights, then sizes), with every
+ * array in GPU memory, and returns a status: CG_OK once the work is queued
+ * on the stream (it does not wait), or an error whose detail ("file:line:
+ * call: message") is cg_cuda_last_error(). Front ends call them through
+ * OP_RUN (ops/backend.h), which turns a failure into the sticky error.
+ *
+ * The list is an X-macro so that the declarations here and the stubs of a
+ * CPU-only build (host/core/cuda_stub.c: "built without CUDA") come from one
+ * place and cannot drift. The definitions are in kernels/<family>.cu.
+ *
+ * Where a CPU twin takes host scratch (the double accumulators of the
+ * broadcast backward), the CUDA twin does not: it reduces in registers and
+ * shared memory. Reductions are deterministic (a fixed two-pass tree in
+ * double, no atomics).
+ */
+#ifndef CUGEN_CUDA_OPS_H
+#define CUGEN_CUDA_OPS_H
+
+#include <stdint.h>
+
+#include "cpu/cpu_broadcast.h"
+#include "cugen/tensor.h"
+#include "optim/optim_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_CUDA_OPS(X)                                                                          \
+    /* memory (kernels/memory.cu): p[0..n) = v; dst += src */                                  \
+    X(cuda_fill, (real *p, double v, int64_t n))                                               \
+    X(cuda_accumulate, (real *dst, const real *src, int64_t n))                                \
+    /* elementwise (kernels/elementwise.cu), as cpu_elementwise.h */                           \
+    X(cuda_relu_fwd, (real *y, const real *x, int64_t n))                                      \
+    X(cuda_relu_bwd, (real *dx, const real *dy, const real *x, int64_t n))                     \
+    X(cuda_leaky_relu_fwd, (real *y, const real *x, double slope, int64_t n))                  \
+    X(cuda_leaky_relu_bwd, (real *dx, const real *dy, const real *x, double slope, int64_t n)) \
+    X(cuda_tanh_fwd, (real *y, const real *x, int64_t n))                                      \
+    X(cuda_tanh_bwd, (real *dx, const real *dy, const real *y, int64_t n))                     \
+    X(cuda_sigmoid_fwd, (real *y, const real *x, int64_t n))                                   \
+    X(cuda_sigmoid_bwd, (real *dx, const real *dy, const real *y, int64_t n))                  \
+    X(cuda_silu_fwd, (real *y, const real *x, int64_t n))                                      \
+    X(cuda_silu_bwd, (real *dx, const real *dy, const real *x, int64_t n))                     \
+    X(cuda_softplus_fwd, (real *y, const real *x, int64_t n))                                  \
+    X(cuda_softplus_bwd, (real *dx, const real *dy, const real *x, int64_t n))                 \
+    X(cuda_exp_fwd, (real *y, const real *x, int64_t n))                                       \
+    X(cuda_exp_bwd, (real *dx, const real *dy, const real *y, int64_t n))                      \
+    X(cuda_log_fwd, (real *y, const real *x, int64_t n))                                       \
+    X(cuda_log_bwd, (real *dx, const real *dy, const real *x, int64_t n))                      \
+    X(cuda_affine_fwd, (real *y, const real *x, double s, double t, int64_t n))                \
+    X(cuda_affine_bwd, (real *dx, const real *dy, double s, int64_t n))                        \
+    /* broadcasting binary ops (kernels/broadcast.cu), as cpu_broadcast.h; bc is host memory */\
+    X(cuda_add_fwd, (real *y, const real *a, const real *b, const cpu_bcast *bc))              \
+    X(cuda_sub_fwd, (real *y, const real *a, const real *b, const cpu_bcast *bc))              \
+    X(cuda_mul_fwd, (real *y, const real *a, const real *b, const cpu_bcast *bc))              \
+    X(cuda_add_bwd, (real *da, real *db, const real *dy, const cpu_bcast *bc))                 \
+    X(cuda_sub_bwd, (real *da, real *db, const real *dy, const cpu_bcast *bc))                 \
+    X(cuda_mul_bwd, (real *da, real *db, const real *dy, const real *a, const real *b,         \
+                     const cpu_bcast *bc))                                                     \
+    /* reductions (kernels/reduce.cu), as cpu_reduce.h */                                      \
+    X(cuda_sum_fwd, (real *y, const real *x, double scale, int64_t n))                         \
+    X(cuda_sum_bwd, (real *dx, const real *dy, double scale, int64_t n))                       \
+    /* losses (kernels/loss.cu), as cpu_loss.h; labels in GPU memory */                        \
+    X(cuda_bce_fwd, (real *out, const real *p, const real *t, double scale, int64_t n))        \
+    X(cuda_bce_bwd, (real *dp, real *dt, const real *dout, const real *p, const real *t,       \
+                     double scale, int64_t n))                                                 \
+    X(cuda_bce_logits_fwd, (real *out, const real *z, const real *t, double scale, int64_t n)) \
+    X(cuda_bce_logits_bwd, (real *dz, real *dt, const real *dout, const real *z,               \
+                            const real *t, double scale, int64_t n))                           \
+    X(cuda_mse_fwd, (real *out, const real *x, const real *t, double scale, int64_t n))        \
+    X(cuda_mse_bwd, (real *dx, real *dt, const real *dout, const real *x, const real *t,       \
+                     double scale, int64_t n))                                                 \
+    X(cuda_gaussian_kl_fwd, (real *out, const real *mu, const real *lv, double scale,          \
+                             int64_t n))                                                       \
+    X(cuda_gaussian_kl_bwd, (real *dmu, real *dlv, const real *dout, const real *mu,           \
+                             const real *lv, double scale, int64_t n))                         \
+    X(cuda_gaussian_nll_fwd, (real *out, const real *x, const real *mu, const real *lv,        \
+                              int64_t nlv, double scale, int64_t n))                           \
+    X(cuda_gaussian_nll_bwd, (real *dx, real *dmu, real *dlv, const real *dout,                \
+                              const real *x, const real *mu, const real *lv, int64_t nlv,      \
+                              double scale, int64_t n))                                        \
+    X(cuda_softmax_xent_fwd, (real *out, const real *z, const int32_t *labels, double scale,   \
+                              int N, int K))                                                   \
+    X(cuda_softmax_xent_bwd, (real *dz, const real *dout, const real *z,                       \
+                              const int32_t *labels, double scale, int N, int K))              \
+    /* Philox (kernels/rng.cu): the values of cg_philox_uniform / cg_philox_normal, bit for    \
+     * bit, then lo + (hi - lo) u / mean + std z in double unless that map is the identity */  \
+    X(cuda_philox_uniform, (uint64_t seed, uint32_t stream, uint64_t offset, real *x,          \
+                            int64_t n, double lo, double hi))                                  \
+    X(cuda_philox_normal, (uint64_t seed, uint32_t stream, uint64_t offset, real *x,           \
+                           int64_t n, double mean, double std))                                \
+    /* optimizers over [lo, hi) of the flat buffer (kernels/optim.cu), as host/optim */        \
+    X(cuda_adam_update, (real *w, const real *g, real *m, real *v, const optim_adam_coef *c,   \
+                         int64_t lo, int64_t hi))                                              \
+    X(cuda_sgd_update, (real *w, const real *g, real *buf, const optim_sgd_coef *c,            \
+                        int64_t lo, int64_t hi))                                               \
+    X(cuda_ema_update, (real *shadow, const real *w, double decay, int64_t n))                 \
+    X(cuda_ema_swap, (real *a, real *b, int64_t n))
+
+#define CG_CUDA_DECLARE(name, args) cg_status name args;
+CG_CUDA_OPS(CG_CUDA_DECLARE)
+#undef CG_CUDA_DECLARE
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
