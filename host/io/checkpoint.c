@@ -221,14 +221,20 @@ cg_status ckpt_save(const char *path, const char *prev, const cg_params *p,
 {
     if (!path || !*path)
         return io_err(CG_ERR_ARG, err, errlen, "no path to save to");
-    plan pl;
+    plan pl = {0};
     char msg[300];
-    cg_status st = plan_build(&pl, p, s, msg, sizeof msg);
+    io_stage sg;  /* GPU values: saved from host copies */
+    const cg_params *hp;
+    cg_ckpt_state *hs;
+    cg_status st = io_stage_begin(&sg, p, s, &hp, &hs, msg, sizeof msg);
+    if (st == CG_OK)
+        st = plan_build(&pl, hp, hs, msg, sizeof msg);
     if (st == CG_OK)
         st = plan_save(&pl, path, prev, s ? "checkpoint" : "weights", err, errlen);
     else
         io_err(st, err, errlen, "%s: %s", path, msg);
     plan_free(&pl);
+    io_stage_end(&sg);
     return st;
 }
 
@@ -381,15 +387,22 @@ static cg_status load(const char *path, cg_params *p, cg_ckpt_state *s, char *er
 {
     if (!path)
         return io_err(CG_ERR_ARG, err, errlen, "no path to load from");
-    plan pl;
+    plan pl = {0};
     cg_st_file f;
     char msg[400];
-    cg_status st = plan_build(&pl, p, s, msg, sizeof msg);
+    io_stage sg;  /* GPU values: loaded into host copies, uploaded once all passed */
+    const cg_params *hp;
+    cg_ckpt_state *hs;
+    cg_status st = io_stage_begin(&sg, p, s, &hp, &hs, msg, sizeof msg);
+    if (st == CG_OK)
+        st = plan_build(&pl, hp, hs, msg, sizeof msg);
     if (st == CG_OK) {
         st = cg_st_load(&f, path, err, errlen);  /* its messages name the path */
         if (st == CG_OK) {
             st = plan_load(&pl, &f, s != NULL, msg, sizeof msg);
             cg_st_free(&f);
+            if (st == CG_OK)
+                st = io_stage_commit(&sg, p, s, msg, sizeof msg);
             if (st != CG_OK)
                 io_err(st, err, errlen, "%s: %s", path, msg);
         }
@@ -397,6 +410,7 @@ static cg_status load(const char *path, cg_params *p, cg_ckpt_state *s, char *er
         io_err(st, err, errlen, "%s: %s", path, msg);
     }
     plan_free(&pl);
+    io_stage_end(&sg);
     return st;
 }
 

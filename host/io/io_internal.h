@@ -34,6 +34,23 @@ cg_status st_save(const char *path, const char *prev, const cg_st_tensor *t, int
 cg_status ckpt_save(const char *path, const char *prev, const cg_params *p,
                     const cg_ckpt_state *s, char *err, size_t errlen);
 
+/* Parameters (and an EMA) on the GPU are saved and loaded through host
+ * stand-ins (stage.c). io_stage_begin sets *hp and *hs to p and s, or to
+ * host copies of them when their values are on the GPU; after a successful
+ * load io_stage_commit copies the stand-ins' values (and the training state
+ * written into them) back; io_stage_end frees the copies. */
+typedef struct {
+    cg_params p;
+    cg_ema ema;
+    cg_ckpt_state s;
+    int staged_p, staged_ema;
+} io_stage;
+cg_status io_stage_begin(io_stage *sg, const cg_params *p, const cg_ckpt_state *s,
+                         const cg_params **hp, cg_ckpt_state **hs, char *err, size_t errlen);
+cg_status io_stage_commit(io_stage *sg, cg_params *p, cg_ckpt_state *s, char *err,
+                          size_t errlen);
+void io_stage_end(io_stage *sg);
+
 /* Walk the JSON header hdr[0..n) into f->t (names, dtypes, shapes; no data
  * yet) and f->meta; each tensor's data_offsets go to *off (malloc'd, parallel
  * to f->t, freed by the caller even on failure). */
