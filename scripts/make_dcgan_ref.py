@@ -35,53 +35,8 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dcgan_torch import Discriminator, Generator, layers_for, weights_init  # noqa: E402
 from make_refs import write_ref  # noqa: E402
-
-
-class Generator(nn.Module):
-    def __init__(self, nz, ngf, nc, layers):
-        super().__init__()
-        mods = []
-        for i in range(layers):
-            cin = nz if i == 0 else ngf * 2 ** (layers - 1 - i)
-            cout = nc if i == layers - 1 else ngf * 2 ** (layers - 2 - i)
-            stride, pad = (1, 0) if i == 0 else (2, 1)
-            mods.append(nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False))
-            if i < layers - 1:
-                mods += [nn.BatchNorm2d(cout), nn.ReLU(True)]
-        mods.append(nn.Tanh())
-        self.main = nn.Sequential(*mods)
-
-    def forward(self, x):
-        return self.main(x)
-
-
-class Discriminator(nn.Module):
-    def __init__(self, ndf, nc, layers):
-        super().__init__()
-        mods = []
-        for i in range(layers):
-            cin = nc if i == 0 else ndf * 2 ** (i - 1)
-            if i == layers - 1:
-                mods += [nn.Conv2d(cin, 1, 4, 1, 0, bias=False), nn.Sigmoid()]
-                break
-            mods.append(nn.Conv2d(cin, ndf * 2 ** i, 4, 2, 1, bias=False))
-            if i > 0:
-                mods.append(nn.BatchNorm2d(ndf * 2 ** i))
-            mods.append(nn.LeakyReLU(0.2, inplace=True))
-        self.main = nn.Sequential(*mods)
-
-    def forward(self, x):
-        return self.main(x).view(-1, 1).squeeze(1)
-
-
-def weights_init(m):
-    name = m.__class__.__name__
-    if name.find("Conv") != -1:
-        nn.init.normal_(m.weight.data, 0.0, 0.02)
-    elif name.find("BatchNorm") != -1:
-        nn.init.normal_(m.weight.data, 1.0, 0.02)
-        nn.init.constant_(m.bias.data, 0)
 
 
 def state(prefix, net):
@@ -90,7 +45,7 @@ def state(prefix, net):
 
 def case(path, seed, nz, ngf, ndf, nc, size, batch, steps=3):
     torch.manual_seed(seed)
-    layers = {32: 4, 64: 5}[size]
+    layers = layers_for(size)
     netG, netD = Generator(nz, ngf, nc, layers), Discriminator(ndf, nc, layers)
     netG.apply(weights_init)
     netD.apply(weights_init)

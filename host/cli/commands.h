@@ -13,6 +13,7 @@ int cli_prepare(int argc, char **argv);
 int cli_data(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 int cli_bench_data(int argc, char **argv); /* called by cli_bench */
+int cli_bench_step(int argc, char **argv); /* called by cli_bench */
 void cli_train_list(void);   /* one line per model, for --help */
 
 #endif

@@ -14,6 +14,7 @@ static void usage(FILE *f)
             "  train MODEL   train a model (cugen train --help lists them)\n"
             "  sample CKPT   a grid of images from a trained generator\n"
             "  bench ops     time the DCGAN conv layers forward and backward (GFLOP/s)\n"
+            "  bench step    one DCGAN training iteration, img/s, beside PyTorch\n"
             "  bench data    loader and prepare throughput (img/s)\n"
             "  prepare DATA  decode a dataset into a packed file (prepare celeba)\n"
             "  data          open a dataset, print its statistics, draw a sample grid\n"
