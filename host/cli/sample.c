@@ -43,12 +43,32 @@ static void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate)
     free(ends);
 }
 
+/* PREFIX.name.f32: n raw float32 values, atomically */
+static int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
+                    size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%s.f32", prefix, name);
+    float *f = malloc(sizeof(float) * (size_t)n);
+    if (!f) {
+        snprintf(err, len, "out of memory");
+        return 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        f[i] = (float)v[i];
+    cg_status st = cg_write_atomic(path, &(cg_io_piece){f, sizeof(float) * (size_t)n}, 1, err,
+                                   len);
+    free(f);
+    return st == CG_OK;
+}
+
 int cli_sample(int argc, char **argv)
 {
     const char *cmd = "cugen sample";
     int64_t n = 64, seed = 0;
     const char *out = "samples.png", *bn = "batch";
     int interpolate = 0;
+    const char *dump = NULL;
     arg_opt opts[] = {
         {"n", ARG_INT, &n, "N", "number of images (default 64; with --interpolate a multiple "
          "of 8)", 1, 1024, 0},
@@ -60,6 +80,9 @@ int cli_sample(int argc, char **argv)
         {"bn", ARG_CHOICE, &bn, "batch|running",
          "batchnorm with the batch's statistics (default, as the example samples) or the "
          "running ones", 1, 0, 0},
+        {"dump", ARG_STR, &dump, "PREFIX",
+         "also write the latents and images as raw float32: PREFIX.z.f32, PREFIX.images.f32 "
+         "(scripts/dcgan_torch_load.py compares them with PyTorch)", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -108,6 +131,10 @@ int cli_sample(int argc, char **argv)
         code = 1;
     } else if (cg_png_write_grid(out, x->data, (int)n, a.nc, a.image_size, a.image_size,
                                  PER_ROW, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        code = 1;
+    } else if (dump && (!dump_raw(dump, "z", z, n * a.nz, err, sizeof err) ||
+                        !dump_raw(dump, "images", x->data, x->n, err, sizeof err))) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         code = 1;
     } else {

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cugen/data.h"
 #include "cugen/io.h"
 #include "harness.h"
 
@@ -326,5 +327,40 @@ TEST(cli_dcgan_bad_flags_and_files)
     REQUIRE(th_write_file(junk, "not a safetensors file", 22));
     FAILS(1, "junk.safetensors", "sample", junk);
     th_rmtree(fx);
+    th_rmtree(dir);
+}
+
+/* The CelebA path: a packed file of RGB 64x64 images (what `cugen prepare
+ * celeba` writes) through the 64x64 networks (5 convolutions each). */
+TEST(cli_dcgan_trains_64x64_rgb_from_a_packed_file)
+{
+    th_run_result r;
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    enum { N = 24, S = 64 };
+    uint8_t *px = th_alloc((size_t)N * 3 * S * S);
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < S * S; k++)
+                px[((size_t)i * 3 + c) * S * S + k] =
+                    (uint8_t)((k / S > 16 + i && k / S < 48 ? 200 : 30) + 20 * c);
+    cg_dataset d = {.count = N, .channels = 3, .height = S, .width = S, .pixels = px};
+    snprintf(d.name, sizeof d.name, "faces-fixture");
+    const char *packed = th_path(dir, "faces.cgpk");
+    char err[256];
+    REQUIRE(cg_packed_write(packed, &d, err, sizeof err) == CG_OK, "%s", err);
+    const char *run = th_path(dir, "run");
+    NEED_BIN(&r, "train", "dcgan", "--data", "celeba", "--data-dir", packed, "--image-size",
+             "64", "--nz", "8", "--ngf", "4", "--ndf", "4", "--batch", "8", "--steps", "4",
+             "--out", run, "--quiet");
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    cg_image8 im;
+    REQUIRE(cg_png_read(th_path(run, "samples.png"), &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 8 * 66 + 2 && im.channels == 3, "%dx%dx%d", im.width, im.height,
+          im.channels);
+    cg_image8_free(&im);
+    NEED_BIN(&r, "sample", run, "--n", "8", "--out", th_path(dir, "s.png"));
+    CHECK(r.code == 0 && strstr(r.out, "64x64 DCGAN") && strstr(r.out, "3 channels"),
+          "exit %d: %s %s", r.code, r.out, r.err);
     th_rmtree(dir);
 }
