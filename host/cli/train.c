@@ -225,23 +225,31 @@ int cli_train(int argc, char **argv)
         return 2;
     }
     int r = args_parse(cmd, opts, nopts, argc, argv, 2, NULL, 0, NULL);
-    if (r == ARGS_HELP) {
-        char syn[64];
-        snprintf(syn, sizeof syn, "%s [flags]", m->name);
-        args_usage(cmd, syn, opts, nopts);
-        return 0;
-    }
-    if (r != ARGS_OK)
-        return 2;
     /* flags after "quiet" belong to some models only */
     int shared = 0;
     while (strcmp(opts[shared].name, "quiet") != 0)
         shared++;
+    char have[160];
+    snprintf(have, sizeof have, " %s ", m->flags);
+    if (r == ARGS_HELP) {
+        arg_opt mine[sizeof opts / sizeof opts[0]];
+        int n = 0;
+        for (int i = 0; i < nopts; i++) {
+            char key[40];
+            snprintf(key, sizeof key, " %s ", opts[i].name);
+            if (i <= shared || strstr(have, key))
+                mine[n++] = opts[i];
+        }
+        char syn[64];
+        snprintf(syn, sizeof syn, "%s [flags]", m->name);
+        args_usage(cmd, syn, mine, n);
+        return 0;
+    }
+    if (r != ARGS_OK)
+        return 2;
     for (int i = shared + 1; i < nopts; i++) {
         char key[40];
         snprintf(key, sizeof key, " %s ", opts[i].name);
-        char have[160];
-        snprintf(have, sizeof have, " %s ", m->flags);
         if (opts[i].seen && !strstr(have, key)) {
             fprintf(stderr, "%s %s: --%s is not a flag of this model (see %s %s --help)\n",
                     cmd, m->name, opts[i].name, cmd, m->name);
