@@ -284,8 +284,10 @@ int cli_bench(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "data") == 0)
         return cli_bench_data(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "step") == 0)
+        return cli_bench_step(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "ops") != 0) {
-        fprintf(stderr, "%s: unknown benchmark '%s' (try: cugen bench ops, cugen bench data)\n", cmd,
+        fprintf(stderr, "%s: unknown benchmark '%s' (try: cugen bench ops, bench step dcgan, bench data)\n", cmd,
                 argc < 2 ? "" : argv[1]);
         return 2;
     }

@@ -12,7 +12,9 @@ static void usage(FILE *f)
             "usage: cugen COMMAND [flags]\n\n"
             "commands:\n"
             "  train MODEL   train a model (cugen train --help lists them)\n"
+            "  sample CKPT   a grid of images from a trained generator\n"
             "  bench ops     time the DCGAN conv layers forward and backward (GFLOP/s)\n"
+            "  bench step    one DCGAN training iteration, img/s, beside PyTorch\n"
             "  bench data    loader and prepare throughput (img/s)\n"
             "  prepare DATA  decode a dataset into a packed file (prepare celeba)\n"
             "  data          open a dataset, print its statistics, draw a sample grid\n"
@@ -36,6 +38,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(c, "train") == 0)
         return cli_train(argc - 1, argv + 1);
+    if (strcmp(c, "sample") == 0)
+        return cli_sample(argc - 1, argv + 1);
     if (strcmp(c, "bench") == 0)
         return cli_bench(argc - 1, argv + 1);
     if (strcmp(c, "prepare") == 0)

@@ -8,6 +8,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cugen/dcgan.h"
+#include "cugen/io.h"
 #include "cugen/models.h"
 
 typedef struct {
@@ -16,8 +18,16 @@ typedef struct {
     int64_t steps, batch;   /* defaults */
     double lr;
     int has_checkpoints;
+    int64_t ckpt_every;     /* default --ckpt-every */
+    const char *flags;      /* the model's own flags (space-separated), beyond the shared ones */
     int (*run)(const cg_train_opts *o);
 } model_entry;
+
+/* Flags of one model or a few: nothing else may give them. */
+static struct {
+    int64_t nz, ngf, ndf;
+    const char *bn;
+} mflags;
 
 /* A bad value from the user is a usage error (2); anything else failed work (1). */
 static int exit_code(cg_status st)
@@ -108,11 +118,49 @@ static int run_linear_game(const cg_train_opts *o)
     return 0;
 }
 
+static int run_dcgan(const cg_train_opts *o)
+{
+    cg_dcgan_opts d = {.a = {.nz = mflags.nz ? (int)mflags.nz : 100,
+                             .ngf = mflags.ngf ? (int)mflags.ngf : 64,
+                             .ndf = mflags.ndf ? (int)mflags.ndf : 64,
+                             .image_size = 64},
+                       .bn_running = mflags.bn && strcmp(mflags.bn, "running") == 0};
+    cg_dcgan_result r;
+    char err[6000];
+    cg_status st = cg_dcgan_train(o, &d, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
+    }
+    printf("\nDCGAN: %lld steps (%lld epochs complete), %.1f img/s\n", (long long)r.steps,
+           (long long)r.epochs_done, r.img_per_s);
+    printf("  last step: loss_D %.4f  loss_G %.4f  D(x) %.4f  D(G(z)) %.4f / %.4f\n",
+           r.last.loss_d, r.last.loss_g, r.last.d_x, r.last.d_g_z1, r.last.d_g_z2);
+    if (o->out_dir) {
+        printf("  samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png\n", o->out_dir,
+               o->out_dir);
+        printf("  weights: %s/G.safetensors, %s/D.safetensors; resume state: %s/%s\n",
+               o->out_dir, o->out_dir, o->out_dir, CG_CKPT_LATEST);
+    }
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"dcgan\", \"steps\": %lld, \"epochs\": %lld, "
+                "\"loss_D\": %.9g, \"loss_G\": %.9g, \"D_x\": %.9g, \"D_G_z1\": %.9g, "
+                "\"D_G_z2\": %.9g, \"img_per_s\": %.6g}\n", (long long)r.steps,
+                (long long)r.epochs_done, r.last.loss_d, r.last.loss_g, r.last.d_x,
+                r.last.d_g_z1, r.last.d_g_z2, r.img_per_s);
+        fclose(f);
+    }
+    return 0;
+}
+
 static const model_entry models[] = {
     {"gaussian", "2-D Gaussian MLE by Adam on the seed notebook's six points", 2000, 6, 0.05, 0,
-     run_gaussian},
+     0, "", run_gaussian},
     {"linear-game", "linear generator x = Wz + v matched to x = Az + b by MMD", 600, 128, 0.02,
-     1, run_linear_game},
+     1, 100, "", run_linear_game},
+    {"dcgan", "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)", 0,
+     128, 2e-4, 1, 500, "data data-dir image-size deterministic nz ngf ndf bn", run_dcgan},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -127,7 +175,7 @@ int cli_train(int argc, char **argv)
     const char *cmd = "cugen train";
     cg_train_opts o = {0};
     const char *device = "auto", *out = NULL;
-    int64_t seed = 0;
+    int64_t seed = 0, image_size = 0;
     arg_opt opts[] = {
         {"steps", ARG_INT, &o.steps, "N", "stop after N optimizer steps", 1, 1e12, 0},
         {"epochs", ARG_INT, &o.epochs, "N", "stop after N passes over the data", 1, 1e9, 0},
@@ -142,11 +190,24 @@ int cli_train(int argc, char **argv)
         {"resume", ARG_FLAG, &o.resume, NULL, "continue the run in --out from its checkpoint", 1,
          0, 0},
         {"ckpt-every", ARG_INT, &o.ckpt_every, "N",
-         "with --out: checkpoint every N steps and at the end (default 100)", 1, 1e12, 0},
+         "with --out: checkpoint every N steps and at the end (default: the model's)", 1, 1e12, 0},
         {"log-every", ARG_INT, &o.log_every, "N",
          "a progress line every N steps when stderr is not a terminal (default 100)", 1, 1e12,
          0},
         {"quiet", ARG_FLAG, &o.quiet, NULL, "no progress line", 1, 0, 0},
+        {"data", ARG_CHOICE, &o.data, "fashion-mnist|mnist|celeba|imagefolder",
+         "the training images (default fashion-mnist)", 1, 0, 0},
+        {"data-dir", ARG_STR, &o.data_dir, "PATH",
+         "where they are (celeba: the file of cugen prepare celeba)", 1, 0, 0},
+        {"image-size", ARG_INT, &image_size, "32|64", "image side (default 64)", 32, 64, 0},
+        {"deterministic", ARG_FLAG, &o.deterministic, NULL,
+         "reproducible kernels only (the CPU path always is)", 1, 0, 0},
+        {"nz", ARG_INT, &mflags.nz, "N", "latent size (default 100)", 1, 4096, 0},
+        {"ngf", ARG_INT, &mflags.ngf, "N", "generator width (default 64)", 1, 1024, 0},
+        {"ndf", ARG_INT, &mflags.ndf, "N", "discriminator width (default 64)", 1, 1024, 0},
+        {"bn", ARG_CHOICE, &mflags.bn, "batch|running",
+         "sample grids with batch statistics (default, as the example) or running ones", 1, 0,
+         0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -164,14 +225,43 @@ int cli_train(int argc, char **argv)
         return 2;
     }
     int r = args_parse(cmd, opts, nopts, argc, argv, 2, NULL, 0, NULL);
+    /* flags after "quiet" belong to some models only */
+    int shared = 0;
+    while (strcmp(opts[shared].name, "quiet") != 0)
+        shared++;
+    char have[160];
+    snprintf(have, sizeof have, " %s ", m->flags);
     if (r == ARGS_HELP) {
+        arg_opt mine[sizeof opts / sizeof opts[0]];
+        int n = 0;
+        for (int i = 0; i < nopts; i++) {
+            char key[40];
+            snprintf(key, sizeof key, " %s ", opts[i].name);
+            if (i <= shared || strstr(have, key))
+                mine[n++] = opts[i];
+        }
         char syn[64];
         snprintf(syn, sizeof syn, "%s [flags]", m->name);
-        args_usage(cmd, syn, opts, nopts);
+        args_usage(cmd, syn, mine, n);
         return 0;
     }
     if (r != ARGS_OK)
         return 2;
+    for (int i = shared + 1; i < nopts; i++) {
+        char key[40];
+        snprintf(key, sizeof key, " %s ", opts[i].name);
+        if (opts[i].seen && !strstr(have, key)) {
+            fprintf(stderr, "%s %s: --%s is not a flag of this model (see %s %s --help)\n",
+                    cmd, m->name, opts[i].name, cmd, m->name);
+            return 2;
+        }
+    }
+    if (image_size && image_size != 32 && image_size != 64) {
+        fprintf(stderr, "%s %s: --image-size must be 32 or 64, got %lld\n", cmd, m->name,
+                (long long)image_size);
+        return 2;
+    }
+    o.image_size = (int)image_size;
     if (o.resume && !m->has_checkpoints) {
         fprintf(stderr, "%s %s: --resume: this model keeps no checkpoints (it trains in "
                 "seconds); run it again\n", cmd, m->name);
@@ -185,12 +275,15 @@ int cli_train(int argc, char **argv)
         o.batch = m->batch;
     if (!o.lr)
         o.lr = m->lr;
-    if (!o.steps && !o.epochs)
+    if (!o.steps && !o.epochs) {
         o.steps = m->steps;
+        if (!m->steps)
+            o.epochs = 1;  /* image models: one pass over the data */
+    }
     if (!o.log_every)
         o.log_every = 100;
     if (!o.ckpt_every)
-        o.ckpt_every = 100;
+        o.ckpt_every = m->ckpt_every;
     o.seed = (uint64_t)seed;
     char note[320];
     cg_status st = cg_device_resolve(device, &o.device, note, sizeof note);

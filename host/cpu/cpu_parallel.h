@@ -5,7 +5,8 @@
  * outside the BLAS, so giving each thread whole images (each running its own
  * single-threaded GEMMs) scales better than one multi-threaded GEMM at a
  * time. The thread count is the BLAS's (OPENBLAS_NUM_THREADS, else the
- * cores); while a parallel region runs, the BLAS is held to one thread.
+ * cores), read once; from then on the BLAS itself runs on one thread and
+ * cugen splits the work (cpu_parallel, cpu_gemm) over a pool of its own.
  *
  * Not for: nested use (a region inside a region runs on one thread), or
  * regions started from several threads at once (the BLAS thread count is

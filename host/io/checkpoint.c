@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     want *w;
     int n, cap, oom;
+    size_t skip;  /* a part of the model: characters of the prefix dropped from names */
 } plan;
 
 static const char *const RESERVED[] = {"optim.", "train.", "ema."};
@@ -84,7 +85,7 @@ static want *plan_add(plan *pl, const char *prefix, const char *name, want_kind 
 
 static void add_real(plan *pl, const char *prefix, const cg_tensor *t, real *dst, int buffer)
 {
-    want *w = plan_add(pl, prefix, t->name, W_REAL);
+    want *w = plan_add(pl, prefix, t->name + pl->skip, W_REAL);
     if (!w)
         return;
     w->like = t;
@@ -114,22 +115,35 @@ static void plan_free(plan *pl)
     memset(pl, 0, sizeof *pl);
 }
 
-/* The tensors of p (and of the training state s, when not NULL). The plan
- * points into p and s: it reads them on save and writes them on load. */
-static cg_status plan_build(plan *pl, const cg_params *p, const cg_ckpt_state *s, char *err,
-                            size_t errlen)
+static int in_part(const char *name, const char *part)
+{
+    return !part || strncmp(name, part, strlen(part)) == 0;
+}
+
+/* The tensors of p (and of the training state s, when not NULL), or only
+ * those whose names start with `part` (then without it; never with s). The
+ * plan points into p and s: it reads them on save and writes them on load. */
+static cg_status plan_build(plan *pl, const cg_params *p, const cg_ckpt_state *s,
+                            const char *part, char *err, size_t errlen)
 {
     memset(pl, 0, sizeof *pl);
     if (!p || !p->allocated)
         return io_err(CG_ERR_STATE, err, errlen, "parameters not allocated");
+    if (part && (s || !*part))
+        return io_err(CG_ERR_ARG, err, errlen, "a part is a non-empty prefix, of weights only");
+    pl->skip = part ? strlen(part) : 0;
     if (s && s->ema && (!s->ema->w || s->ema->n != p->n))
         return io_err(CG_ERR_ARG, err, errlen, "the EMA was not made for these parameters");
     if (s && s->nextra && (s->nextra < 0 || !s->extra))
         return io_err(CG_ERR_ARG, err, errlen, "bad list of extra values");
     for (int i = 0; i < p->count; i++)
-        add_real(pl, "", p->t[i], p->w + p->off[i], 0);
+        if (in_part(p->t[i]->name, part))
+            add_real(pl, "", p->t[i], p->w + p->off[i], 0);
     for (int i = 0; i < p->bcount; i++)
-        add_real(pl, "", p->b[i], p->buf + p->boff[i], 1);
+        if (in_part(p->b[i]->name, part))
+            add_real(pl, "", p->b[i], p->buf + p->boff[i], 1);
+    if (part && pl->n == 0 && !pl->oom)
+        return io_err(CG_ERR_ARG, err, errlen, "no parameter name starts with '%s'", part);
     for (int i = 0; i < pl->n && !pl->oom; i++)
         if (reserved(pl->w[i].name))
             return io_err(CG_ERR_ARG, err, errlen, "parameter name '%s' starts with a prefix "
@@ -216,8 +230,8 @@ static cg_status plan_save(plan *pl, const char *path, const char *prev, const c
     return st;
 }
 
-cg_status ckpt_save(const char *path, const char *prev, const cg_params *p,
-                    const cg_ckpt_state *s, char *err, size_t errlen)
+static cg_status save_part(const char *path, const char *prev, const cg_params *p,
+                           const cg_ckpt_state *s, const char *part, char *err, size_t errlen)
 {
     if (!path || !*path)
         return io_err(CG_ERR_ARG, err, errlen, "no path to save to");
@@ -228,7 +242,7 @@ cg_status ckpt_save(const char *path, const char *prev, const cg_params *p,
     cg_ckpt_state *hs;
     cg_status st = io_stage_begin(&sg, p, s, &hp, &hs, msg, sizeof msg);
     if (st == CG_OK)
-        st = plan_build(&pl, hp, hs, msg, sizeof msg);
+        st = plan_build(&pl, hp, hs, part, msg, sizeof msg);
     if (st == CG_OK)
         st = plan_save(&pl, path, prev, s ? "checkpoint" : "weights", err, errlen);
     else
@@ -238,9 +252,23 @@ cg_status ckpt_save(const char *path, const char *prev, const cg_params *p,
     return st;
 }
 
+cg_status ckpt_save(const char *path, const char *prev, const cg_params *p,
+                    const cg_ckpt_state *s, char *err, size_t errlen)
+{
+    return save_part(path, prev, p, s, NULL, err, errlen);
+}
+
 cg_status cg_weights_save(const char *path, const cg_params *p, char *err, size_t errlen)
 {
-    return ckpt_save(path, NULL, p, NULL, err, errlen);
+    return save_part(path, NULL, p, NULL, NULL, err, errlen);
+}
+
+cg_status cg_weights_save_part(const char *path, const cg_params *p, const char *part,
+                               char *err, size_t errlen)
+{
+    if (!part)
+        return io_err(CG_ERR_ARG, err, errlen, "%s: no part named", path ? path : "(null)");
+    return save_part(path, NULL, p, NULL, part, err, errlen);
 }
 
 cg_status cg_ckpt_save(const char *path, const cg_params *p, const cg_ckpt_state *s, char *err,
@@ -383,7 +411,8 @@ static cg_status plan_load(plan *pl, const cg_st_file *f, int ckpt, char *err, s
     return st;
 }
 
-static cg_status load(const char *path, cg_params *p, cg_ckpt_state *s, char *err, size_t errlen)
+static cg_status load(const char *path, cg_params *p, cg_ckpt_state *s, const char *part,
+                      char *err, size_t errlen)
 {
     if (!path)
         return io_err(CG_ERR_ARG, err, errlen, "no path to load from");
@@ -395,7 +424,7 @@ static cg_status load(const char *path, cg_params *p, cg_ckpt_state *s, char *er
     cg_ckpt_state *hs;
     cg_status st = io_stage_begin(&sg, p, s, &hp, &hs, msg, sizeof msg);
     if (st == CG_OK)
-        st = plan_build(&pl, hp, hs, msg, sizeof msg);
+        st = plan_build(&pl, hp, hs, part, msg, sizeof msg);
     if (st == CG_OK) {
         st = cg_st_load(&f, path, err, errlen);  /* its messages name the path */
         if (st == CG_OK) {
@@ -416,7 +445,15 @@ static cg_status load(const char *path, cg_params *p, cg_ckpt_state *s, char *er
 
 cg_status cg_weights_load(const char *path, cg_params *p, char *err, size_t errlen)
 {
-    return load(path, p, NULL, err, errlen);
+    return load(path, p, NULL, NULL, err, errlen);
+}
+
+cg_status cg_weights_load_part(const char *path, cg_params *p, const char *part, char *err,
+                               size_t errlen)
+{
+    if (!part)
+        return io_err(CG_ERR_ARG, err, errlen, "%s: no part named", path ? path : "(null)");
+    return load(path, p, NULL, part, err, errlen);
 }
 
 cg_status cg_ckpt_load(const char *path, cg_params *p, cg_ckpt_state *s, char *err,
@@ -424,5 +461,5 @@ cg_status cg_ckpt_load(const char *path, cg_params *p, cg_ckpt_state *s, char *e
 {
     if (!s)
         return io_err(CG_ERR_ARG, err, errlen, "%s: no training state to load into", path);
-    return load(path, p, s, err, errlen);
+    return load(path, p, s, NULL, err, errlen);
 }

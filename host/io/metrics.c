@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cugen/io.h"
@@ -34,6 +35,76 @@ cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err,
     m->first_step = -1;
     m->items = 0;
     return CG_OK;
+}
+
+/* The step of one line of the log ({"step": N, ...}), or -1 for a line that
+ * is not one (a last line cut short by a kill). */
+static long long line_step(const char *line, size_t len)
+{
+    const char key[] = "{\"step\": ";
+    if (len < sizeof key || memcmp(line, key, sizeof key - 1) != 0 || line[len - 1] != '}')
+        return -1;
+    char *end;
+    long long v = strtoll(line + sizeof key - 1, &end, 10);
+    return end > line + sizeof key - 1 && *end == ',' ? v : -1;
+}
+
+cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
+                                 size_t len)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/metrics.jsonl", dir) >= (int)sizeof path) {
+        snprintf(err, len, "%s: path too long", dir);
+        return CG_ERR_ARG;
+    }
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char *text = NULL;
+        size_t cap = 0, n = 0, got;
+        char chunk[65536];
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+            if (n + got + 1 > cap) {
+                size_t nc = (n + got + 1) * 2;
+                char *t = realloc(text, nc);
+                if (!t) {
+                    free(text);
+                    fclose(f);
+                    snprintf(err, len, "%s: out of memory", path);
+                    return CG_ERR_NOMEM;
+                }
+                text = t;
+                cap = nc;
+            }
+            memcpy(text + n, chunk, got);
+            n += got;
+        }
+        int bad = ferror(f);
+        fclose(f);
+        if (bad) {
+            free(text);
+            snprintf(err, len, "cannot read %s: %s", path, strerror(errno));
+            return CG_ERR_IO;
+        }
+        /* keep, in place, the complete lines of steps up to the checkpoint's */
+        size_t kept = 0;
+        for (size_t i = 0; i < n;) {
+            size_t e = i;
+            while (e < n && text[e] != '\n')
+                e++;
+            long long st = line_step(text + i, e - i);
+            if (e < n && st >= 0 && st <= last_step) {
+                memmove(text + kept, text + i, e + 1 - i);
+                kept += e + 1 - i;
+            }
+            i = e + 1;
+        }
+        cg_status w = cg_write_atomic(path, &(cg_io_piece){text ? text : "", kept}, 1, err,
+                                      len);
+        free(text);
+        if (w != CG_OK)
+            return w;
+    }
+    return cg_metrics_open(m, dir, 1, err, len);
 }
 
 /* s as a JSON string: quotes, backslashes and control characters escaped;

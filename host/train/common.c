@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -78,4 +79,35 @@ double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac)
     if (t > 1)
         t = 1;
     return lr * (final_frac + (1 - final_frac) * 0.5 * (1 + cos(M_PI * t)));
+}
+
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+    caught = sig;
+    /* a second Ctrl-C kills as usual: the handler was one-shot */
+    signal(sig, SIG_DFL);
+}
+
+void cg_train_catch_signals(void)
+{
+    caught = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cg_train_signal(void)
+{
+    return caught;
+}
+
+void cg_train_release_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
 }

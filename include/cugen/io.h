@@ -138,6 +138,18 @@ void cg_atomic_abort(cg_atomic_file *a);
 cg_status cg_weights_save(const char *path, const cg_params *p, char *err, size_t errlen);
 cg_status cg_weights_load(const char *path, cg_params *p, char *err, size_t errlen);
 
+/* One part of a model whose parameters share a name prefix, as its own
+ * module: the parameters and buffers named "<part>..." under their names
+ * without the prefix. A GAN keeps G and D in one flat buffer as "G.main.0.weight",
+ * "D.main.0.weight", ... (one checkpoint for both) and exports
+ * G.safetensors with cg_weights_save_part(path, p, "G.", ...), which PyTorch's
+ * Generator loads as its state_dict. Loading a part is strict about that
+ * part and leaves the rest of p as it is. */
+cg_status cg_weights_save_part(const char *path, const cg_params *p, const char *part,
+                               char *err, size_t errlen);
+cg_status cg_weights_load_part(const char *path, cg_params *p, const char *part, char *err,
+                               size_t errlen);
+
 /*
  * Checkpoints: one safetensors file with the weights (as above) plus the
  * training state, so the weights and the optimizer state can never come from

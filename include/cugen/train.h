@@ -23,6 +23,10 @@ typedef struct {
     int64_t ckpt_every;  /* checkpoint every N steps (and at the end) when out_dir is set */
     int64_t log_every;   /* plain progress line every N steps (when stderr is no terminal) */
     int quiet;           /* no progress line */
+    /* image models */
+    const char *data;    /* dataset name (data.h), NULL: the model's default */
+    const char *data_dir;/* its location, NULL: the dataset's default */
+    int image_size;      /* 0: the model's default */
     int deterministic;   /* reproducible kernels only (the CPU path always is); the loop
                           * passes it to cg_cuda_set_deterministic */
 } cg_train_opts;
@@ -55,8 +59,22 @@ cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err,
  * (a batch; 0 when not counted), with (const char *name, double value) pairs
  * ending with NULL. Writing the same step again (a final summary) counts no
  * new step. Does nothing when m or m->f is NULL. */
+/* Open the log of a resumed run: first drop the lines of steps after
+ * last_step (logged after the checkpoint the run resumes from, and logged
+ * again as the run repeats them) and a cut-off last line, rewriting the file
+ * atomically; then append. A missing log is started. */
+cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
+                                 size_t len);
 void cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...);
 void cg_metrics_close(cg_metrics *m);
+
+/* SIGINT and SIGTERM during training: the first one sets a flag that the
+ * loop reads after each step (to save a checkpoint and stop); a second one
+ * ends the process at once (the default action). cg_train_signal returns the
+ * signal number caught, or 0. */
+void cg_train_catch_signals(void);
+int cg_train_signal(void);
+void cg_train_release_signals(void);
 
 /* Cosine decay from lr at step 0 to lr * final_frac at step total. */
 double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac);

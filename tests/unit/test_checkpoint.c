@@ -503,3 +503,45 @@ TEST(ckpt_save_refuses_nan_and_reserved_names)
     cg_params_free(&p);
     th_rmtree(dir);
 }
+
+/* A part of a model ("bn.") as a module of its own: saved under the names
+ * without the prefix, loaded back into that part only, strictly. */
+TEST(weights_part_saves_and_loads_one_prefix)
+{
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    char *path = th_path(dir, "bn.safetensors"), err[512];
+    cg_params a, b;
+    ck_model_make(&a, 3, 0.0);
+    ck_model_make(&b, 3, 3.0);
+    REQUIRE(cg_weights_save_part(path, &a, "bn.", err, sizeof err) == CG_OK, "%s", err);
+    cg_st_file f;
+    REQUIRE(cg_st_load(&f, path, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(f.count == 5 && cg_st_find(&f, "weight") && cg_st_find(&f, "running_var") &&
+          cg_st_find(&f, "num_batches_tracked") && !cg_st_find(&f, "fc.weight"),
+          "%d tensors", f.count);
+    cg_st_free(&f);
+    ck_snapshot before;
+    ck_snap(&before, &b, NULL);
+    REQUIRE(cg_weights_load_part(path, &b, "bn.", err, sizeof err) == CG_OK, "%s", err);
+    cg_tensor *aw = cg_params_find(&a, "bn.weight"), *bw = cg_params_find(&b, "bn.weight");
+    cg_tensor *am = cg_params_find(&a, "bn.running_mean"),
+              *bm = cg_params_find(&b, "bn.running_mean");
+    CHECK(!memcmp(aw->data, bw->data, sizeof(real) * 4) &&
+          !memcmp(am->data, bm->data, sizeof(real) * 4), "the part was loaded");
+    cg_tensor *bf = cg_params_find(&b, "fc.weight");
+    CHECK(!memcmp(bf->data, before.w + (bf->data - b.w), sizeof(real) * 6),
+          "the rest of the model was left alone");
+    /* the whole model's file is not the part's: extra tensors are refused */
+    char *whole = th_path(dir, "whole.safetensors");
+    REQUIRE(cg_weights_save(whole, &a, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(cg_weights_load_part(whole, &b, "bn.", err, sizeof err) != CG_OK);
+    CHECK(strstr(err, "missing") || strstr(err, "unexpected"), "%s", err);
+    /* a prefix nothing has */
+    CHECK(cg_weights_save_part(path, &a, "G.", err, sizeof err) == CG_ERR_ARG);
+    CHECK(strstr(err, "no parameter name starts with 'G.'"), "%s", err);
+    CHECK(cg_weights_save_part(path, &a, "", err, sizeof err) == CG_ERR_ARG);
+    cg_params_free(&a);
+    cg_params_free(&b);
+    th_rmtree(dir);
+}

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cugen/io.h"
 #include "cugen/train.h"
@@ -232,6 +233,42 @@ TEST(metrics_lines_carry_step_epoch_values_rate_and_elapsed)
     cg_metrics bad = {0};
     CHECK(cg_metrics_open(&bad, "/nonexistent-cugen-dir", 0, err, sizeof err) == CG_ERR_IO);
     CHECK(strstr(err, "cannot open /nonexistent-cugen-dir/metrics.jsonl"), "%s", err);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* A resumed run's log keeps the lines of steps up to its checkpoint and drops
+ * later ones (they will be computed and logged again) and a last line cut
+ * short by a kill. */
+TEST(metrics_open_resume_cuts_the_log_back_to_the_checkpoint)
+{
+    char dir[] = "/tmp/cugen-metrics-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char path[96], err[256];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    const char *log = "{\"step\": 1, \"epoch\": 1, \"loss\": 1}\n"
+                      "{\"step\": 2, \"epoch\": 1, \"loss\": 2}\n"
+                      "{\"step\": 3, \"epoch\": 1, \"loss\": 3}\n"
+                      "{\"step\": 3, \"epoch\": 1, \"final\": 3}\n"
+                      "{\"step\": 4, \"epoch\": 1, \"loss\": 4}\n"
+                      "{\"step\": 5, \"epo";
+    REQUIRE(th_write_file(path, log, strlen(log)));
+    double t = 0;
+    cg_metrics m = {.clock = fake_clock, .clock_arg = &t};
+    REQUIRE(cg_metrics_open_resume(&m, dir, 3, err, sizeof err) == CG_OK, "%s", err);
+    cg_metrics_write(&m, 4, 1, 0, "loss", 40.0, (const char *)NULL);
+    cg_metrics_close(&m);
+    char *s = read_all(path);
+    REQUIRE(s);
+    CHECK(count_char(s, strlen(s), '\n') == 5, "%s", s);
+    CHECK(strstr(s, "\"final\": 3}\n{\"step\": 4, \"epoch\": 1, \"loss\": 40,"), "%s", s);
+    CHECK(!strstr(s, "\"loss\": 4}") && !strstr(s, "\"epo\n"), "%s", s);
+    /* no log yet: one is started */
+    remove(path);
+    REQUIRE(cg_metrics_open_resume(&m, dir, 3, err, sizeof err) == CG_OK, "%s", err);
+    cg_metrics_close(&m);
+    CHECK(access(path, F_OK) == 0);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

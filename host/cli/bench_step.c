@@ -1,0 +1,206 @@
+/*
+ * bench_step.c: `cugen bench step dcgan`: the time of one whole training
+ * iteration of the DCGAN recipe (D step on a real and a fake batch, G step,
+ * both Adam updates) on random data, the median over repeats after warm-up,
+ * as img/s; then the same iteration in PyTorch eager
+ * (scripts/bench_torch_dcgan.py), run by this command on the same machine,
+ * and the ratio.
+ *
+ * Not for: the data loader's speed (bench data), single layers (bench ops).
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cugen/dcgan.h"
+#include "cugen/io.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* scripts/NAME from the working directory, else beside the binary's
+ * directory (build/cugen -> scripts/) */
+static int find_script(const char *name, char *path, size_t len)
+{
+    snprintf(path, len, "scripts/%s", name);
+    if (access(path, R_OK) == 0)
+        return 1;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = 0;
+    snprintf(path, len, "%s/../scripts/%s", exe, name);
+    return access(path, R_OK) == 0;
+}
+
+/* PyTorch's img/s for the same iteration, 0 with a note printed when it
+ * cannot be measured */
+static double torch_rate(const cg_dcgan_arch *a, int batch, int warmup, int repeat,
+                         int threads, const char *device, double *step_ms)
+{
+    const char *python = "/usr/bin/python3";
+    char script[PATH_MAX + 32], cmd[2 * PATH_MAX];
+    if (access(python, X_OK) != 0 || !find_script("bench_torch_dcgan.py", script,
+                                                  sizeof script)) {
+        printf("PyTorch: not measured (%s or scripts/bench_torch_dcgan.py missing)\n", python);
+        return 0;
+    }
+    snprintf(cmd, sizeof cmd, "%s '%s' --device %s --image-size %d --nc %d --nz %d --ngf %d "
+             "--ndf %d --batch %d --warmup %d --repeat %d --threads %d 2>&1", python, script,
+             device, a->image_size, a->nc, a->nz, a->ngf, a->ndf, batch, warmup, repeat,
+             threads);
+    fflush(stdout);
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        printf("PyTorch: not measured (%s)\n", strerror(errno));
+        return 0;
+    }
+    char line[512], note[512] = "";
+    double rate = 0;
+    while (fgets(line, sizeof line, f)) {
+        double ms, r;
+        if (sscanf(line, "step_ms %lf img_per_s %lf", &ms, &r) == 2) {
+            rate = r;
+            *step_ms = ms;
+            printf("PyTorch: %s", line);
+        } else if (!note[0] || strncmp(line, "error ", 6) == 0) {
+            snprintf(note, sizeof note, "%s", strncmp(line, "error ", 6) == 0 ? line + 6 : line);
+            note[strcspn(note, "\n")] = 0;
+        }
+    }
+    int st = pclose(f);
+    if (rate <= 0)
+        printf("PyTorch: not measured (%s)\n", note[0] ? note : st ? "the script failed"
+                                                                   : "no timing printed");
+    return rate;
+}
+
+int cli_bench_step(int argc, char **argv)
+{
+    const char *cmd = "cugen bench step";
+    int64_t batch = 128, size = 64, ngf = 64, ndf = 64, nz = 100, nc = 0, warmup = 3,
+            repeat = 20;
+    const char *device = "cpu";
+    int no_torch = 0;
+    arg_opt opts[] = {
+        {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"image-size", ARG_INT, &size, "32|64", "image side (default 64)", 32, 64, 0},
+        {"nc", ARG_INT, &nc, "1|3", "channels (default: 1 at 32x32, 3 at 64x64)", 1, 3, 0},
+        {"nz", ARG_INT, &nz, "N", "latent size (default 100)", 1, 4096, 0},
+        {"ngf", ARG_INT, &ngf, "N", "generator width (default 64)", 1, 1024, 0},
+        {"ndf", ARG_INT, &ndf, "N", "discriminator width (default 64)", 1, 1024, 0},
+        {"batch", ARG_INT, &batch, "N", "batch size (default 128)", 2, 4096, 0},
+        {"warmup", ARG_INT, &warmup, "N", "untimed iterations first (3)", 0, 100000, 0},
+        {"repeat", ARG_INT, &repeat, "N", "timed iterations; the median is shown (20)", 1,
+         100000, 0},
+        {"no-torch", ARG_FLAG, &no_torch, NULL, "skip the PyTorch comparison", 1, 0, 0},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    if (argc < 2 || strcmp(argv[1], "dcgan") != 0) {
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            args_usage(cmd, "dcgan [flags]", opts, nopts);
+            return 0;
+        }
+        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan)\n", cmd,
+                argc < 2 ? "" : argv[1]);
+        return 2;
+    }
+    int r = args_parse(cmd, opts, nopts, argc, argv, 2, NULL, 0, NULL);
+    if (r == ARGS_HELP) {
+        args_usage(cmd, "dcgan [flags]", opts, nopts);
+        return 0;
+    }
+    if (r != ARGS_OK)
+        return 2;
+    if (nc == 2) {
+        fprintf(stderr, "%s: --nc must be 1 or 3\n", cmd);
+        return 2;
+    }
+    if (strcmp(device, "cuda") == 0) {
+        fprintf(stderr, "%s: --device cuda: the DCGAN step does not run on the GPU in this "
+                "build yet\n", cmd);
+        return 2;
+    }
+    cg_dcgan_arch a = {.nz = (int)nz, .ngf = (int)ngf, .ndf = (int)ndf,
+                       .nc = nc ? (int)nc : size == 32 ? 1 : 3, .image_size = (int)size};
+    cg_dcgan m;
+    char err[512];
+    cg_status st = cg_dcgan_build(&m, &a, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return st == CG_ERR_ARG ? 2 : 1;
+    }
+    cg_dcgan_init(&m, 1, 1);
+    int B = (int)batch, S = (int)size;
+    real *x = malloc(sizeof(real) * (size_t)B * a.nc * S * S);
+    real *z = malloc(sizeof(real) * (size_t)B * a.nz);
+    double *t = malloc(sizeof(double) * (size_t)repeat);
+    cg_ctx ctx;
+    if (!x || !z || !t || cg_ctx_init(&ctx) != CG_OK) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        return 1;
+    }
+    cg_rng rng;
+    cg_rng_init(&rng, 7, 0);
+    cg_rng_uniform(&rng, x, (int64_t)B * a.nc * S * S);
+    for (int64_t i = 0; i < (int64_t)B * a.nc * S * S; i++)
+        x[i] = 2 * x[i] - 1;
+    cg_adam ad, ag;
+    cg_adam_init(&ad, 2e-4, 0.5, 0.999, 1e-8, 0, 0);
+    cg_adam_init(&ag, 2e-4, 0.5, 0.999, 1e-8, 0, 0);
+    int threads = openblas_get_num_threads();
+    printf("cugen bench step dcgan: %dx%dx%d, nz %d, ngf %d, ndf %d, batch %d, CPU (%d "
+           "thread%s); median of %d iterations after %d warm-up\n", a.nc, S, S, a.nz, a.ngf,
+           a.ndf, B, threads, threads == 1 ? "" : "s", (int)repeat, (int)warmup);
+    fflush(stdout);
+    int code = 0;
+    for (int it = 0; it < warmup + repeat; it++) {
+        cg_rng_normal(&rng, z, (int64_t)B * a.nz, 0.0, 1.0);
+        double t0 = cg_monotonic_seconds();
+        cg_dcgan_stats s = {0};
+        st = cg_dcgan_step(&ctx, &m, &ad, &ag, cg_wrap(&ctx, x, CG_SHAPE(B, a.nc, S, S)),
+                           cg_wrap(&ctx, z, CG_SHAPE(B, a.nz)), &s);
+        double dt = cg_monotonic_seconds() - t0;
+        if (st != CG_OK) {
+            fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
+            code = 1;
+            break;
+        }
+        if (it >= warmup)
+            t[it - warmup] = dt * 1e3;
+    }
+    if (code == 0) {
+        qsort(t, (size_t)repeat, sizeof *t, cmp_double);
+        double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
+        double rate = B / med * 1e3;
+        printf("cugen:   step_ms %.4f img_per_s %.2f (fastest %.4f ms, slowest %.4f ms)\n", med,
+               rate, t[0], t[repeat - 1]);
+        if (!no_torch) {
+            double tms = 0;
+            double tr = torch_rate(&a, B, (int)warmup, (int)repeat, threads, device, &tms);
+            if (tr > 0)
+                printf("ratio:   cugen img/s / PyTorch img/s = %.2f (> 1: cugen is faster)\n",
+                       rate / tr);
+        }
+    }
+    cg_ctx_free(&ctx);
+    cg_dcgan_free(&m);
+    free(x);
+    free(z);
+    free(t);
+    return code;
+}

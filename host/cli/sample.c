@@ -1,0 +1,151 @@
+/*
+ * sample.c: `cugen sample CKPT --n 64 --out grid.png`: images from a trained
+ * generator, as one PNG grid of 8 per row. CKPT is a run directory, its
+ * checkpoint.safetensors or G.safetensors (also one written by PyTorch from
+ * the example's Generator). --interpolate draws straight lines in latent
+ * space instead: each row walks from one random z to another in 8 steps.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cugen/dcgan.h"
+#include "cugen/io.h"
+#include "cugen/tape.h"
+
+#define PER_ROW 8
+#define SAMPLE_STREAM 0x53414d50u  /* "SAMP" */
+
+/* z (n, nz): n independent normals, or rows of PER_ROW points on the lines
+ * between pairs of normals */
+static void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate)
+{
+    cg_rng r;
+    cg_rng_init(&r, seed, SAMPLE_STREAM);
+    if (!interpolate) {
+        cg_rng_normal(&r, z, (int64_t)n * nz, 0.0, 1.0);
+        return;
+    }
+    real *ends = malloc(sizeof(real) * 2 * (size_t)nz);
+    if (!ends)
+        return;
+    for (int row = 0; row < n / PER_ROW; row++) {
+        cg_rng_normal(&r, ends, 2 * (int64_t)nz, 0.0, 1.0);
+        for (int j = 0; j < PER_ROW; j++) {
+            double t = (double)j / (PER_ROW - 1);
+            real *zj = z + ((size_t)row * PER_ROW + j) * nz;
+            for (int k = 0; k < nz; k++)
+                zj[k] = (real)((1 - t) * ends[k] + t * ends[nz + k]);
+        }
+    }
+    free(ends);
+}
+
+/* PREFIX.name.f32: n raw float32 values, atomically */
+static int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
+                    size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%s.f32", prefix, name);
+    float *f = malloc(sizeof(float) * (size_t)n);
+    if (!f) {
+        snprintf(err, len, "out of memory");
+        return 0;
+    }
+    for (int64_t i = 0; i < n; i++)
+        f[i] = (float)v[i];
+    cg_status st = cg_write_atomic(path, &(cg_io_piece){f, sizeof(float) * (size_t)n}, 1, err,
+                                   len);
+    free(f);
+    return st == CG_OK;
+}
+
+int cli_sample(int argc, char **argv)
+{
+    const char *cmd = "cugen sample";
+    int64_t n = 64, seed = 0;
+    const char *out = "samples.png", *bn = "batch";
+    int interpolate = 0;
+    const char *dump = NULL;
+    arg_opt opts[] = {
+        {"n", ARG_INT, &n, "N", "number of images (default 64; with --interpolate a multiple "
+         "of 8)", 1, 1024, 0},
+        {"out", ARG_STR, &out, "FILE", "the PNG grid to write (default samples.png)", 1, 0, 0},
+        {"seed", ARG_INT, &seed, "S", "seed of the latent vectors (default 0)", 0,
+         9.007199254740992e15, 0},
+        {"interpolate", ARG_FLAG, &interpolate, NULL,
+         "rows of 8 along straight lines between random latent points", 1, 0, 0},
+        {"bn", ARG_CHOICE, &bn, "batch|running",
+         "batchnorm with the batch's statistics (default, as the example samples) or the "
+         "running ones", 1, 0, 0},
+        {"dump", ARG_STR, &dump, "PREFIX",
+         "also write the latents and images as raw float32: PREFIX.z.f32, PREFIX.images.f32 "
+         "(scripts/dcgan_torch_load.py compares them with PyTorch)", 1, 0, 0},
+    };
+    const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    const char *pos[1];
+    int npos = 0;
+    int r = args_parse(cmd, opts, nopts, argc, argv, 1, pos, 1, &npos);
+    if (r == ARGS_HELP) {
+        args_usage(cmd, "CKPT [flags]   (CKPT: a run directory, its checkpoint or G.safetensors)",
+                   opts, nopts);
+        return 0;
+    }
+    if (r != ARGS_OK)
+        return 2;
+    if (npos != 1) {
+        fprintf(stderr, "%s: give one checkpoint: a run directory, checkpoint.safetensors or "
+                "G.safetensors (see %s --help)\n", cmd, cmd);
+        return 2;
+    }
+    if (interpolate && n % PER_ROW != 0) {
+        fprintf(stderr, "%s: --interpolate draws rows of %d: --n must be a multiple of %d, "
+                "got %lld\n", cmd, PER_ROW, PER_ROW, (long long)n);
+        return 2;
+    }
+    cg_dcgan m;
+    cg_dcgan_arch a;
+    char err[1024];
+    cg_status st = cg_dcgan_load_generator(pos[0], &m, &a, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return st == CG_ERR_ARG ? 2 : 1;
+    }
+    cg_ctx ctx;
+    real *z = malloc(sizeof(real) * (size_t)n * (size_t)a.nz);
+    if (!z || cg_ctx_init(&ctx) != CG_OK) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        free(z);
+        cg_dcgan_free(&m);
+        return 1;
+    }
+    draw_z(z, (int)n, a.nz, (uint64_t)seed, interpolate);
+    cg_set_grad(&ctx, 0);
+    cg_tensor *x = cg_dcgan_generate(&ctx, &m, cg_wrap(&ctx, z, CG_SHAPE((int)n, a.nz)),
+                                     strcmp(bn, "running") == 0, 0);
+    int code = 0;
+    if (!x) {
+        fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
+        code = 1;
+    } else if (cg_png_write_grid(out, x->data, (int)n, a.nc, a.image_size, a.image_size,
+                                 PER_ROW, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        code = 1;
+    } else if (dump && (!dump_raw(dump, "z", z, n * a.nz, err, sizeof err) ||
+                        !dump_raw(dump, "images", x->data, x->n, err, sizeof err))) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        code = 1;
+    } else {
+        printf("wrote %s: %lld %s of a %dx%d DCGAN generator (nz %d, ngf %d, %d channel%s) "
+               "from %s, seed %lld, batchnorm %s statistics\n", out, (long long)n,
+               interpolate ? "images on straight latent lines" : "samples", a.image_size,
+               a.image_size, a.nz, a.ngf, a.nc, a.nc == 1 ? "" : "s", pos[0], (long long)seed,
+               bn);
+    }
+    cg_ctx_free(&ctx);
+    cg_dcgan_free(&m);
+    free(z);
+    return code;
+}

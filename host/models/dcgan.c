@@ -1,0 +1,357 @@
+/*
+ * dcgan.c: the DCGAN networks and one training iteration of the PyTorch
+ * example's recipe (architecture and naming in cugen/dcgan.h).
+ *
+ * The iteration runs on one tape: G(z) is recorded once; the D step
+ * backpropagates from D(real) and from D on a detached copy of G(z) (two
+ * backward passes, as the example calls backward twice); the G step freezes
+ * D's group, so D(G(z)) backpropagates only input gradients through D into
+ * G's recorded nodes. Each Adam updates its own group: the other is frozen
+ * while it steps, so the two optimizers keep their own step counts.
+ *
+ * Not for: files, flags, the loop (dcgan_train.c).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cugen/dcgan.h"
+#include "cugen/io.h"
+#include "cugen/ops.h"
+#include "cugen/tape.h"
+#include "ops/backend.h"
+
+#define BN_MOMENTUM 0.1
+#define BN_EPS 1e-5
+#define LEAK 0.2
+
+static int log2_exact(int v)
+{
+    int k = 0;
+    while (v > 1 && v % 2 == 0) {
+        v /= 2;
+        k++;
+    }
+    return v == 1 ? k : -1;
+}
+
+/* batchnorm parameters and buffers of a module at index `idx` of `main` */
+static void declare_bn(cg_params *p, cg_dcgan_layer *l, const char *net, int idx, int ch,
+                       int group)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.main.%d.weight", net, idx);
+    l->gamma = cg_param(p, name, CG_SHAPE(ch), group);
+    snprintf(name, sizeof name, "%s.main.%d.bias", net, idx);
+    l->beta = cg_param(p, name, CG_SHAPE(ch), group);
+    snprintf(name, sizeof name, "%s.main.%d.running_mean", net, idx);
+    l->mean = cg_buffer(p, name, CG_SHAPE(ch));
+    snprintf(name, sizeof name, "%s.main.%d.running_var", net, idx);
+    l->var = cg_buffer(p, name, CG_SHAPE(ch));
+    snprintf(name, sizeof name, "%s.main.%d.num_batches_tracked", net, idx);
+    l->count = cg_buffer(p, name, CG_SHAPE(1));
+}
+
+static cg_tensor *declare_conv(cg_params *p, const char *net, int idx, int d0, int d1,
+                               int group)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.main.%d.weight", net, idx);
+    return cg_param(p, name, CG_SHAPE(d0, d1, 4, 4), group);
+}
+
+cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    cg_params_init(&m->p);
+    int k = log2_exact(a->image_size);
+    if (a->image_size != 32 && a->image_size != 64) {
+        snprintf(err, errlen, "dcgan: image size must be 32 or 64, got %d", a->image_size);
+        return CG_ERR_ARG;
+    }
+    if (a->nz < 1 || a->nz > 4096 || a->ngf < 1 || a->ngf > 1024 || a->ndf < 1 ||
+        a->ndf > 1024 || (a->nc != 1 && a->nc != 3)) {
+        snprintf(err, errlen, "dcgan: need 1 <= nz <= 4096, 1 <= ngf, ndf <= 1024 and 1 or 3 "
+                 "channels; got nz %d, ngf %d, ndf %d, %d channels", a->nz, a->ngf, a->ndf,
+                 a->nc);
+        return CG_ERR_ARG;
+    }
+    m->a = *a;
+    int L = m->layers = k - 1;
+    cg_params *p = &m->p;
+    /* G: main.0 ConvT(nz, ngf 2^(L-2)), then every 3 modules ConvT, BN, ReLU */
+    for (int i = 0; i < L; i++) {
+        int cin = i == 0 ? a->nz : a->ngf << (L - 1 - i);
+        int cout = i == L - 1 ? a->nc : a->ngf << (L - 2 - i);
+        m->g[i].w = declare_conv(p, "G", 3 * i, cin, cout, CG_DCGAN_G);
+        if (i < L - 1)
+            declare_bn(p, &m->g[i], "G", 3 * i + 1, cout, CG_DCGAN_G);
+    }
+    /* D: main.0 Conv, main.1 LeakyReLU, then Conv, BN, LeakyReLU from main.2 */
+    for (int i = 0; i < L; i++) {
+        int cin = i == 0 ? a->nc : a->ndf << (i - 1);
+        int cout = i == L - 1 ? 1 : a->ndf << i;
+        int idx = i == 0 ? 0 : 3 * i - 1;
+        m->d[i].w = declare_conv(p, "D", idx, cout, cin, CG_DCGAN_D);
+        if (i > 0 && i < L - 1)
+            declare_bn(p, &m->d[i], "D", idx + 1, cout, CG_DCGAN_D);
+    }
+    for (int i = 0; i < L; i++)
+        if (!m->g[i].w || !m->d[i].w) {
+            snprintf(err, errlen, "dcgan: out of memory declaring the parameters");
+            cg_params_free(p);
+            return CG_ERR_NOMEM;
+        }
+    cg_status st = cg_params_alloc(p);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "dcgan: out of memory for %lld parameters",
+                 (long long)cg_params_count(p));
+        cg_params_free(p);
+    }
+    return st;
+}
+
+void cg_dcgan_free(cg_dcgan *m)
+{
+    cg_params_free(&m->p);
+    memset(m, 0, sizeof *m);
+}
+
+static void init_layer(cg_dcgan_layer *l, cg_rng *r)
+{
+    cg_init_normal(l->w, r, 0.0, 0.02);
+    if (l->gamma) {
+        cg_init_normal(l->gamma, r, 1.0, 0.02);
+        cg_init_const(l->beta, 0.0);
+        cg_init_const(l->mean, 0.0);
+        cg_init_const(l->var, 1.0);
+        cg_init_const(l->count, 0.0);
+    }
+}
+
+void cg_dcgan_init(cg_dcgan *m, uint64_t seed, uint32_t stream)
+{
+    cg_rng r;
+    cg_rng_init(&r, seed, stream);
+    for (int i = 0; i < m->layers; i++)
+        init_layer(&m->g[i], &r);
+    for (int i = 0; i < m->layers; i++)
+        init_layer(&m->d[i], &r);
+}
+
+/* BatchNorm2d in train mode (batch statistics, running ones updated and
+ * num_batches_tracked counted when `update`), or eval mode. */
+static cg_tensor *bn(cg_ctx *ctx, cg_dcgan_layer *l, cg_tensor *x, int running, int update)
+{
+    if (running)
+        return cg_batchnorm(ctx, x, l->gamma, l->beta, l->mean, l->var, 0, BN_MOMENTUM, BN_EPS);
+    cg_tensor *y = cg_batchnorm(ctx, x, l->gamma, l->beta, update ? l->mean : NULL,
+                                update ? l->var : NULL, 1, BN_MOMENTUM, BN_EPS);
+    if (y && update)
+        l->count->data[0] += 1;
+    return y;
+}
+
+cg_tensor *cg_dcgan_generate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *z, int bn_running,
+                             int update_running)
+{
+    if (!z)
+        return NULL;
+    int N = z->shape[0];
+    if (z->n != (int64_t)N * m->a.nz) {
+        cg_fail(ctx, CG_ERR_ARG, "dcgan: G takes z of %d values per sample, got shape %s",
+                m->a.nz, SHAPE_STR(z));
+        return NULL;
+    }
+    cg_tensor *h = cg_reshape(ctx, z, CG_SHAPE(N, m->a.nz, 1, 1));
+    for (int i = 0; i < m->layers; i++) {
+        h = i == 0 ? cg_conv_transpose2d(ctx, h, m->g[i].w, NULL, 1, 0)
+                   : cg_conv_transpose2d(ctx, h, m->g[i].w, NULL, 2, 1);
+        if (i < m->layers - 1)
+            h = cg_relu(ctx, bn(ctx, &m->g[i], h, bn_running, update_running));
+    }
+    return cg_tanh(ctx, h);
+}
+
+cg_tensor *cg_dcgan_discriminate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *x)
+{
+    if (!x)
+        return NULL;
+    int S = m->a.image_size;
+    if (x->ndim != 4 || x->shape[1] != m->a.nc || x->shape[2] != S || x->shape[3] != S) {
+        cg_fail(ctx, CG_ERR_ARG, "dcgan: D takes images (N, %d, %d, %d), got %s", m->a.nc, S,
+                S, SHAPE_STR(x));
+        return NULL;
+    }
+    cg_tensor *h = x;
+    int L = m->layers;
+    for (int i = 0; i < L; i++) {
+        h = i < L - 1 ? cg_conv2d(ctx, h, m->d[i].w, NULL, 2, 1)
+                      : cg_conv2d(ctx, h, m->d[i].w, NULL, 1, 0);
+        if (i > 0 && i < L - 1)
+            h = bn(ctx, &m->d[i], h, 0, 1);
+        if (i < L - 1)
+            h = cg_leaky_relu(ctx, h, LEAK);
+    }
+    return cg_reshape(ctx, h, CG_SHAPE(x->shape[0]));
+}
+
+/* ---- one iteration ------------------------------------------------------- */
+
+static cg_tensor *labels(cg_ctx *ctx, int n, real v)
+{
+    cg_tensor *t = cg_new(ctx, CG_SHAPE(n));
+    for (int i = 0; t && i < n; i++)
+        t->data[i] = v;
+    return t;
+}
+
+/* mean of sigmoid(logits); each value also into keep[] when not NULL */
+static double mean_sigmoid(const cg_tensor *logits, real *keep)
+{
+    double s = 0;
+    for (int64_t i = 0; i < logits->n; i++) {
+        double p = 1.0 / (1.0 + exp(-(double)logits->data[i]));
+        s += p;
+        if (keep)
+            keep[i] = (real)p;
+    }
+    return s / (double)logits->n;
+}
+
+static cg_status adam_on(cg_adam *opt, cg_params *p, int group, int other)
+{
+    cg_params_freeze(p, other, 1);
+    cg_status st = cg_adam_step(opt, p);
+    cg_params_freeze(p, other, 0);
+    (void)group;
+    return st;
+}
+
+cg_status cg_dcgan_step(cg_ctx *ctx, cg_dcgan *m, cg_adam *opt_d, cg_adam *opt_g,
+                        cg_tensor *real_x, cg_tensor *z, cg_dcgan_stats *out)
+{
+    real *keep = out->outputs;
+    memset(out, 0, sizeof *out);
+    out->outputs = keep;
+    if (ctx->err)
+        return ctx->err;
+    int B = real_x ? real_x->shape[0] : 0;
+    cg_tensor *ones = labels(ctx, B, 1), *zeros = labels(ctx, B, 0);
+
+    /* D step: log D(x) + log(1 - D(G(z))) */
+    cg_tensor *out_real = cg_dcgan_discriminate(ctx, m, real_x);
+    cg_tensor *err_real = cg_bce_with_logits(ctx, out_real, ones, CG_REDUCE_MEAN);
+    if (cg_backward(ctx, err_real) != CG_OK)
+        return ctx->err;
+    cg_tensor *fake = cg_dcgan_generate(ctx, m, z, 0, 1);
+    cg_tensor *detached = fake ? cg_wrap(ctx, fake->data, fake->shape, fake->ndim) : NULL;
+    cg_tensor *out_fake = cg_dcgan_discriminate(ctx, m, detached);
+    cg_tensor *err_fake = cg_bce_with_logits(ctx, out_fake, zeros, CG_REDUCE_MEAN);
+    if (cg_backward(ctx, err_fake) != CG_OK)
+        return ctx->err;
+    out->d_x = mean_sigmoid(out_real, keep);
+    out->d_g_z1 = mean_sigmoid(out_fake, keep ? keep + B : NULL);
+    out->loss_d = (double)err_real->data[0] + (double)err_fake->data[0];
+    cg_status st = adam_on(opt_d, &m->p, CG_DCGAN_D, CG_DCGAN_G);
+    if (st != CG_OK)
+        return cg_fail(ctx, st, "dcgan: Adam step of D failed");
+
+    /* G step: log D(G(z)), through D without D's weight gradients */
+    cg_params_freeze(&m->p, CG_DCGAN_D, 1);
+    cg_tensor *out_g = cg_dcgan_discriminate(ctx, m, fake);
+    cg_tensor *err_g = cg_bce_with_logits(ctx, out_g, ones, CG_REDUCE_MEAN);
+    st = cg_backward(ctx, err_g);
+    cg_params_freeze(&m->p, CG_DCGAN_D, 0);
+    if (st != CG_OK)
+        return ctx->err;
+    out->d_g_z2 = mean_sigmoid(out_g, keep ? keep + 2 * B : NULL);
+    out->loss_g = err_g->data[0];
+    st = adam_on(opt_g, &m->p, CG_DCGAN_G, CG_DCGAN_D);
+    if (st != CG_OK)
+        return cg_fail(ctx, st, "dcgan: Adam step of G failed");
+    cg_params_zero_grad(&m->p);
+    cg_ctx_step_end(ctx);
+    return CG_OK;
+}
+
+/* ---- a generator from a file --------------------------------------------- */
+
+/* The shape of tensor `name` (prefixed) in f, or NULL. */
+static const cg_st_tensor *find(const cg_st_file *f, const char *prefix, const char *name)
+{
+    char full[96];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    for (int i = 0; i < f->count; i++)
+        if (strcmp(f->t[i].name, full) == 0)
+            return &f->t[i];
+    return NULL;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+cg_status cg_dcgan_load_generator(const char *path, cg_dcgan *m, cg_dcgan_arch *a, char *err,
+                                  size_t errlen)
+{
+    char file[4096];
+    if (is_dir(path))
+        snprintf(file, sizeof file, "%s/G.safetensors", path);
+    else
+        snprintf(file, sizeof file, "%s", path);
+    cg_st_file f;
+    char why[512];
+    cg_status st = cg_st_load(&f, file, why, sizeof why);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "%s", why);
+        return st;
+    }
+    /* a checkpoint holds G under "G."; an exported G.safetensors has no prefix */
+    const char *prefix = find(&f, "G.", "main.0.weight") ? "G." : "";
+    const cg_st_tensor *first = find(&f, prefix, "main.0.weight");
+    int L = 0;
+    const cg_st_tensor *last = NULL;
+    for (int i = 0; i < CG_DCGAN_MAX_LAYERS + 1; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "main.%d.weight", 3 * i);
+        const cg_st_tensor *t = find(&f, prefix, name);
+        if (!t)
+            break;
+        last = t;
+        L = i + 1;
+    }
+    memset(a, 0, sizeof *a);
+    if (!first || first->ndim != 4 || !last || last->ndim != 4 || L < 4 ||
+        L > CG_DCGAN_MAX_LAYERS || first->shape[2] != 4 || first->shape[3] != 4) {
+        snprintf(err, errlen, "%s: not a DCGAN generator (no ConvTranspose2d weights main.0, "
+                 "main.3, ... of 4x4 kernels of a 32x32 or 64x64 DCGAN)", file);
+        cg_st_free(&f);
+        return CG_ERR_ARG;
+    }
+    a->nz = (int)first->shape[0];
+    a->ngf = (int)(first->shape[1] >> (L - 2));
+    a->nc = (int)last->shape[1];
+    a->image_size = 4 << (L - 1);
+    /* a checkpoint also holds D, loaded too (its width from D's first conv) */
+    const cg_st_tensor *d0 = *prefix ? find(&f, "D.", "main.0.weight") : NULL;
+    a->ndf = d0 && d0->ndim == 4 ? (int)d0->shape[0] : a->ngf;
+    cg_st_free(&f);
+    if (!m)
+        return CG_OK;
+    st = cg_dcgan_build(m, a, why, sizeof why);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "%s: %s", file, why);
+        return st;
+    }
+    st = *prefix ? cg_weights_load(file, &m->p, why, sizeof why)
+                 : cg_weights_load_part(file, &m->p, "G.", why, sizeof why);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "%s", why);
+        cg_dcgan_free(m);
+    }
+    return st;
+}

@@ -1,0 +1,423 @@
+/*
+ * dcgan_train.c: `cugen train dcgan`: the example's training loop with the
+ * run directory a long GPU run needs.
+ *
+ *   DIR/checkpoint.safetensors  G and D ("G.", "D."), both Adams' moments,
+ *                               the loader position and the RNG offsets:
+ *                               everything --resume needs to continue bit
+ *                               for bit (and .prev, the one before)
+ *   DIR/G.safetensors, D.safetensors  the weights alone, under the example's
+ *                               state_dict names (load_state_dict works)
+ *   DIR/epoch_NNN.png           64 samples of a fixed z after each epoch
+ *   DIR/samples.png             the same after the last step of the run
+ *   DIR/real.png                a batch of the training data
+ *   DIR/metrics.jsonl           every step: loss_D, loss_G, D(x), D(G(z))
+ *                               before (d_g_z1) and after (d_g_z2) the D step
+ *
+ * Random streams of the seed: 1 the initial weights, 2 the fixed z of the
+ * grids, 3 the z of the training steps; the loader has its own.
+ *
+ * Not for: the networks and the iteration (dcgan.c), flags (cli/train.c).
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cugen/data.h"
+#include "cugen/dcgan.h"
+#include "cugen/io.h"
+#include "cugen/ops.h"
+#include "cugen/tape.h"
+
+#define GRID_N 64
+#define STREAM_INIT 1
+#define STREAM_FIXED_Z 2
+#define STREAM_NOISE 3
+
+enum {
+    X_ADAM_G_T, X_NOISE, X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_NZ, X_NGF, X_NDF,
+    X_SIZE, X_NC, X_BATCH, X_COUNT
+};
+
+typedef struct {
+    const cg_train_opts *o;
+    cg_dcgan m;
+    cg_dataset ds;
+    cg_loader *loader;
+    cg_ctx ctx;
+    cg_adam adam_d, adam_g;
+    cg_rng noise;
+    real *fixed_z;
+    cg_ckpt_int extra[X_COUNT];
+    cg_ckpt_state cs;
+    int64_t saved_step;   /* of the last checkpoint written or resumed from; -1: none */
+    int bn_running;
+    char *err;
+    size_t errlen;
+} run;
+
+static cg_status fail(run *r, cg_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static cg_status fail(run *r, cg_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int k = snprintf(r->err, r->errlen, "dcgan: ");
+    if (k >= 0 && (size_t)k < r->errlen)
+        vsnprintf(r->err + k, r->errlen - (size_t)k, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static void path_in(char *buf, size_t len, const char *dir, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+}
+
+/* 64 samples of the fixed z into DIR/name: G with batch statistics (as the
+ * example draws them, but without touching the running ones) or running. */
+static cg_status write_grid(run *r, const char *name)
+{
+    cg_ctx *ctx = &r->ctx;
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *z = cg_wrap(ctx, r->fixed_z, CG_SHAPE(GRID_N, r->m.a.nz));
+    cg_tensor *x = cg_dcgan_generate(ctx, &r->m, z, r->bn_running, 0);
+    cg_set_grad(ctx, prev);
+    cg_status st = ctx->err;
+    if (st != CG_OK) {
+        st = fail(r, st, "sample grid: %s", ctx->errmsg);
+    } else {
+        char path[4096], why[512];
+        path_in(path, sizeof path, r->o->out_dir, name);
+        int S = r->m.a.image_size;
+        st = cg_png_write_grid(path, x->data, GRID_N, r->m.a.nc, S, S, 8, why, sizeof why);
+        if (st != CG_OK)
+            fail(r, st, "%s", why);
+    }
+    cg_ctx_step_end(ctx);
+    return st;
+}
+
+static void fill_state(run *r, int64_t step, int64_t epoch)
+{
+    cg_loader_state ls = cg_loader_get_state(r->loader);
+    r->cs.step = step;
+    r->cs.epoch = epoch;
+    r->cs.optim_t = r->adam_d.t;
+    r->extra[X_ADAM_G_T].value = r->adam_g.t;
+    r->extra[X_NOISE].value = (int64_t)r->noise.offset;
+    r->extra[X_LOADER_EPOCH].value = ls.epoch;
+    r->extra[X_LOADER_INDEX].value = ls.index;
+    r->extra[X_LOADER_RNG].value = (int64_t)ls.rng_offset;
+}
+
+/* The checkpoint (atomically, the previous kept as .prev), then the two
+ * weight files for PyTorch. */
+static cg_status save(run *r, int64_t step, int64_t epoch)
+{
+    char why[1024], path[4096];
+    fill_state(r, step, epoch);
+    cg_status st = cg_ckpt_save_dir(r->o->out_dir, &r->m.p, &r->cs, why, sizeof why);
+    if (st != CG_OK)
+        return fail(r, st, "checkpoint at step %lld: %s", (long long)step, why);
+    r->saved_step = step;
+    path_in(path, sizeof path, r->o->out_dir, "G.safetensors");
+    if ((st = cg_weights_save_part(path, &r->m.p, "G.", why, sizeof why)) != CG_OK)
+        return fail(r, st, "%s", why);
+    path_in(path, sizeof path, r->o->out_dir, "D.safetensors");
+    if ((st = cg_weights_save_part(path, &r->m.p, "D.", why, sizeof why)) != CG_OK)
+        return fail(r, st, "%s", why);
+    return CG_OK;
+}
+
+/* The run's settings in the latest checkpoint against this command's, before
+ * loading it, so that other flags get a message about flags rather than
+ * about tensor shapes. A file that cannot be read is left to the loader. */
+static cg_status same_flags(run *r)
+{
+    char path[4096], why[512];
+    path_in(path, sizeof path, r->o->out_dir, CG_CKPT_LATEST);
+    cg_st_file f;
+    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
+        return CG_OK;
+    cg_status st = CG_OK;
+    for (int i = X_NZ; i <= X_BATCH && st == CG_OK; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "train.extra.%s", r->extra[i].name);
+        for (int k = 0; k < f.count; k++) {
+            const cg_st_tensor *t = &f.t[k];
+            int64_t v;
+            if (strcmp(t->name, name) != 0 || t->dtype != CG_ST_I64 || t->nbytes != 8)
+                continue;
+            memcpy(&v, t->data, 8);
+            if (v != r->extra[i].value)
+                st = fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
+                          "%lld; give the same flags", r->o->out_dir, r->extra[i].name + 4,
+                          (long long)v, (long long)r->extra[i].value);
+        }
+    }
+    cg_st_free(&f);
+    return st;
+}
+
+static cg_status resume(run *r, int64_t *first_step)
+{
+    const cg_train_opts *o = r->o;
+    int found = 0;
+    char msg[2048];
+    cg_status st = same_flags(r);
+    if (st != CG_OK)
+        return st;
+    st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
+    if (st != CG_OK)
+        return fail(r, st, "--resume: %s", msg);
+    if (!found)
+        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
+                    o->out_dir);
+    /* the file loaded may be .prev, which same_flags did not read */
+    const int64_t want[] = {[X_NZ] = r->m.a.nz, [X_NGF] = r->m.a.ngf, [X_NDF] = r->m.a.ndf,
+                            [X_SIZE] = r->m.a.image_size, [X_NC] = r->m.a.nc,
+                            [X_BATCH] = o->batch};
+    for (int i = X_NZ; i <= X_BATCH; i++)
+        if (r->extra[i].value != want[i])
+            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; "
+                        "give the same flags", o->out_dir, r->extra[i].name + 4,
+                        (long long)r->extra[i].value, (long long)want[i]);
+    if (r->cs.seed != o->seed)
+        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
+                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
+    cg_loader_state ls = cg_loader_get_state(r->loader);
+    ls.epoch = r->extra[X_LOADER_EPOCH].value;
+    ls.index = r->extra[X_LOADER_INDEX].value;
+    ls.rng_offset = (uint64_t)r->extra[X_LOADER_RNG].value;
+    char why[512];
+    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
+        return fail(r, st, "--resume: %s", why);
+    r->adam_d.t = r->cs.optim_t;
+    r->adam_g.t = r->extra[X_ADAM_G_T].value;
+    r->noise.offset = (uint64_t)r->extra[X_NOISE].value;
+    r->saved_step = r->cs.step;
+    *first_step = r->cs.step + 1;
+    if (!o->quiet)
+        fprintf(stderr, "%s\n", msg);
+    return CG_OK;
+}
+
+/* A test hook: CUGEN_FAULT_NAN_STEP=N puts a NaN into the real batch of step
+ * N, so the NaN guard is exercised by a genuinely diverged step. */
+static int64_t nan_step(void)
+{
+    const char *s = getenv("CUGEN_FAULT_NAN_STEP");
+    return s ? strtoll(s, NULL, 10) : -1;
+}
+
+static cg_status open_all(run *r, const cg_dcgan_opts *d)
+{
+    const cg_train_opts *o = r->o;
+    char why[1024];
+    int size = o->image_size ? o->image_size : d->a.image_size;
+    cg_data_spec spec = {.name = o->data ? o->data : "fashion-mnist", .dir = o->data_dir,
+                         .size = size};
+    cg_status st = cg_dataset_open(&spec, &r->ds, why, sizeof why);
+    if (st != CG_OK)
+        return fail(r, st, "%s", why);
+    cg_dcgan_arch a = d->a;
+    a.image_size = size;
+    a.nc = r->ds.channels;
+    if ((st = cg_dcgan_build(&r->m, &a, why, sizeof why)) != CG_OK)
+        return fail(r, st, "%s", why + (strncmp(why, "dcgan: ", 7) == 0 ? 7 : 0));
+    cg_dcgan_init(&r->m, o->seed, STREAM_INIT);
+    if (r->ds.count < o->batch)
+        return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
+                    (long long)o->batch, (long long)r->ds.count);
+    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
+    if ((st = cg_loader_open(&r->loader, &r->ds, &lo, why, sizeof why)) != CG_OK)
+        return fail(r, st, "%s", why);
+    if ((st = cg_ctx_init(&r->ctx)) != CG_OK)
+        return fail(r, st, "out of memory");
+    r->fixed_z = malloc(sizeof(real) * GRID_N * (size_t)a.nz);
+    if (!r->fixed_z)
+        return fail(r, CG_ERR_NOMEM, "out of memory");
+    cg_rng fz;
+    cg_rng_init(&fz, o->seed, STREAM_FIXED_Z);
+    cg_rng_normal(&fz, r->fixed_z, GRID_N * (int64_t)a.nz, 0.0, 1.0);
+    cg_rng_init(&r->noise, o->seed, STREAM_NOISE);
+    /* the example's optimizers: Adam(lr, betas = (0.5, 0.999)) for each net */
+    cg_adam_init(&r->adam_d, o->lr, 0.5, 0.999, 1e-8, 0.0, 0);
+    cg_adam_init(&r->adam_g, o->lr, 0.5, 0.999, 1e-8, 0.0, 0);
+    static const char *const names[X_COUNT] = {
+        "adam_g.t", "rng.noise", "loader.epoch", "loader.index", "loader.rng_offset",
+        "run.nz", "run.ngf", "run.ndf", "run.image_size", "run.channels", "run.batch"};
+    for (int i = 0; i < X_COUNT; i++)
+        r->extra[i].name = names[i];
+    r->extra[X_NZ].value = a.nz;
+    r->extra[X_NGF].value = a.ngf;
+    r->extra[X_NDF].value = a.ndf;
+    r->extra[X_SIZE].value = a.image_size;
+    r->extra[X_NC].value = a.nc;
+    r->extra[X_BATCH].value = o->batch;
+    r->cs = (cg_ckpt_state){.seed = o->seed, .extra = r->extra, .nextra = X_COUNT};
+    return CG_OK;
+}
+
+static cg_status write_real_grid(run *r)
+{
+    cg_batch b;
+    cg_loader_state keep = cg_loader_get_state(r->loader);
+    cg_loader_next(r->loader, &b);
+    int n = b.n < GRID_N ? b.n : GRID_N, S = r->m.a.image_size;
+    char path[4096], why[512];
+    path_in(path, sizeof path, r->o->out_dir, "real.png");
+    cg_status st = cg_png_write_grid(path, b.x, n, r->m.a.nc, S, S, 8, why, sizeof why);
+    if (st != CG_OK)
+        return fail(r, st, "%s", why);
+    /* hand the same batches to training as if none was taken */
+    if ((st = cg_loader_restore(r->loader, &keep, why, sizeof why)) != CG_OK)
+        return fail(r, st, "%s", why);
+    return CG_OK;
+}
+
+cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcgan_result *res,
+                         char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    run R = {.o = o, .saved_step = -1, .bn_running = d->bn_running, .err = err,
+             .errlen = errlen};
+    run *r = &R;
+    err[0] = '\0';
+    cg_metrics log = {0};
+    cg_progress prog;
+    int progressing = 0;
+    cg_status st = open_all(r, d);
+    if (st != CG_OK)
+        goto done;
+    int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
+    int64_t total = o->epochs ? o->epochs * per_epoch : o->steps;
+    if (o->steps && o->steps < total)
+        total = o->steps;
+    int64_t first = 1;
+    char why[1024];
+    if (o->resume && (st = resume(r, &first)) != CG_OK)
+        goto done;
+    if (o->out_dir) {
+        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, why, sizeof why)
+                       : cg_metrics_open(&log, o->out_dir, 0, why, sizeof why);
+        if (st != CG_OK) {
+            fail(r, st, "%s", why);
+            goto done;
+        }
+        if (!o->resume && (st = write_real_grid(r)) != CG_OK)
+            goto done;
+    }
+    if (!o->quiet) {
+        char dims[64];
+        snprintf(dims, sizeof dims, "%dx%dx%d", r->m.a.nc, r->m.a.image_size,
+                 r->m.a.image_size);
+        fprintf(stderr, "dcgan: %s, %lld images of %s, batch %lld, %lld steps per epoch; "
+                "nz %d, ngf %d, ndf %d, %lld parameters\n", r->ds.name, (long long)r->ds.count,
+                dims, (long long)o->batch, (long long)per_epoch, r->m.a.nz, r->m.a.ngf,
+                r->m.a.ndf, (long long)cg_params_count(&r->m.p));
+    }
+    cg_progress_begin(&prog, total, per_epoch,
+                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
+                                         .start_step = first - 1, .unit = "img"});
+    progressing = 1;
+    cg_train_catch_signals();
+    int64_t inject = nan_step();
+    double t_start = 0;
+    int64_t timed = 0;
+    int64_t s = first;
+    for (; s <= total; s++) {
+        cg_batch b;
+        cg_loader_next(r->loader, &b);
+        cg_ctx *ctx = &r->ctx;
+        cg_tensor *x = cg_wrap(ctx, (real *)b.x, CG_SHAPE(b.n, r->m.a.nc, r->m.a.image_size,
+                                                          r->m.a.image_size));
+        cg_tensor *z = cg_new(ctx, CG_SHAPE(b.n, r->m.a.nz));
+        if (!x || !z) {
+            st = fail(r, ctx->err, "%s", ctx->errmsg);
+            break;
+        }
+        if (s == inject)
+            x->data[0] = NAN;
+        cg_rng_normal(&r->noise, z->data, z->n, 0.0, 1.0);
+        if (s == first + 1)
+            t_start = cg_monotonic_seconds();  /* the first step warms up */
+        cg_dcgan_stats ds;
+        if ((st = cg_dcgan_step(ctx, &r->m, &r->adam_d, &r->adam_g, x, z, &ds)) != CG_OK) {
+            fail(r, st, "step %lld: %s", (long long)s, ctx->errmsg);
+            break;
+        }
+        if (s > first)
+            timed++;
+        int64_t epoch = b.epoch + 1;
+        res->last = ds;
+        if (!isfinite(ds.loss_d) || !isfinite(ds.loss_g)) {
+            char last[4200];
+            if (r->saved_step >= 0)
+                snprintf(last, sizeof last, "the last good checkpoint is %s/%s (step %lld)",
+                         o->out_dir, CG_CKPT_LATEST, (long long)r->saved_step);
+            else
+                snprintf(last, sizeof last, "no checkpoint was written before it");
+            st = fail(r, CG_ERR_NUMERIC, "step %lld (epoch %lld): loss_D = %g, loss_G = %g: "
+                      "training diverged; stopped without saving this step; %s",
+                      (long long)s, (long long)epoch, ds.loss_d, ds.loss_g, last);
+            break;
+        }
+        res->steps = s;
+        cg_progress_update(&prog, s, epoch, b.n, "loss_D", ds.loss_d, "loss_G", ds.loss_g,
+                           "D(x)", ds.d_x, "D(G(z))", ds.d_g_z1, (const char *)NULL);
+        cg_metrics_write(&log, s, epoch, b.n, "loss_D", ds.loss_d, "loss_G", ds.loss_g,
+                         "D_x", ds.d_x, "D_G_z1", ds.d_g_z1, "D_G_z2", ds.d_g_z2,
+                         (const char *)NULL);
+        if (b.last_in_epoch)
+            res->epochs_done = epoch;
+        if (!o->out_dir)
+            continue;
+        int end = s == total || cg_train_signal();
+        if (b.last_in_epoch) {
+            char name[32];
+            snprintf(name, sizeof name, "epoch_%03lld.png", (long long)epoch);
+            if ((st = write_grid(r, name)) != CG_OK)
+                break;
+        }
+        if (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0))
+            if ((st = save(r, s, epoch)) != CG_OK)
+                break;
+        if (end && (st = write_grid(r, "samples.png")) != CG_OK)
+            break;
+        if (cg_train_signal())
+            break;
+    }
+    if (timed > 0)
+        res->img_per_s = (double)timed * (double)o->batch / (cg_monotonic_seconds() - t_start);
+    int sig = cg_train_signal();
+    cg_train_release_signals();
+    if (st == CG_OK && sig) {
+        if (o->out_dir)
+            st = fail(r, CG_ERR_STATE, "interrupted by %s after step %lld: checkpoint saved "
+                      "to %s/%s; continue with the same command and --resume",
+                      sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps, o->out_dir,
+                      CG_CKPT_LATEST);
+        else
+            st = fail(r, CG_ERR_STATE, "interrupted by %s after step %lld (no --out: nothing "
+                      "saved)", sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps);
+        res->interrupted = sig;
+    }
+    if (st == CG_OK)
+        cg_metrics_write(&log, res->steps, res->steps ? (res->steps - 1) / per_epoch + 1 : 0,
+                         0, "img_per_s", res->img_per_s, (const char *)NULL);
+done:
+    if (progressing)
+        cg_progress_end(&prog);
+    cg_metrics_close(&log);
+    cg_loader_close(r->loader);
+    cg_dataset_free(&r->ds);
+    cg_dcgan_free(&r->m);
+    cg_ctx_free(&r->ctx);
+    free(r->fixed_z);
+    return st;
+}

@@ -1,0 +1,100 @@
+/*
+ * dcgan.h: the DCGAN of the PyTorch examples (Radford et al. 2015), exactly
+ * as pytorch/examples' dcgan/main.py builds and trains it, at 32x32 or 64x64.
+ *
+ *   G: z (nz, 1, 1) -> ConvT(4, 1, 0) -> [BN, ReLU, ConvT(4, 2, 1)] x L-1 -> Tanh
+ *   D: x (nc, S, S) -> Conv(4, 2, 1), LeakyReLU(0.2) -> [Conv(4, 2, 1), BN,
+ *      LeakyReLU(0.2)] x L-2 -> Conv(4, 1, 0) -> logit (the sigmoid lives in
+ *      the loss: BCE-with-logits)
+ *
+ * with L = log2(S) - 1 convolutions in each net (5 at 64x64, 4 at 32x32),
+ * no biases, widths ngf * 2^k / ndf * 2^k. G and D live in one flat
+ * parameter buffer, G in group 0 under "G.<state_dict name>", D in group 1
+ * under "D.<state_dict name>", where the state_dict names are those of the
+ * example's nn.Sequential `main` (main.0.weight, main.1.running_mean, ...):
+ * G.safetensors and D.safetensors load into its Generator and Discriminator.
+ *
+ * Not for: the training loop's files and flags (dcgan_train.c), data loading.
+ */
+#ifndef CUGEN_DCGAN_H
+#define CUGEN_DCGAN_H
+
+#include "cugen/nn.h"
+#include "cugen/optim.h"
+#include "cugen/train.h"
+
+#define CG_DCGAN_MAX_LAYERS 5
+#define CG_DCGAN_G 0   /* parameter groups */
+#define CG_DCGAN_D 1
+
+typedef struct {
+    int nz, ngf, ndf, nc, image_size;
+} cg_dcgan_arch;
+
+typedef struct {
+    cg_tensor *w;                       /* conv weight */
+    cg_tensor *gamma, *beta, *mean, *var, *count;  /* batchnorm, or NULL */
+} cg_dcgan_layer;
+
+typedef struct {
+    cg_dcgan_arch a;
+    int layers;                         /* convolutions per net */
+    cg_params p;
+    cg_dcgan_layer g[CG_DCGAN_MAX_LAYERS], d[CG_DCGAN_MAX_LAYERS];
+} cg_dcgan;
+
+/* Check the architecture ("image size must be 32 or 64", ...) and allocate
+ * the parameters (zero). */
+cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t errlen);
+void cg_dcgan_free(cg_dcgan *m);
+/* The example's weights_init: conv weights N(0, 0.02), batchnorm weights
+ * N(1, 0.02), biases 0, from Philox stream `stream` of seed. */
+void cg_dcgan_init(cg_dcgan *m, uint64_t seed, uint32_t stream);
+
+/* G(z) for z (N, nz, 1, 1) or (N, nz): images (N, nc, S, S) in [-1, 1].
+ * bn_running 0: batch statistics (train mode; running statistics updated
+ * when update_running); 1: the running statistics (eval mode). */
+cg_tensor *cg_dcgan_generate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *z, int bn_running,
+                             int update_running);
+/* D's logits (N) for images (N, nc, S, S); batch statistics, running
+ * statistics updated (D is only ever used in train mode). */
+cg_tensor *cg_dcgan_discriminate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *x);
+
+/* One iteration of the recipe: the D step on the real batch (label 1) and on
+ * G(z) detached (label 0), Adam on D; then the G step, D(G(z)) against label
+ * 1 with D's weight gradients not computed, Adam on G. Leaves gradients
+ * zeroed and the step arena reset. */
+typedef struct {
+    double loss_d, loss_g;   /* errD_real + errD_fake, errG */
+    double d_x;              /* mean sigmoid D(x) */
+    double d_g_z1, d_g_z2;   /* mean sigmoid D(G(z)) before / after the D step */
+    real *outputs;           /* in: NULL, or room for 3 N values: sigmoid D(x), D(G(z))
+                              * before and after the D step, per sample */
+} cg_dcgan_stats;
+cg_status cg_dcgan_step(cg_ctx *ctx, cg_dcgan *m, cg_adam *opt_d, cg_adam *opt_g,
+                        cg_tensor *real_x, cg_tensor *z, cg_dcgan_stats *out);
+
+/* Architecture of a G (or checkpoint / run) file from its tensor shapes.
+ * path: a G.safetensors, a checkpoint.safetensors (the "G." part), or a run
+ * directory (its G.safetensors). Fills a and, when m is not NULL, builds m
+ * and loads G's weights (D stays zero). */
+cg_status cg_dcgan_load_generator(const char *path, cg_dcgan *m, cg_dcgan_arch *a, char *err,
+                                  size_t errlen);
+
+/* The training run behind `cugen train dcgan`. */
+typedef struct {
+    cg_dcgan_arch a;
+    int bn_running;        /* sample grids with running statistics */
+} cg_dcgan_opts;
+
+typedef struct {
+    int64_t steps, epochs_done;
+    cg_dcgan_stats last;
+    double img_per_s;        /* training steps after the first (warm-up) */
+    int interrupted;         /* SIGINT / SIGTERM caught (checkpoint saved); 0: none */
+} cg_dcgan_result;
+
+cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcgan_result *res,
+                         char *err, size_t errlen);
+
+#endif
