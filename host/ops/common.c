@@ -86,13 +86,15 @@ void *backend_alloc_bytes(cg_ctx *ctx, int dev, size_t bytes, const char *what)
         return p;
     }
     void *p = cg_arena_alloc(&ctx->dev_arena, bytes);
-    if (!p) {
-        const char *why = cg_cuda_last_error();
-        cg_fail(ctx, cg_cuda_built() ? CG_ERR_NOMEM : CG_ERR_NO_CUDA,
-                "device step arena: no GPU memory for %zu bytes of %s (%s)", bytes, what,
-                *why ? why : "no allocation was possible");
-    }
-    return p;
+    if (p)
+        return p;
+    char why[256];
+    if (cg_cuda_device_count(why, sizeof why) == 0)
+        cg_fail(ctx, CG_ERR_NO_CUDA, "CUDA tensor of %zu bytes (%s): %s", bytes, what, why);
+    else
+        cg_fail(ctx, CG_ERR_NOMEM, "device step arena: no GPU memory for %zu bytes of %s (%s)",
+                bytes, what, cg_cuda_last_error());
+    return NULL;
 }
 
 int backend_copy_from_host(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n)

@@ -1,0 +1,253 @@
+/*
+ * test_gpu_ops.c: ops through their front ends and the tape on CUDA tensors,
+ * against the same graph on the CPU: values and the gradients of every
+ * input (relative error under 1e-5); the device step arena reusing its
+ * memory and addresses; clear errors for an op without a kernel, an
+ * impossible allocation, and (without a GPU) a CUDA tensor at all.
+ */
+#include <string.h>
+
+#include "cugen/nn.h"
+#include "cugen/ops.h"
+#include "gpu_check.h"
+
+#define TOL 1e-5
+
+/* A leaf on dev holding host values v (requires grad). */
+static cg_tensor *leaf(cg_ctx *ctx, cg_device dev, const real *v, const int *shape, int ndim)
+{
+    cg_tensor *t = cg_new_on(ctx, dev, shape, ndim);
+    if (t && cg_copy_from_host(ctx, t, v) == CG_OK)
+        t->requires_grad = 1;
+    return t;
+}
+
+typedef cg_tensor *(*graph_fn)(cg_ctx *ctx, cg_tensor **in);
+
+typedef struct {
+    const char *name;
+    graph_fn f;
+    int nin;
+    int shape[3][4], ndim[3];
+    double lo;        /* inputs' magnitudes in [lo, 2] */
+    int positive;     /* inputs > 0 */
+} graph_case;
+
+#define UN(op) static cg_tensor *g_##op(cg_ctx *c, cg_tensor **in) { return cg_##op(c, in[0]); }
+UN(relu) UN(tanh) UN(sigmoid) UN(silu) UN(softplus) UN(exp) UN(log) UN(sum) UN(mean)
+static cg_tensor *g_leaky(cg_ctx *c, cg_tensor **in) { return cg_leaky_relu(c, in[0], 0.1); }
+static cg_tensor *g_scale(cg_ctx *c, cg_tensor **in) { return cg_scale(c, in[0], -0.7); }
+static cg_tensor *g_affine(cg_ctx *c, cg_tensor **in) { return cg_affine(c, in[0], 1.3, 0.2); }
+static cg_tensor *g_add(cg_ctx *c, cg_tensor **in) { return cg_add(c, in[0], in[1]); }
+static cg_tensor *g_sub(cg_ctx *c, cg_tensor **in) { return cg_sub(c, in[0], in[1]); }
+static cg_tensor *g_mul(cg_ctx *c, cg_tensor **in) { return cg_mul(c, in[0], in[1]); }
+static cg_tensor *g_reshape(cg_ctx *c, cg_tensor **in)
+{
+    return cg_tanh(c, cg_reshape(c, in[0], CG_SHAPE(15, 7)));
+}
+/* a tensor used twice: the tape accumulates into its gradient on the GPU */
+static cg_tensor *g_twice(cg_ctx *c, cg_tensor **in)
+{
+    return cg_mul(c, cg_tanh(c, in[0]), cg_sigmoid(c, in[0]));
+}
+static cg_tensor *g_bce(cg_ctx *c, cg_tensor **in)
+{
+    return cg_bce(c, cg_sigmoid(c, in[0]), cg_sigmoid(c, in[1]), CG_REDUCE_MEAN);
+}
+static cg_tensor *g_bcel(cg_ctx *c, cg_tensor **in)
+{
+    return cg_bce_with_logits(c, in[0], cg_sigmoid(c, in[1]), CG_REDUCE_SUM);
+}
+static cg_tensor *g_bnll(cg_ctx *c, cg_tensor **in)
+{
+    return cg_bernoulli_nll(c, in[0], cg_sigmoid(c, in[1]), CG_REDUCE_BATCHMEAN);
+}
+static cg_tensor *g_mse(cg_ctx *c, cg_tensor **in)
+{
+    return cg_mse(c, in[0], in[1], CG_REDUCE_MEAN);
+}
+static cg_tensor *g_kl(cg_ctx *c, cg_tensor **in)
+{
+    return cg_gaussian_kl(c, in[0], in[1], CG_REDUCE_BATCHMEAN);
+}
+static cg_tensor *g_nll(cg_ctx *c, cg_tensor **in)
+{
+    return cg_gaussian_nll(c, in[0], in[1], in[2], CG_REDUCE_MEAN);
+}
+static cg_tensor *g_xent(cg_ctx *c, cg_tensor **in)
+{
+    static const int32_t labels[9] = {0, 4, 2, 1, 3, 4, 0, 2, 1};
+    return cg_softmax_xent(c, in[0], labels, CG_REDUCE_MEAN);
+}
+
+#define S4 {{5, 3, 7, 1}, {1, 3, 1, 1}, {1}}, {4, 4, 1}
+static const graph_case CASES[] = {
+    {"relu", g_relu, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"leaky_relu", g_leaky, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"tanh", g_tanh, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"sigmoid", g_sigmoid, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"silu", g_silu, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"softplus", g_softplus, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"exp", g_exp, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"log", g_log, 1, {{5, 21}}, {2}, 0.1, 1},
+    {"scale", g_scale, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"affine", g_affine, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"sum", g_sum, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"mean", g_mean, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"reshape", g_reshape, 1, {{3, 5, 7}}, {3}, 0.1, 0},
+    {"used twice", g_twice, 1, {{5, 21}}, {2}, 0.1, 0},
+    {"add (1, C, 1, 1)", g_add, 2, S4, 0.1, 0},
+    {"sub (1, C, 1, 1)", g_sub, 2, S4, 0.1, 0},
+    {"mul (1, C, 1, 1)", g_mul, 2, S4, 0.1, 0},
+    {"mul scalar", g_mul, 2, {{9, 11}, {1}}, {2, 1}, 0.1, 0},
+    {"add rows", g_add, 2, {{9, 11}, {11}}, {2, 1}, 0.1, 0},
+    {"bce", g_bce, 2, {{9, 11}, {9, 11}}, {2, 2}, 0.1, 0},
+    {"bce_with_logits", g_bcel, 2, {{9, 11}, {9, 11}}, {2, 2}, 0.1, 0},
+    {"bernoulli_nll", g_bnll, 2, {{9, 11}, {9, 11}}, {2, 2}, 0.1, 0},
+    {"mse", g_mse, 2, {{9, 11}, {9, 11}}, {2, 2}, 0.1, 0},
+    {"gaussian_kl", g_kl, 2, {{9, 11}, {9, 11}}, {2, 2}, 0.1, 0},
+    {"gaussian_nll", g_nll, 3, {{9, 11}, {9, 11}, {9, 11}}, {2, 2, 2}, 0.1, 0},
+    {"gaussian_nll shared", g_nll, 3, {{9, 11}, {9, 11}, {1}}, {2, 2, 1}, 0.1, 0},
+    {"softmax_xent", g_xent, 1, {{9, 5}}, {2}, 0.1, 0},
+};
+
+/* The graph on dev; out[j] gets the gradient of in[j], y the output (host). */
+static int run_graph(const graph_case *gc, cg_device dev, real **vals, real **y, int64_t *ny,
+                     real **grads)
+{
+    cg_ctx ctx;
+    if (cg_ctx_init(&ctx) != CG_OK)
+        return 0;
+    cg_tensor *in[3] = {0};
+    for (int j = 0; j < gc->nin; j++)
+        in[j] = leaf(&ctx, dev, vals[j], gc->shape[j], gc->ndim[j]);
+    cg_tensor *out = gc->f(&ctx, in);
+    /* L = sum(w * out) with fixed w != 1, so dout is not uniform */
+    cg_tensor *w = out ? cg_new_on(&ctx, dev, out->shape, out->ndim) : NULL;
+    real *wv = out ? gpu_rand(77, out->n, 0.5, 1.5, 1) : NULL;
+    if (w)
+        cg_copy_from_host(&ctx, w, wv);
+    cg_tensor *loss = cg_sum(&ctx, cg_mul(&ctx, out, w));
+    cg_backward(&ctx, loss);
+    int ok = cg_ok(&ctx);
+    if (ok) {
+        *ny = out->n;
+        *y = th_alloc(sizeof(real) * (size_t)out->n);
+        cg_copy_to_host(&ctx, *y, out);
+        for (int j = 0; j < gc->nin; j++) {
+            grads[j] = th_alloc(sizeof(real) * (size_t)in[j]->n);
+            cg_memcpy_to_host(&ctx, grads[j], in[j]->grad, dev, in[j]->n);
+        }
+        ok = cg_ok(&ctx);
+    }
+    if (!ok)
+        th_fail(__FILE__, __LINE__, "%s on %s: %s", gc->name, dev == CG_CUDA ? "GPU" : "CPU",
+                ctx.errmsg);
+    cg_ctx_free(&ctx);
+    return ok;
+}
+
+TEST(gpu_ops_through_the_tape_match_cpu)
+{
+    GPU_OR_SKIP();
+    for (size_t k = 0; k < sizeof CASES / sizeof *CASES; k++) {
+        const graph_case *gc = &CASES[k];
+        real *vals[3];
+        for (int j = 0; j < gc->nin; j++)
+            vals[j] = gpu_rand(300 + k * 3 + j, cg_shape_numel(gc->ndim[j], gc->shape[j]),
+                               gc->lo, 2, !gc->positive);
+        real *yc, *yg, *gc_[3], *gg[3];
+        int64_t nc, ng;
+        if (!run_graph(gc, CG_CPU, vals, &yc, &nc, gc_) ||
+            !run_graph(gc, CG_CUDA, vals, &yg, &ng, gg))
+            continue;
+        char what[96];
+        snprintf(what, sizeof what, "%s: output", gc->name);
+        REQUIRE(nc == ng);
+        gpu_compare(what, yg, yc, nc, TOL);
+        for (int j = 0; j < gc->nin; j++) {
+            snprintf(what, sizeof what, "%s: gradient of input %d", gc->name, j);
+            gpu_compare(what, gg[j], gc_[j], cg_shape_numel(gc->ndim[j], gc->shape[j]), TOL);
+        }
+    }
+}
+
+/* Two identical steps: the second allocates no device memory and gets the
+ * first one's addresses (what a CUDA graph capture will need). */
+TEST(gpu_step_arena_reuses_memory_and_addresses)
+{
+    GPU_OR_SKIP();
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    real *v = gpu_rand(5, 4096, 0.1, 2, 1);
+    void *addr[2][3];
+    int64_t mallocs = 0;
+    for (int step = 0; step < 3; step++) {
+        cg_tensor *x = leaf(&ctx, CG_CUDA, v, CG_SHAPE(64, 64));
+        cg_tensor *big = cg_new_on(&ctx, CG_CUDA, CG_SHAPE(1024, 1024));  /* grows the arena */
+        cg_tensor *y = cg_tanh(&ctx, x);
+        cg_backward(&ctx, cg_sum(&ctx, y));
+        REQUIRE_OK(&ctx);
+        if (step > 0) {
+            addr[step - 1][0] = x->data;
+            addr[step - 1][1] = big->data;
+            addr[step - 1][2] = x->grad;
+        }
+        if (step == 1)
+            mallocs = ctx.dev_arena.n_mallocs;
+        cg_ctx_step_end(&ctx);
+    }
+    CHECK(ctx.dev_arena.n_mallocs == mallocs, "%lld device allocations after step 2",
+          (long long)(ctx.dev_arena.n_mallocs - mallocs));
+    CHECK(memcmp(addr[0], addr[1], sizeof addr[0]) == 0, "addresses moved between steps");
+    CHECK(cg_cuda_sync() == CG_OK, "%s", cg_cuda_last_error());
+    cg_ctx_free(&ctx);
+}
+
+TEST(gpu_op_without_kernel_and_oom_are_clear_errors)
+{
+    GPU_OR_SKIP();
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    cg_tensor *x = cg_new_zeros_on(&ctx, CG_CUDA, CG_SHAPE(2, 3));
+    cg_tensor *w = cg_new_zeros_on(&ctx, CG_CUDA, CG_SHAPE(4, 3));
+    REQUIRE_OK(&ctx);
+    CHECK(cg_linear(&ctx, x, w, NULL) == NULL);
+    CHECK(ctx.err == CG_ERR_NO_CUDA && strstr(ctx.errmsg, "linear: no CUDA kernel yet"),
+          "%s", ctx.errmsg);
+    printf("    error: %s\n", ctx.errmsg);
+    cg_clear_error(&ctx);
+    /* 2^46 floats: more than any GPU has */
+    CHECK(cg_new_on(&ctx, CG_CUDA, CG_SHAPE(1 << 20, 1 << 20, 64)) == NULL);
+    CHECK(ctx.err == CG_ERR_NOMEM && strstr(ctx.errmsg, "bytes"), "%s: %s",
+          cg_status_str(ctx.err), ctx.errmsg);
+    printf("    error: %s\n", ctx.errmsg);
+    cg_clear_error(&ctx);
+    /* the context still works after the failed allocation */
+    CHECK(cg_relu(&ctx, x) != NULL, "%s", ctx.errmsg);
+    cg_ctx_free(&ctx);
+}
+
+/* Runs everywhere: without a GPU (or built without CUDA) a CUDA tensor is
+ * CG_ERR_NO_CUDA with the reason, not a crash. */
+TEST(cuda_tensor_without_gpu_is_a_clear_error)
+{
+    char why[256];
+    if (cg_cuda_device_count(why, sizeof why) > 0)
+        SKIP("a GPU is present (the GPU tests cover CUDA tensors)");
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    CHECK(cg_new_on(&ctx, CG_CUDA, CG_SHAPE(3)) == NULL);
+    CHECK(ctx.err == CG_ERR_NO_CUDA, "%s", cg_status_str(ctx.err));
+    printf("    error: %s\n", ctx.errmsg);
+    cg_params p;
+    cg_params_init(&p);
+    cg_param(&p, "w", CG_SHAPE(3), 0);
+    REQUIRE(cg_params_alloc(&p) == CG_OK);
+    char err[256];
+    CHECK(cg_params_to_device(&p, err, sizeof err) != CG_OK);
+    CHECK(p.dev == CG_CPU && p.t[0]->dev == CG_CPU, "a failed move changed the parameters");
+    printf("    error: %s\n", err);
+    cg_params_free(&p);
+    cg_ctx_free(&ctx);
+}
