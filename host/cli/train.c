@@ -19,6 +19,7 @@ typedef struct {
     double lr;
     int has_checkpoints;
     int64_t ckpt_every;     /* default --ckpt-every */
+    int gpu;                /* trains on the GPU; otherwise always on the CPU */
     const char *flags;      /* the model's own flags (space-separated), beyond the shared ones */
     int (*run)(const cg_train_opts *o);
 } model_entry;
@@ -156,11 +157,11 @@ static int run_dcgan(const cg_train_opts *o)
 
 static const model_entry models[] = {
     {"gaussian", "2-D Gaussian MLE by Adam on the seed notebook's six points", 2000, 6, 0.05, 0,
-     0, "", run_gaussian},
+     0, 0, "", run_gaussian},
     {"linear-game", "linear generator x = Wz + v matched to x = Az + b by MMD", 600, 128, 0.02,
-     1, 100, "", run_linear_game},
+     1, 100, 0, "", run_linear_game},
     {"dcgan", "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)", 0,
-     128, 2e-4, 1, 500, "data data-dir image-size deterministic nz ngf ndf bn", run_dcgan},
+     128, 2e-4, 1, 500, 1, "data data-dir image-size deterministic nz ngf ndf bn", run_dcgan},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -290,6 +291,15 @@ int cli_train(int argc, char **argv)
     if (st != CG_OK) {
         fprintf(stderr, "%s %s: %s\n", cmd, m->name, note);
         return 2;
+    }
+    if (o.device == CG_CUDA && !m->gpu) {
+        if (strcmp(device, "cuda") == 0) {
+            fprintf(stderr, "%s %s: --device cuda: this model trains on the CPU only\n", cmd,
+                    m->name);
+            return 2;
+        }
+        o.device = CG_CPU;
+        snprintf(note, sizeof note, "device: cpu (auto: this model trains on the CPU only)");
     }
     if (!o.quiet)
         printf("%s\n", note);

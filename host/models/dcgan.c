@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cugen/cuda.h"
 #include "cugen/dcgan.h"
 #include "cugen/io.h"
 #include "cugen/ops.h"
@@ -148,8 +149,14 @@ static cg_tensor *bn(cg_ctx *ctx, cg_dcgan_layer *l, cg_tensor *x, int running, 
         return cg_batchnorm(ctx, x, l->gamma, l->beta, l->mean, l->var, 0, BN_MOMENTUM, BN_EPS);
     cg_tensor *y = cg_batchnorm(ctx, x, l->gamma, l->beta, update ? l->mean : NULL,
                                 update ? l->var : NULL, 1, BN_MOMENTUM, BN_EPS);
-    if (y && update)
-        l->count->data[0] += 1;
+    if (y && update) {
+        /* num_batches_tracked += 1, where the buffer lives (host or GPU) */
+        int prev = cg_set_grad(ctx, 0);
+        cg_tensor *next = cg_affine(ctx, l->count, 1.0, 1.0);
+        cg_set_grad(ctx, prev);
+        if (!next || !backend_copy(ctx, next->dev, l->count->data, next->data, 1))
+            return NULL;
+    }
     return y;
 }
 
@@ -199,25 +206,57 @@ cg_tensor *cg_dcgan_discriminate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *x)
 
 /* ---- one iteration ------------------------------------------------------- */
 
-static cg_tensor *labels(cg_ctx *ctx, int n, real v)
+static cg_tensor *labels(cg_ctx *ctx, cg_device dev, int n, real v)
 {
-    cg_tensor *t = cg_new(ctx, CG_SHAPE(n));
-    for (int i = 0; t && i < n; i++)
-        t->data[i] = v;
+    cg_tensor *t = cg_new_on(ctx, dev, CG_SHAPE(n));
+    if (t && cg_init_const(t, v) != CG_OK) {
+        cg_fail(ctx, CG_ERR_CUDA, "dcgan: labels: %s", cg_cuda_last_error());
+        return NULL;
+    }
     return t;
 }
 
-/* mean of sigmoid(logits); each value also into keep[] when not NULL */
-static double mean_sigmoid(const cg_tensor *logits, real *keep)
+/* mean of sigmoid(logits) over n host values; each also into keep[] when not NULL */
+static double mean_sigmoid(const real *logits, int n, real *keep)
 {
     double s = 0;
-    for (int64_t i = 0; i < logits->n; i++) {
-        double p = 1.0 / (1.0 + exp(-(double)logits->data[i]));
+    for (int i = 0; i < n; i++) {
+        double p = 1.0 / (1.0 + exp(-(double)logits[i]));
         s += p;
         if (keep)
             keep[i] = (real)p;
     }
-    return s / (double)logits->n;
+    return s / n;
+}
+
+/* The step's numbers, read back once at its end: on the GPU that is the
+ * step's only wait, after everything (both Adam updates) is queued. */
+typedef struct {
+    cg_tensor *out_real, *out_fake, *out_g;   /* D's logits (B) */
+    cg_tensor *err_real, *err_fake, *err_g;   /* losses (1) */
+} step_values;
+
+static cg_status read_back(cg_ctx *ctx, const step_values *v, int B, cg_dcgan_stats *out)
+{
+    real *h = op_scratch(ctx, sizeof(real) * (3 * (size_t)B + 3));
+    if (!h)
+        return ctx->err;
+    const cg_tensor *t[6] = {v->out_real, v->out_fake, v->out_g, v->err_real, v->err_fake,
+                             v->err_g};
+    size_t at = 0;
+    for (int i = 0; i < 6; i++) {
+        if (cg_copy_to_host(ctx, h + at, t[i]) != CG_OK)
+            return ctx->err ? ctx->err : cg_fail(ctx, CG_ERR_CUDA, "dcgan: reading results: %s",
+                                                 cg_cuda_last_error());
+        at += (size_t)t[i]->n;
+    }
+    real *keep = out->outputs;
+    out->d_x = mean_sigmoid(h, B, keep);
+    out->d_g_z1 = mean_sigmoid(h + B, B, keep ? keep + B : NULL);
+    out->d_g_z2 = mean_sigmoid(h + 2 * B, B, keep ? keep + 2 * B : NULL);
+    out->loss_d = (double)h[3 * B] + (double)h[3 * B + 1];
+    out->loss_g = h[3 * B + 2];
+    return CG_OK;
 }
 
 static cg_status adam_on(cg_adam *opt, cg_params *p, int group, int other)
@@ -237,43 +276,55 @@ cg_status cg_dcgan_step(cg_ctx *ctx, cg_dcgan *m, cg_adam *opt_d, cg_adam *opt_g
     out->outputs = keep;
     if (ctx->err)
         return ctx->err;
-    int B = real_x ? real_x->shape[0] : 0;
-    cg_tensor *ones = labels(ctx, B, 1), *zeros = labels(ctx, B, 0);
+    if (!real_x || !z)
+        return cg_fail(ctx, CG_ERR_STATE, "dcgan: step without a batch or z");
+    cg_device dev = (cg_device)real_x->dev;
+    if (z->dev != dev || m->p.dev != (int)dev)
+        return cg_fail(ctx, CG_ERR_ARG, "dcgan: the batch, z and the parameters must be on "
+                       "one device");
+    int B = real_x->shape[0];
+    cg_tensor *ones = labels(ctx, dev, B, 1), *zeros = labels(ctx, dev, B, 0);
+    step_values v = {0};
 
     /* D step: log D(x) + log(1 - D(G(z))) */
-    cg_tensor *out_real = cg_dcgan_discriminate(ctx, m, real_x);
-    cg_tensor *err_real = cg_bce_with_logits(ctx, out_real, ones, CG_REDUCE_MEAN);
-    if (cg_backward(ctx, err_real) != CG_OK)
+    v.out_real = cg_dcgan_discriminate(ctx, m, real_x);
+    v.err_real = cg_bce_with_logits(ctx, v.out_real, ones, CG_REDUCE_MEAN);
+    if (cg_backward(ctx, v.err_real) != CG_OK)
         return ctx->err;
     cg_tensor *fake = cg_dcgan_generate(ctx, m, z, 0, 1);
     cg_tensor *detached = fake ? cg_wrap(ctx, fake->data, fake->shape, fake->ndim) : NULL;
-    cg_tensor *out_fake = cg_dcgan_discriminate(ctx, m, detached);
-    cg_tensor *err_fake = cg_bce_with_logits(ctx, out_fake, zeros, CG_REDUCE_MEAN);
-    if (cg_backward(ctx, err_fake) != CG_OK)
+    if (detached)
+        detached->dev = fake->dev;  /* the same values, off the tape */
+    v.out_fake = cg_dcgan_discriminate(ctx, m, detached);
+    v.err_fake = cg_bce_with_logits(ctx, v.out_fake, zeros, CG_REDUCE_MEAN);
+    if (cg_backward(ctx, v.err_fake) != CG_OK)
         return ctx->err;
-    out->d_x = mean_sigmoid(out_real, keep);
-    out->d_g_z1 = mean_sigmoid(out_fake, keep ? keep + B : NULL);
-    out->loss_d = (double)err_real->data[0] + (double)err_fake->data[0];
     cg_status st = adam_on(opt_d, &m->p, CG_DCGAN_D, CG_DCGAN_G);
     if (st != CG_OK)
-        return cg_fail(ctx, st, "dcgan: Adam step of D failed");
+        return cg_fail(ctx, st, "dcgan: Adam step of D failed: %s", cg_cuda_last_error());
 
     /* G step: log D(G(z)), through D without D's weight gradients */
     cg_params_freeze(&m->p, CG_DCGAN_D, 1);
-    cg_tensor *out_g = cg_dcgan_discriminate(ctx, m, fake);
-    cg_tensor *err_g = cg_bce_with_logits(ctx, out_g, ones, CG_REDUCE_MEAN);
-    st = cg_backward(ctx, err_g);
+    v.out_g = cg_dcgan_discriminate(ctx, m, fake);
+    v.err_g = cg_bce_with_logits(ctx, v.out_g, ones, CG_REDUCE_MEAN);
+    st = cg_backward(ctx, v.err_g);
     cg_params_freeze(&m->p, CG_DCGAN_D, 0);
     if (st != CG_OK)
         return ctx->err;
-    out->d_g_z2 = mean_sigmoid(out_g, keep ? keep + 2 * B : NULL);
-    out->loss_g = err_g->data[0];
     st = adam_on(opt_g, &m->p, CG_DCGAN_G, CG_DCGAN_D);
     if (st != CG_OK)
-        return cg_fail(ctx, st, "dcgan: Adam step of G failed");
-    cg_params_zero_grad(&m->p);
+        return cg_fail(ctx, st, "dcgan: Adam step of G failed: %s", cg_cuda_last_error());
+    if (cg_params_zero_grad(&m->p) != CG_OK)
+        return cg_fail(ctx, CG_ERR_CUDA, "dcgan: zeroing gradients: %s", cg_cuda_last_error());
+    st = read_back(ctx, &v, B, out);
     cg_ctx_step_end(ctx);
-    return CG_OK;
+    return st;
+}
+
+cg_status cg_dcgan_to_device(cg_dcgan *m, cg_device dev, char *err, size_t errlen)
+{
+    return dev == CG_CUDA ? cg_params_to_device(&m->p, err, errlen)
+                          : cg_params_to_host(&m->p, err, errlen);
 }
 
 /* ---- a generator from a file --------------------------------------------- */

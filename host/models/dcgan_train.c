@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/data.h"
 #include "cugen/dcgan.h"
 #include "cugen/io.h"
@@ -51,6 +52,8 @@ typedef struct {
     cg_adam adam_d, adam_g;
     cg_rng noise;
     real *fixed_z;
+    real *grid;           /* host copy of a sample grid's images */
+    cg_device dev;
     cg_ckpt_int extra[X_COUNT];
     cg_ckpt_state cs;
     int64_t saved_step;   /* of the last checkpoint written or resumed from; -1: none */
@@ -83,9 +86,13 @@ static cg_status write_grid(run *r, const char *name)
 {
     cg_ctx *ctx = &r->ctx;
     int prev = cg_set_grad(ctx, 0);
-    cg_tensor *z = cg_wrap(ctx, r->fixed_z, CG_SHAPE(GRID_N, r->m.a.nz));
+    cg_tensor *z = cg_new_on(ctx, r->dev, CG_SHAPE(GRID_N, r->m.a.nz));
+    if (z)
+        cg_copy_from_host(ctx, z, r->fixed_z);
     cg_tensor *x = cg_dcgan_generate(ctx, &r->m, z, r->bn_running, 0);
     cg_set_grad(ctx, prev);
+    if (x)
+        cg_copy_to_host(ctx, r->grid, x);
     cg_status st = ctx->err;
     if (st != CG_OK) {
         st = fail(r, st, "sample grid: %s", ctx->errmsg);
@@ -93,7 +100,7 @@ static cg_status write_grid(run *r, const char *name)
         char path[4096], why[512];
         path_in(path, sizeof path, r->o->out_dir, name);
         int S = r->m.a.image_size;
-        st = cg_png_write_grid(path, x->data, GRID_N, r->m.a.nc, S, S, 8, why, sizeof why);
+        st = cg_png_write_grid(path, r->grid, GRID_N, r->m.a.nc, S, S, 8, why, sizeof why);
         if (st != CG_OK)
             fail(r, st, "%s", why);
     }
@@ -230,6 +237,12 @@ static cg_status open_all(run *r, const cg_dcgan_opts *d)
     if ((st = cg_dcgan_build(&r->m, &a, why, sizeof why)) != CG_OK)
         return fail(r, st, "%s", why + (strncmp(why, "dcgan: ", 7) == 0 ? 7 : 0));
     cg_dcgan_init(&r->m, o->seed, STREAM_INIT);
+    r->dev = o->device;
+    if (r->dev == CG_CUDA) {
+        cg_cuda_set_deterministic(o->deterministic);
+        if ((st = cg_dcgan_to_device(&r->m, CG_CUDA, why, sizeof why)) != CG_OK)
+            return fail(r, st, "parameters to the GPU: %s", why);
+    }
     if (r->ds.count < o->batch)
         return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
                     (long long)o->batch, (long long)r->ds.count);
@@ -239,7 +252,8 @@ static cg_status open_all(run *r, const cg_dcgan_opts *d)
     if ((st = cg_ctx_init(&r->ctx)) != CG_OK)
         return fail(r, st, "out of memory");
     r->fixed_z = malloc(sizeof(real) * GRID_N * (size_t)a.nz);
-    if (!r->fixed_z)
+    r->grid = malloc(sizeof(real) * GRID_N * (size_t)a.nc * a.image_size * a.image_size);
+    if (!r->fixed_z || !r->grid)
         return fail(r, CG_ERR_NOMEM, "out of memory");
     cg_rng fz;
     cg_rng_init(&fz, o->seed, STREAM_FIXED_Z);
@@ -334,16 +348,24 @@ cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcga
         cg_batch b;
         cg_loader_next(r->loader, &b);
         cg_ctx *ctx = &r->ctx;
-        cg_tensor *x = cg_wrap(ctx, (real *)b.x, CG_SHAPE(b.n, r->m.a.nc, r->m.a.image_size,
-                                                          r->m.a.image_size));
-        cg_tensor *z = cg_new(ctx, CG_SHAPE(b.n, r->m.a.nz));
-        if (!x || !z) {
+        if (s == inject)
+            ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
+        int S = r->m.a.image_size;
+        cg_tensor *x;
+        if (r->dev == CG_CPU) {
+            x = cg_wrap(ctx, (real *)b.x, CG_SHAPE(b.n, r->m.a.nc, S, S));
+        } else {
+            x = cg_new_on(ctx, r->dev, CG_SHAPE(b.n, r->m.a.nc, S, S));
+            if (x)
+                cg_copy_from_host(ctx, x, b.x);  /* pinned, asynchronous */
+        }
+        cg_tensor *z = cg_new_on(ctx, r->dev, CG_SHAPE(b.n, r->m.a.nz));
+        if (z && cg_rng_fill_normal(&r->noise, z, 0.0, 1.0) != CG_OK)
+            cg_fail(ctx, CG_ERR_CUDA, "z: %s", cg_cuda_last_error());
+        if (!x || !z || ctx->err) {
             st = fail(r, ctx->err, "%s", ctx->errmsg);
             break;
         }
-        if (s == inject)
-            x->data[0] = NAN;
-        cg_rng_normal(&r->noise, z->data, z->n, 0.0, 1.0);
         if (s == first + 1)
             t_start = cg_monotonic_seconds();  /* the first step warms up */
         cg_dcgan_stats ds;
@@ -419,5 +441,6 @@ done:
     cg_dcgan_free(&r->m);
     cg_ctx_free(&r->ctx);
     free(r->fixed_z);
+    free(r->grid);
     return st;
 }

@@ -16,11 +16,14 @@ cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t
 {
     char why[256] = "";
     int ngpu = cg_cuda_device_count(why, sizeof why);
+    cg_cuda_device_info info;
+    memset(&info, 0, sizeof info);
+    if (ngpu > 0 && cg_cuda_device_info_get(0, &info) != CG_OK)
+        snprintf(info.name, sizeof info.name, "GPU 0");
     if (!want || strcmp(want, "auto") == 0) {
-        *out = CG_CPU;
+        *out = ngpu > 0 ? CG_CUDA : CG_CPU;
         if (ngpu > 0)
-            snprintf(note, len, "device: cpu (auto: %d GPU(s) found, but the CUDA backend "
-                     "does not cover every op of a training step yet)", ngpu);
+            snprintf(note, len, "device: cuda (auto: %s)", info.name);
         else
             snprintf(note, len, "device: cpu (auto: %s)", why);
         return CG_OK;
@@ -31,13 +34,13 @@ cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t
         return CG_OK;
     }
     if (strcmp(want, "cuda") == 0) {
-        if (ngpu == 0)
+        if (ngpu == 0) {
             snprintf(note, len, "--device cuda: %s", why);
-        else
-            snprintf(note, len, "--device cuda: the CUDA backend does not cover every op "
-                     "of a training step yet (linear, conv and norms run on the CPU "
-                     "only); use --device cpu");
-        return CG_ERR_NO_CUDA;
+            return CG_ERR_NO_CUDA;
+        }
+        *out = CG_CUDA;
+        snprintf(note, len, "device: cuda (%s)", info.name);
+        return CG_OK;
     }
     snprintf(note, len, "--device expects auto, cpu or cuda, got '%s'", want);
     return CG_ERR_ARG;

@@ -47,6 +47,8 @@ typedef struct {
  * the parameters (zero). */
 cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t errlen);
 void cg_dcgan_free(cg_dcgan *m);
+/* Move the parameters to the GPU (CG_CUDA) or back; err says why not. */
+cg_status cg_dcgan_to_device(cg_dcgan *m, cg_device dev, char *err, size_t errlen);
 /* The example's weights_init: conv weights N(0, 0.02), batchnorm weights
  * N(1, 0.02), biases 0, from Philox stream `stream` of seed. */
 void cg_dcgan_init(cg_dcgan *m, uint64_t seed, uint32_t stream);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cugen/dcgan.h"
+#include "gpu_check.h"
 #include "harness.h"
 #include "ref.h"
 
@@ -49,7 +50,7 @@ static int load_prefixed(const ref_file *rf, const char *prefix, cg_params *p)
     return n;
 }
 
-static void parity(const char *name)
+static void parity(const char *name, cg_device dev)
 {
     ref_file rf;
     if (!REF_OPEN(&rf, name))
@@ -65,6 +66,10 @@ static void parity(const char *name)
     int total = m.p.count + m.p.bcount;
     int nG = load_prefixed(&rf, "init.", &m.p);
     CHECK(nG == total, "%d tensors in the reference's state_dicts, %d in the model", nG, total);
+    if (dev == CG_CUDA) {
+        cg_cuda_set_deterministic(1);
+        REQUIRE(cg_dcgan_to_device(&m, CG_CUDA, err, sizeof err) == CG_OK, "%s", err);
+    }
     cg_ctx ctx;
     REQUIRE(cg_ctx_init(&ctx) == CG_OK);
     cg_adam ad, ag;
@@ -79,8 +84,10 @@ static void parity(const char *name)
         snprintf(key, sizeof key, "z.%d", k);
         const ref_tensor *zr = REF_GET(&rf, key);
         REQUIRE(xr && zr);
-        cg_tensor *x = cg_wrap(&ctx, xr->data, CG_SHAPE(B, a.nc, a.image_size, a.image_size));
-        cg_tensor *z = cg_wrap(&ctx, zr->data, CG_SHAPE(B, a.nz));
+        cg_tensor *x = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nc, a.image_size, a.image_size));
+        cg_tensor *z = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nz));
+        REQUIRE(x && z && cg_copy_from_host(&ctx, x, xr->data) == CG_OK &&
+                cg_copy_from_host(&ctx, z, zr->data) == CG_OK, "%s", ctx.errmsg);
         cg_dcgan_stats s = {.outputs = outs};
         REQUIRE(cg_dcgan_step(&ctx, &m, &ad, &ag, x, z, &s) == CG_OK, "%s", ctx.errmsg);
         const struct {
@@ -107,7 +114,9 @@ static void parity(const char *name)
         }
         cg_ctx_step_end(&ctx);
     }
-    /* the trained state_dicts */
+    /* the trained state_dicts, read back to the host */
+    if (dev == CG_CUDA)
+        REQUIRE(cg_dcgan_to_device(&m, CG_CPU, err, sizeof err) == CG_OK, "%s", err);
     double worst = 0;
     const char *worst_name = "";
     for (int i = 0; i < rf.count; i++) {
@@ -124,8 +133,8 @@ static void parity(const char *name)
             worst_name = t->name + 6;
         }
     }
-    printf("    %s: %d steps; worst rel error: losses and D means %.2e, D outputs %.2e, "
-           "parameters and buffers %.2e (%s)\n", name, steps, worst_scalar, worst_out, worst,
+    printf("    %s on the %s: %d steps; worst rel error: losses and D means %.2e, D outputs %.2e, "
+           "parameters and buffers %.2e (%s)\n", name, dev == CG_CUDA ? "GPU" : "CPU", steps, worst_scalar, worst_out, worst,
            worst_name);
     cg_ctx_free(&ctx);
     cg_dcgan_free(&m);
@@ -134,12 +143,26 @@ static void parity(const char *name)
 
 TEST(dcgan32_three_steps_match_pytorch_example)
 {
-    parity("dcgan32");
+    parity("dcgan32", CG_CPU);
 }
 
 TEST(dcgan64_three_steps_match_pytorch_example)
 {
-    parity("dcgan64");
+    parity("dcgan64", CG_CPU);
+}
+
+/* The same three steps on the GPU (deterministic mode: no TF32, deterministic
+ * cuDNN algorithms), against the same PyTorch references and bound. */
+TEST(gpu_dcgan32_three_steps_match_pytorch_example)
+{
+    GPU_OR_SKIP();
+    parity("dcgan32", CG_CUDA);
+}
+
+TEST(gpu_dcgan64_three_steps_match_pytorch_example)
+{
+    GPU_OR_SKIP();
+    parity("dcgan64", CG_CUDA);
 }
 
 /* The example's own 64x64 networks: the state_dict names and shapes that

@@ -15,6 +15,7 @@
 
 #include "cugen/data.h"
 #include "cugen/io.h"
+#include "gpu_check.h"
 #include "harness.h"
 
 #define NEED_BIN(r, ...)                                                        \
@@ -363,4 +364,32 @@ TEST(cli_dcgan_trains_64x64_rgb_from_a_packed_file)
     CHECK(r.code == 0 && strstr(r.out, "64x64 DCGAN") && strstr(r.out, "3 channels"),
           "exit %d: %s %s", r.code, r.out, r.err);
     th_rmtree(dir);
+}
+
+TEST(cli_dcgan_device_cuda_without_a_gpu_is_a_usage_error)
+{
+    if (cg_cuda_device_count(NULL, 0) > 0)
+        SKIP("a GPU is present (gpu_cli_dcgan_trains_on_the_gpu covers --device cuda)");
+    FAILS(2, "--device cuda: ", "train", "dcgan", "--device", "cuda", "--steps", "1");
+}
+
+/* The same small run on the GPU: it trains, writes its files, resumes. */
+TEST(gpu_cli_dcgan_trains_on_the_gpu)
+{
+    GPU_OR_SKIP();
+    th_run_result r;
+    char *fx = fixture(), *run = th_tmpdir();
+    REQUIRE(fx && run);
+    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "12", "--device", "cuda",
+             "--deterministic", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.out, "device: cuda"), "%s", r.out);
+    CHECK(exists(run, "samples.png") && exists(run, "G.safetensors"));
+    CHECK(th_count_lines(losses(run)) == 12);
+    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "20", "--device", "cuda",
+             "--deterministic", "--out", run, "--resume");
+    CHECK(r.code == 0, "resume on the GPU: exit %d: %s", r.code, r.err);
+    CHECK(th_count_lines(losses(run)) == 20);
+    th_rmtree(fx);
+    th_rmtree(run);
 }
