@@ -6,6 +6,8 @@
 #ifndef CUGEN_CLI_COMMANDS_H
 #define CUGEN_CLI_COMMANDS_H
 
+#include <stdint.h>
+
 int cli_train(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);      /* bench ops | bench data */
@@ -15,5 +17,8 @@ int cli_sample(int argc, char **argv);
 int cli_bench_data(int argc, char **argv); /* called by cli_bench */
 int cli_bench_step(int argc, char **argv); /* called by cli_bench */
 void cli_train_list(void);   /* one line per model, for --help */
+/* called by cli_sample for a DDPM checkpoint */
+int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
+                    int ancestral, int progress);
 
 #endif
