@@ -20,5 +20,8 @@ void cli_train_list(void);   /* one line per model, for --help */
 /* called by cli_sample for a DDPM checkpoint */
 int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
                     int ancestral, int progress);
+int cli_bench_step_ddpm(int argc, char **argv); /* called by cli_bench_step */
+/* img/s of scripts/NAME run with args, for the side-by-side benchmarks */
+double bench_torch_rate(const char *name, const char *args, double *step_ms);
 
 #endif
