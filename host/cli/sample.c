@@ -45,7 +45,7 @@ static void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate)
 }
 
 /* PREFIX.name.f32: n raw float32 values, atomically */
-static int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
+int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
                     size_t len)
 {
     char path[4096];
@@ -86,7 +86,8 @@ int cli_sample(int argc, char **argv)
          "running ones", 1, 0, 0},
         {"dump", ARG_STR, &dump, "PREFIX",
          "also write the latents and images as raw float32: PREFIX.z.f32, PREFIX.images.f32 "
-         "(scripts/dcgan_torch_load.py compares them with PyTorch)", 1, 0, 0},
+         "(scripts/dcgan_torch_load.py, ddpm_torch_load.py compare them with PyTorch; for a "
+         "DDPM z is x_T)", 1, 0, 0},
         {"sampler", ARG_CHOICE, &sampler, "ddim|ddpm",
          "DDPM checkpoints: DDIM (eta 0, --steps) or ancestral over all T steps (default "
          "ddim)", 1, 0, 0},
@@ -120,8 +121,7 @@ int cli_sample(int argc, char **argv)
     if (cg_ddpm_is_checkpoint(pos[0])) {
         for (int i = 0; i < nopts; i++)
             if (opts[i].seen && (strcmp(opts[i].name, "interpolate") == 0 ||
-                                 strcmp(opts[i].name, "bn") == 0 ||
-                                 strcmp(opts[i].name, "dump") == 0)) {
+                                 strcmp(opts[i].name, "bn") == 0)) {
                 fprintf(stderr, "%s: --%s is for DCGAN generators; %s is a DDPM checkpoint\n",
                         cmd, opts[i].name, pos[0]);
                 return 2;
@@ -131,7 +131,7 @@ int cli_sample(int argc, char **argv)
             return 2;
         }
         return cli_sample_ddpm(pos[0], (int)n, (uint64_t)seed, out, (int)steps,
-                               strcmp(sampler, "ddpm") == 0, progress);
+                               strcmp(sampler, "ddpm") == 0, progress, dump);
     }
     for (int i = 0; i < nopts; i++)
         if (opts[i].seen && (strcmp(opts[i].name, "sampler") == 0 ||

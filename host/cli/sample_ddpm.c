@@ -27,7 +27,7 @@ static void rows_of_frames(real *dst, const real *frames, int n, int nf, int64_t
 }
 
 int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
-                    int ancestral, int progress)
+                    int ancestral, int progress, const char *dump)
 {
     const char *cmd = "cugen sample";
     cg_unet m;
@@ -59,6 +59,11 @@ int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int
     cg_rng r;
     cg_rng_init(&r, seed, SAMPLE_STREAM);
     cg_rng_normal(&r, x, n * img, 0.0, 1.0);
+    if (dump && !dump_raw(dump, "z", x, n * img, err, sizeof err)) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        code = 1;
+        goto done;
+    }
     double t0 = cg_monotonic_seconds();
     st = cg_ddpm_sample(&ctx, &m, &s, x, n, ancestral ? 0 : steps, &r, frames, nf, err,
                         sizeof err);
@@ -69,6 +74,8 @@ int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int
     } else if (st == CG_OK) {
         st = cg_png_write_grid(out, x, n, C, S, S, PER_ROW, err, sizeof err);
     }
+    if (st == CG_OK && dump && !dump_raw(dump, "images", x, n * img, err, sizeof err))
+        st = CG_ERR_IO;
     if (st != CG_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         code = st == CG_ERR_ARG ? 2 : 1;
@@ -82,6 +89,7 @@ int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int
                "%s, seed %llu, %.2f s\n", out, n, nf ? "denoising chains" : "samples", S, S,
                m.a.ch, C, C == 1 ? "" : "s", ckpt, how, (unsigned long long)seed, secs);
     }
+done:
     cg_ctx_free(&ctx);
 out:
     free(x);
