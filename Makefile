@@ -140,6 +140,7 @@ demo:
 refs:
 	/usr/bin/python3 scripts/make_refs.py tests/ref
 	/usr/bin/python3 scripts/make_dcgan_ref.py tests/ref
+	/usr/bin/python3 scripts/make_ddpm_ref.py tests/ref
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, each defining LLVMFuzzerTestOneInput)
 # against the host sources built with clang + ASan + UBSan. Each runs for

@@ -48,22 +48,17 @@ static int find_script(const char *name, char *path, size_t len)
     return access(path, R_OK) == 0;
 }
 
-/* PyTorch's img/s for the same iteration, 0 with a note printed when it
- * cannot be measured */
-static double torch_rate(const cg_dcgan_arch *a, int batch, int warmup, int repeat,
-                         int threads, const char *device, double *step_ms)
+/* img/s of scripts/SCRIPT run with ARGS (it prints "step_ms MS img_per_s
+ * RATE"), 0 with a note printed when it cannot be measured */
+double bench_torch_rate(const char *name, const char *args, double *step_ms)
 {
     const char *python = "/usr/bin/python3";
     char script[PATH_MAX + 32], cmd[2 * PATH_MAX];
-    if (access(python, X_OK) != 0 || !find_script("bench_torch_dcgan.py", script,
-                                                  sizeof script)) {
-        printf("PyTorch: not measured (%s or scripts/bench_torch_dcgan.py missing)\n", python);
+    if (access(python, X_OK) != 0 || !find_script(name, script, sizeof script)) {
+        printf("PyTorch: not measured (%s or scripts/%s missing)\n", python, name);
         return 0;
     }
-    snprintf(cmd, sizeof cmd, "%s '%s' --device %s --image-size %d --nc %d --nz %d --ngf %d "
-             "--ndf %d --batch %d --warmup %d --repeat %d --threads %d 2>&1", python, script,
-             device, a->image_size, a->nc, a->nz, a->ngf, a->ndf, batch, warmup, repeat,
-             threads);
+    snprintf(cmd, sizeof cmd, "%s '%s' %s 2>&1", python, script, args);
     fflush(stdout);
     FILE *f = popen(cmd, "r");
     if (!f) {
@@ -90,6 +85,17 @@ static double torch_rate(const cg_dcgan_arch *a, int batch, int warmup, int repe
     return rate;
 }
 
+/* PyTorch's img/s for the same iteration */
+static double torch_rate(const cg_dcgan_arch *a, int batch, int warmup, int repeat,
+                         int threads, const char *device, double *step_ms)
+{
+    char args[512];
+    snprintf(args, sizeof args, "--device %s --image-size %d --nc %d --nz %d --ngf %d "
+             "--ndf %d --batch %d --warmup %d --repeat %d --threads %d", device, a->image_size,
+             a->nc, a->nz, a->ngf, a->ndf, batch, warmup, repeat, threads);
+    return bench_torch_rate("bench_torch_dcgan.py", args, step_ms);
+}
+
 int cli_bench_step(int argc, char **argv)
 {
     const char *cmd = "cugen bench step";
@@ -111,12 +117,14 @@ int cli_bench_step(int argc, char **argv)
         {"no-torch", ARG_FLAG, &no_torch, NULL, "skip the PyTorch comparison", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    if (argc >= 2 && strcmp(argv[1], "ddpm") == 0)
+        return cli_bench_step_ddpm(argc, argv);
     if (argc < 2 || strcmp(argv[1], "dcgan") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             args_usage(cmd, "dcgan [flags]", opts, nopts);
             return 0;
         }
-        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan)\n", cmd,
+        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan, ddpm)\n", cmd,
                 argc < 2 ? "" : argv[1]);
         return 2;
     }

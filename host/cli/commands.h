@@ -6,6 +6,11 @@
 #ifndef CUGEN_CLI_COMMANDS_H
 #define CUGEN_CLI_COMMANDS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cugen/tensor.h"
+
 int cli_train(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);      /* bench ops | bench data */
@@ -15,5 +20,14 @@ int cli_sample(int argc, char **argv);
 int cli_bench_data(int argc, char **argv); /* called by cli_bench */
 int cli_bench_step(int argc, char **argv); /* called by cli_bench */
 void cli_train_list(void);   /* one line per model, for --help */
+/* called by cli_sample for a DDPM checkpoint */
+int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
+                    int ancestral, int progress, const char *dump);
+/* PREFIX.name.f32: n raw float32 values, atomically; 0 with err on failure */
+int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
+             size_t len);
+int cli_bench_step_ddpm(int argc, char **argv); /* called by cli_bench_step */
+/* img/s of scripts/NAME run with args, for the side-by-side benchmarks */
+double bench_torch_rate(const char *name, const char *args, double *step_ms);
 
 #endif

@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cugen/dcgan.h"
+#include "cugen/ddpm.h"
 #include "cugen/io.h"
 #include "cugen/tape.h"
 
@@ -44,7 +45,7 @@ static void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate)
 }
 
 /* PREFIX.name.f32: n raw float32 values, atomically */
-static int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
+int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
                     size_t len)
 {
     char path[4096];
@@ -69,6 +70,9 @@ int cli_sample(int argc, char **argv)
     const char *out = "samples.png", *bn = "batch";
     int interpolate = 0;
     const char *dump = NULL;
+    const char *sampler = "ddim";
+    int64_t steps = 50;
+    int progress = 0;
     arg_opt opts[] = {
         {"n", ARG_INT, &n, "N", "number of images (default 64; with --interpolate a multiple "
          "of 8)", 1, 1024, 0},
@@ -82,7 +86,16 @@ int cli_sample(int argc, char **argv)
          "running ones", 1, 0, 0},
         {"dump", ARG_STR, &dump, "PREFIX",
          "also write the latents and images as raw float32: PREFIX.z.f32, PREFIX.images.f32 "
-         "(scripts/dcgan_torch_load.py compares them with PyTorch)", 1, 0, 0},
+         "(scripts/dcgan_torch_load.py, ddpm_torch_load.py compare them with PyTorch; for a "
+         "DDPM z is x_T)", 1, 0, 0},
+        {"sampler", ARG_CHOICE, &sampler, "ddim|ddpm",
+         "DDPM checkpoints: DDIM (eta 0, --steps) or ancestral over all T steps (default "
+         "ddim)", 1, 0, 0},
+        {"steps", ARG_INT, &steps, "N", "DDPM checkpoints: DDIM steps (default 50)", 1, 100000,
+         0},
+        {"progress", ARG_FLAG, &progress, NULL,
+         "DDPM checkpoints: one row per image, the denoising chain from noise to image", 1, 0,
+         0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -105,6 +118,29 @@ int cli_sample(int argc, char **argv)
                 "got %lld\n", cmd, PER_ROW, PER_ROW, (long long)n);
         return 2;
     }
+    if (cg_ddpm_is_checkpoint(pos[0])) {
+        for (int i = 0; i < nopts; i++)
+            if (opts[i].seen && (strcmp(opts[i].name, "interpolate") == 0 ||
+                                 strcmp(opts[i].name, "bn") == 0)) {
+                fprintf(stderr, "%s: --%s is for DCGAN generators; %s is a DDPM checkpoint\n",
+                        cmd, opts[i].name, pos[0]);
+                return 2;
+            }
+        if (opts[nopts - 2].seen && strcmp(sampler, "ddpm") == 0) {  /* --steps */
+            fprintf(stderr, "%s: --steps sets DDIM's steps; --sampler ddpm takes all T\n", cmd);
+            return 2;
+        }
+        return cli_sample_ddpm(pos[0], (int)n, (uint64_t)seed, out, (int)steps,
+                               strcmp(sampler, "ddpm") == 0, progress, dump);
+    }
+    for (int i = 0; i < nopts; i++)
+        if (opts[i].seen && (strcmp(opts[i].name, "sampler") == 0 ||
+                             strcmp(opts[i].name, "steps") == 0 ||
+                             strcmp(opts[i].name, "progress") == 0)) {
+            fprintf(stderr, "%s: --%s is for DDPM checkpoints; %s is not one\n", cmd,
+                    opts[i].name, pos[0]);
+            return 2;
+        }
     cg_dcgan m;
     cg_dcgan_arch a;
     char err[1024];

@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cugen/dcgan.h"
+#include "cugen/ddpm.h"
 #include "cugen/io.h"
 #include "cugen/models.h"
 
@@ -29,6 +30,13 @@ static struct {
     int64_t nz, ngf, ndf;
     const char *bn;
 } mflags;
+
+/* Flags of the DDPM only. */
+static struct {
+    int64_t ch, num_res_blocks, sample_steps;
+    const char *ch_mult, *attn, *schedule;
+    double ema_decay, dropout;
+} dflags = {.ema_decay = -1, .dropout = -1, .sample_steps = -1};
 
 /* A bad value from the user is a usage error (2); anything else failed work (1). */
 static int exit_code(cg_status st)
@@ -155,6 +163,52 @@ static int run_dcgan(const cg_train_opts *o)
     return 0;
 }
 
+static int run_ddpm(const cg_train_opts *o)
+{
+    char err[6000];
+    int size = o->image_size ? o->image_size : 32;
+    cg_ddpm_opts d = {.a = {.ch = dflags.ch ? (int)dflags.ch : 128,
+                            .num_res_blocks = dflags.num_res_blocks ? (int)dflags.num_res_blocks
+                                                                    : 2,
+                            .dropout = dflags.dropout >= 0 ? dflags.dropout : 0.1},
+                      .schedule = dflags.schedule && strcmp(dflags.schedule, "cosine") == 0
+                                      ? CG_SCHED_COSINE : CG_SCHED_LINEAR,
+                      .T = 1000, .ema_decay = dflags.ema_decay >= 0 ? dflags.ema_decay : 0.9999,
+                      .sample_steps = dflags.sample_steps >= 0 ? (int)dflags.sample_steps : 50};
+    /* DDPM's CIFAR-10 widths at 32x32; one more halving to 8x8 at 64x64 */
+    const char *mult = dflags.ch_mult ? dflags.ch_mult : size == 64 ? "1,2,2,2,4" : "1,2,2,2";
+    if (cg_unet_parse_mult(mult, &d.a, err, sizeof err) != CG_OK ||
+        cg_unet_parse_attn(dflags.attn ? dflags.attn : "16", &d.a, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "cugen train ddpm: %s\n", err);
+        return 2;
+    }
+    cg_ddpm_result r;
+    cg_status st = cg_ddpm_train(o, &d, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
+    }
+    printf("\nDDPM: %lld steps (%lld epochs complete), %.1f img/s; loss %.4f at the first "
+           "step, %.4f at the last\n", (long long)r.steps, (long long)r.epochs_done,
+           r.img_per_s, r.first_loss, r.loss);
+    if (o->out_dir) {
+        if (d.sample_steps > 0)
+            printf("  samples: %s/samples.png (DDIM, %d steps, EMA weights, %.1f s)\n",
+                   o->out_dir, d.sample_steps, r.sample_s);
+        printf("  EMA weights: %s/unet_ema.safetensors; resume state: %s/%s\n", o->out_dir,
+               o->out_dir, CG_CKPT_LATEST);
+    }
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"ddpm\", \"steps\": %lld, \"epochs\": %lld, "
+                "\"first_loss\": %.9g, \"loss\": %.9g, \"img_per_s\": %.6g, "
+                "\"sample_s\": %.6g}\n", (long long)r.steps, (long long)r.epochs_done,
+                r.first_loss, r.loss, r.img_per_s, r.sample_s);
+        fclose(f);
+    }
+    return 0;
+}
+
 static const model_entry models[] = {
     {"gaussian", "2-D Gaussian MLE by Adam on the seed notebook's six points", 2000, 6, 0.05, 0,
      0, 0, "", run_gaussian},
@@ -162,6 +216,9 @@ static const model_entry models[] = {
      1, 100, 0, "", run_linear_game},
     {"dcgan", "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)", 0,
      128, 2e-4, 1, 500, 1, "data data-dir image-size deterministic nz ngf ndf bn", run_dcgan},
+    {"ddpm", "DDPM: a UNet learns to denoise Fashion-MNIST (32x32) or CelebA (64x64)", 0, 128,
+     2e-4, 1, 500, 0, "data data-dir image-size deterministic ch ch-mult num-res-blocks attn "
+     "dropout schedule ema-decay sample-steps", run_ddpm},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -209,6 +266,22 @@ int cli_train(int argc, char **argv)
         {"bn", ARG_CHOICE, &mflags.bn, "batch|running",
          "sample grids with batch statistics (default, as the example) or running ones", 1, 0,
          0},
+        {"ch", ARG_INT, &dflags.ch, "N", "UNet base width, even (default 128)", 2, 1024, 0},
+        {"ch-mult", ARG_STR, &dflags.ch_mult, "M,M,..",
+         "width multiplier per resolution (default 1,2,2,2 at 32x32, 1,2,2,2,4 at 64x64)", 1,
+         0, 0},
+        {"num-res-blocks", ARG_INT, &dflags.num_res_blocks, "N",
+         "residual blocks per resolution (default 2)", 1, CG_UNET_MAX_BLOCKS, 0},
+        {"attn", ARG_STR, &dflags.attn, "R,..|none",
+         "resolutions with self-attention (default 16)", 1, 0, 0},
+        {"dropout", ARG_DOUBLE, &dflags.dropout, "P", "dropout in the residual blocks "
+         "(default 0.1)", 0, 0.99, 0},
+        {"schedule", ARG_CHOICE, &dflags.schedule, "linear|cosine",
+         "noise schedule over T = 1000 steps (default linear, 1e-4 to 0.02)", 1, 0, 0},
+        {"ema-decay", ARG_DOUBLE, &dflags.ema_decay, "D",
+         "decay of the weights' EMA used for sampling (default 0.9999)", 0, 1, 0},
+        {"sample-steps", ARG_INT, &dflags.sample_steps, "N",
+         "DDIM steps of the final sample grid, 0: no grid (default 50)", 0, 1000, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -1,0 +1,261 @@
+/*
+ * test_ddpm_cli.c: `cugen train ddpm` and `cugen sample` on a DDPM
+ * checkpoint, end to end on a small MNIST-format fixture: the run
+ * directory's files, a resume that reproduces the uninterrupted run bit for
+ * bit, the NaN guard, one-line errors (exit 2) for every bad flag, and the
+ * CelebA path: 64x64 RGB images from a packed file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cugen/data.h"
+#include "cugen/io.h"
+#include "harness.h"
+
+#define NEED_BIN(r, ...)                                                        \
+    do {                                                                        \
+        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
+            SKIP("CUGEN_BIN not set (run through make test)");                  \
+    } while (0)
+
+#define FX_COUNT 24
+
+static void be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+/* DIR/train-{images-idx3,labels-idx1}-ubyte: FX_COUNT 28x28 images of a
+ * bright disc whose centre and radius vary per image */
+static char *fixture(void)
+{
+    char *dir = th_tmpdir();
+    if (!dir)
+        return NULL;
+    size_t n = 16 + (size_t)FX_COUNT * 784;
+    uint8_t *img = th_alloc(n), *lab = th_alloc(8 + FX_COUNT);
+    be32(img, 0x803);
+    be32(img + 4, FX_COUNT);
+    be32(img + 8, 28);
+    be32(img + 12, 28);
+    be32(lab, 0x801);
+    be32(lab + 4, FX_COUNT);
+    for (int i = 0; i < FX_COUNT; i++) {
+        int cx = 8 + (i * 5) % 12, cy = 8 + (i * 3) % 12, rad = 4 + i % 5;
+        for (int y = 0; y < 28; y++)
+            for (int x = 0; x < 28; x++)
+                if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= rad * rad)
+                    img[16 + (size_t)i * 784 + y * 28 + x] = (uint8_t)(200 + i);
+        lab[8 + i] = (uint8_t)(i % 10);
+    }
+    if (!th_write_file(th_path(dir, "train-images-idx3-ubyte"), img, n) ||
+        !th_write_file(th_path(dir, "train-labels-idx1-ubyte"), lab, 8 + FX_COUNT))
+        return NULL;
+    return dir;
+}
+
+/* a tiny UNet at 32x32: ch 8, levels at 32 and 16,
+ * attention at 16, dropout on (its stream is part of the resumed state) */
+#define SMALL "--data", "mnist", "--image-size", "32", "--ch", "8", "--ch-mult", "1,2", \
+              "--num-res-blocks", "1", "--attn", "16", "--batch", "4", "--quiet"
+
+static int exists(const char *dir, const char *name)
+{
+    struct stat sb;
+    return stat(th_path(dir, name), &sb) == 0 && sb.st_size > 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
+    return x && y && la == lb && memcmp(x, y, la) == 0;
+}
+
+/* the "loss" values of metrics.jsonl, one per line */
+static char *losses(const char *dir)
+{
+    size_t len;
+    char *s = (char *)th_read_file(th_path(dir, "metrics.jsonl"), &len);
+    if (!s)
+        return NULL;
+    char *out = th_alloc(len + 1), *o = out;
+    for (char *p = s; (p = strstr(p, "\"loss\": ")) != NULL; p += 8) {
+        size_t k = strcspn(p + 8, ",}");
+        memcpy(o, p + 8, k);
+        o += k;
+        *o++ = '\n';
+    }
+    *o = 0;
+    return out;
+}
+
+TEST(cli_ddpm_writes_the_run_directory_and_samples)
+{
+    th_run_result r;
+    char *fx = fixture(), *run = th_tmpdir();
+    REQUIRE(fx && run);
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "3", "--sample-steps",
+             "2", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    const char *files[] = {"checkpoint.safetensors", "unet_ema.safetensors", "samples.png",
+                           "real.png", "metrics.jsonl", "result.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        CHECK(exists(run, files[i]), "no %s", files[i]);
+    CHECK(strstr(r.out, "DDPM: 3 steps") != NULL, "%s", r.out);
+    char *l = losses(run);
+    CHECK(l && th_count_lines(l) == 3, "%s", l ? l : "(no metrics)");
+    const char *grid = th_path(run, "g.png"), *chain = th_path(run, "chain.png");
+    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "4", "--out", grid);
+    CHECK(r.code == 0 && exists(run, "g.png") && strstr(r.out, "DDIM, 4 steps"), "exit %d: %s%s",
+          r.code, r.out, r.err);
+    NEED_BIN(&r, "sample", th_path(run, "checkpoint.safetensors"), "--n", "2", "--steps", "5",
+             "--progress", "--out", chain);
+    CHECK(r.code == 0 && exists(run, "chain.png") && strstr(r.out, "denoising chains"),
+          "exit %d: %s%s", r.code, r.out, r.err);
+    th_rmtree(fx);
+    th_rmtree(run);
+}
+
+/* 3 steps, then 3 more with --resume: the same losses, checkpoint and EMA
+ * weights, byte for byte, as 6 steps in one go. */
+TEST(cli_ddpm_resume_is_bit_identical)
+{
+    th_run_result r;
+    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
+    REQUIRE(fx && a && b);
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--sample-steps",
+             "0", "--out", a);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "3", "--sample-steps",
+             "0", "--out", b);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--sample-steps",
+             "0", "--out", b, "--resume");
+    REQUIRE(r.code == 0, "resume: exit %d: %s", r.code, r.err);
+    char *la = losses(a), *lb = losses(b);
+    REQUIRE(la && lb);
+    CHECK(strcmp(la, lb) == 0, "losses differ:\n%s---\n%s", la, lb);
+    CHECK(same_file(th_path(a, "checkpoint.safetensors"), th_path(b, "checkpoint.safetensors")),
+          "checkpoints differ");
+    CHECK(same_file(th_path(a, "unet_ema.safetensors"), th_path(b, "unet_ema.safetensors")),
+          "EMA weights differ");
+    /* other flags than the run's are refused, naming the flag */
+    NEED_BIN(&r, "train", "ddpm", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
+             "--ch", "8", "--ch-mult", "1,2", "--num-res-blocks", "1", "--attn", "16",
+             "--batch", "4", "--schedule", "cosine", "--out", b, "--resume", "--quiet");
+    CHECK(r.code == 2 && strstr(r.err, "--schedule") && strstr(r.err, "give the same flags") &&
+          th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
+    th_rmtree(fx);
+    th_rmtree(a);
+    th_rmtree(b);
+}
+
+TEST(cli_ddpm_nan_loss_stops_and_keeps_last_good_checkpoint)
+{
+    th_run_result r;
+    char *fx = fixture(), *run = th_tmpdir();
+    REQUIRE(fx && run);
+    setenv("CUGEN_FAULT_NAN_STEP", "3", 1);
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "5", "--ckpt-every", "2",
+             "--out", run);
+    unsetenv("CUGEN_FAULT_NAN_STEP");
+    CHECK(r.code == 1 && th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.err, "step 3 ") && strstr(r.err, "nan") && strstr(r.err, "(step 2)"), "%s",
+          r.err);
+    th_rmtree(fx);
+    th_rmtree(run);
+}
+
+static void expect_error(int code, const char *want, const char *const *args)
+{
+    th_run_result r;
+    if (!th_run_cugen(&r, args)) {
+        th_skip("CUGEN_BIN not set (run through make test)");
+        return;
+    }
+    CHECK(r.code == code, "exit %d (want %d) for %s %s: %s", r.code, code, args[0], args[1],
+          r.err);
+    CHECK(th_count_lines(r.err) == 1, "stderr should be one line, got: %s", r.err);
+    CHECK(strstr(r.err, want) != NULL, "stderr lacks '%s': %s", want, r.err);
+}
+#define FAILS(code, want, ...) expect_error((code), (want), (const char *const[]){__VA_ARGS__, NULL})
+#define TRAIN "train", "ddpm", "--data", "mnist", "--data-dir", fx, "--steps", "1", "--quiet"
+
+TEST(cli_ddpm_bad_flags)
+{
+    char *fx = fixture(), *run = th_tmpdir();
+    REQUIRE(fx && run);
+    FAILS(2, "--ch expects an integer", TRAIN, "--ch", "1");
+    FAILS(2, "--ch expects an integer", TRAIN, "--ch", "wide");
+    FAILS(2, "--ch must be even", TRAIN, "--ch", "9");
+    FAILS(2, "--ch-mult must be", TRAIN, "--ch-mult", "1,,2");
+    FAILS(2, "--ch-mult must be", TRAIN, "--ch-mult", "0,1");
+    FAILS(2, "--ch-mult must be", TRAIN, "--ch-mult", "1,2,2,2,2,2,2");
+    FAILS(2, "--num-res-blocks expects an integer", TRAIN, "--num-res-blocks", "0");
+    FAILS(2, "--num-res-blocks expects an integer", TRAIN, "--num-res-blocks", "9");
+    FAILS(2, "--attn must be", TRAIN, "--attn", "12");
+    FAILS(2, "--attn must be", TRAIN, "--attn", "16,");
+    FAILS(2, "--attn names a resolution", TRAIN, "--attn", "64");
+    FAILS(2, "--dropout expects", TRAIN, "--dropout", "1");
+    FAILS(2, "--dropout expects", TRAIN, "--dropout", "x");
+    FAILS(2, "--schedule expects one of", TRAIN, "--schedule", "quadratic");
+    FAILS(2, "--ema-decay expects", TRAIN, "--ema-decay", "1.5");
+    FAILS(2, "--ema-decay expects", TRAIN, "--ema-decay", "-0.1");
+    FAILS(2, "--sample-steps expects", TRAIN, "--sample-steps", "1001");
+    FAILS(2, "--sample-steps expects", TRAIN, "--sample-steps", "-1");
+    FAILS(2, "--ch is not a flag of this model", "train", "dcgan", "--ch", "8");
+    FAILS(2, "--ngf is not a flag of this model", "train", "ddpm", "--ngf", "8");
+    /* sampling: flags of the other model, bad values */
+    th_run_result r;
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "1", "--sample-steps", "0",
+             "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    FAILS(2, "--sampler expects one of", "sample", run, "--sampler", "euler");
+    FAILS(2, "--steps expects an integer", "sample", run, "--steps", "0");
+    FAILS(2, "only 1000 timesteps", "sample", run, "--steps", "1001");
+    FAILS(2, "--steps sets DDIM's steps", "sample", run, "--sampler", "ddpm", "--steps", "10");
+    FAILS(2, "--interpolate is for DCGAN generators", "sample", run, "--interpolate");
+    FAILS(2, "--bn is for DCGAN generators", "sample", run, "--bn", "running");
+    FAILS(2, "--progress is for DDPM checkpoints", "sample", "/nonexistent", "--progress");
+    th_rmtree(fx);
+    th_rmtree(run);
+}
+
+/* The CelebA path: a packed file of RGB 64x64 images (what `cugen prepare
+ * celeba` writes) through a 3-level UNet (64, 32, 16; attention at 16). */
+TEST(cli_ddpm_trains_64x64_rgb_from_a_packed_file)
+{
+    th_run_result r;
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    enum { N = 8, S = 64 };
+    uint8_t *px = th_alloc((size_t)N * 3 * S * S);
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < S * S; k++)
+                px[((size_t)i * 3 + c) * S * S + k] =
+                    (uint8_t)((k % S > 10 + i && k % S < 50 ? 210 : 40) + 15 * c);
+    cg_dataset d = {.count = N, .channels = 3, .height = S, .width = S, .pixels = px};
+    snprintf(d.name, sizeof d.name, "faces-fixture");
+    const char *packed = th_path(dir, "faces.cgpk");
+    char err[256];
+    REQUIRE(cg_packed_write(packed, &d, err, sizeof err) == CG_OK, "%s", err);
+    const char *run = th_path(dir, "run");
+    NEED_BIN(&r, "train", "ddpm", "--data", "celeba", "--data-dir", packed, "--image-size",
+             "64", "--ch", "4", "--ch-mult", "1,1,2", "--num-res-blocks", "1", "--batch", "2",
+             "--steps", "2", "--sample-steps", "1", "--out", run, "--quiet");
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    cg_image8 im;
+    REQUIRE(cg_png_read(th_path(run, "samples.png"), &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 8 * 66 + 2 && im.channels == 3, "%dx%dx%d", im.width, im.height,
+          im.channels);
+    cg_image8_free(&im);
+    NEED_BIN(&r, "sample", run, "--n", "2", "--steps", "2", "--out", th_path(dir, "s.png"));
+    CHECK(r.code == 0 && strstr(r.out, "64x64 DDPM") && strstr(r.out, "3 channels"),
+          "exit %d: %s %s", r.code, r.out, r.err);
+    th_rmtree(dir);
+}
