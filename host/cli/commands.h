@@ -15,5 +15,7 @@ int cli_sample(int argc, char **argv);
 int cli_bench_data(int argc, char **argv); /* called by cli_bench */
 int cli_bench_step(int argc, char **argv); /* called by cli_bench */
 void cli_train_list(void);   /* one line per model, for --help */
+int cli_eval(int argc, char **argv);             /* eval CKPT --metric M */
+int cli_eval_likelihood(int argc, char **argv);  /* the elbo, nll and bpd metrics */
 
 #endif
