@@ -29,5 +29,7 @@ int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, cha
 int cli_bench_step_ddpm(int argc, char **argv); /* called by cli_bench_step */
 /* img/s of scripts/NAME run with args, for the side-by-side benchmarks */
 double bench_torch_rate(const char *name, const char *args, double *step_ms);
+int cli_eval(int argc, char **argv);             /* eval CKPT --metric M */
+int cli_eval_likelihood(int argc, char **argv);  /* the elbo, nll and bpd metrics */
 
 #endif

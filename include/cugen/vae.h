@@ -1,0 +1,124 @@
+/*
+ * vae.h: the variational autoencoder of the seed article (Kingma & Welling
+ * 2014), an MLP on flattened images:
+ *
+ *   encoder  x (D) -> fc1 (hidden) -> ReLU -> fc2_mu, fc2_logvar (latent)
+ *   sample   h = mu + exp(logvar / 2) * eps,  eps ~ N(0, I) (Philox)
+ *   decoder  h -> fc3 (hidden) -> ReLU -> fc4 (D) logits; sigmoid = pixel means
+ *   loss     BCE(sigmoid(logits), x) summed + KL(N(mu, sigma^2) || N(0, I)),
+ *            summed over the batch (the article's reduction = 'sum')
+ *
+ * with D = 784, hidden 400, latent 20 by default. The parameters are named
+ * as the article's `VAE` module has them in its state_dict (fc1.weight, ...),
+ * so vae.safetensors loads into it. Pixels are in [0, 1] (the loader's
+ * [-1, 1] mapped by (x + 1) / 2): a Bernoulli likelihood of grey values, as
+ * the article trains it. The BCE is computed from the logits (stable; the
+ * same value as sigmoid then BCE where that is finite).
+ *
+ * Not for: the training run and its files (vae_train.c), pictures
+ * (vae_pictures.c).
+ */
+#ifndef CUGEN_VAE_H
+#define CUGEN_VAE_H
+
+#include "cugen/data.h"
+#include "cugen/nn.h"
+#include "cugen/optim.h"
+#include "cugen/train.h"
+
+typedef struct {
+    int x_dim, hidden, latent;
+} cg_vae_arch;
+
+typedef struct {
+    cg_tensor *w, *b;
+} cg_vae_linear;
+
+typedef struct {
+    cg_vae_arch a;
+    cg_params p;
+    cg_vae_linear fc1, fc2_mu, fc2_logvar, fc3, fc4;
+} cg_vae;
+
+/* Check the architecture and allocate the parameters (zero). */
+cg_status cg_vae_build(cg_vae *m, const cg_vae_arch *a, char *err, size_t errlen);
+void cg_vae_free(cg_vae *m);
+/* nn.Linear's default initialisation, from Philox stream `stream` of seed. */
+void cg_vae_init(cg_vae *m, uint64_t seed, uint32_t stream);
+
+/* x (N, D) in [0, 1] -> mu, logvar (N, latent). */
+cg_status cg_vae_encode(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor **mu,
+                        cg_tensor **logvar);
+/* h (N, latent) -> logits (N, D). */
+cg_tensor *cg_vae_decode(cg_ctx *ctx, cg_vae *m, cg_tensor *h);
+
+/* The loss of a batch x (N, D) with noise eps (N, latent): the scalar
+ * BCE + KL (sums over the batch), recorded on the tape. bce and kl (may be
+ * NULL) receive the two sums. */
+cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *bce,
+                       double *kl);
+
+typedef struct {
+    double loss, bce, kl;   /* per image (batch sums / N) */
+} cg_vae_stats;
+
+/* One Adam step on the loss of x with noise eps. Leaves gradients zeroed and
+ * the step arena reset. */
+cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_tensor *eps,
+                      cg_vae_stats *out);
+
+/* Images (N, C, H, W) in [-1, 1] (the loader's) -> x (N, C*H*W) in [0, 1],
+ * in the step arena. */
+cg_tensor *cg_vae_input(cg_ctx *ctx, const real *images, int n, int x_dim);
+
+/* ---- evaluation on a dataset --------------------------------------------
+ * Every image of ds (or the first `limit`, when limit > 0), in [0, 1].
+ * elbo: the mean over images of -(BCE + KL) with one eps per image, nats.
+ * nll: the importance-weighted estimate of -log p(x) with k samples of
+ * q(h | x) (Burda et al. 2016):
+ *   log p(x) ~ logsumexp_j [log p(x | h_j) + log p(h_j) - log q(h_j | x)] - log k
+ * averaged over images, nats. Noise from Philox stream `stream` of seed. */
+typedef struct {
+    double elbo, bce, kl;   /* per image */
+    double nll;             /* per image; 0 unless asked for */
+    int64_t images;
+    int k;
+} cg_vae_eval;
+
+cg_status cg_vae_evaluate(cg_vae *m, const cg_dataset *ds, int64_t limit, int k_iw,
+                          uint64_t seed, cg_vae_eval *out, char *err, size_t errlen);
+
+/* A VAE from a file: a run directory (its vae.safetensors), a
+ * checkpoint.safetensors or a vae.safetensors (also one written by PyTorch
+ * from the article's module). The architecture comes from the shapes. */
+cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen);
+
+/* ---- pictures (PNG grids into dir) --------------------------------------
+ *   samples.png    64 decodings of h ~ N(0, I) (pixel means)
+ *   recon.png      8 rows of 8 (input, reconstruction) pairs from ds
+ *   traversal.png  one row per latent dimension (at most 16): that dimension
+ *                  swept over [-3, 3] in 11 steps, the others 0
+ *   interp.png     8 rows: 10 steps on the line between the means of two
+ *                  encoded images
+ *   manifold.png   latent 2 only: a 20 x 20 grid of decodings over [-3, 3]^2
+ * C, H, W: the image shape (C*H*W == x_dim). */
+cg_status cg_vae_pictures(cg_vae *m, const cg_dataset *ds, const char *dir, uint64_t seed,
+                          char *err, size_t errlen);
+
+/* ---- the training run behind `cugen train vae` --------------------------- */
+typedef struct {
+    int hidden, latent;
+} cg_vae_opts;
+
+typedef struct {
+    int64_t steps, epochs_done;
+    cg_vae_stats last;
+    double test_elbo;        /* after the last epoch completed, or at the end */
+    double img_per_s;
+    int interrupted;
+} cg_vae_result;
+
+cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_result *res,
+                       char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""make_vae_flow_ref.py: PyTorch references for the VAE and the 2-D RealNVP
+(tests/unit/test_vae.c, test_flow.c).
+
+    /usr/bin/python3 scripts/make_vae_flow_ref.py tests/ref     (part of: make refs)
+
+Needs Debian's python3-torch. Two files, CGREF1 format (see make_refs.py):
+
+vae_step.ref: one training step of the seed article's VAE (fc1, fc2_mu,
+fc2_logvar, fc3, fc4; sigmoid decoder; BCELoss(reduction='sum') + the
+analytic KL; Adam(lr 1e-3)) at a small size (48-16-3, batch 5) so that the
+file stays small:
+    init.<name>            the state_dict before the step (nn.Linear's init)
+    x (5, 48) in [0, 1], eps (5, 3)
+    loss, bce, kl          the batch sums
+    mu, logvar (5, 3), recon (5, 48)   the forward pass
+    grad.<name>            d loss / d parameter
+    final.<name>           the state_dict after the Adam step
+    cfg                    x_dim, hidden, latent, batch, lr
+
+flow.ref: a 2-D RealNVP of 2 coupling layers (layer i keeps coordinate i % 2;
+net = Linear(1, 8) ReLU Linear(8, 8) ReLU Linear(8, 2); s = tanh(raw)), with
+random weights (the last layer too, so that the layers do something):
+    w.<name>               the state_dict (layers.<i>.net.<k>.weight, ...)
+    x (7, 2)
+    y.<i>, logdet.<i>      coupling layer i alone on x
+    yin (7, 2)             a point set to invert
+    inv.<i>, invlogdet.<i> layer i's inverse of yin and its log-det
+    z, logdet              the whole flow on x
+    nll                    mean -log p(x) (N(0, I) base)
+    dx, grad.<name>        d nll / d x and / d parameters
+    cfg                    layers, hidden, N
+
+The inputs and weights are float32; the computations run in float64 on them.
+"""
+import math
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_refs import cfg, write_ref  # noqa: E402
+
+
+class VAE(nn.Module):
+    """The seed article's VAE."""
+
+    def __init__(self, input_dim=784, hidden_dim=400, latent_dim=20):
+        super().__init__()
+        self.fc1 = nn.Linear(input_dim, hidden_dim)
+        self.fc2_mu = nn.Linear(hidden_dim, latent_dim)
+        self.fc2_logvar = nn.Linear(hidden_dim, latent_dim)
+        self.fc3 = nn.Linear(latent_dim, hidden_dim)
+        self.fc4 = nn.Linear(hidden_dim, input_dim)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc2_mu(h1), self.fc2_logvar(h1)
+
+    def decode(self, z):
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z))))
+
+    def forward(self, x, eps):
+        mu, logvar = self.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * eps  # reparameterize with a given eps
+        return self.decode(z), mu, logvar
+
+
+def vae_loss(recon, x, mu, logvar):
+    bce = F.binary_cross_entropy(recon, x, reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce + kld, bce, kld
+
+
+class Coupling(nn.Module):
+    def __init__(self, parity, hidden):
+        super().__init__()
+        self.parity = parity
+        self.net = nn.Sequential(nn.Linear(1, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                 nn.ReLU(), nn.Linear(hidden, 2))
+
+    def st(self, keep):
+        raw, t = self.net(keep).chunk(2, dim=1)
+        return torch.tanh(raw), t
+
+    def forward(self, x):
+        c, o = self.parity, 1 - self.parity
+        s, t = self.st(x[:, c:c + 1])
+        yo = x[:, o:o + 1] * torch.exp(s) + t
+        y = torch.cat([x[:, c:c + 1], yo] if c == 0 else [yo, x[:, c:c + 1]], dim=1)
+        return y, s
+
+    def inverse(self, y):
+        c, o = self.parity, 1 - self.parity
+        s, t = self.st(y[:, c:c + 1])
+        xo = (y[:, o:o + 1] - t) * torch.exp(-s)
+        x = torch.cat([y[:, c:c + 1], xo] if c == 0 else [xo, y[:, c:c + 1]], dim=1)
+        return x, -s
+
+
+class RealNVP2D(nn.Module):
+    def __init__(self, layers, hidden):
+        super().__init__()
+        self.layers = nn.ModuleList([Coupling(i % 2, hidden) for i in range(layers)])
+
+    def forward(self, x):
+        ld = torch.zeros(x.shape[0], 1, dtype=x.dtype)
+        for layer in self.layers:
+            x, s = layer(x)
+            ld = ld + s
+        return x, ld
+
+    def nll(self, x):
+        z, ld = self(x)
+        logp = -0.5 * (z ** 2).sum(1, keepdim=True) - math.log(2 * math.pi) + ld
+        return -logp.mean()
+
+
+def state(prefix, net):
+    return [(prefix + k, v.detach().clone().float()) for k, v in net.state_dict().items()]
+
+
+def vae_case(path):
+    torch.manual_seed(11)
+    D, H, L, B, lr = 48, 16, 3, 5, 1e-3
+    model = VAE(D, H, L)
+    x = torch.rand(B, D)
+    eps = torch.randn(B, L)
+    out = [("cfg", cfg(D, H, L, B, lr))] + state("init.", model)
+    out += [("x", x), ("eps", eps)]
+    model.double()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    recon, mu, logvar = model(x.double(), eps.double())
+    loss, bce, kld = vae_loss(recon, x.double(), mu, logvar)
+    opt.zero_grad()
+    loss.backward()
+    out += [("loss", loss), ("bce", bce), ("kl", kld), ("mu", mu), ("logvar", logvar),
+            ("recon", recon)]
+    out += [("grad." + k, p.grad) for k, p in model.named_parameters()]
+    opt.step()
+    out += state("final.", model)
+    write_ref(path, out)
+
+
+def flow_case(path):
+    torch.manual_seed(12)
+    layers, hidden, N = 2, 8, 7
+    model = RealNVP2D(layers, hidden)
+    with torch.no_grad():
+        for p in model.parameters():   # weights of a trained-looking size, last layers too
+            p.copy_(torch.randn(p.shape) * 0.6)
+    x = torch.randn(N, 2)
+    yin = torch.randn(N, 2)
+    out = [("cfg", cfg(layers, hidden, N))] + state("w.", model)
+    out += [("x", x), ("yin", yin)]
+    model.double()
+    xd = x.double().requires_grad_(True)
+    for i, layer in enumerate(model.layers):
+        with torch.no_grad():
+            y, s = layer(x.double())
+            xi, si = layer.inverse(yin.double())
+        out += [("y.%d" % i, y), ("logdet.%d" % i, s), ("inv.%d" % i, xi),
+                ("invlogdet.%d" % i, si)]
+    z, ld = model(xd)
+    nll = model.nll(xd)
+    nll.backward()
+    out += [("z", z), ("logdet", ld), ("nll", nll), ("dx", xd.grad)]
+    out += [("grad." + k, p.grad) for k, p in model.named_parameters()]
+    write_ref(path, out)
+
+
+def main():
+    folder = sys.argv[1] if len(sys.argv) > 1 else "tests/ref"
+    os.makedirs(folder, exist_ok=True)
+    torch.set_num_threads(1)
+    vae_case(os.path.join(folder, "vae_step.ref"))
+    flow_case(os.path.join(folder, "flow.ref"))
+    for name in ("vae_step.ref", "flow.ref"):
+        print("wrote %s (%d bytes)" % (os.path.join(folder, name),
+                                       os.path.getsize(os.path.join(folder, name))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+/*
+ * test_vae_cli.c: `cugen train vae`, `cugen eval` and `cugen train realnvp`
+ * end to end: the run directory's files, a resumed run equal bit for bit to
+ * an uninterrupted one, the NaN guard, and one-line errors (exit 2) for bad
+ * flags and files. The VAE runs use Fashion-MNIST (skipped without it) with
+ * a small network.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cugen/io.h"
+#include "harness.h"
+
+#define NEED_BIN(r, ...)                                                        \
+    do {                                                                        \
+        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
+            SKIP("CUGEN_BIN not set (run through make test)");                  \
+    } while (0)
+
+#define NEED_FMNIST()                                                           \
+    do {                                                                        \
+        struct stat sb_;                                                        \
+        if (stat("/usr/share/datasets/fashion-mnist", &sb_) != 0)               \
+            SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");      \
+    } while (0)
+
+#define SMALL "--hidden", "32", "--latent", "2", "--batch", "32", "--quiet"
+
+static int exists(const char *dir, const char *name)
+{
+    struct stat sb;
+    return stat(th_path(dir, name), &sb) == 0 && sb.st_size > 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
+    return x && y && la == lb && memcmp(x, y, la) == 0;
+}
+
+/* exit code 2 and exactly one line on stderr containing `want` */
+static void usage_error(const th_run_result *r, const char *want)
+{
+    CHECK(r->code == 2, "exit %d: %s", r->code, r->err);
+    CHECK(th_count_lines(r->err) == 1, "%d lines: %s", th_count_lines(r->err), r->err);
+    CHECK(strstr(r->err, want), "'%s' not in: %s", want, r->err);
+}
+
+TEST(cli_vae_run_directory_pictures_and_eval)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "20", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    const char *files[] = {"checkpoint.safetensors", "vae.safetensors", "samples.png",
+                           "recon.png", "traversal.png", "interp.png", "manifold.png",
+                           "metrics.jsonl", "result.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        CHECK(exists(run, files[i]), "no %s in the run directory", files[i]);
+    CHECK(strstr(r.out, "test ELBO"), "%s", r.out);
+    cg_image8 im;
+    char err[256];
+    /* traversal: 2 rows (latent 2) of 11 images of 28x28, 2 pixels of padding */
+    REQUIRE(cg_png_read(th_path(run, "traversal.png"), &im, err, sizeof err) == CG_OK, "%s",
+            err);
+    CHECK(im.width == 11 * 30 + 2 && im.height == 2 * 30 + 2, "%dx%d", im.width, im.height);
+    cg_image8_free(&im);
+    REQUIRE(cg_png_read(th_path(run, "manifold.png"), &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 20 * 30 + 2 && im.height == 20 * 30 + 2, "%dx%d", im.width, im.height);
+    cg_image8_free(&im);
+
+    NEED_BIN(&r, "eval", run, "--metric", "elbo", "--n", "200");
+    CHECK(r.code == 0 && strstr(r.out, "ELBO") && strstr(r.out, "200 images"), "%d: %s %s",
+          r.code, r.out, r.err);
+    NEED_BIN(&r, "eval", th_path(run, "checkpoint.safetensors"), "--metric", "nll", "--k", "20",
+             "--n", "10", "--out", th_path(run, "ev"));
+    CHECK(r.code == 0 && strstr(r.out, "NLL") && strstr(r.out, "k = 20"), "%d: %s %s", r.code,
+          r.out, r.err);
+    CHECK(exists(th_path(run, "ev"), "recon.png"), "eval --out wrote no pictures");
+
+    /* bad uses of eval */
+    NEED_BIN(&r, "eval", run, "--metric", "bpd");
+    usage_error(&r, "bpd is for image flows");
+    NEED_BIN(&r, "eval", run);
+    usage_error(&r, "give --metric");
+    NEED_BIN(&r, "eval", run, "--metric", "fid2");
+    usage_error(&r, "--metric expects one of");
+    NEED_BIN(&r, "eval", run, "--metric", "elbo", "--k", "10");
+    usage_error(&r, "--k is for --metric nll");
+    NEED_BIN(&r, "eval", run, "--metric", "nll", "--k", "0");
+    usage_error(&r, "--k");
+    NEED_BIN(&r, "eval", "--metric", "elbo");
+    usage_error(&r, "give one checkpoint");
+    NEED_BIN(&r, "eval", th_path(run, "result.json"), "--metric", "elbo");
+    usage_error(&r, "result.json");
+    NEED_BIN(&r, "eval", th_path(run, "nothing-here"), "--metric", "elbo");
+    usage_error(&r, "nothing-here");
+    /* a safetensors file that is not a VAE */
+    REQUIRE(th_write_file(th_path(run, "junk.safetensors"), "\x10\0\0\0\0\0\0\0{}              ",
+                          24));
+    NEED_BIN(&r, "eval", th_path(run, "junk.safetensors"), "--metric", "elbo");
+    usage_error(&r, "not an MLP VAE");
+    th_rmtree(run);
+}
+
+/* 20 steps, then --resume to 40, against 40 straight: the same weights */
+TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *a = th_tmpdir(), *b = th_tmpdir();
+    REQUIRE(a && b);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "40", "--out", a);
+    REQUIRE(r.code == 0, "%s", r.err);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "20", "--out", b);
+    REQUIRE(r.code == 0, "%s", r.err);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "40", "--out", b, "--resume");
+    REQUIRE(r.code == 0, "%s", r.err);
+    CHECK(same_file(th_path(a, "vae.safetensors"), th_path(b, "vae.safetensors")),
+          "resumed weights differ from the uninterrupted run's");
+    NEED_BIN(&r, "train", "vae", "--hidden", "48", "--latent", "2", "--batch", "32", "--quiet",
+             "--steps", "60", "--out", b, "--resume");
+    CHECK(r.code == 2 && strstr(r.err, "--resume"), "%d: %s", r.code, r.err);
+
+    setenv("CUGEN_FAULT_NAN_STEP", "5", 1);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "10");
+    unsetenv("CUGEN_FAULT_NAN_STEP");
+    CHECK(r.code == 1 && strstr(r.err, "step 5") && strstr(r.err, "diverged"), "%d: %s",
+          r.code, r.err);
+    th_rmtree(a);
+    th_rmtree(b);
+}
+
+TEST(cli_vae_and_realnvp_bad_flags)
+{
+    th_run_result r;
+    NEED_BIN(&r, "train", "vae", "--latent", "0");
+    usage_error(&r, "--latent");
+    NEED_BIN(&r, "train", "vae", "--arch", "resnet");
+    usage_error(&r, "--arch");
+    NEED_BIN(&r, "train", "vae", "--layers", "4");
+    usage_error(&r, "--layers is not a flag of this model");
+    NEED_BIN(&r, "train", "vae", "--hidden", "x");
+    usage_error(&r, "--hidden");
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist");
+    usage_error(&r, "unknown toy dataset");
+    NEED_BIN(&r, "train", "realnvp", "--layers", "99");
+    usage_error(&r, "--layers");
+    NEED_BIN(&r, "train", "realnvp", "--latent", "2");
+    usage_error(&r, "not a flag of this model");
+    NEED_BIN(&r, "train", "realnvp", "--resume", "--out", "/tmp");
+    usage_error(&r, "keeps no checkpoints");
+    NEED_BIN(&r, "train", "vae", "--data", "moons", "--steps", "1");
+    CHECK(r.code == 2, "%d: %s", r.code, r.err);
+}
+
+TEST(cli_realnvp_writes_pictures)
+{
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "realnvp", "--data", "8gaussians", "--steps", "50", "--layers", "2",
+             "--hidden", "16", "--quiet", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    const char *files[] = {"samples.png", "density.png", "flow.safetensors", "metrics.jsonl",
+                           "result.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        CHECK(exists(run, files[i]), "no %s", files[i]);
+    CHECK(strstr(r.out, "best single Gaussian"), "%s", r.out);
+    th_rmtree(run);
+}
