@@ -61,8 +61,8 @@ cg_status cu_check_cudnn(cudnnStatus_t e, const char *call, const char *file, in
 
 /* The stream (made on first use). */
 cg_status cu_stream(cudaStream_t *s);
-/* The cuBLAS handle on that stream, its math mode following
- * cg_cuda_set_deterministic (no TF32 when set). */
+/* The cuBLAS handle on that stream: full FP32 math unless cg_cuda_set_tf32
+ * opted into TF32 and cg_cuda_set_deterministic did not forbid it. */
 cg_status cu_cublas(cublasHandle_t *h);
 
 #define CU_THREADS 256

@@ -109,7 +109,7 @@ extern "C" const char *cg_cuda_cudnn_version(void)
 /* ---- stream, cuBLAS, determinism ------------------------------------------------ */
 static cudaStream_t stream;
 static cublasHandle_t cublas;
-static int deterministic;
+static int deterministic, tf32;
 
 /* Non-blocking: the legacy default stream (used by libraries that are not
  * told otherwise) does not serialise with it. */
@@ -121,9 +121,10 @@ cg_status cu_stream(cudaStream_t *s)
     return CG_OK;
 }
 
+/* Full FP32 unless TF32 was opted into (and determinism was not asked for). */
 static cg_status cublas_math_mode(void)
 {
-    cublasMath_t mode = deterministic ? CUBLAS_DEFAULT_MATH : CUBLAS_TF32_TENSOR_OP_MATH;
+    cublasMath_t mode = tf32 && !deterministic ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
     CUBLAS_TRY(cublasSetMathMode(cublas, mode));
     return CG_OK;
 }
@@ -157,6 +158,18 @@ extern "C" void cg_cuda_set_deterministic(int on)
 extern "C" int cg_cuda_deterministic(void)
 {
     return deterministic;
+}
+
+extern "C" void cg_cuda_set_tf32(int on)
+{
+    tf32 = on != 0;
+    if (cublas)
+        cublas_math_mode();
+}
+
+extern "C" int cg_cuda_tf32(void)
+{
+    return tf32;
 }
 
 extern "C" cg_status cg_cuda_sync(void)

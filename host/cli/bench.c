@@ -6,8 +6,10 @@
  * With --torch it runs scripts/bench_ops_torch.py on the same layers and
  * shows torch time / cugen time (> 1: cugen is faster).
  *
- * Not for: correctness (tests/unit/test_conv.c validates these ops first),
- * GPU timing (the CUDA backend is not in this build yet).
+ * --device cuda times the same layers and the elementwise kernels on the GPU
+ * (host/cli/bench_cuda.c).
+ *
+ * Not for: correctness (tests/unit/test_conv.c validates these ops first).
  */
 #include <cblas.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "cugen/cuda.h"
 #include "cugen/nn.h"
@@ -26,28 +29,22 @@
 #include "cugen/rng.h"
 #include "cugen/tape.h"
 
-typedef struct {
-    const char *name;
-    int transpose;              /* conv_transpose2d, else conv2d */
-    int cin, cout, h, k, stride, pad;  /* x (N, cin, h, h) */
-} bench_layer;
-
 /* DCGAN 64x64, nz = 100, ngf = ndf = 64, no bias */
-static const bench_layer LAYERS[] = {
+const bench_layer LAYERS[] = {
     {"G1", 1, 100, 512, 1, 4, 1, 0},  {"G2", 1, 512, 256, 4, 4, 2, 1},
     {"G3", 1, 256, 128, 8, 4, 2, 1},  {"G4", 1, 128, 64, 16, 4, 2, 1},
     {"G5", 1, 64, 3, 32, 4, 2, 1},    {"D1", 0, 3, 64, 64, 4, 2, 1},
     {"D2", 0, 64, 128, 32, 4, 2, 1},  {"D3", 0, 128, 256, 16, 4, 2, 1},
     {"D4", 0, 256, 512, 8, 4, 2, 1},  {"D5", 0, 512, 1, 4, 4, 1, 0},
 };
-#define NLAYERS ((int)(sizeof LAYERS / sizeof LAYERS[0]))
+const int NLAYERS = (int)(sizeof LAYERS / sizeof LAYERS[0]);
 
 typedef struct {
     double fwd_ms, bwd_ms;          /* medians */
     double torch_fwd, torch_bwd;    /* ms, 0 when not measured */
 } bench_result;
 
-static int layer_out(const bench_layer *l)
+int layer_out(const bench_layer *l)
 {
     return l->transpose ? (l->h - 1) * l->stride - 2 * l->pad + l->k
                         : (l->h + 2 * l->pad - l->k) / l->stride + 1;
@@ -58,7 +55,7 @@ static int layer_out(const bench_layer *l)
  * adjoint of the conv2d that maps its output back to its input, so it counts
  * 2 N Cin H W Cout k k over its input grid. Backward does dx and dw, each as
  * many as the forward: 2x the forward count. */
-static double layer_flops(const bench_layer *l, int batch)
+double layer_flops(const bench_layer *l, int batch)
 {
     int grid = l->transpose ? l->h : layer_out(l);
     return 2.0 * batch * l->cin * l->cout * (double)grid * grid * l->k * l->k;
@@ -77,7 +74,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n)
+double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -150,7 +147,7 @@ static int bench_one(const bench_layer *l, int batch, int warmup, int repeat, be
 
 /* scripts/bench_ops_torch.py from the working directory, else beside the
  * binary's directory (build/cugen -> scripts/). */
-static int find_torch_script(char *path, size_t len)
+int find_torch_script(char *path, size_t len)
 {
     const char *rel = "scripts/bench_ops_torch.py";
     if (access(rel, R_OK) == 0) {
@@ -266,16 +263,20 @@ int cli_bench(int argc, char **argv)
 {
     const char *cmd = "cugen bench";
     int64_t batch = 64, repeat = 10, warmup = 3;
-    int torch = 0;
+    int torch = 0, tf32 = 0;
     const char *device = "cpu";
     arg_opt opts[] = {
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
-        {"batch", ARG_INT, &batch, "N", "batch size (default 64)", 1, 4096, 0},
-        {"repeat", ARG_INT, &repeat, "N", "timed runs per layer; the median is shown (10)", 1,
-         100000, 0},
+        {"batch", ARG_INT, &batch, "N", "batch size (default 64 on the CPU, 128 on the GPU)", 1,
+         4096, 0},
+        {"repeat", ARG_INT, &repeat, "N",
+         "timed runs per layer; the median is shown (10 on the CPU, 50 on the GPU)", 1, 100000,
+         0},
         {"warmup", ARG_INT, &warmup, "N", "untimed runs first (3)", 0, 100000, 0},
         {"torch", ARG_FLAG, &torch, NULL, "time the same layers in PyTorch and show the ratio",
          1, 0, 0},
+        {"tf32", ARG_FLAG, &tf32, NULL, "GPU: allow TF32 tensor cores (default full FP32)", 1, 0,
+         0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -298,13 +299,9 @@ int cli_bench(int argc, char **argv)
     }
     if (r != ARGS_OK)
         return 2;
-    if (strcmp(device, "cuda") == 0) {
-        char why[256] = "";
-        int n = cg_cuda_device_count(why, sizeof why);
-        fprintf(stderr, "cugen bench: the CUDA backend is not in this build yet%s%s%s\n",
-                n ? "" : " (", n ? "" : why, n ? "" : ")");
-        return 2;
-    }
+    if (strcmp(device, "cuda") == 0)
+        return bench_cuda(opts[1].seen ? (int)batch : 128, (int)warmup,
+                          opts[2].seen ? (int)repeat : 50, torch, tf32);
 
     int threads = openblas_get_num_threads();
     printf("cugen bench ops: DCGAN 64x64 conv layers, batch %d, CPU (%s, OpenBLAS %d "
@@ -314,7 +311,7 @@ int cli_bench(int argc, char **argv)
     printf("GFLOP/s: conv 2 N Cout Ho Wo Cin k k, convT 2 N Cin H W Cout k k; "
            "backward (dx + dw) counts twice that\n");
     fflush(stdout);
-    bench_result res[NLAYERS];
+    bench_result res[sizeof LAYERS / sizeof LAYERS[0]];
     memset(res, 0, sizeof res);
     for (int i = 0; i < NLAYERS; i++)
         if (bench_one(&LAYERS[i], (int)batch, (int)warmup, (int)repeat, &res[i]))

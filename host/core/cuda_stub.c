@@ -34,6 +34,15 @@ cg_status cg_cuda_sync(void) { return CG_ERR_NO_CUDA; }
 static int deterministic;
 void cg_cuda_set_deterministic(int on) { deterministic = on != 0; }
 int cg_cuda_deterministic(void) { return deterministic; }
+static int tf32;
+void cg_cuda_set_tf32(int on) { tf32 = on != 0; }
+int cg_cuda_tf32(void) { return tf32; }
+cg_status cg_cuda_timer_start(void) { return CG_ERR_NO_CUDA; }
+cg_status cg_cuda_timer_stop(double *ms)
+{
+    *ms = 0;
+    return CG_ERR_NO_CUDA;
+}
 
 cg_status cg_cuda_malloc(void **p, size_t bytes, const char *what)
 {

@@ -2,27 +2,29 @@
  * bmm.c: op front end for batched matmul (attention scores and values).
  * Both inputs are activations: their gradients are written (acc_mask 0); when
  * a and b are the same tensor the tape gives the second one a scratch buffer
- * and adds it.
+ * and adds it. Runs cpu_bmm_* or its cuBLAS twin cuda_bmm_* (kernels/dense.cu)
+ * by the inputs' device.
  */
 #include "cpu/cpu_dense.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 /* i[] = {B, M, N, K, trans_a, trans_b} */
 static cg_status bmm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     const int *d = nd->i;
-    cpu_bmm_bwd(dx[0], dx[1], nd->out->grad, nd->in[0]->data, nd->in[1]->data, d[0], d[1], d[2],
-                d[3], d[4], d[5]);
-    return CG_OK;
+    const real *dc = nd->out->grad, *a = nd->in[0]->data, *b = nd->in[1]->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev,
+                      cpu_bmm_bwd(dx[0], dx[1], dc, a, b, d[0], d[1], d[2], d[3], d[4], d[5]),
+                      cuda_bmm_bwd(dx[0], dx[1], dc, a, b, d[0], d[1], d[2], d[3], d[4], d[5]));
 }
 
 cg_tensor *cg_bmm(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, int trans_a, int trans_b)
 {
     static const char *op = "bmm";
     cg_tensor *in[2] = {a, b};
-    if (!op_begin_cpu(ctx, op, in, 2, 2))
+    if (!op_begin(ctx, op, in, 2, 2))
         return NULL;
     if (a->ndim != 3 || b->ndim != 3)
         return op_fail(ctx, op, "a %s and b %s must be 3-D (batch, rows, cols)", SHAPE_STR(a),
@@ -40,7 +42,9 @@ cg_tensor *cg_bmm(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, int trans_a, int tran
     cg_tensor *c = op_out(ctx, a, CG_SHAPE(B, M, N));
     if (!c)
         return NULL;
-    cpu_bmm_fwd(c->data, a->data, b->data, B, M, N, K, ta, tb);
+    if (!OP_RUN(ctx, op, a->dev, cpu_bmm_fwd(c->data, a->data, b->data, B, M, N, K, ta, tb),
+                cuda_bmm_fwd(c->data, a->data, b->data, B, M, N, K, ta, tb)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, bmm_bwd, c, in, 2, 0);
     if (nd) {
         int d[6] = {B, M, N, K, ta, tb};

@@ -1,12 +1,15 @@
 /*
  * conv.c: op front ends for conv2d and conv_transpose2d: shape checks,
- * output and scratch in the step arena, the tape node.
+ * output and scratch in the step arena, the tape node. CPU tensors run the
+ * im2col + GEMM reference (host/cpu/conv.c) with its scratch; CUDA tensors
+ * run the cuDNN twins (kernels/conv.cu), which keep their own workspace.
  *
  * Not for: the arithmetic (host/cpu/conv.c).
  */
 #include "cpu/cpu_conv.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 /* Checks common to both ops: x (N, Cin, H, W), w 4-D with a square kernel,
  * stride >= 1, pad >= 0, bias (Cout) or NULL. cin_dim is the weight dim
@@ -72,15 +75,27 @@ static cpu_conv_dims node_dims(const cg_node *nd)
 
 /* ---- conv2d ---------------------------------------------------------------------- */
 
+/* Host scratch of n reals for the CPU reference; none (and no failure) on
+ * the GPU. Returns 0 with the sticky error set when out of memory. */
+static int cpu_scratch(cg_ctx *ctx, int dev, int64_t n, real **scratch)
+{
+    *scratch = NULL;
+    if (dev == CG_CUDA)
+        return 1;
+    *scratch = backend_alloc(ctx, dev, n);
+    return *scratch != NULL;
+}
+
 static cg_status conv2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cpu_conv_dims d = node_dims(nd);
-    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv2d_scratch(&d, 1));
-    if (!scratch)
+    int dev = nd->out->dev;
+    real *s;
+    if (!cpu_scratch(ctx, dev, cpu_conv2d_scratch(&d, 1), &s))
         return ctx->err;
-    cpu_conv2d_bwd(dx[0], dx[1], dx[2], nd->out->grad, nd->in[0]->data, nd->in[1]->data,
-                   scratch, &d);
-    return CG_OK;
+    const real *dy = nd->out->grad, *x = nd->in[0]->data, *w = nd->in[1]->data;
+    return OP_RUN_BWD(ctx, nd->op, dev, cpu_conv2d_bwd(dx[0], dx[1], dx[2], dy, x, w, s, &d),
+                      cuda_conv2d_bwd(dx[0], dx[1], dx[2], dy, x, w, &d));
 }
 
 cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int stride,
@@ -88,7 +103,7 @@ cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int 
 {
     static const char *op = "conv2d";
     cg_tensor *in[3] = {x, w, b};
-    if (!op_begin_cpu(ctx, op, in, 2, 3))
+    if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
     cpu_conv_dims d;
     if (!conv_check(ctx, op, x, w, b, stride, pad, 1, &d))
@@ -102,10 +117,13 @@ cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int 
     d.Ho = (int)((hp - d.k) / stride + 1);
     d.Wo = (int)((wp - d.k) / stride + 1);
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
-    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv2d_scratch(&d, 0)) : NULL;
-    if (!scratch)
+    real *s;
+    if (!y || !cpu_scratch(ctx, x->dev, cpu_conv2d_scratch(&d, 0), &s))
         return NULL;
-    cpu_conv2d_fwd(y->data, x->data, w->data, b ? b->data : NULL, scratch, &d);
+    const real *bd = b ? b->data : NULL;
+    if (!OP_RUN(ctx, op, x->dev, cpu_conv2d_fwd(y->data, x->data, w->data, bd, s, &d),
+                cuda_conv2d_fwd(y->data, x->data, w->data, bd, &d)))
+        return NULL;
     /* dx is written; dw and db accumulate */
     cg_node *nd = cg_record(ctx, op, conv2d_bwd, y, in, 3, 0x6);
     if (nd) {
@@ -120,12 +138,14 @@ cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int 
 static cg_status conv_transpose2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cpu_conv_dims d = node_dims(nd);
-    real *scratch = backend_alloc(ctx, nd->out->dev, cpu_conv_transpose2d_scratch(&d, 1));
-    if (!scratch)
+    int dev = nd->out->dev;
+    real *s;
+    if (!cpu_scratch(ctx, dev, cpu_conv_transpose2d_scratch(&d, 1), &s))
         return ctx->err;
-    cpu_conv_transpose2d_bwd(dx[0], dx[1], dx[2], nd->out->grad, nd->in[0]->data,
-                             nd->in[1]->data, scratch, &d);
-    return CG_OK;
+    const real *dy = nd->out->grad, *x = nd->in[0]->data, *w = nd->in[1]->data;
+    return OP_RUN_BWD(ctx, nd->op, dev,
+                      cpu_conv_transpose2d_bwd(dx[0], dx[1], dx[2], dy, x, w, s, &d),
+                      cuda_conv_transpose2d_bwd(dx[0], dx[1], dx[2], dy, x, w, &d));
 }
 
 cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b,
@@ -133,7 +153,7 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
 {
     static const char *op = "conv_transpose2d";
     cg_tensor *in[3] = {x, w, b};
-    if (!op_begin_cpu(ctx, op, in, 2, 3))
+    if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
     cpu_conv_dims d;
     if (!conv_check(ctx, op, x, w, b, stride, pad, 0, &d))
@@ -147,10 +167,13 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
     d.Ho = (int)ho;
     d.Wo = (int)wo;
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
-    real *scratch = y ? backend_alloc(ctx, x->dev, cpu_conv_transpose2d_scratch(&d, 0)) : NULL;
-    if (!scratch)
+    real *s;
+    if (!y || !cpu_scratch(ctx, x->dev, cpu_conv_transpose2d_scratch(&d, 0), &s))
         return NULL;
-    cpu_conv_transpose2d_fwd(y->data, x->data, w->data, b ? b->data : NULL, scratch, &d);
+    const real *bd = b ? b->data : NULL;
+    if (!OP_RUN(ctx, op, x->dev, cpu_conv_transpose2d_fwd(y->data, x->data, w->data, bd, s, &d),
+                cuda_conv_transpose2d_fwd(y->data, x->data, w->data, bd, &d)))
+        return NULL;
     /* dx is written; dw and db accumulate */
     cg_node *nd = cg_record(ctx, op, conv_transpose2d_bwd, y, in, 3, 0x6);
     if (nd) {

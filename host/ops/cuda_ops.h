@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "cpu/cpu_broadcast.h"
+#include "cpu/cpu_conv.h"
 #include "cugen/tensor.h"
 #include "optim/optim_common.h"
 
@@ -34,6 +35,40 @@ extern "C" {
     /* memory (kernels/memory.cu): p[0..n) = v; dst += src */                                  \
     X(cuda_fill, (real *p, double v, int64_t n))                                               \
     X(cuda_accumulate, (real *dst, const real *src, int64_t n))                                \
+    /* dense (kernels/dense.cu, cuBLAS), as cpu_dense.h */                                    \
+    X(cuda_linear_fwd, (real *y, const real *x, const real *w, const real *b, int N, int I,   \
+                        int O))                                                                \
+    X(cuda_linear_bwd, (real *dx, real *dw, real *db, const real *dy, const real *x,          \
+                        const real *w, int N, int I, int O))                                   \
+    X(cuda_bmm_fwd, (real *c, const real *a, const real *b, int B, int M, int N, int K,       \
+                     int ta, int tb))                                                          \
+    X(cuda_bmm_bwd, (real *da, real *db, const real *dc, const real *a, const real *b, int B, \
+                     int M, int N, int K, int ta, int tb))                                     \
+    /* convolutions (kernels/conv.cu, cuDNN), as cpu_conv.h without the scratch (cuDNN's      \
+     * workspace is kept by kernels/cudnn.cu); d is host memory */                             \
+    X(cuda_conv2d_fwd, (real *y, const real *x, const real *w, const real *b,                 \
+                        const cpu_conv_dims *d))                                               \
+    X(cuda_conv2d_bwd, (real *dx, real *dw, real *db, const real *dy, const real *x,          \
+                        const real *w, const cpu_conv_dims *d))                                \
+    X(cuda_conv_transpose2d_fwd, (real *y, const real *x, const real *w, const real *b,       \
+                                  const cpu_conv_dims *d))                                     \
+    X(cuda_conv_transpose2d_bwd, (real *dx, real *dw, real *db, const real *dy,               \
+                                  const real *x, const real *w, const cpu_conv_dims *d))       \
+    /* norms (kernels/norm.cu), as cpu_norm.h */                                               \
+    X(cuda_batchnorm_stats, (real *mean, real *var, const real *x, int N, int C, int S))      \
+    X(cuda_batchnorm_update_running, (real *run_mean, real *run_var, const real *mean,        \
+                                      const real *var, int C, int64_t count, double momentum)) \
+    X(cuda_batchnorm_fwd, (real *y, real *rstd, const real *x, const real *mean,              \
+                           const real *var, const real *gamma, const real *beta, int N, int C, \
+                           int S, double eps))                                                 \
+    X(cuda_batchnorm_bwd, (real *dx, real *dgamma, real *dbeta, const real *dy,               \
+                           const real *x, const real *mean, const real *rstd,                  \
+                           const real *gamma, int N, int C, int S, int training))              \
+    X(cuda_groupnorm_fwd, (real *y, real *mean, real *rstd, const real *x, const real *gamma, \
+                           const real *beta, int N, int C, int S, int G, double eps))          \
+    X(cuda_groupnorm_bwd, (real *dx, real *dgamma, real *dbeta, const real *dy,               \
+                           const real *x, const real *mean, const real *rstd,                  \
+                           const real *gamma, int N, int C, int S, int G))                     \
     /* elementwise (kernels/elementwise.cu), as cpu_elementwise.h */                           \
     X(cuda_relu_fwd, (real *y, const real *x, int64_t n))                                      \
     X(cuda_relu_bwd, (real *dx, const real *dy, const real *x, int64_t n))                     \

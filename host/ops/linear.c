@@ -1,24 +1,27 @@
 /*
- * linear.c: op front end for the fully connected layer.
+ * linear.c: op front end for the fully connected layer. Runs cpu_linear_* or
+ * its cuBLAS twin cuda_linear_* (kernels/dense.cu) by the inputs' device.
  */
 #include "cpu/cpu_dense.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 static cg_status linear_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     cg_tensor *x = nd->in[0], *w = nd->in[1];
     int N = x->shape[0], I = x->shape[1], O = w->shape[0];
-    cpu_linear_bwd(dx[0], dx[1], dx[2], nd->out->grad, x->data, w->data, N, I, O);
-    return CG_OK;
+    const real *dy = nd->out->grad;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev,
+                      cpu_linear_bwd(dx[0], dx[1], dx[2], dy, x->data, w->data, N, I, O),
+                      cuda_linear_bwd(dx[0], dx[1], dx[2], dy, x->data, w->data, N, I, O));
 }
 
 cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b)
 {
     static const char *op = "linear";
     cg_tensor *in[3] = {x, w, b};
-    if (!op_begin_cpu(ctx, op, in, 2, 3))
+    if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
     if (x->ndim != 2 || w->ndim != 2)
         return op_fail(ctx, op, "x %s and w %s must be 2-D", SHAPE_STR(x), SHAPE_STR(w));
@@ -31,7 +34,10 @@ cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b)
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, O));
     if (!y)
         return NULL;
-    cpu_linear_fwd(y->data, x->data, w->data, b ? b->data : NULL, N, I, O);
+    const real *bd = b ? b->data : NULL;
+    if (!OP_RUN(ctx, op, x->dev, cpu_linear_fwd(y->data, x->data, w->data, bd, N, I, O),
+                cuda_linear_fwd(y->data, x->data, w->data, bd, N, I, O)))
+        return NULL;
     /* dx is written; dw and db accumulate */
     cg_record(ctx, op, linear_bwd, y, in, 3, 0x6);
     return y;

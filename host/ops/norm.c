@@ -5,13 +5,17 @@
  * Tape inputs are (x, gamma, beta); gamma and beta accumulate (acc_mask
  * 0x6). Running statistics are buffers, not inputs: batch norm updates them
  * in place during a training forward and never differentiates through them.
+ *
+ * Every step runs the CPU reference (host/cpu/norm.c) or its CUDA twin
+ * (kernels/norm.cu, the same arguments) by the input's device; the saved
+ * statistics are the same tensors on both, so backward is one code path.
  */
 #include <math.h>
-#include <string.h>
 
 #include "cpu/cpu_norm.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 /* gamma and beta: NULL, or n values (one per channel / feature). */
 static int affine_ok(cg_ctx *ctx, const char *op, const cg_tensor *gamma,
@@ -41,12 +45,15 @@ static int eps_ok(cg_ctx *ctx, const char *op, double eps)
  * saved[0] mean (C), saved[1] rstd (C); i[] = {N, C, S, training}. */
 static cg_status batchnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     cg_tensor *x = nd->in[0], *gamma = nd->in[1];
-    cpu_batchnorm_bwd(dx[0], dx[1], dx[2], nd->out->grad, x->data, nd->saved[0]->data,
-                      nd->saved[1]->data, gamma ? gamma->data : NULL, nd->i[0], nd->i[1],
-                      nd->i[2], nd->i[3]);
-    return CG_OK;
+    const real *dy = nd->out->grad, *m = nd->saved[0]->data, *r = nd->saved[1]->data;
+    const real *g = gamma ? gamma->data : NULL;
+    const int *d = nd->i;
+    return OP_RUN_BWD(ctx, nd->op, x->dev,
+                      cpu_batchnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
+                                        d[2], d[3]),
+                      cuda_batchnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
+                                         d[2], d[3]));
 }
 
 cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *beta,
@@ -55,7 +62,7 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
 {
     static const char *op = "batchnorm";
     cg_tensor *in[5] = {x, gamma, beta, running_mean, running_var};
-    if (!op_begin_cpu(ctx, op, in, 1, 5))
+    if (!op_begin(ctx, op, in, 1, 5))
         return NULL;
     if (x->ndim < 2)
         return op_fail(ctx, op, "x %s must be (N, C) or (N, C, H, W)", SHAPE_STR(x));
@@ -83,17 +90,31 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
     real *var = training ? backend_alloc(ctx, x->dev, C) : running_var->data;
     if (!y || !mean || !rstd || !var)
         return NULL;
+    int dev = x->dev;
     if (training) {
-        cpu_batchnorm_stats(mean->data, var, x->data, N, C, S);
-        if (running_mean)
-            cpu_batchnorm_update_running(running_mean->data, running_var->data, mean->data,
-                                         var, C, count, momentum);
-    } else {
+        if (!OP_RUN(ctx, op, dev, cpu_batchnorm_stats(mean->data, var, x->data, N, C, S),
+                    cuda_batchnorm_stats(mean->data, var, x->data, N, C, S)))
+            return NULL;
+        if (running_mean) {
+            real *rm = running_mean->data, *rv = running_var->data;
+            if (!OP_RUN(ctx, op, dev,
+                        cpu_batchnorm_update_running(rm, rv, mean->data, var, C, count,
+                                                     momentum),
+                        cuda_batchnorm_update_running(rm, rv, mean->data, var, C, count,
+                                                      momentum)))
+                return NULL;
+        }
+    } else if (!backend_copy(ctx, dev, mean->data, running_mean->data, C)) {
         /* a copy: the running mean may change before this node's backward runs */
-        memcpy(mean->data, running_mean->data, sizeof(real) * (size_t)C);
+        return NULL;
     }
-    cpu_batchnorm_fwd(y->data, rstd->data, x->data, mean->data, var,
-                      gamma ? gamma->data : NULL, beta ? beta->data : NULL, N, C, S, eps);
+    const real *g = gamma ? gamma->data : NULL, *bt = beta ? beta->data : NULL;
+    if (!OP_RUN(ctx, op, dev,
+                cpu_batchnorm_fwd(y->data, rstd->data, x->data, mean->data, var, g, bt, N, C, S,
+                                  eps),
+                cuda_batchnorm_fwd(y->data, rstd->data, x->data, mean->data, var, g, bt, N, C,
+                                   S, eps)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, batchnorm_bwd, y, in, 3, 0x6);
     if (nd) {
         nd->saved[0] = mean;
@@ -111,12 +132,15 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
  * saved[0] mean (N, G), saved[1] rstd (N, G); i[] = {N, C, S, G}. */
 static cg_status groupnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     cg_tensor *x = nd->in[0], *gamma = nd->in[1];
-    cpu_groupnorm_bwd(dx[0], dx[1], dx[2], nd->out->grad, x->data, nd->saved[0]->data,
-                      nd->saved[1]->data, gamma ? gamma->data : NULL, nd->i[0], nd->i[1],
-                      nd->i[2], nd->i[3]);
-    return CG_OK;
+    const real *dy = nd->out->grad, *m = nd->saved[0]->data, *r = nd->saved[1]->data;
+    const real *g = gamma ? gamma->data : NULL;
+    const int *d = nd->i;
+    return OP_RUN_BWD(ctx, nd->op, x->dev,
+                      cpu_groupnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
+                                        d[2], d[3]),
+                      cuda_groupnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
+                                         d[2], d[3]));
 }
 
 static cg_tensor *groupnorm_run(cg_ctx *ctx, const char *op, cg_tensor *const in[3], int N,
@@ -128,8 +152,13 @@ static cg_tensor *groupnorm_run(cg_ctx *ctx, const char *op, cg_tensor *const in
     cg_tensor *rstd = op_out(ctx, x, CG_SHAPE(N, G));
     if (!y || !mean || !rstd)
         return NULL;
-    cpu_groupnorm_fwd(y->data, mean->data, rstd->data, x->data, gamma ? gamma->data : NULL,
-                      beta ? beta->data : NULL, N, C, S, G, eps);
+    const real *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
+    if (!OP_RUN(ctx, op, x->dev,
+                cpu_groupnorm_fwd(y->data, mean->data, rstd->data, x->data, g, b, N, C, S, G,
+                                  eps),
+                cuda_groupnorm_fwd(y->data, mean->data, rstd->data, x->data, g, b, N, C, S, G,
+                                   eps)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, groupnorm_bwd, y, in, 3, 0x6);
     if (nd) {
         nd->saved[0] = mean;
@@ -147,7 +176,7 @@ cg_tensor *cg_groupnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
 {
     static const char *op = "groupnorm";
     cg_tensor *in[3] = {x, gamma, beta};
-    if (!op_begin_cpu(ctx, op, in, 1, 3))
+    if (!op_begin(ctx, op, in, 1, 3))
         return NULL;
     if (x->ndim < 2)
         return op_fail(ctx, op, "x %s must be (N, C, ...)", SHAPE_STR(x));
@@ -166,7 +195,7 @@ cg_tensor *cg_layernorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
 {
     static const char *op = "layernorm";
     cg_tensor *in[3] = {x, gamma, beta};
-    if (!op_begin_cpu(ctx, op, in, 1, 3))
+    if (!op_begin(ctx, op, in, 1, 3))
         return NULL;
     int D = cg_dim(x, -1);
     if (!affine_ok(ctx, op, gamma, beta, D, "features (last dim)") || !eps_ok(ctx, op, eps))

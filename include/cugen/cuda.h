@@ -62,11 +62,26 @@ const char *cg_cuda_last_error(void);
 /* Wait for everything queued on cugen's stream. A kernel that failed
  * asynchronously reports here. */
 cg_status cg_cuda_sync(void);
-/* Reproducible results: no TF32 in cuBLAS (and, once there are cuDNN
- * kernels, only deterministic cuDNN algorithms). Off by default. Takes
- * effect for handles made after the call and for the existing one. */
+/* Reproducible results: no TF32 in cuBLAS or cuDNN, and only the cuDNN
+ * convolution algorithms that cuDNN reports deterministic. Off by default.
+ * Takes effect for handles made after the call and for the existing one;
+ * cuDNN algorithms already chosen for a shape stay chosen under the mode
+ * they were chosen in (the choice is keyed by the mode). */
 void cg_cuda_set_deterministic(int on);
 int cg_cuda_deterministic(void);
+/* TF32 tensor-core math for matrix products and convolutions (cuBLAS,
+ * cuDNN): about 8x the FP32 rate on an A100/H100 with a 10-bit mantissa in
+ * the products (relative errors near 1e-3 instead of 1e-6). Off by default:
+ * every op computes in full FP32 unless this is set, and deterministic mode
+ * overrides it. */
+void cg_cuda_set_tf32(int on);
+int cg_cuda_tf32(void);
+
+/* ---- timing (benchmarks) --------------------------------------------------- */
+/* CUDA events on cugen's stream: start records one; stop records another,
+ * waits for it and gives the milliseconds of GPU time between the two. */
+cg_status cg_cuda_timer_start(void);
+cg_status cg_cuda_timer_stop(double *ms);
 
 /* ---- raw device memory -------------------------------------------------------- */
 /* cudaMalloc; `what` names the allocation in the out-of-memory message. */

@@ -85,6 +85,16 @@ real *gpu_out(int64_t n)
     return d ? d + GUARD : NULL;
 }
 
+real *gpu_out_init(const real *init, int64_t n)
+{
+    real *d = gpu_out(n);
+    if (d && n > 0 && cg_cuda_upload(d, init, sizeof(real) * (size_t)n) != CG_OK) {
+        th_fail(__FILE__, __LINE__, "upload: %s", cg_cuda_last_error());
+        return NULL;
+    }
+    return d;
+}
+
 real *gpu_get(const real *dev, int64_t n)
 {
     real *h = th_alloc(sizeof(real) * (size_t)(n > 0 ? n : 1));

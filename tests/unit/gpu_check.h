@@ -36,6 +36,9 @@ real *gpu_out(int64_t n);
 /* The n values at a gpu_out pointer into host (th_alloc'd); fails the test
  * if a guard changed. Returns the host copy. */
 real *gpu_fetch(const char *what, const real *dev, int64_t n);
+/* n guarded values on the device holding init: the output of an op that
+ * accumulates (+=) into it. */
+real *gpu_out_init(const real *init, int64_t n);
 /* Plain download of device memory (no guards). */
 real *gpu_get(const real *dev, int64_t n);
 /* Finite and within tol of cpu (relative L2); returns the error. */

@@ -63,6 +63,7 @@ TEST(cli_device_cuda_without_gpu_is_a_clear_error)
     if (r.code == 0)
         SKIP("a GPU is present; this test is about machines without one");
     BAD("--device cuda", "train", "gaussian", "--device", "cuda", "--steps", "1");
+    BAD("--device cuda", "bench", "ops", "--device", "cuda");
 }
 
 TEST(cli_bad_out_dir_is_a_clear_error)

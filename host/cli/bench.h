@@ -1,0 +1,30 @@
+/*
+ * bench.h: what `cugen bench ops` shares between its CPU part (bench.c) and
+ * its GPU part (bench_cuda.c): the DCGAN 64x64 layer table, FLOP counts,
+ * the median, and where the PyTorch script is.
+ */
+#ifndef CUGEN_CLI_BENCH_H
+#define CUGEN_CLI_BENCH_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *name;
+    int transpose;              /* conv_transpose2d, else conv2d */
+    int cin, cout, h, k, stride, pad;  /* x (N, cin, h, h) */
+} bench_layer;
+
+extern const bench_layer LAYERS[];
+extern const int NLAYERS;
+
+int layer_out(const bench_layer *l);                 /* output height (= width) */
+double layer_flops(const bench_layer *l, int batch); /* forward FLOPs; backward is 2x */
+double median(double *v, int n);                     /* sorts v */
+/* scripts/bench_ops_torch.py from the working directory or beside the
+ * binary; 0 if not found. */
+int find_torch_script(char *path, size_t len);
+
+/* `cugen bench ops --device cuda`: 0 ok, 1 failed, 2 no GPU. */
+int bench_cuda(int batch, int warmup, int repeat, int torch, int tf32);
+
+#endif
