@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/classic.h"
 #include "cli/commands.h"
 #include "cugen/dcgan.h"
 #include "cugen/io.h"
@@ -161,6 +162,8 @@ static const model_entry models[] = {
      1, 100, "", run_linear_game},
     {"dcgan", "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)", 0,
      128, 2e-4, 1, 500, "data data-dir image-size deterministic nz ngf ndf bn", run_dcgan},
+    {"mlp-gan", "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST", 0, 64,
+     1e-3, 1, 500, "data data-dir z-size hidden noise", run_mlp_gan},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -208,6 +211,12 @@ int cli_train(int argc, char **argv)
         {"bn", ARG_CHOICE, &mflags.bn, "batch|running",
          "sample grids with batch statistics (default, as the example) or running ones", 1, 0,
          0},
+        {"z-size", ARG_INT, &cflags.z_size, "N", "mlp-gan: latent size (default 20)", 1, 4096,
+         0},
+        {"hidden", ARG_INT, &cflags.hidden, "N",
+         "hidden units (mlp-gan default 100, rbm 200)", 1, 65536, 0},
+        {"noise", ARG_CHOICE, &cflags.noise, "uniform|normal",
+         "mlp-gan: z drawn from U[-1, 1] (default) or N(0, 1)", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

@@ -1,0 +1,75 @@
+/*
+ * train_classic.c: what `cugen train` prints and writes for the classical
+ * models (mlp-gan, gmm, rbm); their flags are parsed by train.c into cflags.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/classic.h"
+#include "cugen/classic.h"
+#include "cugen/io.h"
+
+classic_flags cflags;
+
+static int exit_code(cg_status st)
+{
+    return st == CG_ERR_ARG ? 2 : 1;
+}
+
+static FILE *open_result(const cg_train_opts *o)
+{
+    if (!o->out_dir)
+        return NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/result.json", o->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "cugen train: cannot write %s\n", path);
+    return f;
+}
+
+/* A JSON number, or null for NaN and Inf (no epoch complete, ...). */
+static const char *jnum(char *buf, double v)
+{
+    if (isfinite(v))
+        snprintf(buf, 32, "%.9g", v);
+    else
+        snprintf(buf, 32, "null");
+    return buf;
+}
+#define J(v) jnum((char[32]){0}, (v))
+
+int run_mlp_gan(const cg_train_opts *o)
+{
+    cg_mlp_gan_opts mo = {.nz = cflags.z_size ? (int)cflags.z_size : 20,
+                          .hidden = cflags.hidden ? (int)cflags.hidden : 100,
+                          .noise_normal = cflags.noise && strcmp(cflags.noise, "normal") == 0};
+    cg_mlp_gan_result r;
+    char err[6000];
+    cg_status st = cg_mlp_gan_train(o, &mo, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
+    }
+    printf("\nMLP GAN: %lld steps, %lld epochs complete\n", (long long)r.steps,
+           (long long)r.epochs_done);
+    if (r.epochs_done)
+        printf("  last epoch means: loss_G %.4f  loss_D %.4f  D(x) %.4f  D(G(z)) %.4f\n",
+               r.epoch.loss_g, r.epoch.loss_d, r.epoch.d_x, r.epoch.d_g_z);
+    if (o->out_dir) {
+        printf("  samples: %s/samples.png (fixed z), per epoch %s/epoch_NNN.png, "
+               "selected epochs %s/epochs.png\n", o->out_dir, o->out_dir, o->out_dir);
+        printf("  curves: %s/losses.png, %s/d_outputs.png; weights %s/G.safetensors, "
+               "%s/D.safetensors\n", o->out_dir, o->out_dir, o->out_dir, o->out_dir);
+    }
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"mlp-gan\", \"steps\": %lld, \"epochs\": %lld, "
+                "\"loss_D\": %s, \"loss_G\": %s, \"D_x\": %s, \"D_G_z\": %s}\n",
+                (long long)r.steps, (long long)r.epochs_done, J(r.epoch.loss_d),
+                J(r.epoch.loss_g), J(r.epoch.d_x), J(r.epoch.d_g_z));
+        fclose(f);
+    }
+    return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * classic.h: the classical models of the seed material, each with the fit
+ * function `cugen train` calls: the MLP GAN of the lecture notes, Gaussian
+ * mixtures by EM beside the article's box model, the restricted Boltzmann
+ * machine.
+ *
+ * Not for: the first two toy models (models.h), DCGAN (dcgan.h), metrics
+ * (metrics.h).
+ */
+#ifndef CUGEN_CLASSIC_H
+#define CUGEN_CLASSIC_H
+
+#include "cugen/nn.h"
+#include "cugen/optim.h"
+#include "cugen/rng.h"
+#include "cugen/train.h"
+
+/* ---- MLP GAN ---------------------------------------------------------------
+ * The lecture notes' first GAN (Raschka et al.'s):
+ *   G: z (nz) -> Linear(nz, hidden) -> LeakyReLU(0.01) -> Linear(hidden, P) -> Tanh
+ *   D: x (P)  -> Linear(P, hidden, no bias) -> LeakyReLU(0.01) -> Dropout(0.5)
+ *             -> Linear(hidden, 1) -> logit (the sigmoid lives in BCE-with-logits)
+ * with P the pixels of an image. Parameters in one flat buffer, G in group 0
+ * as "G.fc_g0.weight", ..., D in group 1 as "D.fc_d0.weight", ...: the
+ * state_dict names of the notes' nn.Sequential modules. Weights start as
+ * PyTorch's nn.Linear does: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), biases too. */
+#define CG_MLP_GAN_G 0
+#define CG_MLP_GAN_D 1
+
+typedef struct {
+    int nz, hidden, npix;   /* 20, 100, 784 in the notes */
+    int noise_normal;       /* z ~ N(0, I); 0: z ~ U[-1, 1] (the notes' default) */
+    double leak, dropout;   /* 0.01 (nn.LeakyReLU's default), 0.5 */
+} cg_mlp_gan_arch;
+
+typedef struct {
+    cg_mlp_gan_arch a;
+    cg_params p;
+    cg_tensor *g_w0, *g_b0, *g_w1, *g_b1;
+    cg_tensor *d_w0, *d_w1, *d_b1;
+} cg_mlp_gan;
+
+/* The notes' sizes: nz 20, hidden 100, uniform noise, leak 0.01, dropout 0.5. */
+cg_mlp_gan_arch cg_mlp_gan_defaults(int npix);
+cg_status cg_mlp_gan_build(cg_mlp_gan *m, const cg_mlp_gan_arch *a, char *err, size_t errlen);
+void cg_mlp_gan_init(cg_mlp_gan *m, uint64_t seed, uint32_t stream);
+void cg_mlp_gan_free(cg_mlp_gan *m);
+/* z (N, nz) from r: U[-1, 1] or N(0, 1) as the arch says. */
+void cg_mlp_gan_noise(const cg_mlp_gan *m, cg_rng *r, real *z, int64_t n);
+/* G(z): (N, P) in [-1, 1]. */
+cg_tensor *cg_mlp_gan_generate(cg_ctx *ctx, cg_mlp_gan *m, cg_tensor *z);
+/* D's logits (N) for x (N, P) (or (N, C, H, W) with C H W = P); dropout from
+ * rng when training. */
+cg_tensor *cg_mlp_gan_discriminate(cg_ctx *ctx, cg_mlp_gan *m, cg_tensor *x, cg_rng *rng,
+                                   int training);
+
+typedef struct {
+    double loss_d, loss_g;   /* d_loss_real + d_loss_fake; g_loss */
+    double d_x, d_g_z;       /* mean sigmoid D(x), D(G(z)) of the D step */
+} cg_mlp_gan_stats;
+
+/* One iteration of the notes' loop: d_train(x) with z1 (D's Adam), then
+ * g_train with a fresh z2 through D (dropout on, D's weight gradients not
+ * computed; G's Adam). Leaves gradients zeroed and the arena reset. */
+cg_status cg_mlp_gan_step(cg_ctx *ctx, cg_mlp_gan *m, cg_adam *opt_d, cg_adam *opt_g,
+                          cg_tensor *x, cg_tensor *z1, cg_tensor *z2, cg_rng *drop,
+                          cg_mlp_gan_stats *out);
+
+typedef struct {
+    int nz, hidden, noise_normal;
+} cg_mlp_gan_opts;
+
+typedef struct {
+    int64_t steps, epochs_done;
+    cg_mlp_gan_stats epoch;  /* means over the last complete epoch */
+    cg_mlp_gan_stats first;  /* means over the first epoch of this run */
+    int interrupted;         /* SIGINT / SIGTERM caught (checkpoint saved) */
+} cg_mlp_gan_result;
+
+cg_status cg_mlp_gan_train(const cg_train_opts *o, const cg_mlp_gan_opts *mo,
+                           cg_mlp_gan_result *res, char *err, size_t errlen);
+
+#endif
