@@ -21,5 +21,6 @@ typedef struct {
 extern classic_flags cflags;
 
 int run_mlp_gan(const cg_train_opts *o);
+int run_gmm(const cg_train_opts *o);
 
 #endif

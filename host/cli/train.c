@@ -164,6 +164,8 @@ static const model_entry models[] = {
      128, 2e-4, 1, 500, "data data-dir image-size deterministic nz ngf ndf bn", run_dcgan},
     {"mlp-gan", "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST", 0, 64,
      1e-3, 1, 500, "data data-dir z-size hidden noise", run_mlp_gan},
+    {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
+     500, 1, 0, 0, "k", run_gmm},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -217,6 +219,8 @@ int cli_train(int argc, char **argv)
          "hidden units (mlp-gan default 100, rbm 200)", 1, 65536, 0},
         {"noise", ARG_CHOICE, &cflags.noise, "uniform|normal",
          "mlp-gan: z drawn from U[-1, 1] (default) or N(0, 1)", 1, 0, 0},
+        {"k", ARG_INT, &cflags.k, "N",
+         "gmm: components (default 3); rbm: Gibbs steps of CD-k (default 1)", 1, 1000, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

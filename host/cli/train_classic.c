@@ -73,3 +73,41 @@ int run_mlp_gan(const cg_train_opts *o)
     }
     return 0;
 }
+
+int run_gmm(const cg_train_opts *o)
+{
+    int k = cflags.k ? (int)cflags.k : 3;
+    cg_gmm_result r;
+    char err[512];
+    cg_status st = cg_gmm_fit(o, k, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return exit_code(st);
+    }
+    printf("\nGaussian mixture, %d components, EM %s after %d iterations:\n", k,
+           r.converged ? "converged" : "stopped", r.iterations);
+    for (int j = 0; j < k; j++) {
+        const double *c = r.gmm.cov[j];
+        printf("  component %d: weight %.4f  mean (%.4f, %.4f)  cov [[%.4f, %.4f], [%.4f, "
+               "%.4f]]\n", j + 1, r.gmm.w[j], r.gmm.mu[j][0], r.gmm.mu[j][1], c[0], c[1], c[2],
+               c[3]);
+    }
+    printf("  log-likelihood per point (nats):   train      test\n");
+    printf("    Gaussian mixture              %9.4f %9.4f\n", r.ll_train, r.ll_test);
+    printf("    box model                     %9.4f %9.4f  (%d of 500 test points outside "
+           "the box [%.2f, %.2f] x [%.2f, %.2f])\n", r.box_train, r.box_test,
+           r.box_test_outside, r.box.lo[0], r.box.hi[0], r.box.lo[1], r.box.hi[1]);
+    if (o->out_dir)
+        printf("  pictures: %s/gmm.png (samples, 1 and 2 sigma ellipses), %s/box.png\n",
+               o->out_dir, o->out_dir);
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"gmm\", \"k\": %d, \"iterations\": %d, \"converged\": %s, "
+                "\"loglik_train\": %s, \"loglik_test\": %s, \"box_loglik_train\": %s, "
+                "\"box_loglik_test\": %s, \"box_test_outside\": %d}\n", k, r.iterations,
+                r.converged ? "true" : "false", J(r.ll_train), J(r.ll_test), J(r.box_train),
+                J(r.box_test), r.box_test_outside);
+        fclose(f);
+    }
+    return 0;
+}

@@ -80,4 +80,65 @@ typedef struct {
 cg_status cg_mlp_gan_train(const cg_train_opts *o, const cg_mlp_gan_opts *mo,
                            cg_mlp_gan_result *res, char *err, size_t errlen);
 
+/* ---- Gaussian mixtures by EM, and the box model -----------------------------
+ * The article's toy problem: 2-D points drawn uniformly in a disc of radius
+ * 10 (radius 10 sqrt(u), angle 2 pi u') plus N(0, 1) noise on each coordinate.
+ * A mixture of k full-covariance Gaussians is fitted by expectation-
+ * maximisation, whose log-likelihood never decreases; the box model is the
+ * article's baseline: uniform on the bounding box of the data. */
+#define CG_GMM_MAX_K 64
+
+typedef struct {
+    int k;
+    double w[CG_GMM_MAX_K];          /* mixing weights, sum 1 */
+    double mu[CG_GMM_MAX_K][2];
+    double cov[CG_GMM_MAX_K][4];     /* row-major 2 x 2, symmetric positive definite */
+} cg_gmm;
+
+/* n points of the noisy disc into xy (n, 2), from r. */
+void cg_noisy_disc(cg_rng *r, double *xy, int n);
+/* k-means++ seeding of the means from the data (r picks the seeds); every
+ * covariance the data's, weights 1 / k. CG_ERR_ARG if k is not in [1, min(n,
+ * CG_GMM_MAX_K)]. */
+cg_status cg_gmm_init(cg_gmm *g, int k, const double *xy, int n, cg_rng *r, char *err,
+                      size_t errlen);
+/* Total log-likelihood of n points (natural log). */
+double cg_gmm_loglik(const cg_gmm *g, const double *xy, int n);
+/* log p(x) at one point. */
+double cg_gmm_logpdf(const cg_gmm *g, const double *x);
+/* One EM iteration (E step at the current parameters, then the M step).
+ * *ll_before gets the log-likelihood at the parameters it started from.
+ * CG_ERR_NUMERIC when a component collapses (weight ~ 0 or a singular
+ * covariance): the parameters are then left as they were. */
+cg_status cg_gmm_em_step(cg_gmm *g, const double *xy, int n, double *ll_before, char *err,
+                         size_t errlen);
+/* n samples into xy (n, 2). */
+void cg_gmm_sample(const cg_gmm *g, cg_rng *r, double *xy, int n);
+
+typedef struct {
+    double lo[2], hi[2];
+} cg_box;
+
+void cg_box_fit(cg_box *b, const double *xy, int n);
+/* Total log-likelihood: -n log(area) when every point is inside, -inf
+ * otherwise; *outside (may be NULL) counts the points outside. */
+double cg_box_loglik(const cg_box *b, const double *xy, int n, int *outside);
+void cg_box_sample(const cg_box *b, cg_rng *r, double *xy, int n);
+
+typedef struct {
+    cg_gmm gmm;
+    int iterations, converged;
+    double ll_train, ll_test;             /* GMM, mean per point (nats) */
+    double box_train, box_test;           /* box model, mean per point; -inf if any outside */
+    int box_test_outside;                 /* test points outside the box */
+    cg_box box;
+} cg_gmm_result;
+
+/* `cugen train gmm`: 500 training and 500 test points, EM for o->steps
+ * iterations at most (stops when an iteration gains under 1e-10 nats per
+ * point), a line per iteration on stdout unless o->quiet, metrics and
+ * pictures (gmm.png, box.png) in o->out_dir. */
+cg_status cg_gmm_fit(const cg_train_opts *o, int k, cg_gmm_result *res, char *err,
+                     size_t errlen);
+
 #endif
