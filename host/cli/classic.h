@@ -22,5 +22,6 @@ extern classic_flags cflags;
 
 int run_mlp_gan(const cg_train_opts *o);
 int run_gmm(const cg_train_opts *o);
+int run_rbm(const cg_train_opts *o);
 
 #endif

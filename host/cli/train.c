@@ -166,6 +166,8 @@ static const model_entry models[] = {
      1e-3, 1, 500, "data data-dir z-size hidden noise", run_mlp_gan},
     {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
      500, 1, 0, 0, "k", run_gmm},
+    {"rbm", "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS", 0,
+     64, 0.05, 0, 0, "data data-dir hidden k pcd gibbs ais-betas ais-runs", run_rbm},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -221,6 +223,14 @@ int cli_train(int argc, char **argv)
          "mlp-gan: z drawn from U[-1, 1] (default) or N(0, 1)", 1, 0, 0},
         {"k", ARG_INT, &cflags.k, "N",
          "gmm: components (default 3); rbm: Gibbs steps of CD-k (default 1)", 1, 1000, 0},
+        {"pcd", ARG_FLAG, &cflags.pcd, NULL,
+         "rbm: persistent contrastive divergence (chains kept across updates)", 1, 0, 0},
+        {"gibbs", ARG_INT, &cflags.gibbs, "N",
+         "rbm: Gibbs steps of the sample chains (default 1000)", 1, 1e7, 0},
+        {"ais-betas", ARG_INT, &cflags.ais_betas, "N",
+         "rbm: AIS temperatures (default 10000)", 3, 1e7, 0},
+        {"ais-runs", ARG_INT, &cflags.ais_runs, "N", "rbm: AIS runs (default 100)", 2, 100000,
+         0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

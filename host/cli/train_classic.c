@@ -111,3 +111,43 @@ int run_gmm(const cg_train_opts *o)
     }
     return 0;
 }
+
+int run_rbm(const cg_train_opts *o)
+{
+    cg_rbm_opts ro = {.hidden = cflags.hidden ? (int)cflags.hidden : 200,
+                      .k = cflags.k ? (int)cflags.k : 1, .pcd = cflags.pcd,
+                      .gibbs = cflags.gibbs ? (int)cflags.gibbs : 1000,
+                      .ais_betas = cflags.ais_betas ? (int)cflags.ais_betas : 10000,
+                      .ais_runs = cflags.ais_runs ? (int)cflags.ais_runs : 100};
+    cg_rbm_result r;
+    char err[1024];
+    cg_status st = cg_rbm_train(o, &ro, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return exit_code(st);
+    }
+    printf("\nRBM (%d hidden units, %s-%d): %lld steps, %lld epochs complete\n", ro.hidden,
+           ro.pcd ? "PCD" : "CD", ro.k, (long long)r.steps, (long long)r.epochs_done);
+    printf("  reconstruction error per image: %.4f in the first epoch, %.4f in the last\n",
+           r.recon_first, r.recon_last);
+    printf("  AIS (%d temperatures, %d runs): log Z = %.4f  (-3 / +3 standard errors: %.4f / "
+           "%.4f; base model %.4f)\n", ro.ais_betas, ro.ais_runs, r.logz, r.logz_lo, r.logz_hi,
+           r.logz_base);
+    printf("  average log-likelihood per image (nats): test %.4f, train %.4f (independent "
+           "pixels: test %.4f)\n", r.ll_test, r.ll_train, r.ll_test_base);
+    if (o->out_dir)
+        printf("  samples: %s/samples.png (%d Gibbs steps), %s/chains.png; weights "
+               "%s/rbm.safetensors\n", o->out_dir, ro.gibbs, o->out_dir, o->out_dir);
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"rbm\", \"hidden\": %d, \"k\": %d, \"pcd\": %s, \"steps\": "
+                "%lld, \"epochs\": %lld, \"recon_first\": %s, \"recon_last\": %s, \"ais_logz\": "
+                "%s, \"ais_logz_lo\": %s, \"ais_logz_hi\": %s, \"loglik_test\": %s, "
+                "\"loglik_train\": %s, \"loglik_test_base\": %s}\n", ro.hidden, ro.k, ro.pcd ? "true" : "false",
+                (long long)r.steps, (long long)r.epochs_done, J(r.recon_first),
+                J(r.recon_last), J(r.logz), J(r.logz_lo), J(r.logz_hi), J(r.ll_test),
+                J(r.ll_train), J(r.ll_test_base));
+        fclose(f);
+    }
+    return 0;
+}

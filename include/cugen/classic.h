@@ -141,4 +141,85 @@ typedef struct {
 cg_status cg_gmm_fit(const cg_train_opts *o, int k, cg_gmm_result *res, char *err,
                      size_t errlen);
 
+/* ---- restricted Boltzmann machine -----------------------------------------------
+ * Binary visible v (V) and hidden h (H) units, energy
+ *   E(v, h) = -b.v - c.h - h^T W v,   p(v, h) = exp(-E) / Z,
+ * so p(h_j = 1 | v) = sigmoid(c_j + W_j v), p(v_i = 1 | h) = sigmoid(b_i + W_:i . h) and
+ * log p*(v) = b.v + sum_j softplus(c_j + W_j v) (minus the free energy).
+ * Parameters "W" (H, V), "v_bias" (V), "h_bias" (H) in one flat buffer. The
+ * Gibbs passes run through the engine's ops (linear, bmm, sigmoid) with the
+ * tape off; the CD gradient is written into the parameters' gradients and an
+ * optimizer steps them. */
+typedef struct {
+    int nv, nh;
+    cg_params p;
+    cg_tensor *W, *vb, *hb;
+} cg_rbm;
+
+cg_status cg_rbm_build(cg_rbm *m, int nv, int nh, char *err, size_t errlen);
+/* W ~ N(0, 0.01^2) (Hinton's guide), biases 0. */
+void cg_rbm_init(cg_rbm *m, uint64_t seed, uint32_t stream);
+void cg_rbm_free(cg_rbm *m);
+
+/* p(h = 1 | v) at inverse temperature beta: sigmoid(beta (v W^T + c)); v (N, V). */
+cg_tensor *cg_rbm_hidden_probs(cg_ctx *ctx, cg_rbm *m, cg_tensor *v, double beta);
+/* p(v = 1 | h) = sigmoid(beta (h W + b) + (1 - beta) base), base (V) or NULL
+ * (then beta must be 1): the visible step of AIS's intermediate models. */
+cg_tensor *cg_rbm_visible_probs(cg_ctx *ctx, cg_rbm *m, cg_tensor *h, double beta,
+                                const real *base);
+/* out[i] = 1 if u_i < p[i] else 0, u uniform from r; out may be p. */
+void cg_rbm_bernoulli(cg_rng *r, const real *p, real *out, int64_t n);
+
+/* One CD-k update from the binary batch v (N, V): positive phase
+ * <v h>_data with h's probabilities given v; negative phase from k Gibbs
+ * steps started at the data (or, with chains != NULL, at the persistent
+ * chains (N, V), which are advanced in place: PCD). The gradient of the
+ * log-likelihood estimate, negated, goes into the parameters' gradients and
+ * opt steps. *recon gets the squared error sum_i (v_i - p(v_i | h_0))^2
+ * summed over the batch, h_0 sampled from the data's hidden probabilities. */
+cg_status cg_rbm_cd_step(cg_ctx *ctx, cg_rbm *m, cg_sgd *opt, cg_tensor *v, int k,
+                         real *chains, cg_rng *r, double *recon);
+
+/* log p*(v) for each of the n rows of v (n, V), into out (double). */
+cg_status cg_rbm_log_pstar(cg_ctx *ctx, cg_rbm *m, const real *v, int n, double *out);
+/* log Z by enumerating the 2^min(V, H) states of the smaller layer;
+ * CG_ERR_ARG when that is above 2^24. */
+cg_status cg_rbm_log_z_exact(const cg_rbm *m, double *logz, char *err, size_t errlen);
+
+/* Annealed importance sampling (Salakhutdinov & Murray 2008) from the base
+ * model p_A(v) = prod_i sigmoid(base_i)^v_i (1 - ...)^(1 - v_i) (no hidden
+ * units, log Z_A = sum_i softplus(base_i)) through the geometric path
+ * p*_beta(v) = exp((1 - beta) base.v + beta b.v) prod_j (1 + exp(beta (c_j + W_j v)))
+ * at nbetas inverse temperatures spaced as in the paper (3% of them in
+ * [0, 0.5], 28% in [0.5, 0.9], the rest in [0.9, 1]), with `runs` independent
+ * chains. *logz: the estimate log Z_A + H log 2 + log mean_r w_r (p*_0 is the
+ * base model times 2^H); *logz_lo, *logz_hi (may be NULL): the
+ * estimate at log(mean w -/+ 3 standard errors of the mean). */
+typedef struct {
+    int nbetas, runs;
+    const real *base;      /* (V): the base model's visible biases */
+} cg_rbm_ais_opts;
+cg_status cg_rbm_ais(cg_ctx *ctx, cg_rbm *m, const cg_rbm_ais_opts *ao, cg_rng *r,
+                     double *logz, double *logz_lo, double *logz_hi, char *err,
+                     size_t errlen);
+
+typedef struct {
+    int hidden, k, pcd, gibbs, ais_betas, ais_runs;
+} cg_rbm_opts;
+
+typedef struct {
+    int64_t steps, epochs_done;
+    double recon_first, recon_last;   /* mean squared reconstruction error per image,
+                                       * first and last epoch of the run */
+    double logz, logz_lo, logz_hi;    /* AIS */
+    double ll_test, ll_train;         /* mean log-likelihood per image (nats), AIS log Z */
+    double logz_base;                 /* log Z of the independent-pixel base model */
+    double ll_test_base;              /* that model's test log-likelihood per image */
+} cg_rbm_result;
+
+/* `cugen train rbm`: binarized Fashion-MNIST (pixel >= 128), SGD with
+ * momentum, per-epoch reconstruction error, Gibbs samples, AIS. */
+cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_result *res,
+                       char *err, size_t errlen);
+
 #endif
