@@ -16,6 +16,8 @@ typedef struct {
     int pcd;               /* rbm: persistent chains */
     int64_t gibbs;         /* rbm: Gibbs steps of the sample chains */
     int64_t ais_betas, ais_runs;
+    const char *mu, *sigma;  /* gauss-init-gan: "a,b" */
+    const char *toy;         /* gauss-init-gan: the 2-D set of the GAN */
 } classic_flags;
 
 extern classic_flags cflags;
@@ -23,5 +25,6 @@ extern classic_flags cflags;
 int run_mlp_gan(const cg_train_opts *o);
 int run_gmm(const cg_train_opts *o);
 int run_rbm(const cg_train_opts *o);
+int run_gauss_init(const cg_train_opts *o);
 
 #endif

@@ -168,6 +168,8 @@ static const model_entry models[] = {
      500, 1, 0, 0, "k", run_gmm},
     {"rbm", "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS", 0,
      64, 0.05, 0, 0, "data data-dir hidden k pcd gibbs ais-betas ais-runs", run_rbm},
+    {"gauss-init-gan", "MLP generator initialised to N(mu, diag sigma^2), then a GAN on a "
+     "toy set", 2000, 256, 1e-3, 0, 0, "z-size hidden mu sigma toy", run_gauss_init},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -215,10 +217,10 @@ int cli_train(int argc, char **argv)
         {"bn", ARG_CHOICE, &mflags.bn, "batch|running",
          "sample grids with batch statistics (default, as the example) or running ones", 1, 0,
          0},
-        {"z-size", ARG_INT, &cflags.z_size, "N", "mlp-gan: latent size (default 20)", 1, 4096,
+        {"z-size", ARG_INT, &cflags.z_size, "N", "mlp-gan: latent size (default 20); gauss-init-gan: input size (default 4)", 1, 4096,
          0},
         {"hidden", ARG_INT, &cflags.hidden, "N",
-         "hidden units (mlp-gan default 100, rbm 200)", 1, 65536, 0},
+         "hidden units (mlp-gan default 100, rbm 200, gauss-init-gan 64)", 1, 65536, 0},
         {"noise", ARG_CHOICE, &cflags.noise, "uniform|normal",
          "mlp-gan: z drawn from U[-1, 1] (default) or N(0, 1)", 1, 0, 0},
         {"k", ARG_INT, &cflags.k, "N",
@@ -231,6 +233,12 @@ int cli_train(int argc, char **argv)
          "rbm: AIS temperatures (default 10000)", 3, 1e7, 0},
         {"ais-runs", ARG_INT, &cflags.ais_runs, "N", "rbm: AIS runs (default 100)", 2, 100000,
          0},
+        {"mu", ARG_STR, &cflags.mu, "A,B", "gauss-init-gan: target mean (default 2,4)", 1, 0,
+         0},
+        {"sigma", ARG_STR, &cflags.sigma, "A,B",
+         "gauss-init-gan: target standard deviations (default 1.5,0.8)", 1, 0, 0},
+        {"toy", ARG_CHOICE, &cflags.toy, "8gaussians|moons|swissroll|checkerboard|gaussian",
+         "gauss-init-gan: the 2-D set the GAN learns (default 8gaussians)", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

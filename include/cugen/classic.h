@@ -222,4 +222,55 @@ typedef struct {
 cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_result *res,
                        char *err, size_t errlen);
 
+/* ---- a GAN generator initialised to be Gaussian ----------------------------------
+ * The "useless trick" notebook: a tanh MLP z (nin) -> fc1 -> tanh -> fc2 ->
+ * tanh -> fc3 -> x (nout), z ~ N(0, I). fc1 and fc2 are drawn so that 95% of
+ * their pre-activations fall in [-alpha, alpha], where tanh is nearly the
+ * identity: std1 = alpha / (1.96 sqrt(nin)), std2 = alpha / (1.96 sqrt(sum of
+ * the variances of fc1's outputs)) = alpha / (1.96 |W1|_F), biases 0. The
+ * hidden map phi is then nearly linear, phi(z) ~ J z with J its Jacobian at
+ * 0 (computed by the engine's backward pass); with J = Q S V^T (thin SVD),
+ * fc3's weight W = diag(sigma) U S^-1 Q^T, U the first nout rows of the
+ * identity (the largest singular values: the smallest |W|), and bias mu, so
+ * that W J J^T W^T = diag(sigma^2) and x ~ N(mu, diag(sigma^2)) approximately.
+ * Parameters "fc1.weight", ... in group 0 (a discriminator may use group 1). */
+typedef struct {
+    int nin, nh, nout;
+    cg_params p;
+    cg_tensor *w1, *b1, *w2, *b2, *w3, *b3;
+} cg_gauss_gen;
+
+cg_status cg_gauss_gen_build(cg_gauss_gen *g, int nin, int nh, int nout, char *err,
+                             size_t errlen);
+void cg_gauss_gen_free(cg_gauss_gen *g);
+cg_tensor *cg_gauss_gen_hidden(cg_ctx *ctx, cg_gauss_gen *g, cg_tensor *z);   /* (N, nh) */
+cg_tensor *cg_gauss_gen_forward(cg_ctx *ctx, cg_gauss_gen *g, cg_tensor *z);  /* (N, nout) */
+/* J (nh x nin, row-major) of the hidden map at z = 0, by one backward pass
+ * from nh copies of the input with the identity as output gradient. */
+cg_status cg_gauss_gen_jacobian(cg_ctx *ctx, cg_gauss_gen *g, double *J);
+/* The notebook's initialisation (alpha 0.25 there); needs nout <= nin. */
+cg_status cg_gauss_gen_init(cg_ctx *ctx, cg_gauss_gen *g, cg_rng *r, double alpha,
+                            const double *mu, const double *sigma, char *err, size_t errlen);
+/* The notebook's baseline: xavier_normal with tanh's gain 5/3 on every
+ * weight, hidden biases 0, fc3's bias mu. */
+void cg_gauss_gen_init_xavier(cg_gauss_gen *g, cg_rng *r, const double *mu);
+
+typedef struct {
+    int nin, nh;
+    double mu[2], sigma[2];
+    const char *toy;           /* the 2-D set the GAN then learns */
+} cg_gauss_init_opts;
+
+typedef struct {
+    double mean[2], cov[4];            /* of 100,000 outputs, Gaussian init */
+    double mean_x[2], cov_x[4];        /* the same, Xavier baseline */
+    double mmd_start, mmd_end;         /* MMD^2 to the toy data before / after training */
+    int64_t steps;
+} cg_gauss_init_result;
+
+#define CG_GAUSS_INIT_SAMPLES 100000
+
+cg_status cg_gauss_init_run(const cg_train_opts *o, const cg_gauss_init_opts *go,
+                            cg_gauss_init_result *res, char *err, size_t errlen);
+
 #endif
