@@ -26,5 +26,6 @@ int run_mlp_gan(const cg_train_opts *o);
 int run_gmm(const cg_train_opts *o);
 int run_rbm(const cg_train_opts *o);
 int run_gauss_init(const cg_train_opts *o);
+int run_classifier(const cg_train_opts *o);
 
 #endif

@@ -13,6 +13,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  train MODEL   train a model (cugen train --help lists them)\n"
             "  sample CKPT   a grid of images from a trained generator\n"
+            "  eval          MMD or FMNIST-FID between two sets of images\n"
             "  bench ops     time the DCGAN conv layers forward and backward (GFLOP/s)\n"
             "  bench step    one DCGAN training iteration, img/s, beside PyTorch\n"
             "  bench data    loader and prepare throughput (img/s)\n"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         return cli_train(argc - 1, argv + 1);
     if (strcmp(c, "sample") == 0)
         return cli_sample(argc - 1, argv + 1);
+    if (strcmp(c, "eval") == 0)
+        return cli_eval(argc - 1, argv + 1);
     if (strcmp(c, "bench") == 0)
         return cli_bench(argc - 1, argv + 1);
     if (strcmp(c, "prepare") == 0)

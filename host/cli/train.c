@@ -170,6 +170,8 @@ static const model_entry models[] = {
      64, 0.05, 0, 0, "data data-dir hidden k pcd gibbs ais-betas ais-runs", run_rbm},
     {"gauss-init-gan", "MLP generator initialised to N(mu, diag sigma^2), then a GAN on a "
      "toy set", 2000, 256, 1e-3, 0, 0, "z-size hidden mu sigma toy", run_gauss_init},
+    {"classifier", "Fashion-MNIST classifier whose features define FMNIST-FID (cugen eval)",
+     4685, 64, 1e-3, 0, 0, "data data-dir", run_classifier},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 

@@ -10,6 +10,7 @@
 #include "cli/classic.h"
 #include "cugen/classic.h"
 #include "cugen/io.h"
+#include "cugen/metrics.h"
 
 classic_flags cflags;
 
@@ -213,6 +214,33 @@ int run_gauss_init(const cg_train_opts *o)
                 J(r.cov[0]), J(r.cov[1]), J(r.cov[2]), J(r.cov[3]), J(r.mean_x[0]),
                 J(r.mean_x[1]), J(r.cov_x[0]), J(r.cov_x[1]), J(r.cov_x[2]), J(r.cov_x[3]),
                 (long long)r.steps, J(r.mmd_start), J(r.mmd_end));
+        fclose(f);
+    }
+    return 0;
+}
+
+int run_classifier(const cg_train_opts *o)
+{
+    cg_classifier_result r;
+    char err[2048];
+    cg_status st = cg_classifier_train(o, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return exit_code(st);
+    }
+    printf("\nFashion-MNIST classifier: %lld steps, %lld epochs complete\n", (long long)r.steps,
+           (long long)r.epochs_done);
+    printf("  test accuracy %.4f (train %.4f, loss %.4f, last epoch)\n", r.test_acc,
+           r.train_acc, r.train_loss);
+    if (o->out_dir)
+        printf("  weights: %s/classifier.safetensors (cugen eval --metric fid --net %s ...)\n",
+               o->out_dir, o->out_dir);
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"classifier\", \"steps\": %lld, \"epochs\": %lld, "
+                "\"test_acc\": %s, \"train_acc\": %s, \"train_loss\": %s}\n",
+                (long long)r.steps, (long long)r.epochs_done, J(r.test_acc), J(r.train_acc),
+                J(r.train_loss));
         fclose(f);
     }
     return 0;

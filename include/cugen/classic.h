@@ -66,6 +66,11 @@ cg_status cg_mlp_gan_step(cg_ctx *ctx, cg_mlp_gan *m, cg_adam *opt_d, cg_adam *o
                           cg_tensor *x, cg_tensor *z1, cg_tensor *z2, cg_rng *drop,
                           cg_mlp_gan_stats *out);
 
+/* G from a run directory (its G.safetensors, and the noise kind from its
+ * checkpoint when there: uniform otherwise) or a G.safetensors: sizes from
+ * the tensor shapes; D stays zero. */
+cg_status cg_mlp_gan_load_generator(const char *path, cg_mlp_gan *m, char *err, size_t errlen);
+
 typedef struct {
     int nz, hidden, noise_normal;
 } cg_mlp_gan_opts;

@@ -95,3 +95,108 @@ TEST(metrics_sym_eig_reconstructs_the_matrix)
             CHECK(fabs(o - (i == j)) < 1e-12, "V^T V [%d][%d] = %g", i, j, o);
         }
 }
+
+static void stats_of(cg_feat_stats *s, int d, const double *mean, const double *cov)
+{
+    s->d = d;
+    s->n = 100;
+    s->mean = th_alloc(sizeof(double) * d);
+    s->cov = th_alloc(sizeof(double) * d * d);
+    memcpy(s->mean, mean, sizeof(double) * d);
+    memcpy(s->cov, cov, sizeof(double) * d * d);
+}
+
+/* a random SPD matrix A A^T / d + 0.1 I from seed */
+static void random_spd(double *c, int d, uint64_t seed)
+{
+    cg_tensor *a = th_const(CG_SHAPE(d, d), seed, 0.1, 1, 1);
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < d; j++) {
+            double s = 0;
+            for (int k = 0; k < d; k++)
+                s += (double)a->data[i * d + k] * a->data[j * d + k];
+            c[i * d + j] = s / d + (i == j ? 0.1 : 0);
+        }
+}
+
+TEST(frechet_distance_closed_forms)
+{
+    /* diagonal covariances: FD = |dmu|^2 + sum (sqrt a_i - sqrt b_i)^2 */
+    enum { D = 6 };
+    double ma[D], mb[D], ca[D * D] = {0}, cb[D * D] = {0}, want = 0;
+    for (int i = 0; i < D; i++) {
+        ma[i] = 0.3 * i;
+        mb[i] = 1 - 0.2 * i;
+        ca[i * D + i] = 0.5 + i;
+        cb[i * D + i] = 2.0 / (1 + i);
+        want += (ma[i] - mb[i]) * (ma[i] - mb[i]) +
+                (sqrt(ca[i * D + i]) - sqrt(cb[i * D + i])) *
+                    (sqrt(ca[i * D + i]) - sqrt(cb[i * D + i]));
+    }
+    cg_feat_stats a, b;
+    stats_of(&a, D, ma, ca);
+    stats_of(&b, D, mb, cb);
+    double fd;
+    REQUIRE(cg_frechet_distance(&a, &b, &fd) == CG_OK);
+    /* eigendecompositions in double: 1e-12 relative on values ~ 10 */
+    CHECK(fabs(fd - want) < 1e-10, "%.15g vs %.15g", fd, want);
+    REQUIRE(cg_frechet_distance(&a, &a, &fd) == CG_OK);
+    CHECK(fabs(fd) < 1e-10, "FD of a set with itself %g", fd);
+
+    /* 2 x 2: Tr((S1 S2)^(1/2)) = sqrt(tr(S1 S2) + 2 sqrt(det(S1 S2))), since
+     * S1 S2 has two non-negative eigenvalues l1, l2 and (sqrt l1 + sqrt l2)^2 =
+     * l1 + l2 + 2 sqrt(l1 l2) */
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        double s1[4], s2[4], m0[2] = {0, 0}, m1[2] = {0.5, -1};
+        random_spd(s1, 2, seed);
+        random_spd(s2, 2, seed + 100);
+        double p[4] = {s1[0] * s2[0] + s1[1] * s2[2], s1[0] * s2[1] + s1[1] * s2[3],
+                       s1[2] * s2[0] + s1[3] * s2[2], s1[2] * s2[1] + s1[3] * s2[3]};
+        double tr_sqrt = sqrt(p[0] + p[3] + 2 * sqrt(p[0] * p[3] - p[1] * p[2]));
+        double w = 0.25 + 1 + s1[0] + s1[3] + s2[0] + s2[3] - 2 * tr_sqrt;
+        cg_feat_stats x, y;
+        stats_of(&x, 2, m0, s1);
+        stats_of(&y, 2, m1, s2);
+        REQUIRE(cg_frechet_distance(&x, &y, &fd) == CG_OK);
+        CHECK(fabs(fd - w) < 1e-12, "seed %d: %.15g vs %.15g", (int)seed, fd, w);
+    }
+    /* symmetric in its arguments, also for full random covariances */
+    enum { E = 30 };
+    double *c1 = th_alloc(sizeof(double) * E * E), *c2 = th_alloc(sizeof(double) * E * E);
+    double mm[E] = {0};
+    random_spd(c1, E, 7);
+    random_spd(c2, E, 8);
+    cg_feat_stats u, v;
+    stats_of(&u, E, mm, c1);
+    stats_of(&v, E, mm, c2);
+    double f1, f2;
+    REQUIRE(cg_frechet_distance(&u, &v, &f1) == CG_OK && cg_frechet_distance(&v, &u, &f2) == CG_OK);
+    CHECK(f1 > 0 && fabs(f1 - f2) < 1e-9 * f1, "%.15g vs %.15g", f1, f2);
+    cg_feat_stats bad;
+    stats_of(&bad, 2, mm, c1);
+    CHECK(cg_frechet_distance(&u, &bad, &f1) == CG_ERR_ARG);
+}
+
+TEST(feature_stats_are_mean_and_unbiased_covariance)
+{
+    enum { N = 50, D = 3 };
+    cg_tensor *f = th_const(CG_SHAPE(N, D), 4, 0.1, 2, 1);
+    cg_feat_stats s;
+    REQUIRE(cg_feat_stats_compute(f->data, N, D, &s) == CG_OK);
+    for (int a = 0; a < D; a++) {
+        double m = 0;
+        for (int i = 0; i < N; i++)
+            m += f->data[i * D + a] / (double)N;
+        CHECK_NEAR(s.mean[a], m, 1e-12);
+        for (int b = 0; b < D; b++) {
+            double c = 0, mb = 0;
+            for (int i = 0; i < N; i++)
+                mb += f->data[i * D + b] / (double)N;
+            for (int i = 0; i < N; i++)
+                c += (f->data[i * D + a] - m) * (f->data[i * D + b] - mb);
+            CHECK_NEAR(s.cov[a * D + b], c / (N - 1), 1e-12);
+        }
+    }
+    cg_feat_stats_free(&s);
+    CHECK(cg_feat_stats_compute(f->data, 1, D, &s) == CG_ERR_ARG);
+}

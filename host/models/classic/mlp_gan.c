@@ -12,8 +12,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cugen/classic.h"
+#include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 #include "ops/backend.h"
@@ -188,4 +190,76 @@ cg_status cg_mlp_gan_step(cg_ctx *ctx, cg_mlp_gan *m, cg_adam *opt_d, cg_adam *o
     cg_params_zero_grad(&m->p);
     cg_ctx_step_end(ctx);
     return CG_OK;
+}
+
+/* ---- a generator from a file --------------------------------------------------- */
+
+static const cg_st_tensor *find2(const cg_st_file *f, const char *name, int *prefixed)
+{
+    char full[96];
+    snprintf(full, sizeof full, "G.%s", name);
+    const cg_st_tensor *t = cg_st_find(f, full);
+    *prefixed = t != NULL;
+    return t ? t : cg_st_find(f, name);
+}
+
+/* run.noise_normal of DIR/checkpoint.safetensors, or 0 */
+static int run_noise_normal(const char *dir)
+{
+    char path[4096], why[256];
+    snprintf(path, sizeof path, "%s/%s", dir, CG_CKPT_LATEST);
+    cg_st_file f;
+    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
+        return 0;
+    const cg_st_tensor *t = cg_st_find(&f, "train.extra.run.noise_normal");
+    int64_t v = 0;
+    if (t && t->dtype == CG_ST_I64 && t->nbytes == 8)
+        memcpy(&v, t->data, 8);
+    cg_st_free(&f);
+    return v != 0;
+}
+
+cg_status cg_mlp_gan_load_generator(const char *path, cg_mlp_gan *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    cg_params_init(&m->p);
+    char file[4096];
+    struct stat sb;
+    int is_dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    snprintf(file, sizeof file, is_dir ? "%s/G.safetensors" : "%s", path);
+    cg_st_file f;
+    char why[1024];
+    cg_status st = cg_st_load(&f, file, why, sizeof why);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "%s", why);
+        return st;
+    }
+    int pre0, pre1;
+    const cg_st_tensor *w0 = find2(&f, "fc_g0.weight", &pre0), *w1 = find2(&f, "fc_g1.weight",
+                                                                          &pre1);
+    if (pre0 || pre1) {
+        snprintf(err, errlen, "%s: a checkpoint; give the run directory or its G.safetensors",
+                 file);
+        cg_st_free(&f);
+        return CG_ERR_ARG;
+    }
+    if (!w0 || !w1 || w0->ndim != 2 || w1->ndim != 2 || w1->shape[1] != w0->shape[0]) {
+        snprintf(err, errlen, "%s: not an mlp-gan generator (no fc_g0.weight (hidden, z) and "
+                 "fc_g1.weight (pixels, hidden))", file);
+        cg_st_free(&f);
+        return CG_ERR_ARG;
+    }
+    cg_mlp_gan_arch a = cg_mlp_gan_defaults((int)w1->shape[0]);
+    a.nz = (int)w0->shape[1];
+    a.hidden = (int)w0->shape[0];
+    a.noise_normal = is_dir ? run_noise_normal(path) : 0;
+    cg_st_free(&f);
+    if ((st = cg_mlp_gan_build(m, &a, err, errlen)) != CG_OK)
+        return st;
+    st = cg_weights_load_part(file, &m->p, "G.", why, sizeof why);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "%s", why);
+        cg_mlp_gan_free(m);
+    }
+    return st;
 }
