@@ -131,6 +131,7 @@ demo:
 refs:
 	/usr/bin/python3 scripts/make_refs.py tests/ref
 	/usr/bin/python3 scripts/make_dcgan_ref.py tests/ref
+	/usr/bin/python3 scripts/make_mlp_gan_ref.py tests/ref
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, each defining LLVMFuzzerTestOneInput)
 # against the host sources built with clang + ASan + UBSan. Each runs for
