@@ -142,6 +142,7 @@ refs:
 	/usr/bin/python3 scripts/make_dcgan_ref.py tests/ref
 	/usr/bin/python3 scripts/make_ddpm_ref.py tests/ref
 	/usr/bin/python3 scripts/make_vae_flow_ref.py tests/ref
+	/usr/bin/python3 scripts/make_mlp_gan_ref.py tests/ref
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, each defining LLVMFuzzerTestOneInput)
 # against the host sources built with clang + ASan + UBSan. Each runs for

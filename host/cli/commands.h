@@ -31,5 +31,6 @@ int cli_bench_step_ddpm(int argc, char **argv); /* called by cli_bench_step */
 double bench_torch_rate(const char *name, const char *args, double *step_ms);
 int cli_eval(int argc, char **argv);             /* eval CKPT --metric M */
 int cli_eval_likelihood(int argc, char **argv);  /* the elbo, nll and bpd metrics */
+int cli_eval_samples(int argc, char **argv);     /* the mmd and fid metrics */
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * eval.c: `cugen eval CKPT --metric M [flags]`: dispatch by metric to the
- * file that computes it. Likelihood metrics (elbo, nll, bpd) are in
- * eval_likelihood.c.
+ * eval.c: `cugen eval [CKPT] --metric M [flags]`: dispatch by metric to the
+ * file that computes it. Likelihood metrics of a checkpoint (elbo, nll, bpd)
+ * are in eval_likelihood.c; distances between two sets of images (mmd, fid)
+ * in eval_samples.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,11 +23,14 @@ static const char *metric_of(int argc, char **argv)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cugen eval CKPT --metric M [flags]\n\n"
+    fprintf(f, "usage: cugen eval CKPT --metric elbo|nll|bpd [flags]\n"
+               "       cugen eval --metric mmd|fid --real SRC --fake SRC [flags]\n\n"
                "metrics:\n"
                "  elbo   VAE: the evidence lower bound on the test set, nats per image\n"
                "  nll    VAE: importance-weighted -log p(x) (--k samples), nats per image\n"
-               "  bpd    image flows: bits per dimension on the test set\n\n"
+               "  bpd    image flows: bits per dimension on the test set\n"
+               "  mmd    the lecture notes' MMD score between two sets of images\n"
+               "  fid    FMNIST-FID: Frechet distance of a cugen classifier's features\n\n"
                "cugen eval --metric M --help lists the flags of a metric.\n");
 }
 
@@ -39,11 +43,15 @@ int cli_eval(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        fprintf(stderr, "cugen eval: give --metric elbo|nll|bpd (see cugen eval --help)\n");
+        fprintf(stderr, "cugen eval: give --metric elbo|nll|bpd|mmd|fid (see cugen eval "
+                "--help)\n");
         return 2;
     }
     if (strcmp(metric, "elbo") == 0 || strcmp(metric, "nll") == 0 || strcmp(metric, "bpd") == 0)
         return cli_eval_likelihood(argc, argv);
-    fprintf(stderr, "cugen eval: --metric expects one of elbo|nll|bpd, got '%s'\n", metric);
+    if (strcmp(metric, "mmd") == 0 || strcmp(metric, "fid") == 0)
+        return cli_eval_samples(argc, argv);
+    fprintf(stderr, "cugen eval: --metric expects one of elbo|nll|bpd|mmd|fid, got '%s'\n",
+            metric);
     return 2;
 }

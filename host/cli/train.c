@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/classic.h"
 #include "cli/commands.h"
 #include "cugen/dcgan.h"
 #include "cugen/ddpm.h"
@@ -296,6 +297,16 @@ static const model_entry models[] = {
      128, 1e-3, 1, 500, 0, "data data-dir image-size deterministic arch hidden latent", run_vae},
     {"realnvp", "2-D RealNVP flow (affine couplings) on a toy set (--data moons, ...)", 3000,
      256, 1e-3, 0, 0, 0, "data hidden layers", run_realnvp},
+    {"mlp-gan", "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST", 0, 64,
+     1e-3, 1, 500, 0, "data data-dir z-size hidden noise", run_mlp_gan},
+    {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
+     500, 1, 0, 0, 0, "k", run_gmm},
+    {"rbm", "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS", 0,
+     64, 0.05, 0, 0, 0, "data data-dir hidden k pcd gibbs ais-betas ais-runs", run_rbm},
+    {"gauss-init-gan", "MLP generator initialised to N(mu, diag sigma^2), then a GAN on a "
+     "toy set", 2000, 256, 1e-3, 0, 0, 0, "z-size hidden mu sigma toy", run_gauss_init},
+    {"classifier", "Fashion-MNIST classifier whose features define FMNIST-FID (cugen eval)",
+     4685, 64, 1e-3, 0, 0, 0, "data data-dir", run_classifier},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -363,11 +374,33 @@ int cli_train(int argc, char **argv)
          "DDIM steps of the final sample grid, 0: no grid (default 50)", 0, 1000, 0},
         {"arch", ARG_CHOICE, &mflags.arch, "mlp", "network kind (default mlp)", 1, 0, 0},
         {"hidden", ARG_INT, &mflags.hidden, "N",
-         "hidden layer width (default vae 400, realnvp 64)", 1, 65536, 0},
+         "hidden layer width (default vae 400, realnvp 64, mlp-gan 100, rbm 200, "
+         "gauss-init-gan 64)", 1, 65536, 0},
         {"latent", ARG_INT, &mflags.latent, "N",
          "latent size (default 20; 2 also draws manifold.png)", 1, 4096, 0},
         {"layers", ARG_INT, &mflags.layers, "N", "coupling layers (default 8)", 1,
          CG_FLOW2D_MAX_LAYERS, 0},
+        {"z-size", ARG_INT, &cflags.z_size, "N",
+         "mlp-gan: latent size (default 20); gauss-init-gan: input size (default 4)", 1, 4096,
+         0},
+        {"noise", ARG_CHOICE, &cflags.noise, "uniform|normal",
+         "mlp-gan: z drawn from U[-1, 1] (default) or N(0, 1)", 1, 0, 0},
+        {"k", ARG_INT, &cflags.k, "N",
+         "gmm: components (default 3); rbm: Gibbs steps of CD-k (default 1)", 1, 1000, 0},
+        {"pcd", ARG_FLAG, &cflags.pcd, NULL,
+         "rbm: persistent contrastive divergence (chains kept across updates)", 1, 0, 0},
+        {"gibbs", ARG_INT, &cflags.gibbs, "N",
+         "rbm: Gibbs steps of the sample chains (default 1000)", 1, 1e7, 0},
+        {"ais-betas", ARG_INT, &cflags.ais_betas, "N",
+         "rbm: AIS temperatures (default 10000)", 3, 1e7, 0},
+        {"ais-runs", ARG_INT, &cflags.ais_runs, "N", "rbm: AIS runs (default 100)", 2, 100000,
+         0},
+        {"mu", ARG_STR, &cflags.mu, "A,B", "gauss-init-gan: target mean (default 2,4)", 1, 0,
+         0},
+        {"sigma", ARG_STR, &cflags.sigma, "A,B",
+         "gauss-init-gan: target standard deviations (default 1.5,0.8)", 1, 0, 0},
+        {"toy", ARG_CHOICE, &cflags.toy, "8gaussians|moons|swissroll|checkerboard|gaussian",
+         "gauss-init-gan: the 2-D set the GAN learns (default 8gaussians)", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -422,6 +455,7 @@ int cli_train(int argc, char **argv)
         return 2;
     }
     o.image_size = (int)image_size;
+    cflags.hidden = mflags.hidden;  /* --hidden is shared with the classical models */
     if (o.resume && !m->has_checkpoints) {
         fprintf(stderr, "%s %s: --resume: this model keeps no checkpoints (it trains in "
                 "seconds); run it again\n", cmd, m->name);

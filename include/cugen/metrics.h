@@ -1,0 +1,104 @@
+/*
+ * metrics.h: how good a generator is, from samples: the lecture notes' MMD
+ * score, the Frechet distance between feature statistics (FID with a
+ * pluggable feature network), and the dense linear algebra they need.
+ *
+ * Not for: training losses (ops.h: cg_mmd2_rbf is the differentiable MMD).
+ */
+#ifndef CUGEN_METRICS_H
+#define CUGEN_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cugen/nn.h"
+#include "cugen/tensor.h"
+#include "cugen/train.h"
+
+/* ---- linear algebra (double, LAPACK through OpenBLAS) ---------------------- */
+/* Eigen-decomposition of the symmetric n x n matrix a (row-major; only its
+ * values matter, both triangles are read as one): eigenvalues ascending into
+ * w (n), eigenvectors into the columns of a (a[i * n + k]: component i of
+ * vector k). CG_ERR_NOMEM, or CG_ERR_NUMERIC if LAPACK does not converge. */
+cg_status cg_sym_eig(int n, double *a, double *w);
+
+/* ---- the lecture notes' MMD score ----------------------------------------------
+ * compute_score(fake, real): with M_ab[i, j] = |a_i - b_j|^2 (pairwise
+ * squared distances; computed as |a|^2 + |b|^2 - 2 a.b with a double GEMM
+ * in blocks) and scale = mean of M_rr (real against real, diagonal
+ * included), k(a, b) = exp(-M_ab / (2 scale sigma^2)) and
+ *   mmd2 = mean k(real, real) + mean k(fake, fake) - 2 mean k(real, fake),
+ *   mmd  = sqrt(max(mmd2, 0))   (what the notes print).
+ * fake (n, d), real (m, d), rows of d values. CG_ERR_ARG for n or m < 1, d < 1
+ * or sigma <= 0; CG_ERR_NUMERIC if the real rows are all equal (scale 0). */
+cg_status cg_mmd_score(const real *fake, int n, const real *real_x, int m, int d, double sigma,
+                       double *mmd2, double *mmd);
+
+/* ---- Frechet distance between feature statistics --------------------------------
+ * FD = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), computed in double
+ * through symmetric eigendecompositions: R = S_a^(1/2) (eigenvectors and the
+ * square roots of the eigenvalues, negative ones from rounding set to 0),
+ * then Tr((S_a S_b)^(1/2)) = Tr((R S_b R)^(1/2)) = sum of the square roots of
+ * the eigenvalues of the symmetric R S_b R. */
+typedef struct {
+    int d;
+    int64_t n;
+    double *mean;   /* d */
+    double *cov;    /* d x d, unbiased (n - 1), as numpy's np.cov */
+} cg_feat_stats;
+
+/* Statistics of n feature rows (n, d); n >= 2. */
+cg_status cg_feat_stats_compute(const real *f, int64_t n, int d, cg_feat_stats *s);
+void cg_feat_stats_free(cg_feat_stats *s);
+cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, double *fd);
+
+/* A feature network, pluggable: it maps images (n, C, H, W) in [-1, 1] to
+ * rows of `dim` features. */
+typedef struct cg_feature_net {
+    const char *name;
+    int dim, channels, height, width;
+    void *state;
+    cg_status (*features)(struct cg_feature_net *net, cg_ctx *ctx, const real *x, int n,
+                          real *out);
+    void (*free)(struct cg_feature_net *net);
+} cg_feature_net;
+
+/* Feature statistics of n images x through net, in batches. */
+cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_feat_stats *s,
+                           char *err, size_t errlen);
+
+/* ---- the Fashion-MNIST classifier whose features give "FMNIST-FID" -------------
+ *   conv1 Conv2d(1, 32, 3, padding 1), ReLU, AvgPool 2   -> 32 x 14 x 14
+ *   conv2 Conv2d(32, 64, 3, padding 1), ReLU, AvgPool 2  -> 64 x 7 x 7
+ *   fc1 Linear(3136, 128), ReLU                           -> the 128 features
+ *   fc2 Linear(128, 10)                                   -> logits
+ * Parameters "conv1.weight", ..., "fc2.bias"; nn.Conv2d / nn.Linear's
+ * default initialisation. */
+#define CG_FMNIST_NET_FEATURES 128
+typedef struct {
+    cg_params p;
+    cg_tensor *c1w, *c1b, *c2w, *c2b, *f1w, *f1b, *f2w, *f2b;
+} cg_fmnist_net;
+
+cg_status cg_fmnist_net_build(cg_fmnist_net *m, char *err, size_t errlen);
+void cg_fmnist_net_init(cg_fmnist_net *m, uint64_t seed, uint32_t stream);
+void cg_fmnist_net_free(cg_fmnist_net *m);
+/* x (N, 1, 28, 28) in [-1, 1]: logits (N, 10); *features (may be NULL) the
+ * (N, 128) activations of fc1 after ReLU. */
+cg_tensor *cg_fmnist_net_forward(cg_ctx *ctx, cg_fmnist_net *m, cg_tensor *x,
+                                 cg_tensor **features);
+/* Load classifier.safetensors (a file, or the run directory holding it)
+ * into a feature net (its own copy of the weights; net->free releases it). */
+cg_status cg_fmnist_feature_net(const char *path, cg_feature_net *net, char *err,
+                                size_t errlen);
+
+/* `cugen train classifier`: Adam on Fashion-MNIST labels, test accuracy per
+ * epoch, DIR/classifier.safetensors. */
+typedef struct {
+    int64_t steps, epochs_done;
+    double train_loss, test_acc, train_acc;   /* last epoch; accuracies in [0, 1] */
+} cg_classifier_result;
+cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res, char *err,
+                              size_t errlen);
+
+#endif
