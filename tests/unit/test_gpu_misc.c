@@ -11,7 +11,15 @@
  * evaluates the CPU's expression on the same operands in the same order with
  * correctly rounded + and * only (dropout: the same Philox mask and scale;
  * the copies; the 2x2 sums of the resampling). Reductions are run twice and
- * must give the same bits. Skipped without a GPU (failed under make test-gpu).
+ * must give the same bits.
+ *
+ * Then a small training step made of these ops and the foundation's
+ * (elementwise, broadcast, losses, Adam): three steps on each device give
+ * the same losses and parameters (1e-4, the bound of DESIGN.md for a whole
+ * step), and on the GPU the second and third steps allocate no device memory
+ * and see the first one's addresses.
+ *
+ * Skipped without a GPU (failed under make test-gpu).
  */
 #include <math.h>
 #include <string.h>
@@ -22,6 +30,9 @@
 #include "cpu/cpu_resample.h"
 #include "cpu/cpu_shape.h"
 #include "cpu/cpu_softmax.h"
+#include "cugen/nn.h"
+#include "cugen/ops.h"
+#include "cugen/optim.h"
 #include "gpu_check.h"
 #include "ops/cuda_ops.h"
 
@@ -317,4 +328,131 @@ TEST(gpu_mmd2_rbf_matches_cpu)
         cg_cuda_free(sd);
     }
     gpu_free_all();
+}
+
+/* ---- a training step: no device allocation after the first ----------------------------- */
+#define STEP_N 4
+#define STEPS 3
+
+typedef struct {
+    real *x, *t, *target, *ref;  /* host data, the same every step */
+} step_data;
+
+/* A tensor on dev holding the host values v. */
+static cg_tensor *input(cg_ctx *ctx, cg_device dev, const real *v, const int *shape, int ndim)
+{
+    cg_tensor *t = cg_new_on(ctx, dev, shape, ndim);
+    if (t)
+        cg_copy_from_host(ctx, t, v);
+    return t;
+}
+
+/* x (4, 3, 6, 10) -> concat(x, x) * w + b -> silu -> avgpool2x -> upsample2x ->
+ * times the embedding of t -> dropout -> split {2, 4}: mse of the first part
+ * plus mmd2_rbf of the softmax of the second against ref. The loss (host) in
+ * *loss; the address of the concat's output in *addr. */
+static int train_step(cg_ctx *ctx, cg_device dev, cg_params *p, cg_adam *opt, cg_rng *rng,
+                      const step_data *d, real *loss, void **addr)
+{
+    static const double sigmas[2] = {0.5, 2};
+    cg_tensor *x = input(ctx, dev, d->x, CG_SHAPE(STEP_N, 3, 6, 10));
+    cg_tensor *t = input(ctx, dev, d->t, CG_SHAPE(STEP_N));
+    cg_tensor *target = input(ctx, dev, d->target, CG_SHAPE(STEP_N, 2, 6, 10));
+    cg_tensor *ref = input(ctx, dev, d->ref, CG_SHAPE(5, 240));
+    cg_tensor *xx[2] = {x, x};
+    cg_tensor *cat = cg_concat(ctx, xx, 2);
+    cg_tensor *h = cg_add(ctx, cg_mul(ctx, cat, p->t[0]), p->t[1]);
+    h = cg_upsample2x(ctx, cg_avgpool2x(ctx, cg_silu(ctx, h)));
+    cg_tensor *e = cg_reshape(ctx, cg_timestep_embedding(ctx, t, 6, 10000),
+                              CG_SHAPE(STEP_N, 6, 1, 1));
+    h = cg_dropout(ctx, cg_mul(ctx, h, e), 0.2, rng, 1);
+    cg_tensor *part[2] = {0};
+    if (cg_split(ctx, h, (const int[]){2, 4}, 2, part) != CG_OK)
+        return 0;
+    cg_tensor *s = cg_reshape(ctx, cg_softmax(ctx, part[1]), CG_SHAPE(STEP_N, 240));
+    cg_tensor *l = cg_add(ctx, cg_mse(ctx, part[0], target, CG_REDUCE_MEAN),
+                          cg_mmd2_rbf(ctx, s, ref, sigmas, 2));
+    if (cg_params_zero_grad(p) != CG_OK || cg_backward(ctx, l) != CG_OK ||
+        cg_adam_step(opt, p) != CG_OK || cg_copy_to_host(ctx, loss, l) != CG_OK)
+        return 0;
+    *addr = cat->data;
+    return cg_ok(ctx);
+}
+
+/* STEPS steps on dev from the same initial parameters; the losses, the
+ * final flat weights (host, *nw <= 64 values), and after each step the
+ * device allocations so far and the concat's address. */
+static int train(cg_device dev, const step_data *d, real *losses, real *w, int64_t *nw,
+                 int64_t *mallocs, void **addrs)
+{
+    cg_params p;
+    cg_params_init(&p);
+    cg_param(&p, "w", CG_SHAPE(1, 6, 1, 1), 0);
+    cg_param(&p, "b", CG_SHAPE(1, 6, 1, 1), 0);
+    cg_ctx ctx;
+    if (cg_params_alloc(&p) != CG_OK || p.n > 64 || cg_ctx_init(&ctx) != CG_OK) {
+        th_fail(__FILE__, __LINE__, "set-up failed");
+        cg_params_free(&p);
+        return 0;
+    }
+    cg_rng init;
+    cg_rng_init(&init, 11, 0);
+    cg_init_normal(p.t[0], &init, 1, 0.3);
+    cg_init_normal(p.t[1], &init, 0, 0.3);
+    char err[256] = "";
+    if (dev == CG_CUDA && cg_params_to_device(&p, err, sizeof err) != CG_OK) {
+        th_fail(__FILE__, __LINE__, "params to GPU: %s", err);
+        cg_ctx_free(&ctx);
+        cg_params_free(&p);
+        return 0;
+    }
+    cg_adam opt;
+    cg_adam_init(&opt, 0.01, 0.9, 0.999, 1e-8, 0, 0);
+    cg_rng rng;
+    cg_rng_init(&rng, 99, 4);
+    int ok = 1;
+    for (int k = 0; ok && k < STEPS; k++) {
+        ok = train_step(&ctx, dev, &p, &opt, &rng, d, &losses[k], &addrs[k]);
+        if (!ok)
+            th_fail(__FILE__, __LINE__, "step %d on %s: %s", k, dev == CG_CUDA ? "GPU" : "CPU",
+                    ctx.errmsg);
+        mallocs[k] = ctx.dev_arena.n_mallocs;
+        cg_ctx_step_end(&ctx);
+    }
+    if (ok && dev == CG_CUDA && cg_params_to_host(&p, err, sizeof err) != CG_OK) {
+        th_fail(__FILE__, __LINE__, "params to host: %s", err);
+        ok = 0;
+    }
+    if (ok) {
+        *nw = p.n;
+        memcpy(w, p.w, sizeof(real) * (size_t)p.n);
+    }
+    cg_ctx_free(&ctx);
+    cg_params_free(&p);
+    return ok;
+}
+
+TEST(gpu_training_step_matches_cpu_and_allocates_only_once)
+{
+    GPU_OR_SKIP();
+    step_data d = {
+        gpu_rand(7000, STEP_N * 3 * 60, 0.05, 2, 1),
+        gpu_rand(7001, STEP_N, 1, 999, 0),
+        gpu_rand(7002, STEP_N * 2 * 60, 0.05, 1, 1),
+        gpu_rand(7003, 5 * 240, 0.001, 0.01, 0),
+    };
+    real lc[STEPS], lg[STEPS], wc[64], wg[64];
+    int64_t nc = 0, ng = 0, mc[STEPS], mg[STEPS];
+    void *ac[STEPS], *ag[STEPS];
+    if (!train(CG_CPU, &d, lc, wc, &nc, mc, ac) || !train(CG_CUDA, &d, lg, wg, &ng, mg, ag))
+        return;
+    REQUIRE(nc == ng);
+    gpu_compare("losses of 3 steps", lg, lc, STEPS, 1e-4);
+    gpu_compare("parameters after 3 steps", wg, wc, nc, 1e-4);
+    for (int k = 1; k < STEPS; k++) {
+        CHECK(mg[k] == mg[0], "step %d made %lld device allocations", k,
+              (long long)(mg[k] - mg[k - 1]));
+        CHECK(ag[k] == ag[0], "step %d: the concat's output moved", k);
+    }
+    CHECK(cg_cuda_sync() == CG_OK, "%s", cg_cuda_last_error());
 }
