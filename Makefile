@@ -6,6 +6,7 @@
 #   make valgrind     the CPU tests under valgrind's memcheck
 #   make gradcheck    only the gradchecks, with each op's measured error
 #   make test-gpu     the tests with GPU cases required (fails without a GPU)
+#   make sanitize-gpu the GPU tests under compute-sanitizer's memcheck
 #   make bench        CPU op benchmarks (cugen bench ops --device cpu)
 #   make demo         the main job
 #   CUDA=0|1          build the CUDA backend (default: 1 when nvcc is found);
@@ -65,7 +66,7 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(UNIT_SRC))
 GRAD_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(GRAD_SRC))
 
-.PHONY: all test gradcheck valgrind test-gpu bench demo clean refs fuzz
+.PHONY: all test gradcheck valgrind test-gpu sanitize-gpu bench demo clean refs fuzz
 all: $(BUILD)/cugen
 
 $(BUILD)/libcugen.a: $(F32_OBJ) $(BACKEND_OBJ)
@@ -122,6 +123,21 @@ valgrind:
 test-gpu: $(BUILD)/test_unit $(BUILD)/cugen
 	@$(BUILD)/cugen info --require-gpu
 	@CUGEN_REQUIRE_GPU=1 CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh $(BUILD)/test_unit
+
+# The GPU tests (names containing "gpu") under compute-sanitizer's memcheck:
+# out-of-bounds and misaligned device accesses, kernel faults and failed
+# CUDA calls, in the forked child each test runs in (--target-processes
+# all). Any report makes the run fail (exit status 1).
+SANITIZER ?= $(firstword $(wildcard $(CUDA_HOME)/bin/compute-sanitizer \
+                                    $(CUDA_HOME)/compute-sanitizer/compute-sanitizer) \
+                         $(shell command -v compute-sanitizer 2>/dev/null))
+sanitize-gpu: $(BUILD)/test_unit $(BUILD)/cugen
+	@test "$(CUDA)" = 1 || { echo "sanitize-gpu: needs the CUDA build (CUDA=1)"; exit 2; }
+	@test -n "$(SANITIZER)" || { echo "sanitize-gpu: compute-sanitizer not found in" \
+	    "$(CUDA_HOME)/bin, $(CUDA_HOME)/compute-sanitizer or PATH (set SANITIZER=...)"; exit 2; }
+	@$(BUILD)/cugen info --require-gpu
+	@CUGEN_REQUIRE_GPU=1 CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh \
+	    "$(SANITIZER) --tool memcheck --error-exitcode 1 --target-processes all $(BUILD)/test_unit gpu"
 
 bench: $(BUILD)/cugen
 	$(BUILD)/cugen bench ops --device cpu

@@ -8,6 +8,11 @@
  * of terms, summed in double per thread and then over the block by a fixed
  * shared-memory tree; pass 2 sums the B partials by the same tree. B depends
  * on n only, so the result is the same bits on every run.
+ *
+ * Per row: cu_rows(R, f) runs f(r) with one block per row, and inside it
+ * cu_block_sum / cu_block_max reduce one value per thread over the block by
+ * the same kind of fixed tree (softmax rows, the timestep embedding's
+ * backward).
  */
 #ifndef CUGEN_KERNELS_REDUCE_CUH
 #define CUGEN_KERNELS_REDUCE_CUH
@@ -30,6 +35,60 @@ static __device__ void cu_block_tree(double *sh)
             sh[threadIdx.x] += sh[threadIdx.x + k];
     }
     __syncthreads();
+}
+
+/* Sum of v over the CU_RED_THREADS threads of a block by the same fixed
+ * tree; every thread gets the result. Every thread of the block must call
+ * it (it synchronizes); calls may follow one another. */
+static __device__ double cu_block_sum(double v)
+{
+    __shared__ double sh[CU_RED_THREADS];
+    sh[threadIdx.x] = v;
+    cu_block_tree(sh);
+    double s = sh[0];
+    __syncthreads();  /* everyone has read sh[0] before the next call writes */
+    return s;
+}
+
+/* The largest v over the block, by comparisons `>` like the CPU's running
+ * maximum; the same rules as cu_block_sum. */
+static __device__ double cu_block_max(double v)
+{
+    __shared__ double sh[CU_RED_THREADS];
+    sh[threadIdx.x] = v;
+    for (int k = CU_RED_THREADS / 2; k > 0; k >>= 1) {
+        __syncthreads();
+        if ((int)threadIdx.x < k && sh[threadIdx.x + k] > sh[threadIdx.x])
+            sh[threadIdx.x] = sh[threadIdx.x + k];
+    }
+    __syncthreads();
+    double m = sh[0];
+    __syncthreads();
+    return m;
+}
+
+/* cu_rows(R, f): f(r) for each row r in [0, R), one block of CU_RED_THREADS
+ * threads per row (rows stride over at most 65535 blocks), so that f may
+ * call cu_block_sum / cu_block_max. f must be called by every thread of the
+ * block: no early return inside it before a block reduction. */
+template <class F>
+__global__ void cu_rows_kernel(int64_t R, F f)
+{
+    for (int64_t r = blockIdx.x; r < R; r += gridDim.x)
+        f(r);
+}
+
+template <class F>
+static cg_status cu_rows(int64_t R, F f)
+{
+    if (R <= 0)
+        return CG_OK;
+    cudaStream_t s;
+    cg_status st = cu_stream(&s);
+    if (st != CG_OK)
+        return st;
+    cu_rows_kernel<<<(unsigned)(R < 65535 ? R : 65535), CU_RED_THREADS, 0, s>>>(R, f);
+    return CU_LAUNCHED();
 }
 
 template <class F>

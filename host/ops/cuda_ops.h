@@ -99,6 +99,32 @@ extern "C" {
     /* reductions (kernels/reduce.cu), as cpu_reduce.h */                                      \
     X(cuda_sum_fwd, (real *y, const real *x, double scale, int64_t n))                         \
     X(cuda_sum_bwd, (real *dx, const real *dy, double scale, int64_t n))                       \
+    /* softmax over the last dim (kernels/softmax.cu), as cpu_softmax.h */                   \
+    X(cuda_softmax_fwd, (real *y, const real *x, int64_t R, int D))                            \
+    X(cuda_softmax_bwd, (real *dx, const real *dy, const real *y, int64_t R, int D))           \
+    /* dropout (kernels/dropout.cu), as cpu_dropout.h: the same mask, bit for bit */           \
+    X(cuda_dropout_fwd, (real *y, const real *x, int64_t n, double p, uint64_t seed,            \
+                         uint32_t stream, uint64_t offset))                                    \
+    X(cuda_dropout_bwd, (real *dx, const real *dy, int64_t n, double p, uint64_t seed,          \
+                         uint32_t stream, uint64_t offset))                                    \
+    /* channel block copies of concat / split (kernels/shape.cu), as cpu_shape.h */            \
+    X(cuda_channel_copy, (real *dst, int dC, int dc0, const real *src, int sC, int sc0,        \
+                          int Cp, int N, int S, int accumulate))                               \
+    /* 2x nearest upsampling, 2x2 average pooling (kernels/resample.cu), as cpu_resample.h */  \
+    X(cuda_upsample2x_fwd, (real *y, const real *x, int64_t NC, int H, int W))                 \
+    X(cuda_upsample2x_bwd, (real *dx, const real *dy, int64_t NC, int H, int W))               \
+    X(cuda_avgpool2x_fwd, (real *y, const real *x, int64_t NC, int H, int W))                  \
+    X(cuda_avgpool2x_bwd, (real *dx, const real *dy, int64_t NC, int H, int W))                \
+    /* sinusoidal timestep embedding (kernels/embed.cu), as cpu_embed.h */                     \
+    X(cuda_timestep_embedding_fwd, (real *y, const real *t, int N, int h, double max_period)) \
+    X(cuda_timestep_embedding_bwd, (real *dt, const real *dy, const real *t, int N, int h,     \
+                                    double max_period))                                        \
+    /* squared MMD under Gaussian kernels (kernels/mmd.cu), as cpu_loss.h; sigmas (ns doubles) \
+     * in GPU memory, no host accumulator */                                                   \
+    X(cuda_mmd2_rbf_fwd, (real *out, const real *x, const real *y, const double *sigmas,       \
+                          int ns, int N, int M, int D))                                        \
+    X(cuda_mmd2_rbf_bwd, (real *dx, real *dy, const real *dout, const real *x, const real *y,  \
+                          const double *sigmas, int ns, int N, int M, int D))                  \
     /* losses (kernels/loss.cu), as cpu_loss.h; labels in GPU memory */                        \
     X(cuda_bce_fwd, (real *out, const real *p, const real *t, double scale, int64_t n))        \
     X(cuda_bce_bwd, (real *dp, real *dt, const real *dout, const real *p, const real *t,       \

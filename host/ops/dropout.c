@@ -4,8 +4,8 @@
  * The forward reserves x->n values of the rng's stream (cg_rng_take) and the
  * node keeps only the counters (seed, stream, offset) and p; backward
  * regenerates the mask from them. That costs one more Philox pass but no
- * mask in the arena, and it is exactly what a CUDA kernel does from the same
- * three numbers.
+ * mask in the arena, and the CUDA twin (kernels/dropout.cu) draws the same
+ * mask, bit for bit, from the same three numbers.
  *
  * Identity (!training or p == 0) returns x itself: no copy, no node, no rng
  * values taken, and the gradient reaches x directly.
@@ -13,6 +13,7 @@
 #include "cpu/cpu_dropout.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 typedef struct {
     uint64_t seed, offset;
@@ -22,16 +23,18 @@ typedef struct {
 
 static cg_status dropout_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     const dropout_saved *s = nd->aux;
-    cpu_dropout_bwd(dx[0], nd->out->grad, nd->out->n, s->p, s->seed, s->stream, s->offset);
-    return CG_OK;
+    const real *dy = nd->out->grad;
+    int64_t n = nd->out->n;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev,
+                      cpu_dropout_bwd(dx[0], dy, n, s->p, s->seed, s->stream, s->offset),
+                      cuda_dropout_bwd(dx[0], dy, n, s->p, s->seed, s->stream, s->offset));
 }
 
 cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, double p, cg_rng *rng, int training)
 {
     static const char *op = "dropout";
-    if (!op_begin_cpu(ctx, op, &x, 1, 1))
+    if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
     if (!(p >= 0 && p < 1))
         return op_fail(ctx, op, "p = %g must be in [0, 1)", p);
@@ -51,7 +54,10 @@ cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, double p, cg_rng *rng, int trai
     s->stream = rng->stream;
     s->offset = cg_rng_take(rng, x->n);
     s->p = p;
-    cpu_dropout_fwd(y->data, x->data, x->n, p, s->seed, s->stream, s->offset);
+    if (!OP_RUN(ctx, op, x->dev,
+                cpu_dropout_fwd(y->data, x->data, x->n, p, s->seed, s->stream, s->offset),
+                cuda_dropout_fwd(y->data, x->data, x->n, p, s->seed, s->stream, s->offset)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, dropout_bwd, y, &x, 1, 0);
     if (nd)
         nd->aux = s;

@@ -2,31 +2,55 @@
  * mmd.c: op front end for the squared MMD between two sets of rows under a
  * sum of Gaussian kernels (a two-sample loss: a generator's samples against
  * data). Both inputs are activations; their gradients are written.
+ *
+ * The bandwidths are copied into the step arena of the inputs' device (the
+ * caller's array need not outlive the call; a kernel reads them from GPU
+ * memory) and the node keeps that copy for backward.
  */
 #include <math.h>
 #include <string.h>
 
 #include "cpu/cpu_loss.h"
 #include "cugen/ops.h"
+#include "cugen/cuda.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 static cg_status mmd2_rbf_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *x = nd->in[0], *y = nd->in[1];
-    int N = x->shape[0], M = y->shape[0], D = x->shape[1];
-    double *acc = op_scratch(ctx, sizeof(double) * (size_t)D);
-    if (!acc)
+    int N = x->shape[0], M = y->shape[0], D = x->shape[1], ns = nd->i[0];
+    const double *sig = nd->aux;
+    const real *dout = nd->out->grad;
+    double *acc = x->dev == CG_CPU ? op_scratch(ctx, sizeof(double) * (size_t)D) : NULL;
+    if (x->dev == CG_CPU && !acc)
         return ctx->err;
-    cpu_mmd2_rbf_bwd(dx[0], dx[1], acc, nd->out->grad, x->data, y->data, nd->aux, nd->i[0], N,
-                     M, D);
-    return CG_OK;
+    return OP_RUN_BWD(ctx, nd->op, x->dev,
+                      cpu_mmd2_rbf_bwd(dx[0], dx[1], acc, dout, x->data, y->data, sig, ns, N, M,
+                                       D),
+                      cuda_mmd2_rbf_bwd(dx[0], dx[1], dout, x->data, y->data, sig, ns, N, M, D));
+}
+
+/* A copy of the ns bandwidths in the step arena of dev, or NULL (error set). */
+static const double *sigmas_on(cg_ctx *ctx, int dev, const double *sigmas, int ns)
+{
+    size_t bytes = sizeof(double) * (size_t)ns;
+    double *copy = backend_alloc_bytes(ctx, dev, bytes, "bandwidths");
+    if (!copy)
+        return NULL;
+    if (dev == CG_CPU) {
+        memcpy(copy, sigmas, bytes);
+        return copy;
+    }
+    return op_cuda(ctx, "mmd2_rbf", cg_cuda_upload_staged(ctx, copy, sigmas, bytes)) ? copy
+                                                                                      : NULL;
 }
 
 cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *sigmas, int ns)
 {
     static const char *op = "mmd2_rbf";
     cg_tensor *in[2] = {x, y};
-    if (!op_begin_cpu(ctx, op, in, 2, 2))
+    if (!op_begin(ctx, op, in, 2, 2))
         return NULL;
     if (x->ndim != 2 || y->ndim != 2)
         return op_fail(ctx, op, "x %s and y %s must be 2-D (rows are samples)", SHAPE_STR(x),
@@ -44,14 +68,15 @@ cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *si
     if (!out)
         return NULL;
     int N = x->shape[0], M = y->shape[0], D = x->shape[1];
-    cpu_mmd2_rbf_fwd(out->data, x->data, y->data, sigmas, ns, N, M, D);
+    const double *sig = sigmas_on(ctx, x->dev, sigmas, ns);
+    if (!sig)
+        return NULL;
+    if (!OP_RUN(ctx, op, x->dev, cpu_mmd2_rbf_fwd(out->data, x->data, y->data, sig, ns, N, M, D),
+                cuda_mmd2_rbf_fwd(out->data, x->data, y->data, sig, ns, N, M, D)))
+        return NULL;
     cg_node *nd = cg_record(ctx, op, mmd2_rbf_bwd, out, in, 2, 0);
-    if (nd) {  /* the caller's sigmas need not outlive this call */
-        double *copy = op_scratch(ctx, sizeof(double) * (size_t)ns);
-        if (!copy)
-            return NULL;
-        memcpy(copy, sigmas, sizeof(double) * (size_t)ns);
-        nd->aux = copy;
+    if (nd) {
+        nd->aux = (void *)sig;
         nd->i[0] = ns;
     }
     return out;

@@ -16,18 +16,27 @@
 #include "cpu/cpu_shape.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
+
+/* cpu_channel_copy or its CUDA twin by dev; 1, or 0 with the sticky error set */
+static int channel_copy(cg_ctx *ctx, const char *op, int dev, real *dst, int dC, int dc0,
+                        const real *src, int sC, int sc0, int Cp, int N, int S, int accumulate)
+{
+    return OP_RUN(ctx, op, dev, cpu_channel_copy(dst, dC, dc0, src, sC, sc0, Cp, N, S, accumulate),
+                  cuda_channel_copy(dst, dC, dc0, src, sC, sc0, Cp, N, S, accumulate));
+}
 
 /* ---- concat -------------------------------------------------------------------- */
 /* i[0] = N, i[1] = S; each part's channel count is its shape[1] */
 static cg_status concat_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     cg_tensor *y = nd->out;
     int c0 = 0;
     for (int j = 0; j < nd->nin; j++) {
         int Cj = nd->in[j]->shape[1];
-        if (dx[j])
-            cpu_channel_copy(dx[j], Cj, 0, y->grad, y->shape[1], c0, Cj, nd->i[0], nd->i[1], 0);
+        if (dx[j] && !channel_copy(ctx, nd->op, y->dev, dx[j], Cj, 0, y->grad, y->shape[1], c0,
+                                   Cj, nd->i[0], nd->i[1], 0))
+            return ctx->err;
         c0 += Cj;
     }
     return CG_OK;
@@ -49,8 +58,9 @@ static cg_tensor *concat_node(cg_ctx *ctx, const char *op, cg_tensor *const *xs,
         return NULL;
     int c0 = 0;
     for (int j = 0; j < n; j++) {
-        cpu_channel_copy(y->data, shape[1], c0, xs[j]->data, xs[j]->shape[1], 0,
-                         xs[j]->shape[1], N, S, 0);
+        if (!channel_copy(ctx, op, y->dev, y->data, shape[1], c0, xs[j]->data, xs[j]->shape[1],
+                          0, xs[j]->shape[1], N, S, 0))
+            return NULL;
         c0 += xs[j]->shape[1];
     }
     cg_node *nd = cg_record(ctx, op, concat_bwd, y, xs, n, 0);
@@ -68,7 +78,7 @@ cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor *const *xs, int n)
         return NULL;
     if (!xs || n < 1)
         return op_fail(ctx, op, "needs at least one tensor (got %d)", n);
-    if (!op_begin_cpu(ctx, op, xs, n, n))
+    if (!op_begin(ctx, op, xs, n, n))
         return NULL;
     cg_tensor *x0 = xs[0];
     if (x0->ndim < 2)
@@ -103,12 +113,10 @@ cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor *const *xs, int n)
 /* i[0] = first channel of this part in x, i[1] = N, i[2] = S */
 static cg_status split_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     cg_tensor *y = nd->out;
     int Cp = y->shape[1];
-    cpu_channel_copy(dx[0], nd->in[0]->shape[1], nd->i[0], y->grad, Cp, 0, Cp, nd->i[1],
-                     nd->i[2], 1);
-    return CG_OK;
+    return channel_copy(ctx, nd->op, y->dev, dx[0], nd->in[0]->shape[1], nd->i[0], y->grad, Cp,
+                        0, Cp, nd->i[1], nd->i[2], 1) ? CG_OK : ctx->err;
 }
 
 cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor **out)
@@ -116,7 +124,7 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
     static const char *op = "split";
     for (int j = 0; out && j < n; j++)
         out[j] = NULL;
-    if (!op_begin_cpu(ctx, op, &x, 1, 1))
+    if (!op_begin(ctx, op, &x, 1, 1))
         return ctx->err;
     if (!sizes || !out || n < 1) {
         op_fail(ctx, op, "needs n >= 1 sizes and outputs (got n = %d)", n);
@@ -153,7 +161,12 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
                 out[k] = NULL;
             return ctx->err;
         }
-        cpu_channel_copy(y->data, sizes[j], 0, x->data, C, c0, sizes[j], N, S, 0);
+        if (!channel_copy(ctx, op, x->dev, y->data, sizes[j], 0, x->data, C, c0, sizes[j], N, S,
+                          0)) {
+            for (int k = 0; k < j; k++)
+                out[k] = NULL;
+            return ctx->err;
+        }
         cg_node *nd = cg_record(ctx, op, split_bwd, y, &x, 1, 0x1);
         if (nd) {
             nd->i[0] = c0;

@@ -80,6 +80,37 @@ static cg_tensor *g_xent(cg_ctx *c, cg_tensor **in)
     return cg_softmax_xent(c, in[0], labels, CG_REDUCE_MEAN);
 }
 
+static cg_tensor *g_softmax(cg_ctx *c, cg_tensor **in) { return cg_softmax(c, in[0]); }
+static cg_tensor *g_up(cg_ctx *c, cg_tensor **in) { return cg_upsample2x(c, in[0]); }
+static cg_tensor *g_pool(cg_ctx *c, cg_tensor **in) { return cg_avgpool2x(c, in[0]); }
+static cg_tensor *g_concat(cg_ctx *c, cg_tensor **in) { return cg_concat(c, in, 3); }
+/* the middle part unused: its channels of the gradient stay zero */
+static cg_tensor *g_split(cg_ctx *c, cg_tensor **in)
+{
+    cg_tensor *part[3];
+    if (cg_split(c, in[0], (const int[]){2, 4, 3}, 3, part) != CG_OK)
+        return NULL;
+    cg_tensor *two[2] = {part[2], part[0]};
+    return cg_concat(c, two, 2);
+}
+/* the same counters on both devices, so the same mask */
+static cg_tensor *g_dropout(cg_ctx *c, cg_tensor **in)
+{
+    cg_rng rng;
+    cg_rng_init(&rng, 1234, 3);
+    cg_rng_take(&rng, 5);  /* a mask that does not start at value 0 */
+    return cg_dropout(c, in[0], 0.3, &rng, 1);
+}
+static cg_tensor *g_embed(cg_ctx *c, cg_tensor **in)
+{
+    return cg_timestep_embedding(c, in[0], 10, 10000);
+}
+static cg_tensor *g_mmd(cg_ctx *c, cg_tensor **in)
+{
+    static const double sigmas[3] = {0.5, 1, 3};
+    return cg_mmd2_rbf(c, in[0], in[1], sigmas, 3);
+}
+
 #define S4 {{5, 3, 7, 1}, {1, 3, 1, 1}, {1}}, {4, 4, 1}
 static const graph_case CASES[] = {
     {"relu", g_relu, 1, {{5, 21}}, {2}, 0.1, 0},
@@ -109,6 +140,14 @@ static const graph_case CASES[] = {
     {"gaussian_nll", g_nll, 3, {{9, 11}, {9, 11}, {9, 11}}, {2, 2, 2}, 0.1, 0},
     {"gaussian_nll shared", g_nll, 3, {{9, 11}, {9, 11}, {1}}, {2, 2, 1}, 0.1, 0},
     {"softmax_xent", g_xent, 1, {{9, 5}}, {2}, 0.1, 0},
+    {"softmax", g_softmax, 1, {{3, 5, 7}}, {3}, 0.1, 0},
+    {"dropout", g_dropout, 1, {{5, 3, 7}}, {3}, 0.1, 0},
+    {"concat", g_concat, 3, {{3, 2, 5, 7}, {3, 1, 5, 7}, {3, 4, 5, 7}}, {4, 4, 4}, 0.1, 0},
+    {"split", g_split, 1, {{5, 9, 3}}, {3}, 0.1, 0},
+    {"upsample2x", g_up, 1, {{2, 3, 5, 7}}, {4}, 0.1, 0},
+    {"avgpool2x", g_pool, 1, {{2, 3, 6, 10}}, {4}, 0.1, 0},
+    {"timestep_embedding", g_embed, 1, {{7}}, {1}, 0.1, 0},
+    {"mmd2_rbf", g_mmd, 2, {{9, 5}, {7, 5}}, {2, 2}, 0.1, 0},
 };
 
 /* The graph on dev; out[j] gets the gradient of in[j], y the output (host). */
