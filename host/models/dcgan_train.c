@@ -240,6 +240,7 @@ static cg_status open_all(run *r, const cg_dcgan_opts *d)
     r->dev = o->device;
     if (r->dev == CG_CUDA) {
         cg_cuda_set_deterministic(o->deterministic);
+        cg_cuda_set_tf32(o->tf32);
         if ((st = cg_dcgan_to_device(&r->m, CG_CUDA, why, sizeof why)) != CG_OK)
             return fail(r, st, "parameters to the GPU: %s", why);
     }

@@ -29,6 +29,7 @@ typedef struct {
     int image_size;      /* 0: the model's default */
     int deterministic;   /* reproducible kernels only (the CPU path always is); the loop
                           * passes it to cg_cuda_set_deterministic */
+    int tf32;            /* GPU: TF32 tensor-core math in cuBLAS and cuDNN (faster, ~1e-3) */
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in

@@ -313,6 +313,9 @@ TEST(cli_dcgan_bad_flags_and_files)
     FAILS(2, "--bn expects one of", "train", "dcgan", "--bn", "moving");
     FAILS(2, "--data expects one of", "train", "dcgan", "--data", "cifar");
     FAILS(2, "--ngf expects an integer", "train", "dcgan", "--ngf", "0");
+    FAILS(2, "--tf32 and --deterministic exclude each other", "train", "dcgan", "--tf32",
+          "--deterministic");
+    FAILS(2, "--tf32 is not a flag of this model", "train", "gaussian", "--tf32");
     FAILS(1, "/nonexistent", "train", "dcgan", "--data", "celeba", "--data-dir",
           "/nonexistent/celeba.cgpk", "--steps", "1");
     FAILS(2, "mnist: needs --data-dir", "train", "dcgan", "--data", "mnist", "--steps", "1");
