@@ -18,6 +18,10 @@ file stays small:
     final.<name>           the state_dict after the Adam step
     cfg                    x_dim, hidden, latent, batch, lr
 
+vae_conv.ref: the same for cugen's convolutional VAE with a Gaussian
+likelihood (ConvVAE below: 32x32x1 images, width 4, latent 3, batch 3, one
+learnt log-variance dec_logvar), same names.
+
 flow.ref: a 2-D RealNVP of 2 coupling layers (layer i keeps coordinate i % 2;
 net = Linear(1, 8) ReLU Linear(8, 8) ReLU Linear(8, 2); s = tanh(raw)), with
 random weights (the last layer too, so that the layers do something):
@@ -67,6 +71,45 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)
         z = mu + torch.exp(0.5 * logvar) * eps  # reparameterize with a given eps
         return self.decode(z), mu, logvar
+
+
+class ConvVAE(nn.Module):
+    """cugen's --arch conv: stride-2 4x4 convolutions to 4x4 and back."""
+
+    def __init__(self, channels, size, width, latent, gaussian):
+        super().__init__()
+        L = {32: 3, 64: 4}[size]
+        enc, c = [], channels
+        for i in range(L):
+            enc += [nn.Conv2d(c, width << i, 4, 2, 1), nn.ReLU()]
+            c = width << i
+        self.enc = nn.Sequential(*enc)
+        self.top = c
+        self.fc_mu = nn.Linear(c * 16, latent)
+        self.fc_logvar = nn.Linear(c * 16, latent)
+        self.dec_fc = nn.Linear(latent, c * 16)
+        dec = []
+        for j in range(L):
+            cout = channels if j == L - 1 else width << (L - 2 - j)
+            dec += [nn.ConvTranspose2d(c, cout, 4, 2, 1)] + ([nn.ReLU()] if j < L - 1 else [])
+            c = cout
+        self.dec = nn.Sequential(*dec)
+        if gaussian:
+            self.dec_logvar = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, eps):
+        h = self.enc(x).flatten(1)
+        mu, logvar = self.fc_mu(h), self.fc_logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        g = F.relu(self.dec_fc(z)).view(-1, self.top, 4, 4)
+        return self.dec(g), mu, logvar
+
+
+def gaussian_vae_loss(mean, x, mu, logvar, dec_logvar):
+    rec = 0.5 * torch.sum((x - mean) ** 2 / torch.exp(dec_logvar) + dec_logvar +
+                          math.log(2 * math.pi))
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kld, rec, kld
 
 
 def vae_loss(recon, x, mu, logvar):
@@ -145,6 +188,29 @@ def vae_case(path):
     write_ref(path, out)
 
 
+def conv_vae_case(path):
+    torch.manual_seed(13)
+    C, S, W, L, B, lr = 1, 32, 4, 3, 3, 1e-3
+    model = ConvVAE(C, S, W, L, True)
+    with torch.no_grad():
+        model.dec_logvar.fill_(-0.7)   # not 0, so that its gradient path is exercised
+    x = torch.rand(B, C, S, S)
+    eps = torch.randn(B, L)
+    out = [("cfg", cfg(C, S, W, L, B, lr))] + state("init.", model)
+    out += [("x", x), ("eps", eps)]
+    model.double()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    mean, mu, logvar = model(x.double(), eps.double())
+    loss, rec, kld = gaussian_vae_loss(mean, x.double(), mu, logvar, model.dec_logvar)
+    opt.zero_grad()
+    loss.backward()
+    out += [("loss", loss), ("bce", rec), ("kl", kld), ("mu", mu), ("logvar", logvar)]
+    out += [("grad." + k, p.grad) for k, p in model.named_parameters()]
+    opt.step()
+    out += state("final.", model)
+    write_ref(path, out)
+
+
 def flow_case(path):
     torch.manual_seed(12)
     layers, hidden, N = 2, 8, 7
@@ -177,8 +243,9 @@ def main():
     os.makedirs(folder, exist_ok=True)
     torch.set_num_threads(1)
     vae_case(os.path.join(folder, "vae_step.ref"))
+    conv_vae_case(os.path.join(folder, "vae_conv.ref"))
     flow_case(os.path.join(folder, "flow.ref"))
-    for name in ("vae_step.ref", "flow.ref"):
+    for name in ("vae_step.ref", "vae_conv.ref", "flow.ref"):
         print("wrote %s (%d bytes)" % (os.path.join(folder, name),
                                        os.path.getsize(os.path.join(folder, name))))
 

@@ -3,7 +3,8 @@
  * a trained model on a test set, in nats per image (elbo, nll) or bits per
  * dimension (bpd), and with --out DIR the model's pictures.
  *
- * CKPT is a VAE run directory, its checkpoint.safetensors or vae.safetensors.
+ * CKPT is a VAE run directory, its checkpoint.safetensors or vae.safetensors;
+ * the images are resized to the size the VAE was trained at.
  * elbo: the mean ELBO with one posterior sample per image. nll: the
  * importance-weighted estimate of -log p(x) with --k samples per image (the
  * ELBO is printed beside it: nll <= -elbo up to the estimate's noise).
@@ -16,6 +17,17 @@
 #include "cugen/data.h"
 #include "cugen/train.h"
 #include "cugen/vae.h"
+
+/* the side S with x_dim = channels S S, or 0 */
+static int square_side(int x_dim, int channels)
+{
+    if (channels < 1 || x_dim % channels)
+        return 0;
+    int n = x_dim / channels, s = 1;
+    while (s * s < n)
+        s++;
+    return s * s == n ? s : 0;
+}
 
 int cli_eval_likelihood(int argc, char **argv)
 {
@@ -71,8 +83,17 @@ int cli_eval_likelihood(int argc, char **argv)
         return 2;
     }
     cg_dataset ds;
-    cg_data_spec spec = {.name = data, .dir = data_dir, .split = split};
-    if ((st = cg_dataset_open(&spec, &ds, err, sizeof err)) != CG_OK) {
+    cg_data_spec spec = {.name = data, .dir = data_dir, .split = split,
+                         .size = m.a.kind == CG_VAE_CONV ? m.a.size : 0};
+    st = cg_dataset_open(&spec, &ds, err, sizeof err);
+    int side = st == CG_OK ? square_side(m.a.x_dim, ds.channels) : 0;
+    if (st == CG_OK && side && side != ds.height) {
+        /* an MLP trained on resized images (--image-size): the same size here */
+        cg_dataset_free(&ds);
+        spec.size = side;
+        st = cg_dataset_open(&spec, &ds, err, sizeof err);
+    }
+    if (st != CG_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         cg_vae_free(&m);
         return st == CG_ERR_ARG || st == CG_ERR_IO ? 2 : 1;
@@ -89,9 +110,11 @@ int cli_eval_likelihood(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", cmd, err);
         code = st == CG_ERR_ARG ? 2 : 1;
     } else {
-        printf("%s, %s split, %lld images; VAE %d-%d-%d from %s\n", ds.name, split,
-               (long long)ev.images, m.a.x_dim, m.a.hidden, m.a.latent, pos[0]);
-        printf("  ELBO %.4f nats per image (bce %.4f, kl %.4f)\n", ev.elbo, ev.bce, ev.kl);
+        printf("%s, %s split, %lld images of %dx%dx%d; %s VAE (%s pixels, latent %d) from %s\n",
+               ds.name, split, (long long)ev.images, ds.channels, ds.height, ds.width,
+               m.a.kind == CG_VAE_CONV ? "conv" : "MLP",
+               m.a.lik == CG_VAE_GAUSSIAN ? "Gaussian" : "Bernoulli", m.a.latent, pos[0]);
+        printf("  ELBO %.4f nats per image (rec %.4f, kl %.4f)\n", ev.elbo, ev.rec, ev.kl);
         if (iw)
             printf("  NLL %.4f nats per image (importance-weighted, k = %d)\n", ev.nll, ev.k);
         if (out)

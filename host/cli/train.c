@@ -29,8 +29,8 @@ typedef struct {
 static struct {
     int64_t nz, ngf, ndf;
     const char *bn;
-    int64_t hidden, latent, layers;
-    const char *arch;
+    int64_t hidden, latent, layers, width;
+    const char *arch, *likelihood;
 } mflags;
 
 /* A bad value from the user is a usage error (2); anything else failed work (1). */
@@ -161,7 +161,21 @@ static int run_dcgan(const cg_train_opts *o)
 static int run_vae(const cg_train_opts *o)
 {
     cg_vae_opts v = {.hidden = mflags.hidden ? (int)mflags.hidden : 400,
-                     .latent = mflags.latent ? (int)mflags.latent : 20};
+                     .latent = mflags.latent ? (int)mflags.latent : 20,
+                     .kind = mflags.arch && strcmp(mflags.arch, "conv") == 0 ? CG_VAE_CONV
+                                                                            : CG_VAE_MLP,
+                     .lik = mflags.likelihood && strcmp(mflags.likelihood, "gaussian") == 0
+                                ? CG_VAE_GAUSSIAN : CG_VAE_BERNOULLI,
+                     .width = mflags.width ? (int)mflags.width : 32};
+    if (v.kind == CG_VAE_CONV && mflags.hidden) {
+        fprintf(stderr, "cugen train vae: --hidden is the MLP's width; the conv VAE takes "
+                "--width\n");
+        return 2;
+    }
+    if (v.kind == CG_VAE_MLP && mflags.width) {
+        fprintf(stderr, "cugen train vae: --width is the conv VAE's; the MLP takes --hidden\n");
+        return 2;
+    }
     cg_vae_result r;
     char err[6000];
     cg_status st = cg_vae_train(o, &v, &r, err, sizeof err);
@@ -171,8 +185,8 @@ static int run_vae(const cg_train_opts *o)
     }
     printf("\nVAE: %lld steps (%lld epochs complete), %.1f img/s\n", (long long)r.steps,
            (long long)r.epochs_done, r.img_per_s);
-    printf("  last step: loss %.3f = bce %.3f + kl %.3f nats per image\n", r.last.loss,
-           r.last.bce, r.last.kl);
+    printf("  last step: loss %.3f = rec %.3f + kl %.3f nats per image\n", r.last.loss,
+           r.last.rec, r.last.kl);
     printf("  test ELBO %.3f nats per image\n", r.test_elbo);
     if (o->out_dir) {
         printf("  pictures: %s/samples.png, recon.png, traversal.png, interp.png%s\n",
@@ -183,8 +197,8 @@ static int run_vae(const cg_train_opts *o)
     FILE *f = open_result(o);
     if (f) {
         fprintf(f, "{\"model\": \"vae\", \"steps\": %lld, \"epochs\": %lld, \"loss\": %.9g, "
-                "\"bce\": %.9g, \"kl\": %.9g, \"test_elbo\": %.9g, \"img_per_s\": %.6g}\n",
-                (long long)r.steps, (long long)r.epochs_done, r.last.loss, r.last.bce,
+                "\"rec\": %.9g, \"kl\": %.9g, \"test_elbo\": %.9g, \"img_per_s\": %.6g}\n",
+                (long long)r.steps, (long long)r.epochs_done, r.last.loss, r.last.rec,
                 r.last.kl, r.test_elbo, r.img_per_s);
         fclose(f);
     }
@@ -234,8 +248,9 @@ static const model_entry models[] = {
      1, 100, "", run_linear_game},
     {"dcgan", "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)", 0,
      128, 2e-4, 1, 500, "data data-dir image-size deterministic nz ngf ndf bn", run_dcgan},
-    {"vae", "MLP VAE of the seed article (784-400-20, Bernoulli pixels) on Fashion-MNIST", 0,
-     128, 1e-3, 1, 500, "data data-dir image-size deterministic arch hidden latent", run_vae},
+    {"vae", "VAE: the seed article's MLP (784-400-20) or a conv one, on Fashion-MNIST, ...", 0,
+     128, 1e-3, 1, 500, "data data-dir image-size deterministic arch hidden latent likelihood width",
+     run_vae},
     {"realnvp", "2-D RealNVP flow (affine couplings) on a toy set (--data moons, ...)", 3000,
      256, 1e-3, 0, 0, "data hidden layers", run_realnvp},
 };
@@ -287,7 +302,12 @@ int cli_train(int argc, char **argv)
         {"bn", ARG_CHOICE, &mflags.bn, "batch|running",
          "sample grids with batch statistics (default, as the example) or running ones", 1, 0,
          0},
-        {"arch", ARG_CHOICE, &mflags.arch, "mlp", "network kind (default mlp)", 1, 0, 0},
+        {"arch", ARG_CHOICE, &mflags.arch, "mlp|conv",
+         "network kind (default mlp; conv: 32x32 or 64x64 images, default 32)", 1, 0, 0},
+        {"likelihood", ARG_CHOICE, &mflags.likelihood, "bernoulli|gaussian",
+         "pixel likelihood (default bernoulli; gaussian learns one variance)", 1, 0, 0},
+        {"width", ARG_INT, &mflags.width, "N", "the conv VAE's first conv width (default 32)",
+         1, 512, 0},
         {"hidden", ARG_INT, &mflags.hidden, "N",
          "hidden layer width (default vae 400, realnvp 64)", 1, 65536, 0},
         {"latent", ARG_INT, &mflags.latent, "N",

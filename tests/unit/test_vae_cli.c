@@ -104,7 +104,7 @@ TEST(cli_vae_run_directory_pictures_and_eval)
     REQUIRE(th_write_file(th_path(run, "junk.safetensors"), "\x10\0\0\0\0\0\0\0{}              ",
                           24));
     NEED_BIN(&r, "eval", th_path(run, "junk.safetensors"), "--metric", "elbo");
-    usage_error(&r, "not an MLP VAE");
+    usage_error(&r, "not a cugen VAE");
     th_rmtree(run);
 }
 
@@ -173,4 +173,45 @@ TEST(cli_realnvp_writes_pictures)
         CHECK(exists(run, files[i]), "no %s", files[i]);
     CHECK(strstr(r.out, "best single Gaussian"), "%s", r.out);
     th_rmtree(run);
+}
+
+/* The conv VAE with a Gaussian likelihood at 32x32 (Fashion-MNIST resized):
+ * its files, and eval finding the architecture and the image size in the
+ * checkpoint alone. */
+TEST(cli_vae_conv_gaussian_run_and_eval)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--likelihood", "gaussian", "--width", "4",
+             "--latent", "3", "--batch", "16", "--steps", "3", "--quiet", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(exists(run, "samples.png") && exists(run, "traversal.png"), "pictures missing");
+    cg_image8 im;
+    char err[256];
+    REQUIRE(cg_png_read(th_path(run, "samples.png"), &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 8 * 34 + 2, "samples are not 32x32: grid %d wide", im.width);
+    cg_image8_free(&im);
+    NEED_BIN(&r, "eval", run, "--metric", "nll", "--k", "5", "--n", "8");
+    CHECK(r.code == 0 && strstr(r.out, "conv VAE (Gaussian pixels, latent 3)") &&
+          strstr(r.out, "1x32x32"), "%d: %s %s", r.code, r.out, r.err);
+    th_rmtree(run);
+}
+
+TEST(cli_vae_conv_bad_flags)
+{
+    th_run_result r;
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--hidden", "64");
+    usage_error(&r, "--hidden is the MLP's width");
+    NEED_BIN(&r, "train", "vae", "--width", "8");
+    usage_error(&r, "--width is the conv VAE's");
+    NEED_BIN(&r, "train", "vae", "--likelihood", "poisson");
+    usage_error(&r, "--likelihood");
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--width", "0");
+    usage_error(&r, "--width");
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--image-size", "48");
+    usage_error(&r, "--image-size");
+    NEED_BIN(&r, "train", "realnvp", "--width", "8");
+    usage_error(&r, "not a flag of this model");
 }
