@@ -147,8 +147,14 @@ TEST(cli_vae_and_realnvp_bad_flags)
     usage_error(&r, "--layers is not a flag of this model");
     NEED_BIN(&r, "train", "vae", "--hidden", "x");
     usage_error(&r, "--hidden");
-    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist");
-    usage_error(&r, "unknown toy dataset");
+    NEED_BIN(&r, "train", "realnvp", "--data", "moons", "--width", "8");
+    usage_error(&r, "are for image data");
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--hidden", "8");
+    usage_error(&r, "on images the nets' width is --width");
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--layers", "9");
+    usage_error(&r, "at most 8");
+    NEED_BIN(&r, "train", "realnvp", "--temperature", "0");
+    usage_error(&r, "--temperature");
     NEED_BIN(&r, "train", "realnvp", "--layers", "99");
     usage_error(&r, "--layers");
     NEED_BIN(&r, "train", "realnvp", "--latent", "2");
@@ -213,5 +219,27 @@ TEST(cli_vae_conv_bad_flags)
     NEED_BIN(&r, "train", "vae", "--arch", "conv", "--image-size", "48");
     usage_error(&r, "--image-size");
     NEED_BIN(&r, "train", "realnvp", "--width", "8");
-    usage_error(&r, "not a flag of this model");
+    usage_error(&r, "are for image data");
+}
+
+/* The image RealNVP: a few steps write the weights and samples; eval
+ * measures bits per dimension from them, and refuses a VAE for bpd. */
+TEST(cli_realnvp_images_run_and_bpd)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--steps", "3", "--batch", "8",
+             "--width", "4", "--layers", "1", "--temperature", "0.7", "--quiet", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(exists(run, "flow.safetensors") && exists(run, "samples.png") &&
+          exists(run, "metrics.jsonl"), "files missing");
+    CHECK(strstr(r.out, "bits per dimension"), "%s", r.out);
+    NEED_BIN(&r, "eval", run, "--metric", "bpd", "--n", "20");
+    CHECK(r.code == 0 && strstr(r.out, "bits per dimension") && strstr(r.out, "1x28x28"),
+          "%d: %s %s", r.code, r.out, r.err);
+    NEED_BIN(&r, "eval", th_path(run, "flow.safetensors"), "--metric", "elbo");
+    usage_error(&r, "not a cugen VAE");
+    th_rmtree(run);
 }
