@@ -105,6 +105,11 @@ int cli_eval_likelihood(int argc, char **argv)
         return 2;
     }
     char err[4600];
+    if (strcmp(metric, "bpd") == 0 && out) {
+        fprintf(stderr, "%s: --out draws a VAE's pictures; a flow's samples are in its run "
+                "directory (samples.png)\n", cmd);
+        return 2;
+    }
     if (strcmp(metric, "bpd") == 0)
         return eval_bpd(pos[0], data, data_dir, split, n, seed);
     cg_vae m;

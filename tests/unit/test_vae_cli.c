@@ -241,5 +241,7 @@ TEST(cli_realnvp_images_run_and_bpd)
           "%d: %s %s", r.code, r.out, r.err);
     NEED_BIN(&r, "eval", th_path(run, "flow.safetensors"), "--metric", "elbo");
     usage_error(&r, "not a cugen VAE");
+    NEED_BIN(&r, "eval", run, "--metric", "bpd", "--out", th_path(run, "x"));
+    usage_error(&r, "--out draws a VAE's pictures");
     th_rmtree(run);
 }
