@@ -226,7 +226,7 @@ static int run_realnvp_images(const cg_train_opts *o)
     cg_status st = cg_flowimg_train(o, &f, &r, err, sizeof err);
     if (st != CG_OK) {
         fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
     }
     printf("\nRealNVP on %s: %lld steps, %.1f img/s\n", o->data, (long long)r.steps,
            r.img_per_s);
@@ -255,6 +255,11 @@ static int run_realnvp(const cg_train_opts *o)
     if (mflags.width || mflags.temperature || o->data_dir || o->image_size) {
         fprintf(stderr, "cugen train realnvp: --width, --temperature, --data-dir and "
                 "--image-size are for image data (--data fashion-mnist, ...)\n");
+        return 2;
+    }
+    if (o->resume) {
+        fprintf(stderr, "cugen train realnvp: --resume: the 2-D flow keeps no checkpoints (it "
+                "trains in seconds); run it again\n");
         return 2;
     }
     cg_flow2d_opts f = {.layers = mflags.layers ? (int)mflags.layers : 8,
@@ -301,7 +306,7 @@ static const model_entry models[] = {
      128, 1e-3, 1, 500, "data data-dir image-size deterministic arch hidden latent likelihood width",
      run_vae},
     {"realnvp", "RealNVP flow: 2-D on a toy set (--data moons) or on images", 3000, 256,
-     1e-3, 0, 0, "data data-dir image-size hidden layers width temperature", run_realnvp},
+     1e-3, 1, 500, "data data-dir image-size hidden layers width temperature", run_realnvp},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 

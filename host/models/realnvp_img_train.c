@@ -4,9 +4,12 @@
  * batches, reported in bits per dimension; the test-set bits per dimension
  * (cugen eval --metric bpd), loading a trained flow.
  *
- * A run directory gets flow.safetensors (after every epoch and at the end),
- * metrics.jsonl (per step train_bpd; per epoch test_bpd) and samples.png (64
- * samples at --temperature). There are no resumable checkpoints yet.
+ * A run directory gets checkpoint.safetensors (weights, act-norm state,
+ * Adam's moments, loader position, noise offset: --resume continues bit for
+ * bit; and .prev) every --ckpt-every steps, after every epoch and at the end,
+ * flow.safetensors (the weights), metrics.jsonl (per step train_bpd; per
+ * epoch test_bpd) and samples.png (64 samples at --temperature). SIGINT /
+ * SIGTERM save a checkpoint and stop; a NaN stops the run.
  *
  * Random streams of the seed: 1 the initial weights, 2 the dequantisation
  * noise, 5 the samples' z; evaluation uses stream 6 of its own seed.
@@ -14,6 +17,7 @@
  * Not for: the flow (realnvp_img.c).
  */
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +142,11 @@ cg_status cg_flowimg_load(const char *path, cg_flowimg *m, char *err, size_t err
 
 /* ---- the training run ------------------------------------------------------------ */
 
+enum {
+    X_DEQ, X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_LAYERS, X_WIDTH, X_SIZE,
+    X_CHANNELS, X_BATCH, X_COUNT
+};
+
 typedef struct {
     const cg_train_opts *o;
     const cg_flowimg_opts *f;
@@ -146,6 +155,11 @@ typedef struct {
     int test_is_train;
     cg_loader *loader;
     cg_ctx ctx;
+    cg_adam adam;
+    cg_rng deq;
+    cg_ckpt_int extra[X_COUNT];
+    cg_ckpt_state cs;
+    int64_t saved_step;
     char *err;
     size_t errlen;
 } run;
@@ -192,6 +206,73 @@ static cg_status open_all(run *r)
         return fail(r, st, "%s", why);
     if ((st = cg_ctx_init(&r->ctx)) != CG_OK)
         return fail(r, st, "out of memory");
+    cg_adam_init(&r->adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
+    cg_rng_init(&r->deq, o->seed, 2);
+    static const char *const names[X_COUNT] = {
+        "rng.dequantize", "loader.epoch", "loader.index", "loader.rng_offset", "run.layers",
+        "run.width", "run.image_size", "run.channels", "run.batch"};
+    const int64_t values[X_COUNT] = {[X_LAYERS] = a.layers, [X_WIDTH] = a.width,
+                                     [X_SIZE] = a.size, [X_CHANNELS] = a.channels,
+                                     [X_BATCH] = o->batch};
+    for (int i = 0; i < X_COUNT; i++)
+        r->extra[i] = (cg_ckpt_int){names[i], values[i]};
+    r->cs = (cg_ckpt_state){.seed = o->seed, .extra = r->extra, .nextra = X_COUNT};
+    return CG_OK;
+}
+
+static cg_status checkpoint(run *r, int64_t step, int64_t epoch)
+{
+    char why[1024];
+    cg_loader_state ls = cg_loader_get_state(r->loader);
+    r->cs.step = step;
+    r->cs.epoch = epoch;
+    r->cs.optim_t = r->adam.t;
+    r->extra[X_DEQ].value = (int64_t)r->deq.offset;
+    r->extra[X_LOADER_EPOCH].value = ls.epoch;
+    r->extra[X_LOADER_INDEX].value = ls.index;
+    r->extra[X_LOADER_RNG].value = (int64_t)ls.rng_offset;
+    cg_status st = cg_ckpt_save_dir(r->o->out_dir, &r->m.p, &r->cs, why, sizeof why);
+    if (st != CG_OK)
+        return fail(r, st, "checkpoint at step %lld: %s", (long long)step, why);
+    r->saved_step = step;
+    return CG_OK;
+}
+
+static cg_status resume(run *r, int64_t *first)
+{
+    const cg_train_opts *o = r->o;
+    const int64_t want[X_COUNT] = {[X_LAYERS] = r->m.a.layers, [X_WIDTH] = r->m.a.width,
+                                   [X_SIZE] = r->m.a.size, [X_CHANNELS] = r->m.a.channels,
+                                   [X_BATCH] = o->batch};
+    int found = 0;
+    char msg[2048], why[512];
+    cg_status st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
+    if (st != CG_OK)
+        return fail(r, st, "--resume: %s (were the run's --layers, --width, --data and "
+                    "--image-size the same as now?)", msg);
+    if (!found)
+        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
+                    o->out_dir);
+    for (int i = X_LAYERS; i <= X_BATCH; i++)
+        if (r->extra[i].value != want[i])
+            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
+                        "%lld; give the same flags", o->out_dir, r->extra[i].name + 4,
+                        (long long)r->extra[i].value, (long long)want[i]);
+    if (r->cs.seed != o->seed)
+        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
+                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
+    cg_loader_state ls = cg_loader_get_state(r->loader);
+    ls.epoch = r->extra[X_LOADER_EPOCH].value;
+    ls.index = r->extra[X_LOADER_INDEX].value;
+    ls.rng_offset = (uint64_t)r->extra[X_LOADER_RNG].value;
+    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
+        return fail(r, st, "--resume: %s", why);
+    r->adam.t = r->cs.optim_t;
+    r->deq.offset = (uint64_t)r->extra[X_DEQ].value;
+    r->saved_step = r->cs.step;
+    *first = r->cs.step + 1;
+    if (!o->quiet)
+        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 
@@ -240,28 +321,31 @@ static cg_status loop(run *r, cg_flowimg_result *res)
     if (o->steps && o->steps < total)
         total = o->steps;
     int C = r->m.a.channels, S = r->m.a.size;
-    int64_t D = (int64_t)C * S * S;
+    int64_t D = (int64_t)C * S * S, first = 1;
     cg_metrics log = {0};
     char why[512];
     cg_status st = CG_OK;
-    if (o->out_dir && (st = cg_metrics_open(&log, o->out_dir, 0, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    cg_adam adam;
-    cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
-    cg_rng deq;
-    cg_rng_init(&deq, o->seed, 2);
+    if (o->resume && (st = resume(r, &first)) != CG_OK)
+        return st;
+    if (o->out_dir) {
+        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, why, sizeof why)
+                       : cg_metrics_open(&log, o->out_dir, 0, why, sizeof why);
+        if (st != CG_OK)
+            return fail(r, st, "%s", why);
+    }
     cg_progress prog;
     cg_progress_begin(&prog, total, per_epoch,
                       &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
-                                         .unit = "img"});
+                                         .start_step = first - 1, .unit = "img"});
+    cg_train_catch_signals();
     double t0 = 0;
-    for (int64_t s = 1; s <= total; s++) {
+    for (int64_t s = first; s <= total; s++) {
         cg_batch b;
         cg_loader_next(r->loader, &b);
-        if (s == 2)
+        if (s == first + 1)
             t0 = cg_monotonic_seconds();
         double ld;
-        cg_tensor *y = cg_flowimg_preprocess(&r->ctx, b.x, b.n, C, S, &deq, &ld);
+        cg_tensor *y = cg_flowimg_preprocess(&r->ctx, b.x, b.n, C, S, &r->deq, &ld);
         cg_tensor *nll = cg_flowimg_nll(&r->ctx, &r->m, y);
         if (!nll || cg_backward(&r->ctx, nll) != CG_OK) {
             st = fail(r, r->ctx.err, "step %lld: %s", (long long)s, r->ctx.errmsg);
@@ -270,29 +354,49 @@ static cg_status loop(run *r, cg_flowimg_result *res)
         res->train_bpd = cg_flowimg_bpd(nll->data[0], ld / b.n, D);
         if (!isfinite(res->train_bpd)) {
             st = fail(r, CG_ERR_NUMERIC, "step %lld: bits per dimension = %g: training "
-                      "diverged", (long long)s, res->train_bpd);
+                      "diverged; stopped without saving this step", (long long)s,
+                      res->train_bpd);
             break;
         }
-        if ((st = cg_adam_step(&adam, &r->m.p)) != CG_OK) {
+        if ((st = cg_adam_step(&r->adam, &r->m.p)) != CG_OK) {
             fail(r, st, "Adam step failed");
             break;
         }
         cg_params_zero_grad(&r->m.p);
         cg_ctx_step_end(&r->ctx);
         res->steps = s;
-        cg_progress_update(&prog, s, b.epoch + 1, b.n, "bpd", res->train_bpd,
-                           (const char *)NULL);
-        cg_metrics_write(&log, s, b.epoch + 1, b.n, "train_bpd", res->train_bpd,
-                         (const char *)NULL);
+        int64_t epoch = b.epoch + 1;
+        cg_progress_update(&prog, s, epoch, b.n, "bpd", res->train_bpd, (const char *)NULL);
+        cg_metrics_write(&log, s, epoch, b.n, "train_bpd", res->train_bpd, (const char *)NULL);
+        int end = s == total || cg_train_signal();
         if (b.last_in_epoch || s == total) {
             if ((st = save(r, &res->test_bpd)) != CG_OK)
                 break;
-            cg_metrics_write(&log, s, b.epoch + 1, 0, "test_bpd", res->test_bpd,
-                             (const char *)NULL);
+            cg_metrics_write(&log, s, epoch, 0, "test_bpd", res->test_bpd, (const char *)NULL);
         }
+        if (o->out_dir && (end || b.last_in_epoch || (o->ckpt_every > 0 &&
+                                                      s % o->ckpt_every == 0)))
+            if ((st = checkpoint(r, s, epoch)) != CG_OK)
+                break;
+        if (cg_train_signal())
+            break;
     }
-    if (res->steps > 1)
-        res->img_per_s = (double)(res->steps - 1) * o->batch / (cg_monotonic_seconds() - t0);
+    if (res->steps > first)
+        res->img_per_s = (double)(res->steps - first) * o->batch /
+                         (cg_monotonic_seconds() - t0);
+    int sig = cg_train_signal();
+    cg_train_release_signals();
+    if (st == CG_OK && sig) {
+        res->interrupted = sig;
+        st = o->out_dir
+                 ? fail(r, CG_ERR_STATE, "interrupted by %s after step %lld: checkpoint saved "
+                        "to %s/%s; continue with the same command and --resume",
+                        sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps,
+                        o->out_dir, CG_CKPT_LATEST)
+                 : fail(r, CG_ERR_STATE, "interrupted by %s after step %lld (no --out: "
+                        "nothing saved)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                        (long long)res->steps);
+    }
     cg_progress_end(&prog);
     cg_metrics_close(&log);
     return st;
@@ -302,7 +406,7 @@ cg_status cg_flowimg_train(const cg_train_opts *o, const cg_flowimg_opts *f,
                            cg_flowimg_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    run R = {.o = o, .f = f, .err = err, .errlen = errlen};
+    run R = {.o = o, .f = f, .saved_step = -1, .err = err, .errlen = errlen};
     cg_status st = open_all(&R);
     if (st == CG_OK && !o->quiet)
         fprintf(stderr, "realnvp: %s, %lld images of %dx%dx%d, batch %lld; %d couplings per "

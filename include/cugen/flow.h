@@ -159,6 +159,7 @@ typedef struct {
     int64_t steps;
     double train_bpd, test_bpd;
     double img_per_s;
+    int interrupted;         /* SIGINT / SIGTERM caught (checkpoint saved); 0: none */
 } cg_flowimg_result;
 
 cg_status cg_flowimg_train(const cg_train_opts *o, const cg_flowimg_opts *f,
