@@ -308,3 +308,62 @@ TEST(flowimg_fashion_mnist_steps_lower_bits_per_dim)
     cg_dataset_free(&train);
     cg_dataset_free(&test);
 }
+
+/* The image flow against PyTorch (tests/ref/flowimg.ref: the module
+ * ImageRealNVP of scripts/make_vae_flow_ref.py, with F.pixel_unshuffle as the
+ * squeeze): z, the log-det, the NLL and every gradient. Same bound and
+ * reasoning as the 2-D flow's. */
+TEST(flowimg_matches_pytorch)
+{
+    ref_file rf;
+    if (!REF_OPEN(&rf, "flowimg"))
+        return;
+    cg_flowimg m;
+    char err[256];
+    cg_flowimg_arch a = {.channels = (int)ref_cfg(&rf, 0), .size = (int)ref_cfg(&rf, 1),
+                         .layers = (int)ref_cfg(&rf, 2), .width = (int)ref_cfg(&rf, 3)};
+    REQUIRE(cg_flowimg_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
+    int loaded = 0;
+    for (int i = 0; i < rf.count; i++) {
+        if (strncmp(rf.t[i].name, "w.", 2) != 0)
+            continue;
+        cg_tensor *t = cg_params_find(&m.p, rf.t[i].name + 2);
+        CHECK(t && t->n == rf.t[i].n, "%s missing or of another size", rf.t[i].name + 2);
+        if (!t || t->n != rf.t[i].n)
+            continue;
+        memcpy(t->data, rf.t[i].data, sizeof(real) * (size_t)t->n);
+        loaded++;
+    }
+    CHECK(loaded == m.p.count + m.p.bcount, "%d tensors in the state_dict, %d in the flow",
+          loaded, m.p.count + m.p.bcount);
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    cg_tensor *y = REF_LEAF(&rf, "y"), *ld;
+    REQUIRE(y);
+    cg_tensor *z = cg_flowimg_forward(&ctx, &m, y, &ld);
+    REQUIRE(z, "%s", ctx.errmsg);
+    REF_CHECK_DATA(&rf, "z", z, TOL);
+    REF_CHECK_DATA(&rf, "logdet", ld, TOL);
+    cg_ctx_step_end(&ctx);
+    cg_tensor *nll = cg_flowimg_nll(&ctx, &m, y);
+    REQUIRE(nll, "%s", ctx.errmsg);
+    REF_CHECK_DATA(&rf, "nll", nll, TOL);
+    REQUIRE(cg_backward(&ctx, nll) == CG_OK, "%s", ctx.errmsg);
+    REF_CHECK_GRAD(&rf, "dy", y, TOL);
+    double worst = 0;
+    for (int i = 0; i < m.p.count; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "grad.%s", m.p.t[i]->name);
+        const ref_tensor *t = ref_find(&rf, key);
+        CHECK(t, "no %s in the reference", key);
+        if (t) {
+            cg_tensor like = *m.p.t[i];
+            worst = fmax(worst, ref_check_impl(__FILE__, __LINE__, &rf, key, like.grad, &like,
+                                               TOL, 1));
+        }
+    }
+    printf("    parameter gradients: worst rel error %.2e\n", worst);
+    cg_ctx_free(&ctx);
+    cg_flowimg_free(&m);
+    ref_free(&rf);
+}
