@@ -54,8 +54,8 @@ static int eval_bpd(const char *ckpt, const char *data, const char *data_dir, co
     double bpd;
     st = cg_flowimg_evaluate(&m, &ds, n, (uint64_t)seed, &bpd, err, sizeof err);
     if (st == CG_OK)
-        printf("%s, %s split, %lld images of %dx%dx%d; RealNVP (%d couplings per stage, "
-               "width %d) from %s\n  %.4f bits per dimension\n", ds.name, split,
+        printf("%s, %lld images of %dx%dx%d; RealNVP (%d couplings per stage, "
+               "width %d) from %s\n  %.4f bits per dimension\n", ds.name,
                (long long)(n > 0 && n < ds.count ? n : ds.count), ds.channels, ds.height,
                ds.width, m.a.layers, m.a.width, ckpt, bpd);
     else
@@ -100,6 +100,15 @@ int cli_eval_likelihood(int argc, char **argv)
                 "vae.safetensors (see %s --help)\n", cmd, cmd);
         return 2;
     }
+    /* only the IDX sets have splits; a folder or packed file is what it is */
+    int has_splits = strcmp(data, "fashion-mnist") == 0 || strcmp(data, "mnist") == 0;
+    if (!has_splits && opts[5].seen) {
+        fprintf(stderr, "%s: --split is for fashion-mnist and mnist; %s is evaluated whole\n",
+                cmd, data);
+        return 2;
+    }
+    if (!has_splits)
+        split = NULL;
     if (opts[1].seen && strcmp(metric, "nll") != 0) {
         fprintf(stderr, "%s: --k is for --metric nll\n", cmd);
         return 2;
@@ -146,8 +155,8 @@ int cli_eval_likelihood(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", cmd, err);
         code = st == CG_ERR_ARG ? 2 : 1;
     } else {
-        printf("%s, %s split, %lld images of %dx%dx%d; %s VAE (%s pixels, latent %d) from %s\n",
-               ds.name, split, (long long)ev.images, ds.channels, ds.height, ds.width,
+        printf("%s, %lld images of %dx%dx%d; %s VAE (%s pixels, latent %d) from %s\n",
+               ds.name, (long long)ev.images, ds.channels, ds.height, ds.width,
                m.a.kind == CG_VAE_CONV ? "conv" : "MLP",
                m.a.lik == CG_VAE_GAUSSIAN ? "Gaussian" : "Bernoulli", m.a.latent, pos[0]);
         printf("  ELBO %.4f nats per image (rec %.4f, kl %.4f)\n", ev.elbo, ev.rec, ev.kl);

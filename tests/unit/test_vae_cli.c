@@ -94,6 +94,9 @@ TEST(cli_vae_run_directory_pictures_and_eval)
     usage_error(&r, "--k is for --metric nll");
     NEED_BIN(&r, "eval", run, "--metric", "nll", "--k", "0");
     usage_error(&r, "--k");
+    NEED_BIN(&r, "eval", run, "--metric", "elbo", "--data", "imagefolder", "--data-dir", run,
+             "--split", "test");
+    usage_error(&r, "--split is for fashion-mnist and mnist");
     NEED_BIN(&r, "eval", "--metric", "elbo");
     usage_error(&r, "give one checkpoint");
     NEED_BIN(&r, "eval", th_path(run, "result.json"), "--metric", "elbo");
