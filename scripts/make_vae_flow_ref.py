@@ -18,6 +18,10 @@ file stays small:
     final.<name>           the state_dict after the Adam step
     cfg                    x_dim, hidden, latent, batch, lr
 
+vae_conv.ref: the same for cugen's convolutional VAE with a Gaussian
+likelihood (ConvVAE below: 32x32x1 images, width 4, latent 3, batch 3, one
+learnt log-variance dec_logvar), same names.
+
 flow.ref: a 2-D RealNVP of 2 coupling layers (layer i keeps coordinate i % 2;
 net = Linear(1, 8) ReLU Linear(8, 8) ReLU Linear(8, 2); s = tanh(raw)), with
 random weights (the last layer too, so that the layers do something):
@@ -30,6 +34,15 @@ random weights (the last layer too, so that the layers do something):
     nll                    mean -log p(x) (N(0, I) base)
     dx, grad.<name>        d nll / d x and / d parameters
     cfg                    layers, hidden, N
+
+flowimg.ref: the image RealNVP (ImageRealNVP below: 1x4x4 images, 1 coupling
+per stage, width 3) with random weights and act-norms already set:
+    w.<name>               the state_dict (a.0.net.in.weight, ..., image_size)
+    y (2, 1, 4, 4)         inputs in logit space
+    z (2, 16), logdet      forward: z1 then z2 flattened, log-dets summed over the batch
+    nll                    mean -log p(y) per image
+    dy, grad.<name>        d nll / d y and / d parameters
+    cfg                    channels, size, layers, width, N
 
 The inputs and weights are float32; the computations run in float64 on them.
 """
@@ -67,6 +80,45 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)
         z = mu + torch.exp(0.5 * logvar) * eps  # reparameterize with a given eps
         return self.decode(z), mu, logvar
+
+
+class ConvVAE(nn.Module):
+    """cugen's --arch conv: stride-2 4x4 convolutions to 4x4 and back."""
+
+    def __init__(self, channels, size, width, latent, gaussian):
+        super().__init__()
+        L = {32: 3, 64: 4}[size]
+        enc, c = [], channels
+        for i in range(L):
+            enc += [nn.Conv2d(c, width << i, 4, 2, 1), nn.ReLU()]
+            c = width << i
+        self.enc = nn.Sequential(*enc)
+        self.top = c
+        self.fc_mu = nn.Linear(c * 16, latent)
+        self.fc_logvar = nn.Linear(c * 16, latent)
+        self.dec_fc = nn.Linear(latent, c * 16)
+        dec = []
+        for j in range(L):
+            cout = channels if j == L - 1 else width << (L - 2 - j)
+            dec += [nn.ConvTranspose2d(c, cout, 4, 2, 1)] + ([nn.ReLU()] if j < L - 1 else [])
+            c = cout
+        self.dec = nn.Sequential(*dec)
+        if gaussian:
+            self.dec_logvar = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, eps):
+        h = self.enc(x).flatten(1)
+        mu, logvar = self.fc_mu(h), self.fc_logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        g = F.relu(self.dec_fc(z)).view(-1, self.top, 4, 4)
+        return self.dec(g), mu, logvar
+
+
+def gaussian_vae_loss(mean, x, mu, logvar, dec_logvar):
+    rec = 0.5 * torch.sum((x - mean) ** 2 / torch.exp(dec_logvar) + dec_logvar +
+                          math.log(2 * math.pi))
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return rec + kld, rec, kld
 
 
 def vae_loss(recon, x, mu, logvar):
@@ -119,6 +171,80 @@ class RealNVP2D(nn.Module):
         return -logp.mean()
 
 
+class ImageCoupling(nn.Module):
+    """cugen's image coupling + act-norm: checkerboard (checker) or channel halves."""
+
+    def __init__(self, ch, checker, parity, width):
+        super().__init__()
+        self.checker, self.parity = checker, parity
+        cin = ch if checker else ch // 2
+        self.net = nn.ModuleDict({
+            "in": nn.Conv2d(cin, width, 3, 1, 1), "res1": nn.Conv2d(width, width, 3, 1, 1),
+            "res2": nn.Conv2d(width, width, 3, 1, 1), "out": nn.Conv2d(width, 2 * cin, 3, 1, 1)})
+        self.norm = nn.Module()
+        self.norm.logs = nn.Parameter(torch.zeros(1, ch, 1, 1))
+        self.norm.bias = nn.Parameter(torch.zeros(1, ch, 1, 1))
+        self.norm.register_buffer("inited", torch.ones(1))
+
+    def st(self, keep):
+        n = self.net
+        h = F.relu(n["in"](keep))
+        h = F.relu(h + n["res2"](F.relu(n["res1"](h))))
+        raw, t = n["out"](h).chunk(2, dim=1)
+        return torch.tanh(raw), t
+
+    def forward(self, x):
+        if self.checker:
+            H, W = x.shape[2], x.shape[3]
+            ij = torch.arange(H).view(H, 1) + torch.arange(W).view(1, W)
+            b = ((ij % 2) == self.parity).to(x.dtype).view(1, 1, H, W)
+            s, t = self.st(x * b)
+            s, t = s * (1 - b), t * (1 - b)
+            y = x * torch.exp(s) + t
+        else:
+            halves = list(x.chunk(2, dim=1))
+            keep, change = halves[self.parity], halves[1 - self.parity]
+            s, t = self.st(keep)
+            halves[1 - self.parity] = change * torch.exp(s) + t
+            y = torch.cat(halves, dim=1)
+        ld = s.sum() + self.norm.logs.sum() * (y.numel() / y.shape[1])
+        return y * torch.exp(self.norm.logs) + self.norm.bias, ld
+
+
+class ImageRealNVP(nn.Module):
+    def __init__(self, channels, size, layers, width):
+        super().__init__()
+        C = channels
+        self.C = C
+        self.a = nn.ModuleList([ImageCoupling(C, True, i % 2, width) for i in range(layers)])
+        self.b = nn.ModuleList([ImageCoupling(4 * C, False, i % 2, width)
+                                for i in range(layers)])
+        self.c = nn.ModuleList([ImageCoupling(2 * C, True, i % 2, width)
+                                for i in range(layers)])
+        self.register_buffer("image_size", torch.full((1,), float(size)))
+
+    def forward(self, y):
+        ld = 0
+        for layer in self.a:
+            y, d = layer(y)
+            ld = ld + d
+        y = F.pixel_unshuffle(y, 2)
+        for layer in self.b:
+            y, d = layer(y)
+            ld = ld + d
+        z1, h = y[:, :2 * self.C], y[:, 2 * self.C:]
+        for layer in self.c:
+            h, d = layer(h)
+            ld = ld + d
+        z = torch.cat([z1.flatten(1), h.flatten(1)], dim=1)
+        return z, ld
+
+    def nll(self, y):
+        z, ld = self(y)
+        base = 0.5 * (z ** 2).sum() + 0.5 * z.numel() * math.log(2 * math.pi)
+        return (base - ld) / y.shape[0]
+
+
 def state(prefix, net):
     return [(prefix + k, v.detach().clone().float()) for k, v in net.state_dict().items()]
 
@@ -139,6 +265,29 @@ def vae_case(path):
     loss.backward()
     out += [("loss", loss), ("bce", bce), ("kl", kld), ("mu", mu), ("logvar", logvar),
             ("recon", recon)]
+    out += [("grad." + k, p.grad) for k, p in model.named_parameters()]
+    opt.step()
+    out += state("final.", model)
+    write_ref(path, out)
+
+
+def conv_vae_case(path):
+    torch.manual_seed(13)
+    C, S, W, L, B, lr = 1, 32, 4, 3, 3, 1e-3
+    model = ConvVAE(C, S, W, L, True)
+    with torch.no_grad():
+        model.dec_logvar.fill_(-0.7)   # not 0, so that its gradient path is exercised
+    x = torch.rand(B, C, S, S)
+    eps = torch.randn(B, L)
+    out = [("cfg", cfg(C, S, W, L, B, lr))] + state("init.", model)
+    out += [("x", x), ("eps", eps)]
+    model.double()
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    mean, mu, logvar = model(x.double(), eps.double())
+    loss, rec, kld = gaussian_vae_loss(mean, x.double(), mu, logvar, model.dec_logvar)
+    opt.zero_grad()
+    loss.backward()
+    out += [("loss", loss), ("bce", rec), ("kl", kld), ("mu", mu), ("logvar", logvar)]
     out += [("grad." + k, p.grad) for k, p in model.named_parameters()]
     opt.step()
     out += state("final.", model)
@@ -172,13 +321,34 @@ def flow_case(path):
     write_ref(path, out)
 
 
+def flowimg_case(path):
+    torch.manual_seed(14)
+    C, S, L, W, N = 1, 4, 1, 3, 2
+    model = ImageRealNVP(C, S, L, W)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape) * 0.4)
+    y = torch.randn(N, C, S, S)
+    out = [("cfg", cfg(C, S, L, W, N))] + state("w.", model) + [("y", y)]
+    model.double()
+    yd = y.double().requires_grad_(True)
+    z, ld = model(yd)
+    nll = model.nll(yd)
+    nll.backward()
+    out += [("z", z), ("logdet", ld), ("nll", nll), ("dy", yd.grad)]
+    out += [("grad." + k, p.grad) for k, p in model.named_parameters()]
+    write_ref(path, out)
+
+
 def main():
     folder = sys.argv[1] if len(sys.argv) > 1 else "tests/ref"
     os.makedirs(folder, exist_ok=True)
     torch.set_num_threads(1)
     vae_case(os.path.join(folder, "vae_step.ref"))
+    conv_vae_case(os.path.join(folder, "vae_conv.ref"))
     flow_case(os.path.join(folder, "flow.ref"))
-    for name in ("vae_step.ref", "flow.ref"):
+    flowimg_case(os.path.join(folder, "flowimg.ref"))
+    for name in ("vae_step.ref", "vae_conv.ref", "flow.ref", "flowimg.ref"):
         print("wrote %s (%d bytes)" % (os.path.join(folder, name),
                                        os.path.getsize(os.path.join(folder, name))))
 

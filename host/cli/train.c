@@ -32,8 +32,9 @@ typedef struct {
 static struct {
     int64_t nz, ngf, ndf;
     const char *bn;
-    int64_t hidden, latent, layers;
-    const char *arch;
+    int64_t hidden, latent, layers, width;
+    const char *arch, *likelihood;
+    double temperature;
 } mflags;
 
 /* Flags of the DDPM only. */
@@ -217,7 +218,21 @@ static int run_ddpm(const cg_train_opts *o)
 static int run_vae(const cg_train_opts *o)
 {
     cg_vae_opts v = {.hidden = mflags.hidden ? (int)mflags.hidden : 400,
-                     .latent = mflags.latent ? (int)mflags.latent : 20};
+                     .latent = mflags.latent ? (int)mflags.latent : 20,
+                     .kind = mflags.arch && strcmp(mflags.arch, "conv") == 0 ? CG_VAE_CONV
+                                                                            : CG_VAE_MLP,
+                     .lik = mflags.likelihood && strcmp(mflags.likelihood, "gaussian") == 0
+                                ? CG_VAE_GAUSSIAN : CG_VAE_BERNOULLI,
+                     .width = mflags.width ? (int)mflags.width : 32};
+    if (v.kind == CG_VAE_CONV && mflags.hidden) {
+        fprintf(stderr, "cugen train vae: --hidden is the MLP's width; the conv VAE takes "
+                "--width\n");
+        return 2;
+    }
+    if (v.kind == CG_VAE_MLP && mflags.width) {
+        fprintf(stderr, "cugen train vae: --width is the conv VAE's; the MLP takes --hidden\n");
+        return 2;
+    }
     cg_vae_result r;
     char err[6000];
     cg_status st = cg_vae_train(o, &v, &r, err, sizeof err);
@@ -227,8 +242,8 @@ static int run_vae(const cg_train_opts *o)
     }
     printf("\nVAE: %lld steps (%lld epochs complete), %.1f img/s\n", (long long)r.steps,
            (long long)r.epochs_done, r.img_per_s);
-    printf("  last step: loss %.3f = bce %.3f + kl %.3f nats per image\n", r.last.loss,
-           r.last.bce, r.last.kl);
+    printf("  last step: loss %.3f = rec %.3f + kl %.3f nats per image\n", r.last.loss,
+           r.last.rec, r.last.kl);
     printf("  test ELBO %.3f nats per image\n", r.test_elbo);
     if (o->out_dir) {
         printf("  pictures: %s/samples.png, recon.png, traversal.png, interp.png%s\n",
@@ -239,24 +254,77 @@ static int run_vae(const cg_train_opts *o)
     FILE *f = open_result(o);
     if (f) {
         fprintf(f, "{\"model\": \"vae\", \"steps\": %lld, \"epochs\": %lld, \"loss\": %.9g, "
-                "\"bce\": %.9g, \"kl\": %.9g, \"test_elbo\": %.9g, \"img_per_s\": %.6g}\n",
-                (long long)r.steps, (long long)r.epochs_done, r.last.loss, r.last.bce,
+                "\"rec\": %.9g, \"kl\": %.9g, \"test_elbo\": %.9g, \"img_per_s\": %.6g}\n",
+                (long long)r.steps, (long long)r.epochs_done, r.last.loss, r.last.rec,
                 r.last.kl, r.test_elbo, r.img_per_s);
         fclose(f);
     }
     return 0;
 }
 
+static int run_realnvp_images(const cg_train_opts *o)
+{
+    if (mflags.hidden) {
+        fprintf(stderr, "cugen train realnvp: --hidden is the 2-D flow's; on images the nets' "
+                "width is --width\n");
+        return 2;
+    }
+    cg_flowimg_opts f = {.layers = mflags.layers ? (int)mflags.layers : 3,
+                         .width = mflags.width ? (int)mflags.width : 32,
+                         .temperature = mflags.temperature ? mflags.temperature : 1.0};
+    if (f.layers > CG_FLOWIMG_MAX_L) {
+        fprintf(stderr, "cugen train realnvp: --layers on images is per stage, at most %d\n",
+                CG_FLOWIMG_MAX_L);
+        return 2;
+    }
+    cg_flowimg_result r;
+    char err[4200];
+    cg_status st = cg_flowimg_train(o, &f, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
+    }
+    printf("\nRealNVP on %s: %lld steps, %.1f img/s\n", o->data, (long long)r.steps,
+           r.img_per_s);
+    printf("  bits per dimension: last batch %.4f, test (first 1000 images) %.4f\n",
+           r.train_bpd, r.test_bpd);
+    if (o->out_dir)
+        printf("  samples (temperature %g): %s/samples.png; weights: %s/flow.safetensors\n",
+               f.temperature, o->out_dir, o->out_dir);
+    FILE *fr = open_result(o);
+    if (fr) {
+        fprintf(fr, "{\"model\": \"realnvp\", \"data\": \"%s\", \"steps\": %lld, "
+                "\"train_bpd\": %.9g, \"test_bpd\": %.9g, \"img_per_s\": %.6g}\n", o->data,
+                (long long)r.steps, r.train_bpd, r.test_bpd, r.img_per_s);
+        fclose(fr);
+    }
+    return 0;
+}
+
 static int run_realnvp(const cg_train_opts *o)
 {
+    cg_toy toy;
+    char why[256];
+    int is_toy = !o->data || cg_toy_parse(o->data, &toy, why, sizeof why) == CG_OK;
+    if (!is_toy)
+        return run_realnvp_images(o);
+    if (mflags.width || mflags.temperature || o->data_dir || o->image_size) {
+        fprintf(stderr, "cugen train realnvp: --width, --temperature, --data-dir and "
+                "--image-size are for image data (--data fashion-mnist, ...)\n");
+        return 2;
+    }
+    if (o->resume) {
+        fprintf(stderr, "cugen train realnvp: --resume: the 2-D flow keeps no checkpoints (it "
+                "trains in seconds); run it again\n");
+        return 2;
+    }
     cg_flow2d_opts f = {.layers = mflags.layers ? (int)mflags.layers : 8,
                         .hidden = mflags.hidden ? (int)mflags.hidden : 64,
                         .eval_points = 20000};
     char err[4200];
     cg_status st = cg_toy_parse(o->data ? o->data : "moons", &f.toy, err, sizeof err);
     if (st != CG_OK) {
-        fprintf(stderr, "cugen train realnvp: --data: %s (flows on images are not built yet)\n",
-                err);
+        fprintf(stderr, "cugen train realnvp: --data: %s\n", err);
         return 2;
     }
     cg_flow2d_result r;
@@ -293,10 +361,11 @@ static const model_entry models[] = {
     {"ddpm", "DDPM: a UNet learns to denoise Fashion-MNIST (32x32) or CelebA (64x64)", 0, 128,
      2e-4, 1, 500, 0, "data data-dir image-size deterministic ch ch-mult num-res-blocks attn "
      "dropout schedule ema-decay sample-steps", run_ddpm},
-    {"vae", "MLP VAE of the seed article (784-400-20, Bernoulli pixels) on Fashion-MNIST", 0,
-     128, 1e-3, 1, 500, 0, "data data-dir image-size deterministic arch hidden latent", run_vae},
-    {"realnvp", "2-D RealNVP flow (affine couplings) on a toy set (--data moons, ...)", 3000,
-     256, 1e-3, 0, 0, 0, "data hidden layers", run_realnvp},
+    {"vae", "VAE: the seed article's MLP (784-400-20) or a conv one, on Fashion-MNIST, ...", 0,
+     128, 1e-3, 1, 500, 0,
+     "data data-dir image-size deterministic arch hidden latent likelihood width", run_vae},
+    {"realnvp", "RealNVP flow: 2-D on a toy set (--data moons) or on images", 3000, 256,
+     1e-3, 1, 500, 0, "data data-dir image-size hidden layers width temperature", run_realnvp},
     {"mlp-gan", "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST", 0, 64,
      1e-3, 1, 500, 0, "data data-dir z-size hidden noise", run_mlp_gan},
     {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
@@ -375,13 +444,22 @@ int cli_train(int argc, char **argv)
          "decay of the weights' EMA used for sampling (default 0.9999)", 0, 1, 0},
         {"sample-steps", ARG_INT, &dflags.sample_steps, "N",
          "DDIM steps of the final sample grid, 0: no grid (default 50)", 0, 1000, 0},
-        {"arch", ARG_CHOICE, &mflags.arch, "mlp", "network kind (default mlp)", 1, 0, 0},
+        {"arch", ARG_CHOICE, &mflags.arch, "mlp|conv",
+         "network kind (default mlp; conv: 32x32 or 64x64 images, default 32)", 1, 0, 0},
+        {"likelihood", ARG_CHOICE, &mflags.likelihood, "bernoulli|gaussian",
+         "pixel likelihood (default bernoulli; gaussian learns one variance)", 1, 0, 0},
+        {"width", ARG_INT, &mflags.width, "N",
+         "conv VAE: first conv width; realnvp on images: the s/t nets' width (default 32)",
+         1, 512, 0},
+        {"temperature", ARG_DOUBLE, &mflags.temperature, "T",
+         "realnvp on images: samples drawn from N(0, T^2) (default 1)", 0.01, 10, 0},
         {"hidden", ARG_INT, &mflags.hidden, "N",
          "hidden layer width (default vae 400, realnvp 64, mlp-gan 100, rbm 200, "
          "gauss-init-gan 64)", 1, 65536, 0},
         {"latent", ARG_INT, &mflags.latent, "N",
          "latent size (default 20; 2 also draws manifold.png)", 1, 4096, 0},
-        {"layers", ARG_INT, &mflags.layers, "N", "coupling layers (default 8)", 1,
+        {"layers", ARG_INT, &mflags.layers, "N",
+         "realnvp: coupling layers (2-D, default 8; images: per stage, default 3)", 1,
          CG_FLOW2D_MAX_LAYERS, 0},
         {"z-size", ARG_INT, &cflags.z_size, "N",
          "mlp-gan: latent size (default 20); gauss-init-gan: input size (default 4)", 1, 4096,

@@ -16,29 +16,77 @@
 #include "cugen/tape.h"
 #include "cugen/vae.h"
 #include "models/dense.h"
+#include "models/vae_internal.h"
 #include "ops/backend.h"
 
 #define LOG_2PI 1.8378770664093454836
+
+static int log2_exact(int v)
+{
+    int k = 0;
+    while (v > 1 && v % 2 == 0) {
+        v /= 2;
+        k++;
+    }
+    return v == 1 ? k : -1;
+}
+
+static cg_status check_arch(const cg_vae_arch *a, char *err, size_t errlen)
+{
+    if (a->latent < 1 || a->latent > 4096) {
+        snprintf(err, errlen, "vae: need 1 <= latent <= 4096, got %d", a->latent);
+        return CG_ERR_ARG;
+    }
+    if (a->kind == CG_VAE_CONV) {
+        if ((a->size != 32 && a->size != 64) || (a->channels != 1 && a->channels != 3) ||
+            a->width < 1 || (a->width << (log2_exact(a->size) - 3)) > 4096 ||
+            a->x_dim != a->channels * a->size * a->size) {
+            snprintf(err, errlen, "vae: the conv architecture takes 32x32 or 64x64 images of 1 "
+                     "or 3 channels and a width from 1 to %d; got %dx%dx%d, width %d",
+                     a->size == 64 ? 512 : 1024, a->channels, a->size, a->size, a->width);
+            return CG_ERR_ARG;
+        }
+        return CG_OK;
+    }
+    if (a->x_dim < 1 || a->x_dim > (1 << 20) || a->hidden < 1 || a->hidden > 65536) {
+        snprintf(err, errlen, "vae: need 1 <= input size <= 2^20 and 1 <= hidden <= 65536; "
+                 "got %d, %d", a->x_dim, a->hidden);
+        return CG_ERR_ARG;
+    }
+    return CG_OK;
+}
+
+static int declare_mlp(cg_vae *m)
+{
+    const cg_vae_arch *a = &m->a;
+    cg_params *p = &m->p;
+    return dense_declare(p, &m->fc1.w, &m->fc1.b, "fc1", a->x_dim, a->hidden, 0) &&
+           dense_declare(p, &m->fc2_mu.w, &m->fc2_mu.b, "fc2_mu", a->hidden, a->latent, 0) &&
+           dense_declare(p, &m->fc2_logvar.w, &m->fc2_logvar.b, "fc2_logvar", a->hidden,
+                         a->latent, 0) &&
+           dense_declare(p, &m->fc3.w, &m->fc3.b, "fc3", a->latent, a->hidden, 0) &&
+           dense_declare(p, &m->fc4.w, &m->fc4.b, "fc4", a->hidden, a->x_dim, 0);
+}
 
 cg_status cg_vae_build(cg_vae *m, const cg_vae_arch *a, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     cg_params_init(&m->p);
-    if (a->x_dim < 1 || a->x_dim > (1 << 20) || a->hidden < 1 || a->hidden > 65536 ||
-        a->latent < 1 || a->latent > 4096) {
-        snprintf(err, errlen, "vae: need 1 <= input size <= 2^20, 1 <= hidden <= 65536, "
-                 "1 <= latent <= 4096; got %d, %d, %d", a->x_dim, a->hidden, a->latent);
-        return CG_ERR_ARG;
-    }
+    cg_status st = check_arch(a, err, errlen);
+    if (st != CG_OK)
+        return st;
     m->a = *a;
     cg_params *p = &m->p;
-    int ok = dense_declare(p, &m->fc1.w, &m->fc1.b, "fc1", a->x_dim, a->hidden, 0) &&
-             dense_declare(p, &m->fc2_mu.w, &m->fc2_mu.b, "fc2_mu", a->hidden, a->latent, 0) &&
-             dense_declare(p, &m->fc2_logvar.w, &m->fc2_logvar.b, "fc2_logvar", a->hidden,
-                           a->latent, 0) &&
-             dense_declare(p, &m->fc3.w, &m->fc3.b, "fc3", a->latent, a->hidden, 0) &&
-             dense_declare(p, &m->fc4.w, &m->fc4.b, "fc4", a->hidden, a->x_dim, 0);
-    cg_status st = ok ? cg_params_alloc(p) : CG_ERR_NOMEM;
+    int ok;
+    if (a->kind == CG_VAE_CONV) {
+        m->nconv = log2_exact(a->size) - 2;
+        ok = vae_conv_declare(m);
+    } else {
+        ok = declare_mlp(m);
+    }
+    if (ok && a->lik == CG_VAE_GAUSSIAN)
+        ok = (m->dec_logvar = cg_param(p, "dec_logvar", CG_SHAPE(1), 0)) != NULL;
+    st = ok ? cg_params_alloc(p) : CG_ERR_NOMEM;
     if (st != CG_OK) {
         snprintf(err, errlen, "vae: out of memory for the parameters");
         cg_params_free(p);
@@ -56,9 +104,15 @@ void cg_vae_init(cg_vae *m, uint64_t seed, uint32_t stream)
 {
     cg_rng r;
     cg_rng_init(&r, seed, stream);
-    cg_vae_linear *l[5] = {&m->fc1, &m->fc2_mu, &m->fc2_logvar, &m->fc3, &m->fc4};
-    for (int i = 0; i < 5; i++)
-        dense_init(l[i]->w, l[i]->b, &r);
+    if (m->a.kind == CG_VAE_CONV) {
+        vae_conv_init(m, &r);
+    } else {
+        cg_vae_linear *l[5] = {&m->fc1, &m->fc2_mu, &m->fc2_logvar, &m->fc3, &m->fc4};
+        for (int i = 0; i < 5; i++)
+            dense_init(l[i]->w, l[i]->b, &r);
+    }
+    if (m->dec_logvar)
+        cg_init_const(m->dec_logvar, 0.0);  /* unit variance to start */
 }
 
 static int check_x(cg_ctx *ctx, cg_vae *m, cg_tensor *x)
@@ -79,6 +133,8 @@ cg_status cg_vae_encode(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor **mu,
     *mu = *logvar = NULL;
     if (!check_x(ctx, m, x))
         return ctx->err ? ctx->err : CG_ERR_ARG;
+    if (m->a.kind == CG_VAE_CONV)
+        return vae_conv_encode(ctx, m, x, mu, logvar);
     cg_tensor *h = cg_relu(ctx, cg_linear(ctx, x, m->fc1.w, m->fc1.b));
     *mu = cg_linear(ctx, h, m->fc2_mu.w, m->fc2_mu.b);
     *logvar = cg_linear(ctx, h, m->fc2_logvar.w, m->fc2_logvar.b);
@@ -92,11 +148,13 @@ cg_tensor *cg_vae_decode(cg_ctx *ctx, cg_vae *m, cg_tensor *h)
                 SHAPE_STR(h));
         return NULL;
     }
+    if (m->a.kind == CG_VAE_CONV)
+        return vae_conv_decode(ctx, m, h);
     cg_tensor *g = cg_relu(ctx, cg_linear(ctx, h, m->fc3.w, m->fc3.b));
     return cg_linear(ctx, g, m->fc4.w, m->fc4.b);
 }
 
-cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *bce,
+cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *rec_sum,
                        double *kl)
 {
     cg_tensor *mu, *logvar;
@@ -111,13 +169,15 @@ cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, dou
     /* reparameterisation: h = mu + exp(logvar / 2) * eps */
     cg_tensor *sigma = cg_exp(ctx, cg_scale(ctx, logvar, 0.5));
     cg_tensor *h = cg_add(ctx, mu, cg_mul(ctx, sigma, eps));
-    cg_tensor *logits = cg_vae_decode(ctx, m, h);
-    cg_tensor *rec = cg_bernoulli_nll(ctx, logits, x, CG_REDUCE_SUM);
+    cg_tensor *out = cg_vae_decode(ctx, m, h);
+    cg_tensor *rec = m->a.lik == CG_VAE_GAUSSIAN
+                         ? cg_gaussian_nll(ctx, x, out, m->dec_logvar, CG_REDUCE_SUM)
+                         : cg_bernoulli_nll(ctx, out, x, CG_REDUCE_SUM);
     cg_tensor *div = cg_gaussian_kl(ctx, mu, logvar, CG_REDUCE_SUM);
     cg_tensor *loss = cg_add(ctx, rec, div);
     if (loss) {
-        if (bce)
-            *bce = rec->data[0];
+        if (rec_sum)
+            *rec_sum = rec->data[0];
         if (kl)
             *kl = div->data[0];
     }
@@ -130,13 +190,13 @@ cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_ten
     memset(out, 0, sizeof *out);
     if (ctx->err)
         return ctx->err;
-    double bce = 0, kl = 0;
-    cg_tensor *loss = cg_vae_loss(ctx, m, x, eps, &bce, &kl);
+    double rec = 0, kl = 0;
+    cg_tensor *loss = cg_vae_loss(ctx, m, x, eps, &rec, &kl);
     if (!loss || cg_backward(ctx, loss) != CG_OK)
         return ctx->err ? ctx->err : CG_ERR_STATE;
     double n = x->shape[0];
     out->loss = loss->data[0] / n;
-    out->bce = bce / n;
+    out->rec = rec / n;
     out->kl = kl / n;
     cg_status st = cg_adam_step(opt, &m->p);
     if (st != CG_OK)
@@ -144,6 +204,19 @@ cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_ten
     cg_params_zero_grad(&m->p);
     cg_ctx_step_end(ctx);
     return CG_OK;
+}
+
+cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out)
+{
+    cg_tensor *p = out ? cg_new_like(ctx, out) : NULL;
+    for (int64_t i = 0; p && i < p->n; i++) {
+        double v = out->data[i];
+        if (m->a.lik == CG_VAE_GAUSSIAN)
+            p->data[i] = (real)(v < 0 ? 0 : v > 1 ? 1 : v);
+        else
+            p->data[i] = (real)(1.0 / (1.0 + exp(-v)));
+    }
+    return p;
 }
 
 cg_tensor *cg_vae_input(cg_ctx *ctx, const real *images, int n, int x_dim)
@@ -169,6 +242,24 @@ static double bernoulli_logp(const real *logits, const real *x, int D)
     return s;
 }
 
+/* log N(x; mean, exp(lv)) of one row */
+static double gaussian_logp(const real *mean, const real *x, int D, double lv)
+{
+    double s = 0, iv = exp(-lv);
+    for (int j = 0; j < D; j++) {
+        double d = (double)x[j] - mean[j];
+        s += d * d * iv;
+    }
+    return -0.5 * (s + D * (lv + LOG_2PI));
+}
+
+static double row_logp(const cg_vae *m, const real *out, const real *x)
+{
+    if (m->a.lik == CG_VAE_GAUSSIAN)
+        return gaussian_logp(out, x, m->a.x_dim, m->dec_logvar->data[0]);
+    return bernoulli_logp(out, x, m->a.x_dim);
+}
+
 #define EVAL_BATCH 500
 #define IW_CHUNK 500
 
@@ -188,8 +279,8 @@ static void fetch(const cg_dataset *ds, int64_t i0, int n, real *dst)
         dst[i] = (real)((double)src[i] / 127.5 - 1.0);
 }
 
-/* ELBO terms of n images (sums into *bce, *kl) */
-static cg_status elbo_batch(evaluator *e, int n, double *bce, double *kl)
+/* ELBO terms of n images (sums into *rec, *kl) */
+static cg_status elbo_batch(evaluator *e, int n, double *rec, double *kl)
 {
     cg_ctx *ctx = &e->ctx;
     cg_vae *m = e->m;
@@ -200,7 +291,7 @@ static cg_status elbo_batch(evaluator *e, int n, double *bce, double *kl)
     double b = 0, k = 0;
     cg_tensor *loss = cg_vae_loss(ctx, m, x, eps, &b, &k);
     cg_status st = loss ? CG_OK : ctx->err;
-    *bce += b;
+    *rec += b;
     *kl += k;
     cg_ctx_step_end(ctx);
     return st;
@@ -238,7 +329,7 @@ static cg_status iw_image(evaluator *e, const real *x, const real *mu, const rea
         if (!logits)
             return ctx->err;
         for (int j = 0; j < c; j++)
-            w[j0 + j] += bernoulli_logp(logits->data + (int64_t)j * D, x, D);
+            w[j0 + j] += row_logp(m, logits->data + (int64_t)j * D, x);
     }
     double mx = -INFINITY, s = 0;
     for (int j = 0; j < k; j++)
@@ -291,12 +382,12 @@ cg_status cg_vae_evaluate(cg_vae *m, const cg_dataset *ds, int64_t limit, int k_
     }
     cg_set_grad(&e.ctx, 0);
     cg_rng_init(&e.rng, seed, 0x4556414cu);  /* "EVAL" */
-    double bce = 0, kl = 0, logp = 0;
+    double rec = 0, kl = 0, logp = 0;
     cg_status st = CG_OK;
     for (int64_t i0 = 0; i0 < count && st == CG_OK; i0 += EVAL_BATCH) {
         int n = (int)(count - i0 < EVAL_BATCH ? count - i0 : EVAL_BATCH);
         fetch(ds, i0, n, e.images);
-        st = elbo_batch(&e, n, &bce, &kl);
+        st = elbo_batch(&e, n, &rec, &kl);
         if (st == CG_OK && k_iw > 0)
             st = iw_batch(&e, n, k_iw, &logp);
     }
@@ -304,9 +395,9 @@ cg_status cg_vae_evaluate(cg_vae *m, const cg_dataset *ds, int64_t limit, int k_
         snprintf(err, errlen, "vae: evaluation: %s", e.ctx.errmsg);
     out->images = count;
     out->k = k_iw;
-    out->bce = bce / (double)count;
+    out->rec = rec / (double)count;
     out->kl = kl / (double)count;
-    out->elbo = -(out->bce + out->kl);
+    out->elbo = -(out->rec + out->kl);
     out->nll = k_iw > 0 ? -logp / (double)count : 0;
     cg_ctx_free(&e.ctx);
     free(e.images);
@@ -321,6 +412,38 @@ static const cg_st_tensor *find(const cg_st_file *f, const char *name)
         if (strcmp(f->t[i].name, name) == 0)
             return &f->t[i];
     return NULL;
+}
+
+/* The architecture from the names and shapes; 0 when it is no VAE. */
+static int arch_of(const cg_st_file *f, cg_vae_arch *a)
+{
+    a->lik = find(f, "dec_logvar") ? CG_VAE_GAUSSIAN : CG_VAE_BERNOULLI;
+    const cg_st_tensor *e0 = find(f, "enc.0.weight"), *fmu = find(f, "fc_mu.weight");
+    if (e0 && fmu && e0->ndim == 4 && fmu->ndim == 2) {
+        int L = 1;
+        while (L < CG_VAE_MAX_CONV + 1) {
+            char name[32];
+            snprintf(name, sizeof name, "enc.%d.weight", 2 * L);
+            if (!find(f, name))
+                break;
+            L++;
+        }
+        a->kind = CG_VAE_CONV;
+        a->channels = (int)e0->shape[1];
+        a->width = (int)e0->shape[0];
+        a->size = 4 << L;
+        a->x_dim = a->channels * a->size * a->size;
+        a->latent = (int)fmu->shape[0];
+        return L <= CG_VAE_MAX_CONV;
+    }
+    const cg_st_tensor *w1 = find(f, "fc1.weight"), *wmu = find(f, "fc2_mu.weight");
+    if (!w1 || !wmu || w1->ndim != 2 || wmu->ndim != 2)
+        return 0;
+    a->kind = CG_VAE_MLP;
+    a->x_dim = (int)w1->shape[1];
+    a->hidden = (int)w1->shape[0];
+    a->latent = (int)wmu->shape[0];
+    return 1;
 }
 
 cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
@@ -338,15 +461,12 @@ cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
         snprintf(err, errlen, "%s", why);
         return st;
     }
-    const cg_st_tensor *w1 = find(&f, "fc1.weight"), *wmu = find(&f, "fc2_mu.weight");
-    int ok = w1 && wmu && w1->ndim == 2 && wmu->ndim == 2;
     cg_vae_arch a = {0};
-    if (ok)
-        a = (cg_vae_arch){.x_dim = (int)w1->shape[1], .hidden = (int)w1->shape[0],
-                          .latent = (int)wmu->shape[0]};
+    int ok = arch_of(&f, &a);
     cg_st_free(&f);
     if (!ok) {
-        snprintf(err, errlen, "%s: not an MLP VAE (no 2-D fc1.weight and fc2_mu.weight)", file);
+        snprintf(err, errlen, "%s: not a cugen VAE (neither the MLP's 2-D fc1.weight and "
+                 "fc2_mu.weight nor the conv VAE's enc.0.weight and fc_mu.weight)", file);
         return CG_ERR_ARG;
     }
     if ((st = cg_vae_build(m, &a, why, sizeof why)) != CG_OK) {

@@ -2,7 +2,7 @@
  * vae_pictures.c: what a trained VAE looks like: samples from the prior,
  * reconstructions beside their inputs, latent traversals, interpolations and,
  * for a 2-D latent space, the decoded manifold (files listed in cugen/vae.h).
- * Every picture shows pixel means sigmoid(logits).
+ * Every picture shows pixel means (cg_vae_means).
  *
  * Not for: training, evaluation numbers (vae.c).
  */
@@ -37,7 +37,7 @@ static cg_status decode_to(pics *p, const real *h, int n, real *out)
 {
     cg_ctx *ctx = p->ctx;
     cg_tensor *ht = cg_wrap(ctx, (real *)h, CG_SHAPE(n, p->m->a.latent));
-    cg_tensor *x = cg_sigmoid(ctx, cg_vae_decode(ctx, p->m, ht));
+    cg_tensor *x = cg_vae_means(ctx, p->m, cg_vae_decode(ctx, p->m, ht));
     if (!x) {
         snprintf(p->err, p->errlen, "vae: pictures: %s", ctx->errmsg);
         return ctx->err;

@@ -6,7 +6,7 @@
  *   DIR/checkpoint.safetensors  weights, Adam's moments, loader position and
  *                               noise offset: all --resume needs (and .prev)
  *   DIR/vae.safetensors         the weights alone, the article's state_dict names
- *   DIR/metrics.jsonl           per step loss, bce, kl (per image); per epoch
+ *   DIR/metrics.jsonl           per step loss, rec (-log p(x|h)), kl per image; per epoch
  *                               test_elbo
  *   DIR/samples.png, recon.png, traversal.png, interp.png (manifold.png
  *                               for a 2-D latent space) at the end of the run
@@ -37,7 +37,7 @@
 
 enum {
     X_NOISE, X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_XDIM, X_HIDDEN, X_LATENT,
-    X_BATCH, X_COUNT
+    X_KIND, X_LIK, X_WIDTH, X_BATCH, X_COUNT
 };
 
 typedef struct {
@@ -96,12 +96,14 @@ static cg_status resume(run *r, int64_t *first_step)
     int found = 0;
     char msg[2048];
     const int64_t want[X_COUNT] = {[X_XDIM] = r->m.a.x_dim, [X_HIDDEN] = r->m.a.hidden,
-                                   [X_LATENT] = r->m.a.latent, [X_BATCH] = o->batch};
+                                   [X_LATENT] = r->m.a.latent, [X_KIND] = r->m.a.kind,
+                                   [X_LIK] = r->m.a.lik, [X_WIDTH] = r->m.a.width,
+                                   [X_BATCH] = o->batch};
     cg_status st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
     if (st != CG_OK) {
         /* a run of another shape is refused by its tensors' shapes; say which flag */
-        return fail(r, st, "--resume: %s (were the run's --hidden, --latent, --batch and "
-                    "--data the same as now?)", msg);
+        return fail(r, st, "--resume: %s (were the run's --arch, --likelihood, --hidden, "
+                    "--width, --latent, --data and --image-size the same as now?)", msg);
     }
     if (!found)
         return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
@@ -130,12 +132,13 @@ static cg_status resume(run *r, int64_t *first_step)
     return CG_OK;
 }
 
-static cg_status open_data(run *r)
+static cg_status open_data(run *r, const cg_vae_opts *v)
 {
     const cg_train_opts *o = r->o;
     char why[1024];
+    int size = o->image_size ? o->image_size : v->kind == CG_VAE_CONV ? 32 : 0;
     cg_data_spec spec = {.name = o->data ? o->data : "fashion-mnist", .dir = o->data_dir,
-                         .size = o->image_size};
+                         .size = size};
     cg_status st = cg_dataset_open(&spec, &r->ds, why, sizeof why);
     if (st != CG_OK)
         return fail(r, st, "%s", why);
@@ -151,11 +154,16 @@ static cg_status open_all(run *r, const cg_vae_opts *v)
 {
     const cg_train_opts *o = r->o;
     char why[1024];
-    cg_status st = open_data(r);
+    cg_status st = open_data(r, v);
     if (st != CG_OK)
         return st;
     cg_vae_arch a = {.x_dim = r->ds.channels * r->ds.height * r->ds.width,
-                     .hidden = v->hidden, .latent = v->latent};
+                     .hidden = v->hidden, .latent = v->latent, .kind = v->kind, .lik = v->lik,
+                     .channels = r->ds.channels, .size = r->ds.height, .width = v->width};
+    if (a.kind == CG_VAE_MLP)
+        a.width = a.size = 0;
+    else
+        a.hidden = 0;
     if ((st = cg_vae_build(&r->m, &a, why, sizeof why)) != CG_OK)
         return fail(r, st, "%s", why + (strncmp(why, "vae: ", 5) == 0 ? 5 : 0));
     cg_vae_init(&r->m, o->seed, STREAM_INIT);
@@ -171,12 +179,15 @@ static cg_status open_all(run *r, const cg_vae_opts *v)
     cg_adam_init(&r->adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);  /* torch.optim.Adam defaults */
     static const char *const names[X_COUNT] = {
         "rng.noise", "loader.epoch", "loader.index", "loader.rng_offset", "run.x_dim",
-        "run.hidden", "run.latent", "run.batch"};
+        "run.hidden", "run.latent", "run.kind", "run.likelihood", "run.width", "run.batch"};
     for (int i = 0; i < X_COUNT; i++)
         r->extra[i].name = names[i];
     r->extra[X_XDIM].value = a.x_dim;
     r->extra[X_HIDDEN].value = a.hidden;
     r->extra[X_LATENT].value = a.latent;
+    r->extra[X_KIND].value = a.kind;
+    r->extra[X_LIK].value = a.lik;
+    r->extra[X_WIDTH].value = a.width;
     r->extra[X_BATCH].value = o->batch;
     r->cs = (cg_ckpt_state){.seed = o->seed, .extra = r->extra, .nextra = X_COUNT};
     return CG_OK;
@@ -256,9 +267,12 @@ cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_resu
     }
     if (!o->quiet)
         fprintf(stderr, "vae: %s, %lld images of %dx%dx%d, batch %lld, %lld steps per epoch; "
-                "mlp %d-%d-%d, %lld parameters%s\n", r->ds.name, (long long)r->ds.count,
-                r->ds.channels, r->ds.height, r->ds.width, (long long)o->batch,
-                (long long)per_epoch, r->m.a.x_dim, r->m.a.hidden, r->m.a.latent,
+                "%s %d-%d-%d, %s pixels, %lld parameters%s\n", r->ds.name,
+                (long long)r->ds.count, r->ds.channels, r->ds.height, r->ds.width,
+                (long long)o->batch, (long long)per_epoch,
+                r->m.a.kind == CG_VAE_CONV ? "conv" : "mlp", r->m.a.x_dim,
+                r->m.a.kind == CG_VAE_CONV ? r->m.a.width : r->m.a.hidden, r->m.a.latent,
+                r->m.a.lik == CG_VAE_GAUSSIAN ? "Gaussian" : "Bernoulli",
                 (long long)cg_params_count(&r->m.p),
                 r->test_is_train ? "; no test split: the ELBO is measured on the training set"
                                  : "");
@@ -300,9 +314,9 @@ cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_resu
             break;
         }
         res->steps = s;
-        cg_progress_update(&prog, s, epoch, b.n, "loss", vs.loss, "bce", vs.bce, "kl", vs.kl,
+        cg_progress_update(&prog, s, epoch, b.n, "loss", vs.loss, "rec", vs.rec, "kl", vs.kl,
                            (const char *)NULL);
-        cg_metrics_write(&log, s, epoch, b.n, "loss", vs.loss, "bce", vs.bce, "kl", vs.kl,
+        cg_metrics_write(&log, s, epoch, b.n, "loss", vs.loss, "rec", vs.rec, "kl", vs.kl,
                          (const char *)NULL);
         if (b.last_in_epoch) {
             res->epochs_done = epoch;

@@ -16,7 +16,7 @@
  * with an nn.Sequential `net` has them: layers.<i>.net.{0,2,4}.{weight,bias}
  * (scripts/make_vae_flow_ref.py builds that module).
  *
- * Not for: image flows (squeeze, masks, multi-scale).
+ * Below them, the image RealNVP (cg_flowimg).
  */
 #ifndef CUGEN_FLOW_H
 #define CUGEN_FLOW_H
@@ -84,5 +84,85 @@ typedef struct {
 
 cg_status cg_flow2d_train(const cg_train_opts *o, const cg_flow2d_opts *f,
                           cg_flow2d_result *res, char *err, size_t errlen);
+
+/* ---- RealNVP on images (Dinh et al. 2017, one scale of factoring out) -----
+ * Pixels are dequantised and logit-transformed first (not learnt):
+ *   x = (pixel + u) / 256, u ~ U(0, 1);  y = logit(a + (1 - 2a) x), a = 0.05
+ * whose log|dy/dx| is added to the likelihood. Then, for C x S x S images:
+ *
+ *   stage a  (C, S, S)        L checkerboard couplings (the mask's parity alternates)
+ *   squeeze  (4C, S/2, S/2)
+ *   stage b  (4C, S/2, S/2)   L channel couplings (the kept half alternates)
+ *   factor   2C channels leave as z1
+ *   stage c  (2C, S/2, S/2)   L checkerboard couplings -> z2
+ *
+ * every coupling followed by an act-norm (per-channel y = x exp(logs) + bias,
+ * initialised from the first batch to zero mean and unit variance, Kingma &
+ * Dhariwal 2018). A coupling computes s, t from the kept part with a small
+ * ResNet: conv3x3 (F) ReLU, one residual block (conv3x3 ReLU conv3x3, + skip),
+ * ReLU, conv3x3 to 2 x channels (zero-initialised: the flow starts as the
+ * identity); s = tanh(raw); the changed part becomes x exp(s) + t. Base:
+ * N(0, I) for z1 and z2. Names: a.<i>.net.{in,res1,res2,out}.{weight,bias},
+ * a.<i>.norm.{logs,bias}, a.<i>.norm.inited (buffer), ..., image_size (buffer). */
+#define CG_FLOWIMG_MAX_L 8
+
+typedef struct {
+    int channels, size, layers, width;
+} cg_flowimg_arch;
+
+typedef struct {
+    cg_tensor *w[4], *b[4];          /* net: in, res1, res2, out */
+    cg_tensor *logs, *bias, *inited; /* act-norm (1, C, 1, 1) */
+    int parity, checker, ch;         /* mask parity; checkerboard or channel; channels */
+} cg_flowimg_coupling;
+
+typedef struct {
+    cg_flowimg_arch a;
+    cg_params p;
+    cg_flowimg_coupling l[3 * CG_FLOWIMG_MAX_L];   /* a, then b, then c */
+    cg_tensor *size_buf;
+} cg_flowimg;
+
+cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *a, char *err, size_t errlen);
+void cg_flowimg_free(cg_flowimg *m);
+void cg_flowimg_init(cg_flowimg *m, uint64_t seed, uint32_t stream);
+
+/* y (N, C, S, S) in logit space -> z (N, C*S*S): z1 then z2, each flattened
+ * in (C, H, W) order; *logdet (1): the log-determinants summed over the batch. */
+cg_tensor *cg_flowimg_forward(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y, cg_tensor **logdet);
+/* y (N, C, S, S) in logit space -> the mean NLL of y per image (nats), a (1)
+ * tensor on the tape. */
+cg_tensor *cg_flowimg_nll(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y);
+/* z (N, C*S*S), N(0, T^2) draws -> images y (N, C, S, S) in logit space. */
+cg_tensor *cg_flowimg_inverse(cg_ctx *ctx, cg_flowimg *m, cg_tensor *z);
+
+/* Loader images (N, C, S, S) in [-1, 1] -> y in logit space (new tensor),
+ * dequantised with u from r; *logdet_sum: sum over the batch of log|dy/dx|. */
+cg_tensor *cg_flowimg_preprocess(cg_ctx *ctx, const real *images, int n, int C, int S,
+                                 cg_rng *r, double *logdet_sum);
+/* logit space -> pixel values in [-1, 1] for a grid */
+void cg_flowimg_to_pixels(real *x, int64_t n);
+/* bits per dimension from the mean NLL of y and the mean log|dy/dx| per image */
+double cg_flowimg_bpd(double nll_y, double logit_logdet, int64_t dims);
+
+cg_status cg_flowimg_load(const char *path, cg_flowimg *m, char *err, size_t errlen);
+/* mean bits per dimension over the images of ds (the first `limit` when > 0) */
+cg_status cg_flowimg_evaluate(cg_flowimg *m, const cg_dataset *ds, int64_t limit,
+                              uint64_t seed, double *bpd, char *err, size_t errlen);
+
+typedef struct {
+    int layers, width;
+    double temperature;
+} cg_flowimg_opts;
+
+typedef struct {
+    int64_t steps;
+    double train_bpd, test_bpd;
+    double img_per_s;
+    int interrupted;         /* SIGINT / SIGTERM caught (checkpoint saved); 0: none */
+} cg_flowimg_result;
+
+cg_status cg_flowimg_train(const cg_train_opts *o, const cg_flowimg_opts *f,
+                           cg_flowimg_result *res, char *err, size_t errlen);
 
 #endif

@@ -92,6 +92,12 @@ cg_tensor *cg_upsample2x(cg_ctx *ctx, cg_tensor *x);
 /* (N, C, H, W) -> (N, C, H/2, W/2), mean of each 2x2 window; H, W even */
 cg_tensor *cg_avgpool2x(cg_ctx *ctx, cg_tensor *x);
 
+/* Space to depth for multi-scale flows, PyTorch's pixel_unshuffle(x, 2):
+ * (N, C, H, W) -> (N, 4C, H/2, W/2), y[n, 4c + 2a + b, i, j] = x[n, c, 2i + a, 2j + b];
+ * H, W even. unsqueeze2x is its inverse (pixel_shuffle(x, 2)): C a multiple of 4. */
+cg_tensor *cg_squeeze2x(cg_ctx *ctx, cg_tensor *x);
+cg_tensor *cg_unsqueeze2x(cg_ctx *ctx, cg_tensor *x);
+
 /* ---- reductions ---------------------------------------------------------------- */
 cg_tensor *cg_sum(cg_ctx *ctx, cg_tensor *x);    /* -> (1) */
 cg_tensor *cg_mean(cg_ctx *ctx, cg_tensor *x);   /* -> (1) */

@@ -15,6 +15,23 @@
  * the article trains it. The BCE is computed from the logits (stable; the
  * same value as sigmoid then BCE where that is finite).
  *
+ * The convolutional VAE (`--arch conv`) for 32x32 and 64x64 images,
+ * width w, with L = log2(size) - 2 stride-2 convolutions to 4x4:
+ *
+ *   encoder  enc: [Conv(4, 2, 1) ReLU] x L, channels C -> w -> 2w -> ... -> w 2^(L-1);
+ *            flatten; fc_mu, fc_logvar (latent)
+ *   decoder  dec_fc (latent -> w 2^(L-1) 4 4) ReLU, reshape; dec: [ConvT(4, 2, 1)
+ *            ReLU] x (L-1), ConvT(4, 2, 1) to C channels: logits or means
+ *
+ * named like PyTorch Sequentials `enc` and `dec` (enc.0.weight, enc.2.weight,
+ * ...). Either architecture takes a Bernoulli likelihood (the decoder gives
+ * logits) or a Gaussian one: the decoder gives the means and one learnt
+ * log-variance shared by all pixels, `dec_logvar` (1); the loss is then
+ * -log N(x; mean, exp(dec_logvar)) summed, with its 0.5 log 2 pi.
+ *
+ * Inputs and outputs are flat (N, C*H*W) whatever the architecture; the
+ * convolutional one reshapes inside.
+ *
  * Not for: the training run and its files (vae_train.c), pictures
  * (vae_pictures.c).
  */
@@ -26,9 +43,17 @@
 #include "cugen/optim.h"
 #include "cugen/train.h"
 
+typedef enum { CG_VAE_MLP = 0, CG_VAE_CONV = 1 } cg_vae_kind;
+typedef enum { CG_VAE_BERNOULLI = 0, CG_VAE_GAUSSIAN = 1 } cg_vae_likelihood;
+
 typedef struct {
-    int x_dim, hidden, latent;
+    int x_dim, hidden, latent;   /* hidden: the MLP's width */
+    cg_vae_kind kind;
+    cg_vae_likelihood lik;
+    int channels, size, width;   /* conv: image channels, side (32 or 64), first width */
 } cg_vae_arch;
+
+#define CG_VAE_MAX_CONV 4
 
 typedef struct {
     cg_tensor *w, *b;
@@ -37,7 +62,10 @@ typedef struct {
 typedef struct {
     cg_vae_arch a;
     cg_params p;
-    cg_vae_linear fc1, fc2_mu, fc2_logvar, fc3, fc4;
+    cg_vae_linear fc1, fc2_mu, fc2_logvar, fc3, fc4;        /* mlp */
+    int nconv;                                              /* conv */
+    cg_vae_linear enc[CG_VAE_MAX_CONV], dec[CG_VAE_MAX_CONV], dec_fc;
+    cg_tensor *dec_logvar;                                  /* gaussian, else NULL */
 } cg_vae;
 
 /* Check the architecture and allocate the parameters (zero). */
@@ -49,17 +77,17 @@ void cg_vae_init(cg_vae *m, uint64_t seed, uint32_t stream);
 /* x (N, D) in [0, 1] -> mu, logvar (N, latent). */
 cg_status cg_vae_encode(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor **mu,
                         cg_tensor **logvar);
-/* h (N, latent) -> logits (N, D). */
+/* h (N, latent) -> logits (Bernoulli) or means (Gaussian), (N, D). */
 cg_tensor *cg_vae_decode(cg_ctx *ctx, cg_vae *m, cg_tensor *h);
 
 /* The loss of a batch x (N, D) with noise eps (N, latent): the scalar
- * BCE + KL (sums over the batch), recorded on the tape. bce and kl (may be
- * NULL) receive the two sums. */
-cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *bce,
+ * reconstruction term (BCE, or the Gaussian NLL) + KL, sums over the batch,
+ * recorded on the tape. rec and kl (may be NULL) receive the two sums. */
+cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *rec,
                        double *kl);
 
 typedef struct {
-    double loss, bce, kl;   /* per image (batch sums / N) */
+    double loss, rec, kl;   /* per image (batch sums / N); rec: -log p(x | h) */
 } cg_vae_stats;
 
 /* One Adam step on the loss of x with noise eps. Leaves gradients zeroed and
@@ -67,19 +95,23 @@ typedef struct {
 cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_tensor *eps,
                       cg_vae_stats *out);
 
+/* The decoder's output as pixel means: sigmoid(logits) (Bernoulli), or the
+ * means clamped to [0, 1] (Gaussian); a new tensor, no tape. */
+cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out);
+
 /* Images (N, C, H, W) in [-1, 1] (the loader's) -> x (N, C*H*W) in [0, 1],
  * in the step arena. */
 cg_tensor *cg_vae_input(cg_ctx *ctx, const real *images, int n, int x_dim);
 
 /* ---- evaluation on a dataset --------------------------------------------
  * Every image of ds (or the first `limit`, when limit > 0), in [0, 1].
- * elbo: the mean over images of -(BCE + KL) with one eps per image, nats.
+ * elbo: the mean over images of -(rec + KL) with one eps per image, nats.
  * nll: the importance-weighted estimate of -log p(x) with k samples of
  * q(h | x) (Burda et al. 2016):
  *   log p(x) ~ logsumexp_j [log p(x | h_j) + log p(h_j) - log q(h_j | x)] - log k
  * averaged over images, nats. Noise from Philox stream `stream` of seed. */
 typedef struct {
-    double elbo, bce, kl;   /* per image */
+    double elbo, rec, kl;   /* per image */
     double nll;             /* per image; 0 unless asked for */
     int64_t images;
     int k;
@@ -90,11 +122,12 @@ cg_status cg_vae_evaluate(cg_vae *m, const cg_dataset *ds, int64_t limit, int k_
 
 /* A VAE from a file: a run directory (its vae.safetensors), a
  * checkpoint.safetensors or a vae.safetensors (also one written by PyTorch
- * from the article's module). The architecture comes from the shapes. */
+ * from the article's module). The architecture comes from the names and
+ * shapes: enc.0.weight means conv, dec_logvar Gaussian. */
 cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen);
 
 /* ---- pictures (PNG grids into dir) --------------------------------------
- *   samples.png    64 decodings of h ~ N(0, I) (pixel means)
+ *   samples.png    64 decodings of h ~ N(0, I) (pixel means, cg_vae_means)
  *   recon.png      8 rows of 8 (input, reconstruction) pairs from ds
  *   traversal.png  one row per latent dimension (at most 16): that dimension
  *                  swept over [-3, 3] in 11 steps, the others 0
@@ -108,6 +141,9 @@ cg_status cg_vae_pictures(cg_vae *m, const cg_dataset *ds, const char *dir, uint
 /* ---- the training run behind `cugen train vae` --------------------------- */
 typedef struct {
     int hidden, latent;
+    cg_vae_kind kind;
+    cg_vae_likelihood lik;
+    int width;               /* conv */
 } cg_vae_opts;
 
 typedef struct {

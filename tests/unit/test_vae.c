@@ -1,6 +1,7 @@
 /*
- * test_vae.c: the MLP VAE: one training step against the seed article's
- * module in PyTorch (tests/ref/vae_step.ref from scripts/make_vae_flow_ref.py),
+ * test_vae.c: the VAEs: one training step against the seed article's MLP
+ * module and against the conv VAE with a Gaussian likelihood in PyTorch
+ * (tests/ref/vae_step.ref, vae_conv.ref from scripts/make_vae_flow_ref.py),
  * the ELBO and the importance-weighted likelihood against closed forms, bad
  * architectures and inputs, and a short run on Fashion-MNIST whose test ELBO
  * must improve.
@@ -17,7 +18,8 @@
 
 /* Bound: the reference is float64 on the same float32 inputs and weights;
  * cugen runs in float32 with double accumulation, so a sum of 240 BCE terms
- * or a 48-long dot product is off by a few float32 roundings (~1e-7
+ * or a 48-long dot product (a 1024-pixel Gaussian NLL, 4x4 convolutions in
+ * the conv case) is off by a few float32 roundings (~1e-7
  * relative; measured values are printed). The Adam step moves each weight by
  * about lr = 1e-3, so the final weights agree to ~1e-7 relative too, except
  * where a gradient is near zero and its float32 rounding flips the step,
@@ -48,35 +50,31 @@ static double rel(double got, double want)
     return fabs(got - want) / fmax(fabs(want), 1e-30);
 }
 
-TEST(vae_one_step_matches_pytorch_article_module)
+/* One step from the reference's initial weights on its x and eps: mu,
+ * logvar, the loss terms, every gradient and every weight after Adam. */
+static void step_parity(ref_file *rf, const cg_vae_arch *a, int B, double lr)
 {
-    ref_file rf;
-    if (!REF_OPEN(&rf, "vae_step"))
-        return;
-    cg_vae_arch a = {.x_dim = (int)ref_cfg(&rf, 0), .hidden = (int)ref_cfg(&rf, 1),
-                     .latent = (int)ref_cfg(&rf, 2)};
-    int B = (int)ref_cfg(&rf, 3);
     cg_vae m;
     char err[256];
-    REQUIRE(cg_vae_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
-    CHECK(load_prefixed(&rf, "init.", &m.p) == m.p.count, "state_dict does not match");
+    REQUIRE(cg_vae_build(&m, a, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(load_prefixed(rf, "init.", &m.p) == m.p.count, "state_dict does not match");
     cg_ctx ctx;
     REQUIRE(cg_ctx_init(&ctx) == CG_OK);
-    cg_tensor *x = REF_CONST(&rf, "x"), *eps = REF_CONST(&rf, "eps");
+    cg_tensor *x = REF_CONST(rf, "x"), *eps = REF_CONST(rf, "eps");
     REQUIRE(x && eps && x->shape[0] == B);
-    /* the forward pass, piece by piece */
+    real *xdata = x->data;
+    x = cg_wrap(&ctx, xdata, CG_SHAPE(B, a->x_dim));  /* images arrive flat */
     cg_tensor *mu, *lv;
     REQUIRE(cg_vae_encode(&ctx, &m, x, &mu, &lv) == CG_OK, "%s", ctx.errmsg);
-    double e_mu = REF_CHECK_DATA(&rf, "mu", mu, TOL);
-    double e_lv = REF_CHECK_DATA(&rf, "logvar", lv, TOL);
-    cg_ctx_step_end(&ctx);
-    double bce, kl;
-    cg_tensor *loss = cg_vae_loss(&ctx, &m, x, eps, &bce, &kl);
+    double e_mu = REF_CHECK_DATA(rf, "mu", mu, TOL);
+    double e_lv = REF_CHECK_DATA(rf, "logvar", lv, TOL);
+    double rec, kl;
+    cg_tensor *loss = cg_vae_loss(&ctx, &m, x, eps, &rec, &kl);
     REQUIRE(loss, "%s", ctx.errmsg);
-    const char *names[3] = {"loss", "bce", "kl"};
-    double got[3] = {loss->data[0], bce, kl}, worst = 0;
+    const char *names[3] = {"loss", "bce", "kl"};  /* "bce": the reconstruction term */
+    double got[3] = {loss->data[0], rec, kl}, worst = 0;
     for (int i = 0; i < 3; i++) {
-        const ref_tensor *t = REF_GET(&rf, names[i]);
+        const ref_tensor *t = REF_GET(rf, names[i]);
         REQUIRE(t);
         worst = fmax(worst, rel(got[i], t->data[0]));
         CHECK(rel(got[i], t->data[0]) < TOL, "%s %.8g, PyTorch %.8g", names[i], got[i],
@@ -87,13 +85,13 @@ TEST(vae_one_step_matches_pytorch_article_module)
     for (int i = 0; i < m.p.count; i++) {
         char key[80];
         snprintf(key, sizeof key, "grad.%s", m.p.t[i]->name);
-        worst_g = fmax(worst_g, REF_CHECK_GRAD(&rf, key, m.p.t[i], TOL));
+        worst_g = fmax(worst_g, REF_CHECK_GRAD(rf, key, m.p.t[i], TOL));
     }
     cg_ctx_step_end(&ctx);
-    /* the decoder's means (recon) */
     cg_params_zero_grad(&m.p);
     cg_adam opt;
-    cg_adam_init(&opt, ref_cfg(&rf, 4), 0.9, 0.999, 1e-8, 0, 0);
+    cg_adam_init(&opt, lr, 0.9, 0.999, 1e-8, 0, 0);
+    x = cg_wrap(&ctx, xdata, CG_SHAPE(B, a->x_dim));  /* the arena was reset */
     cg_vae_stats s;
     REQUIRE(cg_vae_step(&ctx, &m, &opt, x, eps, &s) == CG_OK, "%s", ctx.errmsg);
     CHECK(rel(s.loss * B, got[0]) < 1e-6, "the step's loss %.8g per image", s.loss);
@@ -101,12 +99,35 @@ TEST(vae_one_step_matches_pytorch_article_module)
     for (int i = 0; i < m.p.count; i++) {
         char key[80];
         snprintf(key, sizeof key, "final.%s", m.p.t[i]->name);
-        worst_w = fmax(worst_w, REF_CHECK_DATA_QUIET(&rf, key, m.p.t[i], TOL));
+        worst_w = fmax(worst_w, REF_CHECK_DATA_QUIET(rf, key, m.p.t[i], TOL));
     }
     printf("    rel errors: mu %.1e, logvar %.1e, loss terms %.1e, gradients %.1e, weights "
            "after Adam %.1e\n", e_mu, e_lv, worst, worst_g, worst_w);
     cg_ctx_free(&ctx);
     cg_vae_free(&m);
+}
+
+TEST(vae_one_step_matches_pytorch_article_module)
+{
+    ref_file rf;
+    if (!REF_OPEN(&rf, "vae_step"))
+        return;
+    cg_vae_arch a = {.x_dim = (int)ref_cfg(&rf, 0), .hidden = (int)ref_cfg(&rf, 1),
+                     .latent = (int)ref_cfg(&rf, 2)};
+    step_parity(&rf, &a, (int)ref_cfg(&rf, 3), ref_cfg(&rf, 4));
+    ref_free(&rf);
+}
+
+TEST(vae_conv_gaussian_one_step_matches_pytorch)
+{
+    ref_file rf;
+    if (!REF_OPEN(&rf, "vae_conv"))
+        return;
+    int C = (int)ref_cfg(&rf, 0), S = (int)ref_cfg(&rf, 1);
+    cg_vae_arch a = {.x_dim = C * S * S, .kind = CG_VAE_CONV, .lik = CG_VAE_GAUSSIAN,
+                     .channels = C, .size = S, .width = (int)ref_cfg(&rf, 2),
+                     .latent = (int)ref_cfg(&rf, 3)};
+    step_parity(&rf, &a, (int)ref_cfg(&rf, 4), ref_cfg(&rf, 5));
     ref_free(&rf);
 }
 

@@ -94,6 +94,9 @@ TEST(cli_vae_run_directory_pictures_and_eval)
     usage_error(&r, "--k is for --metric nll");
     NEED_BIN(&r, "eval", run, "--metric", "nll", "--k", "0");
     usage_error(&r, "--k");
+    NEED_BIN(&r, "eval", run, "--metric", "elbo", "--data", "imagefolder", "--data-dir", run,
+             "--split", "test");
+    usage_error(&r, "--split is for fashion-mnist and mnist");
     NEED_BIN(&r, "eval", "--metric", "elbo");
     usage_error(&r, "give one checkpoint");
     NEED_BIN(&r, "eval", th_path(run, "result.json"), "--metric", "elbo");
@@ -104,7 +107,7 @@ TEST(cli_vae_run_directory_pictures_and_eval)
     REQUIRE(th_write_file(th_path(run, "junk.safetensors"), "\x10\0\0\0\0\0\0\0{}              ",
                           24));
     NEED_BIN(&r, "eval", th_path(run, "junk.safetensors"), "--metric", "elbo");
-    usage_error(&r, "not an MLP VAE");
+    usage_error(&r, "not a cugen VAE");
     th_rmtree(run);
 }
 
@@ -147,8 +150,14 @@ TEST(cli_vae_and_realnvp_bad_flags)
     usage_error(&r, "--layers is not a flag of this model");
     NEED_BIN(&r, "train", "vae", "--hidden", "x");
     usage_error(&r, "--hidden");
-    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist");
-    usage_error(&r, "unknown toy dataset");
+    NEED_BIN(&r, "train", "realnvp", "--data", "moons", "--width", "8");
+    usage_error(&r, "are for image data");
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--hidden", "8");
+    usage_error(&r, "on images the nets' width is --width");
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--layers", "9");
+    usage_error(&r, "at most 8");
+    NEED_BIN(&r, "train", "realnvp", "--temperature", "0");
+    usage_error(&r, "--temperature");
     NEED_BIN(&r, "train", "realnvp", "--layers", "99");
     usage_error(&r, "--layers");
     NEED_BIN(&r, "train", "realnvp", "--latent", "2");
@@ -173,4 +182,96 @@ TEST(cli_realnvp_writes_pictures)
         CHECK(exists(run, files[i]), "no %s", files[i]);
     CHECK(strstr(r.out, "best single Gaussian"), "%s", r.out);
     th_rmtree(run);
+}
+
+/* The conv VAE with a Gaussian likelihood at 32x32 (Fashion-MNIST resized):
+ * its files, and eval finding the architecture and the image size in the
+ * checkpoint alone. */
+TEST(cli_vae_conv_gaussian_run_and_eval)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--likelihood", "gaussian", "--width", "4",
+             "--latent", "3", "--batch", "16", "--steps", "3", "--quiet", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(exists(run, "samples.png") && exists(run, "traversal.png"), "pictures missing");
+    cg_image8 im;
+    char err[256];
+    REQUIRE(cg_png_read(th_path(run, "samples.png"), &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 8 * 34 + 2, "samples are not 32x32: grid %d wide", im.width);
+    cg_image8_free(&im);
+    NEED_BIN(&r, "eval", run, "--metric", "nll", "--k", "5", "--n", "8");
+    CHECK(r.code == 0 && strstr(r.out, "conv VAE (Gaussian pixels, latent 3)") &&
+          strstr(r.out, "1x32x32"), "%d: %s %s", r.code, r.out, r.err);
+    th_rmtree(run);
+}
+
+TEST(cli_vae_conv_bad_flags)
+{
+    th_run_result r;
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--hidden", "64");
+    usage_error(&r, "--hidden is the MLP's width");
+    NEED_BIN(&r, "train", "vae", "--width", "8");
+    usage_error(&r, "--width is the conv VAE's");
+    NEED_BIN(&r, "train", "vae", "--likelihood", "poisson");
+    usage_error(&r, "--likelihood");
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--width", "0");
+    usage_error(&r, "--width");
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--image-size", "48");
+    usage_error(&r, "--image-size");
+    NEED_BIN(&r, "train", "realnvp", "--width", "8");
+    usage_error(&r, "are for image data");
+}
+
+/* The image RealNVP: a few steps write the weights and samples; eval
+ * measures bits per dimension from them, and refuses a VAE for bpd. */
+TEST(cli_realnvp_images_run_and_bpd)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--steps", "3", "--batch", "8",
+             "--width", "4", "--layers", "1", "--temperature", "0.7", "--quiet", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(exists(run, "flow.safetensors") && exists(run, "samples.png") &&
+          exists(run, "metrics.jsonl"), "files missing");
+    CHECK(strstr(r.out, "bits per dimension"), "%s", r.out);
+    NEED_BIN(&r, "eval", run, "--metric", "bpd", "--n", "20");
+    CHECK(r.code == 0 && strstr(r.out, "bits per dimension") && strstr(r.out, "1x28x28"),
+          "%d: %s %s", r.code, r.out, r.err);
+    NEED_BIN(&r, "eval", th_path(run, "flow.safetensors"), "--metric", "elbo");
+    usage_error(&r, "not a cugen VAE");
+    NEED_BIN(&r, "eval", run, "--metric", "bpd", "--out", th_path(run, "x"));
+    usage_error(&r, "--out draws a VAE's pictures");
+    th_rmtree(run);
+}
+
+/* The image RealNVP: 2 steps, then --resume to 4, against 4 straight: the
+ * same weights, act-norm state included */
+TEST(cli_realnvp_images_resume_is_bit_exact)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *a = th_tmpdir(), *b = th_tmpdir();
+    REQUIRE(a && b);
+#define TINY_FLOW "train", "realnvp", "--data", "fashion-mnist", "--batch", "4", "--width", \
+                  "3", "--layers", "1", "--quiet"
+    NEED_BIN(&r, TINY_FLOW, "--steps", "4", "--out", a);
+    REQUIRE(r.code == 0, "%s", r.err);
+    NEED_BIN(&r, TINY_FLOW, "--steps", "2", "--out", b);
+    REQUIRE(r.code == 0, "%s", r.err);
+    CHECK(exists(b, "checkpoint.safetensors"), "no checkpoint");
+    NEED_BIN(&r, TINY_FLOW, "--steps", "4", "--out", b, "--resume");
+    REQUIRE(r.code == 0, "%s", r.err);
+    CHECK(same_file(th_path(a, "flow.safetensors"), th_path(b, "flow.safetensors")),
+          "resumed weights differ from the uninterrupted run's");
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--batch", "4", "--width", "5",
+             "--layers", "1", "--quiet", "--steps", "6", "--out", b, "--resume");
+    CHECK(r.code == 2 && strstr(r.err, "--resume"), "%d: %s", r.code, r.err);
+#undef TINY_FLOW
+    th_rmtree(a);
+    th_rmtree(b);
 }

@@ -1,0 +1,345 @@
+/*
+ * realnvp_img.c: the RealNVP flow on images (architecture and names in
+ * cugen/flow.h): checkerboard and channel couplings with small ResNet s/t
+ * nets, act-norm, one squeeze and one factor-out; the likelihood of
+ * dequantised, logit-transformed pixels; sampling by inversion.
+ *
+ * Built from existing ops plus squeeze2x; the checkerboard mask is a
+ * constant (1, C, H, W) tensor that multiplies by broadcasting.
+ *
+ * Not for: the training run, evaluation files (realnvp_img_train.c).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cugen/flow.h"
+#include "cugen/ops.h"
+#include "cugen/tape.h"
+#include "ops/backend.h"
+
+#define ALPHA 0.05
+#define LN2 0.69314718055994530942
+
+static int declare_coupling(cg_params *p, cg_flowimg_coupling *l, const char *name, int cin,
+                            int cout, int F)
+{
+    static const char *const part[4] = {"in", "res1", "res2", "out"};
+    const int co[4] = {F, F, F, 2 * cout}, ci[4] = {cin, F, F, F};
+    char full[96];
+    for (int k = 0; k < 4; k++) {
+        snprintf(full, sizeof full, "%s.net.%s.weight", name, part[k]);
+        l->w[k] = cg_param(p, full, CG_SHAPE(co[k], ci[k], 3, 3), 0);
+        snprintf(full, sizeof full, "%s.net.%s.bias", name, part[k]);
+        l->b[k] = cg_param(p, full, CG_SHAPE(co[k]), 0);
+        if (!l->w[k] || !l->b[k])
+            return 0;
+    }
+    int ch = l->ch;
+    snprintf(full, sizeof full, "%s.norm.logs", name);
+    l->logs = cg_param(p, full, CG_SHAPE(1, ch, 1, 1), 0);
+    snprintf(full, sizeof full, "%s.norm.bias", name);
+    l->bias = cg_param(p, full, CG_SHAPE(1, ch, 1, 1), 0);
+    snprintf(full, sizeof full, "%s.norm.inited", name);
+    l->inited = cg_buffer(p, full, CG_SHAPE(1));
+    return l->logs && l->bias && l->inited;
+}
+
+cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *a, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    cg_params_init(&m->p);
+    if ((a->channels != 1 && a->channels != 3) || a->size < 2 || a->size > 1024 ||
+        a->size % 2 || a->layers < 1 || a->layers > CG_FLOWIMG_MAX_L || a->width < 1 ||
+        a->width > 1024) {
+        snprintf(err, errlen, "realnvp: images need 1 or 3 channels and an even side, 1 to %d "
+                 "layers per stage, a width of 1 to 1024; got %dx%dx%d, %d layers, width %d",
+                 CG_FLOWIMG_MAX_L, a->channels, a->size, a->size, a->layers, a->width);
+        return CG_ERR_ARG;
+    }
+    m->a = *a;
+    int L = a->layers, C = a->channels, ok = 1;
+    for (int i = 0; i < 3 * L && ok; i++) {
+        cg_flowimg_coupling *l = &m->l[i];
+        int stage = i / L;
+        char name[32];
+        snprintf(name, sizeof name, "%c.%d", 'a' + stage, i % L);
+        l->parity = (i % L) % 2;
+        l->checker = stage != 1;
+        l->ch = stage == 0 ? C : stage == 1 ? 4 * C : 2 * C;
+        int cin = l->checker ? l->ch : l->ch / 2, cout = cin;
+        ok = declare_coupling(&m->p, l, name, cin, cout, a->width);
+    }
+    ok = ok && (m->size_buf = cg_buffer(&m->p, "image_size", CG_SHAPE(1))) != NULL;
+    cg_status st = ok ? cg_params_alloc(&m->p) : CG_ERR_NOMEM;
+    if (st != CG_OK) {
+        snprintf(err, errlen, "realnvp: out of memory for the parameters");
+        cg_params_free(&m->p);
+        return st;
+    }
+    m->size_buf->data[0] = (real)a->size;
+    return CG_OK;
+}
+
+void cg_flowimg_free(cg_flowimg *m)
+{
+    cg_params_free(&m->p);
+    memset(m, 0, sizeof *m);
+}
+
+/* PyTorch's Conv2d default for the first three convolutions; the last is
+ * zero so that every coupling starts as the identity. */
+void cg_flowimg_init(cg_flowimg *m, uint64_t seed, uint32_t stream)
+{
+    cg_rng r;
+    cg_rng_init(&r, seed, stream);
+    for (int i = 0; i < 3 * m->a.layers; i++) {
+        cg_flowimg_coupling *l = &m->l[i];
+        for (int k = 0; k < 3; k++) {
+            double bound = 1.0 / sqrt((double)l->w[k]->shape[1] * 9.0);
+            cg_init_uniform(l->w[k], &r, -bound, bound);
+            cg_init_uniform(l->b[k], &r, -bound, bound);
+        }
+        cg_init_const(l->w[3], 0.0);
+        cg_init_const(l->b[3], 0.0);
+        cg_init_const(l->logs, 0.0);
+        cg_init_const(l->bias, 0.0);
+        cg_init_const(l->inited, 0.0);
+    }
+    m->size_buf->data[0] = (real)m->a.size;
+}
+
+/* ---- pieces ----------------------------------------------------------------- */
+
+static cg_tensor *conv3(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b)
+{
+    return cg_conv2d(ctx, x, w, b, 1, 1);
+}
+
+/* the s/t ResNet: (N, cin, H, W) -> (N, 2 cout, H, W) */
+static cg_tensor *st_net(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *x)
+{
+    cg_tensor *h = cg_relu(ctx, conv3(ctx, x, l->w[0], l->b[0]));
+    cg_tensor *r = conv3(ctx, cg_relu(ctx, conv3(ctx, h, l->w[1], l->b[1])), l->w[2], l->b[2]);
+    h = cg_relu(ctx, cg_add(ctx, h, r));
+    return conv3(ctx, h, l->w[3], l->b[3]);
+}
+
+/* (1, C, H, W): 1 where (i + j) % 2 == parity (kept), else 0; or its complement */
+static cg_tensor *checker_mask(cg_ctx *ctx, int C, int H, int W, int parity, int complement)
+{
+    cg_tensor *b = cg_new(ctx, CG_SHAPE(1, C, H, W));
+    for (int c = 0; b && c < C; c++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++)
+                b->data[((int64_t)c * H + i) * W + j] =
+                    (real)(((i + j) % 2 == parity) != complement);
+    return b;
+}
+
+/* s (bounded) and t for coupling l of the kept part `keep`; masked to the
+ * changed positions for a checkerboard */
+static void scale_shift(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *keep, cg_tensor **s,
+                        cg_tensor **t)
+{
+    cg_tensor *st = st_net(ctx, l, keep), *parts[2] = {NULL, NULL};
+    if (st)
+        cg_split(ctx, st, (const int[]){st->shape[1] / 2, st->shape[1] / 2}, 2, parts);
+    *s = cg_tanh(ctx, parts[0]);
+    *t = parts[1];
+    if (l->checker && keep) {
+        cg_tensor *inv = checker_mask(ctx, keep->shape[1], keep->shape[2], keep->shape[3],
+                                      l->parity, 1);
+        *s = cg_mul(ctx, *s, inv);
+        *t = cg_mul(ctx, *t, inv);
+    }
+}
+
+/* act-norm's first use: zero mean, unit variance per channel of this batch */
+static void actnorm_init(cg_flowimg_coupling *l, const cg_tensor *x)
+{
+    int N = x->shape[0], C = x->shape[1];
+    int64_t HW = x->n / ((int64_t)N * C);
+    for (int c = 0; c < C; c++) {
+        double s = 0, ss = 0;
+        for (int n = 0; n < N; n++)
+            for (int64_t k = 0; k < HW; k++) {
+                double v = x->data[((int64_t)n * C + c) * HW + k];
+                s += v;
+                ss += v * v;
+            }
+        double mean = s / ((double)N * HW), var = ss / ((double)N * HW) - mean * mean;
+        double sd = sqrt(var > 0 ? var : 0) + 1e-6;
+        l->logs->data[c] = (real)-log(sd);
+        l->bias->data[c] = (real)(-mean / sd);
+    }
+    l->inited->data[0] = 1;
+}
+
+/* x -> coupling -> act-norm; *ld += their log-dets (summed over the batch) */
+static cg_tensor *layer_fwd(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *x, cg_tensor **ld)
+{
+    if (!x)
+        return NULL;
+    cg_tensor *y, *s, *t;
+    if (l->checker) {
+        cg_tensor *b = checker_mask(ctx, x->shape[1], x->shape[2], x->shape[3], l->parity, 0);
+        scale_shift(ctx, l, cg_mul(ctx, x, b), &s, &t);
+        y = cg_add(ctx, cg_mul(ctx, x, cg_exp(ctx, s)), t);
+    } else {
+        int h = x->shape[1] / 2;
+        cg_tensor *p[2] = {NULL, NULL};
+        cg_split(ctx, x, (const int[]){h, h}, 2, p);
+        cg_tensor *keep = p[l->parity], *change = p[1 - l->parity];
+        scale_shift(ctx, l, keep, &s, &t);
+        cg_tensor *moved = cg_add(ctx, cg_mul(ctx, change, cg_exp(ctx, s)), t);
+        cg_tensor *q[2] = {l->parity == 0 ? keep : moved, l->parity == 0 ? moved : keep};
+        y = q[0] && q[1] ? cg_concat(ctx, q, 2) : NULL;
+    }
+    cg_tensor *sum_s = cg_sum(ctx, s);
+    *ld = *ld ? cg_add(ctx, *ld, sum_s) : sum_s;
+    if (!y)
+        return NULL;
+    if (l->inited->data[0] == 0)
+        actnorm_init(l, y);
+    int64_t per_channel = y->n / y->shape[1];  /* N H W */
+    *ld = cg_add(ctx, *ld, cg_scale(ctx, cg_sum(ctx, l->logs), (double)per_channel));
+    return cg_add(ctx, cg_mul(ctx, y, cg_exp(ctx, l->logs)), l->bias);
+}
+
+static cg_tensor *layer_inv(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *y)
+{
+    if (!y)
+        return NULL;
+    cg_tensor *x = cg_mul(ctx, cg_sub(ctx, y, l->bias), cg_exp(ctx, cg_scale(ctx, l->logs, -1)));
+    cg_tensor *s, *t;
+    if (!x)
+        return NULL;
+    if (l->checker) {
+        cg_tensor *b = checker_mask(ctx, x->shape[1], x->shape[2], x->shape[3], l->parity, 0);
+        scale_shift(ctx, l, cg_mul(ctx, x, b), &s, &t);
+        return cg_mul(ctx, cg_sub(ctx, x, t), cg_exp(ctx, cg_scale(ctx, s, -1)));
+    }
+    int h = x->shape[1] / 2;
+    cg_tensor *p[2] = {NULL, NULL};
+    cg_split(ctx, x, (const int[]){h, h}, 2, p);
+    cg_tensor *keep = p[l->parity], *moved = p[1 - l->parity];
+    scale_shift(ctx, l, keep, &s, &t);
+    cg_tensor *change = cg_mul(ctx, cg_sub(ctx, moved, t), cg_exp(ctx, cg_scale(ctx, s, -1)));
+    cg_tensor *q[2] = {l->parity == 0 ? keep : change, l->parity == 0 ? change : keep};
+    return q[0] && q[1] ? cg_concat(ctx, q, 2) : NULL;
+}
+
+/* -log N(z; 0, I) summed over everything */
+static cg_tensor *base_nll(cg_ctx *ctx, cg_tensor *z)
+{
+    if (!z)
+        return NULL;
+    cg_tensor *zero = cg_new_zeros(ctx, z->shape, z->ndim), *lv = cg_new_zeros(ctx, CG_SHAPE(1));
+    return cg_gaussian_nll(ctx, z, zero, lv, CG_REDUCE_SUM);
+}
+
+cg_tensor *cg_flowimg_forward(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y, cg_tensor **logdet)
+{
+    int C = m->a.channels, S = m->a.size, L = m->a.layers;
+    *logdet = NULL;
+    if (!y)
+        return NULL;
+    if (y->ndim != 4 || y->shape[1] != C || y->shape[2] != S || y->shape[3] != S) {
+        cg_fail(ctx, CG_ERR_ARG, "realnvp: the flow takes images (N, %d, %d, %d), got %s", C,
+                S, S, SHAPE_STR(y));
+        return NULL;
+    }
+    int N = y->shape[0], half = C * S * S / 2;
+    cg_tensor *ld = NULL, *h = y;
+    for (int i = 0; i < L; i++)
+        h = layer_fwd(ctx, &m->l[i], h, &ld);
+    h = cg_squeeze2x(ctx, h);
+    for (int i = L; i < 2 * L; i++)
+        h = layer_fwd(ctx, &m->l[i], h, &ld);
+    cg_tensor *p[2] = {NULL, NULL};
+    if (h)
+        cg_split(ctx, h, (const int[]){2 * C, 2 * C}, 2, p);
+    h = p[1];
+    for (int i = 2 * L; i < 3 * L; i++)
+        h = layer_fwd(ctx, &m->l[i], h, &ld);
+    cg_tensor *q[2] = {cg_reshape(ctx, p[0], CG_SHAPE(N, half)),
+                       cg_reshape(ctx, h, CG_SHAPE(N, half))};
+    *logdet = ld;
+    return q[0] && q[1] ? cg_concat(ctx, q, 2) : NULL;
+}
+
+cg_tensor *cg_flowimg_nll(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y)
+{
+    cg_tensor *ld, *z = cg_flowimg_forward(ctx, m, y, &ld);
+    if (!z)
+        return NULL;
+    return cg_scale(ctx, cg_sub(ctx, base_nll(ctx, z), ld), 1.0 / z->shape[0]);
+}
+
+cg_tensor *cg_flowimg_inverse(cg_ctx *ctx, cg_flowimg *m, cg_tensor *z)
+{
+    int C = m->a.channels, S = m->a.size, L = m->a.layers, h2 = S / 2;
+    int64_t D = (int64_t)C * S * S;
+    if (!z)
+        return NULL;
+    if (z->ndim != 2 || z->shape[1] != D) {
+        cg_fail(ctx, CG_ERR_ARG, "realnvp: inverse takes z (N, %lld), got %s", (long long)D,
+                SHAPE_STR(z));
+        return NULL;
+    }
+    int N = z->shape[0], half = (int)(D / 2);
+    cg_tensor *p[2] = {NULL, NULL};
+    cg_split(ctx, z, (const int[]){half, half}, 2, p);
+    cg_tensor *z1 = cg_reshape(ctx, p[0], CG_SHAPE(N, 2 * C, h2, h2));
+    cg_tensor *h = cg_reshape(ctx, p[1], CG_SHAPE(N, 2 * C, h2, h2));
+    for (int i = 3 * L - 1; i >= 2 * L; i--)
+        h = layer_inv(ctx, &m->l[i], h);
+    cg_tensor *q[2] = {z1, h};
+    h = z1 && h ? cg_concat(ctx, q, 2) : NULL;
+    for (int i = 2 * L - 1; i >= L; i--)
+        h = layer_inv(ctx, &m->l[i], h);
+    h = cg_unsqueeze2x(ctx, h);
+    for (int i = L - 1; i >= 0; i--)
+        h = layer_inv(ctx, &m->l[i], h);
+    return h;
+}
+
+/* ---- data transforms ----------------------------------------------------------- */
+
+cg_tensor *cg_flowimg_preprocess(cg_ctx *ctx, const real *images, int n, int C, int S,
+                                 cg_rng *r, double *logdet_sum)
+{
+    cg_tensor *y = cg_new(ctx, CG_SHAPE(n, C, S, S));
+    double ld = 0;
+    if (y) {
+        cg_rng_uniform(r, y->data, y->n);
+        for (int64_t i = 0; i < y->n; i++) {
+            double pixel = floor(((double)images[i] + 1.0) * 127.5 + 0.5);
+            double x = (pixel + (double)y->data[i]) / 256.0;
+            double s = ALPHA + (1 - 2 * ALPHA) * x;
+            y->data[i] = (real)(log(s) - log1p(-s));
+            ld += log(1 - 2 * ALPHA) - log(s) - log1p(-s) - log(256.0);
+        }
+        /* log(256) per pixel: the density of x = (pixel + u) / 256 counts in
+         * units of pixel values, so that -log p is a bound on the discrete
+         * likelihood of the 8-bit pixels */
+    }
+    *logdet_sum = ld;
+    return y;
+}
+
+void cg_flowimg_to_pixels(real *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double s = 1.0 / (1.0 + exp(-(double)x[i]));
+        double v = (s - ALPHA) / (1 - 2 * ALPHA);
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        x[i] = (real)(2 * v - 1);
+    }
+}
+
+double cg_flowimg_bpd(double nll_y, double logit_logdet, int64_t dims)
+{
+    return (nll_y - logit_logdet) / ((double)dims * LN2);
+}

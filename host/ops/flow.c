@@ -1,0 +1,67 @@
+/*
+ * flow.c: op front ends for squeeze2x and unsqueeze2x, the reshuffles of
+ * multi-scale flows (RealNVP's squeeze: each 2x2 block of a channel becomes
+ * four channels).
+ *
+ * Not for: the arithmetic (host/cpu/flow.c).
+ */
+#include "cpu/cpu_flow.h"
+#include "cugen/ops.h"
+#include "ops/backend.h"
+
+static cg_status squeeze2x_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    (void)ctx;
+    const cg_tensor *x = nd->in[0];
+    cpu_unsqueeze2x_fwd(dx[0], nd->out->grad, x->shape[0], x->shape[1], x->shape[2],
+                        x->shape[3]);
+    return CG_OK;
+}
+
+cg_tensor *cg_squeeze2x(cg_ctx *ctx, cg_tensor *x)
+{
+    static const char *op = "squeeze2x";
+    if (!op_begin(ctx, op, &x, 1, 1))
+        return NULL;
+    if (x->ndim != 4)
+        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+    int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    if (H % 2 || W % 2)
+        return op_fail(ctx, op, "x %s: H and W must be even", SHAPE_STR(x));
+    if (C > (1 << 28))
+        return op_fail(ctx, op, "x %s has too many channels", SHAPE_STR(x));
+    cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, 4 * C, H / 2, W / 2));
+    if (!y)
+        return NULL;
+    cpu_squeeze2x_fwd(y->data, x->data, N, C, H, W);
+    cg_record(ctx, op, squeeze2x_bwd, y, &x, 1, 0);
+    return y;
+}
+
+static cg_status unsqueeze2x_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    (void)ctx;
+    const cg_tensor *y = nd->out;
+    cpu_squeeze2x_fwd(dx[0], y->grad, y->shape[0], y->shape[1], y->shape[2], y->shape[3]);
+    return CG_OK;
+}
+
+cg_tensor *cg_unsqueeze2x(cg_ctx *ctx, cg_tensor *x)
+{
+    static const char *op = "unsqueeze2x";
+    if (!op_begin(ctx, op, &x, 1, 1))
+        return NULL;
+    if (x->ndim != 4)
+        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+    int N = x->shape[0], C4 = x->shape[1], h = x->shape[2], w = x->shape[3];
+    if (C4 % 4)
+        return op_fail(ctx, op, "x %s: channels must be a multiple of 4", SHAPE_STR(x));
+    if (h > (1 << 29) || w > (1 << 29))
+        return op_fail(ctx, op, "x %s is too large to unsqueeze", SHAPE_STR(x));
+    cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, C4 / 4, 2 * h, 2 * w));
+    if (!y)
+        return NULL;
+    cpu_unsqueeze2x_fwd(y->data, x->data, N, C4 / 4, 2 * h, 2 * w);
+    cg_record(ctx, op, unsqueeze2x_bwd, y, &x, 1, 0);
+    return y;
+}
