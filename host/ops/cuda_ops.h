@@ -110,6 +110,9 @@ extern "C" {
     /* channel block copies of concat / split (kernels/shape.cu), as cpu_shape.h */            \
     X(cuda_channel_copy, (real *dst, int dC, int dc0, const real *src, int sC, int sc0,        \
                           int Cp, int N, int S, int accumulate))                               \
+    /* squeeze2x and its inverse (kernels/flow.cu), as cpu_flow.h */                            \
+    X(cuda_squeeze2x_fwd, (real *y, const real *x, int N, int C, int H, int W))                 \
+    X(cuda_unsqueeze2x_fwd, (real *x, const real *y, int N, int C, int H, int W))               \
     /* 2x nearest upsampling, 2x2 average pooling (kernels/resample.cu), as cpu_resample.h */  \
     X(cuda_upsample2x_fwd, (real *y, const real *x, int64_t NC, int H, int W))                 \
     X(cuda_upsample2x_bwd, (real *dx, const real *dy, int64_t NC, int H, int W))               \

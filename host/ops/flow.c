@@ -8,14 +8,14 @@
 #include "cpu/cpu_flow.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
+#include "ops/cuda_ops.h"
 
 static cg_status squeeze2x_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     const cg_tensor *x = nd->in[0];
-    cpu_unsqueeze2x_fwd(dx[0], nd->out->grad, x->shape[0], x->shape[1], x->shape[2],
-                        x->shape[3]);
-    return CG_OK;
+    int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
+    return OP_RUN_BWD(ctx, nd->op, x->dev, cpu_unsqueeze2x_fwd(dx[0], nd->out->grad, N, C, H, W),
+                      cuda_unsqueeze2x_fwd(dx[0], nd->out->grad, N, C, H, W));
 }
 
 cg_tensor *cg_squeeze2x(cg_ctx *ctx, cg_tensor *x)
@@ -33,17 +33,19 @@ cg_tensor *cg_squeeze2x(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, 4 * C, H / 2, W / 2));
     if (!y)
         return NULL;
-    cpu_squeeze2x_fwd(y->data, x->data, N, C, H, W);
+    if (!OP_RUN(ctx, op, x->dev, cpu_squeeze2x_fwd(y->data, x->data, N, C, H, W),
+                cuda_squeeze2x_fwd(y->data, x->data, N, C, H, W)))
+        return NULL;
     cg_record(ctx, op, squeeze2x_bwd, y, &x, 1, 0);
     return y;
 }
 
 static cg_status unsqueeze2x_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    (void)ctx;
     const cg_tensor *y = nd->out;
-    cpu_squeeze2x_fwd(dx[0], y->grad, y->shape[0], y->shape[1], y->shape[2], y->shape[3]);
-    return CG_OK;
+    int N = y->shape[0], C = y->shape[1], H = y->shape[2], W = y->shape[3];
+    return OP_RUN_BWD(ctx, nd->op, y->dev, cpu_squeeze2x_fwd(dx[0], y->grad, N, C, H, W),
+                      cuda_squeeze2x_fwd(dx[0], y->grad, N, C, H, W));
 }
 
 cg_tensor *cg_unsqueeze2x(cg_ctx *ctx, cg_tensor *x)
@@ -61,7 +63,9 @@ cg_tensor *cg_unsqueeze2x(cg_ctx *ctx, cg_tensor *x)
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, C4 / 4, 2 * h, 2 * w));
     if (!y)
         return NULL;
-    cpu_unsqueeze2x_fwd(y->data, x->data, N, C4 / 4, 2 * h, 2 * w);
+    if (!OP_RUN(ctx, op, x->dev, cpu_unsqueeze2x_fwd(y->data, x->data, N, C4 / 4, 2 * h, 2 * w),
+                cuda_unsqueeze2x_fwd(y->data, x->data, N, C4 / 4, 2 * h, 2 * w)))
+        return NULL;
     cg_record(ctx, op, unsqueeze2x_bwd, y, &x, 1, 0);
     return y;
 }

@@ -83,6 +83,8 @@ static cg_tensor *g_xent(cg_ctx *c, cg_tensor **in)
 static cg_tensor *g_softmax(cg_ctx *c, cg_tensor **in) { return cg_softmax(c, in[0]); }
 static cg_tensor *g_up(cg_ctx *c, cg_tensor **in) { return cg_upsample2x(c, in[0]); }
 static cg_tensor *g_pool(cg_ctx *c, cg_tensor **in) { return cg_avgpool2x(c, in[0]); }
+static cg_tensor *g_squeeze(cg_ctx *c, cg_tensor **in) { return cg_squeeze2x(c, in[0]); }
+static cg_tensor *g_unsqueeze(cg_ctx *c, cg_tensor **in) { return cg_unsqueeze2x(c, in[0]); }
 static cg_tensor *g_concat(cg_ctx *c, cg_tensor **in) { return cg_concat(c, in, 3); }
 /* the middle part unused: its channels of the gradient stay zero */
 static cg_tensor *g_split(cg_ctx *c, cg_tensor **in)
@@ -146,6 +148,8 @@ static const graph_case CASES[] = {
     {"split", g_split, 1, {{5, 9, 3}}, {3}, 0.1, 0},
     {"upsample2x", g_up, 1, {{2, 3, 5, 7}}, {4}, 0.1, 0},
     {"avgpool2x", g_pool, 1, {{2, 3, 6, 10}}, {4}, 0.1, 0},
+    {"squeeze2x", g_squeeze, 1, {{2, 3, 6, 10}}, {4}, 0.1, 0},
+    {"unsqueeze2x", g_unsqueeze, 1, {{2, 8, 3, 5}}, {4}, 0.1, 0},
     {"timestep_embedding", g_embed, 1, {{7}}, {1}, 0.1, 0},
     {"mmd2_rbf", g_mmd, 2, {{9, 5}, {7, 5}}, {2, 2}, 0.1, 0},
 };
