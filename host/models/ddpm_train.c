@@ -87,7 +87,7 @@ static cg_status write_grid(run *r, const char *name, double *seconds)
     char why[512], path[4096];
     double t0 = cg_monotonic_seconds();
     cg_ema_swap(&r->ema, &r->m.p);
-    cg_status st = cg_ddpm_sample(&r->ctx, &r->m, &r->s, x, GRID_N, r->d->sample_steps, &fx,
+    cg_status st = cg_ddpm_sample(&r->ctx, &r->m, &r->s, x, GRID_N, r->d->sample_steps, 1, &fx,
                                   NULL, 0, why, sizeof why);
     cg_ema_swap(&r->ema, &r->m.p);
     *seconds = cg_monotonic_seconds() - t0;

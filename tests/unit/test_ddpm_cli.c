@@ -221,6 +221,8 @@ TEST(cli_ddpm_bad_flags)
     FAILS(2, "--interpolate is for DCGAN generators", "sample", run, "--interpolate");
     FAILS(2, "--bn is for DCGAN generators", "sample", run, "--bn", "running");
     FAILS(2, "--progress is for DDPM checkpoints", "sample", "/nonexistent", "--progress");
+    FAILS(2, "--no-clip is for DDPM checkpoints", "sample", "/nonexistent", "--no-clip");
+    FAILS(2, "--no-clip takes no value", "sample", run, "--no-clip=1");
     th_rmtree(fx);
     th_rmtree(run);
 }
