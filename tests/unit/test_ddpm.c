@@ -317,8 +317,8 @@ TEST(ddpm_rejects_bad_architectures_and_flags)
     struct {
         const char *what, *msg;
         cg_unet_arch a;
-    } bad[6];
-    for (int i = 0; i < 6; i++)
+    } bad[7];
+    for (int i = 0; i < 7; i++)
         bad[i].a = a;
     bad[0].a.ch = 7, bad[0].msg = "--ch must be even", bad[0].what = "odd ch";
     bad[1].a.image_size = 36, bad[1].msg = "cannot be halved", bad[1].what = "size 36";
@@ -326,7 +326,10 @@ TEST(ddpm_rejects_bad_architectures_and_flags)
     bad[3].a.num_res_blocks = 0, bad[3].msg = "--num-res-blocks", bad[3].what = "0 blocks";
     bad[4].a.in_ch = 2, bad[4].msg = "1 or 3 channels", bad[4].what = "2 channels";
     bad[5].a.dropout = 1, bad[5].msg = "dropout", bad[5].what = "dropout 1";
-    for (int i = 0; i < 6; i++) {
+    /* levels at 48 and 24: 24 = 16 + 8 in bits, yet neither 16 nor 8 is a level */
+    bad[6].a.image_size = 48, bad[6].a.nlevels = 2, bad[6].a.attn = 16;
+    bad[6].msg = "--attn names a resolution", bad[6].what = "attn 16 at 48, 24";
+    for (int i = 0; i < 7; i++) {
         err[0] = 0;
         CHECK(cg_unet_build(&m, &bad[i].a, err, sizeof err) == CG_ERR_ARG, "%s", bad[i].what);
         CHECK(strstr(err, bad[i].msg), "%s: '%s'", bad[i].what, err);
