@@ -256,7 +256,7 @@ int cli_train(int argc, char **argv)
          "the training images (default fashion-mnist)", 1, 0, 0},
         {"data-dir", ARG_STR, &o.data_dir, "PATH",
          "where they are (celeba: the file of cugen prepare celeba)", 1, 0, 0},
-        {"image-size", ARG_INT, &image_size, "32|64", "image side (default 64)", 32, 64, 0},
+        {"image-size", ARG_INT, &image_size, "32|64", "image side (default 64; ddpm 32)", 32, 64, 0},
         {"deterministic", ARG_FLAG, &o.deterministic, NULL,
          "reproducible kernels only (the CPU path always is)", 1, 0, 0},
         {"nz", ARG_INT, &mflags.nz, "N", "latent size (default 100)", 1, 4096, 0},

@@ -223,6 +223,12 @@ TEST(cli_ddpm_bad_flags)
     FAILS(2, "--progress is for DDPM checkpoints", "sample", "/nonexistent", "--progress");
     FAILS(2, "--no-clip is for DDPM checkpoints", "sample", "/nonexistent", "--no-clip");
     FAILS(2, "--no-clip takes no value", "sample", run, "--no-clip=1");
+    FAILS(2, "--ch-mult must be", "bench", "step", "ddpm", "--ch-mult", "2,x");
+    FAILS(2, "--attn must be", "bench", "step", "ddpm", "--attn", "10");
+    FAILS(2, "1 or 3 channels", "bench", "step", "ddpm", "--nc", "2");
+    FAILS(2, "--sample-n expects", "bench", "step", "ddpm", "--sample-n", "-1");
+    FAILS(2, "--steps expects", "bench", "step", "ddpm", "--steps", "0");
+    FAILS(2, "unknown model 'unet'", "bench", "step", "unet");
     th_rmtree(fx);
     th_rmtree(run);
 }
