@@ -120,6 +120,13 @@ TEST(cli_ddpm_writes_the_run_directory_and_samples)
              "--progress", "--out", chain);
     CHECK(r.code == 0 && exists(run, "chain.png") && strstr(r.out, "denoising chains"),
           "exit %d: %s%s", r.code, r.out, r.err);
+    /* --dump: x_T and the samples, 3 x 1 x 32 x 32 float32 each */
+    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "2", "--no-clip", "--out", grid, "--dump",
+             th_path(run, "d"));
+    size_t lz = 0, lx = 0;
+    CHECK(r.code == 0 && strstr(r.out, "not clipped"), "exit %d: %s%s", r.code, r.out, r.err);
+    CHECK(th_read_file(th_path(run, "d.z.f32"), &lz) && lz == 3 * 1024 * 4, "%zu", lz);
+    CHECK(th_read_file(th_path(run, "d.images.f32"), &lx) && lx == 3 * 1024 * 4, "%zu", lx);
     th_rmtree(fx);
     th_rmtree(run);
 }
