@@ -9,8 +9,9 @@ from the architecture the checkpoint records (train.extra.run.*), and loads
 the EMA weights ("ema." tensors, prefix dropped) with load_state_dict(strict=
 True); checks that RUN_DIR/unet_ema.safetensors holds the same values. With
 --z and --images (raw float32 files of `cugen sample RUN_DIR --steps N --dump
-PREFIX`: x_T and cugen's samples, (n, C, S, S)), runs DDIM (eta 0, N steps)
-in float64 from the same x_T and prints the largest difference.
+PREFIX`: x_T and cugen's samples, (n, C, S, S)), runs DDIM (eta 0, N steps,
+x_0 clipped unless --no-clip, as cugen) in float64 from the same x_T and
+prints the largest difference.
 """
 import argparse
 import os
@@ -41,7 +42,7 @@ def arch(ck):
         run("schedule")
 
 
-def ddim(net, x, alpha_bar, steps):
+def ddim(net, x, alpha_bar, steps, clip):
     T = len(alpha_bar)
     seq = [i * T // steps for i in range(steps)]
     for k in reversed(range(steps)):
@@ -50,6 +51,9 @@ def ddim(net, x, alpha_bar, steps):
         abp = alpha_bar[seq[k - 1]] if k > 0 else torch.tensor(1.0, dtype=torch.float64)
         e = net(x, torch.full((x.shape[0],), float(t), dtype=torch.float64))
         x0 = (x - (1 - ab).sqrt() * e) / ab.sqrt()
+        if clip:  # cugen's default: x_0 clipped, the noise re-derived from it
+            x0 = x0.clamp(-1, 1)
+            e = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
         x = abp.sqrt() * x0 + (1 - abp).sqrt() * e
     return x
 
@@ -60,6 +64,7 @@ def main():
     ap.add_argument("--z")
     ap.add_argument("--images")
     ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--no-clip", action="store_true", help="as cugen sample --no-clip")
     a = ap.parse_args()
     ck = load(os.path.join(a.run, "checkpoint.safetensors"))
     cfg, T, schedule = arch(ck)
@@ -83,7 +88,8 @@ def main():
     net.double().eval()
     betas = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
     with torch.no_grad():
-        x = ddim(net, z.double(), torch.cumprod(1 - betas, 0), a.steps)
+        x = ddim(net, z.double(), torch.cumprod(1 - betas, 0), a.steps,
+                 not a.no_clip)
     diff = (x - got.double()).abs().max().item()
     print("DDIM %d steps from cugen's x_T: %d images; max |PyTorch - cugen| = %.3g "
           "(pixel values in about [-1, 1])" % (a.steps, z.shape[0], diff))

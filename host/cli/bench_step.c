@@ -124,8 +124,8 @@ int cli_bench_step(int argc, char **argv)
             args_usage(cmd, "dcgan [flags]", opts, nopts);
             return 0;
         }
-        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan, ddpm)\n", cmd,
-                argc < 2 ? "" : argv[1]);
+        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan, ddpm)\n",
+                cmd, argc < 2 ? "" : argv[1]);
         return 2;
     }
     int r = args_parse(cmd, opts, nopts, argc, argv, 2, NULL, 0, NULL);

@@ -44,7 +44,7 @@ static double time_sampling(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, int
     cg_rng_init(&r, 9, 0);
     cg_rng_normal(&r, x, k, 0, 1);
     double t0 = cg_monotonic_seconds();
-    cg_status st = cg_ddpm_sample(ctx, m, s, x, n, steps, &r, NULL, 0, err, errlen);
+    cg_status st = cg_ddpm_sample(ctx, m, s, x, n, steps, 1, &r, NULL, 0, err, errlen);
     double dt = cg_monotonic_seconds() - t0;
     free(x);
     return st == CG_OK ? dt : -1;

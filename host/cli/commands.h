@@ -22,7 +22,7 @@ int cli_bench_step(int argc, char **argv); /* called by cli_bench */
 void cli_train_list(void);   /* one line per model, for --help */
 /* called by cli_sample for a DDPM checkpoint */
 int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
-                    int ancestral, int progress, const char *dump);
+                    int ancestral, int progress, int clip, const char *dump);
 /* PREFIX.name.f32: n raw float32 values, atomically; 0 with err on failure */
 int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
              size_t len);

@@ -72,7 +72,7 @@ int cli_sample(int argc, char **argv)
     const char *dump = NULL;
     const char *sampler = "ddim";
     int64_t steps = 50;
-    int progress = 0;
+    int progress = 0, no_clip = 0;
     arg_opt opts[] = {
         {"n", ARG_INT, &n, "N", "number of images (default 64; with --interpolate a multiple "
          "of 8)", 1, 1024, 0},
@@ -96,6 +96,8 @@ int cli_sample(int argc, char **argv)
         {"progress", ARG_FLAG, &progress, NULL,
          "DDPM checkpoints: one row per image, the denoising chain from noise to image", 1, 0,
          0},
+        {"no-clip", ARG_FLAG, &no_clip, NULL,
+         "DDPM checkpoints: do not clip each step's prediction of x_0 to [-1, 1]", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -126,16 +128,20 @@ int cli_sample(int argc, char **argv)
                         cmd, opts[i].name, pos[0]);
                 return 2;
             }
-        if (opts[nopts - 2].seen && strcmp(sampler, "ddpm") == 0) {  /* --steps */
+        int steps_seen = 0;
+        for (int i = 0; i < nopts; i++)
+            steps_seen |= opts[i].seen && strcmp(opts[i].name, "steps") == 0;
+        if (steps_seen && strcmp(sampler, "ddpm") == 0) {
             fprintf(stderr, "%s: --steps sets DDIM's steps; --sampler ddpm takes all T\n", cmd);
             return 2;
         }
         return cli_sample_ddpm(pos[0], (int)n, (uint64_t)seed, out, (int)steps,
-                               strcmp(sampler, "ddpm") == 0, progress, dump);
+                               strcmp(sampler, "ddpm") == 0, progress, !no_clip, dump);
     }
     for (int i = 0; i < nopts; i++)
         if (opts[i].seen && (strcmp(opts[i].name, "sampler") == 0 ||
                              strcmp(opts[i].name, "steps") == 0 ||
+                             strcmp(opts[i].name, "no-clip") == 0 ||
                              strcmp(opts[i].name, "progress") == 0)) {
             fprintf(stderr, "%s: --%s is for DDPM checkpoints; %s is not one\n", cmd,
                     opts[i].name, pos[0]);

@@ -2,7 +2,8 @@
  * sample_ddpm.c: `cugen sample CKPT` for a DDPM checkpoint (cugen train
  * ddpm): n images from x_T ~ N(0, I) (Philox, --seed) by DDIM (eta 0, --steps)
  * or the ancestral sampler over all T steps, with the EMA weights, as one PNG
- * grid of 8 per row; with --progress, one row per image showing the chain
+ * grid of 8 per row (x_0's prediction clipped to [-1, 1] at every step
+ * unless --no-clip); with --progress, one row per image showing the chain
  * from x_T to x_0 at PROGRESS_FRAMES evenly spaced points.
  */
 #include <stdio.h>
@@ -27,7 +28,7 @@ static void rows_of_frames(real *dst, const real *frames, int n, int nf, int64_t
 }
 
 int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
-                    int ancestral, int progress, const char *dump)
+                    int ancestral, int progress, int clip, const char *dump)
 {
     const char *cmd = "cugen sample";
     cg_unet m;
@@ -65,7 +66,7 @@ int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int
         goto done;
     }
     double t0 = cg_monotonic_seconds();
-    st = cg_ddpm_sample(&ctx, &m, &s, x, n, ancestral ? 0 : steps, &r, frames, nf, err,
+    st = cg_ddpm_sample(&ctx, &m, &s, x, n, ancestral ? 0 : steps, clip, &r, frames, nf, err,
                         sizeof err);
     double secs = cg_monotonic_seconds() - t0;
     if (st == CG_OK && nf) {
@@ -86,8 +87,9 @@ int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int
         else
             snprintf(how, sizeof how, "DDIM, %d steps, eta 0", steps);
         printf("wrote %s: %d %s of a %dx%d DDPM (ch %d, %d channel%s) from %s, EMA weights, "
-               "%s, seed %llu, %.2f s\n", out, n, nf ? "denoising chains" : "samples", S, S,
-               m.a.ch, C, C == 1 ? "" : "s", ckpt, how, (unsigned long long)seed, secs);
+               "%s, x_0 %s, seed %llu, %.2f s\n", out, n, nf ? "denoising chains" : "samples",
+               S, S, m.a.ch, C, C == 1 ? "" : "s", ckpt, how, clip ? "clipped" : "not clipped",
+               (unsigned long long)seed, secs);
     }
 done:
     cg_ctx_free(&ctx);

@@ -167,9 +167,52 @@ static void snapshot(real *frames, int nframes, const real *x, int64_t n, int k,
     }
 }
 
+static double clamp1(double v)
+{
+    return v < -1 ? -1 : v > 1 ? 1 : v;
+}
+
+/* DDIM (eta 0) from t to tp (-1: the end) given eps e: x_0 predicted (and
+ * clipped, the noise then re-derived from it), moved to tp's noise level */
+static void ddim_step(const cg_ddpm_sched *s, real *x, const real *e, int64_t n, int t, int tp,
+                      int clip)
+{
+    double ab = s->alpha_bar[t], abp = tp >= 0 ? s->alpha_bar[tp] : 1.0;
+    for (int64_t i = 0; i < n; i++) {
+        double x0 = (x[i] - sqrt(1 - ab) * e[i]) / sqrt(ab), ei = e[i];
+        if (clip) {
+            x0 = clamp1(x0);
+            ei = (x[i] - sqrt(ab) * x0) / sqrt(1 - ab);
+        }
+        x[i] = (real)(sqrt(abp) * x0 + sqrt(1 - abp) * ei);
+    }
+}
+
+/* Ancestral step at t: x <- mean + sqrt(beta_t) z (no noise at t = 0). The
+ * mean is Ho et al.'s 1 / sqrt(alpha_t) (x - beta_t / sqrt(1 - abar_t) eps),
+ * or with clip, the posterior mean of q(x_{t-1} | x_t, x_0) at the clipped
+ * x_0 prediction (the same value when nothing is clipped) */
+static void ancestral_step(const cg_ddpm_sched *s, real *x, const real *e, const real *z,
+                           int64_t n, int t, int clip)
+{
+    double b = s->beta[t], ab = s->alpha_bar[t], abp = t > 0 ? s->alpha_bar[t - 1] : 1.0;
+    double sd = t > 0 ? sqrt(b) : 0.0;
+    double c0 = sqrt(abp) * b / (1 - ab), ct = sqrt(1 - b) * (1 - abp) / (1 - ab);
+    for (int64_t i = 0; i < n; i++) {
+        double mean;
+        if (clip) {
+            double x0 = clamp1((x[i] - sqrt(1 - ab) * e[i]) / sqrt(ab));
+            mean = c0 * x0 + ct * x[i];
+        } else {
+            mean = (x[i] - b / sqrt(1 - ab) * e[i]) / sqrt(1 - b);
+        }
+        x[i] = (real)(mean + (t > 0 ? sd * z[i] : 0.0));
+    }
+}
+
 cg_status cg_ddpm_sample(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, real *x, int N,
-                         int steps, cg_rng *noise, real *frames, int nframes, char *err,
-                         size_t errlen)
+                         int steps, int clip, cg_rng *noise, real *frames, int nframes,
+                         char *err, size_t errlen)
 {
     int64_t n = (int64_t)N * m->a.in_ch * m->a.image_size * m->a.image_size;
     if (steps < 0 || steps > s->T) {
@@ -195,20 +238,13 @@ cg_status cg_ddpm_sample(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, real *
             snprintf(err, errlen, "ddpm: sampling at t = %d: %s", t, ctx->errmsg);
             break;
         }
-        double ab = s->alpha_bar[t];
         if (steps) {
             int tp = k + 1 < nsteps ? (int)((int64_t)(nsteps - 2 - k) * s->T / steps) : -1;
-            double abp = tp >= 0 ? s->alpha_bar[tp] : 1.0;
-            for (int64_t i = 0; i < n; i++) {
-                double x0 = (x[i] - sqrt(1 - ab) * e[i]) / sqrt(ab);
-                x[i] = (real)(sqrt(abp) * x0 + sqrt(1 - abp) * e[i]);
-            }
+            ddim_step(s, x, e, n, t, tp, clip);
         } else {
-            double b = s->beta[t], c = b / sqrt(1 - ab), a = 1 / sqrt(1 - b);
             if (t > 0)
                 cg_rng_normal(noise, z, n, 0.0, 1.0);
-            for (int64_t i = 0; i < n; i++)
-                x[i] = (real)(a * (x[i] - c * e[i]) + (t > 0 ? sqrt(b) * z[i] : 0.0));
+            ancestral_step(s, x, e, z, n, t, clip);
         }
         snapshot(frames, nframes, x, n, k + 1, nsteps, &next);
     }

@@ -87,7 +87,7 @@ static cg_status write_grid(run *r, const char *name, double *seconds)
     char why[512], path[4096];
     double t0 = cg_monotonic_seconds();
     cg_ema_swap(&r->ema, &r->m.p);
-    cg_status st = cg_ddpm_sample(&r->ctx, &r->m, &r->s, x, GRID_N, r->d->sample_steps, &fx,
+    cg_status st = cg_ddpm_sample(&r->ctx, &r->m, &r->s, x, GRID_N, r->d->sample_steps, 1, &fx,
                                   NULL, 0, why, sizeof why);
     cg_ema_swap(&r->ema, &r->m.p);
     *seconds = cg_monotonic_seconds() - t0;
@@ -242,6 +242,9 @@ static cg_status open_all(run *r)
     const cg_train_opts *o = r->o;
     const cg_ddpm_opts *d = r->d;
     char why[1024];
+    if (o->device == CG_CUDA)  /* never a silent CPU run when the GPU was chosen */
+        return fail(r, CG_ERR_ARG, "--device cuda: the DDPM's ops run on the CPU only in this "
+                    "build yet; use --device cpu");
     int size = o->image_size ? o->image_size : d->a.image_size ? d->a.image_size : 32;
     cg_data_spec spec = {.name = o->data ? o->data : "fashion-mnist", .dir = o->data_dir,
                          .size = size};

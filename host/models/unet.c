@@ -168,6 +168,12 @@ static void attn_block(decl *d, cg_unet_attn *a, const char *prefix, int c)
     }
 }
 
+/* Attention at resolution res? (the mask holds powers of two only) */
+static int attn_at(const cg_unet_arch *a, int res)
+{
+    return (res & (res - 1)) == 0 && (a->attn & (unsigned)res) != 0;
+}
+
 static cg_status check_arch(const cg_unet_arch *a, char *err, size_t errlen)
 {
     if (a->in_ch != 1 && a->in_ch != 3) {
@@ -201,10 +207,10 @@ static cg_status check_arch(const cg_unet_arch *a, char *err, size_t errlen)
                  "--ch-mult)", S, k, a->nlevels);
         return CG_ERR_ARG;
     }
-    unsigned have = 0;
+    unsigned used = 0;
     for (int i = 0; i < a->nlevels; i++)
-        have |= (unsigned)(S >> i);
-    if (a->attn & ~have) {
+        used |= attn_at(a, S >> i) ? (unsigned)(S >> i) : 0;
+    if (a->attn != used) {
         snprintf(err, errlen, "ddpm: --attn names a resolution the UNet does not have: its "
                  "levels are at %d down to %d", S, S >> k);
         return CG_ERR_ARG;
@@ -240,7 +246,7 @@ cg_status cg_unet_build(cg_unet *m, const cg_unet_arch *a, char *err, size_t err
     for (int i = 0; i < L; i++) {
         int res = a->image_size >> i, out = ch * a->ch_mult[i];
         cg_unet_level *lv = &m->down[i];
-        lv->has_attn = (a->attn & (unsigned)res) != 0;
+        lv->has_attn = attn_at(a, res);
         for (int j = 0; j < nrb; j++) {
             snprintf(n, sizeof n, "down.%d.block.%d", i, j);
             res_block(d, &lv->block[j], n, cur, out, tdim);
@@ -265,7 +271,7 @@ cg_status cg_unet_build(cg_unet *m, const cg_unet_arch *a, char *err, size_t err
     for (int i = L - 1; i >= 0; i--) {
         int res = a->image_size >> i, out = ch * a->ch_mult[i];
         cg_unet_level *lv = &m->up[i];
-        lv->has_attn = (a->attn & (unsigned)res) != 0;
+        lv->has_attn = attn_at(a, res);
         for (int j = 0; j < nrb + 1; j++) {
             snprintf(n, sizeof n, "up.%d.block.%d", i, j);
             res_block(d, &lv->block[j], n, cur + skip[--ns], out, tdim);

@@ -146,11 +146,13 @@ cg_status cg_ddpm_step(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, cg_adam 
  * in: x_T ~ N(0, I) (the caller draws it), out: x_0. steps 0: ancestral DDPM
  * over all T steps (sigma_t^2 = beta_t), noise from `noise`; steps > 0: DDIM
  * with eta 0 on the timesteps 0, T/steps, 2T/steps, ... (deterministic).
+ * clip: each step's prediction of x_0 is clipped to [-1, 1] (the data's
+ * range), as DDPM's sampler does (clip_denoised); 0: the plain formulas.
  * frames, when not NULL, gets nframes snapshots (N, C, S, S) each, evenly
  * spaced along the chain from x_T (frame 0) to x_0 (the last). */
 cg_status cg_ddpm_sample(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, real *x, int N,
-                         int steps, cg_rng *noise, real *frames, int nframes, char *err,
-                         size_t errlen);
+                         int steps, int clip, cg_rng *noise, real *frames, int nframes,
+                         char *err, size_t errlen);
 
 /* ---- checkpoints --------------------------------------------------------- */
 /* The integers a checkpoint keeps beside the weights (train.extra.<name>):

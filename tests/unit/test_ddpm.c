@@ -224,7 +224,7 @@ TEST(ddpm_ddim_with_zero_prediction_telescopes)
     cg_rng_normal(&r, x, n, 0, 1);
     memcpy(x_T, x, sizeof(real) * n);
     char err[256];
-    REQUIRE(cg_ddpm_sample(&ctx, &m, &s, x, N, steps, NULL, frames, nf, err, sizeof err) ==
+    REQUIRE(cg_ddpm_sample(&ctx, &m, &s, x, N, steps, 0, NULL, frames, nf, err, sizeof err) ==
             CG_OK, "%s", err);
     double scale = 1 / sqrt(s.alpha_bar[900]);  /* tau_top = 9 * 1000 / 10 */
     double worst = 0;
@@ -258,13 +258,23 @@ TEST(ddpm_ancestral_sampling_is_deterministic_per_seed)
         cg_rng_init(&r, 5, 1);
         real *x = k ? b : a;
         cg_rng_normal(&r, x, n, 0, 1);
-        REQUIRE(cg_ddpm_sample(&ctx, &m, &s, x, 1, 0, &r, NULL, 0, err, sizeof err) == CG_OK,
+        REQUIRE(cg_ddpm_sample(&ctx, &m, &s, x, 1, 0, 0, &r, NULL, 0, err, sizeof err) == CG_OK,
                 "%s", err);
     }
     CHECK(memcmp(a, b, sizeof(real) * n) == 0);
     for (int i = 0; i < n; i++)
         REQUIRE(isfinite(a[i]));
-    CHECK(cg_ddpm_sample(&ctx, &m, &s, a, 1, 51, NULL, NULL, 0, err, sizeof err) == CG_ERR_ARG);
+    /* with x_0 clipped to [-1, 1] every step, the chain stays near the
+     * data's range: |x_0| <= sqrt(abar_prev) + sqrt(beta) |z| at t = 0 is
+     * the clipped prediction itself, within [-1, 1] */
+    cg_rng r;
+    cg_rng_init(&r, 5, 1);
+    cg_rng_normal(&r, a, n, 0, 1);
+    REQUIRE(cg_ddpm_sample(&ctx, &m, &s, a, 1, 0, 1, &r, NULL, 0, err, sizeof err) == CG_OK,
+            "%s", err);
+    for (int i = 0; i < n; i++)
+        CHECK(fabs(a[i]) <= 1.0f, "clipped ancestral sample %d: %g", i, (double)a[i]);
+    CHECK(cg_ddpm_sample(&ctx, &m, &s, a, 1, 51, 0, NULL, NULL, 0, err, sizeof err) == CG_ERR_ARG);
     cg_ctx_free(&ctx);
     cg_unet_free(&m);
     cg_ddpm_sched_free(&s);
@@ -307,8 +317,8 @@ TEST(ddpm_rejects_bad_architectures_and_flags)
     struct {
         const char *what, *msg;
         cg_unet_arch a;
-    } bad[6];
-    for (int i = 0; i < 6; i++)
+    } bad[7];
+    for (int i = 0; i < 7; i++)
         bad[i].a = a;
     bad[0].a.ch = 7, bad[0].msg = "--ch must be even", bad[0].what = "odd ch";
     bad[1].a.image_size = 36, bad[1].msg = "cannot be halved", bad[1].what = "size 36";
@@ -316,7 +326,10 @@ TEST(ddpm_rejects_bad_architectures_and_flags)
     bad[3].a.num_res_blocks = 0, bad[3].msg = "--num-res-blocks", bad[3].what = "0 blocks";
     bad[4].a.in_ch = 2, bad[4].msg = "1 or 3 channels", bad[4].what = "2 channels";
     bad[5].a.dropout = 1, bad[5].msg = "dropout", bad[5].what = "dropout 1";
-    for (int i = 0; i < 6; i++) {
+    /* levels at 48 and 24: 24 = 16 + 8 in bits, yet neither 16 nor 8 is a level */
+    bad[6].a.image_size = 48, bad[6].a.nlevels = 2, bad[6].a.attn = 16;
+    bad[6].msg = "--attn names a resolution", bad[6].what = "attn 16 at 48, 24";
+    for (int i = 0; i < 7; i++) {
         err[0] = 0;
         CHECK(cg_unet_build(&m, &bad[i].a, err, sizeof err) == CG_ERR_ARG, "%s", bad[i].what);
         CHECK(strstr(err, bad[i].msg), "%s: '%s'", bad[i].what, err);

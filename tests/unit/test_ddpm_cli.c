@@ -2,13 +2,17 @@
  * test_ddpm_cli.c: `cugen train ddpm` and `cugen sample` on a DDPM
  * checkpoint, end to end on a small MNIST-format fixture: the run
  * directory's files, a resume that reproduces the uninterrupted run bit for
- * bit, the NaN guard, one-line errors (exit 2) for every bad flag, and the
+ * bit (also after SIGTERM), the NaN guard, one-line errors (exit 2) for every bad flag, and the
  * CelebA path: 64x64 RGB images from a packed file.
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cugen/data.h"
 #include "cugen/io.h"
@@ -116,6 +120,13 @@ TEST(cli_ddpm_writes_the_run_directory_and_samples)
              "--progress", "--out", chain);
     CHECK(r.code == 0 && exists(run, "chain.png") && strstr(r.out, "denoising chains"),
           "exit %d: %s%s", r.code, r.out, r.err);
+    /* --dump: x_T and the samples, 3 x 1 x 32 x 32 float32 each */
+    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "2", "--no-clip", "--out", grid, "--dump",
+             th_path(run, "d"));
+    size_t lz = 0, lx = 0;
+    CHECK(r.code == 0 && strstr(r.out, "not clipped"), "exit %d: %s%s", r.code, r.out, r.err);
+    CHECK(th_read_file(th_path(run, "d.z.f32"), &lz) && lz == 3 * 1024 * 4, "%zu", lz);
+    CHECK(th_read_file(th_path(run, "d.images.f32"), &lx) && lx == 3 * 1024 * 4, "%zu", lx);
     th_rmtree(fx);
     th_rmtree(run);
 }
@@ -149,6 +160,61 @@ TEST(cli_ddpm_resume_is_bit_identical)
              "--batch", "4", "--schedule", "cosine", "--out", b, "--resume", "--quiet");
     CHECK(r.code == 2 && strstr(r.err, "--schedule") && strstr(r.err, "give the same flags") &&
           th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
+    th_rmtree(fx);
+    th_rmtree(a);
+    th_rmtree(b);
+}
+
+/* SIGTERM: a checkpoint of the step in progress, where it is said, exit
+ * 128 + 15; the resumed run ends with the uninterrupted one's weights. */
+TEST(cli_ddpm_sigterm_saves_and_resumes)
+{
+    const char *bin = getenv("CUGEN_BIN");
+    if (!bin)
+        SKIP("CUGEN_BIN not set (run through make test)");
+    th_run_result r;
+    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
+    REQUIRE(fx && a && b);
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--sample-steps",
+             "0", "--out", a);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    int errpipe[2];
+    REQUIRE(pipe(errpipe) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(errpipe[1], 2);
+        close(errpipe[0]);
+        execl(bin, bin, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20",
+              "--sample-steps", "0", "--ckpt-every", "3", "--out", b, (char *)NULL);
+        _exit(127);
+    }
+    close(errpipe[1]);
+    struct stat sb;
+    const char *ck = th_path(b, "checkpoint.safetensors");
+    for (int i = 0; i < 40000 && stat(ck, &sb) != 0; i++)
+        usleep(250);
+    kill(pid, SIGTERM);
+    char err[2048] = "";
+    size_t got = 0;
+    ssize_t k;
+    while (got < sizeof err - 1 && (k = read(errpipe[0], err + got, sizeof err - 1 - got)) > 0)
+        got += (size_t)k;
+    err[got] = '\0';
+    close(errpipe[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        SKIP("the run finished before SIGTERM arrived");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM, "status %d", status);
+    CHECK(strstr(err, "interrupted by SIGTERM") && strstr(err, "checkpoint.safetensors") &&
+          strstr(err, "--resume"), "%s", err);
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--sample-steps",
+             "0", "--out", b, "--resume");
+    CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
+    CHECK(same_file(th_path(a, "checkpoint.safetensors"), th_path(b, "checkpoint.safetensors")),
+          "the checkpoint after SIGTERM and resume differs from the uninterrupted run's");
     th_rmtree(fx);
     th_rmtree(a);
     th_rmtree(b);
@@ -221,6 +287,14 @@ TEST(cli_ddpm_bad_flags)
     FAILS(2, "--interpolate is for DCGAN generators", "sample", run, "--interpolate");
     FAILS(2, "--bn is for DCGAN generators", "sample", run, "--bn", "running");
     FAILS(2, "--progress is for DDPM checkpoints", "sample", "/nonexistent", "--progress");
+    FAILS(2, "--no-clip is for DDPM checkpoints", "sample", "/nonexistent", "--no-clip");
+    FAILS(2, "--no-clip takes no value", "sample", run, "--no-clip=1");
+    FAILS(2, "--ch-mult must be", "bench", "step", "ddpm", "--ch-mult", "2,x");
+    FAILS(2, "--attn must be", "bench", "step", "ddpm", "--attn", "10");
+    FAILS(2, "1 or 3 channels", "bench", "step", "ddpm", "--nc", "2");
+    FAILS(2, "--sample-n expects", "bench", "step", "ddpm", "--sample-n", "-1");
+    FAILS(2, "--steps expects", "bench", "step", "ddpm", "--steps", "0");
+    FAILS(2, "unknown model 'unet'", "bench", "step", "unet");
     th_rmtree(fx);
     th_rmtree(run);
 }
