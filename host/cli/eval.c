@@ -39,12 +39,6 @@ typedef struct {
     char what[160];
 } image_set;
 
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 static int has_file(const char *dir, const char *name)
 {
     char p[8192];
@@ -139,9 +133,15 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_se
         *colon = '\0';
     }
     cg_data_spec spec = {.split = split};
+    struct stat sb;
+    int packed = 0;
     if (strcmp(path, "fashion-mnist") == 0) {
         spec.name = "fashion-mnist";
-    } else if (is_dir(path) && has_file(path, "G.safetensors")) {
+    } else if (stat(path, &sb) != 0) {
+        snprintf(err, errlen, "'%.1000s' is not fashion-mnist[:split], and no such file or "
+                 "folder", path);
+        return CG_ERR_ARG;
+    } else if (S_ISDIR(sb.st_mode) && has_file(path, "G.safetensors")) {
         if (split) {
             snprintf(err, errlen, "%.1000s: a generator has no :%s split", path, split);
             return CG_ERR_ARG;
@@ -149,19 +149,16 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_se
         snprintf(s->what, sizeof s->what, "%.100s (generated, seed %llu)", path,
                  (unsigned long long)seed);
         return from_generator(path, n, seed, s, err, errlen);
-    } else if (is_dir(path)) {
+    } else if (S_ISDIR(sb.st_mode)) {
         spec.name = "mnist";
         spec.dir = path;
-    } else if (has_file(".", path) || strchr(path, '/')) {
-        spec.name = "celeba";  /* the packed-file reader, whatever the images are */
-        spec.dir = path;
     } else {
-        snprintf(err, errlen, "'%.1000s' is not fashion-mnist[:split], a folder or a file", src);
-        return CG_ERR_ARG;
+        packed = 1;
     }
     cg_dataset d;
     char why[1024];
-    cg_status st = cg_dataset_open(&spec, &d, why, sizeof why);
+    cg_status st = packed ? cg_packed_open(path, &d, why, sizeof why)
+                          : cg_dataset_open(&spec, &d, why, sizeof why);
     if (st != CG_OK) {
         snprintf(err, errlen, "%.1500s", why);
         return st;

@@ -149,10 +149,12 @@ TEST(cli_eval_bad_flags_and_sources)
     BAD("--net is for --metric fid", "eval", "--metric", "mmd", "--net", "x", "--real",
         "fashion-mnist", "--fake", "fashion-mnist:test");
     BAD("--n expects an integer from 2", "eval", "--n", "1");
-    BAD("is not fashion-mnist[:split], a folder or a file", "eval", "--metric", "mmd", "--real",
-        "cifar", "--fake", "fashion-mnist");
-    BAD("--real /nonexistent/dir/:", "eval", "--metric", "mmd", "--real", "/nonexistent/dir/",
-        "--fake", "fashion-mnist");
+    BAD("'cifar' is not fashion-mnist[:split], and no such file or folder", "eval", "--metric",
+        "mmd", "--real", "cifar", "--fake", "fashion-mnist");
+    BAD("--fake /nonexistent/dir/:", "eval", "--metric", "mmd", "--real", "fashion-mnist",
+        "--fake", "/nonexistent/dir/");
+    BAD("not a cugen packed file", "eval", "--metric", "mmd", "--real", "fashion-mnist", "--fake",
+        "Makefile");
     char *d = th_tmpdir();
     REQUIRE(d);
     BAD("train one with: cugen train classifier", "eval", "--metric", "fid", "--net", d,
