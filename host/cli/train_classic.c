@@ -145,7 +145,8 @@ int run_rbm(const cg_train_opts *o)
         fprintf(f, "{\"model\": \"rbm\", \"hidden\": %d, \"k\": %d, \"pcd\": %s, \"steps\": "
                 "%lld, \"epochs\": %lld, \"recon_first\": %s, \"recon_last\": %s, \"ais_logz\": "
                 "%s, \"ais_logz_lo\": %s, \"ais_logz_hi\": %s, \"loglik_test\": %s, "
-                "\"loglik_train\": %s, \"loglik_test_base\": %s}\n", ro.hidden, ro.k, ro.pcd ? "true" : "false",
+                "\"loglik_train\": %s, \"loglik_test_base\": %s}\n", ro.hidden, ro.k,
+                ro.pcd ? "true" : "false",
                 (long long)r.steps, (long long)r.epochs_done, J(r.recon_first),
                 J(r.recon_last), J(r.logz), J(r.logz_lo), J(r.logz_hi), J(r.ll_test),
                 J(r.ll_train), J(r.ll_test_base));
