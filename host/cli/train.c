@@ -171,7 +171,7 @@ static const model_entry models[] = {
     {"gauss-init-gan", "MLP generator initialised to N(mu, diag sigma^2), then a GAN on a "
      "toy set", 2000, 256, 1e-3, 0, 0, "z-size hidden mu sigma toy", run_gauss_init},
     {"classifier", "Fashion-MNIST classifier whose features define FMNIST-FID (cugen eval)",
-     9370, 64, 1e-3, 0, 0, "data data-dir", run_classifier},
+     9370, 64, 1e-3, 1, 1000, "data data-dir", run_classifier},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 

@@ -227,7 +227,7 @@ int run_classifier(const cg_train_opts *o)
     cg_status st = cg_classifier_train(o, &r, err, sizeof err);
     if (st != CG_OK) {
         fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
     }
     printf("\nFashion-MNIST classifier: %lld steps, %lld epochs complete\n", (long long)r.steps,
            (long long)r.epochs_done);
