@@ -125,9 +125,23 @@ TEST(cli_classifier_then_fid_and_mmd)
              "64");
     CHECK(r.code == 0 && number_after(r.out, "FMNIST-FID ") > split_fid &&
           strstr(r.out, "generated"), "exit %d: %s %s", r.code, r.out, r.err);
+    /* a 32 x 32 DCGAN: its images are resized to the real 28 x 28 */
+    char *dc = th_tmpdir();
+    NEED_BIN(&r, "train", "dcgan", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
+             "--nz", "8", "--ngf", "4", "--ndf", "4", "--steps", "2", "--batch", "10",
+             "--quiet", "--out", dc);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "eval", "--metric", "fid", "--net", run, "--real", test, "--fake", dc, "--n",
+             "64");
+    CHECK(r.code == 0 && strstr(r.out, "32x32 resized to 28x28") &&
+          number_after(r.out, "FMNIST-FID ") > 0, "exit %d: %s %s", r.code, r.out, r.err);
+    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", dc, "--n", "64");
+    CHECK(r.code == 0 && number_after(r.out, "MMD ") > 0, "exit %d: %s %s", r.code, r.out,
+          r.err);
     th_rmtree(fx);
     th_rmtree(run);
     th_rmtree(gan);
+    th_rmtree(dc);
 }
 
 static int same_file(const char *a, const char *b)
