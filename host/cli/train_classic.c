@@ -126,7 +126,7 @@ int run_rbm(const cg_train_opts *o)
     cg_status st = cg_rbm_train(o, &ro, &r, err, sizeof err);
     if (st != CG_OK) {
         fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
     }
     printf("\nRBM (%d hidden units, %s-%d): %lld steps, %lld epochs complete\n", ro.hidden,
            ro.pcd ? "PCD" : "CD", ro.k, (long long)r.steps, (long long)r.epochs_done);
