@@ -11,12 +11,17 @@
  * A source SRC is
  *   fashion-mnist[:train|test]    Debian's Fashion-MNIST
  *   DIR[:train|test]              a folder of MNIST-format IDX files
- *   RUN                           an mlp-gan run directory (its G.safetensors):
- *                                 --n images generated from seed --seed
+ *   RUN                           an mlp-gan or dcgan run directory (its
+ *                                 G.safetensors): --n images generated from
+ *                                 seed --seed (dcgan: batch statistics in
+ *                                 batches of 64, as the example samples)
  *   FILE                          a packed file (cugen prepare)
  * Of a data set larger than --n (default 10000), --n images drawn at random
- * (seed --seed) are used.
+ * (seed --seed) are used. Fake images of another size than the real ones
+ * (a 32 x 32 DCGAN against 28 x 28 Fashion-MNIST) are quantised to 8 bits
+ * and resized to the real size with cg_resize_u8 (antialiased, as PIL).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,7 @@
 #include "cli/commands.h"
 #include "cugen/classic.h"
 #include "cugen/data.h"
+#include "cugen/dcgan.h"
 #include "cugen/metrics.h"
 #include "cugen/tape.h"
 
@@ -38,12 +44,6 @@ typedef struct {
     int c, h, w;
     char what[160];
 } image_set;
-
-static int is_dir(const char *p)
-{
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
 
 static int has_file(const char *dir, const char *name)
 {
@@ -84,11 +84,84 @@ static cg_status from_dataset(const cg_dataset *d, int64_t n, uint64_t seed, ima
     return CG_OK;
 }
 
+/* n images of the DCGAN generator in dir, z ~ N(0, I) */
+static cg_status from_dcgan(const char *dir, int64_t n, uint64_t seed, image_set *s, char *err,
+                            size_t errlen)
+{
+    enum { CH = 64 };
+    cg_dcgan m;
+    cg_dcgan_arch a;
+    cg_status st = cg_dcgan_load_generator(dir, &m, &a, err, errlen);
+    if (st != CG_OK)
+        return st;
+    int64_t P = (int64_t)a.nc * a.image_size * a.image_size;
+    s->x = malloc(sizeof(real) * (size_t)(n * P));
+    cg_ctx ctx;
+    if (!s->x || cg_ctx_init(&ctx) != CG_OK) {
+        cg_dcgan_free(&m);
+        snprintf(err, errlen, "out of memory for %lld images", (long long)n);
+        return CG_ERR_NOMEM;
+    }
+    cg_rng r;
+    cg_rng_init(&r, seed, EVAL_STREAM_GEN);
+    cg_set_grad(&ctx, 0);
+    for (int64_t at = 0; at < n && st == CG_OK; at += CH) {
+        int k = (int)(n - at < CH ? n - at : CH);
+        cg_tensor *z = cg_new(&ctx, CG_SHAPE(k, a.nz));
+        if (z)
+            cg_rng_normal(&r, z->data, z->n, 0.0, 1.0);
+        cg_tensor *x = cg_dcgan_generate(&ctx, &m, z, 0, 0);
+        if (!x) {
+            snprintf(err, errlen, "%s", ctx.errmsg);
+            st = ctx.err;
+        } else {
+            memcpy(s->x + at * P, x->data, sizeof(real) * (size_t)(k * P));
+        }
+        cg_ctx_step_end(&ctx);
+    }
+    cg_ctx_free(&ctx);
+    cg_dcgan_free(&m);
+    s->n = n;
+    s->c = a.nc;
+    s->h = s->w = a.image_size;
+    return st;
+}
+
+/* s's images quantised to 8 bits and resized to h x w */
+static cg_status resize_set(image_set *s, int h, int w, char *err, size_t errlen)
+{
+    int64_t P = (int64_t)s->c * s->h * s->w, Q = (int64_t)s->c * h * w;
+    real *y = malloc(sizeof(real) * (size_t)(s->n * Q));
+    uint8_t *a = malloc((size_t)P), *b = malloc((size_t)Q);
+    if (!y || !a || !b) {
+        free(y), free(a), free(b);
+        snprintf(err, errlen, "out of memory resizing %lld images", (long long)s->n);
+        return CG_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < s->n; i++) {
+        for (int64_t p = 0; p < P; p++) {
+            double v = s->x[i * P + p];
+            v = v < -1 ? -1 : v > 1 ? 1 : v;
+            a[p] = (uint8_t)floor((v + 1) * 127.5 + 0.5);
+        }
+        cg_resize_u8(a, s->c, s->h, s->w, b, h, w);
+        for (int64_t q = 0; q < Q; q++)
+            y[i * Q + q] = (real)(b[q] / 127.5 - 1);
+    }
+    free(a), free(b), free(s->x);
+    s->x = y;
+    s->h = h;
+    s->w = w;
+    return CG_OK;
+}
+
 static cg_status from_generator(const char *dir, int64_t n, uint64_t seed, image_set *s,
                                 char *err, size_t errlen)
 {
     cg_mlp_gan m;
     cg_status st = cg_mlp_gan_load_generator(dir, &m, err, errlen);
+    if (st == CG_ERR_ARG && strstr(err, "not an mlp-gan generator"))
+        return from_dcgan(dir, n, seed, s, err, errlen);
     if (st != CG_OK)
         return st;
     int P = m.a.npix;
@@ -139,9 +212,15 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_se
         *colon = '\0';
     }
     cg_data_spec spec = {.split = split};
+    struct stat sb;
+    int packed = 0;
     if (strcmp(path, "fashion-mnist") == 0) {
         spec.name = "fashion-mnist";
-    } else if (is_dir(path) && has_file(path, "G.safetensors")) {
+    } else if (stat(path, &sb) != 0) {
+        snprintf(err, errlen, "'%.1000s' is not fashion-mnist[:split], and no such file or "
+                 "folder", path);
+        return CG_ERR_ARG;
+    } else if (S_ISDIR(sb.st_mode) && has_file(path, "G.safetensors")) {
         if (split) {
             snprintf(err, errlen, "%.1000s: a generator has no :%s split", path, split);
             return CG_ERR_ARG;
@@ -149,19 +228,16 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_se
         snprintf(s->what, sizeof s->what, "%.100s (generated, seed %llu)", path,
                  (unsigned long long)seed);
         return from_generator(path, n, seed, s, err, errlen);
-    } else if (is_dir(path)) {
+    } else if (S_ISDIR(sb.st_mode)) {
         spec.name = "mnist";
         spec.dir = path;
-    } else if (has_file(".", path) || strchr(path, '/')) {
-        spec.name = "celeba";  /* the packed-file reader, whatever the images are */
-        spec.dir = path;
     } else {
-        snprintf(err, errlen, "'%.1000s' is not fashion-mnist[:split], a folder or a file", src);
-        return CG_ERR_ARG;
+        packed = 1;
     }
     cg_dataset d;
     char why[1024];
-    cg_status st = cg_dataset_open(&spec, &d, why, sizeof why);
+    cg_status st = packed ? cg_packed_open(path, &d, why, sizeof why)
+                          : cg_dataset_open(&spec, &d, why, sizeof why);
     if (st != CG_OK) {
         snprintf(err, errlen, "%.1500s", why);
         return st;
@@ -221,8 +297,8 @@ int cli_eval_samples(int argc, char **argv)
          "the notes' MMD score on the pixels, or FMNIST-FID", 1, 0, 0},
         {"real", ARG_STR, &real_src, "SRC",
          "fashion-mnist[:train|test], an MNIST-format folder[:split], a packed file", 1, 0, 0},
-        {"fake", ARG_STR, &fake_src, "SRC", "the same kinds, or an mlp-gan run directory", 1,
-         0, 0},
+        {"fake", ARG_STR, &fake_src, "SRC",
+         "the same kinds, or an mlp-gan or dcgan run directory", 1, 0, 0},
         {"net", ARG_STR, &net, "PATH",
          "fid: the feature network (cugen train classifier --out PATH)", 1, 0, 0},
         {"n", ARG_INT, &n, "N", "images of each set (default 10000)", 2, 1e7, 0},
@@ -260,6 +336,14 @@ int cli_eval_samples(int argc, char **argv)
         fprintf(stderr, "%s: --real %s: %s\n", cmd, real_src, err);
     else if ((st = load_source(fake_src, n, (uint64_t)seed + 1, &fs, err, sizeof err)) != CG_OK)
         fprintf(stderr, "%s: --fake %s: %s\n", cmd, fake_src, err);
+    if (st == CG_OK && fs.c == rs.c && (fs.h != rs.h || fs.w != rs.w)) {
+        int h0 = fs.h, w0 = fs.w;
+        if ((st = resize_set(&fs, rs.h, rs.w, err, sizeof err)) != CG_OK)
+            fprintf(stderr, "%s: %s\n", cmd, err);
+        else
+            snprintf(fs.what + strlen(fs.what), sizeof fs.what - strlen(fs.what),
+                     ", %dx%d resized to %dx%d", h0, w0, rs.h, rs.w);
+    }
     int code = st == CG_OK ? 0 : st == CG_ERR_NOMEM ? 1 : 2;
     if (st == CG_OK && fid) {
         code = run_fid(net, &rs, &fs);

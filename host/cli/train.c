@@ -371,11 +371,11 @@ static const model_entry models[] = {
     {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
      500, 1, 0, 0, 0, "k", run_gmm},
     {"rbm", "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS", 0,
-     64, 0.05, 0, 0, 0, "data data-dir hidden k pcd gibbs ais-betas ais-runs", run_rbm},
+     64, 0.05, 1, 1000, 0, "data data-dir hidden k pcd gibbs ais-betas ais-runs", run_rbm},
     {"gauss-init-gan", "MLP generator initialised to N(mu, diag sigma^2), then a GAN on a "
      "toy set", 2000, 256, 1e-3, 0, 0, 0, "z-size hidden mu sigma toy", run_gauss_init},
     {"classifier", "Fashion-MNIST classifier whose features define FMNIST-FID (cugen eval)",
-     4685, 64, 1e-3, 0, 0, 0, "data data-dir", run_classifier},
+     9370, 64, 1e-3, 1, 1000, 0, "data data-dir", run_classifier},
 };
 #define N_MODELS ((int)(sizeof models / sizeof models[0]))
 

@@ -126,7 +126,7 @@ int run_rbm(const cg_train_opts *o)
     cg_status st = cg_rbm_train(o, &ro, &r, err, sizeof err);
     if (st != CG_OK) {
         fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
     }
     printf("\nRBM (%d hidden units, %s-%d): %lld steps, %lld epochs complete\n", ro.hidden,
            ro.pcd ? "PCD" : "CD", ro.k, (long long)r.steps, (long long)r.epochs_done);
@@ -145,7 +145,8 @@ int run_rbm(const cg_train_opts *o)
         fprintf(f, "{\"model\": \"rbm\", \"hidden\": %d, \"k\": %d, \"pcd\": %s, \"steps\": "
                 "%lld, \"epochs\": %lld, \"recon_first\": %s, \"recon_last\": %s, \"ais_logz\": "
                 "%s, \"ais_logz_lo\": %s, \"ais_logz_hi\": %s, \"loglik_test\": %s, "
-                "\"loglik_train\": %s, \"loglik_test_base\": %s}\n", ro.hidden, ro.k, ro.pcd ? "true" : "false",
+                "\"loglik_train\": %s, \"loglik_test_base\": %s}\n", ro.hidden, ro.k,
+                ro.pcd ? "true" : "false",
                 (long long)r.steps, (long long)r.epochs_done, J(r.recon_first),
                 J(r.recon_last), J(r.logz), J(r.logz_lo), J(r.logz_hi), J(r.ll_test),
                 J(r.ll_train), J(r.ll_test_base));
@@ -226,7 +227,7 @@ int run_classifier(const cg_train_opts *o)
     cg_status st = cg_classifier_train(o, &r, err, sizeof err);
     if (st != CG_OK) {
         fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
     }
     printf("\nFashion-MNIST classifier: %lld steps, %lld epochs complete\n", (long long)r.steps,
            (long long)r.epochs_done);

@@ -151,7 +151,8 @@ cg_status cg_gmm_fit(const cg_train_opts *o, int k, cg_gmm_result *res, char *er
  *   E(v, h) = -b.v - c.h - h^T W v,   p(v, h) = exp(-E) / Z,
  * so p(h_j = 1 | v) = sigmoid(c_j + W_j v), p(v_i = 1 | h) = sigmoid(b_i + W_:i . h) and
  * log p*(v) = b.v + sum_j softplus(c_j + W_j v) (minus the free energy).
- * Parameters "W" (H, V), "v_bias" (V), "h_bias" (H) in one flat buffer. The
+ * Parameters "W" (H, V), "v_bias" (V), "h_bias" (H) in one flat buffer, and
+ * for PCD the persistent chains as the buffer "pcd_chains" (chains, V). The
  * Gibbs passes run through the engine's ops (linear, bmm, sigmoid) with the
  * tape off; the CD gradient is written into the parameters' gradients and an
  * optimizer steps them. */
@@ -159,9 +160,12 @@ typedef struct {
     int nv, nh;
     cg_params p;
     cg_tensor *W, *vb, *hb;
+    cg_tensor *chains;   /* (nchains, V) or NULL */
 } cg_rbm;
 
-cg_status cg_rbm_build(cg_rbm *m, int nv, int nh, char *err, size_t errlen);
+/* nchains > 0: room for that many persistent chains (checkpointed with the
+ * weights); 0: none. */
+cg_status cg_rbm_build(cg_rbm *m, int nv, int nh, int nchains, char *err, size_t errlen);
 /* W ~ N(0, 0.01^2) (Hinton's guide), biases 0. */
 void cg_rbm_init(cg_rbm *m, uint64_t seed, uint32_t stream);
 void cg_rbm_free(cg_rbm *m);
@@ -214,8 +218,9 @@ typedef struct {
 
 typedef struct {
     int64_t steps, epochs_done;
+    int interrupted;                  /* SIGINT / SIGTERM caught (checkpoint saved) */
     double recon_first, recon_last;   /* mean squared reconstruction error per image,
-                                       * first and last epoch of the run */
+                                       * first and last epoch of this process */
     double logz, logz_lo, logz_hi;    /* AIS */
     double ll_test, ll_train;         /* mean log-likelihood per image (nats), AIS log Z */
     double logz_base;                 /* log Z of the independent-pixel base model */
@@ -223,7 +228,8 @@ typedef struct {
 } cg_rbm_result;
 
 /* `cugen train rbm`: binarized Fashion-MNIST (pixel >= 128), SGD with
- * momentum, per-epoch reconstruction error, Gibbs samples, AIS. */
+ * momentum, per-epoch reconstruction error, checkpoints and --resume, Gibbs
+ * samples, AIS. */
 cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_result *res,
                        char *err, size_t errlen);
 

@@ -11,6 +11,7 @@
 
 #include "cugen/classic.h"
 #include "cugen/io.h"
+#include "cugen/metrics.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 #include "harness.h"
@@ -67,40 +68,13 @@ static char *fixture(void)
     return dir;
 }
 
-/* The lecture notes' MMD (compute_score): Gaussian kernel on squared
- * distances scaled by the mean real-real squared distance, biased estimate,
- * in double. x (n, d) generated, y (m, d) real. */
+/* The lecture notes' MMD^2 (compute_score, sigma 1) of generated x (n, d)
+ * against real y (m, d): cg_mmd_score, tested in test_metrics.c. */
 static double notes_mmd2(const real *x, int n, const real *y, int m, int d)
 {
-    double scale = 0, kxx = 0, kyy = 0, kxy = 0;
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < m; j++) {
-            double s = 0;
-            for (int k = 0; k < d; k++)
-                s += ((double)y[i * d + k] - y[j * d + k]) * ((double)y[i * d + k] - y[j * d + k]);
-            scale += s;
-        }
-    scale /= (double)m * m;
-    for (int pass = 0; pass < 3; pass++) {
-        const real *a = pass == 1 ? y : x, *b = pass == 0 ? x : y;
-        int na = pass == 1 ? m : n, nb = pass == 0 ? n : m;
-        double sum = 0;
-        for (int i = 0; i < na; i++)
-            for (int j = 0; j < nb; j++) {
-                double s = 0;
-                for (int k = 0; k < d; k++)
-                    s += ((double)a[i * d + k] - b[j * d + k]) * ((double)a[i * d + k] - b[j * d + k]);
-                sum += exp(-s / (2 * scale));
-            }
-        sum /= (double)na * nb;
-        if (pass == 0)
-            kxx = sum;
-        else if (pass == 1)
-            kyy = sum;
-        else
-            kxy = sum;
-    }
-    return kxx + kyy - 2 * kxy;
+    double mmd2 = NAN, mmd;
+    cg_mmd_score(x, n, y, m, d, 1.0, &mmd2, &mmd);
+    return mmd2;
 }
 
 TEST(mlp_gan_names_sizes_and_pytorch_init)

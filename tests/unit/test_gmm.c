@@ -4,6 +4,7 @@
  * normalised density, the sampler's moments, and `cugen train gmm`.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -215,5 +216,20 @@ TEST(cli_gmm_run_and_bad_flags)
     size_t len;
     char *res = (char *)th_read_file(th_path(dir, "result.json"), &len);
     CHECK(res && strstr(res, "\"loglik_test\": -") && strstr(res, "\"k\": 4"), "%s", res);
+    /* without --quiet: one line per iteration, log-likelihoods never falling */
+    REQUIRE(th_run_cugen(&r, (const char *const[]){"train", "gmm", "--steps", "6", NULL}));
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    int lines = 0;
+    double prev = -INFINITY;
+    for (const char *p = strstr(r.out, "  iteration "); p; p = strstr(p + 1, "  iteration ")) {
+        const char *q = strstr(p, "log-likelihood ");
+        REQUIRE(q);
+        double ll = strtod(q + 15, NULL);
+        CHECK(ll >= prev - 1e-6, "line %d: %.6f after %.6f (printed to 6 decimals)", lines + 1,
+              ll, prev);
+        prev = ll;
+        lines++;
+    }
+    CHECK(lines == 6, "%d iteration lines: %s", lines, r.out);
     th_rmtree(dir);
 }

@@ -16,7 +16,7 @@
 static int small_rbm(cg_rbm *m, int nv, int nh, uint64_t seed, double sw, double sb)
 {
     char err[256];
-    if (cg_rbm_build(m, nv, nh, err, sizeof err) != CG_OK)
+    if (cg_rbm_build(m, nv, nh, 0, err, sizeof err) != CG_OK)
         return 0;
     cg_rng r;
     cg_rng_init(&r, seed, 9);
@@ -96,7 +96,7 @@ TEST(rbm_exact_log_z_and_free_energy_against_brute_force)
     cg_rbm_log_z_exact(&a, &z, err, sizeof err);
     CHECK(fabs(mx + log(sum) - z) < 1e-5, "sum of p* %.9f vs log Z %.9f", mx + log(sum), z);
     cg_rbm big;
-    REQUIRE(cg_rbm_build(&big, 30, 25, err, sizeof err) == CG_OK);
+    REQUIRE(cg_rbm_build(&big, 30, 25, 0, err, sizeof err) == CG_OK);
     CHECK(cg_rbm_log_z_exact(&big, &z, err, sizeof err) == CG_ERR_ARG && strstr(err, "2^25"),
           "%s", err);
     cg_ctx_free(&ctx);
@@ -168,7 +168,7 @@ TEST(rbm_cd_and_pcd_raise_the_exact_log_likelihood)
     for (int pcd = 0; pcd < 2; pcd++) {
         cg_rbm m;
         char err[256];
-        REQUIRE(cg_rbm_build(&m, V, H, err, sizeof err) == CG_OK);
+        REQUIRE(cg_rbm_build(&m, V, H, 0, err, sizeof err) == CG_OK);
         cg_rbm_init(&m, 3, 1);
         double start = exact_mean_ll(&ctx, &m, data, N);
         cg_sgd sgd;
@@ -226,9 +226,9 @@ TEST(rbm_bernoulli_sampler_and_bad_inputs)
     CHECK_NEAR(s / N, 0.3, 0.006);
     cg_rbm m;
     char err[256];
-    CHECK(cg_rbm_build(&m, 0, 5, err, sizeof err) == CG_ERR_ARG && strstr(err, "visible"),
+    CHECK(cg_rbm_build(&m, 0, 5, 0, err, sizeof err) == CG_ERR_ARG && strstr(err, "visible"),
           "%s", err);
-    REQUIRE(cg_rbm_build(&m, 4, 3, err, sizeof err) == CG_OK);
+    REQUIRE(cg_rbm_build(&m, 4, 3, 0, err, sizeof err) == CG_OK);
     cg_ctx ctx;
     REQUIRE(cg_ctx_init(&ctx) == CG_OK);
     cg_sgd sgd;
@@ -310,7 +310,6 @@ TEST(cli_rbm_run_and_bad_flags)
     BAD("--ais-betas expects an integer from 3", "train", "rbm", "--ais-betas", "2");
     BAD("--pcd is not a flag of this model", "train", "gmm", "--pcd");
     BAD("--gibbs expects an integer", "train", "rbm", "--gibbs", "x");
-    BAD("this model keeps no checkpoints", "train", "rbm", "--resume", "--out", "/tmp/x");
     th_run_result r;
     char *fx = fixture(), *dir = th_tmpdir();
     REQUIRE(fx && dir);
@@ -346,4 +345,51 @@ TEST(cli_rbm_run_and_bad_flags)
     CHECK(test < 0 && test > -784 * log(2.0), "test log-likelihood %g", test);
     th_rmtree(fx);
     th_rmtree(dir);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
+    return x && y && la == lb && memcmp(x, y, la) == 0;
+}
+
+/* a PCD run stopped mid-epoch (--steps) and resumed ends with the weights,
+ * chains and log Z of one never stopped */
+TEST(cli_rbm_resume_is_exact)
+{
+    th_run_result r;
+    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
+    REQUIRE(fx && a && b);
+#define RBM "train", "rbm", "--data", "mnist", "--data-dir", fx, "--hidden", "16", "--batch", \
+            "8", "--pcd", "--k", "2", "--lr", "0.1", "--ais-betas", "50", "--ais-runs", "10", \
+            "--gibbs", "5", "--quiet"
+    if (!th_run_cugen(&r, (const char *const[]){RBM, "--epochs", "3", "--out", a, NULL}))
+        SKIP("CUGEN_BIN not set (run through make test)");
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    REQUIRE(th_run_cugen(&r, (const char *const[]){RBM, "--epochs", "3", "--steps", "8", "--out",
+                                                   b, NULL}));
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    REQUIRE(th_run_cugen(&r, (const char *const[]){RBM, "--epochs", "3", "--out", b, "--resume",
+                                                   NULL}));
+    REQUIRE(r.code == 0, "resume: exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.out, "18 steps, 3 epochs complete"), "%s", r.out);
+    CHECK(same_file(th_path(a, "rbm.safetensors"), th_path(b, "rbm.safetensors")),
+          "the resumed run ended with other weights or chains");
+    size_t la, lb;
+    char *ra = (char *)th_read_file(th_path(a, "result.json"), &la),
+         *rb = (char *)th_read_file(th_path(b, "result.json"), &lb);
+    REQUIRE(ra && rb);
+    CHECK(strcmp(strstr(ra, "\"recon_last\""), strstr(rb, "\"recon_last\"")) == 0,
+          "%s\n%s", ra, rb);
+    REQUIRE(th_run_cugen(&r, (const char *const[]){"train", "rbm", "--data", "mnist",
+                                                   "--data-dir", fx, "--hidden", "17", "--batch",
+                                                   "8", "--pcd", "--k", "2", "--quiet",
+                                                   "--out", b, "--resume", NULL}));
+    CHECK(r.code == 2 && strstr(r.err, "has hidden 16, this command 17"), "exit %d: %s", r.code,
+          r.err);
+#undef RBM
+    th_rmtree(fx);
+    th_rmtree(a);
+    th_rmtree(b);
 }

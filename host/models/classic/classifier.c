@@ -5,12 +5,16 @@
  * a cosine over the run; the test accuracy after every epoch.
  *
  *   DIR/classifier.safetensors  the weights (what cugen eval --net takes)
+ *   DIR/checkpoint.safetensors  the weights, Adam's moments, the loader's
+ *                               position and the epoch's running sums:
+ *                               --resume continues exactly
  *   DIR/metrics.jsonl           every step: loss; per epoch: train loss and
  *                               accuracy, test accuracy
  *
  * Random streams of the seed: 1 the weights; the loader has its own.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,96 @@ static cg_status accuracy(cg_ctx *ctx, cg_fmnist_net *m, const cg_dataset *d, do
     free(x);
     *acc = (double)right / (double)d->count;
     return ctx->err;
+}
+
+enum { X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_LOSS_SUM, X_SEEN, X_RIGHT, X_NSTEPS,
+       X_BATCH, X_TOTAL, X_COUNT };
+
+typedef struct {
+    double loss_sum;
+    int64_t seen, right, nsteps;
+} epoch_sums;
+
+/* run.total: the learning-rate schedule spans the run's steps, so a resumed
+ * run must have the same number */
+static void ckpt_fill(cg_ckpt_int *x, const cg_loader *L, const epoch_sums *e, int64_t batch,
+                      int64_t total)
+{
+    static const char *const names[X_COUNT] = {
+        "loader.epoch", "loader.index", "loader.rng_offset", "epoch.loss_sum", "epoch.seen",
+        "epoch.right", "epoch.steps", "run.batch", "run.total"};
+    cg_loader_state ls = cg_loader_get_state(L);
+    int64_t bits;
+    memcpy(&bits, &e->loss_sum, sizeof bits);
+    const int64_t v[X_COUNT] = {ls.epoch, ls.index, (int64_t)ls.rng_offset, bits, e->seen,
+                                e->right, e->nsteps, batch, total};
+    for (int i = 0; i < X_COUNT; i++) {
+        x[i].name = names[i];
+        x[i].value = v[i];
+    }
+}
+
+/* Continue the run in o->out_dir: weights, Adam, loader, epoch sums. */
+static cg_status resume(const cg_train_opts *o, cg_fmnist_net *m, cg_adam *adam, cg_loader *L,
+                        int64_t total, epoch_sums *e, int64_t *first, char *err, size_t errlen)
+{
+    cg_ckpt_int x[X_COUNT];
+    ckpt_fill(x, L, e, o->batch, total);
+    cg_ckpt_state cs = {.seed = o->seed, .extra = x, .nextra = X_COUNT};
+    int found = 0;
+    char msg[2048];
+    cg_status st = cg_ckpt_resume(o->out_dir, &m->p, &cs, &found, msg, sizeof msg);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "classifier: --resume: %.1500s", msg);
+        return st;
+    }
+    if (!found) {
+        snprintf(err, errlen, "classifier: --resume: no checkpoint in %.1000s (start without "
+                 "--resume)", o->out_dir);
+        return CG_ERR_ARG;
+    }
+    if (cs.seed != o->seed || x[X_BATCH].value != o->batch || x[X_TOTAL].value != total) {
+        snprintf(err, errlen, "classifier: --resume: the run in %.1000s has --seed %llu, "
+                 "--batch %lld and %lld steps in all; give the same flags", o->out_dir,
+                 (unsigned long long)cs.seed, (long long)x[X_BATCH].value,
+                 (long long)x[X_TOTAL].value);
+        return CG_ERR_ARG;
+    }
+    cg_loader_state ls = cg_loader_get_state(L);
+    ls.epoch = x[X_LOADER_EPOCH].value;
+    ls.index = x[X_LOADER_INDEX].value;
+    ls.rng_offset = (uint64_t)x[X_LOADER_RNG].value;
+    if ((st = cg_loader_restore(L, &ls, msg, sizeof msg)) != CG_OK) {
+        snprintf(err, errlen, "classifier: --resume: %.1500s", msg);
+        return st;
+    }
+    adam->t = cs.optim_t;
+    memcpy(&e->loss_sum, &x[X_LOSS_SUM].value, sizeof e->loss_sum);
+    e->seen = x[X_SEEN].value;
+    e->right = x[X_RIGHT].value;
+    e->nsteps = x[X_NSTEPS].value;
+    *first = cs.step + 1;
+    if (!o->quiet)
+        fprintf(stderr, "%s\n", msg);
+    return CG_OK;
+}
+
+static cg_status save(const cg_train_opts *o, cg_fmnist_net *m, const cg_adam *adam,
+                      const cg_loader *L, const epoch_sums *e, int64_t total, int64_t step,
+                      int64_t epoch, char *err, size_t errlen)
+{
+    cg_ckpt_int x[X_COUNT];
+    ckpt_fill(x, L, e, o->batch, total);
+    cg_ckpt_state cs = {.step = step, .epoch = epoch, .seed = o->seed, .optim_t = adam->t,
+                        .extra = x, .nextra = X_COUNT};
+    char why[1024], path[4096];
+    cg_status st = cg_ckpt_save_dir(o->out_dir, &m->p, &cs, why, sizeof why);
+    snprintf(path, sizeof path, "%s/classifier.safetensors", o->out_dir);
+    if (st == CG_OK)
+        st = cg_weights_save(path, &m->p, why, sizeof why);
+    if (st != CG_OK)
+        snprintf(err, errlen, "classifier: %s", why);
+    return st;
 }
 
 static cg_status check_data(const cg_dataset *d, char *err, size_t errlen)
@@ -101,16 +195,23 @@ cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res,
         snprintf(err, errlen, "classifier: %s", why);
     if (st == CG_OK && (st = cg_fmnist_net_build(&m, err, errlen)) == CG_OK)
         cg_fmnist_net_init(&m, o->seed, 1);
-    if (st == CG_OK && o->out_dir)
-        st = cg_metrics_open(&log, o->out_dir, 0, err, errlen);
-    if (st != CG_OK)
-        goto done;
-    int64_t per_epoch = cg_loader_batches_per_epoch(loader);
-    int64_t total = o->epochs ? o->epochs * per_epoch : o->steps;
-    if (o->steps && o->steps < total)
-        total = o->steps;
     cg_adam adam;
     cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0, 0);
+    epoch_sums e = {0};
+    int64_t first = 1, per_epoch = 0, total = 0;
+    if (st == CG_OK) {
+        per_epoch = cg_loader_batches_per_epoch(loader);
+        total = o->epochs ? o->epochs * per_epoch : o->steps;
+        if (o->steps && o->steps < total)
+            total = o->steps;
+    }
+    if (st == CG_OK && o->resume)
+        st = resume(o, &m, &adam, loader, total, &e, &first, err, errlen);
+    if (st == CG_OK && o->out_dir)
+        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, err, errlen)
+                       : cg_metrics_open(&log, o->out_dir, 0, err, errlen);
+    if (st != CG_OK)
+        goto done;
     if (!o->quiet)
         fprintf(stderr, "classifier: %s, %lld training and %lld test images, batch %lld, %lld "
                 "steps per epoch, %lld parameters\n", train.name, (long long)train.count,
@@ -119,10 +220,9 @@ cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res,
     cg_progress prog;
     cg_progress_begin(&prog, total, per_epoch,
                       &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
-                                         .unit = "img"});
-    double loss_sum = 0;
-    int64_t seen = 0, right = 0, nsteps = 0;
-    for (int64_t s = 1; s <= total; s++) {
+                                         .start_step = first - 1, .unit = "img"});
+    cg_train_catch_signals();
+    for (int64_t s = first; s <= total; s++) {
         cg_batch b;
         cg_loader_next(loader, &b);
         cg_tensor *x = cg_wrap(&ctx, (real *)b.x, CG_SHAPE(b.n, 1, 28, 28));
@@ -138,10 +238,10 @@ cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res,
         }
         double l = loss->data[0];
         for (int i = 0; i < b.n; i++)
-            right += argmax10(logits->data + i * 10) == b.y[i];
-        seen += b.n;
-        loss_sum += l;
-        nsteps++;
+            e.right += argmax10(logits->data + i * 10) == b.y[i];
+        e.seen += b.n;
+        e.loss_sum += l;
+        e.nsteps++;
         cg_params_zero_grad(&m.p);
         cg_ctx_step_end(&ctx);
         if (!isfinite(l)) {
@@ -155,8 +255,8 @@ cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res,
         cg_progress_update(&prog, s, epoch, b.n, "loss", l, (const char *)NULL);
         cg_metrics_write(&log, s, epoch, b.n, "loss", l, (const char *)NULL);
         if (b.last_in_epoch || s == total) {
-            res->train_loss = loss_sum / (double)nsteps;
-            res->train_acc = (double)right / (double)seen;
+            res->train_loss = e.loss_sum / (double)e.nsteps;
+            res->train_acc = (double)e.right / (double)e.seen;
             if ((st = accuracy(&ctx, &m, &test, &res->test_acc)) != CG_OK) {
                 snprintf(err, errlen, "classifier: test accuracy: %s", ctx.errmsg);
                 break;
@@ -169,16 +269,27 @@ cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res,
                    (long long)epoch, b.last_in_epoch ? "" : " (part)", res->train_loss,
                    res->train_acc, res->test_acc);
             fflush(stdout);
-            loss_sum = 0;
-            seen = right = nsteps = 0;
+            e = (epoch_sums){0};
         }
+        int end = s == total || cg_train_signal();
+        if (o->out_dir &&
+            (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0)) &&
+            (st = save(o, &m, &adam, loader, &e, total, s, epoch, err, errlen)) != CG_OK)
+            break;
+        if (cg_train_signal())
+            break;
     }
     cg_progress_end(&prog);
-    if (st == CG_OK && o->out_dir) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/classifier.safetensors", o->out_dir);
-        if ((st = cg_weights_save(path, &m.p, why, sizeof why)) != CG_OK)
-            snprintf(err, errlen, "classifier: %s", why);
+    int sig = cg_train_signal();
+    cg_train_release_signals();
+    if (st == CG_OK && sig) {
+        snprintf(err, errlen, "classifier: interrupted by %s after step %lld%s%.1000s%s",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps,
+                 o->out_dir ? ": checkpoint saved in " : " (no --out: nothing saved)",
+                 o->out_dir ? o->out_dir : "",
+                 o->out_dir ? "; continue with the same command and --resume" : "");
+        res->interrupted = sig;
+        st = CG_ERR_STATE;
     }
 done:
     cg_metrics_close(&log);

@@ -22,11 +22,11 @@
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 
-cg_status cg_rbm_build(cg_rbm *m, int nv, int nh, char *err, size_t errlen)
+cg_status cg_rbm_build(cg_rbm *m, int nv, int nh, int nchains, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     cg_params_init(&m->p);
-    if (nv < 1 || nh < 1 || nv > (1 << 20) || nh > 65536) {
+    if (nv < 1 || nh < 1 || nv > (1 << 20) || nh > 65536 || nchains < 0 || nchains > 65536) {
         snprintf(err, errlen, "rbm: need 1 <= visible <= 2^20 and 1 <= hidden <= 65536, got "
                  "%d and %d", nv, nh);
         return CG_ERR_ARG;
@@ -36,7 +36,11 @@ cg_status cg_rbm_build(cg_rbm *m, int nv, int nh, char *err, size_t errlen)
     m->W = cg_param(&m->p, "W", CG_SHAPE(nh, nv), 0);
     m->vb = cg_param(&m->p, "v_bias", CG_SHAPE(nv), 0);
     m->hb = cg_param(&m->p, "h_bias", CG_SHAPE(nh), 0);
-    cg_status st = m->W && m->vb && m->hb ? cg_params_alloc(&m->p) : CG_ERR_NOMEM;
+    if (nchains > 0)
+        m->chains = cg_buffer(&m->p, "pcd_chains", CG_SHAPE(nchains, nv));
+    cg_status st = m->W && m->vb && m->hb && (nchains == 0 || m->chains)
+                       ? cg_params_alloc(&m->p)
+                       : CG_ERR_NOMEM;
     if (st != CG_OK) {
         snprintf(err, errlen, "rbm: out of memory for %d x %d weights", nh, nv);
         cg_params_free(&m->p);

@@ -9,7 +9,9 @@
  *   DIR/samples.png   64 chains after --gibbs steps from base-rate noise:
  *                     p(v | h) of the last step
  *   DIR/chains.png    8 of those chains, one per row, at steps 0, 1, 2, 5, ...
- *   DIR/rbm.safetensors  W, v_bias, h_bias
+ *   DIR/checkpoint.safetensors  the weights (and PCD's chains), SGD's
+ *                     momentum, loader and RNG positions, the epoch's sums
+ *   DIR/rbm.safetensors  W, v_bias, h_bias (and pcd_chains)
  *   DIR/metrics.jsonl every step: recon (squared error per image); per epoch
  *                     its mean; at the end log Z and the log-likelihoods
  *
@@ -17,6 +19,7 @@
  * training, 4 the sample chains, 5 AIS; the loader has its own.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,12 +78,13 @@ static cg_status open_all(run *r)
     if ((st = cg_dataset_open(&spec, &r->test, why, sizeof why)) != CG_OK)
         return fail(r, st, "test split: %s", why);
     int V = r->train.channels * r->train.height * r->train.width;
-    if ((st = cg_rbm_build(&r->m, V, r->ro->hidden, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
-    cg_rbm_init(&r->m, o->seed, 1);
     if (r->train.count < o->batch)
         return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
                     (long long)o->batch, (long long)r->train.count);
+    if ((st = cg_rbm_build(&r->m, V, r->ro->hidden, r->ro->pcd ? (int)o->batch : 0, why,
+                           sizeof why)) != CG_OK)
+        return fail(r, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
+    cg_rbm_init(&r->m, o->seed, 1);
     cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
     if ((st = cg_loader_open(&r->loader, &r->train, &lo, why, sizeof why)) != CG_OK)
         return fail(r, st, "%s", why);
@@ -245,6 +249,149 @@ static cg_status evaluate(run *r, cg_rbm_result *res, cg_metrics *log)
     return CG_OK;
 }
 
+enum { X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_GIBBS, X_SUM, X_NSUM, X_HIDDEN, X_K,
+       X_PCD, X_BATCH, X_COUNT };
+#define X_FIRST_FLAG X_HIDDEN
+
+typedef struct {
+    double sum;      /* reconstruction errors of the epoch so far */
+    int64_t nsum;
+} epoch_sums;
+
+static void ckpt_fill(run *r, cg_ckpt_int *x, const cg_rng *gibbs, const epoch_sums *e)
+{
+    static const char *const names[X_COUNT] = {
+        "loader.epoch", "loader.index", "loader.rng_offset", "rng.gibbs", "epoch.sum_recon",
+        "epoch.steps", "run.hidden", "run.k", "run.pcd", "run.batch"};
+    cg_loader_state ls = cg_loader_get_state(r->loader);
+    int64_t bits;
+    memcpy(&bits, &e->sum, sizeof bits);
+    const int64_t v[X_COUNT] = {ls.epoch, ls.index, (int64_t)ls.rng_offset,
+                                (int64_t)gibbs->offset, bits, e->nsum, r->m.nh, r->ro->k,
+                                r->ro->pcd, r->o->batch};
+    for (int i = 0; i < X_COUNT; i++) {
+        x[i].name = names[i];
+        x[i].value = v[i];
+    }
+}
+
+static cg_status save(run *r, const cg_sgd *sgd, const cg_rng *gibbs, const epoch_sums *e,
+                      int64_t step, int64_t epoch)
+{
+    cg_ckpt_int x[X_COUNT];
+    ckpt_fill(r, x, gibbs, e);
+    cg_ckpt_state cs = {.step = step, .epoch = epoch, .seed = r->o->seed, .optim_t = sgd->t,
+                        .extra = x, .nextra = X_COUNT};
+    char why[1024];
+    cg_status st = cg_ckpt_save_dir(r->o->out_dir, &r->m.p, &cs, why, sizeof why);
+    if (st != CG_OK)
+        return fail(r, st, "checkpoint at step %lld: %s", (long long)step, why);
+    return CG_OK;
+}
+
+/* The run.* values of the latest checkpoint against this command's, before
+ * loading (so other flags get a message about flags, not tensor shapes). */
+static cg_status same_flags(run *r, const cg_ckpt_int *want)
+{
+    char path[4096], why[512];
+    snprintf(path, sizeof path, "%s/%s", r->o->out_dir, CG_CKPT_LATEST);
+    cg_st_file f;
+    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
+        return CG_OK;  /* the loader says what is wrong with it */
+    cg_status st = CG_OK;
+    for (int i = X_FIRST_FLAG; i < X_COUNT && st == CG_OK; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "train.extra.%s", want[i].name);
+        const cg_st_tensor *t = cg_st_find(&f, name);
+        int64_t v;
+        if (!t || t->dtype != CG_ST_I64 || t->nbytes != 8)
+            continue;
+        memcpy(&v, t->data, 8);
+        if (v != want[i].value)
+            st = fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; "
+                      "give the same flags", r->o->out_dir, want[i].name + 4, (long long)v,
+                      (long long)want[i].value);
+    }
+    cg_st_free(&f);
+    return st;
+}
+
+static cg_status resume(run *r, cg_sgd *sgd, cg_rng *gibbs, epoch_sums *e, int64_t *first)
+{
+    cg_ckpt_int x[X_COUNT], want[X_COUNT];
+    ckpt_fill(r, x, gibbs, e);
+    memcpy(want, x, sizeof want);
+    cg_status st = same_flags(r, want);
+    if (st != CG_OK)
+        return st;
+    cg_ckpt_state cs = {.seed = r->o->seed, .extra = x, .nextra = X_COUNT};
+    int found = 0;
+    char msg[2048];
+    if ((st = cg_ckpt_resume(r->o->out_dir, &r->m.p, &cs, &found, msg, sizeof msg)) != CG_OK)
+        return fail(r, st, "--resume: %s", msg);
+    if (!found)
+        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
+                    r->o->out_dir);
+    for (int i = X_FIRST_FLAG; i < X_COUNT; i++)  /* .prev may have been loaded */
+        if (x[i].value != want[i].value)
+            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
+                        "%lld; give the same flags", r->o->out_dir, x[i].name + 4,
+                        (long long)x[i].value, (long long)want[i].value);
+    if (cs.seed != r->o->seed)
+        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
+                    r->o->out_dir, (unsigned long long)cs.seed,
+                    (unsigned long long)r->o->seed);
+    cg_loader_state ls = cg_loader_get_state(r->loader);
+    ls.epoch = x[X_LOADER_EPOCH].value;
+    ls.index = x[X_LOADER_INDEX].value;
+    ls.rng_offset = (uint64_t)x[X_LOADER_RNG].value;
+    if ((st = cg_loader_restore(r->loader, &ls, msg, sizeof msg)) != CG_OK)
+        return fail(r, st, "--resume: %s", msg);
+    sgd->t = cs.optim_t;
+    gibbs->offset = (uint64_t)x[X_GIBBS].value;
+    memcpy(&e->sum, &x[X_SUM].value, sizeof e->sum);
+    e->nsum = x[X_NSUM].value;
+    *first = cs.step + 1;
+    if (!r->o->quiet)
+        fprintf(stderr, "%s\n", msg);
+    return CG_OK;
+}
+
+/* the persistent chains start at base-rate noise */
+static void init_chains(run *r)
+{
+    cg_rng c0;
+    cg_rng_init(&c0, r->o->seed, 6);
+    int V = r->m.nv;
+    for (int b = 0; b < r->m.chains->shape[0]; b++)
+        for (int i = 0; i < V; i++) {
+            real u;
+            cg_rng_uniform(&c0, &u, 1);
+            r->m.chains->data[(int64_t)b * V + i] =
+                u < 1 / (1 + exp(-(double)r->base[i])) ? 1 : 0;
+        }
+}
+
+static cg_status one_step(run *r, const cg_batch *b, cg_sgd *sgd, cg_rng *gibbs, int64_t s,
+                          double *recon)
+{
+    cg_ctx *ctx = &r->ctx;
+    cg_tensor *v = cg_new(ctx, CG_SHAPE(b->n, r->m.nv));
+    if (!v)
+        return fail(r, ctx->err, "%s", ctx->errmsg);
+    for (int64_t i = 0; i < v->n; i++)
+        v->data[i] = b->x[i] > 0 ? 1 : 0;  /* x = px / 127.5 - 1 > 0  <=>  px >= 128 */
+    cg_status st = cg_rbm_cd_step(ctx, &r->m, sgd, v, r->ro->k,
+                                  r->m.chains ? r->m.chains->data : NULL, gibbs, recon);
+    if (st != CG_OK)
+        return fail(r, st, "step %lld: %s", (long long)s, ctx->errmsg);
+    *recon /= b->n;
+    if (!isfinite(*recon))
+        return fail(r, CG_ERR_NUMERIC, "step %lld: reconstruction error %g: training "
+                    "diverged (try a smaller --lr)", (long long)s, *recon);
+    return CG_OK;
+}
+
 cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_result *res,
                        char *err, size_t errlen)
 {
@@ -256,7 +403,6 @@ cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_res
     cg_metrics log = {0};
     cg_progress prog;
     int progressing = 0;
-    real *chains = NULL;
     cg_status st = open_all(r);
     if (st != CG_OK)
         goto done;
@@ -264,92 +410,82 @@ cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_res
     int64_t total = o->epochs ? o->epochs * per_epoch : o->steps;
     if (o->steps && o->steps < total)
         total = o->steps;
-    char why[1024];
-    if (o->out_dir && (st = cg_metrics_open(&log, o->out_dir, 0, why, sizeof why)) != CG_OK) {
-        fail(r, st, "%s", why);
-        goto done;
-    }
-    const int V = r->m.nv, B = (int)o->batch;
-    if (ro->pcd) {
-        /* the persistent chains start at base-rate noise */
-        chains = malloc(sizeof(real) * (size_t)B * V);
-        if (!chains) {
-            st = fail(r, CG_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        cg_rng c0;
-        cg_rng_init(&c0, o->seed, 6);
-        real *p0 = r->m.vb->data;  /* = base, as yet */
-        for (int b = 0; b < B; b++)
-            for (int i = 0; i < V; i++) {
-                real u;
-                cg_rng_uniform(&c0, &u, 1);
-                chains[(int64_t)b * V + i] = u < 1 / (1 + exp(-(double)p0[i])) ? 1 : 0;
-            }
-    }
-    if (!o->quiet)
-        fprintf(stderr, "rbm: %s binarized, %lld images of %d pixels, %d hidden units, %s-%d, "
-                "batch %d, %lld steps per epoch\n", r->train.name, (long long)r->train.count, V,
-                r->m.nh, ro->pcd ? "PCD" : "CD", ro->k, B, (long long)per_epoch);
+    if (r->m.chains)
+        init_chains(r);
     /* SGD with momentum 0.5 (Hinton's guide for the start of training) */
     cg_sgd sgd;
     cg_sgd_init(&sgd, o->lr, 0.5, 0.0, 0.0, 0);
     cg_rng gibbs;
     cg_rng_init(&gibbs, o->seed, 3);
+    epoch_sums e = {0};
+    int64_t first = 1;
+    if (o->resume && (st = resume(r, &sgd, &gibbs, &e, &first)) != CG_OK)
+        goto done;
+    char why[1024];
+    if (o->out_dir) {
+        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, why, sizeof why)
+                       : cg_metrics_open(&log, o->out_dir, 0, why, sizeof why);
+        if (st != CG_OK) {
+            fail(r, st, "%s", why);
+            goto done;
+        }
+    }
+    if (!o->quiet)
+        fprintf(stderr, "rbm: %s binarized, %lld images of %d pixels, %d hidden units, %s-%d, "
+                "batch %lld, %lld steps per epoch\n", r->train.name, (long long)r->train.count,
+                r->m.nv, r->m.nh, ro->pcd ? "PCD" : "CD", ro->k, (long long)o->batch,
+                (long long)per_epoch);
     cg_progress_begin(&prog, total, per_epoch,
                       &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
-                                         .unit = "img"});
+                                         .start_step = first - 1, .unit = "img"});
     progressing = 1;
-    double sum = 0;
-    int64_t nsum = 0;
-    for (int64_t s = 1; s <= total; s++) {
+    cg_train_catch_signals();
+    for (int64_t s = first; s <= total; s++) {
         cg_batch b;
         cg_loader_next(r->loader, &b);
-        cg_ctx *ctx = &r->ctx;
-        cg_tensor *v = cg_new(ctx, CG_SHAPE(b.n, V));
-        if (!v) {
-            st = fail(r, ctx->err, "%s", ctx->errmsg);
-            break;
-        }
-        for (int64_t i = 0; i < v->n; i++)
-            v->data[i] = b.x[i] > 0 ? 1 : 0;  /* x = px / 127.5 - 1 > 0  <=>  px >= 128 */
         double recon;
-        if ((st = cg_rbm_cd_step(ctx, &r->m, &sgd, v, ro->k, chains, &gibbs, &recon)) !=
-            CG_OK) {
-            fail(r, st, "step %lld: %s", (long long)s, ctx->errmsg);
+        if ((st = one_step(r, &b, &sgd, &gibbs, s, &recon)) != CG_OK)
             break;
-        }
-        recon /= b.n;
-        if (!isfinite(recon)) {
-            st = fail(r, CG_ERR_NUMERIC, "step %lld: reconstruction error %g: training "
-                      "diverged (try a smaller --lr)", (long long)s, recon);
-            break;
-        }
-        sum += recon;
-        nsum++;
+        e.sum += recon;
+        e.nsum++;
         int64_t epoch = b.epoch + 1;
         res->steps = s;
         cg_progress_update(&prog, s, epoch, b.n, "recon", recon, (const char *)NULL);
         cg_metrics_write(&log, s, epoch, b.n, "recon", recon, (const char *)NULL);
         if (b.last_in_epoch || s == total) {
-            double mean = sum / (double)nsum;
+            double mean = e.sum / (double)e.nsum;
             if (b.last_in_epoch) {
                 res->epochs_done = epoch;
                 cg_metrics_write(&log, s, epoch, 0, "epoch_recon", mean, (const char *)NULL);
                 printf("Epoch %03lld | reconstruction error %.4f per image (squared, %d "
-                       "pixels)\n", (long long)epoch, mean, V);
+                       "pixels)\n", (long long)epoch, mean, r->m.nv);
                 fflush(stdout);
+                e = (epoch_sums){0};
             }
             if (isnan(res->recon_first))
                 res->recon_first = mean;
             res->recon_last = mean;
-            sum = 0;
-            nsum = 0;
         }
+        int end = s == total || cg_train_signal();
+        if (o->out_dir && (end || b.last_in_epoch ||
+                           (o->ckpt_every > 0 && s % o->ckpt_every == 0)) &&
+            (st = save(r, &sgd, &gibbs, &e, s, epoch)) != CG_OK)
+            break;
+        if (cg_train_signal())
+            break;
     }
-    if (progressing)
-        cg_progress_end(&prog);
+    cg_progress_end(&prog);
     progressing = 0;
+    int sig = cg_train_signal();
+    cg_train_release_signals();
+    if (st == CG_OK && sig) {
+        st = fail(r, CG_ERR_STATE, "interrupted by %s after step %lld%s%s%s",
+                  sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps,
+                  o->out_dir ? ": checkpoint saved in " : " (no --out: nothing saved)",
+                  o->out_dir ? o->out_dir : "",
+                  o->out_dir ? "; continue with the same command and --resume" : "");
+        res->interrupted = sig;
+    }
     if (st != CG_OK)
         goto done;
     if ((st = evaluate(r, res, &log)) != CG_OK)
@@ -373,6 +509,5 @@ done:
     cg_rbm_free(&r->m);
     cg_ctx_free(&r->ctx);
     free(r->base);
-    free(chains);
     return st;
 }
