@@ -50,6 +50,7 @@ CU_SRC := $(wildcard kernels/*.cu)
 ifeq ($(CUDA),1)
   NVCCFLAGS := -O2 -std=c++17 -Iinclude -Ihost --fmad=false --extended-lambda \
                -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+               -gencode arch=compute_90,code=compute_90 \
                -Xcompiler -fPIC,-Wall
   CU_OBJ := $(patsubst kernels/%.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
   BACKEND_OBJ := $(CU_OBJ)
