@@ -68,9 +68,7 @@ static cg_status fail(run *r, cg_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int k = snprintf(r->err, r->errlen, "dcgan: ");
-    if (k >= 0 && (size_t)k < r->errlen)
-        vsnprintf(r->err + k, r->errlen - (size_t)k, fmt, ap);
+    cg_run_vfail(r->err, r->errlen, "dcgan", st, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -310,23 +308,17 @@ cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcga
     if (st != CG_OK)
         goto done;
     int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = o->epochs ? o->epochs * per_epoch : o->steps;
-    if (o->steps && o->steps < total)
-        total = o->steps;
+    int64_t total = cg_run_total_steps(o, per_epoch);
     int64_t first = 1;
     char why[1024];
     if (o->resume && (st = resume(r, &first)) != CG_OK)
         goto done;
-    if (o->out_dir) {
-        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, why, sizeof why)
-                       : cg_metrics_open(&log, o->out_dir, 0, why, sizeof why);
-        if (st != CG_OK) {
-            fail(r, st, "%s", why);
-            goto done;
-        }
-        if (!o->resume && (st = write_real_grid(r)) != CG_OK)
-            goto done;
+    if ((st = cg_run_open_log(&log, o, first, why, sizeof why)) != CG_OK) {
+        fail(r, st, "%s", why);
+        goto done;
     }
+    if (o->out_dir && !o->resume && (st = write_real_grid(r)) != CG_OK)
+        goto done;
     if (!o->quiet) {
         char dims[64];
         snprintf(dims, sizeof dims, "%dx%dx%d", r->m.a.nc, r->m.a.image_size,
@@ -379,15 +371,9 @@ cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcga
         int64_t epoch = b.epoch + 1;
         res->last = ds;
         if (!isfinite(ds.loss_d) || !isfinite(ds.loss_g)) {
-            char last[4200];
-            if (r->saved_step >= 0)
-                snprintf(last, sizeof last, "the last good checkpoint is %s/%s (step %lld)",
-                         o->out_dir, CG_CKPT_LATEST, (long long)r->saved_step);
-            else
-                snprintf(last, sizeof last, "no checkpoint was written before it");
-            st = fail(r, CG_ERR_NUMERIC, "step %lld (epoch %lld): loss_D = %g, loss_G = %g: "
-                      "training diverged; stopped without saving this step; %s",
-                      (long long)s, (long long)epoch, ds.loss_d, ds.loss_g, last);
+            char values[96];
+            snprintf(values, sizeof values, "loss_D = %g, loss_G = %g", ds.loss_d, ds.loss_g);
+            st = cg_run_diverged(err, errlen, "dcgan", o, s, epoch, values, r->saved_step);
             break;
         }
         res->steps = s;
@@ -420,14 +406,7 @@ cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcga
     int sig = cg_train_signal();
     cg_train_release_signals();
     if (st == CG_OK && sig) {
-        if (o->out_dir)
-            st = fail(r, CG_ERR_STATE, "interrupted by %s after step %lld: checkpoint saved "
-                      "to %s/%s; continue with the same command and --resume",
-                      sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps, o->out_dir,
-                      CG_CKPT_LATEST);
-        else
-            st = fail(r, CG_ERR_STATE, "interrupted by %s after step %lld (no --out: nothing "
-                      "saved)", sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps);
+        st = cg_run_interrupted(err, errlen, "dcgan", o, sig, res->steps);
         res->interrupted = sig;
     }
     if (st == CG_OK)

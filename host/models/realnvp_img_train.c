@@ -170,9 +170,7 @@ static cg_status fail(run *r, cg_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int k = snprintf(r->err, r->errlen, "realnvp: ");
-    if (k >= 0 && (size_t)k < r->errlen)
-        vsnprintf(r->err + k, r->errlen - (size_t)k, fmt, ap);
+    cg_run_vfail(r->err, r->errlen, "realnvp", st, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -317,9 +315,7 @@ static cg_status loop(run *r, cg_flowimg_result *res)
 {
     const cg_train_opts *o = r->o;
     int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = o->epochs ? o->epochs * per_epoch : o->steps;
-    if (o->steps && o->steps < total)
-        total = o->steps;
+    int64_t total = cg_run_total_steps(o, per_epoch);
     int C = r->m.a.channels, S = r->m.a.size;
     int64_t D = (int64_t)C * S * S, first = 1;
     cg_metrics log = {0};
@@ -328,8 +324,7 @@ static cg_status loop(run *r, cg_flowimg_result *res)
     if (o->resume && (st = resume(r, &first)) != CG_OK)
         return st;
     if (o->out_dir) {
-        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, why, sizeof why)
-                       : cg_metrics_open(&log, o->out_dir, 0, why, sizeof why);
+        st = cg_run_open_log(&log, o, first, why, sizeof why);
         if (st != CG_OK)
             return fail(r, st, "%s", why);
     }

@@ -62,9 +62,7 @@ static cg_status fail(run *r, cg_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int k = snprintf(r->err, r->errlen, "vae: ");
-    if (k >= 0 && (size_t)k < r->errlen)
-        vsnprintf(r->err + k, r->errlen - (size_t)k, fmt, ap);
+    cg_run_vfail(r->err, r->errlen, "vae", st, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -213,26 +211,15 @@ static int64_t nan_step(void)
 
 static cg_status diverged(run *r, int64_t s, int64_t epoch, double loss)
 {
-    char last[4200];
-    if (r->saved_step >= 0)
-        snprintf(last, sizeof last, "the last good checkpoint is %s/%s (step %lld)",
-                 r->o->out_dir, CG_CKPT_LATEST, (long long)r->saved_step);
-    else
-        snprintf(last, sizeof last, "no checkpoint was written before it");
-    return fail(r, CG_ERR_NUMERIC, "step %lld (epoch %lld): loss = %g: training diverged; "
-                "stopped without saving this step; %s", (long long)s, (long long)epoch, loss,
-                last);
+    char values[64];
+    snprintf(values, sizeof values, "loss = %g", loss);
+    return cg_run_diverged(r->err, r->errlen, "vae", r->o, s, epoch, values,
+                           r->saved_step);
 }
 
 static cg_status interrupted(run *r, int sig, int64_t steps)
 {
-    const char *name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-    if (r->o->out_dir)
-        return fail(r, CG_ERR_STATE, "interrupted by %s after step %lld: checkpoint saved to "
-                    "%s/%s; continue with the same command and --resume", name,
-                    (long long)steps, r->o->out_dir, CG_CKPT_LATEST);
-    return fail(r, CG_ERR_STATE, "interrupted by %s after step %lld (no --out: nothing saved)",
-                name, (long long)steps);
+    return cg_run_interrupted(r->err, r->errlen, "vae", r->o, sig, steps);
 }
 
 cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_result *res,
@@ -251,15 +238,12 @@ cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_resu
     if (st != CG_OK)
         goto done;
     int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = o->epochs ? o->epochs * per_epoch : o->steps;
-    if (o->steps && o->steps < total)
-        total = o->steps;
+    int64_t total = cg_run_total_steps(o, per_epoch);
     int64_t first = 1;
     if (o->resume && (st = resume(r, &first)) != CG_OK)
         goto done;
     if (o->out_dir) {
-        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, why, sizeof why)
-                       : cg_metrics_open(&log, o->out_dir, 0, why, sizeof why);
+        st = cg_run_open_log(&log, o, first, why, sizeof why);
         if (st != CG_OK) {
             fail(r, st, "%s", why);
             goto done;

@@ -77,6 +77,29 @@ void cg_train_catch_signals(void);
 int cg_train_signal(void);
 void cg_train_release_signals(void);
 
+/* What every run with a run directory repeats (host/train/run.c).
+ * cg_run_fail: "<model>: <message>" into err; returns st.
+ * cg_run_total_steps: --epochs' worth of per_epoch steps or --steps, the
+ *   first limit reached when both are given.
+ * cg_run_open_log: DIR/metrics.jsonl, fresh, or cut back to step first - 1
+ *   on a resume (cg_metrics_open_resume); nothing without --out.
+ * cg_run_diverged: the message of a step whose loss is not finite, `values`
+ *   naming them ("loss = nan"), pointing at the last good checkpoint
+ *   (saved_step < 0: none); CG_ERR_NUMERIC.
+ * cg_run_interrupted: the message after SIGINT / SIGTERM; CG_ERR_STATE. */
+#include <stdarg.h>
+cg_status cg_run_fail(char *err, size_t errlen, const char *model, cg_status st,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+cg_status cg_run_vfail(char *err, size_t errlen, const char *model, cg_status st,
+                       const char *fmt, va_list ap);
+int64_t cg_run_total_steps(const cg_train_opts *o, int64_t per_epoch);
+cg_status cg_run_open_log(cg_metrics *log, const cg_train_opts *o, int64_t first, char *err,
+                          size_t errlen);
+cg_status cg_run_diverged(char *err, size_t errlen, const char *model, const cg_train_opts *o,
+                          int64_t step, int64_t epoch, const char *values, int64_t saved_step);
+cg_status cg_run_interrupted(char *err, size_t errlen, const char *model,
+                             const cg_train_opts *o, int sig, int64_t steps);
+
 /* Cosine decay from lr at step 0 to lr * final_frac at step total. */
 double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac);
 

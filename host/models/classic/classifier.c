@@ -208,8 +208,7 @@ cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res,
     if (st == CG_OK && o->resume)
         st = resume(o, &m, &adam, loader, total, &e, &first, err, errlen);
     if (st == CG_OK && o->out_dir)
-        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, err, errlen)
-                       : cg_metrics_open(&log, o->out_dir, 0, err, errlen);
+        st = cg_run_open_log(&log, o, first, err, errlen);
     if (st != CG_OK)
         goto done;
     if (!o->quiet)

@@ -74,9 +74,7 @@ static cg_status fail(run *r, cg_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int k = snprintf(r->err, r->errlen, "mlp-gan: ");
-    if (k >= 0 && (size_t)k < r->errlen)
-        vsnprintf(r->err + k, r->errlen - (size_t)k, fmt, ap);
+    cg_run_vfail(r->err, r->errlen, "mlp-gan", st, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -481,16 +479,13 @@ cg_status cg_mlp_gan_train(const cg_train_opts *o, const cg_mlp_gan_opts *mo,
     if (st != CG_OK)
         goto done;
     int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = o->epochs ? o->epochs * per_epoch : o->steps;
-    if (o->steps && o->steps < total)
-        total = o->steps;
+    int64_t total = cg_run_total_steps(o, per_epoch);
     int64_t first = 1;
     char why[1024];
     if (o->resume && (st = resume(r, &first)) != CG_OK)
         goto done;
     if (o->out_dir) {
-        st = o->resume ? cg_metrics_open_resume(&log, o->out_dir, first - 1, why, sizeof why)
-                       : cg_metrics_open(&log, o->out_dir, 0, why, sizeof why);
+        st = cg_run_open_log(&log, o, first, why, sizeof why);
         if (st != CG_OK) {
             fail(r, st, "%s", why);
             goto done;
