@@ -116,7 +116,8 @@ gradcheck: $(BUILD)/test_grad
 # report as a leak of thread stacks. JSIMD_FORCENONE: memcheck misreads
 # libjpeg-turbo's SIMD code as using uninitialised values (a known false
 # positive); the plain C decoder is checked instead.
-VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --suppressions=tests/valgrind.supp
 valgrind:
 	@$(MAKE) --no-print-directory VG=1 build-vg/test_unit build-vg/test_grad build-vg/cugen
 	@OPENBLAS_NUM_THREADS=1 JSIMD_FORCENONE=1 CUGEN_BIN=build-vg/cugen sh tests/run.sh "$(VALGRIND) build-vg/test_unit" "$(VALGRIND) build-vg/test_grad"
