@@ -138,76 +138,21 @@ static cg_status save(run *r, int64_t step, int64_t epoch)
     return CG_OK;
 }
 
-/* The run's settings in the latest checkpoint against this command's, before
- * loading it, so that other flags get a message about flags rather than
- * about tensor shapes. A file that cannot be read is left to the loader. */
-static cg_status same_flags(run *r)
-{
-    char path[4096], why[512];
-    path_in(path, sizeof path, r->o->out_dir, CG_CKPT_LATEST);
-    cg_st_file f;
-    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
-        return CG_OK;
-    cg_status st = CG_OK;
-    for (int i = X_NZ; i <= X_BATCH && st == CG_OK; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "train.extra.%s", r->extra[i].name);
-        for (int k = 0; k < f.count; k++) {
-            const cg_st_tensor *t = &f.t[k];
-            int64_t v;
-            if (strcmp(t->name, name) != 0 || t->dtype != CG_ST_I64 || t->nbytes != 8)
-                continue;
-            memcpy(&v, t->data, 8);
-            if (v != r->extra[i].value)
-                st = fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
-                          "%lld; give the same flags", r->o->out_dir, r->extra[i].name + 4,
-                          (long long)v, (long long)r->extra[i].value);
-        }
-    }
-    cg_st_free(&f);
-    return st;
-}
-
 static cg_status resume(run *r, int64_t *first_step)
 {
-    const cg_train_opts *o = r->o;
-    int found = 0;
-    char msg[2048];
-    cg_status st = same_flags(r);
+    cg_status st = cg_run_resume(r->o, "dcgan", &r->m.p, &r->cs, X_NZ, X_BATCH + 1, first_step,
+                                 r->err, r->errlen);
     if (st != CG_OK)
         return st;
-    st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
-    if (st != CG_OK)
-        return fail(r, st, "--resume: %s", msg);
-    if (!found)
-        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
-                    o->out_dir);
-    /* the file loaded may be .prev, which same_flags did not read */
-    const int64_t want[] = {[X_NZ] = r->m.a.nz, [X_NGF] = r->m.a.ngf, [X_NDF] = r->m.a.ndf,
-                            [X_SIZE] = r->m.a.image_size, [X_NC] = r->m.a.nc,
-                            [X_BATCH] = o->batch};
-    for (int i = X_NZ; i <= X_BATCH; i++)
-        if (r->extra[i].value != want[i])
-            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; "
-                        "give the same flags", o->out_dir, r->extra[i].name + 4,
-                        (long long)r->extra[i].value, (long long)want[i]);
-    if (r->cs.seed != o->seed)
-        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
-                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    ls.epoch = r->extra[X_LOADER_EPOCH].value;
-    ls.index = r->extra[X_LOADER_INDEX].value;
-    ls.rng_offset = (uint64_t)r->extra[X_LOADER_RNG].value;
-    char why[512];
-    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
-        return fail(r, st, "--resume: %s", why);
+    if ((st = cg_run_restore_loader(r->loader, r->extra[X_LOADER_EPOCH].value,
+                                    r->extra[X_LOADER_INDEX].value,
+                                    r->extra[X_LOADER_RNG].value, "dcgan", r->err,
+                                    r->errlen)) != CG_OK)
+        return st;
     r->adam_d.t = r->cs.optim_t;
     r->adam_g.t = r->extra[X_ADAM_G_T].value;
     r->noise.offset = (uint64_t)r->extra[X_NOISE].value;
     r->saved_step = r->cs.step;
-    *first_step = r->cs.step + 1;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 

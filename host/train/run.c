@@ -1,14 +1,17 @@
 /*
  * run.c: the pieces every training run with a run directory repeats: its
  * error text, how many steps it takes, its metrics log on a fresh start or a
- * resume, and the messages of a diverged or interrupted run (train.h).
+ * resume, the checks and loading of --resume, and the messages of a diverged
+ * or interrupted run (train.h).
  *
  * Not for: a model's own loop, files or checkpoint contents.
  */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "cugen/data.h"
 #include "cugen/io.h"
 #include "cugen/train.h"
 
@@ -72,4 +75,86 @@ cg_status cg_run_interrupted(char *err, size_t errlen, const char *model,
                            "and --resume", name, (long long)steps, o->out_dir, CG_CKPT_LATEST);
     return cg_run_fail(err, errlen, model, CG_ERR_STATE, "interrupted by %s after step %lld "
                        "(no --out: nothing saved)", name, (long long)steps);
+}
+
+/* "run.nz" -> "nz": the settings' names without their prefix */
+static const char *flag_name(const char *name)
+{
+    return strncmp(name, "run.", 4) == 0 ? name + 4 : name;
+}
+
+/* The flags recorded in the latest checkpoint of the run against this
+ * command's, read before loading so that other flags get a message about
+ * flags rather than about tensor shapes. A file that cannot be read is left
+ * to cg_ckpt_resume, which says what is wrong with it. */
+static cg_status same_flags(const cg_train_opts *o, const char *model, const cg_ckpt_int *want,
+                            int lo, int hi, char *err, size_t errlen)
+{
+    char path[4096], why[512];
+    snprintf(path, sizeof path, "%s/%s", o->out_dir, CG_CKPT_LATEST);
+    cg_st_file f;
+    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
+        return CG_OK;
+    cg_status st = CG_OK;
+    for (int i = lo; i < hi && st == CG_OK; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "train.extra.%s", want[i].name);
+        const cg_st_tensor *t = cg_st_find(&f, name);
+        int64_t v;
+        if (!t || t->dtype != CG_ST_I64 || t->nbytes != 8)
+            continue;
+        memcpy(&v, t->data, 8);
+        if (v != want[i].value)
+            st = cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: the run in %s has %s "
+                             "%lld, this command %lld; give the same flags", o->out_dir,
+                             flag_name(want[i].name), (long long)v, (long long)want[i].value);
+    }
+    cg_st_free(&f);
+    return st;
+}
+
+cg_status cg_run_resume(const cg_train_opts *o, const char *model, cg_params *p,
+                        cg_ckpt_state *cs, int lo, int hi, int64_t *first_step, char *err,
+                        size_t errlen)
+{
+    if (lo < 0 || hi > cs->nextra || hi - lo > 64)
+        return cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: bad flag range");
+    cg_ckpt_int want[64];
+    memcpy(want, cs->extra + lo, sizeof *want * (size_t)(hi - lo));
+    cg_status st = same_flags(o, model, want - lo, lo, hi, err, errlen);
+    if (st != CG_OK)
+        return st;
+    int found = 0;
+    char msg[2048];
+    if ((st = cg_ckpt_resume(o->out_dir, p, cs, &found, msg, sizeof msg)) != CG_OK)
+        return cg_run_fail(err, errlen, model, st, "--resume: %s", msg);
+    if (!found)
+        return cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: no checkpoint in %s "
+                           "(start without --resume)", o->out_dir);
+    for (int i = lo; i < hi; i++)  /* the file loaded may be .prev, not read above */
+        if (cs->extra[i].value != want[i - lo].value)
+            return cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: the run in %s has %s "
+                               "%lld, this command %lld; give the same flags", o->out_dir,
+                               flag_name(want[i - lo].name), (long long)cs->extra[i].value,
+                               (long long)want[i - lo].value);
+    if (cs->seed != o->seed)
+        return cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: the run in %s has --seed "
+                           "%llu, not %llu", o->out_dir, (unsigned long long)cs->seed,
+                           (unsigned long long)o->seed);
+    *first_step = cs->step + 1;
+    if (!o->quiet)
+        fprintf(stderr, "%s\n", msg);
+    return CG_OK;
+}
+
+cg_status cg_run_restore_loader(cg_loader *L, int64_t epoch, int64_t index, int64_t rng_offset,
+                                const char *model, char *err, size_t errlen)
+{
+    cg_loader_state ls = cg_loader_get_state(L);
+    ls.epoch = epoch;
+    ls.index = index;
+    ls.rng_offset = (uint64_t)rng_offset;
+    char why[512];
+    cg_status st = cg_loader_restore(L, &ls, why, sizeof why);
+    return st == CG_OK ? CG_OK : cg_run_fail(err, errlen, model, st, "--resume: %s", why);
 }

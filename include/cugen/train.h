@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cugen/data.h"
+#include "cugen/io.h"
 #include "cugen/tensor.h"
 
 typedef struct {
@@ -86,7 +88,16 @@ void cg_train_release_signals(void);
  * cg_run_diverged: the message of a step whose loss is not finite, `values`
  *   naming them ("loss = nan"), pointing at the last good checkpoint
  *   (saved_step < 0: none); CG_ERR_NUMERIC.
- * cg_run_interrupted: the message after SIGINT / SIGTERM; CG_ERR_STATE. */
+ * cg_run_interrupted: the message after SIGINT / SIGTERM; CG_ERR_STATE.
+ * cg_run_resume: --resume: loads the latest checkpoint of o->out_dir (or
+ *   .prev, see cg_ckpt_resume) into p and cs. On entry cs->extra[lo, hi)
+ *   hold this command's settings ("run.NAME" = value); a run recorded with
+ *   other values, or another seed, is refused with a message naming the flag
+ *   (checked before loading, from the latest file, so the user reads about
+ *   flags and not tensor shapes, and again after, as .prev may have been
+ *   loaded), and so is a directory without a checkpoint. *first_step is the
+ *   checkpoint's step + 1; the file loaded is named on stderr unless quiet.
+ * cg_run_restore_loader: puts the loader where the checkpoint left it. */
 #include <stdarg.h>
 cg_status cg_run_fail(char *err, size_t errlen, const char *model, cg_status st,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -99,6 +110,12 @@ cg_status cg_run_diverged(char *err, size_t errlen, const char *model, const cg_
                           int64_t step, int64_t epoch, const char *values, int64_t saved_step);
 cg_status cg_run_interrupted(char *err, size_t errlen, const char *model,
                              const cg_train_opts *o, int sig, int64_t steps);
+
+cg_status cg_run_resume(const cg_train_opts *o, const char *model, cg_params *p,
+                        cg_ckpt_state *cs, int lo, int hi, int64_t *first_step, char *err,
+                        size_t errlen);
+cg_status cg_run_restore_loader(cg_loader *L, int64_t epoch, int64_t index, int64_t rng_offset,
+                                const char *model, char *err, size_t errlen);
 
 /* Cosine decay from lr at step 0 to lr * final_frac at step total. */
 double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac);

@@ -94,41 +94,18 @@ static cg_status resume(const cg_train_opts *o, cg_fmnist_net *m, cg_adam *adam,
     cg_ckpt_int x[X_COUNT];
     ckpt_fill(x, L, e, o->batch, total);
     cg_ckpt_state cs = {.seed = o->seed, .extra = x, .nextra = X_COUNT};
-    int found = 0;
-    char msg[2048];
-    cg_status st = cg_ckpt_resume(o->out_dir, &m->p, &cs, &found, msg, sizeof msg);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "classifier: --resume: %.1500s", msg);
+    cg_status st = cg_run_resume(o, "classifier", &m->p, &cs, X_BATCH, X_COUNT, first, err,
+                                 errlen);
+    if (st != CG_OK)
         return st;
-    }
-    if (!found) {
-        snprintf(err, errlen, "classifier: --resume: no checkpoint in %.1000s (start without "
-                 "--resume)", o->out_dir);
-        return CG_ERR_ARG;
-    }
-    if (cs.seed != o->seed || x[X_BATCH].value != o->batch || x[X_TOTAL].value != total) {
-        snprintf(err, errlen, "classifier: --resume: the run in %.1000s has --seed %llu, "
-                 "--batch %lld and %lld steps in all; give the same flags", o->out_dir,
-                 (unsigned long long)cs.seed, (long long)x[X_BATCH].value,
-                 (long long)x[X_TOTAL].value);
-        return CG_ERR_ARG;
-    }
-    cg_loader_state ls = cg_loader_get_state(L);
-    ls.epoch = x[X_LOADER_EPOCH].value;
-    ls.index = x[X_LOADER_INDEX].value;
-    ls.rng_offset = (uint64_t)x[X_LOADER_RNG].value;
-    if ((st = cg_loader_restore(L, &ls, msg, sizeof msg)) != CG_OK) {
-        snprintf(err, errlen, "classifier: --resume: %.1500s", msg);
+    if ((st = cg_run_restore_loader(L, x[X_LOADER_EPOCH].value, x[X_LOADER_INDEX].value,
+                                    x[X_LOADER_RNG].value, "classifier", err, errlen)) != CG_OK)
         return st;
-    }
     adam->t = cs.optim_t;
     memcpy(&e->loss_sum, &x[X_LOSS_SUM].value, sizeof e->loss_sum);
     e->seen = x[X_SEEN].value;
     e->right = x[X_RIGHT].value;
     e->nsteps = x[X_NSTEPS].value;
-    *first = cs.step + 1;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 

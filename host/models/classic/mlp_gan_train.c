@@ -148,65 +148,17 @@ static cg_status save(run *r, int64_t step, int64_t epoch)
     return CG_OK;
 }
 
-/* The run.* extras of the latest checkpoint against this command's, read
- * before loading so that other flags get a message about flags, not shapes.
- * A file that cannot be read is left to the loader. */
-static cg_status same_flags(run *r, const int64_t *want)
-{
-    char path[4096], why[512];
-    path_in(path, sizeof path, r->o->out_dir, CG_CKPT_LATEST);
-    cg_st_file f;
-    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
-        return CG_OK;
-    cg_status st = CG_OK;
-    for (int i = X_FIRST_FLAG; i < X_COUNT && st == CG_OK; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "train.extra.%s", r->extra[i].name);
-        const cg_st_tensor *t = cg_st_find(&f, name);
-        int64_t v;
-        if (!t || t->dtype != CG_ST_I64 || t->nbytes != 8)
-            continue;
-        memcpy(&v, t->data, 8);
-        if (v != want[i])
-            st = fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; "
-                      "give the same flags", r->o->out_dir, r->extra[i].name + 4, (long long)v,
-                      (long long)want[i]);
-    }
-    cg_st_free(&f);
-    return st;
-}
-
 static cg_status resume(run *r, int64_t *first_step)
 {
-    const cg_train_opts *o = r->o;
-    int64_t want[X_COUNT];
-    for (int i = X_FIRST_FLAG; i < X_COUNT; i++)
-        want[i] = r->extra[i].value;
-    cg_status st = same_flags(r, want);
+    cg_status st = cg_run_resume(r->o, "mlp-gan", &r->m.p, &r->cs, X_FIRST_FLAG, X_COUNT,
+                                 first_step, r->err, r->errlen);
     if (st != CG_OK)
         return st;
-    int found = 0;
-    char msg[2048];
-    if ((st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg)) != CG_OK)
-        return fail(r, st, "--resume: %s", msg);
-    if (!found)
-        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
-                    o->out_dir);
-    for (int i = X_FIRST_FLAG; i < X_COUNT; i++)  /* .prev may have been loaded */
-        if (r->extra[i].value != want[i])
-            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
-                        "%lld; give the same flags", o->out_dir, r->extra[i].name + 4,
-                        (long long)r->extra[i].value, (long long)want[i]);
-    if (r->cs.seed != o->seed)
-        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
-                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    ls.epoch = r->extra[X_LOADER_EPOCH].value;
-    ls.index = r->extra[X_LOADER_INDEX].value;
-    ls.rng_offset = (uint64_t)r->extra[X_LOADER_RNG].value;
-    char why[512];
-    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
-        return fail(r, st, "--resume: %s", why);
+    if ((st = cg_run_restore_loader(r->loader, r->extra[X_LOADER_EPOCH].value,
+                                    r->extra[X_LOADER_INDEX].value,
+                                    r->extra[X_LOADER_RNG].value, "mlp-gan", r->err,
+                                    r->errlen)) != CG_OK)
+        return st;
     r->adam_d.t = r->cs.optim_t;
     r->adam_g.t = r->extra[X_ADAM_G_T].value;
     r->noise.offset = (uint64_t)r->extra[X_NOISE].value;
@@ -214,9 +166,6 @@ static cg_status resume(run *r, int64_t *first_step)
     for (int i = 0; i < 4; i++)
         r->sum[i] = double_of(r->extra[X_SUM_LD + i].value);
     r->sum_n = r->extra[X_SUM_N].value;
-    *first_step = r->cs.step + 1;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 

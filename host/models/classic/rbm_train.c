@@ -287,71 +287,23 @@ static cg_status save(run *r, const cg_sgd *sgd, const cg_rng *gibbs, const epoc
     return CG_OK;
 }
 
-/* The run.* values of the latest checkpoint against this command's, before
- * loading (so other flags get a message about flags, not tensor shapes). */
-static cg_status same_flags(run *r, const cg_ckpt_int *want)
-{
-    char path[4096], why[512];
-    snprintf(path, sizeof path, "%s/%s", r->o->out_dir, CG_CKPT_LATEST);
-    cg_st_file f;
-    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
-        return CG_OK;  /* the loader says what is wrong with it */
-    cg_status st = CG_OK;
-    for (int i = X_FIRST_FLAG; i < X_COUNT && st == CG_OK; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "train.extra.%s", want[i].name);
-        const cg_st_tensor *t = cg_st_find(&f, name);
-        int64_t v;
-        if (!t || t->dtype != CG_ST_I64 || t->nbytes != 8)
-            continue;
-        memcpy(&v, t->data, 8);
-        if (v != want[i].value)
-            st = fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; "
-                      "give the same flags", r->o->out_dir, want[i].name + 4, (long long)v,
-                      (long long)want[i].value);
-    }
-    cg_st_free(&f);
-    return st;
-}
-
 static cg_status resume(run *r, cg_sgd *sgd, cg_rng *gibbs, epoch_sums *e, int64_t *first)
 {
-    cg_ckpt_int x[X_COUNT], want[X_COUNT];
+    cg_ckpt_int x[X_COUNT];
     ckpt_fill(r, x, gibbs, e);
-    memcpy(want, x, sizeof want);
-    cg_status st = same_flags(r, want);
+    cg_ckpt_state cs = {.seed = r->o->seed, .extra = x, .nextra = X_COUNT};
+    cg_status st = cg_run_resume(r->o, "rbm", &r->m.p, &cs, X_FIRST_FLAG, X_COUNT, first,
+                                 r->err, r->errlen);
     if (st != CG_OK)
         return st;
-    cg_ckpt_state cs = {.seed = r->o->seed, .extra = x, .nextra = X_COUNT};
-    int found = 0;
-    char msg[2048];
-    if ((st = cg_ckpt_resume(r->o->out_dir, &r->m.p, &cs, &found, msg, sizeof msg)) != CG_OK)
-        return fail(r, st, "--resume: %s", msg);
-    if (!found)
-        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
-                    r->o->out_dir);
-    for (int i = X_FIRST_FLAG; i < X_COUNT; i++)  /* .prev may have been loaded */
-        if (x[i].value != want[i].value)
-            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
-                        "%lld; give the same flags", r->o->out_dir, x[i].name + 4,
-                        (long long)x[i].value, (long long)want[i].value);
-    if (cs.seed != r->o->seed)
-        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
-                    r->o->out_dir, (unsigned long long)cs.seed,
-                    (unsigned long long)r->o->seed);
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    ls.epoch = x[X_LOADER_EPOCH].value;
-    ls.index = x[X_LOADER_INDEX].value;
-    ls.rng_offset = (uint64_t)x[X_LOADER_RNG].value;
-    if ((st = cg_loader_restore(r->loader, &ls, msg, sizeof msg)) != CG_OK)
-        return fail(r, st, "--resume: %s", msg);
+    if ((st = cg_run_restore_loader(r->loader, x[X_LOADER_EPOCH].value,
+                                    x[X_LOADER_INDEX].value, x[X_LOADER_RNG].value, "rbm",
+                                    r->err, r->errlen)) != CG_OK)
+        return st;
     sgd->t = cs.optim_t;
     gibbs->offset = (uint64_t)x[X_GIBBS].value;
     memcpy(&e->sum, &x[X_SUM].value, sizeof e->sum);
     e->nsum = x[X_NSUM].value;
-    *first = cs.step + 1;
-    if (!r->o->quiet)
-        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 
