@@ -32,8 +32,8 @@ typedef struct {
 static struct {
     int64_t nz, ngf, ndf;
     const char *bn;
-    int64_t hidden, latent, layers, width;
-    const char *arch, *likelihood;
+    int64_t hidden, latent, layers, width, scales;
+    const char *arch, *likelihood, *norm;
     double temperature;
 } mflags;
 
@@ -271,7 +271,10 @@ static int run_realnvp_images(const cg_train_opts *o)
     }
     cg_flowimg_opts f = {.layers = mflags.layers ? (int)mflags.layers : 3,
                          .width = mflags.width ? (int)mflags.width : 32,
-                         .temperature = mflags.temperature ? mflags.temperature : 1.0};
+                         .temperature = mflags.temperature ? mflags.temperature : 1.0,
+                         .scales = mflags.scales ? (int)mflags.scales : 2,
+                         .norm = mflags.norm && strcmp(mflags.norm, "batchnorm") == 0
+                                     ? CG_FLOWIMG_BATCHNORM : CG_FLOWIMG_ACTNORM};
     if (f.layers > CG_FLOWIMG_MAX_L) {
         fprintf(stderr, "cugen train realnvp: --layers on images is per stage, at most %d\n",
                 CG_FLOWIMG_MAX_L);
@@ -308,6 +311,11 @@ static int run_realnvp(const cg_train_opts *o)
     int is_toy = !o->data || cg_toy_parse(o->data, &toy, why, sizeof why) == CG_OK;
     if (!is_toy)
         return run_realnvp_images(o);
+    if (mflags.scales || mflags.norm) {
+        fprintf(stderr, "cugen train realnvp: --scales and --norm are the image flow's "
+                "(--data fashion-mnist, ...)\n");
+        return 2;
+    }
     if (mflags.width || mflags.temperature || o->data_dir || o->image_size) {
         fprintf(stderr, "cugen train realnvp: --width, --temperature, --data-dir and "
                 "--image-size are for image data (--data fashion-mnist, ...)\n");
@@ -365,7 +373,7 @@ static const model_entry models[] = {
      128, 1e-3, 1, 500, 0,
      "data data-dir image-size deterministic arch hidden latent likelihood width", run_vae},
     {"realnvp", "RealNVP flow: 2-D on a toy set (--data moons) or on images", 3000, 256,
-     1e-3, 1, 500, 0, "data data-dir image-size hidden layers width temperature", run_realnvp},
+     1e-3, 1, 500, 0, "data data-dir image-size hidden layers width temperature scales norm", run_realnvp},
     {"mlp-gan", "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST", 0, 64,
      1e-3, 1, 500, 0, "data data-dir z-size hidden noise", run_mlp_gan},
     {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
@@ -459,6 +467,11 @@ int cli_train(int argc, char **argv)
          "gauss-init-gan 64)", 1, 65536, 0},
         {"latent", ARG_INT, &mflags.latent, "N",
          "latent size (default 20; 2 also draws manifold.png)", 1, 4096, 0},
+        {"scales", ARG_INT, &mflags.scales, "N",
+         "realnvp on images: scales (squeeze + factor-out + 1; default 2; the side must be a "
+         "multiple of 2^(N-1))", 1, CG_FLOWIMG_MAX_SCALES, 0},
+        {"norm", ARG_CHOICE, &mflags.norm, "actnorm|batchnorm",
+         "realnvp on images: normalisation after each coupling (default actnorm)", 1, 0, 0},
         {"layers", ARG_INT, &mflags.layers, "N",
          "realnvp: coupling layers (2-D, default 8; images: per stage, default 3)", 1,
          CG_FLOW2D_MAX_LAYERS, 0},
