@@ -3,7 +3,8 @@
  * --scales and --norm, their one-line errors, a batchnorm run resumed bit
  * for bit, resume refused by name when the architecture differs, and files
  * of the earlier one-scale flow (loadable for eval; its training checkpoint
- * refused with a message that says so). Fashion-MNIST runs are skipped
+ * refused with a message that says so); `cugen sample` of a flow, its flag
+ * and file errors. Fashion-MNIST runs are skipped
  * without it.
  */
 #include <stdio.h>
@@ -133,4 +134,44 @@ TEST(cli_flowimg_earlier_one_scale_files)
              "--layers", "1", "--quiet", "--steps", "3", "--out", dir, "--resume");
     one_line_error(&r, "earlier one-scale");
     th_rmtree(dir);
+}
+
+/* cugen sample RUN: a grid; the same seed and temperature give the same
+ * file, another temperature another; bad flags and a damaged
+ * flow.safetensors are one-line errors with exit 2 */
+TEST(cli_flowimg_sample)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--batch", "4", "--width", "3",
+             "--layers", "1", "--quiet", "--steps", "2", "--norm", "batchnorm", "--out", run);
+    REQUIRE(r.code == 0, "%s", r.err);
+    char *p1 = th_path(run, "s1.png"), *p2 = th_path(run, "s2.png"), *p3 = th_path(run, "s3.png");
+    NEED_BIN(&r, "sample", run, "--n", "16", "--temperature", "0.7", "--seed", "3", "--out", p1);
+    CHECK(r.code == 0 && strstr(r.out, "temperature 0.7"), "%d: %s %s", r.code, r.out, r.err);
+    NEED_BIN(&r, "sample", "--n", "16", "--temperature", "0.7", "--seed", "3", "--out", p2,
+             th_path(run, "flow.safetensors"));
+    CHECK(r.code == 0, "%d: %s", r.code, r.err);
+    NEED_BIN(&r, "sample", run, "--n", "16", "--temperature", "1.0", "--seed", "3", "--out", p3);
+    CHECK(r.code == 0, "%d: %s", r.code, r.err);
+    CHECK(same_file(p1, p2), "same seed and temperature, different grids");
+    CHECK(!same_file(p1, p3), "temperature 0.7 and 1 gave the same grid");
+    NEED_BIN(&r, "sample", run, "--temperature", "-1");
+    one_line_error(&r, "--temperature");
+    NEED_BIN(&r, "sample", run, "--temperature", "warm");
+    one_line_error(&r, "--temperature");
+    NEED_BIN(&r, "sample", run, "--n", "0");
+    one_line_error(&r, "--n");
+    NEED_BIN(&r, "sample", run, "--steps", "5");
+    one_line_error(&r, "--steps");
+    /* a flow.safetensors cut in half */
+    size_t len;
+    unsigned char *bytes = th_read_file(th_path(run, "flow.safetensors"), &len);
+    REQUIRE(bytes && len > 100);
+    REQUIRE(th_write_file(th_path(run, "flow.safetensors"), bytes, len / 2));
+    NEED_BIN(&r, "sample", run, "--out", p1);
+    one_line_error(&r, "flow.safetensors");
+    th_rmtree(run);
 }
