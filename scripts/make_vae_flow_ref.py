@@ -218,6 +218,13 @@ class ImageCoupling(nn.Module):
             s, t = self.st(keep)
             halves[1 - self.parity] = change * torch.exp(s) + t
             y = torch.cat(halves, dim=1)
+        if self.norm_kind == "actnorm" and self.norm.inited.item() == 0:
+            with torch.no_grad():   # first use: zero mean, unit variance on this batch
+                mean = y.mean(dim=(0, 2, 3), keepdim=True)
+                sd = y.var(dim=(0, 2, 3), unbiased=False, keepdim=True).sqrt() + 1e-6
+                self.norm.logs.copy_(-sd.log())
+                self.norm.bias.copy_(-mean / sd)
+                self.norm.inited.fill_(1)
         logs = self.norm.logs
         if self.norm_kind == "batchnorm":
             if self.training:
