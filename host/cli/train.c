@@ -28,6 +28,10 @@ typedef struct {
     int (*run)(const cg_train_opts *o);
 } model_entry;
 
+/* --device cuda was given (not auto): a model part that trains on the CPU
+ * only refuses it rather than falling back */
+static int device_asked_cuda;
+
 /* Flags of one model or a few: nothing else may give them. */
 static struct {
     int64_t nz, ngf, ndf;
@@ -316,6 +320,19 @@ static int run_realnvp(const cg_train_opts *o)
                 "(--data fashion-mnist, ...)\n");
         return 2;
     }
+    cg_train_opts cpu;
+    if (o->device == CG_CUDA) {   /* the image flow's loop moves to the GPU, not this one */
+        if (device_asked_cuda) {
+            fprintf(stderr, "cugen train realnvp: --device cuda: the 2-D flow trains on the "
+                    "CPU only (the image flow on either)\n");
+            return 2;
+        }
+        cpu = *o;
+        cpu.device = CG_CPU;
+        o = &cpu;
+        if (!o->quiet)
+            printf("device: cpu (auto: the 2-D flow trains on the CPU only)\n");
+    }
     if (mflags.width || mflags.temperature || o->data_dir || o->image_size) {
         fprintf(stderr, "cugen train realnvp: --width, --temperature, --data-dir and "
                 "--image-size are for image data (--data fashion-mnist, ...)\n");
@@ -373,7 +390,8 @@ static const model_entry models[] = {
      128, 1e-3, 1, 500, 0,
      "data data-dir image-size deterministic arch hidden latent likelihood width", run_vae},
     {"realnvp", "RealNVP flow: 2-D on a toy set (--data moons) or on images", 3000, 256,
-     1e-3, 1, 500, 0, "data data-dir image-size hidden layers width temperature scales norm", run_realnvp},
+     1e-3, 1, 500, 1, "data data-dir image-size deterministic hidden layers width temperature "
+     "scales norm", run_realnvp},
     {"mlp-gan", "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST", 0, 64,
      1e-3, 1, 500, 0, "data data-dir z-size hidden noise", run_mlp_gan},
     {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
@@ -575,6 +593,7 @@ int cli_train(int argc, char **argv)
         o.ckpt_every = m->ckpt_every;
     o.seed = (uint64_t)seed;
     char note[320];
+    device_asked_cuda = strcmp(device, "cuda") == 0;
     cg_status st = cg_device_resolve(device, &o.device, note, sizeof note);
     if (st != CG_OK) {
         fprintf(stderr, "%s %s: %s\n", cmd, m->name, note);

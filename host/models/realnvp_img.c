@@ -14,8 +14,10 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/flow.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
@@ -166,8 +168,11 @@ static cg_tensor *st_net(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *x)
     return conv3(ctx, h, l->w[3], l->b[3]);
 }
 
-/* (1, C, H, W): 1 where (i + j) % 2 == parity (kept), else 0; or its complement */
-static cg_tensor *checker_mask(cg_ctx *ctx, int C, int H, int W, int parity, int complement)
+/* (1, C, H, W) on dev: 1 where (i + j) % 2 == parity (kept), else 0; or its
+ * complement. Made on the host; on the GPU uploaded through the pinned
+ * buffer (asynchronous). */
+static cg_tensor *checker_mask(cg_ctx *ctx, cg_device dev, int C, int H, int W, int parity,
+                               int complement)
 {
     cg_tensor *b = cg_new(ctx, CG_SHAPE(1, C, H, W));
     for (int c = 0; b && c < C; c++)
@@ -175,7 +180,7 @@ static cg_tensor *checker_mask(cg_ctx *ctx, int C, int H, int W, int parity, int
             for (int j = 0; j < W; j++)
                 b->data[((int64_t)c * H + i) * W + j] =
                     (real)(((i + j) % 2 == parity) != complement);
-    return b;
+    return b && dev != CG_CPU ? cg_to_device(ctx, b, dev) : b;
 }
 
 /* s (bounded) and t for coupling l of the kept part `keep`; masked to the
@@ -189,32 +194,65 @@ static void scale_shift(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *keep, cg
     *s = cg_tanh(ctx, parts[0]);
     *t = parts[1];
     if (l->checker && keep) {
-        cg_tensor *inv = checker_mask(ctx, keep->shape[1], keep->shape[2], keep->shape[3],
-                                      l->parity, 1);
+        cg_tensor *inv = checker_mask(ctx, keep->dev, keep->shape[1], keep->shape[2],
+                                      keep->shape[3], l->parity, 1);
         *s = cg_mul(ctx, *s, inv);
         *t = cg_mul(ctx, *t, inv);
     }
 }
 
-/* act-norm's first use: zero mean, unit variance per channel of this batch */
-static void actnorm_init(cg_flowimg_coupling *l, const cg_tensor *x)
+/* act-norm's first use: zero mean, unit variance per channel of this batch
+ * (on the GPU: y read back once, logs and bias uploaded) */
+static void actnorm_init(cg_ctx *ctx, cg_flowimg_coupling *l, const cg_tensor *y)
 {
-    int N = x->shape[0], C = x->shape[1];
-    int64_t HW = x->n / ((int64_t)N * C);
+    int N = y->shape[0], C = y->shape[1];
+    int64_t HW = y->n / ((int64_t)N * C);
+    real *x = y->data, *host = NULL;
+    real *vals = malloc(sizeof(real) * (2 * (size_t)C + 1));
+    if (y->dev != CG_CPU && (host = malloc(sizeof(real) * (size_t)y->n)) != NULL &&
+        cg_copy_to_host(ctx, host, y) != CG_OK) {
+        free(host);
+        host = NULL;
+    }
+    if (!vals || (y->dev != CG_CPU && !host)) {
+        cg_fail(ctx, CG_ERR_NOMEM, "realnvp: act-norm initialisation: out of memory or a "
+                "failed read-back");
+        free(vals);
+        free(host);
+        return;
+    }
+    x = host ? host : x;
     for (int c = 0; c < C; c++) {
         double s = 0, ss = 0;
         for (int n = 0; n < N; n++)
             for (int64_t k = 0; k < HW; k++) {
-                double v = x->data[((int64_t)n * C + c) * HW + k];
+                double v = x[((int64_t)n * C + c) * HW + k];
                 s += v;
                 ss += v * v;
             }
         double mean = s / ((double)N * HW), var = ss / ((double)N * HW) - mean * mean;
         double sd = sqrt(var > 0 ? var : 0) + 1e-6;
-        l->logs->data[c] = (real)-log(sd);
-        l->bias->data[c] = (real)(-mean / sd);
+        vals[c] = (real)-log(sd);
+        vals[C + c] = (real)(-mean / sd);
     }
-    l->inited->data[0] = 1;
+    vals[2 * C] = 1;
+    if (l->logs->dev == CG_CPU) {
+        memcpy(l->logs->data, vals, sizeof(real) * (size_t)C);
+        memcpy(l->bias->data, vals + C, sizeof(real) * (size_t)C);
+        l->inited->data[0] = 1;
+    } else {
+        cg_copy_from_host(ctx, l->logs, vals);
+        cg_copy_from_host(ctx, l->bias, vals + C);
+        cg_copy_from_host(ctx, l->inited, vals + 2 * C);
+    }
+    l->ready = 1;
+    free(vals);
+    free(host);
+}
+
+static int actnorm_ready(const cg_flowimg_coupling *l)
+{
+    return l->inited->dev == CG_CPU ? l->inited->data[0] != 0 : l->ready;
 }
 
 /* x (N, C, H, W) -> its mean over (N, H, W) per channel, (1, C, 1, 1), on the
@@ -235,11 +273,19 @@ static cg_tensor *channel_mean(cg_ctx *ctx, cg_tensor *x)
 #define BN_EPS 1e-5
 #define BN_MOMENTUM 0.1
 
-/* r = (1 - momentum) r + momentum * stat, on the host (no tape) */
-static void running_update(cg_tensor *r, const cg_tensor *stat)
+/* r = (1 - momentum) r + momentum * stat, in place, off the tape, on r's
+ * device */
+static void running_update(cg_ctx *ctx, cg_tensor *r, cg_tensor *stat)
 {
-    for (int64_t c = 0; c < r->n; c++)
-        r->data[c] = (real)((1 - BN_MOMENTUM) * r->data[c] + BN_MOMENTUM * stat->data[c]);
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *v = cg_add(ctx, cg_scale(ctx, r, 1 - BN_MOMENTUM), cg_scale(ctx, stat, BN_MOMENTUM));
+    cg_set_grad(ctx, prev);
+    if (!v)
+        return;
+    if (r->dev == CG_CPU)
+        memcpy(r->data, v->data, sizeof(real) * (size_t)r->n);
+    else if (cg_cuda_copy_d2d(r->data, v->data, sizeof(real) * (size_t)r->n) != CG_OK)
+        cg_fail(ctx, CG_ERR_CUDA, "realnvp: running statistics: %s", cg_cuda_last_error());
 }
 
 /* y -> the layer's normalisation; *ld += its log-det summed over the batch */
@@ -255,8 +301,8 @@ static cg_tensor *norm_fwd(cg_ctx *ctx, cg_flowimg *m, cg_flowimg_coupling *l, c
             cg_tensor *c = cg_sub(ctx, y, mean);
             var = channel_mean(ctx, cg_mul(ctx, c, c));
             if (mean && var) {
-                running_update(l->run_mean, mean);
-                running_update(l->run_var, var);
+                running_update(ctx, l->run_mean, mean);
+                running_update(ctx, l->run_var, var);
             }
         } else {
             mean = l->run_mean;
@@ -266,8 +312,8 @@ static cg_tensor *norm_fwd(cg_ctx *ctx, cg_flowimg *m, cg_flowimg_coupling *l, c
         lscale = cg_add(ctx, cg_scale(ctx, cg_log(ctx, cg_affine(ctx, var, 1, BN_EPS)), -0.5),
                         l->logs);
         y = cg_sub(ctx, y, mean);
-    } else if (l->inited->data[0] == 0) {
-        actnorm_init(l, y);
+    } else if (!actnorm_ready(l)) {
+        actnorm_init(ctx, l, y);
     }
     *ld = cg_add(ctx, *ld, cg_scale(ctx, cg_sum(ctx, lscale), (double)per_channel));
     return cg_add(ctx, cg_mul(ctx, y, cg_exp(ctx, lscale)), l->bias);
@@ -292,7 +338,8 @@ static cg_tensor *layer_fwd(cg_ctx *ctx, cg_flowimg *m, cg_flowimg_coupling *l, 
         return NULL;
     cg_tensor *y, *s, *t;
     if (l->checker) {
-        cg_tensor *b = checker_mask(ctx, x->shape[1], x->shape[2], x->shape[3], l->parity, 0);
+        cg_tensor *b = checker_mask(ctx, x->dev, x->shape[1], x->shape[2], x->shape[3],
+                                    l->parity, 0);
         scale_shift(ctx, l, cg_mul(ctx, x, b), &s, &t);
         y = cg_add(ctx, cg_mul(ctx, x, cg_exp(ctx, s)), t);
     } else {
@@ -319,7 +366,8 @@ static cg_tensor *layer_inv(cg_ctx *ctx, cg_flowimg *m, cg_flowimg_coupling *l, 
     if (!x)
         return NULL;
     if (l->checker) {
-        cg_tensor *b = checker_mask(ctx, x->shape[1], x->shape[2], x->shape[3], l->parity, 0);
+        cg_tensor *b = checker_mask(ctx, x->dev, x->shape[1], x->shape[2], x->shape[3],
+                                    l->parity, 0);
         scale_shift(ctx, l, cg_mul(ctx, x, b), &s, &t);
         return cg_mul(ctx, cg_sub(ctx, x, t), cg_exp(ctx, cg_scale(ctx, s, -1)));
     }
@@ -469,4 +517,26 @@ void cg_flowimg_to_pixels(real *x, int64_t n)
 double cg_flowimg_bpd(double nll_y, double logit_logdet, int64_t dims)
 {
     return (nll_y - logit_logdet) / ((double)dims * LN2);
+}
+
+cg_tensor *cg_flowimg_dequantize(cg_ctx *ctx, cg_tensor *x, cg_rng *r, cg_tensor **logdet)
+{
+    *logdet = NULL;
+    if (!x)
+        return NULL;
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *u = cg_new_like(ctx, x);
+    if (u && cg_rng_fill_uniform(r, u, 0.0, 1.0) != CG_OK)
+        cg_fail(ctx, CG_ERR_CUDA, "realnvp: dequantisation noise: %s", cg_cuda_last_error());
+    /* pixel = (x + 1) 127.5; (pixel + u) / 256 */
+    cg_tensor *xd = cg_add(ctx, cg_affine(ctx, x, 127.5 / 256, 127.5 / 256),
+                           cg_scale(ctx, u, 1.0 / 256));
+    cg_tensor *s = cg_affine(ctx, xd, 1 - 2 * ALPHA, ALPHA);
+    cg_tensor *ls = cg_log(ctx, s), *l1s = cg_log(ctx, cg_affine(ctx, s, -1, 1));
+    cg_tensor *y = cg_sub(ctx, ls, l1s);
+    /* log|dy/dx| = log(1 - 2a) - log s - log(1 - s) - log 256 per dimension */
+    *logdet = cg_affine(ctx, cg_sum(ctx, cg_add(ctx, ls, l1s)), -1,
+                        (double)x->n * (log(1 - 2 * ALPHA) - log(256.0)));
+    cg_set_grad(ctx, prev);
+    return y;
 }

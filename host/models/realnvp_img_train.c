@@ -14,6 +14,13 @@
  * Random streams of the seed: 1 the initial weights, 2 the dequantisation
  * noise, 5 the samples' z; evaluation uses stream 6 of its own seed.
  *
+ * --device cuda runs the whole step on the GPU (cg_flowimg_step, the same
+ * function as on the CPU): the batch uploaded through the pinned buffer,
+ * the dequantisation noise drawn on the device (Philox: the same values as
+ * on the CPU), one read-back per step (the NLL and the log-det together);
+ * act-norm's data initialisation reads its first batch back once. The
+ * parameters move after --resume has loaded them.
+ *
  * Not for: the flow (realnvp_img.c).
  */
 #include <math.h>
@@ -26,7 +33,9 @@
 
 #include "cugen/flow.h"
 #include "cugen/io.h"
+#include "cugen/ops.h"
 #include "cugen/optim.h"
+#include "cugen/cuda.h"
 #include "cugen/tape.h"
 
 #define EVAL_BATCH 100
@@ -62,14 +71,17 @@ cg_status cg_flowimg_evaluate(cg_flowimg *m, const cg_dataset *ds, int64_t limit
         for (int64_t k = 0; k < n * D; k++)
             img[k] = (real)(ds->pixels[i0 * D + k] / 127.5 - 1.0);
         double l;
+        real v;
         cg_tensor *y = cg_flowimg_preprocess(&ctx, img, n, C, S, &r, &l);
-        cg_tensor *v = cg_flowimg_nll(&ctx, m, y);
-        if (!v) {
+        if (y && m->p.dev != CG_CPU)
+            y = cg_to_device(&ctx, y, (cg_device)m->p.dev);
+        cg_tensor *t = cg_flowimg_nll(&ctx, m, y);
+        if (!t || cg_copy_to_host(&ctx, &v, t) != CG_OK) {
             snprintf(err, errlen, "realnvp: evaluation: %s", ctx.errmsg);
-            st = ctx.err;
+            st = ctx.err ? ctx.err : CG_ERR_CUDA;
             break;
         }
-        nll += v->data[0] * n;
+        nll += v * n;
         ld += l;
         cg_ctx_step_end(&ctx);
     }
@@ -78,6 +90,45 @@ cg_status cg_flowimg_evaluate(cg_flowimg *m, const cg_dataset *ds, int64_t limit
     cg_ctx_free(&ctx);
     free(img);
     return st;
+}
+
+cg_status cg_flowimg_to_device(cg_flowimg *m, cg_device dev, char *err, size_t errlen)
+{
+    for (int i = 0; i < m->count; i++)
+        if (m->l[i].inited && m->l[i].inited->dev == CG_CPU)
+            m->l[i].ready = m->l[i].inited->data[0] != 0;
+    return dev == CG_CPU ? cg_params_to_host(&m->p, err, errlen)
+                         : cg_params_to_device(&m->p, err, errlen);
+}
+
+cg_status cg_flowimg_step(cg_ctx *ctx, cg_flowimg *m, cg_adam *opt, cg_tensor *x, cg_rng *deq,
+                          double *nll, double *logit_ld)
+{
+    *nll = *logit_ld = NAN;
+    cg_tensor *ld, *y = cg_flowimg_dequantize(ctx, x, deq, &ld);
+    m->training = 1;
+    cg_tensor *loss = cg_flowimg_nll(ctx, m, y);
+    if (!loss || !ld || cg_backward(ctx, loss) != CG_OK)
+        return ctx->err ? ctx->err : CG_ERR_STATE;
+    /* one read-back: (nll, log-det) */
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *both = cg_concat(ctx, (cg_tensor *const[]){cg_reshape(ctx, loss, CG_SHAPE(1, 1)),
+                                                          cg_reshape(ctx, ld, CG_SHAPE(1, 1))},
+                                2);
+    cg_set_grad(ctx, prev);
+    real v[2];
+    if (!both || cg_copy_to_host(ctx, v, both) != CG_OK)
+        return ctx->err ? ctx->err : CG_ERR_CUDA;
+    *nll = v[0];
+    *logit_ld = v[1] / x->shape[0];
+    if (!isfinite(v[0]) || !isfinite(v[1]))
+        return CG_ERR_NUMERIC;   /* before the update: the weights stay as they were */
+    cg_status st = cg_adam_step(opt, &m->p);
+    if (st != CG_OK) {
+        cg_fail(ctx, st, "realnvp: Adam step failed");
+        return st;
+    }
+    return cg_params_zero_grad(&m->p);
 }
 
 static const cg_st_tensor *find(const cg_st_file *f, const char *name)
@@ -178,6 +229,7 @@ typedef struct {
     const cg_train_opts *o;
     const cg_flowimg_opts *f;
     cg_flowimg m;
+    cg_device dev;
     cg_dataset ds, test;
     int test_is_train;
     cg_loader *loader;
@@ -225,6 +277,7 @@ static cg_status open_all(run *r)
         return fail(r, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
     cg_flowimg_init(&r->m, o->seed, 1);
     a = r->m.a;
+    r->dev = o->device;
     if (r->ds.count < o->batch)
         return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
                     (long long)o->batch, (long long)r->ds.count);
@@ -360,19 +413,23 @@ static cg_status samples(run *r)
     int C = r->m.a.channels, S = r->m.a.size;
     int prev = cg_set_grad(ctx, 0);
     r->m.training = 0;
-    cg_tensor *z = cg_new(ctx, CG_SHAPE(GRID_N, C * S * S));
+    cg_tensor *z = cg_new_on(ctx, (cg_device)r->m.p.dev, CG_SHAPE(GRID_N, C * S * S));
     cg_rng rz;
     cg_rng_init(&rz, r->o->seed, 5);
-    if (z)
-        cg_rng_normal(&rz, z->data, z->n, 0.0, r->f->temperature);
+    if (z && cg_rng_fill_normal(&rz, z, 0.0, r->f->temperature) != CG_OK)
+        cg_fail(ctx, CG_ERR_CUDA, "z: %s", cg_cuda_last_error());
     cg_tensor *x = cg_flowimg_inverse(ctx, &r->m, z);
     cg_set_grad(ctx, prev);
-    if (!x)
-        return fail(r, ctx->err, "sampling: %s", ctx->errmsg);
-    cg_flowimg_to_pixels(x->data, x->n);
+    real *px = x ? malloc(sizeof(real) * (size_t)x->n) : NULL;
+    if (!x || !px || cg_copy_to_host(ctx, px, x) != CG_OK) {
+        free(px);
+        return fail(r, ctx->err ? ctx->err : CG_ERR_NOMEM, "sampling: %s", ctx->errmsg);
+    }
+    cg_flowimg_to_pixels(px, x->n);
     char path[4096], why[512];
     snprintf(path, sizeof path, "%s/samples.png", r->o->out_dir);
-    cg_status st = cg_png_write_grid(path, x->data, GRID_N, C, S, S, 8, why, sizeof why);
+    cg_status st = cg_png_write_grid(path, px, GRID_N, C, S, S, 8, why, sizeof why);
+    free(px);
     cg_ctx_step_end(ctx);
     return st != CG_OK ? fail(r, st, "%s", why) : CG_OK;
 }
@@ -404,6 +461,11 @@ static cg_status loop(run *r, cg_flowimg_result *res)
     cg_status st = CG_OK;
     if (o->resume && (st = resume(r, &first)) != CG_OK)
         return st;
+    if (r->dev != CG_CPU) {
+        cg_cuda_set_deterministic(o->deterministic);
+        if ((st = cg_flowimg_to_device(&r->m, r->dev, why, sizeof why)) != CG_OK)
+            return fail(r, st, "parameters to the GPU: %s", why);
+    }
     if (o->out_dir) {
         st = cg_run_open_log(&log, o, first, why, sizeof why);
         if (st != CG_OK)
@@ -420,26 +482,28 @@ static cg_status loop(run *r, cg_flowimg_result *res)
         cg_loader_next(r->loader, &b);
         if (s == first + 1)
             t0 = cg_monotonic_seconds();
-        double ld;
-        r->m.training = 1;
-        cg_tensor *y = cg_flowimg_preprocess(&r->ctx, b.x, b.n, C, S, &r->deq, &ld);
-        cg_tensor *nll = cg_flowimg_nll(&r->ctx, &r->m, y);
-        if (!nll || cg_backward(&r->ctx, nll) != CG_OK) {
-            st = fail(r, r->ctx.err, "step %lld: %s", (long long)s, r->ctx.errmsg);
+        double nll, ld;
+        cg_tensor *x;
+        if (r->dev == CG_CPU) {
+            x = cg_wrap(&r->ctx, (real *)b.x, CG_SHAPE(b.n, C, S, S));
+        } else {
+            x = cg_new_on(&r->ctx, r->dev, CG_SHAPE(b.n, C, S, S));
+            if (x)
+                cg_copy_from_host(&r->ctx, x, b.x);   /* pinned, asynchronous */
+        }
+        cg_status sst = x ? cg_flowimg_step(&r->ctx, &r->m, &r->adam, x, &r->deq, &nll, &ld)
+                          : r->ctx.err;
+        if (sst != CG_OK && sst != CG_ERR_NUMERIC) {
+            st = fail(r, sst, "step %lld: %s", (long long)s, r->ctx.errmsg);
             break;
         }
-        res->train_bpd = cg_flowimg_bpd(nll->data[0], ld / b.n, D);
-        if (!isfinite(res->train_bpd)) {
+        res->train_bpd = cg_flowimg_bpd(nll, ld, D);
+        if (sst == CG_ERR_NUMERIC || !isfinite(res->train_bpd)) {
             st = fail(r, CG_ERR_NUMERIC, "step %lld: bits per dimension = %g: training "
                       "diverged; stopped without saving this step", (long long)s,
                       res->train_bpd);
             break;
         }
-        if ((st = cg_adam_step(&r->adam, &r->m.p)) != CG_OK) {
-            fail(r, st, "Adam step failed");
-            break;
-        }
-        cg_params_zero_grad(&r->m.p);
         cg_ctx_step_end(&r->ctx);
         res->steps = s;
         int64_t epoch = b.epoch + 1;

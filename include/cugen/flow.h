@@ -23,6 +23,7 @@
 
 #include "cugen/data.h"
 #include "cugen/nn.h"
+#include "cugen/optim.h"
 #include "cugen/train.h"
 
 #define CG_FLOW2D_MAX_LAYERS 32
@@ -140,6 +141,8 @@ typedef struct {
     cg_tensor *inited;               /* act-norm: set from data yet (1) */
     cg_tensor *run_mean, *run_var;   /* batchnorm (1, C, 1, 1) */
     int parity, checker, ch;         /* mask parity; checkerboard or channel; channels */
+    int ready;                       /* act-norm initialised: the host's copy of inited,
+                                        read while the parameters are on the GPU */
 } cg_flowimg_coupling;
 
 typedef struct {
@@ -171,6 +174,24 @@ cg_tensor *cg_flowimg_forward(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y, cg_tenso
 cg_tensor *cg_flowimg_nll(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y);
 /* z (N, C*S*S), N(0, T^2) draws -> images y (N, C, S, S) in logit space. */
 cg_tensor *cg_flowimg_inverse(cg_ctx *ctx, cg_flowimg *m, cg_tensor *z);
+
+/* Moves the parameters to dev (cg_params_to_device), keeping the act-norms
+ * initialised state on the host. */
+cg_status cg_flowimg_to_device(cg_flowimg *m, cg_device dev, char *err, size_t errlen);
+
+/* Loader images x (N, C, S, S) in [-1, 1] on either device -> y in logit
+ * space on x's device, dequantised with u ~ U(0, 1) from r (cg_rng_fill_uniform:
+ * the same u on both devices); *logdet (1): the sum over the batch of
+ * log|dy/dx|, on x's device. Built from ops, not on the tape. */
+cg_tensor *cg_flowimg_dequantize(cg_ctx *ctx, cg_tensor *x, cg_rng *r, cg_tensor **logdet);
+
+/* One training step on either device: dequantise x, the mean NLL, backward,
+ * the Adam step, zero the gradients; *nll (nats per image, of y) and
+ * *logit_ld (per image) read back with one copy. CG_ERR_NUMERIC (the
+ * context's error not set) when either is not finite: then nothing is
+ * updated. The caller ends the step (cg_ctx_step_end). */
+cg_status cg_flowimg_step(cg_ctx *ctx, cg_flowimg *m, cg_adam *opt, cg_tensor *x,
+                          cg_rng *deq, double *nll, double *logit_ld);
 
 /* Loader images (N, C, S, S) in [-1, 1] -> y in logit space (new tensor),
  * dequantised with u from r; *logdet_sum: sum over the batch of log|dy/dx|. */
