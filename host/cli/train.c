@@ -486,12 +486,13 @@ int cli_train(int argc, char **argv)
         {"latent", ARG_INT, &mflags.latent, "N",
          "latent size (default 20; 2 also draws manifold.png)", 1, 4096, 0},
         {"scales", ARG_INT, &mflags.scales, "N",
-         "realnvp on images: scales (squeeze + factor-out + 1; default 2; the side must be a "
-         "multiple of 2^(N-1))", 1, CG_FLOWIMG_MAX_SCALES, 0},
+         "realnvp on images: scales, each but the last ending in a squeeze and a factor-out "
+         "(default 2; the side must be a multiple of 2^(N-1))", 1, CG_FLOWIMG_MAX_SCALES, 0},
         {"norm", ARG_CHOICE, &mflags.norm, "actnorm|batchnorm",
          "realnvp on images: normalisation after each coupling (default actnorm)", 1, 0, 0},
         {"layers", ARG_INT, &mflags.layers, "N",
-         "realnvp: coupling layers (2-D, default 8; images: per stage, default 3)", 1,
+         "realnvp: coupling layers (2-D, default 8; images: per stage, default 3, the last "
+         "stage one more)", 1,
          CG_FLOW2D_MAX_LAYERS, 0},
         {"z-size", ARG_INT, &cflags.z_size, "N",
          "mlp-gan: latent size (default 20); gauss-init-gan: input size (default 4)", 1, 4096,
