@@ -35,14 +35,18 @@ random weights (the last layer too, so that the layers do something):
     dx, grad.<name>        d nll / d x and / d parameters
     cfg                    layers, hidden, N
 
-flowimg.ref: the image RealNVP (ImageRealNVP below: 1x4x4 images, 1 coupling
-per stage, width 3) with random weights and act-norms already set:
+flowimg.ref, flowimg_ms.ref, flowimg_bn.ref: the image RealNVP (ImageRealNVP
+below; the configurations in FLOWIMG_CASES: the one-scale layout on 1x4x4, 3
+scales on 1x8x8, batchnorm in training mode on 1x8x8) with random weights,
+act-norms already set, batchnorm running statistics random:
     w.<name>               the state_dict (a.0.net.in.weight, ..., image_size)
-    y (2, 1, 4, 4)         inputs in logit space
-    z (2, 16), logdet      forward: z1 then z2 flattened, log-dets summed over the batch
+    y (N, 1, S, S)         inputs in logit space
+    z (N, S*S), logdet     forward: z_0, z_1, ... flattened, log-dets summed over the batch
     nll                    mean -log p(y) per image
     dy, grad.<name>        d nll / d y and / d parameters
-    cfg                    channels, size, layers, width, N
+    final.<name>           the state_dict after forward and nll (batchnorm: running
+                           statistics moved twice)
+    cfg                    channels, size, layers, width, N, scales, last, batchnorm (0/1)
 
 The inputs and weights are float32; the computations run in float64 on them.
 """
@@ -172,11 +176,14 @@ class RealNVP2D(nn.Module):
 
 
 class ImageCoupling(nn.Module):
-    """cugen's image coupling + act-norm: checkerboard (checker) or channel halves."""
+    """cugen's image coupling + act-norm or batchnorm: checkerboard (checker)
+    or channel halves. Batchnorm in training mode normalises with the
+    batch's mean and biased variance over (N, H, W) and moves the running
+    ones by momentum 0.1; in eval mode it uses the running ones."""
 
-    def __init__(self, ch, checker, parity, width):
+    def __init__(self, ch, checker, parity, width, norm="actnorm"):
         super().__init__()
-        self.checker, self.parity = checker, parity
+        self.checker, self.parity, self.norm_kind = checker, parity, norm
         cin = ch if checker else ch // 2
         self.net = nn.ModuleDict({
             "in": nn.Conv2d(cin, width, 3, 1, 1), "res1": nn.Conv2d(width, width, 3, 1, 1),
@@ -184,7 +191,11 @@ class ImageCoupling(nn.Module):
         self.norm = nn.Module()
         self.norm.logs = nn.Parameter(torch.zeros(1, ch, 1, 1))
         self.norm.bias = nn.Parameter(torch.zeros(1, ch, 1, 1))
-        self.norm.register_buffer("inited", torch.ones(1))
+        if norm == "batchnorm":
+            self.norm.register_buffer("running_mean", torch.zeros(1, ch, 1, 1))
+            self.norm.register_buffer("running_var", torch.ones(1, ch, 1, 1))
+        else:
+            self.norm.register_buffer("inited", torch.ones(1))
 
     def st(self, keep):
         n = self.net
@@ -207,37 +218,67 @@ class ImageCoupling(nn.Module):
             s, t = self.st(keep)
             halves[1 - self.parity] = change * torch.exp(s) + t
             y = torch.cat(halves, dim=1)
-        ld = s.sum() + self.norm.logs.sum() * (y.numel() / y.shape[1])
-        return y * torch.exp(self.norm.logs) + self.norm.bias, ld
+        if self.norm_kind == "actnorm" and self.norm.inited.item() == 0:
+            with torch.no_grad():   # first use: zero mean, unit variance on this batch
+                mean = y.mean(dim=(0, 2, 3), keepdim=True)
+                sd = y.var(dim=(0, 2, 3), unbiased=False, keepdim=True).sqrt() + 1e-6
+                self.norm.logs.copy_(-sd.log())
+                self.norm.bias.copy_(-mean / sd)
+                self.norm.inited.fill_(1)
+        logs = self.norm.logs
+        if self.norm_kind == "batchnorm":
+            if self.training:
+                mean = y.mean(dim=(0, 2, 3), keepdim=True)
+                var = ((y - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
+                with torch.no_grad():
+                    self.norm.running_mean.mul_(0.9).add_(0.1 * mean)
+                    self.norm.running_var.mul_(0.9).add_(0.1 * var)
+            else:
+                mean, var = self.norm.running_mean, self.norm.running_var
+            logs = logs - 0.5 * torch.log(var + 1e-5)
+            y = y - mean
+        ld = s.sum() + logs.sum() * (y.numel() / y.shape[1])
+        return y * torch.exp(logs) + self.norm.bias, ld
 
 
 class ImageRealNVP(nn.Module):
-    def __init__(self, channels, size, layers, width):
+    """Stages a, b, c, ...: per scale but the last, `layers` checkerboard
+    couplings, pixel_unshuffle, `layers` channel couplings, half the channels
+    factored out; at the last scale `last` checkerboard couplings."""
+
+    def __init__(self, channels, size, layers, width, scales=2, last=None, norm="actnorm"):
         super().__init__()
         C = channels
-        self.C = C
-        self.a = nn.ModuleList([ImageCoupling(C, True, i % 2, width) for i in range(layers)])
-        self.b = nn.ModuleList([ImageCoupling(4 * C, False, i % 2, width)
-                                for i in range(layers)])
-        self.c = nn.ModuleList([ImageCoupling(2 * C, True, i % 2, width)
-                                for i in range(layers)])
+        self.C, self.scales = C, scales
+        last = layers + 1 if last is None else last
+        for j in range(2 * scales - 1):
+            checker, k = j % 2 == 0, j // 2
+            ch = (C << k) if checker else 4 * (C << k)
+            n = last if j == 2 * scales - 2 else layers
+            setattr(self, chr(ord("a") + j), nn.ModuleList(
+                [ImageCoupling(ch, checker, i % 2, width, norm) for i in range(n)]))
         self.register_buffer("image_size", torch.full((1,), float(size)))
 
+    def stage(self, j):
+        return getattr(self, chr(ord("a") + j))
+
     def forward(self, y):
-        ld = 0
-        for layer in self.a:
-            y, d = layer(y)
-            ld = ld + d
-        y = F.pixel_unshuffle(y, 2)
-        for layer in self.b:
-            y, d = layer(y)
-            ld = ld + d
-        z1, h = y[:, :2 * self.C], y[:, 2 * self.C:]
-        for layer in self.c:
-            h, d = layer(h)
-            ld = ld + d
-        z = torch.cat([z1.flatten(1), h.flatten(1)], dim=1)
-        return z, ld
+        ld, zs, h = 0, [], y
+        for k in range(self.scales):
+            for layer in self.stage(2 * k):
+                h, d = layer(h)
+                ld = ld + d
+            if k == self.scales - 1:
+                break
+            h = F.pixel_unshuffle(h, 2)
+            for layer in self.stage(2 * k + 1):
+                h, d = layer(h)
+                ld = ld + d
+            ck = self.C << k
+            zs.append(h[:, :2 * ck].flatten(1))
+            h = h[:, 2 * ck:]
+        zs.append(h.flatten(1))
+        return torch.cat(zs, dim=1), ld
 
     def nll(self, y):
         z, ld = self(y)
@@ -321,23 +362,40 @@ def flow_case(path):
     write_ref(path, out)
 
 
-def flowimg_case(path):
-    torch.manual_seed(14)
-    C, S, L, W, N = 1, 4, 1, 3, 2
-    model = ImageRealNVP(C, S, L, W)
+def flowimg_case(path, seed, C, S, L, W, N, scales, last, norm):
+    torch.manual_seed(seed)
+    model = ImageRealNVP(C, S, L, W, scales, last, norm)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape) * 0.4)
+        for name, b in model.named_buffers():   # running statistics not at their start
+            if name.endswith("running_mean"):
+                b.copy_(torch.rand(b.shape) - 0.5)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape) * 1.5 + 0.5)
     y = torch.randn(N, C, S, S)
-    out = [("cfg", cfg(C, S, L, W, N))] + state("w.", model) + [("y", y)]
+    bn = 1 if norm == "batchnorm" else 0
+    out = [("cfg", cfg(C, S, L, W, N, scales, last, bn))] + state("w.", model) + [("y", y)]
     model.double()
+    model.train()
     yd = y.double().requires_grad_(True)
     z, ld = model(yd)
-    nll = model.nll(yd)
+    nll = model.nll(yd)   # batchnorm: moves the running statistics a second time
     nll.backward()
     out += [("z", z), ("logdet", ld), ("nll", nll), ("dy", yd.grad)]
     out += [("grad." + k, p.grad) for k, p in model.named_parameters()]
+    out += state("final.", model)
     write_ref(path, out)
+
+
+FLOWIMG_CASES = {
+    # the one-scale layout of earlier versions: stages a, b, c of 1 coupling
+    "flowimg.ref": (14, 1, 4, 1, 3, 2, 2, 1, "actnorm"),
+    # 3 scales (a, b, c, d, e), the last with 2 couplings
+    "flowimg_ms.ref": (15, 1, 8, 1, 3, 2, 3, 2, "actnorm"),
+    # 2 scales with batchnorm in training mode
+    "flowimg_bn.ref": (16, 1, 8, 1, 3, 3, 2, 2, "batchnorm"),
+}
 
 
 def main():
@@ -347,8 +405,9 @@ def main():
     vae_case(os.path.join(folder, "vae_step.ref"))
     conv_vae_case(os.path.join(folder, "vae_conv.ref"))
     flow_case(os.path.join(folder, "flow.ref"))
-    flowimg_case(os.path.join(folder, "flowimg.ref"))
-    for name in ("vae_step.ref", "vae_conv.ref", "flow.ref", "flowimg.ref"):
+    for name, args in FLOWIMG_CASES.items():
+        flowimg_case(os.path.join(folder, name), *args)
+    for name in ("vae_step.ref", "vae_conv.ref", "flow.ref") + tuple(FLOWIMG_CASES):
         print("wrote %s (%d bytes)" % (os.path.join(folder, name),
                                        os.path.getsize(os.path.join(folder, name))))
 

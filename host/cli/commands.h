@@ -23,6 +23,9 @@ void cli_train_list(void);   /* one line per model, for --help */
 /* called by cli_sample for a DDPM checkpoint */
 int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
                     int ancestral, int progress, int clip, const char *dump);
+/* cli_sample for an image RealNVP (sample_flow.c): when an argument names one */
+int cli_sample_is_flow(int argc, char **argv);
+int cli_sample_flow(int argc, char **argv);
 /* PREFIX.name.f32: n raw float32 values, atomically; 0 with err on failure */
 int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
              size_t len);

@@ -54,10 +54,11 @@ static int eval_bpd(const char *ckpt, const char *data, const char *data_dir, co
     double bpd;
     st = cg_flowimg_evaluate(&m, &ds, n, (uint64_t)seed, &bpd, err, sizeof err);
     if (st == CG_OK)
-        printf("%s, %lld images of %dx%dx%d; RealNVP (%d couplings per stage, "
-               "width %d) from %s\n  %.4f bits per dimension\n", ds.name,
+        printf("%s, %lld images of %dx%dx%d; RealNVP (%d scales, %d couplings per stage, "
+               "%d at the last, width %d, %s) from %s\n  %.4f bits per dimension\n", ds.name,
                (long long)(n > 0 && n < ds.count ? n : ds.count), ds.channels, ds.height,
-               ds.width, m.a.layers, m.a.width, ckpt, bpd);
+               ds.width, m.a.scales, m.a.layers, m.a.last, m.a.width,
+               cg_flowimg_norm_name(m.a.norm), ckpt, bpd);
     else
         fprintf(stderr, "%s: %s\n", cmd, err);
     cg_dataset_free(&ds);

@@ -65,6 +65,8 @@ int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, cha
 
 int cli_sample(int argc, char **argv)
 {
+    if (cli_sample_is_flow(argc, argv))   /* an image RealNVP: its own flags */
+        return cli_sample_flow(argc, argv);
     const char *cmd = "cugen sample";
     int64_t n = 64, seed = 0;
     const char *out = "samples.png", *bn = "batch";

@@ -28,12 +28,16 @@ typedef struct {
     int (*run)(const cg_train_opts *o);
 } model_entry;
 
+/* --device cuda was given (not auto): a model part that trains on the CPU
+ * only refuses it rather than falling back */
+static int device_asked_cuda;
+
 /* Flags of one model or a few: nothing else may give them. */
 static struct {
     int64_t nz, ngf, ndf;
     const char *bn;
-    int64_t hidden, latent, layers, width;
-    const char *arch, *likelihood;
+    int64_t hidden, latent, layers, width, scales;
+    const char *arch, *likelihood, *norm;
     double temperature;
 } mflags;
 
@@ -271,7 +275,10 @@ static int run_realnvp_images(const cg_train_opts *o)
     }
     cg_flowimg_opts f = {.layers = mflags.layers ? (int)mflags.layers : 3,
                          .width = mflags.width ? (int)mflags.width : 32,
-                         .temperature = mflags.temperature ? mflags.temperature : 1.0};
+                         .temperature = mflags.temperature ? mflags.temperature : 1.0,
+                         .scales = mflags.scales ? (int)mflags.scales : 2,
+                         .norm = mflags.norm && strcmp(mflags.norm, "batchnorm") == 0
+                                     ? CG_FLOWIMG_BATCHNORM : CG_FLOWIMG_ACTNORM};
     if (f.layers > CG_FLOWIMG_MAX_L) {
         fprintf(stderr, "cugen train realnvp: --layers on images is per stage, at most %d\n",
                 CG_FLOWIMG_MAX_L);
@@ -308,6 +315,24 @@ static int run_realnvp(const cg_train_opts *o)
     int is_toy = !o->data || cg_toy_parse(o->data, &toy, why, sizeof why) == CG_OK;
     if (!is_toy)
         return run_realnvp_images(o);
+    if (mflags.scales || mflags.norm) {
+        fprintf(stderr, "cugen train realnvp: --scales and --norm are the image flow's "
+                "(--data fashion-mnist, ...)\n");
+        return 2;
+    }
+    cg_train_opts cpu;
+    if (o->device == CG_CUDA) {   /* the image flow's loop moves to the GPU, not this one */
+        if (device_asked_cuda) {
+            fprintf(stderr, "cugen train realnvp: --device cuda: the 2-D flow trains on the "
+                    "CPU only (the image flow on either)\n");
+            return 2;
+        }
+        cpu = *o;
+        cpu.device = CG_CPU;
+        o = &cpu;
+        if (!o->quiet)
+            printf("device: cpu (auto: the 2-D flow trains on the CPU only)\n");
+    }
     if (mflags.width || mflags.temperature || o->data_dir || o->image_size) {
         fprintf(stderr, "cugen train realnvp: --width, --temperature, --data-dir and "
                 "--image-size are for image data (--data fashion-mnist, ...)\n");
@@ -365,7 +390,8 @@ static const model_entry models[] = {
      128, 1e-3, 1, 500, 0,
      "data data-dir image-size deterministic arch hidden latent likelihood width", run_vae},
     {"realnvp", "RealNVP flow: 2-D on a toy set (--data moons) or on images", 3000, 256,
-     1e-3, 1, 500, 0, "data data-dir image-size hidden layers width temperature", run_realnvp},
+     1e-3, 1, 500, 1, "data data-dir image-size deterministic hidden layers width temperature "
+     "scales norm", run_realnvp},
     {"mlp-gan", "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST", 0, 64,
      1e-3, 1, 500, 0, "data data-dir z-size hidden noise", run_mlp_gan},
     {"gmm", "Gaussian mixture by EM beside the box model on the article's noisy disc", 200,
@@ -459,8 +485,14 @@ int cli_train(int argc, char **argv)
          "gauss-init-gan 64)", 1, 65536, 0},
         {"latent", ARG_INT, &mflags.latent, "N",
          "latent size (default 20; 2 also draws manifold.png)", 1, 4096, 0},
+        {"scales", ARG_INT, &mflags.scales, "N",
+         "realnvp on images: scales, each but the last ending in a squeeze and a factor-out "
+         "(default 2; the side must be a multiple of 2^(N-1))", 1, CG_FLOWIMG_MAX_SCALES, 0},
+        {"norm", ARG_CHOICE, &mflags.norm, "actnorm|batchnorm",
+         "realnvp on images: normalisation after each coupling (default actnorm)", 1, 0, 0},
         {"layers", ARG_INT, &mflags.layers, "N",
-         "realnvp: coupling layers (2-D, default 8; images: per stage, default 3)", 1,
+         "realnvp: coupling layers (2-D, default 8; images: per stage, default 3, the last "
+         "stage one more)", 1,
          CG_FLOW2D_MAX_LAYERS, 0},
         {"z-size", ARG_INT, &cflags.z_size, "N",
          "mlp-gan: latent size (default 20); gauss-init-gan: input size (default 4)", 1, 4096,
@@ -562,6 +594,7 @@ int cli_train(int argc, char **argv)
         o.ckpt_every = m->ckpt_every;
     o.seed = (uint64_t)seed;
     char note[320];
+    device_asked_cuda = strcmp(device, "cuda") == 0;
     cg_status st = cg_device_resolve(device, &o.device, note, sizeof note);
     if (st != CG_OK) {
         fprintf(stderr, "%s %s: %s\n", cmd, m->name, note);

@@ -23,6 +23,7 @@
 
 #include "cugen/data.h"
 #include "cugen/nn.h"
+#include "cugen/optim.h"
 #include "cugen/train.h"
 
 #define CG_FLOW2D_MAX_LAYERS 32
@@ -85,44 +86,82 @@ typedef struct {
 cg_status cg_flow2d_train(const cg_train_opts *o, const cg_flow2d_opts *f,
                           cg_flow2d_result *res, char *err, size_t errlen);
 
-/* ---- RealNVP on images (Dinh et al. 2017, one scale of factoring out) -----
+/* ---- RealNVP on images (Dinh et al. 2017, multi-scale) ----------------------
  * Pixels are dequantised and logit-transformed first (not learnt):
  *   x = (pixel + u) / 256, u ~ U(0, 1);  y = logit(a + (1 - 2a) x), a = 0.05
- * whose log|dy/dx| is added to the likelihood. Then, for C x S x S images:
+ * whose log|dy/dx| is added to the likelihood. Then, for C x S x S images and
+ * K = scales, the paper's recipe: for each scale k < K - 1, on (C_k, S_k, S_k)
+ * with C_k = C 2^k, S_k = S / 2^k:
  *
- *   stage a  (C, S, S)        L checkerboard couplings (the mask's parity alternates)
- *   squeeze  (4C, S/2, S/2)
- *   stage b  (4C, S/2, S/2)   L channel couplings (the kept half alternates)
- *   factor   2C channels leave as z1
- *   stage c  (2C, S/2, S/2)   L checkerboard couplings -> z2
+ *   L checkerboard couplings (the mask's parity alternates)
+ *   squeeze  (4 C_k, S_k/2, S_k/2)
+ *   L channel couplings (the kept half alternates)
+ *   factor   2 C_k channels leave as z_k; the other 2 C_k go on
  *
- * every coupling followed by an act-norm (per-channel y = x exp(logs) + bias,
- * initialised from the first batch to zero mean and unit variance, Kingma &
- * Dhariwal 2018). A coupling computes s, t from the kept part with a small
- * ResNet: conv3x3 (F) ReLU, one residual block (conv3x3 ReLU conv3x3, + skip),
- * ReLU, conv3x3 to 2 x channels (zero-initialised: the flow starts as the
- * identity); s = tanh(raw); the changed part becomes x exp(s) + t. Base:
- * N(0, I) for z1 and z2. Names: a.<i>.net.{in,res1,res2,out}.{weight,bias},
- * a.<i>.norm.{logs,bias}, a.<i>.norm.inited (buffer), ..., image_size (buffer). */
+ * and at the last scale `last` checkerboard couplings (the paper: L = 3,
+ * last = 4) -> z_{K-1}. z is z_0, z_1, ..., each flattened in (C, H, W) order.
+ * Stage j (0, 1, ... 2K - 2: checkerboard, channel, checkerboard, ...) has
+ * the letter 'a' + j in the names.
+ *
+ * Every coupling is followed by a normalisation, per channel:
+ *   act-norm   y = x exp(logs) + bias, initialised from the first batch to zero
+ *              mean and unit variance (Kingma & Dhariwal 2018);
+ *   batchnorm  y = (x - mean) / sqrt(var + eps) exp(logs) + bias, the batch's
+ *              mean and (biased) variance over (N, H, W) in training, with
+ *              log-det sum(logs - 0.5 log(var + eps)) per position, the
+ *              gradient taken through mean and var; running averages
+ *              (momentum 0.1, of the same biased variance) in eval mode and
+ *              for sampling (the paper's batch normalisation, the scale kept
+ *              positive as exp(logs)).
+ * A coupling computes s, t from the kept part with a small ResNet: conv3x3
+ * (F) ReLU, one residual block (conv3x3 ReLU conv3x3, + skip), ReLU, conv3x3
+ * to 2 x channels (zero-initialised: the flow starts as the identity);
+ * s = tanh(raw); the changed part becomes x exp(s) + t. Base: N(0, I).
+ * Names: a.<i>.net.{in,res1,res2,out}.{weight,bias}, a.<i>.norm.{logs,bias},
+ * a.<i>.norm.inited (act-norm buffer) or a.<i>.norm.{running_mean,running_var}
+ * (batchnorm buffers), b.<i>..., image_size (buffer). The names and shapes
+ * determine the architecture: a file of the earlier one-scale flow (stages
+ * a, b, c of L couplings each) is the case scales = 2, last = L. */
 #define CG_FLOWIMG_MAX_L 8
+#define CG_FLOWIMG_MAX_SCALES 6
+#define CG_FLOWIMG_MAX_STAGES (2 * CG_FLOWIMG_MAX_SCALES - 1)
+
+typedef enum { CG_FLOWIMG_ACTNORM = 0, CG_FLOWIMG_BATCHNORM = 1 } cg_flowimg_norm;
 
 typedef struct {
     int channels, size, layers, width;
+    int scales;       /* 0: 2 */
+    int last;         /* couplings of the last stage; 0: layers + 1 */
+    int norm;         /* cg_flowimg_norm */
 } cg_flowimg_arch;
 
 typedef struct {
     cg_tensor *w[4], *b[4];          /* net: in, res1, res2, out */
-    cg_tensor *logs, *bias, *inited; /* act-norm (1, C, 1, 1) */
+    cg_tensor *logs, *bias;          /* the normalisation's scale and shift (1, C, 1, 1) */
+    cg_tensor *inited;               /* act-norm: set from data yet (1) */
+    cg_tensor *run_mean, *run_var;   /* batchnorm (1, C, 1, 1) */
     int parity, checker, ch;         /* mask parity; checkerboard or channel; channels */
+    int ready;                       /* act-norm initialised: the host's copy of inited,
+                                        read while the parameters are on the GPU */
 } cg_flowimg_coupling;
 
 typedef struct {
-    cg_flowimg_arch a;
+    cg_flowimg_arch a;               /* scales and last filled in */
     cg_params p;
-    cg_flowimg_coupling l[3 * CG_FLOWIMG_MAX_L];   /* a, then b, then c */
+    int stages, count;               /* 2 scales - 1; couplings */
+    int first[CG_FLOWIMG_MAX_STAGES + 1];   /* stage j: couplings first[j] .. first[j+1]-1 */
+    cg_flowimg_coupling l[CG_FLOWIMG_MAX_STAGES * (CG_FLOWIMG_MAX_L + 1)];
     cg_tensor *size_buf;
+    int training;                    /* batchnorm: batch statistics (and update the
+                                        running ones) when 1; running ones when 0 */
 } cg_flowimg;
 
+/* "actnorm" / "batchnorm" */
+const char *cg_flowimg_norm_name(int norm);
+
+/* Builds with the given architecture; fills a->scales and a->last defaults.
+ * The side must be a multiple of 2^(scales-1) with at least 2 left at the
+ * last scale: 28 takes 1 to 3 scales, 32 takes 1 to 5. */
 cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *a, char *err, size_t errlen);
 void cg_flowimg_free(cg_flowimg *m);
 void cg_flowimg_init(cg_flowimg *m, uint64_t seed, uint32_t stream);
@@ -135,6 +174,24 @@ cg_tensor *cg_flowimg_forward(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y, cg_tenso
 cg_tensor *cg_flowimg_nll(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y);
 /* z (N, C*S*S), N(0, T^2) draws -> images y (N, C, S, S) in logit space. */
 cg_tensor *cg_flowimg_inverse(cg_ctx *ctx, cg_flowimg *m, cg_tensor *z);
+
+/* Moves the parameters to dev (cg_params_to_device), keeping the act-norms
+ * initialised state on the host. */
+cg_status cg_flowimg_to_device(cg_flowimg *m, cg_device dev, char *err, size_t errlen);
+
+/* Loader images x (N, C, S, S) in [-1, 1] on either device -> y in logit
+ * space on x's device, dequantised with u ~ U(0, 1) from r (cg_rng_fill_uniform:
+ * the same u on both devices); *logdet (1): the sum over the batch of
+ * log|dy/dx|, on x's device. Built from ops, not on the tape. */
+cg_tensor *cg_flowimg_dequantize(cg_ctx *ctx, cg_tensor *x, cg_rng *r, cg_tensor **logdet);
+
+/* One training step on either device: dequantise x, the mean NLL, backward,
+ * the Adam step, zero the gradients; *nll (nats per image, of y) and
+ * *logit_ld (per image) read back with one copy. CG_ERR_NUMERIC (the
+ * context's error not set) when either is not finite: then nothing is
+ * updated. The caller ends the step (cg_ctx_step_end). */
+cg_status cg_flowimg_step(cg_ctx *ctx, cg_flowimg *m, cg_adam *opt, cg_tensor *x,
+                          cg_rng *deq, double *nll, double *logit_ld);
 
 /* Loader images (N, C, S, S) in [-1, 1] -> y in logit space (new tensor),
  * dequantised with u from r; *logdet_sum: sum over the batch of log|dy/dx|. */
@@ -151,7 +208,7 @@ cg_status cg_flowimg_evaluate(cg_flowimg *m, const cg_dataset *ds, int64_t limit
                               uint64_t seed, double *bpd, char *err, size_t errlen);
 
 typedef struct {
-    int layers, width;
+    int layers, width, scales, norm;
     double temperature;
 } cg_flowimg_opts;
 

@@ -172,46 +172,100 @@ TEST(flow_two_moons_beats_the_best_gaussian)
 
 /* ---- the image RealNVP -------------------------------------------------------- */
 
-/* every weight random, act-norms set: f^-1(f(y)) = y through 9 couplings
- * and act-norms, the squeeze and the factor-out; float32 rounding through
- * affine maps of bounded scale stays far below 1e-4. (Weights of std 0.1:
- * at 0.3 the random map blows values up to ~2000, where float32 cannot
- * invert the shifts to 1e-4 absolute; trained flows are not like that.) */
+/* A flow of architecture a with every weight random (std 0.1), act-norms
+ * set, batchnorm running statistics random (mean in [-0.5, 0.5], variance
+ * in [0.5, 2]) and in eval mode: a fixed map of its input. */
+static int random_img_flow(cg_flowimg *m, const cg_flowimg_arch *a, uint64_t seed)
+{
+    char err[256];
+    if (cg_flowimg_build(m, a, err, sizeof err) != CG_OK) {
+        printf("    %s\n", err);
+        return 0;
+    }
+    cg_rng r;
+    cg_rng_init(&r, seed, 1);
+    for (int i = 0; i < m->p.count; i++)
+        cg_init_normal(m->p.t[i], &r, 0.0, 0.1);
+    for (int i = 0; i < m->count; i++) {
+        cg_flowimg_coupling *l = &m->l[i];
+        if (l->inited)
+            l->inited->data[0] = 1;
+        if (l->run_mean) {
+            cg_init_uniform(l->run_mean, &r, -0.5, 0.5);
+            cg_init_uniform(l->run_var, &r, 0.5, 2.0);
+        }
+    }
+    m->training = 0;
+    return 1;
+}
+
+/* f^-1(f(y)) = y through every coupling and normalisation, squeeze and
+ * factor-out, for the one-scale layout of earlier files, 2 and 3 scales,
+ * act-norm and batchnorm (eval mode: the map is then invertible per image);
+ * float32 rounding through affine maps of bounded scale stays far below
+ * 1e-4. (Weights of std 0.1: at 0.3 the random map blows values up to
+ * ~2000, where float32 cannot invert the shifts to 1e-4 absolute; trained
+ * flows are not like that.) */
 TEST(flowimg_inverse_of_forward_is_the_identity)
 {
-    cg_flowimg m;
-    char err[256];
-    cg_flowimg_arch a = {.channels = 1, .size = 8, .layers = 3, .width = 5};
-    REQUIRE(cg_flowimg_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
-    cg_rng r;
-    cg_rng_init(&r, 31, 1);
-    for (int i = 0; i < m.p.count; i++)
-        cg_init_normal(m.p.t[i], &r, 0.0, 0.1);
-    for (int i = 0; i < 9; i++)
-        m.l[i].inited->data[0] = 1;
+    const cg_flowimg_arch archs[] = {
+        {.channels = 1, .size = 8, .layers = 3, .last = 3, .width = 5, .scales = 2},
+        {.channels = 1, .size = 8, .layers = 3, .width = 5, .scales = 3},
+        {.channels = 3, .size = 8, .layers = 2, .width = 4, .scales = 2},
+        {.channels = 1, .size = 8, .layers = 2, .width = 5, .scales = 3,
+         .norm = CG_FLOWIMG_BATCHNORM},
+        {.channels = 1, .size = 4, .layers = 1, .width = 3, .scales = 1,
+         .norm = CG_FLOWIMG_BATCHNORM},
+    };
     cg_ctx ctx;
     REQUIRE(cg_ctx_init(&ctx) == CG_OK);
     cg_set_grad(&ctx, 0);
-    cg_tensor *y = th_const(CG_SHAPE(3, 1, 8, 8), 5, 0.0, 3.0, 1), *ld;
-    cg_tensor *z = cg_flowimg_forward(&ctx, &m, y, &ld);
-    cg_tensor *back = cg_flowimg_inverse(&ctx, &m, z);
-    REQUIRE(back, "%s", ctx.errmsg);
-    double worst = 0, moved = 0;
-    for (int64_t i = 0; i < y->n; i++) {
-        worst = fmax(worst, fabs((double)back->data[i] - y->data[i]));
-        moved = fmax(moved, fabs((double)z->data[i] - y->data[i]));
+    for (size_t c = 0; c < sizeof archs / sizeof archs[0]; c++) {
+        cg_flowimg m;
+        REQUIRE(random_img_flow(&m, &archs[c], 31 + c));
+        int C = archs[c].channels, S = archs[c].size;
+        cg_tensor *y = th_const(CG_SHAPE(3, C, S, S), 5 + c, 0.0, 3.0, 1), *ld;
+        cg_tensor *z = cg_flowimg_forward(&ctx, &m, y, &ld);
+        cg_tensor *back = cg_flowimg_inverse(&ctx, &m, z);
+        REQUIRE(back, "%s", ctx.errmsg);
+        double worst = 0, moved = 0;
+        for (int64_t i = 0; i < y->n; i++) {
+            worst = fmax(worst, fabs((double)back->data[i] - y->data[i]));
+            moved = fmax(moved, fabs((double)z->data[i] - y->data[i]));
+        }
+        printf("    %d scales, %d+%d couplings, %s: max |f^-1(f(y)) - y| = %.2e (moved by "
+               "up to %.2f)\n", m.a.scales, m.a.layers, m.a.last,
+               cg_flowimg_norm_name(m.a.norm), worst, moved);
+        CHECK(worst < 1e-4, "config %zu: %g", c, worst);
+        CHECK(moved > 0.5, "config %zu: nearly the identity: weak test", c);
+        cg_ctx_step_end(&ctx);
+        cg_flowimg_free(&m);
     }
-    printf("    max |f^-1(f(y)) - y| = %.2e (values moved by up to %.2f)\n", worst, moved);
-    CHECK(worst < 1e-4, "%g", worst);
-    CHECK(moved > 0.5, "nearly the identity: weak test");
+    cg_flowimg m;
+    cg_flowimg_arch a = archs[1];
+    REQUIRE(random_img_flow(&m, &a, 3));
+    cg_tensor *ld;
     CHECK_ARG_ERROR(&ctx, cg_flowimg_forward(&ctx, &m, th_const(CG_SHAPE(1, 1, 6, 6), 1, 0.1, 1,
                                                                   1), &ld), "realnvp");
     CHECK_ARG_ERROR(&ctx, cg_flowimg_inverse(&ctx, &m, th_const(CG_SHAPE(2, 60), 1, 0.1, 1, 1)),
                     "realnvp");
     cg_ctx_free(&ctx);
     cg_flowimg_free(&m);
-    a.size = 7;
-    CHECK(cg_flowimg_build(&m, &a, err, sizeof err) == CG_ERR_ARG, "odd side accepted");
+    /* sides that the scales do not divide, or that leave less than 2 */
+    char err[256];
+    const int bad[][2] = {{7, 2}, {28, 4}, {8, 4}, {32, 6}, {8, 0 - 1}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        a.size = bad[k][0];
+        a.scales = bad[k][1];
+        CHECK(cg_flowimg_build(&m, &a, err, sizeof err) == CG_ERR_ARG,
+              "side %d with %d scales accepted", a.size, a.scales);
+        CHECK(strstr(err, "scales") != NULL, "%s", err);
+    }
+    a.size = 28;
+    a.scales = 3;
+    REQUIRE(cg_flowimg_build(&m, &a, err, sizeof err) == CG_OK, "28 with 3 scales: %s", err);
+    CHECK(m.count == 3 * 4 + 4, "%d couplings", m.count);
+    cg_flowimg_free(&m);
 }
 
 /* The dequantisation's log-det: for pixel 0 and 255 with u = 1/2 the logit
@@ -226,7 +280,7 @@ TEST(flowimg_bits_per_dim_identity_closed_form)
     cg_flowimg_arch a = {.channels = 1, .size = 4, .layers = 1, .width = 3};
     REQUIRE(cg_flowimg_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
     cg_flowimg_init(&m, 0, 1);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < m.count; i++)
         m.l[i].inited->data[0] = 1;   /* keep logs = bias = 0 */
     cg_ctx ctx;
     REQUIRE(cg_ctx_init(&ctx) == CG_OK);
@@ -309,20 +363,24 @@ TEST(flowimg_fashion_mnist_steps_lower_bits_per_dim)
     cg_dataset_free(&test);
 }
 
-/* The image flow against PyTorch (tests/ref/flowimg.ref: the module
+/* The image flow against PyTorch (tests/ref/flowimg*.ref: the module
  * ImageRealNVP of scripts/make_vae_flow_ref.py, with F.pixel_unshuffle as the
- * squeeze): z, the log-det, the NLL and every gradient. Same bound and
- * reasoning as the 2-D flow's. */
-TEST(flowimg_matches_pytorch)
+ * squeeze): z, the log-det, the NLL and every gradient; batchnorm in
+ * training mode also its running statistics after the two passes. Same
+ * bound and reasoning as the 2-D flow's. */
+static void flowimg_against(const char *name)
 {
     ref_file rf;
-    if (!REF_OPEN(&rf, "flowimg"))
+    if (!REF_OPEN(&rf, name))
         return;
     cg_flowimg m;
     char err[256];
     cg_flowimg_arch a = {.channels = (int)ref_cfg(&rf, 0), .size = (int)ref_cfg(&rf, 1),
-                         .layers = (int)ref_cfg(&rf, 2), .width = (int)ref_cfg(&rf, 3)};
+                         .layers = (int)ref_cfg(&rf, 2), .width = (int)ref_cfg(&rf, 3),
+                         .scales = (int)ref_cfg(&rf, 5), .last = (int)ref_cfg(&rf, 6),
+                         .norm = (int)ref_cfg(&rf, 7)};
     REQUIRE(cg_flowimg_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
+    m.training = 1;
     int loaded = 0;
     for (int i = 0; i < rf.count; i++) {
         if (strncmp(rf.t[i].name, "w.", 2) != 0)
@@ -362,8 +420,22 @@ TEST(flowimg_matches_pytorch)
                                                TOL, 1));
         }
     }
-    printf("    parameter gradients: worst rel error %.2e\n", worst);
+    for (int i = 0; i < m.p.bcount; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "final.%s", m.p.b[i]->name);
+        if (ref_find(&rf, key))
+            REF_CHECK_DATA(&rf, key, m.p.b[i], TOL);
+    }
+    printf("    %s: %d scales, %s; parameter gradients: worst rel error %.2e\n", name,
+           m.a.scales, cg_flowimg_norm_name(m.a.norm), worst);
     cg_ctx_free(&ctx);
     cg_flowimg_free(&m);
     ref_free(&rf);
+}
+
+TEST(flowimg_matches_pytorch)
+{
+    flowimg_against("flowimg");      /* the one-scale layout */
+    flowimg_against("flowimg_ms");   /* 3 scales */
+    flowimg_against("flowimg_bn");   /* batchnorm, training mode */
 }
