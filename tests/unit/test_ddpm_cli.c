@@ -295,6 +295,8 @@ TEST(cli_ddpm_bad_flags)
     FAILS(2, "--bn is for DCGAN generators", "sample", run, "--bn", "running");
     FAILS(2, "--progress is for DDPM checkpoints", "sample", "/nonexistent", "--progress");
     FAILS(2, "--no-clip is for DDPM checkpoints", "sample", "/nonexistent", "--no-clip");
+    FAILS(2, "DCGAN generators sample on the CPU only", "sample", "/nonexistent", "--device",
+          "cuda");
     FAILS(2, "--no-clip takes no value", "sample", run, "--no-clip=1");
     FAILS(2, "--device expects one of", "sample", run, "--device", "tpu");
     FAILS(2, "--device expects one of", "bench", "step", "ddpm", "--device", "gpu");
