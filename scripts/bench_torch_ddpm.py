@@ -6,12 +6,15 @@ side by side. The UNet is scripts/ddpm_torch.py (cugen's architecture); the
 step: t uniform in [0, 1000), eps ~ N(0, I), x_t = sqrt(abar_t) x0 +
 sqrt(1 - abar_t) eps (linear schedule), loss = mse(UNet(x_t, t), eps),
 backward, Adam(2e-4), EMA(0.9999) of the weights; on random images in [-1, 1].
-With --sample-n N also DDIM (eta 0, --steps) of N images. Prints, for cugen
-to parse:
+With --sample-n N also DDIM (eta 0, --steps) of N images, each step's x_0
+prediction clipped to [-1, 1] and the noise re-derived from it, as cugen
+samples. Prints, for cugen to parse:
 
     step_ms MEDIAN img_per_s RATE ... [ddim_s SECONDS]
 
-and "error MESSAGE" when it cannot run. Timing: time.perf_counter (CPU).
+and "error MESSAGE" when it cannot run. Timing: time.perf_counter on the
+CPU; on the GPU (--device cuda) CUDA events around each step and around the
+whole sampling run.
 """
 import argparse
 import os
@@ -24,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--nc", type=int, default=1)
     ap.add_argument("--ch", type=int, default=32)
@@ -45,20 +49,24 @@ def main():
     except ImportError as e:
         print("error PyTorch is not installed for %s (%s)" % (sys.executable, e), flush=True)
         return 3
+    if a.device == "cuda" and not torch.cuda.is_available():
+        print("error PyTorch sees no CUDA device", flush=True)
+        return 3
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(1)
+    dev = torch.device(a.device)
     attn = () if a.attn == "none" else tuple(int(v) for v in a.attn.split(","))
     net = UNet(a.nc, a.image_size, a.ch, tuple(int(v) for v in a.ch_mult.split(",")),
-               a.num_res_blocks, attn, a.dropout)
+               a.num_res_blocks, attn, a.dropout).to(dev)
     params = list(net.parameters())
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.Adam(params, lr=2e-4)
-    abar = linear_alpha_bar(1000).float()
-    x0 = torch.rand(a.batch, a.nc, a.image_size, a.image_size) * 2 - 1
+    abar = linear_alpha_bar(1000).float().to(dev)
+    x0 = torch.rand(a.batch, a.nc, a.image_size, a.image_size, device=dev) * 2 - 1
 
     def step():
-        t = torch.randint(0, 1000, (a.batch,))
+        t = torch.randint(0, 1000, (a.batch,), device=dev)
         eps = torch.randn_like(x0)
         ab = abar[t].reshape(-1, 1, 1, 1)
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
@@ -70,29 +78,46 @@ def main():
             torch._foreach_mul_(ema, 0.9999)
             torch._foreach_add_(ema, [p.detach() for p in params], alpha=1e-4)
 
+    def timed(fn):
+        """fn's time in ms: CUDA events on the GPU, the CPU clock otherwise"""
+        if a.device == "cuda":
+            t0 = torch.cuda.Event(enable_timing=True)
+            t1 = torch.cuda.Event(enable_timing=True)
+            t0.record()
+            fn()
+            t1.record()
+            t1.synchronize()
+            return t0.elapsed_time(t1)
+        s = time.perf_counter()
+        fn()
+        return (time.perf_counter() - s) * 1e3
+
     net.train()
     times = []
     for it in range(a.warmup + a.repeat):
-        s = time.perf_counter()
-        step()
-        ms = (time.perf_counter() - s) * 1e3
+        ms = timed(step)
         if it >= a.warmup:
             times.append(ms)
     med = statistics.median(times)
     extra = ""
     if a.sample_n > 0:
         net.eval()
-        with torch.no_grad():
-            x = torch.randn(a.sample_n, a.nc, a.image_size, a.image_size)
-            s = time.perf_counter()
+        x = torch.randn(a.sample_n, a.nc, a.image_size, a.image_size, device=dev)
+        one = torch.tensor(1.0, device=dev)
+
+        def ddim():
+            nonlocal x
             seq = [i * 1000 // a.steps for i in range(a.steps)]
-            for k in reversed(range(a.steps)):
-                t, ab = seq[k], abar[seq[k]]
-                abp = abar[seq[k - 1]] if k > 0 else torch.tensor(1.0)
-                e = net(x, torch.full((a.sample_n,), float(t)))
-                x0p = (x - (1 - ab).sqrt() * e) / ab.sqrt()
-                x = abp.sqrt() * x0p + (1 - abp).sqrt() * e
-            extra = " ddim_s %.3f" % (time.perf_counter() - s)
+            with torch.no_grad():
+                for k in reversed(range(a.steps)):
+                    t, ab = seq[k], abar[seq[k]]
+                    abp = abar[seq[k - 1]] if k > 0 else one
+                    e = net(x, torch.full((a.sample_n,), float(t), device=dev))
+                    x0p = ((x - (1 - ab).sqrt() * e) / ab.sqrt()).clamp(-1, 1)
+                    e = (x - ab.sqrt() * x0p) / (1 - ab).sqrt()
+                    x = abp.sqrt() * x0p + (1 - abp).sqrt() * e
+
+        extra = " ddim_s %.3f" % (timed(ddim) / 1e3)
     print("step_ms %.4f img_per_s %.2f threads %d torch %s%s" %
           (med, a.batch / med * 1e3, torch.get_num_threads(), torch.__version__, extra),
           flush=True)

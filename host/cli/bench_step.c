@@ -49,9 +49,12 @@ static int find_script(const char *name, char *path, size_t len)
 }
 
 /* img/s of scripts/SCRIPT run with ARGS (it prints "step_ms MS img_per_s
- * RATE"), 0 with a note printed when it cannot be measured */
-double bench_torch_rate(const char *name, const char *args, double *step_ms)
+ * RATE ... [ddim_s S]"), 0 with a note printed when it cannot be measured;
+ * *ddim_s (when not NULL) the sampling seconds, 0 when none were printed */
+double bench_torch_rate(const char *name, const char *args, double *step_ms, double *ddim_s)
 {
+    if (ddim_s)
+        *ddim_s = 0;
     const char *python = "/usr/bin/python3";
     char script[PATH_MAX + 32], cmd[2 * PATH_MAX];
     if (access(python, X_OK) != 0 || !find_script(name, script, sizeof script)) {
@@ -72,6 +75,9 @@ double bench_torch_rate(const char *name, const char *args, double *step_ms)
         if (sscanf(line, "step_ms %lf img_per_s %lf", &ms, &r) == 2) {
             rate = r;
             *step_ms = ms;
+            const char *d = strstr(line, " ddim_s ");
+            if (d && ddim_s)
+                *ddim_s = strtod(d + 8, NULL);
             printf("PyTorch: %s", line);
         } else if (!note[0] || strncmp(line, "error ", 6) == 0) {
             snprintf(note, sizeof note, "%s", strncmp(line, "error ", 6) == 0 ? line + 6 : line);
@@ -93,7 +99,7 @@ static double torch_rate(const cg_dcgan_arch *a, int batch, int warmup, int repe
     snprintf(args, sizeof args, "--device %s --image-size %d --nc %d --nz %d --ngf %d "
              "--ndf %d --batch %d --warmup %d --repeat %d --threads %d", device, a->image_size,
              a->nc, a->nz, a->ngf, a->ndf, batch, warmup, repeat, threads);
-    return bench_torch_rate("bench_torch_dcgan.py", args, step_ms);
+    return bench_torch_rate("bench_torch_dcgan.py", args, step_ms, NULL);
 }
 
 int cli_bench_step(int argc, char **argv)

@@ -4,7 +4,9 @@
  * Adam, the EMA update) on random images, the median over repeats after
  * warm-up, as img/s; optionally the time of DDIM sampling; then the same in
  * PyTorch eager (scripts/bench_torch_ddpm.py, the same architecture from
- * scripts/ddpm_torch.py), run by this command on the same machine.
+ * scripts/ddpm_torch.py), run by this command on the same machine and
+ * device. On the GPU (--device cuda) each step uploads its batch as training
+ * does and is timed with CUDA events (it ends with its loss read-back).
  *
  * Not for: the DCGAN step (bench_step.c), single layers (bench ops).
  */
@@ -15,6 +17,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cugen/cuda.h"
 #include "cugen/ddpm.h"
 #include "cugen/io.h"
 
@@ -31,6 +34,25 @@ static double median(double *t, int n)
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
 }
 
+/* GPU time between the calls on the GPU (CUDA events; the work ends with a
+ * read-back), wall time on the CPU */
+static void clock_start(cg_device dev, double *t0)
+{
+    if (dev == CG_CUDA) {
+        cg_cuda_sync();
+        cg_cuda_timer_start();
+    }
+    *t0 = cg_monotonic_seconds();
+}
+
+static double clock_ms(cg_device dev, double t0)
+{
+    double ms = (cg_monotonic_seconds() - t0) * 1e3;
+    if (dev == CG_CUDA && cg_cuda_timer_stop(&ms) != CG_OK)
+        return -1;
+    return ms;
+}
+
 static double time_sampling(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, int n, int steps,
                             char *err, size_t errlen)
 {
@@ -43,11 +65,14 @@ static double time_sampling(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, int
     cg_rng r;
     cg_rng_init(&r, 9, 0);
     cg_rng_normal(&r, x, k, 0, 1);
-    double t0 = cg_monotonic_seconds();
+    double t0;
+    clock_start((cg_device)m->p.dev, &t0);
     cg_status st = cg_ddpm_sample(ctx, m, s, x, n, steps, 1, &r, NULL, 0, err, errlen);
-    double dt = cg_monotonic_seconds() - t0;
+    double ms = clock_ms((cg_device)m->p.dev, t0);
     free(x);
-    return st == CG_OK ? dt : -1;
+    if (st == CG_OK && ms < 0)
+        snprintf(err, errlen, "CUDA timer: %s", cg_cuda_last_error());
+    return st == CG_OK && ms >= 0 ? ms / 1e3 : -1;
 }
 
 int cli_bench_step_ddpm(int argc, char **argv)
@@ -55,10 +80,11 @@ int cli_bench_step_ddpm(int argc, char **argv)
     const char *cmd = "cugen bench step ddpm";
     int64_t batch = 32, size = 32, nc = 1, ch = 32, nrb = 1, warmup = 2, repeat = 10,
             sample_n = 0, steps = 50;
-    const char *mult = "1,2,2", *attn = "16";
+    const char *mult = "1,2,2", *attn = "16", *device = "cpu";
     double dropout = 0.1;
     int no_torch = 0;
     arg_opt opts[] = {
+        {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
         {"image-size", ARG_INT, &size, "N", "image side (default 32)", 8, 256, 0},
         {"nc", ARG_INT, &nc, "1|3", "channels (default 1)", 1, 3, 0},
         {"ch", ARG_INT, &ch, "N", "UNet base width (default 32)", 2, 1024, 0},
@@ -98,6 +124,21 @@ int cli_bench_step_ddpm(int argc, char **argv)
         return st == CG_ERR_ARG ? 2 : 1;
     }
     cg_unet_init(&m, 1, 1);
+    cg_device dev = CG_CPU;
+    if (strcmp(device, "cuda") == 0) {
+        char why[256] = "";
+        if (cg_cuda_device_count(why, sizeof why) == 0) {
+            fprintf(stderr, "%s: --device cuda: %s\n", cmd, why);
+            cg_unet_free(&m);
+            return 2;
+        }
+        dev = CG_CUDA;
+        if ((st = cg_params_to_device(&m.p, err, sizeof err)) != CG_OK) {
+            fprintf(stderr, "%s: %s\n", cmd, err);
+            cg_unet_free(&m);
+            return 1;
+        }
+    }
     cg_ddpm_sched s;
     int B = (int)batch, S = (int)size;
     int64_t nx = (int64_t)B * a.in_ch * S * S;
@@ -120,25 +161,42 @@ int cli_bench_step_ddpm(int argc, char **argv)
     cg_adam opt;
     cg_adam_init(&opt, 2e-4, 0.9, 0.999, 1e-8, 0, 0);
     int threads = openblas_get_num_threads();
+    char where[200];
+    if (dev == CG_CUDA) {
+        cg_cuda_device_info info;
+        if (cg_cuda_device_info_get(0, &info) != CG_OK)
+            snprintf(info.name, sizeof info.name, "GPU 0");
+        snprintf(where, sizeof where, "%s, CUDA %s, cuDNN %s, CUDA events", info.name,
+                 cg_cuda_runtime_version(), cg_cuda_cudnn_version());
+    } else {
+        snprintf(where, sizeof where, "CPU (%d thread%s)", threads, threads == 1 ? "" : "s");
+    }
     printf("%s: %dx%dx%d, ch %d, ch-mult %s, %d res blocks, attention at %s, dropout %g, "
-           "%lld parameters, batch %d, CPU (%d thread%s); median of %d steps after %d warm-up\n",
+           "%lld parameters, batch %d, %s; median of %d steps after %d warm-up\n",
            cmd, a.in_ch, S, S, a.ch, mult, a.num_res_blocks, attn, dropout,
-           (long long)cg_params_count(&m.p), B, threads, threads == 1 ? "" : "s", (int)repeat,
-           (int)warmup);
+           (long long)cg_params_count(&m.p), B, where, (int)repeat, (int)warmup);
     fflush(stdout);
     int code = 0;
     for (int it = 0; it < warmup + repeat; it++) {
-        double t0 = cg_monotonic_seconds(), loss;
-        st = cg_ddpm_step(&ctx, &m, &s, &opt, &ema, cg_wrap(&ctx, x, CG_SHAPE(B, a.in_ch, S, S)),
-                          &noise, &drop, &loss);
-        double dt = cg_monotonic_seconds() - t0;
-        if (st != CG_OK) {
+        double t0, loss;
+        clock_start(dev, &t0);
+        /* the batch as training hands it over: on the GPU uploaded through
+         * the pinned buffer (asynchronously) */
+        cg_tensor *xt = dev == CG_CPU ? cg_wrap(&ctx, x, CG_SHAPE(B, a.in_ch, S, S))
+                                      : cg_new_on(&ctx, dev, CG_SHAPE(B, a.in_ch, S, S));
+        if (xt && dev != CG_CPU)
+            cg_copy_from_host(&ctx, xt, x);
+        st = cg_ddpm_step(&ctx, &m, &s, &opt, &ema, xt, &noise, &drop, &loss);
+        double ms = clock_ms(dev, t0);
+        if (st == CG_OK && ms < 0)
+            snprintf(ctx.errmsg, sizeof ctx.errmsg, "CUDA timer: %s", cg_cuda_last_error());
+        if (st != CG_OK || ms < 0) {
             fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
             code = 1;
             break;
         }
         if (it >= warmup)
-            t[it - warmup] = dt * 1e3;
+            t[it - warmup] = ms;
     }
     double sample_s = 0;
     if (code == 0 && sample_n > 0 &&
@@ -156,19 +214,23 @@ int cli_bench_step_ddpm(int argc, char **argv)
         printf("cugen:   step_ms %.4f img_per_s %.2f (fastest %.4f ms, slowest %.4f ms)\n", med,
                rate, fast, slow);
         if (sample_n > 0)
-            printf("cugen:   DDIM %d steps, %d images: %.3f s\n", (int)steps, (int)sample_n,
-                   sample_s);
+            printf("cugen:   DDIM %d steps, %d images: %.3f s (ddim_s)\n", (int)steps,
+                   (int)sample_n, sample_s);
         if (!no_torch) {
             char args[512];
             snprintf(args, sizeof args, "--image-size %d --nc %d --ch %d --ch-mult %s "
                      "--num-res-blocks %d --attn %s --dropout %g --batch %d --warmup %d "
-                     "--repeat %d --threads %d --sample-n %d --steps %d", S, a.in_ch, a.ch, mult,
-                     a.num_res_blocks, attn, dropout, B, (int)warmup, (int)repeat, threads,
-                     (int)sample_n, (int)steps);
-            double tms = 0, tr = bench_torch_rate("bench_torch_ddpm.py", args, &tms);
+                     "--repeat %d --threads %d --sample-n %d --steps %d --device %s", S, a.in_ch,
+                     a.ch, mult, a.num_res_blocks, attn, dropout, B, (int)warmup, (int)repeat,
+                     threads, (int)sample_n, (int)steps, device);
+            double tms = 0, tsample = 0;
+            double tr = bench_torch_rate("bench_torch_ddpm.py", args, &tms, &tsample);
             if (tr > 0)
                 printf("ratio:   cugen img/s / PyTorch img/s = %.2f (> 1: cugen is faster)\n",
                        rate / tr);
+            if (tr > 0 && sample_n > 0 && tsample > 0)
+                printf("ratio:   DDIM %d steps, %d images: PyTorch s / cugen s = %.2f (> 1: "
+                       "cugen is faster)\n", (int)steps, (int)sample_n, tsample / sample_s);
         }
     }
     cg_ctx_free(&ctx);

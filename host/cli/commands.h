@@ -20,9 +20,10 @@ int cli_sample(int argc, char **argv);
 int cli_bench_data(int argc, char **argv); /* called by cli_bench */
 int cli_bench_step(int argc, char **argv); /* called by cli_bench */
 void cli_train_list(void);   /* one line per model, for --help */
-/* called by cli_sample for a DDPM checkpoint */
+/* called by cli_sample for a DDPM checkpoint; device "auto", "cpu" or "cuda" */
 int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,
-                    int ancestral, int progress, int clip, const char *dump);
+                    int ancestral, int progress, int clip, const char *dump,
+                    const char *device);
 /* cli_sample for an image RealNVP (sample_flow.c): when an argument names one */
 int cli_sample_is_flow(int argc, char **argv);
 int cli_sample_flow(int argc, char **argv);
@@ -31,7 +32,7 @@ int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, cha
              size_t len);
 int cli_bench_step_ddpm(int argc, char **argv); /* called by cli_bench_step */
 /* img/s of scripts/NAME run with args, for the side-by-side benchmarks */
-double bench_torch_rate(const char *name, const char *args, double *step_ms);
+double bench_torch_rate(const char *name, const char *args, double *step_ms, double *ddim_s);
 int cli_eval(int argc, char **argv);             /* eval CKPT --metric M */
 int cli_eval_likelihood(int argc, char **argv);  /* the elbo, nll and bpd metrics */
 int cli_eval_samples(int argc, char **argv);     /* the mmd and fid metrics */

@@ -75,6 +75,7 @@ int cli_sample(int argc, char **argv)
     const char *sampler = "ddim";
     int64_t steps = 50;
     int progress = 0, no_clip = 0;
+    const char *device = "auto";
     arg_opt opts[] = {
         {"n", ARG_INT, &n, "N", "number of images (default 64; with --interpolate a multiple "
          "of 8)", 1, 1024, 0},
@@ -100,6 +101,9 @@ int cli_sample(int argc, char **argv)
          0},
         {"no-clip", ARG_FLAG, &no_clip, NULL,
          "DDPM checkpoints: do not clip each step's prediction of x_0 to [-1, 1]", 1, 0, 0},
+        {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
+         "DDPM checkpoints: where the UNet runs (default auto: the GPU when there is one); "
+         "DCGAN generators run on the CPU", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -138,7 +142,7 @@ int cli_sample(int argc, char **argv)
             return 2;
         }
         return cli_sample_ddpm(pos[0], (int)n, (uint64_t)seed, out, (int)steps,
-                               strcmp(sampler, "ddpm") == 0, progress, !no_clip, dump);
+                               strcmp(sampler, "ddpm") == 0, progress, !no_clip, dump, device);
     }
     for (int i = 0; i < nopts; i++)
         if (opts[i].seen && (strcmp(opts[i].name, "sampler") == 0 ||
@@ -149,6 +153,10 @@ int cli_sample(int argc, char **argv)
                     opts[i].name, pos[0]);
             return 2;
         }
+    if (strcmp(device, "cuda") == 0) {
+        fprintf(stderr, "%s: --device cuda: DCGAN generators sample on the CPU only\n", cmd);
+        return 2;
+    }
     cg_dcgan m;
     cg_dcgan_arch a;
     char err[1024];

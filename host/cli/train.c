@@ -384,8 +384,8 @@ static const model_entry models[] = {
     {"dcgan", "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)", 0,
      128, 2e-4, 1, 500, 1, "data data-dir image-size deterministic tf32 nz ngf ndf bn", run_dcgan},
     {"ddpm", "DDPM: a UNet learns to denoise Fashion-MNIST (32x32) or CelebA (64x64)", 0, 128,
-     2e-4, 1, 500, 0, "data data-dir image-size deterministic ch ch-mult num-res-blocks attn "
-     "dropout schedule ema-decay sample-steps", run_ddpm},
+     2e-4, 1, 500, 1, "data data-dir image-size deterministic tf32 ch ch-mult num-res-blocks "
+     "attn dropout schedule ema-decay sample-steps", run_ddpm},
     {"vae", "VAE: the seed article's MLP (784-400-20) or a conv one, on Fashion-MNIST, ...", 0,
      128, 1e-3, 1, 500, 0,
      "data data-dir image-size deterministic arch hidden latent likelihood width", run_vae},

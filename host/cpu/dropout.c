@@ -3,35 +3,80 @@
  * scale, the mask drawn from Philox blocks on the fly (no mask in memory).
  */
 #include "cpu/cpu_dropout.h"
+#include "cpu/cpu_parallel.h"
 #include "cugen/philox_impl.h"
 
-/* out_i = keep_i ? in_i / (1 - p) : 0 (see cpu_dropout.h for keep_i) */
+#define DROP_CHUNK 1024  /* elements per pass: their Philox values fit on the stack */
+
+/* out_i = keep_i ? in_i / (1 - p) : 0 (see cpu_dropout.h for keep_i). Per
+ * chunk: the Philox blocks it spans first (a branch-free loop over blocks),
+ * then the mask and the scaling, so that neither loop tests per element
+ * whether a new block starts. */
 static void dropout_apply(real *out, const real *in, int64_t n, double p, uint64_t seed,
                           uint32_t stream, uint64_t offset)
 {
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
     double scale = 1.0 / (1.0 - p);
-    uint32_t u[4];
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t idx = offset + (uint64_t)i;
-        if (i == 0 || (idx & 3) == 0) {
-            uint64_t block = idx >> 2;
-            const uint32_t ctr[4] = {(uint32_t)block, (uint32_t)(block >> 32), stream, 0};
-            cg_philox_block(ctr, key, u);
+    uint32_t u[DROP_CHUNK + 8];
+    for (int64_t i0 = 0; i0 < n; i0 += DROP_CHUNK) {
+        int64_t m = n - i0 < DROP_CHUNK ? n - i0 : DROP_CHUNK;
+        /* values offset + i0 .. offset + i0 + m - 1 lie in blocks b0 .. b1 */
+        uint64_t first = offset + (uint64_t)i0, b0 = first >> 2;
+        uint64_t b1 = (first + (uint64_t)m - 1) >> 2;
+        for (uint64_t b = b0; b <= b1; b++) {
+            const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), stream, 0};
+            cg_philox_block(ctr, key, u + 4 * (b - b0));
         }
-        int keep = (double)cg_u32_to_uniform(u[idx & 3]) >= p;
-        out[i] = keep ? (real)((double)in[i] * scale) : 0;
+        const uint32_t *v = u + (first & 3);
+        const real *x = in + i0;
+        real *y = out + i0;
+        for (int64_t i = 0; i < m; i++) {
+            int keep = (double)cg_u32_to_uniform(v[i]) >= p;
+            y[i] = keep ? (real)((double)x[i] * scale) : 0;
+        }
     }
+}
+
+#define DROP_PAR_MIN 65536  /* elements: below, a region costs more than it saves */
+
+typedef struct {
+    real *out;
+    const real *in;
+    int64_t n;
+    double p;
+    uint64_t seed, offset;
+    uint32_t stream;
+} drop_job;
+
+/* part t of the elements: the same counters as in one pass (offset + lo) */
+static void drop_part(void *arg, int t, int nt)
+{
+    drop_job *j = arg;
+    int64_t lo, hi;
+    cpu_split(j->n, t, nt, &lo, &hi);
+    dropout_apply(j->out + lo, j->in + lo, hi - lo, j->p, j->seed, j->stream,
+                  j->offset + (uint64_t)lo);
+}
+
+static void dropout_run(real *out, const real *in, int64_t n, double p, uint64_t seed,
+                        uint32_t stream, uint64_t offset)
+{
+    int nt = n < DROP_PAR_MIN ? 1 : cpu_threads();
+    drop_job j = {out, in, n, p, seed, offset, stream};
+    if (nt > 1)
+        cpu_parallel(drop_part, &j, nt);
+    else
+        dropout_apply(out, in, n, p, seed, stream, offset);
 }
 
 void cpu_dropout_fwd(real *y, const real *x, int64_t n, double p, uint64_t seed,
                      uint32_t stream, uint64_t offset)
 {
-    dropout_apply(y, x, n, p, seed, stream, offset);
+    dropout_run(y, x, n, p, seed, stream, offset);
 }
 
 void cpu_dropout_bwd(real *dx, const real *dy, int64_t n, double p, uint64_t seed,
                      uint32_t stream, uint64_t offset)
 {
-    dropout_apply(dx, dy, n, p, seed, stream, offset);
+    dropout_run(dx, dy, n, p, seed, stream, offset);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cugen/cuda.h"
 #include "cugen/ddpm.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
@@ -79,6 +80,28 @@ void cg_ddpm_q_step(const cg_ddpm_sched *s, real *x, const real *z, int t, int64
 
 /* ---- training ------------------------------------------------------------------ */
 
+/* x_t on the GPU: sqrt(abar_t) x0 + sqrt(1 - abar_t) eps with the two
+ * per-image factors (N, 1, 1, 1) broadcast, off the tape. The CPU forms the
+ * sum in double and rounds once; this rounds the two products and the sum
+ * to float, a few float ulps apart (relative ~1e-7). */
+static cg_tensor *q_sample_on(cg_ctx *ctx, const cg_ddpm_sched *s, cg_tensor *x0,
+                              cg_tensor *eps, const int32_t *t, int N)
+{
+    cg_tensor *sa = cg_new(ctx, CG_SHAPE(N, 1, 1, 1)), *sb = cg_new(ctx, CG_SHAPE(N, 1, 1, 1));
+    if (!sa || !sb)
+        return NULL;
+    for (int i = 0; i < N; i++) {
+        sa->data[i] = (real)sqrt(s->alpha_bar[t[i]]);
+        sb->data[i] = (real)sqrt(1 - s->alpha_bar[t[i]]);
+    }
+    cg_device dev = (cg_device)x0->dev;
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *xt = cg_add(ctx, cg_mul(ctx, x0, cg_to_device(ctx, sa, dev)),
+                           cg_mul(ctx, eps, cg_to_device(ctx, sb, dev)));
+    cg_set_grad(ctx, prev);
+    return xt;
+}
+
 cg_tensor *cg_ddpm_loss(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, cg_tensor *x0,
                         const int32_t *t, cg_tensor *eps, cg_rng *drop, cg_tensor **pred)
 {
@@ -90,17 +113,31 @@ cg_tensor *cg_ddpm_loss(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, cg_tens
                 SHAPE_STR(eps));
         return NULL;
     }
+    cg_device dev = (cg_device)x0->dev;
+    if (eps->dev != dev || m->p.dev != (int)dev) {
+        cg_fail(ctx, CG_ERR_ARG, "ddpm: x0, eps and the UNet's parameters must be on one "
+                "device");
+        return NULL;
+    }
     for (int i = 0; i < N; i++)
         if (t[i] < 0 || t[i] >= s->T) {
             cg_fail(ctx, CG_ERR_ARG, "ddpm: timestep %d outside [0, %d)", t[i], s->T);
             return NULL;
         }
-    cg_tensor *xt = cg_new_like(ctx, x0), *tt = cg_new(ctx, CG_SHAPE(N));
-    if (!xt || !tt)
+    /* t (N) as reals, formed on the host (uploaded for the GPU) */
+    cg_tensor *xt, *tt = cg_new(ctx, CG_SHAPE(N));
+    if (!tt)
         return NULL;
-    cg_ddpm_q_sample(s, xt->data, x0->data, eps->data, t, N, x0->n / N);
     for (int i = 0; i < N; i++)
         tt->data[i] = (real)t[i];
+    if (dev == CG_CPU) {
+        if (!(xt = cg_new_like(ctx, x0)))
+            return NULL;
+        cg_ddpm_q_sample(s, xt->data, x0->data, eps->data, t, N, x0->n / N);
+    } else {
+        xt = q_sample_on(ctx, s, x0, eps, t, N);
+        tt = cg_to_device(ctx, tt, dev);
+    }
     cg_tensor *p = cg_unet_forward(ctx, m, xt, tt, drop, 1);
     if (pred)
         *pred = p;
@@ -115,40 +152,59 @@ cg_status cg_ddpm_step(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, cg_adam 
     if (!x0)
         return cg_fail(ctx, CG_ERR_ARG, "ddpm: no batch");
     int N = x0->shape[0];
+    /* t on the host, eps where x0 is: the same stream, so the same values
+     * on either device (the GPU's Philox fill is the CPU's bit for bit) */
     int32_t *t = cg_arena_alloc(&ctx->arena, sizeof(int32_t) * (size_t)N);
     cg_tensor *eps = cg_new_like(ctx, x0);
     if (!t || !eps)
         return cg_fail(ctx, CG_ERR_NOMEM, "ddpm: step arena: out of memory");
     for (int i = 0; i < N; i++)
         t[i] = (int32_t)cg_rng_below(noise, (uint32_t)s->T);
-    cg_rng_normal(noise, eps->data, eps->n, 0.0, 1.0);
+    if (cg_rng_fill_normal(noise, eps, 0.0, 1.0) != CG_OK)
+        return cg_fail(ctx, CG_ERR_CUDA, "ddpm: noise: %s", cg_cuda_last_error());
     cg_tensor *l = cg_ddpm_loss(ctx, m, s, x0, t, eps, drop, NULL);
     if (cg_backward(ctx, l) != CG_OK)
         return ctx->err;
-    *loss = l->data[0];
     cg_status st = cg_adam_step(opt, &m->p);
     if (st != CG_OK)
-        return cg_fail(ctx, st, "ddpm: Adam step failed");
-    if (ema)
-        cg_ema_update(ema, &m->p);
-    cg_params_zero_grad(&m->p);
+        return cg_fail(ctx, st, "ddpm: Adam step failed: %s", cg_cuda_last_error());
+    if (ema && (st = cg_ema_update(ema, &m->p)) != CG_OK)
+        return cg_fail(ctx, st, "ddpm: EMA update failed: %s", cg_cuda_last_error());
+    if ((st = cg_params_zero_grad(&m->p)) != CG_OK)
+        return cg_fail(ctx, st, "ddpm: zeroing gradients: %s", cg_cuda_last_error());
+    /* the one read-back of the step (waits for the GPU's queue) */
+    real lv = 0;
+    if (cg_copy_to_host(ctx, &lv, l) != CG_OK)
+        return ctx->err;
+    *loss = lv;
     cg_ctx_step_end(ctx);
     return CG_OK;
 }
 
 /* ---- sampling -------------------------------------------------------------------- */
 
-/* eps(x, t) for all N images, into e (host memory); resets the arena. */
+/* eps(x, t) for all N images, x and e host memory, the UNet on its
+ * parameters' device (x uploaded, e read back); resets the arena. */
 static cg_status predict(cg_ctx *ctx, cg_unet *m, const real *x, int t, int N, real *e)
 {
     int C = m->a.in_ch, S = m->a.image_size;
-    cg_tensor *xt = cg_wrap(ctx, (real *)x, CG_SHAPE(N, C, S, S));
+    cg_device dev = (cg_device)m->p.dev;
+    cg_tensor *xt;
+    if (dev == CG_CPU) {
+        xt = cg_wrap(ctx, (real *)x, CG_SHAPE(N, C, S, S));
+    } else {
+        xt = cg_new_on(ctx, dev, CG_SHAPE(N, C, S, S));
+        if (xt)
+            cg_copy_from_host(ctx, xt, x);
+    }
     cg_tensor *tt = cg_new(ctx, CG_SHAPE(N));
     for (int i = 0; tt && i < N; i++)
         tt->data[i] = (real)t;
+    if (dev != CG_CPU)
+        tt = cg_to_device(ctx, tt, dev);
     cg_tensor *y = cg_unet_forward(ctx, m, xt, tt, NULL, 0);
     if (y)
-        memcpy(e, y->data, sizeof(real) * (size_t)y->n);
+        cg_copy_to_host(ctx, e, y);
     cg_ctx_step_end(ctx);
     return ctx->err;
 }

@@ -13,6 +13,12 @@
  *   DIR/real.png                a batch of the training data
  *   DIR/metrics.jsonl           every step: loss
  *
+ * With --device cuda the parameters, Adam's moments and the EMA live on the
+ * GPU and the whole step runs there (the timesteps are drawn on the host
+ * from the noise stream, the noise on the GPU from the same stream: the
+ * same values as a CPU run); checkpoints go through host copies and are the
+ * same files either way, so a run may resume on the other device.
+ *
  * Random streams of the seed: 1 the initial weights, 2 the fixed x_T of the
  * grid, 3 the timesteps and noise of the training steps, 4 dropout; the
  * loader has its own.
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/data.h"
 #include "cugen/ddpm.h"
 #include "cugen/io.h"
@@ -240,9 +247,6 @@ static cg_status open_all(run *r)
     const cg_train_opts *o = r->o;
     const cg_ddpm_opts *d = r->d;
     char why[1024];
-    if (o->device == CG_CUDA)  /* never a silent CPU run when the GPU was chosen */
-        return fail(r, CG_ERR_ARG, "--device cuda: the DDPM's ops run on the CPU only in this "
-                    "build yet; use --device cpu");
     int size = o->image_size ? o->image_size : d->a.image_size ? d->a.image_size : 32;
     cg_data_spec spec = {.name = o->data ? o->data : "fashion-mnist", .dir = o->data_dir,
                          .size = size};
@@ -255,6 +259,13 @@ static cg_status open_all(run *r)
     if ((st = cg_unet_build(&r->m, &a, why, sizeof why)) != CG_OK)
         return fail(r, st, "%s", why + (strncmp(why, "ddpm: ", 6) == 0 ? 6 : 0));
     cg_unet_init(&r->m, o->seed, STREAM_INIT);
+    /* on the GPU before the EMA copies the weights: the shadow lives beside them */
+    if (o->device == CG_CUDA) {
+        cg_cuda_set_deterministic(o->deterministic);
+        cg_cuda_set_tf32(o->tf32);
+        if ((st = cg_params_to_device(&r->m.p, why, sizeof why)) != CG_OK)
+            return fail(r, st, "parameters to the GPU: %s", why);
+    }
     if ((st = cg_ddpm_sched_init(&r->s, d->schedule, d->T)) != CG_OK)
         return fail(r, st, "bad schedule or %d timesteps", d->T);
     if (r->ds.count < o->batch)
@@ -370,14 +381,21 @@ cg_status cg_ddpm_train(const cg_train_opts *o, const cg_ddpm_opts *d, cg_ddpm_r
         cg_batch b;
         cg_loader_next(r->loader, &b);
         cg_ctx *ctx = &r->ctx;
-        cg_tensor *x = cg_wrap(ctx, (real *)b.x,
-                               CG_SHAPE(b.n, a->in_ch, a->image_size, a->image_size));
-        if (!x) {
+        if (s == inject)
+            ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
+        int S = a->image_size;
+        cg_tensor *x;
+        if (o->device == CG_CPU) {
+            x = cg_wrap(ctx, (real *)b.x, CG_SHAPE(b.n, a->in_ch, S, S));
+        } else {
+            x = cg_new_on(ctx, o->device, CG_SHAPE(b.n, a->in_ch, S, S));
+            if (x)
+                cg_copy_from_host(ctx, x, b.x);  /* pinned, asynchronous */
+        }
+        if (!x || ctx->err) {
             st = fail(r, ctx->err, "%s", ctx->errmsg);
             break;
         }
-        if (s == inject)
-            x->data[0] = NAN;
         if (s == first + 1)
             t_start = cg_monotonic_seconds();  /* the first step warms up */
         double loss = 0;

@@ -2,10 +2,12 @@
  * test_ddpm_cli.c: `cugen train ddpm` and `cugen sample` on a DDPM
  * checkpoint, end to end on a small MNIST-format fixture: the run
  * directory's files, a resume that reproduces the uninterrupted run bit for
- * bit (also after SIGTERM), the NaN guard, one-line errors (exit 2) for every bad flag, and the
- * CelebA path: 64x64 RGB images from a packed file.
+ * bit (also after SIGTERM), the NaN guard, one-line errors (exit 2) for every bad flag, the
+ * CelebA path: 64x64 RGB images from a packed file, and --device cuda (a
+ * usage error without a GPU; with one, runs that move between the devices).
  */
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +17,9 @@
 #include <unistd.h>
 
 #include "cugen/data.h"
+#include "cugen/cuda.h"
 #include "cugen/io.h"
+#include "gpu_check.h"
 #include "harness.h"
 
 #define NEED_BIN(r, ...)                                                        \
@@ -63,8 +67,11 @@ static char *fixture(void)
 
 /* a tiny UNet at 32x32: ch 8, levels at 32 and 16,
  * attention at 16, dropout on (its stream is part of the resumed state) */
-#define SMALL "--data", "mnist", "--image-size", "32", "--ch", "8", "--ch-mult", "1,2", \
-              "--num-res-blocks", "1", "--attn", "16", "--batch", "4", "--quiet"
+#define ARCH "--data", "mnist", "--image-size", "32", "--ch", "8", "--ch-mult", "1,2", \
+             "--num-res-blocks", "1", "--attn", "16", "--batch", "4", "--quiet"
+/* on the CPU also where a GPU is (auto would take it): the bit-for-bit
+ * resume tests are about the oracle; the GPU test names its devices */
+#define SMALL ARCH, "--device", "cpu"
 
 static int exists(const char *dir, const char *name)
 {
@@ -288,7 +295,15 @@ TEST(cli_ddpm_bad_flags)
     FAILS(2, "--bn is for DCGAN generators", "sample", run, "--bn", "running");
     FAILS(2, "--progress is for DDPM checkpoints", "sample", "/nonexistent", "--progress");
     FAILS(2, "--no-clip is for DDPM checkpoints", "sample", "/nonexistent", "--no-clip");
+    FAILS(2, "DCGAN generators sample on the CPU only", "sample", "/nonexistent", "--device",
+          "cuda");
     FAILS(2, "--no-clip takes no value", "sample", run, "--no-clip=1");
+    FAILS(2, "--device expects one of", "sample", run, "--device", "tpu");
+    FAILS(2, "--device expects one of", "bench", "step", "ddpm", "--device", "gpu");
+    if (cg_cuda_device_count(NULL, 0) == 0) {
+        FAILS(2, "--device cuda: ", "sample", run, "--device", "cuda");
+        FAILS(2, "--device cuda: ", "bench", "step", "ddpm", "--device", "cuda", "--no-torch");
+    }
     FAILS(2, "--ch-mult must be", "bench", "step", "ddpm", "--ch-mult", "2,x");
     FAILS(2, "--attn must be", "bench", "step", "ddpm", "--attn", "10");
     FAILS(2, "1 or 3 channels", "bench", "step", "ddpm", "--nc", "2");
@@ -332,4 +347,83 @@ TEST(cli_ddpm_trains_64x64_rgb_from_a_packed_file)
     CHECK(r.code == 0 && strstr(r.out, "64x64 DDPM") && strstr(r.out, "3 channels"),
           "exit %d: %s %s", r.code, r.out, r.err);
     th_rmtree(dir);
+}
+
+TEST(cli_ddpm_device_cuda_without_a_gpu_is_a_usage_error)
+{
+    if (cg_cuda_device_count(NULL, 0) > 0)
+        SKIP("a GPU is present (gpu_cli_ddpm_runs_move_between_devices covers --device cuda)");
+    char *fx = fixture();
+    REQUIRE(fx);
+    FAILS(2, "--device cuda: ", TRAIN, "--device", "cuda");
+    th_rmtree(fx);
+}
+
+/* Two lists of losses (one a line) agree to tol relative, line by line. */
+static void same_losses(const char *what, const char *a, const char *b, double tol)
+{
+    int lines = 0;
+    while (a && b && *a && *b) {
+        char *ea, *eb;
+        double x = strtod(a, &ea), y = strtod(b, &eb);
+        CHECK(ea != a && eb != b && fabs(x - y) <= tol * fabs(y), "%s: step %d: %.9g vs %.9g",
+              what, lines + 1, x, y);
+        a = ea + strspn(ea, "\n");
+        b = eb + strspn(eb, "\n");
+        lines++;
+    }
+    CHECK(a && b && !*a && !*b && lines > 0, "%s: the runs have different step counts", what);
+}
+
+/* 6 steps on the CPU; 3 on the GPU resumed on the CPU to 6; 3 on the CPU
+ * resumed on the GPU to 6: the checkpoint is the same file either way, and
+ * the losses agree to 1e-4 (GPU vs CPU after a few steps, DESIGN.md's bound;
+ * the same timesteps and noise on both). */
+TEST(gpu_cli_ddpm_runs_move_between_devices)
+{
+    GPU_OR_SKIP();
+    th_run_result r;
+    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir(), *c = th_tmpdir();
+    REQUIRE(fx && a && b && c);
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--sample-steps",
+             "0", "--device", "cpu", "--out", a);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "3", "--sample-steps",
+             "2", "--device", "cuda", "--deterministic", "--out", b);
+    REQUIRE(r.code == 0, "GPU: exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.out, "device: cuda") && exists(b, "samples.png"), "%s", r.out);
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--sample-steps",
+             "0", "--device", "cpu", "--out", b, "--resume");
+    REQUIRE(r.code == 0, "GPU run resumed on the CPU: exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "3", "--sample-steps",
+             "0", "--device", "cpu", "--out", c);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--sample-steps",
+             "0", "--device", "cuda", "--deterministic", "--out", c, "--resume");
+    REQUIRE(r.code == 0, "CPU run resumed on the GPU: exit %d: %s", r.code, r.err);
+    char *la = losses(a);
+    same_losses("GPU then CPU", losses(b), la, 1e-4);
+    same_losses("CPU then GPU", losses(c), la, 1e-4);
+    /* DDIM on both devices from the same x_T: the same images to float
+     * rounding (bound as in test_gpu_ddpm.c's sampling comparison) */
+    NEED_BIN(&r, "sample", a, "--n", "4", "--steps", "10", "--device", "cuda", "--out",
+             th_path(a, "g.png"), "--dump", th_path(a, "g"));
+    REQUIRE(r.code == 0 && strstr(r.out, "on the GPU"), "exit %d: %s%s", r.code, r.out, r.err);
+    NEED_BIN(&r, "sample", a, "--n", "4", "--steps", "10", "--device", "cpu", "--out",
+             th_path(a, "c.png"), "--dump", th_path(a, "c"));
+    REQUIRE(r.code == 0 && strstr(r.out, "on the CPU"), "exit %d: %s%s", r.code, r.out, r.err);
+    size_t lg = 0, lc = 0;
+    const float *xg = (const float *)th_read_file(th_path(a, "g.images.f32"), &lg);
+    const float *xc = (const float *)th_read_file(th_path(a, "c.images.f32"), &lc);
+    REQUIRE(xg && xc && lg == lc && lg == 4 * 1024 * sizeof(float), "%zu, %zu", lg, lc);
+    double d = 0, n2 = 0;
+    for (size_t i = 0; i < lg / sizeof(float); i++) {
+        d += ((double)xg[i] - xc[i]) * ((double)xg[i] - xc[i]);
+        n2 += (double)xc[i] * xc[i];
+    }
+    CHECK(sqrt(d / n2) < 1e-4, "DDIM samples GPU vs CPU: rel %.2e", sqrt(d / n2));
+    th_rmtree(fx);
+    th_rmtree(a);
+    th_rmtree(b);
+    th_rmtree(c);
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/cpu_dropout.h"
 #include "cpu/cpu_gemm.h"
 #include "cugen/ops.h"
 #include "cugen/rng.h"
@@ -101,6 +102,30 @@ TEST(timestep_embedding_matches_formula)
 }
 
 /* ---- dropout -------------------------------------------------------------------------------- */
+/* The CPU mask at offsets that are not multiples of 4 (the op hands out
+ * aligned ones; cpu_dropout_fwd takes any) and over more than one of its
+ * 1024-element chunks: value offset + i of the stream decides element i,
+ * and a kept value is exactly (float)(x / (1 - p) in double). */
+TEST(dropout_mask_at_unaligned_offsets)
+{
+    const int n = 2051;
+    const double p = 0.25;
+    real *x = th_alloc(sizeof(real) * n), *y = th_alloc(sizeof(real) * n);
+    real *u = th_alloc(sizeof(real) * n);
+    for (int i = 0; i < n; i++)
+        x[i] = (real)(0.5 + 0.001 * i);
+    for (uint64_t off = 4001; off < 4005; off++) {
+        cpu_dropout_fwd(y, x, n, p, 77, 4, off);
+        cg_philox_uniform(77, 4, off, u, n);
+        int bad = 0;
+        for (int i = 0; i < n; i++) {
+            real want = (double)u[i] >= p ? (real)((double)x[i] * (1.0 / (1.0 - p))) : 0;
+            bad += y[i] != want;
+        }
+        CHECK(bad == 0, "offset %llu: %d of %d elements differ", (unsigned long long)off, bad, n);
+    }
+}
+
 /* 100k elements, p = 0.3: the dropped count is Binomial(n, p), mean 30000,
  * sd sqrt(n p (1 - p)) = 144.9; allowed 5 sd (725). Kept values are x / (1 - p)
  * to float rounding. The mask is value offset + i of the Philox stream >= p,
