@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/io.h"
 #include "cugen/metrics.h"
 #include "cugen/tape.h"
 
@@ -104,7 +105,7 @@ cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, do
 cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_feat_stats *s,
                            char *err, size_t errlen)
 {
-    enum { CH = 500 };
+    int CH = net->batch > 0 ? net->batch : 500;
     memset(s, 0, sizeof *s);
     if (n < 2) {
         snprintf(err, errlen, "%s: need at least 2 images for a covariance, got %lld", net->name,
@@ -123,13 +124,20 @@ cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_fea
     }
     int64_t P = (int64_t)net->channels * net->height * net->width;
     int prev = cg_set_grad(&ctx, 0);
+    cg_progress prog;
+    int64_t steps = (n + CH - 1) / CH;
+    cg_progress_begin(&prog, steps, 0,
+                      &(cg_progress_cfg){.tty = -1, .every = 10, .unit = "img",
+                                         .quiet = !net->progress});
     for (int64_t at = 0; at < n && st == CG_OK; at += CH) {
         int k = (int)(n - at < CH ? n - at : CH);
         st = net->features(net, &ctx, x + at * P, k, f + at * net->dim);
         if (st != CG_OK)
             snprintf(err, errlen, "%s: %s", net->name, ctx.errmsg);
         cg_ctx_step_end(&ctx);
+        cg_progress_update(&prog, at / CH + 1, 0, k, NULL);
     }
+    cg_progress_end(&prog);
     cg_set_grad(&ctx, prev);
     if (st == CG_OK && (st = cg_feat_stats_compute(f, n, net->dim, s)) != CG_OK)
         snprintf(err, errlen, "%s: out of memory for the feature covariance", net->name);
