@@ -249,5 +249,12 @@ TEST(cli_eval_inception_fid)
     NEED_BIN(&r, "eval", "--metric", "fid", "--net", w, "--real", g, "--fake", g, "--device",
              "tpu");
     CHECK(r.code == 2 && th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
+    /* the benchmark's flags and weights */
+    NEED_BIN(&r, "bench", "inception");
+    CHECK(r.code == 2 && strstr(r.err, "needs --net FILE"), "exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "bench", "inception", "--net", g);
+    CHECK(r.code == 2 && th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "bench", "inception", "--net", w, "--n", "0");
+    CHECK(r.code == 2 && th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
     th_rmtree(dir);
 }
