@@ -16,8 +16,7 @@ extern "C" cg_status cuda_maxpool2d_fwd(real *y, const real *x, const cpu_pool_d
     return cu_map(d.NC * so, [=] __device__(int64_t e) {
         int64_t c = e / so;
         int o = (int)(e % so);
-        const real *p = x + c * si;
-        y[e] = p[maxpool_argmax(p, d.H, d.W, &d, o / d.Wo, o % d.Wo)];
+        y[e] = maxpool_fwd_at(x + c * si, &d, o / d.Wo, o % d.Wo);
     });
 }
 

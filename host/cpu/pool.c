@@ -32,8 +32,7 @@ static void pool_part(void *arg, int t, int nt)
         case MAXPOOL_FWD:
             for (int oh = 0; oh < Ho; oh++)
                 for (int ow = 0; ow < Wo; ow++)
-                    j->out[c * so + oh * Wo + ow] =
-                        j->a[c * si + maxpool_argmax(j->a + c * si, H, W, j->p, oh, ow)];
+                    j->out[c * so + oh * Wo + ow] = maxpool_fwd_at(j->a + c * si, j->p, oh, ow);
             break;
         case MAXPOOL_BWD:
             for (int i = 0; i < H; i++)

@@ -41,12 +41,16 @@ POOL_HD void pool_cover(int i, int k, int s, int p, int n_out, int *lo, int *hi)
 POOL_HD int maxpool_argmax(const real *x, int H, int W, const cpu_pool_dims *d, int oh, int ow)
 {
     int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
-    int best = -1;
-    real m = 0;
-    for (int i = h0 < 0 ? 0 : h0; i < h0 + d->k && i < H; i++)
-        for (int j = w0 < 0 ? 0 : w0; j < w0 + d->k && j < W; j++) {
+    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
+    int i1 = h0 + d->k < H ? h0 + d->k : H, j1 = w0 + d->k < W ? w0 + d->k : W;
+    int best = i0 * W + j0;
+    real m = x[best];
+    if (m != m)
+        return best;
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) {
             real v = x[i * W + j];
-            if (best < 0 || v > m || v != v) {
+            if (v > m || v != v) {
                 best = i * W + j;
                 m = v;
                 if (v != v)
@@ -54,6 +58,22 @@ POOL_HD int maxpool_argmax(const real *x, int H, int W, const cpu_pool_dims *d, 
             }
         }
     return best;
+}
+
+/* The value at maxpool_argmax without the index (the forward pass): the
+ * same element, a NaN winning from the first one on. */
+POOL_HD real maxpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int ow)
+{
+    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
+    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
+    int i1 = h0 + d->k < d->H ? h0 + d->k : d->H, j1 = w0 + d->k < d->W ? w0 + d->k : d->W;
+    real m = x[i0 * d->W + j0];
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) {
+            real v = x[i * d->W + j];
+            m = (v > m || v != v) && m == m ? v : m;
+        }
+    return m;
 }
 
 /* dx at input (i, j) of one plane: dy summed over the windows whose max it is */
@@ -90,9 +110,11 @@ POOL_HD int avgpool_count(const cpu_pool_dims *d, int oh, int ow)
 POOL_HD real avgpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int ow)
 {
     int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
+    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
+    int i1 = h0 + d->k < d->H ? h0 + d->k : d->H, j1 = w0 + d->k < d->W ? w0 + d->k : d->W;
     double s = 0;
-    for (int i = h0 < 0 ? 0 : h0; i < h0 + d->k && i < d->H; i++)
-        for (int j = w0 < 0 ? 0 : w0; j < w0 + d->k && j < d->W; j++)
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++)
             s += x[i * d->W + j];
     return (real)(s / avgpool_count(d, oh, ow));
 }
