@@ -4,6 +4,7 @@
  * with a symmetric square root through LAPACK.
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,35 +64,40 @@ cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, do
     double *v = malloc(sizeof(double) * (size_t)d * d), *w = malloc(sizeof(double) * d);
     double *r = malloc(sizeof(double) * (size_t)d * d), *t = malloc(sizeof(double) * (size_t)d * d);
     cg_status st = v && w && r && t ? CG_OK : CG_ERR_NOMEM;
-    /* R = S_a^(1/2) = V diag(sqrt(max(w, 0))) V^T */
+    int rank = 0;
     if (st == CG_OK) {
         memcpy(v, a->cov, sizeof(double) * (size_t)d * d);
         st = cg_sym_eig(d, v, w);
     }
     if (st == CG_OK) {
+        /* L (d, rank) = the columns k of V sqrt(w_k) with w_k above rounding */
+        double tol = w[d - 1] * d * DBL_EPSILON;
+        int *keep = (int *)r;  /* r is free until the GEMMs */
         for (int k = 0; k < d; k++)
-            w[k] = sqrt(fmax(w[k], 0));
-        /* t = V diag(sqrt w), r = t V^T; then t = R S_b, v = t R (double GEMMs: d is
+            if (w[k] > tol && w[k] > 0)
+                keep[rank++] = k;
+        for (int i = 0; i < d; i++)
+            for (int c = 0; c < rank; c++)
+                t[i * rank + c] = v[i * d + keep[c]] * sqrt(w[keep[c]]);
+        /* r (d, rank) = S_b L; v (rank, rank) = L^T r, symmetrised (double GEMMs: d is
          * 2048 for Inception features) */
-        for (int i = 0; i < d; i++)
-            for (int k = 0; k < d; k++)
-                t[i * d + k] = v[i * d + k] * w[k];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, t, d, v, d, 0.0, r,
-                    d);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, r, d, b->cov, d,
-                    0.0, t, d);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, t, d, r, d, 0.0, v,
-                    d);
-        /* symmetric up to rounding: symmetrised */
-        for (int i = 0; i < d; i++)
-            for (int j = i + 1; j < d; j++)
-                v[i * d + j] = v[j * d + i] = 0.5 * (v[i * d + j] + v[j * d + i]);
-        st = cg_sym_eig(d, v, w);
+        if (rank > 0) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, rank, d, 1.0, b->cov, d,
+                        t, rank, 0.0, r, rank);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rank, rank, d, 1.0, t, rank, r,
+                        rank, 0.0, v, rank);
+            for (int i = 0; i < rank; i++)
+                for (int j = i + 1; j < rank; j++)
+                    v[i * rank + j] = v[j * rank + i] =
+                        0.5 * (v[i * rank + j] + v[j * rank + i]);
+            st = cg_sym_eigvals(rank, v, w);
+        }
     }
     if (st == CG_OK) {
         double tr_sqrt = 0, tr = 0, dm = 0;
-        for (int k = 0; k < d; k++) {
+        for (int k = 0; k < rank; k++)
             tr_sqrt += sqrt(fmax(w[k], 0));
+        for (int k = 0; k < d; k++) {
             tr += a->cov[k * d + k] + b->cov[k * d + k];
             double e = a->mean[k] - b->mean[k];
             dm += e * e;

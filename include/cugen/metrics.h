@@ -22,6 +22,8 @@
  * w (n), eigenvectors into the columns of a (a[i * n + k]: component i of
  * vector k). CG_ERR_NOMEM, or CG_ERR_NUMERIC if LAPACK does not converge. */
 cg_status cg_sym_eig(int n, double *a, double *w);
+/* The eigenvalues only (ascending into w); a is overwritten. Much cheaper. */
+cg_status cg_sym_eigvals(int n, double *a, double *w);
 
 /* ---- the lecture notes' MMD score ----------------------------------------------
  * compute_score(fake, real): with M_ab[i, j] = |a_i - b_j|^2 (pairwise
@@ -37,10 +39,12 @@ cg_status cg_mmd_score(const real *fake, int n, const real *real_x, int m, int d
 
 /* ---- Frechet distance between feature statistics --------------------------------
  * FD = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), computed in double
- * through symmetric eigendecompositions: R = S_a^(1/2) (eigenvectors and the
- * square roots of the eigenvalues, negative ones from rounding set to 0),
- * then Tr((S_a S_b)^(1/2)) = Tr((R S_b R)^(1/2)) = sum of the square roots of
- * the eigenvalues of the symmetric R S_b R. */
+ * through symmetric eigendecompositions: S_a = V W V^T, and with L = the
+ * columns of V diag(sqrt(W)) whose eigenvalue is above rounding (w > d eps
+ * max w: the numerical rank r, r < d when there are fewer images than
+ * features), S_a S_b has the nonzero eigenvalues of the symmetric r x r
+ * L^T S_b L, so Tr((S_a S_b)^(1/2)) is the sum of the square roots of its
+ * eigenvalues (negative ones from rounding taken as 0). */
 typedef struct {
     int d;
     int64_t n;
