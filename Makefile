@@ -154,13 +154,15 @@ demo:
 	    --batch 64 --epochs 1 --out runs/demo-dcgan
 	@echo "demo: samples of a fixed z after the epoch: runs/demo-dcgan/samples.png"
 
-# Regenerate the PyTorch reference files (needs Debian's python3-torch).
+# Regenerate the PyTorch reference files (needs Debian's python3-torch, and
+# python3-torchvision for the Inception one).
 refs:
 	/usr/bin/python3 scripts/make_refs.py tests/ref
 	/usr/bin/python3 scripts/make_dcgan_ref.py tests/ref
 	/usr/bin/python3 scripts/make_ddpm_ref.py tests/ref
 	/usr/bin/python3 scripts/make_vae_flow_ref.py tests/ref
 	/usr/bin/python3 scripts/make_mlp_gan_ref.py tests/ref
+	/usr/bin/python3 scripts/make_inception_ref.py tests/ref/inception_fid.ref
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c, each defining LLVMFuzzerTestOneInput)
 # against the host sources built with clang + ASan + UBSan. Each runs for

@@ -19,7 +19,7 @@
  * not flip the kernel), FMA math (no tensor cores: CUDNN_DEFAULT_MATH would
  * allow TF32 for float data on Ampere and later) unless TF32 was opted into.
  *
- * Plans: one per shape (N, C, H, W, K, Ho, Wo, k, stride, pad and the mode:
+ * Plans: one per shape (N, C, H, W, K, Ho, Wo, kh, kw, stride, ph, pw and the mode:
  * deterministic, TF32) holding the descriptors and, per direction, the
  * algorithm, chosen on first use by cuDNN's heuristics
  * (cudnnGetConvolution*Algorithm_v7): the first of its ranked list that
@@ -52,10 +52,10 @@
 enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_FILTER, NDIR };
 
 typedef struct {
-    int key[12];   /* N, C, H, W, K, Ho, Wo, k, stride, pad, deterministic, tf32 */
+    int key[14];   /* N, C, H, W, K, Ho, Wo, kh, kw, stride, ph, pw, deterministic, tf32 */
     int used;
     cudnnTensorDescriptor_t xd, yd;  /* conv input (N, C, H, W), output (N, K, Ho, Wo) */
-    cudnnFilterDescriptor_t wd;      /* (K, C, k, k) */
+    cudnnFilterDescriptor_t wd;      /* (K, C, kh, kw) */
     cudnnConvolutionDescriptor_t cd;
     int chosen[NDIR];
     int algo[NDIR];
@@ -87,7 +87,7 @@ static cudnnMathType_t base_math(void)
 static cg_status plan_make(conv_plan *p, const int *key)
 {
     int N = key[0], C = key[1], H = key[2], W = key[3], K = key[4], Ho = key[5], Wo = key[6];
-    int k = key[7], stride = key[8], pad = key[9];
+    int kh = key[7], kw = key[8], stride = key[9], ph = key[10], pw = key[11];
     CUDNN_TRY(cudnnCreateTensorDescriptor(&p->xd));
     CUDNN_TRY(cudnnCreateTensorDescriptor(&p->yd));
     CUDNN_TRY(cudnnCreateFilterDescriptor(&p->wd));
@@ -95,26 +95,28 @@ static cg_status plan_make(conv_plan *p, const int *key)
     CUDNN_TRY(cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, N, C, H, W));
     CUDNN_TRY(cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, N, K, Ho,
                                          Wo));
-    CUDNN_TRY(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, K, C, k, k));
-    CUDNN_TRY(cudnnSetConvolution2dDescriptor(p->cd, pad, pad, stride, stride, 1, 1,
+    CUDNN_TRY(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, K, C, kh, kw));
+    CUDNN_TRY(cudnnSetConvolution2dDescriptor(p->cd, ph, pw, stride, stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     CUDNN_TRY(cudnnSetConvolutionMathType(p->cd, base_math()));
     int on, oc, oh, ow;  /* cuDNN's idea of the output must be ours */
     CUDNN_TRY(cudnnGetConvolution2dForwardOutputDim(p->cd, p->xd, p->wd, &on, &oc, &oh, &ow));
     if (on != N || oc != K || oh != Ho || ow != Wo)
         return cu_fail(CG_ERR_CUDA, __FILE__, __LINE__, "cuDNN gives a (%d, %d, %d, %d) output "
-                       "for (%d, %d, %d, %d), k %d, stride %d, pad %d; cugen expects (%d, %d, "
-                       "%d, %d)", on, oc, oh, ow, N, C, H, W, k, stride, pad, N, K, Ho, Wo);
+                       "for (%d, %d, %d, %d), k %dx%d, stride %d, pad %d,%d; cugen expects (%d, "
+                       "%d, %d, %d)", on, oc, oh, ow, N, C, H, W, kh, kw, stride, ph, pw, N, K, Ho,
+                       Wo);
     memcpy(p->key, key, sizeof p->key);
     p->used = 1;
     return CG_OK;
 }
 
 /* The plan of conv input (N, C, H, W) -> output (N, K, Ho, Wo). */
-static cg_status plan_get(int N, int C, int H, int W, int K, int Ho, int Wo, int k, int stride,
-                          int pad, conv_plan **out)
+static cg_status plan_get(int N, int C, int H, int W, int K, int Ho, int Wo, int kh, int kw,
+                          int stride, int ph, int pw, conv_plan **out)
 {
-    int key[12] = {N, C, H, W, K, Ho, Wo, k, stride, pad, cg_cuda_deterministic(), cu_tf32()};
+    int key[14] = {N, C, H, W, K, Ho, Wo, kh, kw, stride, ph, pw, cg_cuda_deterministic(),
+                   cu_tf32()};
     for (int i = 0; i < PLANS; i++) {
         if (plans[i].used && memcmp(plans[i].key, key, sizeof key) == 0) {
             *out = &plans[i];
@@ -218,7 +220,7 @@ static cg_status choose(cudnnHandle_t h, conv_plan *p, int dir)
 {
     if (p->chosen[dir])
         return CG_OK;
-    int det = p->key[10], tf32 = p->key[11];
+    int det = p->key[12], tf32 = p->key[13];
     candidate c[MAX_CAND];
     int n = 0;
     cg_status st = heuristics(h, p, dir, c, &n);
@@ -246,10 +248,10 @@ static cg_status choose(cudnnHandle_t h, conv_plan *p, int dir)
     }
     static const char *const names[NDIR] = {"forward", "backward-data", "backward-filter"};
     return cu_fail(CG_ERR_CUDA, __FILE__, __LINE__, "cuDNN offers no %s%s convolution algorithm "
-                   "for input (%d, %d, %d, %d), k %d, stride %d, pad %d within %zu MiB of "
-                   "workspace (%d candidates)", det ? "deterministic " : "", names[dir],
+                   "for input (%d, %d, %d, %d), k %dx%d, stride %d, pad %d,%d within %zu MiB "
+                   "of workspace (%d candidates)", det ? "deterministic " : "", names[dir],
                    p->key[0], p->key[1], p->key[2], p->key[3], p->key[7], p->key[8], p->key[9],
-                   MAX_WS >> 20, n);
+                   p->key[10], p->key[11], MAX_WS >> 20, n);
 }
 
 /* Handle, algorithm, math mode and workspace for one call in direction dir. */
@@ -333,7 +335,8 @@ static cg_status channel_bias_grad(real *db, const real *dy, int N, int C, int64
 /* ---- conv2d ---------------------------------------------------------------------------- */
 static cg_status conv2d_plan(const cpu_conv_dims *d, conv_plan **p)
 {
-    return plan_get(d->N, d->Cin, d->H, d->W, d->Cout, d->Ho, d->Wo, d->k, d->stride, d->pad, p);
+    return plan_get(d->N, d->Cin, d->H, d->W, d->Cout, d->Ho, d->Wo, d->kh, d->kw, d->stride,
+                    d->ph, d->pw, p);
 }
 
 extern "C" cg_status cuda_conv2d_fwd(real *y, const real *x, const real *w, const real *b,
@@ -368,7 +371,8 @@ extern "C" cg_status cuda_conv2d_bwd(real *dx, real *dw, real *db, const real *d
 /* ---- conv_transpose2d: the conv from its output (N, Cout, Ho, Wo) to its input ---------- */
 static cg_status convt_plan(const cpu_conv_dims *d, conv_plan **p)
 {
-    return plan_get(d->N, d->Cout, d->Ho, d->Wo, d->Cin, d->H, d->W, d->k, d->stride, d->pad, p);
+    return plan_get(d->N, d->Cout, d->Ho, d->Wo, d->Cin, d->H, d->W, d->kh, d->kw, d->stride,
+                    d->ph, d->pw, p);
 }
 
 extern "C" cg_status cuda_conv_transpose2d_fwd(real *y, const real *x, const real *w,

@@ -126,6 +126,35 @@ def conv_transpose2d_case(seed, N, Cin, H, W, Cout, k, stride, pad, bias):
     return [("cfg", cfg(stride, pad))] + op_case(fn, inp, grads, seed + 1)
 
 
+def conv2d_hw_case(seed, N, Cin, H, W, Cout, kh, kw, stride, ph, pw):
+    """Rectangular kernel, per-axis padding, no bias; cfg = (stride, pad_h, pad_w)."""
+    g = gen(seed)
+    inp = {"x": randn(g, N, Cin, H, W), "w": randn(g, Cout, Cin, kh, kw, scale=0.3)}
+    fn = lambda t: F.conv2d(t["x"], t["w"], None, stride=stride, padding=(ph, pw))
+    return [("cfg", cfg(stride, ph, pw))] + op_case(fn, inp, {"x": "dx", "w": "dw"}, seed + 1)
+
+
+def pool_case(seed, kind, N, C, H, W, k, stride, pad, count_include_pad=0):
+    """max_pool2d / avg_pool2d; cfg = (k, stride, pad, count_include_pad)."""
+    g = gen(seed)
+    inp = {"x": randn(g, N, C, H, W)}
+    if kind == "max":
+        fn = lambda t: F.max_pool2d(t["x"], k, stride, pad)
+    else:
+        fn = lambda t: F.avg_pool2d(t["x"], k, stride, pad,
+                                    count_include_pad=bool(count_include_pad))
+    return [("cfg", cfg(k, stride, pad, count_include_pad))] + op_case(fn, inp, {"x": "dx"},
+                                                                       seed + 1)
+
+
+def bilinear_case(seed, N, C, H, W, Ho, Wo):
+    """interpolate(mode='bilinear', align_corners=False); cfg = (Ho, Wo)."""
+    g = gen(seed)
+    inp = {"x": randn(g, N, C, H, W)}
+    fn = lambda t: F.interpolate(t["x"], size=(Ho, Wo), mode="bilinear", align_corners=False)
+    return [("cfg", cfg(Ho, Wo))] + op_case(fn, inp, {"x": "dx"}, seed + 1)
+
+
 def batchnorm_case(seed, training):
     """x (4, 3, 5, 5) with per-channel offsets and scales, affine.
     cfg = (training, momentum, eps). Running stats go in as running_mean_in /
@@ -207,6 +236,15 @@ CASES = {
     "conv2d_k4s2p1_nobias": lambda: conv2d_case(211, 2, 3, 9, 7, 5, 4, 2, 1, False),
     "convt_k4s2p1": lambda: conv_transpose2d_case(301, 2, 3, 5, 4, 4, 4, 2, 1, True),
     "convt_k4s1p0_1x1": lambda: conv_transpose2d_case(311, 3, 5, 1, 1, 4, 4, 1, 0, False),
+    "conv2d_k1x7_p0_3": lambda: conv2d_hw_case(221, 2, 3, 6, 9, 4, 1, 7, 1, 0, 3),
+    "conv2d_k3x1_s2_p1_0": lambda: conv2d_hw_case(231, 2, 3, 9, 6, 4, 3, 1, 2, 1, 0),
+    "maxpool_k3s2": lambda: pool_case(241, "max", 2, 3, 9, 8, 3, 2, 0),
+    "maxpool_k3s1p1": lambda: pool_case(251, "max", 2, 3, 7, 6, 3, 1, 1),
+    "avgpool_k3s1p1_nopad": lambda: pool_case(261, "avg", 2, 3, 7, 6, 3, 1, 1, 0),
+    "avgpool_k3s2p1_pad": lambda: pool_case(271, "avg", 2, 3, 7, 8, 3, 2, 1, 1),
+    "bilinear_up": lambda: bilinear_case(281, 2, 3, 5, 7, 11, 16),
+    "bilinear_down": lambda: bilinear_case(291, 2, 2, 13, 11, 5, 4),
+    "bilinear_8_to_37": lambda: bilinear_case(301, 1, 1, 8, 8, 37, 37),
     "batchnorm_train": lambda: batchnorm_case(401, 1),
     "batchnorm_eval": lambda: batchnorm_case(411, 0),
     "groupnorm": groupnorm_case,

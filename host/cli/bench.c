@@ -287,8 +287,10 @@ int cli_bench(int argc, char **argv)
         return cli_bench_data(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "step") == 0)
         return cli_bench_step(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "inception") == 0)
+        return cli_bench_inception(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "ops") != 0) {
-        fprintf(stderr, "%s: unknown benchmark '%s' (try: cugen bench ops, bench step dcgan, bench data)\n", cmd,
+        fprintf(stderr, "%s: unknown benchmark '%s' (try: cugen bench ops, bench step dcgan, bench data, bench inception)\n", cmd,
                 argc < 2 ? "" : argv[1]);
         return 2;
     }

@@ -113,7 +113,8 @@ static int bench_conv(const bench_layer *l, int batch, int warmup, int repeat, g
 {
     int ho = layer_out(l);
     conv_job j = {.d = {.N = batch, .Cin = l->cin, .H = l->h, .W = l->h, .Cout = l->cout,
-                        .Ho = ho, .Wo = ho, .k = l->k, .stride = l->stride, .pad = l->pad},
+                        .Ho = ho, .Wo = ho, .kh = l->k, .kw = l->k, .stride = l->stride,
+                        .ph = l->pad, .pw = l->pad},
                   .transpose = l->transpose};
     int64_t nx = (int64_t)batch * l->cin * l->h * l->h, ny = (int64_t)batch * l->cout * ho * ho;
     int64_t nw = (int64_t)l->cin * l->cout * l->k * l->k;

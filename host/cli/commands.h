@@ -19,6 +19,7 @@ int cli_data(int argc, char **argv);
 int cli_sample(int argc, char **argv);
 int cli_bench_data(int argc, char **argv); /* called by cli_bench */
 int cli_bench_step(int argc, char **argv); /* called by cli_bench */
+int cli_bench_inception(int argc, char **argv); /* called by cli_bench */
 void cli_train_list(void);   /* one line per model, for --help */
 /* called by cli_sample for a DDPM checkpoint; device "auto", "cpu" or "cuda" */
 int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int steps,

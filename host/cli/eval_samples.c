@@ -6,7 +6,10 @@
  *        [-1, 1]), with --sigma (default 1)
  *   fid  the Frechet distance between the features of a network (--net: the
  *        run directory or classifier.safetensors of `cugen train classifier`:
- *        FMNIST-FID)
+ *        FMNIST-FID; or the FID Inception-v3 weights converted by
+ *        scripts/convert_fid_inception.py, told apart by its tensor names:
+ *        Inception-FID on grey or RGB images of any size, grey repeated to
+ *        three channels; --device cuda runs it on the GPU)
  *
  * A source SRC is
  *   fashion-mnist[:train|test]    Debian's Fashion-MNIST
@@ -19,7 +22,9 @@
  * Of a data set larger than --n (default 10000), --n images drawn at random
  * (seed --seed) are used. Fake images of another size than the real ones
  * (a 32 x 32 DCGAN against 28 x 28 Fashion-MNIST) are quantised to 8 bits
- * and resized to the real size with cg_resize_u8 (antialiased, as PIL).
+ * and resized to the real size with cg_resize_u8 (antialiased, as PIL),
+ * except for the Inception network, which resizes every image to 299 x 299
+ * itself.
  */
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +39,7 @@
 #include "cugen/dcgan.h"
 #include "cugen/metrics.h"
 #include "cugen/tape.h"
+#include "cugen/train.h"
 
 #define EVAL_STREAM_GEN 0x4556414cu   /* "EVAL" */
 #define EVAL_STREAM_PICK 0x5049434bu  /* "PICK" */
@@ -248,19 +254,39 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_se
     return st;
 }
 
-static int run_fid(const char *net_path, image_set *real_set, image_set *fake)
+/* The feature statistics of one set: an any-size net is told the set's shape. */
+static cg_status set_stats(cg_feature_net *net, const image_set *s, cg_feat_stats *st, char *err,
+                           size_t errlen)
+{
+    if (net->any_size) {
+        net->channels = s->c;
+        net->height = s->h;
+        net->width = s->w;
+    }
+    return cg_feature_stats(net, s->x, s->n, st, err, errlen);
+}
+
+static int run_fid(const char *net_path, int inception, cg_device dev, image_set *real_set,
+                   image_set *fake)
 {
     cg_feature_net net;
     char err[2048];
-    cg_status st = cg_fmnist_feature_net(net_path, &net, err, sizeof err);
+    cg_status st = inception ? cg_inception_feature_net(net_path, dev, &net, err, sizeof err)
+                             : cg_fmnist_feature_net(net_path, &net, err, sizeof err);
     if (st != CG_OK) {
         fprintf(stderr, "cugen eval: --net: %s\n", err);
-        return st == CG_ERR_NOMEM ? 1 : 2;
+        return st == CG_ERR_NOMEM || st == CG_ERR_CUDA ? 1 : 2;
     }
+    net.progress = inception;
     image_set *sets[2] = {real_set, fake};
     for (int i = 0; i < 2; i++)
-        if (sets[i]->c != net.channels || sets[i]->h != net.height ||
-            sets[i]->w != net.width) {
+        if (net.any_size && sets[i]->c != 1 && sets[i]->c != 3) {
+            fprintf(stderr, "cugen eval: %s takes grey or RGB images; %s has %d channels\n",
+                    net.name, sets[i]->what, sets[i]->c);
+            net.free(&net);
+            return 2;
+        } else if (!net.any_size && (sets[i]->c != net.channels || sets[i]->h != net.height ||
+                                     sets[i]->w != net.width)) {
             fprintf(stderr, "cugen eval: %s takes %dx%dx%d images; %s has %dx%dx%d\n",
                     net.name, net.channels, net.height, net.width, sets[i]->what, sets[i]->c,
                     sets[i]->h, sets[i]->w);
@@ -269,15 +295,16 @@ static int run_fid(const char *net_path, image_set *real_set, image_set *fake)
         }
     cg_feat_stats a = {0}, b = {0};
     double fd = 0;
-    st = cg_feature_stats(&net, real_set->x, real_set->n, &a, err, sizeof err);
+    st = set_stats(&net, real_set, &a, err, sizeof err);
     if (st == CG_OK)
-        st = cg_feature_stats(&net, fake->x, fake->n, &b, err, sizeof err);
+        st = set_stats(&net, fake, &b, err, sizeof err);
     if (st == CG_OK && (st = cg_frechet_distance(&a, &b, &fd)) != CG_OK)
         snprintf(err, sizeof err, "Frechet distance: %s", cg_status_str(st));
     if (st == CG_OK)
-        printf("FMNIST-FID %.4f  (real: %s, %lld images; fake: %s, %lld images; %s features, "
-               "%d-d, from %s)\n", fd, real_set->what, (long long)real_set->n, fake->what,
-               (long long)fake->n, net.name, net.dim, net_path);
+        printf("%s %.4f  (real: %s, %lld images; fake: %s, %lld images; %s features, "
+               "%d-d, from %s%s)\n", inception ? "Inception-FID" : "FMNIST-FID", fd,
+               real_set->what, (long long)real_set->n, fake->what, (long long)fake->n,
+               net.name, net.dim, net_path, dev == CG_CUDA ? ", on the GPU" : "");
     else
         fprintf(stderr, "cugen eval: %s\n", err);
     cg_feat_stats_free(&a);
@@ -289,7 +316,7 @@ static int run_fid(const char *net_path, image_set *real_set, image_set *fake)
 int cli_eval_samples(int argc, char **argv)
 {
     const char *cmd = "cugen eval", *metric = NULL, *real_src = NULL, *fake_src = NULL,
-               *net = NULL;
+               *net = NULL, *device = "cpu";
     int64_t n = 10000, seed = 0;
     double sigma = 1;
     arg_opt opts[] = {
@@ -300,7 +327,10 @@ int cli_eval_samples(int argc, char **argv)
         {"fake", ARG_STR, &fake_src, "SRC",
          "the same kinds, or an mlp-gan or dcgan run directory", 1, 0, 0},
         {"net", ARG_STR, &net, "PATH",
-         "fid: the feature network (cugen train classifier --out PATH)", 1, 0, 0},
+         "fid: the feature network (cugen train classifier --out PATH, or the FID "
+         "Inception weights from scripts/convert_fid_inception.py)", 1, 0, 0},
+        {"device", ARG_CHOICE, &device, "cpu|cuda",
+         "fid: where the Inception network runs (default cpu)", 1, 0, 0},
         {"n", ARG_INT, &n, "N", "images of each set (default 10000)", 2, 1e7, 0},
         {"seed", ARG_INT, &seed, "N", "which images (and generated z) (default 0)", 0,
          9.007199254740992e15, 0},
@@ -329,6 +359,20 @@ int cli_eval_samples(int argc, char **argv)
         fprintf(stderr, "%s: --net is for --metric fid\n", cmd);
         return 2;
     }
+    int inception = fid && cg_inception_weights_file(net);
+    cg_device dev = CG_CPU;
+    if (strcmp(device, "cuda") == 0) {
+        char note[320];
+        if (!inception) {
+            fprintf(stderr, "%s: --device cuda is for the Inception network (--net: FID "
+                    "Inception weights)\n", cmd);
+            return 2;
+        }
+        if (cg_device_resolve(device, &dev, note, sizeof note) != CG_OK) {
+            fprintf(stderr, "%s: %s\n", cmd, note);
+            return 2;
+        }
+    }
     image_set rs = {0}, fs = {0};
     char err[2048];
     cg_status st = load_source(real_src, n, (uint64_t)seed, &rs, err, sizeof err);
@@ -336,7 +380,7 @@ int cli_eval_samples(int argc, char **argv)
         fprintf(stderr, "%s: --real %s: %s\n", cmd, real_src, err);
     else if ((st = load_source(fake_src, n, (uint64_t)seed + 1, &fs, err, sizeof err)) != CG_OK)
         fprintf(stderr, "%s: --fake %s: %s\n", cmd, fake_src, err);
-    if (st == CG_OK && fs.c == rs.c && (fs.h != rs.h || fs.w != rs.w)) {
+    if (st == CG_OK && !inception && fs.c == rs.c && (fs.h != rs.h || fs.w != rs.w)) {
         int h0 = fs.h, w0 = fs.w;
         if ((st = resize_set(&fs, rs.h, rs.w, err, sizeof err)) != CG_OK)
             fprintf(stderr, "%s: %s\n", cmd, err);
@@ -346,7 +390,7 @@ int cli_eval_samples(int argc, char **argv)
     }
     int code = st == CG_OK ? 0 : st == CG_ERR_NOMEM ? 1 : 2;
     if (st == CG_OK && fid) {
-        code = run_fid(net, &rs, &fs);
+        code = run_fid(net, inception, dev, &rs, &fs);
     } else if (st == CG_OK) {
         int64_t pr = (int64_t)rs.c * rs.h * rs.w, pf = (int64_t)fs.c * fs.h * fs.w;
         double mmd2 = 0, mmd = 0;

@@ -1,8 +1,8 @@
 /*
  * conv.c: reference conv2d and conv_transpose2d as im2col / col2im + GEMM.
  *
- * conv2d, per image: col (Cin k k, Ho Wo) = im2col(x), y (Cout, Ho Wo) =
- * w (Cout, Cin k k) col. Backward: dw += dy col^T, dcol = w^T dy, dx =
+ * conv2d, per image: col (Cin kh kw, Ho Wo) = im2col(x), y (Cout, Ho Wo) =
+ * w (Cout, Cin kh kw) col (kernels may be rectangular, padding per axis). Backward: dw += dy col^T, dcol = w^T dy, dx =
  * col2im(dcol).
  *
  * conv_transpose2d is the adjoint of conv2d (its forward is conv2d's input
@@ -129,13 +129,14 @@ static void conv_run(conv_job *j, void (*part)(void *, int, int))
 /* kernel == unpadded input: y (N, Cout) = x (N, Cin H W) w^T, a linear layer */
 static int conv2d_is_dense(const cpu_conv_dims *d)
 {
-    return d->pad == 0 && d->k == d->H && d->k == d->W;
+    return d->ph == 0 && d->pw == 0 && d->kh == d->H && d->kw == d->W;
 }
 
 static conv_plan conv2d_plan(const cpu_conv_dims *d)
 {
-    int64_t K = (int64_t)d->Cin * d->k * d->k, P = (int64_t)d->Ho * d->Wo;
-    int64_t work = cpu_im2col_work(d->Cin, d->H, d->W, d->k, d->stride, d->pad, d->Ho, d->Wo);
+    int64_t K = (int64_t)d->Cin * d->kh * d->kw, P = (int64_t)d->Ho * d->Wo;
+    int64_t work = cpu_im2col_work(d->Cin, d->H, d->W, d->kh, d->kw, d->stride, d->ph, d->pw,
+                                   d->Ho, d->Wo);
     return conv_plan_make(d->N, K, P, d->Cout, work, d->Cout);
 }
 
@@ -144,7 +145,7 @@ int64_t cpu_conv2d_scratch(const cpu_conv_dims *d, int bwd)
     if (conv2d_is_dense(d))
         return 1;
     conv_plan pl = conv2d_plan(d);
-    int64_t nw = (int64_t)d->Cout * d->Cin * d->k * d->k;
+    int64_t nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw;
     return pl.nt * pl.per_thread + (bwd ? (pl.nt - 1) * nw : 0);
 }
 
@@ -160,7 +161,7 @@ static void conv2d_fwd_part(void *arg, int t, int nt)
         int ld = (int)(m * P);
         for (int i = 0; i < m; i++)  /* col (K, m P) */
             cpu_im2col(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H, d->W,
-                       d->k, d->stride, d->pad, d->Ho, d->Wo);
+                       d->kh, d->kw, d->stride, d->ph, d->pw, d->Ho, d->Wo);
         real *out = m == 1 ? j->y + n0 * ys : p.packed;  /* (Cout, m P) */
         cpu_gemm(0, 0, d->Cout, ld, K, 1, j->w, K, p.col, ld, 0, out, ld);
         if (m > 1)
@@ -173,7 +174,7 @@ void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *
                     const cpu_conv_dims *d)
 {
     if (conv2d_is_dense(d)) {
-        cpu_linear_fwd(y, x, w, b, d->N, d->Cin * d->k * d->k, d->Cout);
+        cpu_linear_fwd(y, x, w, b, d->N, d->Cin * d->kh * d->kw, d->Cout);
         return;
     }
     conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
@@ -200,14 +201,14 @@ static void conv2d_bwd_part(void *arg, int t, int nt)
         if (p.dw) {  /* dw (Cout, K) += dy col^T */
             for (int i = 0; i < m; i++)
                 cpu_im2col(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H,
-                           d->W, d->k, d->stride, d->pad, d->Ho, d->Wo);
+                           d->W, d->kh, d->kw, d->stride, d->ph, d->pw, d->Ho, d->Wo);
             cpu_gemm(0, 1, d->Cout, K, ld, 1, g, ld, p.col, ld, 1, p.dw, K);
         }
         if (j->dx) {  /* dcol (K, m P) = w^T dy, then back to images */
             cpu_gemm(1, 0, K, ld, d->Cout, 1, j->w, K, g, ld, 0, p.col, ld);
             for (int i = 0; i < m; i++)
                 cpu_col2im(j->dx + (n0 + i) * xs, p.col + i * P, ld, p.work, d->Cin, d->H,
-                           d->W, d->k, d->stride, d->pad, d->Ho, d->Wo);
+                           d->W, d->kh, d->kw, d->stride, d->ph, d->pw, d->Ho, d->Wo);
         }
     }
 }
@@ -217,7 +218,7 @@ void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                     const real *w, real *scratch, const cpu_conv_dims *d)
 {
     if (conv2d_is_dense(d)) {
-        cpu_linear_bwd(dx, dw, db, dy, x, w, d->N, d->Cin * d->k * d->k, d->Cout);
+        cpu_linear_bwd(dx, dw, db, dy, x, w, d->N, d->Cin * d->kh * d->kw, d->Cout);
         return;
     }
     if (db)
@@ -225,7 +226,7 @@ void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
     if (!dx && !dw)
         return;
     conv_job j = {.d = d, .pl = conv2d_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
-                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->k * d->k};
+                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw};
     conv_run(&j, conv2d_bwd_part);
 }
 
@@ -234,15 +235,16 @@ void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
 /* 1x1 input, no padding: y (N, Cout k k) = x (N, Cin) w (Cin, Cout k k) */
 static int convt_is_dense(const cpu_conv_dims *d)
 {
-    return d->pad == 0 && d->H == 1 && d->W == 1;
+    return d->ph == 0 && d->pw == 0 && d->H == 1 && d->W == 1;
 }
 
 /* The adjoint conv's column matrix: (Cout k k, H W) per image, its image the
  * (Cout, Ho, Wo) output. */
 static conv_plan convt_plan(const cpu_conv_dims *d)
 {
-    int64_t K = (int64_t)d->Cout * d->k * d->k, P = (int64_t)d->H * d->W;
-    int64_t work = cpu_im2col_work(d->Cout, d->Ho, d->Wo, d->k, d->stride, d->pad, d->H, d->W);
+    int64_t K = (int64_t)d->Cout * d->kh * d->kw, P = (int64_t)d->H * d->W;
+    int64_t work = cpu_im2col_work(d->Cout, d->Ho, d->Wo, d->kh, d->kw, d->stride, d->ph, d->pw,
+                                   d->H, d->W);
     return conv_plan_make(d->N, K, P, d->Cin, work, d->Cin);
 }
 
@@ -251,7 +253,7 @@ int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d, int bwd)
     if (convt_is_dense(d))
         return 1;
     conv_plan pl = convt_plan(d);
-    int64_t nw = (int64_t)d->Cout * d->Cin * d->k * d->k;
+    int64_t nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw;
     return pl.nt * pl.per_thread + (bwd ? (pl.nt - 1) * nw : 0);
 }
 
@@ -273,7 +275,7 @@ static void convt_fwd_part(void *arg, int t, int nt)
         cpu_gemm(1, 0, K, ld, d->Cin, 1, j->w, K, a, ld, 0, p.col, ld);
         for (int i = 0; i < m; i++)
             cpu_col2im(j->y + (n0 + i) * ys, p.col + i * P, ld, p.work, d->Cout, d->Ho, d->Wo,
-                       d->k, d->stride, d->pad, d->H, d->W);
+                       d->kh, d->kw, d->stride, d->ph, d->pw, d->H, d->W);
     }
 }
 
@@ -282,7 +284,7 @@ void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real 
                               real *scratch, const cpu_conv_dims *d)
 {
     if (convt_is_dense(d)) {
-        int K = d->Cout * d->k * d->k;
+        int K = d->Cout * d->kh * d->kw;
         cpu_gemm(0, 0, d->N, K, d->Cin, 1, x, d->Cin, w, K, 0, y, K);
     } else {
         conv_job j = {.d = d, .pl = convt_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
@@ -304,7 +306,7 @@ static void convt_bwd_part(void *arg, int t, int nt)
         int ld = (int)(m * P);
         for (int i = 0; i < m; i++)  /* col (Cout k k, m H W) = im2col(dy) */
             cpu_im2col(p.col + i * P, ld, j->dy + (n0 + i) * ys, p.work, d->Cout, d->Ho,
-                       d->Wo, d->k, d->stride, d->pad, d->H, d->W);
+                       d->Wo, d->kh, d->kw, d->stride, d->ph, d->pw, d->H, d->W);
         if (j->dx) {  /* dx (Cin, m H W) = w col */
             real *out = m == 1 ? j->dx + n0 * xs : p.packed;
             cpu_gemm(0, 0, d->Cin, ld, K, 1, j->w, K, p.col, ld, 0, out, ld);
@@ -329,7 +331,7 @@ void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, cons
     if (db)
         cpu_channel_bias_grad(db, dy, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
     if (convt_is_dense(d)) {
-        int K = d->Cout * d->k * d->k;
+        int K = d->Cout * d->kh * d->kw;
         if (dx)  /* dx (N, Cin) = dy (N, K) w^T */
             cpu_gemm(0, 1, d->N, d->Cin, K, 1, dy, K, w, K, 0, dx, d->Cin);
         if (dw)  /* dw (Cin, K) += x^T (Cin, N) dy (N, K) */
@@ -339,6 +341,6 @@ void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, cons
     if (!dx && !dw)
         return;
     conv_job j = {.d = d, .pl = convt_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
-                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->k * d->k};
+                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw};
     conv_run(&j, convt_bwd_part);
 }

@@ -19,13 +19,16 @@
 #include "cugen/tensor.h"
 
 /* One call's geometry, the same fields for both ops: x is (N, Cin, H, W),
- * y is (N, Cout, Ho, Wo), the kernel k x k.
- *   conv2d:           w (Cout, Cin, k, k), Ho = (H + 2 pad - k) / stride + 1
- *   conv_transpose2d: w (Cin, Cout, k, k), Ho = (H - 1) stride - 2 pad + k */
+ * y is (N, Cout, Ho, Wo), the kernel kh x kw, ph zero rows padded above and
+ * below, pw zero columns left and right.
+ *   conv2d:           w (Cout, Cin, kh, kw), Ho = (H + 2 ph - kh) / stride + 1,
+ *                     Wo = (W + 2 pw - kw) / stride + 1
+ *   conv_transpose2d: w (Cin, Cout, k, k), Ho = (H - 1) stride - 2 pad + k
+ *                     (square: kh = kw = k, ph = pw = pad) */
 typedef struct {
     int N, Cin, H, W;
     int Cout, Ho, Wo;
-    int k, stride, pad;
+    int kh, kw, stride, ph, pw;
 } cpu_conv_dims;
 
 /* Scratch reals needed by fwd (bwd = 0) or by bwd (bwd = 1). */
@@ -42,18 +45,19 @@ void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, cons
                               const real *w, real *scratch, const cpu_conv_dims *d);
 
 /* ---- building blocks (im2col.c) --------------------------------------------
- * A column matrix holds one k x k patch of img (C, H, W) per output position
- * of an Ho x Wo grid (stride, pad): row (c, ki, kj), column (oh, ow), so it
- * is (C k k, Ho Wo); ld is the distance between its rows (>= Ho Wo, so that
+ * A column matrix holds one kh x kw patch of img (C, H, W) per output
+ * position of an Ho x Wo grid (stride, padding ph rows and pw columns): row
+ * (c, ki, kj), column (oh, ow), so it is (C kh kw, Ho Wo); ld is the distance between its rows (>= Ho Wo, so that
  * several images can sit side by side). `work` is scratch of
  * cpu_im2col_work reals (the image split into zero-padded stride phases). */
-int64_t cpu_im2col_work(int C, int H, int W, int k, int stride, int pad, int Ho, int Wo);
-void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int k,
-                int stride, int pad, int Ho, int Wo);
+int64_t cpu_im2col_work(int C, int H, int W, int kh, int kw, int stride, int ph, int pw, int Ho,
+                        int Wo);
+void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int kh,
+                int kw, int stride, int ph, int pw, int Ho, int Wo);
 /* img (C, H, W) = the sum of col's patches put back in place (written, not
  * accumulated); the adjoint of cpu_im2col. */
-void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int k,
-                int stride, int pad, int Ho, int Wo);
+void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int kh,
+                int kw, int stride, int ph, int pw, int Ho, int Wo);
 /* dst (C, nb P) <- src (nb, C, P): channel-major, images side by side. */
 void cpu_pack_cn(real *dst, const real *src, int nb, int C, int64_t P);
 /* dst (nb, C, P) <- src (C, nb P) */

@@ -37,7 +37,8 @@ static inline void row_add(real *restrict dst, const real *restrict src, int n)
 
 /* ---- phase planes ------------------------------------------------------------
  * Tap (ki, kj) of output pixel (oh, ow) reads xpad[oh s + ki][ow s + kj],
- * xpad being the image with `pad` zeros around it. Split xpad by row and
+ * xpad being the image with ph zero rows above and below it and pw zero
+ * columns left and right. Split xpad by row and
  * column phase: q[c][a][b] (Hq, Wq) holds xpad[i s + a][j s + b]. Then with
  * ki = di s + a, kj = dj s + b the tap reads q[c][a][b][oh + di][ow + dj]:
  * each row of the column matrix is an Ho x Wo window of one phase plane,
@@ -45,47 +46,49 @@ static inline void row_add(real *restrict dst, const real *restrict src, int n)
  * strided pass over the image (k k / s^2 times smaller than the column
  * matrix). */
 
-static void phase_dims(int H, int W, int k, int stride, int pad, int Ho, int Wo, int *Hq,
-                       int *Wq)
+static void phase_dims(int H, int W, int kh, int kw, int stride, int ph, int pw, int Ho, int Wo,
+                       int *Hq, int *Wq)
 {
     /* rows the windows read, and rows that hold image pixels */
-    int h = Ho + (k - 1) / stride, w = Wo + (k - 1) / stride;
-    int hi = (H + pad + stride - 1) / stride, wi = (W + pad + stride - 1) / stride;
+    int h = Ho + (kh - 1) / stride, w = Wo + (kw - 1) / stride;
+    int hi = (H + ph + stride - 1) / stride, wi = (W + pw + stride - 1) / stride;
     *Hq = h > hi ? h : hi;
     *Wq = w > wi ? w : wi;
 }
 
-int64_t cpu_im2col_work(int C, int H, int W, int k, int stride, int pad, int Ho, int Wo)
+int64_t cpu_im2col_work(int C, int H, int W, int kh, int kw, int stride, int ph, int pw, int Ho,
+                        int Wo)
 {
     int Hq, Wq;
-    phase_dims(H, W, k, stride, pad, Ho, Wo, &Hq, &Wq);
+    phase_dims(H, W, kh, kw, stride, ph, pw, Ho, Wo, &Hq, &Wq);
     return (int64_t)C * stride * stride * Hq * Wq;
 }
 
-/* q (C, s, s, Hq, Wq) <- phase planes of img (C, H, W) */
-static void phase_split(real *q, const real *img, int C, int H, int W, int s, int pad, int Hq,
-                        int Wq)
+/* q (C, s, s, Hq, Wq) <- phase planes of img (C, H, W), padded by ph rows
+ * and pw columns */
+static void phase_split(real *q, const real *img, int C, int H, int W, int s, int ph, int pw,
+                        int Hq, int Wq)
 {
     for (int c = 0; c < C; c++) {
         const real *plane = img + (int64_t)c * H * W;
         for (int a = 0; a < s; a++) {
             for (int b = 0; b < s; b++) {
                 real *Q = q + ((int64_t)(c * s + a) * s + b) * Hq * Wq;
-                /* columns j with 0 <= j s + b - pad < W: [j0, j1) */
-                int lo = pad - b, hi = W - 1 + pad - b;
+                /* columns j with 0 <= j s + b - pw < W: [j0, j1) */
+                int lo = pw - b, hi = W - 1 + pw - b;
                 int j0 = lo <= 0 ? 0 : (lo + s - 1) / s;
                 int j1 = hi < 0 ? 0 : hi / s + 1;
                 j1 = j1 < Wq ? j1 : Wq;
                 j0 = j0 < j1 ? j0 : j1;
                 for (int i = 0; i < Hq; i++) {
                     real *r = Q + (int64_t)i * Wq;
-                    int h = i * s + a - pad;
+                    int h = i * s + a - ph;
                     if (h < 0 || h >= H) {
                         memset(r, 0, sizeof(real) * (size_t)Wq);
                         continue;
                     }
                     const real *src = plane + (int64_t)h * W;  /* r[j] = src[j s + off] */
-                    int off = b - pad;
+                    int off = b - pw;
                     for (int j = 0; j < j0; j++)
                         r[j] = 0;
                     if (s == 1)
@@ -103,36 +106,36 @@ static void phase_split(real *q, const real *img, int C, int H, int W, int s, in
 
 /* img (C, H, W) = the image pixels of the phase planes q (the padding ones
  * are dropped) */
-static void phase_merge(real *img, const real *q, int C, int H, int W, int s, int pad, int Hq,
-                        int Wq)
+static void phase_merge(real *img, const real *q, int C, int H, int W, int s, int ph, int pw,
+                        int Hq, int Wq)
 {
     for (int c = 0; c < C; c++) {
         for (int h = 0; h < H; h++) {
-            int a = (h + pad) % s, i = (h + pad) / s;
+            int a = (h + ph) % s, i = (h + ph) / s;
             real *dst = img + ((int64_t)c * H + h) * W;
             for (int b = 0; b < s; b++) {
                 const real *r = q + (((int64_t)(c * s + a) * s + b) * Hq + i) * Wq;
-                /* this phase's columns: w = j s + b - pad from the first w >= 0 */
-                int j0 = (b >= pad) ? 0 : (pad - b + s - 1) / s;
-                for (int j = j0, w = j0 * s + b - pad; w < W; j++, w += s)
+                /* this phase's columns: w = j s + b - pw from the first w >= 0 */
+                int j0 = (b >= pw) ? 0 : (pw - b + s - 1) / s;
+                for (int j = j0, w = j0 * s + b - pw; w < W; j++, w += s)
                     dst[w] = r[j];
             }
         }
     }
 }
 
-void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int k,
-                int stride, int pad, int Ho, int Wo)
+void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int kh,
+                int kw, int stride, int ph, int pw, int Ho, int Wo)
 {
     int Hq, Wq, s = stride;
-    phase_dims(H, W, k, s, pad, Ho, Wo, &Hq, &Wq);
-    phase_split(work, img, C, H, W, s, pad, Hq, Wq);
+    phase_dims(H, W, kh, kw, s, ph, pw, Ho, Wo, &Hq, &Wq);
+    phase_split(work, img, C, H, W, s, ph, pw, Hq, Wq);
     for (int c = 0; c < C; c++) {
-        for (int ki = 0; ki < k; ki++) {
-            for (int kj = 0; kj < k; kj++) {
+        for (int ki = 0; ki < kh; ki++) {
+            for (int kj = 0; kj < kw; kj++) {
                 const real *Q = work + ((int64_t)(c * s + ki % s) * s + kj % s) * Hq * Wq +
                                 (int64_t)(ki / s) * Wq + kj / s;
-                real *row = col + ((int64_t)(c * k + ki) * k + kj) * ld;
+                real *row = col + ((int64_t)(c * kh + ki) * kw + kj) * ld;
                 for (int oh = 0; oh < Ho; oh++)
                     row_copy(row + (int64_t)oh * Wo, Q + (int64_t)oh * Wq, Wo);
             }
@@ -140,24 +143,24 @@ void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H
     }
 }
 
-void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int k,
-                int stride, int pad, int Ho, int Wo)
+void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int kh,
+                int kw, int stride, int ph, int pw, int Ho, int Wo)
 {
     int Hq, Wq, s = stride;
-    phase_dims(H, W, k, s, pad, Ho, Wo, &Hq, &Wq);
-    memset(work, 0, sizeof(real) * (size_t)cpu_im2col_work(C, H, W, k, s, pad, Ho, Wo));
+    phase_dims(H, W, kh, kw, s, ph, pw, Ho, Wo, &Hq, &Wq);
+    memset(work, 0, sizeof(real) * (size_t)cpu_im2col_work(C, H, W, kh, kw, s, ph, pw, Ho, Wo));
     for (int c = 0; c < C; c++) {
-        for (int ki = 0; ki < k; ki++) {
-            for (int kj = 0; kj < k; kj++) {
+        for (int ki = 0; ki < kh; ki++) {
+            for (int kj = 0; kj < kw; kj++) {
                 real *Q = work + ((int64_t)(c * s + ki % s) * s + kj % s) * Hq * Wq +
                           (int64_t)(ki / s) * Wq + kj / s;
-                const real *row = col + ((int64_t)(c * k + ki) * k + kj) * ld;
+                const real *row = col + ((int64_t)(c * kh + ki) * kw + kj) * ld;
                 for (int oh = 0; oh < Ho; oh++)
                     row_add(Q + (int64_t)oh * Wq, row + (int64_t)oh * Wo, Wo);
             }
         }
     }
-    phase_merge(img, work, C, H, W, s, pad, Hq, Wq);
+    phase_merge(img, work, C, H, W, s, ph, pw, Hq, Wq);
 }
 
 void cpu_pack_cn(real *dst, const real *src, int nb, int C, int64_t P)

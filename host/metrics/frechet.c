@@ -4,11 +4,13 @@
  * with a symmetric square root through LAPACK.
  */
 #include <cblas.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/io.h"
 #include "cugen/metrics.h"
 #include "cugen/tape.h"
 
@@ -62,35 +64,40 @@ cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, do
     double *v = malloc(sizeof(double) * (size_t)d * d), *w = malloc(sizeof(double) * d);
     double *r = malloc(sizeof(double) * (size_t)d * d), *t = malloc(sizeof(double) * (size_t)d * d);
     cg_status st = v && w && r && t ? CG_OK : CG_ERR_NOMEM;
-    /* R = S_a^(1/2) = V diag(sqrt(max(w, 0))) V^T */
+    int rank = 0;
     if (st == CG_OK) {
         memcpy(v, a->cov, sizeof(double) * (size_t)d * d);
         st = cg_sym_eig(d, v, w);
     }
     if (st == CG_OK) {
+        /* L (d, rank) = the columns k of V sqrt(w_k) with w_k above rounding */
+        double tol = w[d - 1] * d * DBL_EPSILON;
+        int *keep = (int *)r;  /* r is free until the GEMMs */
         for (int k = 0; k < d; k++)
-            w[k] = sqrt(fmax(w[k], 0));
-        /* t = V diag(sqrt w), r = t V^T; then t = R S_b, v = t R (double GEMMs: d is
+            if (w[k] > tol && w[k] > 0)
+                keep[rank++] = k;
+        for (int i = 0; i < d; i++)
+            for (int c = 0; c < rank; c++)
+                t[i * rank + c] = v[i * d + keep[c]] * sqrt(w[keep[c]]);
+        /* r (d, rank) = S_b L; v (rank, rank) = L^T r, symmetrised (double GEMMs: d is
          * 2048 for Inception features) */
-        for (int i = 0; i < d; i++)
-            for (int k = 0; k < d; k++)
-                t[i * d + k] = v[i * d + k] * w[k];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, t, d, v, d, 0.0, r,
-                    d);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, r, d, b->cov, d,
-                    0.0, t, d);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, t, d, r, d, 0.0, v,
-                    d);
-        /* symmetric up to rounding: symmetrised */
-        for (int i = 0; i < d; i++)
-            for (int j = i + 1; j < d; j++)
-                v[i * d + j] = v[j * d + i] = 0.5 * (v[i * d + j] + v[j * d + i]);
-        st = cg_sym_eig(d, v, w);
+        if (rank > 0) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, rank, d, 1.0, b->cov, d,
+                        t, rank, 0.0, r, rank);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rank, rank, d, 1.0, t, rank, r,
+                        rank, 0.0, v, rank);
+            for (int i = 0; i < rank; i++)
+                for (int j = i + 1; j < rank; j++)
+                    v[i * rank + j] = v[j * rank + i] =
+                        0.5 * (v[i * rank + j] + v[j * rank + i]);
+            st = cg_sym_eigvals(rank, v, w);
+        }
     }
     if (st == CG_OK) {
         double tr_sqrt = 0, tr = 0, dm = 0;
-        for (int k = 0; k < d; k++) {
+        for (int k = 0; k < rank; k++)
             tr_sqrt += sqrt(fmax(w[k], 0));
+        for (int k = 0; k < d; k++) {
             tr += a->cov[k * d + k] + b->cov[k * d + k];
             double e = a->mean[k] - b->mean[k];
             dm += e * e;
@@ -104,7 +111,7 @@ cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, do
 cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_feat_stats *s,
                            char *err, size_t errlen)
 {
-    enum { CH = 500 };
+    int CH = net->batch > 0 ? net->batch : 500;
     memset(s, 0, sizeof *s);
     if (n < 2) {
         snprintf(err, errlen, "%s: need at least 2 images for a covariance, got %lld", net->name,
@@ -123,13 +130,20 @@ cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_fea
     }
     int64_t P = (int64_t)net->channels * net->height * net->width;
     int prev = cg_set_grad(&ctx, 0);
+    cg_progress prog;
+    int64_t steps = (n + CH - 1) / CH;
+    cg_progress_begin(&prog, steps, 0,
+                      &(cg_progress_cfg){.tty = -1, .every = 10, .unit = "img",
+                                         .quiet = !net->progress});
     for (int64_t at = 0; at < n && st == CG_OK; at += CH) {
         int k = (int)(n - at < CH ? n - at : CH);
         st = net->features(net, &ctx, x + at * P, k, f + at * net->dim);
         if (st != CG_OK)
             snprintf(err, errlen, "%s: %s", net->name, ctx.errmsg);
         cg_ctx_step_end(&ctx);
+        cg_progress_update(&prog, at / CH + 1, 0, k, NULL);
     }
+    cg_progress_end(&prog);
     cg_set_grad(&ctx, prev);
     if (st == CG_OK && (st = cg_feat_stats_compute(f, n, net->dim, s)) != CG_OK)
         snprintf(err, errlen, "%s: out of memory for the feature covariance", net->name);

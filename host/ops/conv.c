@@ -1,5 +1,6 @@
 /*
- * conv.c: op front ends for conv2d and conv_transpose2d: shape checks,
+ * conv.c: op front ends for conv2d (square or, as conv2d_hw, rectangular
+ * kernels with per-axis padding) and conv_transpose2d: shape checks,
  * output and scratch in the step arena, the tape node. CPU tensors run the
  * im2col + GEMM reference (host/cpu/conv.c) with its scratch; CUDA tensors
  * run the cuDNN twins (kernels/conv.cu), which keep their own workspace.
@@ -11,12 +12,13 @@
 #include "ops/backend.h"
 #include "ops/cuda_ops.h"
 
-/* Checks common to both ops: x (N, Cin, H, W), w 4-D with a square kernel,
- * stride >= 1, pad >= 0, bias (Cout) or NULL. cin_dim is the weight dim
- * that must equal Cin (1 for conv2d, 0 for conv_transpose2d). Fills d except
- * Ho, Wo. Returns 0 (sticky error set) on a bad argument. */
+/* Checks common to both ops: x (N, Cin, H, W), w 4-D (a square kernel
+ * unless rect), stride >= 1, pads >= 0, bias (Cout) or NULL. cin_dim is the
+ * weight dim that must equal Cin (1 for conv2d, 0 for conv_transpose2d).
+ * Fills d except Ho, Wo. Returns 0 (sticky error set) on a bad argument. */
 static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_tensor *w,
-                      const cg_tensor *b, int stride, int pad, int cin_dim, cpu_conv_dims *d)
+                      const cg_tensor *b, int stride, int ph, int pw, int cin_dim, int rect,
+                      cpu_conv_dims *d)
 {
     if (x->ndim != 4) {
         op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
@@ -27,7 +29,7 @@ static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_
                 cin_dim == 1 ? "Cout, Cin" : "Cin, Cout");
         return 0;
     }
-    if (w->shape[2] != w->shape[3]) {
+    if (!rect && w->shape[2] != w->shape[3]) {
         op_fail(ctx, op, "w %s: the kernel must be square", SHAPE_STR(w));
         return 0;
     }
@@ -36,8 +38,8 @@ static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_
                 SHAPE_STR(w), w->shape[cin_dim]);
         return 0;
     }
-    if (stride < 1 || pad < 0) {
-        op_fail(ctx, op, "stride %d, pad %d: need stride >= 1, pad >= 0", stride, pad);
+    if (stride < 1 || ph < 0 || pw < 0) {
+        op_fail(ctx, op, "stride %d, pad (%d, %d): need stride >= 1, pad >= 0", stride, ph, pw);
         return 0;
     }
     int cout = w->shape[1 - cin_dim];
@@ -50,9 +52,11 @@ static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_
     d->H = x->shape[2];
     d->W = x->shape[3];
     d->Cout = cout;
-    d->k = w->shape[2];
+    d->kh = w->shape[2];
+    d->kw = w->shape[3];
     d->stride = stride;
-    d->pad = pad;
+    d->ph = ph;
+    d->pw = pw;
     return 1;
 }
 
@@ -67,9 +71,11 @@ static cpu_conv_dims node_dims(const cg_node *nd)
     d.Cout = y->shape[1];
     d.Ho = y->shape[2];
     d.Wo = y->shape[3];
-    d.k = nd->in[1]->shape[2];
+    d.kh = nd->in[1]->shape[2];
+    d.kw = nd->in[1]->shape[3];
     d.stride = nd->i[0];
-    d.pad = nd->i[1];
+    d.ph = nd->i[1];
+    d.pw = nd->i[2];
     return d;
 }
 
@@ -98,24 +104,24 @@ static cg_status conv2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
                       cuda_conv2d_bwd(dx[0], dx[1], dx[2], dy, x, w, &d));
 }
 
-cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int stride,
-                     int pad)
+/* conv2d and conv2d_hw: rect allows a kh x kw kernel */
+static cg_tensor *conv2d_op(cg_ctx *ctx, const char *op, cg_tensor *x, cg_tensor *w,
+                            cg_tensor *b, int stride, int ph, int pw, int rect)
 {
-    static const char *op = "conv2d";
     cg_tensor *in[3] = {x, w, b};
     if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
     cpu_conv_dims d;
-    if (!conv_check(ctx, op, x, w, b, stride, pad, 1, &d))
+    if (!conv_check(ctx, op, x, w, b, stride, ph, pw, 1, rect, &d))
         return NULL;
-    int64_t hp = d.H + 2 * (int64_t)pad, wp = d.W + 2 * (int64_t)pad;  /* padded input */
+    int64_t hp = d.H + 2 * (int64_t)ph, wp = d.W + 2 * (int64_t)pw;  /* padded input */
     if (hp > (1 << 24) || wp > (1 << 24))
-        return op_fail(ctx, op, "pad %d is too large", pad);
-    if (d.k > hp || d.k > wp)
-        return op_fail(ctx, op, "kernel %d is bigger than the padded input %lldx%lld (pad %d)",
-                       d.k, (long long)hp, (long long)wp, pad);
-    d.Ho = (int)((hp - d.k) / stride + 1);
-    d.Wo = (int)((wp - d.k) / stride + 1);
+        return op_fail(ctx, op, "pad (%d, %d) is too large", ph, pw);
+    if (d.kh > hp || d.kw > wp)
+        return op_fail(ctx, op, "kernel %dx%d is bigger than the padded input %lldx%lld "
+                       "(pad %d, %d)", d.kh, d.kw, (long long)hp, (long long)wp, ph, pw);
+    d.Ho = (int)((hp - d.kh) / stride + 1);
+    d.Wo = (int)((wp - d.kw) / stride + 1);
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
     real *s;
     if (!y || !cpu_scratch(ctx, x->dev, cpu_conv2d_scratch(&d, 0), &s))
@@ -128,9 +134,22 @@ cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int 
     cg_node *nd = cg_record(ctx, op, conv2d_bwd, y, in, 3, 0x6);
     if (nd) {
         nd->i[0] = stride;
-        nd->i[1] = pad;
+        nd->i[1] = ph;
+        nd->i[2] = pw;
     }
     return y;
+}
+
+cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int stride,
+                     int pad)
+{
+    return conv2d_op(ctx, "conv2d", x, w, b, stride, pad, pad, 0);
+}
+
+cg_tensor *cg_conv2d_hw(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, int stride,
+                        int pad_h, int pad_w)
+{
+    return conv2d_op(ctx, "conv2d_hw", x, w, b, stride, pad_h, pad_w, 1);
 }
 
 /* ---- conv_transpose2d -------------------------------------------------------------- */
@@ -156,14 +175,14 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
     if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
     cpu_conv_dims d;
-    if (!conv_check(ctx, op, x, w, b, stride, pad, 0, &d))
+    if (!conv_check(ctx, op, x, w, b, stride, pad, pad, 0, 0, &d))
         return NULL;
     /* 64-bit: a large stride must not wrap the output size */
-    int64_t ho = (int64_t)(d.H - 1) * stride - 2 * (int64_t)pad + d.k;
-    int64_t wo = (int64_t)(d.W - 1) * stride - 2 * (int64_t)pad + d.k;
+    int64_t ho = (int64_t)(d.H - 1) * stride - 2 * (int64_t)pad + d.kh;
+    int64_t wo = (int64_t)(d.W - 1) * stride - 2 * (int64_t)pad + d.kw;
     if (ho < 1 || wo < 1 || ho > (1 << 24) || wo > (1 << 24))
         return op_fail(ctx, op, "x %s with k %d, stride %d, pad %d gives a %lldx%lld output",
-                       SHAPE_STR(x), d.k, stride, pad, (long long)ho, (long long)wo);
+                       SHAPE_STR(x), d.kh, stride, pad, (long long)ho, (long long)wo);
     d.Ho = (int)ho;
     d.Wo = (int)wo;
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));
@@ -179,6 +198,7 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
     if (nd) {
         nd->i[0] = stride;
         nd->i[1] = pad;
+        nd->i[2] = pad;
     }
     return y;
 }

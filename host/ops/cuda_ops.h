@@ -24,6 +24,7 @@
 
 #include "cpu/cpu_broadcast.h"
 #include "cpu/cpu_conv.h"
+#include "cpu/cpu_pool.h"
 #include "cugen/tensor.h"
 #include "optim/optim_common.h"
 
@@ -118,6 +119,13 @@ extern "C" {
     X(cuda_upsample2x_bwd, (real *dx, const real *dy, int64_t NC, int H, int W))               \
     X(cuda_avgpool2x_fwd, (real *y, const real *x, int64_t NC, int H, int W))                  \
     X(cuda_avgpool2x_bwd, (real *dx, const real *dy, int64_t NC, int H, int W))                \
+    /* pooling and bilinear resizing (kernels/pool.cu), as cpu_pool.h; d is host memory */   \
+    X(cuda_maxpool2d_fwd, (real *y, const real *x, const cpu_pool_dims *d))                    \
+    X(cuda_maxpool2d_bwd, (real *dx, const real *dy, const real *x, const cpu_pool_dims *d))   \
+    X(cuda_avgpool2d_fwd, (real *y, const real *x, const cpu_pool_dims *d))                    \
+    X(cuda_avgpool2d_bwd, (real *dx, const real *dy, const cpu_pool_dims *d))                  \
+    X(cuda_bilinear_fwd, (real *y, const real *x, const cpu_resize_dims *d))                   \
+    X(cuda_bilinear_bwd, (real *dx, const real *dy, const cpu_resize_dims *d))                 \
     /* sinusoidal timestep embedding (kernels/embed.cu), as cpu_embed.h */                     \
     X(cuda_timestep_embedding_fwd, (real *y, const real *t, int N, int h, double max_period)) \
     X(cuda_timestep_embedding_bwd, (real *dt, const real *dy, const real *t, int N, int h,     \

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cugen/io.h"
 #include "cugen/nn.h"
 #include "cugen/tensor.h"
 #include "cugen/train.h"
@@ -21,6 +22,8 @@
  * w (n), eigenvectors into the columns of a (a[i * n + k]: component i of
  * vector k). CG_ERR_NOMEM, or CG_ERR_NUMERIC if LAPACK does not converge. */
 cg_status cg_sym_eig(int n, double *a, double *w);
+/* The eigenvalues only (ascending into w); a is overwritten. Much cheaper. */
+cg_status cg_sym_eigvals(int n, double *a, double *w);
 
 /* ---- the lecture notes' MMD score ----------------------------------------------
  * compute_score(fake, real): with M_ab[i, j] = |a_i - b_j|^2 (pairwise
@@ -36,10 +39,12 @@ cg_status cg_mmd_score(const real *fake, int n, const real *real_x, int m, int d
 
 /* ---- Frechet distance between feature statistics --------------------------------
  * FD = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), computed in double
- * through symmetric eigendecompositions: R = S_a^(1/2) (eigenvectors and the
- * square roots of the eigenvalues, negative ones from rounding set to 0),
- * then Tr((S_a S_b)^(1/2)) = Tr((R S_b R)^(1/2)) = sum of the square roots of
- * the eigenvalues of the symmetric R S_b R. */
+ * through symmetric eigendecompositions: S_a = V W V^T, and with L = the
+ * columns of V diag(sqrt(W)) whose eigenvalue is above rounding (w > d eps
+ * max w: the numerical rank r, r < d when there are fewer images than
+ * features), S_a S_b has the nonzero eigenvalues of the symmetric r x r
+ * L^T S_b L, so Tr((S_a S_b)^(1/2)) is the sum of the square roots of its
+ * eigenvalues (negative ones from rounding taken as 0). */
 typedef struct {
     int d;
     int64_t n;
@@ -53,10 +58,14 @@ void cg_feat_stats_free(cg_feat_stats *s);
 cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, double *fd);
 
 /* A feature network, pluggable: it maps images (n, C, H, W) in [-1, 1] to
- * rows of `dim` features. */
+ * rows of `dim` features. A net with any_size takes any C (1 or 3) x H x W:
+ * the caller sets channels, height and width to its images' before calling.
+ * batch: images per features() call (0: 500); progress: show a progress
+ * line on stderr while computing statistics. */
 typedef struct cg_feature_net {
     const char *name;
     int dim, channels, height, width;
+    int any_size, batch, progress;
     void *state;
     cg_status (*features)(struct cg_feature_net *net, cg_ctx *ctx, const real *x, int n,
                           real *out);
@@ -91,6 +100,46 @@ cg_tensor *cg_fmnist_net_forward(cg_ctx *ctx, cg_fmnist_net *m, cg_tensor *x,
  * into a feature net (its own copy of the weights; net->free releases it). */
 cg_status cg_fmnist_feature_net(const char *path, cg_feature_net *net, char *err,
                                 size_t errlen);
+
+/* ---- the Inception-v3 network of the standard FID ("Inception-FID") -------------------
+ * pytorch-fid's FID Inception: torchvision's inception_v3 in inference mode
+ * (BasicConv2d = conv without bias, BatchNorm eps 1e-3, ReLU) with the FID
+ * changes (average pools that do not count the padding, a max pool in
+ * Mixed_7c's pool branch); the features are the 2048 global-average-pooled
+ * activations. Layout and BN folding in host/metrics/inception.c.
+ * Weights: a safetensors file whose names are the PyTorch state_dict's
+ * ("Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch1x1.bn.running_var", ...),
+ * F32 (scripts/convert_fid_inception.py makes it from pytorch-fid's .pth);
+ * other tensors in the file are ignored. */
+#define CG_INCEPTION_FEATURES 2048
+typedef struct cg_inception cg_inception;
+
+/* The tensors the network reads, in layer order: name and shape. */
+typedef struct {
+    char name[80];
+    int ndim, shape[4];
+} cg_inception_entry;
+/* Fills up to max entries; returns how many there are (470). */
+int cg_inception_layout(cg_inception_entry *e, int max);
+
+/* A missing tensor, a wrong shape or dtype, or a negative running variance:
+ * CG_ERR_ARG and a message naming the tensor. */
+cg_status cg_inception_load(const char *path, cg_inception **m, char *err, size_t errlen);
+cg_status cg_inception_from_tensors(const cg_st_tensor *t, int count, cg_inception **m,
+                                    char *err, size_t errlen);
+cg_status cg_inception_to_device(cg_inception *m, char *err, size_t errlen);
+int cg_inception_device(const cg_inception *m);
+void cg_inception_free(cg_inception *m);
+/* 1 when the safetensors file at path names Conv2d_1a_3x3.conv.weight (reads
+ * the header only). */
+int cg_inception_weights_file(const char *path);
+/* x (N, 3, H, W) in [0, 1], on the weights' device -> features (N, 2048):
+ * resized to 299x299 inside (bilinear), scaled to [-1, 1]. */
+cg_tensor *cg_inception_forward(cg_ctx *ctx, cg_inception *m, cg_tensor *x);
+/* The weights at path as a feature net (any_size; grey images repeated to
+ * three channels) on dev (CG_CPU or CG_CUDA). */
+cg_status cg_inception_feature_net(const char *path, int dev, cg_feature_net *net, char *err,
+                                   size_t errlen);
 
 /* `cugen train classifier`: Adam on Fashion-MNIST labels, test accuracy per
  * epoch, DIR/classifier.safetensors, checkpoints and --resume. */

@@ -37,6 +37,11 @@ cg_tensor *cg_bmm(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, int trans_a, int tran
  * Out H' = (H + 2 pad - k) / stride + 1. */
 cg_tensor *cg_conv2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b,
                      int stride, int pad);
+/* conv2d with a rectangular kernel: w (Cout, Cin, kh, kw), pad_h zero rows
+ * above and below, pad_w zero columns left and right (Inception's 1x7 / 7x1).
+ * Out H' = (H + 2 pad_h - kh) / stride + 1, W' = (W + 2 pad_w - kw) / stride + 1. */
+cg_tensor *cg_conv2d_hw(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b,
+                        int stride, int pad_h, int pad_w);
 /* x (N, Cin, H, W), w (Cin, Cout, k, k), b (Cout) or NULL.
  * Out H' = (H - 1) stride - 2 pad + k. */
 cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b,
@@ -91,6 +96,18 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
 cg_tensor *cg_upsample2x(cg_ctx *ctx, cg_tensor *x);
 /* (N, C, H, W) -> (N, C, H/2, W/2), mean of each 2x2 window; H, W even */
 cg_tensor *cg_avgpool2x(cg_ctx *ctx, cg_tensor *x);
+/* k x k windows every `stride` pixels over x zero-padded by pad (0 <= pad <=
+ * k / 2): (N, C, H, W) -> (N, C, H', W'), H' = (H + 2 pad - k) / stride + 1
+ * (PyTorch's max_pool2d / avg_pool2d, ceil_mode off). maxpool2d: the largest
+ * element (padding never wins); its gradient goes to the first largest.
+ * avgpool2d: the mean, divided by k k when count_include_pad, else by the
+ * number of image pixels in the window. */
+cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, int k, int stride, int pad);
+cg_tensor *cg_avgpool2d(cg_ctx *ctx, cg_tensor *x, int k, int stride, int pad,
+                        int count_include_pad);
+/* (N, C, H, W) -> (N, C, height, width), bilinear with align_corners = False
+ * (torch.nn.functional.interpolate(mode='bilinear'), no antialiasing). */
+cg_tensor *cg_resize_bilinear(cg_ctx *ctx, cg_tensor *x, int height, int width);
 
 /* Space to depth for multi-scale flows, PyTorch's pixel_unshuffle(x, 2):
  * (N, C, H, W) -> (N, 4C, H/2, W/2), y[n, 4c + 2a + b, i, j] = x[n, c, 2i + a, 2j + b];

@@ -48,7 +48,7 @@ static int64_t idx4(int a, int b, int c, int d, int B, int C, int D)
 static void ref_conv2d(double *y, double *dx, double *dw, double *db, const real *x,
                        const real *w, const real *b, const real *dy, const cpu_conv_dims *d)
 {
-    int k = d->k, s = d->stride, p = d->pad;
+    int kh = d->kh, kw = d->kw, s = d->stride, ph = d->ph, pw = d->pw;
     for (int n = 0; n < d->N; n++)
         for (int co = 0; co < d->Cout; co++)
             for (int oh = 0; oh < d->Ho; oh++)
@@ -56,13 +56,13 @@ static void ref_conv2d(double *y, double *dx, double *dw, double *db, const real
                     int64_t o = idx4(n, co, oh, ow, d->Cout, d->Ho, d->Wo);
                     double acc = b ? b[co] : 0, g = dy[o];
                     for (int ci = 0; ci < d->Cin; ci++)
-                        for (int ki = 0; ki < k; ki++)
-                            for (int kj = 0; kj < k; kj++) {
-                                int ih = oh * s - p + ki, iw = ow * s - p + kj;
+                        for (int ki = 0; ki < kh; ki++)
+                            for (int kj = 0; kj < kw; kj++) {
+                                int ih = oh * s - ph + ki, iw = ow * s - pw + kj;
                                 if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W)
                                     continue;
                                 int64_t xi = idx4(n, ci, ih, iw, d->Cin, d->H, d->W);
-                                int64_t wi = idx4(co, ci, ki, kj, d->Cin, k, k);
+                                int64_t wi = idx4(co, ci, ki, kj, d->Cin, kh, kw);
                                 acc += (double)x[xi] * w[wi];
                                 dx[xi] += g * w[wi];
                                 dw[wi] += g * x[xi];
@@ -77,7 +77,7 @@ static void ref_conv2d(double *y, double *dx, double *dw, double *db, const real
 static void ref_convt(double *y, double *dx, double *dw, double *db, const real *x,
                       const real *w, const real *b, const real *dy, const cpu_conv_dims *d)
 {
-    int k = d->k, s = d->stride, p = d->pad;
+    int k = d->kh, s = d->stride, p = d->ph;
     for (int n = 0; n < d->N; n++)
         for (int ci = 0; ci < d->Cin; ci++)
             for (int ih = 0; ih < d->H; ih++)
@@ -111,14 +111,14 @@ static void ref_convt(double *y, double *dx, double *dw, double *db, const real 
 static void check_values(const char *what, int transpose, cpu_conv_dims d, int bias)
 {
     if (transpose) {
-        d.Ho = (d.H - 1) * d.stride - 2 * d.pad + d.k;
-        d.Wo = (d.W - 1) * d.stride - 2 * d.pad + d.k;
+        d.Ho = (d.H - 1) * d.stride - 2 * d.ph + d.kh;
+        d.Wo = (d.W - 1) * d.stride - 2 * d.pw + d.kw;
     } else {
-        d.Ho = (d.H + 2 * d.pad - d.k) / d.stride + 1;
-        d.Wo = (d.W + 2 * d.pad - d.k) / d.stride + 1;
+        d.Ho = (d.H + 2 * d.ph - d.kh) / d.stride + 1;
+        d.Wo = (d.W + 2 * d.pw - d.kw) / d.stride + 1;
     }
     int64_t nx = (int64_t)d.N * d.Cin * d.H * d.W, ny = (int64_t)d.N * d.Cout * d.Ho * d.Wo;
-    int64_t nw = (int64_t)d.Cout * d.Cin * d.k * d.k;
+    int64_t nw = (int64_t)d.Cout * d.Cin * d.kh * d.kw;
     real *x = rand_buf(nx, 1), *w = rand_buf(nw, 2), *dy = rand_buf(ny, 3);
     real *b = bias ? rand_buf(d.Cout, 4) : NULL;
     int64_t ns = transpose ? cpu_conv_transpose2d_scratch(&d, 1) : cpu_conv2d_scratch(&d, 1);
@@ -156,9 +156,32 @@ static void check_values(const char *what, int transpose, cpu_conv_dims d, int b
 
 static cpu_conv_dims dims(int N, int Cin, int H, int W, int Cout, int k, int s, int p)
 {
-    cpu_conv_dims d = {.N = N, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .k = k,
-                       .stride = s, .pad = p};
+    cpu_conv_dims d = {.N = N, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .kh = k, .kw = k,
+                       .stride = s, .ph = p, .pw = p};
     return d;
+}
+
+static cpu_conv_dims dims_hw(int N, int Cin, int H, int W, int Cout, int kh, int kw, int s,
+                             int ph, int pw)
+{
+    cpu_conv_dims d = {.N = N, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .kh = kh, .kw = kw,
+                       .stride = s, .ph = ph, .pw = pw};
+    return d;
+}
+
+/* Rectangular kernels with per-axis padding: Inception's 1x7 / 7x1 (pad 0, 3 /
+ * 3, 0), 1x3 / 3x1, and odd strides and pads that differ by axis. */
+TEST(conv2d_rect_matches_direct_loops)
+{
+    check_values("k1x7 s1 p0,3 (2,5,9,8) bias", 0, dims_hw(2, 5, 9, 8, 4, 1, 7, 1, 0, 3), 1);
+    check_values("k7x1 s1 p3,0 (2,5,9,8)", 0, dims_hw(2, 5, 9, 8, 4, 7, 1, 1, 3, 0), 0);
+    check_values("k1x3 s1 p0,1 (3,4,6,7) bias", 0, dims_hw(3, 4, 6, 7, 6, 1, 3, 1, 0, 1), 1);
+    check_values("k3x1 s1 p1,0 (3,4,6,7)", 0, dims_hw(3, 4, 6, 7, 6, 3, 1, 1, 1, 0), 0);
+    check_values("k2x5 s2 p1,2 (2,3,11,9) bias", 0, dims_hw(2, 3, 11, 9, 4, 2, 5, 2, 1, 2), 1);
+    check_values("k5x2 s3 p0,1 (2,3,13,7)", 0, dims_hw(2, 3, 13, 7, 4, 5, 2, 3, 0, 1), 0);
+    check_values("k3x2 s1 p0,0 (2,3,3,2) dense", 0, dims_hw(2, 3, 3, 2, 4, 3, 2, 1, 0, 0), 1);
+    check_values("k1x7 s1 p0,3 (2,128,17,17)", 0, dims_hw(2, 128, 17, 17, 64, 1, 7, 1, 0, 3),
+                 0);
 }
 
 TEST(conv2d_matches_direct_loops)

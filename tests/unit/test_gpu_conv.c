@@ -3,7 +3,7 @@
  * the CPU references (called directly, outputs guarded and poisoned):
  * forward, dx, dw (accumulated onto small random values) and db, on odd
  * shapes (strides, pads, non-square images, 1x1 kernels, kernels covering
- * the whole input) and on the ten DCGAN 64x64 layers at batch 2. Then a
+ * the whole input, rectangular kernels with per-axis padding) and on the ten DCGAN 64x64 layers at batch 2. Then a
  * small conv net (conv, batch norm, leaky ReLU, conv-transpose, tanh, MSE)
  * trained 3 Adam steps from the same seed on both devices through the op
  * front ends and the tape: its parameters and running stats agree to 1e-4.
@@ -27,32 +27,38 @@
 
 typedef struct {
     const char *name;
-    int transpose, N, Cin, Cout, H, W, k, stride, pad, bias;
+    int transpose, N, Cin, Cout, H, W, kh, kw, stride, ph, pw, bias;
 } conv_case;
 
 static const conv_case CASES[] = {
-    {"conv k3 s2 p1", 0, 3, 5, 7, 11, 9, 3, 2, 1, 1},
-    {"conv k1", 0, 2, 3, 4, 7, 7, 1, 1, 0, 1},
-    {"conv k5 p2", 0, 3, 4, 5, 9, 13, 5, 1, 2, 0},
-    {"conv k = input", 0, 2, 6, 3, 5, 5, 5, 1, 0, 1},
-    {"conv k4 s2 p1", 0, 3, 5, 7, 10, 10, 4, 2, 1, 1},
-    {"conv k3 s3", 0, 1, 2, 3, 13, 8, 3, 3, 0, 1},
-    {"convT k3 s2 p1", 1, 3, 5, 7, 6, 5, 3, 2, 1, 1},
-    {"convT 1x1 input", 1, 2, 4, 3, 1, 1, 4, 1, 0, 1},
-    {"convT k4 s2 p1", 1, 3, 3, 5, 5, 7, 4, 2, 1, 0},
-    {"convT k1", 1, 2, 3, 2, 7, 7, 1, 1, 0, 1},
-    {"convT k5 s1 p2", 1, 2, 3, 4, 6, 9, 5, 1, 2, 1},
+    {"conv k3 s2 p1", 0, 3, 5, 7, 11, 9, 3, 3, 2, 1, 1, 1},
+    {"conv k1", 0, 2, 3, 4, 7, 7, 1, 1, 1, 0, 0, 1},
+    {"conv k5 p2", 0, 3, 4, 5, 9, 13, 5, 5, 1, 2, 2, 0},
+    {"conv k = input", 0, 2, 6, 3, 5, 5, 5, 5, 1, 0, 0, 1},
+    {"conv k4 s2 p1", 0, 3, 5, 7, 10, 10, 4, 4, 2, 1, 1, 1},
+    {"conv k3 s3", 0, 1, 2, 3, 13, 8, 3, 3, 3, 0, 0, 1},
+    {"convT k3 s2 p1", 1, 3, 5, 7, 6, 5, 3, 3, 2, 1, 1, 1},
+    {"convT 1x1 input", 1, 2, 4, 3, 1, 1, 4, 4, 1, 0, 0, 1},
+    {"convT k4 s2 p1", 1, 3, 3, 5, 5, 7, 4, 4, 2, 1, 1, 0},
+    {"convT k1", 1, 2, 3, 2, 7, 7, 1, 1, 1, 0, 0, 1},
+    {"convT k5 s1 p2", 1, 2, 3, 4, 6, 9, 5, 5, 1, 2, 2, 1},
     /* DCGAN 64x64 (nz 100, ngf = ndf = 64, no bias) at batch 2 */
-    {"G1", 1, 2, 100, 512, 1, 1, 4, 1, 0, 0},
-    {"G2", 1, 2, 512, 256, 4, 4, 4, 2, 1, 0},
-    {"G3", 1, 2, 256, 128, 8, 8, 4, 2, 1, 0},
-    {"G4", 1, 2, 128, 64, 16, 16, 4, 2, 1, 0},
-    {"G5", 1, 2, 64, 3, 32, 32, 4, 2, 1, 0},
-    {"D1", 0, 2, 3, 64, 64, 64, 4, 2, 1, 0},
-    {"D2", 0, 2, 64, 128, 32, 32, 4, 2, 1, 0},
-    {"D3", 0, 2, 128, 256, 16, 16, 4, 2, 1, 0},
-    {"D4", 0, 2, 256, 512, 8, 8, 4, 2, 1, 0},
-    {"D5", 0, 2, 512, 1, 4, 4, 4, 1, 0, 0},
+    {"G1", 1, 2, 100, 512, 1, 1, 4, 4, 1, 0, 0, 0},
+    {"G2", 1, 2, 512, 256, 4, 4, 4, 4, 2, 1, 1, 0},
+    {"G3", 1, 2, 256, 128, 8, 8, 4, 4, 2, 1, 1, 0},
+    {"G4", 1, 2, 128, 64, 16, 16, 4, 4, 2, 1, 1, 0},
+    {"G5", 1, 2, 64, 3, 32, 32, 4, 4, 2, 1, 1, 0},
+    {"D1", 0, 2, 3, 64, 64, 64, 4, 4, 2, 1, 1, 0},
+    {"D2", 0, 2, 64, 128, 32, 32, 4, 4, 2, 1, 1, 0},
+    {"D3", 0, 2, 128, 256, 16, 16, 4, 4, 2, 1, 1, 0},
+    {"D4", 0, 2, 256, 512, 8, 8, 4, 4, 2, 1, 1, 0},
+    {"D5", 0, 2, 512, 1, 4, 4, 4, 4, 1, 0, 0, 0},
+    /* rectangular kernels with per-axis padding (conv2d_hw; Inception's 1x7, 7x1, 1x3, 3x1) */
+    {"conv k1x7 p0,3", 0, 2, 16, 12, 17, 17, 1, 7, 1, 0, 3, 1},
+    {"conv k7x1 p3,0", 0, 2, 16, 12, 17, 17, 7, 1, 1, 3, 0, 0},
+    {"conv k1x3 p0,1", 0, 2, 8, 6, 8, 8, 1, 3, 1, 0, 1, 0},
+    {"conv k3x1 p1,0", 0, 2, 8, 6, 8, 8, 3, 1, 1, 1, 0, 1},
+    {"conv k2x5 s2 p1,2", 0, 3, 3, 4, 11, 9, 2, 5, 2, 1, 2, 1},
 };
 
 static real *copy_of(const real *v, int64_t n)
@@ -66,16 +72,17 @@ static real *copy_of(const real *v, int64_t n)
 static void check_conv(const conv_case *cs, uint64_t seed)
 {
     cpu_conv_dims d = {.N = cs->N, .Cin = cs->Cin, .H = cs->H, .W = cs->W, .Cout = cs->Cout,
-                       .k = cs->k, .stride = cs->stride, .pad = cs->pad};
+                       .kh = cs->kh, .kw = cs->kw, .stride = cs->stride, .ph = cs->ph,
+                       .pw = cs->pw};
     if (cs->transpose) {
-        d.Ho = (cs->H - 1) * cs->stride - 2 * cs->pad + cs->k;
-        d.Wo = (cs->W - 1) * cs->stride - 2 * cs->pad + cs->k;
+        d.Ho = (cs->H - 1) * cs->stride - 2 * cs->ph + cs->kh;
+        d.Wo = (cs->W - 1) * cs->stride - 2 * cs->pw + cs->kw;
     } else {
-        d.Ho = (cs->H + 2 * cs->pad - cs->k) / cs->stride + 1;
-        d.Wo = (cs->W + 2 * cs->pad - cs->k) / cs->stride + 1;
+        d.Ho = (cs->H + 2 * cs->ph - cs->kh) / cs->stride + 1;
+        d.Wo = (cs->W + 2 * cs->pw - cs->kw) / cs->stride + 1;
     }
     int64_t nx = (int64_t)d.N * d.Cin * d.H * d.W, ny = (int64_t)d.N * d.Cout * d.Ho * d.Wo;
-    int64_t nw = (int64_t)d.Cin * d.Cout * d.k * d.k;
+    int64_t nw = (int64_t)d.Cin * d.Cout * d.kh * d.kw;
     real *x = gpu_rand(seed, nx, 0.1, 1, 1), *w = gpu_rand(seed + 1, nw, 0.05, 0.5, 1);
     real *b = cs->bias ? gpu_rand(seed + 2, d.Cout, 0.1, 1, 1) : NULL;
     real *dy = gpu_rand(seed + 3, ny, 0.1, 1, 1);
@@ -109,8 +116,9 @@ static void check_conv(const conv_case *cs, uint64_t seed)
         sb = cuda_conv2d_bwd(dxd, dwd, b ? dbd : NULL, dyd, xd, wd, &d);
     }
     char what[160];
-    snprintf(what, sizeof what, "%s (N %d, %d->%d, %dx%d->%dx%d, k %d s %d p %d)", cs->name,
-             d.N, d.Cin, d.Cout, d.H, d.W, d.Ho, d.Wo, d.k, d.stride, d.pad);
+    snprintf(what, sizeof what, "%s (N %d, %d->%d, %dx%d->%dx%d, k %dx%d s %d p %d,%d)",
+             cs->name, d.N, d.Cin, d.Cout, d.H, d.W, d.Ho, d.Wo, d.kh, d.kw, d.stride, d.ph,
+             d.pw);
     CHECK(sf == CG_OK && sb == CG_OK, "%s: %s", what, cg_cuda_last_error());
     char part[200];
     snprintf(part, sizeof part, "%s y", what);

@@ -200,3 +200,45 @@ TEST(feature_stats_are_mean_and_unbiased_covariance)
     cg_feat_stats_free(&s);
     CHECK(cg_feat_stats_compute(f->data, 1, D, &s) == CG_ERR_ARG);
 }
+
+/* Rank-deficient covariances (fewer images than features, as a small
+ * Inception-FID): S_a = u u^T, S_b = 4 u u^T + v v^T with u orthogonal to v
+ * in d = 300. S_a S_b = 4 |u|^2 u u^T, so Tr (S_a S_b)^(1/2) = 2 |u|^2 and
+ * FD = |dm|^2 + |u|^2 + 4 |u|^2 + |v|^2 - 4 |u|^2. Only the rank-1 part of
+ * S_a enters the r x r product; the bound 1e-9 relative is double rounding
+ * of sums over d. */
+TEST(frechet_distance_rank_deficient)
+{
+    enum { D = 300 };
+    double *ca = th_alloc(sizeof(double) * D * D), *cb = th_alloc(sizeof(double) * D * D);
+    double *ma = th_alloc(sizeof(double) * D), *mb = th_alloc(sizeof(double) * D);
+    double u[D], v[D], uu = 0, vv = 0, dm = 0;
+    for (int i = 0; i < D; i++) {
+        u[i] = (i % 2 ? 1 : -1) * (0.5 + (i % 7) * 0.1);
+        v[i] = 0;
+        ma[i] = 0.01 * i;
+        mb[i] = 0.01 * i + (i % 3) * 0.2;
+        dm += (ma[i] - mb[i]) * (ma[i] - mb[i]);
+    }
+    /* v: orthogonal to u, on two coordinates */
+    v[0] = u[1];
+    v[1] = -u[0];
+    for (int i = 0; i < D; i++) {
+        uu += u[i] * u[i];
+        vv += v[i] * v[i];
+    }
+    for (int i = 0; i < D; i++)
+        for (int j = 0; j < D; j++) {
+            ca[i * D + j] = u[i] * u[j];
+            cb[i * D + j] = 4 * u[i] * u[j] + v[i] * v[j];
+        }
+    cg_feat_stats a = {.d = D, .n = 2, .mean = ma, .cov = ca};
+    cg_feat_stats b = {.d = D, .n = 3, .mean = mb, .cov = cb};
+    double fd = 0, want = dm + uu + vv;
+    REQUIRE(cg_frechet_distance(&a, &b, &fd) == CG_OK);
+    printf("    FD %.12g, closed form %.12g\n", fd, want);
+    CHECK(fabs(fd - want) < 1e-9 * want, "FD %.12g, want %.12g", fd, want);
+    double fs = -1;
+    REQUIRE(cg_frechet_distance(&a, &a, &fs) == CG_OK);
+    CHECK(fabs(fs) < 1e-9 * uu, "FD of S_a with itself %.3g", fs);
+}

@@ -1,0 +1,204 @@
+/*
+ * pool_impl.h: one output value (forward) or one input gradient (backward)
+ * of max pooling, average pooling and bilinear resizing, as inline
+ * functions shared by the CPU reference (host/cpu/pool.c) and its CUDA
+ * twin (kernels/pool.cu), so the two compute the same sums in the same
+ * order (in double) and agree bit for bit.
+ *
+ * The backward passes are gathers: each input pixel sums the gradients of
+ * the outputs that read it, so no two threads write one place (no atomics)
+ * and the order of the sum is fixed.
+ *
+ * Not for: loops over planes (pool.c, pool.cu), shape checks (host/ops/pool.c).
+ */
+#ifndef CUGEN_POOL_IMPL_H
+#define CUGEN_POOL_IMPL_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "cpu/cpu_pool.h"
+
+#ifdef __CUDACC__
+#define POOL_HD static inline __host__ __device__
+#else
+#define POOL_HD static inline
+#endif
+
+/* Outputs o of a window (k, s, p) that cover input index i: [*lo, *hi). */
+POOL_HD void pool_cover(int i, int k, int s, int p, int n_out, int *lo, int *hi)
+{
+    /* o s - p <= i <= o s - p + k - 1 */
+    int a = i + p - k + 1;
+    int l = a <= 0 ? 0 : (a + s - 1) / s;
+    int h = (i + p) / s + 1;
+    *lo = l;
+    *hi = h < n_out ? h : n_out;
+}
+
+/* Row-major index (in the H x W plane) of the first largest element of
+ * output (oh, ow)'s window; a NaN wins (propagates) like PyTorch's. */
+POOL_HD int maxpool_argmax(const real *x, int H, int W, const cpu_pool_dims *d, int oh, int ow)
+{
+    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
+    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
+    int i1 = h0 + d->k < H ? h0 + d->k : H, j1 = w0 + d->k < W ? w0 + d->k : W;
+    int best = i0 * W + j0;
+    real m = x[best];
+    if (m != m)
+        return best;
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) {
+            real v = x[i * W + j];
+            if (v > m || v != v) {
+                best = i * W + j;
+                m = v;
+                if (v != v)
+                    return best;
+            }
+        }
+    return best;
+}
+
+/* The value at maxpool_argmax without the index (the forward pass): the
+ * same element, a NaN winning from the first one on. */
+POOL_HD real maxpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int ow)
+{
+    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
+    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
+    int i1 = h0 + d->k < d->H ? h0 + d->k : d->H, j1 = w0 + d->k < d->W ? w0 + d->k : d->W;
+    real m = x[i0 * d->W + j0];
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++) {
+            real v = x[i * d->W + j];
+            m = (v > m || v != v) && m == m ? v : m;
+        }
+    return m;
+}
+
+/* dx at input (i, j) of one plane: dy summed over the windows whose max it is */
+POOL_HD real maxpool_bwd_at(const real *dy, const real *x, const cpu_pool_dims *d, int i, int j)
+{
+    int l0, l1, m0, m1;
+    pool_cover(i, d->k, d->stride, d->pad, d->Ho, &l0, &l1);
+    pool_cover(j, d->k, d->stride, d->pad, d->Wo, &m0, &m1);
+    double s = 0;
+    for (int oh = l0; oh < l1; oh++)
+        for (int ow = m0; ow < m1; ow++)
+            if (maxpool_argmax(x, d->H, d->W, d, oh, ow) == i * d->W + j)
+                s += dy[oh * d->Wo + ow];
+    return (real)s;
+}
+
+/* The divisor of output (oh, ow): the window's size within the padded image
+ * (count_include_pad) or its count of real pixels. */
+POOL_HD int avgpool_count(const cpu_pool_dims *d, int oh, int ow)
+{
+    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
+    int h1 = h0 + d->k, w1 = w0 + d->k;
+    if (d->count_include_pad) {
+        int hp = d->H + d->pad, wp = d->W + d->pad;
+        return ((h1 < hp ? h1 : hp) - h0) * ((w1 < wp ? w1 : wp) - w0);
+    }
+    h0 = h0 < 0 ? 0 : h0;
+    w0 = w0 < 0 ? 0 : w0;
+    h1 = h1 < d->H ? h1 : d->H;
+    w1 = w1 < d->W ? w1 : d->W;
+    return (h1 - h0) * (w1 - w0);
+}
+
+POOL_HD real avgpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int ow)
+{
+    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
+    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
+    int i1 = h0 + d->k < d->H ? h0 + d->k : d->H, j1 = w0 + d->k < d->W ? w0 + d->k : d->W;
+    double s = 0;
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < j1; j++)
+            s += x[i * d->W + j];
+    return (real)(s / avgpool_count(d, oh, ow));
+}
+
+POOL_HD real avgpool_bwd_at(const real *dy, const cpu_pool_dims *d, int i, int j)
+{
+    int l0, l1, m0, m1;
+    pool_cover(i, d->k, d->stride, d->pad, d->Ho, &l0, &l1);
+    pool_cover(j, d->k, d->stride, d->pad, d->Wo, &m0, &m1);
+    double s = 0;
+    for (int oh = l0; oh < l1; oh++)
+        for (int ow = m0; ow < m1; ow++)
+            s += (double)dy[oh * d->Wo + ow] / avgpool_count(d, oh, ow);
+    return (real)s;
+}
+
+/* ---- bilinear, align_corners = False -------------------------------------------
+ * Output index o of n_out reads the input (n_in) at src = (o + 0.5) n_in /
+ * n_out - 0.5, clamped below at 0: i0 = floor(src), i1 = min(i0 + 1,
+ * n_in - 1), weights 1 - t and t with t = src - i0. */
+POOL_HD void bilinear_src(int o, int n_in, int n_out, int *i0, int *i1, double *t)
+{
+    double src = (o + 0.5) * ((double)n_in / n_out) - 0.5;
+    if (src < 0)
+        src = 0;
+    int a = (int)src;
+    if (a > n_in - 1)
+        a = n_in - 1;
+    *i0 = a;
+    *i1 = a + 1 < n_in ? a + 1 : n_in - 1;
+    *t = src - a;
+}
+
+POOL_HD real bilinear_fwd_at(const real *x, const cpu_resize_dims *d, int oh, int ow)
+{
+    int h0, h1, w0, w1;
+    double th, tw;
+    bilinear_src(oh, d->H, d->Ho, &h0, &h1, &th);
+    bilinear_src(ow, d->W, d->Wo, &w0, &w1, &tw);
+    const real *r0 = x + (int64_t)h0 * d->W, *r1 = x + (int64_t)h1 * d->W;
+    double top = (1 - tw) * r0[w0] + tw * r0[w1];
+    double bot = (1 - tw) * r1[w0] + tw * r1[w1];
+    return (real)((1 - th) * top + th * bot);
+}
+
+/* The weight with which output o reads input i on one axis (0 if it does not). */
+POOL_HD double bilinear_weight(int o, int i, int n_in, int n_out)
+{
+    int i0, i1;
+    double t;
+    bilinear_src(o, n_in, n_out, &i0, &i1, &t);
+    return (i0 == i ? 1 - t : 0) + (i1 == i ? t : 0);
+}
+
+/* Outputs that may read input i on one axis: [*lo, *hi) (a superset; the
+ * weights say which do). */
+POOL_HD void bilinear_cover(int i, int n_in, int n_out, int *lo, int *hi)
+{
+    double r = (double)n_out / n_in;
+    int l = (int)floor((i - 0.5) * r - 0.5) - 1;
+    int h = (int)ceil((i + 1.5) * r - 0.5) + 2;
+    *lo = l < 0 ? 0 : l;
+    *hi = h < n_out ? h : n_out;
+}
+
+POOL_HD real bilinear_bwd_at(const real *dy, const cpu_resize_dims *d, int i, int j)
+{
+    int l0, l1, m0, m1;
+    bilinear_cover(i, d->H, d->Ho, &l0, &l1);
+    bilinear_cover(j, d->W, d->Wo, &m0, &m1);
+    double s = 0;
+    for (int oh = l0; oh < l1; oh++) {
+        double a = bilinear_weight(oh, i, d->H, d->Ho);
+        if (a == 0)
+            continue;
+        double row = 0;
+        for (int ow = m0; ow < m1; ow++) {
+            double b = bilinear_weight(ow, j, d->W, d->Wo);
+            if (b != 0)
+                row += b * dy[(int64_t)oh * d->Wo + ow];
+        }
+        s += a * row;
+    }
+    return (real)s;
+}
+
+#endif
