@@ -113,7 +113,7 @@ int cli_bench_inception(int argc, char **argv)
             double ms = 0;
             snprintf(args, sizeof args, "--device %s --n %lld --batch %d --image-size %d "
                      "--threads %d", device, (long long)n, B, S, threads);
-            double tr = bench_torch_rate("bench_inception_torch.py", args, &ms);
+            double tr = bench_torch_rate("bench_inception_torch.py", args, &ms, NULL);
             if (tr > 0)
                 printf("cugen / PyTorch: %.2fx the img/s\n", rate / tr);
         }
