@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli/args.h"
 #include "cugen/tensor.h"
 
 int cli_train(int argc, char **argv);
@@ -28,6 +29,12 @@ int cli_sample_ddpm(const char *ckpt, int n, uint64_t seed, const char *out, int
 /* cli_sample for an image RealNVP (sample_flow.c): when an argument names one */
 int cli_sample_is_flow(int argc, char **argv);
 int cli_sample_flow(int argc, char **argv);
+/* called by cli_sample for a VAE checkpoint (sample_vae.c) */
+int cli_sample_vae(const char *ckpt, const arg_opt *opts, int nopts, int n, uint64_t seed,
+                   const char *out, int interpolate, int traverse, const char *dump);
+/* z (n, nz) from Philox stream "SAMP" of seed: n independent normals, or with
+ * interpolate rows of 8 points on the lines between pairs of normals */
+void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate);
 /* PREFIX.name.f32: n raw float32 values, atomically; 0 with err on failure */
 int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
              size_t len);

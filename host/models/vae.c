@@ -208,9 +208,11 @@ cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_ten
 
 cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out)
 {
-    cg_tensor *p = out ? cg_new_like(ctx, out) : NULL;
+    cg_tensor *p = out ? cg_new(ctx, out->shape, out->ndim) : NULL;
+    if (p && cg_memcpy_to_host(ctx, p->data, out->data, (cg_device)out->dev, out->n) != CG_OK)
+        return NULL;
     for (int64_t i = 0; p && i < p->n; i++) {
-        double v = out->data[i];
+        double v = p->data[i];
         if (m->a.lik == CG_VAE_GAUSSIAN)
             p->data[i] = (real)(v < 0 ? 0 : v > 1 ? 1 : v);
         else
@@ -478,4 +480,21 @@ cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
         cg_vae_free(m);
     }
     return st;
+}
+
+int cg_vae_is_checkpoint(const char *path)
+{
+    char file[4096];
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(file, sizeof file, "%s/vae.safetensors", path);
+        return stat(file, &sb) == 0;
+    }
+    cg_st_file f;
+    if (cg_st_load(&f, path, NULL, 0) != CG_OK)
+        return 0;
+    cg_vae_arch a = {0};
+    int yes = arch_of(&f, &a);
+    cg_st_free(&f);
+    return yes;
 }

@@ -96,7 +96,8 @@ cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_ten
                       cg_vae_stats *out);
 
 /* The decoder's output as pixel means: sigmoid(logits) (Bernoulli), or the
- * means clamped to [0, 1] (Gaussian); a new tensor, no tape. */
+ * means clamped to [0, 1] (Gaussian); a new host tensor whatever out's
+ * device (read back from the GPU), no tape. */
 cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out);
 
 /* Images (N, C, H, W) in [-1, 1] (the loader's) -> x (N, C*H*W) in [0, 1],
@@ -126,6 +127,11 @@ cg_status cg_vae_evaluate(cg_vae *m, const cg_dataset *ds, int64_t limit, int k_
  * shapes: enc.0.weight means conv, dec_logvar Gaussian. */
 cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen);
 
+/* 1 when path is a VAE: a run directory holding vae.safetensors, or a
+ * safetensors file with the MLP's or the conv VAE's encoder (the names
+ * cg_vae_load looks for). A file that cannot be read is no VAE. */
+int cg_vae_is_checkpoint(const char *path);
+
 /* ---- pictures (PNG grids into dir) --------------------------------------
  *   samples.png    64 decodings of h ~ N(0, I) (pixel means, cg_vae_means)
  *   recon.png      8 rows of 8 (input, reconstruction) pairs from ds
@@ -137,6 +143,15 @@ cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen);
  * C, H, W: the image shape (C*H*W == x_dim). */
 cg_status cg_vae_pictures(cg_vae *m, const cg_dataset *ds, const char *dir, uint64_t seed,
                           char *err, size_t errlen);
+
+/* The pixel means of the decodings of h (n, latent), mapped to [-1, 1] for
+ * the grid writer, into out (n, x_dim). h and out are host memory; the model
+ * may be on either device. Uses and resets ctx's step arena. */
+cg_status cg_vae_decode_images(cg_ctx *ctx, cg_vae *m, const real *h, int n, real *out);
+/* Latent traversals into h (rows * steps, latent): row d sweeps dimension d
+ * over [-3, 3] in `steps` evenly spaced points (steps >= 2), every other
+ * dimension at base[] (latent values), or 0 when base is NULL. rows <= latent. */
+void cg_vae_traversal_latents(real *h, int rows, int steps, int latent, const real *base);
 
 /* ---- the training run behind `cugen train vae` --------------------------- */
 typedef struct {

@@ -111,6 +111,71 @@ TEST(cli_vae_run_directory_pictures_and_eval)
     th_rmtree(run);
 }
 
+/* cugen sample on a VAE run: the grid's shape for the prior, --interpolate
+ * and --traverse; the same seed gives the same file; flags of the other
+ * samplers and truncated weights are one-line errors. */
+TEST(cli_vae_sample_grids_and_errors)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "2", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    cg_image8 im;
+    char err[256];
+    const char *a = th_path(run, "a.png"), *b = th_path(run, "b.png"), *c = th_path(run, "c.png");
+    NEED_BIN(&r, "sample", run, "--n", "16", "--out", a);
+    REQUIRE(r.code == 0 && strstr(r.out, "16 samples of an MLP VAE"), "%d: %s %s", r.code,
+            r.out, r.err);
+    /* 2 rows of 8 images of 28x28, 2 pixels of padding */
+    REQUIRE(cg_png_read(a, &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 8 * 30 + 2 && im.height == 2 * 30 + 2, "%dx%d", im.width, im.height);
+    cg_image8_free(&im);
+    NEED_BIN(&r, "sample", th_path(run, "checkpoint.safetensors"), "--n", "16", "--out", b);
+    CHECK(r.code == 0 && same_file(a, b), "the checkpoint samples differently: %s", r.err);
+    NEED_BIN(&r, "sample", run, "--n", "16", "--seed", "1", "--out", b);
+    CHECK(r.code == 0 && !same_file(a, b), "--seed 1 draws what --seed 0 does: %s", r.err);
+    NEED_BIN(&r, "sample", run, "--n", "16", "--interpolate", "--out", c);
+    CHECK(r.code == 0 && strstr(r.out, "straight latent lines"), "%d: %s", r.code, r.err);
+    /* traversal: latent 2, so 2 rows of 11 */
+    NEED_BIN(&r, "sample", th_path(run, "vae.safetensors"), "--traverse", "--out", c);
+    REQUIRE(r.code == 0 && strstr(r.out, "22 latent traversals"), "%d: %s %s", r.code, r.out,
+            r.err);
+    REQUIRE(cg_png_read(c, &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 11 * 30 + 2 && im.height == 2 * 30 + 2, "%dx%d", im.width, im.height);
+    cg_image8_free(&im);
+
+    NEED_BIN(&r, "sample", run, "--bn", "running");
+    usage_error(&r, "--bn is for DCGAN generators");
+    NEED_BIN(&r, "sample", run, "--steps", "10");
+    usage_error(&r, "--steps is for DDPM checkpoints");
+    NEED_BIN(&r, "sample", run, "--device", "cuda");
+    usage_error(&r, "VAEs sample on the CPU only");
+    NEED_BIN(&r, "sample", run, "--traverse", "--interpolate");
+    usage_error(&r, "exclude each other");
+    NEED_BIN(&r, "sample", run, "--traverse", "--n", "8");
+    usage_error(&r, "--n does not apply to --traverse");
+    NEED_BIN(&r, "sample", run, "--interpolate", "--n", "12");
+    usage_error(&r, "multiple of 8");
+    /* weights cut short, as a run directory and as a file */
+    size_t len;
+    unsigned char *w = th_read_file(th_path(run, "vae.safetensors"), &len);
+    REQUIRE(w && len > 200);
+    char *cut = th_tmpdir();
+    REQUIRE(cut);
+    REQUIRE(th_write_file(th_path(cut, "vae.safetensors"), w, len / 2));
+    NEED_BIN(&r, "sample", cut, "--out", c);
+    usage_error(&r, "vae.safetensors");
+    NEED_BIN(&r, "sample", th_path(cut, "vae.safetensors"), "--out", c);
+    CHECK(r.code != 0 && th_count_lines(r.err) == 1 && strstr(r.err, "vae.safetensors"),
+          "%d: %s", r.code, r.err);
+    NEED_BIN(&r, "sample", th_path(run, "metrics.jsonl"), "--traverse");
+    usage_error(&r, "--traverse is for VAE checkpoints");
+    th_rmtree(cut);
+    th_rmtree(run);
+}
+
 /* 20 steps, then --resume to 40, against 40 straight: the same weights */
 TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
 {
