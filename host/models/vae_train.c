@@ -18,6 +18,12 @@
  * Random streams of the seed: 1 the initial weights, 3 the eps of the
  * training steps; the loader has its own.
  *
+ * With --device cuda the whole step runs on the GPU (cg_vae_train_step: the
+ * batch uploaded through the pinned buffer, eps drawn there, the same Philox
+ * values as on the CPU, one read-back of the loss terms); checkpoints and
+ * the weights file go through host copies, so a run resumes on either
+ * device. The test ELBO and the pictures run on the model's device too.
+ *
  * Not for: the networks (vae.c), flags (cli/train.c).
  */
 #include <math.h>
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
@@ -165,6 +172,12 @@ static cg_status open_all(run *r, const cg_vae_opts *v)
     if ((st = cg_vae_build(&r->m, &a, why, sizeof why)) != CG_OK)
         return fail(r, st, "%s", why + (strncmp(why, "vae: ", 5) == 0 ? 5 : 0));
     cg_vae_init(&r->m, o->seed, STREAM_INIT);
+    if (o->device == CG_CUDA) {
+        cg_cuda_set_deterministic(o->deterministic);
+        cg_cuda_set_tf32(o->tf32);
+        if ((st = cg_vae_to_device(&r->m, CG_CUDA, why, sizeof why)) != CG_OK)
+            return fail(r, st, "parameters to the GPU: %s", why);
+    }
     if (r->ds.count < o->batch)
         return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
                     (long long)o->batch, (long long)r->ds.count);
@@ -268,24 +281,16 @@ cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_resu
     int64_t inject = nan_step();
     double t_start = 0;
     int64_t timed = 0;
-    int D = r->m.a.x_dim, L = r->m.a.latent;
     for (int64_t s = first; s <= total; s++) {
         cg_batch b;
         cg_loader_next(r->loader, &b);
         cg_ctx *ctx = &r->ctx;
-        cg_tensor *x = cg_vae_input(ctx, b.x, b.n, D);
-        cg_tensor *eps = cg_new(ctx, CG_SHAPE(b.n, L));
-        if (!x || !eps) {
-            st = fail(r, ctx->err, "%s", ctx->errmsg);
-            break;
-        }
         if (s == inject)
-            x->data[0] = NAN;
-        cg_rng_normal(&r->noise, eps->data, eps->n, 0.0, 1.0);
+            ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
         if (s == first + 1)
-            t_start = cg_monotonic_seconds();
+            t_start = cg_monotonic_seconds();  /* the first step warms up */
         cg_vae_stats vs;
-        if ((st = cg_vae_step(ctx, &r->m, &r->adam, x, eps, &vs)) != CG_OK) {
+        if ((st = cg_vae_train_step(ctx, &r->m, &r->adam, b.x, b.n, &r->noise, &vs)) != CG_OK) {
             fail(r, st, "step %lld: %s", (long long)s, ctx->errmsg);
             break;
         }

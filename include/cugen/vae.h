@@ -90,10 +90,21 @@ typedef struct {
     double loss, rec, kl;   /* per image (batch sums / N); rec: -log p(x | h) */
 } cg_vae_stats;
 
-/* One Adam step on the loss of x with noise eps. Leaves gradients zeroed and
- * the step arena reset. */
+/* One Adam step on the loss of x with noise eps, x, eps and the parameters
+ * on one device. Leaves gradients zeroed and the step arena reset. On the
+ * GPU the step's only wait is reading the three sums back at its end. */
 cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_tensor *eps,
                       cg_vae_stats *out);
+
+/* One training step on a batch of loader images (n, C, H, W) in [-1, 1]
+ * (host memory): x = (images + 1) / 2 and eps ~ N(0, I) from `noise` made on
+ * the model's device (the same values on both: Philox), then cg_vae_step.
+ * The training loop, its benchmark and the GPU tests share it. */
+cg_status cg_vae_train_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, const real *images, int n,
+                            cg_rng *noise, cg_vae_stats *out);
+
+/* Move the parameters (and Adam's moments) to dev, or back to the host. */
+cg_status cg_vae_to_device(cg_vae *m, cg_device dev, char *err, size_t errlen);
 
 /* The decoder's output as pixel means: sigmoid(logits) (Bernoulli), or the
  * means clamped to [0, 1] (Gaussian); a new host tensor whatever out's
@@ -103,6 +114,8 @@ cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out);
 /* Images (N, C, H, W) in [-1, 1] (the loader's) -> x (N, C*H*W) in [0, 1],
  * in the step arena. */
 cg_tensor *cg_vae_input(cg_ctx *ctx, const real *images, int n, int x_dim);
+/* The same on device dev (uploaded through the pinned buffer). */
+cg_tensor *cg_vae_input_on(cg_ctx *ctx, cg_device dev, const real *images, int n, int x_dim);
 
 /* ---- evaluation on a dataset --------------------------------------------
  * Every image of ds (or the first `limit`, when limit > 0), in [0, 1].

@@ -340,3 +340,17 @@ TEST(cli_realnvp_images_resume_is_bit_exact)
     th_rmtree(a);
     th_rmtree(b);
 }
+
+/* Machines without a GPU: --device cuda is a one-line usage error, not a
+ * silent fall back to the CPU. */
+TEST(cli_vae_device_cuda_without_a_gpu)
+{
+    th_run_result r;
+    NEED_BIN(&r, "info", "--require-gpu");
+    if (r.code == 0)
+        SKIP("a GPU is present; this test is about machines without one");
+    NEED_BIN(&r, "train", "vae", "--device", "cuda", "--steps", "1");
+    usage_error(&r, "--device cuda");
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--device", "cuda", "--tf32", "--steps", "1");
+    usage_error(&r, "--device cuda");
+}
