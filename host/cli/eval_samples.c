@@ -20,7 +20,8 @@
  *                                 batches of 64, as the example samples)
  *   FILE                          a packed file (cugen prepare)
  * Of a data set larger than --n (default 10000), --n images drawn at random
- * (seed --seed) are used. Fake images of another size than the real ones
+ * (seed --seed) are used. --device: the MMD runs on the GPU (auto: when there
+ * is one); the FID's Inception network only with --device cuda. Fake images of another size than the real ones
  * (a 32 x 32 DCGAN against 28 x 28 Fashion-MNIST) are quantised to 8 bits
  * and resized to the real size with cg_resize_u8 (antialiased, as PIL),
  * except for the Inception network, which resizes every image to 299 x 299
@@ -316,7 +317,7 @@ static int run_fid(const char *net_path, int inception, cg_device dev, image_set
 int cli_eval_samples(int argc, char **argv)
 {
     const char *cmd = "cugen eval", *metric = NULL, *real_src = NULL, *fake_src = NULL,
-               *net = NULL, *device = "cpu";
+               *net = NULL, *device = "auto";
     int64_t n = 10000, seed = 0;
     double sigma = 1;
     arg_opt opts[] = {
@@ -329,13 +330,14 @@ int cli_eval_samples(int argc, char **argv)
         {"net", ARG_STR, &net, "PATH",
          "fid: the feature network (cugen train classifier --out PATH, or the FID "
          "Inception weights from scripts/convert_fid_inception.py)", 1, 0, 0},
-        {"device", ARG_CHOICE, &device, "cpu|cuda",
-         "fid: where the Inception network runs (default cpu)", 1, 0, 0},
         {"n", ARG_INT, &n, "N", "images of each set (default 10000)", 2, 1e7, 0},
         {"seed", ARG_INT, &seed, "N", "which images (and generated z) (default 0)", 0,
          9.007199254740992e15, 0},
         {"sigma", ARG_DOUBLE, &sigma, "S", "mmd: kernel width in units of the mean real "
          "distance (default 1)", 1e-6, 1e6, 0},
+        {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
+         "mmd: where to compute (default auto: the GPU if there is one); fid: where the "
+         "Inception network runs (auto: the CPU)", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     int r = args_parse(cmd, opts, nopts, argc, argv, 1, NULL, 0, NULL);
@@ -361,17 +363,17 @@ int cli_eval_samples(int argc, char **argv)
     }
     int inception = fid && cg_inception_weights_file(net);
     cg_device dev = CG_CPU;
-    if (strcmp(device, "cuda") == 0) {
-        char note[320];
-        if (!inception) {
-            fprintf(stderr, "%s: --device cuda is for the Inception network (--net: FID "
-                    "Inception weights)\n", cmd);
-            return 2;
-        }
-        if (cg_device_resolve(device, &dev, note, sizeof note) != CG_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, note);
-            return 2;
-        }
+    char note[320] = "";
+    if (fid && !inception && strcmp(device, "cuda") == 0) {
+        fprintf(stderr, "%s: --device cuda is for the Inception network (--net: FID "
+                "Inception weights)\n", cmd);
+        return 2;
+    }
+    /* mmd: auto takes the GPU when there is one; fid: only when asked */
+    if ((!fid || strcmp(device, "cuda") == 0) &&
+        cg_device_resolve(device, &dev, note, sizeof note) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, note);
+        return 2;
     }
     image_set rs = {0}, fs = {0};
     char err[2048];
@@ -398,13 +400,13 @@ int cli_eval_samples(int argc, char **argv)
             fprintf(stderr, "%s: the real images have %lld values, the fake ones %lld\n", cmd,
                     (long long)pr, (long long)pf);
             code = 2;
-        } else if ((st = cg_mmd_score(fs.x, (int)fs.n, rs.x, (int)rs.n, (int)pr, sigma, &mmd2,
-                                      &mmd)) != CG_OK) {
+        } else if ((st = cg_mmd_score_on(dev, fs.x, (int)fs.n, rs.x, (int)rs.n, (int)pr, sigma,
+                                         &mmd2, &mmd, err, sizeof err)) != CG_OK) {
             fprintf(stderr, "%s: MMD: %s\n", cmd,
-                    st == CG_ERR_NUMERIC ? "the real images are all the same"
-                                         : cg_status_str(st));
+                    st == CG_ERR_NUMERIC ? "the real images are all the same" : err);
             code = 1;
         } else {
+            printf("%s\n", note);
             printf("MMD %.6f  (MMD^2 %.6f, the notes' compute_score with sigma %g; real: %s, "
                    "%lld images; fake: %s, %lld images)\n", mmd, mmd2, sigma, rs.what,
                    (long long)rs.n, fs.what, (long long)fs.n);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cugen/metrics.h"
 #include "cugen/vae.h"
 #include "gpu_check.h"
 
@@ -215,4 +216,28 @@ TEST(gpu_vae_cli_resumes_across_devices)
     cg_vae_free(&mb);
     th_rmtree(a);
     th_rmtree(b);
+}
+
+/* The notes' MMD score on the GPU (the op's forward with the score's kernel
+ * width) against the CPU's blocked double GEMM. */
+TEST(gpu_mmd_score_matches_cpu)
+{
+    GPU_OR_SKIP();
+    const int n = 150, m = 170, d = 49;
+    real *fake = gpu_rand(501, (int64_t)n * d, 0, 1, 1);
+    real *real_x = gpu_rand(502, (int64_t)m * d, 0, 1, 1);
+    for (int64_t i = 0; i < (int64_t)n * d; i++)
+        fake[i] = (real)(0.8 * fake[i] + 0.1);  /* a shifted set: an MMD well above 0 */
+    const double sigmas[2] = {1, 0.3};
+    for (int s = 0; s < 2; s++) {
+        double c2, c, g2, g;
+        char err[256];
+        REQUIRE(cg_mmd_score(fake, n, real_x, m, d, sigmas[s], &c2, &c) == CG_OK);
+        REQUIRE(cg_mmd_score_on(CG_CUDA, fake, n, real_x, m, d, sigmas[s], &g2, &g, err,
+                                sizeof err) == CG_OK, "%s", err);
+        printf("    sigma %g: MMD^2 cpu %.9f gpu %.9f\n", sigmas[s], c2, g2);
+        /* both sum the kernels in double; the GPU's result is rounded once to
+         * float (6e-8) and its scale comes from the closed form: 1e-5 */
+        CHECK(c2 > 1e-3 && fabs(g2 - c2) <= 1e-5 * c2, "MMD^2 %.9g vs %.9g", g2, c2);
+    }
 }

@@ -231,6 +231,13 @@ TEST(cli_vae_and_realnvp_bad_flags)
     usage_error(&r, "keeps no checkpoints");
     NEED_BIN(&r, "train", "vae", "--data", "moons", "--steps", "1");
     CHECK(r.code == 2, "%d: %s", r.code, r.err);
+    NEED_BIN(&r, "eval", "runs/none", "--metric", "elbo", "--device", "gpu");
+    usage_error(&r, "--device");
+    NEED_BIN(&r, "eval", "runs/none", "--metric", "bpd", "--device", "cuda");
+    usage_error(&r, "--metric bpd runs on the CPU only");
+    NEED_BIN(&r, "eval", "--metric", "fid", "--net", "x", "--real", "fashion-mnist", "--fake",
+             "fashion-mnist", "--device", "cuda");
+    usage_error(&r, "--device cuda is for the Inception network");
 }
 
 TEST(cli_realnvp_writes_pictures)
@@ -352,5 +359,10 @@ TEST(cli_vae_device_cuda_without_a_gpu)
     NEED_BIN(&r, "train", "vae", "--device", "cuda", "--steps", "1");
     usage_error(&r, "--device cuda");
     NEED_BIN(&r, "train", "vae", "--arch", "conv", "--device", "cuda", "--tf32", "--steps", "1");
+    usage_error(&r, "--device cuda");
+    NEED_BIN(&r, "eval", "runs/none", "--metric", "nll", "--device", "cuda");
+    usage_error(&r, "--device cuda");
+    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", "fashion-mnist", "--fake",
+             "fashion-mnist:train", "--device", "cuda");
     usage_error(&r, "--device cuda");
 }
