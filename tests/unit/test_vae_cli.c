@@ -366,3 +366,26 @@ TEST(cli_vae_device_cuda_without_a_gpu)
              "fashion-mnist:train", "--device", "cuda");
     usage_error(&r, "--device cuda");
 }
+
+/* cugen bench step vae: a tiny timed run of each architecture, and its bad
+ * flags */
+TEST(cli_bench_step_vae_runs_and_refuses_bad_flags)
+{
+    th_run_result r;
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "mlp", "--image-size", "8", "--hidden", "8",
+             "--latent", "2", "--batch", "4", "--warmup", "1", "--repeat", "3", "--no-torch");
+    CHECK(r.code == 0 && strstr(r.out, "img_per_s") && strstr(r.out, "1x8x8, mlp, hidden 8"),
+          "%d: %s %s", r.code, r.out, r.err);
+    NEED_BIN(&r, "bench", "step", "vae", "--width", "2", "--latent", "2", "--batch", "2",
+             "--likelihood", "gaussian", "--warmup", "0", "--repeat", "1", "--no-torch");
+    CHECK(r.code == 0 && strstr(r.out, "1x32x32, conv, width 2"), "%d: %s %s", r.code, r.out,
+          r.err);
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "conv", "--image-size", "48", "--no-torch");
+    usage_error(&r, "32x32 or 64x64");
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "mlp", "--likelihood", "gaussian");
+    usage_error(&r, "--no-torch");
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "resnet");
+    usage_error(&r, "--arch");
+    NEED_BIN(&r, "bench", "step", "gan");
+    usage_error(&r, "dcgan, ddpm, vae");
+}
