@@ -123,7 +123,9 @@ cg_tensor *cg_vae_input_on(cg_ctx *ctx, cg_device dev, const real *images, int n
  * nll: the importance-weighted estimate of -log p(x) with k samples of
  * q(h | x) (Burda et al. 2016):
  *   log p(x) ~ logsumexp_j [log p(x | h_j) + log p(h_j) - log q(h_j | x)] - log k
- * averaged over images, nats. Noise from Philox stream `stream` of seed. */
+ * averaged over images, nats. Noise from Philox stream `stream` of seed.
+ * Runs on the model's device (the same noise on both); only one value per
+ * importance sample comes back from the GPU. */
 typedef struct {
     double elbo, rec, kl;   /* per image */
     double nll;             /* per image; 0 unless asked for */
