@@ -95,45 +95,27 @@ static cg_status save(run *r, int64_t step, int64_t epoch)
     return CG_OK;
 }
 
+/* How --resume names the settings a run records */
+static const char *const shown[X_COUNT] = {
+    [X_XDIM] = "pixels per image (--data, --image-size)", [X_HIDDEN] = "--hidden",
+    [X_LATENT] = "--latent", [X_KIND] = "--arch (0 mlp, 1 conv)",
+    [X_LIK] = "--likelihood (0 bernoulli, 1 gaussian)", [X_WIDTH] = "--width",
+    [X_BATCH] = "--batch"};
+
 static cg_status resume(run *r, int64_t *first_step)
 {
-    const cg_train_opts *o = r->o;
-    int found = 0;
-    char msg[2048];
-    const int64_t want[X_COUNT] = {[X_XDIM] = r->m.a.x_dim, [X_HIDDEN] = r->m.a.hidden,
-                                   [X_LATENT] = r->m.a.latent, [X_KIND] = r->m.a.kind,
-                                   [X_LIK] = r->m.a.lik, [X_WIDTH] = r->m.a.width,
-                                   [X_BATCH] = o->batch};
-    cg_status st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
-    if (st != CG_OK) {
-        /* a run of another shape is refused by its tensors' shapes; say which flag */
-        return fail(r, st, "--resume: %s (were the run's --arch, --likelihood, --hidden, "
-                    "--width, --latent, --data and --image-size the same as now?)", msg);
-    }
-    if (!found)
-        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
-                    o->out_dir);
-    for (int i = X_XDIM; i <= X_BATCH; i++)
-        if (r->extra[i].value != want[i])
-            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; "
-                        "give the same flags", o->out_dir, r->extra[i].name + 4,
-                        (long long)r->extra[i].value, (long long)want[i]);
-    if (r->cs.seed != o->seed)
-        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
-                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    ls.epoch = r->extra[X_LOADER_EPOCH].value;
-    ls.index = r->extra[X_LOADER_INDEX].value;
-    ls.rng_offset = (uint64_t)r->extra[X_LOADER_RNG].value;
-    char why[512];
-    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
-        return fail(r, st, "--resume: %s", why);
+    cg_status st = cg_run_resume(r->o, "vae", &r->m.p, &r->cs, X_XDIM, X_BATCH + 1, shown,
+                                 first_step, r->err, r->errlen);
+    if (st != CG_OK)
+        return st;
+    if ((st = cg_run_restore_loader(r->loader, r->extra[X_LOADER_EPOCH].value,
+                                    r->extra[X_LOADER_INDEX].value,
+                                    r->extra[X_LOADER_RNG].value, "vae", r->err,
+                                    r->errlen)) != CG_OK)
+        return st;
     r->adam.t = r->cs.optim_t;
     r->noise.offset = (uint64_t)r->extra[X_NOISE].value;
     r->saved_step = r->cs.step;
-    *first_step = r->cs.step + 1;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 

@@ -193,7 +193,11 @@ TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
           "resumed weights differ from the uninterrupted run's");
     NEED_BIN(&r, "train", "vae", "--hidden", "48", "--latent", "2", "--batch", "32", "--quiet",
              "--steps", "60", "--out", b, "--resume");
-    CHECK(r.code == 2 && strstr(r.err, "--resume"), "%d: %s", r.code, r.err);
+    CHECK(r.code == 2 && strstr(r.err, "--resume") && strstr(r.err, "has --hidden 32, this "
+          "command 48"), "%d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "vae", SMALL, "--arch", "conv", "--steps", "60", "--out", b,
+             "--resume");
+    CHECK(r.code == 2 && strstr(r.err, "--arch (0 mlp, 1 conv)"), "%d: %s", r.code, r.err);
 
     setenv("CUGEN_FAULT_NAN_STEP", "5", 1);
     NEED_BIN(&r, "train", "vae", SMALL, "--steps", "10");
