@@ -45,5 +45,18 @@ double bench_torch_rate(const char *name, const char *args, double *step_ms, dou
 int cli_eval(int argc, char **argv);             /* eval CKPT --metric M */
 int cli_eval_likelihood(int argc, char **argv);  /* the elbo, nll and bpd metrics */
 int cli_eval_samples(int argc, char **argv);     /* the mmd and fid metrics */
+/* A set of images for eval: (n, c, h, w) in [-1, 1], what names its source. */
+typedef struct {
+    real *x;
+    int64_t n;
+    int c, h, w;
+    char what[160];
+} eval_images;
+/* A VAE, DDPM or image RealNVP run or checkpoint at path: n images generated
+ * (eval_generate.c); *handled = 0 (and CG_OK) when path is none of those. */
+cg_status eval_generate(const char *path, int64_t n, uint64_t seed, int ddim_steps,
+                        cg_device dev, eval_images *s, int *handled, char *err, size_t errlen);
+/* Does path (a file or run directory) hold an image RealNVP? (sample_flow.c) */
+int cli_is_flow_file(const char *path);
 
 #endif

@@ -17,7 +17,9 @@
  *   RUN                           an mlp-gan or dcgan run directory (its
  *                                 G.safetensors): --n images generated from
  *                                 seed --seed (dcgan: batch statistics in
- *                                 batches of 64, as the example samples)
+ *                                 batches of 64, as the example samples);
+ *                                 or a VAE, DDPM or image RealNVP run or
+ *                                 checkpoint (eval_generate.c)
  *   FILE                          a packed file (cugen prepare)
  * Of a data set larger than --n (default 10000), --n images drawn at random
  * (seed --seed) are used. --device: the MMD runs on the GPU (auto: when there
@@ -45,12 +47,7 @@
 #define EVAL_STREAM_GEN 0x4556414cu   /* "EVAL" */
 #define EVAL_STREAM_PICK 0x5049434bu  /* "PICK" */
 
-typedef struct {
-    real *x;         /* (n, c, h, w) in [-1, 1] */
-    int64_t n;
-    int c, h, w;
-    char what[160];
-} image_set;
+typedef eval_images image_set;
 
 static int has_file(const char *dir, const char *name)
 {
@@ -206,8 +203,8 @@ static cg_status from_generator(const char *dir, int64_t n, uint64_t seed, image
     return st;
 }
 
-static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_set *s,
-                             char *err, size_t errlen)
+static cg_status load_source(const char *src, int64_t n, uint64_t seed, int ddim_steps,
+                             cg_device dev, image_set *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     char path[4096];
@@ -227,19 +224,27 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_se
         snprintf(err, errlen, "'%.1000s' is not fashion-mnist[:split], and no such file or "
                  "folder", path);
         return CG_ERR_ARG;
-    } else if (S_ISDIR(sb.st_mode) && has_file(path, "G.safetensors")) {
-        if (split) {
-            snprintf(err, errlen, "%.1000s: a generator has no :%s split", path, split);
-            return CG_ERR_ARG;
-        }
-        snprintf(s->what, sizeof s->what, "%.100s (generated, seed %llu)", path,
-                 (unsigned long long)seed);
-        return from_generator(path, n, seed, s, err, errlen);
-    } else if (S_ISDIR(sb.st_mode)) {
-        spec.name = "mnist";
-        spec.dir = path;
     } else {
-        packed = 1;
+        int generated = 0;
+        cg_status st = split ? CG_OK : eval_generate(path, n, seed, ddim_steps, dev, s,
+                                                     &generated, err, errlen);
+        if (generated)
+            return st;
+        if (S_ISDIR(sb.st_mode) && has_file(path, "G.safetensors")) {
+            if (split) {
+                snprintf(err, errlen, "%.1000s: a generator has no :%s split", path, split);
+                return CG_ERR_ARG;
+            }
+            snprintf(s->what, sizeof s->what, "%.100s (generated, seed %llu)", path,
+                     (unsigned long long)seed);
+            return from_generator(path, n, seed, s, err, errlen);
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            spec.name = "mnist";
+            spec.dir = path;
+        } else {
+            packed = 1;
+        }
     }
     cg_dataset d;
     char why[1024];
@@ -318,7 +323,7 @@ int cli_eval_samples(int argc, char **argv)
 {
     const char *cmd = "cugen eval", *metric = NULL, *real_src = NULL, *fake_src = NULL,
                *net = NULL, *device = "auto";
-    int64_t n = 10000, seed = 0;
+    int64_t n = 10000, seed = 0, ddim_steps = 50;
     double sigma = 1;
     arg_opt opts[] = {
         {"metric", ARG_CHOICE, &metric, "mmd|fid",
@@ -326,7 +331,8 @@ int cli_eval_samples(int argc, char **argv)
         {"real", ARG_STR, &real_src, "SRC",
          "fashion-mnist[:train|test], an MNIST-format folder[:split], a packed file", 1, 0, 0},
         {"fake", ARG_STR, &fake_src, "SRC",
-         "the same kinds, or an mlp-gan or dcgan run directory", 1, 0, 0},
+         "the same kinds, or a run directory or checkpoint of mlp-gan, dcgan, vae, ddpm or "
+         "realnvp (images generated)", 1, 0, 0},
         {"net", ARG_STR, &net, "PATH",
          "fid: the feature network (cugen train classifier --out PATH, or the FID "
          "Inception weights from scripts/convert_fid_inception.py)", 1, 0, 0},
@@ -335,6 +341,8 @@ int cli_eval_samples(int argc, char **argv)
          9.007199254740992e15, 0},
         {"sigma", ARG_DOUBLE, &sigma, "S", "mmd: kernel width in units of the mean real "
          "distance (default 1)", 1e-6, 1e6, 0},
+        {"ddim-steps", ARG_INT, &ddim_steps, "N", "a DDPM source: DDIM steps per image "
+         "(default 50)", 1, 1e6, 0},
         {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
          "mmd: where to compute (default auto: the GPU if there is one); fid: where the "
          "Inception network runs (auto: the CPU)", 1, 0, 0},
@@ -377,10 +385,12 @@ int cli_eval_samples(int argc, char **argv)
     }
     image_set rs = {0}, fs = {0};
     char err[2048];
-    cg_status st = load_source(real_src, n, (uint64_t)seed, &rs, err, sizeof err);
+    cg_status st = load_source(real_src, n, (uint64_t)seed, (int)ddim_steps, dev, &rs, err,
+                               sizeof err);
     if (st != CG_OK)
         fprintf(stderr, "%s: --real %s: %s\n", cmd, real_src, err);
-    else if ((st = load_source(fake_src, n, (uint64_t)seed + 1, &fs, err, sizeof err)) != CG_OK)
+    else if ((st = load_source(fake_src, n, (uint64_t)seed + 1, (int)ddim_steps, dev, &fs,
+                              err, sizeof err)) != CG_OK)
         fprintf(stderr, "%s: --fake %s: %s\n", cmd, fake_src, err);
     if (st == CG_OK && !inception && fs.c == rs.c && (fs.h != rs.h || fs.w != rs.w)) {
         int h0 = fs.h, w0 = fs.w;
