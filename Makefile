@@ -187,4 +187,4 @@ clean:
 	rm -rf build build-san build-vg build-cpu build-fuzz
 
 -include $(F32_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(GRAD_OBJ:.o=.d) \
-         $(CU_OBJ:.o=.d)
+         $(BACKEND_OBJ:.o=.d)
