@@ -132,9 +132,29 @@ static int conv2d_is_dense(const cpu_conv_dims *d)
     return d->ph == 0 && d->pw == 0 && d->kh == d->H && d->kw == d->W;
 }
 
+/* Stride 1 with a kernel wider than 1 takes the wide column matrix
+ * (cpu_conv.h) when its junk columns add at most a quarter to the GEMMs:
+ * at 28 x 28 and 14 x 14 (3 x 3 kernels) the im2col of short rows costs
+ * more than the extra columns. */
+static int conv2d_is_wide(const cpu_conv_dims *d)
+{
+    int Wq = d->Wo + d->kw - 1;
+    return d->stride == 1 && d->kw > 1 && 4 * (int64_t)Wq <= 5 * (int64_t)d->Wo;
+}
+
 static conv_plan conv2d_plan(const cpu_conv_dims *d)
 {
     int64_t K = (int64_t)d->Cin * d->kh * d->kw, P = (int64_t)d->Ho * d->Wo;
+    if (conv2d_is_wide(d)) {  /* (Cout, nb Ho Wq) always goes through `packed` */
+        P = (int64_t)d->Ho * (d->Wo + d->kw - 1);
+        conv_plan pl = conv_plan_make(d->N, K, P, d->Cout,
+                                      cpu_im2col_wide_work(d->Cin, d->H, d->W, d->kh, d->kw,
+                                                           d->ph, d->pw, d->Ho, d->Wo),
+                                      d->Cout);
+        pl.npacked = (int64_t)d->Cout * pl.nb * P;
+        pl.per_thread = pl.ncol + pl.npacked + pl.nwork;
+        return pl;
+    }
     int64_t work = cpu_im2col_work(d->Cin, d->H, d->W, d->kh, d->kw, d->stride, d->ph, d->pw,
                                    d->Ho, d->Wo);
     return conv_plan_make(d->N, K, P, d->Cout, work, d->Cout);
@@ -169,6 +189,26 @@ static void conv2d_fwd_part(void *arg, int t, int nt)
     }
 }
 
+/* conv2d_fwd_part with the wide column matrix: y is cropped out of the
+ * GEMM's (Cout, m Ho Wq) */
+static void conv2d_fwd_wide_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int K = (int)j->pl.K, nb = j->pl.nb, Wq = d->Wo + d->kw - 1;
+    int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * d->Ho * d->Wo;
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int ld = (int)(m * P);
+        for (int i = 0; i < m; i++)
+            cpu_im2col_wide(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H,
+                            d->W, d->kh, d->kw, d->ph, d->pw, d->Ho, d->Wo);
+        cpu_gemm(0, 0, d->Cout, ld, K, 1, j->w, K, p.col, ld, 0, p.packed, ld);
+        cpu_unpack_crop(j->y + n0 * ys, p.packed, m, d->Cout, d->Ho, d->Wo, Wq);
+    }
+}
+
 /* x (N, Cin, H, W), w (Cout, Cin, k, k), b (Cout) or NULL -> y (N, Cout, Ho, Wo) */
 void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *scratch,
                     const cpu_conv_dims *d)
@@ -178,7 +218,7 @@ void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *
         return;
     }
     conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
-    conv_run(&j, conv2d_fwd_part);
+    conv_run(&j, conv2d_is_wide(d) ? conv2d_fwd_wide_part : conv2d_fwd_part);
     if (b)
         cpu_add_channel_bias(y, b, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
 }
@@ -213,6 +253,35 @@ static void conv2d_bwd_part(void *arg, int t, int nt)
     }
 }
 
+/* conv2d_bwd_part with the wide column matrix: dy is spread to
+ * (Cout, m Ho Wq) with zeros in the junk columns, so that they add nothing
+ * to dw (whatever im2col put there) and dcol is zero there */
+static void conv2d_bwd_wide_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int K = (int)j->pl.K, nb = j->pl.nb, Wq = d->Wo + d->kw - 1;
+    int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * d->Ho * d->Wo;
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int ld = (int)(m * P);
+        cpu_pack_wide(p.packed, j->dy + n0 * ys, m, d->Cout, d->Ho, d->Wo, Wq);
+        if (p.dw) {
+            for (int i = 0; i < m; i++)
+                cpu_im2col_wide(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H,
+                                d->W, d->kh, d->kw, d->ph, d->pw, d->Ho, d->Wo);
+            cpu_gemm(0, 1, d->Cout, K, ld, 1, p.packed, ld, p.col, ld, 1, p.dw, K);
+        }
+        if (j->dx) {
+            cpu_gemm(1, 0, K, ld, d->Cout, 1, j->w, K, p.packed, ld, 0, p.col, ld);
+            for (int i = 0; i < m; i++)
+                cpu_col2im_wide(j->dx + (n0 + i) * xs, p.col + i * P, ld, p.work, d->Cin, d->H,
+                                d->W, d->kh, d->kw, d->ph, d->pw, d->Ho, d->Wo);
+        }
+    }
+}
+
 /* dy (N, Cout, Ho, Wo) -> dx (N, Cin, H, W) =, dw (Cout, Cin, k, k) +=, db (Cout) += */
 void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                     const real *w, real *scratch, const cpu_conv_dims *d)
@@ -227,7 +296,7 @@ void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
         return;
     conv_job j = {.d = d, .pl = conv2d_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
                   .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw};
-    conv_run(&j, conv2d_bwd_part);
+    conv_run(&j, conv2d_is_wide(d) ? conv2d_bwd_wide_part : conv2d_bwd_part);
 }
 
 /* ---- conv_transpose2d ---------------------------------------------------------- */
