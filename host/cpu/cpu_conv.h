@@ -58,23 +58,13 @@ void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H
  * accumulated); the adjoint of cpu_im2col. */
 void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int kh,
                 int kw, int stride, int ph, int pw, int Ho, int Wo);
-/* Stride 1, the "wide" column matrix: the output grid is taken Wq = Wo + kw
- * - 1 columns wide (the padded image's width), so that row (c, ki, kj) is
- * one contiguous run of the padded plane (Ho Wq reals from (ki, kj)) instead
- * of Ho runs of Wo. Columns ow >= Wo are junk: they read past a row's end
- * (or, at the last row, into cpu_im2col_wide_work's zeroed tail), and
- * outputs computed there are dropped (cpu_unpack_crop); gradients arriving
- * there must be zero (cpu_pack_wide), which makes cpu_col2im_wide exact. */
-int64_t cpu_im2col_wide_work(int C, int H, int W, int kh, int kw, int ph, int pw, int Ho,
-                             int Wo);
-void cpu_im2col_wide(real *col, int64_t ld, const real *img, real *work, int C, int H, int W,
-                     int kh, int kw, int ph, int pw, int Ho, int Wo);
-void cpu_col2im_wide(real *img, const real *col, int64_t ld, real *work, int C, int H, int W,
-                     int kh, int kw, int ph, int pw, int Ho, int Wo);
-/* dst (C, nb Ho Wq) <- src (nb, C, Ho, Wo), the junk columns zero */
-void cpu_pack_wide(real *dst, const real *src, int nb, int C, int Ho, int Wo, int Wq);
-/* dst (nb, C, Ho, Wo) <- src (C, nb Ho Wq), the junk columns dropped */
-void cpu_unpack_crop(real *dst, const real *src, int nb, int C, int Ho, int Wo, int Wq);
+/* The padded grids of conv2d's shifted GEMMs (conv.c): dst (C, ld) <- src
+ * (nb, C, H, W), image j's row h at column j P + off + h Wq, every other
+ * column of dst zero; and back, dst (nb, C, H, W) <- those columns of src. */
+void cpu_pack_grid(real *dst, int64_t ld, const real *src, int nb, int C, int H, int W, int Wq,
+                   int64_t P, int64_t off);
+void cpu_unpack_grid(real *dst, const real *src, int64_t ld, int nb, int C, int H, int W, int Wq,
+                     int64_t P, int64_t off);
 /* dst (C, nb P) <- src (nb, C, P): channel-major, images side by side. */
 void cpu_pack_cn(real *dst, const real *src, int nb, int C, int64_t P);
 /* dst (nb, C, P) <- src (C, nb P) */

@@ -167,69 +167,30 @@ NO_LIBC_CALLS void cpu_col2im(real *img, const real *col, int64_t ld, real *work
     phase_merge(img, work, C, H, W, s, ph, pw, Hq, Wq);
 }
 
-/* ---- stride 1, wide rows (cpu_conv.h) ---------------------------------------- */
+/* ---- padded grids (cpu_conv.h) -------------------------------------------------- */
 
-int64_t cpu_im2col_wide_work(int C, int H, int W, int kh, int kw, int ph, int pw, int Ho,
-                             int Wo)
+NO_LIBC_CALLS void cpu_pack_grid(real *dst, int64_t ld, const real *src, int nb, int C, int H,
+                                 int W, int Wq, int64_t P, int64_t off)
 {
-    return cpu_im2col_work(C, H, W, kh, kw, 1, ph, pw, Ho, Wo) + kw - 1;
-}
-
-NO_LIBC_CALLS void cpu_im2col_wide(real *col, int64_t ld, const real *img, real *work, int C,
-                                   int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo)
-{
-    int Hq, Wq;
-    phase_dims(H, W, kh, kw, 1, ph, pw, Ho, Wo, &Hq, &Wq);
-    phase_split(work, img, C, H, W, 1, ph, pw, Hq, Wq);
-    int64_t plane = (int64_t)Hq * Wq, run = (int64_t)Ho * Wq;
-    for (int k = 0; k < kw - 1; k++)  /* the tail the last junk columns read */
-        work[C * plane + k] = 0;
-    for (int c = 0; c < C; c++)
-        for (int ki = 0; ki < kh; ki++)
-            for (int kj = 0; kj < kw; kj++)
-                row_copy(col + ((int64_t)(c * kh + ki) * kw + kj) * ld,
-                         work + c * plane + (int64_t)ki * Wq + kj, (int)run);
-}
-
-NO_LIBC_CALLS void cpu_col2im_wide(real *img, const real *col, int64_t ld, real *work, int C,
-                                   int H, int W, int kh, int kw, int ph, int pw, int Ho, int Wo)
-{
-    int Hq, Wq;
-    phase_dims(H, W, kh, kw, 1, ph, pw, Ho, Wo, &Hq, &Wq);
-    int64_t plane = (int64_t)Hq * Wq, run = (int64_t)Ho * Wq;
-    memset(work, 0, sizeof(real) * (size_t)cpu_im2col_wide_work(C, H, W, kh, kw, ph, pw, Ho, Wo));
-    for (int c = 0; c < C; c++)
-        for (int ki = 0; ki < kh; ki++)
-            for (int kj = 0; kj < kw; kj++)
-                row_add(work + c * plane + (int64_t)ki * Wq + kj,
-                        col + ((int64_t)(c * kh + ki) * kw + kj) * ld, (int)run);
-    phase_merge(img, work, C, H, W, 1, ph, pw, Hq, Wq);
-}
-
-NO_LIBC_CALLS void cpu_pack_wide(real *dst, const real *src, int nb, int C, int Ho, int Wo,
-                                 int Wq)
-{
+    memset(dst, 0, sizeof(real) * (size_t)(C * ld));
     for (int c = 0; c < C; c++)
         for (int j = 0; j < nb; j++) {
-            real *d = dst + ((int64_t)c * nb + j) * Ho * Wq;
-            const real *s = src + ((int64_t)j * C + c) * Ho * Wo;
-            for (int oh = 0; oh < Ho; oh++) {
-                row_copy(d + (int64_t)oh * Wq, s + (int64_t)oh * Wo, Wo);
-                for (int ow = Wo; ow < Wq; ow++)
-                    d[(int64_t)oh * Wq + ow] = 0;
-            }
+            real *d = dst + c * ld + j * P + off;
+            const real *s = src + ((int64_t)j * C + c) * H * W;
+            for (int h = 0; h < H; h++)
+                row_copy(d + (int64_t)h * Wq, s + (int64_t)h * W, W);
         }
 }
 
-NO_LIBC_CALLS void cpu_unpack_crop(real *dst, const real *src, int nb, int C, int Ho, int Wo,
-                                   int Wq)
+NO_LIBC_CALLS void cpu_unpack_grid(real *dst, const real *src, int64_t ld, int nb, int C, int H,
+                                   int W, int Wq, int64_t P, int64_t off)
 {
     for (int j = 0; j < nb; j++)
         for (int c = 0; c < C; c++) {
-            real *d = dst + ((int64_t)j * C + c) * Ho * Wo;
-            const real *s = src + ((int64_t)c * nb + j) * Ho * Wq;
-            for (int oh = 0; oh < Ho; oh++)
-                row_copy(d + (int64_t)oh * Wo, s + (int64_t)oh * Wq, Wo);
+            real *d = dst + ((int64_t)j * C + c) * H * W;
+            const real *s = src + c * ld + j * P + off;
+            for (int h = 0; h < H; h++)
+                row_copy(d + (int64_t)h * W, s + (int64_t)h * Wq, W);
         }
 }
 
