@@ -75,6 +75,7 @@ typedef struct {
     conv_plan pl;
     real *y, *dx, *dw;
     const real *x, *w, *dy;
+    const real *b;   /* conv2d's bias, added by the shift path's crop; NULL: none there */
     real *scratch;   /* nt per_thread, then (nt - 1) nw private dw */
     int64_t nw;
 } conv_job;
@@ -234,7 +235,7 @@ static void conv2d_fwd_shift_part(void *arg, int t, int nt)
             cpu_gemm(0, 0, d->Cout, N, d->Cin, 1, wt + (int64_t)k * d->Cout * d->Cin, d->Cin,
                      p.col + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L, k ? 1 : 0, p.packed,
                      (int)L);
-        cpu_unpack_grid(j->y + n0 * ys, p.packed, L, m, d->Cout, d->Ho, d->Wo, Wq, P, 0);
+        cpu_unpack_grid(j->y + n0 * ys, p.packed, L, m, d->Cout, d->Ho, d->Wo, Wq, P, 0, j->b);
     }
 }
 
@@ -246,9 +247,11 @@ void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *
         cpu_linear_fwd(y, x, w, b, d->N, d->Cin * d->kh * d->kw, d->Cout);
         return;
     }
-    conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
-    conv_run(&j, conv2d_is_shift(d) ? conv2d_fwd_shift_part : conv2d_fwd_part);
-    if (b)
+    int shift = conv2d_is_shift(d);
+    conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch,
+                  .b = shift ? b : NULL};
+    conv_run(&j, shift ? conv2d_fwd_shift_part : conv2d_fwd_part);
+    if (b && !shift)
         cpu_add_channel_bias(y, b, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
 }
 
@@ -283,8 +286,9 @@ static void conv2d_bwd_part(void *arg, int t, int nt)
 }
 
 /* conv2d_bwd_part with shifted GEMMs: dy spread to the padded grid (zeros
- * off the Ho x Wo outputs); dw by tap (Cout, Cin) = dy times the shifted x
- * transposed; the padded dx accumulates w_tap^T dy at each shift */
+ * off the Ho x Wo outputs); dw by tap (Cout, Cin) summed over the thread's
+ * images = dy times the shifted x transposed, added to dw at the end; the
+ * padded dx accumulates w_tap^T dy at each shift */
 static void conv2d_bwd_shift_part(void *arg, int t, int nt)
 {
     const conv_job *j = arg;
@@ -304,22 +308,23 @@ static void conv2d_bwd_shift_part(void *arg, int t, int nt)
             cpu_pack_grid(p.col, L, j->x + n0 * xs, m, d->Cin, d->H, d->W, Wq, P, xoff);
             for (int k = 0; k < taps; k++)
                 cpu_gemm(0, 1, d->Cout, d->Cin, N, 1, p.packed, (int)L,
-                         p.col + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L, 0,
+                         p.col + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L, n0 > p.lo,
                          dwt + k * nw, d->Cin);
-            for (int co = 0; co < d->Cout; co++)
-                for (int c = 0; c < d->Cin; c++)
-                    for (int k = 0; k < taps; k++)
-                        p.dw[((int64_t)co * d->Cin + c) * taps + k] +=
-                            dwt[k * nw + (int64_t)co * d->Cin + c];
         }
         if (j->dx) {
             memset(dpad, 0, sizeof(real) * (size_t)(d->Cin * L));
             for (int k = 0; k < taps; k++)
                 cpu_gemm(1, 0, d->Cin, N, d->Cout, 1, wt + k * nw, d->Cin, p.packed, (int)L, 1,
                          dpad + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L);
-            cpu_unpack_grid(j->dx + n0 * xs, dpad, L, m, d->Cin, d->H, d->W, Wq, P, xoff);
+            cpu_unpack_grid(j->dx + n0 * xs, dpad, L, m, d->Cin, d->H, d->W, Wq, P, xoff, NULL);
         }
     }
+    if (p.dw && p.hi > p.lo)  /* dw (Cout, Cin, kh, kw) += this thread's dw by tap */
+        for (int co = 0; co < d->Cout; co++)
+            for (int c = 0; c < d->Cin; c++)
+                for (int k = 0; k < taps; k++)
+                    p.dw[((int64_t)co * d->Cin + c) * taps + k] +=
+                        dwt[k * nw + (int64_t)co * d->Cin + c];
 }
 
 /* dy (N, Cout, Ho, Wo) -> dx (N, Cin, H, W) =, dw (Cout, Cin, k, k) +=, db (Cout) += */

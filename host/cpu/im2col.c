@@ -169,28 +169,49 @@ NO_LIBC_CALLS void cpu_col2im(real *img, const real *col, int64_t ld, real *work
 
 /* ---- padded grids (cpu_conv.h) -------------------------------------------------- */
 
+/* dst[0, n) = 0 */
+static inline NO_LIBC_CALLS void row_zero(real *restrict dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = 0;
+}
+
+/* each channel's row in one pass: zeros up to a run, the run, ... */
 NO_LIBC_CALLS void cpu_pack_grid(real *dst, int64_t ld, const real *src, int nb, int C, int H,
                                  int W, int Wq, int64_t P, int64_t off)
 {
-    memset(dst, 0, sizeof(real) * (size_t)(C * ld));
-    for (int c = 0; c < C; c++)
+    for (int c = 0; c < C; c++) {
+        real *row = dst + c * ld;
+        int64_t z = 0;  /* row[0, z) written */
         for (int j = 0; j < nb; j++) {
-            real *d = dst + c * ld + j * P + off;
             const real *s = src + ((int64_t)j * C + c) * H * W;
-            for (int h = 0; h < H; h++)
-                row_copy(d + (int64_t)h * Wq, s + (int64_t)h * W, W);
+            for (int h = 0; h < H; h++) {
+                int64_t at = j * P + off + (int64_t)h * Wq;
+                row_zero(row + z, at - z);
+                row_copy(row + at, s + (int64_t)h * W, W);
+                z = at + W;
+            }
         }
+        row_zero(row + z, ld - z);
+    }
 }
 
 NO_LIBC_CALLS void cpu_unpack_grid(real *dst, const real *src, int64_t ld, int nb, int C, int H,
-                                   int W, int Wq, int64_t P, int64_t off)
+                                   int W, int Wq, int64_t P, int64_t off, const real *b)
 {
     for (int j = 0; j < nb; j++)
         for (int c = 0; c < C; c++) {
             real *d = dst + ((int64_t)j * C + c) * H * W;
             const real *s = src + c * ld + j * P + off;
-            for (int h = 0; h < H; h++)
-                row_copy(d + (int64_t)h * W, s + (int64_t)h * Wq, W);
+            if (b) {
+                real v = b[c];
+                for (int h = 0; h < H; h++)
+                    for (int w = 0; w < W; w++)
+                        d[(int64_t)h * W + w] = s[(int64_t)h * Wq + w] + v;
+            } else {
+                for (int h = 0; h < H; h++)
+                    row_copy(d + (int64_t)h * W, s + (int64_t)h * Wq, W);
+            }
         }
 }
 
