@@ -10,6 +10,8 @@
  * elbo: the mean ELBO with one posterior sample per image. nll: the
  * importance-weighted estimate of -log p(x) with --k samples per image (the
  * ELBO is printed beside it: nll <= -elbo up to the estimate's noise).
+ * --device: elbo and nll run on the GPU (auto: when there is one); bpd on
+ * the CPU.
  */
 #include <stdio.h>
 #include <string.h>
@@ -70,7 +72,7 @@ int cli_eval_likelihood(int argc, char **argv)
 {
     const char *cmd = "cugen eval";
     const char *metric = NULL, *data = "fashion-mnist", *data_dir = NULL, *split = "test";
-    const char *out = NULL;
+    const char *out = NULL, *device = "auto";
     int64_t k = 1000, n = 0, seed = 0;
     arg_opt opts[] = {
         {"metric", ARG_CHOICE, &metric, "elbo|nll|bpd", "what to measure", 1, 0, 0},
@@ -84,6 +86,8 @@ int cli_eval_likelihood(int argc, char **argv)
          9.007199254740992e15, 0},
         {"out", ARG_STR, &out, "DIR", "also write the pictures (samples.png, recon.png, "
          "traversal.png, interp.png, manifold.png for a 2-D latent) here", 1, 0, 0},
+        {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
+         "elbo, nll: where to compute (default auto: the GPU if there is one)", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -120,13 +124,29 @@ int cli_eval_likelihood(int argc, char **argv)
                 "directory (samples.png)\n", cmd);
         return 2;
     }
-    if (strcmp(metric, "bpd") == 0)
+    if (strcmp(metric, "bpd") == 0) {
+        if (strcmp(device, "cuda") == 0) {
+            fprintf(stderr, "%s: --device cuda: --metric bpd runs on the CPU only\n", cmd);
+            return 2;
+        }
         return eval_bpd(pos[0], data, data_dir, split, n, seed);
+    }
+    cg_device dev;
+    char note[320];
+    if (cg_device_resolve(device, &dev, note, sizeof note) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, note);
+        return 2;
+    }
     cg_vae m;
     cg_status st = cg_vae_load(pos[0], &m, err, sizeof err);
     if (st != CG_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return st == CG_ERR_ARG || st == CG_ERR_IO ? 2 : 1;
+    }
+    if (dev == CG_CUDA && (st = cg_vae_to_device(&m, CG_CUDA, err, sizeof err)) != CG_OK) {
+        fprintf(stderr, "%s: parameters to the GPU: %s\n", cmd, err);
+        cg_vae_free(&m);
+        return 1;
     }
     cg_dataset ds;
     cg_data_spec spec = {.name = data, .dir = data_dir, .split = split,
@@ -156,6 +176,7 @@ int cli_eval_likelihood(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", cmd, err);
         code = st == CG_ERR_ARG ? 2 : 1;
     } else {
+        printf("%s\n", note);
         printf("%s, %lld images of %dx%dx%d; %s VAE (%s pixels, latent %d) from %s\n",
                ds.name, (long long)ev.images, ds.channels, ds.height, ds.width,
                m.a.kind == CG_VAE_CONV ? "conv" : "MLP",

@@ -17,10 +17,13 @@
  *   RUN                           an mlp-gan or dcgan run directory (its
  *                                 G.safetensors): --n images generated from
  *                                 seed --seed (dcgan: batch statistics in
- *                                 batches of 64, as the example samples)
+ *                                 batches of 64, as the example samples);
+ *                                 or a VAE, DDPM or image RealNVP run or
+ *                                 checkpoint (eval_generate.c)
  *   FILE                          a packed file (cugen prepare)
  * Of a data set larger than --n (default 10000), --n images drawn at random
- * (seed --seed) are used. Fake images of another size than the real ones
+ * (seed --seed) are used. --device: the MMD runs on the GPU (auto: when there
+ * is one); the FID's Inception network only with --device cuda. Fake images of another size than the real ones
  * (a 32 x 32 DCGAN against 28 x 28 Fashion-MNIST) are quantised to 8 bits
  * and resized to the real size with cg_resize_u8 (antialiased, as PIL),
  * except for the Inception network, which resizes every image to 299 x 299
@@ -44,12 +47,7 @@
 #define EVAL_STREAM_GEN 0x4556414cu   /* "EVAL" */
 #define EVAL_STREAM_PICK 0x5049434bu  /* "PICK" */
 
-typedef struct {
-    real *x;         /* (n, c, h, w) in [-1, 1] */
-    int64_t n;
-    int c, h, w;
-    char what[160];
-} image_set;
+typedef eval_images image_set;
 
 static int has_file(const char *dir, const char *name)
 {
@@ -205,8 +203,8 @@ static cg_status from_generator(const char *dir, int64_t n, uint64_t seed, image
     return st;
 }
 
-static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_set *s,
-                             char *err, size_t errlen)
+static cg_status load_source(const char *src, int64_t n, uint64_t seed, int ddim_steps,
+                             cg_device dev, image_set *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     char path[4096];
@@ -226,19 +224,27 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, image_se
         snprintf(err, errlen, "'%.1000s' is not fashion-mnist[:split], and no such file or "
                  "folder", path);
         return CG_ERR_ARG;
-    } else if (S_ISDIR(sb.st_mode) && has_file(path, "G.safetensors")) {
-        if (split) {
-            snprintf(err, errlen, "%.1000s: a generator has no :%s split", path, split);
-            return CG_ERR_ARG;
-        }
-        snprintf(s->what, sizeof s->what, "%.100s (generated, seed %llu)", path,
-                 (unsigned long long)seed);
-        return from_generator(path, n, seed, s, err, errlen);
-    } else if (S_ISDIR(sb.st_mode)) {
-        spec.name = "mnist";
-        spec.dir = path;
     } else {
-        packed = 1;
+        int generated = 0;
+        cg_status st = split ? CG_OK : eval_generate(path, n, seed, ddim_steps, dev, s,
+                                                     &generated, err, errlen);
+        if (generated)
+            return st;
+        if (S_ISDIR(sb.st_mode) && has_file(path, "G.safetensors")) {
+            if (split) {
+                snprintf(err, errlen, "%.1000s: a generator has no :%s split", path, split);
+                return CG_ERR_ARG;
+            }
+            snprintf(s->what, sizeof s->what, "%.100s (generated, seed %llu)", path,
+                     (unsigned long long)seed);
+            return from_generator(path, n, seed, s, err, errlen);
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            spec.name = "mnist";
+            spec.dir = path;
+        } else {
+            packed = 1;
+        }
     }
     cg_dataset d;
     char why[1024];
@@ -316,8 +322,8 @@ static int run_fid(const char *net_path, int inception, cg_device dev, image_set
 int cli_eval_samples(int argc, char **argv)
 {
     const char *cmd = "cugen eval", *metric = NULL, *real_src = NULL, *fake_src = NULL,
-               *net = NULL, *device = "cpu";
-    int64_t n = 10000, seed = 0;
+               *net = NULL, *device = "auto";
+    int64_t n = 10000, seed = 0, ddim_steps = 50;
     double sigma = 1;
     arg_opt opts[] = {
         {"metric", ARG_CHOICE, &metric, "mmd|fid",
@@ -325,17 +331,21 @@ int cli_eval_samples(int argc, char **argv)
         {"real", ARG_STR, &real_src, "SRC",
          "fashion-mnist[:train|test], an MNIST-format folder[:split], a packed file", 1, 0, 0},
         {"fake", ARG_STR, &fake_src, "SRC",
-         "the same kinds, or an mlp-gan or dcgan run directory", 1, 0, 0},
+         "the same kinds, or a run directory or checkpoint of mlp-gan, dcgan, vae, ddpm or "
+         "realnvp (images generated)", 1, 0, 0},
         {"net", ARG_STR, &net, "PATH",
          "fid: the feature network (cugen train classifier --out PATH, or the FID "
          "Inception weights from scripts/convert_fid_inception.py)", 1, 0, 0},
-        {"device", ARG_CHOICE, &device, "cpu|cuda",
-         "fid: where the Inception network runs (default cpu)", 1, 0, 0},
         {"n", ARG_INT, &n, "N", "images of each set (default 10000)", 2, 1e7, 0},
         {"seed", ARG_INT, &seed, "N", "which images (and generated z) (default 0)", 0,
          9.007199254740992e15, 0},
         {"sigma", ARG_DOUBLE, &sigma, "S", "mmd: kernel width in units of the mean real "
          "distance (default 1)", 1e-6, 1e6, 0},
+        {"ddim-steps", ARG_INT, &ddim_steps, "N", "a DDPM source: DDIM steps per image "
+         "(default 50)", 1, 1e6, 0},
+        {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
+         "mmd: where to compute (default auto: the GPU if there is one); fid: where the "
+         "Inception network runs (auto: the CPU)", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     int r = args_parse(cmd, opts, nopts, argc, argv, 1, NULL, 0, NULL);
@@ -361,24 +371,26 @@ int cli_eval_samples(int argc, char **argv)
     }
     int inception = fid && cg_inception_weights_file(net);
     cg_device dev = CG_CPU;
-    if (strcmp(device, "cuda") == 0) {
-        char note[320];
-        if (!inception) {
-            fprintf(stderr, "%s: --device cuda is for the Inception network (--net: FID "
-                    "Inception weights)\n", cmd);
-            return 2;
-        }
-        if (cg_device_resolve(device, &dev, note, sizeof note) != CG_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, note);
-            return 2;
-        }
+    char note[320] = "";
+    if (fid && !inception && strcmp(device, "cuda") == 0) {
+        fprintf(stderr, "%s: --device cuda is for the Inception network (--net: FID "
+                "Inception weights)\n", cmd);
+        return 2;
+    }
+    /* mmd: auto takes the GPU when there is one; fid: only when asked */
+    if ((!fid || strcmp(device, "cuda") == 0) &&
+        cg_device_resolve(device, &dev, note, sizeof note) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, note);
+        return 2;
     }
     image_set rs = {0}, fs = {0};
     char err[2048];
-    cg_status st = load_source(real_src, n, (uint64_t)seed, &rs, err, sizeof err);
+    cg_status st = load_source(real_src, n, (uint64_t)seed, (int)ddim_steps, dev, &rs, err,
+                               sizeof err);
     if (st != CG_OK)
         fprintf(stderr, "%s: --real %s: %s\n", cmd, real_src, err);
-    else if ((st = load_source(fake_src, n, (uint64_t)seed + 1, &fs, err, sizeof err)) != CG_OK)
+    else if ((st = load_source(fake_src, n, (uint64_t)seed + 1, (int)ddim_steps, dev, &fs,
+                              err, sizeof err)) != CG_OK)
         fprintf(stderr, "%s: --fake %s: %s\n", cmd, fake_src, err);
     if (st == CG_OK && !inception && fs.c == rs.c && (fs.h != rs.h || fs.w != rs.w)) {
         int h0 = fs.h, w0 = fs.w;
@@ -398,13 +410,13 @@ int cli_eval_samples(int argc, char **argv)
             fprintf(stderr, "%s: the real images have %lld values, the fake ones %lld\n", cmd,
                     (long long)pr, (long long)pf);
             code = 2;
-        } else if ((st = cg_mmd_score(fs.x, (int)fs.n, rs.x, (int)rs.n, (int)pr, sigma, &mmd2,
-                                      &mmd)) != CG_OK) {
+        } else if ((st = cg_mmd_score_on(dev, fs.x, (int)fs.n, rs.x, (int)rs.n, (int)pr, sigma,
+                                         &mmd2, &mmd, err, sizeof err)) != CG_OK) {
             fprintf(stderr, "%s: MMD: %s\n", cmd,
-                    st == CG_ERR_NUMERIC ? "the real images are all the same"
-                                         : cg_status_str(st));
+                    st == CG_ERR_NUMERIC ? "the real images are all the same" : err);
             code = 1;
         } else {
+            printf("%s\n", note);
             printf("MMD %.6f  (MMD^2 %.6f, the notes' compute_score with sigma %g; real: %s, "
                    "%lld images; fake: %s, %lld images)\n", mmd, mmd2, sigma, rs.what,
                    (long long)rs.n, fs.what, (long long)fs.n);

@@ -15,13 +15,14 @@
 #include "cugen/ddpm.h"
 #include "cugen/io.h"
 #include "cugen/tape.h"
+#include "cugen/vae.h"
 
 #define PER_ROW 8
 #define SAMPLE_STREAM 0x53414d50u  /* "SAMP" */
 
 /* z (n, nz): n independent normals, or rows of PER_ROW points on the lines
  * between pairs of normals */
-static void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate)
+void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate)
 {
     cg_rng r;
     cg_rng_init(&r, seed, SAMPLE_STREAM);
@@ -74,7 +75,7 @@ int cli_sample(int argc, char **argv)
     const char *dump = NULL;
     const char *sampler = "ddim";
     int64_t steps = 50;
-    int progress = 0, no_clip = 0;
+    int progress = 0, no_clip = 0, traverse = 0;
     const char *device = "auto";
     arg_opt opts[] = {
         {"n", ARG_INT, &n, "N", "number of images (default 64; with --interpolate a multiple "
@@ -103,7 +104,10 @@ int cli_sample(int argc, char **argv)
          "DDPM checkpoints: do not clip each step's prediction of x_0 to [-1, 1]", 1, 0, 0},
         {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
          "DDPM checkpoints: where the UNet runs (default auto: the GPU when there is one); "
-         "DCGAN generators run on the CPU", 1, 0, 0},
+         "DCGAN generators and VAEs run on the CPU", 1, 0, 0},
+        {"traverse", ARG_FLAG, &traverse, NULL,
+         "VAE checkpoints: one row per latent dimension swept over [-3, 3], the others fixed",
+         1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     const char *pos[1];
@@ -124,6 +128,13 @@ int cli_sample(int argc, char **argv)
     if (interpolate && n % PER_ROW != 0) {
         fprintf(stderr, "%s: --interpolate draws rows of %d: --n must be a multiple of %d, "
                 "got %lld\n", cmd, PER_ROW, PER_ROW, (long long)n);
+        return 2;
+    }
+    if (cg_vae_is_checkpoint(pos[0]))
+        return cli_sample_vae(pos[0], opts, nopts, (int)n, (uint64_t)seed, out, interpolate,
+                              traverse, dump);
+    if (traverse) {
+        fprintf(stderr, "%s: --traverse is for VAE checkpoints; %s is not one\n", cmd, pos[0]);
         return 2;
     }
     if (cg_ddpm_is_checkpoint(pos[0])) {

@@ -25,7 +25,7 @@
 #define SAMPLE_STREAM 0x53414d50u  /* "SAMP", as the other models' latents */
 
 /* path, or path/flow.safetensors for a directory, names an image RealNVP */
-static int is_flow_file(const char *path)
+int cli_is_flow_file(const char *path)
 {
     char file[4096];
     struct stat sb;
@@ -49,7 +49,7 @@ static int is_flow_file(const char *path)
 int cli_sample_is_flow(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
-        if (argv[i][0] != '-' && is_flow_file(argv[i]))
+        if (argv[i][0] != '-' && cli_is_flow_file(argv[i]))
             return 1;
     return 0;
 }

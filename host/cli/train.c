@@ -387,8 +387,8 @@ static const model_entry models[] = {
      2e-4, 1, 500, 1, "data data-dir image-size deterministic tf32 ch ch-mult num-res-blocks "
      "attn dropout schedule ema-decay sample-steps", run_ddpm},
     {"vae", "VAE: the seed article's MLP (784-400-20) or a conv one, on Fashion-MNIST, ...", 0,
-     128, 1e-3, 1, 500, 0,
-     "data data-dir image-size deterministic arch hidden latent likelihood width", run_vae},
+     128, 1e-3, 1, 500, 1,
+     "data data-dir image-size deterministic tf32 arch hidden latent likelihood width", run_vae},
     {"realnvp", "RealNVP flow: 2-D on a toy set (--data moons) or on images", 3000, 256,
      1e-3, 1, 500, 1, "data data-dir image-size deterministic hidden layers width temperature "
      "scales norm", run_realnvp},

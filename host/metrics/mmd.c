@@ -5,14 +5,20 @@
  * GEMM is what makes it seconds, not minutes), kernel sums accumulated in
  * double.
  *
+ * On the GPU (cg_mmd_score_on) the score is the op cg_mmd2_rbf's forward,
+ * which sums every pair's kernel in double on the device.
+ *
  * Not for: MMD as a training loss (the op cg_mmd2_rbf, differentiable).
  */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cugen/metrics.h"
+#include "cugen/ops.h"
+#include "cugen/tape.h"
 
 #define BLOCK 256
 
@@ -98,5 +104,66 @@ cg_status cg_mmd_score(const real *fake, int n, const real *real_x, int m, int d
         *mmd = sqrt(fmax(*mmd2, 0));
     }
     free(f), free(r), free(fn), free(rn);
+    return st;
+}
+
+/* the mean over all pairs (diagonal included) of |r_i - r_j|^2; -1 on OOM */
+static double mean_sq_distance(const real *r, int m, int d)
+{
+    double *mean = calloc((size_t)d, sizeof(double)), sq = 0, mm = 0;
+    if (!mean)
+        return -1;
+    for (int i = 0; i < m; i++)
+        for (int k = 0; k < d; k++) {
+            double v = r[(size_t)i * d + k];
+            mean[k] += v;
+            sq += v * v;
+        }
+    for (int k = 0; k < d; k++)
+        mm += (mean[k] / m) * (mean[k] / m);
+    free(mean);
+    return 2 * (sq / m - mm);
+}
+
+cg_status cg_mmd_score_on(cg_device dev, const real *fake, int n, const real *real_x, int m,
+                          int d, double sigma, double *mmd2, double *mmd, char *err,
+                          size_t errlen)
+{
+    if (dev == CG_CPU || n < 1 || m < 1 || d < 1 || !(sigma > 0)) {
+        cg_status st = cg_mmd_score(fake, n, real_x, m, d, sigma, mmd2, mmd);
+        if (st != CG_OK)
+            snprintf(err, errlen, "%s", cg_status_str(st));
+        return st;
+    }
+    double scale = mean_sq_distance(real_x, m, d);
+    if (!(scale > 0)) {
+        cg_status st = scale == -1 ? CG_ERR_NOMEM : CG_ERR_NUMERIC;
+        snprintf(err, errlen, "%s", cg_status_str(st));
+        return st;
+    }
+    /* exp(-M / (2 scale sigma^2)) is the op's Gaussian of width sqrt(scale) sigma */
+    double width = sqrt(scale) * sigma;
+    cg_ctx ctx;
+    if (cg_ctx_init(&ctx) != CG_OK) {
+        snprintf(err, errlen, "out of memory");
+        return CG_ERR_NOMEM;
+    }
+    cg_set_grad(&ctx, 0);
+    cg_tensor *x = cg_new_on(&ctx, CG_CUDA, CG_SHAPE(n, d));
+    cg_tensor *y = cg_new_on(&ctx, CG_CUDA, CG_SHAPE(m, d));
+    if (x && y) {
+        cg_copy_from_host(&ctx, x, fake);
+        cg_copy_from_host(&ctx, y, real_x);
+    }
+    cg_tensor *out = cg_mmd2_rbf(&ctx, x, y, &width, 1);
+    real v = 0;
+    cg_status st = out ? cg_copy_to_host(&ctx, &v, out) : ctx.err;
+    if (st == CG_OK) {
+        *mmd2 = v;
+        *mmd = sqrt(fmax(v, 0));
+    } else {
+        snprintf(err, errlen, "%s", ctx.errmsg);
+    }
+    cg_ctx_free(&ctx);
     return st;
 }

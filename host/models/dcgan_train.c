@@ -140,8 +140,8 @@ static cg_status save(run *r, int64_t step, int64_t epoch)
 
 static cg_status resume(run *r, int64_t *first_step)
 {
-    cg_status st = cg_run_resume(r->o, "dcgan", &r->m.p, &r->cs, X_NZ, X_BATCH + 1, first_step,
-                                 r->err, r->errlen);
+    cg_status st = cg_run_resume(r->o, "dcgan", &r->m.p, &r->cs, X_NZ, X_BATCH + 1, NULL,
+                                 first_step, r->err, r->errlen);
     if (st != CG_OK)
         return st;
     if ((st = cg_run_restore_loader(r->loader, r->extra[X_LOADER_EPOCH].value,

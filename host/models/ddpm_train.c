@@ -141,96 +141,30 @@ static cg_status save(run *r, int64_t step, int64_t epoch)
     return CG_OK;
 }
 
-static const char *flag_of(int i)
-{
-    static const char *const flags[CG_DX_COUNT] = {
-        [CG_DX_CH] = "--ch", [CG_DX_MULT] = "--ch-mult (packed, a byte per level)",
-        [CG_DX_LEVELS] = "levels of --ch-mult", [CG_DX_NRB] = "--num-res-blocks",
-        [CG_DX_ATTN] = "--attn (a mask of resolutions)", [CG_DX_GROUPS] = "groups",
-        [CG_DX_SIZE] = "--image-size", [CG_DX_CHANNELS] = "channels of --data",
-        [CG_DX_T] = "timesteps", [CG_DX_SCHEDULE] = "--schedule (0 linear, 1 cosine)",
-        [CG_DX_DROPOUT] = "--dropout (in millionths)", [CG_DX_BATCH] = "--batch"};
-    return flags[i];
-}
-
-/* The run's settings against this command's, from the extras of `have`. */
-static cg_status same_run(run *r, const int64_t *have)
-{
-    for (int i = CG_DX_FIRST_RUN; i < CG_DX_COUNT; i++)
-        if (have[i] != r->extra[i].value)
-            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
-                        "%lld; give the same flags", r->o->out_dir, flag_of(i),
-                        (long long)have[i], (long long)r->extra[i].value);
-    return CG_OK;
-}
-
-/* Before loading: the latest checkpoint's settings, so that other flags get
- * a message about flags rather than about tensor shapes. A file that cannot
- * be read is left to the loader. */
-static cg_status same_flags(run *r)
-{
-    char path[4096];
-    path_in(path, sizeof path, r->o->out_dir, CG_CKPT_LATEST);
-    cg_st_file f;
-    if (cg_st_load(&f, path, NULL, 0) != CG_OK)
-        return CG_OK;
-    int64_t have[CG_DX_COUNT];
-    int all = 1;
-    for (int i = CG_DX_FIRST_RUN; i < CG_DX_COUNT; i++) {
-        char name[96];
-        snprintf(name, sizeof name, "train.extra.%s", r->extra[i].name);
-        const cg_st_tensor *t = cg_st_find(&f, name);
-        if (t && t->dtype == CG_ST_I64 && t->nbytes == 8)
-            memcpy(&have[i], t->data, 8);
-        else
-            all = 0;
-    }
-    cg_st_free(&f);
-    return all ? same_run(r, have) : CG_OK;
-}
+/* How --resume names the settings a run records */
+static const char *const shown[CG_DX_COUNT] = {
+    [CG_DX_CH] = "--ch", [CG_DX_MULT] = "--ch-mult (packed, a byte per level)",
+    [CG_DX_LEVELS] = "levels of --ch-mult", [CG_DX_NRB] = "--num-res-blocks",
+    [CG_DX_ATTN] = "--attn (a mask of resolutions)", [CG_DX_GROUPS] = "groups",
+    [CG_DX_SIZE] = "--image-size", [CG_DX_CHANNELS] = "channels of --data",
+    [CG_DX_T] = "timesteps", [CG_DX_SCHEDULE] = "--schedule (0 linear, 1 cosine)",
+    [CG_DX_DROPOUT] = "--dropout (in millionths)", [CG_DX_BATCH] = "--batch"};
 
 static cg_status resume(run *r, int64_t *first_step)
 {
-    const cg_train_opts *o = r->o;
-    int found = 0;
-    char msg[2048];
-    int64_t want[CG_DX_COUNT];
-    for (int i = 0; i < CG_DX_COUNT; i++)
-        want[i] = r->extra[i].value;
-    cg_status st = same_flags(r);
+    cg_status st = cg_run_resume(r->o, "ddpm", &r->m.p, &r->cs, CG_DX_FIRST_RUN, CG_DX_COUNT,
+                                 shown, first_step, r->err, r->errlen);
     if (st != CG_OK)
         return st;
-    st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
-    if (st != CG_OK)
-        return fail(r, st, "--resume: %s", msg);
-    if (!found)
-        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
-                    o->out_dir);
-    /* the file loaded may be .prev, which same_flags did not read */
-    int64_t have[CG_DX_COUNT];
-    for (int i = 0; i < CG_DX_COUNT; i++) {
-        have[i] = r->extra[i].value;
-        r->extra[i].value = want[i];
-    }
-    if ((st = same_run(r, have)) != CG_OK)
+    if ((st = cg_run_restore_loader(r->loader, r->extra[CG_DX_LOADER_EPOCH].value,
+                                    r->extra[CG_DX_LOADER_INDEX].value,
+                                    r->extra[CG_DX_LOADER_RNG].value, "ddpm", r->err,
+                                    r->errlen)) != CG_OK)
         return st;
-    if (r->cs.seed != o->seed)
-        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
-                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    ls.epoch = have[CG_DX_LOADER_EPOCH];
-    ls.index = have[CG_DX_LOADER_INDEX];
-    ls.rng_offset = (uint64_t)have[CG_DX_LOADER_RNG];
-    char why[512];
-    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
-        return fail(r, st, "--resume: %s", why);
     r->adam.t = r->cs.optim_t;
-    r->noise.offset = (uint64_t)have[CG_DX_NOISE];
-    r->drop.offset = (uint64_t)have[CG_DX_DROP];
+    r->noise.offset = (uint64_t)r->extra[CG_DX_NOISE].value;
+    r->drop.offset = (uint64_t)r->extra[CG_DX_DROP].value;
     r->saved_step = r->cs.step;
-    *first_step = r->cs.step + 1;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 

@@ -1,9 +1,9 @@
 /*
- * vae.c: the MLP VAE's networks, its loss and training step, evaluation
- * (ELBO and the importance-weighted log-likelihood) and loading from a file
- * (architecture and naming in cugen/vae.h).
+ * vae.c: the MLP VAE's networks, its loss and training step, and loading
+ * from a file (architecture and naming in cugen/vae.h).
  *
- * Not for: the training loop (vae_train.c), pictures (vae_pictures.c).
+ * Not for: the training loop (vae_train.c), evaluation (vae_eval.c),
+ * pictures (vae_pictures.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cugen/cuda.h"
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
@@ -18,8 +19,6 @@
 #include "models/dense.h"
 #include "models/vae_internal.h"
 #include "ops/backend.h"
-
-#define LOG_2PI 1.8378770664093454836
 
 static int log2_exact(int v)
 {
@@ -154,9 +153,12 @@ cg_tensor *cg_vae_decode(cg_ctx *ctx, cg_vae *m, cg_tensor *h)
     return cg_linear(ctx, g, m->fc4.w, m->fc4.b);
 }
 
-cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *rec_sum,
-                       double *kl)
+/* The loss of x with noise eps, and its two terms, as (1) tensors on the
+ * model's device (nothing read back). */
+cg_tensor *vae_loss_terms(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps,
+                          cg_tensor **rec, cg_tensor **div)
 {
+    *rec = *div = NULL;
     cg_tensor *mu, *logvar;
     if (cg_vae_encode(ctx, m, x, &mu, &logvar) != CG_OK)
         return NULL;
@@ -170,16 +172,41 @@ cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, dou
     cg_tensor *sigma = cg_exp(ctx, cg_scale(ctx, logvar, 0.5));
     cg_tensor *h = cg_add(ctx, mu, cg_mul(ctx, sigma, eps));
     cg_tensor *out = cg_vae_decode(ctx, m, h);
-    cg_tensor *rec = m->a.lik == CG_VAE_GAUSSIAN
-                         ? cg_gaussian_nll(ctx, x, out, m->dec_logvar, CG_REDUCE_SUM)
-                         : cg_bernoulli_nll(ctx, out, x, CG_REDUCE_SUM);
-    cg_tensor *div = cg_gaussian_kl(ctx, mu, logvar, CG_REDUCE_SUM);
-    cg_tensor *loss = cg_add(ctx, rec, div);
-    if (loss) {
+    *rec = m->a.lik == CG_VAE_GAUSSIAN
+               ? cg_gaussian_nll(ctx, x, out, m->dec_logvar, CG_REDUCE_SUM)
+               : cg_bernoulli_nll(ctx, out, x, CG_REDUCE_SUM);
+    *div = cg_gaussian_kl(ctx, mu, logvar, CG_REDUCE_SUM);
+    return cg_add(ctx, *rec, *div);
+}
+
+/* The values of k one-element tensors of one device into v, with one wait
+ * for the GPU: gathered into one device buffer, then one copy. */
+cg_status vae_read_scalars(cg_ctx *ctx, cg_tensor *const *t, int k, real *v)
+{
+    int dev = t[0]->dev;
+    real *buf = dev == CG_CUDA ? backend_alloc(ctx, dev, k) : NULL;
+    for (int i = 0; i < k; i++) {
+        if (dev == CG_CPU)
+            v[i] = t[i]->data[0];
+        else if (!buf || !backend_copy(ctx, dev, buf + i, t[i]->data, 1))
+            return ctx->err;
+    }
+    return dev == CG_CPU ? CG_OK : cg_memcpy_to_host(ctx, v, buf, (cg_device)dev, k);
+}
+
+cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *rec_sum,
+                       double *kl)
+{
+    cg_tensor *rec, *div;
+    cg_tensor *loss = vae_loss_terms(ctx, m, x, eps, &rec, &div);
+    real v[2];
+    if (loss && (rec_sum || kl)) {
+        if (vae_read_scalars(ctx, (cg_tensor *const[]){rec, div}, 2, v) != CG_OK)
+            return NULL;
         if (rec_sum)
-            *rec_sum = rec->data[0];
+            *rec_sum = v[0];
         if (kl)
-            *kl = div->data[0];
+            *kl = v[1];
     }
     return loss;
 }
@@ -190,27 +217,57 @@ cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_ten
     memset(out, 0, sizeof *out);
     if (ctx->err)
         return ctx->err;
-    double rec = 0, kl = 0;
-    cg_tensor *loss = cg_vae_loss(ctx, m, x, eps, &rec, &kl);
+    if (x && eps && (x->dev != m->p.dev || eps->dev != m->p.dev))
+        return cg_fail(ctx, CG_ERR_ARG, "vae: the batch, eps and the parameters must be on "
+                       "one device");
+    cg_tensor *rec, *div;
+    cg_tensor *loss = vae_loss_terms(ctx, m, x, eps, &rec, &div);
     if (!loss || cg_backward(ctx, loss) != CG_OK)
         return ctx->err ? ctx->err : CG_ERR_STATE;
-    double n = x->shape[0];
-    out->loss = loss->data[0] / n;
-    out->rec = rec / n;
-    out->kl = kl / n;
     cg_status st = cg_adam_step(opt, &m->p);
     if (st != CG_OK)
-        return cg_fail(ctx, st, "vae: Adam step failed");
-    cg_params_zero_grad(&m->p);
+        return cg_fail(ctx, st, "vae: Adam step failed: %s", cg_cuda_last_error());
+    if (cg_params_zero_grad(&m->p) != CG_OK)
+        return cg_fail(ctx, CG_ERR_CUDA, "vae: zeroing gradients: %s", cg_cuda_last_error());
+    /* the step's one wait on the GPU: after the update is queued */
+    real v[3];
+    if (vae_read_scalars(ctx, (cg_tensor *const[]){loss, rec, div}, 3, v) != CG_OK)
+        return ctx->err;
+    double n = x->shape[0];
+    out->loss = v[0] / n;
+    out->rec = v[1] / n;
+    out->kl = v[2] / n;
     cg_ctx_step_end(ctx);
     return CG_OK;
 }
 
+cg_status cg_vae_train_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, const real *images, int n,
+                            cg_rng *noise, cg_vae_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    cg_device dev = (cg_device)m->p.dev;
+    cg_tensor *x = cg_vae_input_on(ctx, dev, images, n, m->a.x_dim);
+    cg_tensor *eps = cg_new_on(ctx, dev, CG_SHAPE(n, m->a.latent));
+    if (eps && cg_rng_fill_normal(noise, eps, 0.0, 1.0) != CG_OK)
+        cg_fail(ctx, CG_ERR_CUDA, "vae: eps: %s", cg_cuda_last_error());
+    if (!x || !eps || ctx->err)
+        return ctx->err ? ctx->err : CG_ERR_STATE;
+    return cg_vae_step(ctx, m, opt, x, eps, out);
+}
+
+cg_status cg_vae_to_device(cg_vae *m, cg_device dev, char *err, size_t errlen)
+{
+    return dev == CG_CUDA ? cg_params_to_device(&m->p, err, errlen)
+                          : cg_params_to_host(&m->p, err, errlen);
+}
+
 cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out)
 {
-    cg_tensor *p = out ? cg_new_like(ctx, out) : NULL;
+    cg_tensor *p = out ? cg_new(ctx, out->shape, out->ndim) : NULL;
+    if (p && cg_memcpy_to_host(ctx, p->data, out->data, (cg_device)out->dev, out->n) != CG_OK)
+        return NULL;
     for (int64_t i = 0; p && i < p->n; i++) {
-        double v = out->data[i];
+        double v = p->data[i];
         if (m->a.lik == CG_VAE_GAUSSIAN)
             p->data[i] = (real)(v < 0 ? 0 : v > 1 ? 1 : v);
         else
@@ -219,189 +276,19 @@ cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out)
     return p;
 }
 
+cg_tensor *cg_vae_input_on(cg_ctx *ctx, cg_device dev, const real *images, int n, int x_dim)
+{
+    cg_tensor *raw = cg_new_on(ctx, dev, CG_SHAPE(n, x_dim));
+    if (raw && cg_copy_from_host(ctx, raw, images) != CG_OK)
+        return NULL;
+    /* (x + 1) / 2 as 0.5 x + 0.5 in double: exact before the one rounding to
+     * float, so the same bits on both devices */
+    return cg_affine(ctx, raw, 0.5, 0.5);
+}
+
 cg_tensor *cg_vae_input(cg_ctx *ctx, const real *images, int n, int x_dim)
 {
-    cg_tensor *x = cg_new(ctx, CG_SHAPE(n, x_dim));
-    for (int64_t i = 0; x && i < x->n; i++)
-        x->data[i] = (real)(0.5 * ((double)images[i] + 1.0));
-    return x;
-}
-
-/* ---- evaluation ----------------------------------------------------------- */
-
-/* log p(x | logits) under independent Bernoullis, for one row of D pixels:
- * sum x l - softplus(l), softplus computed stably */
-static double bernoulli_logp(const real *logits, const real *x, int D)
-{
-    double s = 0;
-    for (int j = 0; j < D; j++) {
-        double l = logits[j];
-        double sp = l > 0 ? l + log1p(exp(-l)) : log1p(exp(l));
-        s += (double)x[j] * l - sp;
-    }
-    return s;
-}
-
-/* log N(x; mean, exp(lv)) of one row */
-static double gaussian_logp(const real *mean, const real *x, int D, double lv)
-{
-    double s = 0, iv = exp(-lv);
-    for (int j = 0; j < D; j++) {
-        double d = (double)x[j] - mean[j];
-        s += d * d * iv;
-    }
-    return -0.5 * (s + D * (lv + LOG_2PI));
-}
-
-static double row_logp(const cg_vae *m, const real *out, const real *x)
-{
-    if (m->a.lik == CG_VAE_GAUSSIAN)
-        return gaussian_logp(out, x, m->a.x_dim, m->dec_logvar->data[0]);
-    return bernoulli_logp(out, x, m->a.x_dim);
-}
-
-#define EVAL_BATCH 500
-#define IW_CHUNK 500
-
-typedef struct {
-    cg_vae *m;
-    cg_ctx ctx;
-    cg_rng rng;
-    real *images;   /* one batch of loader-range pixels */
-} evaluator;
-
-/* The images [i0, i0 + n) of ds in [-1, 1], as the loader makes them. */
-static void fetch(const cg_dataset *ds, int64_t i0, int n, real *dst)
-{
-    int64_t D = (int64_t)ds->channels * ds->height * ds->width;
-    const uint8_t *src = ds->pixels + i0 * D;
-    for (int64_t i = 0; i < (int64_t)n * D; i++)
-        dst[i] = (real)((double)src[i] / 127.5 - 1.0);
-}
-
-/* ELBO terms of n images (sums into *rec, *kl) */
-static cg_status elbo_batch(evaluator *e, int n, double *rec, double *kl)
-{
-    cg_ctx *ctx = &e->ctx;
-    cg_vae *m = e->m;
-    cg_tensor *x = cg_vae_input(ctx, e->images, n, m->a.x_dim);
-    cg_tensor *eps = cg_new(ctx, CG_SHAPE(n, m->a.latent));
-    if (eps)
-        cg_rng_normal(&e->rng, eps->data, eps->n, 0.0, 1.0);
-    double b = 0, k = 0;
-    cg_tensor *loss = cg_vae_loss(ctx, m, x, eps, &b, &k);
-    cg_status st = loss ? CG_OK : ctx->err;
-    *rec += b;
-    *kl += k;
-    cg_ctx_step_end(ctx);
-    return st;
-}
-
-/* log p(x) of one image x (D) by k importance samples, given its posterior
- * mu, logvar (latent) */
-static cg_status iw_image(evaluator *e, const real *x, const real *mu, const real *lv, int k,
-                          double *logp)
-{
-    cg_ctx *ctx = &e->ctx;
-    cg_vae *m = e->m;
-    int L = m->a.latent, D = m->a.x_dim;
-    double *w = op_scratch(ctx, sizeof(double) * (size_t)k);
-    if (!w)
-        return ctx->err;
-    for (int j0 = 0; j0 < k; j0 += IW_CHUNK) {
-        int c = k - j0 < IW_CHUNK ? k - j0 : IW_CHUNK;
-        cg_tensor *h = cg_new(ctx, CG_SHAPE(c, L));
-        if (!h)
-            return ctx->err;
-        cg_rng_normal(&e->rng, h->data, h->n, 0.0, 1.0);
-        for (int j = 0; j < c; j++) {
-            double lq = 0, lp = 0;
-            for (int d = 0; d < L; d++) {
-                double eps = h->data[(int64_t)j * L + d];
-                double hv = (double)mu[d] + exp(0.5 * (double)lv[d]) * eps;
-                h->data[(int64_t)j * L + d] = (real)hv;
-                lq += -0.5 * (eps * eps + (double)lv[d] + LOG_2PI);
-                lp += -0.5 * (hv * hv + LOG_2PI);
-            }
-            w[j0 + j] = lp - lq;
-        }
-        cg_tensor *logits = cg_vae_decode(ctx, m, h);
-        if (!logits)
-            return ctx->err;
-        for (int j = 0; j < c; j++)
-            w[j0 + j] += row_logp(m, logits->data + (int64_t)j * D, x);
-    }
-    double mx = -INFINITY, s = 0;
-    for (int j = 0; j < k; j++)
-        mx = fmax(mx, w[j]);
-    for (int j = 0; j < k; j++)
-        s += exp(w[j] - mx);
-    *logp = mx + log(s) - log((double)k);
-    return CG_OK;
-}
-
-static cg_status iw_batch(evaluator *e, int n, int k, double *sum_logp)
-{
-    cg_ctx *ctx = &e->ctx;
-    cg_vae *m = e->m;
-    cg_tensor *x = cg_vae_input(ctx, e->images, n, m->a.x_dim);
-    cg_tensor *mu, *lv;
-    if (cg_vae_encode(ctx, m, x, &mu, &lv) != CG_OK)
-        return ctx->err;
-    for (int i = 0; i < n; i++) {
-        double lp = 0;
-        int64_t L = m->a.latent;
-        cg_status st = iw_image(e, x->data + (int64_t)i * m->a.x_dim, mu->data + i * L,
-                                lv->data + i * L, k, &lp);
-        if (st != CG_OK)
-            return st;
-        *sum_logp += lp;
-    }
-    cg_ctx_step_end(ctx);
-    return CG_OK;
-}
-
-cg_status cg_vae_evaluate(cg_vae *m, const cg_dataset *ds, int64_t limit, int k_iw,
-                          uint64_t seed, cg_vae_eval *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    int64_t D = (int64_t)ds->channels * ds->height * ds->width;
-    if (D != m->a.x_dim) {
-        snprintf(err, errlen, "vae: the model takes %d values per image, the data set has "
-                 "%dx%dx%d = %lld", m->a.x_dim, ds->channels, ds->height, ds->width,
-                 (long long)D);
-        return CG_ERR_ARG;
-    }
-    int64_t count = limit > 0 && limit < ds->count ? limit : ds->count;
-    evaluator e = {.m = m};
-    e.images = malloc(sizeof(real) * EVAL_BATCH * (size_t)D);
-    if (!e.images || cg_ctx_init(&e.ctx) != CG_OK) {
-        free(e.images);
-        snprintf(err, errlen, "vae: out of memory");
-        return CG_ERR_NOMEM;
-    }
-    cg_set_grad(&e.ctx, 0);
-    cg_rng_init(&e.rng, seed, 0x4556414cu);  /* "EVAL" */
-    double rec = 0, kl = 0, logp = 0;
-    cg_status st = CG_OK;
-    for (int64_t i0 = 0; i0 < count && st == CG_OK; i0 += EVAL_BATCH) {
-        int n = (int)(count - i0 < EVAL_BATCH ? count - i0 : EVAL_BATCH);
-        fetch(ds, i0, n, e.images);
-        st = elbo_batch(&e, n, &rec, &kl);
-        if (st == CG_OK && k_iw > 0)
-            st = iw_batch(&e, n, k_iw, &logp);
-    }
-    if (st != CG_OK)
-        snprintf(err, errlen, "vae: evaluation: %s", e.ctx.errmsg);
-    out->images = count;
-    out->k = k_iw;
-    out->rec = rec / (double)count;
-    out->kl = kl / (double)count;
-    out->elbo = -(out->rec + out->kl);
-    out->nll = k_iw > 0 ? -logp / (double)count : 0;
-    cg_ctx_free(&e.ctx);
-    free(e.images);
-    return st;
+    return cg_vae_input_on(ctx, CG_CPU, images, n, x_dim);
 }
 
 /* ---- loading ---------------------------------------------------------------- */
@@ -478,4 +365,21 @@ cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
         cg_vae_free(m);
     }
     return st;
+}
+
+int cg_vae_is_checkpoint(const char *path)
+{
+    char file[4096];
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(file, sizeof file, "%s/vae.safetensors", path);
+        return stat(file, &sb) == 0;
+    }
+    cg_st_file f;
+    if (cg_st_load(&f, path, NULL, 0) != CG_OK)
+        return 0;
+    cg_vae_arch a = {0};
+    int yes = arch_of(&f, &a);
+    cg_st_free(&f);
+    return yes;
 }

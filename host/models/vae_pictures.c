@@ -31,21 +31,38 @@ typedef struct {
     size_t errlen;
 } pics;
 
+cg_status cg_vae_decode_images(cg_ctx *ctx, cg_vae *m, const real *h, int n, real *out)
+{
+    cg_tensor *ht = cg_new_on(ctx, (cg_device)m->p.dev, CG_SHAPE(n, m->a.latent));
+    if (ht)
+        cg_copy_from_host(ctx, ht, h);
+    cg_tensor *x = cg_vae_means(ctx, m, cg_vae_decode(ctx, m, ht));
+    cg_status st = x ? CG_OK : ctx->err;
+    for (int64_t i = 0; x && i < x->n; i++)
+        out[i] = 2 * x->data[i] - 1;
+    cg_ctx_step_end(ctx);
+    return st;
+}
+
+void cg_vae_traversal_latents(real *h, int rows, int steps, int latent, const real *base)
+{
+    for (int d = 0; d < rows; d++)
+        for (int j = 0; j < steps; j++) {
+            real *row = h + (int64_t)(d * steps + j) * latent;
+            for (int e = 0; e < latent; e++)
+                row[e] = base ? base[e] : 0;
+            row[d] = (real)(-3.0 + 6.0 * j / (steps - 1));
+        }
+}
+
 /* pixel means of the decodings of h (n, latent), in [-1, 1] for the grid writer,
  * into out (n, D) */
 static cg_status decode_to(pics *p, const real *h, int n, real *out)
 {
-    cg_ctx *ctx = p->ctx;
-    cg_tensor *ht = cg_wrap(ctx, (real *)h, CG_SHAPE(n, p->m->a.latent));
-    cg_tensor *x = cg_vae_means(ctx, p->m, cg_vae_decode(ctx, p->m, ht));
-    if (!x) {
-        snprintf(p->err, p->errlen, "vae: pictures: %s", ctx->errmsg);
-        return ctx->err;
-    }
-    for (int64_t i = 0; i < x->n; i++)
-        out[i] = 2 * x->data[i] - 1;
-    cg_ctx_step_end(ctx);
-    return CG_OK;
+    cg_status st = cg_vae_decode_images(p->ctx, p->m, h, n, out);
+    if (st != CG_OK)
+        snprintf(p->err, p->errlen, "vae: pictures: %s", p->ctx->errmsg);
+    return st;
 }
 
 static cg_status grid(pics *p, const char *name, const real *x, int n, int nrow)
@@ -67,7 +84,7 @@ static cg_status encode_some(pics *p, int n, real *mu_out, real *img_out)
     cg_ctx *ctx = p->ctx;
     int D = p->m->a.x_dim, L = p->m->a.latent;
     int64_t stride = p->ds->count / n > 0 ? p->ds->count / n : 1;
-    cg_tensor *x = cg_new(ctx, CG_SHAPE(n, D));
+    cg_tensor *x = cg_new(ctx, CG_SHAPE(n, D));  /* host, then to the model's device */
     for (int i = 0; x && i < n; i++) {
         const uint8_t *src = p->ds->pixels + ((int64_t)i * stride % p->ds->count) * D;
         for (int j = 0; j < D; j++) {
@@ -75,12 +92,14 @@ static cg_status encode_some(pics *p, int n, real *mu_out, real *img_out)
             img_out[(int64_t)i * D + j] = (real)(src[j] / 127.5 - 1.0);
         }
     }
+    if (x && p->m->p.dev == CG_CUDA)
+        x = cg_to_device(ctx, x, CG_CUDA);
     cg_tensor *mu, *lv;
-    if (cg_vae_encode(ctx, p->m, x, &mu, &lv) != CG_OK) {
+    if (cg_vae_encode(ctx, p->m, x, &mu, &lv) != CG_OK ||
+        cg_memcpy_to_host(ctx, mu_out, mu->data, (cg_device)mu->dev, (int64_t)n * L) != CG_OK) {
         snprintf(p->err, p->errlen, "vae: pictures: %s", ctx->errmsg);
         return ctx->err;
     }
-    memcpy(mu_out, mu->data, sizeof(real) * (size_t)n * L);
     cg_ctx_step_end(ctx);
     return CG_OK;
 }
@@ -112,11 +131,7 @@ static cg_status traversal(pics *p, real *h, real *out)
 {
     int L = p->m->a.latent, rows = L < TRAVERSE_ROWS ? L : TRAVERSE_ROWS;
     int n = rows * TRAVERSE_STEPS;
-    memset(h, 0, sizeof(real) * (size_t)n * L);
-    for (int d = 0; d < rows; d++)
-        for (int j = 0; j < TRAVERSE_STEPS; j++)
-            h[(int64_t)(d * TRAVERSE_STEPS + j) * L + d] =
-                (real)(-3.0 + 6.0 * j / (TRAVERSE_STEPS - 1));
+    cg_vae_traversal_latents(h, rows, TRAVERSE_STEPS, L, NULL);
     cg_status st = decode_to(p, h, n, out);
     return st != CG_OK ? st : grid(p, "traversal.png", out, n, TRAVERSE_STEPS);
 }

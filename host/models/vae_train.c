@@ -18,6 +18,12 @@
  * Random streams of the seed: 1 the initial weights, 3 the eps of the
  * training steps; the loader has its own.
  *
+ * With --device cuda the whole step runs on the GPU (cg_vae_train_step: the
+ * batch uploaded through the pinned buffer, eps drawn there, the same Philox
+ * values as on the CPU, one read-back of the loss terms); checkpoints and
+ * the weights file go through host copies, so a run resumes on either
+ * device. The test ELBO and the pictures run on the model's device too.
+ *
  * Not for: the networks (vae.c), flags (cli/train.c).
  */
 #include <math.h>
@@ -27,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
@@ -88,45 +95,27 @@ static cg_status save(run *r, int64_t step, int64_t epoch)
     return CG_OK;
 }
 
+/* How --resume names the settings a run records */
+static const char *const shown[X_COUNT] = {
+    [X_XDIM] = "pixels per image (--data, --image-size)", [X_HIDDEN] = "--hidden",
+    [X_LATENT] = "--latent", [X_KIND] = "--arch (0 mlp, 1 conv)",
+    [X_LIK] = "--likelihood (0 bernoulli, 1 gaussian)", [X_WIDTH] = "--width",
+    [X_BATCH] = "--batch"};
+
 static cg_status resume(run *r, int64_t *first_step)
 {
-    const cg_train_opts *o = r->o;
-    int found = 0;
-    char msg[2048];
-    const int64_t want[X_COUNT] = {[X_XDIM] = r->m.a.x_dim, [X_HIDDEN] = r->m.a.hidden,
-                                   [X_LATENT] = r->m.a.latent, [X_KIND] = r->m.a.kind,
-                                   [X_LIK] = r->m.a.lik, [X_WIDTH] = r->m.a.width,
-                                   [X_BATCH] = o->batch};
-    cg_status st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
-    if (st != CG_OK) {
-        /* a run of another shape is refused by its tensors' shapes; say which flag */
-        return fail(r, st, "--resume: %s (were the run's --arch, --likelihood, --hidden, "
-                    "--width, --latent, --data and --image-size the same as now?)", msg);
-    }
-    if (!found)
-        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
-                    o->out_dir);
-    for (int i = X_XDIM; i <= X_BATCH; i++)
-        if (r->extra[i].value != want[i])
-            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; "
-                        "give the same flags", o->out_dir, r->extra[i].name + 4,
-                        (long long)r->extra[i].value, (long long)want[i]);
-    if (r->cs.seed != o->seed)
-        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
-                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    ls.epoch = r->extra[X_LOADER_EPOCH].value;
-    ls.index = r->extra[X_LOADER_INDEX].value;
-    ls.rng_offset = (uint64_t)r->extra[X_LOADER_RNG].value;
-    char why[512];
-    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
-        return fail(r, st, "--resume: %s", why);
+    cg_status st = cg_run_resume(r->o, "vae", &r->m.p, &r->cs, X_XDIM, X_BATCH + 1, shown,
+                                 first_step, r->err, r->errlen);
+    if (st != CG_OK)
+        return st;
+    if ((st = cg_run_restore_loader(r->loader, r->extra[X_LOADER_EPOCH].value,
+                                    r->extra[X_LOADER_INDEX].value,
+                                    r->extra[X_LOADER_RNG].value, "vae", r->err,
+                                    r->errlen)) != CG_OK)
+        return st;
     r->adam.t = r->cs.optim_t;
     r->noise.offset = (uint64_t)r->extra[X_NOISE].value;
     r->saved_step = r->cs.step;
-    *first_step = r->cs.step + 1;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", msg);
     return CG_OK;
 }
 
@@ -165,6 +154,12 @@ static cg_status open_all(run *r, const cg_vae_opts *v)
     if ((st = cg_vae_build(&r->m, &a, why, sizeof why)) != CG_OK)
         return fail(r, st, "%s", why + (strncmp(why, "vae: ", 5) == 0 ? 5 : 0));
     cg_vae_init(&r->m, o->seed, STREAM_INIT);
+    if (o->device == CG_CUDA) {
+        cg_cuda_set_deterministic(o->deterministic);
+        cg_cuda_set_tf32(o->tf32);
+        if ((st = cg_vae_to_device(&r->m, CG_CUDA, why, sizeof why)) != CG_OK)
+            return fail(r, st, "parameters to the GPU: %s", why);
+    }
     if (r->ds.count < o->batch)
         return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
                     (long long)o->batch, (long long)r->ds.count);
@@ -268,24 +263,16 @@ cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_resu
     int64_t inject = nan_step();
     double t_start = 0;
     int64_t timed = 0;
-    int D = r->m.a.x_dim, L = r->m.a.latent;
     for (int64_t s = first; s <= total; s++) {
         cg_batch b;
         cg_loader_next(r->loader, &b);
         cg_ctx *ctx = &r->ctx;
-        cg_tensor *x = cg_vae_input(ctx, b.x, b.n, D);
-        cg_tensor *eps = cg_new(ctx, CG_SHAPE(b.n, L));
-        if (!x || !eps) {
-            st = fail(r, ctx->err, "%s", ctx->errmsg);
-            break;
-        }
         if (s == inject)
-            x->data[0] = NAN;
-        cg_rng_normal(&r->noise, eps->data, eps->n, 0.0, 1.0);
+            ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
         if (s == first + 1)
-            t_start = cg_monotonic_seconds();
+            t_start = cg_monotonic_seconds();  /* the first step warms up */
         cg_vae_stats vs;
-        if ((st = cg_vae_step(ctx, &r->m, &r->adam, x, eps, &vs)) != CG_OK) {
+        if ((st = cg_vae_train_step(ctx, &r->m, &r->adam, b.x, b.n, &r->noise, &vs)) != CG_OK) {
             fail(r, st, "step %lld: %s", (long long)s, ctx->errmsg);
             break;
         }

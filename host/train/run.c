@@ -83,12 +83,17 @@ static const char *flag_name(const char *name)
     return strncmp(name, "run.", 4) == 0 ? name + 4 : name;
 }
 
+static const char *shown_name(const char *const *shown, int i, const char *name)
+{
+    return shown && shown[i] ? shown[i] : flag_name(name);
+}
+
 /* The flags recorded in the latest checkpoint of the run against this
  * command's, read before loading so that other flags get a message about
  * flags rather than about tensor shapes. A file that cannot be read is left
  * to cg_ckpt_resume, which says what is wrong with it. */
 static cg_status same_flags(const cg_train_opts *o, const char *model, const cg_ckpt_int *want,
-                            int lo, int hi, char *err, size_t errlen)
+                            int lo, int hi, const char *const *shown, char *err, size_t errlen)
 {
     char path[4096], why[512];
     snprintf(path, sizeof path, "%s/%s", o->out_dir, CG_CKPT_LATEST);
@@ -107,21 +112,22 @@ static cg_status same_flags(const cg_train_opts *o, const char *model, const cg_
         if (v != want[i].value)
             st = cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: the run in %s has %s "
                              "%lld, this command %lld; give the same flags", o->out_dir,
-                             flag_name(want[i].name), (long long)v, (long long)want[i].value);
+                             shown_name(shown, i, want[i].name), (long long)v,
+                             (long long)want[i].value);
     }
     cg_st_free(&f);
     return st;
 }
 
 cg_status cg_run_resume(const cg_train_opts *o, const char *model, cg_params *p,
-                        cg_ckpt_state *cs, int lo, int hi, int64_t *first_step, char *err,
-                        size_t errlen)
+                        cg_ckpt_state *cs, int lo, int hi, const char *const *shown,
+                        int64_t *first_step, char *err, size_t errlen)
 {
     if (lo < 0 || hi > cs->nextra || hi - lo > 64)
         return cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: bad flag range");
     cg_ckpt_int want[64];
     memcpy(want, cs->extra + lo, sizeof *want * (size_t)(hi - lo));
-    cg_status st = same_flags(o, model, want - lo, lo, hi, err, errlen);
+    cg_status st = same_flags(o, model, want - lo, lo, hi, shown, err, errlen);
     if (st != CG_OK)
         return st;
     int found = 0;
@@ -135,7 +141,8 @@ cg_status cg_run_resume(const cg_train_opts *o, const char *model, cg_params *p,
         if (cs->extra[i].value != want[i - lo].value)
             return cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: the run in %s has %s "
                                "%lld, this command %lld; give the same flags", o->out_dir,
-                               flag_name(want[i - lo].name), (long long)cs->extra[i].value,
+                               shown_name(shown, i, want[i - lo].name),
+                               (long long)cs->extra[i].value,
                                (long long)want[i - lo].value);
     if (cs->seed != o->seed)
         return cg_run_fail(err, errlen, model, CG_ERR_ARG, "--resume: the run in %s has --seed "

@@ -36,6 +36,13 @@ cg_status cg_sym_eigvals(int n, double *a, double *w);
  * or sigma <= 0; CG_ERR_NUMERIC if the real rows are all equal (scale 0). */
 cg_status cg_mmd_score(const real *fake, int n, const real *real_x, int m, int d, double sigma,
                        double *mmd2, double *mmd);
+/* The same score on device dev: cg_mmd_score on the CPU; on the GPU the
+ * squared MMD op (cg_mmd2_rbf, kernels/mmd.cu) with one kernel width, and the
+ * scale from the closed form mean M_rr = 2 (mean |r|^2 - |mean r|^2) in
+ * double. err gets a CUDA failure's detail. */
+cg_status cg_mmd_score_on(cg_device dev, const real *fake, int n, const real *real_x, int m,
+                          int d, double sigma, double *mmd2, double *mmd, char *err,
+                          size_t errlen);
 
 /* ---- Frechet distance between feature statistics --------------------------------
  * FD = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)), computed in double

@@ -93,6 +93,7 @@ void cg_train_release_signals(void);
  *   .prev, see cg_ckpt_resume) into p and cs. On entry cs->extra[lo, hi)
  *   hold this command's settings ("run.NAME" = value); a run recorded with
  *   other values, or another seed, is refused with a message naming the flag
+ *   (shown[i] when shown and it are not NULL, else NAME)
  *   (checked before loading, from the latest file, so the user reads about
  *   flags and not tensor shapes, and again after, as .prev may have been
  *   loaded), and so is a directory without a checkpoint. *first_step is the
@@ -112,8 +113,8 @@ cg_status cg_run_interrupted(char *err, size_t errlen, const char *model,
                              const cg_train_opts *o, int sig, int64_t steps);
 
 cg_status cg_run_resume(const cg_train_opts *o, const char *model, cg_params *p,
-                        cg_ckpt_state *cs, int lo, int hi, int64_t *first_step, char *err,
-                        size_t errlen);
+                        cg_ckpt_state *cs, int lo, int hi, const char *const *shown,
+                        int64_t *first_step, char *err, size_t errlen);
 cg_status cg_run_restore_loader(cg_loader *L, int64_t epoch, int64_t index, int64_t rng_offset,
                                 const char *model, char *err, size_t errlen);
 

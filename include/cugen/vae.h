@@ -90,18 +90,32 @@ typedef struct {
     double loss, rec, kl;   /* per image (batch sums / N); rec: -log p(x | h) */
 } cg_vae_stats;
 
-/* One Adam step on the loss of x with noise eps. Leaves gradients zeroed and
- * the step arena reset. */
+/* One Adam step on the loss of x with noise eps, x, eps and the parameters
+ * on one device. Leaves gradients zeroed and the step arena reset. On the
+ * GPU the step's only wait is reading the three sums back at its end. */
 cg_status cg_vae_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, cg_tensor *x, cg_tensor *eps,
                       cg_vae_stats *out);
 
+/* One training step on a batch of loader images (n, C, H, W) in [-1, 1]
+ * (host memory): x = (images + 1) / 2 and eps ~ N(0, I) from `noise` made on
+ * the model's device (the same values on both: Philox), then cg_vae_step.
+ * The training loop, its benchmark and the GPU tests share it. */
+cg_status cg_vae_train_step(cg_ctx *ctx, cg_vae *m, cg_adam *opt, const real *images, int n,
+                            cg_rng *noise, cg_vae_stats *out);
+
+/* Move the parameters (and Adam's moments) to dev, or back to the host. */
+cg_status cg_vae_to_device(cg_vae *m, cg_device dev, char *err, size_t errlen);
+
 /* The decoder's output as pixel means: sigmoid(logits) (Bernoulli), or the
- * means clamped to [0, 1] (Gaussian); a new tensor, no tape. */
+ * means clamped to [0, 1] (Gaussian); a new host tensor whatever out's
+ * device (read back from the GPU), no tape. */
 cg_tensor *cg_vae_means(cg_ctx *ctx, cg_vae *m, cg_tensor *out);
 
 /* Images (N, C, H, W) in [-1, 1] (the loader's) -> x (N, C*H*W) in [0, 1],
  * in the step arena. */
 cg_tensor *cg_vae_input(cg_ctx *ctx, const real *images, int n, int x_dim);
+/* The same on device dev (uploaded through the pinned buffer). */
+cg_tensor *cg_vae_input_on(cg_ctx *ctx, cg_device dev, const real *images, int n, int x_dim);
 
 /* ---- evaluation on a dataset --------------------------------------------
  * Every image of ds (or the first `limit`, when limit > 0), in [0, 1].
@@ -109,7 +123,9 @@ cg_tensor *cg_vae_input(cg_ctx *ctx, const real *images, int n, int x_dim);
  * nll: the importance-weighted estimate of -log p(x) with k samples of
  * q(h | x) (Burda et al. 2016):
  *   log p(x) ~ logsumexp_j [log p(x | h_j) + log p(h_j) - log q(h_j | x)] - log k
- * averaged over images, nats. Noise from Philox stream `stream` of seed. */
+ * averaged over images, nats. Noise from Philox stream `stream` of seed.
+ * Runs on the model's device (the same noise on both); only one value per
+ * importance sample comes back from the GPU. */
 typedef struct {
     double elbo, rec, kl;   /* per image */
     double nll;             /* per image; 0 unless asked for */
@@ -126,6 +142,11 @@ cg_status cg_vae_evaluate(cg_vae *m, const cg_dataset *ds, int64_t limit, int k_
  * shapes: enc.0.weight means conv, dec_logvar Gaussian. */
 cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen);
 
+/* 1 when path is a VAE: a run directory holding vae.safetensors, or a
+ * safetensors file with the MLP's or the conv VAE's encoder (the names
+ * cg_vae_load looks for). A file that cannot be read is no VAE. */
+int cg_vae_is_checkpoint(const char *path);
+
 /* ---- pictures (PNG grids into dir) --------------------------------------
  *   samples.png    64 decodings of h ~ N(0, I) (pixel means, cg_vae_means)
  *   recon.png      8 rows of 8 (input, reconstruction) pairs from ds
@@ -137,6 +158,15 @@ cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen);
  * C, H, W: the image shape (C*H*W == x_dim). */
 cg_status cg_vae_pictures(cg_vae *m, const cg_dataset *ds, const char *dir, uint64_t seed,
                           char *err, size_t errlen);
+
+/* The pixel means of the decodings of h (n, latent), mapped to [-1, 1] for
+ * the grid writer, into out (n, x_dim). h and out are host memory; the model
+ * may be on either device. Uses and resets ctx's step arena. */
+cg_status cg_vae_decode_images(cg_ctx *ctx, cg_vae *m, const real *h, int n, real *out);
+/* Latent traversals into h (rows * steps, latent): row d sweeps dimension d
+ * over [-3, 3] in `steps` evenly spaced points (steps >= 2), every other
+ * dimension at base[] (latent values), or 0 when base is NULL. rows <= latent. */
+void cg_vae_traversal_latents(real *h, int rows, int steps, int latent, const real *base);
 
 /* ---- the training run behind `cugen train vae` --------------------------- */
 typedef struct {

@@ -212,6 +212,55 @@ static void expect_error(int code, const char *want, const char *const *args)
 }
 #define BAD(want, ...) expect_error(2, (want), (const char *const[]){__VA_ARGS__, NULL})
 
+/* A VAE, a DDPM and an image RealNVP run (a few steps each on the bars) as
+ * --fake: each generates the images asked for, the same ones for the same
+ * seed (the whole output equal), and a DDPM with more DDIM steps than
+ * timesteps is a usage error */
+TEST(cli_eval_generates_from_vae_ddpm_and_flow_runs)
+{
+    th_run_result r;
+    char *fx = fixture(), *vae = th_tmpdir(), *ddpm = th_tmpdir(), *flow = th_tmpdir();
+    REQUIRE(fx && vae && ddpm && flow);
+    size_t tl = strlen(fx) + 8;
+    char *test = th_alloc(tl);
+    snprintf(test, tl, "%s:test", fx);
+    NEED_BIN(&r, "train", "vae", "--data", "mnist", "--data-dir", fx, "--hidden", "32",
+             "--latent", "2", "--batch", "32", "--steps", "3", "--quiet", "--out", vae);
+    REQUIRE(r.code == 0, "vae: exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "ddpm", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
+             "--ch", "8", "--ch-mult", "1,2", "--num-res-blocks", "1", "--attn", "16",
+             "--batch", "4", "--steps", "2", "--sample-steps", "0", "--device", "cpu",
+             "--quiet", "--out", ddpm);
+    REQUIRE(r.code == 0, "ddpm: exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "realnvp", "--data", "mnist", "--data-dir", fx, "--steps", "2",
+             "--batch", "8", "--width", "4", "--layers", "1", "--device", "cpu", "--quiet",
+             "--out", flow);
+    REQUIRE(r.code == 0, "realnvp: exit %d: %s", r.code, r.err);
+    const char *runs[3] = {vae, ddpm, flow}, *kind[3] = {"(vae, generated", "(ddpm, generated",
+                                                         "(realnvp, generated"};
+    for (int i = 0; i < 3; i++) {
+        NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", runs[i], "--n", "12",
+                 "--ddim-steps", "2", "--device", "cpu");
+        CHECK(r.code == 0 && strstr(r.out, kind[i]) && strstr(r.out, "12 images") &&
+              number_after(r.out, "MMD ") > 0, "%s: exit %d: %s %s", kind[i], r.code, r.out,
+              r.err);
+        char *first = strdup(r.out);
+        NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", runs[i], "--n", "12",
+                 "--ddim-steps", "2", "--device", "cpu");
+        CHECK(r.code == 0 && first && strcmp(first, r.out) == 0, "%s: a second run differs:\n"
+              "%s\n%s", kind[i], first, r.out);
+        free(first);
+    }
+    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", ddpm, "--n", "4",
+             "--ddim-steps", "1001", "--device", "cpu");
+    CHECK(r.code == 2 && strstr(r.err, "only 1000 timesteps") && th_count_lines(r.err) == 1,
+          "exit %d: %s", r.code, r.err);
+    th_rmtree(fx);
+    th_rmtree(vae);
+    th_rmtree(ddpm);
+    th_rmtree(flow);
+}
+
 TEST(cli_eval_bad_flags_and_sources)
 {
     BAD("--metric expects one of elbo|nll|bpd|mmd|fid", "eval", "--metric", "kid");

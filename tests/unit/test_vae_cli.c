@@ -111,6 +111,71 @@ TEST(cli_vae_run_directory_pictures_and_eval)
     th_rmtree(run);
 }
 
+/* cugen sample on a VAE run: the grid's shape for the prior, --interpolate
+ * and --traverse; the same seed gives the same file; flags of the other
+ * samplers and truncated weights are one-line errors. */
+TEST(cli_vae_sample_grids_and_errors)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *run = th_tmpdir();
+    REQUIRE(run);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "2", "--out", run);
+    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
+    cg_image8 im;
+    char err[256];
+    const char *a = th_path(run, "a.png"), *b = th_path(run, "b.png"), *c = th_path(run, "c.png");
+    NEED_BIN(&r, "sample", run, "--n", "16", "--out", a);
+    REQUIRE(r.code == 0 && strstr(r.out, "16 samples of an MLP VAE"), "%d: %s %s", r.code,
+            r.out, r.err);
+    /* 2 rows of 8 images of 28x28, 2 pixels of padding */
+    REQUIRE(cg_png_read(a, &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 8 * 30 + 2 && im.height == 2 * 30 + 2, "%dx%d", im.width, im.height);
+    cg_image8_free(&im);
+    NEED_BIN(&r, "sample", th_path(run, "checkpoint.safetensors"), "--n", "16", "--out", b);
+    CHECK(r.code == 0 && same_file(a, b), "the checkpoint samples differently: %s", r.err);
+    NEED_BIN(&r, "sample", run, "--n", "16", "--seed", "1", "--out", b);
+    CHECK(r.code == 0 && !same_file(a, b), "--seed 1 draws what --seed 0 does: %s", r.err);
+    NEED_BIN(&r, "sample", run, "--n", "16", "--interpolate", "--out", c);
+    CHECK(r.code == 0 && strstr(r.out, "straight latent lines"), "%d: %s", r.code, r.err);
+    /* traversal: latent 2, so 2 rows of 11 */
+    NEED_BIN(&r, "sample", th_path(run, "vae.safetensors"), "--traverse", "--out", c);
+    REQUIRE(r.code == 0 && strstr(r.out, "22 latent traversals"), "%d: %s %s", r.code, r.out,
+            r.err);
+    REQUIRE(cg_png_read(c, &im, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(im.width == 11 * 30 + 2 && im.height == 2 * 30 + 2, "%dx%d", im.width, im.height);
+    cg_image8_free(&im);
+
+    NEED_BIN(&r, "sample", run, "--bn", "running");
+    usage_error(&r, "--bn is for DCGAN generators");
+    NEED_BIN(&r, "sample", run, "--steps", "10");
+    usage_error(&r, "--steps is for DDPM checkpoints");
+    NEED_BIN(&r, "sample", run, "--device", "cuda");
+    usage_error(&r, "VAEs sample on the CPU only");
+    NEED_BIN(&r, "sample", run, "--traverse", "--interpolate");
+    usage_error(&r, "exclude each other");
+    NEED_BIN(&r, "sample", run, "--traverse", "--n", "8");
+    usage_error(&r, "--n does not apply to --traverse");
+    NEED_BIN(&r, "sample", run, "--interpolate", "--n", "12");
+    usage_error(&r, "multiple of 8");
+    /* weights cut short, as a run directory and as a file */
+    size_t len;
+    unsigned char *w = th_read_file(th_path(run, "vae.safetensors"), &len);
+    REQUIRE(w && len > 200);
+    char *cut = th_tmpdir();
+    REQUIRE(cut);
+    REQUIRE(th_write_file(th_path(cut, "vae.safetensors"), w, len / 2));
+    NEED_BIN(&r, "sample", cut, "--out", c);
+    usage_error(&r, "vae.safetensors");
+    NEED_BIN(&r, "sample", th_path(cut, "vae.safetensors"), "--out", c);
+    CHECK(r.code != 0 && th_count_lines(r.err) == 1 && strstr(r.err, "vae.safetensors"),
+          "%d: %s", r.code, r.err);
+    NEED_BIN(&r, "sample", th_path(run, "metrics.jsonl"), "--traverse");
+    usage_error(&r, "--traverse is for VAE checkpoints");
+    th_rmtree(cut);
+    th_rmtree(run);
+}
+
 /* 20 steps, then --resume to 40, against 40 straight: the same weights */
 TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
 {
@@ -128,7 +193,12 @@ TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
           "resumed weights differ from the uninterrupted run's");
     NEED_BIN(&r, "train", "vae", "--hidden", "48", "--latent", "2", "--batch", "32", "--quiet",
              "--steps", "60", "--out", b, "--resume");
-    CHECK(r.code == 2 && strstr(r.err, "--resume"), "%d: %s", r.code, r.err);
+    CHECK(r.code == 2 && strstr(r.err, "--resume") && strstr(r.err, "has --hidden 32, this "
+          "command 48"), "%d: %s", r.code, r.err);
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--latent", "2", "--batch", "32", "--quiet",
+             "--steps", "60", "--out", b, "--resume");
+    CHECK(r.code == 2 && strstr(r.err, "pixels per image (--data, --image-size) 784, this "
+          "command 1024"), "%d: %s", r.code, r.err);
 
     setenv("CUGEN_FAULT_NAN_STEP", "5", 1);
     NEED_BIN(&r, "train", "vae", SMALL, "--steps", "10");
@@ -166,6 +236,13 @@ TEST(cli_vae_and_realnvp_bad_flags)
     usage_error(&r, "keeps no checkpoints");
     NEED_BIN(&r, "train", "vae", "--data", "moons", "--steps", "1");
     CHECK(r.code == 2, "%d: %s", r.code, r.err);
+    NEED_BIN(&r, "eval", "runs/none", "--metric", "elbo", "--device", "gpu");
+    usage_error(&r, "--device");
+    NEED_BIN(&r, "eval", "runs/none", "--metric", "bpd", "--device", "cuda");
+    usage_error(&r, "--metric bpd runs on the CPU only");
+    NEED_BIN(&r, "eval", "--metric", "fid", "--net", "x", "--real", "fashion-mnist", "--fake",
+             "fashion-mnist", "--device", "cuda");
+    usage_error(&r, "--device cuda is for the Inception network");
 }
 
 TEST(cli_realnvp_writes_pictures)
@@ -274,4 +351,46 @@ TEST(cli_realnvp_images_resume_is_bit_exact)
 #undef TINY_FLOW
     th_rmtree(a);
     th_rmtree(b);
+}
+
+/* Machines without a GPU: --device cuda is a one-line usage error, not a
+ * silent fall back to the CPU. */
+TEST(cli_vae_device_cuda_without_a_gpu)
+{
+    th_run_result r;
+    NEED_BIN(&r, "info", "--require-gpu");
+    if (r.code == 0)
+        SKIP("a GPU is present; this test is about machines without one");
+    NEED_BIN(&r, "train", "vae", "--device", "cuda", "--steps", "1");
+    usage_error(&r, "--device cuda");
+    NEED_BIN(&r, "train", "vae", "--arch", "conv", "--device", "cuda", "--tf32", "--steps", "1");
+    usage_error(&r, "--device cuda");
+    NEED_BIN(&r, "eval", "runs/none", "--metric", "nll", "--device", "cuda");
+    usage_error(&r, "--device cuda");
+    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", "fashion-mnist", "--fake",
+             "fashion-mnist:train", "--device", "cuda");
+    usage_error(&r, "--device cuda");
+}
+
+/* cugen bench step vae: a tiny timed run of each architecture, and its bad
+ * flags */
+TEST(cli_bench_step_vae_runs_and_refuses_bad_flags)
+{
+    th_run_result r;
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "mlp", "--image-size", "8", "--hidden", "8",
+             "--latent", "2", "--batch", "4", "--warmup", "1", "--repeat", "3", "--no-torch");
+    CHECK(r.code == 0 && strstr(r.out, "img_per_s") && strstr(r.out, "1x8x8, mlp, hidden 8"),
+          "%d: %s %s", r.code, r.out, r.err);
+    NEED_BIN(&r, "bench", "step", "vae", "--width", "2", "--latent", "2", "--batch", "2",
+             "--likelihood", "gaussian", "--warmup", "0", "--repeat", "1", "--no-torch");
+    CHECK(r.code == 0 && strstr(r.out, "1x32x32, conv, width 2"), "%d: %s %s", r.code, r.out,
+          r.err);
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "conv", "--image-size", "48", "--no-torch");
+    usage_error(&r, "32x32 or 64x64");
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "mlp", "--likelihood", "gaussian");
+    usage_error(&r, "--no-torch");
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "resnet");
+    usage_error(&r, "--arch");
+    NEED_BIN(&r, "bench", "step", "gan");
+    usage_error(&r, "dcgan, ddpm, realnvp, vae");
 }

@@ -94,8 +94,8 @@ static cg_status resume(const cg_train_opts *o, cg_fmnist_net *m, cg_adam *adam,
     cg_ckpt_int x[X_COUNT];
     ckpt_fill(x, L, e, o->batch, total);
     cg_ckpt_state cs = {.seed = o->seed, .extra = x, .nextra = X_COUNT};
-    cg_status st = cg_run_resume(o, "classifier", &m->p, &cs, X_BATCH, X_COUNT, first, err,
-                                 errlen);
+    cg_status st = cg_run_resume(o, "classifier", &m->p, &cs, X_BATCH, X_COUNT, NULL, first,
+                                 err, errlen);
     if (st != CG_OK)
         return st;
     if ((st = cg_run_restore_loader(L, x[X_LOADER_EPOCH].value, x[X_LOADER_INDEX].value,

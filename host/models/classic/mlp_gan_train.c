@@ -150,7 +150,7 @@ static cg_status save(run *r, int64_t step, int64_t epoch)
 
 static cg_status resume(run *r, int64_t *first_step)
 {
-    cg_status st = cg_run_resume(r->o, "mlp-gan", &r->m.p, &r->cs, X_FIRST_FLAG, X_COUNT,
+    cg_status st = cg_run_resume(r->o, "mlp-gan", &r->m.p, &r->cs, X_FIRST_FLAG, X_COUNT, NULL,
                                  first_step, r->err, r->errlen);
     if (st != CG_OK)
         return st;

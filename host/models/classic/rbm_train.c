@@ -292,7 +292,7 @@ static cg_status resume(run *r, cg_sgd *sgd, cg_rng *gibbs, epoch_sums *e, int64
     cg_ckpt_int x[X_COUNT];
     ckpt_fill(r, x, gibbs, e);
     cg_ckpt_state cs = {.seed = r->o->seed, .extra = x, .nextra = X_COUNT};
-    cg_status st = cg_run_resume(r->o, "rbm", &r->m.p, &cs, X_FIRST_FLAG, X_COUNT, first,
+    cg_status st = cg_run_resume(r->o, "rbm", &r->m.p, &cs, X_FIRST_FLAG, X_COUNT, NULL, first,
                                  r->err, r->errlen);
     if (st != CG_OK)
         return st;
