@@ -125,6 +125,8 @@ int cli_bench_step(int argc, char **argv)
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc >= 2 && strcmp(argv[1], "ddpm") == 0)
         return cli_bench_step_ddpm(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "realnvp") == 0)
+        return cli_bench_step_realnvp(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "vae") == 0)
         return cli_bench_step_vae(argc, argv);
     if (argc < 2 || strcmp(argv[1], "dcgan") != 0) {
@@ -132,7 +134,8 @@ int cli_bench_step(int argc, char **argv)
             args_usage(cmd, "dcgan [flags]", opts, nopts);
             return 0;
         }
-        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan, ddpm, vae)\n",
+        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan, ddpm, "
+                "realnvp, vae)\n",
                 cmd, argc < 2 ? "" : argv[1]);
         return 2;
     }

@@ -75,6 +75,7 @@ typedef struct {
     conv_plan pl;
     real *y, *dx, *dw;
     const real *x, *w, *dy;
+    const real *b;   /* conv2d's bias, added by the shift path's crop; NULL: none there */
     real *scratch;   /* nt per_thread, then (nt - 1) nw private dw */
     int64_t nw;
 } conv_job;
@@ -132,9 +133,45 @@ static int conv2d_is_dense(const cpu_conv_dims *d)
     return d->ph == 0 && d->pw == 0 && d->kh == d->H && d->kw == d->W;
 }
 
+/* Stride 1, shifted GEMMs: with the images zero-padded to Hq x Wq (Hq = Ho
+ * + kh - 1, Wq = Wo + kw - 1) and laid side by side in each channel's row,
+ * (Cin, nb Hq Wq + kw - 1), tap (ki, kj) of every output reads the same
+ * matrix shifted by ki Wq + kj. So y = sum over taps of w_tap (Cout, Cin)
+ * times that shifted view: kh kw GEMMs straight on the padded images, with
+ * no column matrix. Output columns on the padded grid outside Ho x Wo are
+ * junk (they read across a row's end, into the next image or the zeroed
+ * tail): y is cropped out, and dy is spread with zeros there, so that they
+ * add nothing to dw and dx. Taken when the padded grid is at most a quarter
+ * larger each way: at 28 x 28 and 14 x 14 (3 x 3 kernels) the GEMMs'
+ * extra columns cost less than building the column matrix. */
+static int conv2d_is_shift(const cpu_conv_dims *d)
+{
+    int64_t Hq = d->Ho + d->kh - 1, Wq = d->Wo + d->kw - 1;
+    return d->stride == 1 && d->kh * d->kw > 1 && 4 * Wq <= 5 * (int64_t)d->Wo &&
+           4 * Hq <= 5 * (int64_t)d->Ho;
+}
+
+/* the shift plan: P = Hq Wq columns per image; per thread the padded x
+ * (Cin, L), the output or spread dy (Cout, L), the padded dx (Cin, L), the
+ * weights by tap and dw by tap (kh kw, Cout, Cin) each, L = nb P + kw - 1 */
+static conv_plan conv2d_shift_plan(const cpu_conv_dims *d)
+{
+    int64_t P = (int64_t)(d->Ho + d->kh - 1) * (d->Wo + d->kw - 1);
+    int64_t taps = (int64_t)d->kh * d->kw * d->Cout * d->Cin;
+    conv_plan pl = conv_plan_make(d->N, d->Cin, P, d->Cout, 0, d->Cout * d->kh * d->kw);
+    int64_t L = pl.nb * P + d->kw - 1;
+    pl.ncol = (int64_t)d->Cin * L;
+    pl.npacked = (int64_t)d->Cout * L;
+    pl.nwork = (int64_t)d->Cin * L + 2 * taps;
+    pl.per_thread = pl.ncol + pl.npacked + pl.nwork;
+    return pl;
+}
+
 static conv_plan conv2d_plan(const cpu_conv_dims *d)
 {
     int64_t K = (int64_t)d->Cin * d->kh * d->kw, P = (int64_t)d->Ho * d->Wo;
+    if (conv2d_is_shift(d))
+        return conv2d_shift_plan(d);
     int64_t work = cpu_im2col_work(d->Cin, d->H, d->W, d->kh, d->kw, d->stride, d->ph, d->pw,
                                    d->Ho, d->Wo);
     return conv_plan_make(d->N, K, P, d->Cout, work, d->Cout);
@@ -169,6 +206,39 @@ static void conv2d_fwd_part(void *arg, int t, int nt)
     }
 }
 
+/* wt (kh kw, Cout, Cin) <- w (Cout, Cin, kh, kw) */
+static void weights_by_tap(real *wt, const real *w, int Cout, int Cin, int taps)
+{
+    for (int co = 0; co < Cout; co++)
+        for (int c = 0; c < Cin; c++)
+            for (int k = 0; k < taps; k++)
+                wt[((int64_t)k * Cout + co) * Cin + c] = w[((int64_t)co * Cin + c) * taps + k];
+}
+
+/* conv2d_fwd_part with shifted GEMMs (conv2d_is_shift) */
+static void conv2d_fwd_shift_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int nb = j->pl.nb, Wq = d->Wo + d->kw - 1, taps = d->kh * d->kw;
+    int64_t P = j->pl.P, L = nb * P + d->kw - 1;
+    int64_t xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * d->Ho * d->Wo;
+    real *wt = p.work + (int64_t)d->Cin * L;
+    weights_by_tap(wt, j->w, d->Cout, d->Cin, taps);
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int N = (int)((m - 1) * P + (int64_t)d->Ho * Wq);  /* columns reaching an output */
+        cpu_pack_grid(p.col, L, j->x + n0 * xs, m, d->Cin, d->H, d->W, Wq, P,
+                      (int64_t)d->ph * Wq + d->pw);
+        for (int k = 0; k < taps; k++)
+            cpu_gemm(0, 0, d->Cout, N, d->Cin, 1, wt + (int64_t)k * d->Cout * d->Cin, d->Cin,
+                     p.col + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L, k ? 1 : 0, p.packed,
+                     (int)L);
+        cpu_unpack_grid(j->y + n0 * ys, p.packed, L, m, d->Cout, d->Ho, d->Wo, Wq, P, 0, j->b);
+    }
+}
+
 /* x (N, Cin, H, W), w (Cout, Cin, k, k), b (Cout) or NULL -> y (N, Cout, Ho, Wo) */
 void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *scratch,
                     const cpu_conv_dims *d)
@@ -177,9 +247,11 @@ void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *
         cpu_linear_fwd(y, x, w, b, d->N, d->Cin * d->kh * d->kw, d->Cout);
         return;
     }
-    conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
-    conv_run(&j, conv2d_fwd_part);
-    if (b)
+    int shift = conv2d_is_shift(d);
+    conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch,
+                  .b = shift ? b : NULL};
+    conv_run(&j, shift ? conv2d_fwd_shift_part : conv2d_fwd_part);
+    if (b && !shift)
         cpu_add_channel_bias(y, b, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
 }
 
@@ -213,6 +285,48 @@ static void conv2d_bwd_part(void *arg, int t, int nt)
     }
 }
 
+/* conv2d_bwd_part with shifted GEMMs: dy spread to the padded grid (zeros
+ * off the Ho x Wo outputs); dw by tap (Cout, Cin) summed over the thread's
+ * images = dy times the shifted x transposed, added to dw at the end; the
+ * padded dx accumulates w_tap^T dy at each shift */
+static void conv2d_bwd_shift_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    const cpu_conv_dims *d = j->d;
+    conv_part p = part_of(j, t, nt);
+    int nb = j->pl.nb, Wq = d->Wo + d->kw - 1, taps = d->kh * d->kw;
+    int64_t P = j->pl.P, L = nb * P + d->kw - 1, nw = (int64_t)d->Cout * d->Cin;
+    int64_t xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * d->Ho * d->Wo;
+    int64_t xoff = (int64_t)d->ph * Wq + d->pw;
+    real *dpad = p.work, *wt = p.work + (int64_t)d->Cin * L, *dwt = wt + taps * nw;
+    weights_by_tap(wt, j->w, d->Cout, d->Cin, taps);
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
+        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int N = (int)((m - 1) * P + (int64_t)d->Ho * Wq);
+        cpu_pack_grid(p.packed, L, j->dy + n0 * ys, m, d->Cout, d->Ho, d->Wo, Wq, P, 0);
+        if (p.dw) {
+            cpu_pack_grid(p.col, L, j->x + n0 * xs, m, d->Cin, d->H, d->W, Wq, P, xoff);
+            for (int k = 0; k < taps; k++)
+                cpu_gemm(0, 1, d->Cout, d->Cin, N, 1, p.packed, (int)L,
+                         p.col + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L, n0 > p.lo,
+                         dwt + k * nw, d->Cin);
+        }
+        if (j->dx) {
+            memset(dpad, 0, sizeof(real) * (size_t)(d->Cin * L));
+            for (int k = 0; k < taps; k++)
+                cpu_gemm(1, 0, d->Cin, N, d->Cout, 1, wt + k * nw, d->Cin, p.packed, (int)L, 1,
+                         dpad + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L);
+            cpu_unpack_grid(j->dx + n0 * xs, dpad, L, m, d->Cin, d->H, d->W, Wq, P, xoff, NULL);
+        }
+    }
+    if (p.dw && p.hi > p.lo)  /* dw (Cout, Cin, kh, kw) += this thread's dw by tap */
+        for (int co = 0; co < d->Cout; co++)
+            for (int c = 0; c < d->Cin; c++)
+                for (int k = 0; k < taps; k++)
+                    p.dw[((int64_t)co * d->Cin + c) * taps + k] +=
+                        dwt[k * nw + (int64_t)co * d->Cin + c];
+}
+
 /* dy (N, Cout, Ho, Wo) -> dx (N, Cin, H, W) =, dw (Cout, Cin, k, k) +=, db (Cout) += */
 void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                     const real *w, real *scratch, const cpu_conv_dims *d)
@@ -227,7 +341,7 @@ void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
         return;
     conv_job j = {.d = d, .pl = conv2d_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
                   .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw};
-    conv_run(&j, conv2d_bwd_part);
+    conv_run(&j, conv2d_is_shift(d) ? conv2d_bwd_shift_part : conv2d_bwd_part);
 }
 
 /* ---- conv_transpose2d ---------------------------------------------------------- */

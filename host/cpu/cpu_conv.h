@@ -58,6 +58,14 @@ void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H
  * accumulated); the adjoint of cpu_im2col. */
 void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int kh,
                 int kw, int stride, int ph, int pw, int Ho, int Wo);
+/* The padded grids of conv2d's shifted GEMMs (conv.c): dst (C, ld) <- src
+ * (nb, C, H, W), image j's row h at column j P + off + h Wq, every other
+ * column of dst zero; and back, dst (nb, C, H, W) <- those columns of src,
+ * plus b (C) when not NULL. */
+void cpu_pack_grid(real *dst, int64_t ld, const real *src, int nb, int C, int H, int W, int Wq,
+                   int64_t P, int64_t off);
+void cpu_unpack_grid(real *dst, const real *src, int64_t ld, int nb, int C, int H, int W, int Wq,
+                     int64_t P, int64_t off, const real *b);
 /* dst (C, nb P) <- src (nb, C, P): channel-major, images side by side. */
 void cpu_pack_cn(real *dst, const real *src, int nb, int C, int64_t P);
 /* dst (nb, C, P) <- src (C, nb P) */

@@ -11,8 +11,12 @@
 
 /* dst[0, n) = src[0, n), and +=. Written in blocks of fixed length because
  * gcc -O2 vectorizes only loops whose trip count it knows (and restrict
- * spares it the aliasing checks). */
-static inline void row_copy(real *restrict dst, const real *restrict src, int n)
+ * spares it the aliasing checks). The rows are short (a 28-wide image: 28
+ * reals), millions of them a step: gcc would turn the copy into a call to
+ * memmove, whose call costs more than the copy, unless told not to. */
+#define NO_LIBC_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
+static inline NO_LIBC_CALLS void row_copy(real *restrict dst, const real *restrict src, int n)
 {
     int i = 0;
     for (; i + 8 <= n; i += 8)
@@ -22,7 +26,7 @@ static inline void row_copy(real *restrict dst, const real *restrict src, int n)
         dst[i] = src[i];
 }
 
-static inline void row_add(real *restrict dst, const real *restrict src, int n)
+static inline NO_LIBC_CALLS void row_add(real *restrict dst, const real *restrict src, int n)
 {
     int i = 0;
     for (; i + 8 <= n; i += 8)
@@ -66,7 +70,7 @@ int64_t cpu_im2col_work(int C, int H, int W, int kh, int kw, int stride, int ph,
 
 /* q (C, s, s, Hq, Wq) <- phase planes of img (C, H, W), padded by ph rows
  * and pw columns */
-static void phase_split(real *q, const real *img, int C, int H, int W, int s, int ph, int pw,
+static NO_LIBC_CALLS void phase_split(real *q, const real *img, int C, int H, int W, int s, int ph, int pw,
                         int Hq, int Wq)
 {
     for (int c = 0; c < C; c++) {
@@ -91,8 +95,8 @@ static void phase_split(real *q, const real *img, int C, int H, int W, int s, in
                     int off = b - pw;
                     for (int j = 0; j < j0; j++)
                         r[j] = 0;
-                    if (s == 1)
-                        memcpy(r + j0, src + j0 + off, sizeof(real) * (size_t)(j1 - j0));
+                    if (s == 1)   /* rows are short (28 reals): inline, not memcpy */
+                        row_copy(r + j0, src + j0 + off, j1 - j0);
                     else
                         for (int j = j0; j < j1; j++)
                             r[j] = src[j * s + off];
@@ -124,7 +128,7 @@ static void phase_merge(real *img, const real *q, int C, int H, int W, int s, in
     }
 }
 
-void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int kh,
+NO_LIBC_CALLS void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H, int W, int kh,
                 int kw, int stride, int ph, int pw, int Ho, int Wo)
 {
     int Hq, Wq, s = stride;
@@ -143,7 +147,7 @@ void cpu_im2col(real *col, int64_t ld, const real *img, real *work, int C, int H
     }
 }
 
-void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int kh,
+NO_LIBC_CALLS void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H, int W, int kh,
                 int kw, int stride, int ph, int pw, int Ho, int Wo)
 {
     int Hq, Wq, s = stride;
@@ -161,6 +165,54 @@ void cpu_col2im(real *img, const real *col, int64_t ld, real *work, int C, int H
         }
     }
     phase_merge(img, work, C, H, W, s, ph, pw, Hq, Wq);
+}
+
+/* ---- padded grids (cpu_conv.h) -------------------------------------------------- */
+
+/* dst[0, n) = 0 */
+static inline NO_LIBC_CALLS void row_zero(real *restrict dst, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = 0;
+}
+
+/* each channel's row in one pass: zeros up to a run, the run, ... */
+NO_LIBC_CALLS void cpu_pack_grid(real *dst, int64_t ld, const real *src, int nb, int C, int H,
+                                 int W, int Wq, int64_t P, int64_t off)
+{
+    for (int c = 0; c < C; c++) {
+        real *row = dst + c * ld;
+        int64_t z = 0;  /* row[0, z) written */
+        for (int j = 0; j < nb; j++) {
+            const real *s = src + ((int64_t)j * C + c) * H * W;
+            for (int h = 0; h < H; h++) {
+                int64_t at = j * P + off + (int64_t)h * Wq;
+                row_zero(row + z, at - z);
+                row_copy(row + at, s + (int64_t)h * W, W);
+                z = at + W;
+            }
+        }
+        row_zero(row + z, ld - z);
+    }
+}
+
+NO_LIBC_CALLS void cpu_unpack_grid(real *dst, const real *src, int64_t ld, int nb, int C, int H,
+                                   int W, int Wq, int64_t P, int64_t off, const real *b)
+{
+    for (int j = 0; j < nb; j++)
+        for (int c = 0; c < C; c++) {
+            real *d = dst + ((int64_t)j * C + c) * H * W;
+            const real *s = src + c * ld + j * P + off;
+            if (b) {
+                real v = b[c];
+                for (int h = 0; h < H; h++)
+                    for (int w = 0; w < W; w++)
+                        d[(int64_t)h * W + w] = s[(int64_t)h * Wq + w] + v;
+            } else {
+                for (int h = 0; h < H; h++)
+                    row_copy(d + (int64_t)h * W, s + (int64_t)h * Wq, W);
+            }
+        }
 }
 
 void cpu_pack_cn(real *dst, const real *src, int nb, int C, int64_t P)
@@ -191,15 +243,24 @@ void cpu_add_channel_bias(real *y, const real *b, int N, int C, int64_t P)
     }
 }
 
+/* Sums in double in 8 interleaved lanes (lane t takes i = t mod 8), which
+ * vectorises where one running sum would not; the lanes are added last. */
 void cpu_channel_bias_grad(real *db, const real *dy, int N, int C, int64_t P)
 {
     for (int c = 0; c < C; c++) {
-        double s = 0;
+        double lane[8] = {0};
         for (int n = 0; n < N; n++) {
             const real *p = dy + ((int64_t)n * C + c) * P;
-            for (int64_t i = 0; i < P; i++)
-                s += p[i];
+            int64_t i = 0;
+            for (; i + 8 <= P; i += 8)
+                for (int t = 0; t < 8; t++)
+                    lane[t] += p[i + t];
+            for (; i < P; i++)
+                lane[i % 8] += p[i];
         }
+        double s = 0;
+        for (int t = 0; t < 8; t++)
+            s += lane[t];
         db[c] += (real)s;
     }
 }

@@ -5,7 +5,8 @@
  * likelihood of dequantised, logit-transformed pixels; sampling by inversion.
  *
  * Built from existing ops plus squeeze2x; the checkerboard mask is a
- * constant (1, C, H, W) tensor that multiplies by broadcasting. The
+ * constant (1, C, H, W) tensor that multiplies by broadcasting, made once
+ * per scale when the flow is built and kept on the parameters' device. The
  * batchnorm's per-channel moments are two batched matmuls with vectors of
  * ones (cg_batchnorm normalises but does not hand out the batch variance,
  * which the log-det needs with its gradient).
@@ -108,12 +109,33 @@ cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *arch, char *err
     }
     m->first[m->stages] = m->count;
     ok = ok && (m->size_buf = cg_buffer(&m->p, "image_size", CG_SHAPE(1))) != NULL;
+    cg_params_init(&m->masks);
+    for (int k = 0; k < a.scales && ok; k++)
+        for (int q = 0; q < 4 && ok; q++) {
+            char name[32];
+            int S = a.size >> k;
+            snprintf(name, sizeof name, "mask.%d.%d.%d", k, q / 2, q % 2);
+            ok = (m->mask[k][q / 2][q % 2] = cg_buffer(&m->masks, name,
+                                                       CG_SHAPE(1, C << k, S, S))) != NULL;
+        }
     cg_status st = ok ? cg_params_alloc(&m->p) : CG_ERR_NOMEM;
+    if (st == CG_OK)
+        st = cg_params_alloc(&m->masks);
     if (st != CG_OK) {
         snprintf(err, errlen, "realnvp: out of memory for the parameters");
         cg_params_free(&m->p);
+        cg_params_free(&m->masks);
         return st;
     }
+    for (int k = 0; k < a.scales; k++)
+        for (int q = 0; q < 4; q++) {
+            cg_tensor *b = m->mask[k][q / 2][q % 2];
+            int64_t plane = (int64_t)b->shape[2] * b->shape[3];
+            for (int64_t e = 0; e < b->n; e++) {
+                int i = (int)(e % plane / b->shape[3]), jj = (int)(e % b->shape[3]);
+                b->data[e] = (real)(((i + jj) % 2 == q / 2) != q % 2);
+            }
+        }
     m->size_buf->data[0] = (real)a.size;
     return CG_OK;
 }
@@ -121,6 +143,7 @@ cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *arch, char *err
 void cg_flowimg_free(cg_flowimg *m)
 {
     cg_params_free(&m->p);
+    cg_params_free(&m->masks);
     memset(m, 0, sizeof *m);
 }
 
@@ -169,11 +192,18 @@ static cg_tensor *st_net(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *x)
 }
 
 /* (1, C, H, W) on dev: 1 where (i + j) % 2 == parity (kept), else 0; or its
- * complement. Made on the host; on the GPU uploaded through the pinned
- * buffer (asynchronous). */
-static cg_tensor *checker_mask(cg_ctx *ctx, cg_device dev, int C, int H, int W, int parity,
-                               int complement)
+ * complement. The flow's own (m->mask) when it has one of that shape on dev;
+ * else made on the host and, on the GPU, uploaded through the pinned buffer
+ * (asynchronous). */
+static cg_tensor *checker_mask(cg_ctx *ctx, const cg_flowimg *m, cg_device dev, int C, int H,
+                               int W, int parity, int complement)
 {
+    for (int k = 0; k < m->a.scales; k++) {
+        cg_tensor *own = m->mask[k][parity][complement];
+        if (own && own->dev == dev && own->shape[1] == C && own->shape[2] == H &&
+            own->shape[3] == W)
+            return own;
+    }
     cg_tensor *b = cg_new(ctx, CG_SHAPE(1, C, H, W));
     for (int c = 0; b && c < C; c++)
         for (int i = 0; i < H; i++)
@@ -185,8 +215,8 @@ static cg_tensor *checker_mask(cg_ctx *ctx, cg_device dev, int C, int H, int W, 
 
 /* s (bounded) and t for coupling l of the kept part `keep`; masked to the
  * changed positions for a checkerboard */
-static void scale_shift(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *keep, cg_tensor **s,
-                        cg_tensor **t)
+static void scale_shift(cg_ctx *ctx, const cg_flowimg *m, cg_flowimg_coupling *l,
+                        cg_tensor *keep, cg_tensor **s, cg_tensor **t)
 {
     cg_tensor *st = st_net(ctx, l, keep), *parts[2] = {NULL, NULL};
     if (st)
@@ -194,7 +224,7 @@ static void scale_shift(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *keep, cg
     *s = cg_tanh(ctx, parts[0]);
     *t = parts[1];
     if (l->checker && keep) {
-        cg_tensor *inv = checker_mask(ctx, keep->dev, keep->shape[1], keep->shape[2],
+        cg_tensor *inv = checker_mask(ctx, m, keep->dev, keep->shape[1], keep->shape[2],
                                       keep->shape[3], l->parity, 1);
         *s = cg_mul(ctx, *s, inv);
         *t = cg_mul(ctx, *t, inv);
@@ -338,16 +368,16 @@ static cg_tensor *layer_fwd(cg_ctx *ctx, cg_flowimg *m, cg_flowimg_coupling *l, 
         return NULL;
     cg_tensor *y, *s, *t;
     if (l->checker) {
-        cg_tensor *b = checker_mask(ctx, x->dev, x->shape[1], x->shape[2], x->shape[3],
+        cg_tensor *b = checker_mask(ctx, m, x->dev, x->shape[1], x->shape[2], x->shape[3],
                                     l->parity, 0);
-        scale_shift(ctx, l, cg_mul(ctx, x, b), &s, &t);
+        scale_shift(ctx, m, l, cg_mul(ctx, x, b), &s, &t);
         y = cg_add(ctx, cg_mul(ctx, x, cg_exp(ctx, s)), t);
     } else {
         int h = x->shape[1] / 2;
         cg_tensor *p[2] = {NULL, NULL};
         cg_split(ctx, x, (const int[]){h, h}, 2, p);
         cg_tensor *keep = p[l->parity], *change = p[1 - l->parity];
-        scale_shift(ctx, l, keep, &s, &t);
+        scale_shift(ctx, m, l, keep, &s, &t);
         cg_tensor *moved = cg_add(ctx, cg_mul(ctx, change, cg_exp(ctx, s)), t);
         cg_tensor *q[2] = {l->parity == 0 ? keep : moved, l->parity == 0 ? moved : keep};
         y = q[0] && q[1] ? cg_concat(ctx, q, 2) : NULL;
@@ -366,16 +396,16 @@ static cg_tensor *layer_inv(cg_ctx *ctx, cg_flowimg *m, cg_flowimg_coupling *l, 
     if (!x)
         return NULL;
     if (l->checker) {
-        cg_tensor *b = checker_mask(ctx, x->dev, x->shape[1], x->shape[2], x->shape[3],
+        cg_tensor *b = checker_mask(ctx, m, x->dev, x->shape[1], x->shape[2], x->shape[3],
                                     l->parity, 0);
-        scale_shift(ctx, l, cg_mul(ctx, x, b), &s, &t);
+        scale_shift(ctx, m, l, cg_mul(ctx, x, b), &s, &t);
         return cg_mul(ctx, cg_sub(ctx, x, t), cg_exp(ctx, cg_scale(ctx, s, -1)));
     }
     int h = x->shape[1] / 2;
     cg_tensor *p[2] = {NULL, NULL};
     cg_split(ctx, x, (const int[]){h, h}, 2, p);
     cg_tensor *keep = p[l->parity], *moved = p[1 - l->parity];
-    scale_shift(ctx, l, keep, &s, &t);
+    scale_shift(ctx, m, l, keep, &s, &t);
     cg_tensor *change = cg_mul(ctx, cg_sub(ctx, moved, t), cg_exp(ctx, cg_scale(ctx, s, -1)));
     cg_tensor *q[2] = {l->parity == 0 ? keep : change, l->parity == 0 ? change : keep};
     return q[0] && q[1] ? cg_concat(ctx, q, 2) : NULL;

@@ -97,8 +97,12 @@ cg_status cg_flowimg_to_device(cg_flowimg *m, cg_device dev, char *err, size_t e
     for (int i = 0; i < m->count; i++)
         if (m->l[i].inited && m->l[i].inited->dev == CG_CPU)
             m->l[i].ready = m->l[i].inited->data[0] != 0;
-    return dev == CG_CPU ? cg_params_to_host(&m->p, err, errlen)
-                         : cg_params_to_device(&m->p, err, errlen);
+    cg_status st = dev == CG_CPU ? cg_params_to_host(&m->p, err, errlen)
+                                 : cg_params_to_device(&m->p, err, errlen);
+    if (st == CG_OK)
+        st = dev == CG_CPU ? cg_params_to_host(&m->masks, err, errlen)
+                           : cg_params_to_device(&m->masks, err, errlen);
+    return st;
 }
 
 cg_status cg_flowimg_step(cg_ctx *ctx, cg_flowimg *m, cg_adam *opt, cg_tensor *x, cg_rng *deq,

@@ -152,6 +152,11 @@ typedef struct {
     int first[CG_FLOWIMG_MAX_STAGES + 1];   /* stage j: couplings first[j] .. first[j+1]-1 */
     cg_flowimg_coupling l[CG_FLOWIMG_MAX_STAGES * (CG_FLOWIMG_MAX_L + 1)];
     cg_tensor *size_buf;
+    /* the checkerboard masks of scale k, (1, C 2^k, S / 2^k, S / 2^k): 1 where
+     * (i + j) % 2 == parity, or the complement; made once, moved with the
+     * parameters (not saved: they are not parameters) */
+    cg_params masks;
+    cg_tensor *mask[CG_FLOWIMG_MAX_SCALES][2][2];   /* [k][parity][complement] */
     int training;                    /* batchnorm: batch statistics (and update the
                                         running ones) when 1; running ones when 0 */
 } cg_flowimg;
@@ -175,8 +180,8 @@ cg_tensor *cg_flowimg_nll(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y);
 /* z (N, C*S*S), N(0, T^2) draws -> images y (N, C, S, S) in logit space. */
 cg_tensor *cg_flowimg_inverse(cg_ctx *ctx, cg_flowimg *m, cg_tensor *z);
 
-/* Moves the parameters to dev (cg_params_to_device), keeping the act-norms
- * initialised state on the host. */
+/* Moves the parameters and the masks to dev (cg_params_to_device), keeping
+ * the act-norms initialised state on the host. */
 cg_status cg_flowimg_to_device(cg_flowimg *m, cg_device dev, char *err, size_t errlen);
 
 /* Loader images x (N, C, S, S) in [-1, 1] on either device -> y in logit

@@ -5,7 +5,8 @@
  *
  * With N = 2 every conv case goes through the batched GEMM path (two images
  * side by side in one column matrix); the one-image path is compared with a
- * direct loop in tests/unit/test_conv.c.
+ * direct loop in tests/unit/test_conv.c. gradcheck_conv2d_k3_shift takes
+ * the stride-1 shifted-GEMM path instead.
  */
 #include "cugen/ops.h"
 #include "harness.h"
@@ -40,6 +41,17 @@ TEST(gradcheck_conv2d_k3)
             GRADCHECK(what, f_conv2d, &a, in, bias ? 3 : 2);
         }
     }
+}
+
+/* Stride 1 on an 8x8 input: the shifted-GEMM path (host/cpu/conv.c; the
+ * padded 10x10 grid is within a quarter of 8x8), two images per GEMM. */
+TEST(gradcheck_conv2d_k3_shift)
+{
+    cg_tensor *in[3] = {TH_LEAF(10, 2, 2, 8, 8), TH_LEAF(11, 3, 2, 3, 3), TH_LEAF(12, 3)};
+    conv_arg a = {1, 1, 1};
+    GRADCHECK("conv2d k3 s1 p1 8x8 bias", f_conv2d, &a, in, 3);
+    a.bias = 0;
+    GRADCHECK("conv2d k3 s1 p1 8x8", f_conv2d, &a, in, 2);
 }
 
 /* DCGAN discriminator kinds: k4 s2 p1 (odd, non-square), and k4 s1 p0 on a

@@ -198,6 +198,25 @@ TEST(conv2d_matches_direct_loops)
     check_values("k1 s1 p0 (2,3,5,4)", 0, dims(2, 3, 5, 4, 4, 1, 1, 0), 0);
 }
 
+/* Stride 1 on grids large enough for the shifted GEMMs (conv.c: the padded
+ * grid at most a quarter larger each way): the RealNVP's 28x28 and 14x14
+ * layers, 8x8 with several images per GEMM (5 images: chunks of 3 and 2;
+ * junk columns read into the next image), no padding (the last junk
+ * columns read the zeroed tail), a rectangular kernel with per-axis
+ * padding. dx starting as NaN and dw as 1 (check_values) catch junk that
+ * leaks. */
+TEST(conv2d_shift_matches_direct_loops)
+{
+    check_values("k3 s1 p1 (2,4,28,28) shift bias", 0, dims(2, 4, 28, 28, 6, 3, 1, 1), 1);
+    check_values("k3 s1 p1 (3,5,14,14) shift", 0, dims(3, 5, 14, 14, 4, 3, 1, 1), 0);
+    check_values("k3 s1 p1 (5,4,8,8) shift, 3 per GEMM", 0, dims(5, 4, 8, 8, 6, 3, 1, 1), 1);
+    check_values("k3 s1 p0 (2,3,12,30) shift", 0, dims(2, 3, 12, 30, 5, 3, 1, 0), 1);
+    check_values("k3x5 s1 p1,2 (2,3,9,20) shift", 0, dims_hw(2, 3, 9, 20, 4, 3, 5, 1, 1, 2),
+                 0);
+    check_values("k3 s1 p1 (1,32,28,28) shift, width 32", 0, dims(1, 32, 28, 28, 32, 3, 1, 1),
+                 1);
+}
+
 TEST(conv2d_matches_direct_loops_dcgan)
 {
     check_values("D 3->64 64x64 -> 32x32", 0, dims(2, 3, 64, 64, 64, 4, 2, 1), 0);
@@ -233,6 +252,10 @@ TEST(conv_matches_direct_loops_any_thread_count)
         check_values(what, 0, dims(5, 16, 32, 32, 32, 4, 2, 1), 1);
         snprintf(what, sizeof what, "conv2d (7,128,8,8) -> 4x4, %d threads", nt);
         check_values(what, 0, dims(7, 128, 8, 8, 64, 4, 2, 1), 0);
+        snprintf(what, sizeof what, "conv2d (5,8,14,14) k3 s1 p1 shift, %d threads", nt);
+        check_values(what, 0, dims(5, 8, 14, 14, 6, 3, 1, 1), 1);
+        snprintf(what, sizeof what, "conv2d (7,4,8,8) k3 s1 p1 shift, %d threads", nt);
+        check_values(what, 0, dims(7, 4, 8, 8, 6, 3, 1, 1), 0);
         snprintf(what, sizeof what, "convT (5,32,16,16) -> 32x32, %d threads", nt);
         check_values(what, 1, dims(5, 32, 16, 16, 16, 4, 2, 1), 1);
         snprintf(what, sizeof what, "convT (7,64,4,4) -> 8x8, %d threads", nt);

@@ -271,6 +271,31 @@ TEST(flowimg_inverse_of_forward_is_the_identity)
 /* The dequantisation's log-det: for pixel 0 and 255 with u = 1/2 the logit
  * point is known; the bpd of a model that assigns y its standard normal
  * density equals, in closed form, the sum below. */
+/* The masks made with the flow: scale k's (1, C 2^k, S / 2^k, S / 2^k), 1
+ * where (i + j) % 2 == parity (or the complement), the four per scale. */
+TEST(flowimg_masks_made_once_per_scale)
+{
+    cg_flowimg m;
+    char err[256];
+    cg_flowimg_arch a = {.channels = 3, .size = 8, .layers = 1, .width = 2, .scales = 3};
+    REQUIRE(cg_flowimg_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
+    for (int k = 0; k < 3; k++)
+        for (int q = 0; q < 4; q++) {
+            const cg_tensor *b = m.mask[k][q / 2][q % 2];
+            int S = 8 >> k, bad = 0;
+            REQUIRE(b && b->dev == CG_CPU);
+            CHECK(b->ndim == 4 && b->shape[0] == 1 && b->shape[1] == 3 << k &&
+                  b->shape[2] == S && b->shape[3] == S, "scale %d: %s", k, cg_shape_str(b, (char[64]){0}, 64));
+            for (int c = 0; c < b->shape[1]; c++)
+                for (int i = 0; i < S; i++)
+                    for (int j = 0; j < S; j++)
+                        bad += b->data[((int64_t)c * S + i) * S + j] !=
+                               (real)(((i + j) % 2 == q / 2) != q % 2);
+            CHECK(bad == 0, "scale %d parity %d complement %d: %d wrong", k, q / 2, q % 2, bad);
+        }
+    cg_flowimg_free(&m);
+}
+
 TEST(flowimg_bits_per_dim_identity_closed_form)
 {
     /* With every coupling's last conv zero and act-norms at the identity, the

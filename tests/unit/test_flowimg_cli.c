@@ -4,7 +4,7 @@
  * for bit, resume refused by name when the architecture differs, and files
  * of the earlier one-scale flow (loadable for eval; its training checkpoint
  * refused with a message that says so); `cugen sample` of a flow, its flag
- * and file errors. Fashion-MNIST runs are skipped
+ * and file errors; `cugen bench step realnvp`. Fashion-MNIST runs are skipped
  * without it.
  */
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cugen/cuda.h"
 #include "cugen/flow.h"
 #include "cugen/io.h"
 #include "harness.h"
@@ -174,4 +175,27 @@ TEST(cli_flowimg_sample)
     NEED_BIN(&r, "sample", run, "--out", p1);
     one_line_error(&r, "flow.safetensors");
     th_rmtree(run);
+}
+
+/* `cugen bench step realnvp`: a tiny flow times its steps (the PyTorch side
+ * skipped); bad flags are one-line errors with exit 2 */
+TEST(cli_flowimg_bench_step)
+{
+    th_run_result r;
+    NEED_BIN(&r, "bench", "step", "realnvp", "--image-size", "8", "--width", "4", "--layers",
+             "1", "--batch", "4", "--warmup", "0", "--repeat", "2", "--no-torch");
+    CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.out, "cugen:   step_ms ") && strstr(r.out, "img_per_s"), "%s", r.out);
+    NEED_BIN(&r, "bench", "step", "realnvp", "--image-size", "9", "--no-torch");
+    one_line_error(&r, "multiple of 2");
+    NEED_BIN(&r, "bench", "step", "realnvp", "--norm", "layernorm", "--no-torch");
+    one_line_error(&r, "--norm");
+    NEED_BIN(&r, "bench", "step", "realnvp", "--device", "tpu", "--no-torch");
+    one_line_error(&r, "--device");
+    NEED_BIN(&r, "bench", "step", "realnvp", "--batch", "0", "--no-torch");
+    one_line_error(&r, "--batch");
+    if (cg_cuda_device_count(NULL, 0) == 0) {
+        NEED_BIN(&r, "bench", "step", "realnvp", "--device", "cuda", "--no-torch");
+        one_line_error(&r, "--device cuda: ");
+    }
 }

@@ -37,6 +37,14 @@ static void flow_steps_match(int norm, int scales)
     for (int i = 0; i < g.count; i++)
         cg_init_normal(g.l[i].w[3], &r, 0, 0.05);
     REQUIRE(cg_flowimg_to_device(&g, CG_CUDA, err, sizeof err) == CG_OK, "%s", err);
+    /* the checkerboard masks moved with the parameters: the GPU step uses them
+     * instead of uploading masks (and they are the CPU's: a copy, so exact;
+     * the bound only has to exceed 0) */
+    for (int k = 0; k < g.a.scales; k++)
+        CHECK(g.mask[k][0][0]->dev == CG_CUDA && g.mask[k][1][1]->dev == CG_CUDA,
+              "scale %d's masks stayed on the host", k);
+    gpu_compare("checkerboard masks", gpu_get(g.masks.buf, g.masks.nbuf), c.masks.buf,
+                c.masks.nbuf, 1e-30);
     cg_ctx cc, cgpu;
     REQUIRE(cg_ctx_init(&cc) == CG_OK && cg_ctx_init(&cgpu) == CG_OK);
     cg_adam ac, ag;
