@@ -18,11 +18,10 @@ whole sampling run.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import median_ms, report, time_ms  # noqa: E402
 
 
 def main():
@@ -78,27 +77,8 @@ def main():
             torch._foreach_mul_(ema, 0.9999)
             torch._foreach_add_(ema, [p.detach() for p in params], alpha=1e-4)
 
-    def timed(fn):
-        """fn's time in ms: CUDA events on the GPU, the CPU clock otherwise"""
-        if a.device == "cuda":
-            t0 = torch.cuda.Event(enable_timing=True)
-            t1 = torch.cuda.Event(enable_timing=True)
-            t0.record()
-            fn()
-            t1.record()
-            t1.synchronize()
-            return t0.elapsed_time(t1)
-        s = time.perf_counter()
-        fn()
-        return (time.perf_counter() - s) * 1e3
-
     net.train()
-    times = []
-    for it in range(a.warmup + a.repeat):
-        ms = timed(step)
-        if it >= a.warmup:
-            times.append(ms)
-    med = statistics.median(times)
+    med = median_ms(torch, a.device, step, a.warmup, a.repeat)
     extra = ""
     if a.sample_n > 0:
         net.eval()
@@ -117,10 +97,8 @@ def main():
                     e = (x - ab.sqrt() * x0p) / (1 - ab).sqrt()
                     x = abp.sqrt() * x0p + (1 - abp).sqrt() * e
 
-        extra = " ddim_s %.3f" % (timed(ddim) / 1e3)
-    print("step_ms %.4f img_per_s %.2f threads %d torch %s%s" %
-          (med, a.batch / med * 1e3, torch.get_num_threads(), torch.__version__, extra),
-          flush=True)
+        extra = " ddim_s %.3f" % (time_ms(torch, a.device, ddim) / 1e3)
+    report(torch, med, a.batch, extra)
     return 0
 
 

@@ -18,11 +18,10 @@ CPU; on the GPU (--device cuda) CUDA events around each step.
 import argparse
 import math
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import median_ms, report  # noqa: E402
 
 ALPHA = 0.05
 
@@ -74,31 +73,11 @@ def main():
         opt.step()
         nll.item()
 
-    def timed(fn):
-        """fn's time in ms: CUDA events on the GPU, the CPU clock otherwise"""
-        if a.device == "cuda":
-            t0 = torch.cuda.Event(enable_timing=True)
-            t1 = torch.cuda.Event(enable_timing=True)
-            t0.record()
-            fn()
-            t1.record()
-            t1.synchronize()
-            return t0.elapsed_time(t1)
-        s = time.perf_counter()
-        fn()
-        return (time.perf_counter() - s) * 1e3
-
-    times = []
-    for it in range(1 + a.warmup + a.repeat):
-        ms = timed(step)
-        if it >= 1 + a.warmup:
-            times.append(ms)
-    med = statistics.median(times)
+    med = median_ms(torch, a.device, step, 1 + a.warmup, a.repeat)
     if not math.isfinite(med):
         print("error no timing", flush=True)
         return 1
-    print("step_ms %.4f img_per_s %.2f threads %d torch %s" %
-          (med, a.batch / med * 1e3, torch.get_num_threads(), torch.__version__), flush=True)
+    report(torch, med, a.batch)
     return 0
 
 

@@ -18,11 +18,10 @@ each step; CPU timing time.perf_counter.
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import median_ms, report  # noqa: E402
 
 
 def main():
@@ -82,25 +81,7 @@ def main():
         opt.step()
         return loss.item()  # cugen reads its loss back every step too
 
-    times = []
-    for it in range(a.warmup + a.repeat):
-        if a.device == "cuda":
-            t0 = torch.cuda.Event(enable_timing=True)
-            t1 = torch.cuda.Event(enable_timing=True)
-            t0.record()
-            step()
-            t1.record()
-            t1.synchronize()
-            ms = t0.elapsed_time(t1)
-        else:
-            s = time.perf_counter()
-            step()
-            ms = (time.perf_counter() - s) * 1e3
-        if it >= a.warmup:
-            times.append(ms)
-    med = statistics.median(times)
-    print("step_ms %.4f img_per_s %.2f threads %d torch %s" %
-          (med, a.batch / med * 1e3, torch.get_num_threads(), torch.__version__), flush=True)
+    report(torch, median_ms(torch, a.device, step, a.warmup, a.repeat), a.batch)
     return 0
 
 
