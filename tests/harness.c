@@ -2,6 +2,7 @@
  * harness.c: test registration, forked execution, summary, helpers.
  */
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +258,9 @@ static void read_fd(int fd, char *buf, size_t cap)
     buf[n] = '\0';
 }
 
-int th_run_cugen(th_run_result *r, const char *const *args)
+/* th_run_cugen, and when wait_for is not NULL: once that file exists (or
+ * after 10 s), signal sig to the run */
+static int run_cugen(th_run_result *r, const char *const *args, const char *wait_for, int sig)
 {
     const char *bin = getenv("CUGEN_BIN");
     if (!bin)
@@ -288,6 +291,12 @@ int th_run_cugen(th_run_result *r, const char *const *args)
         _exit(127);
     }
     close(pe[1]);
+    if (wait_for) {
+        struct stat sb;
+        for (int i = 0; i < 40000 && stat(wait_for, &sb) != 0; i++)
+            usleep(250);
+        kill(pid, sig);
+    }
     read_fd(pe[0], r->err, sizeof r->err);
     close(pe[0]);
     int st = 0;
@@ -297,6 +306,17 @@ int th_run_cugen(th_run_result *r, const char *const *args)
     read_fd(fo, r->out, sizeof r->out);
     close(fo);
     return 1;
+}
+
+int th_run_cugen(th_run_result *r, const char *const *args)
+{
+    return run_cugen(r, args, NULL, 0);
+}
+
+int th_run_cugen_signalled(th_run_result *r, const char *const *args, const char *wait_for,
+                           int sig)
+{
+    return run_cugen(r, args, wait_for, sig);
 }
 
 int th_count_lines(const char *s)

@@ -111,6 +111,10 @@ typedef struct {
     char out[8192], err[4096];
 } th_run_result;
 int th_run_cugen(th_run_result *r, const char *const *args);
+/* The same, signalling sig to the run once the file wait_for exists (after
+ * 10 s at most): for the tests of SIGINT / SIGTERM in mid-run. */
+int th_run_cugen_signalled(th_run_result *r, const char *const *args, const char *wait_for,
+                           int sig);
 int th_count_lines(const char *s);
 
 /* gradcheck: L = sum(w * f(in)) for fixed random w; compares dL/d in[i] from

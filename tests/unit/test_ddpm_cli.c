@@ -176,47 +176,20 @@ TEST(cli_ddpm_resume_is_bit_identical)
  * 128 + 15; the resumed run ends with the uninterrupted one's weights. */
 TEST(cli_ddpm_sigterm_saves_and_resumes)
 {
-    const char *bin = getenv("CUGEN_BIN");
-    if (!bin)
-        SKIP("CUGEN_BIN not set (run through make test)");
     th_run_result r;
     char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
     REQUIRE(fx && a && b);
     NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--sample-steps",
              "0", "--out", a);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    int errpipe[2];
-    REQUIRE(pipe(errpipe) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(errpipe[1], 2);
-        close(errpipe[0]);
-        execl(bin, bin, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20",
-              "--sample-steps", "0", "--ckpt-every", "3", "--out", b, (char *)NULL);
-        _exit(127);
-    }
-    close(errpipe[1]);
-    struct stat sb;
-    const char *ck = th_path(b, "checkpoint.safetensors");
-    for (int i = 0; i < 40000 && stat(ck, &sb) != 0; i++)
-        usleep(250);
-    kill(pid, SIGTERM);
-    char err[2048] = "";
-    size_t got = 0;
-    ssize_t k;
-    while (got < sizeof err - 1 && (k = read(errpipe[0], err + got, sizeof err - 1 - got)) > 0)
-        got += (size_t)k;
-    err[got] = '\0';
-    close(errpipe[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    const char *const run[] = {"train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20",
+                               "--sample-steps", "0", "--ckpt-every", "3", "--out", b, NULL};
+    th_run_cugen_signalled(&r, run, th_path(b, "checkpoint.safetensors"), SIGTERM);
+    if (r.code == 0)
         SKIP("the run finished before SIGTERM arrived");
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM, "status %d", status);
-    CHECK(strstr(err, "interrupted by SIGTERM") && strstr(err, "checkpoint.safetensors") &&
-          strstr(err, "--resume"), "%s", err);
+    CHECK(r.code == 128 + SIGTERM, "exit %d", r.code);
+    CHECK(strstr(r.err, "interrupted by SIGTERM") && strstr(r.err, "checkpoint.safetensors") &&
+          strstr(r.err, "--resume"), "%s", r.err);
     NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--sample-steps",
              "0", "--out", b, "--resume");
     CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
