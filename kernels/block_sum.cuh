@@ -48,7 +48,7 @@ static cg_status cu_per_block(int64_t nblocks, F f)
     if (nblocks > 0x7fffffff)
         return cu_fail(CG_ERR_CUDA, __FILE__, __LINE__, "%lld blocks: too many for one grid",
                        (long long)nblocks);
-    cu_blocks_kernel<<<(unsigned)nblocks, CU_RED_THREADS, 0, s>>>(f);
+    CU_LAUNCH(cu_blocks_kernel, (unsigned)nblocks, CU_RED_THREADS, s, f);
     return CU_LAUNCHED();
 }
 

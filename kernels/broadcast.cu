@@ -79,6 +79,8 @@ static cg_status bcast_reduce(real *db, const real *dy, const real *w, double si
                               const cpu_bcast *bcp)
 {
     const cpu_bcast bc = *bcp;
+    if (bc.nb <= 0)
+        return CG_OK;  /* nothing to reduce into (and no grid of 0 blocks) */
     const int64_t per = bc.n / bc.nb;
     if (per < 64)
         return cu_map(bc.nb, [=] __device__(int64_t jb) {
@@ -96,7 +98,7 @@ static cg_status bcast_reduce(real *db, const real *dy, const real *w, double si
     if (bc.nb > 0x7fffffff)
         return cu_fail(CG_ERR_ARG, __FILE__, __LINE__, "broadcast: b has %lld elements, over "
                        "the grid limit", (long long)bc.nb);
-    db_block_kernel<<<(unsigned)bc.nb, DB_THREADS, 0, s>>>(db, dy, w, sign, bc, per);
+    CU_LAUNCH(db_block_kernel, (unsigned)bc.nb, DB_THREADS, s, db, dy, w, sign, bc, per);
     return CU_LAUNCHED();
 }
 

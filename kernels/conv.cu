@@ -16,17 +16,25 @@
  *                     (x, dy)                   (conv input dy, conv grad x)
  *
  * Descriptors are NCHW float, CUDNN_CROSS_CORRELATION (PyTorch's conv does
- * not flip the kernel), FMA math (no tensor cores: CUDNN_DEFAULT_MATH would
- * allow TF32 for float data on Ampere and later) unless TF32 was opted into.
+ * not flip the kernel). Math: CUDNN_FMA_MATH (plain FP32; CUDNN_DEFAULT_MATH
+ * would allow TF32 for float data on Ampere and later) unless TF32 was
+ * opted into; then CUDNN_TENSOR_OP_MATH (TF32 tensor cores) or FMA, never
+ * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which may round the operands to
+ * FP16. The descriptor is set to the mode's math before each heuristics
+ * query (the list depends on it) and to the chosen algorithm's math before
+ * each convolution call (one descriptor serves all three directions).
  *
  * Plans: one per shape (N, C, H, W, K, Ho, Wo, kh, kw, stride, ph, pw and the mode:
  * deterministic, TF32) holding the descriptors and, per direction, the
  * algorithm, chosen on first use by cuDNN's heuristics
  * (cudnnGetConvolution*Algorithm_v7): the first of its ranked list that
- * succeeded, fits in MAX_WS of workspace, is deterministic when
- * cg_cuda_deterministic() (backward-filter algorithms 0 and 3 and
- * backward-data 0 sum with atomics and are refused by name as well), and
- * uses no tensor-op math unless TF32 is on. Heuristics rather than
+ * succeeded, fits in MAX_WS of workspace, uses no tensor-op math unless TF32
+ * is on, and, when cg_cuda_deterministic(), is deterministic and of the
+ * implicit-GEMM class: a direct sum of products per output, rounded like the
+ * CPU's im2col GEMM (FFT and Winograd transform the operands and round
+ * worse; backward-filter algorithms 0 and 3 and backward-data 0 sum with
+ * atomics and are refused by name as well). Deterministic mode is what the
+ * FP32 GPU-vs-CPU tests run under. Heuristics rather than
  * cudnnFind*AlgorithmEx: they run nothing and allocate nothing, so the
  * choice is the same on every run (Find times the candidates, and timing
  * noise can change the algorithm, and with it the rounding, from one run to
@@ -79,9 +87,10 @@ static void plan_clear(conv_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-static cudnnMathType_t base_math(void)
+/* The math a plan's mode asks of cuDNN (see the top). */
+static cudnnMathType_t mode_math(int tf32)
 {
-    return cu_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+    return tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
 }
 
 static cg_status plan_make(conv_plan *p, const int *key)
@@ -98,7 +107,7 @@ static cg_status plan_make(conv_plan *p, const int *key)
     CUDNN_TRY(cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, K, C, kh, kw));
     CUDNN_TRY(cudnnSetConvolution2dDescriptor(p->cd, ph, pw, stride, stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    CUDNN_TRY(cudnnSetConvolutionMathType(p->cd, base_math()));
+    CUDNN_TRY(cudnnSetConvolutionMathType(p->cd, mode_math(key[13])));
     int on, oc, oh, ow;  /* cuDNN's idea of the output must be ours */
     CUDNN_TRY(cudnnGetConvolution2dForwardOutputDim(p->cd, p->xd, p->wd, &on, &oc, &oh, &ow));
     if (on != N || oc != K || oh != Ho || ow != Wo)
@@ -133,6 +142,35 @@ static cg_status plan_get(int N, int C, int H, int W, int K, int Ho, int Wo, int
     }
     *out = p;
     return CG_OK;
+}
+
+/* Release every plan (cg_cuda_shutdown); the table starts empty again. */
+void cu_conv_release(void)
+{
+    for (int i = 0; i < PLANS; i++)
+        plan_clear(&plans[i]);
+    next_slot = 0;
+}
+
+/* Algorithms that compute each output as a direct sum of products, as the
+ * CPU's GEMM does: the only ones admitted in deterministic mode. FFT and
+ * Winograd (and anything newer) are left out. */
+static int gemm_class(int dir, int algo)
+{
+    switch (dir) {
+    case DIR_FWD:
+        return algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+               algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+               algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
+               algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+    case DIR_BWD_DATA:
+        return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 ||
+               algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+    default:
+        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 ||
+               algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
+               algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+    }
 }
 
 /* Algorithms whose sums use atomics (cuDNN's documentation), refused in
@@ -176,7 +214,8 @@ typedef struct {
     cudnnMathType_t math;
 } candidate;
 
-#define MAX_CAND 16
+/* above any direction's algorithm count times its math types */
+#define MAX_CAND 32
 
 template <class Perf>
 static int to_candidates(const Perf *perf, int n, candidate *c)
@@ -187,9 +226,12 @@ static int to_candidates(const Perf *perf, int n, candidate *c)
     return n;
 }
 
+/* The ranked list of direction dir, asked under the mode's math: the
+ * descriptor may still hold the math of another direction's choice. */
 static cg_status heuristics(cudnnHandle_t h, const conv_plan *p, int dir, candidate *c, int *n)
 {
     *n = 0;
+    CUDNN_TRY(cudnnSetConvolutionMathType(p->cd, mode_math(p->key[13])));
     switch (dir) {
     case DIR_FWD: {
         cudnnConvolutionFwdAlgoPerf_t perf[MAX_CAND];
@@ -229,13 +271,19 @@ static cg_status choose(cudnnHandle_t h, conv_plan *p, int dir)
     for (int i = 0; i < n; i++) {
         if (c[i].status != CUDNN_STATUS_SUCCESS || c[i].memory > MAX_WS)
             continue;
-        if (det && (c[i].determinism != CUDNN_DETERMINISTIC || atomic_algo(dir, c[i].algo)))
+        if (det && (c[i].determinism != CUDNN_DETERMINISTIC || !gemm_class(dir, c[i].algo) ||
+                    atomic_algo(dir, c[i].algo)))
             continue;
-        int tensor_op = c[i].math == CUDNN_TENSOR_OP_MATH ||
-                        c[i].math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-        if (tensor_op && !tf32)
+        /* FP16 down-conversion is never wanted; tensor cores (TF32) only when
+         * opted into. A candidate in CUDNN_DEFAULT_MATH (which allows TF32
+         * for float data) runs in TENSOR_OP math under TF32, in FMA math
+         * otherwise: the math is always one the mode names. */
+        if (c[i].math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
             continue;
-        cudnnMathType_t math = tf32 ? c[i].math : CUDNN_FMA_MATH;
+        if (c[i].math == CUDNN_TENSOR_OP_MATH && !tf32)
+            continue;
+        cudnnMathType_t math = tf32 && c[i].math != CUDNN_FMA_MATH ? CUDNN_TENSOR_OP_MATH
+                                                                   : CUDNN_FMA_MATH;
         size_t bytes;
         CUDNN_TRY(cudnnSetConvolutionMathType(p->cd, math));
         if (ws_size(h, p, dir, c[i].algo, &bytes) != CG_OK || bytes > MAX_WS)
@@ -249,9 +297,9 @@ static cg_status choose(cudnnHandle_t h, conv_plan *p, int dir)
     static const char *const names[NDIR] = {"forward", "backward-data", "backward-filter"};
     return cu_fail(CG_ERR_CUDA, __FILE__, __LINE__, "cuDNN offers no %s%s convolution algorithm "
                    "for input (%d, %d, %d, %d), k %dx%d, stride %d, pad %d,%d within %zu MiB "
-                   "of workspace (%d candidates)", det ? "deterministic " : "", names[dir],
-                   p->key[0], p->key[1], p->key[2], p->key[3], p->key[7], p->key[8], p->key[9],
-                   p->key[10], p->key[11], MAX_WS >> 20, n);
+                   "of workspace (%d candidates)", det ? "deterministic implicit-GEMM " : "",
+                   names[dir], p->key[0], p->key[1], p->key[2], p->key[3], p->key[7],
+                   p->key[8], p->key[9], p->key[10], p->key[11], MAX_WS >> 20, n);
 }
 
 /* Handle, algorithm, math mode and workspace for one call in direction dir. */

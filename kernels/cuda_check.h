@@ -65,6 +65,14 @@ cg_status cu_stream(cudaStream_t *s);
  * opted into TF32 and cg_cuda_set_deterministic did not forbid it. */
 cg_status cu_cublas(cublasHandle_t *h);
 
+/* Every kernel launch: kernel<<<grid, block, 0, stream>>>(args...). The
+ * emulated device (tests/emu/) defines its own CU_LAUNCH in its stand-in
+ * cuda_runtime.h, which runs the kernel's threads on the host. */
+#ifndef CU_LAUNCH
+#define CU_LAUNCH(kernel, grid, block, stream, ...) \
+    kernel<<<(grid), (block), 0, (stream)>>>(__VA_ARGS__)
+#endif
+
 #define CU_THREADS 256
 
 /* Blocks for n elements at CU_THREADS each, capped (the loops stride). */
@@ -91,7 +99,7 @@ static cg_status cu_map(int64_t n, F f)
     cg_status st = cu_stream(&s);
     if (st != CG_OK)
         return st;
-    cu_map_kernel<<<cu_blocks(n), CU_THREADS, 0, s>>>(n, f);
+    CU_LAUNCH(cu_map_kernel, cu_blocks(n), CU_THREADS, s, n, f);
     return CU_LAUNCHED();
 }
 

@@ -1,6 +1,7 @@
 /*
  * cudnn.cu: the cuDNN handle, the shared workspace, TF32 opt-in and the CUDA
- * event timer of the benchmarks (see cudnn.cuh, cuda.h).
+ * event timer of the benchmarks (see cudnn.cuh, cuda.h), and their release
+ * (cu_cudnn_release, from cg_cuda_shutdown).
  */
 #include "cudnn.cuh"
 
@@ -14,10 +15,15 @@ cg_status cu_cudnn(cudnnHandle_t *h)
         cg_status st = cu_stream(&s);
         if (st != CG_OK)
             return st;
+        /* published only once it is on cugen's stream (see cu_cublas) */
         cudnnHandle_t made;
         CUDNN_TRY(cudnnCreate(&made));
+        st = cu_check_cudnn(cudnnSetStream(made, s), "cudnnSetStream", __FILE__, __LINE__);
+        if (st != CG_OK) {
+            cudnnDestroy(made);
+            return st;
+        }
         cudnn = made;
-        CUDNN_TRY(cudnnSetStream(cudnn, s));
     }
     *h = cudnn;
     return CG_OK;
@@ -63,9 +69,16 @@ extern "C" cg_status cg_cuda_timer_start(void)
     cg_status st = cu_stream(&s);
     if (st != CG_OK)
         return st;
-    if (!t_start) {
-        CU_TRY(cudaEventCreate(&t_start));
-        CU_TRY(cudaEventCreate(&t_stop));
+    if (!t_start) {  /* both or neither */
+        cudaEvent_t a, b;
+        CU_TRY(cudaEventCreate(&a));
+        st = CU_CHECK(cudaEventCreate(&b));
+        if (st != CG_OK) {
+            cudaEventDestroy(a);
+            return st;
+        }
+        t_start = a;
+        t_stop = b;
     }
     return CU_CHECK(cudaEventRecord(t_start, s));
 }
@@ -84,4 +97,25 @@ extern "C" cg_status cg_cuda_timer_stop(double *ms)
     CU_TRY(cudaEventElapsedTime(&f, t_start, t_stop));
     *ms = f;
     return CG_OK;
+}
+
+/* ---- release ------------------------------------------------------------------------
+ * Called by cg_cuda_shutdown after the stream drained and before the stream
+ * is destroyed: the plans' descriptors first (conv.cu), then the handle
+ * they were used with, the workspace and the timer events. */
+void cu_cudnn_release(void)
+{
+    cu_conv_release();
+    if (cudnn) {
+        cu_check_cudnn(cudnnDestroy(cudnn), "cudnnDestroy", __FILE__, __LINE__);
+        cudnn = NULL;
+    }
+    cg_cuda_free(ws);
+    ws = NULL;
+    ws_size = 0;
+    if (t_start) {
+        CU_CHECK(cudaEventDestroy(t_start));
+        CU_CHECK(cudaEventDestroy(t_stop));
+        t_start = t_stop = NULL;
+    }
 }

@@ -23,4 +23,10 @@ cg_status cu_workspace(size_t bytes, void **p);
  * deterministic mode. */
 int cu_tf32(void);
 
+/* cg_cuda_shutdown's part for cuDNN, once the stream has drained: the
+ * convolution plans (cu_conv_release, conv.cu), the handle, the workspace
+ * and the timer events, each back to "not made yet". */
+void cu_cudnn_release(void);
+void cu_conv_release(void);
+
 #endif

@@ -107,12 +107,16 @@ static cg_status rows_grad(real *dA, const real *dout, const real *A, int na, co
                            int nb, int D, const double *sigmas, int ns, double c_self,
                            double c_cross)
 {
+    /* no rows or no columns: nothing to write, and a grid of 0 blocks would
+     * be an invalid launch */
+    if (na <= 0 || D <= 0)
+        return CG_OK;
     cudaStream_t s;
     cg_status st = cu_stream(&s);
     if (st != CG_OK)
         return st;
-    mmd_rows_grad<<<na < 65535 ? na : 65535, MMD_TILE, 0, s>>>(dA, dout, A, na, B, nb, D,
-                                                                sigmas, ns, c_self, c_cross);
+    CU_LAUNCH(mmd_rows_grad, na < 65535 ? na : 65535, MMD_TILE, s, dA, dout, A, na, B, nb, D,
+              sigmas, ns, c_self, c_cross);
     return CU_LAUNCHED();
 }
 

@@ -87,7 +87,7 @@ static cg_status cu_rows(int64_t R, F f)
     cg_status st = cu_stream(&s);
     if (st != CG_OK)
         return st;
-    cu_rows_kernel<<<(unsigned)(R < 65535 ? R : 65535), CU_RED_THREADS, 0, s>>>(R, f);
+    CU_LAUNCH(cu_rows_kernel, (unsigned)(R < 65535 ? R : 65535), CU_RED_THREADS, s, R, f);
     return CU_LAUNCHED();
 }
 
@@ -128,11 +128,11 @@ static cg_status cu_sum(real *out, int64_t n, F term, double scale, const real *
         return st;
     int64_t b = (n + CU_RED_THREADS - 1) / CU_RED_THREADS;
     int nblocks = (int)(b < 1 ? 1 : b > CU_RED_BLOCKS ? CU_RED_BLOCKS : b);
-    cu_sum_pass1<<<nblocks, CU_RED_THREADS, 0, s>>>(n, term);
+    CU_LAUNCH(cu_sum_pass1, nblocks, CU_RED_THREADS, s, n, term);
     st = CU_LAUNCHED();
     if (st != CG_OK)
         return st;
-    cu_sum_pass2<<<1, CU_RED_THREADS, 0, s>>>(nblocks, out, scale, dout);
+    CU_LAUNCH(cu_sum_pass2, 1, CU_RED_THREADS, s, nblocks, out, scale, dout);
     return CU_LAUNCHED();
 }
 

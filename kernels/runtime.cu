@@ -1,12 +1,13 @@
 /*
  * runtime.cu: device discovery, versions, the error message of the last
- * failed call, the stream and the cuBLAS handle (see cuda_check.h). With no
+ * failed call, the stream and the cuBLAS handle (see cuda_check.h), and
+ * cg_cuda_shutdown, which releases all of the backend's state. With no
  * driver or no GPU the device count is 0 and the reason is kept.
  */
 #include <cstdarg>
 #include <cstdio>
 
-#include "cuda_check.h"
+#include "cudnn.cuh"
 
 /* ---- errors ------------------------------------------------------------------- */
 static thread_local char last_error[512];
@@ -115,20 +116,24 @@ static int deterministic, tf32;
  * told otherwise) does not serialise with it. */
 cg_status cu_stream(cudaStream_t *s)
 {
-    if (!stream)
-        CU_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    if (!stream) {
+        cudaStream_t made;
+        CU_TRY(cudaStreamCreateWithFlags(&made, cudaStreamNonBlocking));
+        stream = made;
+    }
     *s = stream;
     return CG_OK;
 }
 
 /* Full FP32 unless TF32 was opted into (and determinism was not asked for). */
-static cg_status cublas_math_mode(void)
+static cublasMath_t cublas_math(void)
 {
-    cublasMath_t mode = tf32 && !deterministic ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
-    CUBLAS_TRY(cublasSetMathMode(cublas, mode));
-    return CG_OK;
+    return tf32 && !deterministic ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
 }
 
+/* The handle is published only once it is on cugen's stream and in the
+ * mode's math: a handle left on the legacy stream would race with the
+ * kernels queued on ours. */
 cg_status cu_cublas(cublasHandle_t *h)
 {
     if (!cublas) {
@@ -138,21 +143,35 @@ cg_status cu_cublas(cublasHandle_t *h)
             return st;
         cublasHandle_t made;
         CUBLAS_TRY(cublasCreate(&made));
-        cublas = made;
-        CUBLAS_TRY(cublasSetStream(cublas, s));
-        st = cublas_math_mode();
-        if (st != CG_OK)
+        st = cu_check_cublas(cublasSetStream(made, s), "cublasSetStream", __FILE__, __LINE__);
+        if (st == CG_OK)
+            st = cu_check_cublas(cublasSetMathMode(made, cublas_math()), "cublasSetMathMode",
+                                 __FILE__, __LINE__);
+        if (st != CG_OK) {
+            cublasDestroy(made);  /* unchecked: the message kept is the failure's */
             return st;
+        }
+        cublas = made;
     }
     *h = cublas;
     return CG_OK;
 }
 
+/* The existing handle follows a mode change; if it cannot, it is destroyed
+ * and the next cu_cublas makes one in the new mode (and reports). */
+static void cublas_follow_mode(void)
+{
+    if (cublas && cu_check_cublas(cublasSetMathMode(cublas, cublas_math()), "cublasSetMathMode",
+                                  __FILE__, __LINE__) != CG_OK) {
+        cublasDestroy(cublas);
+        cublas = NULL;
+    }
+}
+
 extern "C" void cg_cuda_set_deterministic(int on)
 {
     deterministic = on != 0;
-    if (cublas)
-        cublas_math_mode();  /* a failure here shows at the handle's next call */
+    cublas_follow_mode();
 }
 
 extern "C" int cg_cuda_deterministic(void)
@@ -163,8 +182,7 @@ extern "C" int cg_cuda_deterministic(void)
 extern "C" void cg_cuda_set_tf32(int on)
 {
     tf32 = on != 0;
-    if (cublas)
-        cublas_math_mode();
+    cublas_follow_mode();
 }
 
 extern "C" int cg_cuda_tf32(void)
@@ -179,4 +197,25 @@ extern "C" cg_status cg_cuda_sync(void)
     if (st != CG_OK)
         return st;
     return CU_CHECK(cudaStreamSynchronize(s));
+}
+
+/* Wait for the stream, then release in reverse order of dependence: what
+ * conv.cu and cudnn.cu hold (plans, the cuDNN handle, the workspace, the
+ * timer events), the cuBLAS handle, and last the stream they are bound to.
+ * Every static goes back to "not made yet", so the next call makes things
+ * afresh. The modes (deterministic, TF32) are settings and stay. A failure
+ * is kept as cg_cuda_last_error() and the release goes on. */
+extern "C" void cg_cuda_shutdown(void)
+{
+    if (stream)
+        CU_CHECK(cudaStreamSynchronize(stream));
+    cu_cudnn_release();
+    if (cublas) {
+        cu_check_cublas(cublasDestroy(cublas), "cublasDestroy", __FILE__, __LINE__);
+        cublas = NULL;
+    }
+    if (stream) {
+        CU_CHECK(cudaStreamDestroy(stream));
+        stream = NULL;
+    }
 }

@@ -6,13 +6,17 @@
 
 The model of scripts/make_inception_ref.py (torchvision's inception_v3 with the
 FID changes, the hash weights), float32, eval mode, no_grad; n random images of
-3 x S x S in [0, 1], resized to 299 inside as pytorch-fid does, in batches.
-One untimed batch first; prints "step_ms <ms per batch> img_per_s <rate>".
+3 x S x S in [0, 1], resized to 299 inside as pytorch-fid does, in batches,
+in the --precision cugen runs in (bench_common.py). One untimed batch first;
+prints "step_ms <ms per batch> img_per_s <rate> ... precision P".
 """
 import argparse
 import os
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import add_precision_arg, precision_of, set_precision  # noqa: E402
 
 
 def main():
@@ -22,10 +26,10 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--image-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=0)
+    add_precision_arg(ap)
     a = ap.parse_args()
     try:
         import torch
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from make_inception_ref import features, fid_inception, fill
     except ImportError as e:
         print("error PyTorch or torchvision is not installed for %s (%s)" % (sys.executable, e),
@@ -36,6 +40,7 @@ def main():
         return 3
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    set_precision(torch, a.precision)
     dev = torch.device(a.device)
     m = fid_inception()
     fill(m)
@@ -56,9 +61,9 @@ def main():
         run(lo, min(lo + a.batch, a.n))
     secs = time.perf_counter() - s
     batches = (a.n + a.batch - 1) // a.batch
-    print("step_ms %.4f img_per_s %.2f threads %d torch %s" %
-          (secs / batches * 1e3, a.n / secs, torch.get_num_threads(), torch.__version__),
-          flush=True)
+    print("step_ms %.4f img_per_s %.2f threads %d torch %s precision %s" %
+          (secs / batches * 1e3, a.n / secs, torch.get_num_threads(), torch.__version__,
+           precision_of(torch)), flush=True)
     return 0
 
 

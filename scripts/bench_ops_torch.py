@@ -5,12 +5,15 @@ For each layer: forward time and backward time (dx and dw through
 torch.autograd.grad), the median over --repeat runs after --warmup, on random
 non-zero float32 data. --device cpu (default): with
 torch.set_num_threads(--threads), timed with the host clock. --device cuda:
-on the GPU, cuDNN with its default heuristics (benchmark off), no TF32 unless
---tf32, each call timed with CUDA events like cugen's GPU benchmark; with
---elementwise N,C,S also relu, leaky_relu, tanh, add and batch norm
-(training mode) on an (N, C, S) tensor. One line per layer or op on stdout,
-for cugen to parse:
+on the GPU, cuDNN with its default heuristics (benchmark off), in the
+--precision cugen runs in (fp32: both TF32 switches off, PyTorch's cuDNN
+default being on; tf32: both on; bench_common.py), each call timed with CUDA
+events like cugen's GPU benchmark; with --elementwise N,C,S also relu,
+leaky_relu, tanh, add and batch norm (training mode) on an (N, C, S) tensor.
+On stdout, for cugen to parse, the precision the switches are in, then one
+line per layer or op:
 
+    precision P
     layer NAME fwd_ms F bwd_ms B
     op NAME fwd_ms F bwd_ms B
 
@@ -21,9 +24,13 @@ passes its own list); without any, the DCGAN 64x64 layers below.
 Not for: correctness checks (tests/ref, scripts/make_refs.py).
 """
 import argparse
+import os
 import statistics
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import add_precision_arg, precision_of, set_precision  # noqa: E402
 
 # DCGAN 64x64, nz = 100, ngf = ndf = 64, no bias: name, kind, Cin, Cout, H, k, s, p
 DCGAN = [
@@ -126,7 +133,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layer", type=parse_layer, action="append")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 (default FP32)")
+    add_precision_arg(ap)
     ap.add_argument("--elementwise", type=parse_shape, help="N,C,S: also time the pointwise ops")
     a = ap.parse_args()
     try:
@@ -138,11 +145,10 @@ def main():
         if not torch.cuda.is_available():
             print("error this PyTorch sees no CUDA device (%s)" % sys.executable, flush=True)
             return 3
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.allow_tf32 = a.tf32
-        torch.backends.cuda.matmul.allow_tf32 = a.tf32
     else:
         torch.set_num_threads(a.threads)
+    set_precision(torch, a.precision)
+    print("precision %s" % precision_of(torch), flush=True)
     dev = torch.device(a.device)
     for layer in a.layer or DCGAN:
         f, b = bench_layer(torch, layer, a.batch, a.warmup, a.repeat, dev)

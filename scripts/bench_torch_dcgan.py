@@ -5,9 +5,10 @@
 side by side. The iteration is the example's (dcgan/main.py): netD.zero_grad,
 D on a real batch, G(z), D on G(z).detach, optimizerD.step, netG.zero_grad,
 D(G(z)), optimizerG.step, with BCELoss and Adam(2e-4, (0.5, 0.999)), on random
-data in [-1, 1]. Prints, for cugen to parse:
+data in [-1, 1], in the --precision cugen runs in (bench_common.py). Prints,
+for cugen to parse:
 
-    step_ms MEDIAN img_per_s RATE
+    step_ms MEDIAN img_per_s RATE ... precision P
 
 and "error MESSAGE" when it cannot run. GPU timing uses CUDA events around
 each iteration; CPU timing time.perf_counter.
@@ -17,7 +18,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import median_ms, report  # noqa: E402
+from bench_common import add_precision_arg, median_ms, report, set_precision  # noqa: E402
 
 
 def main():
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    add_precision_arg(ap)
     a = ap.parse_args()
     try:
         import torch
@@ -45,6 +47,7 @@ def main():
         return 3
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    set_precision(torch, a.precision)
     dev = torch.device(a.device)
     torch.manual_seed(1)
     L = layers_for(a.image_size)

@@ -8,9 +8,10 @@ sqrt(1 - abar_t) eps (linear schedule), loss = mse(UNet(x_t, t), eps),
 backward, Adam(2e-4), EMA(0.9999) of the weights; on random images in [-1, 1].
 With --sample-n N also DDIM (eta 0, --steps) of N images, each step's x_0
 prediction clipped to [-1, 1] and the noise re-derived from it, as cugen
-samples. Prints, for cugen to parse:
+samples. In the --precision cugen runs in (bench_common.py). Prints, for
+cugen to parse:
 
-    step_ms MEDIAN img_per_s RATE ... [ddim_s SECONDS]
+    step_ms MEDIAN img_per_s RATE ... precision P [ddim_s SECONDS]
 
 and "error MESSAGE" when it cannot run. Timing: time.perf_counter on the
 CPU; on the GPU (--device cuda) CUDA events around each step and around the
@@ -21,7 +22,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import median_ms, report, time_ms  # noqa: E402
+from bench_common import add_precision_arg, median_ms, report, set_precision, time_ms  # noqa: E402
 
 
 def main():
@@ -40,6 +41,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     ap.add_argument("--sample-n", type=int, default=0)
     ap.add_argument("--steps", type=int, default=50)
+    add_precision_arg(ap)
     a = ap.parse_args()
     try:
         import torch
@@ -53,6 +55,7 @@ def main():
         return 3
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    set_precision(torch, a.precision)
     torch.manual_seed(1)
     dev = torch.device(a.device)
     attn = () if a.attn == "none" else tuple(int(v) for v in a.attn.split(","))

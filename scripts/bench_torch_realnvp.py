@@ -8,9 +8,10 @@ cugen's flow is checked against), set up as realnvp_torch.py sets it up
 step, as realnvp_torch.py's: random 8-bit images dequantised as
 (pixel + u) / 256, logit(0.05 + 0.9 x), the mean NLL per image, backward,
 Adam(1e-3). The first step (act-norm's initialisation) and --warmup more are
-not timed. Prints, for cugen to parse:
+not timed. In the --precision cugen runs in (bench_common.py). Prints, for
+cugen to parse:
 
-    step_ms MEDIAN img_per_s RATE ...
+    step_ms MEDIAN img_per_s RATE ... precision P
 
 and "error MESSAGE" when it cannot run. Timing: time.perf_counter on the
 CPU; on the GPU (--device cuda) CUDA events around each step.
@@ -21,7 +22,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import median_ms, report  # noqa: E402
+from bench_common import add_precision_arg, median_ms, report, set_precision  # noqa: E402
 
 ALPHA = 0.05
 
@@ -38,6 +39,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    add_precision_arg(ap)
     a = ap.parse_args()
     try:
         import torch
@@ -50,6 +52,7 @@ def main():
         return 3
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    set_precision(torch, a.precision)
     torch.manual_seed(1)
     dev = torch.device(a.device)
     model = ImageRealNVP(1, a.image_size, a.layers, a.width, a.scales, a.layers + 1, a.norm)

@@ -8,10 +8,10 @@ summed (BCE on Bernoulli pixels; for --likelihood gaussian the Gaussian NLL with
 one learnt log-variance) plus the analytic KL, backward, Adam(1e-3), on a
 fixed random batch of grey values in [0, 1]. The MLP is the article's module
 (784-400-20, sigmoid then binary_cross_entropy as the article writes it); the
-conv VAE is make_vae_flow_ref.py's ConvVAE (BCE from the logits). Prints, for
-cugen to parse:
+conv VAE is make_vae_flow_ref.py's ConvVAE (BCE from the logits). In the
+--precision cugen runs in (bench_common.py). Prints, for cugen to parse:
 
-    step_ms MEDIAN img_per_s RATE
+    step_ms MEDIAN img_per_s RATE ... precision P
 
 and "error MESSAGE" when it cannot run. GPU timing uses CUDA events around
 each step; CPU timing time.perf_counter.
@@ -21,7 +21,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import median_ms, report  # noqa: E402
+from bench_common import add_precision_arg, median_ms, report, set_precision  # noqa: E402
 
 
 def main():
@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    add_precision_arg(ap)
     a = ap.parse_args()
     try:
         import torch
@@ -54,6 +55,7 @@ def main():
         return 3
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    set_precision(torch, a.precision)
     dev = torch.device(a.device)
     torch.manual_seed(1)
     S, C = a.image_size, a.nc

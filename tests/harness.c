@@ -436,17 +436,23 @@ static int run_one(const th_test *t)
     return 1;
 }
 
+/* Kept: no argument excludes it ("!TEXT"), and it contains one of the
+ * other arguments, or there are none. */
 static int selected(const char *name, int argc, char **argv)
 {
-    int any = 0;
+    int any = 0, hit = 0;
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-')
             continue;
+        if (argv[i][0] == '!') {
+            if (strstr(name, argv[i] + 1))
+                return 0;
+            continue;
+        }
         any = 1;
-        if (strstr(name, argv[i]))
-            return 1;
+        hit = hit || strstr(name, argv[i]) != NULL;
     }
-    return !any;
+    return hit || !any;
 }
 
 static int cmp_tests(const void *a, const void *b)

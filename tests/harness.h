@@ -6,7 +6,8 @@
  * and the summary still prints. The runner ends with
  *   N passed, N failed, N skipped
  * and exits non-zero on any failure. `--list` prints the tests; other
- * arguments keep only the tests whose name contains one of them.
+ * arguments keep only the tests whose name contains one of them, and
+ * "!TEXT" leaves out those whose name contains TEXT.
  *
  * Also here: tensors that outlive the step arena (leaves for gradchecks,
  * freed after each test), error measures, and the gradcheck driver used by

@@ -7,7 +7,9 @@
  * shows torch time / cugen time (> 1: cugen is faster).
  *
  * --device cuda times the same layers and the elementwise kernels on the GPU
- * (host/cli/bench_cuda.c).
+ * (host/cli/bench_cuda.c), at --precision fp32 (full FP32, the default),
+ * tf32 (TF32 tensor cores; --tf32 says the same) or both, one table each;
+ * PyTorch runs at the same precision.
  *
  * Not for: correctness (tests/unit/test_conv.c validates these ops first).
  */
@@ -264,7 +266,7 @@ int cli_bench(int argc, char **argv)
     const char *cmd = "cugen bench";
     int64_t batch = 64, repeat = 10, warmup = 3;
     int torch = 0, tf32 = 0;
-    const char *device = "cpu";
+    const char *device = "cpu", *precision = "fp32";
     arg_opt opts[] = {
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
         {"batch", ARG_INT, &batch, "N", "batch size (default 64 on the CPU, 128 on the GPU)", 1,
@@ -275,8 +277,10 @@ int cli_bench(int argc, char **argv)
         {"warmup", ARG_INT, &warmup, "N", "untimed runs first (3)", 0, 100000, 0},
         {"torch", ARG_FLAG, &torch, NULL, "time the same layers in PyTorch and show the ratio",
          1, 0, 0},
-        {"tf32", ARG_FLAG, &tf32, NULL, "GPU: allow TF32 tensor cores (default full FP32)", 1, 0,
-         0},
+        {"tf32", ARG_FLAG, &tf32, NULL, "GPU: the same as --precision tf32", 1, 0, 0},
+        {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same for cugen "
+         "and PyTorch: full FP32 (default), TF32 tensor cores, or both one after the other", 1,
+         0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -301,9 +305,27 @@ int cli_bench(int argc, char **argv)
     }
     if (r != ARGS_OK)
         return 2;
-    if (strcmp(device, "cuda") == 0)
-        return bench_cuda(opts[1].seen ? (int)batch : 128, (int)warmup,
-                          opts[2].seen ? (int)repeat : 50, torch, tf32);
+    if (tf32 && opts[6].seen && strcmp(precision, "tf32") != 0) {
+        fprintf(stderr, "%s: --tf32 is --precision tf32; it and --precision %s exclude each "
+                "other\n", cmd, precision);
+        return 2;
+    }
+    if (tf32)
+        precision = "tf32";
+    if (strcmp(device, "cuda") != 0 && strcmp(precision, "fp32") != 0) {
+        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
+                cmd, precision);
+        return 2;
+    }
+    if (strcmp(device, "cuda") == 0) {
+        const int both = strcmp(precision, "both") == 0;
+        int code = 0;
+        for (int k = 0; k < (both ? 2 : 1) && code == 0; k++)
+            code = bench_cuda(opts[1].seen ? (int)batch : 128, (int)warmup,
+                              opts[2].seen ? (int)repeat : 50, torch,
+                              both ? k : strcmp(precision, "tf32") == 0);
+        return code;
+    }
 
     int threads = openblas_get_num_threads();
     printf("cugen bench ops: DCGAN 64x64 conv layers, batch %d, CPU (%s, OpenBLAS %d "

@@ -5,6 +5,11 @@
  * forward and backward, with --torch the same through PyTorch on the same
  * GPU and the ratio.
  *
+ * Precision: the math of the run (tf32: TF32 tensor cores allowed in cuDNN
+ * and cuBLAS, else full FP32) is passed to the PyTorch script as --precision,
+ * which sets both of PyTorch's TF32 switches from it and states the result;
+ * the comparison is dropped with a note if the two differ.
+ *
  * Timing: the CUDA entry points (ops/cuda_ops.h) are called on device
  * buffers filled once with random normal values, and timed with CUDA events
  * on cugen's stream, one event pair per call: warm-up calls first (they
@@ -220,10 +225,11 @@ static int run_torch(int batch, int warmup, int repeat, int tf32, const int ew_s
     const char *python = getenv("CUGEN_PYTHON");
     if (!python || !*python)
         python = "python3";
+    const char *precision = tf32 ? "tf32" : "fp32";
     char cmd[PATH_MAX + 2048];
     int k = snprintf(cmd, sizeof cmd, "'%s' '%s' --device cuda --batch %d --warmup %d "
-                     "--repeat %d%s --elementwise %d,%d,%d", python, script, batch, warmup,
-                     repeat, tf32 ? " --tf32" : "", ew_shape[0], ew_shape[1], ew_shape[2]);
+                     "--repeat %d --precision %s --elementwise %d,%d,%d", python, script, batch,
+                     warmup, repeat, precision, ew_shape[0], ew_shape[1], ew_shape[2]);
     for (int i = 0; i < NLAYERS && k < (int)sizeof cmd; i++) {
         const bench_layer *l = &LAYERS[i];
         k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --layer %s,%s,%d,%d,%d,%d,%d,%d",
@@ -236,11 +242,13 @@ static int run_torch(int batch, int warmup, int repeat, int tf32, const int ew_s
         printf("note: could not run %s: %s; no PyTorch comparison\n", python, strerror(errno));
         return 0;
     }
-    char line[512], note[400] = "";
+    char line[512], note[400] = "", ran[16] = "";
     int got = 0;
     while (fgets(line, sizeof line, f)) {
         char kind[16], name[32];
         double fm, bm;
+        if (sscanf(line, "precision %15s", ran) == 1)
+            continue;
         if (sscanf(line, "%15s %31s fwd_ms %lf bwd_ms %lf", kind, name, &fm, &bm) == 4) {
             int is_layer = strcmp(kind, "layer") == 0, is_op = strcmp(kind, "op") == 0;
             for (int i = 0; is_layer && i < NLAYERS; i++)
@@ -264,6 +272,11 @@ static int run_torch(int batch, int warmup, int repeat, int tf32, const int ew_s
     if (got == 0) {
         printf("note: no PyTorch comparison (%s)\n",
                note[0] ? note : st ? "the script failed" : "the script printed no timings");
+        return 0;
+    }
+    if (strcmp(ran, precision) != 0) {
+        printf("note: no PyTorch comparison (it ran at precision %s, cugen at %s)\n",
+               ran[0] ? ran : "(not stated)", precision);
         return 0;
     }
     return 1;
@@ -341,6 +354,7 @@ int bench_cuda(int batch, int warmup, int repeat, int torch, int tf32)
         print_ratio(&ew[op], torch);
     }
     if (torch)
-        printf("x fwd, x bwd: torch time / cugen time (> 1: cugen is faster)\n");
+        printf("x fwd, x bwd: torch time / cugen time, both at %s (> 1: cugen is faster)\n",
+               tf32 ? "TF32" : "FP32");
     return 0;
 }

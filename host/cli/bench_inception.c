@@ -8,6 +8,10 @@
  * One untimed batch first (the arenas grow, cuDNN picks its algorithms),
  * then the n images once, timed by the host clock around whole batches
  * whose features are copied back (which waits for the GPU).
+ *
+ * --precision fp32 (full FP32, the default), tf32 (TF32 tensor cores) or
+ * both (one run each): the GPU math of cugen and of the PyTorch script,
+ * which is told the precision and states it; no ratio when they differ.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +28,15 @@
 
 int cli_bench_inception(int argc, char **argv)
 {
-    const char *cmd = "cugen bench inception", *net_path = NULL, *device = "cpu";
+    const char *cmd = "cugen bench inception", *net_path = NULL, *device = "cpu",
+               *precision = "fp32";
     int64_t n = 64, batch = 16, size = 64;
     int torch = 0;
     arg_opt opts[] = {
         {"net", ARG_STR, &net_path, "FILE", "the FID Inception weights (safetensors)", 1, 0, 0},
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same on both "
+         "sides: full FP32 (default), TF32 tensor cores, or both one after the other", 1, 0, 0},
         {"n", ARG_INT, &n, "N", "images timed (default 64)", 1, 1e6, 0},
         {"batch", ARG_INT, &batch, "N", "images per forward pass (default 16)", 1, 4096, 0},
         {"image-size", ARG_INT, &size, "S", "input side before the resize (default 64)", 8,
@@ -48,6 +55,11 @@ int cli_bench_inception(int argc, char **argv)
     if (!net_path) {
         fprintf(stderr, "%s: needs --net FILE (scripts/convert_fid_inception.py makes one)\n",
                 cmd);
+        return 2;
+    }
+    if (strcmp(device, "cuda") != 0 && strcmp(precision, "fp32") != 0) {
+        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
+                cmd, precision);
         return 2;
     }
     cg_device dev = CG_CPU;
@@ -76,6 +88,9 @@ int cli_bench_inception(int argc, char **argv)
     cg_ctx ctx;
     if (!x || !f || cg_ctx_init(&ctx) != CG_OK) {
         fprintf(stderr, "%s: out of memory\n", cmd);
+        free(x);
+        free(f);
+        cg_inception_free(m);
         return 1;
     }
     cg_rng rng;
@@ -83,41 +98,48 @@ int cli_bench_inception(int argc, char **argv)
     cg_rng_uniform(&rng, x, n * P);   /* [0, 1], what the network takes */
     cg_set_grad(&ctx, 0);
     int threads = cpu_threads();
-    printf("cugen bench inception: %lld images of 3x%dx%d resized to 299x299, batch %d, %s\n",
-           (long long)n, S, S, B, dev == CG_CUDA ? "GPU" : "CPU");
-    fflush(stdout);
-    double t0 = 0;
-    for (int64_t at = -1; at < n && st == CG_OK; at += at < 0 ? 1 : B) {
-        int64_t lo = at < 0 ? 0 : at;  /* at = -1: the untimed batch */
-        int k = (int)(n - lo < B ? n - lo : B);
-        if (at == 0)
-            t0 = cg_monotonic_seconds();
-        cg_tensor *xt = cg_wrap(&ctx, x + lo * P, CG_SHAPE(k, 3, S, S));
-        if (xt && dev == CG_CUDA)
-            xt = cg_to_device(&ctx, xt, CG_CUDA);
-        cg_tensor *ft = cg_inception_forward(&ctx, m, xt);
-        st = ft ? cg_copy_to_host(&ctx, f, ft) : ctx.err ? ctx.err : CG_ERR_STATE;
+    const int both = strcmp(precision, "both") == 0;
+    for (int k = 0; k < (both ? 2 : 1) && st == CG_OK; k++) {
+        const char *prec = both ? (k ? "tf32" : "fp32") : precision;
+        cg_cuda_set_tf32(strcmp(prec, "tf32") == 0);
+        printf("cugen bench inception: %lld images of 3x%dx%d resized to 299x299, batch %d, "
+               "%s%s\n", (long long)n, S, S, B, dev == CG_CUDA ? "GPU" : "CPU",
+               dev != CG_CUDA ? "" : strcmp(prec, "tf32") == 0 ? ", TF32 allowed"
+                                                              : ", FP32 (no TF32)");
+        fflush(stdout);
+        double t0 = 0;
+        for (int64_t at = -1; at < n && st == CG_OK; at += at < 0 ? 1 : B) {
+            int64_t lo = at < 0 ? 0 : at;  /* at = -1: the untimed batch */
+            int count = (int)(n - lo < B ? n - lo : B);
+            if (at == 0)
+                t0 = cg_monotonic_seconds();
+            cg_tensor *xt = cg_wrap(&ctx, x + lo * P, CG_SHAPE(count, 3, S, S));
+            if (xt && dev == CG_CUDA)
+                xt = cg_to_device(&ctx, xt, CG_CUDA);
+            cg_tensor *ft = cg_inception_forward(&ctx, m, xt);
+            st = ft ? cg_copy_to_host(&ctx, f, ft) : ctx.err ? ctx.err : CG_ERR_STATE;
+            if (st != CG_OK)
+                fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
+            cg_ctx_step_end(&ctx);
+        }
+        double secs = cg_monotonic_seconds() - t0;
         if (st != CG_OK)
-            fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
-        cg_ctx_step_end(&ctx);
-    }
-    double secs = cg_monotonic_seconds() - t0;
-    int code = st == CG_OK ? 0 : 1;
-    if (st == CG_OK) {
+            break;
         double rate = (double)n / secs;
-        printf("cugen:   %.1f ms per batch, %.2f img/s (%s%d thread%s)\n",
-               secs / ((n + B - 1) / B) * 1e3, rate, dev == CG_CUDA ? "host " : "", threads,
-               threads == 1 ? "" : "s");
+        printf("cugen:   %.1f ms per batch, %.2f img/s, precision %s (%s%d thread%s)\n",
+               secs / ((n + B - 1) / B) * 1e3, rate, prec, dev == CG_CUDA ? "host " : "",
+               threads, threads == 1 ? "" : "s");
         if (torch) {
             char args[256];
             double ms = 0;
             snprintf(args, sizeof args, "--device %s --n %lld --batch %d --image-size %d "
-                     "--threads %d", device, (long long)n, B, S, threads);
+                     "--threads %d --precision %s", device, (long long)n, B, S, threads, prec);
             double tr = bench_torch_rate("bench_inception_torch.py", args, &ms, NULL);
             if (tr > 0)
-                printf("cugen / PyTorch: %.2fx the img/s\n", rate / tr);
+                printf("cugen / PyTorch: %.2fx the img/s at %s\n", rate / tr, prec);
         }
     }
+    int code = st == CG_OK ? 0 : 1;
     free(x);
     free(f);
     cg_ctx_free(&ctx);

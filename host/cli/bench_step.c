@@ -6,6 +6,13 @@
  * (scripts/bench_torch_dcgan.py), run by this command on the same machine,
  * and the ratio.
  *
+ * Precision (every bench step model): --precision fp32 (the default) runs
+ * cugen in full FP32 and PyTorch with both of its TF32 switches off; tf32
+ * runs both sides with TF32 tensor cores allowed; both runs the benchmark
+ * once in each. The PyTorch script is told the precision and states it in
+ * its result line; a ratio is printed only when the two sides agree. On the
+ * CPU only fp32 exists.
+ *
  * Not for: the data loader's speed (bench data), single layers (bench ops).
  */
 #include <errno.h>
@@ -48,33 +55,52 @@ static int find_script(const char *name, char *path, size_t len)
     return access(path, R_OK) == 0;
 }
 
+/* The word after `key` in s ("" when absent), at most len - 1 characters. */
+static void word_after(const char *s, const char *key, char *out, size_t len)
+{
+    const char *p = strstr(s, key);
+    size_t n = p ? strcspn(p + strlen(key), " \n") : 0;
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, p ? p + strlen(key) : "", n);
+    out[n] = 0;
+}
+
 /* img/s of scripts/SCRIPT run with ARGS (it prints "step_ms MS img_per_s
- * RATE ... [ddim_s S]"), 0 with a note printed when it cannot be measured;
- * *ddim_s (when not NULL) the sampling seconds, 0 when none were printed */
+ * RATE ... precision P [ddim_s S]"), 0 with a note printed when it cannot be
+ * measured or ran at another precision than ARGS' --precision asks; *ddim_s
+ * (when not NULL) the sampling seconds, 0 when none were printed. Python is
+ * $CUGEN_PYTHON when set, else for --device cuda the python3 on PATH (a
+ * CUDA build of PyTorch is often in a virtual environment), else
+ * /usr/bin/python3. */
 double bench_torch_rate(const char *name, const char *args, double *step_ms, double *ddim_s)
 {
     if (ddim_s)
         *ddim_s = 0;
-    const char *python = "/usr/bin/python3";
+    const char *python = getenv("CUGEN_PYTHON");
+    if (!python || !*python)
+        python = strstr(args, "--device cuda") ? "python3" : "/usr/bin/python3";
     char script[PATH_MAX + 32], cmd[2 * PATH_MAX];
-    if (access(python, X_OK) != 0 || !find_script(name, script, sizeof script)) {
+    if ((python[0] == '/' && access(python, X_OK) != 0) ||
+        !find_script(name, script, sizeof script)) {
         printf("PyTorch: not measured (%s or scripts/%s missing)\n", python, name);
         return 0;
     }
-    snprintf(cmd, sizeof cmd, "%s '%s' %s 2>&1", python, script, args);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' %s 2>&1", python, script, args);
     fflush(stdout);
     FILE *f = popen(cmd, "r");
     if (!f) {
         printf("PyTorch: not measured (%s)\n", strerror(errno));
         return 0;
     }
-    char line[512], note[512] = "";
+    char line[512], note[512] = "", result[512] = "";
     double rate = 0;
     while (fgets(line, sizeof line, f)) {
         double ms, r;
         if (sscanf(line, "step_ms %lf img_per_s %lf", &ms, &r) == 2) {
             rate = r;
             *step_ms = ms;
+            snprintf(result, sizeof result, "%s", line);
             const char *d = strstr(line, " ddim_s ");
             if (d && ddim_s)
                 *ddim_s = strtod(d + 8, NULL);
@@ -85,20 +111,32 @@ double bench_torch_rate(const char *name, const char *args, double *step_ms, dou
         }
     }
     int st = pclose(f);
-    if (rate <= 0)
+    if (rate <= 0) {
         printf("PyTorch: not measured (%s)\n", note[0] ? note : st ? "the script failed"
                                                                    : "no timing printed");
+        return 0;
+    }
+    char want[16], got[16];
+    word_after(args, "--precision ", want, sizeof want);
+    word_after(result, " precision ", got, sizeof got);
+    if (want[0] && strcmp(want, got) != 0) {
+        printf("PyTorch: no ratio: it ran at precision %s, cugen at %s\n",
+               got[0] ? got : "(not stated)", want);
+        return 0;
+    }
     return rate;
 }
 
-/* PyTorch's img/s for the same iteration */
+/* PyTorch's img/s for the same iteration at the same precision */
 static double torch_rate(const cg_dcgan_arch *a, int batch, int warmup, int repeat,
-                         int threads, const char *device, double *step_ms)
+                         int threads, const char *device, const char *precision,
+                         double *step_ms)
 {
     char args[512];
     snprintf(args, sizeof args, "--device %s --image-size %d --nc %d --nz %d --ngf %d "
-             "--ndf %d --batch %d --warmup %d --repeat %d --threads %d", device, a->image_size,
-             a->nc, a->nz, a->ngf, a->ndf, batch, warmup, repeat, threads);
+             "--ndf %d --batch %d --warmup %d --repeat %d --threads %d --precision %s", device,
+             a->image_size, a->nc, a->nz, a->ngf, a->ndf, batch, warmup, repeat, threads,
+             precision);
     return bench_torch_rate("bench_torch_dcgan.py", args, step_ms, NULL);
 }
 
@@ -107,10 +145,12 @@ int cli_bench_step(int argc, char **argv)
     const char *cmd = "cugen bench step";
     int64_t batch = 128, size = 64, ngf = 64, ndf = 64, nz = 100, nc = 0, warmup = 3,
             repeat = 20;
-    const char *device = "cpu";
+    const char *device = "cpu", *precision = "fp32";
     int no_torch = 0;
     arg_opt opts[] = {
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same on both "
+         "sides: full FP32 (default), TF32 tensor cores, or both one after the other", 1, 0, 0},
         {"image-size", ARG_INT, &size, "32|64", "image side (default 64)", 32, 64, 0},
         {"nc", ARG_INT, &nc, "1|3", "channels (default: 1 at 32x32, 3 at 64x64)", 1, 3, 0},
         {"nz", ARG_INT, &nz, "N", "latent size (default 100)", 1, 4096, 0},
@@ -159,6 +199,11 @@ int cli_bench_step(int argc, char **argv)
         }
         dev = CG_CUDA;
     }
+    if (dev == CG_CPU && strcmp(precision, "fp32") != 0) {
+        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
+                cmd, precision);
+        return 2;
+    }
     cg_dcgan_arch a = {.nz = (int)nz, .ngf = (int)ngf, .ndf = (int)ndf,
                        .nc = nc ? (int)nc : size == 32 ? 1 : 3, .image_size = (int)size};
     cg_dcgan m;
@@ -181,6 +226,10 @@ int cli_bench_step(int argc, char **argv)
     cg_ctx ctx;
     if (!x || !z || !t || cg_ctx_init(&ctx) != CG_OK) {
         fprintf(stderr, "%s: out of memory\n", cmd);
+        cg_dcgan_free(&m);
+        free(x);
+        free(z);
+        free(t);
         return 1;
     }
     cg_rng rng;
@@ -202,51 +251,57 @@ int cli_bench_step(int argc, char **argv)
     } else {
         snprintf(where, sizeof where, "CPU, %d thread%s", threads, threads == 1 ? "" : "s");
     }
-    printf("cugen bench step dcgan: %dx%dx%d, nz %d, ngf %d, ndf %d, batch %d, %s; median of "
-           "%d iterations after %d warm-up\n", a.nc, S, S, a.nz, a.ngf, a.ndf, B, where,
-           (int)repeat, (int)warmup);
-    fflush(stdout);
     int code = 0;
-    for (int it = 0; it < warmup + repeat; it++) {
-        cg_rng_normal(&rng, z, (int64_t)B * a.nz, 0.0, 1.0);
-        /* what a training step gets: the batch and z copied in (on the GPU
-         * through the pinned buffer, asynchronously); the step ends with its
-         * read-back, so the wall time covers the GPU's work */
-        if (dev == CG_CUDA)
-            cg_cuda_sync();
-        double t0 = cg_monotonic_seconds();
-        cg_tensor *xt = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nc, S, S));
-        cg_tensor *zt = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nz));
-        if (xt && zt) {
-            cg_copy_from_host(&ctx, xt, x);
-            cg_copy_from_host(&ctx, zt, z);
+    const int both = strcmp(precision, "both") == 0;
+    for (int k = 0; k < (both ? 2 : 1) && code == 0; k++) {
+        const char *prec = both ? (k ? "tf32" : "fp32") : precision;
+        cg_cuda_set_tf32(strcmp(prec, "tf32") == 0);
+        printf("cugen bench step dcgan: %dx%dx%d, nz %d, ngf %d, ndf %d, batch %d, %s, %s; "
+               "median of %d iterations after %d warm-up\n", a.nc, S, S, a.nz, a.ngf, a.ndf, B,
+               where, strcmp(prec, "tf32") == 0 ? "TF32 allowed" : "FP32 (no TF32)",
+               (int)repeat, (int)warmup);
+        fflush(stdout);
+        for (int it = 0; it < warmup + repeat; it++) {
+            cg_rng_normal(&rng, z, (int64_t)B * a.nz, 0.0, 1.0);
+            /* what a training step gets: the batch and z copied in (on the GPU
+             * through the pinned buffer, asynchronously); the step ends with its
+             * read-back, so the wall time covers the GPU's work */
+            if (dev == CG_CUDA)
+                cg_cuda_sync();
+            double t0 = cg_monotonic_seconds();
+            cg_tensor *xt = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nc, S, S));
+            cg_tensor *zt = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nz));
+            if (xt && zt) {
+                cg_copy_from_host(&ctx, xt, x);
+                cg_copy_from_host(&ctx, zt, z);
+            }
+            cg_dcgan_stats s = {0};
+            st = cg_dcgan_step(&ctx, &m, &ad, &ag, xt, zt, &s);
+            double dt = cg_monotonic_seconds() - t0;
+            if (st != CG_OK) {
+                fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
+                code = 1;
+                break;
+            }
+            if (it >= warmup)
+                t[it - warmup] = dt * 1e3;
         }
-        cg_dcgan_stats s = {0};
-        st = cg_dcgan_step(&ctx, &m, &ad, &ag, xt, zt, &s);
-        double dt = cg_monotonic_seconds() - t0;
-        if (st != CG_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
-            code = 1;
+        if (code != 0)
             break;
-        }
-        if (it >= warmup)
-            t[it - warmup] = dt * 1e3;
-    }
-    if (code == 0) {
         qsort(t, (size_t)repeat, sizeof *t, cmp_double);
         double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
         double rate = B / med * 1e3;
-        printf("cugen:   step_ms %.4f img_per_s %.2f (fastest %.4f ms, slowest %.4f ms)\n", med,
-               rate, t[0], t[repeat - 1]);
+        printf("cugen:   step_ms %.4f img_per_s %.2f precision %s (fastest %.4f ms, slowest "
+               "%.4f ms)\n", med, rate, prec, t[0], t[repeat - 1]);
         if (S == 64)
             printf("         one CelebA epoch (202,599 images) at this rate: %.1f s\n",
                    202599.0 / rate);
         if (!no_torch) {
             double tms = 0;
-            double tr = torch_rate(&a, B, (int)warmup, (int)repeat, threads, device, &tms);
+            double tr = torch_rate(&a, B, (int)warmup, (int)repeat, threads, device, prec, &tms);
             if (tr > 0)
-                printf("ratio:   cugen img/s / PyTorch img/s = %.2f (> 1: cugen is faster)\n",
-                       rate / tr);
+                printf("ratio:   cugen img/s / PyTorch img/s = %.2f at %s (> 1: cugen is "
+                       "faster)\n", rate / tr, prec);
         }
     }
     cg_ctx_free(&ctx);

@@ -7,6 +7,7 @@
  * scripts/ddpm_torch.py), run by this command on the same machine and
  * device. On the GPU (--device cuda) each step uploads its batch as training
  * does and is timed with CUDA events (it ends with its loss read-back).
+ * --precision fp32|tf32|both as for every bench step model (bench_step.c).
  *
  * Not for: the DCGAN step (bench_step.c), single layers (bench ops).
  */
@@ -80,11 +81,13 @@ int cli_bench_step_ddpm(int argc, char **argv)
     const char *cmd = "cugen bench step ddpm";
     int64_t batch = 32, size = 32, nc = 1, ch = 32, nrb = 1, warmup = 2, repeat = 10,
             sample_n = 0, steps = 50;
-    const char *mult = "1,2,2", *attn = "16", *device = "cpu";
+    const char *mult = "1,2,2", *attn = "16", *device = "cpu", *precision = "fp32";
     double dropout = 0.1;
     int no_torch = 0;
     arg_opt opts[] = {
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same on both "
+         "sides: full FP32 (default), TF32 tensor cores, or both one after the other", 1, 0, 0},
         {"image-size", ARG_INT, &size, "N", "image side (default 32)", 8, 256, 0},
         {"nc", ARG_INT, &nc, "1|3", "channels (default 1)", 1, 3, 0},
         {"ch", ARG_INT, &ch, "N", "UNet base width (default 32)", 2, 1024, 0},
@@ -109,6 +112,11 @@ int cli_bench_step_ddpm(int argc, char **argv)
     }
     if (r != ARGS_OK)
         return 2;
+    if (strcmp(device, "cuda") != 0 && strcmp(precision, "fp32") != 0) {
+        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
+                cmd, precision);
+        return 2;
+    }
     char err[512];
     cg_unet_arch a = {.in_ch = (int)nc, .image_size = (int)size, .ch = (int)ch,
                       .num_res_blocks = (int)nrb, .dropout = dropout};
@@ -146,9 +154,18 @@ int cli_bench_step_ddpm(int argc, char **argv)
     double *t = malloc(sizeof(double) * (size_t)repeat);
     cg_ctx ctx;
     cg_ema ema;
-    if (!x || !t || cg_ctx_init(&ctx) != CG_OK || cg_ema_init(&ema, &m.p, 0.9999) != CG_OK ||
+    int have_ctx = 0, have_ema = 0;
+    if (!x || !t || !(have_ctx = cg_ctx_init(&ctx) == CG_OK) ||
+        !(have_ema = cg_ema_init(&ema, &m.p, 0.9999) == CG_OK) ||
         cg_ddpm_sched_init(&s, CG_SCHED_LINEAR, 1000) != CG_OK) {
         fprintf(stderr, "%s: out of memory\n", cmd);
+        if (have_ema)
+            cg_ema_free(&ema);
+        if (have_ctx)
+            cg_ctx_free(&ctx);
+        cg_unet_free(&m);
+        free(x);
+        free(t);
         return 1;
     }
     cg_rng data, noise, drop;
@@ -171,48 +188,56 @@ int cli_bench_step_ddpm(int argc, char **argv)
     } else {
         snprintf(where, sizeof where, "CPU (%d thread%s)", threads, threads == 1 ? "" : "s");
     }
-    printf("%s: %dx%dx%d, ch %d, ch-mult %s, %d res blocks, attention at %s, dropout %g, "
-           "%lld parameters, batch %d, %s; median of %d steps after %d warm-up\n",
-           cmd, a.in_ch, S, S, a.ch, mult, a.num_res_blocks, attn, dropout,
-           (long long)cg_params_count(&m.p), B, where, (int)repeat, (int)warmup);
-    fflush(stdout);
     int code = 0;
-    for (int it = 0; it < warmup + repeat; it++) {
-        double t0, loss;
-        clock_start(dev, &t0);
-        /* the batch as training hands it over: on the GPU uploaded through
-         * the pinned buffer (asynchronously) */
-        cg_tensor *xt = dev == CG_CPU ? cg_wrap(&ctx, x, CG_SHAPE(B, a.in_ch, S, S))
-                                      : cg_new_on(&ctx, dev, CG_SHAPE(B, a.in_ch, S, S));
-        if (xt && dev != CG_CPU)
-            cg_copy_from_host(&ctx, xt, x);
-        st = cg_ddpm_step(&ctx, &m, &s, &opt, &ema, xt, &noise, &drop, &loss);
-        double ms = clock_ms(dev, t0);
-        if (st == CG_OK && ms < 0)
-            snprintf(ctx.errmsg, sizeof ctx.errmsg, "CUDA timer: %s", cg_cuda_last_error());
-        if (st != CG_OK || ms < 0) {
-            fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
-            code = 1;
-            break;
+    const int both = strcmp(precision, "both") == 0;
+    for (int k = 0; k < (both ? 2 : 1) && code == 0; k++) {
+        const char *prec = both ? (k ? "tf32" : "fp32") : precision;
+        cg_cuda_set_tf32(strcmp(prec, "tf32") == 0);
+        printf("%s: %dx%dx%d, ch %d, ch-mult %s, %d res blocks, attention at %s, dropout %g, "
+               "%lld parameters, batch %d, %s, %s; median of %d steps after %d warm-up\n",
+               cmd, a.in_ch, S, S, a.ch, mult, a.num_res_blocks, attn, dropout,
+               (long long)cg_params_count(&m.p), B, where,
+               strcmp(prec, "tf32") == 0 ? "TF32 allowed" : "FP32 (no TF32)", (int)repeat,
+               (int)warmup);
+        fflush(stdout);
+        for (int it = 0; it < warmup + repeat; it++) {
+            double t0, loss;
+            clock_start(dev, &t0);
+            /* the batch as training hands it over: on the GPU uploaded through
+             * the pinned buffer (asynchronously) */
+            cg_tensor *xt = dev == CG_CPU ? cg_wrap(&ctx, x, CG_SHAPE(B, a.in_ch, S, S))
+                                          : cg_new_on(&ctx, dev, CG_SHAPE(B, a.in_ch, S, S));
+            if (xt && dev != CG_CPU)
+                cg_copy_from_host(&ctx, xt, x);
+            st = cg_ddpm_step(&ctx, &m, &s, &opt, &ema, xt, &noise, &drop, &loss);
+            double ms = clock_ms(dev, t0);
+            if (st == CG_OK && ms < 0)
+                snprintf(ctx.errmsg, sizeof ctx.errmsg, "CUDA timer: %s", cg_cuda_last_error());
+            if (st != CG_OK || ms < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
+                code = 1;
+                break;
+            }
+            if (it >= warmup)
+                t[it - warmup] = ms;
         }
-        if (it >= warmup)
-            t[it - warmup] = ms;
-    }
-    double sample_s = 0;
-    if (code == 0 && sample_n > 0 &&
-        (sample_s = time_sampling(&ctx, &m, &s, (int)sample_n, (int)steps, err, sizeof err)) < 0) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        code = 1;
-    }
-    if (code == 0) {
+        double sample_s = 0;
+        if (code == 0 && sample_n > 0 &&
+            (sample_s = time_sampling(&ctx, &m, &s, (int)sample_n, (int)steps, err,
+                                      sizeof err)) < 0) {
+            fprintf(stderr, "%s: %s\n", cmd, err);
+            code = 1;
+        }
+        if (code != 0)
+            break;
         double fast = 0, slow = 0;
         for (int i = 0; i < repeat; i++) {
             fast = i == 0 || t[i] < fast ? t[i] : fast;
             slow = t[i] > slow ? t[i] : slow;
         }
         double med = median(t, (int)repeat), rate = B / med * 1e3;
-        printf("cugen:   step_ms %.4f img_per_s %.2f (fastest %.4f ms, slowest %.4f ms)\n", med,
-               rate, fast, slow);
+        printf("cugen:   step_ms %.4f img_per_s %.2f precision %s (fastest %.4f ms, slowest "
+               "%.4f ms)\n", med, rate, prec, fast, slow);
         if (sample_n > 0)
             printf("cugen:   DDIM %d steps, %d images: %.3f s (ddim_s)\n", (int)steps,
                    (int)sample_n, sample_s);
@@ -220,17 +245,19 @@ int cli_bench_step_ddpm(int argc, char **argv)
             char args[512];
             snprintf(args, sizeof args, "--image-size %d --nc %d --ch %d --ch-mult %s "
                      "--num-res-blocks %d --attn %s --dropout %g --batch %d --warmup %d "
-                     "--repeat %d --threads %d --sample-n %d --steps %d --device %s", S, a.in_ch,
-                     a.ch, mult, a.num_res_blocks, attn, dropout, B, (int)warmup, (int)repeat,
-                     threads, (int)sample_n, (int)steps, device);
+                     "--repeat %d --threads %d --sample-n %d --steps %d --device %s "
+                     "--precision %s", S, a.in_ch, a.ch, mult, a.num_res_blocks, attn, dropout,
+                     B, (int)warmup, (int)repeat, threads, (int)sample_n, (int)steps, device,
+                     prec);
             double tms = 0, tsample = 0;
             double tr = bench_torch_rate("bench_torch_ddpm.py", args, &tms, &tsample);
             if (tr > 0)
-                printf("ratio:   cugen img/s / PyTorch img/s = %.2f (> 1: cugen is faster)\n",
-                       rate / tr);
+                printf("ratio:   cugen img/s / PyTorch img/s = %.2f at %s (> 1: cugen is "
+                       "faster)\n", rate / tr, prec);
             if (tr > 0 && sample_n > 0 && tsample > 0)
-                printf("ratio:   DDIM %d steps, %d images: PyTorch s / cugen s = %.2f (> 1: "
-                       "cugen is faster)\n", (int)steps, (int)sample_n, tsample / sample_s);
+                printf("ratio:   DDIM %d steps, %d images: PyTorch s / cugen s = %.2f at %s "
+                       "(> 1: cugen is faster)\n", (int)steps, (int)sample_n,
+                       tsample / sample_s, prec);
         }
     }
     cg_ctx_free(&ctx);

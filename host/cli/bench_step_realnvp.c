@@ -7,6 +7,7 @@
  * (scripts/bench_torch_realnvp.py, the flow of make_vae_flow_ref.py) run by
  * this command with the same thread count. On the GPU (--device cuda) each
  * step uploads its batch as training does and is timed with CUDA events.
+ * --precision fp32|tf32|both as for every bench step model (bench_step.c).
  *
  * Not for: whole training runs (cugen train realnvp), the other models
  * (bench_step.c, bench_step_ddpm.c).
@@ -33,10 +34,12 @@ int cli_bench_step_realnvp(int argc, char **argv)
 {
     const char *cmd = "cugen bench step realnvp";
     int64_t batch = 64, size = 28, layers = 3, width = 32, scales = 2, warmup = 2, repeat = 10;
-    const char *device = "cpu", *norm = "actnorm";
+    const char *device = "cpu", *norm = "actnorm", *precision = "fp32";
     int no_torch = 0;
     arg_opt opts[] = {
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same on both "
+         "sides: full FP32 (default), TF32 tensor cores, or both one after the other", 1, 0, 0},
         {"image-size", ARG_INT, &size, "N", "image side, 1 channel (default 28)", 2, 256, 0},
         {"layers", ARG_INT, &layers, "N", "couplings per stage (default 3)", 1,
          CG_FLOWIMG_MAX_L, 0},
@@ -57,6 +60,11 @@ int cli_bench_step_realnvp(int argc, char **argv)
     }
     if (r != ARGS_OK)
         return 2;
+    if (strcmp(device, "cuda") != 0 && strcmp(precision, "fp32") != 0) {
+        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
+                cmd, precision);
+        return 2;
+    }
     char err[512];
     cg_flowimg_arch a = {.channels = 1, .size = (int)size, .layers = (int)layers,
                          .width = (int)width, .scales = (int)scales,
@@ -91,6 +99,9 @@ int cli_bench_step_realnvp(int argc, char **argv)
     cg_ctx ctx;
     if (!x || !t || cg_ctx_init(&ctx) != CG_OK) {
         fprintf(stderr, "%s: out of memory\n", cmd);
+        cg_flowimg_free(&m);
+        free(x);
+        free(t);
         return 1;
     }
     cg_rng data, deq;
@@ -111,55 +122,61 @@ int cli_bench_step_realnvp(int argc, char **argv)
     } else {
         snprintf(where, sizeof where, "CPU (%d thread%s)", threads, threads == 1 ? "" : "s");
     }
-    printf("%s: 1x%dx%d, %d scales, %d couplings per stage, width %d, %s, %lld parameters, "
-           "batch %d, %s; median of %d steps after %d warm-up\n", cmd, S, S, m.a.scales,
-           m.a.layers, m.a.width, norm, (long long)cg_params_count(&m.p), B, where,
-           (int)repeat, (int)warmup + 1);
-    fflush(stdout);
     int code = 0;
-    for (int it = 0; it < 1 + warmup + repeat; it++) {
-        double t0 = cg_monotonic_seconds(), nll, ld;
-        if (dev == CG_CUDA) {
-            cg_cuda_sync();
-            cg_cuda_timer_start();
+    const int both = strcmp(precision, "both") == 0;
+    for (int k = 0; k < (both ? 2 : 1) && code == 0; k++) {
+        const char *prec = both ? (k ? "tf32" : "fp32") : precision;
+        cg_cuda_set_tf32(strcmp(prec, "tf32") == 0);
+        printf("%s: 1x%dx%d, %d scales, %d couplings per stage, width %d, %s, %lld parameters, "
+               "batch %d, %s, %s; median of %d steps after %d warm-up\n", cmd, S, S, m.a.scales,
+               m.a.layers, m.a.width, norm, (long long)cg_params_count(&m.p), B, where,
+               strcmp(prec, "tf32") == 0 ? "TF32 allowed" : "FP32 (no TF32)", (int)repeat,
+               (int)warmup + 1);
+        fflush(stdout);
+        for (int it = 0; it < 1 + warmup + repeat; it++) {
+            double t0 = cg_monotonic_seconds(), nll, ld;
+            if (dev == CG_CUDA) {
+                cg_cuda_sync();
+                cg_cuda_timer_start();
+            }
+            cg_tensor *xt = dev == CG_CPU ? cg_wrap(&ctx, x, CG_SHAPE(B, 1, S, S))
+                                          : cg_new_on(&ctx, dev, CG_SHAPE(B, 1, S, S));
+            if (xt && dev != CG_CPU)
+                cg_copy_from_host(&ctx, xt, x);
+            st = cg_flowimg_step(&ctx, &m, &opt, xt, &deq, &nll, &ld);
+            double ms = (cg_monotonic_seconds() - t0) * 1e3;
+            if (st == CG_OK && dev == CG_CUDA && cg_cuda_timer_stop(&ms) != CG_OK) {
+                snprintf(ctx.errmsg, sizeof ctx.errmsg, "CUDA timer: %s", cg_cuda_last_error());
+                st = CG_ERR_CUDA;
+            }
+            cg_ctx_step_end(&ctx);
+            if (st != CG_OK) {
+                fprintf(stderr, "%s: %s\n", cmd, st == CG_ERR_NUMERIC ? "the loss is not finite"
+                                                                    : ctx.errmsg);
+                code = 1;
+                break;
+            }
+            if (it >= 1 + warmup)
+                t[it - 1 - warmup] = ms;
         }
-        cg_tensor *xt = dev == CG_CPU ? cg_wrap(&ctx, x, CG_SHAPE(B, 1, S, S))
-                                      : cg_new_on(&ctx, dev, CG_SHAPE(B, 1, S, S));
-        if (xt && dev != CG_CPU)
-            cg_copy_from_host(&ctx, xt, x);
-        st = cg_flowimg_step(&ctx, &m, &opt, xt, &deq, &nll, &ld);
-        double ms = (cg_monotonic_seconds() - t0) * 1e3;
-        if (st == CG_OK && dev == CG_CUDA && cg_cuda_timer_stop(&ms) != CG_OK) {
-            snprintf(ctx.errmsg, sizeof ctx.errmsg, "CUDA timer: %s", cg_cuda_last_error());
-            st = CG_ERR_CUDA;
-        }
-        cg_ctx_step_end(&ctx);
-        if (st != CG_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, st == CG_ERR_NUMERIC ? "the loss is not finite"
-                                                                : ctx.errmsg);
-            code = 1;
+        if (code != 0)
             break;
-        }
-        if (it >= 1 + warmup)
-            t[it - 1 - warmup] = ms;
-    }
-    if (code == 0) {
         qsort(t, (size_t)repeat, sizeof *t, cmp_double);
         int n = (int)repeat;
         double med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), rate = B / med * 1e3;
-        printf("cugen:   step_ms %.4f img_per_s %.2f (fastest %.4f ms, slowest %.4f ms)\n", med,
-               rate, t[0], t[n - 1]);
+        printf("cugen:   step_ms %.4f img_per_s %.2f precision %s (fastest %.4f ms, slowest "
+               "%.4f ms)\n", med, rate, prec, t[0], t[n - 1]);
         if (!no_torch) {
             char args[512];
             snprintf(args, sizeof args, "--image-size %d --layers %d --width %d --scales %d "
-                     "--norm %s --batch %d --warmup %d --repeat %d --threads %d --device %s",
-                     S, m.a.layers, m.a.width, m.a.scales, norm, B, (int)warmup, (int)repeat,
-                     threads, device);
+                     "--norm %s --batch %d --warmup %d --repeat %d --threads %d --device %s "
+                     "--precision %s", S, m.a.layers, m.a.width, m.a.scales, norm, B,
+                     (int)warmup, (int)repeat, threads, device, prec);
             double tms = 0;
             double tr = bench_torch_rate("bench_torch_realnvp.py", args, &tms, NULL);
             if (tr > 0)
-                printf("ratio:   cugen img/s / PyTorch img/s = %.2f (> 1: cugen is faster)\n",
-                       rate / tr);
+                printf("ratio:   cugen img/s / PyTorch img/s = %.2f at %s (> 1: cugen is "
+                       "faster)\n", rate / tr, prec);
         }
     }
     cg_ctx_free(&ctx);

@@ -4,7 +4,8 @@
  * and mapped to [0, 1], eps drawn, forward, backward, Adam, the loss read
  * back) on a fixed random batch, the median over repeats after warm-up, as
  * img/s; then the same step in PyTorch eager (scripts/bench_torch_vae.py),
- * run by this command on the same machine, and the ratio.
+ * run by this command on the same machine, and the ratio. --precision
+ * fp32|tf32|both as for every bench step model (bench_step.c).
  *
  * Not for: the DCGAN and DDPM steps (bench_step.c, bench_step_ddpm.c).
  */
@@ -30,13 +31,15 @@ int cli_bench_step_vae(int argc, char **argv)
     const char *cmd = "cugen bench step vae";
     int64_t batch = 128, size = 0, nc = 1, hidden = 400, width = 32, latent = 20, warmup = 3,
             repeat = 20;
-    const char *device = "cpu", *arch = "conv", *lik = "bernoulli";
+    const char *device = "cpu", *arch = "conv", *lik = "bernoulli", *precision = "fp32";
     int no_torch = 0;
     arg_opt opts[] = {
         {"arch", ARG_CHOICE, &arch, "mlp|conv", "which VAE (default conv)", 1, 0, 0},
         {"likelihood", ARG_CHOICE, &lik, "bernoulli|gaussian",
          "pixel likelihood (default bernoulli)", 1, 0, 0},
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same on both "
+         "sides: full FP32 (default), TF32 tensor cores, or both one after the other", 1, 0, 0},
         {"image-size", ARG_INT, &size, "N",
          "image side (default: 32 conv, 28 mlp; conv takes 32 or 64)", 1, 1024, 0},
         {"nc", ARG_INT, &nc, "1|3", "channels (default 1)", 1, 3, 0},
@@ -75,6 +78,11 @@ int cli_bench_step_vae(int argc, char **argv)
         }
         dev = CG_CUDA;
     }
+    if (dev == CG_CPU && strcmp(precision, "fp32") != 0) {
+        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
+                cmd, precision);
+        return 2;
+    }
     int S = (int)(size ? size : conv ? 32 : 28), C = (int)nc;
     cg_vae_arch a = {.x_dim = C * S * S, .latent = (int)latent,
                      .kind = conv ? CG_VAE_CONV : CG_VAE_MLP,
@@ -106,6 +114,9 @@ int cli_bench_step_vae(int argc, char **argv)
     cg_ctx ctx;
     if (!x || !t || cg_ctx_init(&ctx) != CG_OK) {
         fprintf(stderr, "%s: out of memory\n", cmd);
+        cg_vae_free(&m);
+        free(x);
+        free(t);
         return 1;
     }
     cg_rng data, noise;
@@ -132,43 +143,51 @@ int cli_bench_step_vae(int argc, char **argv)
         snprintf(shape, sizeof shape, "conv, width %d", a.width);
     else
         snprintf(shape, sizeof shape, "mlp, hidden %d", a.hidden);
-    printf("%s: %dx%dx%d, %s, latent %d, %s, %lld parameters, batch %d, %s; median of %d "
-           "steps after %d warm-up\n", cmd, C, S, S, shape, a.latent, lik,
-           (long long)cg_params_count(&m.p), B, where, (int)repeat, (int)warmup);
-    fflush(stdout);
     int code = 0;
-    for (int it = 0; it < warmup + repeat; it++) {
-        if (dev == CG_CUDA)
-            cg_cuda_sync();
-        /* the step ends with its read-back, so the wall time covers the GPU's work */
-        double t0 = cg_monotonic_seconds();
-        cg_vae_stats s;
-        st = cg_vae_train_step(&ctx, &m, &opt, x, B, &noise, &s);
-        double dt = cg_monotonic_seconds() - t0;
-        if (st != CG_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
-            code = 1;
-            break;
+    const int both = strcmp(precision, "both") == 0;
+    for (int k = 0; k < (both ? 2 : 1) && code == 0; k++) {
+        const char *prec = both ? (k ? "tf32" : "fp32") : precision;
+        cg_cuda_set_tf32(strcmp(prec, "tf32") == 0);
+        printf("%s: %dx%dx%d, %s, latent %d, %s, %lld parameters, batch %d, %s, %s; median of "
+               "%d steps after %d warm-up\n", cmd, C, S, S, shape, a.latent, lik,
+               (long long)cg_params_count(&m.p), B, where,
+               strcmp(prec, "tf32") == 0 ? "TF32 allowed" : "FP32 (no TF32)", (int)repeat,
+               (int)warmup);
+        fflush(stdout);
+        for (int it = 0; it < warmup + repeat; it++) {
+            if (dev == CG_CUDA)
+                cg_cuda_sync();
+            /* the step ends with its read-back, so the wall time covers the GPU's work */
+            double t0 = cg_monotonic_seconds();
+            cg_vae_stats s;
+            st = cg_vae_train_step(&ctx, &m, &opt, x, B, &noise, &s);
+            double dt = cg_monotonic_seconds() - t0;
+            if (st != CG_OK) {
+                fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
+                code = 1;
+                break;
+            }
+            if (it >= warmup)
+                t[it - warmup] = dt * 1e3;
         }
-        if (it >= warmup)
-            t[it - warmup] = dt * 1e3;
-    }
-    if (code == 0) {
+        if (code != 0)
+            break;
         qsort(t, (size_t)repeat, sizeof *t, cmp_double);
         double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
         double rate = B / med * 1e3;
-        printf("cugen:   step_ms %.4f img_per_s %.2f (fastest %.4f ms, slowest %.4f ms)\n", med,
-               rate, t[0], t[repeat - 1]);
+        printf("cugen:   step_ms %.4f img_per_s %.2f precision %s (fastest %.4f ms, slowest "
+               "%.4f ms)\n", med, rate, prec, t[0], t[repeat - 1]);
         if (!no_torch) {
             char args[512];
             snprintf(args, sizeof args, "--device %s --arch %s --likelihood %s --image-size %d "
                      "--nc %d --hidden %d --width %d --latent %d --batch %d --warmup %d "
-                     "--repeat %d --threads %d", device, arch, lik, S, C, (int)hidden,
-                     (int)width, a.latent, B, (int)warmup, (int)repeat, threads);
+                     "--repeat %d --threads %d --precision %s", device, arch, lik, S, C,
+                     (int)hidden, (int)width, a.latent, B, (int)warmup, (int)repeat, threads,
+                     prec);
             double tms = 0, tr = bench_torch_rate("bench_torch_vae.py", args, &tms, NULL);
             if (tr > 0)
-                printf("ratio:   cugen img/s / PyTorch img/s = %.2f (> 1: cugen is faster)\n",
-                       rate / tr);
+                printf("ratio:   cugen img/s / PyTorch img/s = %.2f at %s (> 1: cugen is "
+                       "faster)\n", rate / tr, prec);
         }
     }
     cg_ctx_free(&ctx);

@@ -1,10 +1,12 @@
 /*
- * main.c: the cugen command: dispatch to a subcommand.
+ * main.c: the cugen command: dispatch to a subcommand, then release the
+ * GPU backend's state.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cugen/cuda.h"
 
 static void usage(FILE *f)
 {
@@ -27,7 +29,7 @@ static void usage(FILE *f)
     fprintf(f, "\nEvery command takes --help.\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -54,4 +56,14 @@ int main(int argc, char **argv)
         return cli_info(argc - 1, argv + 1);
     fprintf(stderr, "cugen: unknown command '%s' (see cugen --help)\n", c);
     return 2;
+}
+
+/* Every command returns here (none calls exit), so the GPU state the
+ * backend made (stream, cuBLAS and cuDNN handles, plans, workspace, timer
+ * events) is released on every path; nothing when the GPU was not used. */
+int main(int argc, char **argv)
+{
+    int code = run(argc, argv);
+    cg_cuda_shutdown();
+    return code;
 }

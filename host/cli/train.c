@@ -613,8 +613,7 @@ int cli_train(int argc, char **argv)
         o.device = CG_CPU;
         snprintf(note, sizeof note, "device: cpu (auto: this model trains on the CPU only)");
     }
-    if (!o.quiet)
-        printf("%s\n", note);
+    printf("%s\n", note);  /* --quiet drops the progress line, not where the run computes */
     fflush(stdout);  /* before the progress line on stderr, also when both go to one file */
     if (out) {
         char err[256];

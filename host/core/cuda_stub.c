@@ -30,6 +30,7 @@ const char *cg_cuda_runtime_version(void) { return "none"; }
 const char *cg_cuda_cudnn_version(void) { return "none"; }
 const char *cg_cuda_last_error(void) { return NO_CUDA; }
 cg_status cg_cuda_sync(void) { return CG_ERR_NO_CUDA; }
+void cg_cuda_shutdown(void) {}
 
 static int deterministic;
 void cg_cuda_set_deterministic(int on) { deterministic = on != 0; }

@@ -62,8 +62,19 @@ const char *cg_cuda_last_error(void);
 /* Wait for everything queued on cugen's stream. A kernel that failed
  * asynchronously reports here. */
 cg_status cg_cuda_sync(void);
+/* Release the backend's own state once the GPU work is done: wait for the
+ * stream, then free the convolution plans, the cuDNN handle, the cuDNN
+ * workspace, the timer events, the cuBLAS handle and last the stream. Memory
+ * the caller allocated (contexts, parameters, cg_cuda_malloc) is the
+ * caller's to free first. Calling it again, or without the GPU ever used,
+ * does nothing; using the backend afterwards makes everything afresh. The
+ * deterministic and TF32 settings stay. The cugen command calls it before
+ * it exits. */
+void cg_cuda_shutdown(void);
 /* Reproducible results: no TF32 in cuBLAS or cuDNN, and only the cuDNN
- * convolution algorithms that cuDNN reports deterministic. Off by default.
+ * convolution algorithms that cuDNN reports deterministic and that sum
+ * products directly (implicit GEMM: no FFT or Winograd, which round worse),
+ * so that convolutions round like the CPU's. Off by default.
  * Takes effect for handles made after the call and for the existing one;
  * cuDNN algorithms already chosen for a shape stay chosen under the mode
  * they were chosen in (the choice is keyed by the mode). */

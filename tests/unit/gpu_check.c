@@ -49,6 +49,9 @@ static void *dev_alloc(size_t bytes)
     return p;
 }
 
+/* The test's device buffers, then the backend's own state (stream, handles,
+ * plans, workspace, timer events), as the cugen command releases it before
+ * it exits; a test frees its contexts and parameters before calling this. */
 void gpu_free_all(void)
 {
     for (int i = 0; i < nallocs; i++)
@@ -56,6 +59,7 @@ void gpu_free_all(void)
     free(allocs);
     allocs = NULL;
     nallocs = 0;
+    cg_cuda_shutdown();
 }
 
 real *gpu_from(const real *host, int64_t n)

@@ -56,7 +56,7 @@ TEST(cli_bad_flags_and_values_exit_2_with_one_line)
     BAD("--batch must be from 2 to 1000", "train", "linear-game", "--batch", "5000");
 }
 
-TEST(cli_device_cuda_without_gpu_is_a_clear_error)
+TEST(cli_device_cuda_with_no_device_is_a_clear_error)
 {
     th_run_result r;
     NEED_BIN(&r, "info", "--require-gpu");

@@ -120,16 +120,16 @@ TEST(cli_ddpm_writes_the_run_directory_and_samples)
     char *l = losses(run);
     CHECK(l && th_count_lines(l) == 3, "%s", l ? l : "(no metrics)");
     const char *grid = th_path(run, "g.png"), *chain = th_path(run, "chain.png");
-    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "4", "--out", grid);
+    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "4", "--device", "cpu", "--out", grid);
     CHECK(r.code == 0 && exists(run, "g.png") && strstr(r.out, "DDIM, 4 steps"), "exit %d: %s%s",
           r.code, r.out, r.err);
     NEED_BIN(&r, "sample", th_path(run, "checkpoint.safetensors"), "--n", "2", "--steps", "5",
-             "--progress", "--out", chain);
+             "--progress", "--device", "cpu", "--out", chain);
     CHECK(r.code == 0 && exists(run, "chain.png") && strstr(r.out, "denoising chains"),
           "exit %d: %s%s", r.code, r.out, r.err);
     /* --dump: x_T and the samples, 3 x 1 x 32 x 32 float32 each */
-    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "2", "--no-clip", "--out", grid, "--dump",
-             th_path(run, "d"));
+    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "2", "--no-clip", "--device", "cpu",
+             "--out", grid, "--dump", th_path(run, "d"));
     size_t lz = 0, lx = 0;
     CHECK(r.code == 0 && strstr(r.out, "not clipped"), "exit %d: %s%s", r.code, r.out, r.err);
     CHECK(th_read_file(th_path(run, "d.z.f32"), &lz) && lz == 3 * 1024 * 4, "%zu", lz);
@@ -309,20 +309,21 @@ TEST(cli_ddpm_trains_64x64_rgb_from_a_packed_file)
     const char *run = th_path(dir, "run");
     NEED_BIN(&r, "train", "ddpm", "--data", "celeba", "--data-dir", packed, "--image-size",
              "64", "--ch", "4", "--ch-mult", "1,1,2", "--num-res-blocks", "1", "--batch", "2",
-             "--steps", "2", "--sample-steps", "1", "--out", run, "--quiet");
+             "--steps", "2", "--sample-steps", "1", "--device", "cpu", "--out", run, "--quiet");
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     cg_image8 im;
     REQUIRE(cg_png_read(th_path(run, "samples.png"), &im, err, sizeof err) == CG_OK, "%s", err);
     CHECK(im.width == 8 * 66 + 2 && im.channels == 3, "%dx%dx%d", im.width, im.height,
           im.channels);
     cg_image8_free(&im);
-    NEED_BIN(&r, "sample", run, "--n", "2", "--steps", "2", "--out", th_path(dir, "s.png"));
+    NEED_BIN(&r, "sample", run, "--n", "2", "--steps", "2", "--device", "cpu", "--out",
+             th_path(dir, "s.png"));
     CHECK(r.code == 0 && strstr(r.out, "64x64 DDPM") && strstr(r.out, "3 channels"),
           "exit %d: %s %s", r.code, r.out, r.err);
     th_rmtree(dir);
 }
 
-TEST(cli_ddpm_device_cuda_without_a_gpu_is_a_usage_error)
+TEST(cli_ddpm_device_cuda_with_no_device_is_a_usage_error)
 {
     if (cg_cuda_device_count(NULL, 0) > 0)
         SKIP("a GPU is present (gpu_cli_ddpm_runs_move_between_devices covers --device cuda)");

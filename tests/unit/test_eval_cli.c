@@ -109,10 +109,11 @@ TEST(cli_classifier_then_fid_and_mmd)
     CHECK(split_fid > 0 && strstr(r.out, "300 images") && strstr(r.out, "100 images"), "%s",
           r.out);
 
-    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", test);
+    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", test, "--device", "cpu");
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     CHECK(number_after(r.out, "MMD^2 ") < 1e-9, "%s", r.out);
-    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", fx, "--n", "50");
+    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", fx, "--n", "50",
+             "--device", "cpu");
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     CHECK(strstr(r.out, "50 images") && number_after(r.out, "MMD ") > 0, "%s", r.out);
 
@@ -129,13 +130,14 @@ TEST(cli_classifier_then_fid_and_mmd)
     char *dc = th_tmpdir();
     NEED_BIN(&r, "train", "dcgan", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
              "--nz", "8", "--ngf", "4", "--ndf", "4", "--steps", "2", "--batch", "10",
-             "--quiet", "--out", dc);
+             "--device", "cpu", "--quiet", "--out", dc);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     NEED_BIN(&r, "eval", "--metric", "fid", "--net", run, "--real", test, "--fake", dc, "--n",
              "64");
     CHECK(r.code == 0 && strstr(r.out, "32x32 resized to 28x28") &&
           number_after(r.out, "FMNIST-FID ") > 0, "exit %d: %s %s", r.code, r.out, r.err);
-    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", dc, "--n", "64");
+    NEED_BIN(&r, "eval", "--metric", "mmd", "--real", test, "--fake", dc, "--n", "64",
+             "--device", "cpu");
     CHECK(r.code == 0 && number_after(r.out, "MMD ") > 0, "exit %d: %s %s", r.code, r.out,
           r.err);
     th_rmtree(fx);
@@ -225,7 +227,8 @@ TEST(cli_eval_generates_from_vae_ddpm_and_flow_runs)
     char *test = th_alloc(tl);
     snprintf(test, tl, "%s:test", fx);
     NEED_BIN(&r, "train", "vae", "--data", "mnist", "--data-dir", fx, "--hidden", "32",
-             "--latent", "2", "--batch", "32", "--steps", "3", "--quiet", "--out", vae);
+             "--latent", "2", "--batch", "32", "--steps", "3", "--device", "cpu", "--quiet",
+             "--out", vae);
     REQUIRE(r.code == 0, "vae: exit %d: %s", r.code, r.err);
     NEED_BIN(&r, "train", "ddpm", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
              "--ch", "8", "--ch-mult", "1,2", "--num-res-blocks", "1", "--attn", "16",

@@ -71,7 +71,7 @@ TEST(cli_flowimg_batchnorm_resume_and_refusals)
     char *a = th_tmpdir(), *b = th_tmpdir();
     REQUIRE(a && b);
 #define TINY "train", "realnvp", "--data", "fashion-mnist", "--batch", "4", "--width", "3", \
-             "--layers", "1", "--quiet"
+             "--layers", "1", "--device", "cpu", "--quiet"
     NEED_BIN(&r, TINY, "--scales", "3", "--norm", "batchnorm", "--steps", "4", "--out", a);
     REQUIRE(r.code == 0, "%s", r.err);
     NEED_BIN(&r, TINY, "--scales", "3", "--norm", "batchnorm", "--steps", "2", "--out", b);
@@ -147,7 +147,8 @@ TEST(cli_flowimg_sample)
     char *run = th_tmpdir();
     REQUIRE(run);
     NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--batch", "4", "--width", "3",
-             "--layers", "1", "--quiet", "--steps", "2", "--norm", "batchnorm", "--out", run);
+             "--layers", "1", "--quiet", "--steps", "2", "--norm", "batchnorm", "--device", "cpu",
+             "--out", run);
     REQUIRE(r.code == 0, "%s", r.err);
     char *p1 = th_path(run, "s1.png"), *p2 = th_path(run, "s2.png"), *p3 = th_path(run, "s3.png");
     NEED_BIN(&r, "sample", run, "--n", "16", "--temperature", "0.7", "--seed", "3", "--out", p1);

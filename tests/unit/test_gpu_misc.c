@@ -331,6 +331,39 @@ TEST(gpu_mmd2_rbf_matches_cpu)
     gpu_free_all();
 }
 
+/* No rows (N = 0) or no columns (D = 0): the backward has nothing to write
+ * and launches nothing (a grid of 0 blocks would be an invalid launch);
+ * the other side's gradient is still computed, and nothing is written out
+ * of bounds. */
+TEST(gpu_mmd2_rbf_bwd_without_rows_launches_nothing)
+{
+    GPU_OR_SKIP();
+    static const double sigmas[] = {0.5, 2};
+    const real dout = 1;
+    const int M = 3, D = 4;
+    real *y = gpu_rand(6200, (int64_t)M * D, 0.05, 1, 1);
+    real *yd = gpu_from(y, (int64_t)M * D), *doutd = gpu_from(&dout, 1);
+    double *sd = NULL;
+    if (cg_cuda_malloc((void **)&sd, sizeof sigmas, "bandwidths") != CG_OK ||
+        cg_cuda_upload(sd, sigmas, sizeof sigmas) != CG_OK) {
+        th_fail(__FILE__, __LINE__, "bandwidths: %s", cg_cuda_last_error());
+        return;
+    }
+    real *dxd = gpu_out(0), *dyd = gpu_out((int64_t)M * D), *dzd = gpu_out(0);
+    if (!yd || !doutd || !dxd || !dyd || !dzd)
+        return;
+    GPU_OK("mmd2_rbf bwd N=0", cuda_mmd2_rbf_bwd(dxd, dyd, doutd, yd, yd, sd, 2, 0, M, D));
+    gpu_fetch("mmd2_rbf bwd N=0: dx", dxd, 0);
+    real *dy = gpu_fetch("mmd2_rbf bwd N=0: dy", dyd, (int64_t)M * D);
+    for (int64_t i = 0; i < (int64_t)M * D; i++)
+        CHECK(isfinite((double)dy[i]), "dy[%lld] = %g", (long long)i, (double)dy[i]);
+    GPU_OK("mmd2_rbf bwd D=0", cuda_mmd2_rbf_bwd(dzd, dzd, doutd, yd, yd, sd, 2, M, M, 0));
+    gpu_fetch("mmd2_rbf bwd D=0", dzd, 0);
+    CHECK(cg_cuda_sync() == CG_OK, "%s", cg_cuda_last_error());
+    cg_cuda_free(sd);
+    gpu_free_all();
+}
+
 /* ---- a training step: no device allocation after the first ----------------------------- */
 #define STEP_N 4
 #define STEPS 3

@@ -2,8 +2,9 @@
  * test_gpu_ops.c: ops through their front ends and the tape on CUDA tensors,
  * against the same graph on the CPU: values and the gradients of every
  * input (relative error under 1e-5); the device step arena reusing its
- * memory and addresses; clear errors for an op without a kernel, an
- * impossible allocation, and (without a GPU) a CUDA tensor at all.
+ * memory and addresses; clear errors for inputs on two devices, an
+ * impossible allocation, and (without a GPU) a CUDA tensor at all; the
+ * backend released (cg_cuda_shutdown) and started again.
  */
 #include <string.h>
 
@@ -107,6 +108,12 @@ static cg_tensor *g_embed(cg_ctx *c, cg_tensor **in)
 {
     return cg_timestep_embedding(c, in[0], 10, 10000);
 }
+/* cuBLAS (kernels/dense.cu) through the front end and the tape */
+static cg_tensor *g_linear(cg_ctx *c, cg_tensor **in) { return cg_linear(c, in[0], in[1], in[2]); }
+static cg_tensor *g_linear_nb(cg_ctx *c, cg_tensor **in)
+{
+    return cg_linear(c, in[0], in[1], NULL);
+}
 static cg_tensor *g_mmd(cg_ctx *c, cg_tensor **in)
 {
     static const double sigmas[3] = {0.5, 1, 3};
@@ -152,6 +159,8 @@ static const graph_case CASES[] = {
     {"unsqueeze2x", g_unsqueeze, 1, {{2, 8, 3, 5}}, {4}, 0.1, 0},
     {"timestep_embedding", g_embed, 1, {{7}}, {1}, 0.1, 0},
     {"mmd2_rbf", g_mmd, 2, {{9, 5}, {7, 5}}, {2, 2}, 0.1, 0},
+    {"linear", g_linear, 3, {{7, 13}, {5, 13}, {5}}, {2, 2, 1}, 0.1, 0},
+    {"linear without bias", g_linear_nb, 2, {{33, 65}, {17, 65}}, {2, 2}, 0.1, 0},
 };
 
 /* The graph on dev; out[j] gets the gradient of in[j], y the output (host). */
@@ -247,17 +256,19 @@ TEST(gpu_step_arena_reuses_memory_and_addresses)
     cg_ctx_free(&ctx);
 }
 
-TEST(gpu_op_without_kernel_and_oom_are_clear_errors)
+/* Every op front end has a CUDA twin (none starts with op_begin_cpu), so
+ * the device error shown is inputs on two devices. */
+TEST(gpu_mixed_devices_and_oom_are_clear_errors)
 {
     GPU_OR_SKIP();
     cg_ctx ctx;
     REQUIRE(cg_ctx_init(&ctx) == CG_OK);
     cg_tensor *x = cg_new_zeros_on(&ctx, CG_CUDA, CG_SHAPE(2, 3));
-    cg_tensor *w = cg_new_zeros_on(&ctx, CG_CUDA, CG_SHAPE(4, 3));
+    cg_tensor *w = cg_new_zeros_on(&ctx, CG_CPU, CG_SHAPE(4, 3));
     REQUIRE_OK(&ctx);
     CHECK(cg_linear(&ctx, x, w, NULL) == NULL);
-    CHECK(ctx.err == CG_ERR_NO_CUDA && strstr(ctx.errmsg, "linear: no CUDA kernel yet"),
-          "%s", ctx.errmsg);
+    CHECK(ctx.err == CG_ERR_ARG && strstr(ctx.errmsg, "linear: inputs are on different devices"),
+          "%s: %s", cg_status_str(ctx.err), ctx.errmsg);
     printf("    error: %s\n", ctx.errmsg);
     cg_clear_error(&ctx);
     /* 2^46 floats: more than any GPU has */
@@ -271,9 +282,58 @@ TEST(gpu_op_without_kernel_and_oom_are_clear_errors)
     cg_ctx_free(&ctx);
 }
 
+/* One conv (cuDNN: handle, plan, workspace) and one linear (cuBLAS) on the
+ * GPU, timed with the event timer; y and z to host memory. */
+static int conv_and_linear(const real *xv, const real *wv, const real *av, const real *bv,
+                           real *y, real *z)
+{
+    cg_ctx ctx;
+    if (cg_ctx_init(&ctx) != CG_OK)
+        return 0;
+    double ms = 0;
+    int ok = cg_cuda_timer_start() == CG_OK;
+    cg_tensor *x = leaf(&ctx, CG_CUDA, xv, CG_SHAPE(2, 3, 6, 5));
+    cg_tensor *w = leaf(&ctx, CG_CUDA, wv, CG_SHAPE(4, 3, 3, 3));
+    cg_tensor *a = leaf(&ctx, CG_CUDA, av, CG_SHAPE(7, 13));
+    cg_tensor *b = leaf(&ctx, CG_CUDA, bv, CG_SHAPE(5, 13));
+    cg_tensor *yt = cg_conv2d(&ctx, x, w, NULL, 1, 1);
+    cg_tensor *zt = cg_linear(&ctx, a, b, NULL);
+    if (yt && zt) {
+        cg_copy_to_host(&ctx, y, yt);
+        cg_copy_to_host(&ctx, z, zt);
+    }
+    ok = ok && cg_ok(&ctx) && cg_cuda_timer_stop(&ms) == CG_OK;
+    if (!ok)
+        th_fail(__FILE__, __LINE__, "%s / %s", ctx.errmsg, cg_cuda_last_error());
+    cg_ctx_free(&ctx);
+    return ok;
+}
+
+/* cg_cuda_shutdown releases the stream, the cuBLAS and cuDNN handles, the
+ * conv plans, the workspace and the timer events; the backend then makes
+ * them afresh and computes the same bits (the heuristics choose the same
+ * algorithms again). Shutting down twice, or with nothing made, is fine. */
+TEST(gpu_backend_shuts_down_and_starts_again)
+{
+    GPU_OR_SKIP();
+    real *xv = gpu_rand(41, 2 * 3 * 6 * 5, 0.1, 1, 1), *wv = gpu_rand(42, 4 * 3 * 3 * 3, 0.1, 1, 1);
+    real *av = gpu_rand(43, 7 * 13, 0.1, 1, 1), *bv = gpu_rand(44, 5 * 13, 0.1, 1, 1);
+    real y[2][4 * 2 * 6 * 5], z[2][7 * 5];
+    for (int round = 0; round < 2; round++) {
+        if (!conv_and_linear(xv, wv, av, bv, y[round], z[round]))
+            return;
+        cg_cuda_shutdown();
+    }
+    CHECK(memcmp(y[0], y[1], sizeof y[0]) == 0, "conv after a restart: other values");
+    CHECK(memcmp(z[0], z[1], sizeof z[0]) == 0, "linear after a restart: other values");
+    cg_cuda_shutdown();
+    CHECK(cg_cuda_sync() == CG_OK, "a fresh stream after shutdown: %s", cg_cuda_last_error());
+    cg_cuda_shutdown();
+}
+
 /* Runs everywhere: without a GPU (or built without CUDA) a CUDA tensor is
  * CG_ERR_NO_CUDA with the reason, not a crash. */
-TEST(cuda_tensor_without_gpu_is_a_clear_error)
+TEST(cuda_tensor_with_no_device_is_a_clear_error)
 {
     char why[256];
     if (cg_cuda_device_count(why, sizeof why) > 0)
@@ -293,4 +353,6 @@ TEST(cuda_tensor_without_gpu_is_a_clear_error)
     printf("    error: %s\n", err);
     cg_params_free(&p);
     cg_ctx_free(&ctx);
+    cg_cuda_shutdown();  /* nothing was made: nothing to do */
+    CHECK(cg_cuda_device_count(NULL, 0) == 0);
 }
