@@ -1,7 +1,9 @@
 # cugen build.
 #
 #   make              library + the cugen binary (build/cugen)
-#   make test         unit tests and gradchecks, ends with "N passed, N failed, N skipped"
+#   make test         unit tests and gradchecks, then the GPU tests on the emulated device
+#                     (tests/emu/, docs/emulator.md); ends with "N passed, N failed, N skipped"
+#   make test-emu     only the emulated-device part
 #   make test SAN=1   the same under AddressSanitizer + UBSan (separate build dir)
 #   make valgrind     the CPU tests under valgrind's memcheck
 #   make gradcheck    only the gradchecks, with each op's measured error
@@ -25,8 +27,11 @@ CC := gcc
 # VG=1: a build for valgrind, whose CPU model has no AVX-512 (no -march=native).
 # CUDA=0 on a machine with nvcc: a build dir of its own, so that the CPU-only
 # and the CUDA build do not overwrite each other's objects.
-BUILD := build$(if $(filter 1,$(SAN)),-san)$(if $(filter 1,$(VG)),-vg)$(if $(and $(filter 0,$(CUDA)),$(NVCC)),-cpu)
-OPT := $(if $(filter 1,$(VG)),-O1,-O2 -march=native)
+# PORTABLE=1: binaries for another machine (the GPU bundle): x86-64-v3
+# (AVX2, FMA) instead of this machine's -march=native, in build-portable/.
+PORTABLE ?= 0
+BUILD := build$(if $(filter 1,$(SAN)),-san)$(if $(filter 1,$(VG)),-vg)$(if $(filter 1,$(PORTABLE)),-portable)$(if $(and $(filter 0,$(CUDA)),$(NVCC)),-cpu)
+OPT := $(if $(filter 1,$(VG)),-O1,-O2 $(if $(filter 1,$(PORTABLE)),-march=x86-64-v3,-march=native))
 comma := ,
 SANFLAGS := $(if $(filter 1,$(SAN)),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
 # fp-contract=off: the reference must not fuse a*b+c behind our back (Philox
@@ -67,8 +72,8 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(UNIT_SRC))
 GRAD_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(GRAD_SRC))
 
-.PHONY: all test gradcheck valgrind test-gpu sanitize-gpu bench demo clean refs fuzz
-all: $(BUILD)/cugen
+.PHONY: all emu test-emu test gradcheck valgrind test-gpu sanitize-gpu bench demo clean refs fuzz
+all: $(BUILD)/cugen $(if $(filter 1,$(SAN) $(VG)),,emu)
 
 $(BUILD)/libcugen.a: $(F32_OBJ) $(BACKEND_OBJ)
 	@rm -f $@
@@ -103,11 +108,76 @@ $(BUILD)/cuda/%.o: kernels/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
+# ---- the emulated GPU (tests/emu/) -------------------------------------------------
+# The same kernels/*.cu built with the host C++ compiler against stand-in
+# headers for the CUDA runtime, cuBLAS and cuDNN (tests/emu/include), linked
+# with the emulator instead of CUDA's libraries: $(EMU)/test_unit and
+# $(EMU)/cugen are the same programs as $(BUILD)/test_unit and $(BUILD)/cugen
+# with a device that runs on the CPU (visible when CUGEN_EMU_GPU=1).
+# $(EMU)/test_emu holds the emulator's own tests. No nvcc needed.
+# -ffp-contract=off, as nvcc's --fmad=false above.
+CXX := g++
+EMU := $(BUILD)/emu
+EMU_CXXFLAGS := -std=c++17 $(OPT) -g -ffp-contract=off -Wall -Wextra -Wno-unused-parameter \
+                -D_GNU_SOURCE -pthread -Itests/emu/include -Itests/emu -Iinclude -Ihost \
+                -Ikernels -Itests
+EMU_KOBJ := $(patsubst kernels/%.cu,$(EMU)/kernels/%.o,$(CU_SRC))
+EMU_LIB_OBJ := $(patsubst %.cc,$(EMU)/%.o,$(filter-out tests/emu/test_%,$(wildcard tests/emu/*.cc)))
+EMU_TEST_OBJ := $(patsubst %.cc,$(EMU)/%.o,$(wildcard tests/emu/test_*.cc)) \
+                $(patsubst %.cu,$(EMU)/%.o,$(wildcard tests/emu/test_*.cu))
+EMU_LIBS := -lstdc++ $(LDLIBS)
+
+$(EMU)/kernels/%.o: kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -x c++ -MMD -MP -c $< -o $@
+
+$(EMU)/tests/emu/%.o: tests/emu/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(EMU)/tests/emu/%.o: tests/emu/%.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -x c++ -MMD -MP -c $< -o $@
+
+$(EMU)/libcugen.a: $(F32_OBJ) $(EMU_KOBJ) $(EMU_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(EMU)/cugen: $(CLI_OBJ) $(EMU)/libcugen.a
+	$(CC) $(CFLAGS) -o $@ $^ $(EMU_LIBS)
+
+$(EMU)/test_unit: $(UNIT_OBJ) $(EMU)/libcugen.a
+	$(CC) $(CFLAGS) -o $@ $^ $(EMU_LIBS)
+
+$(EMU)/test_emu: $(BUILD)/f32/tests/harness.o $(EMU_TEST_OBJ) $(EMU)/libcugen.a
+	$(CC) $(CFLAGS) -o $@ $^ $(EMU_LIBS)
+
+emu: $(EMU)/cugen $(EMU)/test_unit $(EMU)/test_emu
+
+# make test's last part: every GPU test (names containing "gpu") on the
+# emulated device, the CLI ones through $(EMU)/cugen, then the emulator's own.
+EMU_TESTS := "env CUGEN_EMU_GPU=1 CUGEN_BIN=$(EMU)/cugen $(EMU)/test_unit gpu" \
+             "env CUGEN_EMU_GPU=1 $(EMU)/test_emu"
+
+# make gpu-bundle: everything a bare GPU machine lacks, staged for one copy.
+include scripts/gpu-bundle.mk
+
 # Tests run from the repository root (they read tests/ref/*). The binaries are
 # run one after the other and their summaries added up by tests/run.sh.
 TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=detect_leaks=1:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1)
-test: $(BUILD)/test_unit $(BUILD)/test_grad $(BUILD)/cugen
-	@$(TEST_ENV) CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh $(BUILD)/test_unit $(BUILD)/test_grad
+# Under SAN=1 the emulated device is left out: its fibers switch stacks,
+# which AddressSanitizer would need to be told about.
+# Without a GPU the first pass leaves the GPU tests to the emulated device
+# ("!gpu"), so that what the summary counts as skipped is what did not run.
+test: $(BUILD)/test_unit $(BUILD)/test_grad $(BUILD)/cugen $(if $(filter 1,$(SAN)),,emu)
+	@only=""; if [ "$(SAN)" != 1 ] && ! $(BUILD)/cugen info --require-gpu >/dev/null 2>&1; then \
+	    only="!gpu"; echo "no GPU here: the GPU tests run on the emulated device (last)"; fi; \
+	$(TEST_ENV) CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh "$(BUILD)/test_unit $$only" \
+	    $(BUILD)/test_grad $(if $(filter 1,$(SAN)),,$(EMU_TESTS))
+
+# Only the emulated-device part of make test.
+test-emu: emu
+	@sh tests/run.sh $(EMU_TESTS)
 
 gradcheck: $(BUILD)/test_grad
 	@sh tests/run.sh $(BUILD)/test_grad
@@ -139,7 +209,7 @@ sanitize-gpu: $(BUILD)/test_unit $(BUILD)/cugen
 	    "$(CUDA_HOME)/bin, $(CUDA_HOME)/compute-sanitizer or PATH (set SANITIZER=...)"; exit 2; }
 	@$(BUILD)/cugen info --require-gpu
 	@CUGEN_REQUIRE_GPU=1 CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh \
-	    "$(SANITIZER) --tool memcheck --error-exitcode 1 --target-processes all $(BUILD)/test_unit gpu"
+	    "$(SANITIZER) --tool memcheck --report-api-errors no --error-exitcode 1 --target-processes all $(BUILD)/test_unit gpu"
 
 bench: $(BUILD)/cugen
 	$(BUILD)/cugen bench ops --device cpu
@@ -186,5 +256,6 @@ fuzz: $(FUZZ_BIN)
 clean:
 	rm -rf build build-san build-vg build-cpu build-fuzz
 
+-include $(EMU_KOBJ:.o=.d) $(EMU_LIB_OBJ:.o=.d) $(EMU_TEST_OBJ:.o=.d)
 -include $(F32_OBJ:.o=.d) $(F64_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(GRAD_OBJ:.o=.d) \
          $(BACKEND_OBJ:.o=.d)

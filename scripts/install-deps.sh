@@ -5,8 +5,12 @@
 # and Fashion-MNIST (the dataset most models train on without a download).
 # The CUDA toolkit (nvcc, cuBLAS, cuDNN) is optional: without nvcc the build is
 # CPU-only. Runs apt-get as root, or through sudo.
+# `install-deps.sh bundle` also installs what make gpu-bundle and
+# gpu-bundle-check use: patchelf (the bundle's RUNPATHs), debootstrap (the
+# minimal root the check resolves libraries in).
 set -eu
 PKGS="build-essential libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev clang libclang-rt-14-dev dataset-fashion-mnist"
+[ "${1:-}" = bundle ] && PKGS="$PKGS patchelf debootstrap"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
