@@ -118,7 +118,7 @@ $(BUILD)/cuda/%.o: kernels/%.cu
 # -ffp-contract=off, as nvcc's --fmad=false above.
 CXX := g++
 EMU := $(BUILD)/emu
-EMU_CXXFLAGS := -std=c++17 $(OPT) -g -ffp-contract=off -Wall -Wextra -Wno-unused-parameter \
+EMU_CXXFLAGS := -std=c++17 $(OPT) -g -ffp-contract=off -Wall -Wextra -Wno-unused-parameter -Wno-unused-function \
                 -D_GNU_SOURCE -pthread -Itests/emu/include -Itests/emu -Iinclude -Ihost \
                 -Ikernels -Itests
 EMU_KOBJ := $(patsubst kernels/%.cu,$(EMU)/kernels/%.o,$(CU_SRC))
@@ -156,7 +156,7 @@ emu: $(EMU)/cugen $(EMU)/test_unit $(EMU)/test_emu
 
 # make test's last part: every GPU test (names containing "gpu") on the
 # emulated device, the CLI ones through $(EMU)/cugen, then the emulator's own.
-EMU_TESTS := "env CUGEN_EMU_GPU=1 CUGEN_BIN=$(EMU)/cugen $(EMU)/test_unit gpu" \
+EMU_TESTS := "env CUGEN_EMU_GPU=1 CUGEN_ARENA_REDZONE=1 CUGEN_BIN=$(EMU)/cugen $(EMU)/test_unit gpu" \
              "env CUGEN_EMU_GPU=1 $(EMU)/test_emu"
 
 # make gpu-bundle: everything a bare GPU machine lacks, staged for one copy.
@@ -164,7 +164,9 @@ include scripts/gpu-bundle.mk
 
 # Tests run from the repository root (they read tests/ref/*). The binaries are
 # run one after the other and their summaries added up by tests/run.sh.
-TEST_ENV := $(if $(filter 1,$(SAN)),ASAN_OPTIONS=detect_leaks=1:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1)
+# CUGEN_ARENA_REDZONE=1: red zones after every step-arena allocation, checked
+# at each step's end (include/cugen/tensor.h), on both devices.
+TEST_ENV := CUGEN_ARENA_REDZONE=1 $(if $(filter 1,$(SAN)),ASAN_OPTIONS=detect_leaks=1:protect_shadow_gap=0 UBSAN_OPTIONS=print_stacktrace=1)
 # Under SAN=1 the emulated device is left out: its fibers switch stacks,
 # which AddressSanitizer would need to be told about.
 # Without a GPU the first pass leaves the GPU tests to the emulated device

@@ -54,6 +54,12 @@ extern "C" cg_status cg_cuda_memset0(void *p, size_t bytes)
     return CU_CHECK(cudaMemsetAsync(p, 0, bytes, s));
 }
 
+extern "C" cg_status cg_cuda_fill_u32(void *p, uint32_t bits, size_t count)
+{
+    uint32_t *q = (uint32_t *)p;
+    return cu_map((int64_t)count, [=] __device__(int64_t i) { q[i] = bits; });
+}
+
 extern "C" cg_status cg_cuda_copy_d2d(void *dst, const void *src, size_t bytes)
 {
     cudaStream_t s;

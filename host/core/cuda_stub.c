@@ -53,6 +53,7 @@ cg_status cg_cuda_malloc(void **p, size_t bytes, const char *what)
 
 void cg_cuda_free(void *p) { (void)p; }
 cg_status cg_cuda_memset0(void *p, size_t bytes) { return CG_ERR_NO_CUDA; }
+cg_status cg_cuda_fill_u32(void *p, uint32_t bits, size_t count) { return CG_ERR_NO_CUDA; }
 cg_status cg_cuda_copy_d2d(void *dst, const void *src, size_t bytes) { return CG_ERR_NO_CUDA; }
 cg_status cg_cuda_upload(void *dst, const void *src, size_t bytes) { return CG_ERR_NO_CUDA; }
 cg_status cg_cuda_download(void *dst, const void *src, size_t bytes) { return CG_ERR_NO_CUDA; }

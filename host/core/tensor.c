@@ -38,6 +38,12 @@ void cg_ctx_free(cg_ctx *ctx)
 void cg_ctx_step_end(cg_ctx *ctx)
 {
     ctx->tape->n = 0;
+    char msg[200];
+    if (cg_arena_check(&ctx->arena, msg, sizeof msg) ||
+        cg_arena_check(&ctx->dev_arena, msg, sizeof msg)) {
+        fprintf(stderr, "%s\n", msg);  /* also here: the next op may never come */
+        cg_fail(ctx, CG_ERR_STATE, "%s", msg);
+    }
     cg_arena_reset(&ctx->arena);
     cg_arena_reset(&ctx->dev_arena);
     cg_cuda_ctx_step_end(ctx);

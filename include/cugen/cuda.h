@@ -100,6 +100,9 @@ cg_status cg_cuda_malloc(void **p, size_t bytes, const char *what);
 void cg_cuda_free(void *p);   /* NULL is fine */
 /* Asynchronous on the stream. */
 cg_status cg_cuda_memset0(void *p, size_t bytes);
+/* count 32-bit words at p (4-byte aligned) = bits, as they are (no float
+ * conversion: a signalling NaN stays one) */
+cg_status cg_cuda_fill_u32(void *p, uint32_t bits, size_t count);
 cg_status cg_cuda_copy_d2d(void *dst, const void *src, size_t bytes);
 /* Synchronous copies from / to pageable host memory (set-up and checkpoints,
  * not the step: a step uploads through cg_cuda_upload_staged). */

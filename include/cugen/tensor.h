@@ -60,18 +60,35 @@ typedef struct cg_arena_block {
     unsigned char *base;
 } cg_arena_block;
 
+/* A red zone after an allocation (CUGEN_ARENA_REDZONE=1): where it is. */
+typedef struct {
+    unsigned char *end;    /* where the zone starts: the allocation's end, to a word */
+    size_t bytes, zone;    /* its size; the bytes after it that must keep the pattern */
+} cg_arena_redzone;
+
 typedef struct {
     cg_arena_block *head;  /* block being filled; older blocks follow */
     size_t high_water;     /* most bytes in use in any step so far */
     size_t in_use;
     int64_t n_mallocs;     /* system allocations made, for tests */
     int dev;               /* cg_device of the blocks (headers stay on the host) */
+    int redzone;           /* CUGEN_ARENA_REDZONE=1 when made: red zones are kept */
+    cg_arena_redzone *rz;  /* this step's allocations */
+    size_t n_rz, cap_rz;
 } cg_arena;
 
+/* With CUGEN_ARENA_REDZONE=1 in the environment when an arena is made, every
+ * allocation is followed by a red zone of signalling NaNs (so a read past an
+ * end shows too) that cg_arena_check verifies: a debug
+ * mode for the tests, which finds an op writing past its output tensor
+ * inside an arena block, where no guard page or sanitizer sees it. */
 void cg_arena_init(cg_arena *a, size_t first_block);
 /* An arena whose blocks are device memory (cudaMalloc on CG_CUDA). */
 void cg_arena_init_dev(cg_arena *a, cg_device dev);
 void *cg_arena_alloc(cg_arena *a, size_t bytes); /* 64-byte aligned, NULL on OOM */
+/* Red zones this step that no longer hold 0xff (0 without red zones); the
+ * first is described in msg. Reads device memory back (waits). */
+int cg_arena_check(cg_arena *a, char *msg, size_t n);
 void cg_arena_reset(cg_arena *a);
 void cg_arena_free(cg_arena *a);
 
