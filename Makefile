@@ -156,7 +156,7 @@ emu: $(EMU)/cugen $(EMU)/test_unit $(EMU)/test_emu
 
 # make test's last part: every GPU test (names containing "gpu") on the
 # emulated device, the CLI ones through $(EMU)/cugen, then the emulator's own.
-EMU_TESTS := "env CUGEN_EMU_GPU=1 CUGEN_ARENA_REDZONE=1 CUGEN_BIN=$(EMU)/cugen $(EMU)/test_unit gpu" \
+EMU_TESTS := "env CUGEN_EMU_GPU=1 CUGEN_ARENA_REDZONE=1 CUGEN_EMU_LEAK_CHECK=1 CUGEN_BIN=$(EMU)/cugen $(EMU)/test_unit gpu" \
              "env CUGEN_EMU_GPU=1 $(EMU)/test_emu"
 
 # make gpu-bundle: everything a bare GPU machine lacks, staged for one copy.

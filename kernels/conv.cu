@@ -185,24 +185,24 @@ static int atomic_algo(int dir, int algo)
     return 0;
 }
 
-/* Workspace bytes of `algo` in direction dir; CG_ERR_CUDA if unsupported. */
-static cg_status ws_size(cudnnHandle_t h, const conv_plan *p, int dir, int algo, size_t *bytes)
+/* Workspace bytes of `algo` in direction dir: CUDNN_STATUS_NOT_SUPPORTED
+ * when the algorithm does not run under the descriptor's math type (the
+ * caller tries the next), any other failure as cuDNN gives it. */
+static cudnnStatus_t ws_size(cudnnHandle_t h, const conv_plan *p, int dir, int algo,
+                             size_t *bytes)
 {
     *bytes = 0;
     switch (dir) {
     case DIR_FWD:
-        CUDNN_TRY(cudnnGetConvolutionForwardWorkspaceSize(
-            h, p->xd, p->wd, p->cd, p->yd, (cudnnConvolutionFwdAlgo_t)algo, bytes));
-        break;
+        return cudnnGetConvolutionForwardWorkspaceSize(h, p->xd, p->wd, p->cd, p->yd,
+                                                       (cudnnConvolutionFwdAlgo_t)algo, bytes);
     case DIR_BWD_DATA:
-        CUDNN_TRY(cudnnGetConvolutionBackwardDataWorkspaceSize(
-            h, p->wd, p->yd, p->cd, p->xd, (cudnnConvolutionBwdDataAlgo_t)algo, bytes));
-        break;
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(
+            h, p->wd, p->yd, p->cd, p->xd, (cudnnConvolutionBwdDataAlgo_t)algo, bytes);
     default:
-        CUDNN_TRY(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-            h, p->xd, p->yd, p->cd, p->wd, (cudnnConvolutionBwdFilterAlgo_t)algo, bytes));
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(
+            h, p->xd, p->yd, p->cd, p->wd, (cudnnConvolutionBwdFilterAlgo_t)algo, bytes);
     }
-    return CG_OK;
 }
 
 /* One candidate of a heuristics list, as plain fields. */
@@ -286,8 +286,11 @@ static cg_status choose(cudnnHandle_t h, conv_plan *p, int dir)
                                                                    : CUDNN_FMA_MATH;
         size_t bytes;
         CUDNN_TRY(cudnnSetConvolutionMathType(p->cd, math));
-        if (ws_size(h, p, dir, c[i].algo, &bytes) != CG_OK || bytes > MAX_WS)
+        cudnnStatus_t ws = ws_size(h, p, dir, c[i].algo, &bytes);
+        if (ws == CUDNN_STATUS_NOT_SUPPORTED || (ws == CUDNN_STATUS_SUCCESS && bytes > MAX_WS))
             continue;  /* not available in this math mode after all */
+        if (ws != CUDNN_STATUS_SUCCESS)
+            return cu_check_cudnn(ws, "cudnnGetConvolution*WorkspaceSize", __FILE__, __LINE__);
         p->algo[dir] = c[i].algo;
         p->math[dir] = math;
         p->ws[dir] = bytes;
