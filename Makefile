@@ -156,7 +156,10 @@ emu: $(EMU)/cugen $(EMU)/test_unit $(EMU)/test_emu
 
 # make test's last part: every GPU test (names containing "gpu") on the
 # emulated device, the CLI ones through $(EMU)/cugen, then the emulator's own.
-EMU_TESTS := "env CUGEN_EMU_GPU=1 CUGEN_ARENA_REDZONE=1 CUGEN_EMU_LEAK_CHECK=1 CUGEN_BIN=$(EMU)/cugen $(EMU)/test_unit gpu" \
+# The GPU tests run with blocks, and threads between barriers, in a shuffled
+# order (CUDA promises none) and each emulated cugen run must end with no
+# device memory, stream or event left (docs/emulator.md).
+EMU_TESTS := "env CUGEN_EMU_GPU=1 CUGEN_EMU_SHUFFLE=1 CUGEN_ARENA_REDZONE=1 CUGEN_EMU_LEAK_CHECK=1 CUGEN_BIN=$(EMU)/cugen $(EMU)/test_unit gpu" \
              "env CUGEN_EMU_GPU=1 $(EMU)/test_emu"
 
 # make gpu-bundle: everything a bare GPU machine lacks, staged for one copy.

@@ -82,6 +82,14 @@ double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+double bench_step_line(double *t, int n, int batch, const char *prec)
+{
+    double med = median(t, n), rate = batch / med * 1e3;
+    printf("cugen:   step_ms %.4f img_per_s %.2f precision %s (fastest %.4f ms, slowest "
+           "%.4f ms)\n", med, rate, prec, t[0], t[n - 1]);
+    return rate;
+}
+
 static void free_all(real *x, real *dy, double *tf, double *tb)
 {
     free(x);

@@ -20,6 +20,10 @@ extern const int NLAYERS;
 int layer_out(const bench_layer *l);                 /* output height (= width) */
 double layer_flops(const bench_layer *l, int batch); /* forward FLOPs; backward is 2x */
 double median(double *v, int n);                     /* sorts v */
+/* The result line of a timed training step: the median of the n step times
+ * t (ms; sorted here), as ms and as img/s for batch images, at precision
+ * prec, with the fastest and slowest. Returns the img/s. */
+double bench_step_line(double *t, int n, int batch, const char *prec);
 /* scripts/bench_ops_torch.py from the working directory or beside the
  * binary; 0 if not found. */
 int find_torch_script(char *path, size_t len);

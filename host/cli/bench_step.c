@@ -23,17 +23,12 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "cpu/cpu_parallel.h"
 #include "cugen/cuda.h"
 #include "cugen/dcgan.h"
 #include "cugen/io.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* scripts/NAME from the working directory, else beside the binary's
  * directory (build/cugen -> scripts/) */
@@ -288,11 +283,7 @@ int cli_bench_step(int argc, char **argv)
         }
         if (code != 0)
             break;
-        qsort(t, (size_t)repeat, sizeof *t, cmp_double);
-        double med = repeat % 2 ? t[repeat / 2] : 0.5 * (t[repeat / 2 - 1] + t[repeat / 2]);
-        double rate = B / med * 1e3;
-        printf("cugen:   step_ms %.4f img_per_s %.2f precision %s (fastest %.4f ms, slowest "
-               "%.4f ms)\n", med, rate, prec, t[0], t[repeat - 1]);
+        double rate = bench_step_line(t, (int)repeat, B, prec);
         if (S == 64)
             printf("         one CelebA epoch (202,599 images) at this rate: %.1f s\n",
                    202599.0 / rate);

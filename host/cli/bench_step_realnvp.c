@@ -19,16 +19,11 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "cugen/cuda.h"
 #include "cugen/flow.h"
 #include "cugen/io.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int cli_bench_step_realnvp(int argc, char **argv)
 {
@@ -161,11 +156,7 @@ int cli_bench_step_realnvp(int argc, char **argv)
         }
         if (code != 0)
             break;
-        qsort(t, (size_t)repeat, sizeof *t, cmp_double);
-        int n = (int)repeat;
-        double med = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), rate = B / med * 1e3;
-        printf("cugen:   step_ms %.4f img_per_s %.2f precision %s (fastest %.4f ms, slowest "
-               "%.4f ms)\n", med, rate, prec, t[0], t[n - 1]);
+        double rate = bench_step_line(t, (int)repeat, B, prec);
         if (!no_torch) {
             char args[512];
             snprintf(args, sizeof args, "--image-size %d --layers %d --width %d --scales %d "

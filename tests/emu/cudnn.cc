@@ -1,7 +1,7 @@
 /*
  * cudnn.cc: the emulated cuDNN (include/cudnn.h): handles, descriptors, the
- * _v7 heuristics, workspace sizes and the three convolutions, run on the CPU
- * as im2col / col2im around the blocked product of gemm.h.
+ * _v7 heuristics, workspace sizes, and the three convolution calls, which
+ * check their arguments and queue a job that cudnn_conv.cc computes.
  *
  * What the algorithm numbers mean here. The emulator does not time
  * anything; it gives each algorithm the properties that matter to a caller
@@ -27,11 +27,9 @@
  * tables).
  *
  * Non-deterministic: BWD_DATA ALGO_0 and BWD_FILTER ALGO_0 and ALGO_3, as
- * in cuDNN (atomics there). Here they split the reduction (output channels
- * for data, images and pixel ranges for the filter) into up to 8 chunks and
- * add the chunks' partial sums in an order drawn with emu_random() on each
- * call, never the previous call's order, so two calls differ in the last
- * bits. Everything else sums in one fixed order.
+ * in cuDNN (atomics there). Each call draws a seed with emu_random(), from
+ * which cudnn_conv.cc orders its partial sums differently on every call.
+ * Everything else sums in one fixed order.
  *
  * Tensor ops: FWD IMPLICIT_PRECOMP_GEMM exists only as a tensor-op kernel
  * (CUDNN_STATUS_NOT_SUPPORTED under CUDNN_FMA_MATH); BWD_DATA ALGO_0/1 and
@@ -88,8 +86,11 @@
 #include <vector>
 
 #include "cudnn.h"
+#include "cudnn_internal.h"
 #include "emu.h"
 #include "gemm.h"
+
+using namespace emu_cudnn;
 
 struct cudnnContext {
     cudaStream_t stream;
@@ -168,15 +169,6 @@ bool tensor_ops_allowed(cudnnMathType_t m)
 }
 
 /* ---- geometry --------------------------------------------------------------------------- */
-/* The convolution in its forward sense: x (N, C, H, W) * w (K, C, R, S) -> y (N, K, Ho, Wo). */
-struct geom {
-    int N, C, H, W, K, R, S, Ho, Wo, ph, pw, sh, sw, dh, dw;
-    bool flip;  /* CUDNN_CONVOLUTION: filter tap (r, s) meets input tap (R-1-r, S-1-s) */
-    cudnnMathType_t math;
-    long crs() const { return (long)C * R * S; }
-    long pix() const { return (long)Ho * Wo; }
-};
-
 /* Descriptors -> geometry; y may be NULL (the output-dim query), and then
  * data types and formats are not looked at. */
 cudnnStatus_t geom_of(const char *fn, const cudnnTensorStruct *x, const cudnnFilterStruct *w,
@@ -221,7 +213,6 @@ cudnnStatus_t geom_of(const char *fn, const cudnnTensorStruct *x, const cudnnFil
 }
 
 /* ---- algorithms ------------------------------------------------------------------------ */
-enum { DIR_FWD, DIR_BWD_DATA, DIR_BWD_FILTER };
 enum family { FAM_GEMM, FAM_FFT, FAM_FFT_TILING, FAM_WINOGRAD, FAM_WINOGRAD_NONFUSED, FAM_NONE };
 enum kernels { FMA_ONLY, TC_ONLY, BOTH };
 enum ws_kind { WS_SMALL, WS_INDICES, WS_IM2COL, WS_PARTIALS, WS_TRANSFORM };
@@ -420,224 +411,6 @@ cudnnStatus_t workspace_query(const char *fn, int dir, cudnnHandle_t h,
         return CUDNN_STATUS_NOT_SUPPORTED;
     *bytes = workspace_bytes(info(dir, algo), g);
     return CUDNN_STATUS_SUCCESS;
-}
-
-/* ---- the computation (inside queued work) ------------------------------------------------ */
-struct conv_job {
-    geom g;
-    int bits;
-    bool shuffle;
-    unsigned long long seed;
-    float alpha, beta;
-    const float *x, *w, *y;  /* conv input, filter, output (the written one is out) */
-    float *out;
-};
-
-struct conv_scratch {
-    std::vector<float> col, acc;
-};
-thread_local conv_scratch scratch;
-
-/* col (C R S rows, Ho Wo columns, row-major) from one image x (C, H, W) */
-void im2col(const geom &g, const float *x, float *col)
-{
-    long P = g.pix();
-    for (int c = 0; c < g.C; c++)
-        for (int r = 0; r < g.R; r++)
-            for (int s = 0; s < g.S; s++) {
-                int tr = g.flip ? g.R - 1 - r : r, ts = g.flip ? g.S - 1 - s : s;
-                float *dst = col + ((long)(c * g.R + r) * g.S + s) * P;
-                const float *xc = x + (long)c * g.H * g.W;
-                for (int oh = 0; oh < g.Ho; oh++) {
-                    int ih = oh * g.sh - g.ph + tr * g.dh;
-                    float *d = dst + (long)oh * g.Wo;
-                    if (ih < 0 || ih >= g.H) {
-                        std::fill(d, d + g.Wo, 0.0f);
-                        continue;
-                    }
-                    for (int ow = 0; ow < g.Wo; ow++) {
-                        int iw = ow * g.sw - g.pw + ts * g.dw;
-                        d[ow] = iw >= 0 && iw < g.W ? xc[(long)ih * g.W + iw] : 0.0f;
-                    }
-                }
-            }
-}
-
-/* acc (C, H, W) += col (C R S, Ho Wo) put back in place; each acc element
- * gets its taps in order of (r, s). */
-void col2im_add(const geom &g, const float *col, float *acc)
-{
-    long P = g.pix();
-    for (int c = 0; c < g.C; c++)
-        for (int r = 0; r < g.R; r++)
-            for (int s = 0; s < g.S; s++) {
-                int tr = g.flip ? g.R - 1 - r : r, ts = g.flip ? g.S - 1 - s : s;
-                const float *src = col + ((long)(c * g.R + r) * g.S + s) * P;
-                float *ac = acc + (long)c * g.H * g.W;
-                for (int oh = 0; oh < g.Ho; oh++) {
-                    int ih = oh * g.sh - g.ph + tr * g.dh;
-                    if (ih < 0 || ih >= g.H)
-                        continue;
-                    for (int ow = 0; ow < g.Wo; ow++) {
-                        int iw = ow * g.sw - g.pw + ts * g.dw;
-                        if (iw >= 0 && iw < g.W)
-                            ac[(long)ih * g.W + iw] += src[(long)oh * g.Wo + ow];
-                    }
-                }
-            }
-}
-
-/* out[i] = alpha acc[i] + beta out[i] (beta == 0: out not read) */
-void blend(float *out, const float *acc, long n, float alpha, float beta)
-{
-    for (long i = 0; i < n; i++)
-        out[i] = beta == 0 ? alpha * acc[i] : alpha * acc[i] + beta * out[i];
-}
-
-/* ---- summation orders of the non-deterministic algorithms ---- */
-struct rng {
-    unsigned long long s;
-    unsigned long long next()
-    {
-        unsigned long long z = (s += 0x9e3779b97f4a7c15ULL);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-    }
-    void shuffle(int *v, int n)
-    {
-        for (int i = n - 1; i > 0; i--)
-            std::swap(v[i], v[next() % (unsigned long long)(i + 1)]);
-    }
-};
-
-/* Do summation orders a and b (groups of `group` chunk ids, one sum per
- * group) add in the same order? The first add of a sum commutes. */
-bool same_order(const std::vector<int> &a, const std::vector<int> &b, size_t group)
-{
-    if (a.size() != b.size())
-        return false;
-    for (size_t at = 0; at < a.size(); at += group) {
-        size_t two = std::min<size_t>(2, group);
-        if (two == 2 && !((a[at] == b[at] && a[at + 1] == b[at + 1]) ||
-                          (a[at] == b[at + 1] && a[at + 1] == b[at])))
-            return false;
-        if (two < 2 && a[at] != b[at])
-            return false;
-        if (!std::equal(a.begin() + (long)(at + two), a.begin() + (long)(at + group),
-                        b.begin() + (long)(at + two)))
-            return false;
-    }
-    return true;
-}
-
-/* The previous call's order per non-deterministic direction, so that the
- * next one is always different (where a different order exists). */
-std::mutex order_mu;
-std::vector<int> last_order[3];
-
-/* Chunk i of n of [0, len): [i len / n, (i + 1) len / n). */
-long chunk_at(long len, int n, int i)
-{
-    return len * i / n;
-}
-
-void run_fwd(const conv_job &j)
-{
-    const geom &g = j.g;
-    long P = g.pix(), CRS = g.crs();
-    scratch.col.resize((size_t)(CRS * P));
-    for (int n = 0; n < g.N; n++) {
-        im2col(g, j.x + (long)n * g.C * g.H * g.W, scratch.col.data());
-        emu_sgemm(false, false, (int)P, g.K, (int)CRS, j.alpha, scratch.col.data(), P, j.w, CRS,
-                  j.beta, j.out + (long)n * g.K * P, P, j.bits);
-    }
-}
-
-/* dx = conv^T(dy, w): per image, dcol (C R S, Ho Wo) = w^T dy summed over
- * chunks of K, then put back in place (col2im). */
-void run_bwd_data(const conv_job &j)
-{
-    const geom &g = j.g;
-    long P = g.pix(), CRS = g.crs(), HW = (long)g.H * g.W;
-    int chunks = j.shuffle ? std::min(g.K, 8) : 1;
-    std::vector<int> order;  /* per image, the order of its chunks of K */
-    for (int n = 0; n < g.N; n++)
-        for (int c = 0; c < chunks; c++)
-            order.push_back(c);
-    if (j.shuffle && chunks >= 3) {
-        rng r{j.seed};
-        std::lock_guard<std::mutex> lk(order_mu);
-        for (int tries = 0; tries < 64; tries++) {
-            for (int n = 0; n < g.N; n++)
-                r.shuffle(order.data() + (size_t)n * chunks, chunks);
-            if (!same_order(order, last_order[DIR_BWD_DATA], (size_t)chunks))
-                break;
-        }
-        last_order[DIR_BWD_DATA] = order;
-    }
-    scratch.col.resize((size_t)(CRS * P));
-    scratch.acc.resize((size_t)(g.C * HW));
-    for (int n = 0; n < g.N; n++) {
-        const float *dy = j.y + (long)n * g.K * P;
-        for (int i = 0; i < chunks; i++) {
-            int c = order[(size_t)(n * chunks + i)];
-            long k0 = chunk_at(g.K, chunks, c), k1 = chunk_at(g.K, chunks, c + 1);
-            emu_sgemm(false, true, (int)P, (int)CRS, (int)(k1 - k0), 1.0f, dy + k0 * P, P,
-                      j.w + k0 * CRS, CRS, i == 0 ? 0.0f : 1.0f, scratch.col.data(), P, j.bits);
-        }
-        std::fill(scratch.acc.begin(), scratch.acc.end(), 0.0f);
-        col2im_add(g, scratch.col.data(), scratch.acc.data());
-        blend(j.out + (long)n * g.C * HW, scratch.acc.data(), g.C * HW, j.alpha, j.beta);
-    }
-}
-
-/* dw (K, C R S) = sum over images and pixels of dy col^T, in chunks (image, pixel range). */
-void run_bwd_filter(const conv_job &j)
-{
-    const geom &g = j.g;
-    long P = g.pix(), CRS = g.crs();
-    int pieces = !j.shuffle || g.N >= 8 ? 1 : (int)std::min<long>(P, (8 + g.N - 1) / g.N);
-    /* order: chunk ids n pieces + piece, the pieces of an image together (one im2col each) */
-    std::vector<int> images((size_t)g.N), order;
-    for (int n = 0; n < g.N; n++)
-        images[(size_t)n] = n;
-    auto flatten = [&]() {
-        order.clear();
-        for (int n : images)
-            for (int q = 0; q < pieces; q++)
-                order.push_back(n * pieces + q);
-    };
-    flatten();
-    if (j.shuffle && order.size() >= 3) {
-        rng r{j.seed};
-        std::lock_guard<std::mutex> lk(order_mu);
-        for (int tries = 0; tries < 64; tries++) {
-            r.shuffle(images.data(), g.N);
-            flatten();
-            for (int i = 0; i < g.N; i++)
-                r.shuffle(order.data() + (size_t)i * pieces, pieces);
-            if (!same_order(order, last_order[DIR_BWD_FILTER], order.size()))
-                break;
-        }
-        last_order[DIR_BWD_FILTER] = order;
-    }
-    scratch.col.resize((size_t)(CRS * P));
-    scratch.acc.resize((size_t)(g.K * CRS));
-    bool first = true;
-    for (int i = 0; i < g.N; i++) {
-        int n = images[(size_t)i];
-        im2col(g, j.x + (long)n * g.C * g.H * g.W, scratch.col.data());
-        const float *dy = j.y + (long)n * g.K * P;
-        for (int q = 0; q < pieces; q++) {
-            int piece = order[(size_t)(i * pieces + q)] % pieces;
-            long p0 = chunk_at(P, pieces, piece), p1 = chunk_at(P, pieces, piece + 1);
-            emu_sgemm(true, false, (int)CRS, g.K, (int)(p1 - p0), 1.0f, scratch.col.data() + p0,
-                      P, dy + p0, P, first ? 0.0f : 1.0f, scratch.acc.data(), CRS, j.bits);
-            first = false;
-        }
-    }
-    blend(j.out, scratch.acc.data(), g.K * CRS, j.alpha, j.beta);
 }
 
 /* ---- the three calls ---------------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /*
- * emu.h: what the parts of the emulated device share (runtime.cc: memory,
- * streams, copies; launch.cc: grids, fibers, barriers; cublas.cc and
- * cudnn.cc: the library stand-ins). Not seen by kernels/.
+ * emu.h: what the parts of the emulated device share (runtime.cc: set-up,
+ * the queue, streams, copies; memory.cc: device memory; launch.cc: grids,
+ * fibers, barriers; cublas.cc, cudnn.cc and cudnn_conv.cc: the library
+ * stand-ins). Not seen by kernels/.
  *
  * The model, in one paragraph: device memory is one reserved region, kept
  * PROT_NONE except while queued device work runs; work (kernels, copies,

@@ -1,6 +1,6 @@
 /*
  * gemm.h: the CPU matrix product behind the emulated cuBLAS (cublas.cc,
- * which defines it) and cuDNN (cudnn.cc, on im2col columns). Plain host
+ * which defines it) and cuDNN (cudnn_conv.cc, on im2col columns). Plain host
  * memory in and out: callers run it inside queued device work.
  *
  * Not for: kernels/ or tests (they go through cublasSgemm).

@@ -165,36 +165,41 @@ static int sweep(const char *what, const char *const *model, int nmodel, const c
     return failed;
 }
 
-static int emulated(void)
+/* The emulated device and Fashion-MNIST, or a skip (returns 0). */
+static int ready(void)
 {
+    if (!gpu_ready())
+        return 0;
     const char *e = getenv("CUGEN_EMU_GPU");
-    return e && strcmp(e, "1") == 0;
+    struct stat sb;
+    if (!e || strcmp(e, "1") != 0)
+        th_skip("fault injection is the emulated device's (CUGEN_EMU_GPU=1)");
+    else if (stat(FMNIST, &sb) != 0)
+        th_skip("no Fashion-MNIST in " FMNIST);
+    else
+        return 1;
+    return 0;
 }
+
+#define SWEEP(name, family, ...)                                                  \
+    do {                                                                          \
+        const char *model_[] = {__VA_ARGS__};                                     \
+        CHECK(sweep(name, model_, (int)(sizeof model_ / sizeof *model_), family) > 0, \
+              "no failed %s call reached", family);                               \
+    } while (0)
 
 TEST(gpu_cli_dcgan_injected_failures_end_cleanly)
 {
-    GPU_OR_SKIP();
-    if (!emulated())
-        SKIP("fault injection is the emulated device's (CUGEN_EMU_GPU=1)");
-    struct stat sb;
-    if (stat(FMNIST, &sb) != 0)
-        SKIP("no Fashion-MNIST in " FMNIST);
-    const char *model[] = {DCGAN};
-    int nm = (int)(sizeof model / sizeof *model);
-    CHECK(sweep("dcgan", model, nm, "malloc") > 0, "no cudaMalloc failure reached");
-    CHECK(sweep("dcgan", model, nm, "cudnn") > 0, "no cuDNN failure reached");
+    if (!ready())
+        return;
+    SWEEP("dcgan", "malloc", DCGAN);
+    SWEEP("dcgan", "cudnn", DCGAN);
 }
 
 TEST(gpu_cli_vae_injected_failures_end_cleanly)
 {
-    GPU_OR_SKIP();
-    if (!emulated())
-        SKIP("fault injection is the emulated device's (CUGEN_EMU_GPU=1)");
-    struct stat sb;
-    if (stat(FMNIST, &sb) != 0)
-        SKIP("no Fashion-MNIST in " FMNIST);
-    const char *model[] = {VAE};
-    int nm = (int)(sizeof model / sizeof *model);
-    CHECK(sweep("vae", model, nm, "malloc") > 0, "no cudaMalloc failure reached");
-    CHECK(sweep("vae", model, nm, "cublas") > 0, "no cuBLAS failure reached");
+    if (!ready())
+        return;
+    SWEEP("vae", "malloc", VAE);
+    SWEEP("vae", "cublas", VAE);
 }
