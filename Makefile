@@ -226,7 +226,7 @@ demo:
 	sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory $(BUILD)/cugen
 	$(BUILD)/cugen train dcgan --data fashion-mnist --image-size 32 --ngf 32 --ndf 32 \
-	    --batch 64 --epochs 1 --out runs/demo-dcgan
+	    --batch 64 --epochs 1 --out runs/demo-dcgan --overwrite
 	@echo "demo: samples of a fixed z after the epoch: runs/demo-dcgan/samples.png"
 
 # Regenerate the PyTorch reference files (needs Debian's python3-torch, and

@@ -14,6 +14,7 @@
 #include "cugen/flow.h"
 #include "cugen/io.h"
 #include "cugen/models.h"
+#include "cugen/train.h"
 #include "cugen/vae.h"
 
 typedef struct {
@@ -411,12 +412,46 @@ void cli_train_list(void)
         printf("  %-14s %s\n", models[i].name, models[i].summary);
 }
 
+/* Where runs go without --out: RUNS_BASE/MODEL-N. */
+#define RUNS_BASE "runs"
+
+/* --out DIR: created if missing, locked for the life of the process, and,
+ * unless resuming, refused when it holds a run (or cleared by --overwrite).
+ * 0, or the exit code after a one-line message. */
+static int open_out(const char *cmd, const model_entry *m, const char *out, const cg_train_opts *o)
+{
+    char err[4400];
+    cg_status st = cg_mkdirs(out, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "%s %s: --out: %s\n", cmd, m->name, err);
+        return 2;
+    }
+    static int lock_fd = -1;  /* held until the process ends */
+    if ((st = cg_rundir_lock(out, &lock_fd, err, sizeof err)) != CG_OK) {
+        fprintf(stderr, "%s %s: --out%s %s\n", cmd, m->name, st == CG_ERR_IO ? ":" : "", err);
+        return st == CG_ERR_IO ? 1 : 2;
+    }
+    if (o->resume)
+        return 0;
+    int removed = 0;
+    if ((st = cg_rundir_start(out, o->overwrite, m->has_checkpoints, &removed, err,
+                               sizeof err)) != CG_OK) {
+        fprintf(stderr, "%s %s: %s\n", cmd, m->name, err);
+        return exit_code(st);
+    }
+    if (o->overwrite)
+        printf("out: %s (--overwrite: removed %d file%s of the previous run)\n", out, removed,
+               removed == 1 ? "" : "s");
+    return 0;
+}
+
 int cli_train(int argc, char **argv)
 {
     const char *cmd = "cugen train";
     cg_train_opts o = {0};
     const char *device = "auto", *out = NULL;
     int64_t seed = 0, image_size = 0;
+    int no_out = 0;
     arg_opt opts[] = {
         {"steps", ARG_INT, &o.steps, "N", "stop after N optimizer steps", 1, 1e12, 0},
         {"epochs", ARG_INT, &o.epochs, "N", "stop after N passes over the data", 1, 1e9, 0},
@@ -426,10 +461,14 @@ int cli_train(int argc, char **argv)
         {"device", ARG_CHOICE, &device, "auto|cpu|cuda", "where to compute (default auto)", 1, 0,
          0},
         {"out", ARG_STR, &out, "DIR",
-         "write metrics.jsonl, result.json, pictures (and checkpoints) here",
-         1, 0, 0},
+         "write metrics.jsonl, result.json, pictures (and checkpoints) here (default: a new "
+         "runs/MODEL-N); one run at a time (DIR/.lock)", 1, 0, 0},
         {"resume", ARG_FLAG, &o.resume, NULL, "continue the run in --out from its checkpoint", 1,
          0, 0},
+        {"overwrite", ARG_FLAG, &o.overwrite, NULL,
+         "start over in a --out that holds a run: first remove its *.safetensors, *.png, "
+         "metrics.jsonl and result.json", 1, 0, 0},
+        {"no-out", ARG_FLAG, &no_out, NULL, "write no files (no run directory)", 1, 0, 0},
         {"ckpt-every", ARG_INT, &o.ckpt_every, "N",
          "with --out: checkpoint every N steps and at the end (default: the model's)", 1, 1e12, 0},
         {"log-every", ARG_INT, &o.log_every, "N",
@@ -579,6 +618,15 @@ int cli_train(int argc, char **argv)
         fprintf(stderr, "%s %s: --resume needs --out DIR (the run to continue)\n", cmd, m->name);
         return 2;
     }
+    if (o.resume && o.overwrite) {
+        fprintf(stderr, "%s %s: --resume and --overwrite exclude each other (continue the run "
+                "or start over)\n", cmd, m->name);
+        return 2;
+    }
+    if (no_out && (out || o.overwrite)) {
+        fprintf(stderr, "%s %s: --no-out excludes --out and --overwrite\n", cmd, m->name);
+        return 2;
+    }
     if (!o.batch)
         o.batch = m->batch;
     if (!o.lr)
@@ -614,14 +662,30 @@ int cli_train(int argc, char **argv)
         snprintf(note, sizeof note, "device: cpu (auto: this model trains on the CPU only)");
     }
     printf("%s\n", note);  /* --quiet drops the progress line, not where the run computes */
-    fflush(stdout);  /* before the progress line on stderr, also when both go to one file */
+    char made[4096];
+    int fresh = 0;
+    if (!out && !no_out) {
+        char err[4400];
+        if (cg_rundir_new(RUNS_BASE, m->name, made, sizeof made, err, sizeof err) != CG_OK) {
+            fprintf(stderr, "%s %s: %s\n", cmd, m->name, err);
+            return 1;
+        }
+        out = made;
+        fresh = 1;
+        printf("out: %s\n", out);
+    }
     if (out) {
-        char err[256];
-        if (cg_mkdirs(out, err, sizeof err) != CG_OK) {
-            fprintf(stderr, "%s %s: --out: %s\n", cmd, m->name, err);
-            return 2;
+        int r2 = open_out(cmd, m, out, &o);
+        if (r2 != 0) {
+            if (fresh)
+                cg_rundir_drop_if_empty(out, RUNS_BASE);
+            return r2;
         }
         o.out_dir = out;
     }
-    return m->run(&o);
+    fflush(stdout);  /* before the progress line on stderr, also when both go to one file */
+    int rc = m->run(&o);
+    if (fresh && rc != 0)
+        cg_rundir_drop_if_empty(out, RUNS_BASE);  /* a run refused by the model leaves nothing */
+    return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * metrics.c: the run's metrics log, DIR/metrics.jsonl: one JSON object per
  * line with the step, the epoch, the caller's named values, throughput and
- * elapsed wall time, flushed line by line so a crash keeps what was logged.
+ * elapsed wall time, flushed line by line so a crash keeps what was logged;
+ * the first failed write is kept and reported, and ends the log.
  *
  * Not for: what a person watches (progress.c), results (result.json).
  */
@@ -31,6 +32,9 @@ cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err,
         snprintf(err, len, "cannot open %s: %s", path, strerror(errno));
         return CG_ERR_IO;
     }
+    m->st = CG_OK;
+    m->why[0] = '\0';
+    snprintf(m->path, sizeof m->path, "%s", path);
     m->t0 = metrics_now(m);
     m->first_step = -1;
     m->items = 0;
@@ -140,14 +144,28 @@ static void json_field(FILE *f, const char *name, double v)
         fputs(": null", f);
 }
 
-void cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...)
+/* Records the first failure; later ones keep its message. */
+static cg_status metrics_fail(cg_metrics *m, int e)
+{
+    if (m->st == CG_OK) {
+        m->st = CG_ERR_IO;
+        snprintf(m->why, sizeof m->why, "cannot write %s: %s", m->path,
+                 e ? strerror(e) : "write error");
+    }
+    return m->st;
+}
+
+cg_status cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...)
 {
     if (!m || !m->f)
-        return;
+        return CG_OK;
+    if (m->st != CG_OK)
+        return m->st;  /* nothing after a line that may be cut short */
     double elapsed = metrics_now(m) - m->t0;
     if (m->first_step < 0)
         m->first_step = step;
     m->items += n_items;
+    errno = 0;
     fprintf(m->f, "{\"step\": %lld, \"epoch\": %lld", (long long)step, (long long)epoch);
     va_list ap;
     va_start(ap, n_items);
@@ -160,12 +178,29 @@ void cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_item
     json_field(m->f, "items_per_s", timed && m->items > 0 ? (double)m->items / elapsed : NAN);
     json_field(m->f, "elapsed_s", elapsed);
     fputs("}\n", m->f);
-    fflush(m->f);
+    /* the stream's error flag catches a failure in any of the calls above */
+    if (fflush(m->f) != 0 || ferror(m->f))
+        return metrics_fail(m, errno);
+    return CG_OK;
 }
 
-void cg_metrics_close(cg_metrics *m)
+int cg_metrics_failed(const cg_metrics *m, char *msg, size_t len)
 {
-    if (m->f)
-        fclose(m->f);
+    if (!m || m->st == CG_OK)
+        return 0;
+    if (msg && len)
+        snprintf(msg, len, "%s", m->why);
+    return 1;
+}
+
+cg_status cg_metrics_close(cg_metrics *m)
+{
+    if (m->f) {
+        errno = 0;
+        int bad = ferror(m->f);
+        if (fclose(m->f) != 0 || bad)
+            metrics_fail(m, errno);
+    }
     m->f = NULL;
+    return m->st;
 }

@@ -2,7 +2,7 @@
  * run.c: the pieces every training run with a run directory repeats: its
  * error text, how many steps it takes, its metrics log on a fresh start or a
  * resume, the checks and loading of --resume, and the messages of a diverged
- * or interrupted run (train.h).
+ * or interrupted run and of one whose log failed (train.h).
  *
  * Not for: a model's own loop, files or checkpoint contents.
  */
@@ -75,6 +75,20 @@ cg_status cg_run_interrupted(char *err, size_t errlen, const char *model,
                            "and --resume", name, (long long)steps, o->out_dir, CG_CKPT_LATEST);
     return cg_run_fail(err, errlen, model, CG_ERR_STATE, "interrupted by %s after step %lld "
                        "(no --out: nothing saved)", name, (long long)steps);
+}
+
+cg_status cg_run_log_failed(char *err, size_t errlen, const char *model, const cg_train_opts *o,
+                            const cg_metrics *log, int64_t steps, int saved)
+{
+    char why[4400] = "the metrics log failed";
+    cg_metrics_failed(log, why, sizeof why);
+    if (saved && o->out_dir)
+        return cg_run_fail(err, errlen, model, CG_ERR_IO, "stopped after step %lld: %s; "
+                           "checkpoint saved to %s/%s; make room and continue with the same "
+                           "command and --resume", (long long)steps, why, o->out_dir,
+                           CG_CKPT_LATEST);
+    return cg_run_fail(err, errlen, model, CG_ERR_IO, "stopped after step %lld: %s",
+                       (long long)steps, why);
 }
 
 /* "run.nz" -> "nz": the settings' names without their prefix */

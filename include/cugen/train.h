@@ -22,6 +22,7 @@ typedef struct {
     cg_device device;    /* resolved */
     const char *out_dir; /* NULL: write no files */
     int resume;          /* continue from the checkpoint in out_dir */
+    int overwrite;       /* start over in out_dir, removing the previous run's files */
     int64_t ckpt_every;  /* checkpoint every N steps (and at the end) when out_dir is set */
     int64_t log_every;   /* plain progress line every N steps (when stderr is no terminal) */
     int quiet;           /* no progress line */
@@ -42,6 +43,34 @@ cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t
 /* mkdir -p; CG_ERR_IO with the reason in err. */
 cg_status cg_mkdirs(const char *path, char *err, size_t len);
 
+/* The run directory (host/train/rundir.c).
+ * A run holds DIR/.lock (CG_RUNDIR_LOCK) locked, exclusively, for as long as
+ * it lives; the file stays behind and is not one of the run's files.
+ * cg_rundir_lock: creates and locks it, *fd the open file (closed at exit);
+ *   CG_ERR_STATE with a one-line message when another process holds it.
+ * cg_rundir_is_run_file: a name a run writes at the top of its directory:
+ *   *.safetensors, *.png, metrics.jsonl, result.json, *.prev, and the
+ *   temporary files of their atomic writes (NAME.tmp.PID.N).
+ * cg_rundir_start: before a run that does not resume: a directory holding
+ *   nothing but the lock is fine; one holding a run's files, or other
+ *   entries, is refused (CG_ERR_ARG, the message lists a few names and
+ *   suggests --resume when can_resume). With
+ *   overwrite the regular files with a run's names are removed (*removed
+ *   counts them) and everything else is left in place.
+ * cg_rundir_new: the first BASE/MODEL-N, N >= 1, that does not exist,
+ *   created (mkdir, so two runs never get the same one), into out.
+ * cg_rundir_drop_if_empty: removes DIR when it holds nothing but the lock,
+ *   then BASE when that is empty too (BASE may be NULL): what a failed run
+ *   in a fresh default directory leaves. */
+#define CG_RUNDIR_LOCK ".lock"
+cg_status cg_rundir_lock(const char *dir, int *fd, char *err, size_t len);
+int cg_rundir_is_run_file(const char *name);
+cg_status cg_rundir_start(const char *dir, int overwrite, int can_resume, int *removed, char *err,
+                          size_t len);
+cg_status cg_rundir_new(const char *base, const char *model, char *out, size_t outlen,
+                        char *err, size_t len);
+void cg_rundir_drop_if_empty(const char *dir, const char *base);
+
 /* JSON-lines metrics log in DIR/metrics.jsonl, one object per line:
  *   {"step": 12, "epoch": 1, "loss": 0.25, ..., "steps_per_s": 410.5,
  *    "items_per_s": 52544, "elapsed_s": 0.0292}
@@ -49,13 +78,20 @@ cg_status cg_mkdirs(const char *path, char *err, size_t len);
  * to its log starts again from 0); steps_per_s and items_per_s: averages over
  * that time (items_per_s null when no items are counted). NaN and Inf are
  * written as null, names are JSON-escaped. The clock is CLOCK_MONOTONIC
- * unless set before open (tests pass a fake one). */
+ * unless set before open (tests pass a fake one).
+ * A failed write (a full disk) is sticky: that call and every later one
+ * return CG_ERR_IO and write nothing more; cg_metrics_failed says so (1) and
+ * copies the message ("cannot write DIR/metrics.jsonl: No space left on
+ * device") into msg. A loop checks it after each write and stops as after
+ * an interrupt: checkpoint, then fail with the message. */
 typedef struct {
     FILE *f;
     double (*clock)(void *arg);
     void *clock_arg;
     double t0;
     int64_t first_step, items;  /* step of the first line, items counted so far */
+    cg_status st;               /* CG_OK until a write fails */
+    char path[4096], why[4400]; /* the log's path; the failure's message */
 } cg_metrics;
 cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err, size_t len);
 /* One line after step `step` of epoch `epoch`, which processed n_items items
@@ -68,8 +104,11 @@ cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err,
  * atomically; then append. A missing log is started. */
 cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
                                  size_t len);
-void cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...);
-void cg_metrics_close(cg_metrics *m);
+cg_status cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...);
+int cg_metrics_failed(const cg_metrics *m, char *msg, size_t len);
+/* Closes the log; CG_ERR_IO when a write failed or the last buffered bytes
+ * could not be written (the message then in cg_metrics_failed). */
+cg_status cg_metrics_close(cg_metrics *m);
 
 /* SIGINT and SIGTERM during training: the first one sets a flag that the
  * loop reads after each step (to save a checkpoint and stop); a second one
@@ -89,6 +128,9 @@ void cg_train_release_signals(void);
  *   naming them ("loss = nan"), pointing at the last good checkpoint
  *   (saved_step < 0: none); CG_ERR_NUMERIC.
  * cg_run_interrupted: the message after SIGINT / SIGTERM; CG_ERR_STATE.
+ * cg_run_log_failed: the message of a run stopped because its metrics log
+ *   failed (cg_metrics_failed, e.g. a full disk) after step `steps`, saved:
+ *   whether a checkpoint of that step was written; CG_ERR_IO.
  * cg_run_resume: --resume: loads the latest checkpoint of o->out_dir (or
  *   .prev, see cg_ckpt_resume) into p and cs. On entry cs->extra[lo, hi)
  *   hold this command's settings ("run.NAME" = value); a run recorded with
@@ -111,6 +153,8 @@ cg_status cg_run_diverged(char *err, size_t errlen, const char *model, const cg_
                           int64_t step, int64_t epoch, const char *values, int64_t saved_step);
 cg_status cg_run_interrupted(char *err, size_t errlen, const char *model,
                              const cg_train_opts *o, int sig, int64_t steps);
+cg_status cg_run_log_failed(char *err, size_t errlen, const char *model, const cg_train_opts *o,
+                            const cg_metrics *log, int64_t steps, int saved);
 
 cg_status cg_run_resume(const cg_train_opts *o, const char *model, cg_params *p,
                         cg_ckpt_state *cs, int lo, int hi, const char *const *shown,

@@ -168,7 +168,7 @@ TEST(cli_runs_draw_their_pictures_and_log_progress)
     if (f)
         fclose(f);
 
-    NEED_BIN(&r, "train", "gaussian", "--steps", "300", "--out", dir, "--quiet");
+    NEED_BIN(&r, "train", "gaussian", "--steps", "300", "--out", dir, "--quiet", "--overwrite");
     CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
     CHECK(r.err[0] == '\0', "--quiet: no progress, got %s", r.err);
     snprintf(path, sizeof path, "%s/fit.png", dir);
@@ -181,7 +181,7 @@ TEST(cli_runs_draw_their_pictures_and_log_progress)
 TEST(cli_log_every_sets_the_plain_line_cadence)
 {
     th_run_result r;
-    NEED_BIN(&r, "train", "gaussian", "--steps", "50", "--log-every", "10");
+    NEED_BIN(&r, "train", "gaussian", "--steps", "50", "--log-every", "10", "--no-out");
     CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
     /* steps 1, 10, 20, 30, 40, 50 */
     CHECK(th_count_lines(r.err) == 6 && strstr(r.err, "step 40/50"), "%s", r.err);

@@ -217,7 +217,7 @@ TEST(cli_gmm_run_and_bad_flags)
     char *res = (char *)th_read_file(th_path(dir, "result.json"), &len);
     CHECK(res && strstr(res, "\"loglik_test\": -") && strstr(res, "\"k\": 4"), "%s", res);
     /* without --quiet: one line per iteration, log-likelihoods never falling */
-    REQUIRE(th_run_cugen(&r, (const char *const[]){"train", "gmm", "--steps", "6", NULL}));
+    REQUIRE(th_run_cugen(&r, (const char *const[]){"train", "gmm", "--steps", "6", "--no-out", NULL}));
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     int lines = 0;
     double prev = -INFINITY;
