@@ -16,7 +16,6 @@
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 #include "cugen/vae.h"
-#include "models/dense.h"
 #include "models/vae_internal.h"
 #include "ops/backend.h"
 
@@ -55,16 +54,15 @@ static cg_status check_arch(const cg_vae_arch *a, char *err, size_t errlen)
     return CG_OK;
 }
 
-static int declare_mlp(cg_vae *m)
+static void declare_mlp(cg_vae *m)
 {
     const cg_vae_arch *a = &m->a;
-    cg_params *p = &m->p;
-    return dense_declare(p, &m->fc1.w, &m->fc1.b, "fc1", a->x_dim, a->hidden, 0) &&
-           dense_declare(p, &m->fc2_mu.w, &m->fc2_mu.b, "fc2_mu", a->hidden, a->latent, 0) &&
-           dense_declare(p, &m->fc2_logvar.w, &m->fc2_logvar.b, "fc2_logvar", a->hidden,
-                         a->latent, 0) &&
-           dense_declare(p, &m->fc3.w, &m->fc3.b, "fc3", a->latent, a->hidden, 0) &&
-           dense_declare(p, &m->fc4.w, &m->fc4.b, "fc4", a->hidden, a->x_dim, 0);
+    cg_nn *nn = &m->nn;
+    cg_nn_linear_declare(nn, &m->mlp.fc1, "fc1", a->x_dim, a->hidden, 1);
+    cg_nn_linear_declare(nn, &m->mlp.fc2_mu, "fc2_mu", a->hidden, a->latent, 1);
+    cg_nn_linear_declare(nn, &m->mlp.fc2_logvar, "fc2_logvar", a->hidden, a->latent, 1);
+    cg_nn_linear_declare(nn, &m->mlp.fc3, "fc3", a->latent, a->hidden, 1);
+    cg_nn_linear_declare(nn, &m->mlp.fc4, "fc4", a->hidden, a->x_dim, 1);
 }
 
 cg_status cg_vae_build(cg_vae *m, const cg_vae_arch *a, char *err, size_t errlen)
@@ -75,22 +73,24 @@ cg_status cg_vae_build(cg_vae *m, const cg_vae_arch *a, char *err, size_t errlen
     if (st != CG_OK)
         return st;
     m->a = *a;
-    cg_params *p = &m->p;
-    int ok;
+    cg_nn_begin(&m->nn, &m->p);
     if (a->kind == CG_VAE_CONV) {
         m->nconv = log2_exact(a->size) - 2;
-        ok = vae_conv_declare(m);
+        vae_conv_declare(m);
     } else {
-        ok = declare_mlp(m);
+        declare_mlp(m);
     }
-    if (ok && a->lik == CG_VAE_GAUSSIAN)
-        ok = (m->dec_logvar = cg_param(p, "dec_logvar", CG_SHAPE(1), 0)) != NULL;
-    st = ok ? cg_params_alloc(p) : CG_ERR_NOMEM;
+    int ok = 1;
+    if (a->lik == CG_VAE_GAUSSIAN)
+        ok = (m->dec_logvar = cg_param(&m->p, "dec_logvar", CG_SHAPE(1), 0)) != NULL;
+    char why[256];
+    st = ok ? cg_nn_alloc(&m->nn, why, sizeof why) : CG_ERR_NOMEM;
     if (st != CG_OK) {
-        snprintf(err, errlen, "vae: out of memory for the parameters");
-        cg_params_free(p);
+        snprintf(err, errlen, "vae: %s", ok ? why : "out of memory for the parameters");
+        cg_params_free(&m->p);
+        return st;
     }
-    return st;
+    return CG_OK;
 }
 
 void cg_vae_free(cg_vae *m)
@@ -103,13 +103,7 @@ void cg_vae_init(cg_vae *m, uint64_t seed, uint32_t stream)
 {
     cg_rng r;
     cg_rng_init(&r, seed, stream);
-    if (m->a.kind == CG_VAE_CONV) {
-        vae_conv_init(m, &r);
-    } else {
-        cg_vae_linear *l[5] = {&m->fc1, &m->fc2_mu, &m->fc2_logvar, &m->fc3, &m->fc4};
-        for (int i = 0; i < 5; i++)
-            dense_init(l[i]->w, l[i]->b, &r);
-    }
+    cg_nn_init(&m->nn, &r);
     if (m->dec_logvar)
         cg_init_const(m->dec_logvar, 0.0);  /* unit variance to start */
 }
@@ -134,9 +128,9 @@ cg_status cg_vae_encode(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor **mu,
         return ctx->err ? ctx->err : CG_ERR_ARG;
     if (m->a.kind == CG_VAE_CONV)
         return vae_conv_encode(ctx, m, x, mu, logvar);
-    cg_tensor *h = cg_relu(ctx, cg_linear(ctx, x, m->fc1.w, m->fc1.b));
-    *mu = cg_linear(ctx, h, m->fc2_mu.w, m->fc2_mu.b);
-    *logvar = cg_linear(ctx, h, m->fc2_logvar.w, m->fc2_logvar.b);
+    cg_tensor *h = cg_relu(ctx, cg_nn_linear_fwd(ctx, &m->mlp.fc1, x));
+    *mu = cg_nn_linear_fwd(ctx, &m->mlp.fc2_mu, h);
+    *logvar = cg_nn_linear_fwd(ctx, &m->mlp.fc2_logvar, h);
     return ctx->err;
 }
 
@@ -149,8 +143,8 @@ cg_tensor *cg_vae_decode(cg_ctx *ctx, cg_vae *m, cg_tensor *h)
     }
     if (m->a.kind == CG_VAE_CONV)
         return vae_conv_decode(ctx, m, h);
-    cg_tensor *g = cg_relu(ctx, cg_linear(ctx, h, m->fc3.w, m->fc3.b));
-    return cg_linear(ctx, g, m->fc4.w, m->fc4.b);
+    cg_tensor *g = cg_relu(ctx, cg_nn_linear_fwd(ctx, &m->mlp.fc3, h));
+    return cg_nn_linear_fwd(ctx, &m->mlp.fc4, g);
 }
 
 /* The loss of x with noise eps, and its two terms, as (1) tensors on the

@@ -8,9 +8,8 @@
 
 #include "cugen/vae.h"
 
-/* Declare the parameters of the conv architecture (m->a set); 0 on OOM. */
-int vae_conv_declare(cg_vae *m);
-void vae_conv_init(cg_vae *m, cg_rng *r);
+/* Declare the conv architecture's layers into m->nn (m->a, m->nconv set). */
+void vae_conv_declare(cg_vae *m);
 /* x (N, C*S*S) -> mu, logvar (N, latent) */
 cg_status vae_conv_encode(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor **mu,
                           cg_tensor **logvar);

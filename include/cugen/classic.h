@@ -10,6 +10,7 @@
 #ifndef CUGEN_CLASSIC_H
 #define CUGEN_CLASSIC_H
 
+#include "cugen/layers.h"
 #include "cugen/nn.h"
 #include "cugen/optim.h"
 #include "cugen/rng.h"
@@ -33,11 +34,15 @@ typedef struct {
     double leak, dropout;   /* 0.01 (nn.LeakyReLU's default), 0.5 */
 } cg_mlp_gan_arch;
 
+/* The layers, declared and initialised in this order; H = hidden, P = npix. */
 typedef struct {
     cg_mlp_gan_arch a;
     cg_params p;
-    cg_tensor *g_w0, *g_b0, *g_w1, *g_b1;
-    cg_tensor *d_w0, *d_w1, *d_b1;
+    cg_nn nn;
+    cg_nn_linear fc_g0;   /* G.fc_g0: (H, nz) + (H) */
+    cg_nn_linear fc_g1;   /* G.fc_g1: (P, H) + (P) */
+    cg_nn_linear fc_d0;   /* D.fc_d0: (H, P), no bias */
+    cg_nn_linear fc_d1;   /* D.fc_d1: (1, H) + (1) */
 } cg_mlp_gan;
 
 /* The notes' sizes: nz 20, hidden 100, uniform noise, leak 0.01, dropout 0.5. */

@@ -39,6 +39,7 @@
 #define CUGEN_VAE_H
 
 #include "cugen/data.h"
+#include "cugen/layers.h"
 #include "cugen/nn.h"
 #include "cugen/optim.h"
 #include "cugen/train.h"
@@ -55,17 +56,27 @@ typedef struct {
 
 #define CG_VAE_MAX_CONV 4
 
-typedef struct {
-    cg_tensor *w, *b;
-} cg_vae_linear;
-
+/* The layers, declared in this order (so the initial weights are drawn in
+ * it); D = x_dim, H = hidden, Z = latent; conv: T = w 2^(L-1) the top width. */
 typedef struct {
     cg_vae_arch a;
     cg_params p;
-    cg_vae_linear fc1, fc2_mu, fc2_logvar, fc3, fc4;        /* mlp */
-    int nconv;                                              /* conv */
-    cg_vae_linear enc[CG_VAE_MAX_CONV], dec[CG_VAE_MAX_CONV], dec_fc;
-    cg_tensor *dec_logvar;                                  /* gaussian, else NULL */
+    cg_nn nn;
+    struct {
+        cg_nn_linear fc1;          /* (H, D) */
+        cg_nn_linear fc2_mu;       /* (Z, H) */
+        cg_nn_linear fc2_logvar;   /* (Z, H) */
+        cg_nn_linear fc3;          /* (H, Z) */
+        cg_nn_linear fc4;          /* (D, H) */
+    } mlp;
+    int nconv;                     /* conv: L */
+    struct {
+        cg_nn_conv2d enc[CG_VAE_MAX_CONV];           /* enc.0, enc.2, ...: (w 2^i, cin, 4, 4) */
+        cg_nn_linear fc_mu, fc_logvar;               /* (Z, T 16) */
+        cg_nn_linear dec_fc;                         /* (T 16, Z) */
+        cg_nn_conv_transpose2d dec[CG_VAE_MAX_CONV]; /* dec.0, dec.2, ...: (cin, cout, 4, 4) */
+    } conv;
+    cg_tensor *dec_logvar;         /* (1), gaussian, else NULL; declared last */
 } cg_vae;
 
 /* Check the architecture and allocate the parameters (zero). */

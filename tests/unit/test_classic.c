@@ -95,7 +95,7 @@ TEST(mlp_gan_names_sizes_and_pytorch_init)
     /* nn.Linear: U(-b, b), b = 1/sqrt(fan_in); the std of U(-b, b) is b/sqrt(3).
      * Over the 78400 weights of D.fc_d0 the sample std is within 1% of it
      * (relative standard error of a variance estimate ~ 0.9/sqrt(n) = 0.3%). */
-    cg_tensor *w = m.d_w0;
+    cg_tensor *w = m.fc_d0.weight;
     double b = 1 / sqrt(784.0), ss = 0, mx = 0;
     for (int64_t i = 0; i < w->n; i++) {
         ss += (double)w->data[i] * w->data[i];

@@ -167,17 +167,17 @@ TEST(vae_elbo_and_iw_nll_against_closed_forms)
     cg_vae_arch a = {.x_dim = 16, .hidden = 5, .latent = 3};
     REQUIRE(cg_vae_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
     cg_vae_init(&m, 1, 1);
-    cg_init_const(m.fc4.w, 0.0);
+    cg_init_const(m.mlp.fc4.weight, 0.0);
     for (int j = 0; j < 16; j++)
-        m.fc4.b->data[j] = (real)(0.3 * j - 2.0);
-    cg_init_const(m.fc2_mu.w, 0.0);
-    cg_init_const(m.fc2_logvar.w, 0.0);
+        m.mlp.fc4.bias->data[j] = (real)(0.3 * j - 2.0);
+    cg_init_const(m.mlp.fc2_mu.weight, 0.0);
+    cg_init_const(m.mlp.fc2_logvar.weight, 0.0);
     cg_dataset ds = tiny_set(40);
-    double logp = exact_logp(&ds, m.fc4.b->data);
+    double logp = exact_logp(&ds, m.mlp.fc4.bias->data);
 
     /* q = the prior: KL 0, every weight exactly p(x): any k gives log p(x) */
-    cg_init_const(m.fc2_mu.b, 0.0);
-    cg_init_const(m.fc2_logvar.b, 0.0);
+    cg_init_const(m.mlp.fc2_mu.bias, 0.0);
+    cg_init_const(m.mlp.fc2_logvar.bias, 0.0);
     cg_vae_eval ev;
     REQUIRE(cg_vae_evaluate(&m, &ds, 0, 3, 7, &ev, err, sizeof err) == CG_OK, "%s", err);
     /* float32 logits summed in double: ~1e-7 relative */
@@ -186,8 +186,8 @@ TEST(vae_elbo_and_iw_nll_against_closed_forms)
     CHECK(fabs(ev.kl) < 1e-6, "kl %g", ev.kl);
 
     /* q = N(0.5, e^-0.5) in each of 3 dims: KL = 3 * 0.5 (0.25 + e^-0.5 - 1 + 0.5) */
-    cg_init_const(m.fc2_mu.b, 0.5);
-    cg_init_const(m.fc2_logvar.b, -0.5);
+    cg_init_const(m.mlp.fc2_mu.bias, 0.5);
+    cg_init_const(m.mlp.fc2_logvar.bias, -0.5);
     double kl = 1.5 * (0.25 + exp(-0.5) - 0.5);
     REQUIRE(cg_vae_evaluate(&m, &ds, 0, 4000, 7, &ev, err, sizeof err) == CG_OK, "%s", err);
     CHECK_NEAR(ev.kl, kl, 1e-5);
@@ -216,20 +216,20 @@ TEST(vae_gaussian_elbo_and_iw_nll_against_closed_forms)
     cg_vae_arch a = {.x_dim = 16, .hidden = 5, .latent = 3, .lik = CG_VAE_GAUSSIAN};
     REQUIRE(cg_vae_build(&m, &a, err, sizeof err) == CG_OK, "%s", err);
     cg_vae_init(&m, 1, 1);
-    cg_init_const(m.fc4.w, 0.0);
+    cg_init_const(m.mlp.fc4.weight, 0.0);
     for (int j = 0; j < 16; j++)
-        m.fc4.b->data[j] = (real)(0.06 * j);
+        m.mlp.fc4.bias->data[j] = (real)(0.06 * j);
     const double lv = -1.3;
     cg_init_const(m.dec_logvar, lv);
-    cg_init_const(m.fc2_mu.w, 0.0);
-    cg_init_const(m.fc2_logvar.w, 0.0);
-    cg_init_const(m.fc2_mu.b, 0.0);
-    cg_init_const(m.fc2_logvar.b, 0.0);
+    cg_init_const(m.mlp.fc2_mu.weight, 0.0);
+    cg_init_const(m.mlp.fc2_logvar.weight, 0.0);
+    cg_init_const(m.mlp.fc2_mu.bias, 0.0);
+    cg_init_const(m.mlp.fc2_logvar.bias, 0.0);
     cg_dataset ds = tiny_set(30);
     double logp = 0;
     for (int64_t i = 0; i < ds.count; i++)
         for (int j = 0; j < 16; j++) {
-            double d = ds.pixels[i * 16 + j] / 255.0 - m.fc4.b->data[j];
+            double d = ds.pixels[i * 16 + j] / 255.0 - m.mlp.fc4.bias->data[j];
             logp += -0.5 * (d * d * exp(-lv) + lv + log(2 * M_PI));
         }
     logp /= (double)ds.count;

@@ -38,24 +38,23 @@ cg_status cg_mlp_gan_build(cg_mlp_gan *m, const cg_mlp_gan_arch *a, char *err, s
         return CG_ERR_ARG;
     }
     m->a = *a;
-    cg_params *p = &m->p;
     int H = a->hidden;
-    m->g_w0 = cg_param(p, "G.fc_g0.weight", CG_SHAPE(H, a->nz), CG_MLP_GAN_G);
-    m->g_b0 = cg_param(p, "G.fc_g0.bias", CG_SHAPE(H), CG_MLP_GAN_G);
-    m->g_w1 = cg_param(p, "G.fc_g1.weight", CG_SHAPE(a->npix, H), CG_MLP_GAN_G);
-    m->g_b1 = cg_param(p, "G.fc_g1.bias", CG_SHAPE(a->npix), CG_MLP_GAN_G);
-    m->d_w0 = cg_param(p, "D.fc_d0.weight", CG_SHAPE(H, a->npix), CG_MLP_GAN_D);
-    m->d_w1 = cg_param(p, "D.fc_d1.weight", CG_SHAPE(1, H), CG_MLP_GAN_D);
-    m->d_b1 = cg_param(p, "D.fc_d1.bias", CG_SHAPE(1), CG_MLP_GAN_D);
-    cg_status st = CG_ERR_NOMEM;
-    if (m->g_w0 && m->g_b0 && m->g_w1 && m->g_b1 && m->d_w0 && m->d_w1 && m->d_b1)
-        st = cg_params_alloc(p);
+    cg_nn *nn = &m->nn;
+    cg_nn_begin(nn, &m->p);
+    nn->group = CG_MLP_GAN_G;
+    cg_nn_linear_declare(nn, &m->fc_g0, "G.fc_g0", a->nz, H, 1);
+    cg_nn_linear_declare(nn, &m->fc_g1, "G.fc_g1", H, a->npix, 1);
+    nn->group = CG_MLP_GAN_D;
+    cg_nn_linear_declare(nn, &m->fc_d0, "D.fc_d0", a->npix, H, 0);
+    cg_nn_linear_declare(nn, &m->fc_d1, "D.fc_d1", H, 1, 1);
+    char why[256];
+    cg_status st = cg_nn_alloc(nn, why, sizeof why);
     if (st != CG_OK) {
-        snprintf(err, errlen, "mlp-gan: out of memory for %lld parameters",
-                 (long long)cg_params_count(p));
-        cg_params_free(p);
+        snprintf(err, errlen, "mlp-gan: %s", why);
+        cg_params_free(&m->p);
+        return st;
     }
-    return st;
+    return CG_OK;
 }
 
 void cg_mlp_gan_free(cg_mlp_gan *m)
@@ -64,24 +63,13 @@ void cg_mlp_gan_free(cg_mlp_gan *m)
     memset(m, 0, sizeof *m);
 }
 
-/* nn.Linear's reset_parameters: kaiming_uniform(a = sqrt 5) on the weight is
- * U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias has the same bound. */
-static void init_linear(cg_tensor *w, cg_tensor *b, cg_rng *r)
-{
-    double bound = 1.0 / sqrt((double)w->shape[1]);
-    cg_init_uniform(w, r, -bound, bound);
-    if (b)
-        cg_init_uniform(b, r, -bound, bound);
-}
-
+/* nn.Linear's default (cg_nn_init): U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+ * weights and biases, G's layers then D's. */
 void cg_mlp_gan_init(cg_mlp_gan *m, uint64_t seed, uint32_t stream)
 {
     cg_rng r;
     cg_rng_init(&r, seed, stream);
-    init_linear(m->g_w0, m->g_b0, &r);
-    init_linear(m->g_w1, m->g_b1, &r);
-    init_linear(m->d_w0, NULL, &r);
-    init_linear(m->d_w1, m->d_b1, &r);
+    cg_nn_init(&m->nn, &r);
 }
 
 void cg_mlp_gan_noise(const cg_mlp_gan *m, cg_rng *r, real *z, int64_t n)
@@ -103,8 +91,8 @@ cg_tensor *cg_mlp_gan_generate(cg_ctx *ctx, cg_mlp_gan *m, cg_tensor *z)
         cg_fail(ctx, CG_ERR_ARG, "mlp-gan: G takes z (N, %d), got %s", m->a.nz, SHAPE_STR(z));
         return NULL;
     }
-    cg_tensor *h = cg_leaky_relu(ctx, cg_linear(ctx, z, m->g_w0, m->g_b0), m->a.leak);
-    return cg_tanh(ctx, cg_linear(ctx, h, m->g_w1, m->g_b1));
+    cg_tensor *h = cg_leaky_relu(ctx, cg_nn_linear_fwd(ctx, &m->fc_g0, z), m->a.leak);
+    return cg_tanh(ctx, cg_nn_linear_fwd(ctx, &m->fc_g1, h));
 }
 
 cg_tensor *cg_mlp_gan_discriminate(cg_ctx *ctx, cg_mlp_gan *m, cg_tensor *x, cg_rng *rng,
@@ -118,9 +106,9 @@ cg_tensor *cg_mlp_gan_discriminate(cg_ctx *ctx, cg_mlp_gan *m, cg_tensor *x, cg_
                 m->a.npix, SHAPE_STR(x));
         return NULL;
     }
-    cg_tensor *h = cg_linear(ctx, cg_reshape(ctx, x, CG_SHAPE(N, m->a.npix)), m->d_w0, NULL);
+    cg_tensor *h = cg_nn_linear_fwd(ctx, &m->fc_d0, cg_reshape(ctx, x, CG_SHAPE(N, m->a.npix)));
     h = cg_dropout(ctx, cg_leaky_relu(ctx, h, m->a.leak), m->a.dropout, rng, training);
-    return cg_reshape(ctx, cg_linear(ctx, h, m->d_w1, m->d_b1), CG_SHAPE(N));
+    return cg_reshape(ctx, cg_nn_linear_fwd(ctx, &m->fc_d1, h), CG_SHAPE(N));
 }
 
 static cg_tensor *labels(cg_ctx *ctx, int n, real v)
