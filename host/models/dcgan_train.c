@@ -329,6 +329,13 @@ cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcga
                          (const char *)NULL);
         if (b.last_in_epoch)
             res->epochs_done = epoch;
+        if (cg_metrics_failed(&log, NULL, 0)) {
+            /* the log cannot be written (a full disk): the checkpoint first */
+            if (o->out_dir)
+                save(r, s, epoch);
+            st = cg_run_log_failed(err, errlen, "dcgan", o, &log, s, r->saved_step == s);
+            break;
+        }
         if (!o->out_dir)
             continue;
         int end = s == total || cg_train_signal();
@@ -360,7 +367,9 @@ cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcga
 done:
     if (progressing)
         cg_progress_end(&prog);
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "dcgan", o, &log, res->steps,
+                               r->saved_step == res->steps);
     cg_loader_close(r->loader);
     cg_dataset_free(&r->ds);
     cg_dcgan_free(&r->m);

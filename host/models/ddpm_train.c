@@ -353,6 +353,13 @@ cg_status cg_ddpm_train(const cg_train_opts *o, const cg_ddpm_opts *d, cg_ddpm_r
         cg_metrics_write(&log, s, epoch, b.n, "loss", loss, (const char *)NULL);
         if (b.last_in_epoch)
             res->epochs_done = epoch;
+        if (cg_metrics_failed(&log, NULL, 0)) {
+            /* the log cannot be written (a full disk): the checkpoint first */
+            if (o->out_dir)
+                save(r, s, epoch);
+            st = cg_run_log_failed(err, errlen, "ddpm", o, &log, s, r->saved_step == s);
+            break;
+        }
         if (!o->out_dir)
             continue;
         int end = s == total || cg_train_signal();
@@ -387,7 +394,9 @@ cg_status cg_ddpm_train(const cg_train_opts *o, const cg_ddpm_opts *d, cg_ddpm_r
 done:
     if (progressing)
         cg_progress_end(&prog);
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "ddpm", o, &log, res->steps,
+                               r->saved_step == res->steps);
     cg_loader_close(r->loader);
     cg_dataset_free(&r->ds);
     cg_unet_free(&r->m);

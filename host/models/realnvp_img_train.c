@@ -453,6 +453,16 @@ static cg_status save(run *r, double *test_bpd)
     return samples(r);
 }
 
+/* The metrics log cannot be written (a full disk): the checkpoint, then the
+ * message that says where it is. */
+static cg_status log_failed(run *r, const cg_metrics *log, int64_t step, int64_t epoch)
+{
+    if (r->o->out_dir)
+        checkpoint(r, step, epoch);
+    return cg_run_log_failed(r->err, r->errlen, "realnvp", r->o, log, step,
+                             r->saved_step == step);
+}
+
 static cg_status loop(run *r, cg_flowimg_result *res)
 {
     const cg_train_opts *o = r->o;
@@ -513,11 +523,19 @@ static cg_status loop(run *r, cg_flowimg_result *res)
         int64_t epoch = b.epoch + 1;
         cg_progress_update(&prog, s, epoch, b.n, "bpd", res->train_bpd, (const char *)NULL);
         cg_metrics_write(&log, s, epoch, b.n, "train_bpd", res->train_bpd, (const char *)NULL);
+        if (cg_metrics_failed(&log, NULL, 0)) {
+            st = log_failed(r, &log, s, epoch);
+            break;
+        }
         int end = s == total || cg_train_signal();
         if (b.last_in_epoch || s == total) {
             if ((st = save(r, &res->test_bpd)) != CG_OK)
                 break;
             cg_metrics_write(&log, s, epoch, 0, "test_bpd", res->test_bpd, (const char *)NULL);
+            if (cg_metrics_failed(&log, NULL, 0)) {
+                st = log_failed(r, &log, s, epoch);
+                break;
+            }
         }
         if (o->out_dir && (end || b.last_in_epoch || (o->ckpt_every > 0 &&
                                                       s % o->ckpt_every == 0)))
@@ -543,7 +561,9 @@ static cg_status loop(run *r, cg_flowimg_result *res)
                         (long long)res->steps);
     }
     cg_progress_end(&prog);
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(r->err, r->errlen, "realnvp", o, &log, res->steps,
+                               r->saved_step == res->steps);
     return st;
 }
 

@@ -296,6 +296,13 @@ cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_resu
             cg_metrics_write(&log, s, epoch, 0, "test_elbo", res->test_elbo,
                              (const char *)NULL);
         }
+        if (cg_metrics_failed(&log, NULL, 0)) {
+            /* the log cannot be written (a full disk): the checkpoint first */
+            if (o->out_dir)
+                save(r, s, epoch);
+            st = cg_run_log_failed(err, errlen, "vae", o, &log, s, r->saved_step == s);
+            break;
+        }
         if (!o->out_dir)
             continue;
         int end = s == total || cg_train_signal();
@@ -328,7 +335,9 @@ cg_status cg_vae_train(const cg_train_opts *o, const cg_vae_opts *v, cg_vae_resu
 done:
     if (progressing)
         cg_progress_end(&prog);
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "vae", o, &log, res->steps,
+                               r->saved_step == res->steps);
     cg_loader_close(r->loader);
     if (!r->test_is_train)
         cg_dataset_free(&r->test);

@@ -219,3 +219,42 @@ TEST(rundir_a_failed_log_stops_the_run_with_a_message)
     CHECK(strcmp(err, "vae: stopped after step 12: cannot write r/metrics.jsonl: No space left "
                       "on device") == 0, "%s", err);
 }
+
+/* A run whose log fails (metrics.jsonl a link to /dev/full, kept by
+ * --overwrite as not a run's file) stops after the step it could not log,
+ * with one line naming the log and the checkpoint it saved; that checkpoint
+ * resumes once the log can be written. Fashion-MNIST: skipped without it. */
+TEST(rundir_a_run_stops_when_its_log_fails)
+{
+    struct stat sb;
+    if (stat("/usr/share/datasets/fashion-mnist", &sb) != 0)
+        SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");
+    if (access("/dev/full", W_OK) != 0)
+        SKIP("no /dev/full");
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    REQUIRE(symlink("/dev/full", th_path(dir, "metrics.jsonl")) == 0);
+#define VAE_SMALL "train", "vae", "--hidden", "32", "--latent", "2", "--batch", "16", \
+                  "--steps", "5", "--device", "cpu", "--quiet", "--out", dir
+    th_run_result r;
+    RUN(&r, VAE_SMALL, "--overwrite");
+    CHECK(r.code == 1, "%d: %s%s", r.code, r.out, r.err);
+    CHECK(th_count_lines(r.err) == 1, "%s", r.err);
+    CHECK(strstr(r.err, "vae: stopped after step 1: cannot write ") &&
+              strstr(r.err, "metrics.jsonl: No space left on device; checkpoint saved to ") &&
+              strstr(r.err, "checkpoint.safetensors; make room and continue with the same "
+                            "command and --resume"),
+          "%s", r.err);
+    CHECK(exists(dir, "checkpoint.safetensors"));
+
+    /* room again: the saved checkpoint continues the run to its end */
+    REQUIRE(unlink(th_path(dir, "metrics.jsonl")) == 0);
+    RUN(&r, VAE_SMALL, "--resume");
+    CHECK(r.code == 0, "%d: %s%s", r.code, r.out, r.err);
+    size_t len;
+    char *log = (char *)th_read_file(th_path(dir, "metrics.jsonl"), &len);
+    CHECK(log && strstr(log, "\"step\": 5,") && !strstr(log, "\"step\": 1,"), "%s",
+          log ? log : "(no log)");
+#undef VAE_SMALL
+    th_rmtree(dir);
+}

@@ -490,6 +490,12 @@ cg_status cg_mlp_gan_train(const cg_train_opts *o, const cg_mlp_gan_opts *mo,
             r->sum[0] = r->sum[1] = r->sum[2] = r->sum[3] = 0;
             r->sum_n = 0;
         }
+        if (cg_metrics_failed(&log, NULL, 0)) {
+            /* the log cannot be written (a full disk): the checkpoint first */
+            int saved = o->out_dir && save(r, s, epoch) == CG_OK;
+            st = cg_run_log_failed(err, errlen, "mlp-gan", o, &log, s, saved);
+            break;
+        }
         if (!o->out_dir)
             continue;
         int end = s == total || cg_train_signal();
@@ -522,7 +528,9 @@ cg_status cg_mlp_gan_train(const cg_train_opts *o, const cg_mlp_gan_opts *mo,
 done:
     if (progressing)
         cg_progress_end(&prog);
-    cg_metrics_close(&log);
+    /* a run that got this far has its checkpoint of the last step */
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "mlp-gan", o, &log, res->steps, 1);
     cg_loader_close(r->loader);
     cg_dataset_free(&r->ds);
     cg_mlp_gan_free(&r->m);

@@ -413,6 +413,12 @@ cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_res
                 res->recon_first = mean;
             res->recon_last = mean;
         }
+        if (cg_metrics_failed(&log, NULL, 0)) {
+            /* the log cannot be written (a full disk): the checkpoint first */
+            int saved = o->out_dir && save(r, &sgd, &gibbs, &e, s, epoch) == CG_OK;
+            st = cg_run_log_failed(r->err, r->errlen, "rbm", o, &log, s, saved);
+            break;
+        }
         int end = s == total || cg_train_signal();
         if (o->out_dir && (end || b.last_in_epoch ||
                            (o->ckpt_every > 0 && s % o->ckpt_every == 0)) &&
@@ -449,7 +455,9 @@ cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_res
 done:
     if (progressing)
         cg_progress_end(&prog);
-    cg_metrics_close(&log);
+    /* a run that got this far has its checkpoint of the last step */
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(r->err, r->errlen, "rbm", o, &log, res->steps, 1);
     cg_loader_close(r->loader);
     cg_dataset_free(&r->train);
     cg_dataset_free(&r->test);
