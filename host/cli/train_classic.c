@@ -1,52 +1,37 @@
 /*
  * train_classic.c: what `cugen train` prints and writes for the classical
- * models (mlp-gan, gmm, rbm); their flags are parsed by train.c into cflags.
+ * models (mlp-gan, gmm, rbm, gauss-init-gan, classifier), which run their
+ * own loops, and their kinds in the registry with their flag tables.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/classic.h"
+#include "cli/train_kinds.h"
 #include "cugen/classic.h"
 #include "cugen/io.h"
 #include "cugen/metrics.h"
-
-classic_flags cflags;
 
 static int exit_code(cg_status st)
 {
     return st == CG_ERR_ARG ? 2 : 1;
 }
 
-static FILE *open_result(const cg_train_opts *o)
-{
-    if (!o->out_dir)
-        return NULL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/result.json", o->out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        fprintf(stderr, "cugen train: cannot write %s\n", path);
-    return f;
-}
+#define open_result cli_open_result
+#define J(v) cli_jnum((char[32]){0}, (v))
 
-/* A JSON number, or null for NaN and Inf (no epoch complete, ...). */
-static const char *jnum(char *buf, double v)
-{
-    if (isfinite(v))
-        snprintf(buf, 32, "%.9g", v);
-    else
-        snprintf(buf, 32, "null");
-    return buf;
-}
-#define J(v) jnum((char[32]){0}, (v))
+typedef struct {
+    int64_t z_size, hidden;
+    const char *noise;
+} mlp_gan_flags;
 
-int run_mlp_gan(const cg_train_opts *o)
+static int run_mlp_gan(const cg_train_opts *o, const void *settings)
 {
-    cg_mlp_gan_opts mo = {.nz = cflags.z_size ? (int)cflags.z_size : 20,
-                          .hidden = cflags.hidden ? (int)cflags.hidden : 100,
-                          .noise_normal = cflags.noise && strcmp(cflags.noise, "normal") == 0};
+    const mlp_gan_flags *fl = settings;
+    cg_mlp_gan_opts mo = {.nz = (int)fl->z_size, .hidden = (int)fl->hidden,
+                          .noise_normal = strcmp(fl->noise, "normal") == 0};
     cg_mlp_gan_result r;
     char err[6000];
     cg_status st = cg_mlp_gan_train(o, &mo, &r, err, sizeof err);
@@ -76,9 +61,13 @@ int run_mlp_gan(const cg_train_opts *o)
     return 0;
 }
 
-int run_gmm(const cg_train_opts *o)
+typedef struct {
+    int64_t k;
+} gmm_flags;
+
+static int run_gmm(const cg_train_opts *o, const void *settings)
 {
-    int k = cflags.k ? (int)cflags.k : 3;
+    int k = (int)((const gmm_flags *)settings)->k;
     cg_gmm_result r;
     char err[512];
     cg_status st = cg_gmm_fit(o, k, &r, err, sizeof err);
@@ -114,13 +103,18 @@ int run_gmm(const cg_train_opts *o)
     return 0;
 }
 
-int run_rbm(const cg_train_opts *o)
+typedef struct {
+    int64_t hidden, k;
+    int pcd;
+    int64_t gibbs, ais_betas, ais_runs;
+} rbm_flags;
+
+static int run_rbm(const cg_train_opts *o, const void *settings)
 {
-    cg_rbm_opts ro = {.hidden = cflags.hidden ? (int)cflags.hidden : 200,
-                      .k = cflags.k ? (int)cflags.k : 1, .pcd = cflags.pcd,
-                      .gibbs = cflags.gibbs ? (int)cflags.gibbs : 1000,
-                      .ais_betas = cflags.ais_betas ? (int)cflags.ais_betas : 10000,
-                      .ais_runs = cflags.ais_runs ? (int)cflags.ais_runs : 100};
+    const rbm_flags *fl = settings;
+    cg_rbm_opts ro = {.hidden = (int)fl->hidden, .k = (int)fl->k, .pcd = fl->pcd,
+                      .gibbs = (int)fl->gibbs, .ais_betas = (int)fl->ais_betas,
+                      .ais_runs = (int)fl->ais_runs};
     cg_rbm_result r;
     char err[1024];
     cg_status st = cg_rbm_train(o, &ro, &r, err, sizeof err);
@@ -171,14 +165,16 @@ static int parse_pair(const char *flag, const char *s, double *v)
     return 0;
 }
 
-int run_gauss_init(const cg_train_opts *o)
+typedef struct {
+    int64_t z_size, hidden;
+    const char *mu, *sigma, *toy;
+} gauss_init_flags;
+
+static int run_gauss_init(const cg_train_opts *o, const void *settings)
 {
-    cg_gauss_init_opts go = {.nin = cflags.z_size ? (int)cflags.z_size : 4,
-                             .nh = cflags.hidden ? (int)cflags.hidden : 64,
-                             .mu = {2, 4}, .sigma = {1.5, 0.8},
-                             .toy = cflags.toy ? cflags.toy : "8gaussians"};
-    if ((cflags.mu && !parse_pair("mu", cflags.mu, go.mu)) ||
-        (cflags.sigma && !parse_pair("sigma", cflags.sigma, go.sigma)))
+    const gauss_init_flags *fl = settings;
+    cg_gauss_init_opts go = {.nin = (int)fl->z_size, .nh = (int)fl->hidden, .toy = fl->toy};
+    if (!parse_pair("mu", fl->mu, go.mu) || !parse_pair("sigma", fl->sigma, go.sigma))
         return 2;
     if (!(go.sigma[0] > 0 && go.sigma[1] > 0)) {
         fprintf(stderr, "cugen train gauss-init-gan: --sigma must be positive, got %g,%g\n",
@@ -220,8 +216,9 @@ int run_gauss_init(const cg_train_opts *o)
     return 0;
 }
 
-int run_classifier(const cg_train_opts *o)
+static int run_classifier(const cg_train_opts *o, const void *settings)
 {
+    (void)settings;
     cg_classifier_result r;
     char err[2048];
     cg_status st = cg_classifier_train(o, &r, err, sizeof err);
@@ -246,3 +243,67 @@ int run_classifier(const cg_train_opts *o)
     }
     return 0;
 }
+
+#define F(type, field) offsetof(type, field)
+static const cg_flag mlp_gan_table[] = {
+    {"z-size", CG_FLAG_INT, F(mlp_gan_flags, z_size), "20", 1, 4096, "N", "latent size", NULL},
+    {"hidden", CG_FLAG_INT, F(mlp_gan_flags, hidden), "100", 1, 65536, "N",
+     "hidden layer width", NULL},
+    {"noise", CG_FLAG_CHOICE, F(mlp_gan_flags, noise), "uniform", 0, 0, "uniform|normal",
+     "z drawn from U[-1, 1] or N(0, 1)", NULL},
+};
+const cg_model_kind cli_kind_mlp_gan = {
+    .name = "mlp-gan", .title = "MLP GAN",
+    .summary = "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST",
+    .batch = 64, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .shared = "data data-dir",
+    .flags = mlp_gan_table, .nflags = 3, .settings_size = sizeof(mlp_gan_flags),
+    .run = run_mlp_gan};
+
+static const cg_flag gmm_table[] = {
+    {"k", CG_FLAG_INT, F(gmm_flags, k), "3", 1, 1000, "N", "mixture components", NULL},
+};
+const cg_model_kind cli_kind_gmm = {
+    .name = "gmm", .title = "GMM",
+    .summary = "Gaussian mixture by EM beside the box model on the article's noisy disc",
+    .steps = 200, .batch = 500, .lr = 1, .flags = gmm_table, .nflags = 1,
+    .settings_size = sizeof(gmm_flags), .run = run_gmm};
+
+static const cg_flag rbm_table[] = {
+    {"hidden", CG_FLAG_INT, F(rbm_flags, hidden), "200", 1, 65536, "N", "hidden units", NULL},
+    {"k", CG_FLAG_INT, F(rbm_flags, k), "1", 1, 1000, "N", "Gibbs steps of CD-k", NULL},
+    {"pcd", CG_FLAG_BOOL, F(rbm_flags, pcd), NULL, 0, 0, NULL,
+     "persistent contrastive divergence (chains kept across updates)", NULL},
+    {"gibbs", CG_FLAG_INT, F(rbm_flags, gibbs), "1000", 1, 1e7, "N",
+     "Gibbs steps of the sample chains", NULL},
+    {"ais-betas", CG_FLAG_INT, F(rbm_flags, ais_betas), "10000", 3, 1e7, "N",
+     "AIS temperatures", NULL},
+    {"ais-runs", CG_FLAG_INT, F(rbm_flags, ais_runs), "100", 2, 100000, "N", "AIS runs", NULL},
+};
+const cg_model_kind cli_kind_rbm = {
+    .name = "rbm", .title = "RBM",
+    .summary = "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS",
+    .batch = 64, .lr = 0.05, .checkpoints = 1, .ckpt_every = 1000, .shared = "data data-dir",
+    .flags = rbm_table, .nflags = 6, .settings_size = sizeof(rbm_flags), .run = run_rbm};
+
+static const cg_flag gauss_init_table[] = {
+    {"z-size", CG_FLAG_INT, F(gauss_init_flags, z_size), "4", 1, 4096, "N", "input size",
+     NULL},
+    {"hidden", CG_FLAG_INT, F(gauss_init_flags, hidden), "64", 1, 65536, "N",
+     "hidden layer width", NULL},
+    {"mu", CG_FLAG_STR, F(gauss_init_flags, mu), "2,4", 0, 0, "A,B", "target mean", NULL},
+    {"sigma", CG_FLAG_STR, F(gauss_init_flags, sigma), "1.5,0.8", 0, 0, "A,B",
+     "target standard deviations", NULL},
+    {"toy", CG_FLAG_CHOICE, F(gauss_init_flags, toy), "8gaussians", 0, 0,
+     "8gaussians|moons|swissroll|checkerboard|gaussian", "the 2-D set the GAN learns", NULL},
+};
+const cg_model_kind cli_kind_gauss_init = {
+    .name = "gauss-init-gan", .title = "Gaussian-initialised GAN",
+    .summary = "MLP generator initialised to N(mu, diag sigma^2), then a GAN on a toy set",
+    .steps = 2000, .batch = 256, .lr = 1e-3, .flags = gauss_init_table, .nflags = 5,
+    .settings_size = sizeof(gauss_init_flags), .run = run_gauss_init};
+
+const cg_model_kind cli_kind_classifier = {
+    .name = "classifier", .title = "Fashion-MNIST classifier",
+    .summary = "Fashion-MNIST classifier whose features define FMNIST-FID (cugen eval)",
+    .steps = 9370, .batch = 64, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 1000,
+    .shared = "data data-dir", .run = run_classifier};

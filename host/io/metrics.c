@@ -157,6 +157,25 @@ static cg_status metrics_fail(cg_metrics *m, int e)
 
 cg_status cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...)
 {
+    const char *names[CG_METRICS_MAX_VALUES];
+    double values[CG_METRICS_MAX_VALUES];
+    int n = 0;
+    va_list ap;
+    va_start(ap, n_items);
+    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
+        double v = va_arg(ap, double);
+        if (n < CG_METRICS_MAX_VALUES) {
+            names[n] = k;
+            values[n++] = v;
+        }
+    }
+    va_end(ap);
+    return cg_metrics_write_n(m, step, epoch, n_items, n, names, values);
+}
+
+cg_status cg_metrics_write_n(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, int n,
+                             const char *const *names, const double *values)
+{
     if (!m || !m->f)
         return CG_OK;
     if (m->st != CG_OK)
@@ -167,11 +186,8 @@ cg_status cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n
     m->items += n_items;
     errno = 0;
     fprintf(m->f, "{\"step\": %lld, \"epoch\": %lld", (long long)step, (long long)epoch);
-    va_list ap;
-    va_start(ap, n_items);
-    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *))
-        json_field(m->f, k, va_arg(ap, double));
-    va_end(ap);
+    for (int i = 0; i < n; i++)
+        json_field(m->f, names[i], values[i]);
     /* null while no time has passed (a fake clock) or no items are counted */
     int timed = elapsed > 0;
     json_field(m->f, "steps_per_s", timed ? (double)(step - m->first_step + 1) / elapsed : NAN);

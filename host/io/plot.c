@@ -196,8 +196,9 @@ static void draw_legend(cg_canvas *c, const frame *f, const cg_plot_series *s, i
     }
 }
 
-cg_status cg_png_plot(const char *path, const cg_plot_series *s, int ns, const cg_plot_opts *o,
-                      char *err, size_t len)
+/* The plot into a fresh canvas *c (freed by the caller on CG_OK). */
+static cg_status render(const char *path, const cg_plot_series *s, int ns,
+                        const cg_plot_opts *o, cg_canvas *c, char *err, size_t len)
 {
     cg_plot_opts oo = *o;
     if (!(oo.xmin < oo.xmax) || !(oo.ymin < oo.ymax))
@@ -215,35 +216,84 @@ cg_status cg_png_plot(const char *path, const cg_plot_series *s, int ns, const c
                  CG_PNG_MAX_SIDE);
         return CG_ERR_ARG;
     }
-    cg_canvas c;
-    if (cg_canvas_init(&c, cw, ch, WHITE) != 0) {
+    if (cg_canvas_init(c, cw, ch, WHITE) != 0) {
         snprintf(err, len, "plot %s: out of memory", path);
         return CG_ERR_NOMEM;
     }
-    draw_axes(&c, &f, 0);
-    cg_canvas_clip(&c, f.x0, f.y0, f.x0 + f.w, f.y0 + f.h);
+    draw_axes(c, &f, 0);
+    cg_canvas_clip(c, f.x0, f.y0, f.x0 + f.w, f.y0 + f.h);
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) {
             int px, py;
             if (to_pixel(&f, s[k].xy[2 * i], s[k].xy[2 * i + 1], &px, &py) == 0)
-                draw_marker(&c, px, py, &s[k]);
+                draw_marker(c, px, py, &s[k]);
         }
-    draw_legend(&c, &f, s, ns);
-    cg_canvas_clip(&c, 0, 0, cw, ch);
+    draw_legend(c, &f, s, ns);
+    cg_canvas_clip(c, 0, 0, cw, ch);
     /* the frame just outside the plot area, so it never hides a point */
-    cg_canvas_rect(&c, f.x0 - 1, f.y0 - 1, f.x0 + f.w + 1, f.y0, FRAME);
-    cg_canvas_rect(&c, f.x0 - 1, f.y0 + f.h, f.x0 + f.w + 1, f.y0 + f.h + 1, FRAME);
-    cg_canvas_rect(&c, f.x0 - 1, f.y0, f.x0, f.y0 + f.h, FRAME);
-    cg_canvas_rect(&c, f.x0 + f.w, f.y0, f.x0 + f.w + 1, f.y0 + f.h, FRAME);
-    draw_axes(&c, &f, 1);
+    cg_canvas_rect(c, f.x0 - 1, f.y0 - 1, f.x0 + f.w + 1, f.y0, FRAME);
+    cg_canvas_rect(c, f.x0 - 1, f.y0 + f.h, f.x0 + f.w + 1, f.y0 + f.h + 1, FRAME);
+    cg_canvas_rect(c, f.x0 - 1, f.y0, f.x0, f.y0 + f.h, FRAME);
+    cg_canvas_rect(c, f.x0 + f.w, f.y0, f.x0 + f.w + 1, f.y0 + f.h, FRAME);
+    draw_axes(c, &f, 1);
     if (oo.title) {  /* centred over the plot area, large when it fits there */
         int scale = cg_text_width(oo.title, 2) <= f.w ? 2 : 1;
         int tw = cg_text_width(oo.title, scale);
-        cg_canvas_text(&c, f.x0 + (f.w - tw) / 2, (MARGIN_T - (CG_FONT_H - 1) * scale) / 2,
+        cg_canvas_text(c, f.x0 + (f.w - tw) / 2, (MARGIN_T - (CG_FONT_H - 1) * scale) / 2,
                        oo.title, scale, TEXT);
     }
-    cg_status st = cg_png_write(path, c.px, cw, ch, 3, err, len);
+    return CG_OK;
+}
+
+cg_status cg_png_plot(const char *path, const cg_plot_series *s, int ns, const cg_plot_opts *o,
+                      char *err, size_t len)
+{
+    cg_canvas c;
+    cg_status st = render(path, s, ns, o, &c, err, len);
+    if (st != CG_OK)
+        return st;
+    st = cg_png_write(path, c.px, c.w, c.h, 3, err, len);
     cg_canvas_free(&c);
+    return st;
+}
+
+cg_status cg_png_plot_panels(const char *path, const cg_plot_panel *p, int np, int cols,
+                             char *err, size_t len)
+{
+    if (np < 1 || cols < 1) {
+        snprintf(err, len, "plot %s: no panels", path);
+        return CG_ERR_ARG;
+    }
+    int pw, ph;
+    canvas_size(&p[0].opts, &pw, &ph);
+    int rows = (np + cols - 1) / cols, W = pw * (np < cols ? np : cols), H = ph * rows;
+    if (W > CG_PNG_MAX_SIDE || H > CG_PNG_MAX_SIDE) {
+        snprintf(err, len, "plot %s: %d panels of %d x %d do not fit in %d pixels a side", path,
+                 np, pw, ph, CG_PNG_MAX_SIDE);
+        return CG_ERR_ARG;
+    }
+    cg_canvas all;
+    if (cg_canvas_init(&all, W, H, WHITE) != 0) {
+        snprintf(err, len, "plot %s: out of memory", path);
+        return CG_ERR_NOMEM;
+    }
+    cg_status st = CG_OK;
+    for (int k = 0; k < np && st == CG_OK; k++) {
+        cg_plot_opts o = p[k].opts;
+        o.width = pw;
+        o.height = ph;  /* every panel the size of the first */
+        cg_canvas c;
+        if ((st = render(path, p[k].series, p[k].ns, &o, &c, err, len)) != CG_OK)
+            break;
+        int x0 = (k % cols) * pw, y0 = (k / cols) * ph;
+        for (int y = 0; y < ph; y++)
+            memcpy(all.px + ((size_t)(y0 + y) * W + x0) * 3, c.px + (size_t)y * pw * 3,
+                   (size_t)pw * 3);
+        cg_canvas_free(&c);
+    }
+    if (st == CG_OK)
+        st = cg_png_write(path, all.px, W, H, 3, err, len);
+    cg_canvas_free(&all);
     return st;
 }
 

@@ -143,6 +143,25 @@ static void show(cg_progress *p, double now)
 
 void cg_progress_update(cg_progress *p, int64_t step, int64_t epoch, int64_t n_items, ...)
 {
+    const char *names[CG_PROGRESS_MAX_VALUES];
+    double values[CG_PROGRESS_MAX_VALUES];
+    int n = 0;
+    va_list ap;
+    va_start(ap, n_items);
+    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
+        double v = va_arg(ap, double);
+        if (n < CG_PROGRESS_MAX_VALUES) {
+            names[n] = k;
+            values[n++] = v;
+        }
+    }
+    va_end(ap);
+    cg_progress_update_n(p, step, epoch, n_items, n, names, values);
+}
+
+void cg_progress_update_n(cg_progress *p, int64_t step, int64_t epoch, int64_t n_items, int n,
+                          const char *const *names, const double *values)
+{
     if (p->cfg.quiet)
         return;
     int first = p->step == 0;
@@ -150,16 +169,10 @@ void cg_progress_update(cg_progress *p, int64_t step, int64_t epoch, int64_t n_i
     p->epoch = epoch;
     p->items += n_items;
     p->nvalues = 0;
-    va_list ap;
-    va_start(ap, n_items);
-    for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
-        double v = va_arg(ap, double);
-        if (p->nvalues == CG_PROGRESS_MAX_VALUES)
-            continue;
-        snprintf(p->names[p->nvalues], sizeof p->names[0], "%s", k);
-        p->values[p->nvalues++] = v;
+    for (int i = 0; i < n && p->nvalues < CG_PROGRESS_MAX_VALUES; i++) {
+        snprintf(p->names[p->nvalues], sizeof p->names[0], "%s", names[i]);
+        p->values[p->nvalues++] = values[i];
     }
-    va_end(ap);
 
     double now = progress_now(p);
     p->elapsed = now - p->t0;

@@ -1,5 +1,5 @@
 /*
- * ddpm_train.c: `cugen train ddpm`: DDPM training with a run directory.
+ * ddpm_train.c: `cugen train ddpm` as the trainer runs it.
  *
  *   DIR/checkpoint.safetensors  the UNet, Adam's moments, the EMA weights
  *                               ("ema."), the loader position, the RNG
@@ -23,123 +23,38 @@
  * grid, 3 the timesteps and noise of the training steps, 4 dropout; the
  * loader has its own.
  *
- * Not for: the network and the diffusion (unet.c, ddpm.c), flags (cli/train.c).
+ * Not for: the network and the diffusion (unet.c, ddpm.c), the loop
+ * (host/train/trainer.c).
  */
-#include <math.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cugen/cuda.h"
-#include "cugen/data.h"
 #include "cugen/ddpm.h"
-#include "cugen/io.h"
-#include "cugen/tape.h"
+#include "cugen/trainer.h"
 
 #define GRID_N 64
 #define STREAM_INIT 1
 #define STREAM_FIXED_X 2
 #define STREAM_NOISE 3
 #define STREAM_DROP 4
+#define TIMESTEPS 1000
 
 typedef struct {
-    const cg_train_opts *o;
-    const cg_ddpm_opts *d;
+    int64_t ch, num_res_blocks, sample_steps;
+    const char *ch_mult, *attn, *schedule;
+    double ema_decay, dropout;
+} ddpm_flags;
+
+typedef struct {
     cg_unet m;
     cg_ddpm_sched s;
-    cg_dataset ds;
-    cg_loader *loader;
-    cg_ctx ctx;
     cg_adam adam;
     cg_ema ema;
     cg_rng noise, drop;
-    cg_ckpt_int extra[CG_DX_COUNT];
-    cg_ckpt_state cs;
-    int64_t saved_step;   /* of the last checkpoint written or resumed from; -1: none */
-    char *err;
-    size_t errlen;
-} run;
-
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cg_run_vfail(r->err, r->errlen, "ddpm", st, fmt, ap);
-    va_end(ap);
-    return st;
-}
-
-static void path_in(char *buf, size_t len, const char *dir, const char *name)
-{
-    snprintf(buf, len, "%s/%s", dir, name);
-}
-
-/* GRID_N DDIM samples with the EMA weights from the fixed x_T into DIR/name */
-static cg_status write_grid(run *r, const char *name, double *seconds)
-{
-    const cg_unet_arch *a = &r->m.a;
-    int64_t n = (int64_t)GRID_N * a->in_ch * a->image_size * a->image_size;
-    real *x = malloc(sizeof(real) * (size_t)n);
-    if (!x)
-        return fail(r, CG_ERR_NOMEM, "out of memory for the sample grid");
-    cg_rng fx;
-    cg_rng_init(&fx, r->o->seed, STREAM_FIXED_X);
-    cg_rng_normal(&fx, x, n, 0.0, 1.0);
-    char why[512], path[4096];
-    double t0 = cg_monotonic_seconds();
-    cg_ema_swap(&r->ema, &r->m.p);
-    cg_status st = cg_ddpm_sample(&r->ctx, &r->m, &r->s, x, GRID_N, r->d->sample_steps, 1, &fx,
-                                  NULL, 0, why, sizeof why);
-    cg_ema_swap(&r->ema, &r->m.p);
-    *seconds = cg_monotonic_seconds() - t0;
-    if (st != CG_OK) {
-        fail(r, st, "sample grid: %s", why);
-    } else {
-        path_in(path, sizeof path, r->o->out_dir, name);
-        st = cg_png_write_grid(path, x, GRID_N, a->in_ch, a->image_size, a->image_size, 8,
-                               why, sizeof why);
-        if (st != CG_OK)
-            fail(r, st, "%s", why);
-    }
-    free(x);
-    return st;
-}
-
-static void fill_state(run *r, int64_t step, int64_t epoch)
-{
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    r->cs.step = step;
-    r->cs.epoch = epoch;
-    r->cs.optim_t = r->adam.t;
-    r->extra[CG_DX_NOISE].value = (int64_t)r->noise.offset;
-    r->extra[CG_DX_DROP].value = (int64_t)r->drop.offset;
-    r->extra[CG_DX_LOADER_EPOCH].value = ls.epoch;
-    r->extra[CG_DX_LOADER_INDEX].value = ls.index;
-    r->extra[CG_DX_LOADER_RNG].value = (int64_t)ls.rng_offset;
-}
-
-/* The checkpoint (atomically, the previous kept as .prev), then the EMA
- * weights alone for PyTorch. */
-static cg_status save(run *r, int64_t step, int64_t epoch)
-{
-    char why[1024], path[4096];
-    fill_state(r, step, epoch);
-    cg_status st = cg_ckpt_save_dir(r->o->out_dir, &r->m.p, &r->cs, why, sizeof why);
-    if (st != CG_OK)
-        return fail(r, st, "checkpoint at step %lld: %s", (long long)step, why);
-    r->saved_step = step;
-    path_in(path, sizeof path, r->o->out_dir, "unet_ema.safetensors");
-    cg_ema_swap(&r->ema, &r->m.p);
-    st = cg_weights_save(path, &r->m.p, why, sizeof why);
-    cg_ema_swap(&r->ema, &r->m.p);
-    if (st != CG_OK)
-        return fail(r, st, "%s", why);
-    return CG_OK;
-}
+} ddpm_run;
 
 /* How --resume names the settings a run records */
 static const char *const shown[CG_DX_COUNT] = {
@@ -150,97 +65,58 @@ static const char *const shown[CG_DX_COUNT] = {
     [CG_DX_T] = "timesteps", [CG_DX_SCHEDULE] = "--schedule (0 linear, 1 cosine)",
     [CG_DX_DROPOUT] = "--dropout (in millionths)", [CG_DX_BATCH] = "--batch"};
 
-static cg_status resume(run *r, int64_t *first_step)
+static cg_status arch_of(cg_trainer *t, const ddpm_flags *f, cg_unet_arch *a)
 {
-    cg_status st = cg_run_resume(r->o, "ddpm", &r->m.p, &r->cs, CG_DX_FIRST_RUN, CG_DX_COUNT,
-                                 shown, first_step, r->err, r->errlen);
-    if (st != CG_OK)
-        return st;
-    if ((st = cg_run_restore_loader(r->loader, r->extra[CG_DX_LOADER_EPOCH].value,
-                                    r->extra[CG_DX_LOADER_INDEX].value,
-                                    r->extra[CG_DX_LOADER_RNG].value, "ddpm", r->err,
-                                    r->errlen)) != CG_OK)
-        return st;
-    r->adam.t = r->cs.optim_t;
-    r->noise.offset = (uint64_t)r->extra[CG_DX_NOISE].value;
-    r->drop.offset = (uint64_t)r->extra[CG_DX_DROP].value;
-    r->saved_step = r->cs.step;
+    char why[512];
+    *a = (cg_unet_arch){.ch = (int)f->ch, .num_res_blocks = (int)f->num_res_blocks,
+                        .dropout = f->dropout, .image_size = t->image_size,
+                        .in_ch = t->ds.channels};
+    /* DDPM's CIFAR-10 widths at 32x32; one more halving to 8x8 at 64x64 */
+    const char *mult = f->ch_mult ? f->ch_mult : t->image_size == 64 ? "1,2,2,2,4" : "1,2,2,2";
+    if (cg_unet_parse_mult(mult, a, why, sizeof why) != CG_OK ||
+        cg_unet_parse_attn(f->attn, a, why, sizeof why) != CG_OK)
+        return cg_trainer_fail(t, CG_ERR_ARG, "%s", why);
     return CG_OK;
 }
 
-/* A test hook: CUGEN_FAULT_NAN_STEP=N puts a NaN into the batch of step N,
- * so the NaN guard is exercised by a genuinely diverged step. */
-static int64_t nan_step(void)
+static cg_status build(cg_trainer *t, void *self)
 {
-    const char *s = getenv("CUGEN_FAULT_NAN_STEP");
-    return s ? strtoll(s, NULL, 10) : -1;
-}
-
-static cg_status open_all(run *r)
-{
-    const cg_train_opts *o = r->o;
-    const cg_ddpm_opts *d = r->d;
+    ddpm_run *r = self;
+    const ddpm_flags *f = t->settings;
     char why[1024];
-    int size = o->image_size ? o->image_size : d->a.image_size ? d->a.image_size : 32;
-    cg_data_spec spec = {.name = o->data ? o->data : "fashion-mnist", .dir = o->data_dir,
-                         .size = size};
-    cg_status st = cg_dataset_open(&spec, &r->ds, why, sizeof why);
+    cg_unet_arch a;
+    cg_status st = arch_of(t, f, &a);
     if (st != CG_OK)
-        return fail(r, st, "%s", why);
-    cg_unet_arch a = d->a;
-    a.image_size = size;
-    a.in_ch = r->ds.channels;
+        return st;
     if ((st = cg_unet_build(&r->m, &a, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why + (strncmp(why, "ddpm: ", 6) == 0 ? 6 : 0));
-    cg_unet_init(&r->m, o->seed, STREAM_INIT);
+        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "ddpm: ", 6) == 0 ? 6 : 0));
+    cg_unet_init(&r->m, t->o->seed, STREAM_INIT);
     /* on the GPU before the EMA copies the weights: the shadow lives beside them */
-    if (o->device == CG_CUDA) {
-        cg_cuda_set_deterministic(o->deterministic);
-        cg_cuda_set_tf32(o->tf32);
-        if ((st = cg_params_to_device(&r->m.p, why, sizeof why)) != CG_OK)
-            return fail(r, st, "parameters to the GPU: %s", why);
-    }
-    if ((st = cg_ddpm_sched_init(&r->s, d->schedule, d->T)) != CG_OK)
-        return fail(r, st, "bad schedule or %d timesteps", d->T);
-    if (r->ds.count < o->batch)
-        return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
-                    (long long)o->batch, (long long)r->ds.count);
-    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
-    if ((st = cg_loader_open(&r->loader, &r->ds, &lo, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    if ((st = cg_ctx_init(&r->ctx)) != CG_OK)
-        return fail(r, st, "out of memory");
-    if ((st = cg_ema_init(&r->ema, &r->m.p, d->ema_decay)) != CG_OK)
-        return fail(r, st, "EMA: out of memory or decay %g outside [0, 1]", d->ema_decay);
-    cg_rng_init(&r->noise, o->seed, STREAM_NOISE);
-    cg_rng_init(&r->drop, o->seed, STREAM_DROP);
+    if (t->o->device == CG_CUDA && (st = cg_params_to_device(&r->m.p, why, sizeof why)))
+        return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
+    cg_sched_kind kind = strcmp(f->schedule, "cosine") == 0 ? CG_SCHED_COSINE : CG_SCHED_LINEAR;
+    if ((st = cg_ddpm_sched_init(&r->s, kind, TIMESTEPS)) != CG_OK)
+        return cg_trainer_fail(t, st, "bad schedule or %d timesteps", TIMESTEPS);
+    if ((st = cg_ema_init(&r->ema, &r->m.p, f->ema_decay)) != CG_OK)
+        return cg_trainer_fail(t, st, "EMA: out of memory or decay %g outside [0, 1]",
+                               f->ema_decay);
+    cg_rng_init(&r->noise, t->o->seed, STREAM_NOISE);
+    cg_rng_init(&r->drop, t->o->seed, STREAM_DROP);
     /* DDPM's optimizer: Adam(lr, betas (0.9, 0.999)) */
-    cg_adam_init(&r->adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
-    cg_ddpm_extras(r->extra, &r->m.a, &r->s, (int)o->batch);
-    r->cs = (cg_ckpt_state){.seed = o->seed, .extra = r->extra, .nextra = CG_DX_COUNT,
-                            .ema = &r->ema};
+    cg_adam_init(&r->adam, t->o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
+    cg_trainer_params(t, &r->m.p, &r->adam.t, &r->ema);
+    cg_trainer_keep(t, "rng.noise", (int64_t *)&r->noise.offset);
+    cg_trainer_keep(t, "rng.dropout", (int64_t *)&r->drop.offset);
+    cg_ckpt_int x[CG_DX_COUNT];
+    cg_ddpm_extras(x, &r->m.a, &r->s, (int)t->o->batch);
+    for (int i = CG_DX_FIRST_RUN; i < CG_DX_COUNT; i++)
+        cg_trainer_setting(t, x[i].name, x[i].value, shown[i]);
     return CG_OK;
 }
 
-static cg_status write_real_grid(run *r)
+static void describe(cg_trainer *t, void *self, char *buf, size_t len)
 {
-    cg_batch b;
-    cg_loader_state keep = cg_loader_get_state(r->loader);
-    cg_loader_next(r->loader, &b);
-    int n = b.n < GRID_N ? b.n : GRID_N, S = r->m.a.image_size;
-    char path[4096], why[512];
-    path_in(path, sizeof path, r->o->out_dir, "real.png");
-    cg_status st = cg_png_write_grid(path, b.x, n, r->m.a.in_ch, S, S, 8, why, sizeof why);
-    if (st != CG_OK)
-        return fail(r, st, "%s", why);
-    /* hand the same batches to training as if none was taken */
-    if ((st = cg_loader_restore(r->loader, &keep, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    return CG_OK;
-}
-
-static void describe(run *r, int64_t per_epoch)
-{
+    ddpm_run *r = self;
     const cg_unet_arch *a = &r->m.a;
     char mult[64] = "", attn[64] = "";
     for (int i = 0; i < a->nlevels; i++)
@@ -250,158 +126,118 @@ static void describe(run *r, int64_t per_epoch)
         if (a->attn & (1u << k))
             snprintf(attn + strlen(attn), sizeof attn - strlen(attn), "%s%d", *attn ? "," : "",
                      1 << k);
-    fprintf(stderr, "ddpm: %s, %lld images of %dx%dx%d, batch %lld, %lld steps per epoch; "
-            "ch %d, ch-mult %s, %d res blocks, attention at %s, dropout %g, %s schedule, T %d, "
-            "EMA %g; %lld parameters\n", r->ds.name, (long long)r->ds.count, a->in_ch,
-            a->image_size, a->image_size, (long long)r->o->batch, (long long)per_epoch, a->ch,
-            mult, a->num_res_blocks, *attn ? attn : "none", a->dropout,
-            r->s.kind == CG_SCHED_COSINE ? "cosine" : "linear", r->s.T, r->ema.decay,
-            (long long)cg_params_count(&r->m.p));
+    (void)t;
+    snprintf(buf, len, "ch %d, ch-mult %s, %d res blocks, attention at %s, dropout %g, %s "
+             "schedule, T %d, EMA %g", a->ch, mult, a->num_res_blocks, *attn ? attn : "none",
+             a->dropout, r->s.kind == CG_SCHED_COSINE ? "cosine" : "linear", r->s.T,
+             r->ema.decay);
 }
 
-static cg_status diverged(run *r, int64_t s, int64_t epoch, double loss)
+static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out)
 {
-    char values[64];
-    snprintf(values, sizeof values, "loss = %g", loss);
-    return cg_run_diverged(r->err, r->errlen, "ddpm", r->o, s, epoch, values,
-                           r->saved_step);
+    ddpm_run *r = self;
+    (void)b;
+    double loss = 0;
+    cg_status st = cg_ddpm_step(&t->ctx, &r->m, &r->s, &r->adam, &r->ema, x, &r->noise,
+                                &r->drop, &loss);
+    cg_scalars_put(out, "loss", loss);
+    return st;
 }
 
-static cg_status interrupted(run *r, int sig, int64_t steps)
+/* The EMA weights alone for PyTorch */
+static cg_status on_save(cg_trainer *t, void *self)
 {
-    return cg_run_interrupted(r->err, r->errlen, "ddpm", r->o, sig, steps);
+    ddpm_run *r = self;
+    char why[1024], path[4096];
+    cg_trainer_path(t, path, sizeof path, "unet_ema.safetensors");
+    cg_ema_swap(&r->ema, &r->m.p);
+    cg_status st = cg_weights_save(path, &r->m.p, why, sizeof why);
+    cg_ema_swap(&r->ema, &r->m.p);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
 }
 
-cg_status cg_ddpm_train(const cg_train_opts *o, const cg_ddpm_opts *d, cg_ddpm_result *res,
-                        char *err, size_t errlen)
+/* GRID_N DDIM samples with the EMA weights from the fixed x_T into DIR/samples.png */
+static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
 {
-    memset(res, 0, sizeof *res);
-    run R = {.o = o, .d = d, .saved_step = -1, .err = err, .errlen = errlen};
-    run *r = &R;
-    err[0] = '\0';
-    cg_metrics log = {0};
-    cg_progress prog;
-    int progressing = 0;
-    cg_status st = open_all(r);
-    if (st != CG_OK)
-        goto done;
-    int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = cg_run_total_steps(o, per_epoch);
-    int64_t first = 1;
-    char why[1024];
-    if (o->resume && (st = resume(r, &first)) != CG_OK)
-        goto done;
-    if (o->out_dir) {
-        st = cg_run_open_log(&log, o, first, why, sizeof why);
-        if (st != CG_OK) {
-            fail(r, st, "%s", why);
-            goto done;
-        }
-        if (!o->resume && (st = write_real_grid(r)) != CG_OK)
-            goto done;
-    }
-    if (!o->quiet)
-        describe(r, per_epoch);
-    cg_progress_begin(&prog, total, per_epoch,
-                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
-                                         .start_step = first - 1, .unit = "img"});
-    progressing = 1;
-    cg_train_catch_signals();
-    int64_t inject = nan_step();
-    double t_start = 0;
-    int64_t timed = 0;
+    ddpm_run *r = self;
+    int steps = (int)((const ddpm_flags *)t->settings)->sample_steps;
+    if (!t->o->out_dir || steps <= 0)
+        return CG_OK;
+    if (!t->o->quiet)
+        fprintf(stderr, "ddpm: sampling %d images with DDIM, %d steps, EMA weights\n", GRID_N,
+                steps);
     const cg_unet_arch *a = &r->m.a;
-    for (int64_t s = first; s <= total; s++) {
-        cg_batch b;
-        cg_loader_next(r->loader, &b);
-        cg_ctx *ctx = &r->ctx;
-        if (s == inject)
-            ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
-        int S = a->image_size;
-        cg_tensor *x;
-        if (o->device == CG_CPU) {
-            x = cg_wrap(ctx, (real *)b.x, CG_SHAPE(b.n, a->in_ch, S, S));
-        } else {
-            x = cg_new_on(ctx, o->device, CG_SHAPE(b.n, a->in_ch, S, S));
-            if (x)
-                cg_copy_from_host(ctx, x, b.x);  /* pinned, asynchronous */
-        }
-        if (!x || ctx->err) {
-            st = fail(r, ctx->err, "%s", ctx->errmsg);
-            break;
-        }
-        if (s == first + 1)
-            t_start = cg_monotonic_seconds();  /* the first step warms up */
-        double loss = 0;
-        st = cg_ddpm_step(ctx, &r->m, &r->s, &r->adam, &r->ema, x, &r->noise, &r->drop, &loss);
-        if (st != CG_OK) {
-            fail(r, st, "step %lld: %s", (long long)s, ctx->errmsg);
-            break;
-        }
-        if (s > first)
-            timed++;
-        int64_t epoch = b.epoch + 1;
-        if (!isfinite(loss)) {
-            st = diverged(r, s, epoch, loss);
-            break;
-        }
-        if (s == first)
-            res->first_loss = loss;
-        res->loss = loss;
-        res->steps = s;
-        cg_progress_update(&prog, s, epoch, b.n, "loss", loss, (const char *)NULL);
-        cg_metrics_write(&log, s, epoch, b.n, "loss", loss, (const char *)NULL);
-        if (b.last_in_epoch)
-            res->epochs_done = epoch;
-        if (cg_metrics_failed(&log, NULL, 0)) {
-            /* the log cannot be written (a full disk): the checkpoint first */
-            if (o->out_dir)
-                save(r, s, epoch);
-            st = cg_run_log_failed(err, errlen, "ddpm", o, &log, s, r->saved_step == s);
-            break;
-        }
-        if (!o->out_dir)
-            continue;
-        int end = s == total || cg_train_signal();
-        if (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0))
-            if ((st = save(r, s, epoch)) != CG_OK)
-                break;
-        if (cg_train_signal())
-            break;
+    int64_t n = (int64_t)GRID_N * a->in_ch * a->image_size * a->image_size;
+    real *x = malloc(sizeof(real) * (size_t)n);
+    if (!x)
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory for the sample grid");
+    cg_rng fx;
+    cg_rng_init(&fx, t->o->seed, STREAM_FIXED_X);
+    cg_rng_normal(&fx, x, n, 0.0, 1.0);
+    char why[512], path[4096];
+    double t0 = cg_monotonic_seconds();
+    cg_ema_swap(&r->ema, &r->m.p);
+    cg_status st = cg_ddpm_sample(&t->ctx, &r->m, &r->s, x, GRID_N, steps, 1, &fx, NULL, 0,
+                                  why, sizeof why);
+    cg_ema_swap(&r->ema, &r->m.p);
+    cg_scalars_put(out, "sample_s", cg_monotonic_seconds() - t0);
+    if (st != CG_OK) {
+        cg_trainer_fail(t, st, "sample grid: %s", why);
+    } else {
+        cg_trainer_path(t, path, sizeof path, "samples.png");
+        st = cg_png_write_grid(path, x, GRID_N, a->in_ch, a->image_size, a->image_size, 8,
+                               why, sizeof why);
+        if (st != CG_OK)
+            cg_trainer_fail(t, st, "%s", why);
     }
-    if (timed > 0)
-        res->img_per_s = (double)timed * (double)o->batch / (cg_monotonic_seconds() - t_start);
-    int sig = cg_train_signal();
-    cg_train_release_signals();
-    if (progressing) {
-        cg_progress_end(&prog);
-        progressing = 0;
-    }
-    if (st == CG_OK && sig) {
-        st = interrupted(r, sig, res->steps);
-        res->interrupted = sig;
-    }
-    if (st == CG_OK && o->out_dir && d->sample_steps > 0) {
-        if (!o->quiet)
-            fprintf(stderr, "ddpm: sampling %d images with DDIM, %d steps, EMA weights\n",
-                    GRID_N, d->sample_steps);
-        st = write_grid(r, "samples.png", &res->sample_s);
-    }
-    if (st == CG_OK)
-        cg_metrics_write(&log, res->steps, res->steps ? (res->steps - 1) / per_epoch + 1 : 0,
-                         0, "img_per_s", res->img_per_s, "sample_s", res->sample_s,
-                         (const char *)NULL);
-done:
-    if (progressing)
-        cg_progress_end(&prog);
-    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
-        st = cg_run_log_failed(err, errlen, "ddpm", o, &log, res->steps,
-                               r->saved_step == res->steps);
-    cg_loader_close(r->loader);
-    cg_dataset_free(&r->ds);
+    free(x);
+    return st;
+}
+
+static void free_run(void *self)
+{
+    ddpm_run *r = self;
     cg_unet_free(&r->m);
     cg_ddpm_sched_free(&r->s);
     cg_ema_free(&r->ema);
-    cg_ctx_free(&r->ctx);
-    return st;
 }
+
+static int default_size(const void *settings)
+{
+    (void)settings;
+    return 32;
+}
+
+#define F(field) offsetof(ddpm_flags, field)
+static const cg_flag flags[] = {
+    {"ch", CG_FLAG_INT, F(ch), "128", 2, 1024, "N", "UNet base width, even", NULL},
+    {"ch-mult", CG_FLAG_STR, F(ch_mult), NULL, 0, 0, "M,M,..",
+     "width multiplier per resolution (default 1,2,2,2 at 32x32, 1,2,2,2,4 at 64x64)", NULL},
+    {"num-res-blocks", CG_FLAG_INT, F(num_res_blocks), "2", 1, CG_UNET_MAX_BLOCKS, "N",
+     "residual blocks per resolution", NULL},
+    {"attn", CG_FLAG_STR, F(attn), "16", 0, 0, "R,..|none", "resolutions with self-attention",
+     NULL},
+    {"dropout", CG_FLAG_REAL, F(dropout), "0.1", 0, 0.99, "P", "dropout in the residual blocks",
+     NULL},
+    {"schedule", CG_FLAG_CHOICE, F(schedule), "linear", 0, 0, "linear|cosine",
+     "noise schedule over T = 1000 steps (linear: 1e-4 to 0.02)", NULL},
+    {"ema-decay", CG_FLAG_REAL, F(ema_decay), "0.9999", 0, 0.999999, "D",
+     "decay of the weights' EMA used for sampling", NULL},
+    {"sample-steps", CG_FLAG_INT, F(sample_steps), "50", 0, 1000, "N",
+     "DDIM steps of the final sample grid, 0: no grid", NULL},
+};
+#undef F
+
+const cg_model_kind cg_kind_ddpm = {
+    .name = "ddpm", .title = "DDPM",
+    .summary = "DDPM: a UNet learns to denoise Fashion-MNIST (32x32) or CelebA (64x64)",
+    .batch = 128, .lr = 2e-4, .ckpt_every = 500, .gpu = 1, .checkpoints = 1,
+    .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
+    .flags = flags, .nflags = sizeof flags / sizeof flags[0],
+    .settings_size = sizeof(ddpm_flags), .state_size = sizeof(ddpm_run),
+    .default_size = default_size, .real_grid = 1, .build = build, .describe = describe,
+    .step = step, .on_save = on_save, .finish = finish, .free = free_run,
+    .files = "samples: %s/samples.png (DDIM, EMA weights); EMA weights: "
+             "%s/unet_ema.safetensors",
+};

@@ -83,20 +83,4 @@ cg_status cg_dcgan_step(cg_ctx *ctx, cg_dcgan *m, cg_adam *opt_d, cg_adam *opt_g
 cg_status cg_dcgan_load_generator(const char *path, cg_dcgan *m, cg_dcgan_arch *a, char *err,
                                   size_t errlen);
 
-/* The training run behind `cugen train dcgan`. */
-typedef struct {
-    cg_dcgan_arch a;
-    int bn_running;        /* sample grids with running statistics */
-} cg_dcgan_opts;
-
-typedef struct {
-    int64_t steps, epochs_done;
-    cg_dcgan_stats last;
-    double img_per_s;        /* training steps after the first (warm-up) */
-    int interrupted;         /* SIGINT / SIGTERM caught (checkpoint saved); 0: none */
-} cg_dcgan_result;
-
-cg_status cg_dcgan_train(const cg_train_opts *o, const cg_dcgan_opts *d, cg_dcgan_result *res,
-                         char *err, size_t errlen);
-
 #endif

@@ -175,24 +175,4 @@ cg_status cg_ddpm_load(const char *path, cg_unet *m, cg_ddpm_sched *s, int use_e
 /* Is this safetensors file (or run directory) a DDPM checkpoint? */
 int cg_ddpm_is_checkpoint(const char *path);
 
-/* ---- the training run ---------------------------------------------------- */
-typedef struct {
-    cg_unet_arch a;          /* image_size / in_ch 0: from the data */
-    cg_sched_kind schedule;
-    int T;
-    double ema_decay;
-    int sample_steps;        /* DDIM steps of the final grid */
-} cg_ddpm_opts;
-
-typedef struct {
-    int64_t steps, epochs_done;
-    double loss, first_loss; /* last step's, first step's */
-    double img_per_s;
-    double sample_s;         /* seconds for the final grid */
-    int interrupted;
-} cg_ddpm_result;
-
-cg_status cg_ddpm_train(const cg_train_opts *o, const cg_ddpm_opts *d, cg_ddpm_result *res,
-                        char *err, size_t errlen);
-
 #endif

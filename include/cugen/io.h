@@ -317,6 +317,15 @@ int cg_plot_pixel(const cg_plot_opts *o, double x, double y, int *px, int *py);
 /* Draws the series in order (later ones on top) and writes the PNG atomically. */
 cg_status cg_png_plot(const char *path, const cg_plot_series *s, int ns, const cg_plot_opts *o,
                       char *err, size_t len);
+/* Several plots side by side, cols to a row, each the size of the first's
+ * options (0: 480 x 480), into one PNG written atomically. */
+typedef struct {
+    const cg_plot_series *series;
+    int ns;
+    cg_plot_opts opts;
+} cg_plot_panel;
+cg_status cg_png_plot_panels(const char *path, const cg_plot_panel *p, int np, int cols,
+                             char *err, size_t len);
 /* Two point sets: a (na points, orange, labelled label_a) under b (nb points,
  * blue, label_b), 3-pixel squares. o may be NULL (480 x 480, fitted range,
  * equal aspect). */
@@ -365,6 +374,9 @@ void cg_progress_begin(cg_progress *p, int64_t total_steps, int64_t steps_per_ep
  * (a batch; 0 if not counted), with (const char *name, double value) pairs
  * ending with NULL, at most CG_PROGRESS_MAX_VALUES. */
 void cg_progress_update(cg_progress *p, int64_t step, int64_t epoch, int64_t n_items, ...);
+/* The same with n names and values in arrays. */
+void cg_progress_update_n(cg_progress *p, int64_t step, int64_t epoch, int64_t n_items, int n,
+                          const char *const *names, const double *values);
 /* Shows the last update if it was not shown, and ends the terminal line. */
 void cg_progress_end(cg_progress *p);
 

@@ -105,7 +105,15 @@ cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err,
 cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
                                  size_t len);
 cg_status cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...);
+/* The same with n names and values in arrays (at most CG_METRICS_MAX_VALUES
+ * through cg_metrics_write). */
+#define CG_METRICS_MAX_VALUES 16
+cg_status cg_metrics_write_n(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, int n,
+                             const char *const *names, const double *values);
 int cg_metrics_failed(const cg_metrics *m, char *msg, size_t len);
+/* DIR/curves.png: a panel per scalar of DIR/metrics.jsonl against the step
+ * (host/io/curves.c); nothing when no scalar has two points. */
+cg_status cg_metrics_plot(const char *dir, char *err, size_t len);
 /* Closes the log; CG_ERR_IO when a write failed or the last buffered bytes
  * could not be written (the message then in cg_metrics_failed). */
 cg_status cg_metrics_close(cg_metrics *m);

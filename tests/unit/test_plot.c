@@ -4,11 +4,13 @@
  * pixel mapping, automatic ranges, legend and title.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cugen/io.h"
+#include "cugen/train.h"
 #include "harness.h"
 
 static const uint8_t ORANGE[3] = CG_PLOT_ORANGE, BLUE[3] = CG_PLOT_BLUE;
@@ -172,4 +174,50 @@ TEST(plot_markers_are_clipped_to_the_plot_area)
     CHECK(count_rgb(&im, s.rgb) == 25, "%d pixels", count_rgb(&im, s.rgb));
     CHECK(!memcmp(pixel(&im, px + 4, py - 4), s.rgb, 3) && !memcmp(pixel(&im, px, py), s.rgb, 3));
     cg_image8_free(&im);
+}
+
+/* curves.png from a metrics log: a panel per scalar with two points or
+ * more, the bookkeeping fields and a one-point summary left out, each
+ * panel's curve in blue inside its own cell; a log line cut short (a
+ * killed run) is skipped. */
+TEST(plot_curves_of_a_metrics_log_one_panel_per_scalar)
+{
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    FILE *f = fopen(th_path(dir, "metrics.jsonl"), "w");
+    REQUIRE(f);
+    for (int s = 1; s <= 40; s++)
+        fprintf(f, "{\"step\": %d, \"epoch\": 1, \"loss\": %g, \"kl\": %g, \"steps_per_s\": 3, "
+                "\"items_per_s\": null, \"elapsed_s\": %g}\n", s, 10.0 / s, 0.1 * s, 0.5 * s);
+    fprintf(f, "{\"step\": 20, \"epoch\": 1, \"test_elbo\": -90.5, \"elapsed_s\": 1}\n");
+    fprintf(f, "{\"step\": 40, \"epoch\": 2, \"test_elbo\": -80.25, \"elapsed_s\": 2}\n");
+    fprintf(f, "{\"step\": 40, \"epoch\": 2, \"img_per_s\": 1234, \"elapsed_s\": 2}\n");
+    fprintf(f, "{\"step\": 41, \"epoch\": 2, \"loss\": 1e3");  /* cut short */
+    fclose(f);
+    char err[256];
+    cg_status st = cg_metrics_plot(dir, err, sizeof err);
+    REQUIRE(st == CG_OK, "%s", err);
+    cg_image8 im;
+    REQUIRE(cg_png_read(th_path(dir, "curves.png"), &im, err, sizeof err) == CG_OK, "%s", err);
+    /* loss, kl, test_elbo: three panels of 400 x 260 in one row */
+    CHECK(im.width == 1200 && im.height == 260, "%d x %d", im.width, im.height);
+    for (int p = 0; p < 3; p++) {
+        int n = 0;
+        for (int y = 0; y < im.height; y++)
+            for (int x = 400 * p; x < 400 * (p + 1) && x < im.width; x++)
+                n += !memcmp(pixel(&im, x, y), BLUE, 3);
+        /* 40 points of 2 x 2 pixels, overlapping where the curve is steep;
+         * test_elbo: 2 points */
+        CHECK(n >= (p == 2 ? 8 : 40), "panel %d: %d blue pixels", p, n);
+    }
+    cg_image8_free(&im);
+    /* a log with nothing to draw writes nothing and is no error */
+    f = fopen(th_path(dir, "metrics.jsonl"), "w");
+    REQUIRE(f);
+    fprintf(f, "{\"step\": 1, \"epoch\": 1, \"img_per_s\": 5, \"elapsed_s\": 1}\n");
+    fclose(f);
+    REQUIRE(unlink(th_path(dir, "curves.png")) == 0);
+    CHECK(cg_metrics_plot(dir, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(access(th_path(dir, "curves.png"), F_OK) != 0, "curves.png written");
+    th_rmtree(dir);
 }

@@ -64,7 +64,7 @@ TEST(cli_vae_run_directory_pictures_and_eval)
                            "metrics.jsonl", "result.json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
         CHECK(exists(run, files[i]), "no %s in the run directory", files[i]);
-    CHECK(strstr(r.out, "test ELBO"), "%s", r.out);
+    CHECK(strstr(r.out, "test_elbo"), "%s", r.out);
     cg_image8 im;
     char err[256];
     /* traversal: 2 rows (latent 2) of 11 images of 28x28, 2 pixels of padding */
@@ -292,9 +292,9 @@ TEST(cli_vae_conv_bad_flags)
 {
     th_run_result r;
     NEED_BIN(&r, "train", "vae", "--arch", "conv", "--hidden", "64");
-    usage_error(&r, "--hidden is the MLP's width");
+    usage_error(&r, "--hidden applies with --arch mlp only");
     NEED_BIN(&r, "train", "vae", "--width", "8");
-    usage_error(&r, "--width is the conv VAE's");
+    usage_error(&r, "--width applies with --arch conv only");
     NEED_BIN(&r, "train", "vae", "--likelihood", "poisson");
     usage_error(&r, "--likelihood");
     NEED_BIN(&r, "train", "vae", "--arch", "conv", "--width", "0");

@@ -1,0 +1,266 @@
+/*
+ * train_flags.c: the flags of `cugen train`: those every model shares, and
+ * each model's own built from its table (cg_flag): defaults, ranges,
+ * conditions, --help with the defaults, and the device choice.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/train_kinds.h"
+
+int cli_device_asked_cuda;
+
+const cg_model_kind *cli_kind_find(const char *name)
+{
+    for (int i = 0; i < cli_n_kinds; i++)
+        if (strcmp(cli_kinds[i]->name, name) == 0)
+            return cli_kinds[i];
+    return NULL;
+}
+
+int cli_shared_flags(arg_opt *opts, cg_train_opts *o, const char **device, const char **out,
+                     int64_t *seed, int64_t *image_size, int *no_out)
+{
+    const arg_opt shared[] = {
+        {"steps", ARG_INT, &o->steps, "N", "stop after N optimizer steps", 1, 1e12, 0},
+        {"epochs", ARG_INT, &o->epochs, "N", "stop after N passes over the data", 1, 1e9, 0},
+        {"batch", ARG_INT, &o->batch, "N", "batch size", 1, 1 << 20, 0},
+        {"lr", ARG_DOUBLE, &o->lr, "LR", "learning rate", 1e-12, 10, 0},
+        {"seed", ARG_INT, seed, "N", "random seed (default 0)", 0, 9.007199254740992e15, 0},
+        {"device", ARG_CHOICE, device, "auto|cpu|cuda", "where to compute (default auto)", 1, 0,
+         0},
+        {"out", ARG_STR, out, "DIR",
+         "write metrics.jsonl, result.json, pictures (and checkpoints) here (default: a new "
+         "runs/MODEL-N); one run at a time (DIR/.lock)", 1, 0, 0},
+        {"resume", ARG_FLAG, &o->resume, NULL, "continue the run in --out from its checkpoint",
+         1, 0, 0},
+        {"overwrite", ARG_FLAG, &o->overwrite, NULL,
+         "start over in a --out that holds a run: first remove its *.safetensors, *.png, "
+         "metrics.jsonl and result.json", 1, 0, 0},
+        {"no-out", ARG_FLAG, no_out, NULL, "write no files (no run directory)", 1, 0, 0},
+        {"ckpt-every", ARG_INT, &o->ckpt_every, "N",
+         "with --out: checkpoint every N steps and at the end (default: the model's)", 1, 1e12,
+         0},
+        {"log-every", ARG_INT, &o->log_every, "N",
+         "a progress line every N steps when stderr is not a terminal (default 100)", 1, 1e12,
+         0},
+        {"quiet", ARG_FLAG, &o->quiet, NULL, "no progress line", 1, 0, 0},
+        /* from here on: only for the models whose kind->shared names them */
+        {"data", ARG_CHOICE, &o->data, "fashion-mnist|mnist|celeba|imagefolder|"
+         "8gaussians|moons|swissroll|checkerboard|gaussian",
+         "the training data (default fashion-mnist; realnvp: a 2-D set, default moons)", 1, 0,
+         0},
+        {"data-dir", ARG_STR, &o->data_dir, "PATH",
+         "where they are (celeba: the file of cugen prepare celeba)", 1, 0, 0},
+        {"image-size", ARG_INT, image_size, "32|64", "image side (default: the model's)", 32,
+         64, 0},
+        {"deterministic", ARG_FLAG, &o->deterministic, NULL,
+         "reproducible kernels only (the CPU path always is)", 1, 0, 0},
+        {"tf32", ARG_FLAG, &o->tf32, NULL,
+         "GPU: TF32 tensor-core math for matrix products and convolutions (faster; about 1e-3 "
+         "relative instead of fp32's 1e-6)", 1, 0, 0},
+    };
+    int n = (int)(sizeof shared / sizeof shared[0]);
+    memcpy(opts, shared, sizeof shared);
+    return n;
+}
+
+/* index of the first flag that applies only to some models */
+static int first_optional(const arg_opt *opts, int nshared)
+{
+    int i = 0;
+    while (i < nshared && strcmp(opts[i].name, "data") != 0)
+        i++;
+    return i;
+}
+
+static int takes_shared(const cg_model_kind *k, const char *name)
+{
+    char have[200], key[40];
+    snprintf(have, sizeof have, " %s ", k->shared ? k->shared : "");
+    snprintf(key, sizeof key, " %s ", name);
+    return strstr(have, key) != NULL;
+}
+
+static void *field(void *settings, const cg_flag *f)
+{
+    return (char *)settings + f->offset;
+}
+
+static const arg_kind kinds_of[] = {
+    [CG_FLAG_INT] = ARG_INT, [CG_FLAG_REAL] = ARG_DOUBLE, [CG_FLAG_CHOICE] = ARG_CHOICE,
+    [CG_FLAG_STR] = ARG_STR, [CG_FLAG_BOOL] = ARG_FLAG};
+
+int cli_model_flags(const cg_model_kind *k, arg_opt *opts, int nshared, int max, void *settings)
+{
+    int n = nshared;
+    for (int i = 0; i < k->nflags && n < max; i++) {
+        const cg_flag *f = &k->flags[i];
+        void *dst = field(settings, f);
+        if (f->def) {
+            if (f->kind == CG_FLAG_INT)
+                *(int64_t *)dst = strtoll(f->def, NULL, 10);
+            else if (f->kind == CG_FLAG_REAL)
+                *(double *)dst = strtod(f->def, NULL);
+            else if (f->kind == CG_FLAG_BOOL)
+                *(int *)dst = strcmp(f->def, "1") == 0;
+            else
+                *(const char **)dst = f->def;
+        }
+        int ranged = f->kind == CG_FLAG_INT || f->kind == CG_FLAG_REAL;
+        opts[n++] = (arg_opt){f->name, kinds_of[f->kind], dst, f->meta, f->help,
+                              ranged ? f->min : 1, ranged ? f->max : 0, 0};
+    }
+    return n;
+}
+
+static int known_by(const cg_model_kind *k, const char *name, size_t len)
+{
+    for (int i = 0; i < k->nflags; i++)
+        if (strlen(k->flags[i].name) == len && strncmp(k->flags[i].name, name, len) == 0)
+            return 1;
+    return 0;
+}
+
+int cli_flags_foreign(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nopts,
+                      int argc, char **argv)
+{
+    for (int a = 2; a < argc; a++) {
+        if (strncmp(argv[a], "--", 2) != 0)
+            continue;
+        const char *name = argv[a] + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        int mine = 0;
+        for (int i = 0; i < nopts && !mine; i++)
+            mine = strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0;
+        if (mine)
+            continue;
+        for (int j = 0; j < cli_n_kinds; j++)
+            if (known_by(cli_kinds[j], name, len)) {
+                fprintf(stderr, "%s %s: --%.*s is not a flag of this model (see %s %s --help)\n",
+                        cmd, k->name, (int)len, name, cmd, k->name);
+                return ARGS_ERROR;
+            }
+    }
+    return ARGS_OK;
+}
+
+void cli_flags_usage(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nshared,
+                     int nopts)
+{
+    arg_opt mine[96];
+    static char help[64][512];
+    int n = 0, opt0 = first_optional(opts, nshared);
+    for (int i = 0; i < nopts && n < 96; i++) {
+        if (i >= opt0 && i < nshared && !takes_shared(k, opts[i].name))
+            continue;
+        mine[n] = opts[i];
+        if (i >= nshared && i - nshared < 64) {
+            const cg_flag *f = &k->flags[i - nshared];
+            int kk = snprintf(help[i - nshared], sizeof help[0], "%s", f->help);
+            if (f->def && f->kind != CG_FLAG_BOOL)
+                kk += snprintf(help[i - nshared] + kk, sizeof help[0] - (size_t)kk,
+                               " (default %s)", f->def);
+            const char *eq = f->only ? strchr(f->only, '=') : NULL;
+            if (eq)
+                snprintf(help[i - nshared] + kk, sizeof help[0] - (size_t)kk, " [with --%.*s %s]",
+                         (int)(eq - f->only), f->only, eq + 1);
+            mine[n].help = help[i - nshared];
+        }
+        n++;
+    }
+    char syn[64];
+    snprintf(syn, sizeof syn, "%s [flags]", k->name);
+    args_usage(cmd, syn, mine, n);
+    if (k->data_help)
+        printf("\n%s\n", k->data_help);
+}
+
+/* "arch=conv" holds in settings */
+static int holds(const cg_model_kind *k, const char *only, const void *settings)
+{
+    const char *eq = strchr(only, '=');
+    if (!eq)
+        return 1;
+    size_t len = (size_t)(eq - only);
+    for (int i = 0; i < k->nflags; i++) {
+        const cg_flag *f = &k->flags[i];
+        if (strlen(f->name) != len || strncmp(f->name, only, len) != 0)
+            continue;
+        const void *v = (const char *)settings + f->offset;
+        if (f->kind == CG_FLAG_CHOICE || f->kind == CG_FLAG_STR)
+            return *(const char *const *)v && strcmp(*(const char *const *)v, eq + 1) == 0;
+        if (f->kind == CG_FLAG_BOOL)
+            return *(const int *)v == atoi(eq + 1);
+        if (f->kind == CG_FLAG_INT)
+            return *(const int64_t *)v == strtoll(eq + 1, NULL, 10);
+        return *(const double *)v == strtod(eq + 1, NULL);
+    }
+    return 1;
+}
+
+int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nshared,
+                    int nopts, const void *settings)
+{
+    for (int i = first_optional(opts, nshared); i < nshared; i++)
+        if (opts[i].seen && !takes_shared(k, opts[i].name)) {
+            fprintf(stderr, "%s %s: --%s is not a flag of this model (see %s %s --help)\n", cmd,
+                    k->name, opts[i].name, cmd, k->name);
+            return ARGS_ERROR;
+        }
+    for (int i = nshared; i < nopts; i++) {
+        const cg_flag *f = &k->flags[i - nshared];
+        if (opts[i].seen && f->only && !holds(k, f->only, settings)) {
+            const char *eq = strchr(f->only, '=');
+            fprintf(stderr, "%s %s: --%s applies with --%.*s %s only\n", cmd, k->name, f->name,
+                    (int)(eq - f->only), f->only, eq + 1);
+            return ARGS_ERROR;
+        }
+    }
+    return ARGS_OK;
+}
+
+int cli_train_device(const char *cmd, const cg_model_kind *k, const char *device,
+                     cg_train_opts *o, char *note, size_t len)
+{
+    cli_device_asked_cuda = strcmp(device, "cuda") == 0;
+    cg_status st = cg_device_resolve(device, &o->device, note, len);
+    if (st != CG_OK) {
+        fprintf(stderr, "%s %s: %s\n", cmd, k->name, note);
+        return 2;
+    }
+    if (o->device == CG_CUDA && !k->gpu) {
+        if (cli_device_asked_cuda) {
+            fprintf(stderr, "%s %s: --device cuda: this model trains on the CPU only\n", cmd,
+                    k->name);
+            return 2;
+        }
+        o->device = CG_CPU;
+        snprintf(note, len, "device: cpu (auto: this model trains on the CPU only)");
+    }
+    return 0;
+}
+
+FILE *cli_open_result(const cg_train_opts *o)
+{
+    if (!o->out_dir)
+        return NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/result.json", o->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "cugen train: cannot write %s\n", path);
+    return f;
+}
+
+const char *cli_jnum(char *buf, double v)
+{
+    if (isfinite(v))
+        snprintf(buf, 32, "%.9g", v);
+    else
+        snprintf(buf, 32, "null");
+    return buf;
+}

@@ -1,0 +1,247 @@
+/*
+ * train_legacy.c: the models that still run their own training loops
+ * (gaussian, linear-game, realnvp): their kinds in the
+ * registry, flag tables, and what `cugen train` prints and writes for them.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/train_kinds.h"
+#include "cugen/flow.h"
+#include "cugen/models.h"
+
+#define open_result cli_open_result
+
+/* A bad value from the user is a usage error (2); anything else failed work (1). */
+static int exit_code(cg_status st)
+{
+    return st == CG_ERR_ARG ? 2 : 1;
+}
+
+static int run_gaussian(const cg_train_opts *o, const void *settings)
+{
+    (void)settings;
+    const int n = 6;
+    cg_gaussian_result r;
+    char err[256];
+    cg_status st = cg_gaussian_fit(o, cg_gaussian_notebook_points, n, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return exit_code(st);
+    }
+    double gap = r.nll - r.nll_mle;
+    printf("\nGaussian MLE on the notebook's %d points, %lld Adam steps:\n", n,
+           (long long)r.steps);
+    printf("  fitted     mean (%.5f, %.5f)  cov [[%.5f, %.5f], [%.5f, %.5f]]\n", r.mean[0],
+           r.mean[1], r.cov[0], r.cov[1], r.cov[2], r.cov[3]);
+    printf("  closed form mean (%.5f, %.5f)  cov [[%.5f, %.5f], [%.5f, %.5f]]\n",
+           r.mean_mle[0], r.mean_mle[1], r.cov_mle[0], r.cov_mle[1], r.cov_mle[2], r.cov_mle[3]);
+    printf("  NLL reached %.6f, closed-form MLE %.6f, difference %.2e (%s 1e-4)\n", r.nll,
+           r.nll_mle, gap, fabs(gap) < 1e-4 ? "within" : "NOT within");
+    printf("  notebook challenge: NLL < 23 ... %s\n", r.nll < 23 ? "yes" : "no");
+    if (o->out_dir)
+        printf("  picture: %s/fit.png (points, fitted and closed-form 1/2/3-sigma ellipses)\n",
+               o->out_dir);
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"gaussian\", \"steps\": %lld, \"nll\": %.9g, \"nll_mle\": %.9g, "
+                "\"mean\": [%.9g, %.9g], \"cov\": [%.9g, %.9g, %.9g, %.9g]}\n",
+                (long long)r.steps, r.nll, r.nll_mle, r.mean[0], r.mean[1], r.cov[0], r.cov[1],
+                r.cov[2], r.cov[3]);
+        fclose(f);
+    }
+    return 0;
+}
+
+static int run_linear_game(const cg_train_opts *o, const void *settings)
+{
+    (void)settings;
+    const int n_data = 1000;  /* the notebook's num_samples */
+    cg_linear_game_result r;
+    char err[256];
+    cg_status st = cg_linear_game_fit(o, n_data, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return exit_code(st);
+    }
+    printf("\nLinear generative game, %d data points, %lld steps:\n", n_data, (long long)r.steps);
+    printf("  true model  A [[%.4f, %.4f], [%.4f, %.4f]]  b (%.4f, %.4f)\n", r.A[0], r.A[1],
+           r.A[2], r.A[3], r.b[0], r.b[1]);
+    printf("  learnt      W [[%.4f, %.4f], [%.4f, %.4f]]  v (%.4f, %.4f)\n", r.W[0], r.W[1],
+           r.W[2], r.W[3], r.v[0], r.v[1]);
+    printf("  W W^T       [[%.4f, %.4f], [%.4f, %.4f]]\n", r.WWt[0], r.WWt[1], r.WWt[2], r.WWt[3]);
+    printf("  data cov    [[%.4f, %.4f], [%.4f, %.4f]]  (A A^T = [[%.4f, %.4f], [%.4f, %.4f]])\n",
+           r.data_cov[0], r.data_cov[1], r.data_cov[2], r.data_cov[3],
+           r.A[0] * r.A[0] + r.A[1] * r.A[1], r.A[0] * r.A[2] + r.A[1] * r.A[3],
+           r.A[0] * r.A[2] + r.A[1] * r.A[3], r.A[2] * r.A[2] + r.A[3] * r.A[3]);
+    printf("  data mean   (%.4f, %.4f)\n", r.data_mean[0], r.data_mean[1]);
+    printf("  |W W^T - cov| / |cov| = %.4f,  |v - mean| = %.4f,  final MMD^2 = %.5f\n",
+           r.cov_rel_err, r.mean_err, r.mmd2);
+    if (o->out_dir)
+        printf("  pictures: %s/start.png (before), %s/samples.png (after); data orange, "
+               "generated blue\n", o->out_dir, o->out_dir);
+    FILE *f = open_result(o);
+    if (f) {
+        fprintf(f, "{\"model\": \"linear-game\", \"steps\": %lld, \"cov_rel_err\": %.9g, "
+                "\"mean_err\": %.9g, \"mmd2\": %.9g, \"W\": [%.9g, %.9g, %.9g, %.9g], "
+                "\"v\": [%.9g, %.9g]}\n", (long long)r.steps, r.cov_rel_err, r.mean_err, r.mmd2,
+                r.W[0], r.W[1], r.W[2], r.W[3], r.v[0], r.v[1]);
+        fclose(f);
+    }
+    return 0;
+}
+
+typedef struct {
+    int64_t hidden, layers, width, scales;
+    double temperature;
+    const char *norm;
+} realnvp_flags;
+
+static int run_realnvp_images(const cg_train_opts *o, const realnvp_flags *fl)
+{
+    if (fl->hidden) {
+        fprintf(stderr, "cugen train realnvp: --hidden is the 2-D flow's; on images the nets' "
+                "width is --width\n");
+        return 2;
+    }
+    cg_flowimg_opts f = {.layers = fl->layers ? (int)fl->layers : 3,
+                         .width = fl->width ? (int)fl->width : 32,
+                         .temperature = fl->temperature ? fl->temperature : 1.0,
+                         .scales = fl->scales ? (int)fl->scales : 2,
+                         .norm = fl->norm && strcmp(fl->norm, "batchnorm") == 0
+                                     ? CG_FLOWIMG_BATCHNORM : CG_FLOWIMG_ACTNORM};
+    if (f.layers > CG_FLOWIMG_MAX_L) {
+        fprintf(stderr, "cugen train realnvp: --layers on images is per stage, at most %d\n",
+                CG_FLOWIMG_MAX_L);
+        return 2;
+    }
+    cg_flowimg_result r;
+    char err[4200];
+    cg_status st = cg_flowimg_train(o, &f, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return r.interrupted ? 128 + r.interrupted : exit_code(st);
+    }
+    printf("\nRealNVP on %s: %lld steps, %.1f img/s\n", o->data, (long long)r.steps,
+           r.img_per_s);
+    printf("  bits per dimension: last batch %.4f, test (first 1000 images) %.4f\n",
+           r.train_bpd, r.test_bpd);
+    if (o->out_dir)
+        printf("  samples (temperature %g): %s/samples.png; weights: %s/flow.safetensors\n",
+               f.temperature, o->out_dir, o->out_dir);
+    FILE *fr = open_result(o);
+    if (fr) {
+        fprintf(fr, "{\"model\": \"realnvp\", \"data\": \"%s\", \"steps\": %lld, "
+                "\"train_bpd\": %.9g, \"test_bpd\": %.9g, \"img_per_s\": %.6g}\n", o->data,
+                (long long)r.steps, r.train_bpd, r.test_bpd, r.img_per_s);
+        fclose(fr);
+    }
+    return 0;
+}
+
+static int run_realnvp(const cg_train_opts *o, const void *settings)
+{
+    const realnvp_flags *fl = settings;
+    cg_toy toy;
+    char why[256];
+    int is_toy = !o->data || cg_toy_parse(o->data, &toy, why, sizeof why) == CG_OK;
+    if (!is_toy)
+        return run_realnvp_images(o, fl);
+    if (fl->scales || fl->norm) {
+        fprintf(stderr, "cugen train realnvp: --scales and --norm are the image flow's "
+                "(--data fashion-mnist, ...)\n");
+        return 2;
+    }
+    cg_train_opts cpu;
+    if (o->device == CG_CUDA) {   /* the image flow's loop moves to the GPU, not this one */
+        if (cli_device_asked_cuda) {
+            fprintf(stderr, "cugen train realnvp: --device cuda: the 2-D flow trains on the "
+                    "CPU only (the image flow on either)\n");
+            return 2;
+        }
+        cpu = *o;
+        cpu.device = CG_CPU;
+        o = &cpu;
+        if (!o->quiet)
+            printf("device: cpu (auto: the 2-D flow trains on the CPU only)\n");
+    }
+    if (fl->width || fl->temperature || o->data_dir || o->image_size) {
+        fprintf(stderr, "cugen train realnvp: --width, --temperature, --data-dir and "
+                "--image-size are for image data (--data fashion-mnist, ...)\n");
+        return 2;
+    }
+    if (o->resume) {
+        fprintf(stderr, "cugen train realnvp: --resume: the 2-D flow keeps no checkpoints (it "
+                "trains in seconds); run it again\n");
+        return 2;
+    }
+    cg_flow2d_opts f = {.layers = fl->layers ? (int)fl->layers : 8,
+                        .hidden = fl->hidden ? (int)fl->hidden : 64,
+                        .eval_points = 20000};
+    char err[4200];
+    cg_status st = cg_toy_parse(o->data ? o->data : "moons", &f.toy, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train realnvp: --data: %s\n", err);
+        return 2;
+    }
+    cg_flow2d_result r;
+    st = cg_flow2d_train(o, &f, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen train %s\n", err);
+        return exit_code(st);
+    }
+    printf("\nRealNVP on %s: %lld steps, %d coupling layers of width %d\n", cg_toy_name(f.toy),
+           (long long)r.steps, f.layers, f.hidden);
+    printf("  NLL on %lld fresh points: flow %.4f nats (before training %.4f), best single "
+           "Gaussian %.4f\n", (long long)f.eval_points, r.nll, r.nll_start, r.gauss_nll);
+    if (o->out_dir)
+        printf("  pictures: %s/samples.png (samples over the data), %s/density.png; weights: "
+               "%s/flow.safetensors\n", o->out_dir, o->out_dir, o->out_dir);
+    FILE *fr = open_result(o);
+    if (fr) {
+        fprintf(fr, "{\"model\": \"realnvp\", \"data\": \"%s\", \"steps\": %lld, "
+                "\"nll\": %.9g, \"nll_start\": %.9g, \"gauss_nll\": %.9g, "
+                "\"train_nll\": %.9g}\n", cg_toy_name(f.toy), (long long)r.steps, r.nll,
+                r.nll_start, r.gauss_nll, r.train_nll);
+        fclose(fr);
+    }
+    return 0;
+}
+
+
+#define F(type, field) offsetof(type, field)
+const cg_model_kind cli_kind_gaussian = {
+    .name = "gaussian", .title = "Gaussian MLE",
+    .summary = "2-D Gaussian MLE by Adam on the seed notebook's six points",
+    .steps = 2000, .batch = 6, .lr = 0.05, .run = run_gaussian};
+
+const cg_model_kind cli_kind_linear_game = {
+    .name = "linear-game", .title = "linear game",
+    .summary = "linear generator x = Wz + v matched to x = Az + b by MMD",
+    .steps = 600, .batch = 128, .lr = 0.02, .checkpoints = 1, .ckpt_every = 100,
+    .run = run_linear_game};
+
+static const cg_flag realnvp_table[] = {
+    {"hidden", CG_FLAG_INT, F(realnvp_flags, hidden), NULL, 1, 65536, "N",
+     "2-D: hidden layer width (default 64)", NULL},
+    {"layers", CG_FLAG_INT, F(realnvp_flags, layers), NULL, 1, CG_FLOW2D_MAX_LAYERS, "N",
+     "coupling layers (2-D, default 8; images: per stage, default 3, the last stage one "
+     "more)", NULL},
+    {"width", CG_FLAG_INT, F(realnvp_flags, width), NULL, 1, 512, "N",
+     "images: the s/t nets' width (default 32)", NULL},
+    {"temperature", CG_FLAG_REAL, F(realnvp_flags, temperature), NULL, 0.01, 10, "T",
+     "images: samples drawn from N(0, T^2) (default 1)", NULL},
+    {"scales", CG_FLAG_INT, F(realnvp_flags, scales), NULL, 1, CG_FLOWIMG_MAX_SCALES, "N",
+     "images: scales, each but the last ending in a squeeze and a factor-out (default 2; the "
+     "side must be a multiple of 2^(N-1))", NULL},
+    {"norm", CG_FLAG_CHOICE, F(realnvp_flags, norm), NULL, 0, 0, "actnorm|batchnorm",
+     "images: normalisation after each coupling (default actnorm)", NULL},
+};
+const cg_model_kind cli_kind_realnvp = {
+    .name = "realnvp", .title = "RealNVP",
+    .summary = "RealNVP flow: 2-D on a toy set (--data moons) or on images",
+    .steps = 3000, .batch = 256, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .gpu = 1,
+    .shared = "data data-dir image-size deterministic", .flags = realnvp_table, .nflags = 6,
+    .settings_size = sizeof(realnvp_flags), .run = run_realnvp};

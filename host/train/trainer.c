@@ -1,0 +1,456 @@
+/*
+ * trainer.c: the one training loop (trainer.h). A model gives its hooks; the
+ * trainer owns the data set and loader, resume, the metrics log, progress,
+ * signals, the NaN guard, the checkpoint cadence, the arena reset after
+ * every step and the result.
+ *
+ * Checkpoint values: "loader.epoch", "loader.index", "loader.rng_offset"
+ * (the trainer's), then what the model keeps (cg_trainer_keep) and its
+ * settings ("run.*", cg_trainer_setting), under the names the model loops
+ * of earlier versions used, so their checkpoints still resume.
+ *
+ * Not for: a model's networks, step or pictures (host/models/), flags
+ * (host/cli/train.c).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cugen/cuda.h"
+#include "cugen/trainer.h"
+
+#define GRID_N 64
+
+void cg_scalars_put(cg_scalars *s, const char *name, double value)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->name[i], name) == 0) {
+            s->value[i] = value;
+            return;
+        }
+    if (s->n < CG_SCALARS_MAX) {
+        s->name[s->n] = name;
+        s->value[s->n++] = value;
+    }
+}
+
+double cg_scalars_get(const cg_scalars *s, const char *name)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->name[i], name) == 0)
+            return s->value[i];
+    return NAN;
+}
+
+cg_status cg_trainer_fail(cg_trainer *t, cg_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cg_run_vfail(t->err, t->errlen, t->kind->name, st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+void cg_trainer_path(const cg_trainer *t, char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", t->o->out_dir ? t->o->out_dir : ".", name);
+}
+
+void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *ema)
+{
+    t->params = p;
+    t->optim_t = optim_t;
+    t->ema = ema;
+}
+
+static void add_value(cg_trainer *t, const char *name, int64_t value, int64_t *bound,
+                      const char *shown)
+{
+    if (t->nextra == CG_TRAINER_MAX_STATE) {  /* a model declaring this many is a bug */
+        fprintf(stderr, "%s: more than %d checkpoint values\n", t->kind->name,
+                CG_TRAINER_MAX_STATE);
+        abort();
+    }
+    t->extra[t->nextra] = (cg_ckpt_int){.name = name, .value = value};
+    t->bound[t->nextra] = bound;
+    t->shown[t->nextra++] = shown;
+}
+
+void cg_trainer_keep(cg_trainer *t, const char *name, int64_t *value)
+{
+    add_value(t, name, *value, value, NULL);
+}
+
+void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const char *shown)
+{
+    add_value(t, name, value, NULL, shown);
+}
+
+enum { X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_MODEL };
+
+static void fill_state(cg_trainer *t, int64_t step, int64_t epoch)
+{
+    cg_loader_state ls = cg_loader_get_state(t->loader);
+    t->cs.step = step;
+    t->cs.epoch = epoch;
+    t->cs.optim_t = t->optim_t ? *t->optim_t : 0;
+    t->extra[X_LOADER_EPOCH].value = ls.epoch;
+    t->extra[X_LOADER_INDEX].value = ls.index;
+    t->extra[X_LOADER_RNG].value = (int64_t)ls.rng_offset;
+    for (int i = X_MODEL; i < t->nextra; i++)
+        if (t->bound[i])
+            t->extra[i].value = *t->bound[i];
+}
+
+/* The checkpoint (atomically, the previous kept as .prev), then the model's files. */
+static cg_status save(cg_trainer *t, void *self, int64_t step, int64_t epoch)
+{
+    char why[1024];
+    fill_state(t, step, epoch);
+    cg_status st = cg_ckpt_save_dir(t->o->out_dir, t->params, &t->cs, why, sizeof why);
+    if (st != CG_OK)
+        return cg_trainer_fail(t, st, "checkpoint at step %lld: %s", (long long)step, why);
+    t->saved_step = step;
+    return t->kind->on_save ? t->kind->on_save(t, self) : CG_OK;
+}
+
+/* The settings, which cg_run_resume checks, must be one run of extras. */
+static cg_status order_settings(cg_trainer *t, int *lo, int *hi)
+{
+    cg_ckpt_int e[CG_TRAINER_MAX_STATE];
+    int64_t *b[CG_TRAINER_MAX_STATE];
+    const char *s[CG_TRAINER_MAX_STATE];
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < t->nextra; i++)
+            if ((pass == 0) == (i < X_MODEL || t->bound[i] != NULL)) {
+                e[n] = t->extra[i];
+                b[n] = t->bound[i];
+                s[n++] = t->shown[i];
+            }
+    memcpy(t->extra, e, sizeof e[0] * (size_t)n);
+    memcpy(t->bound, b, sizeof b[0] * (size_t)n);
+    memcpy(t->shown, s, sizeof s[0] * (size_t)n);
+    *hi = n;
+    *lo = n;
+    while (*lo > X_MODEL && !t->bound[*lo - 1])
+        (*lo)--;
+    return CG_OK;
+}
+
+static cg_status resume(cg_trainer *t, int lo, int hi, int64_t *first)
+{
+    cg_status st = cg_run_resume(t->o, t->kind->name, t->params, &t->cs, lo, hi, t->shown,
+                                 first, t->err, t->errlen);
+    if (st != CG_OK)
+        return st;
+    st = cg_run_restore_loader(t->loader, t->extra[X_LOADER_EPOCH].value,
+                               t->extra[X_LOADER_INDEX].value, t->extra[X_LOADER_RNG].value,
+                               t->kind->name, t->err, t->errlen);
+    if (st != CG_OK)
+        return st;
+    if (t->optim_t)
+        *t->optim_t = t->cs.optim_t;
+    for (int i = X_MODEL; i < t->nextra; i++)
+        if (t->bound[i])
+            *t->bound[i] = t->extra[i].value;
+    t->saved_step = t->cs.step;
+    return CG_OK;
+}
+
+static cg_status open_data(cg_trainer *t)
+{
+    const cg_train_opts *o = t->o;
+    const cg_model_kind *k = t->kind;
+    char why[1024];
+    t->image_size = o->image_size       ? o->image_size
+                    : k->default_size ? k->default_size(t->settings)
+                                      : k->image_size;
+    cg_data_spec spec = {.name = o->data ? o->data : k->data ? k->data : "fashion-mnist",
+                         .dir = o->data_dir, .size = t->image_size};
+    cg_status st = cg_dataset_open(&spec, &t->ds, why, sizeof why);
+    if (st != CG_OK)
+        return cg_trainer_fail(t, st, "%s", why);
+    if (k->test_split) {
+        spec.split = "test";
+        if (cg_dataset_open(&spec, &t->test, why, sizeof why) != CG_OK) {
+            t->test = t->ds;          /* borrowed: freed once */
+            t->test_is_train = 1;
+        }
+    }
+    return CG_OK;
+}
+
+static cg_status open_all(cg_trainer *t, void *self)
+{
+    const cg_train_opts *o = t->o;
+    char why[1024];
+    cg_status st = open_data(t);
+    if (st != CG_OK)
+        return st;
+    if ((st = cg_ctx_init(&t->ctx)) != CG_OK)
+        return cg_trainer_fail(t, st, "out of memory");
+    if (o->device == CG_CUDA) {
+        cg_cuda_set_deterministic(o->deterministic);
+        cg_cuda_set_tf32(o->tf32);
+    }
+    static const char *const loader_names[X_MODEL] = {"loader.epoch", "loader.index",
+                                                      "loader.rng_offset"};
+    for (int i = 0; i < X_MODEL; i++)
+        add_value(t, loader_names[i], 0, NULL, NULL);
+    if ((st = t->kind->build(t, self)) != CG_OK)
+        return st;
+    if (!t->params)
+        return cg_trainer_fail(t, CG_ERR_STATE, "the model declared no parameters");
+    if (t->ds.count < o->batch)
+        return cg_trainer_fail(t, CG_ERR_ARG, "--batch %lld is larger than the data set "
+                               "(%lld images)", (long long)o->batch, (long long)t->ds.count);
+    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
+    if ((st = cg_loader_open(&t->loader, &t->ds, &lo, why, sizeof why)) != CG_OK)
+        return cg_trainer_fail(t, st, "%s", why);
+    t->cs = (cg_ckpt_state){.seed = o->seed, .extra = t->extra, .nextra = t->nextra,
+                            .ema = t->ema};
+    return CG_OK;
+}
+
+/* DIR/real.png: the first batch, which training then gets as if none was taken. */
+static cg_status write_real_grid(cg_trainer *t)
+{
+    cg_batch b;
+    cg_loader_state keep = cg_loader_get_state(t->loader);
+    cg_loader_next(t->loader, &b);
+    int n = b.n < GRID_N ? b.n : GRID_N;
+    char path[4096], why[512];
+    cg_trainer_path(t, path, sizeof path, "real.png");
+    cg_status st = cg_png_write_grid(path, b.x, n, t->ds.channels, t->ds.height, t->ds.width, 8,
+                                     why, sizeof why);
+    if (st != CG_OK)
+        return cg_trainer_fail(t, st, "%s", why);
+    if ((st = cg_loader_restore(t->loader, &keep, why, sizeof why)) != CG_OK)
+        return cg_trainer_fail(t, st, "%s", why);
+    return CG_OK;
+}
+
+/* A test hook: CUGEN_FAULT_NAN_STEP=N puts a NaN into the batch of step N,
+ * so the NaN guard is exercised by a genuinely diverged step. */
+static int64_t nan_step(void)
+{
+    const char *s = getenv("CUGEN_FAULT_NAN_STEP");
+    return s ? strtoll(s, NULL, 10) : -1;
+}
+
+/* The batch as an (n, C, H, W) tensor on the model's device. */
+static cg_tensor *batch_tensor(cg_trainer *t, const cg_batch *b)
+{
+    cg_ctx *ctx = &t->ctx;
+    int shape[4] = {b->n, t->ds.channels, t->ds.height, t->ds.width};
+    if (t->o->device == CG_CPU)
+        return cg_wrap(ctx, (real *)b->x, shape, 4);
+    cg_tensor *x = cg_new_on(ctx, t->o->device, shape, 4);
+    if (x)
+        cg_copy_from_host(ctx, x, b->x);  /* pinned, asynchronous */
+    return x;
+}
+
+static void scalars_text(const cg_scalars *s, char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->n && k < len; i++)
+        if (!isfinite(s->value[i]))
+            k += (size_t)snprintf(buf + k, len - k, "%s%s = %g", k ? ", " : "", s->name[i],
+                                  s->value[i]);
+}
+
+static int all_finite(const cg_scalars *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!isfinite(s->value[i]))
+            return 0;
+    return 1;
+}
+
+static void merge(cg_scalars *into, const cg_scalars *from)
+{
+    for (int i = 0; i < from->n; i++)
+        cg_scalars_put(into, from->name[i], from->value[i]);
+}
+
+typedef struct {
+    cg_metrics log;
+    cg_progress prog;
+    int progressing;
+} run_io;
+
+/* The steps first..total; the status of the first failure. */
+static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_train_result *res)
+{
+    const cg_train_opts *o = t->o;
+    const cg_model_kind *k = t->kind;
+    int64_t inject = nan_step();
+    double t_start = 0;
+    int64_t timed = 0;
+    cg_status st = CG_OK;
+    for (int64_t s = first; s <= t->total; s++) {
+        cg_batch b;
+        cg_loader_next(t->loader, &b);
+        if (s == inject)
+            ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
+        if (s == first + 1)
+            t_start = cg_monotonic_seconds();  /* the first step warms up */
+        t->step = s;
+        t->epoch = b.epoch + 1;
+        cg_scalars out = {0};
+        cg_tensor *x = batch_tensor(t, &b);
+        st = x && !t->ctx.err ? k->step(t, self, x, &b, &out) : t->ctx.err;
+        if (st == CG_OK && t->ctx.err)
+            st = t->ctx.err;
+        if (st != CG_OK)
+            cg_trainer_fail(t, st, "step %lld: %s", (long long)s, t->ctx.errmsg);
+        cg_ctx_step_end(&t->ctx);
+        if (st != CG_OK)
+            break;
+        if (s > first)
+            timed++;
+        if (!all_finite(&out)) {
+            char values[512];
+            scalars_text(&out, values, sizeof values);
+            st = cg_run_diverged(t->err, t->errlen, k->name, o, s, t->epoch, values,
+                                 t->saved_step);
+            break;
+        }
+        if (s == first)
+            res->first = out;
+        res->last = out;
+        res->steps = s;
+        cg_progress_update_n(&io->prog, s, t->epoch, b.n, out.n, out.name, out.value);
+        cg_metrics_write_n(&io->log, s, t->epoch, b.n, out.n, out.name, out.value);
+        if (b.last_in_epoch) {
+            res->epochs_done = t->epoch;
+            if (k->epoch_end) {
+                cg_scalars ep = {0};
+                if ((st = k->epoch_end(t, self, t->epoch, &ep)) != CG_OK)
+                    break;
+                merge(&res->final, &ep);
+                cg_metrics_write_n(&io->log, s, t->epoch, 0, ep.n, ep.name, ep.value);
+            }
+        }
+        if (cg_metrics_failed(&io->log, NULL, 0)) {
+            /* the log cannot be written (a full disk): the checkpoint first */
+            if (o->out_dir)
+                save(t, self, s, t->epoch);
+            st = cg_run_log_failed(t->err, t->errlen, k->name, o, &io->log, s,
+                                   t->saved_step == s);
+            break;
+        }
+        if (!o->out_dir)
+            continue;
+        int end = s == t->total || cg_train_signal();
+        if (k->checkpoints &&
+            (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0)))
+            if ((st = save(t, self, s, t->epoch)) != CG_OK)
+                break;
+        if (cg_train_signal())
+            break;
+    }
+    if (timed > 0)
+        res->img_per_s = (double)timed * (double)o->batch / (cg_monotonic_seconds() - t_start);
+    return st;
+}
+
+static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
+{
+    const cg_train_opts *o = t->o;
+    char why[1024];
+    cg_status st = open_all(t, self);
+    if (st != CG_OK)
+        return st;
+    t->per_epoch = cg_loader_batches_per_epoch(t->loader);
+    t->total = cg_run_total_steps(o, t->per_epoch);
+    int lo, hi;
+    order_settings(t, &lo, &hi);
+    if (o->resume && (st = resume(t, lo, hi, first)) != CG_OK)
+        return st;
+    if ((st = cg_run_open_log(&io->log, o, *first, why, sizeof why)) != CG_OK)
+        return cg_trainer_fail(t, st, "%s", why);
+    if (o->out_dir && !o->resume && t->kind->real_grid && (st = write_real_grid(t)) != CG_OK)
+        return st;
+    if (!o->quiet) {
+        char desc[1024] = "";
+        if (t->kind->describe)
+            t->kind->describe(t, self, desc, sizeof desc);
+        fprintf(stderr, "%s: %s, %lld images of %dx%dx%d, batch %lld, %lld steps per epoch; "
+                "%s%s%lld parameters%s\n", t->kind->name, t->ds.name, (long long)t->ds.count,
+                t->ds.channels, t->ds.height, t->ds.width, (long long)o->batch,
+                (long long)t->per_epoch, desc, *desc ? ", " : "",
+                (long long)cg_params_count(t->params),
+                t->kind->test_split && t->test_is_train
+                    ? "; no test split: measured on the training set" : "");
+    }
+    return CG_OK;
+}
+
+cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const cg_train_opts *o,
+                         cg_train_result *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    err[0] = '\0';
+    cg_trainer T = {.kind = kind, .o = o, .settings = settings, .saved_step = -1, .err = err,
+                    .errlen = errlen};
+    cg_trainer *t = &T;
+    run_io io = {0};
+    void *self = calloc(1, kind->state_size ? kind->state_size : 1);
+    if (!self)
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
+    int64_t first = 1;
+    cg_status st = start(t, self, &io, &first);
+    if (st == CG_OK) {
+        cg_progress_begin(&io.prog, t->total, t->per_epoch,
+                          &(cg_progress_cfg){.tty = -1, .every = o->log_every,
+                                             .quiet = o->quiet, .start_step = first - 1,
+                                             .unit = "img"});
+        io.progressing = 1;
+        cg_train_catch_signals();
+        st = loop(t, self, &io, first, res);
+        int sig = cg_train_signal();
+        cg_train_release_signals();
+        cg_progress_end(&io.prog);
+        io.progressing = 0;
+        if (st == CG_OK && sig) {
+            st = cg_run_interrupted(err, errlen, kind->name, o, sig, res->steps);
+            res->interrupted = sig;
+        }
+        if (st == CG_OK && kind->finish) {
+            cg_scalars fin = {0};
+            if ((st = kind->finish(t, self, &fin)) == CG_OK)
+                merge(&res->final, &fin);
+        }
+        if (st == CG_OK) {
+            cg_scalars end = res->final;
+            cg_scalars_put(&end, "img_per_s", res->img_per_s);
+            cg_metrics_write_n(&io.log, res->steps,
+                               res->steps ? (res->steps - 1) / t->per_epoch + 1 : 0, 0, end.n,
+                               end.name, end.value);
+        }
+    }
+    if (io.progressing)
+        cg_progress_end(&io.prog);
+    if (cg_metrics_close(&io.log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, kind->name, o, &io.log, res->steps,
+                               t->saved_step == res->steps);
+    char why[1024];
+    if ((st == CG_OK || res->interrupted) && o->out_dir && res->steps > 0 &&
+        cg_metrics_plot(o->out_dir, why, sizeof why) != CG_OK && st == CG_OK)
+        st = cg_trainer_fail(t, CG_ERR_IO, "%s", why);
+    if (kind->free)
+        kind->free(self);
+    free(self);
+    cg_loader_close(t->loader);
+    if (kind->test_split && !t->test_is_train)
+        cg_dataset_free(&t->test);
+    cg_dataset_free(&t->ds);
+    cg_ctx_free(&t->ctx);
+    return st;
+}

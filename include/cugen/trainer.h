@@ -1,0 +1,180 @@
+/*
+ * trainer.h: the one training loop, and a model as it sees one.
+ *
+ * A model kind (cg_model_kind) is a table: its name and defaults, its own
+ * flags, and a few hooks. The trainer (host/train/trainer.c) does what every
+ * run needs: it opens the data set and the loader, builds the model through
+ * its hook, resumes, and then runs
+ *
+ *     for (step = first; step <= total; step++) {
+ *         next batch -> x on the model's device
+ *         hooks->step(x)                 forward, loss, backward, optimizer
+ *         arena reset
+ *         diagnostics: NaN check, progress, metrics, epoch hook, checkpoint
+ *     }
+ *
+ * with signals, the metrics log, the checkpoint cadence and the messages of
+ * a diverged, interrupted or full-disk run. What a step reports is a list of
+ * named scalars; the progress line, metrics.jsonl, the result printed and
+ * result.json, and curves.png all come from them.
+ *
+ * The registry of the models `cugen train` knows is host/cli/registry.c.
+ */
+#ifndef CUGEN_TRAINER_H
+#define CUGEN_TRAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cugen/data.h"
+#include "cugen/io.h"
+#include "cugen/tape.h"
+#include "cugen/train.h"
+
+/* ---- named scalars ------------------------------------------------------- */
+#define CG_SCALARS_MAX 8
+typedef struct {
+    int n;
+    const char *name[CG_SCALARS_MAX];  /* static strings: metric names (loss_D, test_elbo) */
+    double value[CG_SCALARS_MAX];
+} cg_scalars;
+
+/* Sets name to value (replacing an earlier value of the same name); more
+ * than CG_SCALARS_MAX names are dropped. */
+void cg_scalars_put(cg_scalars *s, const char *name, double value);
+/* The value of name, NaN when absent. */
+double cg_scalars_get(const cg_scalars *s, const char *name);
+
+/* ---- a model's flags -------------------------------------------------------
+ * Each flag is a field of the model's settings struct (offset): INT an
+ * int64_t, REAL a double, CHOICE and STR a const char *, BOOL an int. def is
+ * the default as the user would type it (NULL: none; BOOL: off). The CLI
+ * fills the struct from the defaults, then from the command line, checks
+ * the ranges and choices, and builds --help from the table. */
+typedef enum { CG_FLAG_INT, CG_FLAG_REAL, CG_FLAG_CHOICE, CG_FLAG_STR, CG_FLAG_BOOL } cg_flag_kind;
+
+typedef struct {
+    const char *name;    /* without dashes */
+    cg_flag_kind kind;
+    size_t offset;       /* of its field in the settings struct */
+    const char *def;
+    double min, max;     /* INT and REAL, inclusive */
+    const char *meta;    /* "N"; CHOICE: the choices "a|b|c" */
+    const char *help;
+    const char *only;    /* "flag=value": given with another value of that flag, an
+                          * error (NULL: always applies) */
+} cg_flag;
+
+typedef struct cg_trainer cg_trainer;
+
+/* ---- a model kind ---------------------------------------------------------- */
+typedef struct cg_model_kind {
+    const char *name;       /* `cugen train NAME` */
+    const char *title;      /* in the result: "DCGAN" */
+    const char *summary;    /* one line in `cugen train --help` */
+    /* defaults of the shared flags: steps 0 (and epochs 0): one epoch */
+    int64_t steps, epochs, batch, ckpt_every;
+    double lr;
+    int gpu;                /* trains on the GPU too */
+    int checkpoints;        /* keeps checkpoints (--resume works) */
+    /* which shared flags apply, space separated: "data data-dir image-size
+     * deterministic tf32" (the others apply to every model) */
+    const char *shared;
+    const char *data;       /* default --data */
+    const char *data_help;  /* --help's line for --data, NULL: the usual */
+
+    const cg_flag *flags;   /* the model's own */
+    int nflags;
+    size_t settings_size;   /* of the struct the flags are fields of */
+    /* optional: checks between flags, after parsing; CG_ERR_ARG with a line in err */
+    cg_status (*check)(const void *settings, const cg_train_opts *o, char *err, size_t len);
+
+    /* A model not (yet) on the trainer runs its own loop and prints its own
+     * result: 0 or an exit code. The hooks below are then unused. */
+    int (*run)(const cg_train_opts *o, const void *settings);
+
+    /* The trainer's hooks (run == NULL). self: state_size zeroed bytes. */
+    size_t state_size;
+    int image_size;         /* default side of the images (0: the data set's) */
+    int (*default_size)(const void *settings);  /* optional: instead of image_size */
+    int test_split;         /* open the test split too (the training split when there is none) */
+    int real_grid;          /* write real.png, a batch of the data, on a fresh start */
+    /* Build and initialise the model on t->o->device with its optimizers,
+     * from t->settings and the data set (t->ds); then declare its
+     * parameters and checkpoint state (cg_trainer_params, _keep, _setting). */
+    cg_status (*build)(cg_trainer *t, void *self);
+    /* A line on stderr about the model before training (after "NAME: "). */
+    void (*describe)(cg_trainer *t, void *self, char *buf, size_t len);
+    /* One optimizer step on x (n, C, H, W) on the model's device (b: the
+     * host batch it came from): named scalars into out, the first ones on
+     * the progress line. Errors: the status, with ctx->errmsg set. */
+    cg_status (*step)(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out);
+    /* optional: after the last step of epoch `epoch` (1-based); measures into out */
+    cg_status (*epoch_end)(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out);
+    /* optional: after each checkpoint, the model's own files (weights for PyTorch) */
+    cg_status (*on_save)(cg_trainer *t, void *self);
+    /* optional: once at the end of a run that was neither stopped by an
+     * error nor interrupted: pictures and final measures into out */
+    cg_status (*finish)(cg_trainer *t, void *self, cg_scalars *out);
+    void (*free)(void *self);
+    /* printed after the result with the run directory: "samples: %s/samples.png" */
+    const char *files;
+} cg_model_kind;
+
+/* ---- the trainer ------------------------------------------------------------ */
+#define CG_TRAINER_MAX_STATE 48
+
+struct cg_trainer {
+    const cg_model_kind *kind;
+    const cg_train_opts *o;
+    const void *settings;   /* the model's flags (kind->flags' struct) */
+    cg_dataset ds, test;    /* test: the test split, or ds itself (test_is_train) */
+    int test_is_train;
+    cg_loader *loader;
+    cg_ctx ctx;
+    int64_t per_epoch, total, step, epoch;
+    /* declared by build */
+    cg_params *params;
+    cg_ema *ema;
+    int64_t *optim_t;       /* the step count stored as the checkpoint's optim_t */
+    int image_size;         /* the side the data set was opened at */
+    /* checkpoint state: the loader's position, then the model's values */
+    cg_ckpt_int extra[CG_TRAINER_MAX_STATE];
+    int64_t *bound[CG_TRAINER_MAX_STATE];   /* where a kept value lives; NULL: a setting */
+    const char *shown[CG_TRAINER_MAX_STATE];/* how a setting is named to the user */
+    int nextra;
+    cg_ckpt_state cs;
+    int64_t saved_step;     /* of the last checkpoint written or resumed from; -1: none */
+    char *err;
+    size_t errlen;
+};
+
+/* The parameters to checkpoint (and, with an EMA, its shadow), and the
+ * optimizer step count saved as optim_t. */
+void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *ema);
+/* A value saved in each checkpoint under name and put back on resume (an
+ * RNG offset, a second optimizer's step count). */
+void cg_trainer_keep(cg_trainer *t, const char *name, int64_t *value);
+/* A setting saved in each checkpoint under name ("run.nz"); --resume with
+ * another value is refused with a message naming `shown` ("--nz"). */
+void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const char *shown);
+/* "MODEL: message" into t->err; returns st. */
+cg_status cg_trainer_fail(cg_trainer *t, cg_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* DIR/name of the run directory into buf (the run has one when o->out_dir). */
+void cg_trainer_path(const cg_trainer *t, char *buf, size_t len, const char *name);
+
+typedef struct {
+    int64_t steps, epochs_done;
+    double img_per_s;
+    int interrupted;        /* the signal that stopped the run, or 0 */
+    cg_scalars first, last; /* the first and last step's scalars */
+    cg_scalars final;       /* of the last epoch_end and finish */
+} cg_train_result;
+
+/* Runs kind with settings under o. A failure: the status, "MODEL: ..." in err. */
+cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const cg_train_opts *o,
+                         cg_train_result *res, char *err, size_t errlen);
+
+#endif
