@@ -21,11 +21,18 @@
  * cg_atomic_open / cg_atomic_commit are the same steps (without the
  * rotation) for a file written through a FILE * as it is produced.
  *
+ * The temporaries that exist at a given moment are also listed in a table a
+ * signal handler can read, so that a process killed on purpose in the
+ * middle of a write removes them first (cg_atomic_abandon). A process killed
+ * with SIGKILL cannot; the next run in the directory removes what it left
+ * (rundir.c).
+ *
  * Not for: what goes into the file (safetensors.c, png.c, packed.c), or reading.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +74,66 @@ cg_status io_err(cg_status st, char *err, size_t errlen, const char *fmt, ...)
     io_verr(st, err, errlen, fmt, ap);
     va_end(ap);
     return st;
+}
+
+/* The temporaries of this process's writes in progress. A slot is free (0),
+ * being claimed (1) or names one file (2); the state is a lock-free atomic,
+ * so that a thread claims a slot alone and a signal handler sees a name only
+ * once it is written. More writes at once than slots: the extra ones are not
+ * listed, and only rundir.c's sweep removes what they leave. */
+#define PENDING_SLOTS 8
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "pending_state must be usable in a signal handler");
+static atomic_int pending_state[PENDING_SLOTS];
+static char pending_name[PENDING_SLOTS][PATH_MAX];
+
+static void pending_add(const char *tmp)
+{
+    size_t n = strlen(tmp);
+    if (n >= PATH_MAX)
+        return;
+    for (int i = 0; i < PENDING_SLOTS; i++) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&pending_state[i], &expect, 1)) {
+            memcpy(pending_name[i], tmp, n + 1);
+            atomic_store(&pending_state[i], 2);
+            return;
+        }
+    }
+}
+
+/* tmp was renamed or removed: forget it. Called after the rename, so that a
+ * signal in between finds the name gone (ENOENT) rather than a stray file. */
+static void pending_drop(const char *tmp)
+{
+    for (int i = 0; i < PENDING_SLOTS; i++) {
+        int expect = 2;
+        if (atomic_load(&pending_state[i]) == 2 && strcmp(pending_name[i], tmp) == 0 &&
+            atomic_compare_exchange_strong(&pending_state[i], &expect, 1)) {
+            atomic_store(&pending_state[i], 0);
+            return;
+        }
+    }
+}
+
+/* Done with a temporary name (NULL: none): removed from the disk when
+ * `remove`, from the table, and freed. */
+static void temp_release(char *name, int remove)
+{
+    if (!name)
+        return;
+    if (remove)
+        unlink(name);
+    pending_drop(name);
+    free(name);
+}
+
+void cg_atomic_abandon(void)
+{
+    int e = errno;
+    for (int i = 0; i < PENDING_SLOTS; i++)
+        if (atomic_load(&pending_state[i]) == 2)
+            unlink(pending_name[i]);
+    errno = e;
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -132,8 +199,10 @@ static int open_temp(const char *path, char **tmp)
         if (!(*tmp = temp_name(path)))
             return -1;
         int fd = injected("open") ? -1 : open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0)
+        if (fd >= 0) {
+            pending_add(*tmp);
             return fd;
+        }
         int e = errno;
         free(*tmp);
         *tmp = NULL;
@@ -173,6 +242,7 @@ static int rotate_begin(const char *path, const char *prev, char **held, int *mo
         if (!h)
             return 0;
         if (!injected("rotate") && link(path, h) == 0) {
+            pending_add(h);
             *held = h;
             return 1;
         }
@@ -207,8 +277,7 @@ cg_status io_write_atomic(const char *path, const char *prev, const cg_io_piece 
     const char *step = fill_temp(fd, pieces, npieces, &e);
     if (!step && prev && !rotate_begin(path, prev, &held, &moved)) {
         e = errno;
-        unlink(tmp);
-        free(tmp);
+        temp_release(tmp, 1);
         return io_err(CG_ERR_IO, err, errlen, "%s: cannot keep it as %s: %s; the file is "
                       "unchanged", path, prev, strerror(e));
     }
@@ -219,23 +288,21 @@ cg_status io_write_atomic(const char *path, const char *prev, const cg_io_piece 
             rename(prev, path);  /* put the old one back under its name */
     }
     if (step) {
-        if (held)
-            unlink(held);
-        free(held);
-        unlink(tmp);
-        free(tmp);
+        temp_release(held, 1);
+        temp_release(tmp, 1);
         return io_err(CG_ERR_IO, err, errlen, "%s: %s of the temporary file failed: %s; the "
                       "previous file is unchanged", path, step, strerror(e));
     }
-    free(tmp);
+    temp_release(tmp, 0);
     /* rotation, second half: the old file's second name becomes prev */
     cg_status st = CG_OK;
+    int keep_failed = 0;
     if (held && (injected("prev") || rename(held, prev) != 0)) {
         st = io_err(CG_ERR_IO, err, errlen, "%s: written, but the file it replaced could not be "
                     "kept as %s: %s", path, prev, strerror(errno));
-        unlink(held);
+        keep_failed = 1;
     }
-    free(held);
+    temp_release(held, keep_failed);
     if (!sync_dir(path) && st == CG_OK)
         st = io_err(CG_ERR_IO, err, errlen, "%s: written, but syncing its directory failed: %s "
                     "(the rename may not survive a crash)", path, strerror(errno));
@@ -301,7 +368,7 @@ cg_status cg_atomic_commit(cg_atomic_file *a, char *err, size_t errlen)
         st = io_err(CG_ERR_IO, err, errlen, "%s: %s of the temporary file failed: %s; the "
                     "previous file is unchanged", a->path, step, strerror(e));
     } else {
-        free(a->tmp);
+        temp_release(a->tmp, 0);
         a->tmp = NULL;  /* renamed: nothing to remove */
         if (!sync_dir(a->path))
             st = io_err(CG_ERR_IO, err, errlen, "%s: written, but syncing its directory "
@@ -316,9 +383,7 @@ void cg_atomic_abort(cg_atomic_file *a)
 {
     if (a->f)
         fclose(a->f);
-    if (a->tmp)
-        unlink(a->tmp);
-    free(a->tmp);
+    temp_release(a->tmp, 1);
     free(a->path);
     memset(a, 0, sizeof *a);
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cugen/cuda.h"
+#include "cugen/io.h"
 #include "cugen/train.h"
 
 cg_status cg_device_resolve(const char *want, cg_device *out, char *note, size_t len)
@@ -86,11 +87,19 @@ double cg_lr_cosine(double lr, int64_t step, int64_t total, double final_frac)
 
 static volatile sig_atomic_t caught;
 
+/* The first signal asks the loop to stop after its step (and checkpoint).
+ * A second one kills as usual, but first removes the temporary file of an
+ * atomic write in progress (a checkpoint is tens of MB), which would
+ * otherwise stay beside it. */
 static void on_signal(int sig)
 {
-    caught = sig;
-    /* a second Ctrl-C kills as usual: the handler was one-shot */
+    if (!caught) {
+        caught = sig;
+        return;
+    }
+    cg_atomic_abandon();
     signal(sig, SIG_DFL);
+    raise(sig);  /* delivered when the handler returns, with the default action */
 }
 
 void cg_train_catch_signals(void)

@@ -1,15 +1,19 @@
 /*
  * rundir.c: the run directory of `cugen train`: its lock (DIR/.lock, held
  * by one run at a time), the refusal to start a run over another one, the
- * removal of the previous run's files under --overwrite, and the default
- * directory runs/MODEL-N (train.h).
+ * removal of the previous run's files under --overwrite, the default
+ * directory runs/MODEL-N (train.h), and the removal of the temporary files
+ * that killed runs left behind.
  *
  * Not for: what a run writes into it (each model) or --resume (run.c).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -48,6 +52,52 @@ int cg_rundir_is_run_file(const char *name)
     return run_kind(base);
 }
 
+/* The process id in the name of an atomic write's temporary file,
+ * NAME.tmp.PID.N (host/io/atomic.c), or 0 when name is not one. */
+static long tmp_pid(const char *name)
+{
+    const char *t = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+        t = p;
+    if (!t || t == name || !isdigit((unsigned char)t[5]))
+        return 0;
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    if (*end != '.' || !isdigit((unsigned char)end[1]))
+        return 0;
+    for (const char *p = end + 1; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return 0;
+    return pid > 0 ? pid : 0;
+}
+
+/* Removes the temporary files of atomic writes at the top of dir whose
+ * process is gone: what a run killed in mid-write left (a checkpoint's is
+ * tens of MB). Called with the lock held, so no run writes there now; one
+ * whose process lives is left alone all the same (a command that takes no
+ * lock, cugen sample --out DIR/x.png say, may be writing it). Best effort:
+ * a file that cannot be removed stays. The number removed. */
+static int rundir_sweep_tmp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        long pid = tmp_pid(e->d_name);
+        if (!pid || pid != (long)(pid_t)pid || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 cg_status cg_rundir_lock(const char *dir, int *fd, char *err, size_t len)
 {
     char path[4096];
@@ -71,6 +121,7 @@ cg_status cg_rundir_lock(const char *dir, int *fd, char *err, size_t len)
         snprintf(err, len, "cannot lock %s: %s", path, strerror(e));
         return CG_ERR_IO;
     }
+    rundir_sweep_tmp(dir);
     *fd = f;
     return CG_OK;
 }

@@ -112,6 +112,13 @@ cg_status cg_atomic_open(cg_atomic_file *a, const char *path, char *err, size_t 
 cg_status cg_atomic_commit(cg_atomic_file *a, char *err, size_t errlen);
 void cg_atomic_abort(cg_atomic_file *a);
 
+/* Removes the temporary files of every atomic write (either kind) this
+ * process has in progress, leaving the targets as they were. For a signal
+ * handler about to end the process: async-signal-safe (unlink(2) only, on
+ * names recorded when each temporary was created; errno is preserved). The
+ * writes in progress are not usable afterwards. */
+void cg_atomic_abandon(void);
+
 /*
  * Weights: every parameter and buffer of a cg_params under the name given at
  * cg_param / cg_buffer time (the PyTorch state_dict names of the equivalent
