@@ -83,6 +83,27 @@ $(BUILD)/libcugen_f64.a: $(F64_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The line of cugen --version and cugen info: VERSION, the commit (git
+# describe; "unknown" where there is no .git, as in a tarball) and the build
+# date (from SOURCE_DATE_EPOCH when set, for reproducible builds). Only
+# host/cli/main.c includes $(BUILD)/version.h, and the file is rewritten only
+# when its text changes, so a new commit rebuilds that one object.
+VERSION := 0.1.0
+GIT_HASH := $(shell test -e .git && git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+BUILD_DATE := $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%m-%d)
+VERSION_H := $(BUILD)/version.h
+
+.PHONY: version-check
+version-check:
+$(VERSION_H): version-check
+	@mkdir -p $(dir $@)
+	@printf '%s\n' '#define CUGEN_VERSION "$(VERSION)"' '#define CUGEN_GIT_HASH "$(GIT_HASH)"' \
+	    '#define CUGEN_BUILD_DATE "$(BUILD_DATE)"' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+
+$(BUILD)/f32/host/cli/main.o: $(VERSION_H)
+$(BUILD)/f32/host/cli/main.o: CFLAGS += -I$(BUILD)
+
 $(BUILD)/cugen: $(CLI_OBJ) $(BUILD)/libcugen.a
 	$(CC) $(CFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 

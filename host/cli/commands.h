@@ -12,6 +12,9 @@
 #include "cli/args.h"
 #include "cugen/tensor.h"
 
+/* "cugen VERSION (git HASH[-dirty], built YYYY-MM-DD)", the commit and date
+ * of the build (main.c) */
+const char *cli_version(void);
 int cli_train(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);      /* bench ops | bench data */

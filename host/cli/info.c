@@ -24,6 +24,7 @@ int cli_info(int argc, char **argv)
     }
     if (r != ARGS_OK)
         return 2;
+    printf("%s\n", cli_version());
     printf("cugen: real = %s, CPU GEMM = OpenBLAS (%s, %d threads)\n",
            sizeof(real) == 4 ? "float32" : "float64", openblas_get_config(),
            openblas_get_num_threads());

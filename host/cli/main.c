@@ -1,12 +1,19 @@
 /*
  * main.c: the cugen command: dispatch to a subcommand, then release the
- * GPU backend's state.
+ * GPU backend's state; and the version line, the one file built with the
+ * commit it comes from (version.h, written by the Makefile).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cugen/cuda.h"
+#include "version.h"
+
+const char *cli_version(void)
+{
+    return "cugen " CUGEN_VERSION " (git " CUGEN_GIT_HASH ", built " CUGEN_BUILD_DATE ")";
+}
 
 static void usage(FILE *f)
 {
@@ -22,7 +29,8 @@ static void usage(FILE *f)
             "  bench data    loader and prepare throughput (img/s)\n"
             "  prepare DATA  decode a dataset into a packed file (prepare celeba)\n"
             "  data          open a dataset, print its statistics, draw a sample grid\n"
-            "  info          the build, the BLAS, the GPUs\n\n"
+            "  info          the build, the BLAS, the GPUs\n"
+            "  version       the version, commit and build date (also --version)\n\n"
             "models:\n");
     if (f == stdout)
         cli_train_list();
@@ -38,6 +46,14 @@ static int run(int argc, char **argv)
     const char *c = argv[1];
     if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(c, "--version") == 0 || strcmp(c, "version") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "cugen %s: takes no arguments\n", c);
+            return 2;
+        }
+        printf("%s\n", cli_version());
         return 0;
     }
     if (strcmp(c, "train") == 0)

@@ -3,6 +3,7 @@
  * line on stderr and exit code 2; --help lists what exists; runs write their
  * files. Runs the binary named by $CUGEN_BIN (make test sets it).
  */
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -114,6 +115,33 @@ TEST(cli_gaussian_run_writes_metrics_and_result)
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
+}
+
+/* cugen --version, cugen version and the first line of cugen info are the
+ * same line: the version, the commit (git describe of the source tree: a
+ * 12-digit hash, a tag, "unknown" outside a git checkout; -dirty with
+ * uncommitted changes) and the day it was built. */
+TEST(cli_version_names_the_commit_and_build_date)
+{
+    th_run_result r;
+    NEED_BIN(&r, "--version");
+    CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(r.err[0] == '\0', "%s", r.err);
+    regex_t re;
+    REQUIRE(regcomp(&re, "^cugen [0-9]+\\.[0-9]+\\.[0-9]+ \\(git [0-9A-Za-z._-]+, built "
+                         "[12][0-9]{3}-[01][0-9]-[0-3][0-9]\\)\n$", REG_EXTENDED | REG_NOSUB) == 0);
+    CHECK(regexec(&re, r.out, 0, NULL, 0) == 0, "--version printed: %s", r.out);
+    regfree(&re);
+
+    char line[sizeof r.out];
+    snprintf(line, sizeof line, "%s", r.out);
+    NEED_BIN(&r, "version");
+    CHECK(r.code == 0 && strcmp(r.out, line) == 0, "cugen version: %s", r.out);
+    NEED_BIN(&r, "info");
+    CHECK(r.code == 0 && strncmp(r.out, line, strlen(line)) == 0, "cugen info: %s", r.out);
+    NEED_BIN(&r, "--help");
+    CHECK(strstr(r.out, "  version ") && strstr(r.out, "--version"), "%s", r.out);
+    BAD("takes no arguments", "--version", "--json");
 }
 
 TEST(cli_bench_bad_flags_exit_2_with_one_line)
