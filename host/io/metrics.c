@@ -36,6 +36,7 @@ cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err,
     m->why[0] = '\0';
     snprintf(m->path, sizeof m->path, "%s", path);
     m->t0 = metrics_now(m);
+    m->elapsed0 = 0;
     m->first_step = -1;
     m->items = 0;
     return CG_OK;
@@ -53,6 +54,23 @@ static long long line_step(const char *line, size_t len)
     return end > line + sizeof key - 1 && *end == ',' ? v : -1;
 }
 
+/* The elapsed_s of one complete line of the log, or 0 when it has none. It
+ * is the line's last field; a caller's value of that name would come
+ * before it. */
+static double line_elapsed(const char *line, size_t len)
+{
+    const char key[] = "\"elapsed_s\": ";
+    size_t k = sizeof key - 1;
+    for (size_t i = len >= k ? len - k + 1 : 0; i-- > 0;) {
+        if (memcmp(line + i, key, k) != 0)
+            continue;
+        char *end;
+        double v = strtod(line + i + k, &end);
+        return end > line + i + k && *end == '}' && isfinite(v) && v > 0 ? v : 0;
+    }
+    return 0;
+}
+
 cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
                                  size_t len)
 {
@@ -61,6 +79,7 @@ cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_st
         snprintf(err, len, "%s: path too long", dir);
         return CG_ERR_ARG;
     }
+    double elapsed0 = 0;
     FILE *f = fopen(path, "rb");
     if (f) {
         char *text = NULL;
@@ -89,7 +108,8 @@ cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_st
             snprintf(err, len, "cannot read %s: %s", path, strerror(errno));
             return CG_ERR_IO;
         }
-        /* keep, in place, the complete lines of steps up to the checkpoint's */
+        /* keep, in place, the complete lines of steps up to the checkpoint's;
+         * the clock goes on from the last one's */
         size_t kept = 0;
         for (size_t i = 0; i < n;) {
             size_t e = i;
@@ -97,6 +117,7 @@ cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_st
                 e++;
             long long st = line_step(text + i, e - i);
             if (e < n && st >= 0 && st <= last_step) {
+                elapsed0 = line_elapsed(text + i, e - i);
                 memmove(text + kept, text + i, e + 1 - i);
                 kept += e + 1 - i;
             }
@@ -108,7 +129,10 @@ cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_st
         if (w != CG_OK)
             return w;
     }
-    return cg_metrics_open(m, dir, 1, err, len);
+    cg_status st = cg_metrics_open(m, dir, 1, err, len);
+    if (st == CG_OK)
+        m->elapsed0 = elapsed0;
+    return st;
 }
 
 /* s as a JSON string: quotes, backslashes and control characters escaped;
@@ -192,7 +216,7 @@ cg_status cg_metrics_write_n(cg_metrics *m, int64_t step, int64_t epoch, int64_t
     int timed = elapsed > 0;
     json_field(m->f, "steps_per_s", timed ? (double)(step - m->first_step + 1) / elapsed : NAN);
     json_field(m->f, "items_per_s", timed && m->items > 0 ? (double)m->items / elapsed : NAN);
-    json_field(m->f, "elapsed_s", elapsed);
+    json_field(m->f, "elapsed_s", m->elapsed0 + elapsed);
     fputs("}\n", m->f);
     /* the stream's error flag catches a failure in any of the calls above */
     if (fflush(m->f) != 0 || ferror(m->f))

@@ -74,11 +74,14 @@ void cg_rundir_drop_if_empty(const char *dir, const char *base);
 /* JSON-lines metrics log in DIR/metrics.jsonl, one object per line:
  *   {"step": 12, "epoch": 1, "loss": 0.25, ..., "steps_per_s": 410.5,
  *    "items_per_s": 52544, "elapsed_s": 0.0292}
- * elapsed_s: wall seconds since the log was opened (a resumed run appending
- * to its log starts again from 0); steps_per_s and items_per_s: averages over
- * that time (items_per_s null when no items are counted). NaN and Inf are
- * written as null, names are JSON-escaped. The clock is CLOCK_MONOTONIC
- * unless set before open (tests pass a fake one).
+ * elapsed_s: wall seconds the run has been logging: since the log was opened,
+ * plus, for a log opened by cg_metrics_open_resume, the elapsed_s of the last
+ * line it kept (the time between the kill and the resume is not counted);
+ * steps_per_s and items_per_s: averages over this process's own time only,
+ * since the log was opened (items_per_s null when no items are counted, both
+ * null until time has passed). NaN and Inf are written as null, names are
+ * JSON-escaped. The clock is CLOCK_MONOTONIC unless set before open (tests
+ * pass a fake one).
  * A failed write (a full disk) is sticky: that call and every later one
  * return CG_ERR_IO and write nothing more; cg_metrics_failed says so (1) and
  * copies the message ("cannot write DIR/metrics.jsonl: No space left on
@@ -89,6 +92,7 @@ typedef struct {
     double (*clock)(void *arg);
     void *clock_arg;
     double t0;
+    double elapsed0;            /* elapsed_s carried over by a resume */
     int64_t first_step, items;  /* step of the first line, items counted so far */
     cg_status st;               /* CG_OK until a write fails */
     char path[4096], why[4400]; /* the log's path; the failure's message */

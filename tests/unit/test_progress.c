@@ -2,7 +2,7 @@
  * test_progress.c: the progress line on a fake clock (throughput and ETA
  * arithmetic, the plain-line format and cadence, in-place redraws on a
  * terminal) and the metrics log's lines (fields, null for NaN/Inf, escaping,
- * append).
+ * append, resume).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -269,6 +269,73 @@ TEST(metrics_open_resume_cuts_the_log_back_to_the_checkpoint)
     REQUIRE(cg_metrics_open_resume(&m, dir, 3, err, sizeof err) == CG_OK, "%s", err);
     cg_metrics_close(&m);
     CHECK(access(path, F_OK) == 0);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+/* A resumed log's clock goes on from the last line it keeps: elapsed_s
+ * counts the whole run's logging time, while the rates are this process's
+ * own (steps and items since the resume over the time since it). */
+TEST(metrics_open_resume_continues_elapsed_from_the_kept_lines)
+{
+    char dir[] = "/tmp/cugen-metrics-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    char path[96], err[256], line[512];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    double t = 100;
+    cg_metrics m = {.clock = fake_clock, .clock_arg = &t};
+    REQUIRE(cg_metrics_open(&m, dir, 0, err, sizeof err) == CG_OK, "%s", err);
+    t = 101;
+    cg_metrics_write(&m, 1, 1, 8, "loss", 1.0, (const char *)NULL);
+    t = 102.5;
+    cg_metrics_write(&m, 2, 1, 8, "loss", 2.0, (const char *)NULL);
+    t = 104;
+    cg_metrics_write(&m, 3, 1, 8, "loss", 3.0, (const char *)NULL);
+    cg_metrics_close(&m);
+
+    /* killed after step 3, resumed from the checkpoint of step 2 by a new
+     * process whose clock reads something else entirely */
+    t = 7;
+    REQUIRE(cg_metrics_open_resume(&m, dir, 2, err, sizeof err) == CG_OK, "%s", err);
+    t = 9;  /* 2 s for step 3 of 16 items: 0.5 steps/s, 8 items/s */
+    cg_metrics_write(&m, 3, 1, 16, "loss", 30.0, (const char *)NULL);
+    cg_metrics_close(&m);
+    char *s = read_all(path);
+    REQUIRE(s);
+    CHECK(count_char(s, strlen(s), '\n') == 3, "%s", s);
+    REQUIRE(nth_line(s, 1, line, sizeof line));
+    CHECK(strstr(line, "\"elapsed_s\": 2.5}"), "%s", line);
+    REQUIRE(nth_line(s, 2, line, sizeof line));
+    CHECK(strcmp(line, "{\"step\": 3, \"epoch\": 1, \"loss\": 30, \"steps_per_s\": 0.5, "
+                       "\"items_per_s\": 8, \"elapsed_s\": 4.5}") == 0, "%s", line);
+
+    /* the run's own elapsed_s is the line's last field, whatever the caller
+     * named its values; a line without one (an older log) starts from 0 */
+    const char *log = "{\"step\": 1, \"epoch\": 1, \"elapsed_s\": 99, \"steps_per_s\": null, "
+                      "\"items_per_s\": null, \"elapsed_s\": 7.25}\n"
+                      "{\"step\": 2, \"epoch\": 1, \"loss\": 2}\n";
+    for (int last = 2; last >= 1; last--) {
+        REQUIRE(th_write_file(path, log, strlen(log)));
+        t = 50;
+        REQUIRE(cg_metrics_open_resume(&m, dir, last, err, sizeof err) == CG_OK, "%s", err);
+        t = 51;
+        cg_metrics_write(&m, last + 1, 1, 0, "loss", 0.0, (const char *)NULL);
+        cg_metrics_close(&m);
+        s = read_all(path);
+        REQUIRE(s && nth_line(s, last, line, sizeof line));
+        CHECK(strstr(line, last == 1 ? "\"elapsed_s\": 8.25}" : "\"elapsed_s\": 1}"), "%s",
+              line);
+    }
+    /* a plain open (not a resume) after one starts from 0 again */
+    t = 60;
+    REQUIRE(cg_metrics_open(&m, dir, 1, err, sizeof err) == CG_OK, "%s", err);
+    t = 61;
+    cg_metrics_write(&m, 9, 1, 0, "loss", 0.0, (const char *)NULL);
+    cg_metrics_close(&m);
+    s = read_all(path);
+    REQUIRE(s && nth_line(s, 2, line, sizeof line));
+    CHECK(strstr(line, "\"elapsed_s\": 1}"), "%s", line);
     char cmd[96];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
