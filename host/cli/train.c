@@ -60,7 +60,8 @@ static int open_out(const char *cmd, const cg_model_kind *k, const char *out,
 }
 
 /* What the run printed and result.json, from its scalars. */
-static void report(const cg_model_kind *k, const cg_train_opts *o, const cg_train_result *r)
+static void report(const cg_model_kind *k, const cg_train_opts *o, const void *settings,
+                   const cg_train_result *r)
 {
     printf("\n%s: %lld steps (%lld epochs complete), %.1f img/s\n", k->title,
            (long long)r->steps, (long long)r->epochs_done, r->img_per_s);
@@ -69,6 +70,8 @@ static void report(const cg_model_kind *k, const cg_train_opts *o, const cg_trai
         for (int i = 0; i < both[j]->n; i++)
             printf("%s%s %.4f%s", i ? ", " : j ? "  at the end: " : "  last step: ",
                    both[j]->name[i], both[j]->value[i], i + 1 == both[j]->n ? "\n" : "");
+    if (k->report)
+        k->report(o, settings, r);
     if (!o->out_dir)
         return;
     if (k->files) {
@@ -93,7 +96,7 @@ static void report(const cg_model_kind *k, const cg_train_opts *o, const cg_trai
     fclose(f);
 }
 
-static int run_kind(const cg_model_kind *k, const cg_train_opts *o, const void *settings)
+int cli_train_run(const cg_model_kind *k, const cg_train_opts *o, const void *settings)
 {
     if (k->run)
         return k->run(o, settings);
@@ -104,7 +107,13 @@ static int run_kind(const cg_model_kind *k, const cg_train_opts *o, const void *
         fprintf(stderr, "cugen train %s\n", err);
         return r.interrupted ? 128 + r.interrupted : exit_code(st);
     }
-    report(k, o, &r);
+    if (r.done_before)
+        printf("\n%s: the run in %s already has %lld steps, this command asks for %lld: "
+               "nothing to train; its files are as they were (a larger --steps or --epochs "
+               "continues it)\n", k->name, o->out_dir, (long long)r.done_before,
+               (long long)r.asked);
+    else
+        report(k, o, settings, &r);
     return 0;
 }
 
@@ -210,6 +219,11 @@ int cli_train(int argc, char **argv)
         return rc;
     }
     printf("%s\n", note);  /* --quiet drops the progress line, not where the run computes */
+    static cg_settings_text record;
+    o.settings = cli_settings(k, opts, nshared, nopts, &o, &record);
+    char may[256];
+    snprintf(may, sizeof may, "%s %s", cli_may_change, k->may_change ? k->may_change : "");
+    o.may_change = may;
     char made[4096];
     int fresh = 0;
     if (!out && !no_out) {
@@ -233,7 +247,7 @@ int cli_train(int argc, char **argv)
         o.out_dir = out;
     }
     fflush(stdout);  /* before the progress line on stderr, also when both go to one file */
-    rc = run_kind(k, &o, settings);
+    rc = cli_train_run(k, &o, settings);
     if (fresh && rc != 0)
         cg_rundir_drop_if_empty(out, RUNS_BASE);  /* a run refused by the model leaves nothing */
     free(settings);

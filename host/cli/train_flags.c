@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/train_kinds.h"
+#include "cugen/ops.h"
 
 int cli_device_asked_cuda;
 
@@ -263,4 +264,54 @@ const char *cli_jnum(char *buf, double v)
     else
         snprintf(buf, 32, "null");
     return buf;
+}
+
+/* The flags a resumed run may change, said when they do: where the data
+ * are, and how it computes (the last bits of the results may change). The
+ * others in the record must be the run's own. */
+const char *const cli_may_change = "data-dir deterministic tf32 cpu-threads";
+
+/* Flags of the command, not of the run: left out of the record, so that
+ * two runs that differ in them keep the same checkpoints */
+static int of_the_command(const char *name)
+{
+    static const char *const names[] = {"steps", "epochs", "device", "out", "resume",
+                                        "overwrite", "no-out", "ckpt-every", "log-every",
+                                        "quiet"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+const char *cli_settings(const cg_model_kind *k, const arg_opt *opts, int nshared, int nopts,
+                         const cg_train_opts *o, cg_settings_text *s)
+{
+    cg_settings_begin(s);
+    int opt0 = first_optional(opts, nshared);
+    for (int i = 0; i < nopts; i++) {
+        if ((i >= opt0 && i < nshared && !takes_shared(k, opts[i].name)) ||
+            of_the_command(opts[i].name))
+            continue;
+        char v[64];
+        const char *text = v;
+        switch (opts[i].kind) {
+        case ARG_INT:
+            snprintf(v, sizeof v, "%lld", (long long)*(const int64_t *)opts[i].dst);
+            break;
+        case ARG_DOUBLE:
+            snprintf(v, sizeof v, "%.17g", *(const double *)opts[i].dst);
+            break;
+        case ARG_FLAG:
+            snprintf(v, sizeof v, "%d", *(const int *)opts[i].dst);
+            break;
+        default:
+            text = *(const char *const *)opts[i].dst;
+        }
+        cg_settings_add(s, opts[i].name, text);
+    }
+    char threads[32];
+    snprintf(threads, sizeof threads, "%d", o->device == CG_CPU ? cg_cpu_threads() : 0);
+    cg_settings_add(s, "cpu-threads", threads);
+    return cg_settings_end(s);
 }

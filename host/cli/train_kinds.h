@@ -41,6 +41,15 @@ int cli_train_device(const char *cmd, const cg_model_kind *k, const char *device
 /* --device cuda was given, not auto (a CPU-only part of a model refuses it) */
 extern int cli_device_asked_cuda;
 
+/* Runs k (its own loop, or the trainer's and then prints the result and
+ * writes result.json): 0 or the exit code. */
+int cli_train_run(const cg_model_kind *k, const cg_train_opts *o, const void *settings);
+/* The run's settings record (io.h) from the flags that apply to k, after
+ * the defaults are settled, and the CPU thread count; NULL when it does not
+ * fit. cli_may_change: the flags a resume may change. */
+const char *cli_settings(const cg_model_kind *k, const arg_opt *opts, int nshared, int nopts,
+                         const cg_train_opts *o, cg_settings_text *s);
+extern const char *const cli_may_change;
 /* DIR/result.json opened for writing, or NULL (no --out, or a message). */
 FILE *cli_open_result(const cg_train_opts *o);
 /* v as a JSON number into buf (32 bytes), or null for NaN and Inf. */

@@ -93,57 +93,24 @@ static int run_linear_game(const cg_train_opts *o, const void *settings)
     return 0;
 }
 
-typedef struct {
-    int64_t hidden, layers, width, scales;
-    double temperature;
-    const char *norm;
-} realnvp_flags;
-
-static int run_realnvp_images(const cg_train_opts *o, const realnvp_flags *fl)
+static int run_realnvp_images(const cg_train_opts *o, const cg_realnvp_flags *fl)
 {
     if (fl->hidden) {
         fprintf(stderr, "cugen train realnvp: --hidden is the 2-D flow's; on images the nets' "
                 "width is --width\n");
         return 2;
     }
-    cg_flowimg_opts f = {.layers = fl->layers ? (int)fl->layers : 3,
-                         .width = fl->width ? (int)fl->width : 32,
-                         .temperature = fl->temperature ? fl->temperature : 1.0,
-                         .scales = fl->scales ? (int)fl->scales : 2,
-                         .norm = fl->norm && strcmp(fl->norm, "batchnorm") == 0
-                                     ? CG_FLOWIMG_BATCHNORM : CG_FLOWIMG_ACTNORM};
-    if (f.layers > CG_FLOWIMG_MAX_L) {
+    if (fl->layers > CG_FLOWIMG_MAX_L) {
         fprintf(stderr, "cugen train realnvp: --layers on images is per stage, at most %d\n",
                 CG_FLOWIMG_MAX_L);
         return 2;
     }
-    cg_flowimg_result r;
-    char err[4200];
-    cg_status st = cg_flowimg_train(o, &f, &r, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
-        return r.interrupted ? 128 + r.interrupted : exit_code(st);
-    }
-    printf("\nRealNVP on %s: %lld steps, %.1f img/s\n", o->data, (long long)r.steps,
-           r.img_per_s);
-    printf("  bits per dimension: last batch %.4f, test (first 1000 images) %.4f\n",
-           r.train_bpd, r.test_bpd);
-    if (o->out_dir)
-        printf("  samples (temperature %g): %s/samples.png; weights: %s/flow.safetensors\n",
-               f.temperature, o->out_dir, o->out_dir);
-    FILE *fr = open_result(o);
-    if (fr) {
-        fprintf(fr, "{\"model\": \"realnvp\", \"data\": \"%s\", \"steps\": %lld, "
-                "\"train_bpd\": %.9g, \"test_bpd\": %.9g, \"img_per_s\": %.6g}\n", o->data,
-                (long long)r.steps, r.train_bpd, r.test_bpd, r.img_per_s);
-        fclose(fr);
-    }
-    return 0;
+    return cli_train_run(&cg_kind_realnvp_images, o, fl);
 }
 
 static int run_realnvp(const cg_train_opts *o, const void *settings)
 {
-    const realnvp_flags *fl = settings;
+    const cg_realnvp_flags *fl = settings;
     cg_toy toy;
     char why[256];
     int is_toy = !o->data || cg_toy_parse(o->data, &toy, why, sizeof why) == CG_OK;
@@ -224,19 +191,19 @@ const cg_model_kind cli_kind_linear_game = {
     .run = run_linear_game};
 
 static const cg_flag realnvp_table[] = {
-    {"hidden", CG_FLAG_INT, F(realnvp_flags, hidden), NULL, 1, 65536, "N",
+    {"hidden", CG_FLAG_INT, F(cg_realnvp_flags, hidden), NULL, 1, 65536, "N",
      "2-D: hidden layer width (default 64)", NULL},
-    {"layers", CG_FLAG_INT, F(realnvp_flags, layers), NULL, 1, CG_FLOW2D_MAX_LAYERS, "N",
+    {"layers", CG_FLAG_INT, F(cg_realnvp_flags, layers), NULL, 1, CG_FLOW2D_MAX_LAYERS, "N",
      "coupling layers (2-D, default 8; images: per stage, default 3, the last stage one "
      "more)", NULL},
-    {"width", CG_FLAG_INT, F(realnvp_flags, width), NULL, 1, 512, "N",
+    {"width", CG_FLAG_INT, F(cg_realnvp_flags, width), NULL, 1, 512, "N",
      "images: the s/t nets' width (default 32)", NULL},
-    {"temperature", CG_FLAG_REAL, F(realnvp_flags, temperature), NULL, 0.01, 10, "T",
+    {"temperature", CG_FLAG_REAL, F(cg_realnvp_flags, temperature), NULL, 0.01, 10, "T",
      "images: samples drawn from N(0, T^2) (default 1)", NULL},
-    {"scales", CG_FLAG_INT, F(realnvp_flags, scales), NULL, 1, CG_FLOWIMG_MAX_SCALES, "N",
+    {"scales", CG_FLAG_INT, F(cg_realnvp_flags, scales), NULL, 1, CG_FLOWIMG_MAX_SCALES, "N",
      "images: scales, each but the last ending in a squeeze and a factor-out (default 2; the "
      "side must be a multiple of 2^(N-1))", NULL},
-    {"norm", CG_FLAG_CHOICE, F(realnvp_flags, norm), NULL, 0, 0, "actnorm|batchnorm",
+    {"norm", CG_FLAG_CHOICE, F(cg_realnvp_flags, norm), NULL, 0, 0, "actnorm|batchnorm",
      "images: normalisation after each coupling (default actnorm)", NULL},
 };
 const cg_model_kind cli_kind_realnvp = {
@@ -244,4 +211,5 @@ const cg_model_kind cli_kind_realnvp = {
     .summary = "RealNVP flow: 2-D on a toy set (--data moons) or on images",
     .steps = 3000, .batch = 256, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .gpu = 1,
     .shared = "data data-dir image-size deterministic", .flags = realnvp_table, .nflags = 6,
-    .settings_size = sizeof(realnvp_flags), .run = run_realnvp};
+    .settings_size = sizeof(cg_realnvp_flags), .may_change = "temperature",
+    .run = run_realnvp};

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "cpu/cpu_parallel.h"
+#include "cugen/ops.h"
 
 typedef struct {
     pthread_mutex_t mu;
@@ -102,6 +103,12 @@ static void decide_threads(void)
     openblas_set_num_threads(1);
     pthread_atfork(NULL, NULL, after_fork_child);
     atexit(pool_stop);
+}
+
+int cg_cpu_threads(void)
+{
+    decide_threads();
+    return threads_total;
 }
 
 int cpu_threads(void)

@@ -173,7 +173,7 @@ static cg_status plan_build(plan *pl, const cg_params *p, const cg_ckpt_state *s
 
 /* ---- save ------------------------------------------------------------------------ */
 static cg_status plan_save(plan *pl, const char *path, const char *prev, const char *kind,
-                           char *err, size_t errlen)
+                           const char *settings, char *err, size_t errlen)
 {
     for (int i = 0; i < pl->n; i++) {
         want *w = &pl->w[i];
@@ -223,9 +223,10 @@ static cg_status plan_save(plan *pl, const char *path, const char *prev, const c
     }
     const cg_st_meta meta[] = {
         {"format", "pt"}, {"cugen.kind", kind}, {"cugen.version", "1"},
+        {CG_CKPT_SETTINGS_KEY, settings},
     };
     if (st == CG_OK)
-        st = st_save(path, prev, t, pl->n, meta, 3, err, errlen);
+        st = st_save(path, prev, t, pl->n, meta, settings ? 4 : 3, err, errlen);
     free(t);
     return st;
 }
@@ -244,7 +245,8 @@ static cg_status save_part(const char *path, const char *prev, const cg_params *
     if (st == CG_OK)
         st = plan_build(&pl, hp, hs, part, msg, sizeof msg);
     if (st == CG_OK)
-        st = plan_save(&pl, path, prev, s ? "checkpoint" : "weights", err, errlen);
+        st = plan_save(&pl, path, prev, s ? "checkpoint" : "weights", s ? s->settings : NULL, err,
+                       errlen);
     else
         io_err(st, err, errlen, "%s: %s", path, msg);
     plan_free(&pl);

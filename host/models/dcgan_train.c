@@ -198,7 +198,7 @@ const cg_model_kind cg_kind_dcgan = {
     .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
     .flags = flags, .nflags = sizeof flags / sizeof flags[0],
     .settings_size = sizeof(dcgan_flags), .state_size = sizeof(dcgan_run), .image_size = 64,
-    .real_grid = 1, .build = build, .describe = describe, .step = step,
+    .real_grid = 1, .may_change = "bn", .build = build, .describe = describe, .step = step,
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
     .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "
              "%s/G.safetensors, %s/D.safetensors",

@@ -236,8 +236,9 @@ const cg_model_kind cg_kind_ddpm = {
     .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
     .flags = flags, .nflags = sizeof flags / sizeof flags[0],
     .settings_size = sizeof(ddpm_flags), .state_size = sizeof(ddpm_run),
-    .default_size = default_size, .real_grid = 1, .build = build, .describe = describe,
-    .step = step, .on_save = on_save, .finish = finish, .free = free_run,
+    .default_size = default_size, .may_change = "sample-steps", .real_grid = 1,
+    .build = build, .describe = describe, .step = step, .on_save = on_save, .finish = finish,
+    .free = free_run,
     .files = "samples: %s/samples.png (DDIM, EMA weights); EMA weights: "
              "%s/unet_ema.safetensors",
 };

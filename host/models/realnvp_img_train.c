@@ -222,371 +222,201 @@ cg_status cg_flowimg_load(const char *path, cg_flowimg *m, char *err, size_t err
     return CG_OK;
 }
 
-/* ---- the training run ------------------------------------------------------------ */
-
-enum {
-    X_DEQ, X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_LAYERS, X_WIDTH, X_SIZE,
-    X_CHANNELS, X_BATCH, X_SCALES, X_LAST, X_NORM, X_COUNT
-};
+/* ---- the training run, as the trainer runs it ------------------------------------ */
 
 typedef struct {
-    const cg_train_opts *o;
-    const cg_flowimg_opts *f;
     cg_flowimg m;
-    cg_device dev;
-    cg_dataset ds, test;
-    int test_is_train;
-    cg_loader *loader;
-    cg_ctx ctx;
     cg_adam adam;
     cg_rng deq;
-    cg_ckpt_int extra[X_COUNT];
-    cg_ckpt_state cs;
-    int64_t saved_step;
-    char *err;
-    size_t errlen;
-} run;
+    int64_t dims;     /* C S S */
+    double temperature;
+} flow_run;
 
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
+static cg_status build(cg_trainer *t, void *self)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    cg_run_vfail(r->err, r->errlen, "realnvp", st, fmt, ap);
-    va_end(ap);
+    flow_run *r = self;
+    const cg_realnvp_flags *f = t->settings;
+    char why[1024];
+    if (t->ds.height != t->ds.width)
+        return cg_trainer_fail(t, CG_ERR_ARG, "the images must be square, got %dx%d",
+                               t->ds.height, t->ds.width);
+    cg_flowimg_arch a = {.channels = t->ds.channels, .size = t->ds.height,
+                         .layers = f->layers ? (int)f->layers : 3,
+                         .width = f->width ? (int)f->width : 32,
+                         .scales = f->scales ? (int)f->scales : 2,
+                         .norm = f->norm && strcmp(f->norm, "batchnorm") == 0
+                                     ? CG_FLOWIMG_BATCHNORM : CG_FLOWIMG_ACTNORM};
+    cg_status st = cg_flowimg_build(&r->m, &a, why, sizeof why);
+    if (st != CG_OK)
+        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
+    cg_flowimg_init(&r->m, t->o->seed, 1);
+    a = r->m.a;
+    r->dims = (int64_t)a.channels * a.size * a.size;
+    r->temperature = f->temperature ? f->temperature : 1.0;
+    cg_adam_init(&r->adam, t->o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
+    cg_rng_init(&r->deq, t->o->seed, 2);
+    cg_trainer_params(t, &r->m.p, &r->adam.t, NULL);
+    cg_trainer_keep(t, "rng.dequantize", (int64_t *)&r->deq.offset);
+    cg_trainer_setting(t, "run.layers", a.layers, "--layers");
+    cg_trainer_setting(t, "run.width", a.width, "--width");
+    cg_trainer_setting(t, "run.image_size", a.size, "--image-size");
+    cg_trainer_setting(t, "run.channels", a.channels, "channels of --data");
+    cg_trainer_setting(t, "run.batch", t->o->batch, "--batch");
+    cg_trainer_setting(t, "run.scales", a.scales, "--scales");
+    cg_trainer_setting(t, "run.last", a.last, "couplings of the last stage (--layers)");
+    cg_trainer_setting(t, "run.norm", a.norm, "--norm (0 actnorm, 1 batchnorm)");
+    return CG_OK;
+}
+
+/* Before loading: a checkpoint of the earlier one-scale flow (no run.scales)
+ * is refused by what it is, and another --norm by name, not as a list of
+ * missing tensors. A file that cannot be read is left to the resume, which
+ * says why or falls back to .prev. */
+static cg_status resume_check(cg_trainer *t, void *self, const char *path)
+{
+    flow_run *r = self;
+    char why[512];
+    cg_st_file f;
+    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
+        return CG_OK;
+    cg_status st = CG_OK;
+    const cg_st_tensor *norm = find(&f, "train.extra.run.norm");
+    int64_t v;
+    if (!find(&f, "train.extra.run.scales")) {
+        st = cg_trainer_fail(t, CG_ERR_ARG, "--resume: %s is a checkpoint of the earlier "
+                             "one-scale image RealNVP (it records no run.scales): it cannot be "
+                             "continued by this version; its flow.safetensors still loads for "
+                             "cugen eval and cugen sample", path);
+    } else if (norm && norm->dtype == CG_ST_I64 && norm->nbytes == sizeof v &&
+               (memcpy(&v, norm->data, sizeof v), v != r->m.a.norm)) {
+        st = cg_trainer_fail(t, CG_ERR_ARG, "--resume: the run in %s has --norm %s, this "
+                             "command %s; give the same flags", t->o->out_dir,
+                             cg_flowimg_norm_name((int)v), cg_flowimg_norm_name(r->m.a.norm));
+    }
+    cg_st_free(&f);
     return st;
 }
 
-static cg_status open_all(run *r)
+/* On the device once the act-norm state is loaded: moving reads whether
+ * each coupling was initialised from data. */
+static cg_status ready(cg_trainer *t, void *self)
 {
-    const cg_train_opts *o = r->o;
-    char why[1024];
-    cg_data_spec spec = {.name = o->data, .dir = o->data_dir, .size = o->image_size};
-    cg_status st = cg_dataset_open(&spec, &r->ds, why, sizeof why);
-    if (st != CG_OK)
-        return fail(r, st, "%s", why);
-    spec.split = "test";
-    if (cg_dataset_open(&spec, &r->test, why, sizeof why) != CG_OK) {
-        r->test = r->ds;
-        r->test_is_train = 1;
-    }
-    if (r->ds.height != r->ds.width)
-        return fail(r, CG_ERR_ARG, "the images must be square, got %dx%d", r->ds.height,
-                    r->ds.width);
-    cg_flowimg_arch a = {.channels = r->ds.channels, .size = r->ds.height,
-                         .layers = r->f->layers, .width = r->f->width,
-                         .scales = r->f->scales, .norm = r->f->norm};
-    if ((st = cg_flowimg_build(&r->m, &a, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
-    cg_flowimg_init(&r->m, o->seed, 1);
-    a = r->m.a;
-    r->dev = o->device;
-    if (r->ds.count < o->batch)
-        return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
-                    (long long)o->batch, (long long)r->ds.count);
-    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
-    if ((st = cg_loader_open(&r->loader, &r->ds, &lo, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    if ((st = cg_ctx_init(&r->ctx)) != CG_OK)
-        return fail(r, st, "out of memory");
-    cg_adam_init(&r->adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
-    cg_rng_init(&r->deq, o->seed, 2);
-    static const char *const names[X_COUNT] = {
-        "rng.dequantize", "loader.epoch", "loader.index", "loader.rng_offset", "run.layers",
-        "run.width", "run.image_size", "run.channels", "run.batch", "run.scales",
-        "run.last", "run.norm"};
-    const int64_t values[X_COUNT] = {[X_LAYERS] = a.layers, [X_WIDTH] = a.width,
-                                     [X_SIZE] = a.size, [X_CHANNELS] = a.channels,
-                                     [X_BATCH] = o->batch, [X_SCALES] = a.scales,
-                                     [X_LAST] = a.last, [X_NORM] = a.norm};
-    for (int i = 0; i < X_COUNT; i++)
-        r->extra[i] = (cg_ckpt_int){names[i], values[i]};
-    r->cs = (cg_ckpt_state){.seed = o->seed, .extra = r->extra, .nextra = X_COUNT};
-    return CG_OK;
+    char why[512];
+    if (t->o->device == CG_CPU)
+        return CG_OK;
+    cg_status st = cg_flowimg_to_device(&((flow_run *)self)->m, t->o->device, why, sizeof why);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
 }
 
-static cg_status checkpoint(run *r, int64_t step, int64_t epoch)
+static void describe(cg_trainer *t, void *self, char *buf, size_t len)
 {
-    char why[1024];
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    r->cs.step = step;
-    r->cs.epoch = epoch;
-    r->cs.optim_t = r->adam.t;
-    r->extra[X_DEQ].value = (int64_t)r->deq.offset;
-    r->extra[X_LOADER_EPOCH].value = ls.epoch;
-    r->extra[X_LOADER_INDEX].value = ls.index;
-    r->extra[X_LOADER_RNG].value = (int64_t)ls.rng_offset;
-    cg_status st = cg_ckpt_save_dir(r->o->out_dir, &r->m.p, &r->cs, why, sizeof why);
-    if (st != CG_OK)
-        return fail(r, st, "checkpoint at step %lld: %s", (long long)step, why);
-    r->saved_step = step;
-    return CG_OK;
+    (void)t;
+    const cg_flowimg_arch *a = &((flow_run *)self)->m.a;
+    snprintf(buf, len, "%d scales, %d couplings per stage (%d at the last), width %d, %s",
+             a->scales, a->layers, a->last, a->width, cg_flowimg_norm_name(a->norm));
 }
 
-/* Before loading: the architecture the checkpoint in the run directory
- * records against this command's, so that a different --scales, --norm,
- * --layers ... is refused by name (not as a list of missing tensors), and a
- * checkpoint of the earlier one-scale flow (no run.scales) by what it is.
- * 0: go on (also when there is no readable checkpoint: cg_ckpt_resume
- * says why, or falls back to .prev);
- * 1: refused, r->err set. */
-static int arch_of_checkpoint(run *r, const int64_t *want)
+static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out)
 {
-    char path[4096], why[512];
-    snprintf(path, sizeof path, "%s/%s", r->o->out_dir, CG_CKPT_LATEST);
-    cg_st_file f;
-    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
-        return 0;
-    int refused = 0;
-    if (!find(&f, "train.extra.run.scales")) {
-        fail(r, CG_ERR_ARG, "--resume: %s is a checkpoint of the earlier one-scale image "
-             "RealNVP (it records no run.scales): it cannot be continued by this version; its "
-             "flow.safetensors still loads for cugen eval and cugen sample", path);
-        refused = 1;
-    }
-    for (int i = X_LAYERS; i < X_COUNT && !refused; i++) {
-        char key[96];
-        snprintf(key, sizeof key, "train.extra.%s", r->extra[i].name);
-        const cg_st_tensor *t = find(&f, key);
-        int64_t v;
-        if (!t || t->dtype != CG_ST_I64 || t->nbytes != sizeof v)
-            continue;   /* a missing or malformed one is cg_ckpt_resume's to report */
-        memcpy(&v, t->data, sizeof v);
-        if (v == want[i])
-            continue;
-        if (i == X_NORM)
-            fail(r, CG_ERR_ARG, "--resume: the run in %s has --norm %s, this command %s; give "
-                 "the same flags", r->o->out_dir, cg_flowimg_norm_name((int)v),
-                 cg_flowimg_norm_name((int)want[i]));
-        else
-            fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command %lld; give "
-                 "the same flags", r->o->out_dir, r->extra[i].name + 4, (long long)v,
-                 (long long)want[i]);
-        refused = 1;
-    }
-    cg_st_free(&f);
-    return refused;
+    flow_run *r = self;
+    (void)b;
+    double nll, ld;
+    cg_status st = cg_flowimg_step(&t->ctx, &r->m, &r->adam, x, &r->deq, &nll, &ld);
+    /* a non-finite NLL is the trainer's to report, as a diverged run */
+    cg_scalars_put(out, "train_bpd", st == CG_ERR_NUMERIC ? NAN : cg_flowimg_bpd(nll, ld,
+                                                                                 r->dims));
+    return st == CG_ERR_NUMERIC ? CG_OK : st;
 }
 
-static cg_status resume(run *r, int64_t *first)
+static cg_status samples(cg_trainer *t, flow_run *r)
 {
-    const cg_train_opts *o = r->o;
-    const cg_flowimg_arch *a = &r->m.a;
-    const int64_t want[X_COUNT] = {[X_LAYERS] = a->layers, [X_WIDTH] = a->width,
-                                   [X_SIZE] = a->size, [X_CHANNELS] = a->channels,
-                                   [X_BATCH] = o->batch, [X_SCALES] = a->scales,
-                                   [X_LAST] = a->last, [X_NORM] = a->norm};
-    int found = 0;
-    char msg[2048], why[512];
-    if (arch_of_checkpoint(r, want))
-        return CG_ERR_ARG;
-    cg_status st = cg_ckpt_resume(o->out_dir, &r->m.p, &r->cs, &found, msg, sizeof msg);
-    if (st != CG_OK)
-        return fail(r, st, "--resume: %s (were the run's --layers, --width, --scales, --norm, "
-                    "--data and --image-size the same as now?)", msg);
-    if (!found)
-        return fail(r, CG_ERR_ARG, "--resume: no checkpoint in %s (start without --resume)",
-                    o->out_dir);
-    for (int i = X_LAYERS; i < X_COUNT; i++)   /* .prev may be what was loaded */
-        if (r->extra[i].value != want[i])
-            return fail(r, CG_ERR_ARG, "--resume: the run in %s has %s %lld, this command "
-                        "%lld; give the same flags", o->out_dir, r->extra[i].name + 4,
-                        (long long)r->extra[i].value, (long long)want[i]);
-    if (r->cs.seed != o->seed)
-        return fail(r, CG_ERR_ARG, "--resume: the run in %s has --seed %llu, not %llu",
-                    o->out_dir, (unsigned long long)r->cs.seed, (unsigned long long)o->seed);
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    ls.epoch = r->extra[X_LOADER_EPOCH].value;
-    ls.index = r->extra[X_LOADER_INDEX].value;
-    ls.rng_offset = (uint64_t)r->extra[X_LOADER_RNG].value;
-    if ((st = cg_loader_restore(r->loader, &ls, why, sizeof why)) != CG_OK)
-        return fail(r, st, "--resume: %s", why);
-    r->adam.t = r->cs.optim_t;
-    r->deq.offset = (uint64_t)r->extra[X_DEQ].value;
-    r->saved_step = r->cs.step;
-    *first = r->cs.step + 1;
-    if (!o->quiet)
-        fprintf(stderr, "%s\n", msg);
-    return CG_OK;
-}
-
-static cg_status samples(run *r)
-{
-    cg_ctx *ctx = &r->ctx;
+    cg_ctx *ctx = &t->ctx;
     int C = r->m.a.channels, S = r->m.a.size;
     int prev = cg_set_grad(ctx, 0);
     r->m.training = 0;
     cg_tensor *z = cg_new_on(ctx, (cg_device)r->m.p.dev, CG_SHAPE(GRID_N, C * S * S));
     cg_rng rz;
-    cg_rng_init(&rz, r->o->seed, 5);
-    if (z && cg_rng_fill_normal(&rz, z, 0.0, r->f->temperature) != CG_OK)
+    cg_rng_init(&rz, t->o->seed, 5);
+    if (z && cg_rng_fill_normal(&rz, z, 0.0, r->temperature) != CG_OK)
         cg_fail(ctx, CG_ERR_CUDA, "z: %s", cg_cuda_last_error());
     cg_tensor *x = cg_flowimg_inverse(ctx, &r->m, z);
     cg_set_grad(ctx, prev);
+    r->m.training = 1;
     real *px = x ? malloc(sizeof(real) * (size_t)x->n) : NULL;
     if (!x || !px || cg_copy_to_host(ctx, px, x) != CG_OK) {
         free(px);
-        return fail(r, ctx->err ? ctx->err : CG_ERR_NOMEM, "sampling: %s", ctx->errmsg);
+        cg_status st = ctx->err ? ctx->err : CG_ERR_NOMEM;
+        cg_trainer_fail(t, st, "sampling: %s", ctx->errmsg);
+        cg_ctx_step_end(ctx);
+        return st;
     }
     cg_flowimg_to_pixels(px, x->n);
     char path[4096], why[512];
-    snprintf(path, sizeof path, "%s/samples.png", r->o->out_dir);
+    cg_trainer_path(t, path, sizeof path, "samples.png");
     cg_status st = cg_png_write_grid(path, px, GRID_N, C, S, S, 8, why, sizeof why);
     free(px);
     cg_ctx_step_end(ctx);
-    return st != CG_OK ? fail(r, st, "%s", why) : CG_OK;
+    return st != CG_OK ? cg_trainer_fail(t, st, "%s", why) : CG_OK;
 }
 
-static cg_status save(run *r, double *test_bpd)
+/* The test bits per dimension (the first TEST_LIMIT images) and the samples */
+static cg_status measure(cg_trainer *t, flow_run *r, cg_scalars *out)
 {
-    char path[4096], why[1024];
-    cg_status st = cg_flowimg_evaluate(&r->m, &r->test, TEST_LIMIT, r->o->seed, test_bpd, why,
+    char why[1024];
+    double bpd;
+    cg_status st = cg_flowimg_evaluate(&r->m, &t->test, TEST_LIMIT, t->o->seed, &bpd, why,
                                        sizeof why);
     if (st != CG_OK)
-        return fail(r, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
-    if (!r->o->out_dir)
-        return CG_OK;
-    snprintf(path, sizeof path, "%s/flow.safetensors", r->o->out_dir);
-    if ((st = cg_weights_save(path, &r->m.p, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    return samples(r);
+        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
+    cg_scalars_put(out, "test_bpd", bpd);
+    return t->o->out_dir ? samples(t, r) : CG_OK;
 }
 
-/* The metrics log cannot be written (a full disk): the checkpoint, then the
- * message that says where it is. */
-static cg_status log_failed(run *r, const cg_metrics *log, int64_t step, int64_t epoch)
+static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out)
 {
-    if (r->o->out_dir)
-        checkpoint(r, step, epoch);
-    return cg_run_log_failed(r->err, r->errlen, "realnvp", r->o, log, step,
-                             r->saved_step == step);
+    (void)epoch;
+    return measure(t, self, out);
 }
 
-static cg_status loop(run *r, cg_flowimg_result *res)
+static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
 {
-    const cg_train_opts *o = r->o;
-    int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = cg_run_total_steps(o, per_epoch);
-    int C = r->m.a.channels, S = r->m.a.size;
-    int64_t D = (int64_t)C * S * S, first = 1;
-    cg_metrics log = {0};
-    char why[512];
-    cg_status st = CG_OK;
-    if (o->resume && (st = resume(r, &first)) != CG_OK)
-        return st;
-    if (r->dev != CG_CPU) {
-        cg_cuda_set_deterministic(o->deterministic);
-        if ((st = cg_flowimg_to_device(&r->m, r->dev, why, sizeof why)) != CG_OK)
-            return fail(r, st, "parameters to the GPU: %s", why);
-    }
-    if (o->out_dir) {
-        st = cg_run_open_log(&log, o, first, why, sizeof why);
-        if (st != CG_OK)
-            return fail(r, st, "%s", why);
-    }
-    cg_progress prog;
-    cg_progress_begin(&prog, total, per_epoch,
-                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
-                                         .start_step = first - 1, .unit = "img"});
-    cg_train_catch_signals();
-    double t0 = 0;
-    for (int64_t s = first; s <= total; s++) {
-        cg_batch b;
-        cg_loader_next(r->loader, &b);
-        if (s == first + 1)
-            t0 = cg_monotonic_seconds();
-        double nll, ld;
-        cg_tensor *x;
-        if (r->dev == CG_CPU) {
-            x = cg_wrap(&r->ctx, (real *)b.x, CG_SHAPE(b.n, C, S, S));
-        } else {
-            x = cg_new_on(&r->ctx, r->dev, CG_SHAPE(b.n, C, S, S));
-            if (x)
-                cg_copy_from_host(&r->ctx, x, b.x);   /* pinned, asynchronous */
-        }
-        cg_status sst = x ? cg_flowimg_step(&r->ctx, &r->m, &r->adam, x, &r->deq, &nll, &ld)
-                          : r->ctx.err;
-        if (sst != CG_OK && sst != CG_ERR_NUMERIC) {
-            st = fail(r, sst, "step %lld: %s", (long long)s, r->ctx.errmsg);
-            break;
-        }
-        res->train_bpd = cg_flowimg_bpd(nll, ld, D);
-        if (sst == CG_ERR_NUMERIC || !isfinite(res->train_bpd)) {
-            st = fail(r, CG_ERR_NUMERIC, "step %lld: bits per dimension = %g: training "
-                      "diverged; stopped without saving this step", (long long)s,
-                      res->train_bpd);
-            break;
-        }
-        cg_ctx_step_end(&r->ctx);
-        res->steps = s;
-        int64_t epoch = b.epoch + 1;
-        cg_progress_update(&prog, s, epoch, b.n, "bpd", res->train_bpd, (const char *)NULL);
-        cg_metrics_write(&log, s, epoch, b.n, "train_bpd", res->train_bpd, (const char *)NULL);
-        if (cg_metrics_failed(&log, NULL, 0)) {
-            st = log_failed(r, &log, s, epoch);
-            break;
-        }
-        int end = s == total || cg_train_signal();
-        if (b.last_in_epoch || s == total) {
-            if ((st = save(r, &res->test_bpd)) != CG_OK)
-                break;
-            cg_metrics_write(&log, s, epoch, 0, "test_bpd", res->test_bpd, (const char *)NULL);
-            if (cg_metrics_failed(&log, NULL, 0)) {
-                st = log_failed(r, &log, s, epoch);
-                break;
-            }
-        }
-        if (o->out_dir && (end || b.last_in_epoch || (o->ckpt_every > 0 &&
-                                                      s % o->ckpt_every == 0)))
-            if ((st = checkpoint(r, s, epoch)) != CG_OK)
-                break;
-        if (cg_train_signal())
-            break;
-    }
-    if (res->steps > first)
-        res->img_per_s = (double)(res->steps - first) * o->batch /
-                         (cg_monotonic_seconds() - t0);
-    int sig = cg_train_signal();
-    cg_train_release_signals();
-    if (st == CG_OK && sig) {
-        res->interrupted = sig;
-        st = o->out_dir
-                 ? fail(r, CG_ERR_STATE, "interrupted by %s after step %lld: checkpoint saved "
-                        "to %s/%s; continue with the same command and --resume",
-                        sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps,
-                        o->out_dir, CG_CKPT_LATEST)
-                 : fail(r, CG_ERR_STATE, "interrupted by %s after step %lld (no --out: "
-                        "nothing saved)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                        (long long)res->steps);
-    }
-    cg_progress_end(&prog);
-    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
-        st = cg_run_log_failed(r->err, r->errlen, "realnvp", o, &log, res->steps,
-                               r->saved_step == res->steps);
-    return st;
+    if (t->epoch > 0 && t->step % t->per_epoch == 0)
+        return CG_OK;  /* measured at the end of that epoch */
+    return measure(t, self, out);
 }
 
-cg_status cg_flowimg_train(const cg_train_opts *o, const cg_flowimg_opts *f,
-                           cg_flowimg_result *res, char *err, size_t errlen)
+static cg_status on_save(cg_trainer *t, void *self)
 {
-    memset(res, 0, sizeof *res);
-    run R = {.o = o, .f = f, .saved_step = -1, .err = err, .errlen = errlen};
-    cg_status st = open_all(&R);
-    if (st == CG_OK && !o->quiet)
-        fprintf(stderr, "realnvp: %s, %lld images of %dx%dx%d, batch %lld; %d scales, %d "
-                "couplings per stage (%d at the last), width %d, %s, %lld parameters%s\n",
-                R.ds.name, (long long)R.ds.count, R.ds.channels, R.ds.height, R.ds.width,
-                (long long)o->batch, R.m.a.scales, R.m.a.layers, R.m.a.last, R.m.a.width,
-                cg_flowimg_norm_name(R.m.a.norm), (long long)cg_params_count(&R.m.p),
-                R.test_is_train ? "; no test split: bits/dim on the training set" : "");
-    if (st == CG_OK)
-        st = loop(&R, res);
-    cg_loader_close(R.loader);
-    if (!R.test_is_train)
-        cg_dataset_free(&R.test);
-    cg_dataset_free(&R.ds);
-    cg_flowimg_free(&R.m);
-    cg_ctx_free(&R.ctx);
-    return st;
+    char path[4096], why[1024];
+    cg_trainer_path(t, path, sizeof path, "flow.safetensors");
+    cg_status st = cg_weights_save(path, &((flow_run *)self)->m.p, why, sizeof why);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
 }
+
+static void free_run(void *self)
+{
+    cg_flowimg_free(&((flow_run *)self)->m);
+}
+
+static void report(const cg_train_opts *o, const void *settings, const cg_train_result *r)
+{
+    const cg_realnvp_flags *f = settings;
+    printf("  bits per dimension: last batch %.4f, test (first %d images) %.4f on %s\n",
+           cg_scalars_get(&r->last, "train_bpd"), TEST_LIMIT,
+           cg_scalars_get(&r->final, "test_bpd"), o->data);
+    if (o->out_dir)
+        printf("  samples (temperature %g): %s/samples.png\n",
+               f->temperature ? f->temperature : 1.0, o->out_dir);
+}
+
+/* Reached through the realnvp kind of the registry, which trains the 2-D
+ * flow itself and hands image data sets to this one (same flags). */
+const cg_model_kind cg_kind_realnvp_images = {
+    .name = "realnvp", .title = "RealNVP",
+    .summary = "RealNVP flow on images", .checkpoints = 1, .gpu = 1,
+    .state_size = sizeof(flow_run), .test_split = 1, .build = build,
+    .resume_check = resume_check, .ready = ready, .describe = describe, .step = step,
+    .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
+    .report = report, .files = "weights: %s/flow.safetensors",
+};

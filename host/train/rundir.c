@@ -33,6 +33,7 @@ static int run_kind(const char *name)
 {
     return ends_with(name, ".safetensors") || ends_with(name, ".png") ||
            strcmp(name, "metrics.jsonl") == 0 || strcmp(name, "result.json") == 0 ||
+           strcmp(name, "settings.json") == 0 ||
            ends_with(name, ".prev");
 }
 

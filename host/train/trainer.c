@@ -211,7 +211,7 @@ static cg_status open_all(cg_trainer *t, void *self)
     if ((st = cg_loader_open(&t->loader, &t->ds, &lo, why, sizeof why)) != CG_OK)
         return cg_trainer_fail(t, st, "%s", why);
     t->cs = (cg_ckpt_state){.seed = o->seed, .extra = t->extra, .nextra = t->nextra,
-                            .ema = t->ema};
+                            .ema = t->ema, .settings = o->settings};
     return CG_OK;
 }
 
@@ -360,6 +360,57 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
     return st;
 }
 
+static int may_change(const cg_train_opts *o, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = o->may_change; p && (p = strstr(p, key)) != NULL; p += n)
+        if ((p == o->may_change || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+static cg_status setting_differs(void *arg, const char *key, const char *was, const char *now)
+{
+    cg_trainer *t = arg;
+    if (!may_change(t->o, key))
+        return cg_trainer_fail(t, CG_ERR_ARG, "--resume: the run in %s has --%s %s, this "
+                               "command %s; give the same flags", t->o->out_dir, key,
+                               *was ? was : "(none)", *now ? now : "(none)");
+    if (!t->o->quiet)
+        fprintf(stderr, "%s: --resume: --%s was %s, now %s\n", t->kind->name, key,
+                *was ? was : "(none)", *now ? now : "(none)");
+    return CG_OK;
+}
+
+/* This command's settings against those of the run's latest checkpoint
+ * (one written before settings were recorded has none: its run.* values are
+ * still checked by the resume). */
+static cg_status same_settings(cg_trainer *t)
+{
+    char path[4096], why[512];
+    snprintf(path, sizeof path, "%s/%s", t->o->out_dir, CG_CKPT_LATEST);
+    cg_st_file f;
+    if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
+        return CG_OK;  /* the resume says what is wrong with it, or uses .prev */
+    const char *was = cg_st_meta_get(&f, CG_CKPT_SETTINGS_KEY);
+    cg_status st = CG_OK;
+    if (was && (st = cg_settings_diff(was, t->o->settings, setting_differs, t, why,
+                                      sizeof why)) == CG_ERR_IO)
+        st = cg_trainer_fail(t, CG_ERR_IO, "--resume: %s: %s", path, why);
+    cg_st_free(&f);
+    return st;
+}
+
+/* DIR/settings.json: the flags of the run, as this command gave them */
+static cg_status write_settings(cg_trainer *t)
+{
+    char path[4096], why[1024];
+    cg_trainer_path(t, path, sizeof path, "settings.json");
+    cg_io_piece pieces[2] = {{t->o->settings, strlen(t->o->settings)}, {"\n", 1}};
+    cg_status st = cg_write_atomic(path, pieces, 2, why, sizeof why);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
+}
+
 static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
 {
     const cg_train_opts *o = t->o;
@@ -371,10 +422,22 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
     t->total = cg_run_total_steps(o, t->per_epoch);
     int lo, hi;
     order_settings(t, &lo, &hi);
+    if (o->resume && t->kind->resume_check) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, CG_CKPT_LATEST);
+        if ((st = t->kind->resume_check(t, self, path)) != CG_OK)
+            return st;
+    }
     if (o->resume && (st = resume(t, lo, hi, first)) != CG_OK)
+        return st;
+    if (o->resume && o->settings && (st = same_settings(t)) != CG_OK)
+        return st;
+    if (t->kind->ready && (st = t->kind->ready(t, self)) != CG_OK)
         return st;
     if ((st = cg_run_open_log(&io->log, o, *first, why, sizeof why)) != CG_OK)
         return cg_trainer_fail(t, st, "%s", why);
+    if (o->out_dir && o->settings && (st = write_settings(t)) != CG_OK)
+        return st;
     if (o->out_dir && !o->resume && t->kind->real_grid && (st = write_real_grid(t)) != CG_OK)
         return st;
     if (!o->quiet) {
@@ -406,7 +469,10 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     int64_t first = 1;
     cg_status st = start(t, self, &io, &first);
-    if (st == CG_OK) {
+    if (st == CG_OK && first > t->total) {
+        res->done_before = first - 1;  /* nothing to do: the run keeps what it has */
+        res->asked = t->total;
+    } else if (st == CG_OK) {
         cg_progress_begin(&io.prog, t->total, t->per_epoch,
                           &(cg_progress_cfg){.tty = -1, .every = o->log_every,
                                              .quiet = o->quiet, .start_step = first - 1,

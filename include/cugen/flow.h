@@ -212,19 +212,16 @@ cg_status cg_flowimg_load(const char *path, cg_flowimg *m, char *err, size_t err
 cg_status cg_flowimg_evaluate(cg_flowimg *m, const cg_dataset *ds, int64_t limit,
                               uint64_t seed, double *bpd, char *err, size_t errlen);
 
+/* `cugen train realnvp`: the flags of the 2-D flow and of the image one
+ * (0 / NULL: the default of the one trained), and the image flow's kind for
+ * the trainer (realnvp_img_train.c). */
 typedef struct {
-    int layers, width, scales, norm;
+    int64_t hidden, layers, width, scales;
     double temperature;
-} cg_flowimg_opts;
+    const char *norm;
+} cg_realnvp_flags;
 
-typedef struct {
-    int64_t steps;
-    double train_bpd, test_bpd;
-    double img_per_s;
-    int interrupted;         /* SIGINT / SIGTERM caught (checkpoint saved); 0: none */
-} cg_flowimg_result;
-
-cg_status cg_flowimg_train(const cg_train_opts *o, const cg_flowimg_opts *f,
-                           cg_flowimg_result *res, char *err, size_t errlen);
+#include "cugen/trainer.h"
+extern const cg_model_kind cg_kind_realnvp_images;
 
 #endif

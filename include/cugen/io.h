@@ -199,6 +199,7 @@ typedef struct {
     cg_ckpt_int *extra;     /* caller's named values; may be NULL when nextra == 0 */
     int nextra;
     cg_ema *ema;            /* NULL: no EMA in the checkpoint */
+    const char *settings;   /* the run's settings record (saved; not read by load), or NULL */
 } cg_ckpt_state;
 
 cg_status cg_ckpt_save(const char *path, const cg_params *p, const cg_ckpt_state *s, char *err,
@@ -243,6 +244,29 @@ cg_status cg_ckpt_save_dir(const char *dir, const cg_params *p, const cg_ckpt_st
                            char *err, size_t errlen);
 cg_status cg_ckpt_resume(const char *dir, cg_params *p, cg_ckpt_state *s, int *found,
                          char *msg, size_t msglen);
+
+/* ---- a run's settings (host/io/settings.c) ---------------------------------
+ * A flat JSON object of strings, {"batch": "128", "nz": "100", ...}: every
+ * flag of a run as text, kept in each checkpoint (metadata
+ * CG_CKPT_SETTINGS_KEY, cg_ckpt_state.settings) and compared on resume.
+ * cg_settings_begin / _add / _end build one in s->text (_end: NULL when it
+ * did not fit). cg_settings_diff calls fn for each key both records have
+ * with different values (a key only one has is skipped: a flag another
+ * version did not know); the first status other than CG_OK from fn stops
+ * it and is returned; CG_ERR_IO with err when a record does not parse. */
+#define CG_CKPT_SETTINGS_KEY "cugen.settings"
+typedef struct {
+    char text[8192];
+    size_t n;
+    int overflow;
+} cg_settings_text;
+void cg_settings_begin(cg_settings_text *s);
+void cg_settings_add(cg_settings_text *s, const char *key, const char *value);
+const char *cg_settings_end(cg_settings_text *s);
+typedef cg_status (*cg_settings_fn)(void *arg, const char *key, const char *was,
+                                    const char *now);
+cg_status cg_settings_diff(const char *was, const char *now, cg_settings_fn fn, void *arg,
+                           char *err, size_t len);
 
 /* ---- PNG grids and progress ----------------------------------------------- */
 #include <stdio.h>

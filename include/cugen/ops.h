@@ -146,4 +146,9 @@ cg_tensor *cg_softmax_xent(cg_ctx *ctx, cg_tensor *logits, const int32_t *labels
  * k(a, b) = sum_s exp(-|a - b|^2 / (2 sigma_s^2)). Gradients flow to x and y. */
 cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *sigmas, int ns);
 
+/* The threads the CPU path splits its work over (OPENBLAS_NUM_THREADS, else
+ * the cores). Sums split over threads may round differently with another
+ * count, so a run records it. */
+int cg_cpu_threads(void);
+
 #endif

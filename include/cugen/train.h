@@ -33,6 +33,13 @@ typedef struct {
     int deterministic;   /* reproducible kernels only (the CPU path always is); the loop
                           * passes it to cg_cuda_set_deterministic */
     int tf32;            /* GPU: TF32 tensor-core math in cuBLAS and cuDNN (faster, ~1e-3) */
+    /* The run's settings record (io.h: every flag as text), NULL: none. A
+     * run directory keeps it in DIR/settings.json and in each checkpoint;
+     * --resume compares it with the run's, field by field: a key named in
+     * may_change (space separated) is reported when it differs, any other
+     * refused. */
+    const char *settings;
+    const char *may_change;
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in
@@ -49,7 +56,7 @@ cg_status cg_mkdirs(const char *path, char *err, size_t len);
  * cg_rundir_lock: creates and locks it, *fd the open file (closed at exit);
  *   CG_ERR_STATE with a one-line message when another process holds it.
  * cg_rundir_is_run_file: a name a run writes at the top of its directory:
- *   *.safetensors, *.png, metrics.jsonl, result.json, *.prev, and the
+ *   *.safetensors, *.png, metrics.jsonl, result.json, settings.json, *.prev, and the
  *   temporary files of their atomic writes (NAME.tmp.PID.N).
  * cg_rundir_start: before a run that does not resume: a directory holding
  *   nothing but the lock is fine; one holding a run's files, or other

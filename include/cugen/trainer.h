@@ -67,6 +67,18 @@ typedef struct {
 
 typedef struct cg_trainer cg_trainer;
 
+typedef struct {
+    int64_t steps, epochs_done;
+    double img_per_s;
+    int interrupted;        /* the signal that stopped the run, or 0 */
+    int64_t done_before;    /* --resume of a run that already has this many steps, as many
+                             * as asked (asked) or more: nothing was trained or written */
+    int64_t asked;
+    cg_scalars first, last; /* the first and last step's scalars */
+    cg_scalars final;       /* of the last epoch_end and finish */
+} cg_train_result;
+
+
 /* ---- a model kind ---------------------------------------------------------- */
 typedef struct cg_model_kind {
     const char *name;       /* `cugen train NAME` */
@@ -86,6 +98,9 @@ typedef struct cg_model_kind {
     const cg_flag *flags;   /* the model's own */
     int nflags;
     size_t settings_size;   /* of the struct the flags are fields of */
+    /* the model's flags a resumed run may change (space separated): those of
+     * its pictures, not of its training */
+    const char *may_change;
     /* optional: checks between flags, after parsing; CG_ERR_ARG with a line in err */
     cg_status (*check)(const void *settings, const cg_train_opts *o, char *err, size_t len);
 
@@ -103,6 +118,13 @@ typedef struct cg_model_kind {
      * from t->settings and the data set (t->ds); then declare its
      * parameters and checkpoint state (cg_trainer_params, _keep, _setting). */
     cg_status (*build)(cg_trainer *t, void *self);
+    /* optional: before --resume loads the checkpoint at path: refuse a run
+     * this version cannot continue, with a better message than the generic
+     * one (CG_ERR_ARG and cg_trainer_fail); CG_OK to go on */
+    cg_status (*resume_check)(cg_trainer *t, void *self, const char *path);
+    /* optional: once the state is final (resumed or fresh), before the
+     * first step: what must see the loaded state (moving to the device) */
+    cg_status (*ready)(cg_trainer *t, void *self);
     /* A line on stderr about the model before training (after "NAME: "). */
     void (*describe)(cg_trainer *t, void *self, char *buf, size_t len);
     /* One optimizer step on x (n, C, H, W) on the model's device (b: the
@@ -120,6 +142,8 @@ typedef struct cg_model_kind {
     void (*free)(void *self);
     /* printed after the result with the run directory: "samples: %s/samples.png" */
     const char *files;
+    /* optional: more lines of the printed result */
+    void (*report)(const cg_train_opts *o, const void *settings, const cg_train_result *r);
 } cg_model_kind;
 
 /* ---- the trainer ------------------------------------------------------------ */
@@ -164,14 +188,6 @@ cg_status cg_trainer_fail(cg_trainer *t, cg_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* DIR/name of the run directory into buf (the run has one when o->out_dir). */
 void cg_trainer_path(const cg_trainer *t, char *buf, size_t len, const char *name);
-
-typedef struct {
-    int64_t steps, epochs_done;
-    double img_per_s;
-    int interrupted;        /* the signal that stopped the run, or 0 */
-    cg_scalars first, last; /* the first and last step's scalars */
-    cg_scalars final;       /* of the last epoch_end and finish */
-} cg_train_result;
 
 /* Runs kind with settings under o. A failure: the status, "MODEL: ..." in err. */
 cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const cg_train_opts *o,

@@ -13,6 +13,7 @@
  * and resume (test_resume.c).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -543,5 +544,76 @@ TEST(weights_part_saves_and_loads_one_prefix)
     CHECK(cg_weights_save_part(path, &a, "", err, sizeof err) == CG_ERR_ARG);
     cg_params_free(&a);
     cg_params_free(&b);
+    th_rmtree(dir);
+}
+
+typedef struct {
+    char seen[512];
+    int n;
+} diffs;
+
+static cg_status note_diff(void *arg, const char *key, const char *was, const char *now)
+{
+    diffs *d = arg;
+    size_t k = strlen(d->seen);
+    snprintf(d->seen + k, sizeof d->seen - k, "%s%s:%s>%s", d->n++ ? " " : "", key, was, now);
+    return strcmp(key, "stop") == 0 ? CG_ERR_ARG : CG_OK;
+}
+
+/* The settings record: strings escaped so that any path survives the round
+ * trip; only keys both records hold are compared; the callback's first
+ * failure stops the walk; a record that is not one is an error. The record
+ * is kept in a checkpoint's metadata. */
+TEST(settings_record_round_trip_and_diff)
+{
+    cg_settings_text a, b;
+    cg_settings_begin(&a);
+    cg_settings_add(&a, "lr", "0.001");
+    cg_settings_add(&a, "data-dir", "/x/\"q\"\\y\tz");
+    cg_settings_add(&a, "old-flag", "1");
+    const char *ta = cg_settings_end(&a);
+    REQUIRE(ta);
+    cg_settings_begin(&b);
+    cg_settings_add(&b, "data-dir", "/x/\"q\"\\y\tz");
+    cg_settings_add(&b, "lr", "0.002");
+    cg_settings_add(&b, "new-flag", "7");
+    const char *tb = cg_settings_end(&b);
+    diffs d = {{0}, 0};
+    char err[256];
+    CHECK(cg_settings_diff(ta, tb, note_diff, &d, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(d.n == 1 && strcmp(d.seen, "lr:0.001>0.002") == 0, "%s", d.seen);
+    d = (diffs){{0}, 0};
+    CHECK(cg_settings_diff(ta, ta, note_diff, &d, err, sizeof err) == CG_OK && d.n == 0);
+    CHECK(cg_settings_diff("{\"stop\": \"1\", \"b\": \"2\"}", "{\"stop\": \"0\", \"b\": \"3\"}",
+                           note_diff, &d, err, sizeof err) == CG_ERR_ARG && d.n == 1);
+    CHECK(cg_settings_diff("{\"lr\": 0.001}", tb, note_diff, &d, err, sizeof err) == CG_ERR_IO &&
+          strstr(err, "not a settings record"), "%s", err);
+    cg_settings_begin(&a);
+    CHECK(strcmp(cg_settings_end(&a), "{}") == 0);
+    /* too long to hold: NULL, not a cut record */
+    cg_settings_begin(&a);
+    char big[1000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (int i = 0; i < 20; i++)
+        cg_settings_add(&a, "k", big);
+    CHECK(cg_settings_end(&a) == NULL);
+
+    /* kept in a checkpoint */
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    cg_params p;
+    cg_params_init(&p);
+    REQUIRE(cg_param(&p, "w", CG_SHAPE(2), 0));
+    REQUIRE(cg_params_alloc(&p) == CG_OK);
+    cg_ckpt_state s = {.seed = 1, .settings = tb};
+    REQUIRE(cg_ckpt_save(th_path(dir, "c.safetensors"), &p, &s, err, sizeof err) == CG_OK, "%s",
+            err);
+    cg_st_file f;
+    REQUIRE(cg_st_load(&f, th_path(dir, "c.safetensors"), err, sizeof err) == CG_OK, "%s", err);
+    const char *kept = cg_st_meta_get(&f, CG_CKPT_SETTINGS_KEY);
+    CHECK(kept && strcmp(kept, tb) == 0, "%s", kept ? kept : "(none)");
+    cg_st_free(&f);
+    cg_params_free(&p);
     th_rmtree(dir);
 }

@@ -211,6 +211,49 @@ TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
     th_rmtree(b);
 }
 
+/* The run's settings record: settings.json beside the checkpoint; a resume
+ * with another --lr (no run.* value records it) is refused naming it, one
+ * with another --data-dir is allowed and said; a finished run asked for no
+ * more steps says what it has and keeps its result. */
+TEST(cli_vae_settings_record_checked_on_resume)
+{
+    NEED_FMNIST();
+    th_run_result r;
+    char *b = th_tmpdir();
+    REQUIRE(b);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "6", "--out", b);
+    REQUIRE(r.code == 0, "%s", r.err);
+    size_t n;
+    char *rec = (char *)th_read_file(th_path(b, "settings.json"), &n);
+    REQUIRE(rec, "no settings.json");
+    CHECK(strstr(rec, "\"lr\": \"0.001\"") && strstr(rec, "\"hidden\": \"32\"") &&
+          strstr(rec, "\"arch\": \"mlp\"") && strstr(rec, "\"cpu-threads\": ") &&
+          !strstr(rec, "\"steps\"") && !strstr(rec, "\"out\""), "%s", rec);
+    NEED_BIN(&r, "train", "vae", SMALL, "--lr", "0.002", "--steps", "8", "--out", b, "--resume");
+    usage_error(&r, "has --lr 0.001, this command 0.002; give the same flags");
+    const char *dir = "/usr/share/datasets/fashion-mnist";
+    NEED_BIN(&r, "train", "vae", "--hidden", "32", "--latent", "2", "--batch", "32",
+             "--device", "cpu", "--data-dir", dir, "--steps", "8", "--out", b, "--resume");
+    CHECK(r.code == 0 && strstr(r.err, "--data-dir was (none), now "), "%d: %s", r.code, r.err);
+    rec = (char *)th_read_file(th_path(b, "settings.json"), &n);
+    CHECK(rec && strstr(rec, dir), "settings.json not rewritten: %s", rec ? rec : "");
+    /* finished: asked for 8 (or fewer) again, it trains nothing and keeps its files */
+    size_t lr0, lm0;
+    char *res0 = (char *)th_read_file(th_path(b, "result.json"), &lr0);
+    char *log0 = (char *)th_read_file(th_path(b, "metrics.jsonl"), &lm0);
+    REQUIRE(res0 && log0);
+    NEED_BIN(&r, "train", "vae", SMALL, "--data-dir", dir, "--steps", "5", "--out", b,
+             "--resume");
+    CHECK(r.code == 0 && strstr(r.out, "already has 8 steps, this command asks for 5"),
+          "%d: %s %s", r.code, r.out, r.err);
+    size_t lr1, lm1;
+    char *res1 = (char *)th_read_file(th_path(b, "result.json"), &lr1);
+    char *log1 = (char *)th_read_file(th_path(b, "metrics.jsonl"), &lm1);
+    CHECK(res1 && lr1 == lr0 && !memcmp(res0, res1, lr0), "result.json changed");
+    CHECK(log1 && lm1 == lm0 && !memcmp(log0, log1, lm0), "metrics.jsonl changed");
+    th_rmtree(b);
+}
+
 TEST(cli_vae_and_realnvp_bad_flags)
 {
     th_run_result r;
