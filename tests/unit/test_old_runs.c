@@ -53,7 +53,7 @@ static const old_run DDPM = {
 static const old_run REALNVP = {
     "realnvp", "realnvp", "flow.safetensors",
     {"--data", "fashion-mnist", "--layers", "1", "--width", "4", "--scales", "2", NULL},
-    "--width", "8", "has width 4, this command 8", {NULL}};
+    "--width", "8", "has --width 4, this command 8", {NULL}};
 
 /* train MODEL FLAGS --device cpu --seed 3 --batch 8 --steps 5 --out DIR
  * --resume [--quiet], with `changed` (when not NULL) given f->value */
@@ -115,8 +115,7 @@ static void check_old_run(const old_run *f, char **resumed)
 
     char *bad = old_run_copy(f);
     REQUIRE(bad, "cannot copy the %s fixture (run from the repository root)", f->name);
-    /* --quiet: the image RealNVP describes the run on stderr before it reads
-     * the checkpoint */
+    /* --quiet: stderr holds the refusal alone */
     resume_args(argv, f, bad, f->changed, 1);
     th_run_cugen(&r, argv);
     CHECK(r.code == 2, "%s %s %s: exit %d: %s", f->name, f->changed, f->value, r.code, r.err);
