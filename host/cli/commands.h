@@ -60,6 +60,12 @@ typedef struct {
  * (eval_generate.c); *handled = 0 (and CG_OK) when path is none of those. */
 cg_status eval_generate(const char *path, int64_t n, uint64_t seed, int ddim_steps,
                         cg_device dev, eval_images *s, int *handled, char *err, size_t errlen);
+/* sample_classic.c: which of the small models path (a run directory or
+ * weights file) holds, 0: none of them; then its samples into out. */
+enum { CLI_SAMPLE_MLP_GAN = 1, CLI_SAMPLE_RBM, CLI_SAMPLE_FLOW2D };
+int cli_sample_classic_kind(const char *path);
+int cli_sample_classic(int kind, const char *path, int n, uint64_t seed, int steps,
+                       const char *out);
 /* Does path (a file or run directory) hold an image RealNVP? (sample_flow.c) */
 int cli_is_flow_file(const char *path);
 

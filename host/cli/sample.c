@@ -95,8 +95,8 @@ int cli_sample(int argc, char **argv)
         {"sampler", ARG_CHOICE, &sampler, "ddim|ddpm",
          "DDPM checkpoints: DDIM (eta 0, --steps) or ancestral over all T steps (default "
          "ddim)", 1, 0, 0},
-        {"steps", ARG_INT, &steps, "N", "DDPM checkpoints: DDIM steps (default 50)", 1, 100000,
-         0},
+        {"steps", ARG_INT, &steps, "N", "DDPM checkpoints: DDIM steps (default 50); RBMs: "
+         "Gibbs steps (default 1000)", 1, 100000, 0},
         {"progress", ARG_FLAG, &progress, NULL,
          "DDPM checkpoints: one row per image, the denoising chain from noise to image", 1, 0,
          0},
@@ -114,8 +114,8 @@ int cli_sample(int argc, char **argv)
     int npos = 0;
     int r = args_parse(cmd, opts, nopts, argc, argv, 1, pos, 1, &npos);
     if (r == ARGS_HELP) {
-        args_usage(cmd, "CKPT [flags]   (CKPT: a run directory, its checkpoint or G.safetensors)",
-                   opts, nopts);
+        args_usage(cmd, "CKPT [flags]   (CKPT: a run directory or its weights file: DCGAN, "
+                   "DDPM, VAE, RealNVP, MLP GAN or RBM)", opts, nopts);
         return 0;
     }
     if (r != ARGS_OK)
@@ -154,6 +154,24 @@ int cli_sample(int argc, char **argv)
         }
         return cli_sample_ddpm(pos[0], (int)n, (uint64_t)seed, out, (int)steps,
                                strcmp(sampler, "ddpm") == 0, progress, !no_clip, dump, device);
+    }
+    int small = cli_sample_classic_kind(pos[0]);
+    for (int i = 0; i < nopts; i++)
+        if (small && opts[i].seen && strcmp(opts[i].name, "n") != 0 &&
+            strcmp(opts[i].name, "out") != 0 && strcmp(opts[i].name, "seed") != 0 &&
+            (strcmp(opts[i].name, "steps") != 0 || small != CLI_SAMPLE_RBM)) {
+            fprintf(stderr, "%s: --%s does not apply to %s (a%s)\n", cmd, opts[i].name, pos[0],
+                    small == CLI_SAMPLE_RBM      ? "n RBM: --n, --steps, --seed, --out"
+                    : small == CLI_SAMPLE_MLP_GAN ? "n MLP GAN: --n, --seed, --out"
+                                                  : " 2-D RealNVP: --n, --seed, --out");
+            return 2;
+        }
+    if (small) {
+        int steps_seen = 0;
+        for (int i = 0; i < nopts; i++)
+            steps_seen |= opts[i].seen && strcmp(opts[i].name, "steps") == 0;
+        return cli_sample_classic(small, pos[0], (int)n, (uint64_t)seed,
+                                  steps_seen ? (int)steps : 1000, out);
     }
     for (int i = 0; i < nopts; i++)
         if (opts[i].seen && (strcmp(opts[i].name, "sampler") == 0 ||

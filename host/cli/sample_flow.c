@@ -31,16 +31,19 @@ int cli_is_flow_file(const char *path)
     struct stat sb;
     if (stat(path, &sb) != 0)
         return 0;
-    if (S_ISDIR(sb.st_mode)) {
+    int is_dir = S_ISDIR(sb.st_mode);
+    if (is_dir) {
         snprintf(file, sizeof file, "%s/flow.safetensors", path);
-        return stat(file, &sb) == 0;   /* a malformed one is the loader's to report */
+        if (stat(file, &sb) != 0)
+            return 0;
+        path = file;
     }
     if (!S_ISREG(sb.st_mode))
         return 0;
     cg_st_file f;
     char why[256];
     if (cg_st_load(&f, path, why, sizeof why) != CG_OK)
-        return 0;
+        return is_dir;   /* a run's unreadable flow file: the loader says what is wrong */
     int yes = cg_st_find(&f, "a.0.net.in.weight") && cg_st_find(&f, "image_size");
     cg_st_free(&f);
     return yes;
