@@ -8,7 +8,7 @@ Debian has no `safetensors` package), builds scripts/ddpm_torch.py's UNet
 from the architecture the checkpoint records (train.extra.run.*), and loads
 the EMA weights ("ema." tensors, prefix dropped) with load_state_dict(strict=
 True); checks that RUN_DIR/unet_ema.safetensors holds the same values. With
---z and --images (raw float32 files of `cugen sample RUN_DIR --steps N --dump
+--z and --images (raw float32 files of `cugen sample RUN_DIR --ddim-steps N --dump
 PREFIX`: x_T and cugen's samples, (n, C, S, S)), runs DDIM (eta 0, N steps,
 x_0 clipped unless --no-clip, as cugen) in float64 from the same x_T and
 prints the largest difference.

@@ -74,7 +74,7 @@ int cli_sample(int argc, char **argv)
     int interpolate = 0;
     const char *dump = NULL;
     const char *sampler = "ddim";
-    int64_t steps = 50;
+    int64_t steps = 50, gibbs = 1000;
     int progress = 0, no_clip = 0, traverse = 0;
     const char *device = "auto";
     arg_opt opts[] = {
@@ -95,8 +95,10 @@ int cli_sample(int argc, char **argv)
         {"sampler", ARG_CHOICE, &sampler, "ddim|ddpm",
          "DDPM checkpoints: DDIM (eta 0, --steps) or ancestral over all T steps (default "
          "ddim)", 1, 0, 0},
-        {"steps", ARG_INT, &steps, "N", "DDPM checkpoints: DDIM steps (default 50); RBMs: "
-         "Gibbs steps (default 1000)", 1, 100000, 0},
+        {"ddim-steps", ARG_INT, &steps, "N", "DDPM checkpoints: DDIM steps (default 50)", 1,
+         100000, 0},
+        {"gibbs", ARG_INT, &gibbs, "N", "RBM runs: Gibbs steps of each chain (default 1000)", 1,
+         1e7, 0},
         {"progress", ARG_FLAG, &progress, NULL,
          "DDPM checkpoints: one row per image, the denoising chain from noise to image", 1, 0,
          0},
@@ -130,6 +132,12 @@ int cli_sample(int argc, char **argv)
                 "got %lld\n", cmd, PER_ROW, PER_ROW, (long long)n);
         return 2;
     }
+    int small = cli_sample_classic_kind(pos[0]);
+    for (int i = 0; i < nopts; i++)
+        if (opts[i].seen && strcmp(opts[i].name, "gibbs") == 0 && small != CLI_SAMPLE_RBM) {
+            fprintf(stderr, "%s: --gibbs is for RBM runs; %s is not one\n", cmd, pos[0]);
+            return 2;
+        }
     if (cg_vae_is_checkpoint(pos[0]))
         return cli_sample_vae(pos[0], opts, nopts, (int)n, (uint64_t)seed, out, interpolate,
                               traverse, dump);
@@ -147,35 +155,30 @@ int cli_sample(int argc, char **argv)
             }
         int steps_seen = 0;
         for (int i = 0; i < nopts; i++)
-            steps_seen |= opts[i].seen && strcmp(opts[i].name, "steps") == 0;
+            steps_seen |= opts[i].seen && strcmp(opts[i].name, "ddim-steps") == 0;
         if (steps_seen && strcmp(sampler, "ddpm") == 0) {
-            fprintf(stderr, "%s: --steps sets DDIM's steps; --sampler ddpm takes all T\n", cmd);
+            fprintf(stderr, "%s: --ddim-steps sets DDIM's steps; --sampler ddpm takes all T\n",
+                    cmd);
             return 2;
         }
         return cli_sample_ddpm(pos[0], (int)n, (uint64_t)seed, out, (int)steps,
                                strcmp(sampler, "ddpm") == 0, progress, !no_clip, dump, device);
     }
-    int small = cli_sample_classic_kind(pos[0]);
     for (int i = 0; i < nopts; i++)
         if (small && opts[i].seen && strcmp(opts[i].name, "n") != 0 &&
             strcmp(opts[i].name, "out") != 0 && strcmp(opts[i].name, "seed") != 0 &&
-            (strcmp(opts[i].name, "steps") != 0 || small != CLI_SAMPLE_RBM)) {
+            (strcmp(opts[i].name, "gibbs") != 0 || small != CLI_SAMPLE_RBM)) {
             fprintf(stderr, "%s: --%s does not apply to %s (a%s)\n", cmd, opts[i].name, pos[0],
-                    small == CLI_SAMPLE_RBM      ? "n RBM: --n, --steps, --seed, --out"
+                    small == CLI_SAMPLE_RBM      ? "n RBM: --n, --gibbs, --seed, --out"
                     : small == CLI_SAMPLE_MLP_GAN ? "n MLP GAN: --n, --seed, --out"
                                                   : " 2-D RealNVP: --n, --seed, --out");
             return 2;
         }
-    if (small) {
-        int steps_seen = 0;
-        for (int i = 0; i < nopts; i++)
-            steps_seen |= opts[i].seen && strcmp(opts[i].name, "steps") == 0;
-        return cli_sample_classic(small, pos[0], (int)n, (uint64_t)seed,
-                                  steps_seen ? (int)steps : 1000, out);
-    }
+    if (small)
+        return cli_sample_classic(small, pos[0], (int)n, (uint64_t)seed, (int)gibbs, out);
     for (int i = 0; i < nopts; i++)
         if (opts[i].seen && (strcmp(opts[i].name, "sampler") == 0 ||
-                             strcmp(opts[i].name, "steps") == 0 ||
+                             strcmp(opts[i].name, "ddim-steps") == 0 ||
                              strcmp(opts[i].name, "no-clip") == 0 ||
                              strcmp(opts[i].name, "progress") == 0)) {
             fprintf(stderr, "%s: --%s is for DDPM checkpoints; %s is not one\n", cmd,

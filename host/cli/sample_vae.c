@@ -34,7 +34,7 @@
 static const char *refused(const arg_opt *opts, int nopts, int interpolate, int traverse,
                            char *buf, size_t len)
 {
-    static const char *const dcgan[] = {"bn"}, *const ddpm[] = {"sampler", "steps", "progress",
+    static const char *const dcgan[] = {"bn"}, *const ddpm[] = {"sampler", "ddim-steps", "progress",
                                                                 "no-clip"};
     for (int i = 0; i < nopts; i++) {
         if (!opts[i].seen)

@@ -224,7 +224,7 @@ static const cg_flag flags[] = {
      "noise schedule over T = 1000 steps (linear: 1e-4 to 0.02)", NULL},
     {"ema-decay", CG_FLAG_REAL, F(ema_decay), "0.9999", 0, 0.999999, "D",
      "decay of the weights' EMA used for sampling", NULL},
-    {"sample-steps", CG_FLAG_INT, F(sample_steps), "50", 0, 1000, "N",
+    {"ddim-steps", CG_FLAG_INT, F(sample_steps), "50", 0, 1000, "N",
      "DDIM steps of the final sample grid, 0: no grid", NULL},
 };
 #undef F
@@ -236,7 +236,7 @@ const cg_model_kind cg_kind_ddpm = {
     .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
     .flags = flags, .nflags = sizeof flags / sizeof flags[0],
     .settings_size = sizeof(ddpm_flags), .state_size = sizeof(ddpm_run),
-    .default_size = default_size, .may_change = "sample-steps", .real_grid = 1,
+    .default_size = default_size, .may_change = "ddim-steps", .real_grid = 1,
     .build = build, .describe = describe, .step = step, .on_save = on_save, .finish = finish,
     .free = free_run,
     .files = "samples: %s/samples.png (DDIM, EMA weights); EMA weights: "

@@ -109,7 +109,7 @@ TEST(cli_ddpm_writes_the_run_directory_and_samples)
     th_run_result r;
     char *fx = fixture(), *run = th_tmpdir();
     REQUIRE(fx && run);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "3", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "3", "--ddim-steps",
              "2", "--out", run);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     const char *files[] = {"checkpoint.safetensors", "unet_ema.safetensors", "samples.png",
@@ -120,15 +120,15 @@ TEST(cli_ddpm_writes_the_run_directory_and_samples)
     char *l = losses(run);
     CHECK(l && th_count_lines(l) == 3, "%s", l ? l : "(no metrics)");
     const char *grid = th_path(run, "g.png"), *chain = th_path(run, "chain.png");
-    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "4", "--device", "cpu", "--out", grid);
+    NEED_BIN(&r, "sample", run, "--n", "3", "--ddim-steps", "4", "--device", "cpu", "--out", grid);
     CHECK(r.code == 0 && exists(run, "g.png") && strstr(r.out, "DDIM, 4 steps"), "exit %d: %s%s",
           r.code, r.out, r.err);
-    NEED_BIN(&r, "sample", th_path(run, "checkpoint.safetensors"), "--n", "2", "--steps", "5",
+    NEED_BIN(&r, "sample", th_path(run, "checkpoint.safetensors"), "--n", "2", "--ddim-steps", "5",
              "--progress", "--device", "cpu", "--out", chain);
     CHECK(r.code == 0 && exists(run, "chain.png") && strstr(r.out, "denoising chains"),
           "exit %d: %s%s", r.code, r.out, r.err);
     /* --dump: x_T and the samples, 3 x 1 x 32 x 32 float32 each */
-    NEED_BIN(&r, "sample", run, "--n", "3", "--steps", "2", "--no-clip", "--device", "cpu",
+    NEED_BIN(&r, "sample", run, "--n", "3", "--ddim-steps", "2", "--no-clip", "--device", "cpu",
              "--out", grid, "--dump", th_path(run, "d"));
     size_t lz = 0, lx = 0;
     CHECK(r.code == 0 && strstr(r.out, "not clipped"), "exit %d: %s%s", r.code, r.out, r.err);
@@ -145,13 +145,13 @@ TEST(cli_ddpm_resume_is_bit_identical)
     th_run_result r;
     char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
     REQUIRE(fx && a && b);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--ddim-steps",
              "0", "--out", a);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "3", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "3", "--ddim-steps",
              "0", "--out", b);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--ddim-steps",
              "0", "--out", b, "--resume");
     REQUIRE(r.code == 0, "resume: exit %d: %s", r.code, r.err);
     char *la = losses(a), *lb = losses(b);
@@ -179,18 +179,18 @@ TEST(cli_ddpm_sigterm_saves_and_resumes)
     th_run_result r;
     char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
     REQUIRE(fx && a && b);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--ddim-steps",
              "0", "--out", a);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     const char *const run[] = {"train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20",
-                               "--sample-steps", "0", "--ckpt-every", "3", "--out", b, NULL};
+                               "--ddim-steps", "0", "--ckpt-every", "3", "--out", b, NULL};
     th_run_cugen_signalled(&r, run, th_path(b, "checkpoint.safetensors"), SIGTERM);
     if (r.code == 0)
         SKIP("the run finished before SIGTERM arrived");
     CHECK(r.code == 128 + SIGTERM, "exit %d", r.code);
     CHECK(strstr(r.err, "interrupted by SIGTERM") && strstr(r.err, "checkpoint.safetensors") &&
           strstr(r.err, "--resume"), "%s", r.err);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--ddim-steps",
              "0", "--out", b, "--resume");
     CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
     CHECK(same_file(th_path(a, "checkpoint.safetensors"), th_path(b, "checkpoint.safetensors")),
@@ -251,19 +251,19 @@ TEST(cli_ddpm_bad_flags)
     FAILS(2, "--schedule expects one of", TRAIN, "--schedule", "quadratic");
     FAILS(2, "--ema-decay expects", TRAIN, "--ema-decay", "1.5");
     FAILS(2, "--ema-decay expects", TRAIN, "--ema-decay", "-0.1");
-    FAILS(2, "--sample-steps expects", TRAIN, "--sample-steps", "1001");
-    FAILS(2, "--sample-steps expects", TRAIN, "--sample-steps", "-1");
+    FAILS(2, "--ddim-steps expects", TRAIN, "--ddim-steps", "1001");
+    FAILS(2, "--ddim-steps expects", TRAIN, "--ddim-steps", "-1");
     FAILS(2, "--ch is not a flag of this model", "train", "dcgan", "--ch", "8");
     FAILS(2, "--ngf is not a flag of this model", "train", "ddpm", "--ngf", "8");
     /* sampling: flags of the other model, bad values */
     th_run_result r;
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "1", "--sample-steps", "0",
+    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "1", "--ddim-steps", "0",
              "--out", run);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     FAILS(2, "--sampler expects one of", "sample", run, "--sampler", "euler");
-    FAILS(2, "--steps expects an integer", "sample", run, "--steps", "0");
-    FAILS(2, "only 1000 timesteps", "sample", run, "--steps", "1001");
-    FAILS(2, "--steps sets DDIM's steps", "sample", run, "--sampler", "ddpm", "--steps", "10");
+    FAILS(2, "--ddim-steps expects an integer", "sample", run, "--ddim-steps", "0");
+    FAILS(2, "only 1000 timesteps", "sample", run, "--ddim-steps", "1001");
+    FAILS(2, "--ddim-steps sets DDIM's steps", "sample", run, "--sampler", "ddpm", "--ddim-steps", "10");
     FAILS(2, "--interpolate is for DCGAN generators", "sample", run, "--interpolate");
     FAILS(2, "--bn is for DCGAN generators", "sample", run, "--bn", "running");
     FAILS(2, "--progress is for DDPM checkpoints", "sample", "/nonexistent", "--progress");
@@ -309,14 +309,14 @@ TEST(cli_ddpm_trains_64x64_rgb_from_a_packed_file)
     const char *run = th_path(dir, "run");
     NEED_BIN(&r, "train", "ddpm", "--data", "celeba", "--data-dir", packed, "--image-size",
              "64", "--ch", "4", "--ch-mult", "1,1,2", "--num-res-blocks", "1", "--batch", "2",
-             "--steps", "2", "--sample-steps", "1", "--device", "cpu", "--out", run, "--quiet");
+             "--steps", "2", "--ddim-steps", "1", "--device", "cpu", "--out", run, "--quiet");
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     cg_image8 im;
     REQUIRE(cg_png_read(th_path(run, "samples.png"), &im, err, sizeof err) == CG_OK, "%s", err);
     CHECK(im.width == 8 * 66 + 2 && im.channels == 3, "%dx%dx%d", im.width, im.height,
           im.channels);
     cg_image8_free(&im);
-    NEED_BIN(&r, "sample", run, "--n", "2", "--steps", "2", "--device", "cpu", "--out",
+    NEED_BIN(&r, "sample", run, "--n", "2", "--ddim-steps", "2", "--device", "cpu", "--out",
              th_path(dir, "s.png"));
     CHECK(r.code == 0 && strstr(r.out, "64x64 DDPM") && strstr(r.out, "3 channels"),
           "exit %d: %s %s", r.code, r.out, r.err);
@@ -359,20 +359,20 @@ TEST(gpu_cli_ddpm_runs_move_between_devices)
     th_run_result r;
     char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir(), *c = th_tmpdir();
     REQUIRE(fx && a && b && c);
-    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--ddim-steps",
              "0", "--device", "cpu", "--out", a);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "3", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "3", "--ddim-steps",
              "2", "--device", "cuda", "--deterministic", "--out", b);
     REQUIRE(r.code == 0, "GPU: exit %d: %s", r.code, r.err);
     CHECK(strstr(r.out, "device: cuda") && exists(b, "samples.png"), "%s", r.out);
-    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--ddim-steps",
              "0", "--device", "cpu", "--out", b, "--resume");
     REQUIRE(r.code == 0, "GPU run resumed on the CPU: exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "3", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "3", "--ddim-steps",
              "0", "--device", "cpu", "--out", c);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--sample-steps",
+    NEED_BIN(&r, "train", "ddpm", ARCH, "--data-dir", fx, "--steps", "6", "--ddim-steps",
              "0", "--device", "cuda", "--deterministic", "--out", c, "--resume");
     REQUIRE(r.code == 0, "CPU run resumed on the GPU: exit %d: %s", r.code, r.err);
     char *la = losses(a);
@@ -380,10 +380,10 @@ TEST(gpu_cli_ddpm_runs_move_between_devices)
     same_losses("CPU then GPU", losses(c), la, 1e-4);
     /* DDIM on both devices from the same x_T: the same images to float
      * rounding (bound as in test_gpu_ddpm.c's sampling comparison) */
-    NEED_BIN(&r, "sample", a, "--n", "4", "--steps", "10", "--device", "cuda", "--out",
+    NEED_BIN(&r, "sample", a, "--n", "4", "--ddim-steps", "10", "--device", "cuda", "--out",
              th_path(a, "g.png"), "--dump", th_path(a, "g"));
     REQUIRE(r.code == 0 && strstr(r.out, "on the GPU"), "exit %d: %s%s", r.code, r.out, r.err);
-    NEED_BIN(&r, "sample", a, "--n", "4", "--steps", "10", "--device", "cpu", "--out",
+    NEED_BIN(&r, "sample", a, "--n", "4", "--ddim-steps", "10", "--device", "cpu", "--out",
              th_path(a, "c.png"), "--dump", th_path(a, "c"));
     REQUIRE(r.code == 0 && strstr(r.out, "on the CPU"), "exit %d: %s%s", r.code, r.out, r.err);
     size_t lg = 0, lc = 0;

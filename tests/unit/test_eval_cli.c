@@ -232,7 +232,7 @@ TEST(cli_eval_generates_from_vae_ddpm_and_flow_runs)
     REQUIRE(r.code == 0, "vae: exit %d: %s", r.code, r.err);
     NEED_BIN(&r, "train", "ddpm", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
              "--ch", "8", "--ch-mult", "1,2", "--num-res-blocks", "1", "--attn", "16",
-             "--batch", "4", "--steps", "2", "--sample-steps", "0", "--device", "cpu",
+             "--batch", "4", "--steps", "2", "--ddim-steps", "0", "--device", "cpu",
              "--quiet", "--out", ddpm);
     REQUIRE(r.code == 0, "ddpm: exit %d: %s", r.code, r.err);
     NEED_BIN(&r, "train", "realnvp", "--data", "mnist", "--data-dir", fx, "--steps", "2",

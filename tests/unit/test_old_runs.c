@@ -48,8 +48,8 @@ static const old_run DCGAN = {
 static const old_run DDPM = {
     "ddpm", "ddpm", "unet_ema.safetensors",
     {"--ch", "2", "--ch-mult", "1,2", "--attn", "none", "--num-res-blocks", "1",
-     "--sample-steps", "2", NULL},
-    "--ch", "4", "has --ch 2, this command 4", {"--steps", "2", "--device", "cpu", NULL}};
+     "--ddim-steps", "2", NULL},
+    "--ch", "4", "has --ch 2, this command 4", {"--ddim-steps", "2", "--device", "cpu", NULL}};
 static const old_run REALNVP = {
     "realnvp", "realnvp", "flow.safetensors",
     {"--data", "fashion-mnist", "--layers", "1", "--width", "4", "--scales", "2", NULL},

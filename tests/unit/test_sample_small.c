@@ -31,12 +31,12 @@ static int same_file(const char *a, const char *b)
     return x && y && la == lb && memcmp(x, y, la) == 0;
 }
 
-/* `cugen sample RUN --n N --seed SEED --out OUT [--steps 5]` */
+/* `cugen sample RUN --n N --seed SEED --out OUT [--gibbs 5]` */
 static int sample(th_run_result *r, const char *run, const char *n, const char *seed,
                   const char *out, int gibbs)
 {
     const char *args[] = {"sample", run, "--n", n, "--seed", seed, "--out", out,
-                          gibbs ? "--steps" : NULL, "5", NULL};
+                          gibbs ? "--gibbs" : NULL, "5", NULL};
     return th_run_cugen(r, args);
 }
 
@@ -104,7 +104,7 @@ TEST(cli_sample_realnvp_2d_run)
     NEED_BIN(&r, "train", "realnvp", "--data", "moons", "--steps", "20", "--quiet", "--out", f);
     REQUIRE(r.code == 0, "%s", r.err);
     check_sample(f, "200", 0, 480, 480);
-    NEED_BIN(&r, "sample", f, "--steps", "3");
-    one_line_error(&r, "--steps does not apply");
+    NEED_BIN(&r, "sample", f, "--gibbs", "3");
+    one_line_error(&r, "--gibbs is for RBM runs");
     th_rmtree(f);
 }

@@ -150,8 +150,8 @@ TEST(cli_vae_sample_grids_and_errors)
 
     NEED_BIN(&r, "sample", run, "--bn", "running");
     usage_error(&r, "--bn is for DCGAN generators");
-    NEED_BIN(&r, "sample", run, "--steps", "10");
-    usage_error(&r, "--steps is for DDPM checkpoints");
+    NEED_BIN(&r, "sample", run, "--ddim-steps", "10");
+    usage_error(&r, "--ddim-steps is for DDPM checkpoints");
     NEED_BIN(&r, "sample", run, "--device", "cuda");
     usage_error(&r, "VAEs sample on the CPU only");
     NEED_BIN(&r, "sample", run, "--traverse", "--interpolate");
