@@ -282,9 +282,9 @@ static int run_cugen(th_run_result *r, const char *const *args, const char *wait
         dup2(fo, 1);
         dup2(pe[1], 2);
         close(pe[0]);
-        const char *argv[32] = {bin};
+        const char *argv[64] = {bin};
         int n = 1;
-        for (; args[n - 1] && n < 31; n++)
+        for (; args[n - 1] && n < 63; n++)
             argv[n] = args[n - 1];
         argv[n] = NULL;
         execv(bin, (char *const *)argv);
