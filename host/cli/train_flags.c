@@ -224,6 +224,54 @@ int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts
     return ARGS_OK;
 }
 
+/* Defaults, the flags given, and the checks that need them all. */
+int cli_flags_settle(const char *cmd, const cg_model_kind *k, cg_train_opts *o, const char *out,
+                     int no_out, const void *settings)
+{
+    char err[512];
+    if (k->check && k->check(settings, o, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s %s: %s\n", cmd, k->name, err);
+        return 2;
+    }
+    if (o->resume && !k->checkpoints) {
+        fprintf(stderr, "%s %s: --resume: this model keeps no checkpoints (it trains in "
+                "seconds); run it again\n", cmd, k->name);
+        return 2;
+    }
+    if (o->resume && !out) {
+        fprintf(stderr, "%s %s: --resume needs --out DIR (the run to continue)\n", cmd, k->name);
+        return 2;
+    }
+    if (o->resume && o->overwrite) {
+        fprintf(stderr, "%s %s: --resume and --overwrite exclude each other (continue the run "
+                "or start over)\n", cmd, k->name);
+        return 2;
+    }
+    if (no_out && (out || o->overwrite)) {
+        fprintf(stderr, "%s %s: --no-out excludes --out and --overwrite\n", cmd, k->name);
+        return 2;
+    }
+    if (o->tf32 && o->deterministic) {
+        fprintf(stderr, "%s %s: --tf32 and --deterministic exclude each other\n", cmd, k->name);
+        return 2;
+    }
+    if (!o->batch)
+        o->batch = k->batch;
+    if (!o->lr)
+        o->lr = k->lr;
+    if (!o->steps && !o->epochs) {
+        o->steps = k->steps;
+        o->epochs = k->epochs;
+        if (!k->steps && !k->epochs)
+            o->epochs = 1;  /* image models: one pass over the data */
+    }
+    if (!o->log_every)
+        o->log_every = 100;
+    if (!o->ckpt_every)
+        o->ckpt_every = k->ckpt_every;
+    return 0;
+}
+
 int cli_train_device(const char *cmd, const cg_model_kind *k, const char *device,
                      cg_train_opts *o, char *note, size_t len)
 {

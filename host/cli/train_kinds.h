@@ -34,6 +34,11 @@ void cli_flags_usage(const char *cmd, const cg_model_kind *k, const arg_opt *opt
  * kind->flags[].only condition does not hold, are one-line errors. */
 int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nshared,
                     int nopts, const void *settings);
+/* After parsing: k's checks between flags, the run-directory flags'
+ * exclusions, and the shared flags' defaults from k. 0 or an exit code
+ * after a one-line message. */
+int cli_flags_settle(const char *cmd, const cg_model_kind *k, cg_train_opts *o, const char *out,
+                     int no_out, const void *settings);
 /* --device: resolved into o->device, refused or moved to the CPU for a model
  * that trains there only; the line to print in note. 0 or an exit code. */
 int cli_train_device(const char *cmd, const cg_model_kind *k, const char *device,
