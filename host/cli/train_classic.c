@@ -265,7 +265,8 @@ static const cg_flag gmm_table[] = {
 const cg_model_kind cli_kind_gmm = {
     .name = "gmm", .title = "GMM",
     .summary = "Gaussian mixture by EM beside the box model on the article's noisy disc",
-    .steps = 200, .batch = 500, .lr = 1, .flags = gmm_table, .nflags = 1,
+    .steps = 200, .batch = 500, .lr = 1, .ignores = "lr batch", .flags = gmm_table,
+    .nflags = 1,
     .settings_size = sizeof(gmm_flags), .run = run_gmm};
 
 static const cg_flag rbm_table[] = {

@@ -85,6 +85,14 @@ static int takes_shared(const cg_model_kind *k, const char *name)
     return strstr(have, key) != NULL;
 }
 
+static int ignored(const cg_model_kind *k, const char *name)
+{
+    char have[200], key[40];
+    snprintf(have, sizeof have, " %s ", k->ignores ? k->ignores : "");
+    snprintf(key, sizeof key, " %s ", name);
+    return strstr(have, key) != NULL;
+}
+
 static void *field(void *settings, const cg_flag *f)
 {
     return (char *)settings + f->offset;
@@ -156,9 +164,36 @@ void cli_flags_usage(const char *cmd, const cg_model_kind *k, const arg_opt *opt
     static char help[64][512];
     int n = 0, opt0 = first_optional(opts, nshared);
     for (int i = 0; i < nopts && n < 96; i++) {
-        if (i >= opt0 && i < nshared && !takes_shared(k, opts[i].name))
+        if ((i >= opt0 && i < nshared && !takes_shared(k, opts[i].name)) ||
+            (i < nshared && ignored(k, opts[i].name)))
             continue;
         mine[n] = opts[i];
+        static char shared_help[4][160];
+        const char *const sh[4] = {"steps", "epochs", "batch", "lr"};
+        for (int j = 0; j < 4; j++) {
+            if (strcmp(opts[i].name, sh[j]) != 0)
+                continue;
+            char def[48];
+            if (j == 0)
+                snprintf(def, sizeof def, k->steps ? "%lld" : "none: one epoch",
+                         (long long)k->steps);
+            else if (j == 1)
+                snprintf(def, sizeof def, k->epochs ? "%lld" : k->steps ? "none" : "1",
+                         (long long)k->epochs);
+            else if (j == 2)
+                snprintf(def, sizeof def, "%lld", (long long)k->batch);
+            else
+                snprintf(def, sizeof def, "%g", k->lr);
+            snprintf(shared_help[j], sizeof shared_help[0], "%s (default %s)", opts[i].help,
+                     def);
+            mine[n].help = shared_help[j];
+        }
+        if (strcmp(opts[i].name, "ckpt-every") == 0 && k->checkpoints) {
+            static char ckpt[160];
+            snprintf(ckpt, sizeof ckpt, "with --out: checkpoint every N steps and at the end "
+                     "(default %lld)", (long long)k->ckpt_every);
+            mine[n].help = ckpt;
+        }
         if (i >= nshared && i - nshared < 64) {
             const cg_flag *f = &k->flags[i - nshared];
             int kk = snprintf(help[i - nshared], sizeof help[0], "%s", f->help);
@@ -206,8 +241,9 @@ static int holds(const cg_model_kind *k, const char *only, const void *settings)
 int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nshared,
                     int nopts, const void *settings)
 {
-    for (int i = first_optional(opts, nshared); i < nshared; i++)
-        if (opts[i].seen && !takes_shared(k, opts[i].name)) {
+    for (int i = 0; i < nshared; i++)
+        if (opts[i].seen && ((i >= first_optional(opts, nshared) &&
+                              !takes_shared(k, opts[i].name)) || ignored(k, opts[i].name))) {
             fprintf(stderr, "%s %s: --%s is not a flag of this model (see %s %s --help)\n", cmd,
                     k->name, opts[i].name, cmd, k->name);
             return ARGS_ERROR;

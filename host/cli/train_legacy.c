@@ -139,6 +139,11 @@ static int run_realnvp(const cg_train_opts *o, const void *settings)
                 "--image-size are for image data (--data fashion-mnist, ...)\n");
         return 2;
     }
+    if (o->epochs) {
+        fprintf(stderr, "cugen train realnvp: --epochs: the 2-D flow draws fresh points at every "
+                "step and has no epochs; give --steps\n");
+        return 2;
+    }
     if (o->resume) {
         fprintf(stderr, "cugen train realnvp: --resume: the 2-D flow keeps no checkpoints (it "
                 "trains in seconds); run it again\n");
@@ -182,7 +187,7 @@ static int run_realnvp(const cg_train_opts *o, const void *settings)
 const cg_model_kind cli_kind_gaussian = {
     .name = "gaussian", .title = "Gaussian MLE",
     .summary = "2-D Gaussian MLE by Adam on the seed notebook's six points",
-    .steps = 2000, .batch = 6, .lr = 0.05, .run = run_gaussian};
+    .steps = 2000, .batch = 6, .lr = 0.05, .ignores = "batch", .run = run_gaussian};
 
 const cg_model_kind cli_kind_linear_game = {
     .name = "linear-game", .title = "linear game",

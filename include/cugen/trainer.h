@@ -92,6 +92,8 @@ typedef struct cg_model_kind {
     /* which shared flags apply, space separated: "data data-dir image-size
      * deterministic tf32" (the others apply to every model) */
     const char *shared;
+    const char *ignores;    /* flags every model takes that mean nothing to this one (space
+                             * separated, "lr batch"): refused, and left out of --help */
     const char *data;       /* default --data */
     const char *data_help;  /* --help's line for --data, NULL: the usual */
 

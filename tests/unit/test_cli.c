@@ -144,6 +144,17 @@ TEST(cli_version_names_the_commit_and_build_date)
     BAD("takes no arguments", "--version", "--json");
 }
 
+/* Flags that would be accepted and then mean nothing are refused */
+TEST(cli_train_refuses_flags_a_model_does_not_use)
+{
+    BAD("--lr is not a flag of this model", "train", "gmm", "--lr", "0.1");
+    BAD("--batch is not a flag of this model", "train", "gaussian", "--batch", "3");
+    BAD("--epochs: the 2-D flow draws fresh points", "train", "realnvp", "--data", "moons",
+        "--epochs", "2", "--no-out");
+    BAD("--ema-decay expects a number from 0 to 0.999999", "train", "ddpm", "--ema-decay", "1");
+    BAD("--width applies with --arch conv only", "train", "vae", "--width", "8");
+}
+
 TEST(cli_bench_bad_flags_exit_2_with_one_line)
 {
     BAD("unknown flag '--bogus'", "bench", "ops", "--bogus");
