@@ -177,10 +177,12 @@ static cg_status train_loop(run *r, cg_toy toy, cg_flow2d_result *res)
         cg_ctx_step_end(ctx);
         res->steps = s;
         cg_progress_update(&prog, s, 1, o->batch, "nll", res->train_nll, (const char *)NULL);
-        cg_metrics_write(&log, s, 1, o->batch, "nll", res->train_nll, (const char *)NULL);
+        if (cg_metrics_write(&log, s, 1, o->batch, "nll", res->train_nll, (const char *)NULL))
+            break;  /* the log cannot be written (a full disk): said below */
     }
     cg_progress_end(&prog);
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(r->err, r->errlen, "realnvp", o, &log, res->steps, 0);
     return st;
 }
 

@@ -258,3 +258,33 @@ TEST(rundir_a_run_stops_when_its_log_fails)
 #undef VAE_SMALL
     th_rmtree(dir);
 }
+
+/* The small models' own loops stop at the first log line they cannot
+ * write too, with the same one-line message (linear-game keeps checkpoints:
+ * it saves one first). */
+TEST(rundir_small_models_stop_when_their_log_fails)
+{
+    if (access("/dev/full", W_OK) != 0)
+        SKIP("no /dev/full");
+    static const struct {
+        const char *model, *extra, *value, *want;
+    } rows[] = {
+        {"gaussian", "--steps", "50", "gaussian: stopped after step 1: cannot write "},
+        {"gmm", "--k", "2", "gmm: stopped after step 1: cannot write "},
+        {"linear-game", "--steps", "50", "; checkpoint saved to "},
+        {"gauss-init-gan", "--steps", "20", "gauss-init-gan: stopped after step 1: cannot "},
+        {"realnvp", "--steps", "20", "realnvp: stopped after step 1: cannot write "},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char *dir = th_tmpdir();
+        REQUIRE(dir);
+        REQUIRE(symlink("/dev/full", th_path(dir, "metrics.jsonl")) == 0);
+        th_run_result r;
+        RUN(&r, "train", rows[i].model, rows[i].extra, rows[i].value, "--quiet", "--out", dir,
+            "--overwrite");
+        CHECK(r.code == 1 && th_count_lines(r.err) == 1 && strstr(r.err, rows[i].want) &&
+                  strstr(r.err, "metrics.jsonl: No space left on device"),
+              "%s: exit %d: %s", rows[i].model, r.code, r.err);
+        th_rmtree(dir);
+    }
+}

@@ -235,14 +235,16 @@ static cg_status train_gan(const cg_train_opts *o, const cg_gauss_init_opts *go,
         }
         res->steps = s;
         cg_progress_update(&prog, s, 1, B, "loss_D", ld, "loss_G", lg, (const char *)NULL);
-        cg_metrics_write(&log, s, 1, B, "loss_D", ld, "loss_G", lg, (const char *)NULL);
+        if (cg_metrics_write(&log, s, 1, B, "loss_D", ld, "loss_G", lg, (const char *)NULL))
+            break;  /* the log cannot be written (a full disk): said below */
     }
     cg_progress_end(&prog);
     if (st == CG_OK && (st = score(ctx, g, toy, o->seed, buf, &res->mmd_end)) != CG_OK)
         snprintf(err, errlen, "gauss-init-gan: MMD score failed");
     cg_metrics_write(&log, res->steps, 1, 0, "mmd2_start", res->mmd_start, "mmd2_end",
                      res->mmd_end, (const char *)NULL);
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "gauss-init-gan", o, &log, res->steps, 0);
     if (st == CG_OK && o->out_dir) {
         char title[96];
         snprintf(title, sizeof title, "GAN from the Gaussian start, %lld steps on %s",

@@ -182,8 +182,9 @@ cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
         cg_params_zero_grad(&P);
         cg_ctx_step_end(&ctx);
         cg_progress_update(&prog, s, s, n, "nll", nll, "mle", res->nll_mle, (const char *)NULL);
-        cg_metrics_write(&log, s, s, n, "nll", nll, "lr", adam.lr, (const char *)NULL);
         res->steps = s;
+        if (cg_metrics_write(&log, s, s, n, "nll", nll, "lr", adam.lr, (const char *)NULL))
+            break;  /* the log cannot be written (a full disk): said below */
     }
     cg_progress_end(&prog);
     if (ctx.err && !err[0])
@@ -207,7 +208,8 @@ cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
         if (o->out_dir)
             st = draw_fit(o->out_dir, xy, n, res, err, errlen);
     }
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "gaussian", o, &log, res->steps, 0);
     free(xbuf);
     cg_params_free(&P);
     cg_ctx_free(&ctx);

@@ -127,8 +127,9 @@ cg_status cg_gmm_fit(const cg_train_opts *o, int k, cg_gmm_result *res, char *er
         if (!o->quiet)
             printf("  iteration %3lld  log-likelihood %.6f  (%.6f per point)\n", (long long)it,
                    ll, ll / N_POINTS);
-        cg_metrics_write(&log, it, it, N_POINTS, "loglik", ll, "loglik_per_point",
-                         ll / N_POINTS, (const char *)NULL);
+        if (cg_metrics_write(&log, it, it, N_POINTS, "loglik", ll, "loglik_per_point",
+                             ll / N_POINTS, (const char *)NULL) != CG_OK)
+            break;  /* the log cannot be written (a full disk): said below */
         if (ll - prev < 1e-10 * N_POINTS) {
             res->converged = 1;
             break;
@@ -161,7 +162,8 @@ cg_status cg_gmm_fit(const cg_train_opts *o, int k, cg_gmm_result *res, char *er
                           errlen);
         }
     }
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "gmm", o, &log, res->iterations, 0);
     free(train);
     return st;
 }

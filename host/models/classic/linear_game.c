@@ -223,6 +223,7 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
     cg_progress prog;
     cg_progress_begin(&prog, steps, per_epoch,
                       &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet});
+    int saved = 0;  /* a checkpoint of the last step was written */
     for (int64_t s = first; s <= steps; s++) {
         if (pos + B > n_data) {
             /* each epoch's order depends only on the rng offset (resumable) */
@@ -258,9 +259,12 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
         int64_t epoch = (s - 1) / per_epoch + 1;
         cg_progress_update(&prog, s, epoch, B, "mmd2", mmd2, "cov_err", res->cov_rel_err,
                            "mean_err", res->mean_err, (const char *)NULL);
-        cg_metrics_write(&log, s, epoch, B, "mmd2", mmd2, "cov_rel_err", res->cov_rel_err,
-                         "mean_err", res->mean_err, "lr", adam.lr, (const char *)NULL);
-        if (o->out_dir && o->ckpt_every > 0 && (s % o->ckpt_every == 0 || s == steps)) {
+        int log_failed = cg_metrics_write(&log, s, epoch, B, "mmd2", mmd2, "cov_rel_err",
+                                          res->cov_rel_err, "mean_err", res->mean_err, "lr",
+                                          adam.lr, (const char *)NULL) != CG_OK;
+        saved = 0;
+        if (o->out_dir && (log_failed || (o->ckpt_every > 0 &&
+                                          (s % o->ckpt_every == 0 || s == steps)))) {
             cs.step = s;
             cs.epoch = epoch;
             cs.optim_t = adam.t;
@@ -272,7 +276,10 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
                 snprintf(err, errlen, "linear-game: checkpoint: %s", why);
                 break;
             }
+            saved = 1;
         }
+        if (log_failed)
+            break;  /* the log cannot be written (a full disk): the checkpoint first */
     }
     cg_progress_end(&prog);
     if (ctx.err) {
@@ -301,7 +308,8 @@ cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_
                            err, errlen);
         }
     }
-    cg_metrics_close(&log);
+    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
+        st = cg_run_log_failed(err, errlen, "linear-game", o, &log, res->steps, saved);
 done:
     cg_params_free(&P);
     cg_ctx_free(&ctx);
