@@ -50,6 +50,29 @@ cg_status cg_copy_from_host(cg_ctx *ctx, cg_tensor *t, const real *src)
     return CG_OK;
 }
 
+cg_status cg_copy(cg_ctx *ctx, cg_tensor *dst, int64_t at, const cg_tensor *src)
+{
+    if (ctx->err)
+        return ctx->err;
+    if (!dst || !src)
+        return cg_fail(ctx, CG_ERR_STATE, "copy: NULL tensor");
+    if (at < 0 || at > dst->n || src->n > dst->n - at)
+        return cg_fail(ctx, CG_ERR_ARG, "copy: %lld values at %lld do not fit in %s",
+                       (long long)src->n, (long long)at, CG_SHAPE_STR(dst));
+    real *to = dst->data + at;
+    if (src->dev == CG_CPU && dst->dev == CG_CPU) {
+        memmove(to, src->data, sizeof(real) * (size_t)src->n);
+        return CG_OK;
+    }
+    if (dst->dev == CG_CPU)
+        return cg_memcpy_to_host(ctx, to, src->data, (cg_device)src->dev, src->n);
+    if (src->dev == CG_CPU) {
+        cg_status st = cg_cuda_upload_staged(ctx, to, src->data, sizeof(real) * (size_t)src->n);
+        return st == CG_OK ? CG_OK : cg_fail(ctx, st, "copy to GPU: %s", cg_cuda_last_error());
+    }
+    return backend_copy(ctx, CG_CUDA, to, src->data, src->n) ? CG_OK : ctx->err;
+}
+
 cg_tensor *cg_to_device(cg_ctx *ctx, const cg_tensor *t, cg_device dev)
 {
     if (ctx->err)

@@ -78,6 +78,15 @@ const char *cg_shape_str(const cg_tensor *t, char *buf, size_t len)
     return buf;
 }
 
+void *cg_scratch(cg_ctx *ctx, size_t bytes)
+{
+    void *p = cg_arena_alloc(&ctx->arena, bytes);
+    if (!p)
+        cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for %zu bytes of scratch",
+                bytes);
+    return p;
+}
+
 static cg_tensor *tensor_meta(cg_ctx *ctx, const int *shape, int ndim)
 {
     if (ctx->err)

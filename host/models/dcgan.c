@@ -21,7 +21,6 @@
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
-#include "ops/backend.h"
 
 #define BN_MOMENTUM 0.1
 #define BN_EPS 1e-5
@@ -154,7 +153,7 @@ static cg_tensor *bn(cg_ctx *ctx, cg_dcgan_layer *l, cg_tensor *x, int running, 
         int prev = cg_set_grad(ctx, 0);
         cg_tensor *next = cg_affine(ctx, l->count, 1.0, 1.0);
         cg_set_grad(ctx, prev);
-        if (!next || !backend_copy(ctx, next->dev, l->count->data, next->data, 1))
+        if (!next || cg_copy(ctx, l->count, 0, next) != CG_OK)
             return NULL;
     }
     return y;
@@ -168,7 +167,7 @@ cg_tensor *cg_dcgan_generate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *z, int bn_runn
     int N = z->shape[0];
     if (z->n != (int64_t)N * m->a.nz) {
         cg_fail(ctx, CG_ERR_ARG, "dcgan: G takes z of %d values per sample, got shape %s",
-                m->a.nz, SHAPE_STR(z));
+                m->a.nz, CG_SHAPE_STR(z));
         return NULL;
     }
     cg_tensor *h = cg_reshape(ctx, z, CG_SHAPE(N, m->a.nz, 1, 1));
@@ -188,7 +187,7 @@ cg_tensor *cg_dcgan_discriminate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *x)
     int S = m->a.image_size;
     if (x->ndim != 4 || x->shape[1] != m->a.nc || x->shape[2] != S || x->shape[3] != S) {
         cg_fail(ctx, CG_ERR_ARG, "dcgan: D takes images (N, %d, %d, %d), got %s", m->a.nc, S,
-                S, SHAPE_STR(x));
+                S, CG_SHAPE_STR(x));
         return NULL;
     }
     cg_tensor *h = x;
@@ -238,7 +237,7 @@ typedef struct {
 
 static cg_status read_back(cg_ctx *ctx, const step_values *v, int B, cg_dcgan_stats *out)
 {
-    real *h = op_scratch(ctx, sizeof(real) * (3 * (size_t)B + 3));
+    real *h = cg_scratch(ctx, sizeof(real) * (3 * (size_t)B + 3));
     if (!h)
         return ctx->err;
     const cg_tensor *t[6] = {v->out_real, v->out_fake, v->out_g, v->err_real, v->err_fake,
@@ -292,10 +291,7 @@ cg_status cg_dcgan_step(cg_ctx *ctx, cg_dcgan *m, cg_adam *opt_d, cg_adam *opt_g
     if (cg_backward(ctx, v.err_real) != CG_OK)
         return ctx->err;
     cg_tensor *fake = cg_dcgan_generate(ctx, m, z, 0, 1);
-    cg_tensor *detached = fake ? cg_wrap(ctx, fake->data, fake->shape, fake->ndim) : NULL;
-    if (detached)
-        detached->dev = fake->dev;  /* the same values, off the tape */
-    v.out_fake = cg_dcgan_discriminate(ctx, m, detached);
+    v.out_fake = cg_dcgan_discriminate(ctx, m, cg_detach(ctx, fake));
     v.err_fake = cg_bce_with_logits(ctx, v.out_fake, zeros, CG_REDUCE_MEAN);
     if (cg_backward(ctx, v.err_fake) != CG_OK)
         return ctx->err;

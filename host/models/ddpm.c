@@ -16,7 +16,6 @@
 #include "cugen/ddpm.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
-#include "ops/backend.h"
 
 /* ---- schedules -------------------------------------------------------------- */
 
@@ -109,8 +108,8 @@ cg_tensor *cg_ddpm_loss(cg_ctx *ctx, cg_unet *m, const cg_ddpm_sched *s, cg_tens
         return NULL;
     int N = x0->shape[0];
     if (!cg_same_shape(x0, eps)) {
-        cg_fail(ctx, CG_ERR_ARG, "ddpm: x0 %s and eps %s differ in shape", SHAPE_STR(x0),
-                SHAPE_STR(eps));
+        cg_fail(ctx, CG_ERR_ARG, "ddpm: x0 %s and eps %s differ in shape", CG_SHAPE_STR(x0),
+                CG_SHAPE_STR(eps));
         return NULL;
     }
     cg_device dev = (cg_device)x0->dev;

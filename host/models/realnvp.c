@@ -16,7 +16,6 @@
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 #include "models/dense.h"
-#include "ops/backend.h"
 
 #define LOG_2PI 1.8378770664093454836
 
@@ -92,7 +91,7 @@ static int halves(cg_ctx *ctx, cg_flow2d *m, int i, cg_tensor *x, cg_tensor **xc
         return 0;
     }
     if (x->ndim != 2 || x->shape[1] != 2) {
-        cg_fail(ctx, CG_ERR_ARG, "realnvp: takes points (N, 2), got %s", SHAPE_STR(x));
+        cg_fail(ctx, CG_ERR_ARG, "realnvp: takes points (N, 2), got %s", CG_SHAPE_STR(x));
         return 0;
     }
     cg_tensor *parts[2];

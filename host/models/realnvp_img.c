@@ -22,7 +22,6 @@
 #include "cugen/flow.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
-#include "ops/backend.h"
 
 #define ALPHA 0.05
 #define LN2 0.69314718055994530942
@@ -443,7 +442,7 @@ cg_tensor *cg_flowimg_forward(cg_ctx *ctx, cg_flowimg *m, cg_tensor *y, cg_tenso
         return NULL;
     if (y->ndim != 4 || y->shape[1] != C || y->shape[2] != S || y->shape[3] != S) {
         cg_fail(ctx, CG_ERR_ARG, "realnvp: the flow takes images (N, %d, %d, %d), got %s", C,
-                S, S, SHAPE_STR(y));
+                S, S, CG_SHAPE_STR(y));
         return NULL;
     }
     int N = y->shape[0];
@@ -483,7 +482,7 @@ cg_tensor *cg_flowimg_inverse(cg_ctx *ctx, cg_flowimg *m, cg_tensor *z)
         return NULL;
     if (z->ndim != 2 || z->shape[1] != D) {
         cg_fail(ctx, CG_ERR_ARG, "realnvp: inverse takes z (N, %lld), got %s", (long long)D,
-                SHAPE_STR(z));
+                CG_SHAPE_STR(z));
         return NULL;
     }
     int N = z->shape[0], sizes[CG_FLOWIMG_MAX_SCALES];

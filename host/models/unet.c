@@ -13,7 +13,6 @@
 
 #include "cugen/ddpm.h"
 #include "cugen/ops.h"
-#include "ops/backend.h"
 
 #define GN_EPS 1e-6
 #define MAX_PERIOD 10000.0
@@ -437,7 +436,7 @@ cg_tensor *cg_unet_forward(cg_ctx *ctx, cg_unet *m, cg_tensor *x, cg_tensor *t, 
     int S = a->image_size;
     if (x->ndim != 4 || x->shape[1] != a->in_ch || x->shape[2] != S || x->shape[3] != S) {
         cg_fail(ctx, CG_ERR_ARG, "ddpm: the UNet takes images (N, %d, %d, %d), got %s",
-                a->in_ch, S, S, SHAPE_STR(x));
+                a->in_ch, S, S, CG_SHAPE_STR(x));
         return NULL;
     }
     if (t->n != x->shape[0]) {

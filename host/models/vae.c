@@ -17,7 +17,6 @@
 #include "cugen/tape.h"
 #include "cugen/vae.h"
 #include "models/vae_internal.h"
-#include "ops/backend.h"
 
 static int log2_exact(int v)
 {
@@ -114,7 +113,7 @@ static int check_x(cg_ctx *ctx, cg_vae *m, cg_tensor *x)
         return 0;
     if (x->ndim != 2 || x->shape[1] != m->a.x_dim) {
         cg_fail(ctx, CG_ERR_ARG, "vae: the encoder takes x (N, %d), got %s", m->a.x_dim,
-                SHAPE_STR(x));
+                CG_SHAPE_STR(x));
         return 0;
     }
     return 1;
@@ -138,7 +137,7 @@ cg_tensor *cg_vae_decode(cg_ctx *ctx, cg_vae *m, cg_tensor *h)
 {
     if (h && (h->ndim != 2 || h->shape[1] != m->a.latent)) {
         cg_fail(ctx, CG_ERR_ARG, "vae: the decoder takes h (N, %d), got %s", m->a.latent,
-                SHAPE_STR(h));
+                CG_SHAPE_STR(h));
         return NULL;
     }
     if (m->a.kind == CG_VAE_CONV)
@@ -158,8 +157,8 @@ cg_tensor *vae_loss_terms(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps,
         return NULL;
     if (!eps || !cg_same_shape(eps, mu)) {
         if (eps)
-            cg_fail(ctx, CG_ERR_ARG, "vae: eps %s must have mu's shape %s", SHAPE_STR(eps),
-                    SHAPE_STR(mu));
+            cg_fail(ctx, CG_ERR_ARG, "vae: eps %s must have mu's shape %s", CG_SHAPE_STR(eps),
+                    CG_SHAPE_STR(mu));
         return NULL;
     }
     /* reparameterisation: h = mu + exp(logvar / 2) * eps */
@@ -178,14 +177,14 @@ cg_tensor *vae_loss_terms(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps,
 cg_status vae_read_scalars(cg_ctx *ctx, cg_tensor *const *t, int k, real *v)
 {
     int dev = t[0]->dev;
-    real *buf = dev == CG_CUDA ? backend_alloc(ctx, dev, k) : NULL;
+    cg_tensor *buf = dev == CG_CUDA ? cg_new_on(ctx, CG_CUDA, CG_SHAPE(k)) : NULL;
     for (int i = 0; i < k; i++) {
         if (dev == CG_CPU)
             v[i] = t[i]->data[0];
-        else if (!buf || !backend_copy(ctx, dev, buf + i, t[i]->data, 1))
+        else if (!buf || cg_copy(ctx, buf, i, t[i]) != CG_OK)
             return ctx->err;
     }
-    return dev == CG_CPU ? CG_OK : cg_memcpy_to_host(ctx, v, buf, (cg_device)dev, k);
+    return dev == CG_CPU ? CG_OK : cg_copy_to_host(ctx, v, buf);
 }
 
 cg_tensor *cg_vae_loss(cg_ctx *ctx, cg_vae *m, cg_tensor *x, cg_tensor *eps, double *rec_sum,

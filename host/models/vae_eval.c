@@ -14,7 +14,6 @@
 #include "cugen/tape.h"
 #include "cugen/vae.h"
 #include "models/vae_internal.h"
-#include "ops/backend.h"
 
 #define LOG_2PI 1.8378770664093454836
 
@@ -116,7 +115,7 @@ static cg_status iw_chunk(evaluator *e, const real *img, const real *mu, const r
     cg_tensor *dh = cg_sub(ctx, cg_mul(ctx, eps, eps), cg_mul(ctx, h, h));
     cg_tensor *wt = cg_add(ctx, logpx,
                            cg_scale(ctx, cg_linear(ctx, dh, ones_row(ctx, dev, L), NULL), 0.5));
-    real *v = op_scratch(ctx, sizeof(real) * (size_t)c);
+    real *v = cg_scratch(ctx, sizeof(real) * (size_t)c);
     if (!wt || !v || cg_copy_to_host(ctx, v, wt) != CG_OK)
         return ctx->err;
     double add = 0;

@@ -13,7 +13,6 @@
 
 #include "cugen/layers.h"
 #include "cugen/tape.h"
-#include "ops/backend.h"
 
 #define NORM_EPS 1e-5
 #define BN_MOMENTUM 0.1
@@ -266,7 +265,7 @@ void cg_nn_conv_transpose2d_declare(cg_nn *nn, cg_nn_conv_transpose2d *l, const 
         layer_link(nn, &l->hdr);
 }
 
-/* Context error naming the layer, as op_fail names the op; returns NULL. */
+/* Context error naming the layer, as an op's error names the op; returns NULL. */
 __attribute__((format(printf, 3, 4)))
 static cg_tensor *fwd_fail(cg_ctx *ctx, const cg_nn_layer *l, const char *fmt, ...)
 {
@@ -387,7 +386,7 @@ cg_tensor *cg_nn_batchnorm2d_fwd(cg_ctx *ctx, cg_nn_batchnorm2d *l, cg_tensor *x
     int prev = cg_set_grad(ctx, 0);
     cg_tensor *next = cg_affine(ctx, c, 1.0, 1.0);
     cg_set_grad(ctx, prev);
-    if (!next || !backend_copy(ctx, next->dev, c->data, next->data, 1))
+    if (!next || cg_copy(ctx, c, 0, next) != CG_OK)
         return NULL;
     return y;
 }

@@ -17,18 +17,6 @@
 #include "cugen/tape.h"
 #include "cugen/tensor.h"
 
-/* Untyped host scratch for a step (arena): double accumulators of the CPU
- * reference, copies of caller arrays a node keeps until backward (labels,
- * bandwidths). Uninitialised; NULL with the sticky error set. */
-static inline void *op_scratch(cg_ctx *ctx, size_t bytes)
-{
-    void *p = cg_arena_alloc(&ctx->arena, bytes);
-    if (!p)
-        cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for %zu bytes of scratch",
-                bytes);
-    return p;
-}
-
 /* Untyped scratch in the step arena of a device (the host arena for the
  * CPU). NULL with the sticky error set, naming `what` and the size. */
 void *backend_alloc_bytes(cg_ctx *ctx, int dev, size_t bytes, const char *what);
@@ -72,10 +60,6 @@ int op_cuda(cg_ctx *ctx, const char *op, cg_status st);
 /* The same in a backward function, which returns a status. */
 #define OP_RUN_BWD(ctx, op, dev, cpu_call, cuda_call) \
     (OP_RUN(ctx, op, dev, cpu_call, cuda_call) ? CG_OK : (ctx)->err)
-
-/* A tensor's shape as "(2, 3)" for messages, in a buffer of its own for each
- * use (a compound literal), so one message can show several shapes. */
-#define SHAPE_STR(t) cg_shape_str((t), (char[64]){0}, 64)
 
 /* Output with the inputs' device. */
 cg_tensor *op_out(cg_ctx *ctx, const cg_tensor *like, const int *shape, int ndim);

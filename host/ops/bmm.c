@@ -27,17 +27,17 @@ cg_tensor *cg_bmm(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, int trans_a, int tran
     if (!op_begin(ctx, op, in, 2, 2))
         return NULL;
     if (a->ndim != 3 || b->ndim != 3)
-        return op_fail(ctx, op, "a %s and b %s must be 3-D (batch, rows, cols)", SHAPE_STR(a),
-                       SHAPE_STR(b));
+        return op_fail(ctx, op, "a %s and b %s must be 3-D (batch, rows, cols)", CG_SHAPE_STR(a),
+                       CG_SHAPE_STR(b));
     int ta = trans_a != 0, tb = trans_b != 0;
     int B = a->shape[0];
     int M = a->shape[ta ? 2 : 1], K = a->shape[ta ? 1 : 2];
     int Kb = b->shape[tb ? 2 : 1], N = b->shape[tb ? 1 : 2];
     if (b->shape[0] != B)
-        return op_fail(ctx, op, "batch sizes differ: a %s, b %s", SHAPE_STR(a), SHAPE_STR(b));
+        return op_fail(ctx, op, "batch sizes differ: a %s, b %s", CG_SHAPE_STR(a), CG_SHAPE_STR(b));
     if (Kb != K)
         return op_fail(ctx, op, "inner dims differ: a %s%s gives %d, b %s%s gives %d",
-                       SHAPE_STR(a), ta ? " (transposed)" : "", K, SHAPE_STR(b),
+                       CG_SHAPE_STR(a), ta ? " (transposed)" : "", K, CG_SHAPE_STR(b),
                        tb ? " (transposed)" : "", Kb);
     cg_tensor *c = op_out(ctx, a, CG_SHAPE(B, M, N));
     if (!c)

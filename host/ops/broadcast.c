@@ -31,7 +31,7 @@ static cg_status binary_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
     }
     double *acc = NULL;
     int64_t nacc = cpu_bcast_acc_len(&bc);
-    if (dx[1] && nacc > 0 && !(acc = op_scratch(ctx, sizeof(double) * (size_t)nacc)))
+    if (dx[1] && nacc > 0 && !(acc = cg_scratch(ctx, sizeof(double) * (size_t)nacc)))
         return ctx->err;
     switch (nd->i[0]) {
     case OP_ADD: cpu_add_bwd(dx[0], dx[1], acc, dy, &bc); break;
@@ -49,7 +49,7 @@ static cg_tensor *binary(cg_ctx *ctx, const char *op, int which, cg_tensor *a, c
     cpu_bcast bc;
     if (!cpu_bcast_init(&bc, a->shape, a->ndim, b->shape, b->ndim))
         return op_fail(ctx, op, "b %s does not broadcast to a %s (b's dims, aligned on the "
-                       "right, must be 1 or equal to a's)", SHAPE_STR(b), SHAPE_STR(a));
+                       "right, must be 1 or equal to a's)", CG_SHAPE_STR(b), CG_SHAPE_STR(a));
     cg_tensor *y = cg_new_like(ctx, a);
     if (!y)
         return NULL;

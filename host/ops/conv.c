@@ -21,21 +21,21 @@ static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_
                       cpu_conv_dims *d)
 {
     if (x->ndim != 4) {
-        op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
         return 0;
     }
     if (w->ndim != 4) {
-        op_fail(ctx, op, "w %s must be 4-D (%s, k, k)", SHAPE_STR(w),
+        op_fail(ctx, op, "w %s must be 4-D (%s, k, k)", CG_SHAPE_STR(w),
                 cin_dim == 1 ? "Cout, Cin" : "Cin, Cout");
         return 0;
     }
     if (!rect && w->shape[2] != w->shape[3]) {
-        op_fail(ctx, op, "w %s: the kernel must be square", SHAPE_STR(w));
+        op_fail(ctx, op, "w %s: the kernel must be square", CG_SHAPE_STR(w));
         return 0;
     }
     if (x->shape[1] != w->shape[cin_dim]) {
-        op_fail(ctx, op, "x %s has %d channels, w %s expects %d", SHAPE_STR(x), x->shape[1],
-                SHAPE_STR(w), w->shape[cin_dim]);
+        op_fail(ctx, op, "x %s has %d channels, w %s expects %d", CG_SHAPE_STR(x), x->shape[1],
+                CG_SHAPE_STR(w), w->shape[cin_dim]);
         return 0;
     }
     if (stride < 1 || ph < 0 || pw < 0) {
@@ -44,7 +44,7 @@ static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_
     }
     int cout = w->shape[1 - cin_dim];
     if (b && (b->ndim != 1 || b->shape[0] != cout)) {
-        op_fail(ctx, op, "bias %s does not match %d output channels", SHAPE_STR(b), cout);
+        op_fail(ctx, op, "bias %s does not match %d output channels", CG_SHAPE_STR(b), cout);
         return 0;
     }
     d->N = x->shape[0];
@@ -182,7 +182,7 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
     int64_t wo = (int64_t)(d.W - 1) * stride - 2 * (int64_t)pad + d.kw;
     if (ho < 1 || wo < 1 || ho > (1 << 24) || wo > (1 << 24))
         return op_fail(ctx, op, "x %s with k %d, stride %d, pad %d gives a %lldx%lld output",
-                       SHAPE_STR(x), d.kh, stride, pad, (long long)ho, (long long)wo);
+                       CG_SHAPE_STR(x), d.kh, stride, pad, (long long)ho, (long long)wo);
     d.Ho = (int)ho;
     d.Wo = (int)wo;
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(d.N, d.Cout, d.Ho, d.Wo));

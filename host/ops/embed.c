@@ -25,7 +25,7 @@ cg_tensor *cg_timestep_embedding(cg_ctx *ctx, cg_tensor *t, int dim, double max_
     if (!op_begin(ctx, op, &t, 1, 1))
         return NULL;
     if (t->ndim != 1)
-        return op_fail(ctx, op, "t %s must be 1-D (N)", SHAPE_STR(t));
+        return op_fail(ctx, op, "t %s must be 1-D (N)", CG_SHAPE_STR(t));
     if (dim < 2 || dim % 2 != 0)
         return op_fail(ctx, op, "dim %d must be even and >= 2", dim);
     if (!(max_period > 0 && isfinite(max_period)))

@@ -24,12 +24,12 @@ cg_tensor *cg_squeeze2x(cg_ctx *ctx, cg_tensor *x)
     if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
     if (x->ndim != 4)
-        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
     int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     if (H % 2 || W % 2)
-        return op_fail(ctx, op, "x %s: H and W must be even", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s: H and W must be even", CG_SHAPE_STR(x));
     if (C > (1 << 28))
-        return op_fail(ctx, op, "x %s has too many channels", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s has too many channels", CG_SHAPE_STR(x));
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, 4 * C, H / 2, W / 2));
     if (!y)
         return NULL;
@@ -54,12 +54,12 @@ cg_tensor *cg_unsqueeze2x(cg_ctx *ctx, cg_tensor *x)
     if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
     if (x->ndim != 4)
-        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
     int N = x->shape[0], C4 = x->shape[1], h = x->shape[2], w = x->shape[3];
     if (C4 % 4)
-        return op_fail(ctx, op, "x %s: channels must be a multiple of 4", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s: channels must be a multiple of 4", CG_SHAPE_STR(x));
     if (h > (1 << 29) || w > (1 << 29))
-        return op_fail(ctx, op, "x %s is too large to unsqueeze", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s is too large to unsqueeze", CG_SHAPE_STR(x));
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, C4 / 4, 2 * h, 2 * w));
     if (!y)
         return NULL;

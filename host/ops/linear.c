@@ -24,12 +24,12 @@ cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b)
     if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
     if (x->ndim != 2 || w->ndim != 2)
-        return op_fail(ctx, op, "x %s and w %s must be 2-D", SHAPE_STR(x), SHAPE_STR(w));
+        return op_fail(ctx, op, "x %s and w %s must be 2-D", CG_SHAPE_STR(x), CG_SHAPE_STR(w));
     if (x->shape[1] != w->shape[1])
-        return op_fail(ctx, op, "x %s has %d features, w %s expects %d", SHAPE_STR(x),
-                       x->shape[1], SHAPE_STR(w), w->shape[1]);
+        return op_fail(ctx, op, "x %s has %d features, w %s expects %d", CG_SHAPE_STR(x),
+                       x->shape[1], CG_SHAPE_STR(w), w->shape[1]);
     if (b && b->n != w->shape[0])
-        return op_fail(ctx, op, "bias %s does not match %d outputs", SHAPE_STR(b), w->shape[0]);
+        return op_fail(ctx, op, "bias %s does not match %d outputs", CG_SHAPE_STR(b), w->shape[0]);
     int N = x->shape[0], I = x->shape[1], O = w->shape[0];
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, O));
     if (!y)

@@ -46,9 +46,9 @@ static cg_tensor *loss_begin(cg_ctx *ctx, const char *op, cg_tensor **in,
             continue;
         if (last_shared && j == nin - 1)
             return op_fail(ctx, op, "%s %s neither matches %s %s nor has one element",
-                           names[j], SHAPE_STR(in[j]), names[0], SHAPE_STR(in[0]));
-        return op_fail(ctx, op, "%s %s does not match %s %s", names[j], SHAPE_STR(in[j]),
-                       names[0], SHAPE_STR(in[0]));
+                           names[j], CG_SHAPE_STR(in[j]), names[0], CG_SHAPE_STR(in[0]));
+        return op_fail(ctx, op, "%s %s does not match %s %s", names[j], CG_SHAPE_STR(in[j]),
+                       names[0], CG_SHAPE_STR(in[0]));
     }
     if (!reduce_scale(ctx, op, red, in[0]->n, in[0]->shape[0], scale))
         return NULL;
@@ -245,7 +245,7 @@ cg_tensor *cg_softmax_xent(cg_ctx *ctx, cg_tensor *logits, const int32_t *labels
     if (!op_begin(ctx, op, &logits, 1, 1))
         return NULL;
     if (logits->ndim != 2)
-        return op_fail(ctx, op, "logits %s must be 2-D (N, K)", SHAPE_STR(logits));
+        return op_fail(ctx, op, "logits %s must be 2-D (N, K)", CG_SHAPE_STR(logits));
     if (!labels)
         return op_fail(ctx, op, "labels are NULL");
     int N = logits->shape[0], K = logits->shape[1];

@@ -22,7 +22,7 @@ static cg_status mmd2_rbf_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
     int N = x->shape[0], M = y->shape[0], D = x->shape[1], ns = nd->i[0];
     const double *sig = nd->aux;
     const real *dout = nd->out->grad;
-    double *acc = x->dev == CG_CPU ? op_scratch(ctx, sizeof(double) * (size_t)D) : NULL;
+    double *acc = x->dev == CG_CPU ? cg_scratch(ctx, sizeof(double) * (size_t)D) : NULL;
     if (x->dev == CG_CPU && !acc)
         return ctx->err;
     return OP_RUN_BWD(ctx, nd->op, x->dev,
@@ -53,11 +53,11 @@ cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *si
     if (!op_begin(ctx, op, in, 2, 2))
         return NULL;
     if (x->ndim != 2 || y->ndim != 2)
-        return op_fail(ctx, op, "x %s and y %s must be 2-D (rows are samples)", SHAPE_STR(x),
-                       SHAPE_STR(y));
+        return op_fail(ctx, op, "x %s and y %s must be 2-D (rows are samples)", CG_SHAPE_STR(x),
+                       CG_SHAPE_STR(y));
     if (x->shape[1] != y->shape[1])
         return op_fail(ctx, op, "rows of x %s have D = %d, rows of y %s have D = %d",
-                       SHAPE_STR(x), x->shape[1], SHAPE_STR(y), y->shape[1]);
+                       CG_SHAPE_STR(x), x->shape[1], CG_SHAPE_STR(y), y->shape[1]);
     if (!sigmas || ns < 1)
         return op_fail(ctx, op, "needs at least one bandwidth (got %d)", ns);
     for (int s = 0; s < ns; s++)

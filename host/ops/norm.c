@@ -22,11 +22,11 @@ static int affine_ok(cg_ctx *ctx, const char *op, const cg_tensor *gamma,
                      const cg_tensor *beta, int n, const char *what)
 {
     if (gamma && gamma->n != n) {
-        op_fail(ctx, op, "gamma %s does not match %d %s", SHAPE_STR(gamma), n, what);
+        op_fail(ctx, op, "gamma %s does not match %d %s", CG_SHAPE_STR(gamma), n, what);
         return 0;
     }
     if (beta && beta->n != n) {
-        op_fail(ctx, op, "beta %s does not match %d %s", SHAPE_STR(beta), n, what);
+        op_fail(ctx, op, "beta %s does not match %d %s", CG_SHAPE_STR(beta), n, what);
         return 0;
     }
     return 1;
@@ -65,7 +65,7 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
     if (!op_begin(ctx, op, in, 1, 5))
         return NULL;
     if (x->ndim < 2)
-        return op_fail(ctx, op, "x %s must be (N, C) or (N, C, H, W)", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s must be (N, C) or (N, C, H, W)", CG_SHAPE_STR(x));
     int N = x->shape[0], C = x->shape[1];
     int S = (int)(x->n / ((int64_t)N * C));  /* H W, or 1 for (N, C) */
     if (!affine_ok(ctx, op, gamma, beta, C, "channels") || !eps_ok(ctx, op, eps))
@@ -76,13 +76,13 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
         return op_fail(ctx, op, "eval mode needs running_mean and running_var");
     if (running_mean && (running_mean->n != C || running_var->n != C))
         return op_fail(ctx, op, "running_mean %s / running_var %s do not match %d channels",
-                       SHAPE_STR(running_mean), SHAPE_STR(running_var), C);
+                       CG_SHAPE_STR(running_mean), CG_SHAPE_STR(running_var), C);
     if (training && !(momentum >= 0 && momentum <= 1))
         return op_fail(ctx, op, "momentum %g must be in [0, 1]", momentum);
     int64_t count = (int64_t)N * S;
     if (training && count < 2)
         return op_fail(ctx, op, "training needs more than one value per channel, x is %s",
-                       SHAPE_STR(x));
+                       CG_SHAPE_STR(x));
 
     cg_tensor *y = op_out(ctx, x, x->shape, x->ndim);
     cg_tensor *mean = op_out(ctx, x, CG_SHAPE(C));
@@ -179,11 +179,11 @@ cg_tensor *cg_groupnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
     if (!op_begin(ctx, op, in, 1, 3))
         return NULL;
     if (x->ndim < 2)
-        return op_fail(ctx, op, "x %s must be (N, C, ...)", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s must be (N, C, ...)", CG_SHAPE_STR(x));
     int N = x->shape[0], C = x->shape[1];
     if (groups < 1 || C % groups != 0)
         return op_fail(ctx, op, "%d channels of x %s are not divisible by %d groups", C,
-                       SHAPE_STR(x), groups);
+                       CG_SHAPE_STR(x), groups);
     if (!affine_ok(ctx, op, gamma, beta, C, "channels") || !eps_ok(ctx, op, eps))
         return NULL;
     int S = (int)(x->n / ((int64_t)N * C));

@@ -15,7 +15,7 @@ static int pool_check(cg_ctx *ctx, const char *op, const cg_tensor *x, int k, in
                       int pad, cpu_pool_dims *d)
 {
     if (x->ndim != 4) {
-        op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
         return 0;
     }
     if (k < 1 || stride < 1 || pad < 0 || pad > k / 2) {
@@ -135,7 +135,7 @@ cg_tensor *cg_resize_bilinear(cg_ctx *ctx, cg_tensor *x, int height, int width)
     if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
     if (x->ndim != 4)
-        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
     if (height < 1 || width < 1 || height > (1 << 16) || width > (1 << 16))
         return op_fail(ctx, op, "output size %dx%d: need 1..65536 each", height, width);
     cpu_resize_dims d = {.NC = (int64_t)x->shape[0] * x->shape[1], .H = x->shape[2],

@@ -24,10 +24,10 @@ cg_tensor *cg_upsample2x(cg_ctx *ctx, cg_tensor *x)
     if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
     if (x->ndim != 4)
-        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
     int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     if (H > (1 << 29) || W > (1 << 29))
-        return op_fail(ctx, op, "x %s is too large to upsample", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s is too large to upsample", CG_SHAPE_STR(x));
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, C, 2 * H, 2 * W));
     if (!y)
         return NULL;
@@ -54,10 +54,10 @@ cg_tensor *cg_avgpool2x(cg_ctx *ctx, cg_tensor *x)
     if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
     if (x->ndim != 4)
-        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
     int N = x->shape[0], C = x->shape[1], H = x->shape[2], W = x->shape[3];
     if (H % 2 || W % 2)
-        return op_fail(ctx, op, "x %s: H and W must be even", SHAPE_STR(x));
+        return op_fail(ctx, op, "x %s: H and W must be even", CG_SHAPE_STR(x));
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(N, C, H / 2, W / 2));
     if (!y)
         return NULL;

@@ -1,6 +1,6 @@
 /*
- * shape.c: op front ends for concat and split on dim 1 (channels) and
- * reshape. Tensors are viewed as (N, C, S), S the product of the dims after
+ * shape.c: op front ends for concat and split on dim 1 (channels),
+ * reshape and detach. Tensors are viewed as (N, C, S), S the product of the dims after
  * C, so (N, C) and (N, C, H, W) share one code path.
  *
  * Gradients:
@@ -12,6 +12,7 @@
  *            of parts that the loss never uses stay zero.
  *   reshape  the output shares x's data (no copy forward); backward copies
  *            dy into dx. On either device: a view needs no kernel.
+ *   detach   the output shares x's data and records no node: no gradient.
  */
 #include "cpu/cpu_shape.h"
 #include "cugen/ops.h"
@@ -82,7 +83,7 @@ cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor *const *xs, int n)
         return NULL;
     cg_tensor *x0 = xs[0];
     if (x0->ndim < 2)
-        return op_fail(ctx, op, "x0 %s must be (N, C) or (N, C, H, W)", SHAPE_STR(x0));
+        return op_fail(ctx, op, "x0 %s must be (N, C) or (N, C, H, W)", CG_SHAPE_STR(x0));
     int64_t C = 0;
     for (int j = 0; j < n; j++) {
         int same = xs[j]->ndim == x0->ndim && xs[j]->shape[0] == x0->shape[0];
@@ -90,7 +91,7 @@ cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor *const *xs, int n)
             same = xs[j]->shape[d] == x0->shape[d];
         if (!same)
             return op_fail(ctx, op, "x%d %s does not match x0 %s outside dim 1", j,
-                           SHAPE_STR(xs[j]), SHAPE_STR(x0));
+                           CG_SHAPE_STR(xs[j]), CG_SHAPE_STR(x0));
         C += xs[j]->shape[1];
     }
     if (C > INT32_MAX)
@@ -131,7 +132,7 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
         return ctx->err;
     }
     if (x->ndim < 2) {
-        op_fail(ctx, op, "x %s must be (N, C) or (N, C, H, W)", SHAPE_STR(x));
+        op_fail(ctx, op, "x %s must be (N, C) or (N, C, H, W)", CG_SHAPE_STR(x));
         return ctx->err;
     }
     int N = x->shape[0], C = x->shape[1];
@@ -146,7 +147,7 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
     }
     if (total != C) {
         op_fail(ctx, op, "sizes sum to %lld, x %s has %d channels", (long long)total,
-                SHAPE_STR(x), C);
+                CG_SHAPE_STR(x), C);
         return ctx->err;
     }
     int shape[CG_MAX_DIMS];
@@ -205,11 +206,23 @@ cg_tensor *cg_reshape(cg_ctx *ctx, cg_tensor *x, const int *shape, int ndim)
     }
     if (n != x->n)
         return op_fail(ctx, op, "x %s has %lld values, the new shape holds another number",
-                       SHAPE_STR(x), (long long)x->n);
+                       CG_SHAPE_STR(x), (long long)x->n);
     cg_tensor *y = cg_wrap(ctx, x->data, shape, ndim);  /* header only, x's data */
     if (!y)
         return NULL;
     y->dev = x->dev;
     cg_record(ctx, op, reshape_bwd, y, &x, 1, 0);
+    return y;
+}
+
+/* A view with no tape node: nothing links it back to x, so a backward pass
+ * from anything computed from it stops there. */
+cg_tensor *cg_detach(cg_ctx *ctx, cg_tensor *x)
+{
+    if (!op_begin(ctx, "detach", &x, 1, 1))
+        return NULL;
+    cg_tensor *y = cg_wrap(ctx, x->data, x->shape, x->ndim);  /* header only, x's data */
+    if (y)
+        y->dev = x->dev;
     return y;
 }

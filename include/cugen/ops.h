@@ -88,6 +88,9 @@ cg_tensor *cg_affine(cg_ctx *ctx, cg_tensor *x, double s, double t);
 /* ---- shape ------------------------------------------------------------------ */
 /* Same data, new shape (same numel); free in the forward pass. */
 cg_tensor *cg_reshape(cg_ctx *ctx, cg_tensor *x, const int *shape, int ndim);
+/* Same data, same shape, cut from the tape: no gradient flows back into x
+ * through the result (a GAN's fakes in the discriminator's step). */
+cg_tensor *cg_detach(cg_ctx *ctx, cg_tensor *x);
 /* Concatenate on dim 1 (channels); all other dims equal. */
 cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor *const *xs, int n);
 /* Split on dim 1 into n parts of the given sizes (summing to dim 1). */

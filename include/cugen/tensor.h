@@ -145,11 +145,23 @@ cg_status cg_memcpy_to_host(cg_ctx *ctx, real *dst, const real *src, cg_device d
  * CUDA tensor, through the pinned buffer; src is free again on return). */
 cg_status cg_copy_to_host(cg_ctx *ctx, real *dst, const cg_tensor *t);
 cg_status cg_copy_from_host(cg_ctx *ctx, cg_tensor *t, const real *src);
+/* src's values into dst's values [at, at + src->n), whatever the two devices:
+ * a copy on one device or an upload is queued and does not wait (src is free
+ * again on return); a copy to the host waits for the GPU. Off the tape. */
+cg_status cg_copy(cg_ctx *ctx, cg_tensor *dst, int64_t at, const cg_tensor *src);
+
+/* Untyped host scratch for the rest of the step (the step arena),
+ * uninitialised; NULL with the sticky error set. */
+void *cg_scratch(cg_ctx *ctx, size_t bytes);
 
 int64_t cg_shape_numel(int ndim, const int *shape);
 int cg_same_shape(const cg_tensor *a, const cg_tensor *b);
 /* "(64, 3, 32, 32)" into buf, returns buf */
 const char *cg_shape_str(const cg_tensor *t, char *buf, size_t len);
+/* The same in a buffer of its own for each use (a compound literal that
+ * lives to the end of the enclosing block), so that one message can show
+ * several shapes: cg_fail(ctx, CG_ERR_ARG, "x is %s", CG_SHAPE_STR(x)). */
+#define CG_SHAPE_STR(t) cg_shape_str((t), (char[64]){0}, 64)
 /* Dim i counted from the left, or from the right if negative. */
 static inline int cg_dim(const cg_tensor *t, int i)
 {

@@ -4,7 +4,8 @@
  * input (relative error under 1e-5); the device step arena reusing its
  * memory and addresses; clear errors for inputs on two devices, an
  * impossible allocation, and (without a GPU) a CUDA tensor at all; the
- * backend released (cg_cuda_shutdown) and started again.
+ * backend released (cg_cuda_shutdown) and started again; cg_copy between
+ * and on devices, cg_detach of a CUDA tensor.
  */
 #include <string.h>
 
@@ -253,6 +254,38 @@ TEST(gpu_step_arena_reuses_memory_and_addresses)
           (long long)(ctx.dev_arena.n_mallocs - mallocs));
     CHECK(memcmp(addr[0], addr[1], sizeof addr[0]) == 0, "addresses moved between steps");
     CHECK(cg_cuda_sync() == CG_OK, "%s", cg_cuda_last_error());
+    cg_ctx_free(&ctx);
+}
+
+/* cg_copy across and within devices gives back the same bits, at an offset;
+ * cg_detach of a CUDA tensor is a CUDA view that stops the gradient:
+ * L = sum(x * detach(x)) gives dL/dx = x. */
+TEST(gpu_copy_and_detach)
+{
+    GPU_OR_SKIP();
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    enum { N = 37 };
+    real *xv = gpu_rand(45, N, 0.1, 1, 1), back[2 * N], grad[N];
+    cg_tensor *hx = cg_wrap(&ctx, xv, CG_SHAPE(N));
+    cg_tensor *x = cg_new_zeros_on(&ctx, CG_CUDA, CG_SHAPE(N));
+    cg_tensor *two = cg_new_zeros_on(&ctx, CG_CUDA, CG_SHAPE(2, N));
+    cg_tensor *hback = cg_wrap(&ctx, back, CG_SHAPE(2 * N));
+    REQUIRE_OK(&ctx);
+    REQUIRE(cg_copy(&ctx, x, 0, hx) == CG_OK);           /* upload */
+    REQUIRE(cg_copy(&ctx, two, N, x) == CG_OK);          /* on the GPU */
+    REQUIRE(cg_copy(&ctx, hback, 0, two) == CG_OK);      /* download */
+    for (int i = 0; i < N; i++)
+        CHECK(back[i] == 0 && memcmp(&back[N + i], &xv[i], sizeof(real)) == 0, "value %d", i);
+
+    x->requires_grad = 1;
+    cg_tensor *d = cg_detach(&ctx, x);
+    REQUIRE_OK(&ctx);
+    CHECK(d->dev == CG_CUDA && d->data == x->data && !d->requires_grad);
+    REQUIRE(cg_backward(&ctx, cg_sum(&ctx, cg_mul(&ctx, x, d))) == CG_OK);
+    REQUIRE(cg_memcpy_to_host(&ctx, grad, x->grad, CG_CUDA, N) == CG_OK);
+    for (int i = 0; i < N; i++)
+        CHECK_NEAR(grad[i], xv[i], 1e-6);
     cg_ctx_free(&ctx);
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_misc.c: softmax, bmm, timestep embedding, dropout, concat / split /
- * reshape against direct formulas and naive loops, and their bad inputs.
+ * reshape against direct formulas and naive loops, and their bad inputs;
+ * detach and copy.
  */
 #include <math.h>
 #include <string.h>
@@ -248,6 +249,43 @@ TEST(reshape_shares_data)
     REQUIRE_OK(&ctx);
     CHECK(y->data == x->data && y->ndim == 2 && y->shape[0] == 6 && y->shape[1] == 20 &&
           y->n == x->n);
+    cg_ctx_free(&ctx);
+}
+
+/* L = sum(x * detach(x)): the gradient into x comes through the first
+ * factor only, dL/dx = x (not 2x); the detached view shares x's values and
+ * needs no gradient of its own. */
+TEST(detach_shares_data_and_stops_the_gradient)
+{
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    cg_tensor *x = TH_LEAF(270, 3, 5);
+    cg_tensor *d = cg_detach(&ctx, x);
+    REQUIRE_OK(&ctx);
+    CHECK(d->data == x->data && cg_same_shape(d, x) && d->dev == x->dev);
+    CHECK(!d->requires_grad && d->grad == NULL, "the detached view needs no gradient");
+    REQUIRE(cg_backward(&ctx, cg_sum(&ctx, cg_mul(&ctx, x, d))) == CG_OK);
+    for (int64_t i = 0; i < x->n; i++)
+        CHECK_NEAR(x->grad[i], x->data[i], 1e-6);
+    CHECK(d->grad == NULL, "backward wrote a gradient into the detached view");
+    CHECK(cg_detach(&ctx, NULL) == NULL && ctx.err == CG_ERR_STATE, "%s", ctx.errmsg);
+    cg_ctx_free(&ctx);
+}
+
+/* cg_copy on the host: into an offset of a larger tensor; values that do
+ * not fit are an argument error that names the shape. */
+TEST(copy_into_an_offset)
+{
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    cg_tensor *src = th_const(CG_SHAPE(2, 3), 271, 0.1, 1, 1);
+    cg_tensor *dst = cg_new_zeros(&ctx, CG_SHAPE(10));
+    REQUIRE_OK(&ctx);
+    REQUIRE(cg_copy(&ctx, dst, 3, src) == CG_OK);
+    for (int i = 0; i < 10; i++)
+        CHECK(dst->data[i] == (i >= 3 && i < 9 ? src->data[i - 3] : 0), "value %d", i);
+    CHECK(cg_copy(&ctx, dst, 5, src) == CG_ERR_ARG && strstr(ctx.errmsg, "(10)"), "%s",
+          ctx.errmsg);
     cg_ctx_free(&ctx);
 }
 

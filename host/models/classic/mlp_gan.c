@@ -18,7 +18,6 @@
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
-#include "ops/backend.h"
 
 cg_mlp_gan_arch cg_mlp_gan_defaults(int npix)
 {
@@ -88,7 +87,7 @@ cg_tensor *cg_mlp_gan_generate(cg_ctx *ctx, cg_mlp_gan *m, cg_tensor *z)
     if (!z)
         return NULL;
     if (z->ndim != 2 || z->shape[1] != m->a.nz) {
-        cg_fail(ctx, CG_ERR_ARG, "mlp-gan: G takes z (N, %d), got %s", m->a.nz, SHAPE_STR(z));
+        cg_fail(ctx, CG_ERR_ARG, "mlp-gan: G takes z (N, %d), got %s", m->a.nz, CG_SHAPE_STR(z));
         return NULL;
     }
     cg_tensor *h = cg_leaky_relu(ctx, cg_nn_linear_fwd(ctx, &m->fc_g0, z), m->a.leak);
@@ -103,7 +102,7 @@ cg_tensor *cg_mlp_gan_discriminate(cg_ctx *ctx, cg_mlp_gan *m, cg_tensor *x, cg_
     int N = x->shape[0];
     if (x->n != (int64_t)N * m->a.npix) {
         cg_fail(ctx, CG_ERR_ARG, "mlp-gan: D takes %d values per sample, got shape %s",
-                m->a.npix, SHAPE_STR(x));
+                m->a.npix, CG_SHAPE_STR(x));
         return NULL;
     }
     cg_tensor *h = cg_nn_linear_fwd(ctx, &m->fc_d0, cg_reshape(ctx, x, CG_SHAPE(N, m->a.npix)));
