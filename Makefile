@@ -42,7 +42,9 @@ LDLIBS := -lopenblas -lpng -ljpeg -lz -lm -pthread
 
 HOST_DIRS := host/core host/ops host/cpu host/nn host/optim host/models host/models/classic \
              host/metrics host/train host/data host/io
-HOST_SRC := $(filter-out host/core/cuda_stub.c,$(foreach d,$(HOST_DIRS),$(wildcard $(d)/*.c)))
+# The CUDA entry points of a CPU-only build, stubbed beside each list of them.
+STUB_SRC := host/core/cuda_stub.c host/ops/cuda_ops_stub.c host/optim/optim_cuda_stub.c
+HOST_SRC := $(filter-out $(STUB_SRC),$(foreach d,$(HOST_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRC := $(wildcard host/cli/*.c)
 UNIT_SRC := tests/harness.c $(wildcard tests/unit/*.c)
 GRAD_SRC := tests/harness.c $(wildcard tests/grad/*.c)
@@ -62,12 +64,12 @@ ifeq ($(CUDA),1)
   CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart \
                -lstdc++
 else
-  BACKEND_OBJ := $(BUILD)/f32/host/core/cuda_stub.o
+  BACKEND_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(STUB_SRC))
   CUDA_LIBS :=
 endif
 
 F32_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(HOST_SRC))
-F64_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(HOST_SRC)) $(BUILD)/f64/host/core/cuda_stub.o
+F64_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(HOST_SRC) $(STUB_SRC))
 CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(UNIT_SRC))
 GRAD_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(GRAD_SRC))
@@ -266,7 +268,7 @@ refs:
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Iinclude -Ihost -Itests \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJ := $(patsubst %.c,build-fuzz/%.o,$(HOST_SRC) host/core/cuda_stub.c)
+FUZZ_OBJ := $(patsubst %.c,build-fuzz/%.o,$(HOST_SRC) $(STUB_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)

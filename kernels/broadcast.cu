@@ -1,6 +1,6 @@
 /*
  * broadcast.cu: the CUDA twins of host/cpu/broadcast.c: add, sub and mul
- * with b broadcast to a's shape, using the merged layout cpu_bcast that the
+ * with b broadcast to a's shape, using the merged layout cg_bcast that the
  * front end computed (cpu_broadcast.h), passed to the kernels by value.
  *
  * Forward: one thread per output element. Backward of b: each element of b
@@ -13,7 +13,7 @@
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL } binop;
 
 /* Offset into b of element i of a (i = ((i0 dim1 + i1) dim2 + i2) dim3 + i3). */
-static __device__ int64_t b_offset(const cpu_bcast &bc, int64_t i)
+static __device__ int64_t b_offset(const cg_bcast &bc, int64_t i)
 {
     int64_t off = 0;
     for (int k = 3; k >= 0; k--) {
@@ -23,9 +23,9 @@ static __device__ int64_t b_offset(const cpu_bcast &bc, int64_t i)
     return off;
 }
 
-static cg_status binary_fwd(real *y, const real *a, const real *b, const cpu_bcast *bcp, binop op)
+static cg_status binary_fwd(real *y, const real *a, const real *b, const cg_bcast *bcp, binop op)
 {
-    const cpu_bcast bc = *bcp;
+    const cg_bcast bc = *bcp;
     return cu_map(bc.n, [=] __device__(int64_t i) {
         real v = b[b_offset(bc, i)];
         y[i] = op == BIN_ADD ? a[i] + v : op == BIN_SUB ? a[i] - v : a[i] * v;
@@ -34,7 +34,7 @@ static cg_status binary_fwd(real *y, const real *a, const real *b, const cpu_bca
 
 /* Index into a of the t-th element that reads b[jb]: b's own dims fixed by
  * jb, the broadcast ones (stride 0) enumerated by t. */
-static __device__ int64_t reader(const cpu_bcast &bc, int64_t jb, int64_t t)
+static __device__ int64_t reader(const cg_bcast &bc, int64_t jb, int64_t t)
 {
     int64_t idx = 0, astride = 1;
     for (int k = 3; k >= 0; k--) {
@@ -55,7 +55,7 @@ static __device__ int64_t reader(const cpu_bcast &bc, int64_t jb, int64_t t)
 
 /* one block per element of b */
 static __global__ void db_block_kernel(real *db, const real *dy, const real *w, double sign,
-                                       cpu_bcast bc, int64_t per)
+                                       cg_bcast bc, int64_t per)
 {
     __shared__ double sh[DB_THREADS];
     int64_t jb = blockIdx.x;
@@ -76,9 +76,9 @@ static __global__ void db_block_kernel(real *db, const real *dy, const real *w, 
 
 /* db[j] = sign * sum over the readers i of b[j] of dy[i] w[i] (w NULL: 1) */
 static cg_status bcast_reduce(real *db, const real *dy, const real *w, double sign,
-                              const cpu_bcast *bcp)
+                              const cg_bcast *bcp)
 {
-    const cpu_bcast bc = *bcp;
+    const cg_bcast bc = *bcp;
     if (bc.nb <= 0)
         return CG_OK;  /* nothing to reduce into (and no grid of 0 blocks) */
     const int64_t per = bc.n / bc.nb;
@@ -102,17 +102,17 @@ static cg_status bcast_reduce(real *db, const real *dy, const real *w, double si
     return CU_LAUNCHED();
 }
 
-extern "C" cg_status cuda_add_fwd(real *y, const real *a, const real *b, const cpu_bcast *bc)
+extern "C" cg_status cuda_add_fwd(real *y, const real *a, const real *b, const cg_bcast *bc)
 {
     return binary_fwd(y, a, b, bc, BIN_ADD);
 }
 
-extern "C" cg_status cuda_sub_fwd(real *y, const real *a, const real *b, const cpu_bcast *bc)
+extern "C" cg_status cuda_sub_fwd(real *y, const real *a, const real *b, const cg_bcast *bc)
 {
     return binary_fwd(y, a, b, bc, BIN_SUB);
 }
 
-extern "C" cg_status cuda_mul_fwd(real *y, const real *a, const real *b, const cpu_bcast *bc)
+extern "C" cg_status cuda_mul_fwd(real *y, const real *a, const real *b, const cg_bcast *bc)
 {
     return binary_fwd(y, a, b, bc, BIN_MUL);
 }
@@ -122,13 +122,13 @@ static cg_status copy_dy(real *da, const real *dy, int64_t n)
     return cg_cuda_copy_d2d(da, dy, sizeof(real) * (size_t)n);
 }
 
-extern "C" cg_status cuda_add_bwd(real *da, real *db, const real *dy, const cpu_bcast *bc)
+extern "C" cg_status cuda_add_bwd(real *da, real *db, const real *dy, const cg_bcast *bc)
 {
     cg_status st = da ? copy_dy(da, dy, bc->n) : CG_OK;
     return st == CG_OK && db ? bcast_reduce(db, dy, NULL, 1, bc) : st;
 }
 
-extern "C" cg_status cuda_sub_bwd(real *da, real *db, const real *dy, const cpu_bcast *bc)
+extern "C" cg_status cuda_sub_bwd(real *da, real *db, const real *dy, const cg_bcast *bc)
 {
     cg_status st = da ? copy_dy(da, dy, bc->n) : CG_OK;
     return st == CG_OK && db ? bcast_reduce(db, dy, NULL, -1, bc) : st;
@@ -136,7 +136,7 @@ extern "C" cg_status cuda_sub_bwd(real *da, real *db, const real *dy, const cpu_
 
 /* da = dy * b, b broadcast like the forward; db = sum dy a */
 extern "C" cg_status cuda_mul_bwd(real *da, real *db, const real *dy, const real *a,
-                                  const real *b, const cpu_bcast *bc)
+                                  const real *b, const cg_bcast *bc)
 {
     cg_status st = da ? binary_fwd(da, dy, b, bc, BIN_MUL) : CG_OK;
     return st == CG_OK && db ? bcast_reduce(db, dy, a, 1, bc) : st;

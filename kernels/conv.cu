@@ -384,14 +384,14 @@ static cg_status channel_bias_grad(real *db, const real *dy, int N, int C, int64
 }
 
 /* ---- conv2d ---------------------------------------------------------------------------- */
-static cg_status conv2d_plan(const cpu_conv_dims *d, conv_plan **p)
+static cg_status conv2d_plan(const cg_conv_geom *d, conv_plan **p)
 {
     return plan_get(d->N, d->Cin, d->H, d->W, d->Cout, d->Ho, d->Wo, d->kh, d->kw, d->stride,
                     d->ph, d->pw, p);
 }
 
 extern "C" cg_status cuda_conv2d_fwd(real *y, const real *x, const real *w, const real *b,
-                                     const cpu_conv_dims *d)
+                                     const cg_conv_geom *d)
 {
     conv_plan *p;
     cg_status st = conv2d_plan(d, &p);
@@ -403,7 +403,7 @@ extern "C" cg_status cuda_conv2d_fwd(real *y, const real *x, const real *w, cons
 }
 
 extern "C" cg_status cuda_conv2d_bwd(real *dx, real *dw, real *db, const real *dy,
-                                     const real *x, const real *w, const cpu_conv_dims *d)
+                                     const real *x, const real *w, const cg_conv_geom *d)
 {
     cg_status st = CG_OK;
     if (db)
@@ -420,14 +420,14 @@ extern "C" cg_status cuda_conv2d_bwd(real *dx, real *dw, real *db, const real *d
 }
 
 /* ---- conv_transpose2d: the conv from its output (N, Cout, Ho, Wo) to its input ---------- */
-static cg_status convt_plan(const cpu_conv_dims *d, conv_plan **p)
+static cg_status convt_plan(const cg_conv_geom *d, conv_plan **p)
 {
     return plan_get(d->N, d->Cout, d->Ho, d->Wo, d->Cin, d->H, d->W, d->kh, d->kw, d->stride,
                     d->ph, d->pw, p);
 }
 
 extern "C" cg_status cuda_conv_transpose2d_fwd(real *y, const real *x, const real *w,
-                                               const real *b, const cpu_conv_dims *d)
+                                               const real *b, const cg_conv_geom *d)
 {
     conv_plan *p;
     cg_status st = convt_plan(d, &p);
@@ -440,7 +440,7 @@ extern "C" cg_status cuda_conv_transpose2d_fwd(real *y, const real *x, const rea
 
 extern "C" cg_status cuda_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy,
                                                const real *x, const real *w,
-                                               const cpu_conv_dims *d)
+                                               const cg_conv_geom *d)
 {
     cg_status st = CG_OK;
     if (db)

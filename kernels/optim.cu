@@ -6,6 +6,7 @@
  * per-element arithmetic the CPU's, in double, in the same order.
  */
 #include "cuda_check.h"
+#include "optim/optim_cuda.h"
 
 extern "C" cg_status cuda_adam_update(real *w, const real *g, real *m, real *v,
                                       const optim_adam_coef *cp, int64_t lo, int64_t hi)

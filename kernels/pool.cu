@@ -9,9 +9,9 @@
 #include "cuda_check.h"
 #include "cpu/pool_impl.h"
 
-extern "C" cg_status cuda_maxpool2d_fwd(real *y, const real *x, const cpu_pool_dims *dp)
+extern "C" cg_status cuda_maxpool2d_fwd(real *y, const real *x, const cg_pool_geom *dp)
 {
-    const cpu_pool_dims d = *dp;
+    const cg_pool_geom d = *dp;
     const int64_t so = (int64_t)d.Ho * d.Wo, si = (int64_t)d.H * d.W;
     return cu_map(d.NC * so, [=] __device__(int64_t e) {
         int64_t c = e / so;
@@ -21,9 +21,9 @@ extern "C" cg_status cuda_maxpool2d_fwd(real *y, const real *x, const cpu_pool_d
 }
 
 extern "C" cg_status cuda_maxpool2d_bwd(real *dx, const real *dy, const real *x,
-                                        const cpu_pool_dims *dp)
+                                        const cg_pool_geom *dp)
 {
-    const cpu_pool_dims d = *dp;
+    const cg_pool_geom d = *dp;
     const int64_t so = (int64_t)d.Ho * d.Wo, si = (int64_t)d.H * d.W;
     return cu_map(d.NC * si, [=] __device__(int64_t e) {
         int64_t c = e / si;
@@ -32,9 +32,9 @@ extern "C" cg_status cuda_maxpool2d_bwd(real *dx, const real *dy, const real *x,
     });
 }
 
-extern "C" cg_status cuda_avgpool2d_fwd(real *y, const real *x, const cpu_pool_dims *dp)
+extern "C" cg_status cuda_avgpool2d_fwd(real *y, const real *x, const cg_pool_geom *dp)
 {
-    const cpu_pool_dims d = *dp;
+    const cg_pool_geom d = *dp;
     const int64_t so = (int64_t)d.Ho * d.Wo, si = (int64_t)d.H * d.W;
     return cu_map(d.NC * so, [=] __device__(int64_t e) {
         int64_t c = e / so;
@@ -43,9 +43,9 @@ extern "C" cg_status cuda_avgpool2d_fwd(real *y, const real *x, const cpu_pool_d
     });
 }
 
-extern "C" cg_status cuda_avgpool2d_bwd(real *dx, const real *dy, const cpu_pool_dims *dp)
+extern "C" cg_status cuda_avgpool2d_bwd(real *dx, const real *dy, const cg_pool_geom *dp)
 {
-    const cpu_pool_dims d = *dp;
+    const cg_pool_geom d = *dp;
     const int64_t so = (int64_t)d.Ho * d.Wo, si = (int64_t)d.H * d.W;
     return cu_map(d.NC * si, [=] __device__(int64_t e) {
         int64_t c = e / si;
@@ -54,9 +54,9 @@ extern "C" cg_status cuda_avgpool2d_bwd(real *dx, const real *dy, const cpu_pool
     });
 }
 
-extern "C" cg_status cuda_bilinear_fwd(real *y, const real *x, const cpu_resize_dims *dp)
+extern "C" cg_status cuda_bilinear_fwd(real *y, const real *x, const cg_resize_geom *dp)
 {
-    const cpu_resize_dims d = *dp;
+    const cg_resize_geom d = *dp;
     const int64_t so = (int64_t)d.Ho * d.Wo, si = (int64_t)d.H * d.W;
     return cu_map(d.NC * so, [=] __device__(int64_t e) {
         int64_t c = e / so;
@@ -65,9 +65,9 @@ extern "C" cg_status cuda_bilinear_fwd(real *y, const real *x, const cpu_resize_
     });
 }
 
-extern "C" cg_status cuda_bilinear_bwd(real *dx, const real *dy, const cpu_resize_dims *dp)
+extern "C" cg_status cuda_bilinear_bwd(real *dx, const real *dy, const cg_resize_geom *dp)
 {
-    const cpu_resize_dims d = *dp;
+    const cg_resize_geom d = *dp;
     const int64_t so = (int64_t)d.Ho * d.Wo, si = (int64_t)d.H * d.W;
     return cu_map(d.NC * si, [=] __device__(int64_t e) {
         int64_t c = e / si;

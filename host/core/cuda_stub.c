@@ -1,12 +1,14 @@
 /*
  * cuda_stub.c: the CUDA backend of a CPU-only build (CUDA=0, and the f64
  * gradcheck build). Every entry point says so instead of failing at link
- * time; the op twins come from the one list in ops/cuda_ops.h.
+ * time; core's own entry points come from the list in core/core_cuda.h (the
+ * op twins and the optimizers' are stubbed beside their lists:
+ * ops/cuda_ops_stub.c, optim/optim_cuda_stub.c).
  */
 #include <stdio.h>
 
 #include "cugen/cuda.h"
-#include "ops/cuda_ops.h"
+#include "core/core_cuda.h"
 
 static const char NO_CUDA[] = "cugen was built without CUDA (CUDA=0)";
 
@@ -66,6 +68,4 @@ cg_status cg_cuda_upload_staged(cg_ctx *ctx, void *dst, const void *src, size_t 
 void cg_cuda_ctx_step_end(cg_ctx *ctx) { (void)ctx; }
 void cg_cuda_ctx_free(cg_ctx *ctx) { (void)ctx; }
 
-#define CG_CUDA_STUB(name, args) \
-    cg_status name args { return CG_ERR_NO_CUDA; }
-CG_CUDA_OPS(CG_CUDA_STUB)
+CG_CUDA_CORE(CG_CUDA_STUB)

@@ -1,5 +1,6 @@
 /*
- * device.c: moving tensor values between the host and the GPU (tensor.h).
+ * device.c: moving tensor values between the host and the GPU (tensor.h),
+ * and the memory helpers of core/core_cuda.h on either device.
  * Uploads go through the context's pinned buffer and do not wait; reading
  * values back waits for the GPU, so a training step calls that only where
  * it needs a number on the host (a loss to print, a checkpoint).
@@ -8,7 +9,7 @@
 
 #include "cugen/cuda.h"
 #include "cugen/tensor.h"
-#include "ops/backend.h"
+#include "core/core_cuda.h"
 
 cg_status cg_memcpy_to_host(cg_ctx *ctx, real *dst, const real *src, cg_device dev, int64_t n)
 {
@@ -70,7 +71,7 @@ cg_status cg_copy(cg_ctx *ctx, cg_tensor *dst, int64_t at, const cg_tensor *src)
         cg_status st = cg_cuda_upload_staged(ctx, to, src->data, sizeof(real) * (size_t)src->n);
         return st == CG_OK ? CG_OK : cg_fail(ctx, st, "copy to GPU: %s", cg_cuda_last_error());
     }
-    return backend_copy(ctx, CG_CUDA, to, src->data, src->n) ? CG_OK : ctx->err;
+    return dev_copy(ctx, CG_CUDA, to, src->data, src->n) ? CG_OK : ctx->err;
 }
 
 cg_tensor *cg_to_device(cg_ctx *ctx, const cg_tensor *t, cg_device dev)
@@ -89,7 +90,80 @@ cg_tensor *cg_to_device(cg_ctx *ctx, const cg_tensor *t, cg_device dev)
         st = cg_copy_from_host(ctx, o, t->data);
     else if (dev == CG_CPU)
         st = cg_copy_to_host(ctx, o->data, t);
-    else if (!backend_copy(ctx, CG_CUDA, o->data, t->data, t->n))
+    else if (!dev_copy(ctx, CG_CUDA, o->data, t->data, t->n))
         st = ctx->err;
     return st == CG_OK ? o : NULL;
+}
+
+/* ---- status and memory on either device (core/core_cuda.h) ------------------------- */
+int dev_ok(cg_ctx *ctx, const char *what, cg_status st)
+{
+    if (st == CG_OK)
+        return 1;
+    cg_fail(ctx, st, "%s: %s", what, cg_cuda_last_error());
+    return 0;
+}
+
+void *dev_alloc_bytes(cg_ctx *ctx, int dev, size_t bytes, const char *what)
+{
+    if (ctx->err)
+        return NULL;
+    if (dev == CG_CPU) {
+        void *p = cg_arena_alloc(&ctx->arena, bytes);
+        if (!p)
+            cg_fail(ctx, CG_ERR_NOMEM, "step arena: out of host memory for %zu bytes of %s",
+                    bytes, what);
+        return p;
+    }
+    void *p = cg_arena_alloc(&ctx->dev_arena, bytes);
+    if (p)
+        return p;
+    char why[256];
+    if (cg_cuda_device_count(why, sizeof why) == 0)
+        cg_fail(ctx, CG_ERR_NO_CUDA, "CUDA tensor of %zu bytes (%s): %s", bytes, what, why);
+    else
+        cg_fail(ctx, CG_ERR_NOMEM, "device step arena: no GPU memory for %zu bytes of %s (%s)",
+                bytes, what, cg_cuda_last_error());
+    return NULL;
+}
+
+int dev_copy_from_host(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n)
+{
+    if (dev == CG_CPU) {
+        memcpy(dst, src, sizeof(real) * (size_t)n);
+        return 1;
+    }
+    /* one value (the seed of a backward pass): a fill kernel, no copy */
+    if (n == 1)
+        return dev_ok(ctx, "copy to GPU", cuda_fill(dst, (double)src[0], 1));
+    return dev_ok(ctx, "copy to GPU", cg_cuda_upload_staged(ctx, dst, src,
+                                                             sizeof(real) * (size_t)n));
+}
+
+int dev_copy(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n)
+{
+    if (dev == CG_CPU) {
+        memcpy(dst, src, sizeof(real) * (size_t)n);
+        return 1;
+    }
+    return dev_ok(ctx, "copy on GPU", cg_cuda_copy_d2d(dst, src, sizeof(real) * (size_t)n));
+}
+
+int dev_zero(cg_ctx *ctx, int dev, real *p, int64_t n)
+{
+    if (dev == CG_CPU) {
+        memset(p, 0, sizeof(real) * (size_t)n);
+        return 1;
+    }
+    return dev_ok(ctx, "zero on GPU", cg_cuda_memset0(p, sizeof(real) * (size_t)n));
+}
+
+int dev_accumulate(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n)
+{
+    if (dev == CG_CPU) {
+        for (int64_t i = 0; i < n; i++)
+            dst[i] += src[i];
+        return 1;
+    }
+    return dev_ok(ctx, "accumulate on GPU", cuda_accumulate(dst, src, n));
 }

@@ -7,7 +7,7 @@
 
 #include "cugen/cuda.h"
 #include "cugen/nn.h"
-#include "ops/cuda_ops.h"
+#include "core/core_cuda.h"
 
 #define PARAM_PAD 16  /* elements: keeps every view 64-byte aligned */
 

@@ -6,7 +6,7 @@
  */
 #include "cugen/philox_impl.h"
 #include "cugen/rng.h"
-#include "ops/cuda_ops.h"
+#include "core/core_cuda.h"
 
 void cg_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cugen/tape.h"
-#include "ops/backend.h"
+#include "core/core_cuda.h"
 
 int cg_set_grad(cg_ctx *ctx, int enabled)
 {
@@ -53,7 +53,7 @@ cg_node *cg_record(cg_ctx *ctx, const char *op, cg_bwd_fn bwd, cg_tensor *out,
 static real *grad_buffer(cg_ctx *ctx, cg_tensor *t)
 {
     if (!t->grad) {
-        t->grad = backend_alloc(ctx, t->dev, t->n);
+        t->grad = dev_alloc(ctx, t->dev, t->n);
         if (!t->grad)
             return NULL;
     }
@@ -73,7 +73,7 @@ cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const real *dout)
     uint32_t gen = ++tp->gen;
     if (!grad_buffer(ctx, out))
         return ctx->err;
-    if (!backend_copy_from_host(ctx, out->dev, out->grad, dout, out->n))
+    if (!dev_copy_from_host(ctx, out->dev, out->grad, dout, out->n))
         return ctx->err;
     out->grad_gen = gen;
 
@@ -92,14 +92,14 @@ cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const real *dout)
             if (!live) {
                 if (!grad_buffer(ctx, t))
                     return ctx->err;
-                if (acc && !backend_zero(ctx, t->dev, t->grad, t->n))
+                if (acc && !dev_zero(ctx, t->dev, t->grad, t->n))
                     return ctx->err;
                 t->grad_gen = gen;
                 dx[j] = t->grad;
             } else if (acc) {
                 dx[j] = t->grad;
             } else {
-                scratch[j] = backend_alloc(ctx, t->dev, t->n);
+                scratch[j] = dev_alloc(ctx, t->dev, t->n);
                 if (!scratch[j])
                     return ctx->err;
                 dx[j] = scratch[j];
@@ -109,7 +109,7 @@ cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const real *dout)
         if (st != CG_OK)
             return cg_fail(ctx, st, "backward of %s failed", node->op);
         for (int j = 0; j < node->nin; j++)
-            if (scratch[j] && !backend_accumulate(ctx, node->in[j]->dev, node->in[j]->grad,
+            if (scratch[j] && !dev_accumulate(ctx, node->in[j]->dev, node->in[j]->grad,
                                                   scratch[j], node->in[j]->n))
                 return ctx->err;
     }

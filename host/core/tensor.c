@@ -9,7 +9,7 @@
 #include "cugen/cuda.h"
 #include "cugen/tape.h"
 #include "cugen/tensor.h"
-#include "ops/backend.h"
+#include "core/core_cuda.h"
 
 cg_status cg_ctx_init(cg_ctx *ctx)
 {
@@ -125,7 +125,7 @@ cg_tensor *cg_new_on(cg_ctx *ctx, cg_device dev, const int *shape, int ndim)
     if (!t)
         return NULL;
     t->dev = (uint8_t)dev;
-    t->data = backend_alloc(ctx, dev, t->n);
+    t->data = dev_alloc(ctx, dev, t->n);
     return t->data ? t : NULL;
 }
 
@@ -137,7 +137,7 @@ cg_tensor *cg_new(cg_ctx *ctx, const int *shape, int ndim)
 cg_tensor *cg_new_zeros_on(cg_ctx *ctx, cg_device dev, const int *shape, int ndim)
 {
     cg_tensor *t = cg_new_on(ctx, dev, shape, ndim);
-    if (t && !backend_zero(ctx, dev, t->data, t->n))
+    if (t && !dev_zero(ctx, dev, t->data, t->n))
         return NULL;
     return t;
 }

@@ -10,7 +10,7 @@
 
 typedef enum { BIN_ADD, BIN_SUB, BIN_MUL } binop;
 
-int cpu_bcast_init(cpu_bcast *bc, const int *ashape, int andim, const int *bshape, int bndim)
+int cpu_bcast_init(cg_bcast *bc, const int *ashape, int andim, const int *bshape, int bndim)
 {
     if (andim > 4 || bndim > 4)
         return 0;
@@ -52,13 +52,13 @@ int cpu_bcast_init(cpu_bcast *bc, const int *ashape, int andim, const int *bshap
     return 1;
 }
 
-int64_t cpu_bcast_acc_len(const cpu_bcast *bc)
+int64_t cpu_bcast_acc_len(const cg_bcast *bc)
 {
     return bc->n == bc->dim[3] ? 0 : bc->nb;
 }
 
 /* Offset into b of the r-th run (the r-th index over dim[0..2]). */
-static int64_t run_boffset(const cpu_bcast *bc, int64_t r)
+static int64_t run_boffset(const cg_bcast *bc, int64_t r)
 {
     int64_t i2 = r % bc->dim[2];
     r /= bc->dim[2];
@@ -86,7 +86,7 @@ static void run_fwd(real *y, const real *a, const real *b, int64_t step, int64_t
     }
 }
 
-static void binary_fwd(real *y, const real *a, const real *b, const cpu_bcast *bc, binop op)
+static void binary_fwd(real *y, const real *a, const real *b, const cg_bcast *bc, binop op)
 {
     int64_t len = bc->dim[3], runs = bc->n / len;
     for (int64_t r = 0; r < runs; r++)
@@ -96,7 +96,7 @@ static void binary_fwd(real *y, const real *a, const real *b, const cpu_bcast *b
 /* db[j] = sign * sum over the elements k of a that read b[j] of dy[k] w[k]
  * (w NULL: 1), summed in double. */
 static void bcast_reduce(real *db, double *acc, const real *dy, const real *w, double sign,
-                         const cpu_bcast *bc)
+                         const cg_bcast *bc)
 {
     int64_t len = bc->dim[3], runs = bc->n / len, step = bc->bstride[3];
     if (runs == 1 && step == 1) {  /* equal shapes: nothing to sum */
@@ -127,22 +127,22 @@ static void bcast_reduce(real *db, double *acc, const real *dy, const real *w, d
             db[j] = (real)(sign * acc[j]);
 }
 
-void cpu_add_fwd(real *y, const real *a, const real *b, const cpu_bcast *bc)
+void cpu_add_fwd(real *y, const real *a, const real *b, const cg_bcast *bc)
 {
     binary_fwd(y, a, b, bc, BIN_ADD);
 }
 
-void cpu_sub_fwd(real *y, const real *a, const real *b, const cpu_bcast *bc)
+void cpu_sub_fwd(real *y, const real *a, const real *b, const cg_bcast *bc)
 {
     binary_fwd(y, a, b, bc, BIN_SUB);
 }
 
-void cpu_mul_fwd(real *y, const real *a, const real *b, const cpu_bcast *bc)
+void cpu_mul_fwd(real *y, const real *a, const real *b, const cg_bcast *bc)
 {
     binary_fwd(y, a, b, bc, BIN_MUL);
 }
 
-void cpu_add_bwd(real *da, real *db, double *acc, const real *dy, const cpu_bcast *bc)
+void cpu_add_bwd(real *da, real *db, double *acc, const real *dy, const cg_bcast *bc)
 {
     if (da)
         memcpy(da, dy, sizeof(real) * (size_t)bc->n);
@@ -150,7 +150,7 @@ void cpu_add_bwd(real *da, real *db, double *acc, const real *dy, const cpu_bcas
         bcast_reduce(db, acc, dy, NULL, 1, bc);
 }
 
-void cpu_sub_bwd(real *da, real *db, double *acc, const real *dy, const cpu_bcast *bc)
+void cpu_sub_bwd(real *da, real *db, double *acc, const real *dy, const cg_bcast *bc)
 {
     if (da)
         memcpy(da, dy, sizeof(real) * (size_t)bc->n);
@@ -159,7 +159,7 @@ void cpu_sub_bwd(real *da, real *db, double *acc, const real *dy, const cpu_bcas
 }
 
 void cpu_mul_bwd(real *da, real *db, double *acc, const real *dy, const real *a,
-                 const real *b, const cpu_bcast *bc)
+                 const real *b, const cg_bcast *bc)
 {
     if (da)  /* da = dy * b, b broadcast like the forward */
         binary_fwd(da, dy, b, bc, BIN_MUL);

@@ -71,7 +71,7 @@ static conv_plan conv_plan_make(int N, int64_t K, int64_t P, int Cpacked, int64_
 
 /* One thread's part of a call. */
 typedef struct {
-    const cpu_conv_dims *d;
+    const cg_conv_geom *d;
     conv_plan pl;
     real *y, *dx, *dw;
     const real *x, *w, *dy;
@@ -128,7 +128,7 @@ static void conv_run(conv_job *j, void (*part)(void *, int, int))
 /* ---- conv2d ------------------------------------------------------------------ */
 
 /* kernel == unpadded input: y (N, Cout) = x (N, Cin H W) w^T, a linear layer */
-static int conv2d_is_dense(const cpu_conv_dims *d)
+static int conv2d_is_dense(const cg_conv_geom *d)
 {
     return d->ph == 0 && d->pw == 0 && d->kh == d->H && d->kw == d->W;
 }
@@ -144,7 +144,7 @@ static int conv2d_is_dense(const cpu_conv_dims *d)
  * add nothing to dw and dx. Taken when the padded grid is at most a quarter
  * larger each way: at 28 x 28 and 14 x 14 (3 x 3 kernels) the GEMMs'
  * extra columns cost less than building the column matrix. */
-static int conv2d_is_shift(const cpu_conv_dims *d)
+static int conv2d_is_shift(const cg_conv_geom *d)
 {
     int64_t Hq = d->Ho + d->kh - 1, Wq = d->Wo + d->kw - 1;
     return d->stride == 1 && d->kh * d->kw > 1 && 4 * Wq <= 5 * (int64_t)d->Wo &&
@@ -154,7 +154,7 @@ static int conv2d_is_shift(const cpu_conv_dims *d)
 /* the shift plan: P = Hq Wq columns per image; per thread the padded x
  * (Cin, L), the output or spread dy (Cout, L), the padded dx (Cin, L), the
  * weights by tap and dw by tap (kh kw, Cout, Cin) each, L = nb P + kw - 1 */
-static conv_plan conv2d_shift_plan(const cpu_conv_dims *d)
+static conv_plan conv2d_shift_plan(const cg_conv_geom *d)
 {
     int64_t P = (int64_t)(d->Ho + d->kh - 1) * (d->Wo + d->kw - 1);
     int64_t taps = (int64_t)d->kh * d->kw * d->Cout * d->Cin;
@@ -167,7 +167,7 @@ static conv_plan conv2d_shift_plan(const cpu_conv_dims *d)
     return pl;
 }
 
-static conv_plan conv2d_plan(const cpu_conv_dims *d)
+static conv_plan conv2d_plan(const cg_conv_geom *d)
 {
     int64_t K = (int64_t)d->Cin * d->kh * d->kw, P = (int64_t)d->Ho * d->Wo;
     if (conv2d_is_shift(d))
@@ -177,7 +177,7 @@ static conv_plan conv2d_plan(const cpu_conv_dims *d)
     return conv_plan_make(d->N, K, P, d->Cout, work, d->Cout);
 }
 
-int64_t cpu_conv2d_scratch(const cpu_conv_dims *d, int bwd)
+int64_t cpu_conv2d_scratch(const cg_conv_geom *d, int bwd)
 {
     if (conv2d_is_dense(d))
         return 1;
@@ -189,7 +189,7 @@ int64_t cpu_conv2d_scratch(const cpu_conv_dims *d, int bwd)
 static void conv2d_fwd_part(void *arg, int t, int nt)
 {
     const conv_job *j = arg;
-    const cpu_conv_dims *d = j->d;
+    const cg_conv_geom *d = j->d;
     conv_part p = part_of(j, t, nt);
     int K = (int)j->pl.K, nb = j->pl.nb;
     int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
@@ -219,7 +219,7 @@ static void weights_by_tap(real *wt, const real *w, int Cout, int Cin, int taps)
 static void conv2d_fwd_shift_part(void *arg, int t, int nt)
 {
     const conv_job *j = arg;
-    const cpu_conv_dims *d = j->d;
+    const cg_conv_geom *d = j->d;
     conv_part p = part_of(j, t, nt);
     int nb = j->pl.nb, Wq = d->Wo + d->kw - 1, taps = d->kh * d->kw;
     int64_t P = j->pl.P, L = nb * P + d->kw - 1;
@@ -241,7 +241,7 @@ static void conv2d_fwd_shift_part(void *arg, int t, int nt)
 
 /* x (N, Cin, H, W), w (Cout, Cin, k, k), b (Cout) or NULL -> y (N, Cout, Ho, Wo) */
 void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *scratch,
-                    const cpu_conv_dims *d)
+                    const cg_conv_geom *d)
 {
     if (conv2d_is_dense(d)) {
         cpu_linear_fwd(y, x, w, b, d->N, d->Cin * d->kh * d->kw, d->Cout);
@@ -258,7 +258,7 @@ void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *
 static void conv2d_bwd_part(void *arg, int t, int nt)
 {
     const conv_job *j = arg;
-    const cpu_conv_dims *d = j->d;
+    const cg_conv_geom *d = j->d;
     conv_part p = part_of(j, t, nt);
     int K = (int)j->pl.K, nb = j->pl.nb;
     int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
@@ -292,7 +292,7 @@ static void conv2d_bwd_part(void *arg, int t, int nt)
 static void conv2d_bwd_shift_part(void *arg, int t, int nt)
 {
     const conv_job *j = arg;
-    const cpu_conv_dims *d = j->d;
+    const cg_conv_geom *d = j->d;
     conv_part p = part_of(j, t, nt);
     int nb = j->pl.nb, Wq = d->Wo + d->kw - 1, taps = d->kh * d->kw;
     int64_t P = j->pl.P, L = nb * P + d->kw - 1, nw = (int64_t)d->Cout * d->Cin;
@@ -329,7 +329,7 @@ static void conv2d_bwd_shift_part(void *arg, int t, int nt)
 
 /* dy (N, Cout, Ho, Wo) -> dx (N, Cin, H, W) =, dw (Cout, Cin, k, k) +=, db (Cout) += */
 void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
-                    const real *w, real *scratch, const cpu_conv_dims *d)
+                    const real *w, real *scratch, const cg_conv_geom *d)
 {
     if (conv2d_is_dense(d)) {
         cpu_linear_bwd(dx, dw, db, dy, x, w, d->N, d->Cin * d->kh * d->kw, d->Cout);
@@ -347,14 +347,14 @@ void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
 /* ---- conv_transpose2d ---------------------------------------------------------- */
 
 /* 1x1 input, no padding: y (N, Cout k k) = x (N, Cin) w (Cin, Cout k k) */
-static int convt_is_dense(const cpu_conv_dims *d)
+static int convt_is_dense(const cg_conv_geom *d)
 {
     return d->ph == 0 && d->pw == 0 && d->H == 1 && d->W == 1;
 }
 
 /* The adjoint conv's column matrix: (Cout k k, H W) per image, its image the
  * (Cout, Ho, Wo) output. */
-static conv_plan convt_plan(const cpu_conv_dims *d)
+static conv_plan convt_plan(const cg_conv_geom *d)
 {
     int64_t K = (int64_t)d->Cout * d->kh * d->kw, P = (int64_t)d->H * d->W;
     int64_t work = cpu_im2col_work(d->Cout, d->Ho, d->Wo, d->kh, d->kw, d->stride, d->ph, d->pw,
@@ -362,7 +362,7 @@ static conv_plan convt_plan(const cpu_conv_dims *d)
     return conv_plan_make(d->N, K, P, d->Cin, work, d->Cin);
 }
 
-int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d, int bwd)
+int64_t cpu_conv_transpose2d_scratch(const cg_conv_geom *d, int bwd)
 {
     if (convt_is_dense(d))
         return 1;
@@ -374,7 +374,7 @@ int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d, int bwd)
 static void convt_fwd_part(void *arg, int t, int nt)
 {
     const conv_job *j = arg;
-    const cpu_conv_dims *d = j->d;
+    const cg_conv_geom *d = j->d;
     conv_part p = part_of(j, t, nt);
     int K = (int)j->pl.K, nb = j->pl.nb;
     int64_t P = j->pl.P, xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * d->Ho * d->Wo;
@@ -395,7 +395,7 @@ static void convt_fwd_part(void *arg, int t, int nt)
 
 /* x (N, Cin, H, W), w (Cin, Cout, k, k), b (Cout) or NULL -> y (N, Cout, Ho, Wo) */
 void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real *b,
-                              real *scratch, const cpu_conv_dims *d)
+                              real *scratch, const cg_conv_geom *d)
 {
     if (convt_is_dense(d)) {
         int K = d->Cout * d->kh * d->kw;
@@ -411,7 +411,7 @@ void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real 
 static void convt_bwd_part(void *arg, int t, int nt)
 {
     const conv_job *j = arg;
-    const cpu_conv_dims *d = j->d;
+    const cg_conv_geom *d = j->d;
     conv_part p = part_of(j, t, nt);
     int K = (int)j->pl.K, nb = j->pl.nb;
     int64_t P = j->pl.P, xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * d->Ho * d->Wo;
@@ -440,7 +440,7 @@ static void convt_bwd_part(void *arg, int t, int nt)
 
 /* dy (N, Cout, Ho, Wo) -> dx (N, Cin, H, W) =, dw (Cin, Cout, k, k) +=, db (Cout) += */
 void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
-                              const real *w, real *scratch, const cpu_conv_dims *d)
+                              const real *w, real *scratch, const cg_conv_geom *d)
 {
     if (db)
         cpu_channel_bias_grad(db, dy, d->N, d->Cout, (int64_t)d->Ho * d->Wo);

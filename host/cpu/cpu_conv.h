@@ -16,33 +16,25 @@
 
 #include <stdint.h>
 
+#include "core/op_geom.h"
 #include "cugen/tensor.h"
 
-/* One call's geometry, the same fields for both ops: x is (N, Cin, H, W),
- * y is (N, Cout, Ho, Wo), the kernel kh x kw, ph zero rows padded above and
- * below, pw zero columns left and right.
- *   conv2d:           w (Cout, Cin, kh, kw), Ho = (H + 2 ph - kh) / stride + 1,
- *                     Wo = (W + 2 pw - kw) / stride + 1
- *   conv_transpose2d: w (Cin, Cout, k, k), Ho = (H - 1) stride - 2 pad + k
- *                     (square: kh = kw = k, ph = pw = pad) */
-typedef struct {
-    int N, Cin, H, W;
-    int Cout, Ho, Wo;
-    int kh, kw, stride, ph, pw;
-} cpu_conv_dims;
+/* One call's geometry: cg_conv_geom (core/op_geom.h). The older name is
+ * kept for the benchmark command. */
+typedef cg_conv_geom cpu_conv_dims;
 
 /* Scratch reals needed by fwd (bwd = 0) or by bwd (bwd = 1). */
-int64_t cpu_conv2d_scratch(const cpu_conv_dims *d, int bwd);
+int64_t cpu_conv2d_scratch(const cg_conv_geom *d, int bwd);
 void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *scratch,
-                    const cpu_conv_dims *d);
+                    const cg_conv_geom *d);
 void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
-                    const real *w, real *scratch, const cpu_conv_dims *d);
+                    const real *w, real *scratch, const cg_conv_geom *d);
 
-int64_t cpu_conv_transpose2d_scratch(const cpu_conv_dims *d, int bwd);
+int64_t cpu_conv_transpose2d_scratch(const cg_conv_geom *d, int bwd);
 void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real *b,
-                              real *scratch, const cpu_conv_dims *d);
+                              real *scratch, const cg_conv_geom *d);
 void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
-                              const real *w, real *scratch, const cpu_conv_dims *d);
+                              const real *w, real *scratch, const cg_conv_geom *d);
 
 /* ---- building blocks (im2col.c) --------------------------------------------
  * A column matrix holds one kh x kw patch of img (C, H, W) per output

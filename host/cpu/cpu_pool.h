@@ -14,32 +14,21 @@
 
 #include <stdint.h>
 
+#include "core/op_geom.h"
 #include "cugen/tensor.h"
 
-/* x (NC, H, W) -> y (NC, Ho, Wo) */
-typedef struct {
-    int64_t NC;
-    int H, W, Ho, Wo;
-    int k, stride, pad;
-    int count_include_pad;   /* average pooling: divide by k k (padding counted) */
-} cpu_pool_dims;
-
-/* x (NC, H, W) -> y (NC, Ho, Wo), any sizes */
-typedef struct {
-    int64_t NC;
-    int H, W, Ho, Wo;
-} cpu_resize_dims;
+/* Geometry: cg_pool_geom and cg_resize_geom (core/op_geom.h). */
 
 /* y = the largest element of each window (padding never wins) */
-void cpu_maxpool2d_fwd(real *y, const real *x, const cpu_pool_dims *d);
+void cpu_maxpool2d_fwd(real *y, const real *x, const cg_pool_geom *d);
 /* dx = dy routed to the first largest element of each window */
-void cpu_maxpool2d_bwd(real *dx, const real *dy, const real *x, const cpu_pool_dims *d);
+void cpu_maxpool2d_bwd(real *dx, const real *dy, const real *x, const cg_pool_geom *d);
 /* y = the mean of each window */
-void cpu_avgpool2d_fwd(real *y, const real *x, const cpu_pool_dims *d);
-void cpu_avgpool2d_bwd(real *dx, const real *dy, const cpu_pool_dims *d);
+void cpu_avgpool2d_fwd(real *y, const real *x, const cg_pool_geom *d);
+void cpu_avgpool2d_bwd(real *dx, const real *dy, const cg_pool_geom *d);
 /* Bilinear resize, align_corners = False (torch.nn.functional.interpolate's
  * mode 'bilinear' without antialiasing). */
-void cpu_bilinear_fwd(real *y, const real *x, const cpu_resize_dims *d);
-void cpu_bilinear_bwd(real *dx, const real *dy, const cpu_resize_dims *d);
+void cpu_bilinear_fwd(real *y, const real *x, const cg_resize_geom *d);
+void cpu_bilinear_bwd(real *dx, const real *dy, const cg_resize_geom *d);
 
 #endif

@@ -15,8 +15,8 @@ typedef struct {
     int kind;
     real *out;
     const real *a, *b;    /* x, or dy (and x for max pooling's backward) */
-    const cpu_pool_dims *p;
-    const cpu_resize_dims *r;
+    const cg_pool_geom *p;
+    const cg_resize_geom *r;
 } pool_job;
 
 static void pool_part(void *arg, int t, int nt)
@@ -75,32 +75,32 @@ static void pool_run(pool_job j)
     cpu_parallel(pool_part, &j, nt);
 }
 
-void cpu_maxpool2d_fwd(real *y, const real *x, const cpu_pool_dims *d)
+void cpu_maxpool2d_fwd(real *y, const real *x, const cg_pool_geom *d)
 {
     pool_run((pool_job){MAXPOOL_FWD, y, x, NULL, d, NULL});
 }
 
-void cpu_maxpool2d_bwd(real *dx, const real *dy, const real *x, const cpu_pool_dims *d)
+void cpu_maxpool2d_bwd(real *dx, const real *dy, const real *x, const cg_pool_geom *d)
 {
     pool_run((pool_job){MAXPOOL_BWD, dx, dy, x, d, NULL});
 }
 
-void cpu_avgpool2d_fwd(real *y, const real *x, const cpu_pool_dims *d)
+void cpu_avgpool2d_fwd(real *y, const real *x, const cg_pool_geom *d)
 {
     pool_run((pool_job){AVGPOOL_FWD, y, x, NULL, d, NULL});
 }
 
-void cpu_avgpool2d_bwd(real *dx, const real *dy, const cpu_pool_dims *d)
+void cpu_avgpool2d_bwd(real *dx, const real *dy, const cg_pool_geom *d)
 {
     pool_run((pool_job){AVGPOOL_BWD, dx, dy, NULL, d, NULL});
 }
 
-void cpu_bilinear_fwd(real *y, const real *x, const cpu_resize_dims *d)
+void cpu_bilinear_fwd(real *y, const real *x, const cg_resize_geom *d)
 {
     pool_run((pool_job){BILINEAR_FWD, y, x, NULL, NULL, d});
 }
 
-void cpu_bilinear_bwd(real *dx, const real *dy, const cpu_resize_dims *d)
+void cpu_bilinear_bwd(real *dx, const real *dy, const cg_resize_geom *d)
 {
     pool_run((pool_job){BILINEAR_BWD, dx, dy, NULL, NULL, d});
 }

@@ -38,7 +38,7 @@ POOL_HD void pool_cover(int i, int k, int s, int p, int n_out, int *lo, int *hi)
 
 /* Row-major index (in the H x W plane) of the first largest element of
  * output (oh, ow)'s window; a NaN wins (propagates) like PyTorch's. */
-POOL_HD int maxpool_argmax(const real *x, int H, int W, const cpu_pool_dims *d, int oh, int ow)
+POOL_HD int maxpool_argmax(const real *x, int H, int W, const cg_pool_geom *d, int oh, int ow)
 {
     int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
     int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
@@ -62,7 +62,7 @@ POOL_HD int maxpool_argmax(const real *x, int H, int W, const cpu_pool_dims *d, 
 
 /* The value at maxpool_argmax without the index (the forward pass): the
  * same element, a NaN winning from the first one on. */
-POOL_HD real maxpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int ow)
+POOL_HD real maxpool_fwd_at(const real *x, const cg_pool_geom *d, int oh, int ow)
 {
     int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
     int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
@@ -77,7 +77,7 @@ POOL_HD real maxpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int o
 }
 
 /* dx at input (i, j) of one plane: dy summed over the windows whose max it is */
-POOL_HD real maxpool_bwd_at(const real *dy, const real *x, const cpu_pool_dims *d, int i, int j)
+POOL_HD real maxpool_bwd_at(const real *dy, const real *x, const cg_pool_geom *d, int i, int j)
 {
     int l0, l1, m0, m1;
     pool_cover(i, d->k, d->stride, d->pad, d->Ho, &l0, &l1);
@@ -92,7 +92,7 @@ POOL_HD real maxpool_bwd_at(const real *dy, const real *x, const cpu_pool_dims *
 
 /* The divisor of output (oh, ow): the window's size within the padded image
  * (count_include_pad) or its count of real pixels. */
-POOL_HD int avgpool_count(const cpu_pool_dims *d, int oh, int ow)
+POOL_HD int avgpool_count(const cg_pool_geom *d, int oh, int ow)
 {
     int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
     int h1 = h0 + d->k, w1 = w0 + d->k;
@@ -107,7 +107,7 @@ POOL_HD int avgpool_count(const cpu_pool_dims *d, int oh, int ow)
     return (h1 - h0) * (w1 - w0);
 }
 
-POOL_HD real avgpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int ow)
+POOL_HD real avgpool_fwd_at(const real *x, const cg_pool_geom *d, int oh, int ow)
 {
     int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
     int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
@@ -119,7 +119,7 @@ POOL_HD real avgpool_fwd_at(const real *x, const cpu_pool_dims *d, int oh, int o
     return (real)(s / avgpool_count(d, oh, ow));
 }
 
-POOL_HD real avgpool_bwd_at(const real *dy, const cpu_pool_dims *d, int i, int j)
+POOL_HD real avgpool_bwd_at(const real *dy, const cg_pool_geom *d, int i, int j)
 {
     int l0, l1, m0, m1;
     pool_cover(i, d->k, d->stride, d->pad, d->Ho, &l0, &l1);
@@ -148,7 +148,7 @@ POOL_HD void bilinear_src(int o, int n_in, int n_out, int *i0, int *i1, double *
     *t = src - a;
 }
 
-POOL_HD real bilinear_fwd_at(const real *x, const cpu_resize_dims *d, int oh, int ow)
+POOL_HD real bilinear_fwd_at(const real *x, const cg_resize_geom *d, int oh, int ow)
 {
     int h0, h1, w0, w1;
     double th, tw;
@@ -180,7 +180,7 @@ POOL_HD void bilinear_cover(int i, int n_in, int n_out, int *lo, int *hi)
     *hi = h < n_out ? h : n_out;
 }
 
-POOL_HD real bilinear_bwd_at(const real *dy, const cpu_resize_dims *d, int i, int j)
+POOL_HD real bilinear_bwd_at(const real *dy, const cg_resize_geom *d, int i, int j)
 {
     int l0, l1, m0, m1;
     bilinear_cover(i, d->H, d->Ho, &l0, &l1);

@@ -4,7 +4,7 @@
  * their gradients are written, and the gradient of b is summed over the dims
  * it was broadcast along.
  *
- * The CUDA twins (kernels/broadcast.cu) take the same cpu_bcast layout,
+ * The CUDA twins (kernels/broadcast.cu) take the same cg_bcast layout,
  * computed here on the host, and reduce db without host scratch.
  */
 #include "cpu/cpu_broadcast.h"
@@ -17,7 +17,7 @@ enum { OP_ADD, OP_SUB, OP_MUL };
 static cg_status binary_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *a = nd->in[0], *b = nd->in[1];
-    cpu_bcast bc;
+    cg_bcast bc;
     cpu_bcast_init(&bc, a->shape, a->ndim, b->shape, b->ndim);  /* checked in the forward */
     const real *dy = nd->out->grad;
     if (a->dev == CG_CUDA) {
@@ -27,7 +27,7 @@ static cg_status binary_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
         case OP_SUB: st = cuda_sub_bwd(dx[0], dx[1], dy, &bc); break;
         default: st = cuda_mul_bwd(dx[0], dx[1], dy, a->data, b->data, &bc); break;
         }
-        return op_cuda(ctx, nd->op, st) ? CG_OK : ctx->err;
+        return dev_ok(ctx, nd->op, st) ? CG_OK : ctx->err;
     }
     double *acc = NULL;
     int64_t nacc = cpu_bcast_acc_len(&bc);
@@ -46,7 +46,7 @@ static cg_tensor *binary(cg_ctx *ctx, const char *op, int which, cg_tensor *a, c
     cg_tensor *in[2] = {a, b};
     if (!op_begin(ctx, op, in, 2, 2))
         return NULL;
-    cpu_bcast bc;
+    cg_bcast bc;
     if (!cpu_bcast_init(&bc, a->shape, a->ndim, b->shape, b->ndim))
         return op_fail(ctx, op, "b %s does not broadcast to a %s (b's dims, aligned on the "
                        "right, must be 1 or equal to a's)", CG_SHAPE_STR(b), CG_SHAPE_STR(a));
@@ -60,7 +60,7 @@ static cg_tensor *binary(cg_ctx *ctx, const char *op, int which, cg_tensor *a, c
         case OP_SUB: st = cuda_sub_fwd(y->data, a->data, b->data, &bc); break;
         default: st = cuda_mul_fwd(y->data, a->data, b->data, &bc); break;
         }
-        if (!op_cuda(ctx, op, st))
+        if (!dev_ok(ctx, op, st))
             return NULL;
     } else {
         switch (which) {

@@ -18,7 +18,7 @@
  * Fills d except Ho, Wo. Returns 0 (sticky error set) on a bad argument. */
 static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_tensor *w,
                       const cg_tensor *b, int stride, int ph, int pw, int cin_dim, int rect,
-                      cpu_conv_dims *d)
+                      cg_conv_geom *d)
 {
     if (x->ndim != 4) {
         op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
@@ -60,9 +60,9 @@ static int conv_check(cg_ctx *ctx, const char *op, const cg_tensor *x, const cg_
     return 1;
 }
 
-static cpu_conv_dims node_dims(const cg_node *nd)
+static cg_conv_geom node_dims(const cg_node *nd)
 {
-    cpu_conv_dims d;
+    cg_conv_geom d;
     const cg_tensor *x = nd->in[0], *y = nd->out;
     d.N = x->shape[0];
     d.Cin = x->shape[1];
@@ -88,13 +88,13 @@ static int cpu_scratch(cg_ctx *ctx, int dev, int64_t n, real **scratch)
     *scratch = NULL;
     if (dev == CG_CUDA)
         return 1;
-    *scratch = backend_alloc(ctx, dev, n);
+    *scratch = dev_alloc(ctx, dev, n);
     return *scratch != NULL;
 }
 
 static cg_status conv2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_conv_dims d = node_dims(nd);
+    cg_conv_geom d = node_dims(nd);
     int dev = nd->out->dev;
     real *s;
     if (!cpu_scratch(ctx, dev, cpu_conv2d_scratch(&d, 1), &s))
@@ -111,7 +111,7 @@ static cg_tensor *conv2d_op(cg_ctx *ctx, const char *op, cg_tensor *x, cg_tensor
     cg_tensor *in[3] = {x, w, b};
     if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
-    cpu_conv_dims d;
+    cg_conv_geom d;
     if (!conv_check(ctx, op, x, w, b, stride, ph, pw, 1, rect, &d))
         return NULL;
     int64_t hp = d.H + 2 * (int64_t)ph, wp = d.W + 2 * (int64_t)pw;  /* padded input */
@@ -156,7 +156,7 @@ cg_tensor *cg_conv2d_hw(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b, i
 
 static cg_status conv_transpose2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_conv_dims d = node_dims(nd);
+    cg_conv_geom d = node_dims(nd);
     int dev = nd->out->dev;
     real *s;
     if (!cpu_scratch(ctx, dev, cpu_conv_transpose2d_scratch(&d, 1), &s))
@@ -174,7 +174,7 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
     cg_tensor *in[3] = {x, w, b};
     if (!op_begin(ctx, op, in, 2, 3))
         return NULL;
-    cpu_conv_dims d;
+    cg_conv_geom d;
     if (!conv_check(ctx, op, x, w, b, stride, pad, pad, 0, 0, &d))
         return NULL;
     /* 64-bit: a large stride must not wrap the output size */

@@ -9,8 +9,11 @@
  * OP_RUN (ops/backend.h), which turns a failure into the sticky error.
  *
  * The list is an X-macro so that the declarations here and the stubs of a
- * CPU-only build (host/core/cuda_stub.c: "built without CUDA") come from one
- * place and cannot drift. The definitions are in kernels/<family>.cu.
+ * CPU-only build (host/ops/cuda_ops_stub.c: "built without CUDA") come from
+ * one place and cannot drift. The definitions are in kernels/<family>.cu.
+ * The geometry structs (cg_conv_geom, cg_bcast, ...) are core/op_geom.h,
+ * shared with the CPU reference; the memory and Philox entry points are
+ * core's (core/core_cuda.h), the optimizers' are optim/optim_cuda.h.
  *
  * Where a CPU twin takes host scratch (the double accumulators of the
  * broadcast backward), the CUDA twin does not: it reduces in registers and
@@ -22,20 +25,15 @@
 
 #include <stdint.h>
 
-#include "cpu/cpu_broadcast.h"
-#include "cpu/cpu_conv.h"
-#include "cpu/cpu_pool.h"
+#include "core/core_cuda.h"
+#include "core/op_geom.h"
 #include "cugen/tensor.h"
-#include "optim/optim_common.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define CG_CUDA_OPS(X)                                                                          \
-    /* memory (kernels/memory.cu): p[0..n) = v; dst += src */                                  \
-    X(cuda_fill, (real *p, double v, int64_t n))                                               \
-    X(cuda_accumulate, (real *dst, const real *src, int64_t n))                                \
     /* dense (kernels/dense.cu, cuBLAS), as cpu_dense.h */                                    \
     X(cuda_linear_fwd, (real *y, const real *x, const real *w, const real *b, int N, int I,   \
                         int O))                                                                \
@@ -48,13 +46,13 @@ extern "C" {
     /* convolutions (kernels/conv.cu, cuDNN), as cpu_conv.h without the scratch (cuDNN's      \
      * workspace is kept by kernels/cudnn.cu); d is host memory */                             \
     X(cuda_conv2d_fwd, (real *y, const real *x, const real *w, const real *b,                 \
-                        const cpu_conv_dims *d))                                               \
+                        const cg_conv_geom *d))                                               \
     X(cuda_conv2d_bwd, (real *dx, real *dw, real *db, const real *dy, const real *x,          \
-                        const real *w, const cpu_conv_dims *d))                                \
+                        const real *w, const cg_conv_geom *d))                                \
     X(cuda_conv_transpose2d_fwd, (real *y, const real *x, const real *w, const real *b,       \
-                                  const cpu_conv_dims *d))                                     \
+                                  const cg_conv_geom *d))                                     \
     X(cuda_conv_transpose2d_bwd, (real *dx, real *dw, real *db, const real *dy,               \
-                                  const real *x, const real *w, const cpu_conv_dims *d))       \
+                                  const real *x, const real *w, const cg_conv_geom *d))       \
     /* norms (kernels/norm.cu), as cpu_norm.h */                                               \
     X(cuda_batchnorm_stats, (real *mean, real *var, const real *x, int N, int C, int S))      \
     X(cuda_batchnorm_update_running, (real *run_mean, real *run_var, const real *mean,        \
@@ -90,13 +88,13 @@ extern "C" {
     X(cuda_affine_fwd, (real *y, const real *x, double s, double t, int64_t n))                \
     X(cuda_affine_bwd, (real *dx, const real *dy, double s, int64_t n))                        \
     /* broadcasting binary ops (kernels/broadcast.cu), as cpu_broadcast.h; bc is host memory */\
-    X(cuda_add_fwd, (real *y, const real *a, const real *b, const cpu_bcast *bc))              \
-    X(cuda_sub_fwd, (real *y, const real *a, const real *b, const cpu_bcast *bc))              \
-    X(cuda_mul_fwd, (real *y, const real *a, const real *b, const cpu_bcast *bc))              \
-    X(cuda_add_bwd, (real *da, real *db, const real *dy, const cpu_bcast *bc))                 \
-    X(cuda_sub_bwd, (real *da, real *db, const real *dy, const cpu_bcast *bc))                 \
+    X(cuda_add_fwd, (real *y, const real *a, const real *b, const cg_bcast *bc))              \
+    X(cuda_sub_fwd, (real *y, const real *a, const real *b, const cg_bcast *bc))              \
+    X(cuda_mul_fwd, (real *y, const real *a, const real *b, const cg_bcast *bc))              \
+    X(cuda_add_bwd, (real *da, real *db, const real *dy, const cg_bcast *bc))                 \
+    X(cuda_sub_bwd, (real *da, real *db, const real *dy, const cg_bcast *bc))                 \
     X(cuda_mul_bwd, (real *da, real *db, const real *dy, const real *a, const real *b,         \
-                     const cpu_bcast *bc))                                                     \
+                     const cg_bcast *bc))                                                     \
     /* reductions (kernels/reduce.cu), as cpu_reduce.h */                                      \
     X(cuda_sum_fwd, (real *y, const real *x, double scale, int64_t n))                         \
     X(cuda_sum_bwd, (real *dx, const real *dy, double scale, int64_t n))                       \
@@ -120,12 +118,12 @@ extern "C" {
     X(cuda_avgpool2x_fwd, (real *y, const real *x, int64_t NC, int H, int W))                  \
     X(cuda_avgpool2x_bwd, (real *dx, const real *dy, int64_t NC, int H, int W))                \
     /* pooling and bilinear resizing (kernels/pool.cu), as cpu_pool.h; d is host memory */   \
-    X(cuda_maxpool2d_fwd, (real *y, const real *x, const cpu_pool_dims *d))                    \
-    X(cuda_maxpool2d_bwd, (real *dx, const real *dy, const real *x, const cpu_pool_dims *d))   \
-    X(cuda_avgpool2d_fwd, (real *y, const real *x, const cpu_pool_dims *d))                    \
-    X(cuda_avgpool2d_bwd, (real *dx, const real *dy, const cpu_pool_dims *d))                  \
-    X(cuda_bilinear_fwd, (real *y, const real *x, const cpu_resize_dims *d))                   \
-    X(cuda_bilinear_bwd, (real *dx, const real *dy, const cpu_resize_dims *d))                 \
+    X(cuda_maxpool2d_fwd, (real *y, const real *x, const cg_pool_geom *d))                    \
+    X(cuda_maxpool2d_bwd, (real *dx, const real *dy, const real *x, const cg_pool_geom *d))   \
+    X(cuda_avgpool2d_fwd, (real *y, const real *x, const cg_pool_geom *d))                    \
+    X(cuda_avgpool2d_bwd, (real *dx, const real *dy, const cg_pool_geom *d))                  \
+    X(cuda_bilinear_fwd, (real *y, const real *x, const cg_resize_geom *d))                   \
+    X(cuda_bilinear_bwd, (real *dx, const real *dy, const cg_resize_geom *d))                 \
     /* sinusoidal timestep embedding (kernels/embed.cu), as cpu_embed.h */                     \
     X(cuda_timestep_embedding_fwd, (real *y, const real *t, int N, int h, double max_period)) \
     X(cuda_timestep_embedding_bwd, (real *dt, const real *dy, const real *t, int N, int h,     \
@@ -158,24 +156,9 @@ extern "C" {
     X(cuda_softmax_xent_fwd, (real *out, const real *z, const int32_t *labels, double scale,   \
                               int N, int K))                                                   \
     X(cuda_softmax_xent_bwd, (real *dz, const real *dout, const real *z,                       \
-                              const int32_t *labels, double scale, int N, int K))              \
-    /* Philox (kernels/rng.cu): the values of cg_philox_uniform / cg_philox_normal, bit for    \
-     * bit, then lo + (hi - lo) u / mean + std z in double unless that map is the identity */  \
-    X(cuda_philox_uniform, (uint64_t seed, uint32_t stream, uint64_t offset, real *x,          \
-                            int64_t n, double lo, double hi))                                  \
-    X(cuda_philox_normal, (uint64_t seed, uint32_t stream, uint64_t offset, real *x,           \
-                           int64_t n, double mean, double std))                                \
-    /* optimizers over [lo, hi) of the flat buffer (kernels/optim.cu), as host/optim */        \
-    X(cuda_adam_update, (real *w, const real *g, real *m, real *v, const optim_adam_coef *c,   \
-                         int64_t lo, int64_t hi))                                              \
-    X(cuda_sgd_update, (real *w, const real *g, real *buf, const optim_sgd_coef *c,            \
-                        int64_t lo, int64_t hi))                                               \
-    X(cuda_ema_update, (real *shadow, const real *w, double decay, int64_t n))                 \
-    X(cuda_ema_swap, (real *a, real *b, int64_t n))
+                              const int32_t *labels, double scale, int N, int K))
 
-#define CG_CUDA_DECLARE(name, args) cg_status name args;
 CG_CUDA_OPS(CG_CUDA_DECLARE)
-#undef CG_CUDA_DECLARE
 
 #ifdef __cplusplus
 }

@@ -228,14 +228,14 @@ static cg_status softmax_xent_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 static const int32_t *labels_on(cg_ctx *ctx, int dev, const int32_t *labels, int n)
 {
     size_t bytes = sizeof(int32_t) * (size_t)n;
-    int32_t *copy = backend_alloc_bytes(ctx, dev, bytes, "labels");
+    int32_t *copy = dev_alloc_bytes(ctx, dev, bytes, "labels");
     if (!copy)
         return NULL;
     if (dev == CG_CPU) {
         memcpy(copy, labels, bytes);
         return copy;
     }
-    return op_cuda(ctx, "softmax_xent", cg_cuda_upload_staged(ctx, copy, labels, bytes)) ? copy
+    return dev_ok(ctx, "softmax_xent", cg_cuda_upload_staged(ctx, copy, labels, bytes)) ? copy
                                                                                           : NULL;
 }
 

@@ -35,14 +35,14 @@ static cg_status mmd2_rbf_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 static const double *sigmas_on(cg_ctx *ctx, int dev, const double *sigmas, int ns)
 {
     size_t bytes = sizeof(double) * (size_t)ns;
-    double *copy = backend_alloc_bytes(ctx, dev, bytes, "bandwidths");
+    double *copy = dev_alloc_bytes(ctx, dev, bytes, "bandwidths");
     if (!copy)
         return NULL;
     if (dev == CG_CPU) {
         memcpy(copy, sigmas, bytes);
         return copy;
     }
-    return op_cuda(ctx, "mmd2_rbf", cg_cuda_upload_staged(ctx, copy, sigmas, bytes)) ? copy
+    return dev_ok(ctx, "mmd2_rbf", cg_cuda_upload_staged(ctx, copy, sigmas, bytes)) ? copy
                                                                                       : NULL;
 }
 

@@ -87,7 +87,7 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
     cg_tensor *y = op_out(ctx, x, x->shape, x->ndim);
     cg_tensor *mean = op_out(ctx, x, CG_SHAPE(C));
     cg_tensor *rstd = op_out(ctx, x, CG_SHAPE(C));
-    real *var = training ? backend_alloc(ctx, x->dev, C) : running_var->data;
+    real *var = training ? dev_alloc(ctx, x->dev, C) : running_var->data;
     if (!y || !mean || !rstd || !var)
         return NULL;
     int dev = x->dev;
@@ -104,7 +104,7 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
                                                       momentum)))
                 return NULL;
         }
-    } else if (!backend_copy(ctx, dev, mean->data, running_mean->data, C)) {
+    } else if (!dev_copy(ctx, dev, mean->data, running_mean->data, C)) {
         /* a copy: the running mean may change before this node's backward runs */
         return NULL;
     }

@@ -12,7 +12,7 @@
 /* Checks x (N, C, H, W), k >= 1, stride >= 1, 0 <= pad <= k / 2 (PyTorch's
  * rule: every window holds an image pixel) and fills d. */
 static int pool_check(cg_ctx *ctx, const char *op, const cg_tensor *x, int k, int stride,
-                      int pad, cpu_pool_dims *d)
+                      int pad, cg_pool_geom *d)
 {
     if (x->ndim != 4) {
         op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
@@ -41,16 +41,16 @@ static int pool_check(cg_ctx *ctx, const char *op, const cg_tensor *x, int k, in
     return 1;
 }
 
-static cpu_pool_dims node_pool_dims(const cg_node *nd)
+static cg_pool_geom node_pool_dims(const cg_node *nd)
 {
     const cg_tensor *x = nd->in[0], *y = nd->out;
-    cpu_pool_dims d = {.NC = (int64_t)x->shape[0] * x->shape[1], .H = x->shape[2],
+    cg_pool_geom d = {.NC = (int64_t)x->shape[0] * x->shape[1], .H = x->shape[2],
                        .W = x->shape[3], .Ho = y->shape[2], .Wo = y->shape[3], .k = nd->i[0],
                        .stride = nd->i[1], .pad = nd->i[2], .count_include_pad = nd->i[3]};
     return d;
 }
 
-static void pool_save(cg_node *nd, const cpu_pool_dims *d)
+static void pool_save(cg_node *nd, const cg_pool_geom *d)
 {
     if (nd) {
         nd->i[0] = d->k;
@@ -64,7 +64,7 @@ static void pool_save(cg_node *nd, const cpu_pool_dims *d)
 
 static cg_status maxpool2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_pool_dims d = node_pool_dims(nd);
+    cg_pool_geom d = node_pool_dims(nd);
     const real *dy = nd->out->grad, *x = nd->in[0]->data;
     return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_maxpool2d_bwd(dx[0], dy, x, &d),
                       cuda_maxpool2d_bwd(dx[0], dy, x, &d));
@@ -75,7 +75,7 @@ cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, int k, int stride, int pad)
     static const char *op = "maxpool2d";
     if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
-    cpu_pool_dims d;
+    cg_pool_geom d;
     if (!pool_check(ctx, op, x, k, stride, pad, &d))
         return NULL;
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(x->shape[0], x->shape[1], d.Ho, d.Wo));
@@ -92,7 +92,7 @@ cg_tensor *cg_maxpool2d(cg_ctx *ctx, cg_tensor *x, int k, int stride, int pad)
 
 static cg_status avgpool2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cpu_pool_dims d = node_pool_dims(nd);
+    cg_pool_geom d = node_pool_dims(nd);
     const real *dy = nd->out->grad;
     return OP_RUN_BWD(ctx, nd->op, nd->out->dev, cpu_avgpool2d_bwd(dx[0], dy, &d),
                       cuda_avgpool2d_bwd(dx[0], dy, &d));
@@ -104,7 +104,7 @@ cg_tensor *cg_avgpool2d(cg_ctx *ctx, cg_tensor *x, int k, int stride, int pad,
     static const char *op = "avgpool2d";
     if (!op_begin(ctx, op, &x, 1, 1))
         return NULL;
-    cpu_pool_dims d;
+    cg_pool_geom d;
     if (!pool_check(ctx, op, x, k, stride, pad, &d))
         return NULL;
     d.count_include_pad = count_include_pad != 0;
@@ -123,7 +123,7 @@ cg_tensor *cg_avgpool2d(cg_ctx *ctx, cg_tensor *x, int k, int stride, int pad,
 static cg_status resize_bilinear_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     const cg_tensor *x = nd->in[0], *y = nd->out;
-    cpu_resize_dims d = {.NC = (int64_t)x->shape[0] * x->shape[1], .H = x->shape[2],
+    cg_resize_geom d = {.NC = (int64_t)x->shape[0] * x->shape[1], .H = x->shape[2],
                          .W = x->shape[3], .Ho = y->shape[2], .Wo = y->shape[3]};
     return OP_RUN_BWD(ctx, nd->op, y->dev, cpu_bilinear_bwd(dx[0], y->grad, &d),
                       cuda_bilinear_bwd(dx[0], y->grad, &d));
@@ -138,7 +138,7 @@ cg_tensor *cg_resize_bilinear(cg_ctx *ctx, cg_tensor *x, int height, int width)
         return op_fail(ctx, op, "x %s must be 4-D (N, C, H, W)", CG_SHAPE_STR(x));
     if (height < 1 || width < 1 || height > (1 << 16) || width > (1 << 16))
         return op_fail(ctx, op, "output size %dx%d: need 1..65536 each", height, width);
-    cpu_resize_dims d = {.NC = (int64_t)x->shape[0] * x->shape[1], .H = x->shape[2],
+    cg_resize_geom d = {.NC = (int64_t)x->shape[0] * x->shape[1], .H = x->shape[2],
                          .W = x->shape[3], .Ho = height, .Wo = width};
     cg_tensor *y = op_out(ctx, x, CG_SHAPE(x->shape[0], x->shape[1], height, width));
     if (!y)

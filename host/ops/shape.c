@@ -184,7 +184,7 @@ cg_status cg_split(cg_ctx *ctx, cg_tensor *x, const int *sizes, int n, cg_tensor
 static cg_status reshape_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     if (nd->out->dev == CG_CUDA)
-        return backend_copy(ctx, CG_CUDA, dx[0], nd->out->grad, nd->out->n) ? CG_OK : ctx->err;
+        return dev_copy(ctx, CG_CUDA, dx[0], nd->out->grad, nd->out->n) ? CG_OK : ctx->err;
     cpu_reshape_bwd(dx[0], nd->out->grad, nd->out->n);
     return CG_OK;
 }

@@ -17,7 +17,7 @@
  * Not for: which elements are updated (optim_common.h), SGD (sgd.c).
  */
 #include "cugen/optim.h"
-#include "ops/cuda_ops.h"
+#include "optim/optim_cuda.h"
 #include "optim/optim_common.h"
 
 void cg_adam_init(cg_adam *o, double lr, double beta1, double beta2, double eps,

@@ -13,7 +13,7 @@
 
 #include "cugen/cuda.h"
 #include "cugen/optim.h"
-#include "ops/cuda_ops.h"
+#include "optim/optim_cuda.h"
 #include "optim/optim_common.h"
 
 cg_status cg_ema_init(cg_ema *e, const cg_params *p, double decay)

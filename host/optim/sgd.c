@@ -16,7 +16,7 @@
  * Not for: which elements are updated (optim_common.h), Adam (adam.c).
  */
 #include "cugen/optim.h"
-#include "ops/cuda_ops.h"
+#include "optim/optim_cuda.h"
 #include "optim/optim_common.h"
 
 void cg_sgd_init(cg_sgd *o, double lr, double momentum, double dampening,

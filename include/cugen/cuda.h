@@ -10,7 +10,7 @@
  *     dereferences such a pointer: it passes it to a kernel or to a copy.
  *   - Activations and scratch come from the context's device step arena
  *     (ctx->dev_arena, the same grow-then-merge bump allocator as the host
- *     one): cg_new_on(ctx, CG_CUDA, ...), op_out and backend_alloc. After
+ *     one): cg_new_on(ctx, CG_CUDA, ...), op_out and dev_alloc. After
  *     the first step a step with the same shapes calls no cudaMalloc and
  *     sees the same addresses.
  *   - Parameters live in one flat device buffer each for w, g, m, v and buf

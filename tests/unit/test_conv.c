@@ -46,7 +46,7 @@ static int64_t idx4(int a, int b, int c, int d, int B, int C, int D)
 
 /* Direct conv2d: y = fwd, dx, dw, db = gradients of sum(dy * y), all in double. */
 static void ref_conv2d(double *y, double *dx, double *dw, double *db, const real *x,
-                       const real *w, const real *b, const real *dy, const cpu_conv_dims *d)
+                       const real *w, const real *b, const real *dy, const cg_conv_geom *d)
 {
     int kh = d->kh, kw = d->kw, s = d->stride, ph = d->ph, pw = d->pw;
     for (int n = 0; n < d->N; n++)
@@ -75,7 +75,7 @@ static void ref_conv2d(double *y, double *dx, double *dw, double *db, const real
 /* Direct conv_transpose2d: x[n, ci, ih, iw] w[ci, co, ki, kj] lands on
  * y[n, co, ih s - p + ki, iw s - p + kj]. */
 static void ref_convt(double *y, double *dx, double *dw, double *db, const real *x,
-                      const real *w, const real *b, const real *dy, const cpu_conv_dims *d)
+                      const real *w, const real *b, const real *dy, const cg_conv_geom *d)
 {
     int k = d->kh, s = d->stride, p = d->ph;
     for (int n = 0; n < d->N; n++)
@@ -108,7 +108,7 @@ static void ref_convt(double *y, double *dx, double *dw, double *db, const real 
 
 /* Runs one op on random data and compares y, dx, dw, db with the reference.
  * dx starts as NaN (must be written), dw and db as 1 (must accumulate). */
-static void check_values(const char *what, int transpose, cpu_conv_dims d, int bias)
+static void check_values(const char *what, int transpose, cg_conv_geom d, int bias)
 {
     if (transpose) {
         d.Ho = (d.H - 1) * d.stride - 2 * d.ph + d.kh;
@@ -154,17 +154,17 @@ static void check_values(const char *what, int transpose, cpu_conv_dims d, int b
         CHECK(e[i] < REL_TOL, "%s: %s rel err %.3e", what, name[i], e[i]);
 }
 
-static cpu_conv_dims dims(int N, int Cin, int H, int W, int Cout, int k, int s, int p)
+static cg_conv_geom dims(int N, int Cin, int H, int W, int Cout, int k, int s, int p)
 {
-    cpu_conv_dims d = {.N = N, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .kh = k, .kw = k,
+    cg_conv_geom d = {.N = N, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .kh = k, .kw = k,
                        .stride = s, .ph = p, .pw = p};
     return d;
 }
 
-static cpu_conv_dims dims_hw(int N, int Cin, int H, int W, int Cout, int kh, int kw, int s,
+static cg_conv_geom dims_hw(int N, int Cin, int H, int W, int Cout, int kh, int kw, int s,
                              int ph, int pw)
 {
-    cpu_conv_dims d = {.N = N, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .kh = kh, .kw = kw,
+    cg_conv_geom d = {.N = N, .Cin = Cin, .H = H, .W = W, .Cout = Cout, .kh = kh, .kw = kw,
                        .stride = s, .ph = ph, .pw = pw};
     return d;
 }

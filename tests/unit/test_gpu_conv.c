@@ -73,7 +73,7 @@ static real *copy_of(const real *v, int64_t n)
 
 static void check_conv(const conv_case *cs, uint64_t seed, double tol)
 {
-    cpu_conv_dims d = {.N = cs->N, .Cin = cs->Cin, .H = cs->H, .W = cs->W, .Cout = cs->Cout,
+    cg_conv_geom d = {.N = cs->N, .Cin = cs->Cin, .H = cs->H, .W = cs->W, .Cout = cs->Cout,
                        .kh = cs->kh, .kw = cs->kw, .stride = cs->stride, .ph = cs->ph,
                        .pw = cs->pw};
     if (cs->transpose) {

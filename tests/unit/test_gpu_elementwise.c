@@ -145,7 +145,7 @@ static const bshapes BSHAPES[] = {
 static void check_binary(const bshapes *sh, int which, uint64_t seed)
 {
     static const char *names[3] = {"add", "sub", "mul"};
-    cpu_bcast bc;
+    cg_bcast bc;
     REQUIRE(cpu_bcast_init(&bc, sh->a, sh->an, sh->b, sh->bn));
     int64_t n = bc.n, nb = bc.nb;
     real *a = gpu_rand(seed, n, 0.1, 2, 1), *b = gpu_rand(seed + 1, nb, 0.1, 2, 1);

@@ -35,7 +35,7 @@ static const pool_case POOLS[] = {
 
 static void check_pool(const pool_case *cs, uint64_t seed)
 {
-    cpu_pool_dims d = {.NC = cs->NC, .H = cs->H, .W = cs->W, .k = cs->k, .stride = cs->stride,
+    cg_pool_geom d = {.NC = cs->NC, .H = cs->H, .W = cs->W, .k = cs->k, .stride = cs->stride,
                        .pad = cs->pad, .count_include_pad = cs->cip};
     d.Ho = (d.H + 2 * d.pad - d.k) / d.stride + 1;
     d.Wo = (d.W + 2 * d.pad - d.k) / d.stride + 1;
@@ -74,7 +74,7 @@ TEST(gpu_pool_matches_cpu)
 static void check_bilinear(const char *name, int NC, int H, int W, int Ho, int Wo,
                            uint64_t seed)
 {
-    cpu_resize_dims d = {.NC = NC, .H = H, .W = W, .Ho = Ho, .Wo = Wo};
+    cg_resize_geom d = {.NC = NC, .H = H, .W = W, .Ho = Ho, .Wo = Wo};
     int64_t nx = (int64_t)NC * H * W, ny = (int64_t)NC * Ho * Wo;
     real *x = gpu_rand(seed, nx, 0.1, 1, 1), *dy = gpu_rand(seed + 1, ny, 0.1, 1, 1);
     real *y = th_alloc(sizeof(real) * (size_t)ny), *dx = th_alloc(sizeof(real) * (size_t)nx);
