@@ -4,6 +4,7 @@
 #   make test         unit tests and gradchecks, then the GPU tests on the emulated device
 #                     (tests/emu/, docs/emulator.md); ends with "N passed, N failed, N skipped"
 #   make test-emu     only the emulated-device part
+#   make check-layers the include lines of host/ against the layering (make test runs it)
 #   make test SAN=1   the same under AddressSanitizer + UBSan (separate build dir)
 #   make valgrind     the CPU tests under valgrind's memcheck
 #   make gradcheck    only the gradchecks, with each op's measured error
@@ -74,7 +75,7 @@ CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC))
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(UNIT_SRC))
 GRAD_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(GRAD_SRC))
 
-.PHONY: all emu test-emu test gradcheck valgrind test-gpu sanitize-gpu bench demo clean refs fuzz
+.PHONY: all emu test-emu test check-layers gradcheck valgrind test-gpu sanitize-gpu bench demo clean refs fuzz
 all: $(BUILD)/cugen $(if $(filter 1,$(SAN) $(VG)),,emu)
 
 $(BUILD)/libcugen.a: $(F32_OBJ) $(BACKEND_OBJ)
@@ -198,10 +199,16 @@ TEST_ENV := CUGEN_ARENA_REDZONE=1 $(if $(filter 1,$(SAN)),ASAN_OPTIONS=detect_le
 # Without a GPU the first pass leaves the GPU tests to the emulated device
 # ("!gpu"), so that what the summary counts as skipped is what did not run.
 test: $(BUILD)/test_unit $(BUILD)/test_grad $(BUILD)/cugen $(if $(filter 1,$(SAN)),,emu)
+	@sh scripts/check_layers.sh
 	@only=""; if [ "$(SAN)" != 1 ] && ! $(BUILD)/cugen info --require-gpu >/dev/null 2>&1; then \
 	    only="!gpu"; echo "no GPU here: the GPU tests run on the emulated device (last)"; fi; \
 	$(TEST_ENV) CUGEN_BIN=$(BUILD)/cugen sh tests/run.sh "$(BUILD)/test_unit $$only" \
 	    $(BUILD)/test_grad $(if $(filter 1,$(SAN)),,$(EMU_TESTS))
+
+# The include lines of host/ against the layering (scripts/check_layers.sh);
+# make test runs it first.
+check-layers:
+	@sh scripts/check_layers.sh && echo "check-layers: host/ depends in one direction"
 
 # Only the emulated-device part of make test.
 test-emu: emu
