@@ -297,13 +297,13 @@ p=$(prec bench step dcgan)
 step bench-dcgan64 90 "$(run "$p") bench step dcgan --device cuda $p"
 step bench-dcgan32 60 "$(run "$p") bench step dcgan --device cuda --image-size 32 --ngf 32 --ndf 32 --batch 64 $p"
 p=$(prec bench step ddpm)
-step bench-ddpm 100 "$(run "$p") bench step ddpm --device cuda --batch 16 --repeat 20 --warmup 3 --sample-n 64 $p"
+step bench-ddpm 100 "$(run "$p") bench step ddpm --device cuda --ch 32 --ch-mult 1,2,2 --num-res-blocks 1 --batch 16 --repeat 20 --warmup 3 --sample-n 64 $p"
 step bench-ddpm-cifar 150 "$(run "$p") bench step ddpm --device cuda --ch 128 --ch-mult 1,2,2,2 --num-res-blocks 2 --batch 128 --repeat 20 --warmup 3 $p"
 p=$(prec bench step vae)
 step bench-vae-conv 50 "$(run "$p") bench step vae --arch conv --device cuda $p"
 step bench-vae-mlp 50 "$(run "$p") bench step vae --arch mlp --device cuda $p"
 p=$(prec bench step realnvp)
-step bench-realnvp 70 "$(run "$p") bench step realnvp --device cuda $p"
+step bench-realnvp 70 "$(run "$p") bench step realnvp --device cuda --batch 64 $p"
 # the FID network with scripts/make_inception_ref.py's hash weights, made
 # here (95 MB: too large to carry), the same weights on both sides
 p=$(prec bench inception)

@@ -302,7 +302,7 @@ int cli_bench(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "inception") == 0)
         return cli_bench_inception(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "ops") != 0) {
-        fprintf(stderr, "%s: unknown benchmark '%s' (try: cugen bench ops, bench step dcgan, bench data, bench inception)\n", cmd,
+        fprintf(stderr, "%s: unknown benchmark '%s' (try: cugen bench ops, bench step MODEL, bench data, bench inception)\n", cmd,
                 argc < 2 ? "" : argv[1]);
         return 2;
     }

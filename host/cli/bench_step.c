@@ -1,19 +1,23 @@
 /*
- * bench_step.c: `cugen bench step dcgan`: the time of one whole training
- * iteration of the DCGAN recipe (D step on a real and a fake batch, G step,
- * both Adam updates) on random data, the median over repeats after warm-up,
- * as img/s; then the same iteration in PyTorch eager
- * (scripts/bench_torch_dcgan.py), run by this command on the same machine,
- * and the ratio.
+ * bench_step.c: `cugen bench step MODEL`: the time of one training step of
+ * any model on the trainer (dcgan, ddpm, realnvp on images, vae), as
+ * `cugen train MODEL` takes it, on a fixed batch of random 8-bit images:
+ * the median over repeats after warm-up, as img/s (cg_trainer_bench; CUDA
+ * events on the GPU); then the same step in PyTorch eager (the script the
+ * model's kind names, scripts/bench_torch_MODEL.py), run by this command
+ * on the same machine, and the ratio. The model's flags are those of
+ * `cugen train MODEL`, from its kind's table, with the same defaults and
+ * --help; the bench adds its own (device, precision, shape, repeats).
  *
- * Precision (every bench step model): --precision fp32 (the default) runs
- * cugen in full FP32 and PyTorch with both of its TF32 switches off; tf32
- * runs both sides with TF32 tensor cores allowed; both runs the benchmark
- * once in each. The PyTorch script is told the precision and states it in
- * its result line; a ratio is printed only when the two sides agree. On the
- * CPU only fp32 exists.
+ * Precision: --precision fp32 (the default) runs cugen in full FP32 and
+ * PyTorch with both of its TF32 switches off; tf32 runs both sides with
+ * TF32 tensor cores allowed; both runs the benchmark once in each, a fresh
+ * model each time. The PyTorch script is told the precision and states it
+ * in its result line; a ratio is printed only when the two sides agree. On
+ * the CPU only fp32 exists.
  *
- * Not for: the data loader's speed (bench data), single layers (bench ops).
+ * Not for: the data loader's speed (bench data), single layers (bench ops),
+ * whole training runs (cugen train).
  */
 #include <errno.h>
 #include <limits.h>
@@ -25,10 +29,12 @@
 #include "cli/args.h"
 #include "cli/bench.h"
 #include "cli/commands.h"
-#include "cpu/cpu_parallel.h"
+#include "cli/train_kinds.h"
 #include "cugen/cuda.h"
-#include "cugen/dcgan.h"
-#include "cugen/io.h"
+#include "cugen/ops.h"
+#include "cugen/trainer.h"
+
+#define MAX_OPTS 48
 
 /* scripts/NAME from the working directory, else beside the binary's
  * directory (build/cugen -> scripts/) */
@@ -122,183 +128,274 @@ double bench_torch_rate(const char *name, const char *args, double *step_ms, dou
     return rate;
 }
 
-/* PyTorch's img/s for the same iteration at the same precision */
-static double torch_rate(const cg_dcgan_arch *a, int batch, int warmup, int repeat,
-                         int threads, const char *device, const char *precision,
-                         double *step_ms)
+/* The kind bench step builds and times for registry kind k, NULL: none */
+static const cg_model_kind *bench_kind(const cg_model_kind *k)
 {
-    char args[512];
-    snprintf(args, sizeof args, "--device %s --image-size %d --nc %d --nz %d --ngf %d "
-             "--ndf %d --batch %d --warmup %d --repeat %d --threads %d --precision %s", device,
-             a->image_size, a->nc, a->nz, a->ngf, a->ndf, batch, warmup, repeat, threads,
-             precision);
-    return bench_torch_rate("bench_torch_dcgan.py", args, step_ms, NULL);
+    const cg_model_kind *b = k && k->bench ? k->bench : k;
+    return b && b->build && b->step ? b : NULL;
+}
+
+/* "dcgan, ddpm, ..." : the registry's models with a step benchmark, by name */
+static void bench_names(char *buf, size_t len)
+{
+    const char *names[64];
+    int n = 0;
+    for (int i = 0; i < cli_n_kinds && n < 64; i++)
+        if (bench_kind(cli_kinds[i]))
+            names[n++] = cli_kinds[i]->name;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            const char *s = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = s;
+        }
+    size_t k = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%s", i ? ", " : "", names[i]);
+}
+
+/* A flag of another command, or another name of a bench flag: refused with
+ * the one this command uses. 0, or 2 after the message. */
+static int renamed_flag(const char *cmd, const cg_model_kind *k, int argc, char **argv)
+{
+    int has_ddim_steps = 0;
+    for (int i = 0; i < k->nflags; i++)
+        has_ddim_steps |= strcmp(k->flags[i].name, "ddim-steps") == 0;
+    const struct {
+        const char *name, *use;
+    } renamed[] = {
+        {"repeats", "the timed steps are --repeat"},
+        {"torch", "the PyTorch side runs unless --no-torch"},
+        {"tf32", "it is --precision tf32 here"},
+        {"steps", has_ddim_steps ? "the timed steps are --repeat, the sampler's steps of "
+                                   "--sample-n are --ddim-steps"
+                                 : "the timed steps are --repeat"},
+    };
+    for (int a = 2; a < argc; a++) {
+        if (strncmp(argv[a], "--", 2) != 0)
+            continue;
+        size_t len = strcspn(argv[a] + 2, "=");
+        for (size_t i = 0; i < sizeof renamed / sizeof renamed[0]; i++)
+            if (strlen(renamed[i].name) == len && strncmp(argv[a] + 2, renamed[i].name, len) == 0) {
+                fprintf(stderr, "%s %s: --%s is not a flag of bench step: %s\n", cmd, k->name,
+                        renamed[i].name, renamed[i].use);
+                return 2;
+            }
+    }
+    return 0;
+}
+
+typedef struct {
+    int64_t batch, image_size, nc, warmup, repeat, sample_n;
+    const char *device, *precision;
+    int no_torch;
+} bench_flags;
+
+/* The bench's own flags into opts; their count. sample: the model has a sampler. */
+static int bench_opts(arg_opt *opts, bench_flags *f, int sample)
+{
+    const arg_opt own[] = {
+        {"device", ARG_CHOICE, &f->device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
+        {"precision", ARG_CHOICE, &f->precision, "fp32|tf32|both", "GPU math, the same on both "
+         "sides: full FP32 (default), TF32 tensor cores, or both one after the other", 1, 0, 0},
+        {"batch", ARG_INT, &f->batch, "N", "batch size (default: the model's training batch)", 1,
+         4096, 0},
+        {"image-size", ARG_INT, &f->image_size, "N", "image side (default: the model's)", 1,
+         1024, 0},
+        {"nc", ARG_INT, &f->nc, "1|3", "channels (default: 3 at 64x64, else 1)", 1, 3, 0},
+        {"warmup", ARG_INT, &f->warmup, "N", "untimed steps after the first, which is never "
+         "timed (default 2)", 0, 100000, 0},
+        {"repeat", ARG_INT, &f->repeat, "N", "timed steps; the median is shown (default 20)", 1,
+         100000, 0},
+        {"no-torch", ARG_FLAG, &f->no_torch, NULL, "skip the PyTorch comparison", 1, 0, 0},
+        {"sample-n", ARG_INT, &f->sample_n, "N", "also time the sampling of N images (default "
+         "0: no)", 0, 4096, 0},
+    };
+    int n = (int)(sizeof own / sizeof own[0]) - (sample ? 0 : 1);
+    memcpy(opts, own, sizeof own[0] * (size_t)n);
+    return n;
+}
+
+/* What the header line needs beyond the bench's result */
+typedef struct {
+    const char *model, *where, *prec;
+    int channels, size, batch, warmup, repeat;
+} header_info;
+
+static void print_header(const cg_bench_result *r, void *arg)
+{
+    const header_info *h = arg;
+    printf("cugen bench step %s: %dx%dx%d, %s, %lld parameters, batch %d, %s, %s; median of %d "
+           "steps after %d warm-up\n", h->model, h->channels, h->size, h->size, r->describe,
+           (long long)r->params, h->batch, h->where,
+           strcmp(h->prec, "tf32") == 0 ? "TF32 allowed" : "FP32 (no TF32)", h->repeat,
+           h->warmup);
+    fflush(stdout);
+}
+
+/* The model's flags and the bench's parsed and checked into f, settings
+ * and o; 0, or the exit code (after --help, 0 with *done set). */
+static int parse(const char *cmd, const cg_model_kind *k, const cg_model_kind *bk, int argc,
+                 char **argv, bench_flags *f, void *settings, cg_train_opts *o, int *done)
+{
+    arg_opt opts[MAX_OPTS];
+    int nb = bench_opts(opts, f, bk->sample != NULL);
+    int nopts = cli_model_flags(k, opts, nb, MAX_OPTS, settings);
+    char full[64];
+    snprintf(full, sizeof full, "%s %s", cmd, k->name);
+    int r = renamed_flag(cmd, k, argc, argv) ? ARGS_ERROR : ARGS_OK;
+    if (r == ARGS_OK)
+        r = cli_flags_foreign(cmd, k, opts, nopts, argc, argv);
+    if (r == ARGS_OK)
+        r = args_parse(full, opts, nopts, argc, argv, 2, NULL, 0, NULL);
+    if (r == ARGS_HELP) {
+        cli_flags_usage(cmd, k, opts, nb, nopts);
+        *done = 1;
+        return 0;
+    }
+    if (r == ARGS_OK)
+        r = cli_flags_apply(cmd, k, opts, nb, nopts, settings);
+    if (r != ARGS_OK)
+        return 2;
+    char err[512];
+    const cg_model_kind *checks[2] = {k, bk};
+    for (int i = 0; i < (bk == k ? 1 : 2); i++)
+        if (checks[i]->check && checks[i]->check(settings, o, err, sizeof err) != CG_OK) {
+            fprintf(stderr, "%s: %s\n", full, err);
+            return 2;
+        }
+    if (f->nc == 2) {
+        fprintf(stderr, "%s: --nc: 1 or 3 channels, got 2\n", full);
+        return 2;
+    }
+    int cuda = strcmp(f->device, "cuda") == 0;
+    if (!cuda && strcmp(f->precision, "fp32") != 0) {
+        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
+                full, f->precision);
+        return 2;
+    }
+    if (cuda) {
+        char why[256] = "";
+        if (cg_cuda_device_count(why, sizeof why) == 0) {
+            fprintf(stderr, "%s: --device cuda: %s\n", full, why);
+            return 2;
+        }
+        if (!bk->gpu) {
+            fprintf(stderr, "%s: --device cuda: this model trains on the CPU only\n", full);
+            return 2;
+        }
+    }
+    o->device = cuda ? CG_CUDA : CG_CPU;
+    o->batch = f->batch ? f->batch : k->batch ? k->batch : bk->batch;
+    o->lr = k->lr ? k->lr : bk->lr;
+    o->seed = 1;
+    if (!f->image_size)
+        f->image_size = bk->default_size ? bk->default_size(settings) : bk->image_size;
+    if (!f->image_size)
+        f->image_size = 28;  /* Fashion-MNIST's, every image model's default data */
+    if (!f->nc)
+        f->nc = f->image_size >= 64 ? 3 : 1;
+    return 0;
+}
+
+/* The benchmark at one precision: 0 or the exit code. */
+static int bench_at(const cg_model_kind *k, const cg_model_kind *bk, const void *settings,
+                    cg_train_opts *o, const bench_flags *f, const char *prec, const char *where,
+                    double *ms)
+{
+    o->tf32 = strcmp(prec, "tf32") == 0;
+    header_info h = {.model = k->name, .where = where, .prec = prec, .channels = (int)f->nc,
+                     .size = (int)f->image_size, .batch = (int)o->batch,
+                     .warmup = (int)f->warmup + 1, .repeat = (int)f->repeat};
+    cg_bench_opts b = {.channels = (int)f->nc, .image_size = (int)f->image_size,
+                       .warmup = (int)f->warmup, .repeat = (int)f->repeat,
+                       .torch = !f->no_torch && bk->torch_bench, .sample_n = (int)f->sample_n,
+                       .built = print_header, .arg = &h};
+    cg_bench_result r = {.step_ms = ms};
+    char err[2048];
+    cg_status st = cg_trainer_bench(bk, settings, o, &b, &r, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "cugen bench step %s\n", err);
+        return st == CG_ERR_ARG ? 2 : 1;
+    }
+    double rate = bench_step_line(ms, (int)f->repeat, (int)o->batch, prec);
+    if (f->image_size == 64 && f->nc == 3)
+        printf("         one CelebA epoch (202,599 images) at this rate: %.1f s\n",
+               202599.0 / rate);
+    if (f->sample_n > 0)
+        printf("cugen:   sampling, %s, %d images: %.3f s (sample_s)\n", r.sample_what,
+               (int)f->sample_n, r.sample_s);
+    if (f->no_torch)
+        return 0;
+    if (!bk->torch_bench) {
+        printf("PyTorch: not measured (no script for this model)\n");
+        return 0;
+    }
+    char args[1024];
+    int n = snprintf(args, sizeof args, "%s --device %s --image-size %d --batch %d --warmup %d "
+                     "--repeat %d --threads %d --precision %s", r.torch_args, f->device,
+                     (int)f->image_size, (int)o->batch, (int)f->warmup + 1, (int)f->repeat,
+                     cg_cpu_threads(), prec);
+    if (f->sample_n > 0 && n < (int)sizeof args)
+        snprintf(args + n, sizeof args - (size_t)n, " --sample-n %d", (int)f->sample_n);
+    double tms = 0, tsample = 0;
+    double tr = bench_torch_rate(bk->torch_bench, args, &tms, &tsample);
+    if (tr > 0)
+        printf("ratio:   cugen img/s / PyTorch img/s = %.2f at %s (> 1: cugen is faster)\n",
+               rate / tr, prec);
+    if (tr > 0 && f->sample_n > 0 && tsample > 0)
+        printf("ratio:   sampling, %s, %d images: PyTorch s / cugen s = %.2f at %s (> 1: cugen "
+               "is faster)\n", r.sample_what, (int)f->sample_n, tsample / r.sample_s, prec);
+    return 0;
 }
 
 int cli_bench_step(int argc, char **argv)
 {
     const char *cmd = "cugen bench step";
-    int64_t batch = 128, size = 64, ngf = 64, ndf = 64, nz = 100, nc = 0, warmup = 3,
-            repeat = 20;
-    const char *device = "cpu", *precision = "fp32";
-    int no_torch = 0;
-    arg_opt opts[] = {
-        {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
-        {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same on both "
-         "sides: full FP32 (default), TF32 tensor cores, or both one after the other", 1, 0, 0},
-        {"image-size", ARG_INT, &size, "32|64", "image side (default 64)", 32, 64, 0},
-        {"nc", ARG_INT, &nc, "1|3", "channels (default: 1 at 32x32, 3 at 64x64)", 1, 3, 0},
-        {"nz", ARG_INT, &nz, "N", "latent size (default 100)", 1, 4096, 0},
-        {"ngf", ARG_INT, &ngf, "N", "generator width (default 64)", 1, 1024, 0},
-        {"ndf", ARG_INT, &ndf, "N", "discriminator width (default 64)", 1, 1024, 0},
-        {"batch", ARG_INT, &batch, "N", "batch size (default 128)", 2, 4096, 0},
-        {"warmup", ARG_INT, &warmup, "N", "untimed iterations first (3)", 0, 100000, 0},
-        {"repeat", ARG_INT, &repeat, "N", "timed iterations; the median is shown (20)", 1,
-         100000, 0},
-        {"no-torch", ARG_FLAG, &no_torch, NULL, "skip the PyTorch comparison", 1, 0, 0},
-    };
-    const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    if (argc >= 2 && strcmp(argv[1], "ddpm") == 0)
-        return cli_bench_step_ddpm(argc, argv);
-    if (argc >= 2 && strcmp(argv[1], "realnvp") == 0)
-        return cli_bench_step_realnvp(argc, argv);
-    if (argc >= 2 && strcmp(argv[1], "vae") == 0)
-        return cli_bench_step_vae(argc, argv);
-    if (argc < 2 || strcmp(argv[1], "dcgan") != 0) {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            args_usage(cmd, "dcgan [flags]", opts, nopts);
-            return 0;
-        }
-        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: dcgan, ddpm, "
-                "realnvp, vae)\n",
-                cmd, argc < 2 ? "" : argv[1]);
+    char names[256];
+    bench_names(names, sizeof names);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("usage: %s MODEL [flags]\n\nmodels: %s (%s MODEL --help for the flags: the "
+               "model's, as cugen train MODEL takes them, and the bench's)\n", cmd, names, cmd);
+        return argc < 2 ? 2 : 0;
+    }
+    const cg_model_kind *k = cli_kind_find(argv[1]);
+    const cg_model_kind *bk = bench_kind(k);
+    if (!bk) {
+        fprintf(stderr, "%s: unknown model '%s' (models with a step benchmark: %s)\n", cmd,
+                argv[1], names);
         return 2;
     }
-    int r = args_parse(cmd, opts, nopts, argc, argv, 2, NULL, 0, NULL);
-    if (r == ARGS_HELP) {
-        args_usage(cmd, "dcgan [flags]", opts, nopts);
-        return 0;
-    }
-    if (r != ARGS_OK)
-        return 2;
-    if (nc == 2) {
-        fprintf(stderr, "%s: --nc must be 1 or 3\n", cmd);
-        return 2;
-    }
-    cg_device dev = CG_CPU;
-    if (strcmp(device, "cuda") == 0) {
-        char why[256] = "";
-        if (cg_cuda_device_count(why, sizeof why) == 0) {
-            fprintf(stderr, "%s: --device cuda: %s\n", cmd, why);
-            return 2;
-        }
-        dev = CG_CUDA;
-    }
-    if (dev == CG_CPU && strcmp(precision, "fp32") != 0) {
-        fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
-                cmd, precision);
-        return 2;
-    }
-    cg_dcgan_arch a = {.nz = (int)nz, .ngf = (int)ngf, .ndf = (int)ndf,
-                       .nc = nc ? (int)nc : size == 32 ? 1 : 3, .image_size = (int)size};
-    cg_dcgan m;
-    char err[512];
-    cg_status st = cg_dcgan_build(&m, &a, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        return st == CG_ERR_ARG ? 2 : 1;
-    }
-    cg_dcgan_init(&m, 1, 1);
-    if (dev == CG_CUDA && (st = cg_dcgan_to_device(&m, CG_CUDA, err, sizeof err)) != CG_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        cg_dcgan_free(&m);
+    bench_flags f = {.warmup = 2, .repeat = 20, .device = "cpu", .precision = "fp32"};
+    cg_train_opts o = {0};
+    void *settings = calloc(1, k->settings_size ? k->settings_size : 1);
+    double *ms = NULL;
+    if (!settings)
         return 1;
+    int done = 0, code = parse(cmd, k, bk, argc, argv, &f, settings, &o, &done);
+    if (code == 0 && !done && !(ms = malloc(sizeof(double) * (size_t)f.repeat)))
+        code = 1;
+    if (code != 0 || done) {
+        free(settings);
+        return code;
     }
-    int B = (int)batch, S = (int)size;
-    real *x = malloc(sizeof(real) * (size_t)B * a.nc * S * S);
-    real *z = malloc(sizeof(real) * (size_t)B * a.nz);
-    double *t = malloc(sizeof(double) * (size_t)repeat);
-    cg_ctx ctx;
-    if (!x || !z || !t || cg_ctx_init(&ctx) != CG_OK) {
-        fprintf(stderr, "%s: out of memory\n", cmd);
-        cg_dcgan_free(&m);
-        free(x);
-        free(z);
-        free(t);
-        return 1;
-    }
-    cg_rng rng;
-    cg_rng_init(&rng, 7, 0);
-    cg_rng_uniform(&rng, x, (int64_t)B * a.nc * S * S);
-    for (int64_t i = 0; i < (int64_t)B * a.nc * S * S; i++)
-        x[i] = 2 * x[i] - 1;
-    cg_adam ad, ag;
-    cg_adam_init(&ad, 2e-4, 0.5, 0.999, 1e-8, 0, 0);
-    cg_adam_init(&ag, 2e-4, 0.5, 0.999, 1e-8, 0, 0);
-    int threads = cpu_threads();
+    int threads = cg_cpu_threads();
     char where[200];
-    if (dev == CG_CUDA) {
+    if (o.device == CG_CUDA) {
         cg_cuda_device_info info;
         if (cg_cuda_device_info_get(0, &info) != CG_OK)
             snprintf(info.name, sizeof info.name, "GPU 0");
-        snprintf(where, sizeof where, "%s, CUDA %s, cuDNN %s", info.name,
+        snprintf(where, sizeof where, "%s, CUDA %s, cuDNN %s, CUDA events", info.name,
                  cg_cuda_runtime_version(), cg_cuda_cudnn_version());
     } else {
         snprintf(where, sizeof where, "CPU, %d thread%s", threads, threads == 1 ? "" : "s");
     }
-    int code = 0;
-    const int both = strcmp(precision, "both") == 0;
-    for (int k = 0; k < (both ? 2 : 1) && code == 0; k++) {
-        const char *prec = both ? (k ? "tf32" : "fp32") : precision;
-        cg_cuda_set_tf32(strcmp(prec, "tf32") == 0);
-        printf("cugen bench step dcgan: %dx%dx%d, nz %d, ngf %d, ndf %d, batch %d, %s, %s; "
-               "median of %d iterations after %d warm-up\n", a.nc, S, S, a.nz, a.ngf, a.ndf, B,
-               where, strcmp(prec, "tf32") == 0 ? "TF32 allowed" : "FP32 (no TF32)",
-               (int)repeat, (int)warmup);
-        fflush(stdout);
-        for (int it = 0; it < warmup + repeat; it++) {
-            cg_rng_normal(&rng, z, (int64_t)B * a.nz, 0.0, 1.0);
-            /* what a training step gets: the batch and z copied in (on the GPU
-             * through the pinned buffer, asynchronously); the step ends with its
-             * read-back, so the wall time covers the GPU's work */
-            if (dev == CG_CUDA)
-                cg_cuda_sync();
-            double t0 = cg_monotonic_seconds();
-            cg_tensor *xt = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nc, S, S));
-            cg_tensor *zt = cg_new_on(&ctx, dev, CG_SHAPE(B, a.nz));
-            if (xt && zt) {
-                cg_copy_from_host(&ctx, xt, x);
-                cg_copy_from_host(&ctx, zt, z);
-            }
-            cg_dcgan_stats s = {0};
-            st = cg_dcgan_step(&ctx, &m, &ad, &ag, xt, zt, &s);
-            double dt = cg_monotonic_seconds() - t0;
-            if (st != CG_OK) {
-                fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
-                code = 1;
-                break;
-            }
-            if (it >= warmup)
-                t[it - warmup] = dt * 1e3;
-        }
-        if (code != 0)
-            break;
-        double rate = bench_step_line(t, (int)repeat, B, prec);
-        if (S == 64)
-            printf("         one CelebA epoch (202,599 images) at this rate: %.1f s\n",
-                   202599.0 / rate);
-        if (!no_torch) {
-            double tms = 0;
-            double tr = torch_rate(&a, B, (int)warmup, (int)repeat, threads, device, prec, &tms);
-            if (tr > 0)
-                printf("ratio:   cugen img/s / PyTorch img/s = %.2f at %s (> 1: cugen is "
-                       "faster)\n", rate / tr, prec);
-        }
-    }
-    cg_ctx_free(&ctx);
-    cg_dcgan_free(&m);
-    free(x);
-    free(z);
-    free(t);
+    const int both = strcmp(f.precision, "both") == 0;
+    for (int i = 0; i < (both ? 2 : 1) && code == 0; i++)
+        code = bench_at(k, bk, settings, &o, &f, both ? (i ? "tf32" : "fp32") : f.precision,
+                        where, ms);
+    free(ms);
+    free(settings);
     return code;
 }

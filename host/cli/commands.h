@@ -41,9 +41,6 @@ void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate);
 /* PREFIX.name.f32: n raw float32 values, atomically; 0 with err on failure */
 int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
              size_t len);
-int cli_bench_step_ddpm(int argc, char **argv); /* called by cli_bench_step */
-int cli_bench_step_realnvp(int argc, char **argv); /* called by cli_bench_step */
-int cli_bench_step_vae(int argc, char **argv);  /* called by cli_bench_step */
 /* img/s of scripts/NAME run with args, for the side-by-side benchmarks */
 double bench_torch_rate(const char *name, const char *args, double *step_ms, double *ddim_s);
 int cli_eval(int argc, char **argv);             /* eval CKPT --metric M */

@@ -95,14 +95,9 @@ static int run_linear_game(const cg_train_opts *o, const void *settings)
 
 static int run_realnvp_images(const cg_train_opts *o, const cg_realnvp_flags *fl)
 {
-    if (fl->hidden) {
-        fprintf(stderr, "cugen train realnvp: --hidden is the 2-D flow's; on images the nets' "
-                "width is --width\n");
-        return 2;
-    }
-    if (fl->layers > CG_FLOWIMG_MAX_L) {
-        fprintf(stderr, "cugen train realnvp: --layers on images is per stage, at most %d\n",
-                CG_FLOWIMG_MAX_L);
+    char err[256];
+    if (cg_kind_realnvp_images.check(fl, o, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "cugen train realnvp: %s\n", err);
         return 2;
     }
     return cli_train_run(&cg_kind_realnvp_images, o, fl);
@@ -217,4 +212,4 @@ const cg_model_kind cli_kind_realnvp = {
     .steps = 3000, .batch = 256, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .gpu = 1,
     .shared = "data data-dir image-size deterministic", .flags = realnvp_table, .nflags = 6,
     .settings_size = sizeof(cg_realnvp_flags), .may_change = "temperature",
-    .run = run_realnvp};
+    .run = run_realnvp, .bench = &cg_kind_realnvp_images};

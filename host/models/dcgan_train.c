@@ -173,6 +173,15 @@ static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
     return t->o->out_dir ? write_grid(t, self, "samples.png") : CG_OK;
 }
 
+/* bench step: the arguments of scripts/bench_torch_dcgan.py for this model */
+static int torch_args(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    (void)t;
+    const cg_dcgan_arch *a = &((dcgan_run *)self)->m.a;
+    snprintf(buf, len, "--nc %d --nz %d --ngf %d --ndf %d", a->nc, a->nz, a->ngf, a->ndf);
+    return 0;
+}
+
 static void free_run(void *self)
 {
     dcgan_run *r = self;
@@ -202,4 +211,5 @@ const cg_model_kind cg_kind_dcgan = {
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
     .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "
              "%s/G.safetensors, %s/D.safetensors",
+    .torch_bench = "bench_torch_dcgan.py", .torch_args = torch_args,
 };

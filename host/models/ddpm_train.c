@@ -43,7 +43,7 @@
 #define TIMESTEPS 1000
 
 typedef struct {
-    int64_t ch, num_res_blocks, sample_steps;
+    int64_t ch, num_res_blocks, ddim_steps;
     const char *ch_mult, *attn, *schedule;
     double ema_decay, dropout;
 } ddpm_flags;
@@ -114,23 +114,65 @@ static cg_status build(cg_trainer *t, void *self)
     return CG_OK;
 }
 
+/* --ch-mult and --attn as typed ("1,2,2", "16" or "none"), 64 bytes each */
+static void arch_text(const cg_unet_arch *a, char *mult, char *attn)
+{
+    mult[0] = attn[0] = '\0';
+    for (int i = 0; i < a->nlevels; i++)
+        snprintf(mult + strlen(mult), 64 - strlen(mult), "%s%d", i ? "," : "", a->ch_mult[i]);
+    for (int k = 14; k >= 0; k--)
+        if (a->attn & (1u << k))
+            snprintf(attn + strlen(attn), 64 - strlen(attn), "%s%d", *attn ? "," : "", 1 << k);
+    if (!*attn)
+        snprintf(attn, 64, "none");
+}
+
 static void describe(cg_trainer *t, void *self, char *buf, size_t len)
 {
     ddpm_run *r = self;
     const cg_unet_arch *a = &r->m.a;
-    char mult[64] = "", attn[64] = "";
-    for (int i = 0; i < a->nlevels; i++)
-        snprintf(mult + strlen(mult), sizeof mult - strlen(mult), "%s%d", i ? "," : "",
-                 a->ch_mult[i]);
-    for (int k = 14; k >= 0; k--)
-        if (a->attn & (1u << k))
-            snprintf(attn + strlen(attn), sizeof attn - strlen(attn), "%s%d", *attn ? "," : "",
-                     1 << k);
+    char mult[64], attn[64];
+    arch_text(a, mult, attn);
     (void)t;
     snprintf(buf, len, "ch %d, ch-mult %s, %d res blocks, attention at %s, dropout %g, %s "
-             "schedule, T %d, EMA %g", a->ch, mult, a->num_res_blocks, *attn ? attn : "none",
-             a->dropout, r->s.kind == CG_SCHED_COSINE ? "cosine" : "linear", r->s.T,
-             r->ema.decay);
+             "schedule, T %d, EMA %g", a->ch, mult, a->num_res_blocks, attn, a->dropout,
+             r->s.kind == CG_SCHED_COSINE ? "cosine" : "linear", r->s.T, r->ema.decay);
+}
+
+/* bench step: the arguments of scripts/bench_torch_ddpm.py for this model */
+static int torch_args(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    const cg_unet_arch *a = &((ddpm_run *)self)->m.a;
+    char mult[64], attn[64];
+    arch_text(a, mult, attn);
+    snprintf(buf, len, "--nc %d --ch %d --ch-mult %s --num-res-blocks %d --attn %s "
+             "--dropout %g --steps %lld", a->in_ch, a->ch, mult, a->num_res_blocks, attn,
+             a->dropout, (long long)((const ddpm_flags *)t->settings)->ddim_steps);
+    return 0;
+}
+
+/* bench step --sample-n: DDIM (eta 0) of n images from noise, --ddim-steps steps, the
+ * weights as they are */
+static cg_status sample(cg_trainer *t, void *self, int n, char *what, size_t len)
+{
+    ddpm_run *r = self;
+    int steps = (int)((const ddpm_flags *)t->settings)->ddim_steps;
+    if (steps < 1)
+        return cg_trainer_fail(t, CG_ERR_ARG, "--sample-n needs --ddim-steps of at least 1");
+    const cg_unet_arch *a = &r->m.a;
+    int64_t k = (int64_t)n * a->in_ch * a->image_size * a->image_size;
+    real *x = malloc(sizeof(real) * (size_t)k);
+    if (!x)
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory for %d samples", n);
+    cg_rng rx;
+    cg_rng_init(&rx, t->o->seed, STREAM_FIXED_X);
+    cg_rng_normal(&rx, x, k, 0.0, 1.0);
+    char why[512];
+    cg_status st = cg_ddpm_sample(&t->ctx, &r->m, &r->s, x, n, steps, 1, &rx, NULL, 0, why,
+                                  sizeof why);
+    free(x);
+    snprintf(what, len, "DDIM %d steps", steps);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "sampling: %s", why);
 }
 
 static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
@@ -161,7 +203,7 @@ static cg_status on_save(cg_trainer *t, void *self)
 static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
 {
     ddpm_run *r = self;
-    int steps = (int)((const ddpm_flags *)t->settings)->sample_steps;
+    int steps = (int)((const ddpm_flags *)t->settings)->ddim_steps;
     if (!t->o->out_dir || steps <= 0)
         return CG_OK;
     if (!t->o->quiet)
@@ -224,7 +266,7 @@ static const cg_flag flags[] = {
      "noise schedule over T = 1000 steps (linear: 1e-4 to 0.02)", NULL},
     {"ema-decay", CG_FLAG_REAL, F(ema_decay), "0.9999", 0, 0.999999, "D",
      "decay of the weights' EMA used for sampling", NULL},
-    {"ddim-steps", CG_FLAG_INT, F(sample_steps), "50", 0, 1000, "N",
+    {"ddim-steps", CG_FLAG_INT, F(ddim_steps), "50", 0, 1000, "N",
      "DDIM steps of the final sample grid, 0: no grid", NULL},
 };
 #undef F
@@ -241,4 +283,5 @@ const cg_model_kind cg_kind_ddpm = {
     .free = free_run,
     .files = "samples: %s/samples.png (DDIM, EMA weights); EMA weights: "
              "%s/unet_ema.safetensors",
+    .torch_bench = "bench_torch_ddpm.py", .torch_args = torch_args, .sample = sample,
 };

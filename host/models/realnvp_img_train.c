@@ -399,6 +399,36 @@ static void free_run(void *self)
     cg_flowimg_free(&((flow_run *)self)->m);
 }
 
+/* The flags of the realnvp kind (shared with the 2-D flow) that images refuse */
+static cg_status check(const void *settings, const cg_train_opts *o, char *err, size_t len)
+{
+    const cg_realnvp_flags *f = settings;
+    (void)o;
+    if (f->hidden) {
+        snprintf(err, len, "--hidden is the 2-D flow's; on images the nets' width is --width");
+        return CG_ERR_ARG;
+    }
+    if (f->layers > CG_FLOWIMG_MAX_L) {
+        snprintf(err, len, "--layers on images is per stage, at most %d", CG_FLOWIMG_MAX_L);
+        return CG_ERR_ARG;
+    }
+    return CG_OK;
+}
+
+/* bench step: the arguments of scripts/bench_torch_realnvp.py for this model */
+static int torch_args(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    (void)t;
+    const cg_flowimg_arch *a = &((flow_run *)self)->m.a;
+    if (a->channels != 1) {
+        snprintf(buf, len, "its flow takes 1-channel images, not %d", a->channels);
+        return -1;
+    }
+    snprintf(buf, len, "--layers %d --width %d --scales %d --norm %s", a->layers, a->width,
+             a->scales, cg_flowimg_norm_name(a->norm));
+    return 0;
+}
+
 static void report(const cg_train_opts *o, const void *settings, const cg_train_result *r)
 {
     const cg_realnvp_flags *f = settings;
@@ -414,9 +444,10 @@ static void report(const cg_train_opts *o, const void *settings, const cg_train_
  * flow itself and hands image data sets to this one (same flags). */
 const cg_model_kind cg_kind_realnvp_images = {
     .name = "realnvp", .title = "RealNVP",
-    .summary = "RealNVP flow on images", .checkpoints = 1, .gpu = 1,
+    .summary = "RealNVP flow on images", .checkpoints = 1, .gpu = 1, .check = check,
     .state_size = sizeof(flow_run), .test_split = 1, .build = build,
     .resume_check = resume_check, .ready = ready, .describe = describe, .step = step,
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
     .report = report, .files = "weights: %s/flow.safetensors",
+    .torch_bench = "bench_torch_realnvp.py", .torch_args = torch_args,
 };

@@ -152,6 +152,21 @@ static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
     return st;
 }
 
+/* bench step: the arguments of scripts/bench_torch_vae.py for this model */
+static int torch_args(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    const vae_flags *f = t->settings;
+    const cg_vae_arch *a = &((vae_run *)self)->m.a;
+    if (a->kind == CG_VAE_MLP && a->lik == CG_VAE_GAUSSIAN) {
+        snprintf(buf, len, "its --arch mlp is the article's Bernoulli VAE");
+        return -1;
+    }
+    snprintf(buf, len, "--arch %s --likelihood %s --nc %d --hidden %lld --width %lld "
+             "--latent %d", f->arch, f->likelihood, t->ds.channels, (long long)f->hidden,
+             (long long)f->width, a->latent);
+    return 0;
+}
+
 static void free_run(void *self)
 {
     cg_vae_free(&((vae_run *)self)->m);
@@ -190,4 +205,5 @@ const cg_model_kind cg_kind_vae = {
     .on_save = on_save, .finish = finish, .free = free_run,
     .files = "pictures: %s/samples.png, recon.png, traversal.png, interp.png (manifold.png "
              "with --latent 2); weights: %s/vae.safetensors",
+    .torch_bench = "bench_torch_vae.py", .torch_args = torch_args,
 };

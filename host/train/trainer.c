@@ -2,7 +2,8 @@
  * trainer.c: the one training loop (trainer.h). A model gives its hooks; the
  * trainer owns the data set and loader, resume, the metrics log, progress,
  * signals, the NaN guard, the checkpoint cadence, the arena reset after
- * every step and the result.
+ * every step and the result. cg_trainer_bench: the same build and step,
+ * timed on a batch made in memory (cugen bench step).
  *
  * Checkpoint values: "loader.epoch", "loader.index", "loader.rng_offset"
  * (the trainer's), then what the model keeps (cg_trainer_keep) and its
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "cugen/cuda.h"
+#include "cugen/rng.h"
 #include "cugen/trainer.h"
 
 #define GRID_N 64
@@ -518,5 +520,165 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
         cg_dataset_free(&t->test);
     cg_dataset_free(&t->ds);
     cg_ctx_free(&t->ctx);
+    return st;
+}
+
+/* ---- one step, timed (cugen bench step) ------------------------------------------ */
+
+/* The data set of the bench: n random 8-bit images of C x S x S, owned. */
+static cg_status bench_data(cg_trainer *t, int n, int C, int S)
+{
+    int64_t count = (int64_t)n * C * S * S;
+    uint8_t *px = malloc((size_t)count);
+    real *u = malloc(sizeof(real) * (size_t)count);
+    if (!px || !u) {
+        free(px);
+        free(u);
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory for %d images", n);
+    }
+    cg_rng r;
+    cg_rng_init(&r, 7, 0);
+    cg_rng_uniform(&r, u, count);
+    for (int64_t i = 0; i < count; i++) {
+        int v = (int)(u[i] * 256);
+        px[i] = (uint8_t)(v > 255 ? 255 : v);
+    }
+    free(u);
+    t->ds = (cg_dataset){.count = n, .channels = C, .height = S, .width = S, .pixels = px,
+                         .owned_pixels = px};
+    snprintf(t->ds.name, sizeof t->ds.name, "random");
+    t->test = t->ds;
+    t->test_is_train = 1;
+    t->image_size = S;
+    return CG_OK;
+}
+
+/* The timed steps: the first, the warm-up, then b->repeat into res->step_ms. */
+static cg_status bench_steps(cg_trainer *t, void *self, const cg_bench_opts *b,
+                             const cg_batch *batch, cg_bench_result *res)
+{
+    const cg_device dev = t->o->device;
+    for (int it = 0; it < 1 + b->warmup + b->repeat; it++) {
+        t->step = it + 1;
+        double t0 = 0, ms = 0;
+        cg_status st = CG_OK;
+        if (dev == CG_CUDA && (cg_cuda_sync() != CG_OK || cg_cuda_timer_start() != CG_OK))
+            st = CG_ERR_CUDA;
+        t0 = cg_monotonic_seconds();
+        cg_scalars out = {0};
+        cg_tensor *x = st == CG_OK ? batch_tensor(t, batch) : NULL;
+        if (st == CG_OK)
+            st = x && !t->ctx.err ? t->kind->step(t, self, x, batch, &out) : t->ctx.err;
+        if (st == CG_OK && t->ctx.err)
+            st = t->ctx.err;
+        ms = (cg_monotonic_seconds() - t0) * 1e3;
+        if (st == CG_OK && dev == CG_CUDA && cg_cuda_timer_stop(&ms) != CG_OK)
+            st = CG_ERR_CUDA;
+        cg_ctx_step_end(&t->ctx);
+        if (st == CG_ERR_CUDA && !t->ctx.err)
+            return cg_trainer_fail(t, st, "CUDA timer: %s", cg_cuda_last_error());
+        if (st != CG_OK)
+            return cg_trainer_fail(t, st, "step %d: %s", it + 1, t->ctx.errmsg);
+        if (!all_finite(&out)) {
+            char values[512];
+            scalars_text(&out, values, sizeof values);
+            return cg_trainer_fail(t, CG_ERR_NUMERIC, "step %d is not finite: %s", it + 1,
+                                   values);
+        }
+        if (it >= 1 + b->warmup)
+            res->step_ms[it - 1 - b->warmup] = ms;
+    }
+    return CG_OK;
+}
+
+static cg_status bench_sample(cg_trainer *t, void *self, const cg_bench_opts *b,
+                              cg_bench_result *res)
+{
+    const cg_device dev = t->o->device;
+    if (!t->kind->sample)
+        return cg_trainer_fail(t, CG_ERR_ARG, "this model has no sampler to time");
+    if (dev == CG_CUDA && (cg_cuda_sync() != CG_OK || cg_cuda_timer_start() != CG_OK))
+        return cg_trainer_fail(t, CG_ERR_CUDA, "CUDA timer: %s", cg_cuda_last_error());
+    double t0 = cg_monotonic_seconds();
+    cg_status st = t->kind->sample(t, self, b->sample_n, res->sample_what,
+                                   sizeof res->sample_what);
+    double ms = (cg_monotonic_seconds() - t0) * 1e3;
+    if (st != CG_OK)
+        return st;
+    if (dev == CG_CUDA && cg_cuda_timer_stop(&ms) != CG_OK)
+        return cg_trainer_fail(t, CG_ERR_CUDA, "CUDA timer: %s", cg_cuda_last_error());
+    res->sample_s = ms / 1e3;
+    return CG_OK;
+}
+
+/* Built, described and, with b->torch, matched by its PyTorch script */
+static cg_status bench_build(cg_trainer *t, void *self, const cg_bench_opts *b,
+                             cg_bench_result *res)
+{
+    cg_status st = t->kind->build(t, self);
+    if (st == CG_OK && !t->params)
+        st = cg_trainer_fail(t, CG_ERR_STATE, "the model declared no parameters");
+    if (st == CG_OK && t->kind->ready)
+        st = t->kind->ready(t, self);
+    if (st != CG_OK)
+        return st;
+    res->params = cg_params_count(t->params);
+    if (t->kind->describe)
+        t->kind->describe(t, self, res->describe, sizeof res->describe);
+    if (b->torch && t->kind->torch_args &&
+        t->kind->torch_args(t, self, res->torch_args, sizeof res->torch_args) != 0)
+        return cg_trainer_fail(t, CG_ERR_ARG, "no PyTorch side: %s; add --no-torch",
+                               res->torch_args);
+    return CG_OK;
+}
+
+cg_status cg_trainer_bench(const cg_model_kind *kind, const void *settings,
+                           const cg_train_opts *o, const cg_bench_opts *b, cg_bench_result *res,
+                           char *err, size_t errlen)
+{
+    err[0] = '\0';
+    res->params = 0;
+    res->describe[0] = res->torch_args[0] = res->sample_what[0] = '\0';
+    res->sample_s = 0;
+    cg_trainer T = {.kind = kind, .o = o, .settings = settings, .saved_step = -1, .err = err,
+                    .errlen = errlen, .total = 1 + b->warmup + b->repeat, .per_epoch = 1,
+                    .epoch = 1};
+    cg_trainer *t = &T;
+    void *self = calloc(1, kind->state_size ? kind->state_size : 1);
+    real *x = NULL;
+    int have_ctx = 0;
+    cg_status st = self ? CG_OK : cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
+    if (st == CG_OK)
+        st = bench_data(t, (int)o->batch, b->channels, b->image_size);
+    if (st == CG_OK && (st = cg_ctx_init(&t->ctx)) != CG_OK)
+        cg_trainer_fail(t, st, "out of memory");
+    have_ctx = st == CG_OK;
+    if (st == CG_OK && o->device == CG_CUDA) {
+        cg_cuda_set_deterministic(o->deterministic);
+        cg_cuda_set_tf32(o->tf32);
+    }
+    if (st == CG_OK)
+        st = bench_build(t, self, b, res);
+    /* the batch as the loader hands it over: 8-bit values in [-1, 1] */
+    int64_t count = t->ds.count * t->ds.channels * t->ds.height * t->ds.width;
+    if (st == CG_OK && !(x = malloc(sizeof(real) * (size_t)count)))
+        st = cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
+    if (st == CG_OK) {
+        for (int64_t i = 0; i < count; i++)
+            x[i] = (real)(t->ds.pixels[i] / 127.5 - 1.0);
+        if (b->built)
+            b->built(res, b->arg);
+        cg_batch batch = {.x = x, .n = (int)t->ds.count, .last_in_epoch = 0};
+        st = bench_steps(t, self, b, &batch, res);
+    }
+    if (st == CG_OK && b->sample_n > 0)
+        st = bench_sample(t, self, b, res);
+    if (self && kind->free)
+        kind->free(self);
+    free(self);
+    free(x);
+    cg_dataset_free(&t->ds);
+    if (have_ctx)
+        cg_ctx_free(&t->ctx);
     return st;
 }

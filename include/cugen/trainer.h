@@ -146,6 +146,18 @@ typedef struct cg_model_kind {
     const char *files;
     /* optional: more lines of the printed result */
     void (*report)(const cg_train_opts *o, const void *settings, const cg_train_result *r);
+
+    /* `cugen bench step NAME` (host/cli/bench_step.c through cg_trainer_bench) */
+    const char *torch_bench;    /* scripts/NAME timing the same step in PyTorch; NULL: none */
+    /* optional: the model's part of that script's arguments ("--nc 3 --nz 100"), for the
+     * model as build made it; 0, or -1 with why the script has no such model in buf */
+    int (*torch_args)(cg_trainer *t, void *self, char *buf, size_t len);
+    /* optional: draws n samples as the model's sampler does, for bench step --sample-n to
+     * time (on the GPU it ends with a read-back); what they are ("DDIM 50 steps") in what */
+    cg_status (*sample)(cg_trainer *t, void *self, int n, char *what, size_t len);
+    /* the kind whose build and step bench step times, when not this one (a model that
+     * runs its own loop and hands images to a kind on the trainer); NULL: this one */
+    const struct cg_model_kind *bench;
 } cg_model_kind;
 
 /* ---- the trainer ------------------------------------------------------------ */
@@ -194,5 +206,39 @@ void cg_trainer_path(const cg_trainer *t, char *buf, size_t len, const char *nam
 /* Runs kind with settings under o. A failure: the status, "MODEL: ..." in err. */
 cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const cg_train_opts *o,
                          cg_train_result *res, char *err, size_t errlen);
+
+/* ---- one step, timed (cugen bench step) --------------------------------------
+ * cg_trainer_bench builds kind (o: device, batch, lr, seed, tf32) on a data
+ * set made in memory, batch random 8-bit images of channels x image_size^2
+ * and no loader, then times the step hook on that one batch as the loop
+ * runs it (the batch copied to the device, the step), each step alone: on
+ * the GPU with CUDA events after a synchronize, on the CPU by the wall
+ * clock. The first step is never timed (act-norm's data initialisation,
+ * the arena's first growth), nor the warmup after it; then repeat steps go
+ * into step_ms. A non-finite scalar fails the bench as a diverged step. */
+typedef struct cg_bench_result cg_bench_result;
+typedef struct {
+    int channels, image_size;
+    int warmup, repeat;
+    int torch;              /* fill torch_args through kind->torch_args, refusing (CG_ERR_ARG)
+                             * a model its script lacks */
+    int sample_n;           /* > 0: then time kind->sample of this many (CG_ERR_ARG without) */
+    /* optional: once the model is built, before the first step (a header line) */
+    void (*built)(const cg_bench_result *r, void *arg);
+    void *arg;
+} cg_bench_opts;
+
+struct cg_bench_result {
+    double *step_ms;        /* the caller's, repeat entries */
+    int64_t params;
+    char describe[1024];    /* kind->describe's line */
+    char torch_args[512];   /* kind->torch_args' */
+    double sample_s;        /* seconds of sample_n samples */
+    char sample_what[128];
+};
+
+cg_status cg_trainer_bench(const cg_model_kind *kind, const void *settings,
+                           const cg_train_opts *o, const cg_bench_opts *b, cg_bench_result *res,
+                           char *err, size_t errlen);
 
 #endif

@@ -311,6 +311,33 @@ TEST(cli_dcgan_bad_flags_and_files)
     th_rmtree(dir);
 }
 
+/* cugen bench step dcgan: the model's flags as cugen train takes them, the
+ * bench's own, and the other names of those refused with the right one */
+TEST(cli_bench_step_dcgan_takes_the_train_flags)
+{
+    th_run_result r;
+    const char *const run[] = {"bench", "step", "dcgan", "--image-size", "32", "--ngf", "4",
+                               "--ndf", "4", "--nz", "8", "--batch", "4", "--warmup", "0",
+                               "--repeat", "3", "--no-torch", NULL};
+    if (!th_run_cugen(&r, run)) {
+        th_skip("CUGEN_BIN not set (run through make test)");
+        return;
+    }
+    CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
+    CHECK(strstr(r.out, "1x32x32, nz 8, ngf 4, ndf 4") && strstr(r.out, "batch 4") &&
+          strstr(r.out, "median of 3 steps after 1 warm-up"), "%s", r.out);
+    CHECK(strstr(r.out, "cugen:   step_ms ") && strstr(r.out, " precision fp32 "), "%s", r.out);
+    FAILS(2, "the timed steps are --repeat", "bench", "step", "dcgan", "--repeats", "3");
+    FAILS(2, "runs unless --no-torch", "bench", "step", "dcgan", "--torch");
+    FAILS(2, "--precision tf32", "bench", "step", "dcgan", "--tf32");
+    FAILS(2, "the timed steps are --repeat", "bench", "step", "dcgan", "--steps", "3");
+    FAILS(2, "--ch is not a flag of this model", "bench", "step", "dcgan", "--ch", "8");
+    FAILS(2, "--ngf expects an integer", "bench", "step", "dcgan", "--ngf", "0");
+    FAILS(2, "--precision tf32 is for --device cuda", "bench", "step", "dcgan", "--precision",
+          "tf32");
+    FAILS(2, "1 or 3 channels", "bench", "step", "dcgan", "--nc", "2");
+}
+
 /* The CelebA path: a packed file of RGB 64x64 images (what `cugen prepare
  * celeba` writes) through the 64x64 networks (5 convolutions each). */
 TEST(cli_dcgan_trains_64x64_rgb_from_a_packed_file)

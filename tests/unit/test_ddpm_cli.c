@@ -281,7 +281,9 @@ TEST(cli_ddpm_bad_flags)
     FAILS(2, "--attn must be", "bench", "step", "ddpm", "--attn", "10");
     FAILS(2, "1 or 3 channels", "bench", "step", "ddpm", "--nc", "2");
     FAILS(2, "--sample-n expects", "bench", "step", "ddpm", "--sample-n", "-1");
-    FAILS(2, "--steps expects", "bench", "step", "ddpm", "--steps", "0");
+    /* bench step names the DDIM steps of --sample-n as cugen train does */
+    FAILS(2, "are --ddim-steps", "bench", "step", "ddpm", "--steps", "0");
+    FAILS(2, "--ddim-steps expects", "bench", "step", "ddpm", "--ddim-steps", "1001");
     FAILS(2, "unknown model 'unet'", "bench", "step", "unet");
     th_rmtree(fx);
     th_rmtree(run);

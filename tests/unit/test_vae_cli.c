@@ -426,11 +426,12 @@ TEST(cli_bench_step_vae_runs_and_refuses_bad_flags)
     th_run_result r;
     NEED_BIN(&r, "bench", "step", "vae", "--arch", "mlp", "--image-size", "8", "--hidden", "8",
              "--latent", "2", "--batch", "4", "--warmup", "1", "--repeat", "3", "--no-torch");
-    CHECK(r.code == 0 && strstr(r.out, "img_per_s") && strstr(r.out, "1x8x8, mlp, hidden 8"),
+    CHECK(r.code == 0 && strstr(r.out, "img_per_s") && strstr(r.out, "1x8x8, mlp 64-8-2"),
           "%d: %s %s", r.code, r.out, r.err);
-    NEED_BIN(&r, "bench", "step", "vae", "--width", "2", "--latent", "2", "--batch", "2",
-             "--likelihood", "gaussian", "--warmup", "0", "--repeat", "1", "--no-torch");
-    CHECK(r.code == 0 && strstr(r.out, "1x32x32, conv, width 2"), "%d: %s %s", r.code, r.out,
+    NEED_BIN(&r, "bench", "step", "vae", "--arch", "conv", "--width", "2", "--latent", "2",
+             "--batch", "2", "--likelihood", "gaussian", "--warmup", "0", "--repeat", "1",
+             "--no-torch");
+    CHECK(r.code == 0 && strstr(r.out, "1x32x32, conv 1024-2-2"), "%d: %s %s", r.code, r.out,
           r.err);
     NEED_BIN(&r, "bench", "step", "vae", "--arch", "conv", "--image-size", "48", "--no-torch");
     usage_error(&r, "32x32 or 64x64");
