@@ -236,6 +236,18 @@ unsigned char *th_read_file(const char *path, size_t *len)
     return b;
 }
 
+int th_same_result(const char *dir_a, const char *dir_b)
+{
+    size_t la, lb;
+    char *a = (char *)th_read_file(th_path(dir_a, "result.json"), &la);
+    char *b = (char *)th_read_file(th_path(dir_b, "result.json"), &lb);
+    if (!a || !b)
+        return 0;
+    char *ta = strstr(a, ", \"img_per_s\""), *tb = strstr(b, ", \"img_per_s\"");
+    size_t na = ta ? (size_t)(ta - a) : la, nb = tb ? (size_t)(tb - b) : lb;
+    return na == nb && memcmp(a, b, na) == 0;
+}
+
 int th_write_file(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");

@@ -103,6 +103,9 @@ void th_rmtree(const char *dir);
 char *th_path(const char *dir, const char *name);
 unsigned char *th_read_file(const char *path, size_t *len);
 int th_write_file(const char *path, const void *data, size_t len);
+/* The result.json of two run directories the same but for img_per_s (a
+ * timing, which the trainer writes last): 1 when equal. */
+int th_same_result(const char *dir_a, const char *dir_b);
 
 /* Runs the cugen binary named by $CUGEN_BIN (make test sets it) with args
  * (NULL-terminated): exit code, and the start of its stdout and stderr.

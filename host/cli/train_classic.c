@@ -1,7 +1,7 @@
 /*
  * train_classic.c: what `cugen train` prints and writes for the classical
- * models (mlp-gan, gmm, rbm, gauss-init-gan, classifier), which run their
- * own loops, and their kinds in the registry with their flag tables.
+ * models that run their own loops (gmm, rbm, gauss-init-gan, classifier),
+ * and their kinds in the registry with their flag tables.
  */
 #include <math.h>
 #include <stddef.h>
@@ -21,45 +21,6 @@ static int exit_code(cg_status st)
 
 #define open_result cli_open_result
 #define J(v) cli_jnum((char[32]){0}, (v))
-
-typedef struct {
-    int64_t z_size, hidden;
-    const char *noise;
-} mlp_gan_flags;
-
-static int run_mlp_gan(const cg_train_opts *o, const void *settings)
-{
-    const mlp_gan_flags *fl = settings;
-    cg_mlp_gan_opts mo = {.nz = (int)fl->z_size, .hidden = (int)fl->hidden,
-                          .noise_normal = strcmp(fl->noise, "normal") == 0};
-    cg_mlp_gan_result r;
-    char err[6000];
-    cg_status st = cg_mlp_gan_train(o, &mo, &r, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
-        return r.interrupted ? 128 + r.interrupted : exit_code(st);
-    }
-    printf("\nMLP GAN: %lld steps, %lld epochs complete\n", (long long)r.steps,
-           (long long)r.epochs_done);
-    if (r.epochs_done)
-        printf("  last epoch means: loss_G %.4f  loss_D %.4f  D(x) %.4f  D(G(z)) %.4f\n",
-               r.epoch.loss_g, r.epoch.loss_d, r.epoch.d_x, r.epoch.d_g_z);
-    if (o->out_dir) {
-        printf("  samples: %s/samples.png (fixed z), per epoch %s/epoch_NNN.png, "
-               "selected epochs %s/epochs.png\n", o->out_dir, o->out_dir, o->out_dir);
-        printf("  curves: %s/losses.png, %s/d_outputs.png; weights %s/G.safetensors, "
-               "%s/D.safetensors\n", o->out_dir, o->out_dir, o->out_dir, o->out_dir);
-    }
-    FILE *f = open_result(o);
-    if (f) {
-        fprintf(f, "{\"model\": \"mlp-gan\", \"steps\": %lld, \"epochs\": %lld, "
-                "\"loss_D\": %s, \"loss_G\": %s, \"D_x\": %s, \"D_G_z\": %s}\n",
-                (long long)r.steps, (long long)r.epochs_done, J(r.epoch.loss_d),
-                J(r.epoch.loss_g), J(r.epoch.d_x), J(r.epoch.d_g_z));
-        fclose(f);
-    }
-    return 0;
-}
 
 typedef struct {
     int64_t k;
@@ -245,20 +206,6 @@ static int run_classifier(const cg_train_opts *o, const void *settings)
 }
 
 #define F(type, field) offsetof(type, field)
-static const cg_flag mlp_gan_table[] = {
-    {"z-size", CG_FLAG_INT, F(mlp_gan_flags, z_size), "20", 1, 4096, "N", "latent size", NULL},
-    {"hidden", CG_FLAG_INT, F(mlp_gan_flags, hidden), "100", 1, 65536, "N",
-     "hidden layer width", NULL},
-    {"noise", CG_FLAG_CHOICE, F(mlp_gan_flags, noise), "uniform", 0, 0, "uniform|normal",
-     "z drawn from U[-1, 1] or N(0, 1)", NULL},
-};
-const cg_model_kind cli_kind_mlp_gan = {
-    .name = "mlp-gan", .title = "MLP GAN",
-    .summary = "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST",
-    .batch = 64, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .shared = "data data-dir",
-    .flags = mlp_gan_table, .nflags = 3, .settings_size = sizeof(mlp_gan_flags),
-    .run = run_mlp_gan};
-
 static const cg_flag gmm_table[] = {
     {"k", CG_FLAG_INT, F(gmm_flags, k), "3", 1, 1000, "N", "mixture components", NULL},
 };

@@ -76,20 +76,6 @@ cg_status cg_mlp_gan_step(cg_ctx *ctx, cg_mlp_gan *m, cg_adam *opt_d, cg_adam *o
  * the tensor shapes; D stays zero. */
 cg_status cg_mlp_gan_load_generator(const char *path, cg_mlp_gan *m, char *err, size_t errlen);
 
-typedef struct {
-    int nz, hidden, noise_normal;
-} cg_mlp_gan_opts;
-
-typedef struct {
-    int64_t steps, epochs_done;
-    cg_mlp_gan_stats epoch;  /* means over the last complete epoch */
-    cg_mlp_gan_stats first;  /* means over the first epoch of this run */
-    int interrupted;         /* SIGINT / SIGTERM caught (checkpoint saved) */
-} cg_mlp_gan_result;
-
-cg_status cg_mlp_gan_train(const cg_train_opts *o, const cg_mlp_gan_opts *mo,
-                           cg_mlp_gan_result *res, char *err, size_t errlen);
-
 /* ---- Gaussian mixtures by EM, and the box model -----------------------------
  * The article's toy problem: 2-D points drawn uniformly in a disc of radius
  * 10 (radius 10 sqrt(u), angle 2 pi u') plus N(0, 1) noise on each coordinate.

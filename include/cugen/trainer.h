@@ -194,6 +194,12 @@ void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *em
 /* A value saved in each checkpoint under name and put back on resume (an
  * RNG offset, a second optimizer's step count). */
 void cg_trainer_keep(cg_trainer *t, const char *name, int64_t *value);
+/* A double kept by its bits (cg_trainer_keep(t, name, &v.bits)): a running
+ * sum of the epoch in progress, restored exactly on resume. */
+typedef union {
+    double d;
+    int64_t bits;
+} cg_kept_double;
 /* A setting saved in each checkpoint under name ("run.nz"); --resume with
  * another value is refused with a message naming `shown` ("--nz"). */
 void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const char *shown);

@@ -1,6 +1,7 @@
 /*
- * mlp_gan_train.c: `cugen train mlp-gan`: the notes' loop over epochs with a
- * run directory like DCGAN's.
+ * mlp_gan_train.c: `cugen train mlp-gan` as the trainer runs it: the notes'
+ * recipe (Adam with torch's defaults, lr 1e-3, batches of 64) with a run
+ * directory like DCGAN's.
  *
  *   DIR/checkpoint.safetensors  G and D ("G.", "D."), both Adams' moments,
  *                               loader position, RNG offsets and the running
@@ -21,10 +22,12 @@
  *
  * Random streams of the seed: 1 the weights, 2 the fixed z, 3 the z of the
  * steps, 4 the dropout masks; the loader has its own.
+ *
+ * Not for: the networks and the iteration (mlp_gan.c), the loop
+ * (host/train/trainer.c).
  */
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,9 @@
 #include "cugen/classic.h"
 #include "cugen/data.h"
 #include "cugen/io.h"
+#include "cugen/ops.h"
 #include "cugen/tape.h"
+#include "cugen/trainer.h"
 
 #define GRID_N 64
 #define GRID_ROW 8
@@ -45,156 +50,42 @@
 static const int selected_epochs[] = {1, 2, 4, 10, 50, 100};
 #define N_SELECTED ((int)(sizeof selected_epochs / sizeof selected_epochs[0]))
 
-enum {
-    X_ADAM_G_T, X_NOISE, X_DROP, X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_SUM_LD,
-    X_SUM_LG, X_SUM_DX, X_SUM_DGZ, X_SUM_N, X_NZ, X_HIDDEN, X_NORMAL, X_NPIX, X_BATCH, X_COUNT
-};
-#define X_FIRST_FLAG X_NZ
+typedef struct {
+    int64_t z_size, hidden;
+    const char *noise;
+} mlp_gan_flags;
 
 typedef struct {
-    const cg_train_opts *o;
     cg_mlp_gan m;
-    cg_dataset ds;
-    cg_loader *loader;
-    cg_ctx ctx;
     cg_adam adam_d, adam_g;
     cg_rng noise, drop;
     real *fixed_z;
-    double sum[4];   /* this epoch so far: loss_D, loss_G, D(x), D(G(z)) */
+    cg_kept_double sum[4];  /* this epoch so far: loss_D, loss_G, D(x), D(G(z)) */
     int64_t sum_n;
-    cg_ckpt_int extra[X_COUNT];
-    cg_ckpt_state cs;
-    char *err;
-    size_t errlen;
-} run;
-
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cg_run_vfail(r->err, r->errlen, "mlp-gan", st, fmt, ap);
-    va_end(ap);
-    return st;
-}
-
-static int64_t bits_of(double v)
-{
-    int64_t b;
-    memcpy(&b, &v, sizeof b);
-    return b;
-}
-
-static double double_of(int64_t b)
-{
-    double v;
-    memcpy(&v, &b, sizeof v);
-    return v;
-}
+} mlp_gan_run;
 
 static void path_in(char *buf, size_t len, const char *dir, const char *name)
 {
     snprintf(buf, len, "%s/%s", dir, name);
 }
 
-static cg_status write_grid(run *r, const char *name)
+static cg_status build(cg_trainer *t, void *self)
 {
-    cg_ctx *ctx = &r->ctx;
-    int prev = cg_set_grad(ctx, 0);
-    cg_tensor *x = cg_mlp_gan_generate(ctx, &r->m,
-                                       cg_wrap(ctx, r->fixed_z, CG_SHAPE(GRID_N, r->m.a.nz)));
-    cg_set_grad(ctx, prev);
-    cg_status st = ctx->err;
-    if (st != CG_OK) {
-        fail(r, st, "sample grid: %s", ctx->errmsg);
-    } else {
-        char path[4096], why[512];
-        path_in(path, sizeof path, r->o->out_dir, name);
-        st = cg_png_write_grid(path, x->data, GRID_N, r->ds.channels, r->ds.height,
-                               r->ds.width, GRID_ROW, why, sizeof why);
-        if (st != CG_OK)
-            fail(r, st, "%s", why);
-    }
-    cg_ctx_step_end(ctx);
-    return st;
-}
-
-static cg_status save(run *r, int64_t step, int64_t epoch)
-{
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    r->cs.step = step;
-    r->cs.epoch = epoch;
-    r->cs.optim_t = r->adam_d.t;
-    int64_t v[X_FIRST_FLAG] = {
-        [X_ADAM_G_T] = r->adam_g.t, [X_NOISE] = (int64_t)r->noise.offset,
-        [X_DROP] = (int64_t)r->drop.offset, [X_LOADER_EPOCH] = ls.epoch,
-        [X_LOADER_INDEX] = ls.index, [X_LOADER_RNG] = (int64_t)ls.rng_offset,
-        [X_SUM_LD] = bits_of(r->sum[0]), [X_SUM_LG] = bits_of(r->sum[1]),
-        [X_SUM_DX] = bits_of(r->sum[2]), [X_SUM_DGZ] = bits_of(r->sum[3]),
-        [X_SUM_N] = r->sum_n};
-    for (int i = 0; i < X_FIRST_FLAG; i++)
-        r->extra[i].value = v[i];
-    char why[1024], path[4096];
-    cg_status st = cg_ckpt_save_dir(r->o->out_dir, &r->m.p, &r->cs, why, sizeof why);
-    if (st != CG_OK)
-        return fail(r, st, "checkpoint at step %lld: %s", (long long)step, why);
-    path_in(path, sizeof path, r->o->out_dir, "G.safetensors");
-    if ((st = cg_weights_save_part(path, &r->m.p, "G.", why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    path_in(path, sizeof path, r->o->out_dir, "D.safetensors");
-    if ((st = cg_weights_save_part(path, &r->m.p, "D.", why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    return CG_OK;
-}
-
-static cg_status resume(run *r, int64_t *first_step)
-{
-    cg_status st = cg_run_resume(r->o, "mlp-gan", &r->m.p, &r->cs, X_FIRST_FLAG, X_COUNT, NULL,
-                                 first_step, r->err, r->errlen);
-    if (st != CG_OK)
-        return st;
-    if ((st = cg_run_restore_loader(r->loader, r->extra[X_LOADER_EPOCH].value,
-                                    r->extra[X_LOADER_INDEX].value,
-                                    r->extra[X_LOADER_RNG].value, "mlp-gan", r->err,
-                                    r->errlen)) != CG_OK)
-        return st;
-    r->adam_d.t = r->cs.optim_t;
-    r->adam_g.t = r->extra[X_ADAM_G_T].value;
-    r->noise.offset = (uint64_t)r->extra[X_NOISE].value;
-    r->drop.offset = (uint64_t)r->extra[X_DROP].value;
-    for (int i = 0; i < 4; i++)
-        r->sum[i] = double_of(r->extra[X_SUM_LD + i].value);
-    r->sum_n = r->extra[X_SUM_N].value;
-    return CG_OK;
-}
-
-static cg_status open_all(run *r, const cg_mlp_gan_opts *mo)
-{
-    const cg_train_opts *o = r->o;
+    mlp_gan_run *r = self;
+    const mlp_gan_flags *f = t->settings;
+    const cg_train_opts *o = t->o;
     char why[1024];
-    cg_data_spec spec = {.name = o->data ? o->data : "fashion-mnist", .dir = o->data_dir};
-    cg_status st = cg_dataset_open(&spec, &r->ds, why, sizeof why);
+    cg_mlp_gan_arch a = cg_mlp_gan_defaults(t->ds.channels * t->ds.height * t->ds.width);
+    a.nz = (int)f->z_size;
+    a.hidden = (int)f->hidden;
+    a.noise_normal = strcmp(f->noise, "normal") == 0;
+    cg_status st = cg_mlp_gan_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return fail(r, st, "%s", why);
-    cg_mlp_gan_arch a = cg_mlp_gan_defaults(r->ds.channels * r->ds.height * r->ds.width);
-    a.nz = mo->nz;
-    a.hidden = mo->hidden;
-    a.noise_normal = mo->noise_normal;
-    if ((st = cg_mlp_gan_build(&r->m, &a, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why + (strncmp(why, "mlp-gan: ", 9) == 0 ? 9 : 0));
+        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "mlp-gan: ", 9) == 0 ? 9 : 0));
     cg_mlp_gan_init(&r->m, o->seed, STREAM_INIT);
-    if (r->ds.count < o->batch)
-        return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
-                    (long long)o->batch, (long long)r->ds.count);
-    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
-    if ((st = cg_loader_open(&r->loader, &r->ds, &lo, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    if ((st = cg_ctx_init(&r->ctx)) != CG_OK)
-        return fail(r, st, "out of memory");
     r->fixed_z = malloc(sizeof(real) * GRID_N * (size_t)a.nz);
     if (!r->fixed_z)
-        return fail(r, CG_ERR_NOMEM, "out of memory");
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     cg_rng fz;
     cg_rng_init(&fz, o->seed, STREAM_FIXED_Z);
     cg_mlp_gan_noise(&r->m, &fz, r->fixed_z, GRID_N * (int64_t)a.nz);
@@ -203,19 +94,116 @@ static cg_status open_all(run *r, const cg_mlp_gan_opts *mo)
     /* torch.optim.Adam's defaults, as the notes use them */
     cg_adam_init(&r->adam_d, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_adam_init(&r->adam_g, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
-    static const char *const names[X_COUNT] = {
-        "adam_g.t", "rng.noise", "rng.dropout", "loader.epoch", "loader.index",
-        "loader.rng_offset", "epoch.sum_loss_D", "epoch.sum_loss_G", "epoch.sum_D_x",
-        "epoch.sum_D_G_z", "epoch.steps", "run.nz", "run.hidden", "run.noise_normal",
-        "run.pixels", "run.batch"};
-    for (int i = 0; i < X_COUNT; i++)
-        r->extra[i].name = names[i];
-    r->extra[X_NZ].value = a.nz;
-    r->extra[X_HIDDEN].value = a.hidden;
-    r->extra[X_NORMAL].value = a.noise_normal;
-    r->extra[X_NPIX].value = a.npix;
-    r->extra[X_BATCH].value = o->batch;
-    r->cs = (cg_ckpt_state){.seed = o->seed, .extra = r->extra, .nextra = X_COUNT};
+    cg_trainer_params(t, &r->m.p, &r->adam_d.t, NULL);
+    cg_trainer_keep(t, "adam_g.t", &r->adam_g.t);
+    cg_trainer_keep(t, "rng.noise", (int64_t *)&r->noise.offset);
+    cg_trainer_keep(t, "rng.dropout", (int64_t *)&r->drop.offset);
+    static const char *const sums[4] = {"epoch.sum_loss_D", "epoch.sum_loss_G",
+                                        "epoch.sum_D_x", "epoch.sum_D_G_z"};
+    for (int i = 0; i < 4; i++)
+        cg_trainer_keep(t, sums[i], &r->sum[i].bits);
+    cg_trainer_keep(t, "epoch.steps", &r->sum_n);
+    cg_trainer_setting(t, "run.nz", a.nz, NULL);
+    cg_trainer_setting(t, "run.hidden", a.hidden, NULL);
+    cg_trainer_setting(t, "run.noise_normal", a.noise_normal, NULL);
+    cg_trainer_setting(t, "run.pixels", a.npix, NULL);
+    cg_trainer_setting(t, "run.batch", o->batch, NULL);
+    return CG_OK;
+}
+
+static void describe(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    (void)t;
+    const cg_mlp_gan_arch *a = &((mlp_gan_run *)self)->m.a;
+    snprintf(buf, len, "z %d (%s), hidden %d", a->nz, a->noise_normal ? "normal" : "uniform",
+             a->hidden);
+}
+
+static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out)
+{
+    mlp_gan_run *r = self;
+    cg_ctx *ctx = &t->ctx;
+    int nz = r->m.a.nz;
+    cg_tensor *z1 = cg_new(ctx, CG_SHAPE(b->n, nz)), *z2 = cg_new(ctx, CG_SHAPE(b->n, nz));
+    x = cg_reshape(ctx, x, CG_SHAPE(b->n, r->m.a.npix));
+    if (!x || !z1 || !z2)
+        return ctx->err ? ctx->err : CG_ERR_STATE;
+    cg_mlp_gan_noise(&r->m, &r->noise, z1->data, z1->n);
+    cg_mlp_gan_noise(&r->m, &r->noise, z2->data, z2->n);
+    cg_mlp_gan_stats s;
+    cg_status st = cg_mlp_gan_step(ctx, &r->m, &r->adam_d, &r->adam_g, x, z1, z2, &r->drop, &s);
+    const double v[4] = {s.loss_d, s.loss_g, s.d_x, s.d_g_z};
+    static const char *const names[4] = {"loss_D", "loss_G", "D_x", "D_G_z"};
+    for (int i = 0; i < 4; i++) {
+        cg_scalars_put(out, names[i], v[i]);
+        r->sum[i].d += v[i];
+    }
+    r->sum_n++;
+    return st;
+}
+
+static cg_status write_grid(cg_trainer *t, mlp_gan_run *r, const char *name)
+{
+    cg_ctx *ctx = &t->ctx;
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *x = cg_mlp_gan_generate(ctx, &r->m,
+                                       cg_wrap(ctx, r->fixed_z, CG_SHAPE(GRID_N, r->m.a.nz)));
+    cg_set_grad(ctx, prev);
+    cg_status st = ctx->err;
+    if (st != CG_OK) {
+        cg_trainer_fail(t, st, "sample grid: %s", ctx->errmsg);
+    } else {
+        char path[4096], why[512];
+        cg_trainer_path(t, path, sizeof path, name);
+        st = cg_png_write_grid(path, x->data, GRID_N, t->ds.channels, t->ds.height,
+                               t->ds.width, GRID_ROW, why, sizeof why);
+        if (st != CG_OK)
+            cg_trainer_fail(t, st, "%s", why);
+    }
+    cg_ctx_step_end(ctx);
+    return st;
+}
+
+/* The epoch's means (metrics.jsonl and the notes' line), then its grid. */
+static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out)
+{
+    mlp_gan_run *r = self;
+    double n = r->sum_n > 0 ? (double)r->sum_n : NAN;
+    double m[4];
+    for (int i = 0; i < 4; i++) {
+        m[i] = r->sum[i].d / n;
+        r->sum[i].d = 0;
+    }
+    r->sum_n = 0;
+    cg_scalars_put(out, "epoch_loss_D", m[0]);
+    cg_scalars_put(out, "epoch_loss_G", m[1]);
+    cg_scalars_put(out, "epoch_D_x", m[2]);
+    cg_scalars_put(out, "epoch_D_G_z", m[3]);
+    printf("Epoch %03lld | Avg Losses >> G/D %.4f/%.4f [D-Real: %.4f D-Fake: %.4f]\n",
+           (long long)epoch, m[1], m[0], m[2], m[3]);
+    fflush(stdout);
+    if (!t->o->out_dir)
+        return CG_OK;
+    char name[32];
+    snprintf(name, sizeof name, "epoch_%03lld.png", (long long)epoch);
+    return write_grid(t, r, name);
+}
+
+/* The two weight files under the notes' names */
+static cg_status on_save(cg_trainer *t, void *self)
+{
+    mlp_gan_run *r = self;
+    char why[1024], path[4096];
+    static const char *const part[2] = {"G.", "D."};
+    for (int i = 0; i < 2; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "%ssafetensors", part[i]);
+        cg_trainer_path(t, path, sizeof path, name);
+        cg_status st = cg_weights_save_part(path, &r->m.p, part[i], why, sizeof why);
+        if (st != CG_OK)
+            return cg_trainer_fail(t, st, "%s", why);
+    }
     return CG_OK;
 }
 
@@ -289,7 +277,7 @@ static int polyline(real *xy, const double *y, int64_t n, int stride)
     return m;
 }
 
-static cg_status draw_curves(run *r, const double *hist, int64_t n)
+static cg_status draw_curves(cg_trainer *t, const double *hist, int64_t n)
 {
     int64_t room = n * per_segment(n) + 1;  /* points of one polyline, at most */
     real *buf = malloc(sizeof(real) * 2 * (size_t)room * 2);
@@ -297,7 +285,7 @@ static cg_status draw_curves(run *r, const double *hist, int64_t n)
     if (!buf || !half) {
         free(buf);
         free(half);
-        return fail(r, CG_ERR_NOMEM, "out of memory");
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     }
     real *a = buf, *b = buf + 2 * room;
     for (int64_t i = 0; i < n; i++)
@@ -319,9 +307,9 @@ static cg_status draw_curves(run *r, const double *hist, int64_t n)
         cg_plot_auto_range(&po, s, 2);
         if (pic && po.ymin > 0)
             po.ymin = 0;
-        path_in(path, sizeof path, r->o->out_dir, pic ? "d_outputs.png" : "losses.png");
+        path_in(path, sizeof path, t->o->out_dir, pic ? "d_outputs.png" : "losses.png");
         if ((st = cg_png_plot(path, s, 2, &po, why, sizeof why)) != CG_OK)
-            fail(r, st, "%s", why);
+            cg_trainer_fail(t, st, "%s", why);
     }
     free(buf);
     free(half);
@@ -330,18 +318,18 @@ static cg_status draw_curves(run *r, const double *hist, int64_t n)
 
 /* DIR/epochs.png: the first ROW_SAMPLES images of epoch_NNN.png for each
  * selected epoch reached, one row each. */
-static cg_status draw_epoch_rows(run *r, int64_t last_epoch)
+static cg_status draw_epoch_rows(cg_trainer *t, int64_t last_epoch)
 {
-    int C = r->ds.channels, H = r->ds.height, W = r->ds.width, P = C * H * W;
+    int C = t->ds.channels, H = t->ds.height, W = t->ds.width, P = C * H * W;
     real *x = malloc(sizeof(real) * (size_t)N_SELECTED * ROW_SAMPLES * (size_t)P);
     if (!x)
-        return fail(r, CG_ERR_NOMEM, "out of memory");
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     int rows = 0;
     char path[4096], name[32], why[512];
     cg_status st = CG_OK;
     for (int k = 0; k < N_SELECTED && selected_epochs[k] <= last_epoch; k++) {
         snprintf(name, sizeof name, "epoch_%03d.png", selected_epochs[k]);
-        path_in(path, sizeof path, r->o->out_dir, name);
+        path_in(path, sizeof path, t->o->out_dir, name);
         cg_image8 im;
         if (cg_png_read(path, &im, why, sizeof why) != CG_OK)
             continue;  /* a grid removed by the user: skip its row */
@@ -361,180 +349,68 @@ static cg_status draw_epoch_rows(run *r, int64_t last_epoch)
         rows += cols_ok;
     }
     if (rows > 0) {
-        path_in(path, sizeof path, r->o->out_dir, "epochs.png");
+        path_in(path, sizeof path, t->o->out_dir, "epochs.png");
         st = cg_png_write_grid(path, x, rows * ROW_SAMPLES, C, H, W, ROW_SAMPLES, why,
                                sizeof why);
         if (st != CG_OK)
-            fail(r, st, "%s", why);
+            cg_trainer_fail(t, st, "%s", why);
     }
     free(x);
     return st;
 }
 
-static cg_status draw_history(run *r, int64_t epochs)
+static cg_status draw_history(cg_trainer *t, int64_t epochs)
 {
     if (epochs < 1)
         return CG_OK;
     double *hist = malloc(sizeof(double) * 4 * (size_t)epochs);
     if (!hist)
-        return fail(r, CG_ERR_NOMEM, "out of memory");
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < 4 * epochs; i++)
         hist[i] = NAN;
-    int64_t n = read_history(r->o->out_dir, hist, epochs);
-    cg_status st = n > 0 ? draw_curves(r, hist, n) : CG_OK;
+    int64_t n = read_history(t->o->out_dir, hist, epochs);
+    cg_status st = n > 0 ? draw_curves(t, hist, n) : CG_OK;
     if (st == CG_OK)
-        st = draw_epoch_rows(r, n);
+        st = draw_epoch_rows(t, n);
     free(hist);
     return st;
 }
 
-/* ---- the loop ------------------------------------------------------------------ */
-
-static void epoch_means(const run *r, cg_mlp_gan_stats *s)
+/* samples.png, then the pictures of the whole history */
+static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
 {
-    double n = r->sum_n > 0 ? (double)r->sum_n : NAN;
-    *s = (cg_mlp_gan_stats){.loss_d = r->sum[0] / n, .loss_g = r->sum[1] / n,
-                            .d_x = r->sum[2] / n, .d_g_z = r->sum[3] / n};
+    (void)out;
+    if (!t->o->out_dir)
+        return CG_OK;
+    cg_status st = write_grid(t, self, "samples.png");
+    return st == CG_OK ? draw_history(t, t->step ? (t->step - 1) / t->per_epoch + 1 : 0) : st;
 }
 
-static cg_status one_step(run *r, const cg_batch *b, cg_mlp_gan_stats *ds)
+static void free_run(void *self)
 {
-    cg_ctx *ctx = &r->ctx;
-    int nz = r->m.a.nz;
-    cg_tensor *x = cg_wrap(ctx, (real *)b->x, CG_SHAPE(b->n, r->m.a.npix));
-    cg_tensor *z1 = cg_new(ctx, CG_SHAPE(b->n, nz)), *z2 = cg_new(ctx, CG_SHAPE(b->n, nz));
-    if (!x || !z1 || !z2)
-        return fail(r, ctx->err, "%s", ctx->errmsg);
-    cg_mlp_gan_noise(&r->m, &r->noise, z1->data, z1->n);
-    cg_mlp_gan_noise(&r->m, &r->noise, z2->data, z2->n);
-    cg_status st = cg_mlp_gan_step(ctx, &r->m, &r->adam_d, &r->adam_g, x, z1, z2, &r->drop, ds);
-    if (st != CG_OK)
-        return fail(r, st, "%s", ctx->errmsg);
-    return CG_OK;
-}
-
-cg_status cg_mlp_gan_train(const cg_train_opts *o, const cg_mlp_gan_opts *mo,
-                           cg_mlp_gan_result *res, char *err, size_t errlen)
-{
-    memset(res, 0, sizeof *res);
-    res->epoch = res->first = (cg_mlp_gan_stats){NAN, NAN, NAN, NAN};
-    run R = {.o = o, .err = err, .errlen = errlen};
-    run *r = &R;
-    err[0] = '\0';
-    cg_metrics log = {0};
-    cg_progress prog;
-    int progressing = 0;
-    cg_status st = open_all(r, mo);
-    if (st != CG_OK)
-        goto done;
-    int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = cg_run_total_steps(o, per_epoch);
-    int64_t first = 1;
-    char why[1024];
-    if (o->resume && (st = resume(r, &first)) != CG_OK)
-        goto done;
-    if (o->out_dir) {
-        st = cg_run_open_log(&log, o, first, why, sizeof why);
-        if (st != CG_OK) {
-            fail(r, st, "%s", why);
-            goto done;
-        }
-    }
-    if (!o->quiet)
-        fprintf(stderr, "mlp-gan: %s, %lld images of %d pixels, batch %lld, %lld steps per "
-                "epoch; z %d (%s), hidden %d, %lld parameters\n", r->ds.name,
-                (long long)r->ds.count, r->m.a.npix, (long long)o->batch, (long long)per_epoch,
-                r->m.a.nz, r->m.a.noise_normal ? "normal" : "uniform", r->m.a.hidden,
-                (long long)cg_params_count(&r->m.p));
-    cg_progress_begin(&prog, total, per_epoch,
-                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
-                                         .start_step = first - 1, .unit = "img"});
-    progressing = 1;
-    cg_train_catch_signals();
-    int first_epoch_seen = 0;
-    for (int64_t s = first; s <= total; s++) {
-        cg_batch b;
-        cg_loader_next(r->loader, &b);
-        cg_mlp_gan_stats ds;
-        if ((st = one_step(r, &b, &ds)) != CG_OK)
-            break;
-        int64_t epoch = b.epoch + 1;
-        if (!isfinite(ds.loss_d) || !isfinite(ds.loss_g)) {
-            st = fail(r, CG_ERR_NUMERIC, "step %lld (epoch %lld): loss_D = %g, loss_G = %g: "
-                      "training diverged; stopped without saving this step", (long long)s,
-                      (long long)epoch, ds.loss_d, ds.loss_g);
-            break;
-        }
-        r->sum[0] += ds.loss_d;
-        r->sum[1] += ds.loss_g;
-        r->sum[2] += ds.d_x;
-        r->sum[3] += ds.d_g_z;
-        r->sum_n++;
-        res->steps = s;
-        cg_progress_update(&prog, s, epoch, b.n, "loss_D", ds.loss_d, "loss_G", ds.loss_g,
-                           "D(x)", ds.d_x, "D(G(z))", ds.d_g_z, (const char *)NULL);
-        cg_metrics_write(&log, s, epoch, b.n, "loss_D", ds.loss_d, "loss_G", ds.loss_g, "D_x",
-                         ds.d_x, "D_G_z", ds.d_g_z, (const char *)NULL);
-        if (b.last_in_epoch) {
-            epoch_means(r, &res->epoch);
-            if (!first_epoch_seen++)
-                res->first = res->epoch;
-            res->epochs_done = epoch;
-            cg_metrics_write(&log, s, epoch, 0, "epoch_loss_D", res->epoch.loss_d,
-                             "epoch_loss_G", res->epoch.loss_g, "epoch_D_x", res->epoch.d_x,
-                             "epoch_D_G_z", res->epoch.d_g_z, (const char *)NULL);
-            printf("Epoch %03lld | Avg Losses >> G/D %.4f/%.4f [D-Real: %.4f D-Fake: "
-                       "%.4f]\n", (long long)epoch, res->epoch.loss_g, res->epoch.loss_d,
-                       res->epoch.d_x, res->epoch.d_g_z);
-            fflush(stdout);
-            r->sum[0] = r->sum[1] = r->sum[2] = r->sum[3] = 0;
-            r->sum_n = 0;
-        }
-        if (cg_metrics_failed(&log, NULL, 0)) {
-            /* the log cannot be written (a full disk): the checkpoint first */
-            int saved = o->out_dir && save(r, s, epoch) == CG_OK;
-            st = cg_run_log_failed(err, errlen, "mlp-gan", o, &log, s, saved);
-            break;
-        }
-        if (!o->out_dir)
-            continue;
-        int end = s == total || cg_train_signal();
-        if (b.last_in_epoch) {
-            char name[32];
-            snprintf(name, sizeof name, "epoch_%03lld.png", (long long)epoch);
-            if ((st = write_grid(r, name)) != CG_OK)
-                break;
-        }
-        if (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0))
-            if ((st = save(r, s, epoch)) != CG_OK)
-                break;
-        if (end && (st = write_grid(r, "samples.png")) != CG_OK)
-            break;
-        if (cg_train_signal())
-            break;
-    }
-    int sig = cg_train_signal();
-    cg_train_release_signals();
-    if (st == CG_OK && sig) {
-        st = fail(r, CG_ERR_STATE, "interrupted by %s after step %lld%s%s%s",
-                  sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps,
-                  o->out_dir ? ": checkpoint saved in " : " (no --out: nothing saved)",
-                  o->out_dir ? o->out_dir : "",
-                  o->out_dir ? "; continue with the same command and --resume" : "");
-        res->interrupted = sig;
-    }
-    if (st == CG_OK && o->out_dir)
-        st = draw_history(r, res->steps ? (res->steps - 1) / per_epoch + 1 : 0);
-done:
-    if (progressing)
-        cg_progress_end(&prog);
-    /* a run that got this far has its checkpoint of the last step */
-    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
-        st = cg_run_log_failed(err, errlen, "mlp-gan", o, &log, res->steps, 1);
-    cg_loader_close(r->loader);
-    cg_dataset_free(&r->ds);
+    mlp_gan_run *r = self;
     cg_mlp_gan_free(&r->m);
-    cg_ctx_free(&r->ctx);
     free(r->fixed_z);
-    return st;
 }
+
+#define F(field) offsetof(mlp_gan_flags, field)
+static const cg_flag flags[] = {
+    {"z-size", CG_FLAG_INT, F(z_size), "20", 1, 4096, "N", "latent size", NULL},
+    {"hidden", CG_FLAG_INT, F(hidden), "100", 1, 65536, "N", "hidden layer width", NULL},
+    {"noise", CG_FLAG_CHOICE, F(noise), "uniform", 0, 0, "uniform|normal",
+     "z drawn from U[-1, 1] or N(0, 1)", NULL},
+};
+#undef F
+
+const cg_model_kind cg_kind_mlp_gan = {
+    .name = "mlp-gan", .title = "MLP GAN",
+    .summary = "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST",
+    .batch = 64, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .shared = "data data-dir",
+    .flags = flags, .nflags = sizeof flags / sizeof flags[0],
+    .settings_size = sizeof(mlp_gan_flags), .state_size = sizeof(mlp_gan_run),
+    .build = build, .describe = describe, .step = step, .epoch_end = epoch_end,
+    .on_save = on_save, .finish = finish, .free = free_run,
+    .files = "samples: %s/samples.png (fixed z), per epoch %s/epoch_NNN.png, selected epochs "
+             "%s/epochs.png; curves: %s/losses.png, %s/d_outputs.png; weights: "
+             "%s/G.safetensors, %s/D.safetensors",
+};
