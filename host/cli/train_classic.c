@@ -1,6 +1,6 @@
 /*
  * train_classic.c: what `cugen train` prints and writes for the classical
- * models that run their own loops (gmm, rbm, gauss-init-gan, classifier),
+ * models that run their own loops (gmm, gauss-init-gan, classifier),
  * and their kinds in the registry with their flag tables.
  */
 #include <math.h>
@@ -59,52 +59,6 @@ static int run_gmm(const cg_train_opts *o, const void *settings)
                 "\"box_loglik_test\": %s, \"box_test_outside\": %d}\n", k, r.iterations,
                 r.converged ? "true" : "false", J(r.ll_train), J(r.ll_test), J(r.box_train),
                 J(r.box_test), r.box_test_outside);
-        fclose(f);
-    }
-    return 0;
-}
-
-typedef struct {
-    int64_t hidden, k;
-    int pcd;
-    int64_t gibbs, ais_betas, ais_runs;
-} rbm_flags;
-
-static int run_rbm(const cg_train_opts *o, const void *settings)
-{
-    const rbm_flags *fl = settings;
-    cg_rbm_opts ro = {.hidden = (int)fl->hidden, .k = (int)fl->k, .pcd = fl->pcd,
-                      .gibbs = (int)fl->gibbs, .ais_betas = (int)fl->ais_betas,
-                      .ais_runs = (int)fl->ais_runs};
-    cg_rbm_result r;
-    char err[1024];
-    cg_status st = cg_rbm_train(o, &ro, &r, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
-        return r.interrupted ? 128 + r.interrupted : exit_code(st);
-    }
-    printf("\nRBM (%d hidden units, %s-%d): %lld steps, %lld epochs complete\n", ro.hidden,
-           ro.pcd ? "PCD" : "CD", ro.k, (long long)r.steps, (long long)r.epochs_done);
-    printf("  reconstruction error per image: %.4f in the first epoch, %.4f in the last\n",
-           r.recon_first, r.recon_last);
-    printf("  AIS (%d temperatures, %d runs): log Z = %.4f  (-3 / +3 standard errors: %.4f / "
-           "%.4f; base model %.4f)\n", ro.ais_betas, ro.ais_runs, r.logz, r.logz_lo, r.logz_hi,
-           r.logz_base);
-    printf("  average log-likelihood per image (nats): test %.4f, train %.4f (independent "
-           "pixels: test %.4f)\n", r.ll_test, r.ll_train, r.ll_test_base);
-    if (o->out_dir)
-        printf("  samples: %s/samples.png (%d Gibbs steps), %s/chains.png; weights "
-               "%s/rbm.safetensors\n", o->out_dir, ro.gibbs, o->out_dir, o->out_dir);
-    FILE *f = open_result(o);
-    if (f) {
-        fprintf(f, "{\"model\": \"rbm\", \"hidden\": %d, \"k\": %d, \"pcd\": %s, \"steps\": "
-                "%lld, \"epochs\": %lld, \"recon_first\": %s, \"recon_last\": %s, \"ais_logz\": "
-                "%s, \"ais_logz_lo\": %s, \"ais_logz_hi\": %s, \"loglik_test\": %s, "
-                "\"loglik_train\": %s, \"loglik_test_base\": %s}\n", ro.hidden, ro.k,
-                ro.pcd ? "true" : "false",
-                (long long)r.steps, (long long)r.epochs_done, J(r.recon_first),
-                J(r.recon_last), J(r.logz), J(r.logz_lo), J(r.logz_hi), J(r.ll_test),
-                J(r.ll_train), J(r.ll_test_base));
         fclose(f);
     }
     return 0;
@@ -215,23 +169,6 @@ const cg_model_kind cli_kind_gmm = {
     .steps = 200, .batch = 500, .lr = 1, .ignores = "lr batch", .flags = gmm_table,
     .nflags = 1,
     .settings_size = sizeof(gmm_flags), .run = run_gmm};
-
-static const cg_flag rbm_table[] = {
-    {"hidden", CG_FLAG_INT, F(rbm_flags, hidden), "200", 1, 65536, "N", "hidden units", NULL},
-    {"k", CG_FLAG_INT, F(rbm_flags, k), "1", 1, 1000, "N", "Gibbs steps of CD-k", NULL},
-    {"pcd", CG_FLAG_BOOL, F(rbm_flags, pcd), NULL, 0, 0, NULL,
-     "persistent contrastive divergence (chains kept across updates)", NULL},
-    {"gibbs", CG_FLAG_INT, F(rbm_flags, gibbs), "1000", 1, 1e7, "N",
-     "Gibbs steps of the sample chains", NULL},
-    {"ais-betas", CG_FLAG_INT, F(rbm_flags, ais_betas), "10000", 3, 1e7, "N",
-     "AIS temperatures", NULL},
-    {"ais-runs", CG_FLAG_INT, F(rbm_flags, ais_runs), "100", 2, 100000, "N", "AIS runs", NULL},
-};
-const cg_model_kind cli_kind_rbm = {
-    .name = "rbm", .title = "RBM",
-    .summary = "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS",
-    .batch = 64, .lr = 0.05, .checkpoints = 1, .ckpt_every = 1000, .shared = "data data-dir",
-    .flags = rbm_table, .nflags = 6, .settings_size = sizeof(rbm_flags), .run = run_rbm};
 
 static const cg_flag gauss_init_table[] = {
     {"z-size", CG_FLAG_INT, F(gauss_init_flags, z_size), "4", 1, 4096, "N", "input size",

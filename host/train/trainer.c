@@ -202,6 +202,15 @@ static cg_status open_all(cg_trainer *t, void *self)
                                                       "loader.rng_offset"};
     for (int i = 0; i < X_MODEL; i++)
         add_value(t, loader_names[i], 0, NULL, NULL);
+    /* the loader first, so that build knows the run's length; a batch larger
+     * than the data set is refused after build, whose flag errors come first */
+    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
+    if (t->ds.count >= o->batch) {
+        if ((st = cg_loader_open(&t->loader, &t->ds, &lo, why, sizeof why)) != CG_OK)
+            return cg_trainer_fail(t, st, "%s", why);
+        t->per_epoch = cg_loader_batches_per_epoch(t->loader);
+        t->total = cg_run_total_steps(o, t->per_epoch);
+    }
     if ((st = t->kind->build(t, self)) != CG_OK)
         return st;
     if (!t->params)
@@ -209,9 +218,6 @@ static cg_status open_all(cg_trainer *t, void *self)
     if (t->ds.count < o->batch)
         return cg_trainer_fail(t, CG_ERR_ARG, "--batch %lld is larger than the data set "
                                "(%lld images)", (long long)o->batch, (long long)t->ds.count);
-    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
-    if ((st = cg_loader_open(&t->loader, &t->ds, &lo, why, sizeof why)) != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why);
     t->cs = (cg_ckpt_state){.seed = o->seed, .extra = t->extra, .nextra = t->nextra,
                             .ema = t->ema, .settings = o->settings};
     return CG_OK;
@@ -420,8 +426,6 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
     cg_status st = open_all(t, self);
     if (st != CG_OK)
         return st;
-    t->per_epoch = cg_loader_batches_per_epoch(t->loader);
-    t->total = cg_run_total_steps(o, t->per_epoch);
     int lo, hi;
     order_settings(t, &lo, &hi);
     if (o->resume && t->kind->resume_check) {

@@ -203,27 +203,6 @@ cg_status cg_rbm_ais(cg_ctx *ctx, cg_rbm *m, const cg_rbm_ais_opts *ao, cg_rng *
                      double *logz, double *logz_lo, double *logz_hi, char *err,
                      size_t errlen);
 
-typedef struct {
-    int hidden, k, pcd, gibbs, ais_betas, ais_runs;
-} cg_rbm_opts;
-
-typedef struct {
-    int64_t steps, epochs_done;
-    int interrupted;                  /* SIGINT / SIGTERM caught (checkpoint saved) */
-    double recon_first, recon_last;   /* mean squared reconstruction error per image,
-                                       * first and last epoch of this process */
-    double logz, logz_lo, logz_hi;    /* AIS */
-    double ll_test, ll_train;         /* mean log-likelihood per image (nats), AIS log Z */
-    double logz_base;                 /* log Z of the independent-pixel base model */
-    double ll_test_base;              /* that model's test log-likelihood per image */
-} cg_rbm_result;
-
-/* `cugen train rbm`: binarized Fashion-MNIST (pixel >= 128), SGD with
- * momentum, per-epoch reconstruction error, checkpoints and --resume, Gibbs
- * samples, AIS. */
-cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_result *res,
-                       char *err, size_t errlen);
-
 /* ---- a GAN generator initialised to be Gaussian ----------------------------------
  * The "useless trick" notebook: a tanh MLP z (nin) -> fc1 -> tanh -> fc2 ->
  * tanh -> fc3 -> x (nout), z ~ N(0, I). fc1 and fc2 are drawn so that 95% of

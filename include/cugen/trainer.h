@@ -32,7 +32,7 @@
 #include "cugen/train.h"
 
 /* ---- named scalars ------------------------------------------------------- */
-#define CG_SCALARS_MAX 8
+#define CG_SCALARS_MAX 16
 typedef struct {
     int n;
     const char *name[CG_SCALARS_MAX];  /* static strings: metric names (loss_D, test_elbo) */
@@ -117,8 +117,11 @@ typedef struct cg_model_kind {
     int test_split;         /* open the test split too (the training split when there is none) */
     int real_grid;          /* write real.png, a batch of the data, on a fresh start */
     /* Build and initialise the model on t->o->device with its optimizers,
-     * from t->settings and the data set (t->ds); then declare its
-     * parameters and checkpoint state (cg_trainer_params, _keep, _setting). */
+     * from t->settings and the data set (t->ds; t->per_epoch and t->total
+     * are known, a schedule over the run, unless --batch is larger than
+     * the data set, which is refused once build returns); then
+     * declare its parameters and checkpoint state (cg_trainer_params,
+     * _keep, _setting). */
     cg_status (*build)(cg_trainer *t, void *self);
     /* optional: before --resume loads the checkpoint at path: refuse a run
      * this version cannot continue, with a better message than the generic

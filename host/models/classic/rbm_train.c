@@ -1,10 +1,10 @@
 /*
- * rbm_train.c: `cugen train rbm`: an RBM on binarized Fashion-MNIST (a pixel
- * is on when >= 128), trained by CD-k or PCD with SGD and momentum; per epoch
- * the reconstruction error; at the end Gibbs samples, log Z by AIS and the
- * test log-likelihood. The visible biases start at the log-odds of the
- * pixels' training frequencies (Hinton's guide), which is also AIS's base
- * model.
+ * rbm_train.c: `cugen train rbm` as the trainer runs it: an RBM on binarized
+ * Fashion-MNIST (a pixel is on when >= 128), trained by CD-k or PCD with SGD
+ * and momentum; per epoch the reconstruction error; at the end Gibbs
+ * samples, log Z by AIS and the test log-likelihood. The visible biases
+ * start at the log-odds of the pixels' training frequencies (Hinton's
+ * guide), which is also AIS's base model.
  *
  *   DIR/samples.png   64 chains after --gibbs steps from base-rate noise:
  *                     p(v | h) of the last step
@@ -15,12 +15,17 @@
  *   DIR/metrics.jsonl every step: recon (squared error per image); per epoch
  *                     its mean; at the end log Z and the log-likelihoods
  *
+ * The CD update is not a gradient of the tape: the step hook computes it
+ * (cg_rbm_cd_step) and SGD's step count is the checkpoint's optim_t.
+ *
  * Random streams of the seed: 1 the weights, 3 the Gibbs sampling of
- * training, 4 the sample chains, 5 AIS; the loader has its own.
+ * training, 4 the sample chains, 5 AIS, 6 the persistent chains' start;
+ * the loader has its own.
+ *
+ * Not for: the machine, CD and AIS (rbm.c), the loop (host/train/trainer.c).
  */
 #include <math.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,34 +34,33 @@
 #include "cugen/data.h"
 #include "cugen/io.h"
 #include "cugen/tape.h"
+#include "cugen/trainer.h"
 
 #define N_CHAINS 64
 #define CHAIN_ROWS 8
 #define CHAIN_COLS 10
 #define EVAL_MAX 10000   /* images of each split whose log-likelihood is averaged */
+#define STREAM_INIT 1
+#define STREAM_GIBBS 3
+#define STREAM_SAMPLES 4
+#define STREAM_AIS 5
+#define STREAM_CHAINS 6
 
 typedef struct {
-    const cg_train_opts *o;
-    const cg_rbm_opts *ro;
-    cg_dataset train, test;
-    cg_loader *loader;
-    cg_rbm m;
-    cg_ctx ctx;
-    real *base;      /* (V) log-odds of the training pixels */
-    char *err;
-    size_t errlen;
-} run;
+    int64_t hidden, k;
+    int pcd;
+    int64_t gibbs, ais_betas, ais_runs;
+} rbm_flags;
 
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cg_status fail(run *r, cg_status st, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cg_run_vfail(r->err, r->errlen, "rbm", st, fmt, ap);
-    va_end(ap);
-    return st;
-}
+typedef struct {
+    cg_rbm m;
+    cg_sgd sgd;
+    cg_rng gibbs;
+    real *base;                  /* (V) log-odds of the training pixels */
+    cg_kept_double sum;          /* reconstruction errors of the epoch so far */
+    int64_t nsum;
+    double recon_first, recon_last;  /* epoch means, first and last of this process */
+} rbm_run;
 
 static void binarize_u8(const uint8_t *px, real *out, int64_t n)
 {
@@ -64,47 +68,122 @@ static void binarize_u8(const uint8_t *px, real *out, int64_t n)
         out[i] = px[i] >= 128 ? 1 : 0;
 }
 
-static cg_status open_all(run *r)
+/* the persistent chains start at base-rate noise */
+static void init_chains(rbm_run *r, uint64_t seed)
 {
-    const cg_train_opts *o = r->o;
+    cg_rng c0;
+    cg_rng_init(&c0, seed, STREAM_CHAINS);
+    int V = r->m.nv;
+    for (int b = 0; b < r->m.chains->shape[0]; b++)
+        for (int i = 0; i < V; i++) {
+            real u;
+            cg_rng_uniform(&c0, &u, 1);
+            r->m.chains->data[(int64_t)b * V + i] =
+                u < 1 / (1 + exp(-(double)r->base[i])) ? 1 : 0;
+        }
+}
+
+static cg_status build(cg_trainer *t, void *self)
+{
+    rbm_run *r = self;
+    const rbm_flags *f = t->settings;
+    const cg_train_opts *o = t->o;
     char why[1024];
-    cg_data_spec spec = {.name = o->data ? o->data : "fashion-mnist", .dir = o->data_dir};
-    cg_status st = cg_dataset_open(&spec, &r->train, why, sizeof why);
+    int V = t->ds.channels * t->ds.height * t->ds.width;
+    cg_status st = cg_rbm_build(&r->m, V, (int)f->hidden, f->pcd ? (int)o->batch : 0, why,
+                                sizeof why);
     if (st != CG_OK)
-        return fail(r, st, "%s", why);
-    spec.split = "test";
-    if ((st = cg_dataset_open(&spec, &r->test, why, sizeof why)) != CG_OK)
-        return fail(r, st, "test split: %s", why);
-    int V = r->train.channels * r->train.height * r->train.width;
-    if (r->train.count < o->batch)
-        return fail(r, CG_ERR_ARG, "--batch %lld is larger than the data set (%lld images)",
-                    (long long)o->batch, (long long)r->train.count);
-    if ((st = cg_rbm_build(&r->m, V, r->ro->hidden, r->ro->pcd ? (int)o->batch : 0, why,
-                           sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
-    cg_rbm_init(&r->m, o->seed, 1);
-    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
-    if ((st = cg_loader_open(&r->loader, &r->train, &lo, why, sizeof why)) != CG_OK)
-        return fail(r, st, "%s", why);
-    if ((st = cg_ctx_init(&r->ctx)) != CG_OK)
-        return fail(r, st, "out of memory");
+        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
+    cg_rbm_init(&r->m, o->seed, STREAM_INIT);
     r->base = malloc(sizeof(real) * (size_t)V);
     if (!r->base)
-        return fail(r, CG_ERR_NOMEM, "out of memory");
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     /* base rates with add-one smoothing, so no pixel has log-odds +-inf */
     for (int i = 0; i < V; i++) {
         int64_t on = 0;
-        for (int64_t k = 0; k < r->train.count; k++)
-            on += r->train.pixels[k * V + i] >= 128;
-        double p = (on + 1.0) / (r->train.count + 2.0);
+        for (int64_t k = 0; k < t->ds.count; k++)
+            on += t->ds.pixels[k * V + i] >= 128;
+        double p = (on + 1.0) / (t->ds.count + 2.0);
         r->base[i] = (real)log(p / (1 - p));
         r->m.vb->data[i] = r->base[i];
     }
+    if (r->m.chains)
+        init_chains(r, o->seed);
+    /* SGD with momentum 0.5 (Hinton's guide for the start of training) */
+    cg_sgd_init(&r->sgd, o->lr, 0.5, 0.0, 0.0, 0);
+    cg_rng_init(&r->gibbs, o->seed, STREAM_GIBBS);
+    r->recon_first = r->recon_last = NAN;
+    cg_trainer_params(t, &r->m.p, &r->sgd.t, NULL);
+    cg_trainer_keep(t, "rng.gibbs", (int64_t *)&r->gibbs.offset);
+    cg_trainer_keep(t, "epoch.sum_recon", &r->sum.bits);
+    cg_trainer_keep(t, "epoch.steps", &r->nsum);
+    cg_trainer_setting(t, "run.hidden", r->m.nh, NULL);
+    cg_trainer_setting(t, "run.k", f->k, NULL);
+    cg_trainer_setting(t, "run.pcd", f->pcd, NULL);
+    cg_trainer_setting(t, "run.batch", o->batch, NULL);
     return CG_OK;
 }
 
+static void describe(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    const rbm_flags *f = t->settings;
+    snprintf(buf, len, "binarized, %d hidden units, %s-%lld", ((rbm_run *)self)->m.nh,
+             f->pcd ? "PCD" : "CD", (long long)f->k);
+}
+
+static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out)
+{
+    (void)x;
+    rbm_run *r = self;
+    const rbm_flags *f = t->settings;
+    cg_ctx *ctx = &t->ctx;
+    cg_tensor *v = cg_new(ctx, CG_SHAPE(b->n, r->m.nv));
+    if (!v)
+        return ctx->err;
+    for (int64_t i = 0; i < v->n; i++)
+        v->data[i] = b->x[i] > 0 ? 1 : 0;  /* x = px / 127.5 - 1 > 0  <=>  px >= 128 */
+    double recon;
+    cg_status st = cg_rbm_cd_step(ctx, &r->m, &r->sgd, v, (int)f->k,
+                                  r->m.chains ? r->m.chains->data : NULL, &r->gibbs, &recon);
+    recon /= b->n;
+    cg_scalars_put(out, "recon", recon);
+    r->sum.d += recon;
+    r->nsum++;
+    return st;
+}
+
+static void note_recon(rbm_run *r, double mean)
+{
+    if (isnan(r->recon_first))
+        r->recon_first = mean;
+    r->recon_last = mean;
+}
+
+static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out)
+{
+    rbm_run *r = self;
+    double mean = r->sum.d / (double)r->nsum;
+    cg_scalars_put(out, "epoch_recon", mean);
+    printf("Epoch %03lld | reconstruction error %.4f per image (squared, %d pixels)\n",
+           (long long)epoch, mean, r->m.nv);
+    fflush(stdout);
+    note_recon(r, mean);
+    r->sum.d = 0;
+    r->nsum = 0;
+    return CG_OK;
+}
+
+static cg_status on_save(cg_trainer *t, void *self)
+{
+    char path[4096], why[1024];
+    cg_trainer_path(t, path, sizeof path, "rbm.safetensors");
+    cg_status st = cg_weights_save(path, &((rbm_run *)self)->m.p, why, sizeof why);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
+}
+
 /* Mean log p*(v) over the first EVAL_MAX images of d. */
-static cg_status mean_log_pstar(run *r, const cg_dataset *d, double *out)
+static cg_status mean_log_pstar(cg_trainer *t, rbm_run *r, const cg_dataset *d, double *out)
 {
     enum { CH = 500 };
     int V = r->m.nv;
@@ -114,15 +193,15 @@ static cg_status mean_log_pstar(run *r, const cg_dataset *d, double *out)
     if (!v || !lp) {
         free(v);
         free(lp);
-        return fail(r, CG_ERR_NOMEM, "out of memory");
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     }
     double sum = 0;
     cg_status st = CG_OK;
     for (int64_t at = 0; at < n && st == CG_OK; at += CH) {
         int k = (int)(n - at < CH ? n - at : CH);
         binarize_u8(d->pixels + at * V, v, (int64_t)k * V);
-        if ((st = cg_rbm_log_pstar(&r->ctx, &r->m, v, k, lp)) != CG_OK)
-            fail(r, st, "%s", r->ctx.errmsg);
+        if ((st = cg_rbm_log_pstar(&t->ctx, &r->m, v, k, lp)) != CG_OK)
+            cg_trainer_fail(t, st, "%s", t->ctx.errmsg);
         for (int i = 0; i < k; i++)
             sum += lp[i];
     }
@@ -133,19 +212,19 @@ static cg_status mean_log_pstar(run *r, const cg_dataset *d, double *out)
 }
 
 /* samples.png and chains.png: N_CHAINS Gibbs chains from base-rate noise. */
-static cg_status draw_samples(run *r, int gibbs)
+static cg_status draw_samples(cg_trainer *t, rbm_run *r, int gibbs)
 {
-    const int V = r->m.nv, C = r->train.channels, H = r->train.height, W = r->train.width;
+    const int V = r->m.nv, C = t->ds.channels, H = t->ds.height, W = t->ds.width;
     real *v = malloc(sizeof(real) * N_CHAINS * (size_t)V);
     real *p0 = malloc(sizeof(real) * (size_t)V);
     real *grid = malloc(sizeof(real) * CHAIN_ROWS * CHAIN_COLS * (size_t)V);
     real *last = malloc(sizeof(real) * N_CHAINS * (size_t)V);
     if (!v || !p0 || !grid || !last) {
         free(v), free(p0), free(grid), free(last);
-        return fail(r, CG_ERR_NOMEM, "out of memory");
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     }
     cg_rng rng;
-    cg_rng_init(&rng, r->o->seed, 4);
+    cg_rng_init(&rng, t->o->seed, STREAM_SAMPLES);
     for (int i = 0; i < V; i++)
         p0[i] = (real)(1 / (1 + exp(-(double)r->base[i])));
     for (int c = 0; c < N_CHAINS; c++)
@@ -157,7 +236,7 @@ static cg_status draw_samples(run *r, int gibbs)
     for (int j = 1; j < CHAIN_COLS; j++)
         if (at[j] <= at[j - 1])
             at[j] = at[j - 1] + 1;
-    cg_ctx *ctx = &r->ctx;
+    cg_ctx *ctx = &t->ctx;
     cg_status st = CG_OK;
     int prev = cg_set_grad(ctx, 0);
     for (int s = 0; s <= at[CHAIN_COLS - 1] && st == CG_OK; s++) {
@@ -172,7 +251,7 @@ static cg_status draw_samples(run *r, int gibbs)
                 cg_rbm_bernoulli(&rng, ph->data, h->data, h->n);
             pv = cg_rbm_visible_probs(ctx, &r->m, h, 1, NULL);
             if (!pv) {
-                st = fail(r, ctx->err, "%s", ctx->errmsg);
+                st = cg_trainer_fail(t, ctx->err, "%s", ctx->errmsg);
                 break;
             }
             show = pv->data;
@@ -193,276 +272,121 @@ static cg_status draw_samples(run *r, int gibbs)
     if (st == CG_OK) {
         for (int64_t i = 0; i < N_CHAINS * (int64_t)V; i++)
             last[i] = 2 * last[i] - 1;
-        snprintf(path, sizeof path, "%s/samples.png", r->o->out_dir);
+        cg_trainer_path(t, path, sizeof path, "samples.png");
         st = cg_png_write_grid(path, last, N_CHAINS, C, H, W, 8, why, sizeof why);
         if (st == CG_OK) {
-            snprintf(path, sizeof path, "%s/chains.png", r->o->out_dir);
+            cg_trainer_path(t, path, sizeof path, "chains.png");
             st = cg_png_write_grid(path, grid, CHAIN_ROWS * CHAIN_COLS, C, H, W, CHAIN_COLS,
                                    why, sizeof why);
         }
         if (st != CG_OK)
-            fail(r, st, "%s", why);
+            cg_trainer_fail(t, st, "%s", why);
     }
     free(v), free(p0), free(grid), free(last);
     return st;
 }
 
-static cg_status evaluate(run *r, cg_rbm_result *res, cg_metrics *log)
+/* log Z by AIS and the log-likelihoods per image into out */
+static cg_status evaluate(cg_trainer *t, rbm_run *r, cg_scalars *out)
 {
-    const cg_rbm_opts *ro = r->ro;
+    const rbm_flags *f = t->settings;
     cg_rng rng;
-    cg_rng_init(&rng, r->o->seed, 5);
-    cg_rbm_ais_opts ao = {.nbetas = ro->ais_betas, .runs = ro->ais_runs, .base = r->base};
+    cg_rng_init(&rng, t->o->seed, STREAM_AIS);
+    cg_rbm_ais_opts ao = {.nbetas = (int)f->ais_betas, .runs = (int)f->ais_runs,
+                          .base = r->base};
     char why[512];
-    double t0 = cg_monotonic_seconds();
-    cg_status st = cg_rbm_ais(&r->ctx, &r->m, &ao, &rng, &res->logz, &res->logz_lo,
-                              &res->logz_hi, why, sizeof why);
+    double t0 = cg_monotonic_seconds(), logz, lo, hi;
+    cg_status st = cg_rbm_ais(&t->ctx, &r->m, &ao, &rng, &logz, &lo, &hi, why, sizeof why);
     if (st != CG_OK)
-        return fail(r, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
+        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
     double lp_test, lp_train;
-    if ((st = mean_log_pstar(r, &r->test, &lp_test)) != CG_OK ||
-        (st = mean_log_pstar(r, &r->train, &lp_train)) != CG_OK)
+    if ((st = mean_log_pstar(t, r, &t->test, &lp_test)) != CG_OK ||
+        (st = mean_log_pstar(t, r, &t->ds, &lp_train)) != CG_OK)
         return st;
-    res->ll_test = lp_test - res->logz;
-    res->ll_train = lp_train - res->logz;
-    res->logz_base = 0;
+    double logz_base = 0;
     for (int i = 0; i < r->m.nv; i++)
-        res->logz_base += log1p(exp((double)r->base[i]));
+        logz_base += log1p(exp((double)r->base[i]));
     /* the independent-pixel base model on the same test images, for scale */
     int V = r->m.nv;
-    int64_t n = r->test.count < EVAL_MAX ? r->test.count : EVAL_MAX;
+    int64_t n = t->test.count < EVAL_MAX ? t->test.count : EVAL_MAX;
     double on = 0;
     for (int64_t k = 0; k < n; k++)
         for (int i = 0; i < V; i++)
-            if (r->test.pixels[k * V + i] >= 128)
+            if (t->test.pixels[k * V + i] >= 128)
                 on += r->base[i];
-    res->ll_test_base = on / (double)n - res->logz_base;
-    if (!r->o->quiet)
+    if (!t->o->quiet)
         fprintf(stderr, "rbm: AIS with %d temperatures and %d runs took %.1f s\n", ao.nbetas,
                 ao.runs, cg_monotonic_seconds() - t0);
-    cg_metrics_write(log, res->steps, res->epochs_done, 0, "ais_logz", res->logz,
-                     "ais_logz_lo", res->logz_lo, "ais_logz_hi", res->logz_hi, "loglik_test",
-                     res->ll_test, "loglik_train", res->ll_train, "loglik_test_base",
-                     res->ll_test_base, (const char *)NULL);
+    cg_scalars_put(out, "ais_logz", logz);
+    cg_scalars_put(out, "ais_logz_lo", lo);
+    cg_scalars_put(out, "ais_logz_hi", hi);
+    cg_scalars_put(out, "loglik_test", lp_test - logz);
+    cg_scalars_put(out, "loglik_train", lp_train - logz);
+    cg_scalars_put(out, "loglik_test_base", on / (double)n - logz_base);
+    cg_scalars_put(out, "logz_base", logz_base);
     return CG_OK;
 }
 
-enum { X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_GIBBS, X_SUM, X_NSUM, X_HIDDEN, X_K,
-       X_PCD, X_BATCH, X_COUNT };
-#define X_FIRST_FLAG X_HIDDEN
-
-typedef struct {
-    double sum;      /* reconstruction errors of the epoch so far */
-    int64_t nsum;
-} epoch_sums;
-
-static void ckpt_fill(run *r, cg_ckpt_int *x, const cg_rng *gibbs, const epoch_sums *e)
+/* The reconstruction error of the first and last epoch (the last one may
+ * be a part), AIS, the pictures */
+static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
 {
-    static const char *const names[X_COUNT] = {
-        "loader.epoch", "loader.index", "loader.rng_offset", "rng.gibbs", "epoch.sum_recon",
-        "epoch.steps", "run.hidden", "run.k", "run.pcd", "run.batch"};
-    cg_loader_state ls = cg_loader_get_state(r->loader);
-    int64_t bits;
-    memcpy(&bits, &e->sum, sizeof bits);
-    const int64_t v[X_COUNT] = {ls.epoch, ls.index, (int64_t)ls.rng_offset,
-                                (int64_t)gibbs->offset, bits, e->nsum, r->m.nh, r->ro->k,
-                                r->ro->pcd, r->o->batch};
-    for (int i = 0; i < X_COUNT; i++) {
-        x[i].name = names[i];
-        x[i].value = v[i];
-    }
-}
-
-static cg_status save(run *r, const cg_sgd *sgd, const cg_rng *gibbs, const epoch_sums *e,
-                      int64_t step, int64_t epoch)
-{
-    cg_ckpt_int x[X_COUNT];
-    ckpt_fill(r, x, gibbs, e);
-    cg_ckpt_state cs = {.step = step, .epoch = epoch, .seed = r->o->seed, .optim_t = sgd->t,
-                        .extra = x, .nextra = X_COUNT};
-    char why[1024];
-    cg_status st = cg_ckpt_save_dir(r->o->out_dir, &r->m.p, &cs, why, sizeof why);
-    if (st != CG_OK)
-        return fail(r, st, "checkpoint at step %lld: %s", (long long)step, why);
-    return CG_OK;
-}
-
-static cg_status resume(run *r, cg_sgd *sgd, cg_rng *gibbs, epoch_sums *e, int64_t *first)
-{
-    cg_ckpt_int x[X_COUNT];
-    ckpt_fill(r, x, gibbs, e);
-    cg_ckpt_state cs = {.seed = r->o->seed, .extra = x, .nextra = X_COUNT};
-    cg_status st = cg_run_resume(r->o, "rbm", &r->m.p, &cs, X_FIRST_FLAG, X_COUNT, NULL, first,
-                                 r->err, r->errlen);
-    if (st != CG_OK)
-        return st;
-    if ((st = cg_run_restore_loader(r->loader, x[X_LOADER_EPOCH].value,
-                                    x[X_LOADER_INDEX].value, x[X_LOADER_RNG].value, "rbm",
-                                    r->err, r->errlen)) != CG_OK)
-        return st;
-    sgd->t = cs.optim_t;
-    gibbs->offset = (uint64_t)x[X_GIBBS].value;
-    memcpy(&e->sum, &x[X_SUM].value, sizeof e->sum);
-    e->nsum = x[X_NSUM].value;
-    return CG_OK;
-}
-
-/* the persistent chains start at base-rate noise */
-static void init_chains(run *r)
-{
-    cg_rng c0;
-    cg_rng_init(&c0, r->o->seed, 6);
-    int V = r->m.nv;
-    for (int b = 0; b < r->m.chains->shape[0]; b++)
-        for (int i = 0; i < V; i++) {
-            real u;
-            cg_rng_uniform(&c0, &u, 1);
-            r->m.chains->data[(int64_t)b * V + i] =
-                u < 1 / (1 + exp(-(double)r->base[i])) ? 1 : 0;
-        }
-}
-
-static cg_status one_step(run *r, const cg_batch *b, cg_sgd *sgd, cg_rng *gibbs, int64_t s,
-                          double *recon)
-{
-    cg_ctx *ctx = &r->ctx;
-    cg_tensor *v = cg_new(ctx, CG_SHAPE(b->n, r->m.nv));
-    if (!v)
-        return fail(r, ctx->err, "%s", ctx->errmsg);
-    for (int64_t i = 0; i < v->n; i++)
-        v->data[i] = b->x[i] > 0 ? 1 : 0;  /* x = px / 127.5 - 1 > 0  <=>  px >= 128 */
-    cg_status st = cg_rbm_cd_step(ctx, &r->m, sgd, v, r->ro->k,
-                                  r->m.chains ? r->m.chains->data : NULL, gibbs, recon);
-    if (st != CG_OK)
-        return fail(r, st, "step %lld: %s", (long long)s, ctx->errmsg);
-    *recon /= b->n;
-    if (!isfinite(*recon))
-        return fail(r, CG_ERR_NUMERIC, "step %lld: reconstruction error %g: training "
-                    "diverged (try a smaller --lr)", (long long)s, *recon);
-    return CG_OK;
-}
-
-cg_status cg_rbm_train(const cg_train_opts *o, const cg_rbm_opts *ro, cg_rbm_result *res,
-                       char *err, size_t errlen)
-{
-    memset(res, 0, sizeof *res);
-    res->recon_first = res->recon_last = NAN;
-    run R = {.o = o, .ro = ro, .err = err, .errlen = errlen};
-    run *r = &R;
-    err[0] = '\0';
-    cg_metrics log = {0};
-    cg_progress prog;
-    int progressing = 0;
-    cg_status st = open_all(r);
-    if (st != CG_OK)
-        goto done;
-    int64_t per_epoch = cg_loader_batches_per_epoch(r->loader);
-    int64_t total = cg_run_total_steps(o, per_epoch);
-    if (r->m.chains)
-        init_chains(r);
-    /* SGD with momentum 0.5 (Hinton's guide for the start of training) */
-    cg_sgd sgd;
-    cg_sgd_init(&sgd, o->lr, 0.5, 0.0, 0.0, 0);
-    cg_rng gibbs;
-    cg_rng_init(&gibbs, o->seed, 3);
-    epoch_sums e = {0};
-    int64_t first = 1;
-    if (o->resume && (st = resume(r, &sgd, &gibbs, &e, &first)) != CG_OK)
-        goto done;
-    char why[1024];
-    if (o->out_dir) {
-        st = cg_run_open_log(&log, o, first, why, sizeof why);
-        if (st != CG_OK) {
-            fail(r, st, "%s", why);
-            goto done;
-        }
-    }
-    if (!o->quiet)
-        fprintf(stderr, "rbm: %s binarized, %lld images of %d pixels, %d hidden units, %s-%d, "
-                "batch %lld, %lld steps per epoch\n", r->train.name, (long long)r->train.count,
-                r->m.nv, r->m.nh, ro->pcd ? "PCD" : "CD", ro->k, (long long)o->batch,
-                (long long)per_epoch);
-    cg_progress_begin(&prog, total, per_epoch,
-                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet,
-                                         .start_step = first - 1, .unit = "img"});
-    progressing = 1;
-    cg_train_catch_signals();
-    for (int64_t s = first; s <= total; s++) {
-        cg_batch b;
-        cg_loader_next(r->loader, &b);
-        double recon;
-        if ((st = one_step(r, &b, &sgd, &gibbs, s, &recon)) != CG_OK)
-            break;
-        e.sum += recon;
-        e.nsum++;
-        int64_t epoch = b.epoch + 1;
-        res->steps = s;
-        cg_progress_update(&prog, s, epoch, b.n, "recon", recon, (const char *)NULL);
-        cg_metrics_write(&log, s, epoch, b.n, "recon", recon, (const char *)NULL);
-        if (b.last_in_epoch || s == total) {
-            double mean = e.sum / (double)e.nsum;
-            if (b.last_in_epoch) {
-                res->epochs_done = epoch;
-                cg_metrics_write(&log, s, epoch, 0, "epoch_recon", mean, (const char *)NULL);
-                printf("Epoch %03lld | reconstruction error %.4f per image (squared, %d "
-                       "pixels)\n", (long long)epoch, mean, r->m.nv);
-                fflush(stdout);
-                e = (epoch_sums){0};
-            }
-            if (isnan(res->recon_first))
-                res->recon_first = mean;
-            res->recon_last = mean;
-        }
-        if (cg_metrics_failed(&log, NULL, 0)) {
-            /* the log cannot be written (a full disk): the checkpoint first */
-            int saved = o->out_dir && save(r, &sgd, &gibbs, &e, s, epoch) == CG_OK;
-            st = cg_run_log_failed(r->err, r->errlen, "rbm", o, &log, s, saved);
-            break;
-        }
-        int end = s == total || cg_train_signal();
-        if (o->out_dir && (end || b.last_in_epoch ||
-                           (o->ckpt_every > 0 && s % o->ckpt_every == 0)) &&
-            (st = save(r, &sgd, &gibbs, &e, s, epoch)) != CG_OK)
-            break;
-        if (cg_train_signal())
-            break;
-    }
-    cg_progress_end(&prog);
-    progressing = 0;
-    int sig = cg_train_signal();
-    cg_train_release_signals();
-    if (st == CG_OK && sig) {
-        st = fail(r, CG_ERR_STATE, "interrupted by %s after step %lld%s%s%s",
-                  sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)res->steps,
-                  o->out_dir ? ": checkpoint saved in " : " (no --out: nothing saved)",
-                  o->out_dir ? o->out_dir : "",
-                  o->out_dir ? "; continue with the same command and --resume" : "");
-        res->interrupted = sig;
-    }
-    if (st != CG_OK)
-        goto done;
-    if ((st = evaluate(r, res, &log)) != CG_OK)
-        goto done;
-    if (o->out_dir) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/rbm.safetensors", o->out_dir);
-        if ((st = cg_weights_save(path, &r->m.p, why, sizeof why)) != CG_OK) {
-            fail(r, st, "%s", why);
-            goto done;
-        }
-        st = draw_samples(r, ro->gibbs);
-    }
-done:
-    if (progressing)
-        cg_progress_end(&prog);
-    /* a run that got this far has its checkpoint of the last step */
-    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
-        st = cg_run_log_failed(r->err, r->errlen, "rbm", o, &log, res->steps, 1);
-    cg_loader_close(r->loader);
-    cg_dataset_free(&r->train);
-    cg_dataset_free(&r->test);
-    cg_rbm_free(&r->m);
-    cg_ctx_free(&r->ctx);
-    free(r->base);
+    rbm_run *r = self;
+    if (r->nsum > 0)
+        note_recon(r, r->sum.d / (double)r->nsum);
+    cg_scalars_put(out, "recon_first", r->recon_first);
+    cg_scalars_put(out, "recon_last", r->recon_last);
+    cg_status st = evaluate(t, r, out);
+    if (st == CG_OK && t->o->out_dir)
+        st = draw_samples(t, r, (int)((const rbm_flags *)t->settings)->gibbs);
     return st;
 }
+
+static void report(const cg_train_opts *o, const void *settings, const cg_train_result *res)
+{
+    (void)o;
+    const rbm_flags *f = settings;
+    const cg_scalars *s = &res->final;
+#define V(name) cg_scalars_get(s, name)
+    printf("  %lld hidden units, %s-%lld; reconstruction error per image: %.4f in the first "
+           "epoch, %.4f in the last\n", (long long)f->hidden, f->pcd ? "PCD" : "CD",
+           (long long)f->k, V("recon_first"), V("recon_last"));
+    printf("  AIS (%lld temperatures, %lld runs): log Z = %.4f  (-3 / +3 standard errors: "
+           "%.4f / %.4f; base model %.4f)\n", (long long)f->ais_betas, (long long)f->ais_runs,
+           V("ais_logz"), V("ais_logz_lo"), V("ais_logz_hi"), V("logz_base"));
+    printf("  average log-likelihood per image (nats): test %.4f, train %.4f (independent "
+           "pixels: test %.4f); samples after %lld Gibbs steps\n", V("loglik_test"),
+           V("loglik_train"), V("loglik_test_base"), (long long)f->gibbs);
+#undef V
+}
+
+static void free_run(void *self)
+{
+    rbm_run *r = self;
+    cg_rbm_free(&r->m);
+    free(r->base);
+}
+
+#define F(field) offsetof(rbm_flags, field)
+static const cg_flag flags[] = {
+    {"hidden", CG_FLAG_INT, F(hidden), "200", 1, 65536, "N", "hidden units", NULL},
+    {"k", CG_FLAG_INT, F(k), "1", 1, 1000, "N", "Gibbs steps of CD-k", NULL},
+    {"pcd", CG_FLAG_BOOL, F(pcd), NULL, 0, 0, NULL,
+     "persistent contrastive divergence (chains kept across updates)", NULL},
+    {"gibbs", CG_FLAG_INT, F(gibbs), "1000", 1, 1e7, "N", "Gibbs steps of the sample chains",
+     NULL},
+    {"ais-betas", CG_FLAG_INT, F(ais_betas), "10000", 3, 1e7, "N", "AIS temperatures", NULL},
+    {"ais-runs", CG_FLAG_INT, F(ais_runs), "100", 2, 100000, "N", "AIS runs", NULL},
+};
+#undef F
+
+const cg_model_kind cg_kind_rbm = {
+    .name = "rbm", .title = "RBM",
+    .summary = "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS",
+    .batch = 64, .lr = 0.05, .checkpoints = 1, .ckpt_every = 1000, .shared = "data data-dir",
+    .flags = flags, .nflags = sizeof flags / sizeof flags[0], .settings_size = sizeof(rbm_flags),
+    .may_change = "gibbs ais-betas ais-runs", .state_size = sizeof(rbm_run), .test_split = 1,
+    .build = build, .describe = describe, .step = step, .epoch_end = epoch_end,
+    .on_save = on_save, .finish = finish, .report = report, .free = free_run,
+    .files = "samples: %s/samples.png, %s/chains.png; weights: %s/rbm.safetensors",
+};
