@@ -1,6 +1,6 @@
 /*
  * train_classic.c: what `cugen train` prints and writes for the classical
- * models that run their own loops (gmm, gauss-init-gan, classifier),
+ * models that run their own loops (gmm, gauss-init-gan),
  * and their kinds in the registry with their flag tables.
  */
 #include <math.h>
@@ -12,7 +12,6 @@
 #include "cli/train_kinds.h"
 #include "cugen/classic.h"
 #include "cugen/io.h"
-#include "cugen/metrics.h"
 
 static int exit_code(cg_status st)
 {
@@ -131,34 +130,6 @@ static int run_gauss_init(const cg_train_opts *o, const void *settings)
     return 0;
 }
 
-static int run_classifier(const cg_train_opts *o, const void *settings)
-{
-    (void)settings;
-    cg_classifier_result r;
-    char err[2048];
-    cg_status st = cg_classifier_train(o, &r, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
-        return r.interrupted ? 128 + r.interrupted : exit_code(st);
-    }
-    printf("\nFashion-MNIST classifier: %lld steps, %lld epochs complete\n", (long long)r.steps,
-           (long long)r.epochs_done);
-    printf("  test accuracy %.4f (train %.4f, loss %.4f, last epoch)\n", r.test_acc,
-           r.train_acc, r.train_loss);
-    if (o->out_dir)
-        printf("  weights: %s/classifier.safetensors (cugen eval --metric fid --net %s ...)\n",
-               o->out_dir, o->out_dir);
-    FILE *f = open_result(o);
-    if (f) {
-        fprintf(f, "{\"model\": \"classifier\", \"steps\": %lld, \"epochs\": %lld, "
-                "\"test_acc\": %s, \"train_acc\": %s, \"train_loss\": %s}\n",
-                (long long)r.steps, (long long)r.epochs_done, J(r.test_acc), J(r.train_acc),
-                J(r.train_loss));
-        fclose(f);
-    }
-    return 0;
-}
-
 #define F(type, field) offsetof(type, field)
 static const cg_flag gmm_table[] = {
     {"k", CG_FLAG_INT, F(gmm_flags, k), "3", 1, 1000, "N", "mixture components", NULL},
@@ -186,9 +157,3 @@ const cg_model_kind cli_kind_gauss_init = {
     .summary = "MLP generator initialised to N(mu, diag sigma^2), then a GAN on a toy set",
     .steps = 2000, .batch = 256, .lr = 1e-3, .flags = gauss_init_table, .nflags = 5,
     .settings_size = sizeof(gauss_init_flags), .run = run_gauss_init};
-
-const cg_model_kind cli_kind_classifier = {
-    .name = "classifier", .title = "Fashion-MNIST classifier",
-    .summary = "Fashion-MNIST classifier whose features define FMNIST-FID (cugen eval)",
-    .steps = 9370, .batch = 64, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 1000,
-    .shared = "data data-dir", .run = run_classifier};

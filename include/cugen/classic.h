@@ -1,8 +1,9 @@
 /*
- * classic.h: the classical models of the seed material, each with the fit
- * function `cugen train` calls: the MLP GAN of the lecture notes, Gaussian
- * mixtures by EM beside the article's box model, the restricted Boltzmann
- * machine.
+ * classic.h: the classical models of the seed material: the MLP GAN of the
+ * lecture notes, Gaussian mixtures by EM beside the article's box model
+ * (with the fit `cugen train gmm` calls), the restricted Boltzmann machine.
+ * `cugen train` runs the MLP GAN and the RBM through their kinds
+ * (mlp_gan_train.c, rbm_train.c).
  *
  * Not for: the first two toy models (models.h), DCGAN (dcgan.h), metrics
  * (metrics.h).

@@ -148,14 +148,4 @@ cg_tensor *cg_inception_forward(cg_ctx *ctx, cg_inception *m, cg_tensor *x);
 cg_status cg_inception_feature_net(const char *path, int dev, cg_feature_net *net, char *err,
                                    size_t errlen);
 
-/* `cugen train classifier`: Adam on Fashion-MNIST labels, test accuracy per
- * epoch, DIR/classifier.safetensors, checkpoints and --resume. */
-typedef struct {
-    int64_t steps, epochs_done;
-    double train_loss, test_acc, train_acc;   /* last epoch; accuracies in [0, 1] */
-    int interrupted;                          /* SIGINT / SIGTERM caught (checkpoint saved) */
-} cg_classifier_result;
-cg_status cg_classifier_train(const cg_train_opts *o, cg_classifier_result *res, char *err,
-                              size_t errlen);
-
 #endif
