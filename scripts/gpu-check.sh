@@ -290,8 +290,13 @@ prec() {
 }
 # run PRECISION_FLAG: how a bench command starts
 run() { if [ -n "$1" ]; then echo "$BENCH_WRAP $CUGEN"; else echo "NVIDIA_TF32_OVERRIDE=0 $BENCH_WRAP $CUGEN"; fi; }
+# torch ARGS...: "--torch" for a binary whose ARGS take it (older ones: PyTorch
+# was asked for; newer ones run it unless --no-torch)
+torch() {
+    timeout 10 "$CUGEN" "$@" --help 2>&1 | grep -q -- '--no-torch' || echo "--torch"
+}
 p=$(prec bench ops)
-step bench-ops 150 "$(run "$p") bench ops --device cuda --torch $p"
+step bench-ops 150 "$(run "$p") bench ops --device cuda $(torch bench ops) $p"
 [ -z "$p" ] && step bench-ops-tf32 75 "$BENCH_WRAP $CUGEN bench ops --device cuda --torch --tf32"
 p=$(prec bench step dcgan)
 step bench-dcgan64 90 "$(run "$p") bench step dcgan --device cuda $p"
@@ -308,7 +313,7 @@ step bench-realnvp 70 "$(run "$p") bench step realnvp --device cuda --batch 64 $
 # here (95 MB: too large to carry), the same weights on both sides
 p=$(prec bench inception)
 step bench-inception 120 "'${CUGEN_PYTHON:-python3}' scripts/make_inception_ref.py --weights $WORK/inception.safetensors && \
-$(run "$p") bench inception --net $WORK/inception.safetensors --device cuda --torch --n 512 --batch 128 $p"
+$(run "$p") bench inception --net $WORK/inception.safetensors --device cuda $(torch bench inception) --n 512 --batch 128 $p"
 
 # ---- compute-sanitizer ---------------------------------------------------------
 [ -z "$SAN" ] && [ -z "$NO_GPU" ] && wanted sanitizer && NO_GPU="compute-sanitizer not found"

@@ -3,7 +3,7 @@
  * DCGAN 64x64 generator and discriminator through the op front ends (the
  * path training takes: tape, step arena), forward and backward (dx and dw),
  * and reports the median over repeats after warm-up with its GFLOP/s.
- * With --torch it runs scripts/bench_ops_torch.py on the same layers and
+ * Unless --no-torch it runs scripts/bench_ops_torch.py on the same layers and
  * shows torch time / cugen time (> 1: cugen is faster).
  *
  * --device cuda times the same layers and the elementwise kernels on the GPU
@@ -157,24 +157,35 @@ static int bench_one(const bench_layer *l, int batch, int warmup, int repeat, be
 
 /* scripts/bench_ops_torch.py from the working directory, else beside the
  * binary's directory (build/cugen -> scripts/). */
+int bench_renamed_flag(const char *cmd, const char *what, int argc, char **argv, int first,
+                       const char *extra, const char *extra_use)
+{
+    const struct {
+        const char *name, *use;
+    } renamed[] = {
+        {"repeats", "the timed runs are --repeat"},
+        {"torch", "the PyTorch side runs unless --no-torch"},
+        {"tf32", "it is --precision tf32 here"},
+        {extra, extra_use},
+    };
+    const int n = (int)(sizeof renamed / sizeof renamed[0]) - (extra ? 0 : 1);
+    for (int a = first; a < argc; a++) {
+        if (strncmp(argv[a], "--", 2) != 0)
+            continue;
+        size_t len = strcspn(argv[a] + 2, "=");
+        for (int i = 0; i < n; i++)
+            if (strlen(renamed[i].name) == len && strncmp(argv[a] + 2, renamed[i].name, len) == 0) {
+                fprintf(stderr, "%s: --%s is not a flag of %s: %s\n", cmd, renamed[i].name,
+                        what, renamed[i].use);
+                return 2;
+            }
+    }
+    return 0;
+}
+
 int find_torch_script(char *path, size_t len)
 {
-    const char *rel = "scripts/bench_ops_torch.py";
-    if (access(rel, R_OK) == 0) {
-        snprintf(path, len, "%s", rel);
-        return 1;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return 0;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return 0;
-    *slash = 0;
-    snprintf(path, len, "%s/../%s", exe, rel);
-    return access(path, R_OK) == 0;
+    return bench_find_script("bench_ops_torch.py", path, len);
 }
 
 /* Runs the PyTorch script on the same layers; fills torch_* of the layers it
@@ -273,7 +284,7 @@ int cli_bench(int argc, char **argv)
 {
     const char *cmd = "cugen bench";
     int64_t batch = 64, repeat = 10, warmup = 3;
-    int torch = 0, tf32 = 0;
+    int no_torch = 0;
     const char *device = "cpu", *precision = "fp32";
     arg_opt opts[] = {
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
@@ -283,9 +294,8 @@ int cli_bench(int argc, char **argv)
          "timed runs per layer; the median is shown (10 on the CPU, 50 on the GPU)", 1, 100000,
          0},
         {"warmup", ARG_INT, &warmup, "N", "untimed runs first (3)", 0, 100000, 0},
-        {"torch", ARG_FLAG, &torch, NULL, "time the same layers in PyTorch and show the ratio",
-         1, 0, 0},
-        {"tf32", ARG_FLAG, &tf32, NULL, "GPU: the same as --precision tf32", 1, 0, 0},
+        {"no-torch", ARG_FLAG, &no_torch, NULL,
+         "skip timing the same layers in PyTorch (the ratio column)", 1, 0, 0},
         {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same for cugen "
          "and PyTorch: full FP32 (default), TF32 tensor cores, or both one after the other", 1,
          0, 0},
@@ -306,6 +316,8 @@ int cli_bench(int argc, char **argv)
                 argc < 2 ? "" : argv[1]);
         return 2;
     }
+    if (bench_renamed_flag(cmd, "bench ops", argc, argv, 2, NULL, NULL))
+        return 2;
     int r = args_parse(cmd, opts, nopts, argc, argv, 2, NULL, 0, NULL);
     if (r == ARGS_HELP) {
         args_usage(cmd, "ops [flags]", opts, nopts);
@@ -313,13 +325,7 @@ int cli_bench(int argc, char **argv)
     }
     if (r != ARGS_OK)
         return 2;
-    if (tf32 && opts[6].seen && strcmp(precision, "tf32") != 0) {
-        fprintf(stderr, "%s: --tf32 is --precision tf32; it and --precision %s exclude each "
-                "other\n", cmd, precision);
-        return 2;
-    }
-    if (tf32)
-        precision = "tf32";
+    int torch = !no_torch;
     if (strcmp(device, "cuda") != 0 && strcmp(precision, "fp32") != 0) {
         fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
                 cmd, precision);

@@ -24,9 +24,19 @@ double median(double *v, int n);                     /* sorts v */
  * t (ms; sorted here), as ms and as img/s for batch images, at precision
  * prec, with the fastest and slowest. Returns the img/s. */
 double bench_step_line(double *t, int n, int batch, const char *prec);
-/* scripts/bench_ops_torch.py from the working directory or beside the
- * binary; 0 if not found. */
+/* scripts/NAME from the working directory, else beside the binary's
+ * directory (build/cugen -> scripts/); 0 if not found. */
+int bench_find_script(const char *name, char *path, size_t len);
+/* scripts/bench_ops_torch.py, found so; 0 if not found. */
 int find_torch_script(char *path, size_t len);
+
+/* One name per idea across the benchmarks: argv[first..] holding --repeats
+ * (it is --repeat), --torch (the PyTorch side runs unless --no-torch) or
+ * --tf32 (--precision tf32) is refused in one line naming what to give
+ * (what: "bench ops"); extra, when not NULL, names one more such flag with
+ * its message. 0, or 2 after the message. */
+int bench_renamed_flag(const char *cmd, const char *what, int argc, char **argv, int first,
+                       const char *extra, const char *extra_use);
 
 /* `cugen bench ops --device cuda`: 0 ok, 1 failed, 2 no GPU. */
 int bench_cuda(int batch, int warmup, int repeat, int torch, int tf32);

@@ -4,7 +4,7 @@
  *   (a) the packed reader: write a packed file of --count random 3 x 64 x 64
  *       images, open it (map + CRC check), then time passes over it that
  *       turn every batch of --batch images into floats in [-1, 1] (NCHW), in
- *       file order and in a shuffled order; median of --repeats passes after
+ *       file order and in a shuffled order; median of --repeat passes after
  *       one warm-up pass. The file (2.4 GB at the default count) is deleted.
  *   (b) preparation: --jpegs generated 178 x 218 JPEGs (CelebA's size,
  *       quality 90) through the prepare pipeline to 64 x 64, with 1 and 2
@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "cugen/data.h"
 #include "data/img.h"
@@ -241,13 +242,15 @@ static int bench_prepare(const char *dir, int n)
 int cli_bench_data(int argc, char **argv)
 {
     int64_t count = 200000, jpegs = 2000, repeats = 5, batch = 128;
+    if (bench_renamed_flag("cugen bench data", "bench data", argc, argv, 1, NULL, NULL))
+        return 2;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     arg_opt opts[] = {
         {"count", ARG_INT, &count, "N", "images in the packed file (default 200000: 2.4 GB)",
          1, 1e9, 0},
         {"jpegs", ARG_INT, &jpegs, "N", "JPEGs for the prepare benchmark (default 2000; 0 skips)",
          0, 1e6, 0},
-        {"repeats", ARG_INT, &repeats, "N", "timed passes (default 5)", 1, 1000, 0},
+        {"repeat", ARG_INT, &repeats, "N", "timed passes (default 5)", 1, 1000, 0},
         {"batch", ARG_INT, &batch, "N", "images per batch (default 128)", 1, 65536, 0},
         {"dir", ARG_STR, &dir, "DIR", "where the temporary files go (default $TMPDIR or /tmp)",
          1, 0, 0},

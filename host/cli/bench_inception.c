@@ -1,8 +1,8 @@
 /*
  * bench_inception.c: `cugen bench inception --net FILE`: img/s of the FID
  * Inception features (resize to 299, the network, features copied back) on
- * --n random images of 3 x S x S, in batches, on the CPU or the GPU; with
- * --torch, scripts/bench_inception_torch.py times torchvision's model (the
+ * --n random images of 3 x S x S, in batches, on the CPU or the GPU; unless
+ * --no-torch, scripts/bench_inception_torch.py times torchvision's model (the
  * same layout and batches) in the same command and the ratio is printed.
  *
  * One untimed batch first (the arenas grow, cuDNN picks its algorithms),
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "cpu/cpu_parallel.h"
 #include "cugen/cuda.h"
@@ -31,7 +32,7 @@ int cli_bench_inception(int argc, char **argv)
     const char *cmd = "cugen bench inception", *net_path = NULL, *device = "cpu",
                *precision = "fp32";
     int64_t n = 64, batch = 16, size = 64;
-    int torch = 0;
+    int no_torch = 0;
     arg_opt opts[] = {
         {"net", ARG_STR, &net_path, "FILE", "the FID Inception weights (safetensors)", 1, 0, 0},
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
@@ -41,11 +42,14 @@ int cli_bench_inception(int argc, char **argv)
         {"batch", ARG_INT, &batch, "N", "images per forward pass (default 16)", 1, 4096, 0},
         {"image-size", ARG_INT, &size, "S", "input side before the resize (default 64)", 8,
          1024, 0},
-        {"torch", ARG_FLAG, &torch, NULL, "time torchvision's model too and show the ratio", 1,
+        {"no-torch", ARG_FLAG, &no_torch, NULL, "skip timing torchvision's model (the ratio)", 1,
          0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
+    if (bench_renamed_flag(cmd, "bench inception", argc, argv, 1, NULL, NULL))
+        return 2;
     int r = args_parse(cmd, opts, nopts, argc, argv, 1, NULL, 0, NULL);
+    int torch = !no_torch;
     if (r == ARGS_HELP) {
         args_usage(cmd, "--net FILE [flags]", opts, nopts);
         return 0;

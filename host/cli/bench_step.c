@@ -38,7 +38,7 @@
 
 /* scripts/NAME from the working directory, else beside the binary's
  * directory (build/cugen -> scripts/) */
-static int find_script(const char *name, char *path, size_t len)
+int bench_find_script(const char *name, char *path, size_t len)
 {
     snprintf(path, len, "scripts/%s", name);
     if (access(path, R_OK) == 0)
@@ -83,7 +83,7 @@ double bench_torch_rate(const char *name, const char *args, double *step_ms, dou
         python = strstr(args, "--device cuda") ? "python3" : "/usr/bin/python3";
     char script[PATH_MAX + 32], cmd[2 * PATH_MAX];
     if ((python[0] == '/' && access(python, X_OK) != 0) ||
-        !find_script(name, script, sizeof script)) {
+        !bench_find_script(name, script, sizeof script)) {
         printf("PyTorch: not measured (%s or scripts/%s missing)\n", python, name);
         return 0;
     }
@@ -162,28 +162,12 @@ static int renamed_flag(const char *cmd, const cg_model_kind *k, int argc, char 
     int has_ddim_steps = 0;
     for (int i = 0; i < k->nflags; i++)
         has_ddim_steps |= strcmp(k->flags[i].name, "ddim-steps") == 0;
-    const struct {
-        const char *name, *use;
-    } renamed[] = {
-        {"repeats", "the timed steps are --repeat"},
-        {"torch", "the PyTorch side runs unless --no-torch"},
-        {"tf32", "it is --precision tf32 here"},
-        {"steps", has_ddim_steps ? "the timed steps are --repeat, the sampler's steps of "
-                                   "--sample-n are --ddim-steps"
-                                 : "the timed steps are --repeat"},
-    };
-    for (int a = 2; a < argc; a++) {
-        if (strncmp(argv[a], "--", 2) != 0)
-            continue;
-        size_t len = strcspn(argv[a] + 2, "=");
-        for (size_t i = 0; i < sizeof renamed / sizeof renamed[0]; i++)
-            if (strlen(renamed[i].name) == len && strncmp(argv[a] + 2, renamed[i].name, len) == 0) {
-                fprintf(stderr, "%s %s: --%s is not a flag of bench step: %s\n", cmd, k->name,
-                        renamed[i].name, renamed[i].use);
-                return 2;
-            }
-    }
-    return 0;
+    char what[64];
+    snprintf(what, sizeof what, "bench step (%s)", k->name);
+    return bench_renamed_flag(cmd, what, argc, argv, 2, "steps",
+                              has_ddim_steps ? "the timed steps are --repeat, the sampler's "
+                                               "steps of --sample-n are --ddim-steps"
+                                             : "the timed steps are --repeat");
 }
 
 typedef struct {

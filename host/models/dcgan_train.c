@@ -154,17 +154,8 @@ static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars 
 static cg_status on_save(cg_trainer *t, void *self)
 {
     dcgan_run *r = self;
-    char why[1024], path[4096];
-    static const char *const part[2] = {"G.", "D."};
-    for (int i = 0; i < 2; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "%ssafetensors", part[i]);
-        cg_trainer_path(t, path, sizeof path, name);
-        cg_status st = cg_weights_save_part(path, &r->m.p, part[i], why, sizeof why);
-        if (st != CG_OK)
-            return cg_trainer_fail(t, st, "%s", why);
-    }
-    return CG_OK;
+    cg_status st = cg_trainer_save_weights(t, &r->m.p, "G.", "G.safetensors");
+    return st == CG_OK ? cg_trainer_save_weights(t, &r->m.p, "D.", "D.safetensors") : st;
 }
 
 static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)

@@ -191,12 +191,10 @@ static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b
 static cg_status on_save(cg_trainer *t, void *self)
 {
     ddpm_run *r = self;
-    char why[1024], path[4096];
-    cg_trainer_path(t, path, sizeof path, "unet_ema.safetensors");
     cg_ema_swap(&r->ema, &r->m.p);
-    cg_status st = cg_weights_save(path, &r->m.p, why, sizeof why);
+    cg_status st = cg_trainer_save_weights(t, &r->m.p, NULL, "unet_ema.safetensors");
     cg_ema_swap(&r->ema, &r->m.p);
-    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
+    return st;
 }
 
 /* GRID_N DDIM samples with the EMA weights from the fixed x_T into DIR/samples.png */

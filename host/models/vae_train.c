@@ -132,10 +132,7 @@ static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars 
 
 static cg_status on_save(cg_trainer *t, void *self)
 {
-    char path[4096], why[1024];
-    cg_trainer_path(t, path, sizeof path, "vae.safetensors");
-    cg_status st = cg_weights_save(path, &((vae_run *)self)->m.p, why, sizeof why);
-    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
+    return cg_trainer_save_weights(t, &((vae_run *)self)->m.p, NULL, "vae.safetensors");
 }
 
 /* The test ELBO when no epoch ended, and the pictures */

@@ -60,6 +60,16 @@ void cg_trainer_path(const cg_trainer *t, char *buf, size_t len, const char *nam
     snprintf(buf, len, "%s/%s", t->o->out_dir ? t->o->out_dir : ".", name);
 }
 
+cg_status cg_trainer_save_weights(cg_trainer *t, const cg_params *p, const char *part,
+                                  const char *name)
+{
+    char path[4096], why[1024];
+    cg_trainer_path(t, path, sizeof path, name);
+    cg_status st = part ? cg_weights_save_part(path, p, part, why, sizeof why)
+                        : cg_weights_save(path, p, why, sizeof why);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
+}
+
 void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *ema)
 {
     t->params = p;

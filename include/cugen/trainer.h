@@ -206,6 +206,11 @@ typedef union {
 /* A setting saved in each checkpoint under name ("run.nz"); --resume with
  * another value is refused with a message naming `shown` ("--nz"). */
 void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const char *shown);
+/* The weights of p alone (no optimizer state) as DIR/name for PyTorch; with
+ * part ("G."), only the tensors whose names start with it, without it.
+ * Errors through cg_trainer_fail. */
+cg_status cg_trainer_save_weights(cg_trainer *t, const cg_params *p, const char *part,
+                                  const char *name);
 /* "MODEL: message" into t->err; returns st. */
 cg_status cg_trainer_fail(cg_trainer *t, cg_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

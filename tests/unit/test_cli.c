@@ -160,6 +160,13 @@ TEST(cli_bench_bad_flags_exit_2_with_one_line)
     BAD("unknown flag '--bogus'", "bench", "ops", "--bogus");
     BAD("--batch expects an integer from 1", "bench", "ops", "--batch", "0");
     BAD("--device expects one of cpu|cuda", "bench", "ops", "--device", "gpu");
+    /* one name per idea: --repeat, --no-torch and --precision in every benchmark */
+    BAD("--torch is not a flag of bench ops: the PyTorch side runs unless --no-torch", "bench",
+        "ops", "--torch");
+    BAD("--tf32 is not a flag of bench ops: it is --precision tf32", "bench", "ops", "--tf32");
+    BAD("--repeats is not a flag of bench data: the timed runs are --repeat", "bench", "data",
+        "--repeats", "2");
+    BAD("--torch is not a flag of bench inception", "bench", "inception", "--torch");
     BAD("unknown benchmark 'everything'", "bench", "everything");
 }
 

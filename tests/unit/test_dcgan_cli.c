@@ -327,7 +327,7 @@ TEST(cli_bench_step_dcgan_takes_the_train_flags)
     CHECK(strstr(r.out, "1x32x32, nz 8, ngf 4, ndf 4") && strstr(r.out, "batch 4") &&
           strstr(r.out, "median of 3 steps after 1 warm-up"), "%s", r.out);
     CHECK(strstr(r.out, "cugen:   step_ms ") && strstr(r.out, " precision fp32 "), "%s", r.out);
-    FAILS(2, "the timed steps are --repeat", "bench", "step", "dcgan", "--repeats", "3");
+    FAILS(2, "the timed runs are --repeat", "bench", "step", "dcgan", "--repeats", "3");
     FAILS(2, "runs unless --no-torch", "bench", "step", "dcgan", "--torch");
     FAILS(2, "--precision tf32", "bench", "step", "dcgan", "--tf32");
     FAILS(2, "the timed steps are --repeat", "bench", "step", "dcgan", "--steps", "3");

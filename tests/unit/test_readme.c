@@ -233,7 +233,7 @@ static void shorten(command *c)
             set(c, "--width", "4");
     }
     if (is(c, 0, "bench") && is(c, 1, "ops")) {
-        drop(c, "--torch", 0);
+        set(c, "--no-torch", NULL);
         set(c, "--warmup", "0");
         set(c, "--repeat", "1");
         set(c, "--batch", "2");
@@ -241,7 +241,7 @@ static void shorten(command *c)
     if (is(c, 0, "bench") && is(c, 1, "data")) {
         set(c, "--count", "64");
         set(c, "--jpegs", "4");
-        set(c, "--repeats", "1");
+        set(c, "--repeat", "1");
         set(c, "--dir", ".");
     }
 }

@@ -164,10 +164,7 @@ static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
 
 static cg_status on_save(cg_trainer *t, void *self)
 {
-    char path[4096], why[1024];
-    cg_trainer_path(t, path, sizeof path, "classifier.safetensors");
-    cg_status st = cg_weights_save(path, &((clf_run *)self)->m.p, why, sizeof why);
-    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
+    return cg_trainer_save_weights(t, &((clf_run *)self)->m.p, NULL, "classifier.safetensors");
 }
 
 static void report(const cg_train_opts *o, const void *settings, const cg_train_result *res)
