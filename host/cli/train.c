@@ -63,8 +63,12 @@ static int open_out(const char *cmd, const cg_model_kind *k, const char *out,
 static void report(const cg_model_kind *k, const cg_train_opts *o, const void *settings,
                    const cg_train_result *r)
 {
-    printf("\n%s: %lld steps (%lld epochs complete), %.1f img/s\n", k->title,
-           (long long)r->steps, (long long)r->epochs_done, r->img_per_s);
+    if (k->own_data)  /* fresh points every step: no epochs, no images */
+        printf("\n%s: %lld steps, %.1f points/s\n", k->title, (long long)r->steps,
+               r->img_per_s);
+    else
+        printf("\n%s: %lld steps (%lld epochs complete), %.1f img/s\n", k->title,
+               (long long)r->steps, (long long)r->epochs_done, r->img_per_s);
     const cg_scalars *both[2] = {&r->last, &r->final};
     for (int j = 0; j < 2; j++)
         for (int i = 0; i < both[j]->n; i++)
@@ -81,7 +85,9 @@ static void report(const cg_model_kind *k, const cg_train_opts *o, const void *s
                 fputs(o->out_dir, stdout), s++;
             else
                 putchar(*s);
-        printf("; resume state: %s/%s\n", o->out_dir, CG_CKPT_LATEST);
+        if (k->checkpoints)
+            printf("; resume state: %s/%s", o->out_dir, CG_CKPT_LATEST);
+        printf("\n");
     }
     FILE *f = cli_open_result(o);
     if (!f)

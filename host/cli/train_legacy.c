@@ -144,37 +144,7 @@ static int run_realnvp(const cg_train_opts *o, const void *settings)
                 "trains in seconds); run it again\n");
         return 2;
     }
-    cg_flow2d_opts f = {.layers = fl->layers ? (int)fl->layers : 8,
-                        .hidden = fl->hidden ? (int)fl->hidden : 64,
-                        .eval_points = 20000};
-    char err[4200];
-    cg_status st = cg_toy_parse(o->data ? o->data : "moons", &f.toy, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train realnvp: --data: %s\n", err);
-        return 2;
-    }
-    cg_flow2d_result r;
-    st = cg_flow2d_train(o, &f, &r, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
-    }
-    printf("\nRealNVP on %s: %lld steps, %d coupling layers of width %d\n", cg_toy_name(f.toy),
-           (long long)r.steps, f.layers, f.hidden);
-    printf("  NLL on %lld fresh points: flow %.4f nats (before training %.4f), best single "
-           "Gaussian %.4f\n", (long long)f.eval_points, r.nll, r.nll_start, r.gauss_nll);
-    if (o->out_dir)
-        printf("  pictures: %s/samples.png (samples over the data), %s/density.png; weights: "
-               "%s/flow.safetensors\n", o->out_dir, o->out_dir, o->out_dir);
-    FILE *fr = open_result(o);
-    if (fr) {
-        fprintf(fr, "{\"model\": \"realnvp\", \"data\": \"%s\", \"steps\": %lld, "
-                "\"nll\": %.9g, \"nll_start\": %.9g, \"gauss_nll\": %.9g, "
-                "\"train_nll\": %.9g}\n", cg_toy_name(f.toy), (long long)r.steps, r.nll,
-                r.nll_start, r.gauss_nll, r.train_nll);
-        fclose(fr);
-    }
-    return 0;
+    return cli_train_run(&cg_kind_realnvp_2d, o, fl);
 }
 
 

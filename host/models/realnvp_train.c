@@ -1,21 +1,22 @@
 /*
- * realnvp_train.c: `cugen train realnvp --data moons`: the 2-D flow trained
- * by Adam on the mean negative log-likelihood of fresh batches of a toy
- * distribution (every step draws new points: the data set is endless).
+ * realnvp_train.c: `cugen train realnvp --data moons` as the trainer runs it:
+ * the 2-D flow trained by Adam on the mean negative log-likelihood of fresh
+ * batches of a toy distribution (every step draws new points: the data set
+ * is endless, so the kind draws its own data and has no epochs).
  *
- * At the end it measures the flow's NLL on --eval-points fresh points beside
- * that of the maximum-likelihood Gaussian of the same points (the best a
- * single Gaussian can do there), and with --out DIR writes
+ * At the end it measures the flow's NLL on 20000 fresh points beside that of
+ * the maximum-likelihood Gaussian of the same points (the best a single
+ * Gaussian can do there), and with --out DIR writes
  *
  *   DIR/samples.png   data (orange) under flow samples (blue), 2000 each
  *   DIR/density.png   the learned density exp(log p) on a 256 x 256 grid
  *                     over the data's range, dark = high
- *   DIR/flow.safetensors, metrics.jsonl, result.json
+ *   DIR/flow.safetensors (cugen sample draws from it)
  *
  * Random streams of the seed: 1 the initial weights, 2 the training points,
  * 4 the evaluation points, 5 the samples' z.
  *
- * Not for: the flow itself (realnvp.c).
+ * Not for: the flow itself (realnvp.c), the loop (host/train/trainer.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 
 #include "cugen/flow.h"
 #include "cugen/io.h"
+#include "cugen/trainer.h"
 #include "cugen/optim.h"
 #include "cugen/tape.h"
 
@@ -135,99 +137,121 @@ static cg_status density(run *r, const real *data, int64_t n)
     return st;
 }
 
-static cg_status train_loop(run *r, cg_toy toy, cg_flow2d_result *res)
-{
-    const cg_train_opts *o = r->o;
+/* ---- the run, as the trainer runs it ------------------------------------------ */
+
+typedef struct {
+    run r;                /* the flow and what the pictures need */
+    cg_toy toy;
     cg_adam adam;
-    cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_rng data;
-    cg_rng_init(&data, o->seed, STREAM_DATA);
-    cg_metrics log = {0};
-    char why[512];
-    cg_status st = CG_OK;
-    if (o->out_dir && (st = cg_metrics_open(&log, o->out_dir, 0, why, sizeof why)) != CG_OK) {
-        snprintf(r->err, r->errlen, "realnvp: %s", why);
+    real *eval;           /* EVAL_POINTS fresh points of the toy set */
+    double nll_start, gauss_nll;
+} flow2d_run;
+
+#define EVAL_POINTS 20000
+
+static cg_status build(cg_trainer *t, void *self)
+{
+    flow2d_run *f = self;
+    const cg_realnvp_flags *fl = t->settings;
+    char why[256];
+    cg_status st = cg_toy_parse(t->o->data ? t->o->data : "moons", &f->toy, why, sizeof why);
+    if (st != CG_OK)
+        return cg_trainer_fail(t, st, "--data: %s", why);
+    cg_flow2d_arch a = {.layers = fl->layers ? (int)fl->layers : 8,
+                        .hidden = fl->hidden ? (int)fl->hidden : 64};
+    f->r = (run){.o = t->o, .err = t->err, .errlen = t->errlen};
+    if ((st = cg_flow2d_build(&f->r.m, &a, t->err, t->errlen)) != CG_OK)
         return st;
-    }
-    cg_progress prog;
-    cg_progress_begin(&prog, o->steps, 0,
-                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet});
-    for (int64_t s = 1; s <= o->steps; s++) {
-        cg_ctx *ctx = &r->ctx;
-        cg_tensor *x = cg_new(ctx, CG_SHAPE((int)o->batch, 2));
-        if (x)
-            cg_toy_sample(toy, &data, x->data, o->batch);
-        cg_tensor *loss = cg_flow2d_nll(ctx, &r->m, x);
-        if (!loss || cg_backward(ctx, loss) != CG_OK) {
-            st = fail_ctx(r, "step");
-            break;
-        }
-        res->train_nll = loss->data[0];
-        if (!isfinite(res->train_nll)) {
-            snprintf(r->err, r->errlen, "realnvp: step %lld: NLL = %g: training diverged",
-                     (long long)s, res->train_nll);
-            st = CG_ERR_NUMERIC;
-            break;
-        }
-        if ((st = cg_adam_step(&adam, &r->m.p)) != CG_OK) {
-            snprintf(r->err, r->errlen, "realnvp: Adam step failed");
-            break;
-        }
-        cg_params_zero_grad(&r->m.p);
-        cg_ctx_step_end(ctx);
-        res->steps = s;
-        cg_progress_update(&prog, s, 1, o->batch, "nll", res->train_nll, (const char *)NULL);
-        if (cg_metrics_write(&log, s, 1, o->batch, "nll", res->train_nll, (const char *)NULL))
-            break;  /* the log cannot be written (a full disk): said below */
-    }
-    cg_progress_end(&prog);
-    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
-        st = cg_run_log_failed(r->err, r->errlen, "realnvp", o, &log, res->steps, 0);
+    cg_flow2d_init(&f->r.m, t->o->seed, STREAM_INIT);
+    f->eval = malloc(sizeof(real) * 2 * EVAL_POINTS);
+    if (!f->eval || cg_ctx_init(&f->r.ctx) != CG_OK)
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
+    cg_rng ev;
+    cg_rng_init(&ev, t->o->seed, STREAM_EVAL);
+    cg_toy_sample(f->toy, &ev, f->eval, EVAL_POINTS);
+    f->gauss_nll = cg_gaussian_mle_nll(f->eval, EVAL_POINTS);
+    if ((st = mean_nll(&f->r, f->eval, EVAL_POINTS, &f->nll_start)) != CG_OK)
+        return st;
+    cg_adam_init(&f->adam, t->o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
+    cg_rng_init(&f->data, t->o->seed, STREAM_DATA);
+    cg_trainer_params(t, &f->r.m.p, &f->adam.t, NULL);
+    return CG_OK;
+}
+
+static void describe(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    const flow2d_run *f = self;
+    (void)t;
+    snprintf(buf, len, "%s, %d coupling layers of width %d", cg_toy_name(f->toy),
+             f->r.m.a.layers, f->r.m.a.hidden);
+}
+
+/* One Adam step on the mean NLL of a fresh batch of the toy set */
+static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out)
+{
+    flow2d_run *f = self;
+    cg_ctx *ctx = &t->ctx;
+    (void)x;
+    cg_tensor *pts = cg_new(ctx, CG_SHAPE(b->n, 2));
+    if (pts)
+        cg_toy_sample(f->toy, &f->data, pts->data, b->n);
+    cg_tensor *loss = cg_flow2d_nll(ctx, &f->r.m, pts);
+    if (!loss || cg_backward(ctx, loss) != CG_OK)
+        return ctx->err ? ctx->err : CG_ERR_STATE;
+    cg_scalars_put(out, "nll", loss->data[0]);
+    cg_status st = cg_adam_step(&f->adam, &f->r.m.p);
+    if (st != CG_OK)
+        return cg_fail(ctx, st, "Adam step failed");
+    cg_params_zero_grad(&f->r.m.p);
+    return CG_OK;
+}
+
+/* The NLL on the fresh points against the best single Gaussian's, the
+ * weights and the pictures */
+static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
+{
+    flow2d_run *f = self;
+    double nll;
+    cg_status st = mean_nll(&f->r, f->eval, EVAL_POINTS, &nll);
+    if (st != CG_OK)
+        return st;
+    cg_scalars_put(out, "eval_nll", nll);
+    cg_scalars_put(out, "eval_nll_start", f->nll_start);
+    cg_scalars_put(out, "gauss_nll", f->gauss_nll);
+    if (!t->o->out_dir)
+        return CG_OK;
+    if ((st = cg_trainer_save_weights(t, &f->r.m.p, NULL, "flow.safetensors")) == CG_OK &&
+        (st = scatter(&f->r, f->eval, t->o->seed)) == CG_OK)
+        st = density(&f->r, f->eval, EVAL_POINTS);
     return st;
 }
 
-cg_status cg_flow2d_train(const cg_train_opts *o, const cg_flow2d_opts *f,
-                          cg_flow2d_result *res, char *err, size_t errlen)
+static void report(const cg_train_opts *o, const void *settings, const cg_train_result *r)
 {
-    memset(res, 0, sizeof *res);
-    run R = {.o = o, .err = err, .errlen = errlen};
-    run *r = &R;
-    cg_flow2d_arch a = {.layers = f->layers, .hidden = f->hidden};
-    cg_status st = cg_flow2d_build(&r->m, &a, err, errlen);
-    if (st != CG_OK)
-        return st;
-    cg_flow2d_init(&r->m, o->seed, STREAM_INIT);
-    real *pts = malloc(sizeof(real) * 2 * (size_t)f->eval_points);
-    if (!pts || cg_ctx_init(&r->ctx) != CG_OK) {
-        free(pts);
-        cg_flow2d_free(&r->m);
-        snprintf(err, errlen, "realnvp: out of memory");
-        return CG_ERR_NOMEM;
-    }
-    cg_rng ev;
-    cg_rng_init(&ev, o->seed, STREAM_EVAL);
-    cg_toy_sample(f->toy, &ev, pts, f->eval_points);
-    res->gauss_nll = cg_gaussian_mle_nll(pts, f->eval_points);
-    if (!o->quiet)
-        fprintf(stderr, "realnvp: %s, %d coupling layers of width %d, %lld parameters, batch "
-                "%lld\n", cg_toy_name(f->toy), a.layers, a.hidden,
-                (long long)cg_params_count(&r->m.p), (long long)o->batch);
-    st = mean_nll(r, pts, f->eval_points, &res->nll_start);
-    if (st == CG_OK)
-        st = train_loop(r, f->toy, res);
-    if (st == CG_OK)
-        st = mean_nll(r, pts, f->eval_points, &res->nll);
-    if (st == CG_OK && o->out_dir) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/flow.safetensors", o->out_dir);
-        st = cg_weights_save(path, &r->m.p, err, errlen);
-        if (st == CG_OK)
-            st = scatter(r, pts, o->seed);
-        if (st == CG_OK)
-            st = density(r, pts, f->eval_points);
-    }
-    cg_ctx_free(&r->ctx);
-    cg_flow2d_free(&r->m);
-    free(pts);
-    return st;
+    (void)settings;
+    printf("  NLL on %d fresh points: flow %.4f nats (before training %.4f), best single "
+           "Gaussian %.4f\n", EVAL_POINTS, cg_scalars_get(&r->final, "eval_nll"),
+           cg_scalars_get(&r->final, "eval_nll_start"), cg_scalars_get(&r->final, "gauss_nll"));
+    if (o->out_dir)
+        printf("  pictures: %s/samples.png (samples over the data), %s/density.png\n",
+               o->out_dir, o->out_dir);
 }
+
+static void free_run(void *self)
+{
+    flow2d_run *f = self;
+    cg_ctx_free(&f->r.ctx);
+    cg_flow2d_free(&f->r.m);
+    free(f->eval);
+}
+
+/* Reached through the realnvp kind of the registry, which hands toy data
+ * sets to this one (same flags). */
+const cg_model_kind cg_kind_realnvp_2d = {
+    .name = "realnvp", .title = "RealNVP (2-D)", .summary = "RealNVP flow on a 2-D toy set",
+    .own_data = 1, .state_size = sizeof(flow2d_run), .build = build, .describe = describe,
+    .step = step, .finish = finish, .report = report, .free = free_run,
+    .files = "weights: %s/flow.safetensors",
+};

@@ -104,7 +104,7 @@ enum { X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_MODEL };
 
 static void fill_state(cg_trainer *t, int64_t step, int64_t epoch)
 {
-    cg_loader_state ls = cg_loader_get_state(t->loader);
+    cg_loader_state ls = t->loader ? cg_loader_get_state(t->loader) : (cg_loader_state){0};
     t->cs.step = step;
     t->cs.epoch = epoch;
     t->cs.optim_t = t->optim_t ? *t->optim_t : 0;
@@ -158,9 +158,11 @@ static cg_status resume(cg_trainer *t, int lo, int hi, int64_t *first)
                                  first, t->err, t->errlen);
     if (st != CG_OK)
         return st;
-    st = cg_run_restore_loader(t->loader, t->extra[X_LOADER_EPOCH].value,
-                               t->extra[X_LOADER_INDEX].value, t->extra[X_LOADER_RNG].value,
-                               t->kind->name, t->err, t->errlen);
+    if (t->loader)
+        st = cg_run_restore_loader(t->loader, t->extra[X_LOADER_EPOCH].value,
+                                   t->extra[X_LOADER_INDEX].value,
+                                   t->extra[X_LOADER_RNG].value, t->kind->name, t->err,
+                                   t->errlen);
     if (st != CG_OK)
         return st;
     if (t->optim_t)
@@ -177,6 +179,8 @@ static cg_status open_data(cg_trainer *t)
     const cg_train_opts *o = t->o;
     const cg_model_kind *k = t->kind;
     char why[1024];
+    if (k->own_data)
+        return CG_OK;
     t->image_size = o->image_size       ? o->image_size
                     : k->default_size ? k->default_size(t->settings)
                                       : k->image_size;
@@ -215,7 +219,9 @@ static cg_status open_all(cg_trainer *t, void *self)
     /* the loader first, so that build knows the run's length; a batch larger
      * than the data set is refused after build, whose flag errors come first */
     cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
-    if (t->ds.count >= o->batch) {
+    if (t->kind->own_data) {
+        t->total = o->steps;  /* no epochs */
+    } else if (t->ds.count >= o->batch) {
         if ((st = cg_loader_open(&t->loader, &t->ds, &lo, why, sizeof why)) != CG_OK)
             return cg_trainer_fail(t, st, "%s", why);
         t->per_epoch = cg_loader_batches_per_epoch(t->loader);
@@ -225,7 +231,7 @@ static cg_status open_all(cg_trainer *t, void *self)
         return st;
     if (!t->params)
         return cg_trainer_fail(t, CG_ERR_STATE, "the model declared no parameters");
-    if (t->ds.count < o->batch)
+    if (!t->kind->own_data && t->ds.count < o->batch)
         return cg_trainer_fail(t, CG_ERR_ARG, "--batch %lld is larger than the data set "
                                "(%lld images)", (long long)o->batch, (long long)t->ds.count);
     t->cs = (cg_ckpt_state){.seed = o->seed, .extra = t->extra, .nextra = t->nextra,
@@ -312,17 +318,18 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
     int64_t timed = 0;
     cg_status st = CG_OK;
     for (int64_t s = first; s <= t->total; s++) {
-        cg_batch b;
-        cg_loader_next(t->loader, &b);
-        if (s == inject)
+        cg_batch b = {.n = (int)o->batch};
+        if (t->loader)
+            cg_loader_next(t->loader, &b);
+        if (s == inject && b.x)
             ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
         if (s == first + 1)
             t_start = cg_monotonic_seconds();  /* the first step warms up */
         t->step = s;
         t->epoch = b.epoch + 1;
         cg_scalars out = {0};
-        cg_tensor *x = batch_tensor(t, &b);
-        st = x && !t->ctx.err ? k->step(t, self, x, &b, &out) : t->ctx.err;
+        cg_tensor *x = b.x ? batch_tensor(t, &b) : NULL;
+        st = (x || !b.x) && !t->ctx.err ? k->step(t, self, x, &b, &out) : t->ctx.err;
         if (st == CG_OK && t->ctx.err)
             st = t->ctx.err;
         if (st != CG_OK)
@@ -460,13 +467,18 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
         char desc[1024] = "";
         if (t->kind->describe)
             t->kind->describe(t, self, desc, sizeof desc);
-        fprintf(stderr, "%s: %s, %lld images of %dx%dx%d, batch %lld, %lld steps per epoch; "
-                "%s%s%lld parameters%s\n", t->kind->name, t->ds.name, (long long)t->ds.count,
-                t->ds.channels, t->ds.height, t->ds.width, (long long)o->batch,
-                (long long)t->per_epoch, desc, *desc ? ", " : "",
-                (long long)cg_params_count(t->params),
-                t->kind->test_split && t->test_is_train
-                    ? "; no test split: measured on the training set" : "");
+        if (t->kind->own_data)
+            fprintf(stderr, "%s: batch %lld; %s%s%lld parameters\n", t->kind->name,
+                    (long long)o->batch, desc, *desc ? ", " : "",
+                    (long long)cg_params_count(t->params));
+        else
+            fprintf(stderr, "%s: %s, %lld images of %dx%dx%d, batch %lld, %lld steps per "
+                    "epoch; %s%s%lld parameters%s\n", t->kind->name, t->ds.name,
+                    (long long)t->ds.count, t->ds.channels, t->ds.height, t->ds.width,
+                    (long long)o->batch, (long long)t->per_epoch, desc, *desc ? ", " : "",
+                    (long long)cg_params_count(t->params),
+                    t->kind->test_split && t->test_is_train
+                        ? "; no test split: measured on the training set" : "");
     }
     return CG_OK;
 }
@@ -513,7 +525,7 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
             cg_scalars end = res->final;
             cg_scalars_put(&end, "img_per_s", res->img_per_s);
             cg_metrics_write_n(&io.log, res->steps,
-                               res->steps ? (res->steps - 1) / t->per_epoch + 1 : 0, 0, end.n,
+                               res->steps && t->per_epoch ? (res->steps - 1) / t->per_epoch + 1 : 1, 0, end.n,
                                end.name, end.value);
         }
     }

@@ -69,23 +69,6 @@ cg_status cg_flow2d_log_prob(cg_ctx *ctx, cg_flow2d *m, cg_tensor *x, double *lo
  * Gaussian of those points (sample mean, biased covariance), nats. */
 double cg_gaussian_mle_nll(const real *xy, int64_t n);
 
-/* ---- `cugen train realnvp --data moons` ------------------------------------ */
-typedef struct {
-    cg_toy toy;
-    int layers, hidden;
-    int64_t eval_points;       /* fresh points the final NLLs are measured on */
-} cg_flow2d_opts;
-
-typedef struct {
-    int64_t steps;
-    double train_nll;          /* the last batch's */
-    double nll, gauss_nll;     /* on eval_points fresh points: flow, MLE Gaussian */
-    double nll_start;          /* the flow's before training (the identity: N(0, I)) */
-} cg_flow2d_result;
-
-cg_status cg_flow2d_train(const cg_train_opts *o, const cg_flow2d_opts *f,
-                          cg_flow2d_result *res, char *err, size_t errlen);
-
 /* ---- RealNVP on images (Dinh et al. 2017, multi-scale) ----------------------
  * Pixels are dequantised and logit-transformed first (not learnt):
  *   x = (pixel + u) / 256, u ~ U(0, 1);  y = logit(a + (1 - 2a) x), a = 0.05
@@ -213,8 +196,8 @@ cg_status cg_flowimg_evaluate(cg_flowimg *m, const cg_dataset *ds, int64_t limit
                               uint64_t seed, double *bpd, char *err, size_t errlen);
 
 /* `cugen train realnvp`: the flags of the 2-D flow and of the image one
- * (0 / NULL: the default of the one trained), and the image flow's kind for
- * the trainer (realnvp_img_train.c). */
+ * (0 / NULL: the default of the one trained), and their kinds for the
+ * trainer. */
 typedef struct {
     int64_t hidden, layers, width, scales;
     double temperature;
@@ -223,5 +206,9 @@ typedef struct {
 
 #include "cugen/trainer.h"
 extern const cg_model_kind cg_kind_realnvp_images;
+/* The 2-D flow on a toy set (--data moons, ...: fresh points every step;
+ * realnvp_train.c): at the end its NLL on 20000 fresh points beside the best
+ * single Gaussian's (scalars eval_nll, eval_nll_start, gauss_nll). */
+extern const cg_model_kind cg_kind_realnvp_2d;
 
 #endif

@@ -115,6 +115,8 @@ typedef struct cg_model_kind {
     int image_size;         /* default side of the images (0: the data set's) */
     int (*default_size)(const void *settings);  /* optional: instead of image_size */
     int test_split;         /* open the test split too (the training split when there is none) */
+    int own_data;           /* draws its own data (a toy set: fresh points every step): no
+                             * data set, loader or epochs; step gets x NULL, b->n the batch */
     int real_grid;          /* write real.png, a batch of the data, on a fresh start */
     /* Build and initialise the model on t->o->device with its optimizers,
      * from t->settings and the data set (t->ds; t->per_epoch and t->total

@@ -160,14 +160,18 @@ TEST(flow_gaussian_mle_nll_closed_form)
  * 1.04. */
 TEST(flow_two_moons_beats_the_best_gaussian)
 {
-    cg_train_opts o = {.steps = 400, .batch = 128, .lr = 1e-3, .seed = 0, .quiet = 1};
-    cg_flow2d_opts f = {.toy = CG_TOY_MOONS, .layers = 4, .hidden = 32, .eval_points = 20000};
-    cg_flow2d_result r;
+    cg_train_opts o = {.steps = 400, .batch = 128, .lr = 1e-3, .seed = 0, .quiet = 1,
+                       .data = "moons"};
+    cg_realnvp_flags f = {.layers = 4, .hidden = 32};
+    cg_train_result r;
     char err[512];
-    REQUIRE(cg_flow2d_train(&o, &f, &r, err, sizeof err) == CG_OK, "%s", err);
-    printf("    NLL: flow %.4f (untrained %.4f), best Gaussian %.4f\n", r.nll, r.nll_start,
-           r.gauss_nll);
-    CHECK(r.nll < r.gauss_nll - 0.3, "flow %.4f, Gaussian %.4f", r.nll, r.gauss_nll);
+    REQUIRE(cg_trainer_run(&cg_kind_realnvp_2d, &f, &o, &r, err, sizeof err) == CG_OK, "%s",
+            err);
+    double nll = cg_scalars_get(&r.final, "eval_nll"),
+           start = cg_scalars_get(&r.final, "eval_nll_start"),
+           gauss = cg_scalars_get(&r.final, "gauss_nll");
+    printf("    NLL: flow %.4f (untrained %.4f), best Gaussian %.4f\n", nll, start, gauss);
+    CHECK(r.steps == 400 && nll < gauss - 0.3, "flow %.4f, Gaussian %.4f", nll, gauss);
 }
 
 /* ---- the image RealNVP -------------------------------------------------------- */
