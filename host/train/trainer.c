@@ -102,16 +102,24 @@ void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const ch
 
 enum { X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_MODEL };
 
+/* where the model's values start: after the loader's three */
+static int first_model_value(const cg_trainer *t)
+{
+    return t->kind->own_data ? 0 : X_MODEL;
+}
+
 static void fill_state(cg_trainer *t, int64_t step, int64_t epoch)
 {
     cg_loader_state ls = t->loader ? cg_loader_get_state(t->loader) : (cg_loader_state){0};
     t->cs.step = step;
     t->cs.epoch = epoch;
     t->cs.optim_t = t->optim_t ? *t->optim_t : 0;
-    t->extra[X_LOADER_EPOCH].value = ls.epoch;
-    t->extra[X_LOADER_INDEX].value = ls.index;
-    t->extra[X_LOADER_RNG].value = (int64_t)ls.rng_offset;
-    for (int i = X_MODEL; i < t->nextra; i++)
+    if (t->loader) {
+        t->extra[X_LOADER_EPOCH].value = ls.epoch;
+        t->extra[X_LOADER_INDEX].value = ls.index;
+        t->extra[X_LOADER_RNG].value = (int64_t)ls.rng_offset;
+    }
+    for (int i = first_model_value(t); i < t->nextra; i++)
         if (t->bound[i])
             t->extra[i].value = *t->bound[i];
 }
@@ -137,7 +145,7 @@ static cg_status order_settings(cg_trainer *t, int *lo, int *hi)
     int n = 0;
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < t->nextra; i++)
-            if ((pass == 0) == (i < X_MODEL || t->bound[i] != NULL)) {
+            if ((pass == 0) == (i < first_model_value(t) || t->bound[i] != NULL)) {
                 e[n] = t->extra[i];
                 b[n] = t->bound[i];
                 s[n++] = t->shown[i];
@@ -147,7 +155,7 @@ static cg_status order_settings(cg_trainer *t, int *lo, int *hi)
     memcpy(t->shown, s, sizeof s[0] * (size_t)n);
     *hi = n;
     *lo = n;
-    while (*lo > X_MODEL && !t->bound[*lo - 1])
+    while (*lo > first_model_value(t) && !t->bound[*lo - 1])
         (*lo)--;
     return CG_OK;
 }
@@ -167,7 +175,7 @@ static cg_status resume(cg_trainer *t, int lo, int hi, int64_t *first)
         return st;
     if (t->optim_t)
         *t->optim_t = t->cs.optim_t;
-    for (int i = X_MODEL; i < t->nextra; i++)
+    for (int i = first_model_value(t); i < t->nextra; i++)
         if (t->bound[i])
             *t->bound[i] = t->extra[i].value;
     t->saved_step = t->cs.step;
@@ -214,7 +222,7 @@ static cg_status open_all(cg_trainer *t, void *self)
     }
     static const char *const loader_names[X_MODEL] = {"loader.epoch", "loader.index",
                                                       "loader.rng_offset"};
-    for (int i = 0; i < X_MODEL; i++)
+    for (int i = 0; i < first_model_value(t); i++)  /* a kind with its own data has none */
         add_value(t, loader_names[i], 0, NULL, NULL);
     /* the loader first, so that build knows the run's length; a batch larger
      * than the data set is refused after build, whose flag errors come first */
