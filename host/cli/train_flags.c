@@ -264,11 +264,6 @@ int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts
 int cli_flags_settle(const char *cmd, const cg_model_kind *k, cg_train_opts *o, const char *out,
                      int no_out, const void *settings)
 {
-    char err[512];
-    if (k->check && k->check(settings, o, err, sizeof err) != CG_OK) {
-        fprintf(stderr, "%s %s: %s\n", cmd, k->name, err);
-        return 2;
-    }
     if (o->resume && !k->checkpoints) {
         fprintf(stderr, "%s %s: --resume: this model keeps no checkpoints (it trains in "
                 "seconds); run it again\n", cmd, k->name);
@@ -305,6 +300,11 @@ int cli_flags_settle(const char *cmd, const cg_model_kind *k, cg_train_opts *o, 
         o->log_every = 100;
     if (!o->ckpt_every)
         o->ckpt_every = k->ckpt_every;
+    char err[512];
+    if (k->check && k->check(settings, o, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s %s: %s\n", cmd, k->name, err);
+        return 2;
+    }
     return 0;
 }
 

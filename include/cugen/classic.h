@@ -237,22 +237,18 @@ cg_status cg_gauss_gen_init(cg_ctx *ctx, cg_gauss_gen *g, cg_rng *r, double alph
  * weight, hidden biases 0, fc3's bias mu. */
 void cg_gauss_gen_init_xavier(cg_gauss_gen *g, cg_rng *r, const double *mu);
 
-typedef struct {
-    int nin, nh;
-    double mu[2], sigma[2];
-    const char *toy;           /* the 2-D set the GAN then learns */
-} cg_gauss_init_opts;
-
-typedef struct {
-    double mean[2], cov[4];            /* of 100,000 outputs, Gaussian init */
-    double mean_x[2], cov_x[4];        /* the same, Xavier baseline */
-    double mmd_start, mmd_end;         /* MMD^2 to the toy data before / after training */
-    int64_t steps;
-} cg_gauss_init_result;
-
 #define CG_GAUSS_INIT_SAMPLES 100000
 
-cg_status cg_gauss_init_run(const cg_train_opts *o, const cg_gauss_init_opts *go,
-                            cg_gauss_init_result *res, char *err, size_t errlen);
+/* `cugen train gauss-init-gan`: its flags, and its kind for the trainer
+ * (gauss_init_train.c): the comparison of the two initialisations at
+ * build, then a GAN from the Gaussian start on --toy; its final scalars
+ * include init_mean_x, ..., xavier_cov_yy, mmd2_start, mmd2_end. */
+typedef struct {
+    int64_t z_size, hidden;
+    const char *mu, *sigma, *toy;   /* "a,b", "a,b", a toy set's name */
+} cg_gauss_init_flags;
+
+#include "cugen/trainer.h"
+extern const cg_model_kind cg_kind_gauss_init;
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "cugen/classic.h"
 #include "cugen/metrics.h"
+#include "cugen/trainer.h"
 #include "harness.h"
 
 TEST(gauss_init_jacobian_by_backward_is_the_closed_form)
@@ -107,11 +108,27 @@ static double cov_rel_err(const double *cov, const double *want)
 TEST(gauss_init_outputs_are_near_the_target_and_the_gan_learns)
 {
     cg_train_opts o = {.steps = 200, .batch = 256, .lr = 1e-3, .seed = 0, .quiet = 1};
-    cg_gauss_init_opts go = {.nin = 4, .nh = 64, .mu = {2, 4}, .sigma = {1.5, 0.8},
-                             .toy = "8gaussians"};
-    cg_gauss_init_result r;
+    cg_gauss_init_flags go = {.z_size = 4, .hidden = 64, .mu = "2,4", .sigma = "1.5,0.8",
+                              .toy = "8gaussians"};
+    cg_train_result res;
     char err[512];
-    REQUIRE(cg_gauss_init_run(&o, &go, &r, err, sizeof err) == CG_OK, "%s", err);
+    REQUIRE(cg_trainer_run(&cg_kind_gauss_init, &go, &o, &res, err, sizeof err) == CG_OK, "%s",
+            err);
+    static const char *const names[4] = {"init_cov_xx", "init_cov_xy", "init_cov_yx",
+                                         "init_cov_yy"},
+                             *const xnames[4] = {"xavier_cov_xx", "xavier_cov_xy",
+                                                 "xavier_cov_yx", "xavier_cov_yy"};
+    struct {
+        double mean[2], cov[4], cov_x[4], mmd_start, mmd_end;
+        int64_t steps;
+    } r = {.mean = {cg_scalars_get(&res.final, "init_mean_x"),
+                    cg_scalars_get(&res.final, "init_mean_y")},
+           .mmd_start = cg_scalars_get(&res.final, "mmd2_start"),
+           .mmd_end = cg_scalars_get(&res.final, "mmd2_end"), .steps = res.steps};
+    for (int i = 0; i < 4; i++) {
+        r.cov[i] = cg_scalars_get(&res.final, names[i]);
+        r.cov_x[i] = cg_scalars_get(&res.final, xnames[i]);
+    }
     const double want[4] = {2.25, 0, 0, 0.64};
     double eg = cov_rel_err(r.cov, want), ex = cov_rel_err(r.cov_x, want);
     printf("    covariance relative error: Gaussian init %.3f, Xavier %.3f; MMD^2 %.4f -> "
