@@ -22,7 +22,8 @@ static __device__ double dev_softplus(double x)
 
 extern "C" cg_status cuda_relu_fwd(real *y, const real *x, int64_t n)
 {
-    return cu_map(n, [=] __device__(int64_t i) { y[i] = x[i] > 0 ? x[i] : 0; });
+    /* NaN stays NaN, as in PyTorch (cpu_relu_fwd) */
+    return cu_map(n, [=] __device__(int64_t i) { y[i] = x[i] <= 0 ? 0 : x[i]; });
 }
 
 extern "C" cg_status cuda_relu_bwd(real *dx, const real *dy, const real *x, int64_t n)

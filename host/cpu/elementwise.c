@@ -7,10 +7,12 @@
 #include "cpu/cpu_fastexp.h"
 #include "cpu/cpu_parallel.h"
 
+/* A NaN stays NaN, as in PyTorch: a diverged activation must not turn
+ * into a finite loss */
 void cpu_relu_fwd(real *y, const real *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] > 0 ? x[i] : 0;
+        y[i] = x[i] <= 0 ? 0 : x[i];
 }
 
 void cpu_relu_bwd(real *dx, const real *dy, const real *x, int64_t n)

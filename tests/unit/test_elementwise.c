@@ -325,3 +325,18 @@ TEST(sum_mean_accumulate_in_double)
         CHECK(t->grad[i] == (real)(1.0 / 7));
     cg_ctx_free(&ctx);
 }
+
+/* ReLU keeps a NaN a NaN, as PyTorch does (torch.relu(nan) is nan): a
+ * diverged activation reaches the loss and stops the run, instead of being
+ * read as 0 while the weights fill with NaN through the backward. The
+ * gradient at a NaN input is 0, as PyTorch's threshold_backward gives. */
+TEST(relu_propagates_nan)
+{
+    const real x[4] = {NAN, -1, 0, 2}, dy[4] = {1, 1, 1, 1};
+    real y[4], dx[4];
+    cpu_relu_fwd(y, x, 4);
+    cpu_relu_bwd(dx, dy, x, 4);
+    CHECK(isnan(y[0]) && y[1] == 0 && y[2] == 0 && !signbit(y[2]) && y[3] == 2,
+          "%g %g %g %g", y[0], y[1], y[2], y[3]);
+    CHECK(dx[0] == 0 && dx[1] == 0 && dx[2] == 0 && dx[3] == 1);
+}

@@ -6,6 +6,7 @@
  * and round once to float: the error is a few float ulps at most).
  * Skipped without a GPU (failed under make test-gpu).
  */
+#include <math.h>
 #include <string.h>
 
 #include "cpu/cpu_broadcast.h"
@@ -113,6 +114,20 @@ static void check_unary(const unary_op *op, int64_t n, uint64_t seed)
     snprintf(what, sizeof what, "%s bwd n=%lld", op->name, (long long)n);
     CHECK(op->gb(dxd, dyd, sd, n) == CG_OK, "%s: %s", what, cg_cuda_last_error());
     gpu_compare(what, gpu_fetch(what, dxd, n), dx, n, TOL);
+}
+
+/* ReLU of a NaN is a NaN on the GPU too */
+TEST(gpu_relu_propagates_nan)
+{
+    GPU_OR_SKIP();
+    const real x[4] = {NAN, -1, 0, 2};
+    real *xd = gpu_from(x, 4), *yd = gpu_out(4);
+    if (!xd || !yd)
+        return;
+    CHECK(cuda_relu_fwd(yd, xd, 4) == CG_OK, "%s", cg_cuda_last_error());
+    const real *y = gpu_fetch("relu nan", yd, 4);
+    CHECK(y && isnan(y[0]) && y[1] == 0 && y[2] == 0 && y[3] == 2, "relu on the GPU");
+    gpu_free_all();
 }
 
 TEST(gpu_unary_ops_match_cpu)

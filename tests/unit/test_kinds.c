@@ -1,0 +1,133 @@
+/*
+ * test_kinds.c: what the trainer promises every model that keeps
+ * checkpoints, checked as one table of (model, small flags) rows:
+ *
+ *   - 3 steps, then --resume to 6, give the same weights file and the same
+ *     checkpoint, byte for byte, as 6 steps straight (a model whose
+ *     schedule spans the run, the classifier's cosine, is killed after step
+ *     3 of 6 instead);
+ *   - the run directory holds settings.json and curves.png;
+ *   - a resume with another --lr is refused in one line naming it;
+ *   - a NaN put into a batch (CUGEN_FAULT_NAN_STEP) stops the run as
+ *     diverged, naming the step (for the models a NaN pixel reaches the
+ *     loss of: the RBM binarizes its input).
+ *
+ * Fashion-MNIST: skipped without it.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+
+#define MAX_ARGS 40
+
+typedef struct {
+    const char *model;
+    const char *flags[16];   /* the model's small flags, NULL-terminated */
+    const char *weights;     /* the file compared besides the checkpoint */
+    int nan_reaches_loss;
+    int fixed_length;        /* the run's length is one of its settings (a schedule over it):
+                              * resumed to the same --steps, after a kill */
+} row;
+
+static const row rows[] = {
+    {"dcgan", {"--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4", NULL},
+     "G.safetensors", 1, 0},
+    {"vae", {"--hidden", "16", "--latent", "2", NULL}, "vae.safetensors", 1, 0},
+    {"ddpm", {"--ch", "4", "--ch-mult", "1,2", "--attn", "none", "--num-res-blocks", "1",
+              "--ddim-steps", "0", NULL},
+     "unet_ema.safetensors", 1, 0},
+    {"realnvp", {"--data", "fashion-mnist", "--layers", "1", "--width", "4", NULL},
+     "flow.safetensors", 1, 0},
+    {"mlp-gan", {"--hidden", "16", NULL}, "G.safetensors", 1, 0},
+    {"rbm", {"--hidden", "16", "--ais-betas", "20", "--ais-runs", "2", "--gibbs", "3", NULL},
+     "rbm.safetensors", 0, 0},
+    {"classifier", {NULL}, "classifier.safetensors", 1, 1},
+};
+
+/* cugen train MODEL FLAGS --batch 8 --device cpu --quiet --steps STEPS --out DIR EXTRA... */
+static int train(th_run_result *r, const row *w, const char *steps, const char *dir,
+                 const char *const *extra)
+{
+    const char *args[MAX_ARGS] = {"train", w->model};
+    int n = 2;
+    for (int i = 0; w->flags[i] && n < MAX_ARGS - 14; i++)
+        args[n++] = w->flags[i];
+    const char *tail[] = {"--batch", "8", "--device", "cpu", "--quiet", "--steps", steps,
+                          "--out", dir};
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
+        args[n++] = tail[i];
+    for (int i = 0; extra && extra[i] && n < MAX_ARGS - 1; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    return th_run_cugen(r, args);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
+    return x && y && la == lb && memcmp(x, y, la) == 0;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    struct stat sb;
+    return stat(th_path(dir, name), &sb) == 0 && sb.st_size > 0;
+}
+
+TEST(kinds_resume_exactly_record_settings_and_stop_on_nan)
+{
+    struct stat sb;
+    if (stat("/usr/share/datasets/fashion-mnist", &sb) != 0)
+        SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");
+    if (!getenv("CUGEN_BIN"))
+        SKIP("CUGEN_BIN not set (run through make test)");
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        const row *w = &rows[k];
+        char *a = th_tmpdir(), *b = th_tmpdir(), *c = th_tmpdir();
+        REQUIRE(a && b && c);
+        th_run_result r;
+        static const char *const resume[] = {"--resume", NULL},
+                                 *const other_lr[] = {"--resume", "--lr", "0.123", NULL};
+        train(&r, w, "6", a, NULL);
+        CHECK(r.code == 0, "%s: 6 steps: exit %d: %s", w->model, r.code, r.err);
+        if (w->fixed_length) {
+            const char *args[MAX_ARGS] = {"train", w->model, "--batch", "8", "--device", "cpu",
+                                          "--quiet", "--steps", "6", "--ckpt-every", "3",
+                                          "--out", b, NULL};
+            /* killed once its first checkpoint (step 3) is there; wherever the kill
+             * lands, the resume goes on from the last checkpoint written */
+            th_run_cugen_signalled(&r, args, th_path(b, "checkpoint.safetensors"), SIGKILL);
+        } else {
+            train(&r, w, "3", b, NULL);
+            CHECK(r.code == 0, "%s: 3 steps: exit %d: %s", w->model, r.code, r.err);
+        }
+        train(&r, w, "6", b, resume);
+        CHECK(r.code == 0, "%s: resume to 6: exit %d: %s", w->model, r.code, r.err);
+        CHECK(same_file(th_path(a, w->weights), th_path(b, w->weights)) &&
+                  same_file(th_path(a, "checkpoint.safetensors"),
+                            th_path(b, "checkpoint.safetensors")),
+              "%s: the resumed run's %s or checkpoint differs from the straight run's", w->model,
+              w->weights);
+        CHECK(exists(a, "settings.json") && exists(a, "curves.png"),
+              "%s: settings.json or curves.png missing", w->model);
+        train(&r, w, w->fixed_length ? "6" : "9", b, other_lr);
+        CHECK(r.code == 2 && th_count_lines(r.err) == 1 && strstr(r.err, "--lr") &&
+                  strstr(r.err, "this command 0.123"),
+              "%s: resume with another --lr: exit %d: %s", w->model, r.code, r.err);
+        if (w->nan_reaches_loss) {
+            setenv("CUGEN_FAULT_NAN_STEP", "2", 1);
+            train(&r, w, "4", c, NULL);
+            unsetenv("CUGEN_FAULT_NAN_STEP");
+            CHECK(r.code == 1 && strstr(r.err, "step 2") && strstr(r.err, "diverged"),
+                  "%s: a NaN at step 2: exit %d: %s", w->model, r.code, r.err);
+        }
+        th_rmtree(a);
+        th_rmtree(b);
+        th_rmtree(c);
+    }
+}
