@@ -69,35 +69,57 @@ static int fail(const char *what, const char *msg, int code)
     return code;
 }
 
+/* A context and room for `values` reals, for images of npix pixels (a
+ * square): 0, or an exit code after the message (*buf and the context then
+ * need no freeing). */
+static int begin(const char *path, int npix, int64_t values, cg_ctx *ctx, real **buf, int *S)
+{
+    *S = side_of(npix);
+    *buf = *S ? malloc(sizeof(real) * (size_t)values) : NULL;
+    if (*buf && cg_ctx_init(ctx) == CG_OK)
+        return 0;
+    free(*buf);
+    return fail(path, *S ? "out of memory" : "the images are not square", 1);
+}
+
+/* x (n, S S) in [-1, 1] as the grid `out`, and the line saying what it
+ * is; frees the context and buf. 0, or 1 after the message. */
+static int finish_grid(const char *path, const char *out, const real *x, int n, int S,
+                       cg_ctx *ctx, real *buf, const char *what)
+{
+    char err[1024];
+    int code = 0;
+    if (!x)
+        code = fail(path, ctx->errmsg, 1);
+    else if (cg_png_write_grid(out, x, n, 1, S, S, PER_ROW, err, sizeof err) != CG_OK)
+        code = fail(out, err, 1);
+    else
+        printf("cugen sample: %s -> %s\n", what, out);
+    cg_ctx_free(ctx);
+    free(buf);
+    return code;
+}
+
 static int mlp_gan(const char *path, int n, uint64_t seed, const char *out)
 {
     cg_mlp_gan m;
-    char err[1024];
+    char err[1024], what[160];
     cg_status st = cg_mlp_gan_load_generator(path, &m, err, sizeof err);
     if (st != CG_OK)
         return fail(path, err, st == CG_ERR_ARG ? 2 : 1);
-    int S = side_of(m.a.npix), code = 0;
     cg_ctx ctx;
-    real *z = malloc(sizeof(real) * (size_t)n * (size_t)m.a.nz);
-    if (!S || !z || cg_ctx_init(&ctx) != CG_OK) {
-        free(z);
-        cg_mlp_gan_free(&m);
-        return fail(path, S ? "out of memory" : "the generator's images are not square", 1);
+    real *z;
+    int S, code = begin(path, m.a.npix, (int64_t)n * m.a.nz, &ctx, &z, &S);
+    if (code == 0) {
+        cg_rng r;
+        cg_rng_init(&r, seed, SAMPLE_STREAM);
+        cg_mlp_gan_noise(&m, &r, z, (int64_t)n * m.a.nz);  /* U[-1, 1] or N(0, 1), as trained */
+        cg_set_grad(&ctx, 0);
+        cg_tensor *x = cg_mlp_gan_generate(&ctx, &m, cg_wrap(&ctx, z, CG_SHAPE(n, m.a.nz)));
+        snprintf(what, sizeof what, "%d samples of an MLP GAN (z %d, %s noise, %d hidden)", n,
+                 m.a.nz, m.a.noise_normal ? "normal" : "uniform", m.a.hidden);
+        code = finish_grid(path, out, x ? x->data : NULL, n, S, &ctx, z, what);
     }
-    cg_rng r;
-    cg_rng_init(&r, seed, SAMPLE_STREAM);
-    cg_mlp_gan_noise(&m, &r, z, (int64_t)n * m.a.nz);  /* U[-1, 1] or N(0, 1), as trained */
-    cg_set_grad(&ctx, 0);
-    cg_tensor *x = cg_mlp_gan_generate(&ctx, &m, cg_wrap(&ctx, z, CG_SHAPE(n, m.a.nz)));
-    if (!x)
-        code = fail(path, ctx.errmsg, 1);
-    else if (cg_png_write_grid(out, x->data, n, 1, S, S, PER_ROW, err, sizeof err) != CG_OK)
-        code = fail(out, err, 1);
-    else
-        printf("cugen sample: %d samples of an MLP GAN (z %d, %s noise, %d hidden) -> %s\n", n,
-               m.a.nz, m.a.noise_normal ? "normal" : "uniform", m.a.hidden, out);
-    free(z);
-    cg_ctx_free(&ctx);
     cg_mlp_gan_free(&m);
     return code;
 }
@@ -139,13 +161,12 @@ static int rbm(const char *path, int n, uint64_t seed, int steps, const char *ou
     cg_status st = rbm_load(file, &m, err, sizeof err);
     if (st != CG_OK)
         return fail(path, err, st == CG_ERR_ARG ? 2 : 1);
-    int S = side_of(m.nv), code = 0;
     cg_ctx ctx;
-    real *v = malloc(sizeof(real) * (size_t)n * (size_t)m.nv);
-    if (!S || !v || cg_ctx_init(&ctx) != CG_OK) {
-        free(v);
+    real *v;
+    int S, code = begin(path, m.nv, (int64_t)n * m.nv, &ctx, &v, &S);
+    if (code != 0) {
         cg_rbm_free(&m);
-        return fail(path, S ? "out of memory" : "the visible units are not a square image", 1);
+        return code;
     }
     cg_rng r;
     cg_rng_init(&r, seed, SAMPLE_STREAM);
@@ -154,31 +175,24 @@ static int rbm(const char *path, int n, uint64_t seed, int steps, const char *ou
         v[i] = v[i] < 0.5 ? 0 : 1;
     cg_set_grad(&ctx, 0);
     cg_tensor *pv = NULL;
-    for (int s = 0; s < steps && code == 0; s++) {
+    for (int s = 0; s < steps; s++) {
         cg_tensor *ph = cg_rbm_hidden_probs(&ctx, &m, cg_wrap(&ctx, v, CG_SHAPE(n, m.nv)), 1.0);
         if (ph)
             cg_rbm_bernoulli(&r, ph->data, ph->data, ph->n);
         pv = ph ? cg_rbm_visible_probs(&ctx, &m, ph, 1.0, NULL) : NULL;
-        if (!pv) {
-            code = fail(path, ctx.errmsg, 1);
+        if (!pv)
             break;
-        }
         if (s + 1 < steps) {
             cg_rbm_bernoulli(&r, pv->data, v, pv->n);
             cg_ctx_step_end(&ctx);
         }
     }
-    if (code == 0) {
-        for (int64_t i = 0; i < pv->n; i++)
-            pv->data[i] = 2 * pv->data[i] - 1;   /* [0, 1] -> the grid's [-1, 1] */
-        if (cg_png_write_grid(out, pv->data, n, 1, S, S, PER_ROW, err, sizeof err) != CG_OK)
-            code = fail(out, err, 1);
-        else
-            printf("cugen sample: %d Gibbs chains of an RBM (%d hidden units), %d steps from "
-                   "random images -> %s\n", n, m.nh, steps, out);
-    }
-    free(v);
-    cg_ctx_free(&ctx);
+    for (int64_t i = 0; pv && i < pv->n; i++)
+        pv->data[i] = 2 * pv->data[i] - 1;   /* [0, 1] -> the grid's [-1, 1] */
+    char what[160];
+    snprintf(what, sizeof what, "%d Gibbs chains of an RBM (%d hidden units), %d steps from "
+             "random images", n, m.nh, steps);
+    code = finish_grid(path, out, pv ? pv->data : NULL, n, S, &ctx, v, what);
     cg_rbm_free(&m);
     return code;
 }

@@ -44,7 +44,6 @@ typedef struct {
     cg_adam adam_d, adam_g;
     cg_rng noise;
     real *fixed_z;
-    real *grid;           /* host copy of a sample grid's images */
     int bn_running;
 } dcgan_run;
 
@@ -63,8 +62,7 @@ static cg_status build(cg_trainer *t, void *self)
         return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
     r->bn_running = strcmp(f->bn, "running") == 0;
     r->fixed_z = malloc(sizeof(real) * GRID_N * (size_t)a.nz);
-    r->grid = malloc(sizeof(real) * GRID_N * (size_t)a.nc * a.image_size * a.image_size);
-    if (!r->fixed_z || !r->grid)
+    if (!r->fixed_z)
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     cg_rng fz;
     cg_rng_init(&fz, t->o->seed, STREAM_FIXED_Z);
@@ -123,21 +121,7 @@ static cg_status write_grid(cg_trainer *t, dcgan_run *r, const char *name)
         cg_copy_from_host(ctx, z, r->fixed_z);
     cg_tensor *x = cg_dcgan_generate(ctx, &r->m, z, r->bn_running, 0);
     cg_set_grad(ctx, prev);
-    if (x)
-        cg_copy_to_host(ctx, r->grid, x);
-    cg_status st = ctx->err;
-    if (st != CG_OK) {
-        st = cg_trainer_fail(t, st, "sample grid: %s", ctx->errmsg);
-    } else {
-        char path[4096], why[512];
-        cg_trainer_path(t, path, sizeof path, name);
-        int S = r->m.a.image_size;
-        st = cg_png_write_grid(path, r->grid, GRID_N, r->m.a.nc, S, S, 8, why, sizeof why);
-        if (st != CG_OK)
-            cg_trainer_fail(t, st, "%s", why);
-    }
-    cg_ctx_step_end(ctx);
-    return st;
+    return cg_trainer_grid(t, name, x, 8);
 }
 
 static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out)
@@ -178,7 +162,6 @@ static void free_run(void *self)
     dcgan_run *r = self;
     cg_dcgan_free(&r->m);
     free(r->fixed_z);
-    free(r->grid);
 }
 
 #define F(field) offsetof(dcgan_flags, field)

@@ -70,6 +70,28 @@ cg_status cg_trainer_save_weights(cg_trainer *t, const cg_params *p, const char 
     return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
 }
 
+cg_status cg_trainer_grid(cg_trainer *t, const char *name, cg_tensor *x, int per_row)
+{
+    cg_ctx *ctx = &t->ctx;
+    real *host = x && !ctx->err ? malloc(sizeof(real) * (size_t)x->n) : NULL;
+    cg_status st = ctx->err ? ctx->err : !x ? CG_ERR_STATE : !host ? CG_ERR_NOMEM : CG_OK;
+    if (st == CG_OK)
+        st = cg_copy_to_host(ctx, host, x);
+    if (st != CG_OK) {
+        cg_trainer_fail(t, st, "sample grid: %s", ctx->err ? ctx->errmsg : "out of memory");
+    } else {
+        char path[4096], why[512];
+        cg_trainer_path(t, path, sizeof path, name);
+        st = cg_png_write_grid(path, host, x->shape[0], t->ds.channels, t->ds.height,
+                               t->ds.width, per_row, why, sizeof why);
+        if (st != CG_OK)
+            cg_trainer_fail(t, st, "%s", why);
+    }
+    free(host);
+    cg_ctx_step_end(ctx);
+    return st;
+}
+
 void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *ema)
 {
     t->params = p;

@@ -213,6 +213,11 @@ void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const ch
  * Errors through cg_trainer_fail. */
 cg_status cg_trainer_save_weights(cg_trainer *t, const cg_params *p, const char *part,
                                   const char *name);
+/* The images x ((n, C, H, W), or (n, C H W) at the data set's C, H, W; on
+ * either device, in [-1, 1]) as a PNG grid DIR/name, per_row to a row. A
+ * failed forward before it (x NULL, the context's error) is reported as the
+ * grid's. Ends the step: the arena is reset. Errors through cg_trainer_fail. */
+cg_status cg_trainer_grid(cg_trainer *t, const char *name, cg_tensor *x, int per_row);
 /* "MODEL: message" into t->err; returns st. */
 cg_status cg_trainer_fail(cg_trainer *t, cg_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

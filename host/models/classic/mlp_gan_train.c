@@ -150,19 +150,7 @@ static cg_status write_grid(cg_trainer *t, mlp_gan_run *r, const char *name)
     cg_tensor *x = cg_mlp_gan_generate(ctx, &r->m,
                                        cg_wrap(ctx, r->fixed_z, CG_SHAPE(GRID_N, r->m.a.nz)));
     cg_set_grad(ctx, prev);
-    cg_status st = ctx->err;
-    if (st != CG_OK) {
-        cg_trainer_fail(t, st, "sample grid: %s", ctx->errmsg);
-    } else {
-        char path[4096], why[512];
-        cg_trainer_path(t, path, sizeof path, name);
-        st = cg_png_write_grid(path, x->data, GRID_N, t->ds.channels, t->ds.height,
-                               t->ds.width, GRID_ROW, why, sizeof why);
-        if (st != CG_OK)
-            cg_trainer_fail(t, st, "%s", why);
-    }
-    cg_ctx_step_end(ctx);
-    return st;
+    return cg_trainer_grid(t, name, x, GRID_ROW);
 }
 
 /* The epoch's means (metrics.jsonl and the notes' line), then its grid. */
