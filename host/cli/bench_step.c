@@ -128,11 +128,12 @@ double bench_torch_rate(const char *name, const char *args, double *step_ms, dou
     return rate;
 }
 
-/* The kind bench step builds and times for registry kind k, NULL: none */
+/* The kind bench step builds and times for registry kind k, NULL: none (a
+ * kind drawing its own data has no batch of images to time a step on) */
 static const cg_model_kind *bench_kind(const cg_model_kind *k)
 {
     const cg_model_kind *b = k && k->bench ? k->bench : k;
-    return b && b->build && b->step ? b : NULL;
+    return b && b->build && b->step && !b->own_data ? b : NULL;
 }
 
 /* "dcgan, ddpm, ..." : the registry's models with a step benchmark, by name */

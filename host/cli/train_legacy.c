@@ -1,6 +1,6 @@
 /*
  * train_legacy.c: the models that still run their own training loops
- * (gaussian, linear-game, realnvp): their kinds in the
+ * (linear-game, realnvp): their kinds in the
  * registry, flag tables, and what `cugen train` prints and writes for them.
  */
 #include <math.h>
@@ -18,41 +18,6 @@
 static int exit_code(cg_status st)
 {
     return st == CG_ERR_ARG ? 2 : 1;
-}
-
-static int run_gaussian(const cg_train_opts *o, const void *settings)
-{
-    (void)settings;
-    const int n = 6;
-    cg_gaussian_result r;
-    char err[256];
-    cg_status st = cg_gaussian_fit(o, cg_gaussian_notebook_points, n, &r, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
-    }
-    double gap = r.nll - r.nll_mle;
-    printf("\nGaussian MLE on the notebook's %d points, %lld Adam steps:\n", n,
-           (long long)r.steps);
-    printf("  fitted     mean (%.5f, %.5f)  cov [[%.5f, %.5f], [%.5f, %.5f]]\n", r.mean[0],
-           r.mean[1], r.cov[0], r.cov[1], r.cov[2], r.cov[3]);
-    printf("  closed form mean (%.5f, %.5f)  cov [[%.5f, %.5f], [%.5f, %.5f]]\n",
-           r.mean_mle[0], r.mean_mle[1], r.cov_mle[0], r.cov_mle[1], r.cov_mle[2], r.cov_mle[3]);
-    printf("  NLL reached %.6f, closed-form MLE %.6f, difference %.2e (%s 1e-4)\n", r.nll,
-           r.nll_mle, gap, fabs(gap) < 1e-4 ? "within" : "NOT within");
-    printf("  notebook challenge: NLL < 23 ... %s\n", r.nll < 23 ? "yes" : "no");
-    if (o->out_dir)
-        printf("  picture: %s/fit.png (points, fitted and closed-form 1/2/3-sigma ellipses)\n",
-               o->out_dir);
-    FILE *f = open_result(o);
-    if (f) {
-        fprintf(f, "{\"model\": \"gaussian\", \"steps\": %lld, \"nll\": %.9g, \"nll_mle\": %.9g, "
-                "\"mean\": [%.9g, %.9g], \"cov\": [%.9g, %.9g, %.9g, %.9g]}\n",
-                (long long)r.steps, r.nll, r.nll_mle, r.mean[0], r.mean[1], r.cov[0], r.cov[1],
-                r.cov[2], r.cov[3]);
-        fclose(f);
-    }
-    return 0;
 }
 
 static int run_linear_game(const cg_train_opts *o, const void *settings)
@@ -149,11 +114,6 @@ static int run_realnvp(const cg_train_opts *o, const void *settings)
 
 
 #define F(type, field) offsetof(type, field)
-const cg_model_kind cli_kind_gaussian = {
-    .name = "gaussian", .title = "Gaussian MLE",
-    .summary = "2-D Gaussian MLE by Adam on the seed notebook's six points",
-    .steps = 2000, .batch = 6, .lr = 0.05, .ignores = "batch", .run = run_gaussian};
-
 const cg_model_kind cli_kind_linear_game = {
     .name = "linear-game", .title = "linear game",
     .summary = "linear generator x = Wz + v matched to x = Az + b by MMD",

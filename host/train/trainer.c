@@ -351,6 +351,8 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
         cg_batch b = {.n = (int)o->batch};
         if (t->loader)
             cg_loader_next(t->loader, &b);
+        else if (t->per_epoch)  /* a fixed set of the kind's own: its epochs */
+            b.epoch = (s - 1) / t->per_epoch;
         if (s == inject && b.x)
             ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
         if (s == first + 1)

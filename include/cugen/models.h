@@ -1,28 +1,29 @@
 /*
- * models.h: the models cugen trains, each as a fit function the CLI calls.
+ * models.h: the first toy models, as kinds of the trainer (trainer.h).
  */
 #ifndef CUGEN_MODELS_H
 #define CUGEN_MODELS_H
 
 #include "cugen/train.h"
+#include "cugen/trainer.h"
 
 /* ---- Gaussian MLE --------------------------------------------------------
- * Fit N(mean, Sigma) to points by Adam on the negative log-likelihood, with
- * Sigma = L L^T, L = [[e^a1, 0], [c, e^a2]] (Cholesky, positive diagonal by
- * construction). The closed-form MLE (sample mean, biased sample covariance)
- * is computed beside it. */
-typedef struct {
-    double nll, nll_mle;             /* total NLL over the points, nats */
-    double mean[2], cov[4];          /* fitted, cov row-major */
-    double mean_mle[2], cov_mle[4];  /* closed form */
-    int64_t steps;
-} cg_gaussian_result;
+ * `cugen train gaussian` (cg_kind_gaussian, gaussian.c): N(mean, Sigma) fitted
+ * to the seed notebook's six points by Adam on the negative log-likelihood,
+ * with Sigma = L L^T, L = [[e^a1, 0], [c, e^a2]] (Cholesky, positive diagonal
+ * by construction), beside the closed-form MLE. Its final scalars: final_nll
+ * and mle_nll (total NLL over the points, nats), mean_x, mean_y, cov_xx,
+ * cov_xy, cov_yy of the fit and the same with mle_ of the closed form. */
 
 /* The six points of the seed notebook, (x, y) pairs. */
 extern const double cg_gaussian_notebook_points[12];
 
-cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
-                          cg_gaussian_result *res, char *err, size_t errlen);
+/* The closed-form MLE of n points (x, y): the sample mean, the biased sample
+ * covariance (row-major) and the total NLL there. CG_ERR_ARG under 3 points. */
+cg_status cg_gaussian_closed_form(const double *xy, int n, double mean[2], double cov[4],
+                                  double *nll, char *err, size_t errlen);
+
+extern const cg_model_kind cg_kind_gaussian;
 
 /* ---- the generative modeling game -----------------------------------------
  * Data x = A z + b (A, b fixed random, z ~ N(0, I) in 2-D); a linear

@@ -116,7 +116,12 @@ typedef struct cg_model_kind {
     int (*default_size)(const void *settings);  /* optional: instead of image_size */
     int test_split;         /* open the test split too (the training split when there is none) */
     int own_data;           /* draws its own data (a toy set: fresh points every step): no
-                             * data set, loader or epochs; step gets x NULL, b->n the batch */
+                             * data set, loader or epochs; step gets x NULL, b->n the batch;
+                             * t->total is --steps. A kind whose own data is a fixed set
+                             * sets t->per_epoch in build (its batches per pass) and
+                             * t->total (cg_run_total_steps): steps then count epochs in
+                             * the progress and the metrics (no epoch_end, no checkpoint
+                             * at an epoch's end) */
     int real_grid;          /* write real.png, a batch of the data, on a fresh start */
     /* Build and initialise the model on t->o->device with its optimizers,
      * from t->settings and the data set (t->ds; t->per_epoch and t->total

@@ -229,8 +229,9 @@ TEST(cli_log_every_sets_the_plain_line_cadence)
     th_run_result r;
     NEED_BIN(&r, "train", "gaussian", "--steps", "50", "--log-every", "10", "--no-out");
     CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
-    /* steps 1, 10, 20, 30, 40, 50 */
-    CHECK(th_count_lines(r.err) == 6 && strstr(r.err, "step 40/50"), "%s", r.err);
+    /* the model's line, then steps 1, 10, 20, 30, 40, 50 */
+    CHECK(th_count_lines(r.err) == 7 && strncmp(r.err, "gaussian: batch 6; ", 19) == 0 &&
+          strstr(r.err, "step 40/50"), "%s", r.err);
 }
 
 TEST(cli_data_bad_input_exit_2_with_one_line)

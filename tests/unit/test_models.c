@@ -9,33 +9,36 @@
 
 TEST(model_gaussian_mle_reaches_closed_form)
 {
-    cg_train_opts o = {.steps = 2000, .lr = 0.05, .quiet = 1};
-    cg_gaussian_result r;
+    cg_train_opts o = {.steps = 2000, .batch = 6, .lr = 0.05, .quiet = 1};
+    cg_train_result r;
     char err[256];
-    REQUIRE(cg_gaussian_fit(&o, cg_gaussian_notebook_points, 6, &r, err, sizeof err) == CG_OK,
-            "%s", err);
-    printf("    nll %.7f, closed form %.7f\n", r.nll, r.nll_mle);
+    REQUIRE(cg_trainer_run(&cg_kind_gaussian, NULL, &o, &r, err, sizeof err) == CG_OK, "%s",
+            err);
+    const cg_scalars *f = &r.final;
+    double nll = cg_scalars_get(f, "final_nll"), nll_mle = cg_scalars_get(f, "mle_nll");
+    printf("    nll %.7f, closed form %.7f\n", nll, nll_mle);
+    CHECK(r.steps == 2000);
     /* closed-form value from numpy: 6 log 2pi + 3 log det(S) + 6 with S the biased
      * sample covariance of the six points = 18.3770645 */
-    CHECK_NEAR(r.nll_mle, 18.3770645, 1e-6);
+    CHECK_NEAR(nll_mle, 18.3770645, 1e-6);
     /* the bound: the reached NLL agrees with the MLE's to 1e-4 */
-    CHECK(fabs(r.nll - r.nll_mle) < 1e-4, "gap %.3e", r.nll - r.nll_mle);
-    CHECK(r.nll < 23);
-    for (int i = 0; i < 2; i++)
-        CHECK(fabs(r.mean[i] - r.mean_mle[i]) < 2e-3, "mean %d: %g vs %g", i, r.mean[i],
-              r.mean_mle[i]);
-    for (int i = 0; i < 4; i++)
-        CHECK(fabs(r.cov[i] - r.cov_mle[i]) < 1e-2, "cov %d: %g vs %g", i, r.cov[i],
-              r.cov_mle[i]);
+    CHECK(fabs(nll - nll_mle) < 1e-4, "gap %.3e", nll - nll_mle);
+    CHECK(nll < 23);
+    static const char *const fit[5] = {"mean_x", "mean_y", "cov_xx", "cov_xy", "cov_yy"},
+                             *mle[5] = {"mle_mean_x", "mle_mean_y", "mle_cov_xx",
+                                        "mle_cov_xy", "mle_cov_yy"};
+    for (int i = 0; i < 5; i++) {
+        double a = cg_scalars_get(f, fit[i]), b = cg_scalars_get(f, mle[i]);
+        CHECK(fabs(a - b) < (i < 2 ? 2e-3 : 1e-2), "%s: %g vs %g", fit[i], a, b);
+    }
 }
 
 TEST(model_gaussian_rejects_too_few_points)
 {
-    cg_train_opts o = {.steps = 10, .lr = 0.05, .quiet = 1};
-    cg_gaussian_result r;
+    double mean[2], cov[4], nll;
     char err[256];
-    CHECK(cg_gaussian_fit(&o, cg_gaussian_notebook_points, 2, &r, err, sizeof err) ==
-          CG_ERR_ARG);
+    CHECK(cg_gaussian_closed_form(cg_gaussian_notebook_points, 2, mean, cov, &nll, err,
+                                  sizeof err) == CG_ERR_ARG);
     CHECK(strstr(err, "at least 3 points") != NULL, "%s", err);
 }
 

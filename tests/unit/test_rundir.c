@@ -95,7 +95,9 @@ TEST(rundir_a_run_is_not_started_over_without_a_flag)
     REQUIRE(th_write_file(th_path(dir, "checkpoint.safetensors.tmp.1.0"), "x", 1));
     RUN(&r, "train", "gmm", "--steps", "3", "--quiet", "--out", dir, "--overwrite");
     CHECK(r.code == 0, "exit %d: %s", r.code, r.err);
-    CHECK(strstr(r.out, "(--overwrite: removed 4 files of the previous run)"), "%s", r.out);
+    /* gaussian's settings.json, metrics.jsonl, curves.png, result.json, fit.png and the
+     * temporary file */
+    CHECK(strstr(r.out, "(--overwrite: removed 6 files of the previous run)"), "%s", r.out);
     CHECK(!exists(dir, "fit.png") && !exists(dir, "checkpoint.safetensors.tmp.1.0"));
     CHECK(exists(dir, "gmm.png") && exists(dir, "result.json") && exists(dir, "notes.txt"));
     size_t n;
@@ -131,7 +133,7 @@ TEST(rundir_one_run_at_a_time)
     CHECK(r.code == 0 && exists(dir, "metrics.jsonl"), "exit %d: %s", r.code, r.err);
     /* the lock file stays behind; --overwrite counts the run's files, not it */
     RUN(&r, "train", "gaussian", "--steps", "3", "--quiet", "--out", dir, "--overwrite");
-    CHECK(r.code == 0 && strstr(r.out, "removed 3 files"), "exit %d: %s%s", r.code, r.out,
+    CHECK(r.code == 0 && strstr(r.out, "removed 5 files"), "exit %d: %s%s", r.code, r.out,
           r.err);
     th_rmtree(dir);
 }

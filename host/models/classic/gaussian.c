@@ -1,6 +1,8 @@
 /*
- * gaussian.c: maximum-likelihood fit of a 2-D Gaussian by gradient descent
- * through the tape, checked against the closed-form MLE.
+ * gaussian.c: `cugen train gaussian`, the maximum-likelihood fit of a 2-D
+ * Gaussian to the seed notebook's six points by Adam through the tape (a
+ * cosine lr schedule), as the trainer runs it (the points are its own data:
+ * one full batch per step), checked against the closed-form MLE.
  *
  * NLL(x_i) = 1/2 |L^-1 (x_i - mu)|^2 + log det L + log 2 pi, with L the
  * Cholesky factor of Sigma: L = [[e^a1, 0], [c, e^a2]], so log det L = a1 + a2
@@ -9,6 +11,8 @@
  * the true Gaussian NLL, whose minimum over these six points is 18.377.)
  * With an output directory it draws DIR/fit.png: the points and the 1, 2 and
  * 3 sigma ellipses of the fit and of the closed form.
+ *
+ * Not for: the loop (host/train/trainer.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,11 +25,19 @@
 #include "cugen/ops.h"
 #include "cugen/optim.h"
 #include "cugen/tape.h"
+#include "cugen/trainer.h"
 
 const double cg_gaussian_notebook_points[12] = {
     -0.2997, 0.2965, 0.7500, 0.1307, 2.4024, -1.5569,
     -3.3377, 1.3849, -1.3939, 1.0405, 1.2348, 1.1438,
 };
+
+#define N_POINTS 6
+
+/* A Gaussian of the fit or of the closed form: cov row-major; nll over the points */
+typedef struct {
+    double mean[2], cov[4], nll;
+} gaussian_fit;
 
 static cg_tensor *gaussian_nll(cg_ctx *c, cg_tensor *x, cg_tensor *mu, cg_tensor *loga,
                                cg_tensor *off)
@@ -55,33 +67,31 @@ static void ellipse(real *xy, int n, const double *mean, const double *cov, doub
 
 /* DIR/fit.png: the fitted 1/2/3-sigma ellipses as dense blue curves, the
  * closed form's as sparse orange dots over them, the points in black. */
-static cg_status draw_fit(const char *dir, const double *xy, int n, const cg_gaussian_result *r,
-                          char *err, size_t errlen)
+static cg_status draw_fit(const char *dir, const real *xy, int n, const gaussian_fit *fit,
+                          const gaussian_fit *mle, char *err, size_t errlen)
 {
     /* per ellipse: fitted k sigma gets k * DENSE points, closed-form k * SPARSE */
     enum { DENSE = 480, SPARSE = 36 };
-    real *buf = malloc(sizeof(real) * 2 * (6 * DENSE + 6 * SPARSE + (size_t)n));
+    real *buf = malloc(sizeof(real) * 2 * (6 * DENSE + 6 * SPARSE));
     if (!buf) {
         snprintf(err, errlen, "gaussian: out of memory");
         return CG_ERR_NOMEM;
     }
-    real *fit = buf, *mle = buf + 2 * 6 * DENSE, *pts = mle + 2 * 6 * SPARSE;
+    real *fit_xy = buf, *mle_xy = buf + 2 * 6 * DENSE;
     for (int k = 1, at = 0; k <= 3; at += k, k++) {  /* at: 0, 1, 3 (times DENSE) */
-        ellipse(fit + 2 * DENSE * at, k * DENSE, r->mean, r->cov, k);
-        ellipse(mle + 2 * SPARSE * at, k * SPARSE, r->mean_mle, r->cov_mle, k);
+        ellipse(fit_xy + 2 * DENSE * at, k * DENSE, fit->mean, fit->cov, k);
+        ellipse(mle_xy + 2 * SPARSE * at, k * SPARSE, mle->mean, mle->cov, k);
     }
-    for (int i = 0; i < 2 * n; i++)
-        pts[i] = (real)xy[i];
     cg_plot_series s[3] = {
-        {.xy = fit, .n = 6 * DENSE, .rgb = CG_PLOT_BLUE, .size = 2,
+        {.xy = fit_xy, .n = 6 * DENSE, .rgb = CG_PLOT_BLUE, .size = 2,
          .label = "fit: 1, 2, 3 sigma"},
-        {.xy = mle, .n = 6 * SPARSE, .rgb = CG_PLOT_ORANGE, .size = 4, .marker = CG_MARK_DISC,
-         .label = "closed-form MLE"},
-        {.xy = pts, .n = n, .rgb = {0, 0, 0}, .size = 7, .marker = CG_MARK_DISC,
+        {.xy = mle_xy, .n = 6 * SPARSE, .rgb = CG_PLOT_ORANGE, .size = 4,
+         .marker = CG_MARK_DISC, .label = "closed-form MLE"},
+        {.xy = xy, .n = n, .rgb = {0, 0, 0}, .size = 7, .marker = CG_MARK_DISC,
          .label = "data"},
     };
     char title[96], path[4096];
-    snprintf(title, sizeof title, "Gaussian fit: NLL %.4f (MLE %.4f)", r->nll, r->nll_mle);
+    snprintf(title, sizeof title, "Gaussian fit: NLL %.4f (MLE %.4f)", fit->nll, mle->nll);
     snprintf(path, sizeof path, "%s/fit.png", dir);
     cg_plot_opts o = {.width = 520, .height = 520, .equal_aspect = 1, .title = title};
     char why[512];
@@ -92,10 +102,14 @@ static cg_status draw_fit(const char *dir, const double *xy, int n, const cg_gau
     return st;
 }
 
-/* Closed form: mean, biased covariance, and the NLL there,
- * n log 2pi + n/2 log det Sigma + n d/2 (d = 2). */
-static void closed_form(const double *xy, int n, cg_gaussian_result *r)
+/* NLL there = n log 2pi + n/2 log det Sigma + n d/2 (d = 2). */
+cg_status cg_gaussian_closed_form(const double *xy, int n, double mean[2], double cov[4],
+                                  double *nll, char *err, size_t errlen)
 {
+    if (n < 3) {  /* two points: a singular covariance */
+        snprintf(err, errlen, "gaussian: need at least 3 points, got %d", n);
+        return CG_ERR_ARG;
+    }
     double m0 = 0, m1 = 0;
     for (int i = 0; i < n; i++) {
         m0 += xy[2 * i];
@@ -113,105 +127,151 @@ static void closed_form(const double *xy, int n, cg_gaussian_result *r)
     s00 /= n;
     s01 /= n;
     s11 /= n;
-    r->mean_mle[0] = m0;
-    r->mean_mle[1] = m1;
-    r->cov_mle[0] = s00;
-    r->cov_mle[1] = r->cov_mle[2] = s01;
-    r->cov_mle[3] = s11;
-    r->nll_mle = n * log(2 * M_PI) + 0.5 * n * log(s00 * s11 - s01 * s01) + n;
+    mean[0] = m0;
+    mean[1] = m1;
+    cov[0] = s00;
+    cov[1] = cov[2] = s01;
+    cov[3] = s11;
+    *nll = n * log(2 * M_PI) + 0.5 * n * log(s00 * s11 - s01 * s01) + n;
+    return CG_OK;
 }
 
-cg_status cg_gaussian_fit(const cg_train_opts *o, const double *xy, int n,
-                          cg_gaussian_result *res, char *err, size_t errlen)
-{
-    memset(res, 0, sizeof *res);
-    err[0] = '\0';
-    if (n < 3) {
-        snprintf(err, errlen, "gaussian: need at least 3 points, got %d", n);
-        return CG_ERR_ARG;
-    }
-    closed_form(xy, n, res);
+/* ---- the run, as the trainer runs it ------------------------------------------ */
 
-    cg_params P;
-    cg_params_init(&P);
-    cg_tensor *mu = cg_param(&P, "mean", CG_SHAPE(1, 2), 0);
-    cg_tensor *loga = cg_param(&P, "log_diag", CG_SHAPE(1, 2), 0);
-    cg_tensor *off = cg_param(&P, "offdiag", CG_SHAPE(1, 1), 0);
-    cg_ctx ctx;
-    cg_status st = cg_ctx_init(&ctx);
-    if (!mu || !loga || !off || st != CG_OK || cg_params_alloc(&P) != CG_OK) {
-        snprintf(err, errlen, "gaussian: out of memory");
-        cg_params_free(&P);
-        cg_ctx_free(&ctx);
-        return CG_ERR_NOMEM;
-    }
-    /* parameters start at zero: mean 0, Sigma = I (the notebook's initial sliders) */
-    real *xbuf = malloc(sizeof(real) * 2 * (size_t)n);
-    if (!xbuf) {
-        snprintf(err, errlen, "gaussian: out of memory");
-        cg_params_free(&P);
-        cg_ctx_free(&ctx);
-        return CG_ERR_NOMEM;
-    }
-    for (int i = 0; i < 2 * n; i++)
-        xbuf[i] = (real)xy[i];
-
+typedef struct {
+    cg_params p;
+    cg_tensor *mean;       /* (1, 2) */
+    cg_tensor *log_diag;   /* (1, 2): a1, a2 */
+    cg_tensor *offdiag;    /* (1, 1): c */
     cg_adam adam;
-    cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
-    /* full batch: one step is one epoch; with both flags the first limit wins */
-    int64_t steps = o->steps && o->epochs ? (o->steps < o->epochs ? o->steps : o->epochs)
-                                          : (o->steps ? o->steps : o->epochs);
-    cg_metrics log = {0};
-    if (o->out_dir)
-        cg_metrics_open(&log, o->out_dir, 0, err, errlen);  /* a failure leaves err set */
-    cg_progress prog;
-    cg_progress_begin(&prog, steps, 0,
-                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet});
-    double nll = 0;
-    for (int64_t s = 1; s <= steps && !err[0]; s++) {
-        cg_tensor *x = cg_wrap(&ctx, xbuf, CG_SHAPE(n, 2));
-        cg_tensor *loss = gaussian_nll(&ctx, x, mu, loga, off);
-        if (cg_backward(&ctx, loss) != CG_OK)
-            break;
-        nll = loss->data[0];
-        adam.lr = cg_lr_cosine(o->lr, s - 1, steps, 0.01);
-        if ((st = cg_adam_step(&adam, &P)) != CG_OK) {
-            snprintf(err, errlen, "gaussian: optimizer step failed: %s", cg_status_str(st));
-            break;
-        }
-        cg_params_zero_grad(&P);
-        cg_ctx_step_end(&ctx);
-        cg_progress_update(&prog, s, s, n, "nll", nll, "mle", res->nll_mle, (const char *)NULL);
-        res->steps = s;
-        if (cg_metrics_write(&log, s, s, n, "nll", nll, "lr", adam.lr, (const char *)NULL))
-            break;  /* the log cannot be written (a full disk): said below */
-    }
-    cg_progress_end(&prog);
-    if (ctx.err && !err[0])
-        snprintf(err, errlen, "gaussian: %s", ctx.errmsg);
-    st = err[0] ? (ctx.err ? ctx.err : CG_ERR_IO) : CG_OK;
+    real xy[2 * N_POINTS];
+    gaussian_fit mle;
+} gaussian_run;
 
-    if (st == CG_OK) {
-        /* NLL at the final parameters (the loop's value is one step behind) */
-        cg_set_grad(&ctx, 0);
-        cg_tensor *x = cg_wrap(&ctx, xbuf, CG_SHAPE(n, 2));
-        cg_tensor *loss = gaussian_nll(&ctx, x, mu, loga, off);
-        res->nll = loss ? loss->data[0] : NAN;
-        double l11 = exp(loga->data[0]), l22 = exp(loga->data[1]), c = off->data[0];
-        res->mean[0] = mu->data[0];
-        res->mean[1] = mu->data[1];
-        res->cov[0] = l11 * l11;
-        res->cov[1] = res->cov[2] = c * l11;
-        res->cov[3] = c * c + l22 * l22;
-        cg_metrics_write(&log, res->steps, res->steps, 0, "final_nll", res->nll, "mle_nll",
-                         res->nll_mle, (const char *)NULL);
-        if (o->out_dir)
-            st = draw_fit(o->out_dir, xy, n, res, err, errlen);
-    }
-    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
-        st = cg_run_log_failed(err, errlen, "gaussian", o, &log, res->steps, 0);
-    free(xbuf);
-    cg_params_free(&P);
-    cg_ctx_free(&ctx);
-    return st;
+static cg_status build(cg_trainer *t, void *self)
+{
+    gaussian_run *g = self;
+    const double *xy = cg_gaussian_notebook_points;
+    cg_status st = cg_gaussian_closed_form(xy, N_POINTS, g->mle.mean, g->mle.cov, &g->mle.nll,
+                                           t->err, t->errlen);
+    if (st != CG_OK)
+        return st;
+    for (int i = 0; i < 2 * N_POINTS; i++)
+        g->xy[i] = (real)xy[i];
+    cg_params_init(&g->p);
+    g->mean = cg_param(&g->p, "mean", CG_SHAPE(1, 2), 0);
+    g->log_diag = cg_param(&g->p, "log_diag", CG_SHAPE(1, 2), 0);
+    g->offdiag = cg_param(&g->p, "offdiag", CG_SHAPE(1, 1), 0);
+    if (!g->mean || !g->log_diag || !g->offdiag || cg_params_alloc(&g->p) != CG_OK)
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
+    /* parameters start at zero: mean 0, Sigma = I (the notebook's initial sliders) */
+    cg_adam_init(&g->adam, t->o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
+    t->per_epoch = 1;  /* full batch: one step is one epoch */
+    t->total = cg_run_total_steps(t->o, 1);
+    cg_trainer_params(t, &g->p, &g->adam.t, NULL);
+    return CG_OK;
 }
+
+static void describe(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    (void)t;
+    (void)self;
+    snprintf(buf, len, "the seed notebook's %d points, Adam on the full NLL", N_POINTS);
+}
+
+/* One Adam step on the NLL of the points, the lr on a cosine over the run */
+static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out)
+{
+    gaussian_run *g = self;
+    cg_ctx *ctx = &t->ctx;
+    (void)x;
+    (void)b;
+    cg_tensor *pts = cg_wrap(ctx, g->xy, CG_SHAPE(N_POINTS, 2));
+    cg_tensor *loss = gaussian_nll(ctx, pts, g->mean, g->log_diag, g->offdiag);
+    if (!loss || cg_backward(ctx, loss) != CG_OK)
+        return ctx->err ? ctx->err : CG_ERR_STATE;
+    g->adam.lr = cg_lr_cosine(t->o->lr, t->step - 1, t->total, 0.01);
+    cg_scalars_put(out, "nll", loss->data[0]);
+    cg_scalars_put(out, "lr", g->adam.lr);
+    cg_status st = cg_adam_step(&g->adam, &g->p);
+    if (st != CG_OK)
+        return cg_fail(ctx, st, "Adam step failed");
+    cg_params_zero_grad(&g->p);
+    return CG_OK;
+}
+
+/* The NLL at the final parameters (a step's is one step behind), the fitted
+ * Gaussian beside the closed form's, and fit.png */
+static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
+{
+    gaussian_run *g = self;
+    cg_ctx *ctx = &t->ctx;
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *loss = gaussian_nll(ctx, cg_wrap(ctx, g->xy, CG_SHAPE(N_POINTS, 2)), g->mean,
+                                   g->log_diag, g->offdiag);
+    gaussian_fit fit = {.nll = loss ? loss->data[0] : NAN};
+    cg_set_grad(ctx, prev);
+    cg_ctx_step_end(ctx);
+    double l11 = exp(g->log_diag->data[0]), l22 = exp(g->log_diag->data[1]);
+    double c = g->offdiag->data[0];
+    fit.mean[0] = g->mean->data[0];
+    fit.mean[1] = g->mean->data[1];
+    fit.cov[0] = l11 * l11;
+    fit.cov[1] = fit.cov[2] = c * l11;
+    fit.cov[3] = c * c + l22 * l22;
+    const gaussian_fit *both[2] = {&fit, &g->mle};
+    static const char *const names[2][6] = {
+        {"final_nll", "mean_x", "mean_y", "cov_xx", "cov_xy", "cov_yy"},
+        {"mle_nll", "mle_mean_x", "mle_mean_y", "mle_cov_xx", "mle_cov_xy", "mle_cov_yy"}};
+    for (int j = 0; j < 2; j++) {
+        const double v[6] = {both[j]->nll, both[j]->mean[0], both[j]->mean[1], both[j]->cov[0],
+                             both[j]->cov[1], both[j]->cov[3]};
+        for (int i = 0; i < 6; i++)
+            cg_scalars_put(out, names[j][i], v[i]);
+    }
+    if (!t->o->out_dir)
+        return CG_OK;
+    return draw_fit(t->o->out_dir, g->xy, N_POINTS, &fit, &g->mle, t->err, t->errlen);
+}
+
+static void report(const cg_train_opts *o, const void *settings, const cg_train_result *r)
+{
+    (void)settings;
+    const cg_scalars *f = &r->final;
+    double nll = cg_scalars_get(f, "final_nll"), mle = cg_scalars_get(f, "mle_nll");
+    double gap = nll - mle;
+    printf("Gaussian MLE on the notebook's %d points, %lld Adam steps:\n", N_POINTS,
+           (long long)r->steps);
+    static const char *const who[2] = {"fitted    ", "closed form"};
+    static const char *const names[2][5] = {
+        {"mean_x", "mean_y", "cov_xx", "cov_xy", "cov_yy"},
+        {"mle_mean_x", "mle_mean_y", "mle_cov_xx", "mle_cov_xy", "mle_cov_yy"}};
+    for (int j = 0; j < 2; j++) {
+        double v[5];
+        for (int i = 0; i < 5; i++)
+            v[i] = cg_scalars_get(f, names[j][i]);
+        printf("  %s mean (%.5f, %.5f)  cov [[%.5f, %.5f], [%.5f, %.5f]]\n", who[j], v[0],
+               v[1], v[2], v[3], v[3], v[4]);
+    }
+    printf("  NLL reached %.6f, closed-form MLE %.6f, difference %.2e (%s 1e-4)\n", nll, mle,
+           gap, fabs(gap) < 1e-4 ? "within" : "NOT within");
+    printf("  notebook challenge: NLL < 23 ... %s\n", nll < 23 ? "yes" : "no");
+    if (o->out_dir)
+        printf("  picture: %s/fit.png (points, fitted and closed-form 1/2/3-sigma ellipses)\n",
+               o->out_dir);
+}
+
+static void free_run(void *self)
+{
+    gaussian_run *g = self;
+    cg_params_free(&g->p);
+}
+
+const cg_model_kind cg_kind_gaussian = {
+    .name = "gaussian", .title = "Gaussian MLE",
+    .summary = "2-D Gaussian MLE by Adam on the seed notebook's six points",
+    .steps = 2000, .batch = N_POINTS, .lr = 0.05, .ignores = "batch", .own_data = 1,
+    .state_size = sizeof(gaussian_run), .build = build, .describe = describe, .step = step,
+    .finish = finish, .report = report, .free = free_run,
+};
