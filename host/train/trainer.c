@@ -259,7 +259,7 @@ static cg_status open_all(cg_trainer *t, void *self)
     }
     if ((st = t->kind->build(t, self)) != CG_OK)
         return st;
-    if (!t->params)
+    if (!t->params && (t->kind->checkpoints || !t->kind->own_data))
         return cg_trainer_fail(t, CG_ERR_STATE, "the model declared no parameters");
     if (!t->kind->own_data && t->ds.count < o->batch)
         return cg_trainer_fail(t, CG_ERR_ARG, "--batch %lld is larger than the data set "
@@ -402,14 +402,12 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
                                    t->saved_step == s);
             break;
         }
-        if (!o->out_dir)
-            continue;
-        int end = s == t->total || cg_train_signal();
-        if (k->checkpoints &&
+        int end = s == t->total || cg_train_signal() || t->stop;
+        if (o->out_dir && k->checkpoints &&
             (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0)))
             if ((st = save(t, self, s, t->epoch)) != CG_OK)
                 break;
-        if (cg_train_signal())
+        if (cg_train_signal() || t->stop)
             break;
     }
     if (timed > 0)
@@ -499,7 +497,9 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
         char desc[1024] = "";
         if (t->kind->describe)
             t->kind->describe(t, self, desc, sizeof desc);
-        if (t->kind->own_data)
+        if (t->kind->own_data && !t->params)  /* describe counts them */
+            fprintf(stderr, "%s: batch %lld; %s\n", t->kind->name, (long long)o->batch, desc);
+        else if (t->kind->own_data)
             fprintf(stderr, "%s: batch %lld; %s%s%lld parameters\n", t->kind->name,
                     (long long)o->batch, desc, *desc ? ", " : "",
                     (long long)cg_params_count(t->params));

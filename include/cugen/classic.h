@@ -1,9 +1,9 @@
 /*
  * classic.h: the classical models of the seed material: the MLP GAN of the
  * lecture notes, Gaussian mixtures by EM beside the article's box model
- * (with the fit `cugen train gmm` calls), the restricted Boltzmann machine.
- * `cugen train` runs the MLP GAN and the RBM through their kinds
- * (mlp_gan_train.c, rbm_train.c).
+ * and the restricted Boltzmann machine. `cugen train` runs the MLP GAN, the
+ * mixture and the RBM through their kinds (mlp_gan_train.c, gmm_train.c,
+ * rbm_train.c).
  *
  * Not for: the first two toy models (models.h), DCGAN (dcgan.h), metrics
  * (metrics.h).
@@ -16,6 +16,7 @@
 #include "cugen/optim.h"
 #include "cugen/rng.h"
 #include "cugen/train.h"
+#include "cugen/trainer.h"
 
 /* ---- MLP GAN ---------------------------------------------------------------
  * The lecture notes' first GAN (Raschka et al.'s):
@@ -122,21 +123,15 @@ void cg_box_fit(cg_box *b, const double *xy, int n);
 double cg_box_loglik(const cg_box *b, const double *xy, int n, int *outside);
 void cg_box_sample(const cg_box *b, cg_rng *r, double *xy, int n);
 
-typedef struct {
-    cg_gmm gmm;
-    int iterations, converged;
-    double ll_train, ll_test;             /* GMM, mean per point (nats) */
-    double box_train, box_test;           /* box model, mean per point; -inf if any outside */
-    int box_test_outside;                 /* test points outside the box */
-    cg_box box;
-} cg_gmm_result;
-
-/* `cugen train gmm`: 500 training and 500 test points, EM for o->steps
- * iterations at most (stops when an iteration gains under 1e-10 nats per
- * point), a line per iteration on stdout unless o->quiet, metrics and
- * pictures (gmm.png, box.png) in o->out_dir. */
-cg_status cg_gmm_fit(const cg_train_opts *o, int k, cg_gmm_result *res, char *err,
-                     size_t errlen);
+/* `cugen train gmm` (gmm_train.c): 500 training and 500 test points, EM for
+ * --steps iterations at most (it stops when an iteration gains under 1e-10
+ * nats per point), a line per iteration on stdout unless o->quiet, the
+ * mixture printed at the end, pictures (gmm.png, box.png) in o->out_dir.
+ * Final scalars: k, iterations, converged, loglik_train, loglik_test,
+ * box_loglik_train, box_loglik_test (mean per point, nats; -inf with a point
+ * outside the box), box_test_outside, box_x_lo, box_x_hi, box_y_lo, box_y_hi.
+ * Settings: a struct of one int64_t, k. */
+extern const cg_model_kind cg_kind_gmm;
 
 /* ---- restricted Boltzmann machine -----------------------------------------------
  * Binary visible v (V) and hidden h (H) units, energy

@@ -194,12 +194,17 @@ struct cg_trainer {
     int nextra;
     cg_ckpt_state cs;
     int64_t saved_step;     /* of the last checkpoint written or resumed from; -1: none */
+    /* set by step: the run is done (a method that converged); it ends after
+     * this step as it would after the last one (checkpoint, finish, result) */
+    int stop;
     char *err;
     size_t errlen;
 };
 
 /* The parameters to checkpoint (and, with an EMA, its shadow), and the
- * optimizer step count saved as optim_t. */
+ * optimizer step count saved as optim_t. A kind with its own data that
+ * keeps no checkpoints and has no tensors to declare (EM's mixture) may
+ * skip it; its describe then counts its parameters. */
 void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *ema);
 /* A value saved in each checkpoint under name and put back on resume (an
  * RNG offset, a second optimizer's step count). */

@@ -180,6 +180,23 @@ TEST(gmm_rejects_bad_k)
           strstr(err, "collapsed"), "%s", err);
 }
 
+/* One component: the first M step reaches the closed form, the next
+ * iteration gains nothing, and the run ends there as done (the trainer's
+ * stop), well before --steps; the scores are those of the README's table. */
+TEST(gmm_run_stops_when_em_converges)
+{
+    cg_train_opts o = {.steps = 50, .batch = 500, .lr = 1, .seed = 0, .quiet = 1};
+    int64_t k = 1;  /* the kind's settings: its one flag */
+    cg_train_result r;
+    char err[512];
+    REQUIRE(cg_trainer_run(&cg_kind_gmm, &k, &o, &r, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(r.steps >= 2 && r.steps < 10, "%lld steps", (long long)r.steps);
+    CHECK(cg_scalars_get(&r.final, "converged") == 1);
+    CHECK(cg_scalars_get(&r.final, "iterations") == (double)r.steps);
+    CHECK_NEAR(cg_scalars_get(&r.final, "loglik_train"), -6.1058, 5e-5);
+    CHECK_NEAR(cg_scalars_get(&r.final, "loglik_test"), -6.1140, 5e-5);
+}
+
 static void expect_usage_error(const char *want, const char *const *args)
 {
     th_run_result r;
