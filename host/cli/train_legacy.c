@@ -1,62 +1,14 @@
 /*
- * train_legacy.c: the models that still run their own training loops
- * (linear-game, realnvp): their kinds in the
- * registry, flag tables, and what `cugen train` prints and writes for them.
+ * train_legacy.c: `cugen train realnvp`, whose registry kind (with its flag
+ * table) hands toy data sets to the 2-D flow's kind and images to the image
+ * flow's.
  */
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/train_kinds.h"
 #include "cugen/flow.h"
-#include "cugen/models.h"
-
-#define open_result cli_open_result
-
-/* A bad value from the user is a usage error (2); anything else failed work (1). */
-static int exit_code(cg_status st)
-{
-    return st == CG_ERR_ARG ? 2 : 1;
-}
-
-static int run_linear_game(const cg_train_opts *o, const void *settings)
-{
-    (void)settings;
-    const int n_data = 1000;  /* the notebook's num_samples */
-    cg_linear_game_result r;
-    char err[256];
-    cg_status st = cg_linear_game_fit(o, n_data, &r, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
-        return exit_code(st);
-    }
-    printf("\nLinear generative game, %d data points, %lld steps:\n", n_data, (long long)r.steps);
-    printf("  true model  A [[%.4f, %.4f], [%.4f, %.4f]]  b (%.4f, %.4f)\n", r.A[0], r.A[1],
-           r.A[2], r.A[3], r.b[0], r.b[1]);
-    printf("  learnt      W [[%.4f, %.4f], [%.4f, %.4f]]  v (%.4f, %.4f)\n", r.W[0], r.W[1],
-           r.W[2], r.W[3], r.v[0], r.v[1]);
-    printf("  W W^T       [[%.4f, %.4f], [%.4f, %.4f]]\n", r.WWt[0], r.WWt[1], r.WWt[2], r.WWt[3]);
-    printf("  data cov    [[%.4f, %.4f], [%.4f, %.4f]]  (A A^T = [[%.4f, %.4f], [%.4f, %.4f]])\n",
-           r.data_cov[0], r.data_cov[1], r.data_cov[2], r.data_cov[3],
-           r.A[0] * r.A[0] + r.A[1] * r.A[1], r.A[0] * r.A[2] + r.A[1] * r.A[3],
-           r.A[0] * r.A[2] + r.A[1] * r.A[3], r.A[2] * r.A[2] + r.A[3] * r.A[3]);
-    printf("  data mean   (%.4f, %.4f)\n", r.data_mean[0], r.data_mean[1]);
-    printf("  |W W^T - cov| / |cov| = %.4f,  |v - mean| = %.4f,  final MMD^2 = %.5f\n",
-           r.cov_rel_err, r.mean_err, r.mmd2);
-    if (o->out_dir)
-        printf("  pictures: %s/start.png (before), %s/samples.png (after); data orange, "
-               "generated blue\n", o->out_dir, o->out_dir);
-    FILE *f = open_result(o);
-    if (f) {
-        fprintf(f, "{\"model\": \"linear-game\", \"steps\": %lld, \"cov_rel_err\": %.9g, "
-                "\"mean_err\": %.9g, \"mmd2\": %.9g, \"W\": [%.9g, %.9g, %.9g, %.9g], "
-                "\"v\": [%.9g, %.9g]}\n", (long long)r.steps, r.cov_rel_err, r.mean_err, r.mmd2,
-                r.W[0], r.W[1], r.W[2], r.W[3], r.v[0], r.v[1]);
-        fclose(f);
-    }
-    return 0;
-}
 
 static int run_realnvp_images(const cg_train_opts *o, const cg_realnvp_flags *fl)
 {
@@ -114,12 +66,6 @@ static int run_realnvp(const cg_train_opts *o, const void *settings)
 
 
 #define F(type, field) offsetof(type, field)
-const cg_model_kind cli_kind_linear_game = {
-    .name = "linear-game", .title = "linear game",
-    .summary = "linear generator x = Wz + v matched to x = Az + b by MMD",
-    .steps = 600, .batch = 128, .lr = 0.02, .checkpoints = 1, .ckpt_every = 100,
-    .run = run_linear_game};
-
 static const cg_flag realnvp_table[] = {
     {"hidden", CG_FLAG_INT, F(cg_realnvp_flags, hidden), NULL, 1, 65536, "N",
      "2-D: hidden layer width (default 64)", NULL},

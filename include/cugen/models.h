@@ -26,20 +26,14 @@ cg_status cg_gaussian_closed_form(const double *xy, int n, double mean[2], doubl
 extern const cg_model_kind cg_kind_gaussian;
 
 /* ---- the generative modeling game -----------------------------------------
- * Data x = A z + b (A, b fixed random, z ~ N(0, I) in 2-D); a linear
+ * `cugen train linear-game` (cg_kind_linear_game, linear_game.c): data
+ * x = A z + b (A, b fixed random, z ~ N(0, I) in 2-D, 1000 points); a linear
  * generator x = W z + v learns to match it by minimising MMD^2 with Gaussian
  * kernels between a generated batch and a data batch. W W^T should approach
- * the data covariance and v its mean. */
-typedef struct {
-    double A[4], b[2];               /* the true model */
-    double data_mean[2], data_cov[4];/* of the drawn data set */
-    double W[4], v[2], WWt[4];       /* learnt */
-    double mmd2;                     /* last full-data MMD^2 estimate */
-    double cov_rel_err, mean_err;    /* ||WW^T - cov||_F / ||cov||_F, |v - mean| */
-    int64_t steps;
-} cg_linear_game_result;
-
-cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_result *res,
-                             char *err, size_t errlen);
+ * the data covariance and v its mean. Its steps' scalars: mmd2, cov_rel_err
+ * (|W W^T - cov|_F / |cov|_F), mean_err (|v - mean|), lr; its final ones:
+ * final_mmd2 (1000 generated points against the whole data set), W_00,
+ * W_01, W_10, W_11, v_0, v_1. */
+extern const cg_model_kind cg_kind_linear_game;
 
 #endif

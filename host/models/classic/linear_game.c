@@ -7,6 +7,18 @@
  * data covariance and v the data mean.
  * With an output directory it draws DIR/start.png before training and
  * DIR/samples.png after: data points in orange, generated ones in blue.
+ *
+ * As the trainer runs it, the data set of N_DATA points is the kind's own:
+ * each epoch visits it in a fresh order, batches of --batch, the remainder
+ * of an epoch left out. Its checkpoints keep the names of the loop of
+ * earlier versions (weight, bias, rng.noise, rng.order, data.pos, run.steps,
+ * run.batch), whose runs still resume.
+ *
+ * Random streams of the seed: 1 the true A and b, 2 the data's z, 3 the
+ * generator's z in training, 4 the epochs' order, 5 the latents of the
+ * pictures.
+ *
+ * Not for: the loop (host/train/trainer.c).
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +31,7 @@
 #include "cugen/ops.h"
 #include "cugen/optim.h"
 #include "cugen/tape.h"
+#include "cugen/trainer.h"
 
 /* Kernel bandwidths, spanning the scale of 2-D data with entries of A ~ N(0,1). */
 static const double game_sigmas[] = {0.25, 0.5, 1.0, 2.0, 4.0};
@@ -45,31 +58,30 @@ static void mean_cov(const real *x, int n, double *mean, double *cov)
     cov[3] = c11 / n;
 }
 
-static void score(cg_linear_game_result *r, const cg_tensor *W, const cg_tensor *v)
+#define N_DATA 1000  /* the notebook's num_samples, also the points drawn of each set */
+
+/* The true model (A, b) and the data x = A z + b, (N_DATA, 2), of the seed */
+static void game_data(uint64_t seed, double *A, double *b, real *data)
 {
-    const real *w = W->data;
-    r->WWt[0] = (double)w[0] * w[0] + (double)w[1] * w[1];
-    r->WWt[1] = r->WWt[2] = (double)w[0] * w[2] + (double)w[1] * w[3];
-    r->WWt[3] = (double)w[2] * w[2] + (double)w[3] * w[3];
-    double num = 0, den = 0;
-    for (int i = 0; i < 4; i++) {
-        num += (r->WWt[i] - r->data_cov[i]) * (r->WWt[i] - r->data_cov[i]);
-        den += r->data_cov[i] * r->data_cov[i];
-    }
-    r->cov_rel_err = sqrt(num / den);
-    double d0 = v->data[0] - r->data_mean[0], d1 = v->data[1] - r->data_mean[1];
-    r->mean_err = sqrt(d0 * d0 + d1 * d1);
+    cg_rng truth, noise;
+    cg_rng_init(&truth, seed, 1);
+    real ab[6];
+    cg_rng_normal(&truth, ab, 6, 0.0, 1.0);
     for (int i = 0; i < 4; i++)
-        r->W[i] = w[i];
-    r->v[0] = v->data[0];
-    r->v[1] = v->data[1];
+        A[i] = ab[i];
+    b[0] = ab[4];
+    b[1] = ab[5];
+    cg_rng_init(&noise, seed, 2);
+    cg_rng_normal(&noise, data, 2 * N_DATA, 0.0, 1.0);
+    for (int i = 0; i < N_DATA; i++) {
+        double z0 = data[2 * i], z1 = data[2 * i + 1];
+        data[2 * i] = (real)(A[0] * z0 + A[1] * z1 + b[0]);
+        data[2 * i + 1] = (real)(A[2] * z0 + A[3] * z1 + b[1]);
+    }
 }
 
-/* Points drawn in the pictures, of each set (the notebook's num_samples). */
-#define PLOT_POINTS 1000
-
-/* DIR/name: n data points against W z + v for the n latents z, both (n, 2).
- * The first picture fixes the range (o's range unset) for the later ones. */
+/* DIR/name: n data points against W z + v for the n latents z, both (n, 2),
+ * in the range of o. */
 static cg_status draw_game(const char *dir, const char *name, const char *title,
                            const real *data, const real *z, int n, const cg_tensor *W,
                            const cg_tensor *v, cg_plot_opts *o, char *err, size_t errlen)
@@ -85,9 +97,6 @@ static cg_status draw_game(const char *dir, const char *name, const char *title,
         gen[2 * i] = (real)(w[0] * z0 + w[1] * z1 + v->data[0]);
         gen[2 * i + 1] = (real)(w[2] * z0 + w[3] * z1 + v->data[1]);
     }
-    if (!(o->xmin < o->xmax))
-        cg_plot_auto_range(o, (const cg_plot_series[]){{.xy = data, .n = n}, {.xy = gen, .n = n}},
-                           2);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     o->title = title;
@@ -100,221 +109,230 @@ static cg_status draw_game(const char *dir, const char *name, const char *title,
     return st;
 }
 
-cg_status cg_linear_game_fit(const cg_train_opts *o, int n_data, cg_linear_game_result *res,
-                             char *err, size_t errlen)
-{
-    memset(res, 0, sizeof *res);
-    err[0] = '\0';
-    int B = (int)o->batch;
-    if (n_data < 2 || B < 2 || B > n_data) {
-        snprintf(err, errlen, "linear-game: --batch must be from 2 to %d (the data set size), "
-                 "got %d", n_data, B);
-        return CG_ERR_ARG;
-    }
-    int64_t per_epoch = (n_data + B - 1) / B;
-    int64_t steps = o->epochs ? o->epochs * per_epoch : o->steps;
-    if (o->steps && o->steps < steps)  /* with both flags the first limit wins */
-        steps = o->steps;
+/* ---- the run, as the trainer runs it ------------------------------------------ */
 
-    /* the true model and its data: streams 1 (A, b) and 2 (z) of the seed */
-    cg_rng truth, noise, order;
-    cg_rng_init(&truth, o->seed, 1);
-    real ab[6];
-    cg_rng_normal(&truth, ab, 6, 0.0, 1.0);
-    for (int i = 0; i < 4; i++)
-        res->A[i] = ab[i];
-    res->b[0] = ab[4];
-    res->b[1] = ab[5];
-    real *data = malloc(sizeof(real) * 2 * (size_t)n_data);
-    int32_t *perm = malloc(sizeof(int32_t) * (size_t)n_data);
-    if (!data || !perm) {
-        free(data);
-        free(perm);
-        snprintf(err, errlen, "linear-game: out of memory");
-        return CG_ERR_NOMEM;
-    }
-    cg_rng_init(&noise, o->seed, 2);
-    cg_rng_normal(&noise, data, 2 * (int64_t)n_data, 0.0, 1.0);
-    for (int i = 0; i < n_data; i++) {
-        double z0 = data[2 * i], z1 = data[2 * i + 1];
-        data[2 * i] = (real)(res->A[0] * z0 + res->A[1] * z1 + res->b[0]);
-        data[2 * i + 1] = (real)(res->A[2] * z0 + res->A[3] * z1 + res->b[1]);
-        perm[i] = i;
-    }
-    mean_cov(data, n_data, res->data_mean, res->data_cov);
-
-    /* latents of the generated points in the pictures: stream 5 */
-    int n_plot = n_data < PLOT_POINTS ? n_data : PLOT_POINTS;
-    real *zplot = malloc(sizeof(real) * 2 * (size_t)n_plot);
-    cg_plot_opts view = {.width = 520, .height = 520, .equal_aspect = 1};
-
-    cg_params P;
-    cg_params_init(&P);
-    cg_tensor *W = cg_param(&P, "weight", CG_SHAPE(2, 2), 0);
-    cg_tensor *v = cg_param(&P, "bias", CG_SHAPE(2), 0);
-    cg_ctx ctx;
-    cg_status st = cg_ctx_init(&ctx);
-    if (!zplot || !W || !v || st != CG_OK || cg_params_alloc(&P) != CG_OK) {
-        snprintf(err, errlen, "linear-game: out of memory");
-        st = CG_ERR_NOMEM;
-        goto done;
-    }
-    /* the notebook's starting sliders: W = I, v = 0 */
-    W->data[0] = W->data[3] = 1;
-
-    cg_rng_init(&noise, o->seed, 3);
-    cg_rng_init(&order, o->seed, 4);
+typedef struct {
+    cg_params p;
+    cg_tensor *W;            /* weight (2, 2) */
+    cg_tensor *v;            /* bias (2) */
     cg_adam adam;
-    cg_adam_init(&adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
-    cg_metrics log = {0};
-    /* everything a step depends on besides the weights and Adam's state */
-    int pos = n_data;         /* position in the current epoch's order */
-    uint64_t epoch_order = 0; /* order stream offset before this epoch's shuffle */
-    cg_ckpt_int extra[] = {{"rng.noise", 0}, {"rng.order", 0}, {"data.pos", 0},
-                           {"run.steps", steps}, {"run.batch", B}};
-    cg_ckpt_state cs = {.seed = o->seed, .extra = extra, .nextra = 5};
-    int64_t first = 1;
-    if (o->resume) {
-        int found = 0;
-        char msg[1024];
-        st = cg_ckpt_resume(o->out_dir, &P, &cs, &found, msg, sizeof msg);
-        if (st == CG_OK && !found) {
-            snprintf(err, errlen, "linear-game: --resume: no checkpoint in %s", o->out_dir);
-            st = CG_ERR_ARG;
-        } else if (st != CG_OK) {
-            snprintf(err, errlen, "linear-game: --resume: %s", msg);
-        } else if (cs.seed != o->seed || extra[3].value != steps || extra[4].value != B) {
-            snprintf(err, errlen, "linear-game: --resume: the checkpoint in %s is of a run with "
-                     "--seed %llu, %lld steps, --batch %lld; give the same flags", o->out_dir,
-                     (unsigned long long)cs.seed, (long long)extra[3].value,
-                     (long long)extra[4].value);
-            st = CG_ERR_ARG;
-        }
-        if (st != CG_OK)
-            goto done;
-        adam.t = cs.optim_t;
-        noise.offset = (uint64_t)extra[0].value;
-        /* rebuild the current epoch's order by replaying its shuffle; that also
-         * leaves the order stream where the uninterrupted run had it */
-        order.offset = epoch_order = (uint64_t)extra[1].value;
-        for (int i = 0; i < n_data; i++)
-            perm[i] = i;
-        cg_rng_shuffle(&order, perm, n_data);
-        pos = (int)extra[2].value;
-        if (pos < 0 || pos > n_data) {
-            snprintf(err, errlen, "linear-game: --resume: data position %d out of range", pos);
-            st = CG_ERR_IO;
-            goto done;
-        }
-        first = cs.step + 1;
-        if (!o->quiet)
-            fprintf(stderr, "%s\n", msg);
-    }
-    if (o->out_dir) {
-        cg_rng plot_noise;
-        cg_rng_init(&plot_noise, o->seed, 5);
-        cg_rng_normal(&plot_noise, zplot, 2 * (int64_t)n_plot, 0.0, 1.0);
-        if ((!o->resume &&
-             (st = draw_game(o->out_dir, "start.png", "linear game: start, W = I, v = 0", data,
-                             zplot, n_plot, W, v, &view, err, errlen)) != CG_OK) ||
-            (st = cg_metrics_open(&log, o->out_dir, o->resume, err, errlen)) != CG_OK)
-            goto done;
-    }
-    cg_progress prog;
-    cg_progress_begin(&prog, steps, per_epoch,
-                      &(cg_progress_cfg){.tty = -1, .every = o->log_every, .quiet = o->quiet});
-    int saved = 0;  /* a checkpoint of the last step was written */
-    for (int64_t s = first; s <= steps; s++) {
-        if (pos + B > n_data) {
-            /* each epoch's order depends only on the rng offset (resumable) */
-            for (int i = 0; i < n_data; i++)
-                perm[i] = i;
-            epoch_order = order.offset;
-            cg_rng_shuffle(&order, perm, n_data);
-            pos = 0;
-        }
-        cg_tensor *z = cg_new(&ctx, CG_SHAPE(B, 2));
-        cg_tensor *y = cg_new(&ctx, CG_SHAPE(B, 2));
-        if (!z || !y)
-            break;
-        cg_rng_normal(&noise, z->data, z->n, 0.0, 1.0);
-        for (int i = 0; i < B; i++) {
-            y->data[2 * i] = data[2 * perm[pos + i]];
-            y->data[2 * i + 1] = data[2 * perm[pos + i] + 1];
-        }
-        pos += B;
-        cg_tensor *loss = cg_mmd2_rbf(&ctx, cg_linear(&ctx, z, W, v), y, game_sigmas, N_SIGMAS);
-        if (cg_backward(&ctx, loss) != CG_OK)
-            break;
-        double mmd2 = loss->data[0];
-        adam.lr = cg_lr_cosine(o->lr, s - 1, steps, 0.01);
-        if ((st = cg_adam_step(&adam, &P)) != CG_OK) {
-            snprintf(err, errlen, "linear-game: optimizer step failed: %s", cg_status_str(st));
-            break;
-        }
-        cg_params_zero_grad(&P);
-        cg_ctx_step_end(&ctx);
-        score(res, W, v);
-        res->steps = s;
-        int64_t epoch = (s - 1) / per_epoch + 1;
-        cg_progress_update(&prog, s, epoch, B, "mmd2", mmd2, "cov_err", res->cov_rel_err,
-                           "mean_err", res->mean_err, (const char *)NULL);
-        int log_failed = cg_metrics_write(&log, s, epoch, B, "mmd2", mmd2, "cov_rel_err",
-                                          res->cov_rel_err, "mean_err", res->mean_err, "lr",
-                                          adam.lr, (const char *)NULL) != CG_OK;
-        saved = 0;
-        if (o->out_dir && (log_failed || (o->ckpt_every > 0 &&
-                                          (s % o->ckpt_every == 0 || s == steps)))) {
-            cs.step = s;
-            cs.epoch = epoch;
-            cs.optim_t = adam.t;
-            extra[0].value = (int64_t)noise.offset;
-            extra[1].value = (int64_t)epoch_order;
-            extra[2].value = pos;
-            char why[512];
-            if ((st = cg_ckpt_save_dir(o->out_dir, &P, &cs, why, sizeof why)) != CG_OK) {
-                snprintf(err, errlen, "linear-game: checkpoint: %s", why);
-                break;
-            }
-            saved = 1;
-        }
-        if (log_failed)
-            break;  /* the log cannot be written (a full disk): the checkpoint first */
-    }
-    cg_progress_end(&prog);
-    if (ctx.err) {
-        snprintf(err, errlen, "linear-game: %s", ctx.errmsg);
-        st = ctx.err;
-    }
-    if (st == CG_OK) {
-        /* final MMD^2 between n_data generated points and the whole data set */
-        cg_set_grad(&ctx, 0);
-        cg_tensor *z = cg_new(&ctx, CG_SHAPE(n_data, 2));
-        if (z) {
-            cg_rng_normal(&noise, z->data, z->n, 0.0, 1.0);
-            cg_tensor *full = cg_wrap(&ctx, data, CG_SHAPE(n_data, 2));
-            cg_tensor *m = cg_mmd2_rbf(&ctx, cg_linear(&ctx, z, W, v), full, game_sigmas,
-                                       N_SIGMAS);
-            res->mmd2 = m ? m->data[0] : NAN;
-        }
-        cg_metrics_write(&log, res->steps, (res->steps - 1) / per_epoch + 1, 0, "final_mmd2",
-                         res->mmd2, "final_cov_rel_err", res->cov_rel_err, "final_mean_err",
-                         res->mean_err, (const char *)NULL);
-        if (o->out_dir) {
-            char title[96];
-            snprintf(title, sizeof title, "linear game: after %lld steps, MMD^2 %.4f",
-                     (long long)res->steps, res->mmd2);
-            st = draw_game(o->out_dir, "samples.png", title, data, zplot, n_plot, W, v, &view,
-                           err, errlen);
-        }
-    }
-    if (cg_metrics_close(&log) != CG_OK && st == CG_OK)
-        st = cg_run_log_failed(err, errlen, "linear-game", o, &log, res->steps, saved);
-done:
-    cg_params_free(&P);
-    cg_ctx_free(&ctx);
-    free(data);
-    free(perm);
-    free(zplot);
-    return st;
+    cg_rng noise, order;
+    real *data;              /* (N_DATA, 2) */
+    int32_t *perm;           /* (N_DATA): this epoch's order */
+    real *zplot;             /* (N_DATA, 2): the latents of the pictures */
+    int64_t pos;             /* position in this epoch's order */
+    int64_t epoch_order;     /* order stream offset before this epoch's shuffle */
+    double data_mean[2], data_cov[4];
+    cg_plot_opts view;       /* both pictures' range: the data and the start's samples */
+} game_run;
+
+static cg_status build(cg_trainer *t, void *self)
+{
+    game_run *g = self;
+    const cg_train_opts *o = t->o;
+    int B = (int)o->batch;
+    if (B < 2 || B > N_DATA)
+        return cg_trainer_fail(t, CG_ERR_ARG, "--batch must be from 2 to %d (the data set "
+                               "size), got %d", N_DATA, B);
+    g->data = malloc(sizeof(real) * 2 * N_DATA);
+    g->zplot = malloc(sizeof(real) * 2 * N_DATA);
+    g->perm = malloc(sizeof(int32_t) * N_DATA);
+    cg_params_init(&g->p);
+    g->W = cg_param(&g->p, "weight", CG_SHAPE(2, 2), 0);
+    g->v = cg_param(&g->p, "bias", CG_SHAPE(2), 0);
+    if (!g->data || !g->zplot || !g->perm || !g->W || !g->v || cg_params_alloc(&g->p) != CG_OK)
+        return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
+    double A[4], b[2];
+    game_data(o->seed, A, b, g->data);
+    mean_cov(g->data, N_DATA, g->data_mean, g->data_cov);
+    cg_rng zp;
+    cg_rng_init(&zp, o->seed, 5);
+    cg_rng_normal(&zp, g->zplot, 2 * N_DATA, 0.0, 1.0);
+    /* the start W = I, v = 0 generates the latents themselves */
+    g->view = (cg_plot_opts){.width = 520, .height = 520, .equal_aspect = 1};
+    cg_plot_auto_range(&g->view, (const cg_plot_series[]){{.xy = g->data, .n = N_DATA},
+                                                           {.xy = g->zplot, .n = N_DATA}}, 2);
+    /* the notebook's starting sliders: W = I, v = 0 */
+    g->W->data[0] = g->W->data[3] = 1;
+    cg_rng_init(&g->noise, o->seed, 3);
+    cg_rng_init(&g->order, o->seed, 4);
+    cg_adam_init(&g->adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
+    g->pos = N_DATA;  /* the first step shuffles */
+    t->per_epoch = (N_DATA + B - 1) / B;
+    t->total = cg_run_total_steps(o, t->per_epoch);
+    cg_trainer_params(t, &g->p, &g->adam.t, NULL);
+    cg_trainer_keep(t, "rng.noise", (int64_t *)&g->noise.offset);
+    cg_trainer_keep(t, "rng.order", &g->epoch_order);
+    cg_trainer_keep(t, "data.pos", &g->pos);
+    cg_trainer_setting(t, "run.steps", t->total, "--steps");
+    cg_trainer_setting(t, "run.batch", B, "--batch");
+    return CG_OK;
 }
+
+static void describe(cg_trainer *t, void *self, char *buf, size_t len)
+{
+    (void)t;
+    (void)self;
+    snprintf(buf, len, "%d points of x = A z + b, MMD^2 at %d bandwidths", N_DATA, N_SIGMAS);
+}
+
+/* Fresh: start.png. Resumed: the epoch's order again, by replaying its
+ * shuffle, which also leaves the order stream where the run had it. */
+static cg_status ready(cg_trainer *t, void *self)
+{
+    game_run *g = self;
+    if (!t->o->resume)
+        return t->o->out_dir ? draw_game(t->o->out_dir, "start.png",
+                                         "linear game: start, W = I, v = 0", g->data, g->zplot,
+                                         N_DATA, g->W, g->v, &g->view, t->err, t->errlen)
+                             : CG_OK;
+    if (g->pos < 0 || g->pos > N_DATA)
+        return cg_trainer_fail(t, CG_ERR_IO, "--resume: data position %lld out of range",
+                               (long long)g->pos);
+    for (int i = 0; i < N_DATA; i++)
+        g->perm[i] = i;
+    g->order.offset = (uint64_t)g->epoch_order;
+    cg_rng_shuffle(&g->order, g->perm, N_DATA);
+    return CG_OK;
+}
+
+/* |W W^T - cov| / |cov| (Frobenius) and |v - mean| */
+static void game_errors(const game_run *g, double *cov_rel_err, double *mean_err)
+{
+    const real *w = g->W->data;
+    double wwt[4] = {(double)w[0] * w[0] + (double)w[1] * w[1], 0, 0,
+                     (double)w[2] * w[2] + (double)w[3] * w[3]};
+    wwt[1] = wwt[2] = (double)w[0] * w[2] + (double)w[1] * w[3];
+    double num = 0, den = 0;
+    for (int i = 0; i < 4; i++) {
+        num += (wwt[i] - g->data_cov[i]) * (wwt[i] - g->data_cov[i]);
+        den += g->data_cov[i] * g->data_cov[i];
+    }
+    *cov_rel_err = sqrt(num / den);
+    double d0 = g->v->data[0] - g->data_mean[0], d1 = g->v->data[1] - g->data_mean[1];
+    *mean_err = sqrt(d0 * d0 + d1 * d1);
+}
+
+/* One Adam step on MMD^2 between W z + v and the next batch of the data */
+static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
+                      cg_scalars *out)
+{
+    game_run *g = self;
+    cg_ctx *ctx = &t->ctx;
+    int B = b->n;
+    (void)x;
+    if (g->pos + B > N_DATA) {
+        /* each epoch's order depends only on the rng offset (resumable) */
+        for (int i = 0; i < N_DATA; i++)
+            g->perm[i] = i;
+        g->epoch_order = (int64_t)g->order.offset;
+        cg_rng_shuffle(&g->order, g->perm, N_DATA);
+        g->pos = 0;
+    }
+    cg_tensor *z = cg_new(ctx, CG_SHAPE(B, 2));
+    cg_tensor *y = cg_new(ctx, CG_SHAPE(B, 2));
+    if (!z || !y)
+        return ctx->err;
+    cg_rng_normal(&g->noise, z->data, z->n, 0.0, 1.0);
+    for (int i = 0; i < B; i++) {
+        y->data[2 * i] = g->data[2 * g->perm[g->pos + i]];
+        y->data[2 * i + 1] = g->data[2 * g->perm[g->pos + i] + 1];
+    }
+    g->pos += B;
+    cg_tensor *loss = cg_mmd2_rbf(ctx, cg_linear(ctx, z, g->W, g->v), y, game_sigmas, N_SIGMAS);
+    if (!loss || cg_backward(ctx, loss) != CG_OK)
+        return ctx->err ? ctx->err : CG_ERR_STATE;
+    double mmd2 = loss->data[0];
+    g->adam.lr = cg_lr_cosine(t->o->lr, t->step - 1, t->total, 0.01);
+    cg_status st = cg_adam_step(&g->adam, &g->p);
+    if (st != CG_OK)
+        return cg_fail(ctx, st, "Adam step failed");
+    cg_params_zero_grad(&g->p);
+    double cov_rel_err, mean_err;
+    game_errors(g, &cov_rel_err, &mean_err);
+    cg_scalars_put(out, "mmd2", mmd2);
+    cg_scalars_put(out, "cov_rel_err", cov_rel_err);
+    cg_scalars_put(out, "mean_err", mean_err);
+    cg_scalars_put(out, "lr", g->adam.lr);
+    return CG_OK;
+}
+
+/* MMD^2 between N_DATA generated points and the whole data set, W and v,
+ * and samples.png */
+static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
+{
+    game_run *g = self;
+    cg_ctx *ctx = &t->ctx;
+    int prev = cg_set_grad(ctx, 0);
+    cg_tensor *z = cg_new(ctx, CG_SHAPE(N_DATA, 2));
+    if (z)
+        cg_rng_normal(&g->noise, z->data, z->n, 0.0, 1.0);
+    cg_tensor *m = cg_mmd2_rbf(ctx, cg_linear(ctx, z, g->W, g->v),
+                               cg_wrap(ctx, g->data, CG_SHAPE(N_DATA, 2)), game_sigmas,
+                               N_SIGMAS);
+    double mmd2 = m ? m->data[0] : NAN;
+    cg_set_grad(ctx, prev);
+    cg_ctx_step_end(ctx);
+    static const char *const names[6] = {"W_00", "W_01", "W_10", "W_11", "v_0", "v_1"};
+    cg_scalars_put(out, "final_mmd2", mmd2);
+    for (int i = 0; i < 6; i++)
+        cg_scalars_put(out, names[i], i < 4 ? g->W->data[i] : g->v->data[i - 4]);
+    if (!t->o->out_dir)
+        return CG_OK;
+    char title[96];
+    snprintf(title, sizeof title, "linear game: after %lld steps, MMD^2 %.4f",
+             (long long)t->step, mmd2);
+    return draw_game(t->o->out_dir, "samples.png", title, g->data, g->zplot, N_DATA, g->W,
+                     g->v, &g->view, t->err, t->errlen);
+}
+
+static void report(const cg_train_opts *o, const void *settings, const cg_train_result *r)
+{
+    (void)settings;
+    double A[4], b[2], mean[2], cov[4], W[4], v[2], wwt[4];
+    real *data = malloc(sizeof(real) * 2 * N_DATA);
+    if (!data)
+        return;
+    game_data(o->seed, A, b, data);  /* the run's, again: the same seed */
+    mean_cov(data, N_DATA, mean, cov);
+    free(data);
+    static const char *const names[6] = {"W_00", "W_01", "W_10", "W_11", "v_0", "v_1"};
+    for (int i = 0; i < 6; i++)
+        *(i < 4 ? &W[i] : &v[i - 4]) = cg_scalars_get(&r->final, names[i]);
+    wwt[0] = W[0] * W[0] + W[1] * W[1];
+    wwt[1] = wwt[2] = W[0] * W[2] + W[1] * W[3];
+    wwt[3] = W[2] * W[2] + W[3] * W[3];
+    printf("Linear generative game, %d data points, %lld steps:\n", N_DATA, (long long)r->steps);
+    printf("  true model  A [[%.4f, %.4f], [%.4f, %.4f]]  b (%.4f, %.4f)\n", A[0], A[1], A[2],
+           A[3], b[0], b[1]);
+    printf("  learnt      W [[%.4f, %.4f], [%.4f, %.4f]]  v (%.4f, %.4f)\n", W[0], W[1], W[2],
+           W[3], v[0], v[1]);
+    printf("  W W^T       [[%.4f, %.4f], [%.4f, %.4f]]\n", wwt[0], wwt[1], wwt[2], wwt[3]);
+    printf("  data cov    [[%.4f, %.4f], [%.4f, %.4f]]  (A A^T = [[%.4f, %.4f], [%.4f, %.4f]])\n",
+           cov[0], cov[1], cov[2], cov[3], A[0] * A[0] + A[1] * A[1],
+           A[0] * A[2] + A[1] * A[3], A[0] * A[2] + A[1] * A[3], A[2] * A[2] + A[3] * A[3]);
+    printf("  data mean   (%.4f, %.4f)\n", mean[0], mean[1]);
+    printf("  |W W^T - cov| / |cov| = %.4f,  |v - mean| = %.4f,  final MMD^2 = %.5f\n",
+           cg_scalars_get(&r->last, "cov_rel_err"), cg_scalars_get(&r->last, "mean_err"),
+           cg_scalars_get(&r->final, "final_mmd2"));
+    if (o->out_dir)
+        printf("  pictures: %s/start.png (before), %s/samples.png (after); data orange, "
+               "generated blue\n", o->out_dir, o->out_dir);
+}
+
+static void free_run(void *self)
+{
+    game_run *g = self;
+    cg_params_free(&g->p);
+    free(g->data);
+    free(g->perm);
+    free(g->zplot);
+}
+
+const cg_model_kind cg_kind_linear_game = {
+    .name = "linear-game", .title = "linear game",
+    .summary = "linear generator x = Wz + v matched to x = Az + b by MMD",
+    .steps = 600, .batch = 128, .lr = 0.02, .checkpoints = 1, .ckpt_every = 100,
+    .own_data = 1, .state_size = sizeof(game_run), .build = build, .ready = ready,
+    .describe = describe, .step = step, .finish = finish, .report = report, .free = free_run,
+};
