@@ -4,7 +4,7 @@
  * in cugen/classic.h), the Xavier baseline beside it, and a GAN trained from
  * that start on a toy 2-D set.
  *
- * Not for: the printing of the run (cli/train_classic.c).
+ * Not for: the run (gauss_init_train.c).
  */
 #include <math.h>
 #include <stdio.h>
