@@ -17,6 +17,7 @@
 #define CUGEN_TEST_HARNESS_H
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "cugen/tape.h"
 #include "cugen/tensor.h"
@@ -120,6 +121,20 @@ int th_run_cugen(th_run_result *r, const char *const *args);
 int th_run_cugen_signalled(th_run_result *r, const char *const *args, const char *wait_for,
                            int sig);
 int th_count_lines(const char *s);
+
+/* In a test: run cugen with the arguments into *r, or skip the test when
+ * CUGEN_BIN is not set; skip it when Fashion-MNIST is not installed. */
+#define NEED_BIN(r, ...)                                                        \
+    do {                                                                        \
+        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
+            SKIP("CUGEN_BIN not set (run through make test)");                  \
+    } while (0)
+#define NEED_FMNIST()                                                           \
+    do {                                                                        \
+        struct stat sb_;                                                        \
+        if (stat("/usr/share/datasets/fashion-mnist", &sb_) != 0)               \
+            SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");      \
+    } while (0)
 
 /* gradcheck: L = sum(w * f(in)) for fixed random w; compares dL/d in[i] from
  * the tape with central differences (step h) for every input that requires

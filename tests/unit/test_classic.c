@@ -17,12 +17,6 @@
 #include "harness.h"
 #include "ref.h"
 
-#define NEED_BIN(r, ...)                                                        \
-    do {                                                                        \
-        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
-            SKIP("CUGEN_BIN not set (run through make test)");                  \
-    } while (0)
-
 #define FX_COUNT 48
 
 /* Image i of the fixture: a bright bar on a dark ground, its place and width

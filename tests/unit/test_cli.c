@@ -14,12 +14,6 @@
 
 #include "harness.h"
 
-#define NEED_BIN(r, ...)                                                        \
-    do {                                                                        \
-        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))                \
-            SKIP("CUGEN_BIN not set (run through make test)");                  \
-    } while (0)
-
 /* One bad invocation: exit 2, exactly one line on stderr containing `want`. */
 static void expect_usage_error(const char *want, const char *const *args)
 {

@@ -22,12 +22,6 @@
 #include "gpu_check.h"
 #include "harness.h"
 
-#define NEED_BIN(r, ...)                                                        \
-    do {                                                                        \
-        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
-            SKIP("CUGEN_BIN not set (run through make test)");                  \
-    } while (0)
-
 #define FX_COUNT 24
 
 static void be32(uint8_t *p, uint32_t v)

@@ -69,12 +69,6 @@ static char *fixture(void)
     return dir;
 }
 
-#define NEED_BIN(r, ...)                                                        \
-    do {                                                                        \
-        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
-            SKIP("CUGEN_BIN not set (run through make test)");                  \
-    } while (0)
-
 static double number_after(const char *s, const char *key)
 {
     const char *p = strstr(s, key);

@@ -17,19 +17,6 @@
 #include "cugen/io.h"
 #include "harness.h"
 
-#define NEED_BIN(r, ...)                                                        \
-    do {                                                                        \
-        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
-            SKIP("CUGEN_BIN not set (run through make test)");                  \
-    } while (0)
-
-#define NEED_FMNIST()                                                           \
-    do {                                                                        \
-        struct stat sb_;                                                        \
-        if (stat("/usr/share/datasets/fashion-mnist", &sb_) != 0)               \
-            SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");      \
-    } while (0)
-
 static void one_line_error(const th_run_result *r, const char *want)
 {
     CHECK(r->code == 2, "exit %d: %s", r->code, r->err);

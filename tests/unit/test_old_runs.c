@@ -13,13 +13,6 @@
 
 #include "harness.h"
 
-#define NEED_FMNIST()                                                           \
-    do {                                                                        \
-        struct stat sb_;                                                        \
-        if (stat("/usr/share/datasets/fashion-mnist", &sb_) != 0)               \
-            SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");      \
-    } while (0)
-
 #define FIXTURES "tests/fixtures/old-runs"
 
 /* One run of make.sh. flags: as make.sh gave them after MODEL (NULL-ended);

@@ -13,19 +13,6 @@
 #include "cugen/io.h"
 #include "harness.h"
 
-#define NEED_BIN(r, ...)                                                        \
-    do {                                                                        \
-        if (!th_run_cugen((r), (const char *const[]){__VA_ARGS__, NULL}))       \
-            SKIP("CUGEN_BIN not set (run through make test)");                  \
-    } while (0)
-
-#define NEED_FMNIST()                                                           \
-    do {                                                                        \
-        struct stat sb_;                                                        \
-        if (stat("/usr/share/datasets/fashion-mnist", &sb_) != 0)               \
-            SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");      \
-    } while (0)
-
 /* on the CPU also where a GPU is (auto would take it): these tests are about
  * the oracle, and the resume test compares weights bit for bit */
 #define SMALL "--hidden", "32", "--latent", "2", "--batch", "32", "--quiet", "--device", "cpu"
