@@ -211,9 +211,9 @@ typedef struct {
 static void print_header(const cg_bench_result *r, void *arg)
 {
     const header_info *h = arg;
-    printf("cugen bench step %s: %dx%dx%d, %s, %lld parameters, batch %d, %s, %s; median of %d "
-           "steps after %d warm-up\n", h->model, h->channels, h->size, h->size, r->describe,
-           (long long)r->params, h->batch, h->where,
+    printf("cugen bench step %s: %dx%dx%d, %s%s%lld parameters, batch %d, %s, %s; median of "
+           "%d steps after %d warm-up\n", h->model, h->channels, h->size, h->size, r->describe,
+           *r->describe ? ", " : "", (long long)r->params, h->batch, h->where,
            strcmp(h->prec, "tf32") == 0 ? "TF32 allowed" : "FP32 (no TF32)", h->repeat,
            h->warmup);
     fflush(stdout);

@@ -583,14 +583,18 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
 
 /* ---- one step, timed (cugen bench step) ------------------------------------------ */
 
-/* The data set of the bench: n random 8-bit images of C x S x S, owned. */
+/* The data set of the bench: n random 8-bit images of C x S x S with random
+ * labels of 10 classes (a classifier's step needs them), owned. */
+#define BENCH_CLASSES 10
 static cg_status bench_data(cg_trainer *t, int n, int C, int S)
 {
     int64_t count = (int64_t)n * C * S * S;
     uint8_t *px = malloc((size_t)count);
-    real *u = malloc(sizeof(real) * (size_t)count);
-    if (!px || !u) {
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)n);
+    real *u = malloc(sizeof(real) * (size_t)(count > n ? count : n));
+    if (!px || !y || !u) {
         free(px);
+        free(y);
         free(u);
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory for %d images", n);
     }
@@ -601,9 +605,15 @@ static cg_status bench_data(cg_trainer *t, int n, int C, int S)
         int v = (int)(u[i] * 256);
         px[i] = (uint8_t)(v > 255 ? 255 : v);
     }
+    cg_rng_uniform(&r, u, n);
+    for (int i = 0; i < n; i++) {
+        int c = (int)(u[i] * BENCH_CLASSES);
+        y[i] = c < BENCH_CLASSES ? c : BENCH_CLASSES - 1;
+    }
     free(u);
     t->ds = (cg_dataset){.count = n, .channels = C, .height = S, .width = S, .pixels = px,
-                         .owned_pixels = px};
+                         .owned_pixels = px, .labels = y, .num_classes = BENCH_CLASSES,
+                         .owned_labels = y};
     snprintf(t->ds.name, sizeof t->ds.name, "random");
     t->test = t->ds;
     t->test_is_train = 1;
@@ -726,7 +736,8 @@ cg_status cg_trainer_bench(const cg_model_kind *kind, const void *settings,
             x[i] = (real)(t->ds.pixels[i] / 127.5 - 1.0);
         if (b->built)
             b->built(res, b->arg);
-        cg_batch batch = {.x = x, .n = (int)t->ds.count, .last_in_epoch = 0};
+        cg_batch batch = {.x = x, .y = t->ds.labels, .n = (int)t->ds.count,
+                          .last_in_epoch = 0};
         st = bench_steps(t, self, b, &batch, res);
     }
     if (st == CG_OK && b->sample_n > 0)

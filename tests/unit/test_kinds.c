@@ -131,3 +131,32 @@ TEST(kinds_resume_exactly_record_settings_and_stop_on_nan)
         th_rmtree(c);
     }
 }
+
+/* cugen bench step times every one of them with its train flags (the data
+ * set is random images, with random labels for the classifier) */
+TEST(kinds_each_have_a_step_benchmark)
+{
+    if (!getenv("CUGEN_BIN"))
+        SKIP("CUGEN_BIN not set (run through make test)");
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+        const row *w = &rows[k];
+        const char *args[MAX_ARGS] = {"bench", "step", w->model};
+        int n = 3;
+        for (int i = 0; w->flags[i]; i++) {
+            if (strcmp(w->flags[i], "--data") == 0) {  /* the bench's data are random */
+                i++;
+                continue;
+            }
+            args[n++] = w->flags[i];
+        }
+        const char *tail[] = {"--batch", "8", "--warmup", "0", "--repeat", "1", "--no-torch",
+                              NULL};
+        for (int i = 0; tail[i]; i++)
+            args[n++] = tail[i];
+        args[n] = NULL;
+        th_run_result r;
+        th_run_cugen(&r, args);
+        CHECK(r.code == 0 && strstr(r.out, "step_ms "), "bench step %s: exit %d: %s%s",
+              w->model, r.code, r.out, r.err);
+    }
+}
