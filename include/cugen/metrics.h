@@ -148,4 +148,10 @@ cg_tensor *cg_inception_forward(cg_ctx *ctx, cg_inception *m, cg_tensor *x);
 cg_status cg_inception_feature_net(const char *path, int dev, cg_feature_net *net, char *err,
                                    size_t errlen);
 
+/* The mean and covariance (row-major 2 x 2) of n 2-D points xy (x, y
+ * pairs): sums in double, the covariance divided by n - ddof (0: the
+ * maximum-likelihood one, 1: the unbiased one). */
+void cg_moments2(const real *xy, int64_t n, int ddof, double mean[2], double cov[4]);
+void cg_moments2_f64(const double *xy, int64_t n, int ddof, double mean[2], double cov[4]);
+
 #endif

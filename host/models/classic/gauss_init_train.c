@@ -37,29 +37,6 @@ typedef struct {
     cg_tensor *w1, *b1, *w2, *b2, *w3, *b3;
 } disc;
 
-/* mean and covariance (double) of the rows of x (n, 2) */
-static void moments(const real *x, int64_t n, double *mean, double *cov)
-{
-    double m0 = 0, m1 = 0, c00 = 0, c01 = 0, c11 = 0;
-    for (int64_t i = 0; i < n; i++) {
-        m0 += x[2 * i];
-        m1 += x[2 * i + 1];
-    }
-    m0 /= (double)n;
-    m1 /= (double)n;
-    for (int64_t i = 0; i < n; i++) {
-        double a = x[2 * i] - m0, b = x[2 * i + 1] - m1;
-        c00 += a * a;
-        c01 += a * b;
-        c11 += b * b;
-    }
-    mean[0] = m0;
-    mean[1] = m1;
-    cov[0] = c00 / (double)(n - 1);
-    cov[1] = cov[2] = c01 / (double)(n - 1);
-    cov[3] = c11 / (double)(n - 1);
-}
-
 /* n outputs of g for z ~ N(0, I) from r into out (n, 2) */
 static cg_status generate(cg_ctx *ctx, cg_gauss_gen *g, cg_rng *r, real *out, int64_t n)
 {
@@ -249,8 +226,8 @@ static cg_status compare_inits(cg_trainer *t, gi_run *r)
         cg_rng_init(&rng, t->o->seed, 2);  /* the same z for both */
         if (generate(&t->ctx, pass ? &r->gx : &r->g, &rng, r->buf, CG_GAUSS_INIT_SAMPLES))
             return cg_trainer_fail(t, t->ctx.err, "%s", t->ctx.errmsg);
-        moments(r->buf, CG_GAUSS_INIT_SAMPLES, pass ? r->mean_x : r->mean,
-                pass ? r->cov_x : r->cov);
+        cg_moments2(r->buf, CG_GAUSS_INIT_SAMPLES, 1, pass ? r->mean_x : r->mean,
+                    pass ? r->cov_x : r->cov);
         if (t->o->out_dir)
             st = scatter(t->o->out_dir, pass ? "xavier.png" : "init.png",
                          pass ? "Xavier init (tanh gain) and the desired Gaussian"

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cugen/classic.h"
+#include "cugen/metrics.h"
 
 void cg_noisy_disc(cg_rng *r, double *xy, int n)
 {
@@ -31,27 +32,6 @@ void cg_noisy_disc(cg_rng *r, double *xy, int n)
         xy[2 * i] = rad * cos(a) + e[0];
         xy[2 * i + 1] = rad * sin(a) + e[1];
     }
-}
-
-static void data_cov(const double *xy, int n, double *mean, double *cov)
-{
-    mean[0] = mean[1] = 0;
-    for (int i = 0; i < n; i++) {
-        mean[0] += xy[2 * i];
-        mean[1] += xy[2 * i + 1];
-    }
-    mean[0] /= n;
-    mean[1] /= n;
-    double c00 = 0, c01 = 0, c11 = 0;
-    for (int i = 0; i < n; i++) {
-        double a = xy[2 * i] - mean[0], b = xy[2 * i + 1] - mean[1];
-        c00 += a * a;
-        c01 += a * b;
-        c11 += b * b;
-    }
-    cov[0] = c00 / n;
-    cov[1] = cov[2] = c01 / n;
-    cov[3] = c11 / n;
 }
 
 static double dist2(const double *a, const double *b)
@@ -75,7 +55,7 @@ cg_status cg_gmm_init(cg_gmm *g, int k, const double *xy, int n, cg_rng *r, char
         return CG_ERR_NOMEM;
     }
     double mean[2], cov[4];
-    data_cov(xy, n, mean, cov);
+    cg_moments2_f64(xy, n, 0, mean, cov);
     g->k = k;
     /* k-means++: the first mean a uniform pick, each next one a point drawn
      * with probability proportional to its squared distance to the nearest
@@ -175,7 +155,7 @@ cg_status cg_gmm_em_step(cg_gmm *g, const double *xy, int n, double *ll_before, 
     }
     *ll_before = ll;
     double mean[2], dcov[4];
-    data_cov(xy, n, mean, dcov);
+    cg_moments2_f64(xy, n, 0, mean, dcov);
     /* a covariance this much smaller than the data's (in determinant) is a
      * component shrinking onto a point or a line: the likelihood is unbounded there */
     double det_floor = 1e-10 * (dcov[0] * dcov[3] - dcov[1] * dcov[2]);

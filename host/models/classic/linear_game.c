@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cugen/io.h"
+#include "cugen/metrics.h"
 #include "cugen/models.h"
 #include "cugen/nn.h"
 #include "cugen/ops.h"
@@ -36,27 +37,6 @@
 /* Kernel bandwidths, spanning the scale of 2-D data with entries of A ~ N(0,1). */
 static const double game_sigmas[] = {0.25, 0.5, 1.0, 2.0, 4.0};
 #define N_SIGMAS ((int)(sizeof game_sigmas / sizeof game_sigmas[0]))
-
-static void mean_cov(const real *x, int n, double *mean, double *cov)
-{
-    mean[0] = mean[1] = 0;
-    for (int i = 0; i < n; i++) {
-        mean[0] += x[2 * i];
-        mean[1] += x[2 * i + 1];
-    }
-    mean[0] /= n;
-    mean[1] /= n;
-    double c00 = 0, c01 = 0, c11 = 0;
-    for (int i = 0; i < n; i++) {
-        double a = x[2 * i] - mean[0], b = x[2 * i + 1] - mean[1];
-        c00 += a * a;
-        c01 += a * b;
-        c11 += b * b;
-    }
-    cov[0] = c00 / n;
-    cov[1] = cov[2] = c01 / n;
-    cov[3] = c11 / n;
-}
 
 #define N_DATA 1000  /* the notebook's num_samples, also the points drawn of each set */
 
@@ -144,7 +124,7 @@ static cg_status build(cg_trainer *t, void *self)
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     double A[4], b[2];
     game_data(o->seed, A, b, g->data);
-    mean_cov(g->data, N_DATA, g->data_mean, g->data_cov);
+    cg_moments2(g->data, N_DATA, 0, g->data_mean, g->data_cov);
     cg_rng zp;
     cg_rng_init(&zp, o->seed, 5);
     cg_rng_normal(&zp, g->zplot, 2 * N_DATA, 0.0, 1.0);
@@ -294,7 +274,7 @@ static void report(const cg_train_opts *o, const void *settings, const cg_train_
     if (!data)
         return;
     game_data(o->seed, A, b, data);  /* the run's, again: the same seed */
-    mean_cov(data, N_DATA, mean, cov);
+    cg_moments2(data, N_DATA, 0, mean, cov);
     free(data);
     static const char *const names[6] = {"W_00", "W_01", "W_10", "W_11", "v_0", "v_1"};
     for (int i = 0; i < 6; i++)
