@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cugen/flow.h"
+#include "cugen/metrics.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 #include "models/dense.h"
@@ -189,21 +190,9 @@ cg_status cg_flow2d_log_prob(cg_ctx *ctx, cg_flow2d *m, cg_tensor *x, double *lo
 
 double cg_gaussian_mle_nll(const real *xy, int64_t n)
 {
-    double m0 = 0, m1 = 0;
-    for (int64_t i = 0; i < n; i++) {
-        m0 += xy[2 * i];
-        m1 += xy[2 * i + 1];
-    }
-    m0 /= (double)n;
-    m1 /= (double)n;
-    double c00 = 0, c01 = 0, c11 = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double a = xy[2 * i] - m0, b = xy[2 * i + 1] - m1;
-        c00 += a * a;
-        c01 += a * b;
-        c11 += b * b;
-    }
-    double det = (c00 * c11 - c01 * c01) / ((double)n * (double)n);
+    double mean[2], cov[4];
+    cg_moments2(xy, n, 0, mean, cov);
+    double det = cov[0] * cov[3] - cov[1] * cov[1];
     /* the mean Mahalanobis term at the MLE is the dimension, 2 */
     return LOG_2PI + 0.5 * log(det) + 1.0;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cugen/io.h"
+#include "cugen/metrics.h"
 #include "cugen/models.h"
 #include "cugen/nn.h"
 #include "cugen/ops.h"
@@ -110,29 +111,8 @@ cg_status cg_gaussian_closed_form(const double *xy, int n, double mean[2], doubl
         snprintf(err, errlen, "gaussian: need at least 3 points, got %d", n);
         return CG_ERR_ARG;
     }
-    double m0 = 0, m1 = 0;
-    for (int i = 0; i < n; i++) {
-        m0 += xy[2 * i];
-        m1 += xy[2 * i + 1];
-    }
-    m0 /= n;
-    m1 /= n;
-    double s00 = 0, s01 = 0, s11 = 0;
-    for (int i = 0; i < n; i++) {
-        double a = xy[2 * i] - m0, b = xy[2 * i + 1] - m1;
-        s00 += a * a;
-        s01 += a * b;
-        s11 += b * b;
-    }
-    s00 /= n;
-    s01 /= n;
-    s11 /= n;
-    mean[0] = m0;
-    mean[1] = m1;
-    cov[0] = s00;
-    cov[1] = cov[2] = s01;
-    cov[3] = s11;
-    *nll = n * log(2 * M_PI) + 0.5 * n * log(s00 * s11 - s01 * s01) + n;
+    cg_moments2_f64(xy, n, 0, mean, cov);
+    *nll = n * log(2 * M_PI) + 0.5 * n * log(cov[0] * cov[3] - cov[1] * cov[1]) + n;
     return CG_OK;
 }
 
