@@ -63,7 +63,10 @@ static int open_out(const char *cmd, const cg_model_kind *k, const char *out,
 static void report(const cg_model_kind *k, const cg_train_opts *o, const void *settings,
                    const cg_train_result *r)
 {
-    if (k->own_data)  /* fresh points every step: no epochs, no images */
+    if (r->ended_again)  /* no step trained: no rate */
+        printf("\n%s: %lld steps; the run was stopped after its last checkpoint, before its "
+               "end was written: written now\n", k->title, (long long)r->steps);
+    else if (k->own_data)  /* fresh points every step: no epochs, no images */
         printf("\n%s: %lld steps, %.1f points/s\n", k->title, (long long)r->steps,
                r->img_per_s);
     else

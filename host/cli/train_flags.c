@@ -42,7 +42,7 @@ int cli_shared_flags(arg_opt *opts, cg_train_opts *o, const char **device, const
          "metrics.jsonl and result.json", 1, 0, 0},
         {"no-out", ARG_FLAG, no_out, NULL, "write no files (no run directory)", 1, 0, 0},
         {"ckpt-every", ARG_INT, &o->ckpt_every, "N",
-         "with --out: checkpoint every N steps and at the end (default: the model's)", 1, 1e12,
+         "with --out: checkpoint every N steps and at the end", 1, 1e12,
          0},
         {"log-every", ARG_INT, &o->log_every, "N",
          "a progress line every N steps when stderr is not a terminal (default 100)", 1, 1e12,
@@ -87,6 +87,8 @@ static int takes_shared(const cg_model_kind *k, const char *name)
 
 static int ignored(const cg_model_kind *k, const char *name)
 {
+    if (!k->checkpoints && strcmp(name, "ckpt-every") == 0)
+        return 1;  /* a model that keeps no checkpoints has no cadence to set */
     char have[200], key[40];
     snprintf(have, sizeof have, " %s ", k->ignores ? k->ignores : "");
     snprintf(key, sizeof key, " %s ", name);

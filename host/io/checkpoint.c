@@ -34,6 +34,7 @@ typedef struct {
     uint64_t *u64;          /* W_U64 */
     int buffer;             /* integer dtypes accepted on load */
     int as_i64;             /* saved as an I64 scalar (num_batches_tracked) */
+    int optional;           /* may be absent from the file */
     const cg_st_tensor *src;
     int64_t scratch;        /* as_i64: the value written */
     float *f32;             /* real is double: the values written */
@@ -164,8 +165,10 @@ static cg_status plan_build(plan *pl, const cg_params *p, const cg_ckpt_state *s
             if (!s->extra[i].name || !*s->extra[i].name)
                 return io_err(CG_ERR_ARG, err, errlen, "extra value %d has no name", i);
             want *w = plan_add(pl, "train.extra.", s->extra[i].name, W_I64);
-            if (w)
+            if (w) {
                 w->i64 = &s->extra[i].value;
+                w->optional = s->extra[i].optional;
+            }
         }
     }
     return pl->oom ? io_err(CG_ERR_NOMEM, err, errlen, "out of memory") : CG_OK;
@@ -390,6 +393,8 @@ static cg_status plan_load(plan *pl, const cg_st_file *f, int ckpt, char *err, s
         want *w = &pl->w[i];
         w->src = cg_st_find(f, w->name);
         snprintf(key, sizeof key, "crc32.%s", w->name);
+        if (!w->src && w->optional)
+            continue;
         if (!w->src)
             st = io_err(CG_ERR_ARG, err, errlen, "missing tensor '%s': a file of a different "
                         "model or training setup?", w->name);
@@ -409,7 +414,8 @@ static cg_status plan_load(plan *pl, const cg_st_file *f, int ckpt, char *err, s
                         ckpt ? "tensor or value" : "parameter or buffer");
     free(used);
     for (int i = 0; i < pl->n && st == CG_OK; i++)
-        copy_one(&pl->w[i], pl->w[i].src);
+        if (pl->w[i].src)  /* an optional value the file lacks stays as it is */
+            copy_one(&pl->w[i], pl->w[i].src);
     return st;
 }
 

@@ -71,8 +71,56 @@ static double line_elapsed(const char *line, size_t len)
     return 0;
 }
 
-cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
-                                 size_t len)
+static int holds(const char *line, size_t len, const char *key)
+{
+    size_t k = strlen(key);
+    for (size_t i = 0; i + k <= len; i++)
+        if (memcmp(line + i, key, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* The scalars of one complete line, the timings left out, to fn. */
+static void line_scalars(const char *line, size_t len, int index, cg_metrics_line_fn fn,
+                         void *arg)
+{
+    enum { MAX = 64 };
+    char names[MAX][64];
+    const char *np[MAX];
+    double values[MAX];
+    int n = 0;
+    long long epoch = 0;
+    const char *p = line, *end = line + len;
+    const char *e = memchr(p, ',', len);  /* after the step */
+    if (!e || sscanf(e, ", \"epoch\": %lld", &epoch) != 1)
+        return;
+    p = memchr(e + 1, ',', (size_t)(end - e - 1));
+    while (p && p < end && n < MAX) {
+        /* , "name": value */
+        const char *q = p + 3, *close = q;
+        while (close < end && *close != '"')
+            close++;
+        if (p + 3 > end || p[2] != '"' || close >= end || close - q >= 64 || close[1] != ':')
+            break;
+        memcpy(names[n], q, (size_t)(close - q));
+        names[n][close - q] = '\0';
+        char *vend;
+        double v = strncmp(close + 3, "null", 4) == 0 ? NAN : strtod(close + 3, &vend);
+        static const char *const timings[] = {"steps_per_s", "items_per_s", "elapsed_s"};
+        int timing = 0;
+        for (int i = 0; i < 3; i++)
+            timing |= strcmp(names[n], timings[i]) == 0;
+        if (!timing) {
+            np[n] = names[n];
+            values[n++] = v;
+        }
+        p = memchr(close, ',', (size_t)(end - close));
+    }
+    fn(arg, index, epoch, n, np, values);
+}
+
+static cg_status reopen(cg_metrics *m, const char *dir, int64_t last_step, cg_metrics_line_fn fn,
+                        void *arg, char *err, size_t len)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/metrics.jsonl", dir) >= (int)sizeof path) {
@@ -111,12 +159,17 @@ cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_st
         /* keep, in place, the complete lines of steps up to the checkpoint's;
          * the clock goes on from the last one's */
         size_t kept = 0;
+        int at_last = 0;
         for (size_t i = 0; i < n;) {
             size_t e = i;
             while (e < n && text[e] != '\n')
                 e++;
             long long st = line_step(text + i, e - i);
-            if (e < n && st >= 0 && st <= last_step) {
+            int end_line = fn && st == last_step && e < n &&
+                           holds(text + i, e - i, "\"img_per_s\": ");
+            if (e < n && st >= 0 && st <= last_step && !end_line) {
+                if (fn && st == last_step)
+                    line_scalars(text + i, e - i, at_last++, fn, arg);
                 elapsed0 = line_elapsed(text + i, e - i);
                 memmove(text + kept, text + i, e + 1 - i);
                 kept += e + 1 - i;
@@ -133,6 +186,18 @@ cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_st
     if (st == CG_OK)
         m->elapsed0 = elapsed0;
     return st;
+}
+
+cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
+                                 size_t len)
+{
+    return reopen(m, dir, last_step, NULL, NULL, err, len);
+}
+
+cg_status cg_metrics_open_end(cg_metrics *m, const char *dir, int64_t last_step,
+                              cg_metrics_line_fn fn, void *arg, char *err, size_t len)
+{
+    return reopen(m, dir, last_step, fn, arg, err, len);
 }
 
 /* s as a JSON string: quotes, backslashes and control characters escaped;

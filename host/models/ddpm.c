@@ -330,7 +330,7 @@ void cg_ddpm_extras(cg_ckpt_int *x, const cg_unet_arch *a, const cg_ddpm_sched *
     for (int i = a->nlevels - 1; i >= 0; i--)
         mult = mult * 256 + a->ch_mult[i];
     for (int i = 0; i < CG_DX_COUNT; i++)
-        x[i] = (cg_ckpt_int){extra_names[i], 0};
+        x[i] = (cg_ckpt_int){.name = extra_names[i]};
     x[CG_DX_CH].value = a->ch;
     x[CG_DX_MULT].value = mult;
     x[CG_DX_LEVELS].value = a->nlevels;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cugen/cuda.h"
 #include "cugen/rng.h"
@@ -115,6 +116,12 @@ static void add_value(cg_trainer *t, const char *name, int64_t value, int64_t *b
 void cg_trainer_keep(cg_trainer *t, const char *name, int64_t *value)
 {
     add_value(t, name, *value, value, NULL);
+}
+
+void cg_trainer_keep_new(cg_trainer *t, const char *name, int64_t *value)
+{
+    add_value(t, name, *value, value, NULL);
+    t->extra[t->nextra - 1].optional = 1;
 }
 
 void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const char *shown)
@@ -466,7 +473,31 @@ static cg_status write_settings(cg_trainer *t)
     return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
 }
 
-static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
+/* The lines of the last step of a run whose end is written again: the
+ * step's scalars, then those of its epoch's end */
+static void last_lines(void *arg, int index, int64_t epoch, int n, const char *const *names,
+                       const double *values)
+{
+    cg_train_result *res = arg;
+    cg_scalars *to = index == 0 ? &res->last : &res->final;
+    (void)epoch;
+    for (int i = 0; i < n && res->nnames < CG_TRAIN_NAMES; i++) {
+        char *name = res->names[res->nnames++];
+        snprintf(name, sizeof res->names[0], "%s", names[i]);
+        cg_scalars_put(to, name, values[i]);
+    }
+}
+
+static int has_result(const cg_train_opts *o)
+{
+    char path[4096];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/result.json", o->out_dir);
+    return stat(path, &sb) == 0;
+}
+
+static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first,
+                       cg_train_result *res)
 {
     const cg_train_opts *o = t->o;
     char why[1024];
@@ -487,7 +518,15 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first)
         return st;
     if (t->kind->ready && (st = t->kind->ready(t, self)) != CG_OK)
         return st;
-    if ((st = cg_run_open_log(&io->log, o, *first, why, sizeof why)) != CG_OK)
+    /* killed after its last checkpoint, before its end (result.json) was written:
+     * the end again, with the last step's scalars from the log */
+    t->ending = o->resume && o->out_dir && *first - 1 == t->total && !has_result(o);
+    if (t->ending)
+        st = cg_metrics_open_end(&io->log, o->out_dir, t->total, last_lines, res, why,
+                                 sizeof why);
+    else
+        st = cg_run_open_log(&io->log, o, *first, why, sizeof why);
+    if (st != CG_OK)
         return cg_trainer_fail(t, st, "%s", why);
     if (o->out_dir && o->settings && (st = write_settings(t)) != CG_OK)
         return st;
@@ -528,8 +567,12 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
     if (!self)
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     int64_t first = 1;
-    cg_status st = start(t, self, &io, &first);
-    if (st == CG_OK && first > t->total) {
+    cg_status st = start(t, self, &io, &first, res);
+    if (st == CG_OK && t->ending) {
+        res->steps = t->total;
+        res->epochs_done = t->per_epoch ? t->total / t->per_epoch : 0;
+        res->ended_again = 1;
+    } else if (st == CG_OK && first > t->total) {
         res->done_before = first - 1;  /* nothing to do: the run keeps what it has */
         res->asked = t->total;
     } else if (st == CG_OK) {
@@ -540,18 +583,23 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
         io.progressing = 1;
         cg_train_catch_signals();
         st = loop(t, self, &io, first, res);
-        int sig = cg_train_signal();
-        cg_train_release_signals();
         cg_progress_end(&io.prog);
         io.progressing = 0;
-        if (st == CG_OK && sig) {
-            st = cg_run_interrupted(err, errlen, kind->name, o, sig, res->steps);
-            res->interrupted = sig;
-        }
-        if (st == CG_OK && kind->finish) {
+    }
+    /* the end: a signal before it or during finish stops the run before its result is
+     * written; the checkpoint of the last step is there, and --resume writes the end */
+    if (st == CG_OK && !res->done_before) {
+        if (t->ending)
+            cg_train_catch_signals();
+        if (kind->finish && !cg_train_signal()) {
             cg_scalars fin = {0};
             if ((st = kind->finish(t, self, &fin)) == CG_OK)
                 merge(&res->final, &fin);
+        }
+        int sig = cg_train_signal();
+        if (st == CG_OK && sig) {
+            st = cg_run_interrupted(err, errlen, kind->name, o, sig, res->steps);
+            res->interrupted = sig;
         }
         if (st == CG_OK) {
             cg_scalars end = res->final;
@@ -561,6 +609,7 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
                                end.name, end.value);
         }
     }
+    cg_train_release_signals();
     if (io.progressing)
         cg_progress_end(&io.prog);
     if (cg_metrics_close(&io.log) != CG_OK && st == CG_OK)

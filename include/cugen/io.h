@@ -190,6 +190,8 @@ cg_status cg_weights_load_part(const char *path, cg_params *p, const char *part,
 typedef struct {
     const char *name;
     int64_t value;
+    int optional;           /* absent from a file (one written before the value was kept):
+                             * loads, leaving value as it is */
 } cg_ckpt_int;
 
 typedef struct {

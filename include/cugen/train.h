@@ -115,6 +115,15 @@ cg_status cg_metrics_open(cg_metrics *m, const char *dir, int append, char *err,
  * atomically; then append. A missing log is started. */
 cg_status cg_metrics_open_resume(cg_metrics *m, const char *dir, int64_t last_step, char *err,
                                  size_t len);
+/* For a run killed after its last checkpoint and before its end was written
+ * (result.json): cg_metrics_open_resume, but the end's line of last_step
+ * (the one with img_per_s) is dropped, and each other line of last_step is
+ * given to fn, in order, as its scalars without the timings: the step's
+ * line (index 0), then the epoch's, if it ended there. */
+typedef void (*cg_metrics_line_fn)(void *arg, int index, int64_t epoch, int n,
+                                   const char *const *names, const double *values);
+cg_status cg_metrics_open_end(cg_metrics *m, const char *dir, int64_t last_step,
+                              cg_metrics_line_fn fn, void *arg, char *err, size_t len);
 cg_status cg_metrics_write(cg_metrics *m, int64_t step, int64_t epoch, int64_t n_items, ...);
 /* The same with n names and values in arrays (at most CG_METRICS_MAX_VALUES
  * through cg_metrics_write). */

@@ -76,6 +76,11 @@ typedef struct {
     int64_t asked;
     cg_scalars first, last; /* the first and last step's scalars */
     cg_scalars final;       /* of the last epoch_end and finish */
+    int ended_again;        /* --resume of a run killed after its last checkpoint but before
+                             * its end: the end (finish, result) was written now */
+    int nnames;
+#define CG_TRAIN_NAMES (2 * CG_SCALARS_MAX)
+    char names[CG_TRAIN_NAMES][64];  /* the names of scalars read back from the log */
 } cg_train_result;
 
 
@@ -197,6 +202,7 @@ struct cg_trainer {
     /* set by step: the run is done (a method that converged); it ends after
      * this step as it would after the last one (checkpoint, finish, result) */
     int stop;
+    int ending;             /* the run's steps are all done; its end is written again */
     char *err;
     size_t errlen;
 };
@@ -209,6 +215,9 @@ void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *em
 /* A value saved in each checkpoint under name and put back on resume (an
  * RNG offset, a second optimizer's step count). */
 void cg_trainer_keep(cg_trainer *t, const char *name, int64_t *value);
+/* The same for a value kept since a later version: a checkpoint written
+ * before has none, and resuming it leaves *value as it is. */
+void cg_trainer_keep_new(cg_trainer *t, const char *name, int64_t *value);
 /* A double kept by its bits (cg_trainer_keep(t, name, &v.bits)): a running
  * sum of the epoch in progress, restored exactly on resume. */
 typedef union {

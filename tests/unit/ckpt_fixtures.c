@@ -88,8 +88,8 @@ int ck_same(const ck_snapshot *sn, const cg_params *p, const cg_ckpt_state *s)
 
 void ck_state_make(ck_state *x, const cg_params *p, int64_t step, double salt)
 {
-    x->extra[0] = (cg_ckpt_int){"rng.offset", 12345678901LL + step};
-    x->extra[1] = (cg_ckpt_int){"loader.pos", -3 - step};
+    x->extra[0] = (cg_ckpt_int){.name = "rng.offset", .value = 12345678901LL + step};
+    x->extra[1] = (cg_ckpt_int){.name = "loader.pos", .value = -3 - step};
     fill_ema(&x->ema, p, salt);
     x->s = (cg_ckpt_state){.step = step, .epoch = step / 10, .seed = 0xfedcba9876543210ULL,
                            .optim_t = step + 1, .extra = x->extra, .nextra = 2,

@@ -102,7 +102,7 @@ TEST(cli_flowimg_earlier_one_scale_files)
     cg_ckpt_int extra[9];
     const int64_t values[9] = {0, 0, 4, 0, 1, 3, 28, 1, 4};
     for (int i = 0; i < 9; i++)
-        extra[i] = (cg_ckpt_int){names[i], values[i]};
+        extra[i] = (cg_ckpt_int){.name = names[i], .value = values[i]};
     cg_ckpt_state cs = {.step = 1, .epoch = 1, .extra = extra, .nextra = 9};
     REQUIRE(cg_ckpt_save_dir(dir, &m.p, &cs, err, sizeof err) == CG_OK, "%s", err);
     cg_flowimg_free(&m);

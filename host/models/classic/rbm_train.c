@@ -59,7 +59,7 @@ typedef struct {
     real *base;                  /* (V) log-odds of the training pixels */
     cg_kept_double sum;          /* reconstruction errors of the epoch so far */
     int64_t nsum;
-    double recon_first, recon_last;  /* epoch means, first and last of this process */
+    cg_kept_double recon_first, recon_last;  /* epoch means, the run's first and last */
 } rbm_run;
 
 static void binarize_u8(const uint8_t *px, real *out, int64_t n)
@@ -112,11 +112,13 @@ static cg_status build(cg_trainer *t, void *self)
     /* SGD with momentum 0.5 (Hinton's guide for the start of training) */
     cg_sgd_init(&r->sgd, o->lr, 0.5, 0.0, 0.0, 0);
     cg_rng_init(&r->gibbs, o->seed, STREAM_GIBBS);
-    r->recon_first = r->recon_last = NAN;
+    r->recon_first.d = r->recon_last.d = NAN;
     cg_trainer_params(t, &r->m.p, &r->sgd.t, NULL);
     cg_trainer_keep(t, "rng.gibbs", (int64_t *)&r->gibbs.offset);
     cg_trainer_keep(t, "epoch.sum_recon", &r->sum.bits);
     cg_trainer_keep(t, "epoch.steps", &r->nsum);
+    cg_trainer_keep_new(t, "recon.first", &r->recon_first.bits);
+    cg_trainer_keep_new(t, "recon.last", &r->recon_last.bits);
     cg_trainer_setting(t, "run.hidden", r->m.nh, NULL);
     cg_trainer_setting(t, "run.k", f->k, NULL);
     cg_trainer_setting(t, "run.pcd", f->pcd, NULL);
@@ -155,9 +157,9 @@ static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b
 
 static void note_recon(rbm_run *r, double mean)
 {
-    if (isnan(r->recon_first))
-        r->recon_first = mean;
-    r->recon_last = mean;
+    if (isnan(r->recon_first.d))
+        r->recon_first.d = mean;
+    r->recon_last.d = mean;
 }
 
 static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out)
@@ -331,8 +333,8 @@ static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
     rbm_run *r = self;
     if (r->nsum > 0)
         note_recon(r, r->sum.d / (double)r->nsum);
-    cg_scalars_put(out, "recon_first", r->recon_first);
-    cg_scalars_put(out, "recon_last", r->recon_last);
+    cg_scalars_put(out, "recon_first", r->recon_first.d);
+    cg_scalars_put(out, "recon_last", r->recon_last.d);
     cg_status st = evaluate(t, r, out);
     if (st == CG_OK && t->o->out_dir)
         st = draw_samples(t, r, (int)((const rbm_flags *)t->settings)->gibbs);
