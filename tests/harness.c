@@ -257,6 +257,53 @@ int th_write_file(const char *path, const void *data, size_t len)
     return fclose(f) == 0 && ok;
 }
 
+static void be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+char *th_mnist_fixture(int n_train, int n_test, th_draw_fn draw, void *arg)
+{
+    char *dir = th_tmpdir();
+    if (!dir)
+        return NULL;
+    for (int split = 0; split < (n_test > 0 ? 2 : 1); split++) {
+        int count = split ? n_test : n_train;
+        size_t n = 16 + (size_t)count * 784;
+        uint8_t *img = th_alloc(n), *lab = th_alloc(8 + (size_t)count);
+        memset(img, 0, n);
+        be32(img, 0x803);
+        be32(img + 4, (uint32_t)count);
+        be32(img + 8, 28);
+        be32(img + 12, 28);
+        be32(lab, 0x801);
+        be32(lab + 4, (uint32_t)count);
+        for (int i = 0; i < count; i++)
+            lab[8 + i] = (uint8_t)draw(split, i, img + 16 + (size_t)i * 784, arg);
+        const char *pre = split ? "t10k" : "train";
+        char name[64];
+        snprintf(name, sizeof name, "%s-images-idx3-ubyte", pre);
+        if (!th_write_file(th_path(dir, name), img, n))
+            return NULL;
+        snprintf(name, sizeof name, "%s-labels-idx1-ubyte", pre);
+        if (!th_write_file(th_path(dir, name), lab, 8 + (size_t)count))
+            return NULL;
+    }
+    return dir;
+}
+
+int th_draw_bar(int split, int i, uint8_t *px, void *arg)
+{
+    (void)split;
+    (void)arg;
+    int x0 = 3 + (i * 7) % 18, w = 3 + i % 5;
+    for (int y = 4; y < 24; y++)
+        for (int x = x0; x < x0 + w && x < 28; x++)
+            px[y * 28 + x] = (uint8_t)(180 + (i * 13 + y) % 70);
+    return i % 10;
+}
+
 /* ---- running the cugen binary -------------------------------------------------- */
 static void read_fd(int fd, char *buf, size_t cap)
 {
@@ -272,7 +319,8 @@ static void read_fd(int fd, char *buf, size_t cap)
 
 /* th_run_cugen, and when wait_for is not NULL: once that file exists (or
  * after 10 s), signal sig to the run */
-static int run_cugen(th_run_result *r, const char *const *args, const char *wait_for, int sig)
+static int run_cugen(th_run_result *r, const char *const *args, const char *wait_for,
+                     long delay_us, int sig)
 {
     const char *bin = getenv("CUGEN_BIN");
     if (!bin)
@@ -307,6 +355,8 @@ static int run_cugen(th_run_result *r, const char *const *args, const char *wait
         struct stat sb;
         for (int i = 0; i < 40000 && stat(wait_for, &sb) != 0; i++)
             usleep(250);
+        if (delay_us > 0)
+            usleep((useconds_t)delay_us);
         kill(pid, sig);
     }
     read_fd(pe[0], r->err, sizeof r->err);
@@ -322,13 +372,19 @@ static int run_cugen(th_run_result *r, const char *const *args, const char *wait
 
 int th_run_cugen(th_run_result *r, const char *const *args)
 {
-    return run_cugen(r, args, NULL, 0);
+    return run_cugen(r, args, NULL, 0, 0);
 }
 
 int th_run_cugen_signalled(th_run_result *r, const char *const *args, const char *wait_for,
                            int sig)
 {
-    return run_cugen(r, args, wait_for, sig);
+    return run_cugen(r, args, wait_for, 0, sig);
+}
+
+int th_run_cugen_signalled_after(th_run_result *r, const char *const *args,
+                                 const char *wait_for, long delay_us, int sig)
+{
+    return run_cugen(r, args, wait_for, delay_us, sig);
 }
 
 int th_count_lines(const char *s)

@@ -104,6 +104,15 @@ void th_rmtree(const char *dir);
 char *th_path(const char *dir, const char *name);
 unsigned char *th_read_file(const char *path, size_t *len);
 int th_write_file(const char *path, const void *data, size_t len);
+/* A data directory in MNIST's layout, for --data mnist --data-dir: a new
+ * th_tmpdir with train-{images-idx3,labels-idx1}-ubyte of n_train 28x28
+ * images and, when n_test > 0, t10k-... of n_test. draw(split, i, px, arg)
+ * paints image i of split 0 (train) or 1 (test) into px (784 zero bytes)
+ * and returns its label. NULL on failure. */
+typedef int (*th_draw_fn)(int split, int i, uint8_t *px, void *arg);
+char *th_mnist_fixture(int n_train, int n_test, th_draw_fn draw, void *arg);
+/* The usual picture: a bright bar whose place and width vary with i, label i % 10. */
+int th_draw_bar(int split, int i, uint8_t *px, void *arg);
 /* The result.json of two run directories the same but for img_per_s (a
  * timing, which the trainer writes last): 1 when equal. */
 int th_same_result(const char *dir_a, const char *dir_b);
@@ -120,6 +129,9 @@ int th_run_cugen(th_run_result *r, const char *const *args);
  * 10 s at most): for the tests of SIGINT / SIGTERM in mid-run. */
 int th_run_cugen_signalled(th_run_result *r, const char *const *args, const char *wait_for,
                            int sig);
+/* The same, delay_us microseconds after wait_for appears. */
+int th_run_cugen_signalled_after(th_run_result *r, const char *const *args,
+                                 const char *wait_for, long delay_us, int sig);
 int th_count_lines(const char *s);
 
 /* In a test: run cugen with the arguments into *r, or skip the test when

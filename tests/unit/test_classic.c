@@ -19,47 +19,10 @@
 
 #define FX_COUNT 48
 
-/* Image i of the fixture: a bright bar on a dark ground, its place and width
- * varying with i (the images of test_dcgan_cli.c), as bytes. */
-static void bar_image(int i, uint8_t *px)
-{
-    memset(px, 0, 784);
-    int x0 = 3 + (i * 7) % 18, w = 3 + i % 5;
-    for (int y = 4; y < 24; y++)
-        for (int x = x0; x < x0 + w && x < 28; x++)
-            px[y * 28 + x] = (uint8_t)(180 + (i * 13 + y) % 70);
-}
-
-static void be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* DIR/train-{images-idx3,labels-idx1}-ubyte of the FX_COUNT bar images */
 static char *fixture(void)
 {
-    char *dir = th_tmpdir();
-    if (!dir)
-        return NULL;
-    size_t n = 16 + (size_t)FX_COUNT * 784;
-    uint8_t *img = th_alloc(n), *lab = th_alloc(8 + FX_COUNT);
-    be32(img, 0x803);
-    be32(img + 4, FX_COUNT);
-    be32(img + 8, 28);
-    be32(img + 12, 28);
-    be32(lab, 0x801);
-    be32(lab + 4, FX_COUNT);
-    for (int i = 0; i < FX_COUNT; i++) {
-        bar_image(i, img + 16 + (size_t)i * 784);
-        lab[8 + i] = (uint8_t)(i % 10);
-    }
-    if (!th_write_file(th_path(dir, "train-images-idx3-ubyte"), img, n) ||
-        !th_write_file(th_path(dir, "train-labels-idx1-ubyte"), lab, 8 + FX_COUNT))
-        return NULL;
-    return dir;
+    return th_mnist_fixture(FX_COUNT, 0, th_draw_bar, NULL);
 }
 
 /* The lecture notes' MMD^2 (compute_score, sigma 1) of generated x (n, d)
@@ -165,7 +128,8 @@ TEST(mlp_gan_training_brings_samples_to_the_data)
     real *data = th_alloc(sizeof(real) * N * 784);
     uint8_t px[784];
     for (int i = 0; i < N; i++) {
-        bar_image(i, px);
+        memset(px, 0, sizeof px);
+        th_draw_bar(0, i, px, NULL);
         for (int k = 0; k < 784; k++)
             data[i * 784 + k] = (real)(px[k] / 127.5 - 1);
     }
@@ -310,23 +274,16 @@ static int exists(const char *dir, const char *name)
     return stat(th_path(dir, name), &sb) == 0 && sb.st_size > 0;
 }
 
-static int same_file(const char *a, const char *b)
-{
-    size_t la, lb;
-    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
-    return x && y && la == lb && memcmp(x, y, la) == 0;
-}
-
 #define SMALL_GAN "--data", "mnist", "--hidden", "8", "--batch", "8", "--quiet"
 
-/* 48 images, batch 8: 6 steps per epoch. An uninterrupted 3-epoch run and
- * one stopped after 8 steps (mid-epoch, checkpoint at the end of the run)
- * and resumed end with the same weights and epoch means. */
-TEST(cli_mlp_gan_run_directory_and_resume)
+/* 48 images, batch 8: 6 steps per epoch. A 3-epoch run writes the
+ * article's files and pictures, and a resume with another width is refused
+ * (test_kinds.c checks the resume itself). */
+TEST(cli_mlp_gan_run_directory_and_refusals)
 {
     th_run_result r;
-    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(fx && a && b);
+    char *fx = fixture(), *a = th_tmpdir();
+    REQUIRE(fx && a);
     NEED_BIN(&r, "train", "mlp-gan", SMALL_GAN, "--data-dir", fx, "--epochs", "3", "--out", a);
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     const char *files[] = {"checkpoint.safetensors", "G.safetensors", "D.safetensors",
@@ -344,24 +301,12 @@ TEST(cli_mlp_gan_run_directory_and_resume)
     CHECK(im.width == 5 * 30 + 2 && im.height == 2 * 30 + 2, "%dx%d", im.width, im.height);
     cg_image8_free(&im);
 
-    NEED_BIN(&r, "train", "mlp-gan", SMALL_GAN, "--data-dir", fx, "--epochs", "3", "--steps",
-             "8", "--out", b);
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "mlp-gan", SMALL_GAN, "--data-dir", fx, "--epochs", "3", "--out", b,
-             "--resume");
-    REQUIRE(r.code == 0, "resume: exit %d: %s", r.code, r.err);
-    CHECK(same_file(th_path(a, "G.safetensors"), th_path(b, "G.safetensors")) &&
-          same_file(th_path(a, "D.safetensors"), th_path(b, "D.safetensors")),
-          "the resumed run ended with other weights");
-    CHECK(th_same_result(a, b), "the resumed run's last step or epoch means differ");
-
     NEED_BIN(&r, "train", "mlp-gan", "--data", "mnist", "--hidden", "9", "--batch", "8",
-             "--quiet", "--data-dir", fx, "--epochs", "4", "--out", b, "--resume");
+             "--quiet", "--data-dir", fx, "--epochs", "4", "--out", a, "--resume");
     CHECK(r.code == 2 && strstr(r.err, "has hidden 8, this command 9"), "exit %d: %s", r.code,
           r.err);
     th_rmtree(fx);
     th_rmtree(a);
-    th_rmtree(b);
 }
 
 static void expect_usage_error(const char *want, const char *const *args)

@@ -20,41 +20,11 @@
 
 #define FX_COUNT 48
 
-static void be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* DIR/train-{images-idx3,labels-idx1}-ubyte: FX_COUNT 28x28 images of a
- * bright bar on a dark ground, at a place and width that vary per image */
+/* FX_COUNT 28x28 images of a bright bar on a dark ground, at a place and
+ * width that vary per image, in MNIST's layout */
 static char *fixture(void)
 {
-    char *dir = th_tmpdir();
-    if (!dir)
-        return NULL;
-    size_t n = 16 + (size_t)FX_COUNT * 28 * 28;
-    uint8_t *img = th_alloc(n), *lab = th_alloc(8 + FX_COUNT);
-    be32(img, 0x803);
-    be32(img + 4, FX_COUNT);
-    be32(img + 8, 28);
-    be32(img + 12, 28);
-    be32(lab, 0x801);
-    be32(lab + 4, FX_COUNT);
-    for (int i = 0; i < FX_COUNT; i++) {
-        uint8_t *px = img + 16 + (size_t)i * 784;
-        int x0 = 3 + (i * 7) % 18, w = 3 + i % 5;
-        for (int y = 4; y < 24; y++)
-            for (int x = x0; x < x0 + w && x < 28; x++)
-                px[y * 28 + x] = (uint8_t)(180 + (i * 13 + y) % 70);
-        lab[8 + i] = (uint8_t)(i % 10);
-    }
-    if (!th_write_file(th_path(dir, "train-images-idx3-ubyte"), img, n) ||
-        !th_write_file(th_path(dir, "train-labels-idx1-ubyte"), lab, 8 + FX_COUNT))
-        return NULL;
-    return dir;
+    return th_mnist_fixture(FX_COUNT, 0, th_draw_bar, NULL);
 }
 
 /* the small run every test trains */
@@ -150,113 +120,6 @@ TEST(cli_dcgan_writes_the_run_directory_and_samples)
              th_path(run, "lines.png"));
     CHECK(r.code == 0 && strstr(r.out, "straight latent lines"), "exit %d: %s %s", r.code,
           r.out, r.err);
-    th_rmtree(fx);
-    th_rmtree(run);
-}
-
-/* A run killed with SIGKILL at an arbitrary moment after its first
- * checkpoint, then resumed, computes the same losses step for step and ends
- * with the same weights, bit for bit, as an uninterrupted run. */
-TEST(cli_dcgan_killed_and_resumed_is_bit_identical)
-{
-    const char *bin = getenv("CUGEN_BIN");
-    if (!bin)
-        SKIP("CUGEN_BIN not set (run through make test)");
-    th_run_result r;
-    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(fx && a && b);
-    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "100", "--ckpt-every",
-             "3", "--deterministic", "--out", a);
-    REQUIRE(r.code == 0, "uninterrupted run: exit %d: %s", r.code, r.err);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(bin, bin, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "100",
-              "--ckpt-every", "3", "--deterministic", "--out", b, (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    const char *ck = th_path(b, "checkpoint.safetensors");
-    for (int i = 0; i < 40000 && stat(ck, &sb) != 0; i++)
-        usleep(250);
-    usleep(40000);  /* somewhere later, maybe inside a save */
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
-    CHECK(WIFSIGNALED(status), "the run finished before it could be killed");
-
-    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "100", "--ckpt-every",
-             "3", "--deterministic", "--out", b, "--resume");
-    CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
-    char *la = losses(a), *lb = losses(b);
-    REQUIRE(la && lb);
-    CHECK(th_count_lines(lb) == 100, "%d loss lines after the resume", th_count_lines(lb));
-    CHECK(strcmp(la, lb) == 0, "losses differ:\n%s\n---\n%s", la, lb);
-    CHECK(same_file(th_path(a, "G.safetensors"), th_path(b, "G.safetensors")) &&
-          same_file(th_path(a, "D.safetensors"), th_path(b, "D.safetensors")) &&
-          same_file(th_path(a, "checkpoint.safetensors"), th_path(b, "checkpoint.safetensors")),
-          "final weights differ");
-
-    /* other flags than the run's are refused */
-    NEED_BIN(&r, "train", "dcgan", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
-             "--nz", "8", "--ngf", "6", "--ndf", "4", "--batch", "8", "--out", b, "--resume");
-    CHECK(r.code == 2 && strstr(r.err, "give the same flags") && th_count_lines(r.err) == 1,
-          "exit %d: %s", r.code, r.err);
-    th_rmtree(fx);
-    th_rmtree(a);
-    th_rmtree(b);
-}
-
-/* SIGTERM: a checkpoint of the step in progress, where it is said, a
- * non-zero exit; the resumed run ends where the uninterrupted one does. */
-TEST(cli_dcgan_sigterm_saves_and_resumes)
-{
-    th_run_result r;
-    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(fx && a && b);
-    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "60", "--out", a);
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-
-    const char *const run[] = {"train", "dcgan", SMALL, "--data-dir", fx, "--steps", "60",
-                               "--ckpt-every", "5", "--out", b, NULL};
-    th_run_cugen_signalled(&r, run, th_path(b, "checkpoint.safetensors"), SIGTERM);
-    if (r.code == 0)
-        SKIP("the run finished before SIGTERM arrived");
-    CHECK(r.code == 128 + SIGTERM, "exit %d", r.code);
-    CHECK(strstr(r.err, "interrupted by SIGTERM") && strstr(r.err, "checkpoint.safetensors") &&
-          strstr(r.err, "--resume"), "%s", r.err);
-    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "60", "--out", b,
-             "--resume");
-    CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
-    CHECK(same_file(th_path(a, "G.safetensors"), th_path(b, "G.safetensors")),
-          "G after SIGTERM and resume differs from the uninterrupted run's");
-    th_rmtree(fx);
-    th_rmtree(a);
-    th_rmtree(b);
-}
-
-/* A step whose loss is NaN stops the run with a message naming the step;
- * the last good checkpoint (step 6: the end of the first epoch of 6 steps)
- * stays and resumes. */
-TEST(cli_dcgan_nan_loss_stops_and_keeps_last_good_checkpoint)
-{
-    th_run_result r;
-    char *fx = fixture(), *run = th_tmpdir();
-    REQUIRE(fx && run);
-    setenv("CUGEN_FAULT_NAN_STEP", "7", 1);
-    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "20", "--ckpt-every",
-             "5", "--out", run);
-    unsetenv("CUGEN_FAULT_NAN_STEP");
-    CHECK(r.code == 1, "exit %d", r.code);
-    CHECK(th_count_lines(r.err) == 1, "%s", r.err);
-    CHECK(strstr(r.err, "step 7 ") && strstr(r.err, "nan") &&
-          strstr(r.err, "last good checkpoint") && strstr(r.err, "(step 6)"), "%s", r.err);
-    NEED_BIN(&r, "train", "dcgan", SMALL, "--data-dir", fx, "--steps", "20", "--out", run,
-             "--resume");
-    CHECK(r.code == 0, "resume after the NaN: exit %d: %s", r.code, r.err);
     th_rmtree(fx);
     th_rmtree(run);
 }

@@ -24,39 +24,23 @@
 
 #define FX_COUNT 24
 
-static void be32(uint8_t *p, uint32_t v)
+/* image i: a bright disc whose centre and radius vary with i */
+static int draw_disc(int split, int i, uint8_t *px, void *arg)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
+    (void)split;
+    (void)arg;
+    int cx = 8 + (i * 5) % 12, cy = 8 + (i * 3) % 12, rad = 4 + i % 5;
+    for (int y = 0; y < 28; y++)
+        for (int x = 0; x < 28; x++)
+            if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= rad * rad)
+                px[y * 28 + x] = (uint8_t)(200 + i);
+    return i % 10;
 }
 
-/* DIR/train-{images-idx3,labels-idx1}-ubyte: FX_COUNT 28x28 images of a
- * bright disc whose centre and radius vary per image */
+/* FX_COUNT discs in MNIST's layout */
 static char *fixture(void)
 {
-    char *dir = th_tmpdir();
-    if (!dir)
-        return NULL;
-    size_t n = 16 + (size_t)FX_COUNT * 784;
-    uint8_t *img = th_alloc(n), *lab = th_alloc(8 + FX_COUNT);
-    be32(img, 0x803);
-    be32(img + 4, FX_COUNT);
-    be32(img + 8, 28);
-    be32(img + 12, 28);
-    be32(lab, 0x801);
-    be32(lab + 4, FX_COUNT);
-    for (int i = 0; i < FX_COUNT; i++) {
-        int cx = 8 + (i * 5) % 12, cy = 8 + (i * 3) % 12, rad = 4 + i % 5;
-        for (int y = 0; y < 28; y++)
-            for (int x = 0; x < 28; x++)
-                if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= rad * rad)
-                    img[16 + (size_t)i * 784 + y * 28 + x] = (uint8_t)(200 + i);
-        lab[8 + i] = (uint8_t)(i % 10);
-    }
-    if (!th_write_file(th_path(dir, "train-images-idx3-ubyte"), img, n) ||
-        !th_write_file(th_path(dir, "train-labels-idx1-ubyte"), lab, 8 + FX_COUNT))
-        return NULL;
-    return dir;
+    return th_mnist_fixture(FX_COUNT, 0, draw_disc, NULL);
 }
 
 /* a tiny UNet at 32x32: ch 8, levels at 32 and 16,
@@ -71,13 +55,6 @@ static int exists(const char *dir, const char *name)
 {
     struct stat sb;
     return stat(th_path(dir, name), &sb) == 0 && sb.st_size > 0;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t la, lb;
-    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
-    return x && y && la == lb && memcmp(x, y, la) == 0;
 }
 
 /* the "loss" values of metrics.jsonl, one per line */
@@ -128,84 +105,6 @@ TEST(cli_ddpm_writes_the_run_directory_and_samples)
     CHECK(r.code == 0 && strstr(r.out, "not clipped"), "exit %d: %s%s", r.code, r.out, r.err);
     CHECK(th_read_file(th_path(run, "d.z.f32"), &lz) && lz == 3 * 1024 * 4, "%zu", lz);
     CHECK(th_read_file(th_path(run, "d.images.f32"), &lx) && lx == 3 * 1024 * 4, "%zu", lx);
-    th_rmtree(fx);
-    th_rmtree(run);
-}
-
-/* 3 steps, then 3 more with --resume: the same losses, checkpoint and EMA
- * weights, byte for byte, as 6 steps in one go. */
-TEST(cli_ddpm_resume_is_bit_identical)
-{
-    th_run_result r;
-    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(fx && a && b);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--ddim-steps",
-             "0", "--out", a);
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "3", "--ddim-steps",
-             "0", "--out", b);
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "6", "--ddim-steps",
-             "0", "--out", b, "--resume");
-    REQUIRE(r.code == 0, "resume: exit %d: %s", r.code, r.err);
-    char *la = losses(a), *lb = losses(b);
-    REQUIRE(la && lb);
-    CHECK(strcmp(la, lb) == 0, "losses differ:\n%s---\n%s", la, lb);
-    CHECK(same_file(th_path(a, "checkpoint.safetensors"), th_path(b, "checkpoint.safetensors")),
-          "checkpoints differ");
-    CHECK(same_file(th_path(a, "unet_ema.safetensors"), th_path(b, "unet_ema.safetensors")),
-          "EMA weights differ");
-    /* other flags than the run's are refused, naming the flag */
-    NEED_BIN(&r, "train", "ddpm", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
-             "--ch", "8", "--ch-mult", "1,2", "--num-res-blocks", "1", "--attn", "16",
-             "--batch", "4", "--schedule", "cosine", "--out", b, "--resume", "--quiet");
-    CHECK(r.code == 2 && strstr(r.err, "--schedule") && strstr(r.err, "give the same flags") &&
-          th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
-    th_rmtree(fx);
-    th_rmtree(a);
-    th_rmtree(b);
-}
-
-/* SIGTERM: a checkpoint of the step in progress, where it is said, exit
- * 128 + 15; the resumed run ends with the uninterrupted one's weights. */
-TEST(cli_ddpm_sigterm_saves_and_resumes)
-{
-    th_run_result r;
-    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(fx && a && b);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--ddim-steps",
-             "0", "--out", a);
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    const char *const run[] = {"train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20",
-                               "--ddim-steps", "0", "--ckpt-every", "3", "--out", b, NULL};
-    th_run_cugen_signalled(&r, run, th_path(b, "checkpoint.safetensors"), SIGTERM);
-    if (r.code == 0)
-        SKIP("the run finished before SIGTERM arrived");
-    CHECK(r.code == 128 + SIGTERM, "exit %d", r.code);
-    CHECK(strstr(r.err, "interrupted by SIGTERM") && strstr(r.err, "checkpoint.safetensors") &&
-          strstr(r.err, "--resume"), "%s", r.err);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "20", "--ddim-steps",
-             "0", "--out", b, "--resume");
-    CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
-    CHECK(same_file(th_path(a, "checkpoint.safetensors"), th_path(b, "checkpoint.safetensors")),
-          "the checkpoint after SIGTERM and resume differs from the uninterrupted run's");
-    th_rmtree(fx);
-    th_rmtree(a);
-    th_rmtree(b);
-}
-
-TEST(cli_ddpm_nan_loss_stops_and_keeps_last_good_checkpoint)
-{
-    th_run_result r;
-    char *fx = fixture(), *run = th_tmpdir();
-    REQUIRE(fx && run);
-    setenv("CUGEN_FAULT_NAN_STEP", "3", 1);
-    NEED_BIN(&r, "train", "ddpm", SMALL, "--data-dir", fx, "--steps", "5", "--ckpt-every", "2",
-             "--out", run);
-    unsetenv("CUGEN_FAULT_NAN_STEP");
-    CHECK(r.code == 1 && th_count_lines(r.err) == 1, "exit %d: %s", r.code, r.err);
-    CHECK(strstr(r.err, "step 3 ") && strstr(r.err, "nan") && strstr(r.err, "(step 2)"), "%s",
-          r.err);
     th_rmtree(fx);
     th_rmtree(run);
 }

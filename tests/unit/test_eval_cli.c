@@ -16,57 +16,30 @@
 #include "cugen/metrics.h"
 #include "harness.h"
 
-static void be32(uint8_t *p, uint32_t v)
+/* class k: a vertical bar at column 2 + 2.5 k, 2 pixels wide, rows from a
+ * random top to a random bottom, on a noisy ground */
+static int draw_class_bar(int split, int i, uint8_t *px, void *arg)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    (void)split;
+    (void)i;
+    uint32_t u[4];
+    cg_rng_u32(arg, u, 4);
+    int k = (int)(u[0] % 10), top = 2 + (int)(u[1] % 8), bottom = 18 + (int)(u[2] % 8);
+    for (int p = 0; p < 784; p++)
+        px[p] = (uint8_t)((u[3] >> (p % 24)) & 31);
+    int x0 = 2 + (5 * k) / 2;
+    for (int y = top; y < bottom; y++)
+        for (int x = x0; x < x0 + 2; x++)
+            px[y * 28 + x] = 230;
+    return k;
 }
 
-/* train (300) and t10k (100) images: class k is a vertical bar at column
- * 2 + 2.5 k, 2 pixels wide, rows from a random top to a random bottom, on a
- * noisy ground */
+/* train (300) and t10k (100) images of 10 classes */
 static char *fixture(void)
 {
-    char *dir = th_tmpdir();
-    if (!dir)
-        return NULL;
     cg_rng r;
     cg_rng_init(&r, 1, 1);
-    for (int split = 0; split < 2; split++) {
-        int count = split ? 100 : 300;
-        size_t n = 16 + (size_t)count * 784;
-        uint8_t *img = th_alloc(n), *lab = th_alloc(8 + (size_t)count);
-        be32(img, 0x803);
-        be32(img + 4, (uint32_t)count);
-        be32(img + 8, 28);
-        be32(img + 12, 28);
-        be32(lab, 0x801);
-        be32(lab + 4, (uint32_t)count);
-        for (int i = 0; i < count; i++) {
-            uint8_t *px = img + 16 + (size_t)i * 784;
-            uint32_t u[4];
-            cg_rng_u32(&r, u, 4);
-            int k = (int)(u[0] % 10), top = 2 + (int)(u[1] % 8), bottom = 18 + (int)(u[2] % 8);
-            for (int p = 0; p < 784; p++)
-                px[p] = (uint8_t)((u[3] >> (p % 24)) & 31);
-            int x0 = 2 + (5 * k) / 2;
-            for (int y = top; y < bottom; y++)
-                for (int x = x0; x < x0 + 2; x++)
-                    px[y * 28 + x] = 230;
-            lab[8 + i] = (uint8_t)k;
-        }
-        const char *pre = split ? "t10k" : "train";
-        char name[64];
-        snprintf(name, sizeof name, "%s-images-idx3-ubyte", pre);
-        if (!th_write_file(th_path(dir, name), img, n))
-            return NULL;
-        snprintf(name, sizeof name, "%s-labels-idx1-ubyte", pre);
-        if (!th_write_file(th_path(dir, name), lab, 8 + (size_t)count))
-            return NULL;
-    }
-    return dir;
+    return th_mnist_fixture(300, 100, draw_class_bar, &r);
 }
 
 static double number_after(const char *s, const char *key)
@@ -138,60 +111,6 @@ TEST(cli_classifier_then_fid_and_mmd)
     th_rmtree(run);
     th_rmtree(gan);
     th_rmtree(dc);
-}
-
-static int same_file(const char *a, const char *b)
-{
-    size_t la, lb;
-    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
-    return x && y && la == lb && memcmp(x, y, la) == 0;
-}
-
-/* SIGTERM after the first checkpoint: the run saves, exits 143, and with
- * --resume ends with the weights and last-epoch figures of a run never
- * stopped (the loader, Adam, the learning-rate schedule and the epoch's
- * running sums all come back) */
-TEST(cli_classifier_sigterm_and_resume_is_exact)
-{
-    const char *bin = getenv("CUGEN_BIN");
-    if (!bin)
-        SKIP("CUGEN_BIN not set (run through make test)");
-    th_run_result r;
-    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(fx && a && b);
-#define CLF "train", "classifier", "--data", "mnist", "--data-dir", fx, "--epochs", "4", \
-            "--batch", "20", "--ckpt-every", "1", "--quiet"
-    NEED_BIN(&r, CLF, "--out", a);
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(bin, bin, CLF, "--out", b, (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    const char *ck = th_path(b, "checkpoint.safetensors");
-    for (int i = 0; i < 40000 && stat(ck, &sb) != 0; i++)
-        usleep(250);
-    kill(pid, SIGTERM);
-    int status;
-    waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 143,
-          "the run was to stop with 143 after SIGTERM (status %d)", status);
-    NEED_BIN(&r, CLF, "--out", b, "--resume");
-    CHECK(r.code == 0, "resume: exit %d: %s", r.code, r.err);
-    CHECK(same_file(th_path(a, "classifier.safetensors"), th_path(b, "classifier.safetensors")),
-          "the resumed run ended with other weights");
-    CHECK(th_same_result(a, b), "the resumed run's last step or last epoch differs");
-    NEED_BIN(&r, "train", "classifier", "--data", "mnist", "--data-dir", fx, "--epochs", "5",
-             "--batch", "20", "--quiet", "--out", b, "--resume");
-    CHECK(r.code == 2 && strstr(r.err, "total 60, this command 75"), "exit %d: %s", r.code, r.err);
-#undef CLF
-    th_rmtree(fx);
-    th_rmtree(a);
-    th_rmtree(b);
 }
 
 static void expect_error(int code, const char *want, const char *const *args)

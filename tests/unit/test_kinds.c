@@ -1,69 +1,123 @@
 /*
  * test_kinds.c: what the trainer promises every model that keeps
- * checkpoints, checked as one table of (model, small flags) rows:
+ * checkpoints, checked as one table of (model, small flags) rows. Each row
+ * trains 12 steps straight, with a checkpoint every 2 steps, and then:
  *
- *   - 3 steps, then --resume to 6, give the same weights file and the same
- *     checkpoint, byte for byte, as 6 steps straight (a model whose
- *     schedule spans the run, the classifier's cosine, is killed after step
- *     3 of 6 instead);
+ *   - a run killed with SIGKILL at an arbitrary moment after its first
+ *     checkpoint (maybe inside a later save), then resumed, logs the same
+ *     per-step scalars and ends with the same weights file, checkpoint and
+ *     result, byte for byte, as the straight run;
+ *   - a run sent SIGTERM saves, says where and how to resume, exits 143, and
+ *     resumes to the same weights;
+ *   - 5 steps, then --resume to 12, the same (for a model whose schedule spans
+ *     the run, its length is one of its settings: --resume to 13 is refused);
  *   - the run directory holds settings.json and curves.png;
  *   - a resume with another --lr is refused in one line naming it;
- *   - a NaN put into a batch (CUGEN_FAULT_NAN_STEP) stops the run as
- *     diverged, naming the step (for the models a NaN pixel reaches the
- *     loss of: the RBM binarizes its input).
- *
- * Fashion-MNIST: skipped without it.
+ *   - a NaN put into the batch of step 3 (CUGEN_FAULT_NAN_STEP) stops the run
+ *     as diverged, naming the step and the last good checkpoint (step 2),
+ *     which then resumes (for the models a NaN pixel reaches the loss of: the
+ *     RBM binarizes its input, the linear game draws its own points);
+ *   - a run killed after its last checkpoint, before its end was written
+ *     (result.json), ends again on --resume: its result and log are the
+ *     straight run's.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
 #define MAX_ARGS 40
+#define STEPS "12"
 
 typedef struct {
     const char *model;
     const char *flags[16];   /* the model's small flags, NULL-terminated */
-    const char *weights;     /* the file compared besides the checkpoint */
+    const char *weights;     /* the file compared besides the checkpoint (or NULL) */
     int nan_reaches_loss;
-    int fixed_length;        /* the run's length is one of its settings (a schedule over it):
-                              * resumed to the same --steps, after a kill */
+    int fixed_length;        /* the run's length is one of its settings (a schedule over it) */
+    int no_bench;            /* no step benchmark (a toy that trains in milliseconds) */
 } row;
 
 static const row rows[] = {
-    {"dcgan", {"--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4", NULL},
-     "G.safetensors", 1, 0},
-    {"vae", {"--hidden", "16", "--latent", "2", NULL}, "vae.safetensors", 1, 0},
-    {"ddpm", {"--ch", "4", "--ch-mult", "1,2", "--attn", "none", "--num-res-blocks", "1",
-              "--ddim-steps", "0", NULL},
-     "unet_ema.safetensors", 1, 0},
-    {"realnvp", {"--data", "fashion-mnist", "--layers", "1", "--width", "4", NULL},
-     "flow.safetensors", 1, 0},
-    {"mlp-gan", {"--hidden", "16", NULL}, "G.safetensors", 1, 0},
-    {"rbm", {"--hidden", "16", "--ais-betas", "20", "--ais-runs", "2", "--gibbs", "3", NULL},
-     "rbm.safetensors", 0, 0},
-    {"classifier", {NULL}, "classifier.safetensors", 1, 1},
+    {"dcgan", {"--data", "mnist", "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4",
+               NULL},
+     "G.safetensors", 1, 0, 0},
+    {"vae", {"--data", "mnist", "--hidden", "16", "--latent", "2", NULL}, "vae.safetensors", 1,
+     0, 0},
+    /* attention at 16x16 and dropout (its stream is part of the resumed state) */
+    {"ddpm", {"--data", "mnist", "--ch", "4", "--ch-mult", "1,2", "--num-res-blocks", "1",
+              "--dropout", "0.1", "--ddim-steps", "0", NULL},
+     "unet_ema.safetensors", 1, 0, 0},
+    {"realnvp", {"--data", "mnist", "--layers", "1", "--width", "4", NULL}, "flow.safetensors",
+     1, 0, 0},
+    {"mlp-gan", {"--data", "mnist", "--hidden", "16", NULL}, "G.safetensors", 1, 0, 0},
+    /* persistent chains: part of the resumed state */
+    {"rbm", {"--data", "mnist", "--hidden", "16", "--pcd", "--k", "2", "--ais-betas", "20",
+             "--ais-runs", "2", "--gibbs", "3", NULL},
+     "rbm.safetensors", 0, 0, 0},
+    {"classifier", {"--data", "mnist", NULL}, "classifier.safetensors", 1, 1, 0},
+    {"linear-game", {NULL}, NULL, 0, 1, 1},
 };
 
-/* cugen train MODEL FLAGS --batch 8 --device cpu --quiet --steps STEPS --out DIR EXTRA... */
-static int train(th_run_result *r, const row *w, const char *steps, const char *dir,
-                 const char *const *extra)
+/* the data of the image models: 48 training and 16 test pictures, so that
+ * the 12 steps of 8 span two epochs and a kill may land on either side of
+ * the boundary */
+static const char *fx_dir;
+
+/* the arguments of: cugen train MODEL FLAGS --batch 8 --device cpu --quiet
+ * --ckpt-every 2 --steps STEPS --out DIR EXTRA... */
+static void args_of(const char **args, const row *w, const char *steps, const char *dir,
+                    const char *const *extra)
 {
-    const char *args[MAX_ARGS] = {"train", w->model};
-    int n = 2;
-    for (int i = 0; w->flags[i] && n < MAX_ARGS - 14; i++)
+    int n = 0;
+    args[n++] = "train";
+    args[n++] = w->model;
+    for (int i = 0; w->flags[i] && n < MAX_ARGS - 18; i++) {
         args[n++] = w->flags[i];
-    const char *tail[] = {"--batch", "8", "--device", "cpu", "--quiet", "--steps", steps,
-                          "--out", dir};
+        if (strcmp(w->flags[i], "--data") == 0) {
+            args[n++] = w->flags[++i];
+            args[n++] = "--data-dir";
+            args[n++] = fx_dir;
+        }
+    }
+    const char *tail[] = {"--batch", "8", "--device", "cpu", "--quiet", "--ckpt-every", "2",
+                          "--steps", steps, "--out", dir};
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
         args[n++] = tail[i];
     for (int i = 0; extra && extra[i] && n < MAX_ARGS - 1; i++)
         args[n++] = extra[i];
     args[n] = NULL;
+}
+
+static int train(th_run_result *r, const row *w, const char *steps, const char *dir,
+                 const char *const *extra)
+{
+    const char *args[MAX_ARGS];
+    args_of(args, w, steps, dir, extra);
     return th_run_cugen(r, args);
+}
+
+/* A fresh run of STEPS steps signalled with sig once its first checkpoint
+ * is there and a while later. The while starts at 20 ms and halves until
+ * the signal lands before the run ends (a tiny model trains 12 steps in a
+ * fraction of a second). Returns the directory; r holds the signalled run. */
+static char *signalled(th_run_result *r, const row *w, int sig)
+{
+    for (long delay = 20000; delay >= 0; delay = delay > 1000 ? delay / 2 : delay - 1000) {
+        char *dir = th_tmpdir();
+        const char *args[MAX_ARGS];
+        args_of(args, w, STEPS, dir, NULL);
+        th_run_cugen_signalled_after(r, args, th_path(dir, "checkpoint.safetensors"), delay,
+                                     sig);
+        if (r->code != 0)
+            return dir;
+        th_rmtree(dir);
+    }
+    return NULL;
 }
 
 static int same_file(const char *a, const char *b)
@@ -79,57 +133,139 @@ static int exists(const char *dir, const char *name)
     return stat(th_path(dir, name), &sb) == 0 && sb.st_size > 0;
 }
 
-TEST(kinds_resume_exactly_record_settings_and_stop_on_nan)
+/* metrics.jsonl without its timings (rates and elapsed_s come after the
+ * scalars on every line) */
+static char *scalars(const char *dir)
 {
-    struct stat sb;
-    if (stat("/usr/share/datasets/fashion-mnist", &sb) != 0)
-        SKIP("no Fashion-MNIST in /usr/share/datasets/fashion-mnist");
-    if (!getenv("CUGEN_BIN"))
-        SKIP("CUGEN_BIN not set (run through make test)");
-    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
-        const row *w = &rows[k];
-        char *a = th_tmpdir(), *b = th_tmpdir(), *c = th_tmpdir();
-        REQUIRE(a && b && c);
-        th_run_result r;
-        static const char *const resume[] = {"--resume", NULL},
-                                 *const other_lr[] = {"--resume", "--lr", "0.123", NULL};
-        train(&r, w, "6", a, NULL);
-        CHECK(r.code == 0, "%s: 6 steps: exit %d: %s", w->model, r.code, r.err);
-        if (w->fixed_length) {
-            const char *args[MAX_ARGS] = {"train", w->model, "--batch", "8", "--device", "cpu",
-                                          "--quiet", "--steps", "6", "--ckpt-every", "3",
-                                          "--out", b, NULL};
-            /* killed once its first checkpoint (step 3) is there; wherever the kill
-             * lands, the resume goes on from the last checkpoint written */
-            th_run_cugen_signalled(&r, args, th_path(b, "checkpoint.safetensors"), SIGKILL);
-        } else {
-            train(&r, w, "3", b, NULL);
-            CHECK(r.code == 0, "%s: 3 steps: exit %d: %s", w->model, r.code, r.err);
+    size_t len;
+    char *s = (char *)th_read_file(th_path(dir, "metrics.jsonl"), &len);
+    if (!s)
+        return NULL;
+    char *out = th_alloc(len + 1), *o = out;
+    for (char *line = s; *line;) {
+        char *end = strchr(line, '\n');
+        size_t k = end ? (size_t)(end - line) : strlen(line);
+        char *cut = line + k;
+        static const char *const timings[] = {", \"steps_per_s\"", ", \"img_per_s\"",
+                                              ", \"items_per_s\"", ", \"elapsed_s\""};
+        for (size_t i = 0; i < sizeof timings / sizeof timings[0]; i++) {
+            char *c = strstr(line, timings[i]);
+            if (c && c < cut)
+                cut = c;
         }
-        train(&r, w, "6", b, resume);
-        CHECK(r.code == 0, "%s: resume to 6: exit %d: %s", w->model, r.code, r.err);
-        CHECK(same_file(th_path(a, w->weights), th_path(b, w->weights)) &&
-                  same_file(th_path(a, "checkpoint.safetensors"),
-                            th_path(b, "checkpoint.safetensors")),
-              "%s: the resumed run's %s or checkpoint differs from the straight run's", w->model,
-              w->weights);
-        CHECK(exists(a, "settings.json") && exists(a, "curves.png"),
-              "%s: settings.json or curves.png missing", w->model);
-        train(&r, w, w->fixed_length ? "6" : "9", b, other_lr);
+        memcpy(o, line, (size_t)(cut - line));
+        o += cut - line;
+        *o++ = '\n';
+        line += k + (end ? 1 : 0);
+    }
+    *o = '\0';
+    return out;
+}
+
+/* dir ends as the straight run a did: weights, checkpoint, result, log */
+static void same_run(const row *w, const char *a, const char *dir, const char *how)
+{
+    CHECK(!w->weights || same_file(th_path(a, w->weights), th_path(dir, w->weights)),
+          "%s %s: its %s differs from the straight run's", w->model, how, w->weights);
+    CHECK(same_file(th_path(a, "checkpoint.safetensors"), th_path(dir, "checkpoint.safetensors")),
+          "%s %s: its checkpoint differs from the straight run's", w->model, how);
+    CHECK(th_same_result(a, dir), "%s %s: its result.json differs", w->model, how);
+    char *la = scalars(a), *lb = scalars(dir);
+    CHECK(la && lb && strcmp(la, lb) == 0, "%s %s: the logged scalars differ:\n%s---\n%s",
+          w->model, how, la ? la : "", lb ? lb : "");
+}
+
+static void check_row(const row *w)
+{
+    static const char *const resume[] = {"--resume", NULL},
+                             *const other_lr[] = {"--resume", "--lr", "0.123", NULL};
+    th_run_result r;
+    char *a = th_tmpdir();
+    REQUIRE(a);
+    train(&r, w, STEPS, a, NULL);
+    REQUIRE(r.code == 0, "%s: %s steps: exit %d: %s", w->model, STEPS, r.code, r.err);
+    CHECK(exists(a, "settings.json") && exists(a, "curves.png"),
+          "%s: settings.json or curves.png missing", w->model);
+
+    char *b = signalled(&r, w, SIGKILL);
+    CHECK(b && r.code == 128 + SIGKILL, "%s: the run could not be killed before its end",
+          w->model);
+    if (b) {
+        train(&r, w, STEPS, b, resume);
+        CHECK(r.code == 0, "%s: resume after SIGKILL: exit %d: %s", w->model, r.code, r.err);
+        same_run(w, a, b, "killed and resumed");
+        train(&r, w, STEPS, b, other_lr);
         CHECK(r.code == 2 && th_count_lines(r.err) == 1 && strstr(r.err, "--lr") &&
                   strstr(r.err, "this command 0.123"),
               "%s: resume with another --lr: exit %d: %s", w->model, r.code, r.err);
-        if (w->nan_reaches_loss) {
-            setenv("CUGEN_FAULT_NAN_STEP", "2", 1);
-            train(&r, w, "4", c, NULL);
-            unsetenv("CUGEN_FAULT_NAN_STEP");
-            CHECK(r.code == 1 && strstr(r.err, "step 2") && strstr(r.err, "diverged"),
-                  "%s: a NaN at step 2: exit %d: %s", w->model, r.code, r.err);
-        }
-        th_rmtree(a);
         th_rmtree(b);
+    }
+
+    char *c = signalled(&r, w, SIGTERM);
+    CHECK(c && r.code == 128 + SIGTERM && th_count_lines(r.err) == 1 &&
+              strstr(r.err, "interrupted by SIGTERM") &&
+              strstr(r.err, "checkpoint.safetensors") && strstr(r.err, "--resume"),
+          "%s: SIGTERM: exit %d: %s", w->model, r.code, r.err);
+    if (c) {
+        train(&r, w, STEPS, c, resume);
+        CHECK(r.code == 0, "%s: resume after SIGTERM: exit %d: %s", w->model, r.code, r.err);
+        same_run(w, a, c, "stopped by SIGTERM and resumed");
         th_rmtree(c);
     }
+
+    if (w->fixed_length) {
+        /* its length is one of its settings: another is refused */
+        train(&r, w, "13", a, resume);
+        CHECK(r.code == 2 && th_count_lines(r.err) == 1 && strstr(r.err, "12, this command 13"),
+              "%s: resume to another length: exit %d: %s", w->model, r.code, r.err);
+    } else {
+        char *d = th_tmpdir();
+        train(&r, w, "5", d, NULL);
+        CHECK(r.code == 0, "%s: 5 steps: exit %d: %s", w->model, r.code, r.err);
+        train(&r, w, STEPS, d, resume);
+        CHECK(r.code == 0, "%s: resume to %s: exit %d: %s", w->model, STEPS, r.code, r.err);
+        CHECK(!w->weights || same_file(th_path(a, w->weights), th_path(d, w->weights)),
+              "%s: 5 steps resumed to %s end with another %s", w->model, STEPS, w->weights);
+        th_rmtree(d);
+    }
+
+    /* as if killed once its last checkpoint was written: no result.json */
+    char *f = th_tmpdir();
+    train(&r, w, STEPS, f, NULL);
+    CHECK(r.code == 0 && unlink(th_path(f, "result.json")) == 0, "%s: exit %d: %s", w->model,
+          r.code, r.err);
+    train(&r, w, STEPS, f, resume);
+    CHECK(r.code == 0 && strstr(r.out, "before its end was written: written now"),
+          "%s: resume of a run without its end: exit %d: %s%s", w->model, r.code, r.out, r.err);
+    same_run(w, a, f, "resumed to write its end");
+    th_rmtree(f);
+
+    if (w->nan_reaches_loss) {
+        char *e = th_tmpdir();
+        setenv("CUGEN_FAULT_NAN_STEP", "3", 1);
+        train(&r, w, STEPS, e, NULL);
+        unsetenv("CUGEN_FAULT_NAN_STEP");
+        CHECK(r.code == 1 && th_count_lines(r.err) == 1 && strstr(r.err, "step 3 ") &&
+                  strstr(r.err, "diverged") && strstr(r.err, "last good checkpoint") &&
+                  strstr(r.err, "(step 2)"),
+              "%s: a NaN at step 3: exit %d: %s", w->model, r.code, r.err);
+        train(&r, w, STEPS, e, resume);
+        CHECK(r.code == 0, "%s: resume after the NaN: exit %d: %s", w->model, r.code, r.err);
+        th_rmtree(e);
+    }
+    th_rmtree(a);
+}
+
+TEST(kinds_resume_exactly_after_kill_and_term_and_stop_on_nan)
+{
+    if (!getenv("CUGEN_BIN"))
+        SKIP("CUGEN_BIN not set (run through make test)");
+    char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
+    REQUIRE(fx);
+    fx_dir = fx;
+    for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+        check_row(&rows[k]);
+    th_rmtree(fx);
 }
 
 /* cugen bench step times every one of them with its train flags (the data
@@ -140,6 +276,8 @@ TEST(kinds_each_have_a_step_benchmark)
         SKIP("CUGEN_BIN not set (run through make test)");
     for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
         const row *w = &rows[k];
+        if (w->no_bench)
+            continue;
         const char *args[MAX_ARGS] = {"bench", "step", w->model};
         int n = 3;
         for (int i = 0; w->flags[i]; i++) {

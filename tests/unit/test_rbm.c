@@ -248,47 +248,22 @@ TEST(rbm_bernoulli_sampler_and_bad_inputs)
 
 /* ---- the command ---------------------------------------------------------------- */
 
-static void be32(uint8_t *p, uint32_t v)
+/* image i: a bar (on: 200, off: 0), label 0 */
+static int draw_plain_bar(int split, int i, uint8_t *px, void *arg)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    (void)split;
+    (void)arg;
+    int x0 = 3 + (i * 7) % 18, w = 3 + i % 5;
+    for (int y = 4; y < 24; y++)
+        for (int x = x0; x < x0 + w && x < 28; x++)
+            px[y * 28 + x] = 200;
+    return 0;
 }
 
-/* train- and t10k- IDX files of 48 / 16 images of bars (on: 200, off: 0) */
+/* train- and t10k- IDX files of 48 / 16 images of bars */
 static char *fixture(void)
 {
-    char *dir = th_tmpdir();
-    if (!dir)
-        return NULL;
-    for (int split = 0; split < 2; split++) {
-        int count = split ? 16 : 48;
-        size_t n = 16 + (size_t)count * 784;
-        uint8_t *img = th_alloc(n), *lab = th_alloc(8 + (size_t)count);
-        be32(img, 0x803);
-        be32(img + 4, (uint32_t)count);
-        be32(img + 8, 28);
-        be32(img + 12, 28);
-        be32(lab, 0x801);
-        be32(lab + 4, (uint32_t)count);
-        for (int i = 0; i < count; i++) {
-            uint8_t *px = img + 16 + (size_t)i * 784;
-            int x0 = 3 + (i * 7) % 18, w = 3 + i % 5;
-            for (int y = 4; y < 24; y++)
-                for (int x = x0; x < x0 + w && x < 28; x++)
-                    px[y * 28 + x] = 200;
-        }
-        const char *pre = split ? "t10k" : "train";
-        char name[64];
-        snprintf(name, sizeof name, "%s-images-idx3-ubyte", pre);
-        if (!th_write_file(th_path(dir, name), img, n))
-            return NULL;
-        snprintf(name, sizeof name, "%s-labels-idx1-ubyte", pre);
-        if (!th_write_file(th_path(dir, name), lab, 8 + (size_t)count))
-            return NULL;
-    }
-    return dir;
+    return th_mnist_fixture(48, 16, draw_plain_bar, NULL);
 }
 
 static void expect_usage_error(const char *want, const char *const *args)
@@ -348,53 +323,3 @@ TEST(cli_rbm_run_and_bad_flags)
     th_rmtree(dir);
 }
 
-static int same_file(const char *a, const char *b)
-{
-    size_t la, lb;
-    unsigned char *x = th_read_file(a, &la), *y = th_read_file(b, &lb);
-    return x && y && la == lb && memcmp(x, y, la) == 0;
-}
-
-/* a PCD run stopped mid-epoch (--steps) and resumed ends with the weights,
- * chains and log Z of one never stopped */
-TEST(cli_rbm_resume_is_exact)
-{
-    th_run_result r;
-    char *fx = fixture(), *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(fx && a && b);
-#define RBM "train", "rbm", "--data", "mnist", "--data-dir", fx, "--hidden", "16", "--batch", \
-            "8", "--pcd", "--k", "2", "--lr", "0.1", "--ais-betas", "50", "--ais-runs", "10", \
-            "--gibbs", "5", "--quiet"
-    if (!th_run_cugen(&r, (const char *const[]){RBM, "--epochs", "3", "--out", a, NULL}))
-        SKIP("CUGEN_BIN not set (run through make test)");
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    REQUIRE(th_run_cugen(&r, (const char *const[]){RBM, "--epochs", "3", "--steps", "8", "--out",
-                                                   b, NULL}));
-    REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
-    REQUIRE(th_run_cugen(&r, (const char *const[]){RBM, "--epochs", "3", "--out", b, "--resume",
-                                                   NULL}));
-    REQUIRE(r.code == 0, "resume: exit %d: %s", r.code, r.err);
-    CHECK(strstr(r.out, "18 steps (3 epochs complete)"), "%s", r.out);
-    CHECK(same_file(th_path(a, "rbm.safetensors"), th_path(b, "rbm.safetensors")),
-          "the resumed run ended with other weights or chains");
-    size_t la, lb;
-    char *ra = (char *)th_read_file(th_path(a, "result.json"), &la),
-         *rb = (char *)th_read_file(th_path(b, "result.json"), &lb);
-    REQUIRE(ra && rb);
-    /* from the last epoch's error to the end, but for img_per_s (a timing);
-     * recon_first is of the process: the resumed one's first epoch is the second */
-    char *ea = strstr(ra, "\"recon_last\""), *eb = strstr(rb, "\"recon_last\""),
-         *ta = strstr(ra, "\"img_per_s\""), *tb = strstr(rb, "\"img_per_s\"");
-    REQUIRE(ea && eb && ta && tb && ta > ea && tb > eb, "%s\n%s", ra, rb);
-    CHECK(ta - ea == tb - eb && memcmp(ea, eb, (size_t)(ta - ea)) == 0, "%s\n%s", ra, rb);
-    REQUIRE(th_run_cugen(&r, (const char *const[]){"train", "rbm", "--data", "mnist",
-                                                   "--data-dir", fx, "--hidden", "17", "--batch",
-                                                   "8", "--pcd", "--k", "2", "--quiet",
-                                                   "--out", b, "--resume", NULL}));
-    CHECK(r.code == 2 && strstr(r.err, "has hidden 16, this command 17"), "exit %d: %s", r.code,
-          r.err);
-#undef RBM
-    th_rmtree(fx);
-    th_rmtree(a);
-    th_rmtree(b);
-}

@@ -165,21 +165,17 @@ TEST(cli_vae_sample_grids_and_errors)
     th_rmtree(run);
 }
 
-/* 20 steps, then --resume to 40, against 40 straight: the same weights */
-TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
+/* A resume with another width or another image size is refused, naming
+ * what the run has (the trainer's table, test_kinds.c, checks the resume
+ * itself) */
+TEST(cli_vae_resume_refuses_another_architecture)
 {
     NEED_FMNIST();
     th_run_result r;
-    char *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(a && b);
-    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "40", "--out", a);
+    char *b = th_tmpdir();
+    REQUIRE(b);
+    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "2", "--out", b);
     REQUIRE(r.code == 0, "%s", r.err);
-    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "20", "--out", b);
-    REQUIRE(r.code == 0, "%s", r.err);
-    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "40", "--out", b, "--resume");
-    REQUIRE(r.code == 0, "%s", r.err);
-    CHECK(same_file(th_path(a, "vae.safetensors"), th_path(b, "vae.safetensors")),
-          "resumed weights differ from the uninterrupted run's");
     NEED_BIN(&r, "train", "vae", "--hidden", "48", "--latent", "2", "--batch", "32", "--quiet",
              "--steps", "60", "--out", b, "--resume");
     CHECK(r.code == 2 && strstr(r.err, "--resume") && strstr(r.err, "has --hidden 32, this "
@@ -188,13 +184,6 @@ TEST(cli_vae_resume_is_bit_exact_and_nan_stops)
              "--steps", "60", "--out", b, "--resume");
     CHECK(r.code == 2 && strstr(r.err, "pixels per image (--data, --image-size) 784, this "
           "command 1024"), "%d: %s", r.code, r.err);
-
-    setenv("CUGEN_FAULT_NAN_STEP", "5", 1);
-    NEED_BIN(&r, "train", "vae", SMALL, "--steps", "10", "--no-out");
-    unsetenv("CUGEN_FAULT_NAN_STEP");
-    CHECK(r.code == 1 && strstr(r.err, "step 5") && strstr(r.err, "diverged"), "%d: %s",
-          r.code, r.err);
-    th_rmtree(a);
     th_rmtree(b);
 }
 
@@ -358,33 +347,6 @@ TEST(cli_realnvp_images_run_and_bpd)
     NEED_BIN(&r, "eval", run, "--metric", "bpd", "--out", th_path(run, "x"));
     usage_error(&r, "--out draws a VAE's pictures");
     th_rmtree(run);
-}
-
-/* The image RealNVP: 2 steps, then --resume to 4, against 4 straight: the
- * same weights, act-norm state included */
-TEST(cli_realnvp_images_resume_is_bit_exact)
-{
-    NEED_FMNIST();
-    th_run_result r;
-    char *a = th_tmpdir(), *b = th_tmpdir();
-    REQUIRE(a && b);
-#define TINY_FLOW "train", "realnvp", "--data", "fashion-mnist", "--batch", "4", "--width", \
-                  "3", "--layers", "1", "--device", "cpu", "--quiet"
-    NEED_BIN(&r, TINY_FLOW, "--steps", "4", "--out", a);
-    REQUIRE(r.code == 0, "%s", r.err);
-    NEED_BIN(&r, TINY_FLOW, "--steps", "2", "--out", b);
-    REQUIRE(r.code == 0, "%s", r.err);
-    CHECK(exists(b, "checkpoint.safetensors"), "no checkpoint");
-    NEED_BIN(&r, TINY_FLOW, "--steps", "4", "--out", b, "--resume");
-    REQUIRE(r.code == 0, "%s", r.err);
-    CHECK(same_file(th_path(a, "flow.safetensors"), th_path(b, "flow.safetensors")),
-          "resumed weights differ from the uninterrupted run's");
-    NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--batch", "4", "--width", "5",
-             "--layers", "1", "--quiet", "--steps", "6", "--out", b, "--resume");
-    CHECK(r.code == 2 && strstr(r.err, "--resume"), "%d: %s", r.code, r.err);
-#undef TINY_FLOW
-    th_rmtree(a);
-    th_rmtree(b);
 }
 
 /* Machines without a GPU: --device cuda is a one-line usage error, not a
