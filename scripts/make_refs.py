@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""make_refs.py: PyTorch reference files for cugen's tests (tests/unit/test_torch_refs*.c).
+"""make_refs.py: PyTorch reference files for cugen's tests (tests/unit/test_torch_refs*.c,
+test_embedding.c).
 
     /usr/bin/python3 scripts/make_refs.py tests/ref      (or: make refs)
 
@@ -192,6 +193,17 @@ def groupnorm_case():
     return [("cfg", cfg(groups, eps))] + out
 
 
+def embedding_case():
+    """F.embedding: weight (7, 5), 13 indices with repeats (row 3 four times)
+    and a row no index names (6), stored as "idx" in float32 (integral values;
+    the test converts them to int32). The gradient goes to the weight only."""
+    g = gen(701)
+    idx = torch.tensor([3, 1, 3, 5, 0, 3, 2, 5, 1, 4, 3, 0, 2], dtype=torch.int64)
+    inp = {"weight": randn(g, 7, 5)}
+    fn = lambda t: F.embedding(idx, t["weight"])
+    return [("idx", idx.to(torch.float32))] + op_case(fn, inp, {"weight": "dweight"}, 702)
+
+
 STEPS = 5
 GRAD_SCALES = [1.0, 0.1, 2.0, 0.5, 1.0]  # gradient size varies from step to step
 
@@ -248,6 +260,7 @@ CASES = {
     "batchnorm_train": lambda: batchnorm_case(401, 1),
     "batchnorm_eval": lambda: batchnorm_case(411, 0),
     "groupnorm": groupnorm_case,
+    "embedding": embedding_case,
     "adam": lambda: adam_case(501, 0, 0.01, 0.9, 0.999, 1e-8, 0.01),
     "adamw": lambda: adam_case(511, 1, 0.01, 0.9, 0.999, 1e-8, 0.1),
     "sgd_momentum": lambda: sgd_case(521, 0.05, 0.9, 0.1, 0.01, 0),

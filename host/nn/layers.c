@@ -20,7 +20,8 @@
 #define ZERO(l) do { if (l) memset((l), 0, sizeof *(l)); } while (0)
 
 static const char *const KIND_NAME[] = {"Linear", "Conv2d", "ConvTranspose2d",
-                                        "BatchNorm2d", "GroupNorm", "LayerNorm"};
+                                        "BatchNorm2d", "GroupNorm", "LayerNorm",
+                                        "Embedding"};
 
 /* The prefix, or a stand-in for a bare module's empty one or an undeclared layer. */
 static const char *label(const cg_nn_layer *l)
@@ -196,6 +197,8 @@ cg_status cg_nn_init_default(cg_nn_layer *l, cg_rng *r)
         cg_nn_layernorm *n = (cg_nn_layernorm *)l;
         return init_affine(n->weight, n->bias);
     }
+    case CG_NN_EMBEDDING:
+        return cg_init_normal(((cg_nn_embedding *)l)->weight, r, 0.0, 1.0);
     }
     return CG_ERR_STATE;
 }
@@ -447,4 +450,39 @@ cg_tensor *cg_nn_layernorm_fwd(cg_ctx *ctx, cg_nn_layernorm *l, cg_tensor *x)
                         cg_shape_str(x, s, sizeof s));
     }
     return cg_layernorm(ctx, x, l->weight, l->bias, l->eps);
+}
+
+/* ---- Embedding ---------------------------------------------------------------------- */
+
+void cg_nn_embedding_declare(cg_nn *nn, cg_nn_embedding *l, const char *name, int num, int dim)
+{
+    ZERO(l);
+    if (!layer_begin(nn, &l->hdr, CG_NN_EMBEDDING, name) ||
+        !sizes_ok(nn, &l->hdr, "num_embeddings", num) ||
+        !sizes_ok(nn, &l->hdr, "embedding_dim", dim))
+        return;
+    *l = (cg_nn_embedding){.hdr = l->hdr, .num = num, .dim = dim};
+    l->weight = declare(nn, &l->hdr, "weight", 0, CG_SHAPE(num, dim));
+    if (nn->err == CG_OK)
+        layer_link(nn, &l->hdr);
+}
+
+cg_tensor *cg_nn_embedding_fwd(cg_ctx *ctx, cg_nn_embedding *l, const int32_t *idx, int n)
+{
+    if (!cg_ok(ctx))
+        return NULL;
+    if (!l->weight) {
+        cg_fail(ctx, CG_ERR_STATE, "%s: forward of a layer that was not declared",
+                label(&l->hdr));
+        return NULL;
+    }
+    if (!idx)
+        return fwd_fail(ctx, &l->hdr, "got NULL indices");
+    if (n < 1)
+        return fwd_fail(ctx, &l->hdr, "expects n >= 1 indices, got %d", n);
+    for (int i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= l->num)
+            return fwd_fail(ctx, &l->hdr, "index %d at position %d is outside [0, %d)",
+                            (int)idx[i], i, l->num);
+    return cg_embedding(ctx, l->weight, idx, n);
 }

@@ -44,4 +44,11 @@ void *op_fail(cg_ctx *ctx, const char *op, const char *fmt, ...)
 /* Output with the inputs' device. */
 cg_tensor *op_out(cg_ctx *ctx, const cg_tensor *like, const int *shape, int ndim);
 
+/* A copy of `bytes` of host memory (labels, indices) in the step arena of
+ * dev, for a kernel to read and a node to keep after the caller's array is
+ * gone; on the GPU an upload queued on the stream. NULL with the sticky
+ * error set ("<op>: ..."), `what` naming the array. */
+void *op_host_copy(cg_ctx *ctx, const char *op, int dev, const void *src, size_t bytes,
+                   const char *what);
+
 #endif

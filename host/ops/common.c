@@ -3,7 +3,9 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "cugen/cuda.h"
 #include "ops/backend.h"
 
 void *op_fail(cg_ctx *ctx, const char *op, const char *fmt, ...)
@@ -60,4 +62,17 @@ int op_begin_cpu(cg_ctx *ctx, const char *op, cg_tensor *const *in, int nreq, in
 cg_tensor *op_out(cg_ctx *ctx, const cg_tensor *like, const int *shape, int ndim)
 {
     return cg_new_on(ctx, like ? (cg_device)like->dev : CG_CPU, shape, ndim);
+}
+
+void *op_host_copy(cg_ctx *ctx, const char *op, int dev, const void *src, size_t bytes,
+                   const char *what)
+{
+    void *copy = dev_alloc_bytes(ctx, dev, bytes, what);
+    if (!copy)
+        return NULL;
+    if (dev == CG_CPU) {
+        memcpy(copy, src, bytes);
+        return copy;
+    }
+    return dev_ok(ctx, op, cg_cuda_upload_staged(ctx, copy, src, bytes)) ? copy : NULL;
 }

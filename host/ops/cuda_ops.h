@@ -128,6 +128,10 @@ extern "C" {
     X(cuda_timestep_embedding_fwd, (real *y, const real *t, int N, int h, double max_period)) \
     X(cuda_timestep_embedding_bwd, (real *dt, const real *dy, const real *t, int N, int h,     \
                                     double max_period))                                        \
+    /* lookup of table rows (kernels/embed.cu), as cpu_embed.h; idx in GPU memory */          \
+    X(cuda_embedding_fwd, (real *y, const int32_t *idx, const real *w, int N, int dim))       \
+    X(cuda_embedding_bwd, (real *dw, const real *dy, const int32_t *idx, int N, int num,      \
+                           int dim))                                                           \
     /* squared MMD under Gaussian kernels (kernels/mmd.cu), as cpu_loss.h; sigmas (ns doubles) \
      * in GPU memory, no host accumulator */                                                   \
     X(cuda_mmd2_rbf_fwd, (real *out, const real *x, const real *y, const double *sigmas,       \

@@ -10,10 +10,7 @@
  * The CUDA twins (kernels/loss.cu) take the same arguments; their sums are a
  * deterministic tree in double, and dout is read on the device.
  */
-#include <string.h>
-
 #include "cpu/cpu_loss.h"
-#include "cugen/cuda.h"
 #include "cugen/ops.h"
 #include "ops/backend.h"
 #include "ops/cuda_ops.h"
@@ -224,21 +221,6 @@ static cg_status softmax_xent_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
                       cuda_softmax_xent_bwd(dx[0], dout, z->data, nd->aux, nd->f[0], N, K));
 }
 
-/* A copy of n host labels in the step arena of dev, or NULL (error set). */
-static const int32_t *labels_on(cg_ctx *ctx, int dev, const int32_t *labels, int n)
-{
-    size_t bytes = sizeof(int32_t) * (size_t)n;
-    int32_t *copy = dev_alloc_bytes(ctx, dev, bytes, "labels");
-    if (!copy)
-        return NULL;
-    if (dev == CG_CPU) {
-        memcpy(copy, labels, bytes);
-        return copy;
-    }
-    return dev_ok(ctx, "softmax_xent", cg_cuda_upload_staged(ctx, copy, labels, bytes)) ? copy
-                                                                                          : NULL;
-}
-
 cg_tensor *cg_softmax_xent(cg_ctx *ctx, cg_tensor *logits, const int32_t *labels, cg_reduce red)
 {
     static const char *op = "softmax_xent";
@@ -261,7 +243,8 @@ cg_tensor *cg_softmax_xent(cg_ctx *ctx, cg_tensor *logits, const int32_t *labels
         return NULL;
     /* the labels on the logits' device, a copy the node can keep (the
      * caller's need not outlive this call) */
-    const int32_t *lab = labels_on(ctx, logits->dev, labels, N);
+    const int32_t *lab = op_host_copy(ctx, op, logits->dev, labels,
+                                      sizeof(int32_t) * (size_t)N, "labels");
     if (!lab)
         return NULL;
     if (!OP_RUN(ctx, op, logits->dev, cpu_softmax_xent_fwd(out->data, logits->data, lab, scale,

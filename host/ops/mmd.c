@@ -8,11 +8,9 @@
  * memory) and the node keeps that copy for backward.
  */
 #include <math.h>
-#include <string.h>
 
 #include "cpu/cpu_loss.h"
 #include "cugen/ops.h"
-#include "cugen/cuda.h"
 #include "ops/backend.h"
 #include "ops/cuda_ops.h"
 
@@ -29,21 +27,6 @@ static cg_status mmd2_rbf_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
                       cpu_mmd2_rbf_bwd(dx[0], dx[1], acc, dout, x->data, y->data, sig, ns, N, M,
                                        D),
                       cuda_mmd2_rbf_bwd(dx[0], dx[1], dout, x->data, y->data, sig, ns, N, M, D));
-}
-
-/* A copy of the ns bandwidths in the step arena of dev, or NULL (error set). */
-static const double *sigmas_on(cg_ctx *ctx, int dev, const double *sigmas, int ns)
-{
-    size_t bytes = sizeof(double) * (size_t)ns;
-    double *copy = dev_alloc_bytes(ctx, dev, bytes, "bandwidths");
-    if (!copy)
-        return NULL;
-    if (dev == CG_CPU) {
-        memcpy(copy, sigmas, bytes);
-        return copy;
-    }
-    return dev_ok(ctx, "mmd2_rbf", cg_cuda_upload_staged(ctx, copy, sigmas, bytes)) ? copy
-                                                                                      : NULL;
 }
 
 cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *sigmas, int ns)
@@ -68,7 +51,8 @@ cg_tensor *cg_mmd2_rbf(cg_ctx *ctx, cg_tensor *x, cg_tensor *y, const double *si
     if (!out)
         return NULL;
     int N = x->shape[0], M = y->shape[0], D = x->shape[1];
-    const double *sig = sigmas_on(ctx, x->dev, sigmas, ns);
+    const double *sig = op_host_copy(ctx, op, x->dev, sigmas, sizeof(double) * (size_t)ns,
+                                     "bandwidths");
     if (!sig)
         return NULL;
     if (!OP_RUN(ctx, op, x->dev, cpu_mmd2_rbf_fwd(out->data, x->data, y->data, sig, ns, N, M, D),

@@ -26,6 +26,7 @@
  *     (its weight is (in, out, k, k)).
  *   BatchNorm2d, GroupNorm, LayerNorm: weight 1, bias 0; running_mean 0,
  *     running_var 1, num_batches_tracked 0.
+ *   Embedding: weight N(0, 1) (normal_).
  * Order of draws: cg_nn_init walks the layers in declaration order and, in
  * each, fills the weight then the bias, each fill taking the next values of
  * the one cg_rng (offsets from cg_rng_take, so a fill's values depend only
@@ -43,8 +44,8 @@
  * A forward whose input does not fit the layer sets the context's error with
  * a message that starts with the layer's prefix and returns NULL.
  *
- * Not here: Embedding (there is no lookup op yet), parameters that are not
- * a layer (declare those with cg_param), the flat buffer itself (nn.h).
+ * Not here: parameters that are not a layer (declare those with cg_param),
+ * the flat buffer itself (nn.h).
  * The cg_nn and every declared layer must stay where they are (the cg_nn
  * keeps a list of pointers to the layers): declare into a model struct that
  * does not move.
@@ -64,6 +65,7 @@ typedef enum {
     CG_NN_BATCHNORM2D,
     CG_NN_GROUPNORM,
     CG_NN_LAYERNORM,
+    CG_NN_EMBEDDING,
 } cg_nn_kind;
 
 struct cg_nn_layer;
@@ -134,6 +136,14 @@ typedef struct {
     cg_tensor *weight, *bias;
 } cg_nn_layernorm;
 
+/* nn.Embedding(num, dim): weight (num, dim), a row per index (no padding_idx,
+ * max_norm or sparse gradient). */
+typedef struct {
+    cg_nn_layer hdr;
+    int num, dim;
+    cg_tensor *weight;
+} cg_nn_embedding;
+
 /* ---- the declaration ------------------------------------------------------------ */
 void cg_nn_begin(cg_nn *nn, cg_params *p);
 /* The first declaration error (its message in err), else cg_params_alloc. */
@@ -157,6 +167,8 @@ void cg_nn_batchnorm2d_declare(cg_nn *nn, cg_nn_batchnorm2d *l, const char *name
 void cg_nn_groupnorm_declare(cg_nn *nn, cg_nn_groupnorm *l, const char *name, int groups,
                              int channels);
 void cg_nn_layernorm_declare(cg_nn *nn, cg_nn_layernorm *l, const char *name, int dim);
+void cg_nn_embedding_declare(cg_nn *nn, cg_nn_embedding *l, const char *name, int num,
+                             int dim);
 
 /* x (N, in) -> (N, out) */
 cg_tensor *cg_nn_linear_fwd(cg_ctx *ctx, cg_nn_linear *l, cg_tensor *x);
@@ -172,5 +184,8 @@ cg_tensor *cg_nn_batchnorm2d_fwd(cg_ctx *ctx, cg_nn_batchnorm2d *l, cg_tensor *x
 cg_tensor *cg_nn_groupnorm_fwd(cg_ctx *ctx, cg_nn_groupnorm *l, cg_tensor *x);
 /* x (..., D) */
 cg_tensor *cg_nn_layernorm_fwd(cg_ctx *ctx, cg_nn_layernorm *l, cg_tensor *x);
+/* idx[0..n) in [0, num), host memory (a batch's labels) -> (n, dim) on the
+ * weight's device */
+cg_tensor *cg_nn_embedding_fwd(cg_ctx *ctx, cg_nn_embedding *l, const int32_t *idx, int n);
 
 #endif

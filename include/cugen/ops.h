@@ -128,6 +128,12 @@ cg_tensor *cg_softmax(cg_ctx *ctx, cg_tensor *x);
 /* t (N) -> (N, dim): [cos(t f_0..f_{h-1}), sin(t f_0..f_{h-1})], h = dim / 2,
  * f_j = max_period^(-j / h) (the DDPM / "Attention is all you need" form). */
 cg_tensor *cg_timestep_embedding(cg_ctx *ctx, cg_tensor *t, int dim, double max_period);
+/* Rows of a table (torch.nn.functional.embedding): weight (num, dim) and n
+ * indices idx[0..n) in [0, num), host memory, int32 like a batch's labels
+ * -> (n, dim), row i = weight[idx[i]]. An index outside [0, num) is an error
+ * before anything is read. The gradient goes to weight only: the rows of the
+ * output gradient add up where an index repeats. */
+cg_tensor *cg_embedding(cg_ctx *ctx, cg_tensor *weight, const int32_t *idx, int n);
 
 /* ---- losses: scalar (1) outputs ------------------------------------------------- */
 /* p in (0, 1), target in [0, 1] */

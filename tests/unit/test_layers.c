@@ -2,7 +2,8 @@
  * test_layers.c: the layers of cugen/layers.h. State_dict names and shapes,
  * PyTorch's default initialisation (bounds, moments, order of draws), forwards
  * bit-identical to the ops they call, BatchNorm2d's running statistics, a
- * weights-file round trip, and malformed declarations and inputs.
+ * weights-file round trip, and malformed declarations and inputs; Embedding's
+ * the same way.
  */
 #include <math.h>
 #include <string.h>
@@ -551,6 +552,104 @@ TEST(layer_bad_inputs_are_clear_errors)
     cg_ctx_free(&ctx);
     cg_params_free(&p);
     cg_params_free(&a.p);
+}
+
+/* ---- Embedding ------------------------------------------------------------------------ */
+/* nn.Embedding(1000, 64): "<prefix>.weight" (num, dim), N(0, 1) drawn as
+ * cg_init_normal draws it (the same bits from the same rng). 64000 draws: the
+ * mean's standard error is 1/sqrt(64000) = 0.004, so 0.02 is five; the
+ * variance's relative one sqrt(2/64000) = 0.0056, so 3% is five; the share
+ * beyond 2 (4.55% for N(0, 1); 0 for the uniform of variance 1, U(-1.73,
+ * 1.73)) has standard error 0.0008, and [0.041, 0.050] is five. */
+TEST(layer_embedding_names_shape_and_init)
+{
+    cg_params p, q;
+    cg_nn nn;
+    cg_nn_embedding emb, bare;
+    cg_params_init(&p);
+    cg_nn_begin(&nn, &p);
+    cg_nn_embedding_declare(&nn, &emb, "label_emb", 1000, 64);
+    char err[256];
+    REQUIRE(cg_nn_alloc(&nn, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(HAS(&p, "label_emb.weight", 1000, 64) && p.count == 1 && p.bcount == 0);
+    CHECK(emb.num == 1000 && emb.dim == 64 && emb.hdr.kind == CG_NN_EMBEDDING);
+    cg_rng r;
+    cg_rng_init(&r, 17, 2);
+    REQUIRE(cg_nn_init(&nn, &r) == CG_OK);
+    double mean, var, absmax;
+    moments(emb.weight, &mean, &var, &absmax);
+    CHECK(fabs(mean) < 0.02, "mean %g", mean);
+    CHECK(fabs(var - 1) < 0.03, "variance %g", var);
+    int64_t beyond = 0;
+    for (int64_t i = 0; i < emb.weight->n; i++)
+        beyond += fabs(emb.weight->data[i]) > 2;
+    double share = (double)beyond / (double)emb.weight->n;
+    CHECK(share > 0.041 && share < 0.050, "%.4f beyond 2 sigma, want 0.0455", share);
+    cg_params_init(&q);
+    cg_tensor *t = cg_param(&q, "t", CG_SHAPE(1000, 64), 0);
+    REQUIRE(t && cg_params_alloc(&q) == CG_OK);
+    cg_rng_init(&r, 17, 2);
+    REQUIRE(cg_init_normal(t, &r, 0.0, 1.0) == CG_OK);
+    CHECK(same_bits(emb.weight, t), "not the draws of cg_init_normal(0, 1)");
+    cg_params_free(&q);
+    cg_params_free(&p);
+
+    cg_params_init(&p);
+    cg_nn_begin(&nn, &p);
+    cg_nn_embedding_declare(&nn, &bare, "", 3, 4);
+    REQUIRE(cg_nn_alloc(&nn, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(HAS(&p, "weight", 3, 4));
+    cg_params_free(&p);
+}
+
+/* The forward is cg_embedding with the layer's table, bit for bit; bad
+ * indices and declarations name the layer. */
+TEST(layer_embedding_forward_and_errors)
+{
+    cg_params p;
+    cg_nn nn;
+    cg_nn_embedding emb, zero;
+    cg_params_init(&p);
+    cg_nn_begin(&nn, &p);
+    cg_nn_embedding_declare(&nn, &emb, "label_emb", 10, 6);
+    char err[256];
+    REQUIRE(cg_nn_alloc(&nn, err, sizeof err) == CG_OK, "%s", err);
+    cg_rng r;
+    cg_rng_init(&r, 3, 0);
+    REQUIRE(cg_nn_init(&nn, &r) == CG_OK);
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    static const int32_t labels[7] = {9, 0, 4, 4, 1, 9, 2};
+    cg_tensor *a = cg_nn_embedding_fwd(&ctx, &emb, labels, 7);
+    cg_tensor *b = cg_embedding(&ctx, emb.weight, labels, 7);
+    REQUIRE_OK(&ctx);
+    CHECK(a->shape[0] == 7 && a->shape[1] == 6 && same_bits(a, b));
+
+    static const int32_t past[2] = {3, 10}, negative[1] = {-4};
+    CHECK_ARG_ERROR(&ctx, cg_nn_embedding_fwd(&ctx, &emb, past, 2), "label_emb");
+    cg_nn_embedding_fwd(&ctx, &emb, past, 2);
+    CHECK(strstr(ctx.errmsg, "label_emb: Embedding index 10 at position 1 is outside [0, 10)"),
+          "%s", ctx.errmsg);
+    CHECK_ARG_ERROR(&ctx, cg_nn_embedding_fwd(&ctx, &emb, negative, 1), "label_emb");
+    CHECK_ARG_ERROR(&ctx, cg_nn_embedding_fwd(&ctx, &emb, NULL, 7), "label_emb");
+    CHECK_ARG_ERROR(&ctx, cg_nn_embedding_fwd(&ctx, &emb, labels, 0), "label_emb");
+    cg_clear_error(&ctx);
+    cg_nn_embedding never;
+    memset(&never, 0, sizeof never);
+    CHECK(!cg_nn_embedding_fwd(&ctx, &never, labels, 7) && ctx.err == CG_ERR_STATE);
+    printf("    %s\n", ctx.errmsg);
+    cg_ctx_free(&ctx);
+    cg_params_free(&p);
+
+    for (int which = 0; which < 2; which++) {
+        cg_params_init(&p);
+        cg_nn_begin(&nn, &p);
+        cg_nn_embedding_declare(&nn, &zero, "emb", which ? 5 : 0, which ? 0 : 5);
+        CHECK(cg_nn_alloc(&nn, err, sizeof err) == CG_ERR_ARG &&
+              strstr(err, which ? "embedding_dim" : "num_embeddings"), "%s", err);
+        printf("    %s\n", err);
+        cg_params_free(&p);
+    }
 }
 
 /* ---- on the GPU (also run on the emulated device: the name contains "gpu") ---------- */
