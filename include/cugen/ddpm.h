@@ -36,6 +36,7 @@
 #define CUGEN_DDPM_H
 
 #include "cugen/io.h"
+#include "cugen/layers.h"
 #include "cugen/nn.h"
 #include "cugen/optim.h"
 #include "cugen/train.h"
@@ -55,56 +56,73 @@ typedef struct {
     double dropout;
 } cg_unet_arch;
 
+/* ResnetBlock(cin, cout): the layers under down.i.block.j and the like */
 typedef struct {
-    cg_tensor *g, *b;                    /* GroupNorm affine */
-    int groups;
-} cg_unet_norm;
-
-typedef struct {
-    cg_tensor *w, *b;
-} cg_unet_lin;                           /* a conv or linear layer */
-
-typedef struct {
-    int cin, cout;
-    cg_unet_norm norm1, norm2;
-    cg_unet_lin conv1, temb_proj, conv2, nin;   /* nin.w NULL when cin == cout */
+    cg_nn_groupnorm norm1;              /* (cin) x 2 */
+    cg_nn_conv2d conv1;                 /* 3x3: (cout, cin, 3, 3) + (cout) */
+    cg_nn_linear temb_proj;             /* (cout, 4ch) + (cout) */
+    cg_nn_groupnorm norm2;              /* (cout) x 2 */
+    cg_nn_conv2d conv2;                 /* 3x3: (cout, cout, 3, 3) + (cout), zero at init */
+    cg_nn_conv2d nin_shortcut;          /* 1x1: (cout, cin, 1, 1) + (cout) when cin != cout,
+                                           else not declared (weight NULL) */
 } cg_unet_res;
 
+/* AttnBlock(C) */
 typedef struct {
-    int c;
-    cg_unet_norm norm;
-    cg_unet_lin q, k, v, proj_out;
+    cg_nn_groupnorm norm;               /* (C) x 2 */
+    cg_nn_conv2d q, k, v;               /* 1x1: (C, C, 1, 1) + (C) */
+    cg_nn_conv2d proj_out;              /* 1x1: (C, C, 1, 1) + (C), zero at init */
 } cg_unet_attn;
 
+/* down.i: num_res_blocks blocks (each followed by attention when has_attn) */
+typedef struct {
+    cg_unet_res block[CG_UNET_MAX_BLOCKS];
+    cg_unet_attn attn[CG_UNET_MAX_BLOCKS];
+    int has_attn;
+    cg_nn_conv2d downsample;            /* downsample.conv: 3x3 stride 2 pad 1; not declared
+                                           on the last level */
+} cg_unet_down;
+
+/* up.i: num_res_blocks + 1 blocks, each on the concatenation with a skip */
 typedef struct {
     cg_unet_res block[CG_UNET_MAX_BLOCKS + 1];
     cg_unet_attn attn[CG_UNET_MAX_BLOCKS + 1];
     int has_attn;
-    cg_unet_lin resample;                /* downsample / upsample conv, or w NULL */
-} cg_unet_level;
+    cg_nn_conv2d upsample;              /* upsample.conv: 3x3 after nearest 2x; not declared
+                                           on level 0 */
+} cg_unet_up;
 
+/* The layers declare into nn, which keeps pointers to them: a built cg_unet
+ * stays where it is (never copied by value). */
 typedef struct {
     cg_unet_arch a;
     cg_params p;
-    cg_unet_lin temb0, temb1, conv_in, conv_out;
-    cg_unet_level down[CG_UNET_MAX_LEVELS], up[CG_UNET_MAX_LEVELS];
-    cg_unet_res mid1, mid2;
-    cg_unet_attn mid_attn;
-    cg_unet_norm norm_out;
+    cg_nn nn;
+    cg_nn_linear temb_dense[2];         /* temb.dense.0 (4ch, ch), temb.dense.1 (4ch, 4ch) */
+    cg_nn_conv2d conv_in;               /* 3x3: (ch, in_ch, 3, 3) */
+    cg_unet_down down[CG_UNET_MAX_LEVELS];
+    cg_unet_res mid1;                   /* mid.block_1 */
+    cg_unet_attn mid_attn;              /* mid.attn_1 */
+    cg_unet_res mid2;                   /* mid.block_2 */
+    cg_unet_up up[CG_UNET_MAX_LEVELS];
+    cg_nn_groupnorm norm_out;           /* (ch ch_mult[0]) x 2 */
+    cg_nn_conv2d conv_out;              /* 3x3: (in_ch, ch ch_mult[0], 3, 3), zero at init */
 } cg_unet;
 
 /* "1,2,2,2" -> ch_mult and nlevels; "16" or "16,8" (or "none") -> the attn
  * mask. One-line reasons in err. */
 cg_status cg_unet_parse_mult(const char *s, cg_unet_arch *a, char *err, size_t errlen);
 cg_status cg_unet_parse_attn(const char *s, cg_unet_arch *a, char *err, size_t errlen);
-/* Check the architecture and allocate its parameters (zero). */
+/* Check the architecture, declare its layers and allocate its parameters (zero). */
 cg_status cg_unet_build(cg_unet *m, const cg_unet_arch *a, char *err, size_t errlen);
 void cg_unet_free(cg_unet *m);
 /* PyTorch's default initialisation of every Conv2d / Linear (weights and
  * biases uniform in +-1/sqrt(fan_in)), GroupNorm weight 1 and bias 0, and
  * DDPM's zero for the last layer of every residual branch (conv2,
- * proj_out) and for conv_out, so that the net starts as identity blocks. */
-void cg_unet_init(cg_unet *m, uint64_t seed, uint32_t stream);
+ * proj_out) and for conv_out, so that the net starts as identity blocks.
+ * Draws in declaration order (cg_nn_init) from the stream; the zeroed
+ * layers draw nothing. */
+cg_status cg_unet_init(cg_unet *m, uint64_t seed, uint32_t stream);
 /* eps(x, t): x (N, in_ch, S, S), t (N) timesteps (as reals) -> (N, in_ch, S, S).
  * Dropout masks from `drop` when training (may be NULL when not). */
 cg_tensor *cg_unet_forward(cg_ctx *ctx, cg_unet *m, cg_tensor *x, cg_tensor *t, cg_rng *drop,
