@@ -1,12 +1,11 @@
 /*
- * fmnist_net.c: the small Fashion-MNIST classifier (layers in
- * cugen/metrics.h) and its use as the feature network of "FMNIST-FID": the
- * 128 activations before the last layer, as Inception's pool features are
- * for the usual FID.
+ * fmnist_net.c: the small Fashion-MNIST classifier, declared as layers
+ * (cugen/layers.h; the network in cugen/metrics.h), and its use as the
+ * feature network of "FMNIST-FID": the 128 activations before the last
+ * layer, as Inception's pool features are for the usual FID.
  *
  * Not for: training it (models/classic/classifier.c).
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +18,18 @@
 cg_status cg_fmnist_net_build(cg_fmnist_net *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
-    cg_params *p = &m->p;
-    cg_params_init(p);
-    m->c1w = cg_param(p, "conv1.weight", CG_SHAPE(32, 1, 3, 3), 0);
-    m->c1b = cg_param(p, "conv1.bias", CG_SHAPE(32), 0);
-    m->c2w = cg_param(p, "conv2.weight", CG_SHAPE(64, 32, 3, 3), 0);
-    m->c2b = cg_param(p, "conv2.bias", CG_SHAPE(64), 0);
-    m->f1w = cg_param(p, "fc1.weight", CG_SHAPE(CG_FMNIST_NET_FEATURES, 64 * 7 * 7), 0);
-    m->f1b = cg_param(p, "fc1.bias", CG_SHAPE(CG_FMNIST_NET_FEATURES), 0);
-    m->f2w = cg_param(p, "fc2.weight", CG_SHAPE(10, CG_FMNIST_NET_FEATURES), 0);
-    m->f2b = cg_param(p, "fc2.bias", CG_SHAPE(10), 0);
-    cg_status st = m->c1w && m->c1b && m->c2w && m->c2b && m->f1w && m->f1b && m->f2w && m->f2b
-                       ? cg_params_alloc(p)
-                       : CG_ERR_NOMEM;
+    cg_params_init(&m->p);
+    cg_nn *nn = &m->nn;
+    cg_nn_begin(nn, &m->p);
+    cg_nn_conv2d_declare(nn, &m->conv1, "conv1", 1, 32, 3, 1, 1, 1);
+    cg_nn_conv2d_declare(nn, &m->conv2, "conv2", 32, 64, 3, 1, 1, 1);
+    cg_nn_linear_declare(nn, &m->fc1, "fc1", 64 * 7 * 7, CG_FMNIST_NET_FEATURES, 1);
+    cg_nn_linear_declare(nn, &m->fc2, "fc2", CG_FMNIST_NET_FEATURES, 10, 1);
+    char why[256];
+    cg_status st = cg_nn_alloc(nn, why, sizeof why);
     if (st != CG_OK) {
-        snprintf(err, errlen, "fmnist-net: out of memory");
-        cg_params_free(p);
+        snprintf(err, errlen, "fmnist-net: %s", why);
+        cg_params_free(&m->p);
     }
     return st;
 }
@@ -45,23 +40,12 @@ void cg_fmnist_net_free(cg_fmnist_net *m)
     memset(m, 0, sizeof *m);
 }
 
-/* nn.Conv2d / nn.Linear reset_parameters: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) */
-static void init_layer(cg_tensor *w, cg_tensor *b, cg_rng *r)
-{
-    int64_t fan_in = w->n / w->shape[0];
-    double bound = 1 / sqrt((double)fan_in);
-    cg_init_uniform(w, r, -bound, bound);
-    cg_init_uniform(b, r, -bound, bound);
-}
-
+/* nn.Conv2d / nn.Linear's defaults, conv1 to fc2, weight then bias */
 void cg_fmnist_net_init(cg_fmnist_net *m, uint64_t seed, uint32_t stream)
 {
     cg_rng r;
     cg_rng_init(&r, seed, stream);
-    init_layer(m->c1w, m->c1b, &r);
-    init_layer(m->c2w, m->c2b, &r);
-    init_layer(m->f1w, m->f1b, &r);
-    init_layer(m->f2w, m->f2b, &r);
+    cg_nn_init(&m->nn, &r);
 }
 
 cg_tensor *cg_fmnist_net_forward(cg_ctx *ctx, cg_fmnist_net *m, cg_tensor *x,
@@ -75,13 +59,13 @@ cg_tensor *cg_fmnist_net_forward(cg_ctx *ctx, cg_fmnist_net *m, cg_tensor *x,
         return NULL;
     }
     int N = x->shape[0];
-    cg_tensor *h = cg_avgpool2x(ctx, cg_relu(ctx, cg_conv2d(ctx, x, m->c1w, m->c1b, 1, 1)));
-    h = cg_avgpool2x(ctx, cg_relu(ctx, cg_conv2d(ctx, h, m->c2w, m->c2b, 1, 1)));
-    cg_tensor *f = cg_relu(ctx, cg_linear(ctx, cg_reshape(ctx, h, CG_SHAPE(N, 64 * 7 * 7)),
-                                          m->f1w, m->f1b));
+    cg_tensor *h = cg_avgpool2x(ctx, cg_relu(ctx, cg_nn_conv2d_fwd(ctx, &m->conv1, x)));
+    h = cg_avgpool2x(ctx, cg_relu(ctx, cg_nn_conv2d_fwd(ctx, &m->conv2, h)));
+    h = cg_reshape(ctx, h, CG_SHAPE(N, 64 * 7 * 7));
+    cg_tensor *f = cg_relu(ctx, cg_nn_linear_fwd(ctx, &m->fc1, h));
     if (features)
         *features = f;
-    return cg_linear(ctx, f, m->f2w, m->f2b);
+    return cg_nn_linear_fwd(ctx, &m->fc2, f);
 }
 
 static cg_status net_features(cg_feature_net *net, cg_ctx *ctx, const real *x, int n, real *out)

@@ -1,6 +1,7 @@
 /*
- * dcgan.c: the DCGAN networks and one training iteration of the PyTorch
- * example's recipe (architecture and naming in cugen/dcgan.h).
+ * dcgan.c: the DCGAN networks, declared as layers (cugen/layers.h) with the
+ * example's weights_init, and one training iteration of the PyTorch example's
+ * recipe (architecture and naming in cugen/dcgan.h).
  *
  * The iteration runs on one tape: G(z) is recorded once; the D step
  * backpropagates from D(real) and from D on a detached copy of G(z) (two
@@ -22,8 +23,6 @@
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 
-#define BN_MOMENTUM 0.1
-#define BN_EPS 1e-5
 #define LEAK 0.2
 
 static int log2_exact(int v)
@@ -36,36 +35,68 @@ static int log2_exact(int v)
     return v == 1 ? k : -1;
 }
 
-/* batchnorm parameters and buffers of a module at index `idx` of `main` */
-static void declare_bn(cg_params *p, cg_dcgan_layer *l, const char *net, int idx, int ch,
-                       int group)
+/* The example's weights_init, applied to every module: Conv* weights
+ * normal(0, 0.02); BatchNorm weight normal(1, 0.02), bias 0 (and the buffers
+ * as constructed: running_mean 0, running_var 1, num_batches_tracked 0). */
+static cg_status weights_init(cg_nn_layer *l, cg_rng *r)
 {
-    char name[64];
-    snprintf(name, sizeof name, "%s.main.%d.weight", net, idx);
-    l->gamma = cg_param(p, name, CG_SHAPE(ch), group);
-    snprintf(name, sizeof name, "%s.main.%d.bias", net, idx);
-    l->beta = cg_param(p, name, CG_SHAPE(ch), group);
-    snprintf(name, sizeof name, "%s.main.%d.running_mean", net, idx);
-    l->mean = cg_buffer(p, name, CG_SHAPE(ch));
-    snprintf(name, sizeof name, "%s.main.%d.running_var", net, idx);
-    l->var = cg_buffer(p, name, CG_SHAPE(ch));
-    snprintf(name, sizeof name, "%s.main.%d.num_batches_tracked", net, idx);
-    l->count = cg_buffer(p, name, CG_SHAPE(1));
+    switch (l->kind) {
+    case CG_NN_CONV2D:
+        return cg_init_normal(((cg_nn_conv2d *)l)->weight, r, 0.0, 0.02);
+    case CG_NN_CONV_TRANSPOSE2D:
+        return cg_init_normal(((cg_nn_conv_transpose2d *)l)->weight, r, 0.0, 0.02);
+    case CG_NN_BATCHNORM2D: {
+        cg_status st = cg_nn_init_default(l, r);   /* draws nothing */
+        return st != CG_OK ? st
+                           : cg_init_normal(((cg_nn_batchnorm2d *)l)->weight, r, 1.0, 0.02);
+    }
+    default:
+        return cg_nn_init_default(l, r);
+    }
 }
 
-static cg_tensor *declare_conv(cg_params *p, const char *net, int idx, int d0, int d1,
-                               int group)
+/* G then D, each in the order of its `main` (which is also the order of the
+ * flat buffer and of weights_init's draws). */
+static void declare(cg_dcgan *m)
 {
-    char name[64];
-    snprintf(name, sizeof name, "%s.main.%d.weight", net, idx);
-    return cg_param(p, name, CG_SHAPE(d0, d1, 4, 4), group);
+    const cg_dcgan_arch *a = &m->a;
+    int L = m->layers;
+    cg_nn *nn = &m->nn;
+    char name[32];
+    nn->group = CG_DCGAN_G;
+    for (int i = 0; i < L; i++) {
+        int cin = i == 0 ? a->nz : a->ngf << (L - 1 - i);
+        int cout = i == L - 1 ? a->nc : a->ngf << (L - 2 - i);
+        int first = i == 0;
+        snprintf(name, sizeof name, "G.main.%d", 3 * i);
+        cg_nn_conv_transpose2d_declare(nn, &m->g_conv[i], name, cin, cout, 4, first ? 1 : 2,
+                                       first ? 0 : 1, 0);
+        if (i < L - 1) {
+            snprintf(name, sizeof name, "G.main.%d", 3 * i + 1);
+            cg_nn_batchnorm2d_declare(nn, &m->g_bn[i], name, cout);
+        }
+    }
+    nn->group = CG_DCGAN_D;
+    for (int i = 0; i < L; i++) {
+        int cin = i == 0 ? a->nc : a->ndf << (i - 1);
+        int cout = i == L - 1 ? 1 : a->ndf << i;
+        int at = i == 0 ? 0 : 3 * i - 1, last = i == L - 1;
+        snprintf(name, sizeof name, "D.main.%d", at);
+        cg_nn_conv2d_declare(nn, &m->d_conv[i], name, cin, cout, 4, last ? 1 : 2, last ? 0 : 1,
+                             0);
+        if (i > 0 && !last) {
+            snprintf(name, sizeof name, "D.main.%d", at + 1);
+            cg_nn_batchnorm2d_declare(nn, &m->d_bn[i], name, cout);
+        }
+    }
+    for (cg_nn_layer *l = nn->head; l; l = l->next)
+        l->init = weights_init;
 }
 
 cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     cg_params_init(&m->p);
-    int k = log2_exact(a->image_size);
     if (a->image_size != 32 && a->image_size != 64) {
         snprintf(err, errlen, "dcgan: image size must be 32 or 64, got %d", a->image_size);
         return CG_ERR_ARG;
@@ -78,36 +109,14 @@ cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t 
         return CG_ERR_ARG;
     }
     m->a = *a;
-    int L = m->layers = k - 1;
-    cg_params *p = &m->p;
-    /* G: main.0 ConvT(nz, ngf 2^(L-2)), then every 3 modules ConvT, BN, ReLU */
-    for (int i = 0; i < L; i++) {
-        int cin = i == 0 ? a->nz : a->ngf << (L - 1 - i);
-        int cout = i == L - 1 ? a->nc : a->ngf << (L - 2 - i);
-        m->g[i].w = declare_conv(p, "G", 3 * i, cin, cout, CG_DCGAN_G);
-        if (i < L - 1)
-            declare_bn(p, &m->g[i], "G", 3 * i + 1, cout, CG_DCGAN_G);
-    }
-    /* D: main.0 Conv, main.1 LeakyReLU, then Conv, BN, LeakyReLU from main.2 */
-    for (int i = 0; i < L; i++) {
-        int cin = i == 0 ? a->nc : a->ndf << (i - 1);
-        int cout = i == L - 1 ? 1 : a->ndf << i;
-        int idx = i == 0 ? 0 : 3 * i - 1;
-        m->d[i].w = declare_conv(p, "D", idx, cout, cin, CG_DCGAN_D);
-        if (i > 0 && i < L - 1)
-            declare_bn(p, &m->d[i], "D", idx + 1, cout, CG_DCGAN_D);
-    }
-    for (int i = 0; i < L; i++)
-        if (!m->g[i].w || !m->d[i].w) {
-            snprintf(err, errlen, "dcgan: out of memory declaring the parameters");
-            cg_params_free(p);
-            return CG_ERR_NOMEM;
-        }
-    cg_status st = cg_params_alloc(p);
+    m->layers = log2_exact(a->image_size) - 1;
+    cg_nn_begin(&m->nn, &m->p);
+    declare(m);
+    char why[256];
+    cg_status st = cg_nn_alloc(&m->nn, why, sizeof why);
     if (st != CG_OK) {
-        snprintf(err, errlen, "dcgan: out of memory for %lld parameters",
-                 (long long)cg_params_count(p));
-        cg_params_free(p);
+        snprintf(err, errlen, "dcgan: %s", why);
+        cg_params_free(&m->p);
     }
     return st;
 }
@@ -118,45 +127,11 @@ void cg_dcgan_free(cg_dcgan *m)
     memset(m, 0, sizeof *m);
 }
 
-static void init_layer(cg_dcgan_layer *l, cg_rng *r)
-{
-    cg_init_normal(l->w, r, 0.0, 0.02);
-    if (l->gamma) {
-        cg_init_normal(l->gamma, r, 1.0, 0.02);
-        cg_init_const(l->beta, 0.0);
-        cg_init_const(l->mean, 0.0);
-        cg_init_const(l->var, 1.0);
-        cg_init_const(l->count, 0.0);
-    }
-}
-
 void cg_dcgan_init(cg_dcgan *m, uint64_t seed, uint32_t stream)
 {
     cg_rng r;
     cg_rng_init(&r, seed, stream);
-    for (int i = 0; i < m->layers; i++)
-        init_layer(&m->g[i], &r);
-    for (int i = 0; i < m->layers; i++)
-        init_layer(&m->d[i], &r);
-}
-
-/* BatchNorm2d in train mode (batch statistics, running ones updated and
- * num_batches_tracked counted when `update`), or eval mode. */
-static cg_tensor *bn(cg_ctx *ctx, cg_dcgan_layer *l, cg_tensor *x, int running, int update)
-{
-    if (running)
-        return cg_batchnorm(ctx, x, l->gamma, l->beta, l->mean, l->var, 0, BN_MOMENTUM, BN_EPS);
-    cg_tensor *y = cg_batchnorm(ctx, x, l->gamma, l->beta, update ? l->mean : NULL,
-                                update ? l->var : NULL, 1, BN_MOMENTUM, BN_EPS);
-    if (y && update) {
-        /* num_batches_tracked += 1, where the buffer lives (host or GPU) */
-        int prev = cg_set_grad(ctx, 0);
-        cg_tensor *next = cg_affine(ctx, l->count, 1.0, 1.0);
-        cg_set_grad(ctx, prev);
-        if (!next || cg_copy(ctx, l->count, 0, next) != CG_OK)
-            return NULL;
-    }
-    return y;
+    cg_nn_init(&m->nn, &r);
 }
 
 cg_tensor *cg_dcgan_generate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *z, int bn_running,
@@ -170,12 +145,16 @@ cg_tensor *cg_dcgan_generate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *z, int bn_runn
                 m->a.nz, CG_SHAPE_STR(z));
         return NULL;
     }
+    /* netG.eval(), or netG.train() with the running statistics left alone unless asked */
+    for (int i = 0; i < m->layers - 1; i++) {
+        m->g_bn[i].hdr.training = !bn_running;
+        m->g_bn[i].track_running_stats = update_running;
+    }
     cg_tensor *h = cg_reshape(ctx, z, CG_SHAPE(N, m->a.nz, 1, 1));
     for (int i = 0; i < m->layers; i++) {
-        h = i == 0 ? cg_conv_transpose2d(ctx, h, m->g[i].w, NULL, 1, 0)
-                   : cg_conv_transpose2d(ctx, h, m->g[i].w, NULL, 2, 1);
+        h = cg_nn_conv_transpose2d_fwd(ctx, &m->g_conv[i], h);
         if (i < m->layers - 1)
-            h = cg_relu(ctx, bn(ctx, &m->g[i], h, bn_running, update_running));
+            h = cg_relu(ctx, cg_nn_batchnorm2d_fwd(ctx, &m->g_bn[i], h));
     }
     return cg_tanh(ctx, h);
 }
@@ -193,10 +172,9 @@ cg_tensor *cg_dcgan_discriminate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *x)
     cg_tensor *h = x;
     int L = m->layers;
     for (int i = 0; i < L; i++) {
-        h = i < L - 1 ? cg_conv2d(ctx, h, m->d[i].w, NULL, 2, 1)
-                      : cg_conv2d(ctx, h, m->d[i].w, NULL, 1, 0);
+        h = cg_nn_conv2d_fwd(ctx, &m->d_conv[i], h);
         if (i > 0 && i < L - 1)
-            h = bn(ctx, &m->d[i], h, 0, 1);
+            h = cg_nn_batchnorm2d_fwd(ctx, &m->d_bn[i], h);
         if (i < L - 1)
             h = cg_leaky_relu(ctx, h, LEAK);
     }

@@ -359,7 +359,7 @@ void cg_nn_batchnorm2d_declare(cg_nn *nn, cg_nn_batchnorm2d *l, const char *name
         !sizes_ok(nn, &l->hdr, "num_features", channels))
         return;
     *l = (cg_nn_batchnorm2d){.hdr = l->hdr, .channels = channels, .momentum = BN_MOMENTUM,
-                             .eps = NORM_EPS};
+                             .eps = NORM_EPS, .track_running_stats = 1};
     int C = channels;
     l->weight = declare(nn, &l->hdr, "weight", 0, CG_SHAPE(C));
     l->bias = declare(nn, &l->hdr, "bias", 0, CG_SHAPE(C));
@@ -379,10 +379,10 @@ cg_tensor *cg_nn_batchnorm2d_fwd(cg_ctx *ctx, cg_nn_batchnorm2d *l, cg_tensor *x
         return fwd_fail(ctx, &l->hdr, "expects x (N, %d, H, W), got %s", l->channels,
                         cg_shape_str(x, s, sizeof s));
     }
-    int training = l->hdr.training;
-    cg_tensor *y = cg_batchnorm(ctx, x, l->weight, l->bias, l->running_mean, l->running_var,
-                                training, l->momentum, l->eps);
-    if (!y || !training)
+    int training = l->hdr.training, track = !training || l->track_running_stats;
+    cg_tensor *y = cg_batchnorm(ctx, x, l->weight, l->bias, track ? l->running_mean : NULL,
+                                track ? l->running_var : NULL, training, l->momentum, l->eps);
+    if (!y || !training || !track)
         return y;
     /* num_batches_tracked += 1 where the buffer lives (host or GPU), off the tape */
     cg_tensor *c = l->num_batches_tracked;

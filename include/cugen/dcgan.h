@@ -19,6 +19,7 @@
 #ifndef CUGEN_DCGAN_H
 #define CUGEN_DCGAN_H
 
+#include "cugen/layers.h"
 #include "cugen/nn.h"
 #include "cugen/optim.h"
 #include "cugen/train.h"
@@ -31,16 +32,26 @@ typedef struct {
     int nz, ngf, ndf, nc, image_size;
 } cg_dcgan_arch;
 
-typedef struct {
-    cg_tensor *w;                       /* conv weight */
-    cg_tensor *gamma, *beta, *mean, *var, *count;  /* batchnorm, or NULL */
-} cg_dcgan_layer;
-
+/* Each net is the example's nn.Sequential `main`; at 64x64 (L = 5; 32x32 has
+ * one block of the widest width less):
+ *   G.main  0 ConvTranspose2d(nz, 8 ngf, 4, 1, 0)      1 BatchNorm2d   2 ReLU
+ *           3 ConvTranspose2d(8 ngf, 4 ngf, 4, 2, 1)   4 BatchNorm2d   5 ReLU
+ *           ...                                       10 BatchNorm2d  11 ReLU
+ *          12 ConvTranspose2d(ngf, nc, 4, 2, 1)       13 Tanh
+ *   D.main  0 Conv2d(nc, ndf, 4, 2, 1)                 1 LeakyReLU(0.2)
+ *           2 Conv2d(ndf, 2 ndf, 4, 2, 1)              3 BatchNorm2d   4 LeakyReLU(0.2)
+ *           ...                                        9 BatchNorm2d  10 LeakyReLU(0.2)
+ *          11 Conv2d(8 ndf, 1, 4, 1, 0)               (12 Sigmoid: in the loss)
+ * all without bias. */
 typedef struct {
     cg_dcgan_arch a;
-    int layers;                         /* convolutions per net */
+    int layers;                                   /* convolutions per net, L */
     cg_params p;
-    cg_dcgan_layer g[CG_DCGAN_MAX_LAYERS], d[CG_DCGAN_MAX_LAYERS];
+    cg_nn nn;
+    cg_nn_conv_transpose2d g_conv[CG_DCGAN_MAX_LAYERS];  /* G.main.3i: (cin, cout, 4, 4) */
+    cg_nn_batchnorm2d g_bn[CG_DCGAN_MAX_LAYERS];         /* G.main.3i+1, i < L-1 */
+    cg_nn_conv2d d_conv[CG_DCGAN_MAX_LAYERS];  /* D.main.0, D.main.3i-1: (cout, cin, 4, 4) */
+    cg_nn_batchnorm2d d_bn[CG_DCGAN_MAX_LAYERS];         /* D.main.3i, 0 < i < L-1 */
 } cg_dcgan;
 
 /* Check the architecture ("image size must be 32 or 64", ...) and allocate

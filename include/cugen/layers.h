@@ -117,6 +117,9 @@ typedef struct {
     cg_nn_layer hdr;
     int channels;
     double momentum, eps;       /* 0.1, 1e-5 as PyTorch; change after declaring */
+    int track_running_stats;    /* 1; 0 as PyTorch's attribute set to False after
+                                 * construction: training uses batch statistics and
+                                 * moves no buffer, eval still the running ones */
     cg_tensor *weight, *bias, *running_mean, *running_var, *num_batches_tracked;
 } cg_nn_batchnorm2d;
 
@@ -178,7 +181,8 @@ cg_tensor *cg_nn_conv2d_fwd(cg_ctx *ctx, cg_nn_conv2d *l, cg_tensor *x);
 cg_tensor *cg_nn_conv_transpose2d_fwd(cg_ctx *ctx, cg_nn_conv_transpose2d *l, cg_tensor *x);
 /* x (N, C, H, W). Training (hdr.training): batch statistics; running_mean and
  * running_var move by momentum (running_var with the unbiased batch variance)
- * and num_batches_tracked counts one. Eval: the running statistics. */
+ * and num_batches_tracked counts one, unless track_running_stats is 0. Eval:
+ * the running statistics. */
 cg_tensor *cg_nn_batchnorm2d_fwd(cg_ctx *ctx, cg_nn_batchnorm2d *l, cg_tensor *x);
 /* x (N, C, ...) */
 cg_tensor *cg_nn_groupnorm_fwd(cg_ctx *ctx, cg_nn_groupnorm *l, cg_tensor *x);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cugen/io.h"
+#include "cugen/layers.h"
 #include "cugen/nn.h"
 #include "cugen/tensor.h"
 #include "cugen/train.h"
@@ -93,9 +94,14 @@ cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_fea
 #define CG_FMNIST_NET_FEATURES 128
 typedef struct {
     cg_params p;
-    cg_tensor *c1w, *c1b, *c2w, *c2b, *f1w, *f1b, *f2w, *f2b;
+    cg_nn nn;
+    cg_nn_conv2d conv1;   /* (32, 1, 3, 3) + (32) */
+    cg_nn_conv2d conv2;   /* (64, 32, 3, 3) + (64) */
+    cg_nn_linear fc1;     /* (128, 3136) + (128) */
+    cg_nn_linear fc2;     /* (10, 128) + (10) */
 } cg_fmnist_net;
 
+/* Declares and allocates (zero) in place: m must not move afterwards. */
 cg_status cg_fmnist_net_build(cg_fmnist_net *m, char *err, size_t errlen);
 void cg_fmnist_net_init(cg_fmnist_net *m, uint64_t seed, uint32_t stream);
 void cg_fmnist_net_free(cg_fmnist_net *m);

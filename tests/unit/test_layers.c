@@ -553,6 +553,42 @@ TEST(layer_bad_inputs_are_clear_errors)
     cg_params_free(&p);
     cg_params_free(&a.p);
 }
+/* track_running_stats 0 (PyTorch's attribute set to False after construction):
+ * a training forward normalises with the batch statistics, as the op does without
+ * running buffers, and moves no buffer; eval still uses the running statistics. */
+TEST(layer_batchnorm_untracked_moves_no_buffer)
+{
+    small_net a;
+    REQUIRE(small_net_build(&a, 4) == CG_OK);
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    for (int c = 0; c < 4; c++) {
+        a.bn1.running_mean->data[c] = 0.25f * (real)c;
+        a.bn1.running_var->data[c] = 1.0f + 0.5f * (real)c;
+    }
+    real rm[4], rv[4];
+    memcpy(rm, a.bn1.running_mean->data, sizeof rm);
+    memcpy(rv, a.bn1.running_var->data, sizeof rv);
+    cg_tensor *x = th_const(CG_SHAPE(2, 4, 3, 3), 50, 0.1, 2.0, 1);
+    a.bn1.track_running_stats = 0;
+    cg_tensor *y = cg_nn_batchnorm2d_fwd(&ctx, &a.bn1, x);
+    cg_tensor *want = cg_batchnorm(&ctx, x, a.bn1.weight, a.bn1.bias, NULL, NULL, 1, 0.1, 1e-5);
+    REQUIRE_OK(&ctx);
+    CHECK(same_bits(y, want), "training forward is not the batch-statistics op");
+    CHECK(memcmp(rm, a.bn1.running_mean->data, sizeof rm) == 0 &&
+          memcmp(rv, a.bn1.running_var->data, sizeof rv) == 0, "running statistics moved");
+    CHECK(a.bn1.num_batches_tracked->data[0] == 0, "num_batches_tracked %g",
+          (double)a.bn1.num_batches_tracked->data[0]);
+    cg_nn_train(&a.nn, 0);
+    y = cg_nn_batchnorm2d_fwd(&ctx, &a.bn1, x);
+    want = cg_batchnorm(&ctx, x, a.bn1.weight, a.bn1.bias, a.bn1.running_mean,
+                        a.bn1.running_var, 0, 0.1, 1e-5);
+    REQUIRE_OK(&ctx);
+    CHECK(same_bits(y, want), "eval forward is not the running-statistics op");
+    cg_ctx_free(&ctx);
+    cg_params_free(&a.p);
+}
+
 
 /* ---- Embedding ------------------------------------------------------------------------ */
 /* nn.Embedding(1000, 64): "<prefix>.weight" (num, dim), N(0, 1) drawn as

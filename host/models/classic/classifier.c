@@ -90,7 +90,6 @@ static cg_status build(cg_trainer *t, void *self)
     if (st != CG_OK)
         return st;
     char why[1024];
-    cg_params_init(&r->m.p);
     if ((st = cg_fmnist_net_build(&r->m, why, sizeof why)) != CG_OK)
         return cg_trainer_fail(t, st, "%s", why);
     cg_fmnist_net_init(&r->m, t->o->seed, 1);
