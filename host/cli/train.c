@@ -107,8 +107,6 @@ static void report(const cg_model_kind *k, const cg_train_opts *o, const void *s
 
 int cli_train_run(const cg_model_kind *k, const cg_train_opts *o, const void *settings)
 {
-    if (k->run)
-        return k->run(o, settings);
     cg_train_result r;
     char err[6000];
     cg_status st = cg_trainer_run(k, settings, o, &r, err, sizeof err);
@@ -169,6 +167,11 @@ int cli_train(int argc, char **argv)
     }
     o.image_size = (int)image_size;
     o.seed = (uint64_t)seed;
+    const cg_model_kind *parent = k;
+    if (!(k = cli_flags_variant(cmd, k, opts, nshared, nopts, &o, settings))) {
+        free(settings);
+        return 2;
+    }
     if ((r = cli_flags_settle(cmd, k, &o, out, no_out, settings)) != 0) {
         free(settings);
         return r;
@@ -181,7 +184,7 @@ int cli_train(int argc, char **argv)
     }
     printf("%s\n", note);  /* --quiet drops the progress line, not where the run computes */
     static cg_settings_text record;
-    o.settings = cli_settings(k, opts, nshared, nopts, &o, &record);
+    o.settings = cli_settings(parent, opts, nshared, nopts, &o, &record);
     char may[256];
     snprintf(may, sizeof may, "%s %s", cli_may_change, k->may_change ? k->may_change : "");
     o.may_change = may;

@@ -159,6 +159,27 @@ int cli_flags_foreign(const char *cmd, const cg_model_kind *k, const arg_opt *op
     return ARGS_OK;
 }
 
+const cg_model_kind *cli_flags_variant(const char *cmd, const cg_model_kind *k,
+                                       const arg_opt *opts, int nshared, int nopts,
+                                       const cg_train_opts *o, const void *settings)
+{
+    if (!k->variant)
+        return k;
+    const cg_model_kind *v = k->variant(o, settings);
+    int opt0 = first_optional(opts, nshared);
+    for (int i = 0; i < nopts; i++) {
+        const char *name = opts[i].name;
+        int takes = i < nshared ? !((i >= opt0 && !takes_shared(v, name)) || ignored(v, name))
+                                : known_by(v, name, strlen(name));
+        if (opts[i].seen && !takes) {
+            fprintf(stderr, "%s %s: --%s is not a flag of %s, the model this --data trains "
+                    "(see %s %s --help)\n", cmd, k->name, name, v->title, cmd, k->name);
+            return NULL;
+        }
+    }
+    return v;
+}
+
 void cli_flags_usage(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nshared,
                      int nopts)
 {

@@ -37,6 +37,11 @@ int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts
 /* After parsing: k's checks between flags, the run-directory flags'
  * exclusions, and the shared flags' defaults from k. 0 or an exit code
  * after a one-line message. */
+/* The kind that trains these settings (k itself without a variant hook),
+ * once every flag given is one it takes; NULL after a one-line error. */
+const cg_model_kind *cli_flags_variant(const char *cmd, const cg_model_kind *k,
+                                       const arg_opt *opts, int nshared, int nopts,
+                                       const cg_train_opts *o, const void *settings);
 int cli_flags_settle(const char *cmd, const cg_model_kind *k, cg_train_opts *o, const char *out,
                      int no_out, const void *settings);
 /* --device: resolved into o->device, refused or moved to the CPU for a model

@@ -401,10 +401,6 @@ static cg_status check(const void *settings, const cg_train_opts *o, char *err, 
 {
     const cg_realnvp_flags *f = settings;
     (void)o;
-    if (f->hidden) {
-        snprintf(err, len, "--hidden is the 2-D flow's; on images the nets' width is --width");
-        return CG_ERR_ARG;
-    }
     if (f->layers > CG_FLOWIMG_MAX_L) {
         snprintf(err, len, "--layers on images is per stage, at most %d", CG_FLOWIMG_MAX_L);
         return CG_ERR_ARG;
@@ -437,11 +433,14 @@ static void report(const cg_train_opts *o, const void *settings, const cg_train_
                f->temperature ? f->temperature : 1.0, o->out_dir);
 }
 
-/* Reached through the realnvp kind of the registry, which trains the 2-D
- * flow itself and hands image data sets to this one (same flags). */
+/* Reached through cg_kind_realnvp for image data. */
 const cg_model_kind cg_kind_realnvp_images = {
     .name = "realnvp", .title = "RealNVP",
     .summary = "RealNVP flow on images", .checkpoints = 1, .gpu = 1, .check = check,
+    .steps = 3000, .batch = 256, .lr = 1e-3, .ckpt_every = 500,
+    .shared = "data data-dir image-size deterministic", .flags = cg_realnvp_flag_table + 1,
+    .nflags = CG_REALNVP_NFLAGS - 1, .settings_size = sizeof(cg_realnvp_flags),
+    .may_change = "temperature",
     .state_size = sizeof(flow_run), .test_split = 1, .build = build,
     .resume_check = resume_check, .ready = ready, .describe = describe, .step = step,
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,

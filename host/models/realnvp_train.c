@@ -19,6 +19,7 @@
  * Not for: the flow itself (realnvp.c), the loop (host/train/trainer.c).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,11 +248,52 @@ static void free_run(void *self)
     free(f->eval);
 }
 
-/* Reached through the realnvp kind of the registry, which hands toy data
- * sets to this one (same flags). */
+/* The flags of `cugen train realnvp`: the 2-D flow takes the first two, the
+ * image flow all but the first. */
+#define F(field) offsetof(cg_realnvp_flags, field)
+const cg_flag cg_realnvp_flag_table[CG_REALNVP_NFLAGS] = {
+    {"hidden", CG_FLAG_INT, F(hidden), NULL, 1, 65536, "N",
+     "2-D: hidden layer width (default 64)", NULL},
+    {"layers", CG_FLAG_INT, F(layers), NULL, 1, CG_FLOW2D_MAX_LAYERS, "N",
+     "coupling layers (2-D, default 8; images: per stage, default 3, the last stage one "
+     "more)", NULL},
+    {"width", CG_FLAG_INT, F(width), NULL, 1, 512, "N",
+     "images: the s/t nets' width (default 32)", NULL},
+    {"temperature", CG_FLAG_REAL, F(temperature), NULL, 0.01, 10, "T",
+     "images: samples drawn from N(0, T^2) (default 1)", NULL},
+    {"scales", CG_FLAG_INT, F(scales), NULL, 1, CG_FLOWIMG_MAX_SCALES, "N",
+     "images: scales, each but the last ending in a squeeze and a factor-out (default 2; the "
+     "side must be a multiple of 2^(N-1))", NULL},
+    {"norm", CG_FLAG_CHOICE, F(norm), NULL, 0, 0, "actnorm|batchnorm",
+     "images: normalisation after each coupling (default actnorm)", NULL},
+};
+#undef F
+
+/* Reached through cg_kind_realnvp for a toy --data. */
 const cg_model_kind cg_kind_realnvp_2d = {
     .name = "realnvp", .title = "RealNVP (2-D)", .summary = "RealNVP flow on a 2-D toy set",
+    .steps = 3000, .batch = 256, .lr = 1e-3, .shared = "data", .ignores = "epochs",
+    .flags = cg_realnvp_flag_table, .nflags = 2, .settings_size = sizeof(cg_realnvp_flags),
     .own_data = 1, .state_size = sizeof(flow2d_run), .build = build, .describe = describe,
     .step = step, .finish = finish, .report = report, .free = free_run,
     .files = "weights: %s/flow.safetensors",
+};
+
+static const cg_model_kind *variant(const cg_train_opts *o, const void *settings)
+{
+    (void)settings;
+    cg_toy toy;
+    char why[256];
+    int is_toy = !o->data || cg_toy_parse(o->data, &toy, why, sizeof why) == CG_OK;
+    return is_toy ? &cg_kind_realnvp_2d : &cg_kind_realnvp_images;
+}
+
+/* `cugen train realnvp`: its help shows every flag of both */
+const cg_model_kind cg_kind_realnvp = {
+    .name = "realnvp", .title = "RealNVP",
+    .summary = "RealNVP flow: 2-D on a toy set (--data moons) or on images",
+    .steps = 3000, .batch = 256, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .gpu = 1,
+    .shared = "data data-dir image-size deterministic", .flags = cg_realnvp_flag_table,
+    .nflags = CG_REALNVP_NFLAGS, .settings_size = sizeof(cg_realnvp_flags),
+    .may_change = "temperature", .variant = variant, .bench = &cg_kind_realnvp_images,
 };

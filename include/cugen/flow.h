@@ -205,6 +205,11 @@ typedef struct {
 } cg_realnvp_flags;
 
 #include "cugen/trainer.h"
+/* `cugen train realnvp`: hands a toy --data to the 2-D flow, images to the
+ * image flow (its variant hook); the two share cg_realnvp_flag_table. */
+extern const cg_model_kind cg_kind_realnvp;
+#define CG_REALNVP_NFLAGS 6
+extern const cg_flag cg_realnvp_flag_table[CG_REALNVP_NFLAGS];
 extern const cg_model_kind cg_kind_realnvp_images;
 /* The 2-D flow on a toy set (--data moons, ...: fresh points every step;
  * realnvp_train.c): at the end its NLL on 20000 fresh points beside the best

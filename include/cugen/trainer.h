@@ -111,11 +111,14 @@ typedef struct cg_model_kind {
     /* optional: checks between flags, after parsing; CG_ERR_ARG with a line in err */
     cg_status (*check)(const void *settings, const cg_train_opts *o, char *err, size_t len);
 
-    /* A model not (yet) on the trainer runs its own loop and prints its own
-     * result: 0 or an exit code. The hooks below are then unused. */
-    int (*run)(const cg_train_opts *o, const void *settings);
+    /* optional: the kind that trains these settings, when one name covers
+     * several (realnvp: the 2-D flow for a toy --data, the image flow for
+     * images). The variant shares this kind's settings struct; its own flag
+     * table, shared flags, defaults and hooks then apply: a flag given that
+     * it does not take is refused, naming it. */
+    const struct cg_model_kind *(*variant)(const cg_train_opts *o, const void *settings);
 
-    /* The trainer's hooks (run == NULL). self: state_size zeroed bytes. */
+    /* The trainer's hooks. self: state_size zeroed bytes. */
     size_t state_size;
     int image_size;         /* default side of the images (0: the data set's) */
     int (*default_size)(const void *settings);  /* optional: instead of image_size */

@@ -43,9 +43,9 @@ TEST(cli_flowimg_scales_and_norm_flags)
     NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--norm", "layernorm");
     one_line_error(&r, "--norm");
     NEED_BIN(&r, "train", "realnvp", "--data", "moons", "--scales", "2");
-    one_line_error(&r, "image flow's");
+    one_line_error(&r, "is not a flag of RealNVP (2-D)");
     NEED_BIN(&r, "train", "realnvp", "--data", "moons", "--norm", "batchnorm");
-    one_line_error(&r, "image flow's");
+    one_line_error(&r, "is not a flag of RealNVP (2-D)");
 }
 
 /* batchnorm, 3 scales: 2 steps then --resume to 4 equals 4 straight (the

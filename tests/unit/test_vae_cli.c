@@ -242,9 +242,9 @@ TEST(cli_vae_and_realnvp_bad_flags)
     NEED_BIN(&r, "train", "vae", "--hidden", "x");
     usage_error(&r, "--hidden");
     NEED_BIN(&r, "train", "realnvp", "--data", "moons", "--width", "8");
-    usage_error(&r, "are for image data");
+    usage_error(&r, "--width is not a flag of RealNVP (2-D)");
     NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--hidden", "8");
-    usage_error(&r, "on images the nets' width is --width");
+    usage_error(&r, "--hidden is not a flag of RealNVP, the model this --data");
     NEED_BIN(&r, "train", "realnvp", "--data", "fashion-mnist", "--layers", "9");
     usage_error(&r, "at most 8");
     NEED_BIN(&r, "train", "realnvp", "--temperature", "0");
@@ -321,7 +321,7 @@ TEST(cli_vae_conv_bad_flags)
     NEED_BIN(&r, "train", "vae", "--arch", "conv", "--image-size", "48");
     usage_error(&r, "--image-size");
     NEED_BIN(&r, "train", "realnvp", "--width", "8");
-    usage_error(&r, "are for image data");
+    usage_error(&r, "--width is not a flag of RealNVP (2-D)");
 }
 
 /* The image RealNVP: a few steps write the weights and samples; eval
