@@ -88,4 +88,6 @@ const cg_model_kind cli_kind_realnvp = {
     .steps = 3000, .batch = 256, .lr = 1e-3, .checkpoints = 1, .ckpt_every = 500, .gpu = 1,
     .shared = "data data-dir image-size deterministic", .flags = realnvp_table, .nflags = 6,
     .settings_size = sizeof(cg_realnvp_flags), .may_change = "temperature",
-    .run = run_realnvp, .bench = &cg_kind_realnvp_images};
+    .run = run_realnvp, .bench = &cg_kind_realnvp_images,
+    .hands_to = (const cg_model_kind *const[]){&cg_kind_realnvp_2d, &cg_kind_realnvp_images,
+                                               NULL}};

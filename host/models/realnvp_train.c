@@ -27,6 +27,7 @@
 #include "cugen/io.h"
 #include "cugen/trainer.h"
 #include "cugen/optim.h"
+#include "cugen/sampler.h"
 #include "cugen/tape.h"
 
 #define STREAM_INIT 1
@@ -247,6 +248,8 @@ static void free_run(void *self)
     free(f->eval);
 }
 
+extern const cg_sampler cg_sampler_realnvp_2d;  /* realnvp_sample.c: cugen sample and eval */
+
 /* Reached through the realnvp kind of the registry, which hands toy data
  * sets to this one (same flags). */
 const cg_model_kind cg_kind_realnvp_2d = {
@@ -254,4 +257,5 @@ const cg_model_kind cg_kind_realnvp_2d = {
     .own_data = 1, .state_size = sizeof(flow2d_run), .build = build, .describe = describe,
     .step = step, .finish = finish, .report = report, .free = free_run,
     .files = "weights: %s/flow.safetensors",
+    .sampler = &cg_sampler_realnvp_2d,
 };
