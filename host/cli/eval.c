@@ -1,13 +1,17 @@
 /*
- * eval.c: `cugen eval [CKPT] --metric M [flags]`: dispatch by metric to the
- * file that computes it. Likelihood metrics of a checkpoint (elbo, nll, bpd)
- * are in eval_likelihood.c; distances between two sets of images (mmd, fid)
- * in eval_samples.c.
+ * eval.c: `cugen eval [RUN] --metric M [flags]`: dispatch by metric. A
+ * model's own metrics (a VAE's elbo and nll, an image flow's bpd: those its
+ * sampler declares, cugen/sampler.h) are measured by eval_model.c; the
+ * distances between two sets of images (mmd, fid), which any model that
+ * generates images takes part in, by eval_samples.c.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/samplers.h"
+
+#define MAX_KINDS 32
 
 /* the value of --metric (as "--metric M" or "--metric=M"), or NULL */
 static const char *metric_of(int argc, char **argv)
@@ -21,37 +25,42 @@ static const char *metric_of(int argc, char **argv)
     return NULL;
 }
 
-static void usage(FILE *f)
+static void usage(const char *models)
 {
-    fprintf(f, "usage: cugen eval CKPT --metric elbo|nll|bpd [flags]\n"
-               "       cugen eval --metric mmd|fid --real SRC --fake SRC [flags]\n\n"
-               "metrics:\n"
-               "  elbo   VAE: the evidence lower bound on the test set, nats per image\n"
-               "  nll    VAE: importance-weighted -log p(x) (--k samples), nats per image\n"
-               "  bpd    image flows: bits per dimension on the test set\n"
-               "  mmd    the lecture notes' MMD score between two sets of images\n"
-               "  fid    FMNIST-FID: Frechet distance of a cugen classifier's features\n\n"
-               "cugen eval --metric M --help lists the flags of a metric.\n");
+    printf("usage: cugen eval RUN --metric %s [flags]\n"
+           "       cugen eval --metric mmd|fid --real SRC --fake SRC [flags]\n\nmetrics:\n",
+           models);
+    const cg_model_kind *k[MAX_KINDS];
+    int n = cli_sampling_kinds(k, MAX_KINDS);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k[i]->sampler->nmetrics; j++)
+            printf("  %-6s %s\n", k[i]->sampler->metrics[j].name,
+                   k[i]->sampler->metrics[j].help);
+    printf("  mmd    the lecture notes' MMD score between two sets of images\n"
+           "  fid    FMNIST-FID: Frechet distance of a cugen classifier's features\n\n"
+           "cugen eval --metric M --help lists the flags of a metric.\n");
 }
 
 int cli_eval(int argc, char **argv)
 {
+    char models[256];
+    cli_model_metrics(models, sizeof models);
     const char *metric = metric_of(argc, argv);
     if (!metric) {
-        int help = argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        if (help) {
-            usage(stdout);
+        if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+            usage(models);
             return 0;
         }
-        fprintf(stderr, "cugen eval: give --metric elbo|nll|bpd|mmd|fid (see cugen eval "
-                "--help)\n");
+        fprintf(stderr, "cugen eval: give --metric %s|mmd|fid (see cugen eval --help)\n",
+                models);
         return 2;
     }
-    if (strcmp(metric, "elbo") == 0 || strcmp(metric, "nll") == 0 || strcmp(metric, "bpd") == 0)
-        return cli_eval_likelihood(argc, argv);
+    int recognised;
+    if (cli_metric_kind(metric, NULL, &recognised))
+        return cli_eval_model(argc, argv, metric);
     if (strcmp(metric, "mmd") == 0 || strcmp(metric, "fid") == 0)
         return cli_eval_samples(argc, argv);
-    fprintf(stderr, "cugen eval: --metric expects one of elbo|nll|bpd|mmd|fid, got '%s'\n",
+    fprintf(stderr, "cugen eval: --metric expects one of %s|mmd|fid, got '%s'\n", models,
             metric);
     return 2;
 }

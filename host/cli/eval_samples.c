@@ -14,16 +14,17 @@
  * A source SRC is
  *   fashion-mnist[:train|test]    Debian's Fashion-MNIST
  *   DIR[:train|test]              a folder of MNIST-format IDX files
- *   RUN                           an mlp-gan or dcgan run directory (its
- *                                 G.safetensors): --n images generated from
- *                                 seed --seed (dcgan: batch statistics in
- *                                 batches of 64, as the example samples);
- *                                 or a VAE, DDPM or image RealNVP run or
- *                                 checkpoint (eval_generate.c)
+ *   RUN                           a run directory or checkpoint of a model
+ *                                 whose sampler generates images
+ *                                 (cugen/sampler.h: dcgan, ddpm, vae,
+ *                                 realnvp, mlp-gan): --n images from seed
+ *                                 --seed, with the source flags of the
+ *                                 samplers (--ddim-steps)
  *   FILE                          a packed file (cugen prepare)
  * Of a data set larger than --n (default 10000), --n images drawn at random
  * (seed --seed) are used. --device: the MMD runs on the GPU (auto: when there
- * is one); the FID's Inception network only with --device cuda. Fake images of another size than the real ones
+ * is one), and a model that generates there; the FID's Inception network
+ * only with --device cuda. Fake images of another size than the real ones
  * (a 32 x 32 DCGAN against 28 x 28 Fashion-MNIST) are quantised to 8 bits
  * and resized to the real size with cg_resize_u8 (antialiased, as PIL),
  * except for the Inception network, which resizes every image to 299 x 299
@@ -37,25 +38,38 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cugen/classic.h"
+#include "cli/samplers.h"
+#include "cli/train_kinds.h"
 #include "cugen/data.h"
-#include "cugen/dcgan.h"
 #include "cugen/metrics.h"
-#include "cugen/tape.h"
 #include "cugen/train.h"
 
-#define EVAL_STREAM_GEN 0x4556414cu   /* "EVAL" */
 #define EVAL_STREAM_PICK 0x5049434bu  /* "PICK" */
+#define MAX_KINDS 32
+#define MAX_OPTS 48
 
-typedef eval_images image_set;
+/* A set of images: (n, c, h, w) in [-1, 1]; what names its source. */
+typedef struct {
+    real *x;
+    int64_t n;
+    int c, h, w;
+    char what[160];
+} image_set;
 
-static int has_file(const char *dir, const char *name)
-{
-    char p[8192];
-    struct stat sb;
-    snprintf(p, sizeof p, "%.4000s/%.100s", dir, name);
-    return stat(p, &sb) == 0;
-}
+/* The source flags of every sampler that generates, each kind's into its
+ * own settings; a flag two kinds share is given once and copied to the
+ * second (mirror: its field there, the option that holds the value). */
+typedef struct {
+    const cg_model_kind *kind[MAX_KINDS];
+    void *settings[MAX_KINDS];
+    int n;
+    struct {
+        void *dst;
+        int opt;
+        cg_flag_kind kind;
+    } mirror[MAX_KINDS];
+    int nmirror;
+} sources;
 
 /* up to n images of d (a random subset when it has more), as floats */
 static cg_status from_dataset(const cg_dataset *d, int64_t n, uint64_t seed, image_set *s,
@@ -88,49 +102,6 @@ static cg_status from_dataset(const cg_dataset *d, int64_t n, uint64_t seed, ima
     return CG_OK;
 }
 
-/* n images of the DCGAN generator in dir, z ~ N(0, I) */
-static cg_status from_dcgan(const char *dir, int64_t n, uint64_t seed, image_set *s, char *err,
-                            size_t errlen)
-{
-    enum { CH = 64 };
-    cg_dcgan m;
-    cg_dcgan_arch a;
-    cg_status st = cg_dcgan_load_generator(dir, &m, &a, err, errlen);
-    if (st != CG_OK)
-        return st;
-    int64_t P = (int64_t)a.nc * a.image_size * a.image_size;
-    s->x = malloc(sizeof(real) * (size_t)(n * P));
-    cg_ctx ctx;
-    if (!s->x || cg_ctx_init(&ctx) != CG_OK) {
-        cg_dcgan_free(&m);
-        snprintf(err, errlen, "out of memory for %lld images", (long long)n);
-        return CG_ERR_NOMEM;
-    }
-    cg_rng r;
-    cg_rng_init(&r, seed, EVAL_STREAM_GEN);
-    cg_set_grad(&ctx, 0);
-    for (int64_t at = 0; at < n && st == CG_OK; at += CH) {
-        int k = (int)(n - at < CH ? n - at : CH);
-        cg_tensor *z = cg_new(&ctx, CG_SHAPE(k, a.nz));
-        if (z)
-            cg_rng_normal(&r, z->data, z->n, 0.0, 1.0);
-        cg_tensor *x = cg_dcgan_generate(&ctx, &m, z, 0, 0);
-        if (!x) {
-            snprintf(err, errlen, "%s", ctx.errmsg);
-            st = ctx.err;
-        } else {
-            memcpy(s->x + at * P, x->data, sizeof(real) * (size_t)(k * P));
-        }
-        cg_ctx_step_end(&ctx);
-    }
-    cg_ctx_free(&ctx);
-    cg_dcgan_free(&m);
-    s->n = n;
-    s->c = a.nc;
-    s->h = s->w = a.image_size;
-    return st;
-}
-
 /* s's images quantised to 8 bits and resized to h x w */
 static cg_status resize_set(image_set *s, int h, int w, char *err, size_t errlen)
 {
@@ -159,51 +130,38 @@ static cg_status resize_set(image_set *s, int h, int w, char *err, size_t errlen
     return CG_OK;
 }
 
-static cg_status from_generator(const char *dir, int64_t n, uint64_t seed, image_set *s,
-                                char *err, size_t errlen)
+/* n images of k's model at path, generated on dev where it can be */
+static cg_status from_model(const cg_model_kind *k, const sources *src, const char *path,
+                            int64_t n, uint64_t seed, cg_device dev, image_set *s, char *err,
+                            size_t errlen)
 {
-    cg_mlp_gan m;
-    cg_status st = cg_mlp_gan_load_generator(dir, &m, err, errlen);
-    if (st == CG_ERR_ARG && strstr(err, "not an mlp-gan generator"))
-        return from_dcgan(dir, n, seed, s, err, errlen);
+    const cg_sampler *g = k->sampler;
+    if (!g->generate) {
+        snprintf(err, errlen, "%.1000s is %s, which draws no images to compare", path, g->a);
+        return CG_ERR_ARG;
+    }
+    const void *settings = NULL;
+    for (int i = 0; i < src->n; i++)
+        if (src->kind[i] == k)
+            settings = src->settings[i];
+    cli_model m;
+    cg_status st = cli_model_load(&m, k, path, g->gpu ? dev : CG_CPU, err, errlen);
     if (st != CG_OK)
         return st;
-    int P = m.a.npix;
-    s->x = malloc(sizeof(real) * (size_t)(n * P));
-    cg_ctx ctx;
-    if (!s->x || cg_ctx_init(&ctx) != CG_OK) {
-        cg_mlp_gan_free(&m);
-        snprintf(err, errlen, "out of memory for %lld images", (long long)n);
-        return CG_ERR_NOMEM;
+    cg_image_set im = {0};
+    st = g->generate(m.self, settings, n, seed, &im, err, errlen);
+    cli_model_free(&m);
+    if (st != CG_OK) {
+        free(im.x);
+        return st;
     }
-    cg_rng r;
-    cg_rng_init(&r, seed, EVAL_STREAM_GEN);
-    cg_set_grad(&ctx, 0);
-    for (int64_t at = 0; at < n && st == CG_OK; at += 1000) {
-        int k = (int)(n - at < 1000 ? n - at : 1000);
-        cg_tensor *z = cg_new(&ctx, CG_SHAPE(k, m.a.nz));
-        if (z)
-            cg_mlp_gan_noise(&m, &r, z->data, z->n);
-        cg_tensor *x = cg_mlp_gan_generate(&ctx, &m, z);
-        if (!x) {
-            snprintf(err, errlen, "%s", ctx.errmsg);
-            st = ctx.err;
-        } else {
-            memcpy(s->x + at * P, x->data, sizeof(real) * (size_t)k * P);
-        }
-        cg_ctx_step_end(&ctx);
-    }
-    cg_ctx_free(&ctx);
-    cg_mlp_gan_free(&m);
-    s->n = n;
-    /* the notes' generators make 28 x 28 gray images */
-    s->c = 1;
-    s->h = P == 784 ? 28 : 1;
-    s->w = P == 784 ? 28 : P;
-    return st;
+    s->x = im.x, s->n = im.n, s->c = im.c, s->h = im.h, s->w = im.w;
+    snprintf(s->what, sizeof s->what, "%.100s (%s, generated, seed %llu)", path, k->name,
+             (unsigned long long)seed);
+    return CG_OK;
 }
 
-static cg_status load_source(const char *src, int64_t n, uint64_t seed, int ddim_steps,
+static cg_status load_source(const char *src, const sources *gen, int64_t n, uint64_t seed,
                              cg_device dev, image_set *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
@@ -225,20 +183,19 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, int ddim
                  "folder", path);
         return CG_ERR_ARG;
     } else {
-        int generated = 0;
-        cg_status st = split ? CG_OK : eval_generate(path, n, seed, ddim_steps, dev, s,
-                                                     &generated, err, errlen);
-        if (generated)
-            return st;
-        if (S_ISDIR(sb.st_mode) && has_file(path, "G.safetensors")) {
-            if (split) {
-                snprintf(err, errlen, "%.1000s: a generator has no :%s split", path, split);
-                return CG_ERR_ARG;
-            }
-            snprintf(s->what, sizeof s->what, "%.100s (generated, seed %llu)", path,
-                     (unsigned long long)seed);
-            return from_generator(path, n, seed, s, err, errlen);
+        const cg_model_kind *k;
+        char msg[4400];
+        int found = cli_kind_of(path, &k, msg, sizeof msg);
+        if (found == CLI_KIND_CANNOT) {
+            snprintf(err, errlen, "%.1500s", msg);
+            return CG_ERR_ARG;
         }
+        if (found == CLI_KIND_FOUND && split) {
+            snprintf(err, errlen, "%.1000s: a generated set has no :%s split", path, split);
+            return CG_ERR_ARG;
+        }
+        if (found == CLI_KIND_FOUND)
+            return from_model(k, gen, path, n, seed, dev, s, err, errlen);
         if (S_ISDIR(sb.st_mode)) {
             spec.name = "mnist";
             spec.dir = path;
@@ -258,6 +215,62 @@ static cg_status load_source(const char *src, int64_t n, uint64_t seed, int ddim
     snprintf(s->what, sizeof s->what, "%.120s%s%s", path, split ? ":" : "", split ? split : "");
     cg_dataset_free(&d);
     return st;
+}
+
+/* The source flags of the samplers that generate, after the n in opts
+ * (their settings allocated into g): the count of all, or -1 (no memory).
+ * A source flag is named unlike the command's own. */
+static int source_flags(sources *g, arg_opt *opts, int n)
+{
+    const int first = n;
+    const cg_model_kind *k[MAX_KINDS];
+    int nk = cli_sampling_kinds(k, MAX_KINDS);
+    memset(g, 0, sizeof *g);
+    for (int i = 0; i < nk; i++) {
+        const cg_sampler *s = k[i]->sampler;
+        if (!s->generate)
+            continue;
+        void *settings = calloc(1, s->settings_size ? s->settings_size : 1);
+        if (!settings)
+            return -1;
+        g->kind[g->n] = k[i];
+        g->settings[g->n++] = settings;
+        for (int j = 0; j < s->nsource_flags; j++) {
+            const cg_flag *f = &s->source_flags[j];
+            int have = -1;
+            for (int o = first; o < n && have < 0; o++)
+                if (strcmp(opts[o].name, f->name) == 0)
+                    have = o;
+            if (have < 0 && n < MAX_OPTS) {
+                static char help[MAX_OPTS][512];   /* with the default, for --help */
+                n = cli_table_flags(f, 1, opts, n, MAX_OPTS, settings);
+                opts[n - 1].help = cli_flag_help(f, help[n - 1], sizeof help[n - 1]);
+            } else if (have >= 0 && g->nmirror < MAX_KINDS) {
+                g->mirror[g->nmirror].dst = (char *)settings + f->offset;
+                g->mirror[g->nmirror].opt = have;
+                g->mirror[g->nmirror++].kind = f->kind;
+            }
+        }
+    }
+    return n;
+}
+
+/* After parsing: the values of the flags kinds share, into each kind's settings */
+static void source_mirror(sources *g, const arg_opt *opts)
+{
+    static const size_t size[] = {[CG_FLAG_INT] = sizeof(int64_t),
+                                  [CG_FLAG_REAL] = sizeof(double),
+                                  [CG_FLAG_CHOICE] = sizeof(const char *),
+                                  [CG_FLAG_STR] = sizeof(const char *),
+                                  [CG_FLAG_BOOL] = sizeof(int)};
+    for (int i = 0; i < g->nmirror; i++)
+        memcpy(g->mirror[i].dst, opts[g->mirror[i].opt].dst, size[g->mirror[i].kind]);
+}
+
+static void sources_free(sources *g)
+{
+    for (int i = 0; i < g->n; i++)
+        free(g->settings[i]);
 }
 
 /* The feature statistics of one set: an any-size net is told the set's shape. */
@@ -319,79 +332,53 @@ static int run_fid(const char *net_path, int inception, cg_device dev, image_set
     return st == CG_OK ? 0 : st == CG_ERR_ARG ? 2 : 1;
 }
 
-int cli_eval_samples(int argc, char **argv)
+/* The flags the command was given */
+typedef struct {
+    const char *metric, *real_src, *fake_src, *net, *device;
+    int64_t n, seed;
+    double sigma;
+} compare_flags;
+
+/* The two sets, compared: 0 or an exit code after the message */
+static int compare(const char *cmd, const compare_flags *f, const sources *g)
 {
-    const char *cmd = "cugen eval", *metric = NULL, *real_src = NULL, *fake_src = NULL,
-               *net = NULL, *device = "auto";
-    int64_t n = 10000, seed = 0, ddim_steps = 50;
-    double sigma = 1;
-    arg_opt opts[] = {
-        {"metric", ARG_CHOICE, &metric, "mmd|fid",
-         "the notes' MMD score on the pixels, or FMNIST-FID", 1, 0, 0},
-        {"real", ARG_STR, &real_src, "SRC",
-         "fashion-mnist[:train|test], an MNIST-format folder[:split], a packed file", 1, 0, 0},
-        {"fake", ARG_STR, &fake_src, "SRC",
-         "the same kinds, or a run directory or checkpoint of mlp-gan, dcgan, vae, ddpm or "
-         "realnvp (images generated)", 1, 0, 0},
-        {"net", ARG_STR, &net, "PATH",
-         "fid: the feature network (cugen train classifier --out PATH, or the FID "
-         "Inception weights from scripts/convert_fid_inception.py)", 1, 0, 0},
-        {"n", ARG_INT, &n, "N", "images of each set (default 10000)", 2, 1e7, 0},
-        {"seed", ARG_INT, &seed, "N", "which images (and generated z) (default 0)", 0,
-         9.007199254740992e15, 0},
-        {"sigma", ARG_DOUBLE, &sigma, "S", "mmd: kernel width in units of the mean real "
-         "distance (default 1)", 1e-6, 1e6, 0},
-        {"ddim-steps", ARG_INT, &ddim_steps, "N", "a DDPM source: DDIM steps per image "
-         "(default 50)", 1, 1e6, 0},
-        {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
-         "mmd: where to compute (default auto: the GPU if there is one); fid: where the "
-         "Inception network runs (auto: the CPU)", 1, 0, 0},
-    };
-    const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    int r = args_parse(cmd, opts, nopts, argc, argv, 1, NULL, 0, NULL);
-    if (r == ARGS_HELP) {
-        args_usage(cmd, "--metric mmd|fid --real SRC --fake SRC [flags]", opts, nopts);
-        return 0;
-    }
-    if (r != ARGS_OK)
-        return 2;
-    if (!metric || !real_src || !fake_src) {
+    if (!f->metric || !f->real_src || !f->fake_src) {
         fprintf(stderr, "%s: needs --metric, --real and --fake (see %s --help)\n", cmd, cmd);
         return 2;
     }
-    int fid = strcmp(metric, "fid") == 0;
-    if (fid && !net) {
+    int fid = strcmp(f->metric, "fid") == 0;
+    if (fid && !f->net) {
         fprintf(stderr, "%s: --metric fid needs --net PATH (the output of cugen train "
                 "classifier)\n", cmd);
         return 2;
     }
-    if (!fid && net) {
+    if (!fid && f->net) {
         fprintf(stderr, "%s: --net is for --metric fid\n", cmd);
         return 2;
     }
-    int inception = fid && cg_inception_weights_file(net);
+    int inception = fid && cg_inception_weights_file(f->net);
     cg_device dev = CG_CPU;
     char note[320] = "";
-    if (fid && !inception && strcmp(device, "cuda") == 0) {
+    if (fid && !inception && strcmp(f->device, "cuda") == 0) {
         fprintf(stderr, "%s: --device cuda is for the Inception network (--net: FID "
                 "Inception weights)\n", cmd);
         return 2;
     }
     /* mmd: auto takes the GPU when there is one; fid: only when asked */
-    if ((!fid || strcmp(device, "cuda") == 0) &&
-        cg_device_resolve(device, &dev, note, sizeof note) != CG_OK) {
+    if ((!fid || strcmp(f->device, "cuda") == 0) &&
+        cg_device_resolve(f->device, &dev, note, sizeof note) != CG_OK) {
         fprintf(stderr, "%s: %s\n", cmd, note);
         return 2;
     }
     image_set rs = {0}, fs = {0};
-    char err[2048];
-    cg_status st = load_source(real_src, n, (uint64_t)seed, (int)ddim_steps, dev, &rs, err,
-                               sizeof err);
+    char err[6000];
+    uint64_t seed = (uint64_t)f->seed;
+    cg_status st = load_source(f->real_src, g, f->n, seed, dev, &rs, err, sizeof err);
     if (st != CG_OK)
-        fprintf(stderr, "%s: --real %s: %s\n", cmd, real_src, err);
-    else if ((st = load_source(fake_src, n, (uint64_t)seed + 1, (int)ddim_steps, dev, &fs,
-                              err, sizeof err)) != CG_OK)
-        fprintf(stderr, "%s: --fake %s: %s\n", cmd, fake_src, err);
+        fprintf(stderr, "%s: --real %s: %s\n", cmd, f->real_src, err);
+    else if ((st = load_source(f->fake_src, g, f->n, seed + 1, dev, &fs, err, sizeof err)) !=
+             CG_OK)
+        fprintf(stderr, "%s: --fake %s: %s\n", cmd, f->fake_src, err);
     if (st == CG_OK && !inception && fs.c == rs.c && (fs.h != rs.h || fs.w != rs.w)) {
         int h0 = fs.h, w0 = fs.w;
         if ((st = resize_set(&fs, rs.h, rs.w, err, sizeof err)) != CG_OK)
@@ -402,7 +389,7 @@ int cli_eval_samples(int argc, char **argv)
     }
     int code = st == CG_OK ? 0 : st == CG_ERR_NOMEM ? 1 : 2;
     if (st == CG_OK && fid) {
-        code = run_fid(net, inception, dev, &rs, &fs);
+        code = run_fid(f->net, inception, dev, &rs, &fs);
     } else if (st == CG_OK) {
         int64_t pr = (int64_t)rs.c * rs.h * rs.w, pf = (int64_t)fs.c * fs.h * fs.w;
         double mmd2 = 0, mmd = 0;
@@ -410,19 +397,59 @@ int cli_eval_samples(int argc, char **argv)
             fprintf(stderr, "%s: the real images have %lld values, the fake ones %lld\n", cmd,
                     (long long)pr, (long long)pf);
             code = 2;
-        } else if ((st = cg_mmd_score_on(dev, fs.x, (int)fs.n, rs.x, (int)rs.n, (int)pr, sigma,
-                                         &mmd2, &mmd, err, sizeof err)) != CG_OK) {
+        } else if ((st = cg_mmd_score_on(dev, fs.x, (int)fs.n, rs.x, (int)rs.n, (int)pr,
+                                         f->sigma, &mmd2, &mmd, err, sizeof err)) != CG_OK) {
             fprintf(stderr, "%s: MMD: %s\n", cmd,
                     st == CG_ERR_NUMERIC ? "the real images are all the same" : err);
             code = 1;
         } else {
             printf("%s\n", note);
             printf("MMD %.6f  (MMD^2 %.6f, the notes' compute_score with sigma %g; real: %s, "
-                   "%lld images; fake: %s, %lld images)\n", mmd, mmd2, sigma, rs.what,
+                   "%lld images; fake: %s, %lld images)\n", mmd, mmd2, f->sigma, rs.what,
                    (long long)rs.n, fs.what, (long long)fs.n);
         }
     }
     free(rs.x);
     free(fs.x);
+    return code;
+}
+
+int cli_eval_samples(int argc, char **argv)
+{
+    const char *cmd = "cugen eval";
+    compare_flags f = {.n = 10000, .sigma = 1, .device = "auto"};
+    arg_opt opts[MAX_OPTS] = {
+        {"metric", ARG_CHOICE, &f.metric, "mmd|fid",
+         "the notes' MMD score on the pixels, or FMNIST-FID", 1, 0, 0},
+        {"real", ARG_STR, &f.real_src, "SRC",
+         "fashion-mnist[:train|test], an MNIST-format folder[:split], a packed file", 1, 0, 0},
+        {"fake", ARG_STR, &f.fake_src, "SRC",
+         "the same kinds, or a run directory or checkpoint of a model that generates images "
+         "(dcgan, ddpm, vae, realnvp on images, mlp-gan)", 1, 0, 0},
+        {"net", ARG_STR, &f.net, "PATH",
+         "fid: the feature network (cugen train classifier --out PATH, or the FID "
+         "Inception weights from scripts/convert_fid_inception.py)", 1, 0, 0},
+        {"n", ARG_INT, &f.n, "N", "images of each set (default 10000)", 2, 1e7, 0},
+        {"seed", ARG_INT, &f.seed, "N", "which images (and generated z) (default 0)", 0,
+         9.007199254740992e15, 0},
+        {"sigma", ARG_DOUBLE, &f.sigma, "S", "mmd: kernel width in units of the mean real "
+         "distance (default 1)", 1e-6, 1e6, 0},
+        {"device", ARG_CHOICE, &f.device, "auto|cpu|cuda",
+         "mmd: where to compute, and a model generates when it can (default auto: the GPU if "
+         "there is one); fid: where the Inception network runs (auto: the CPU)", 1, 0, 0},
+    };
+    const int nshared = 8;
+    sources g;
+    int nopts = source_flags(&g, opts, nshared);
+    int code = nopts < 0 ? 1 : 0;
+    if (code == 0) {
+        int r = args_parse(cmd, opts, nopts, argc, argv, 1, NULL, 0, NULL);
+        if (r == ARGS_HELP)
+            args_usage(cmd, "--metric mmd|fid --real SRC --fake SRC [flags]", opts, nopts);
+        if (r == ARGS_OK)
+            source_mirror(&g, opts);
+        code = r == ARGS_OK ? compare(cmd, &f, &g) : r == ARGS_HELP ? 0 : 2;
+    }
+    sources_free(&g);
     return code;
 }

@@ -1,235 +1,220 @@
 /*
- * sample.c: `cugen sample CKPT --n 64 --out grid.png`: images from a trained
- * generator, as one PNG grid of 8 per row. CKPT is a run directory, its
- * checkpoint.safetensors or G.safetensors (also one written by PyTorch from
- * the example's Generator). --interpolate draws straight lines in latent
- * space instead: each row walks from one random z to another in 8 steps.
+ * sample.c: `cugen sample RUN [flags]`: samples of a trained model, as one
+ * PNG grid (or, for 2-D points, a scatter plot), generic over the
+ * registry. RUN is a run directory, its checkpoint or weights file (also a
+ * G.safetensors written by PyTorch from the DCGAN example's Generator).
+ *
+ * The flags every model shares are here; the model's own come from its
+ * sampler's table (cugen/sampler.h), so `cugen sample RUN --help` shows
+ * them with their defaults, and a flag of another model is refused naming
+ * what it is for. The run's kind is found by cli_kind_of (samplers.c); a
+ * path no kind recognises is read by the fallback kind, the DCGAN, whose
+ * loader says what is wrong with it.
+ *
+ * Not for: how a model draws its samples (its sampler: host/models/dcgan_sample.c
+ * and the others beside their models).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
 #include "cli/commands.h"
-#include "cugen/dcgan.h"
-#include "cugen/ddpm.h"
+#include "cli/samplers.h"
+#include "cli/train_kinds.h"
 #include "cugen/io.h"
-#include "cugen/tape.h"
-#include "cugen/vae.h"
+#include "cugen/train.h"
 
-#define PER_ROW 8
-#define SAMPLE_STREAM 0x53414d50u  /* "SAMP" */
-
-/* z (n, nz): n independent normals, or rows of PER_ROW points on the lines
- * between pairs of normals */
-void draw_z(real *z, int n, int nz, uint64_t seed, int interpolate)
-{
-    cg_rng r;
-    cg_rng_init(&r, seed, SAMPLE_STREAM);
-    if (!interpolate) {
-        cg_rng_normal(&r, z, (int64_t)n * nz, 0.0, 1.0);
-        return;
-    }
-    real *ends = malloc(sizeof(real) * 2 * (size_t)nz);
-    if (!ends)
-        return;
-    for (int row = 0; row < n / PER_ROW; row++) {
-        cg_rng_normal(&r, ends, 2 * (int64_t)nz, 0.0, 1.0);
-        for (int j = 0; j < PER_ROW; j++) {
-            double t = (double)j / (PER_ROW - 1);
-            real *zj = z + ((size_t)row * PER_ROW + j) * nz;
-            for (int k = 0; k < nz; k++)
-                zj[k] = (real)((1 - t) * ends[k] + t * ends[nz + k]);
-        }
-    }
-    free(ends);
-}
+#define MAX_OPTS 32
+#define MAX_KINDS 32
 
 /* PREFIX.name.f32: n raw float32 values, atomically */
-int dump_raw(const char *prefix, const char *name, const real *v, int64_t n, char *err,
-                    size_t len)
+static cg_status dump_raw(const char *prefix, const char *name, const real *v, int64_t n,
+                          char *err, size_t len)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s.%s.f32", prefix, name);
-    float *f = malloc(sizeof(float) * (size_t)n);
+    float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
     if (!f) {
         snprintf(err, len, "out of memory");
-        return 0;
+        return CG_ERR_NOMEM;
     }
     for (int64_t i = 0; i < n; i++)
         f[i] = (float)v[i];
     cg_status st = cg_write_atomic(path, &(cg_io_piece){f, sizeof(float) * (size_t)n}, 1, err,
                                    len);
     free(f);
-    return st == CG_OK;
+    return st;
+}
+
+/* The picture of the samples as out, and with dump their raw values */
+static cg_status write_samples(const cg_samples *s, const char *out, const char *dump,
+                               char *err, size_t len)
+{
+    cg_status st = s->points ? cg_png_scatter(out, NULL, 0, s->x, (int)s->n, NULL, "samples",
+                                              NULL, err, len)
+                             : cg_png_write_grid(out, s->x, (int)s->n, s->c, s->h, s->w,
+                                                 s->per_row, err, len);
+    if (st != CG_OK || !dump)
+        return st;
+    if (s->z && (st = dump_raw(dump, "z", s->z, s->nz, err, len)) != CG_OK)
+        return st;
+    int64_t nx = s->points ? 2 * s->n : s->n * s->c * s->h * s->w;
+    return dump_raw(dump, "images", s->raw ? s->raw : s->x, s->raw ? s->nraw : nx, err, len);
+}
+
+/* `cugen sample --help` without a run: the shared flags, and each model's */
+static void usage_all(const char *cmd, const arg_opt *opts, int nshared)
+{
+    args_usage(cmd, "RUN [flags]   (RUN: a run directory, its checkpoint or its weights file)",
+               opts, nshared);
+    printf("\nmodels that sample, with their own flags (cugen sample RUN --help):\n");
+    const cg_model_kind *k[MAX_KINDS];
+    int n = cli_sampling_kinds(k, MAX_KINDS);
+    for (int i = 0; i < n; i++) {
+        printf("  %-14s %s:", k[i]->name, k[i]->sampler->these);
+        for (int j = 0; j < k[i]->sampler->nflags; j++)
+            printf(" --%s", k[i]->sampler->flags[j].name);
+        printf("%s\n", k[i]->sampler->nflags ? "" : " none");
+    }
+}
+
+/* `cugen sample RUN --help`: the shared flags and the kind's, defaults shown */
+static void usage_kind(const char *cmd, const char *path, const cg_model_kind *k,
+                       const arg_opt *opts, int nshared, int nopts)
+{
+    arg_opt shown[MAX_OPTS];
+    static char help[MAX_OPTS][512];
+    for (int i = 0; i < nopts; i++) {
+        shown[i] = opts[i];
+        if (i >= nshared)
+            shown[i].help = cli_flag_help(&k->sampler->flags[i - nshared], help[i],
+                                          sizeof help[i]);
+    }
+    char syn[4400];
+    snprintf(syn, sizeof syn, "%s [flags]   (%s: %s, cugen train %s)", path, path,
+             k->sampler->a, k->name);
+    args_usage(cmd, syn, shown, nopts);
+}
+
+/* A load that failed: a file of the kind's that is cut or malformed is bad
+ * input (2); a path no kind recognised that the fallback cannot read
+ * either, a failed read (1). */
+static int load_exit(cg_status st, int recognised)
+{
+    return st == CG_ERR_ARG || (st == CG_ERR_IO && recognised) ? 2 : 1;
+}
+
+/* The samples of the model at path (its kind k) with the flags parsed */
+static int draw(const char *cmd, const cg_model_kind *k, int recognised, const void *settings,
+                const cg_sample_opts *so, const char *out, const char *dump)
+{
+    cli_model m;
+    char err[6000];
+    cg_status st = cli_model_load(&m, k, so->path, so->device, err, sizeof err);
+    if (st != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return load_exit(st, recognised);
+    }
+    cg_samples s = {0};
+    st = m.s->sample(m.self, settings, so, &s, err, sizeof err);
+    int code = st == CG_OK ? 0 : st == CG_ERR_ARG ? 2 : 1;
+    if (st == CG_OK && (st = write_samples(&s, out, dump, err, sizeof err)) != CG_OK)
+        code = 1;
+    if (st != CG_OK)
+        fprintf(stderr, "%s: %s\n", cmd, err);
+    else
+        printf("wrote %s: %s\n", out, s.what);
+    free(s.x);
+    free(s.z);
+    free(s.raw);
+    cli_model_free(&m);
+    return code;
 }
 
 int cli_sample(int argc, char **argv)
 {
-    if (cli_sample_is_flow(argc, argv))   /* an image RealNVP: its own flags */
-        return cli_sample_flow(argc, argv);
     const char *cmd = "cugen sample";
     int64_t n = 64, seed = 0;
-    const char *out = "samples.png", *bn = "batch";
-    int interpolate = 0;
-    const char *dump = NULL;
-    const char *sampler = "ddim";
-    int64_t steps = 50, gibbs = 1000;
-    int progress = 0, no_clip = 0, traverse = 0;
-    const char *device = "auto";
-    arg_opt opts[] = {
-        {"n", ARG_INT, &n, "N", "number of images (default 64; with --interpolate a multiple "
-         "of 8)", 1, 1024, 0},
-        {"out", ARG_STR, &out, "FILE", "the PNG grid to write (default samples.png)", 1, 0, 0},
-        {"seed", ARG_INT, &seed, "S", "seed of the latent vectors (default 0)", 0,
+    const char *out = "samples.png", *dump = NULL, *device = "auto";
+    arg_opt opts[MAX_OPTS] = {
+        {"n", ARG_INT, &n, "N", "number of samples (default 64)", 1, 1024, 0},
+        {"out", ARG_STR, &out, "FILE", "the PNG to write (default samples.png)", 1, 0, 0},
+        {"seed", ARG_INT, &seed, "S", "seed of the latent values (default 0)", 0,
          9.007199254740992e15, 0},
-        {"interpolate", ARG_FLAG, &interpolate, NULL,
-         "rows of 8 along straight lines between random latent points", 1, 0, 0},
-        {"bn", ARG_CHOICE, &bn, "batch|running",
-         "batchnorm with the batch's statistics (default, as the example samples) or the "
-         "running ones", 1, 0, 0},
-        {"dump", ARG_STR, &dump, "PREFIX",
-         "also write the latents and images as raw float32: PREFIX.z.f32, PREFIX.images.f32 "
-         "(scripts/dcgan_torch_load.py, ddpm_torch_load.py compare them with PyTorch; for a "
-         "DDPM z is x_T)", 1, 0, 0},
-        {"sampler", ARG_CHOICE, &sampler, "ddim|ddpm",
-         "DDPM checkpoints: DDIM (eta 0, --steps) or ancestral over all T steps (default "
-         "ddim)", 1, 0, 0},
-        {"ddim-steps", ARG_INT, &steps, "N", "DDPM checkpoints: DDIM steps (default 50)", 1,
-         100000, 0},
-        {"gibbs", ARG_INT, &gibbs, "N", "RBM runs: Gibbs steps of each chain (default 1000)", 1,
-         1e7, 0},
-        {"progress", ARG_FLAG, &progress, NULL,
-         "DDPM checkpoints: one row per image, the denoising chain from noise to image", 1, 0,
-         0},
-        {"no-clip", ARG_FLAG, &no_clip, NULL,
-         "DDPM checkpoints: do not clip each step's prediction of x_0 to [-1, 1]", 1, 0, 0},
         {"device", ARG_CHOICE, &device, "auto|cpu|cuda",
-         "DDPM checkpoints: where the UNet runs (default auto: the GPU when there is one); "
-         "DCGAN generators and VAEs run on the CPU", 1, 0, 0},
-        {"traverse", ARG_FLAG, &traverse, NULL,
-         "VAE checkpoints: one row per latent dimension swept over [-3, 3], the others fixed",
-         1, 0, 0},
+         "where the model runs (default auto: the GPU when there is one, for a model that "
+         "samples there)", 1, 0, 0},
+        {"dump", ARG_STR, &dump, "PREFIX",
+         "also write the samples, and the latent values they came from, as raw float32: "
+         "PREFIX.images.f32, PREFIX.z.f32 (scripts/dcgan_torch_load.py, ddpm_torch_load.py "
+         "compare them with PyTorch; for a DDPM z is x_T)", 1, 0, 0},
     };
-    const int nopts = (int)(sizeof opts / sizeof opts[0]);
-    const char *pos[1];
-    int npos = 0;
-    int r = args_parse(cmd, opts, nopts, argc, argv, 1, pos, 1, &npos);
-    if (r == ARGS_HELP) {
-        args_usage(cmd, "CKPT [flags]   (CKPT: a run directory or its weights file: DCGAN, "
-                   "DDPM, VAE, RealNVP, MLP GAN or RBM)", opts, nopts);
-        return 0;
-    }
-    if (r != ARGS_OK)
-        return 2;
-    if (npos != 1) {
+    const int nshared = 5;
+    const char *path = cli_positional(argc, argv, 1, opts, nshared, CLI_FLAGS_SAMPLE);
+    if (!path) {
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                usage_all(cmd, opts, nshared);
+                return 0;
+            }
         fprintf(stderr, "%s: give one checkpoint: a run directory, checkpoint.safetensors or "
                 "G.safetensors (see %s --help)\n", cmd, cmd);
         return 2;
     }
-    if (interpolate && n % PER_ROW != 0) {
-        fprintf(stderr, "%s: --interpolate draws rows of %d: --n must be a multiple of %d, "
-                "got %lld\n", cmd, PER_ROW, PER_ROW, (long long)n);
+    const cg_model_kind *k;
+    char msg[4400];
+    int found = cli_kind_of(path, &k, msg, sizeof msg);
+    if (found == CLI_KIND_CANNOT) {
+        fprintf(stderr, "%s: %s\n", cmd, msg);
         return 2;
     }
-    int small = cli_sample_classic_kind(pos[0]);
-    for (int i = 0; i < nopts; i++)
-        if (opts[i].seen && strcmp(opts[i].name, "gibbs") == 0 && small != CLI_SAMPLE_RBM) {
-            fprintf(stderr, "%s: --gibbs is for RBM runs; %s is not one\n", cmd, pos[0]);
-            return 2;
-        }
-    if (cg_vae_is_checkpoint(pos[0]))
-        return cli_sample_vae(pos[0], opts, nopts, (int)n, (uint64_t)seed, out, interpolate,
-                              traverse, dump);
-    if (traverse) {
-        fprintf(stderr, "%s: --traverse is for VAE checkpoints; %s is not one\n", cmd, pos[0]);
+    int recognised = found == CLI_KIND_FOUND;
+    if (!recognised && !(k = cli_fallback_kind())) {
+        fprintf(stderr, "%s: %s holds no model cugen samples\n", cmd, path);
         return 2;
     }
-    if (cg_ddpm_is_checkpoint(pos[0])) {
-        for (int i = 0; i < nopts; i++)
-            if (opts[i].seen && (strcmp(opts[i].name, "interpolate") == 0 ||
-                                 strcmp(opts[i].name, "bn") == 0)) {
-                fprintf(stderr, "%s: --%s is for DCGAN generators; %s is a DDPM checkpoint\n",
-                        cmd, opts[i].name, pos[0]);
-                return 2;
-            }
-        int steps_seen = 0;
-        for (int i = 0; i < nopts; i++)
-            steps_seen |= opts[i].seen && strcmp(opts[i].name, "ddim-steps") == 0;
-        if (steps_seen && strcmp(sampler, "ddpm") == 0) {
-            fprintf(stderr, "%s: --ddim-steps sets DDIM's steps; --sampler ddpm takes all T\n",
-                    cmd);
-            return 2;
-        }
-        return cli_sample_ddpm(pos[0], (int)n, (uint64_t)seed, out, (int)steps,
-                               strcmp(sampler, "ddpm") == 0, progress, !no_clip, dump, device);
-    }
-    for (int i = 0; i < nopts; i++)
-        if (small && opts[i].seen && strcmp(opts[i].name, "n") != 0 &&
-            strcmp(opts[i].name, "out") != 0 && strcmp(opts[i].name, "seed") != 0 &&
-            (strcmp(opts[i].name, "gibbs") != 0 || small != CLI_SAMPLE_RBM)) {
-            fprintf(stderr, "%s: --%s does not apply to %s (a%s)\n", cmd, opts[i].name, pos[0],
-                    small == CLI_SAMPLE_RBM      ? "n RBM: --n, --gibbs, --seed, --out"
-                    : small == CLI_SAMPLE_MLP_GAN ? "n MLP GAN: --n, --seed, --out"
-                                                  : " 2-D RealNVP: --n, --seed, --out");
-            return 2;
-        }
-    if (small)
-        return cli_sample_classic(small, pos[0], (int)n, (uint64_t)seed, (int)gibbs, out);
-    for (int i = 0; i < nopts; i++)
-        if (opts[i].seen && (strcmp(opts[i].name, "sampler") == 0 ||
-                             strcmp(opts[i].name, "ddim-steps") == 0 ||
-                             strcmp(opts[i].name, "no-clip") == 0 ||
-                             strcmp(opts[i].name, "progress") == 0)) {
-            fprintf(stderr, "%s: --%s is for DDPM checkpoints; %s is not one\n", cmd,
-                    opts[i].name, pos[0]);
-            return 2;
-        }
-    if (strcmp(device, "cuda") == 0) {
-        fprintf(stderr, "%s: --device cuda: DCGAN generators sample on the CPU only\n", cmd);
-        return 2;
-    }
-    cg_dcgan m;
-    cg_dcgan_arch a;
-    char err[1024];
-    cg_status st = cg_dcgan_load_generator(pos[0], &m, &a, err, sizeof err);
-    if (st != CG_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        return st == CG_ERR_ARG ? 2 : 1;
-    }
-    cg_ctx ctx;
-    real *z = malloc(sizeof(real) * (size_t)n * (size_t)a.nz);
-    if (!z || cg_ctx_init(&ctx) != CG_OK) {
-        fprintf(stderr, "%s: out of memory\n", cmd);
-        free(z);
-        cg_dcgan_free(&m);
+    const cg_sampler *s = k->sampler;
+    char flag[64], these[256];
+    void *settings = calloc(1, s->settings_size ? s->settings_size : 1);
+    if (!settings)
         return 1;
-    }
-    draw_z(z, (int)n, a.nz, (uint64_t)seed, interpolate);
-    cg_set_grad(&ctx, 0);
-    cg_tensor *x = cg_dcgan_generate(&ctx, &m, cg_wrap(&ctx, z, CG_SHAPE((int)n, a.nz)),
-                                     strcmp(bn, "running") == 0, 0);
+    int nopts = cli_table_flags(s->flags, s->nflags, opts, nshared, MAX_OPTS, settings);
     int code = 0;
-    if (!x) {
-        fprintf(stderr, "%s: %s\n", cmd, ctx.errmsg);
-        code = 1;
-    } else if (cg_png_write_grid(out, x->data, (int)n, a.nc, a.image_size, a.image_size,
-                                 PER_ROW, err, sizeof err) != CG_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        code = 1;
-    } else if (dump && (!dump_raw(dump, "z", z, n * a.nz, err, sizeof err) ||
-                        !dump_raw(dump, "images", x->data, x->n, err, sizeof err))) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        code = 1;
-    } else {
-        printf("wrote %s: %lld %s of a %dx%d DCGAN generator (nz %d, ngf %d, %d channel%s) "
-               "from %s, seed %lld, batchnorm %s statistics\n", out, (long long)n,
-               interpolate ? "images on straight latent lines" : "samples", a.image_size,
-               a.image_size, a.nz, a.ngf, a.nc, a.nc == 1 ? "" : "s", pos[0], (long long)seed,
-               bn);
+    if (cli_foreign_flag(argc, argv, 1, opts, nopts, CLI_FLAGS_SAMPLE, flag, sizeof flag, these,
+                         sizeof these)) {
+        if (recognised)
+            fprintf(stderr, "%s: --%s does not apply to %s, %s (--%s is for %s)\n", cmd, flag,
+                    path, s->a, flag, these);
+        else
+            fprintf(stderr, "%s: --%s does not apply to %s, which no model recognises: it is "
+                    "read as %s (--%s is for %s)\n", cmd, flag, path, s->a, flag, these);
+        code = 2;
     }
-    cg_ctx_free(&ctx);
-    cg_dcgan_free(&m);
-    free(z);
+    const char *pos[1];
+    int npos;
+    int r = code ? ARGS_ERROR : args_parse(cmd, opts, nopts, argc, argv, 1, pos, 1, &npos);
+    if (r == ARGS_HELP)
+        usage_kind(cmd, path, k, opts, nshared, nopts);
+    if (r == ARGS_OK)
+        r = cli_table_only(cmd, s->flags, s->nflags, opts + nshared, settings);
+    cg_sample_opts so = {.path = path, .n = (int)n, .n_given = opts[0].seen,
+                         .seed = (uint64_t)seed};
+    char err[1024];
+    if (r == ARGS_OK && strcmp(device, "cuda") == 0 && !s->gpu) {
+        fprintf(stderr, "%s: --device cuda: %s sample on the CPU only\n", cmd, s->models);
+        r = ARGS_ERROR;
+    } else if (r == ARGS_OK && s->gpu &&
+               cg_device_resolve(device, &so.device, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        r = ARGS_ERROR;
+    } else if (r == ARGS_OK && s->check && s->check(settings, &so, err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        r = ARGS_ERROR;
+    }
+    if (r == ARGS_OK)
+        code = draw(cmd, k, recognised, settings, &so, out, dump);
+    else
+        code = r == ARGS_HELP ? 0 : 2;
+    free(settings);
     return code;
 }

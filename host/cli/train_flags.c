@@ -104,11 +104,11 @@ static const arg_kind kinds_of[] = {
     [CG_FLAG_INT] = ARG_INT, [CG_FLAG_REAL] = ARG_DOUBLE, [CG_FLAG_CHOICE] = ARG_CHOICE,
     [CG_FLAG_STR] = ARG_STR, [CG_FLAG_BOOL] = ARG_FLAG};
 
-int cli_model_flags(const cg_model_kind *k, arg_opt *opts, int nshared, int max, void *settings)
+int cli_table_flags(const cg_flag *flags, int nflags, arg_opt *opts, int n, int max,
+                    void *settings)
 {
-    int n = nshared;
-    for (int i = 0; i < k->nflags && n < max; i++) {
-        const cg_flag *f = &k->flags[i];
+    for (int i = 0; i < nflags && n < max; i++) {
+        const cg_flag *f = &flags[i];
         void *dst = field(settings, f);
         if (f->def) {
             if (f->kind == CG_FLAG_INT)
@@ -125,6 +125,23 @@ int cli_model_flags(const cg_model_kind *k, arg_opt *opts, int nshared, int max,
                               ranged ? f->min : 1, ranged ? f->max : 0, 0};
     }
     return n;
+}
+
+int cli_model_flags(const cg_model_kind *k, arg_opt *opts, int nshared, int max, void *settings)
+{
+    return cli_table_flags(k->flags, k->nflags, opts, nshared, max, settings);
+}
+
+const char *cli_flag_help(const cg_flag *f, char *buf, size_t len)
+{
+    int k = snprintf(buf, len, "%s", f->help);
+    if (f->def && f->kind != CG_FLAG_BOOL && k >= 0 && (size_t)k < len)
+        k += snprintf(buf + k, len - (size_t)k, " (default %s)", f->def);
+    const char *eq = f->only ? strchr(f->only, '=') : NULL;
+    if (eq && k >= 0 && (size_t)k < len)
+        snprintf(buf + k, len - (size_t)k, " [with --%.*s %s]", (int)(eq - f->only), f->only,
+                 eq + 1);
+    return buf;
 }
 
 static int known_by(const cg_model_kind *k, const char *name, size_t len)
@@ -217,18 +234,9 @@ void cli_flags_usage(const char *cmd, const cg_model_kind *k, const arg_opt *opt
                      "(default %lld)", (long long)k->ckpt_every);
             mine[n].help = ckpt;
         }
-        if (i >= nshared && i - nshared < 64) {
-            const cg_flag *f = &k->flags[i - nshared];
-            int kk = snprintf(help[i - nshared], sizeof help[0], "%s", f->help);
-            if (f->def && f->kind != CG_FLAG_BOOL)
-                kk += snprintf(help[i - nshared] + kk, sizeof help[0] - (size_t)kk,
-                               " (default %s)", f->def);
-            const char *eq = f->only ? strchr(f->only, '=') : NULL;
-            if (eq)
-                snprintf(help[i - nshared] + kk, sizeof help[0] - (size_t)kk, " [with --%.*s %s]",
-                         (int)(eq - f->only), f->only, eq + 1);
-            mine[n].help = help[i - nshared];
-        }
+        if (i >= nshared && i - nshared < 64)
+            mine[n].help = cli_flag_help(&k->flags[i - nshared], help[i - nshared],
+                                         sizeof help[0]);
         n++;
     }
     char syn[64];
@@ -238,15 +246,15 @@ void cli_flags_usage(const char *cmd, const cg_model_kind *k, const arg_opt *opt
         printf("\n%s\n", k->data_help);
 }
 
-/* "arch=conv" holds in settings */
-static int holds(const cg_model_kind *k, const char *only, const void *settings)
+/* "arch=conv" holds in settings (a flag the table lacks: it holds) */
+static int holds(const cg_flag *flags, int nflags, const char *only, const void *settings)
 {
     const char *eq = strchr(only, '=');
     if (!eq)
         return 1;
     size_t len = (size_t)(eq - only);
-    for (int i = 0; i < k->nflags; i++) {
-        const cg_flag *f = &k->flags[i];
+    for (int i = 0; i < nflags; i++) {
+        const cg_flag *f = &flags[i];
         if (strlen(f->name) != len || strncmp(f->name, only, len) != 0)
             continue;
         const void *v = (const char *)settings + f->offset;
@@ -261,6 +269,21 @@ static int holds(const cg_model_kind *k, const char *only, const void *settings)
     return 1;
 }
 
+int cli_table_only(const char *who, const cg_flag *flags, int nflags, const arg_opt *opts,
+                   const void *settings)
+{
+    for (int i = 0; i < nflags; i++) {
+        const cg_flag *f = &flags[i];
+        if (opts[i].seen && f->only && !holds(flags, nflags, f->only, settings)) {
+            const char *eq = strchr(f->only, '=');
+            fprintf(stderr, "%s: --%s applies with --%.*s %s only\n", who, f->name,
+                    (int)(eq - f->only), f->only, eq + 1);
+            return ARGS_ERROR;
+        }
+    }
+    return ARGS_OK;
+}
+
 int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nshared,
                     int nopts, const void *settings)
 {
@@ -271,16 +294,9 @@ int cli_flags_apply(const char *cmd, const cg_model_kind *k, const arg_opt *opts
                     k->name, opts[i].name, cmd, k->name);
             return ARGS_ERROR;
         }
-    for (int i = nshared; i < nopts; i++) {
-        const cg_flag *f = &k->flags[i - nshared];
-        if (opts[i].seen && f->only && !holds(k, f->only, settings)) {
-            const char *eq = strchr(f->only, '=');
-            fprintf(stderr, "%s %s: --%s applies with --%.*s %s only\n", cmd, k->name, f->name,
-                    (int)(eq - f->only), f->only, eq + 1);
-            return ARGS_ERROR;
-        }
-    }
-    return ARGS_OK;
+    char who[128];
+    snprintf(who, sizeof who, "%s %s", cmd, k->name);
+    return cli_table_only(who, k->flags, nopts - nshared, opts + nshared, settings);
 }
 
 /* Defaults, the flags given, and the checks that need them all. */
@@ -395,6 +411,7 @@ const char *cli_settings(const cg_model_kind *k, const arg_opt *opts, int nshare
                          const cg_train_opts *o, cg_settings_text *s)
 {
     cg_settings_begin(s);
+    cg_settings_add(s, "model", k->name);  /* how sample and eval tell the run's kind */
     int opt0 = first_optional(opts, nshared);
     for (int i = 0; i < nopts; i++) {
         if ((i >= opt0 && i < nshared && !takes_shared(k, opts[i].name)) ||

@@ -23,6 +23,17 @@ int cli_shared_flags(arg_opt *opts, cg_train_opts *o, const char **device, const
  * fields of settings set to the defaults; the count of all. */
 int cli_model_flags(const cg_model_kind *k, arg_opt *opts, int nshared, int max,
                     void *settings);
+/* The same for any table of flags (a sampler's): appended after the n in
+ * opts; the count of all. */
+int cli_table_flags(const cg_flag *flags, int nflags, arg_opt *opts, int n, int max,
+                    void *settings);
+/* f's line of --help into buf: its help, its default and its condition. */
+const char *cli_flag_help(const cg_flag *f, char *buf, size_t len);
+/* After parsing: a flag of the table (opts: its nflags options, in order)
+ * given where its `only` condition does not hold is a one-line message
+ * "WHO: ..." and ARGS_ERROR; else ARGS_OK. */
+int cli_table_only(const char *who, const cg_flag *flags, int nflags, const arg_opt *opts,
+                   const void *settings);
 /* Before parsing: a flag of another model is refused with a message that
  * says so. ARGS_OK or ARGS_ERROR. */
 int cli_flags_foreign(const char *cmd, const cg_model_kind *k, const arg_opt *opts, int nopts,

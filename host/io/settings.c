@@ -84,6 +84,22 @@ cg_status cg_settings_diff(const char *was, const char *now, cg_settings_fn fn, 
     return st;
 }
 
+int cg_settings_get(const char *text, const char *key, char *value, size_t len)
+{
+    record r;
+    char why[256];
+    if (!text || parse(text, &r, "the settings", why, sizeof why) != CG_OK)
+        return 0;
+    int found = 0;
+    for (int i = 0; i < r.n && !found; i++)
+        if (strcmp(r.key[i], key) == 0) {
+            snprintf(value, len, "%s", r.val[i]);
+            found = 1;
+        }
+    record_free(&r);
+    return found;
+}
+
 void cg_settings_begin(cg_settings_text *s)
 {
     s->n = 0;

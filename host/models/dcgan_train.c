@@ -27,6 +27,7 @@
 
 #include "cugen/cuda.h"
 #include "cugen/dcgan.h"
+#include "cugen/sampler.h"
 #include "cugen/trainer.h"
 
 #define GRID_N 64
@@ -174,6 +175,8 @@ static const cg_flag flags[] = {
 };
 #undef F
 
+extern const cg_sampler cg_sampler_dcgan;  /* dcgan_sample.c: cugen sample and eval */
+
 const cg_model_kind cg_kind_dcgan = {
     .name = "dcgan", .title = "DCGAN",
     .summary = "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)",
@@ -186,4 +189,5 @@ const cg_model_kind cg_kind_dcgan = {
     .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "
              "%s/G.safetensors, %s/D.safetensors",
     .torch_bench = "bench_torch_dcgan.py", .torch_args = torch_args,
+    .sampler = &cg_sampler_dcgan,
 };

@@ -33,6 +33,7 @@
 
 #include "cugen/cuda.h"
 #include "cugen/ddpm.h"
+#include "cugen/sampler.h"
 #include "cugen/trainer.h"
 
 #define GRID_N 64
@@ -270,6 +271,8 @@ static const cg_flag flags[] = {
 };
 #undef F
 
+extern const cg_sampler cg_sampler_ddpm;  /* ddpm_sample.c: cugen sample and eval */
+
 const cg_model_kind cg_kind_ddpm = {
     .name = "ddpm", .title = "DDPM",
     .summary = "DDPM: a UNet learns to denoise Fashion-MNIST (32x32) or CelebA (64x64)",
@@ -283,4 +286,5 @@ const cg_model_kind cg_kind_ddpm = {
     .files = "samples: %s/samples.png (DDIM, EMA weights); EMA weights: "
              "%s/unet_ema.safetensors",
     .torch_bench = "bench_torch_ddpm.py", .torch_args = torch_args, .sample = sample,
+    .sampler = &cg_sampler_ddpm,
 };

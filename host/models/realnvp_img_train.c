@@ -35,6 +35,7 @@
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/optim.h"
+#include "cugen/sampler.h"
 #include "cugen/cuda.h"
 #include "cugen/tape.h"
 
@@ -433,6 +434,8 @@ static void report(const cg_train_opts *o, const void *settings, const cg_train_
                f->temperature ? f->temperature : 1.0, o->out_dir);
 }
 
+extern const cg_sampler cg_sampler_realnvp_images;  /* realnvp_img_sample.c */
+
 /* Reached through cg_kind_realnvp for image data. */
 const cg_model_kind cg_kind_realnvp_images = {
     .name = "realnvp", .title = "RealNVP",
@@ -446,4 +449,5 @@ const cg_model_kind cg_kind_realnvp_images = {
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
     .report = report, .files = "weights: %s/flow.safetensors",
     .torch_bench = "bench_torch_realnvp.py", .torch_args = torch_args,
+    .sampler = &cg_sampler_realnvp_images,
 };

@@ -28,6 +28,7 @@
 #include "cugen/io.h"
 #include "cugen/trainer.h"
 #include "cugen/optim.h"
+#include "cugen/sampler.h"
 #include "cugen/tape.h"
 
 #define STREAM_INIT 1
@@ -269,6 +270,8 @@ const cg_flag cg_realnvp_flag_table[CG_REALNVP_NFLAGS] = {
 };
 #undef F
 
+extern const cg_sampler cg_sampler_realnvp_2d;  /* realnvp_sample.c: cugen sample and eval */
+
 /* Reached through cg_kind_realnvp for a toy --data. */
 const cg_model_kind cg_kind_realnvp_2d = {
     .name = "realnvp", .title = "RealNVP (2-D)", .summary = "RealNVP flow on a 2-D toy set",
@@ -277,6 +280,7 @@ const cg_model_kind cg_kind_realnvp_2d = {
     .own_data = 1, .state_size = sizeof(flow2d_run), .build = build, .describe = describe,
     .step = step, .finish = finish, .report = report, .free = free_run,
     .files = "weights: %s/flow.safetensors",
+    .sampler = &cg_sampler_realnvp_2d,
 };
 
 static const cg_model_kind *variant(const cg_train_opts *o, const void *settings)
@@ -296,4 +300,6 @@ const cg_model_kind cg_kind_realnvp = {
     .shared = "data data-dir image-size deterministic", .flags = cg_realnvp_flag_table,
     .nflags = CG_REALNVP_NFLAGS, .settings_size = sizeof(cg_realnvp_flags),
     .may_change = "temperature", .variant = variant, .bench = &cg_kind_realnvp_images,
+    .hands_to = (const cg_model_kind *const[]){&cg_kind_realnvp_2d, &cg_kind_realnvp_images,
+                                               NULL},
 };

@@ -31,6 +31,7 @@
 
 #include "cugen/cuda.h"
 #include "cugen/ops.h"
+#include "cugen/sampler.h"
 #include "cugen/trainer.h"
 #include "cugen/vae.h"
 
@@ -191,6 +192,8 @@ static const cg_flag flags[] = {
 };
 #undef F
 
+extern const cg_sampler cg_sampler_vae;  /* vae_sample.c: cugen sample and eval */
+
 const cg_model_kind cg_kind_vae = {
     .name = "vae", .title = "VAE",
     .summary = "VAE: the seed article's MLP (784-400-20) or a conv one, on Fashion-MNIST, ...",
@@ -203,4 +206,5 @@ const cg_model_kind cg_kind_vae = {
     .files = "pictures: %s/samples.png, recon.png, traversal.png, interp.png (manifold.png "
              "with --latent 2); weights: %s/vae.safetensors",
     .torch_bench = "bench_torch_vae.py", .torch_args = torch_args,
+    .sampler = &cg_sampler_vae,
 };

@@ -269,6 +269,9 @@ typedef cg_status (*cg_settings_fn)(void *arg, const char *key, const char *was,
                                     const char *now);
 cg_status cg_settings_diff(const char *was, const char *now, cg_settings_fn fn, void *arg,
                            char *err, size_t len);
+/* The value of key in a settings record into value (len bytes): 1, or 0 when
+ * the record lacks the key or does not parse. */
+int cg_settings_get(const char *record, const char *key, char *value, size_t len);
 
 /* ---- PNG grids and progress ----------------------------------------------- */
 #include <stdio.h>

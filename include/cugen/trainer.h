@@ -18,7 +18,8 @@
  * named scalars; the progress line, metrics.jsonl, the result printed and
  * result.json, and curves.png all come from them.
  *
- * The registry of the models `cugen train` knows is host/cli/registry.c.
+ * The registry of the models `cugen train` knows is host/cli/registry.c;
+ * `cugen sample` and `cugen eval` walk it too, through each kind's sampler.
  */
 #ifndef CUGEN_TRAINER_H
 #define CUGEN_TRAINER_H
@@ -176,6 +177,12 @@ typedef struct cg_model_kind {
     /* the kind whose build and step bench step times, when not this one (a model that
      * runs its own loop and hands images to a kind on the trainer); NULL: this one */
     const struct cg_model_kind *bench;
+
+    /* `cugen sample` and `cugen eval` (cugen/sampler.h); NULL: its runs are not sampled */
+    const struct cg_sampler *sampler;
+    /* a model that runs its own loop: the kinds it hands its runs to, NULL-ended, whose
+     * samplers sample and eval reach through it (realnvp: the 2-D and the image flow) */
+    const struct cg_model_kind *const *hands_to;
 } cg_model_kind;
 
 /* ---- the trainer ------------------------------------------------------------ */

@@ -143,7 +143,7 @@ TEST(cli_train_refuses_flags_a_model_does_not_use)
 {
     BAD("--lr is not a flag of this model", "train", "gmm", "--lr", "0.1");
     BAD("--batch is not a flag of this model", "train", "gaussian", "--batch", "3");
-    BAD("--epochs: the 2-D flow draws fresh points", "train", "realnvp", "--data", "moons",
+    BAD("--epochs is not a flag of RealNVP (2-D)", "train", "realnvp", "--data", "moons",
         "--epochs", "2", "--no-out");
     BAD("--ema-decay expects a number from 0 to 0.999999", "train", "ddpm", "--ema-decay", "1");
     BAD("--width applies with --arch conv only", "train", "vae", "--width", "8");

@@ -20,7 +20,17 @@
  *   - a run killed after its last checkpoint, before its end was written
  *     (result.json), ends again on --resume: its result and log are the
  *     straight run's.
+ *
+ * And, row by row over every model whose runs `cugen sample` takes (the
+ * same small flags), that a tiny run samples: a picture of the asked size,
+ * the samples (--dump) of the model's shape, finite and not all equal; that
+ * each metric a model declares measures a finite number; that a model that
+ * generates images is a --fake set for eval; and that a run of a model that
+ * cannot sample is refused in one line naming it.
+ *
+ * Fashion-MNIST: the sampling rows are skipped without it.
  */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cugen/io.h"
 #include "harness.h"
 
 #define MAX_ARGS 40
@@ -297,4 +308,149 @@ TEST(kinds_each_have_a_step_benchmark)
         CHECK(r.code == 0 && strstr(r.out, "step_ms "), "bench step %s: exit %d: %s%s",
               w->model, r.code, r.out, r.err);
     }
+}
+
+typedef struct {
+    const char *model;
+    const char *flags[12];      /* train's small flags, NULL-terminated */
+    const char *sample[4];      /* sample's flags besides --n, --out and --dump */
+    int values;                 /* of one sample: C H W, or 2 for a 2-D point */
+    const char *metrics[3];     /* the metrics its runs declare (eval RUN --metric M) */
+    int generates;              /* a --fake set of eval --metric mmd */
+} sample_row;
+
+static const sample_row samplers[] = {
+    {"dcgan", {"--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4", NULL}, {NULL},
+     32 * 32, {NULL}, 1},
+    {"ddpm", {"--ch", "4", "--ch-mult", "1,2", "--attn", "none", "--num-res-blocks", "1",
+              "--ddim-steps", "0", NULL},
+     {"--ddim-steps", "2", NULL}, 32 * 32, {NULL}, 1},
+    {"vae", {"--hidden", "16", "--latent", "2", NULL}, {NULL}, 28 * 28, {"elbo", "nll", NULL},
+     1},
+    {"realnvp", {"--data", "fashion-mnist", "--layers", "1", "--width", "4", NULL}, {NULL},
+     28 * 28, {"bpd", NULL}, 1},
+    {"realnvp", {"--data", "moons", "--layers", "2", "--hidden", "8", NULL}, {NULL}, 2, {NULL},
+     0},
+    {"mlp-gan", {"--hidden", "16", NULL}, {NULL}, 28 * 28, {NULL}, 1},
+    {"rbm", {"--hidden", "16", "--ais-betas", "20", "--ais-runs", "2", "--gibbs", "3", NULL},
+     {"--gibbs", "3", NULL}, 28 * 28, {NULL}, 0},
+};
+
+/* the number after key in s, or NaN */
+static double number_after(const char *s, const char *key)
+{
+    const char *p = strstr(s, key);
+    return p ? strtod(p + strlen(key), NULL) : NAN;
+}
+
+/* the number that starts the line holding key in s, or NaN */
+static double number_before(const char *s, const char *key)
+{
+    const char *p = strstr(s, key);
+    if (!p)
+        return NAN;
+    while (p > s && p[-1] != '\n')
+        p--;
+    return strtod(p, NULL);
+}
+
+/* PREFIX.images.f32 of `cugen sample --dump PREFIX --n 8`: 8 samples of the
+ * row's shape, finite, not all one value */
+static void check_dump(const sample_row *w, const char *prefix)
+{
+    size_t len = 0;
+    char name[4200];
+    snprintf(name, sizeof name, "%s.images.f32", prefix);
+    const float *x = (const float *)th_read_file(name, &len);
+    REQUIRE(x, "%s: no %s", w->model, name);
+    CHECK(len == 8 * (size_t)w->values * sizeof(float), "%s: %zu bytes of samples, want 8 x %d "
+          "values", w->model, len, w->values);
+    size_t n = len / sizeof(float), bad = 0;
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        bad += !isfinite(x[i]);
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    CHECK(bad == 0, "%s: %zu of %zu sampled values are not finite", w->model, bad, n);
+    CHECK(hi > lo, "%s: every sampled value is %g", w->model, lo);
+}
+
+TEST(kinds_each_sample_and_eval)
+{
+    NEED_FMNIST();
+    if (!getenv("CUGEN_BIN"))
+        SKIP("CUGEN_BIN not set (run through make test)");
+    for (size_t k = 0; k < sizeof samplers / sizeof samplers[0]; k++) {
+        const sample_row *w = &samplers[k];
+        char *dir = th_tmpdir();
+        REQUIRE(dir);
+        const char *args[MAX_ARGS] = {"train", w->model};
+        int n = 2;
+        for (int i = 0; w->flags[i]; i++)
+            args[n++] = w->flags[i];
+        const char *tail[] = {"--batch", "8", "--device", "cpu", "--quiet", "--steps", "3",
+                              "--out", dir, NULL};
+        for (int i = 0; tail[i]; i++)
+            args[n++] = tail[i];
+        args[n] = NULL;
+        th_run_result r;
+        th_run_cugen(&r, args);
+        REQUIRE(r.code == 0, "%s: train: exit %d: %s", w->model, r.code, r.err);
+
+        const char *png = th_path(dir, "s.png"), *prefix = th_path(dir, "s");
+        const char *sargs[MAX_ARGS] = {"sample", dir, "--n", "8", "--out", png, "--dump",
+                                       prefix};
+        n = 8;
+        for (int i = 0; w->sample[i]; i++)
+            sargs[n++] = w->sample[i];
+        sargs[n] = NULL;
+        th_run_cugen(&r, sargs);
+        CHECK(r.code == 0 && strstr(r.out, "wrote "), "%s: sample: exit %d: %s", w->model,
+              r.code, r.err);
+        cg_image8 im;
+        char err[256];
+        CHECK(cg_png_read(png, &im, err, sizeof err) == CG_OK, "%s: %s", w->model, err);
+        if (w->values > 2) {   /* a grid: 8 images of S x S in a row, 2 pixels of padding */
+            int S = (int)lround(sqrt(w->values));
+            CHECK(im.width == 8 * (S + 2) + 2 && im.height == S + 4, "%s: a %dx%d grid",
+                  w->model, im.width, im.height);
+        }
+        cg_image8_free(&im);
+        check_dump(w, prefix);
+
+        for (int i = 0; w->metrics[i]; i++) {
+            const char *eargs[] = {"eval", dir, "--metric", w->metrics[i], "--n", "8",
+                                   "--device", "cpu",
+                                   strcmp(w->metrics[i], "nll") == 0 ? "--k" : NULL, "2", NULL};
+            th_run_cugen(&r, eargs);
+            double v = strcmp(w->metrics[i], "elbo") == 0  ? number_after(r.out, "ELBO ")
+                       : strcmp(w->metrics[i], "nll") == 0 ? number_after(r.out, "NLL ")
+                                                           : number_before(r.out, "bits per");
+            CHECK(r.code == 0 && isfinite(v), "%s: eval --metric %s: exit %d: %s%s", w->model,
+                  w->metrics[i], r.code, r.out, r.err);
+        }
+        if (w->generates) {
+            const char *eargs[] = {"eval", "--metric", "mmd", "--real", "fashion-mnist:test",
+                                   "--fake", dir, "--n", "8", "--ddim-steps", "2", "--device",
+                                   "cpu", NULL};
+            th_run_cugen(&r, eargs);
+            double mmd = number_after(r.out, "MMD ");
+            CHECK(r.code == 0 && strstr(r.out, "generated") && isfinite(mmd) && mmd > 0,
+                  "%s: eval --metric mmd --fake RUN: exit %d: %s%s", w->model, r.code, r.out,
+                  r.err);
+        }
+        th_rmtree(dir);
+    }
+    /* a model without a sampler: one line naming it */
+    char *dir = th_tmpdir();
+    REQUIRE(dir);
+    th_run_result r;
+    NEED_BIN(&r, "train", "classifier", "--batch", "8", "--steps", "2", "--quiet", "--out", dir);
+    REQUIRE(r.code == 0, "classifier: exit %d: %s", r.code, r.err);
+    NEED_BIN(&r, "sample", dir, "--out", th_path(dir, "s.png"));
+    CHECK(r.code == 2 && th_count_lines(r.err) == 1 && strstr(r.err, "classifier") &&
+              strstr(r.err, "cannot be sampled"), "sample a classifier run: exit %d: %s",
+          r.code, r.err);
+    th_rmtree(dir);
 }

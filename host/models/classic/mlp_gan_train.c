@@ -36,6 +36,7 @@
 #include "cugen/data.h"
 #include "cugen/io.h"
 #include "cugen/ops.h"
+#include "cugen/sampler.h"
 #include "cugen/tape.h"
 #include "cugen/trainer.h"
 
@@ -381,6 +382,8 @@ static const cg_flag flags[] = {
 };
 #undef F
 
+extern const cg_sampler cg_sampler_mlp_gan;  /* mlp_gan_sample.c: cugen sample and eval */
+
 const cg_model_kind cg_kind_mlp_gan = {
     .name = "mlp-gan", .title = "MLP GAN",
     .summary = "the lecture notes' MLP GAN (z 20, 100 hidden units) on Fashion-MNIST",
@@ -392,4 +395,5 @@ const cg_model_kind cg_kind_mlp_gan = {
     .files = "samples: %s/samples.png (fixed z), per epoch %s/epoch_NNN.png, selected epochs "
              "%s/epochs.png; curves: %s/losses.png, %s/d_outputs.png; weights: "
              "%s/G.safetensors, %s/D.safetensors",
+    .sampler = &cg_sampler_mlp_gan,
 };

@@ -33,6 +33,7 @@
 #include "cugen/classic.h"
 #include "cugen/data.h"
 #include "cugen/io.h"
+#include "cugen/sampler.h"
 #include "cugen/tape.h"
 #include "cugen/trainer.h"
 
@@ -379,6 +380,8 @@ static const cg_flag flags[] = {
 };
 #undef F
 
+extern const cg_sampler cg_sampler_rbm;  /* rbm_sample.c: cugen sample and eval */
+
 const cg_model_kind cg_kind_rbm = {
     .name = "rbm", .title = "RBM",
     .summary = "restricted Boltzmann machine by CD-k or PCD on binarized Fashion-MNIST, AIS",
@@ -388,4 +391,5 @@ const cg_model_kind cg_kind_rbm = {
     .build = build, .describe = describe, .step = step, .epoch_end = epoch_end,
     .on_save = on_save, .finish = finish, .report = report, .free = free_run,
     .files = "samples: %s/samples.png, %s/chains.png; weights: %s/rbm.safetensors",
+    .sampler = &cg_sampler_rbm,
 };

@@ -1,0 +1,161 @@
+/*
+ * dcgan_sample.c: a DCGAN generator as `cugen sample` and `cugen eval` see
+ * it (cugen/sampler.h): G from a run directory (G.safetensors), its
+ * checkpoint, or a G.safetensors written by PyTorch from the example's
+ * Generator; z ~ N(0, I).
+ *
+ *   sample    --n images, 8 per row; --interpolate: rows of 8 on straight
+ *             lines between random latent points; --bn batch|running
+ *   generate  z from the seed's eval stream, batch statistics in batches of
+ *             64, as the example samples
+ *
+ * The fallback sampler: `cugen sample` reads a path no kind recognises as a
+ * generator file, and the loader's message says what is wrong with it.
+ * Runs on the CPU.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cugen/dcgan.h"
+#include "cugen/rng.h"
+#include "cugen/sampler.h"
+#include "cugen/tape.h"
+#include "models/sample_util.h"
+
+#define GEN_CHUNK 64   /* eval's images drawn (and batch-normalised) at a time */
+
+typedef struct {
+    int interpolate;
+    const char *bn;
+} dcgan_sample_flags;
+
+typedef struct {
+    cg_dcgan m;
+    cg_dcgan_arch a;
+    int loaded;
+} dcgan_sampler;
+
+/* a generator's first ConvTranspose2d, exported or in a checkpoint ("G.") */
+static int recognise(const char *path)
+{
+    cg_st_file f;
+    if (!sample_open(path, "G.safetensors", &f))
+        return 0;
+    int yes = cg_st_find(&f, "main.0.weight") || cg_st_find(&f, "G.main.0.weight");
+    cg_st_free(&f);
+    return yes;
+}
+
+static cg_status check(const void *settings, const cg_sample_opts *o, char *err, size_t len)
+{
+    const dcgan_sample_flags *f = settings;
+    return sample_rows_check(f->interpolate, o->n, err, len);
+}
+
+static cg_status load(void *self, const char *path, cg_device dev, char *err, size_t len)
+{
+    dcgan_sampler *s = self;
+    cg_status st = cg_dcgan_load_generator(path, &s->m, &s->a, err, len);
+    s->loaded = st == CG_OK;
+    return st;
+}
+
+/* G(z) for the n rows of z into x (n, nc, S, S) */
+static cg_status generate_into(dcgan_sampler *s, real *z, int n, int bn_running, real *x,
+                               char *err, size_t len)
+{
+    cg_ctx ctx;
+    if (cg_ctx_init(&ctx) != CG_OK) {
+        snprintf(err, len, "out of memory");
+        return CG_ERR_NOMEM;
+    }
+    cg_set_grad(&ctx, 0);
+    cg_tensor *y = cg_dcgan_generate(&ctx, &s->m, cg_wrap(&ctx, z, CG_SHAPE(n, s->a.nz)),
+                                     bn_running, 0);
+    cg_status st = CG_OK;
+    if (y)
+        memcpy(x, y->data, sizeof(real) * (size_t)y->n);
+    else
+        st = sample_failed(&ctx, err, len);
+    cg_ctx_free(&ctx);
+    return st;
+}
+
+static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,
+                        cg_samples *out, char *err, size_t len)
+{
+    const dcgan_sample_flags *f = settings;
+    dcgan_sampler *s = self;
+    int n = o->n, S = s->a.image_size, C = s->a.nc;
+    out->z = malloc(sizeof(real) * (size_t)n * (size_t)s->a.nz);
+    out->x = malloc(sizeof(real) * (size_t)n * (size_t)(C * S * S));
+    if (!out->z || !out->x) {
+        snprintf(err, len, "out of memory");
+        return CG_ERR_NOMEM;
+    }
+    cg_status st = sample_latents(out->z, n, s->a.nz, o->seed, f->interpolate, err, len);
+    if (st == CG_OK)
+        st = generate_into(s, out->z, n, strcmp(f->bn, "running") == 0, out->x, err, len);
+    if (st != CG_OK)
+        return st;
+    out->n = n, out->c = C, out->h = out->w = S, out->per_row = CG_SAMPLE_PER_ROW;
+    out->nz = (int64_t)n * s->a.nz;
+    snprintf(out->what, sizeof out->what, "%d %s of a %dx%d DCGAN generator (nz %d, ngf %d, %d "
+             "channel%s) from %s, seed %llu, batchnorm %s statistics", n,
+             f->interpolate ? "images on straight latent lines" : "samples", S, S, s->a.nz,
+             s->a.ngf, C, C == 1 ? "" : "s", o->path, (unsigned long long)o->seed, f->bn);
+    return CG_OK;
+}
+
+static cg_status generate(void *self, const void *settings, int64_t n, uint64_t seed,
+                          cg_image_set *out, char *err, size_t len)
+{
+    dcgan_sampler *s = self;
+    int64_t P = (int64_t)s->a.nc * s->a.image_size * s->a.image_size;
+    out->x = malloc(sizeof(real) * (size_t)(n * P));
+    real *z = malloc(sizeof(real) * (size_t)GEN_CHUNK * (size_t)s->a.nz);
+    if (!out->x || !z) {
+        free(z);
+        snprintf(err, len, "out of memory for %lld images", (long long)n);
+        return CG_ERR_NOMEM;
+    }
+    cg_rng r;
+    cg_rng_init(&r, seed, SAMPLE_EVAL_GAN_STREAM);
+    cg_status st = CG_OK;
+    for (int64_t at = 0; at < n && st == CG_OK; at += GEN_CHUNK) {
+        int k = (int)(n - at < GEN_CHUNK ? n - at : GEN_CHUNK);
+        cg_rng_normal(&r, z, (int64_t)k * s->a.nz, 0.0, 1.0);
+        st = generate_into(s, z, k, 0, out->x + at * P, err, len);
+    }
+    free(z);
+    out->n = n, out->c = s->a.nc, out->h = out->w = s->a.image_size;
+    return st;
+}
+
+static void free_sampler(void *self)
+{
+    dcgan_sampler *s = self;
+    if (s->loaded)
+        cg_dcgan_free(&s->m);
+}
+
+#define F(field) offsetof(dcgan_sample_flags, field)
+static const cg_flag flags[] = {
+    {"interpolate", CG_FLAG_BOOL, F(interpolate), NULL, 0, 0, NULL,
+     "rows of 8 along straight lines between random latent points (--n a multiple of 8)",
+     NULL},
+    {"bn", CG_FLAG_CHOICE, F(bn), "batch", 0, 0, "batch|running",
+     "batchnorm with the batch's statistics (as the example samples) or the running ones",
+     NULL},
+};
+#undef F
+
+const cg_sampler cg_sampler_dcgan = {
+    .a = "a DCGAN generator", .these = "DCGAN generators", .models = "DCGAN generators",
+    .recognise = recognise, .fallback = 1, .settings_size = sizeof(dcgan_sample_flags),
+    .flags = flags, .nflags = sizeof flags / sizeof flags[0], .check = check,
+    .state_size = sizeof(dcgan_sampler), .load = load, .sample = sample,
+    .generate = generate, .free = free_sampler,
+};

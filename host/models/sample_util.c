@@ -1,0 +1,94 @@
+/*
+ * sample_util.c: the helpers the models' samplers share (sample_util.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cugen/rng.h"
+#include "models/sample_util.h"
+
+void sample_file_in(const char *path, const char *name, char *out, size_t len)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(out, len, "%s/%s", path, name);
+    else
+        snprintf(out, len, "%s", path);
+}
+
+int sample_open(const char *path, const char *name, cg_st_file *f)
+{
+    char file[4096];
+    sample_file_in(path, name, file, sizeof file);
+    return cg_st_load(f, file, NULL, 0) == CG_OK;
+}
+
+int sample_side_of(int64_t npix)
+{
+    int64_t s = llround(sqrt((double)npix));
+    return s > 0 && s * s == npix ? (int)s : 0;
+}
+
+cg_status sample_latents(real *z, int n, int nz, uint64_t seed, int interpolate, char *err,
+                         size_t len)
+{
+    cg_rng r;
+    cg_rng_init(&r, seed, CG_SAMPLE_STREAM);
+    if (!interpolate) {
+        cg_rng_normal(&r, z, (int64_t)n * nz, 0.0, 1.0);
+        return CG_OK;
+    }
+    real *ends = malloc(sizeof(real) * 2 * (size_t)nz);
+    if (!ends) {
+        snprintf(err, len, "out of memory");
+        return CG_ERR_NOMEM;
+    }
+    const int P = CG_SAMPLE_PER_ROW;
+    for (int row = 0; row < n / P; row++) {
+        cg_rng_normal(&r, ends, 2 * (int64_t)nz, 0.0, 1.0);
+        for (int j = 0; j < P; j++) {
+            double t = (double)j / (P - 1);
+            real *zj = z + ((size_t)row * P + j) * nz;
+            for (int k = 0; k < nz; k++)
+                zj[k] = (real)((1 - t) * ends[k] + t * ends[nz + k]);
+        }
+    }
+    free(ends);
+    return CG_OK;
+}
+
+cg_status sample_rows_check(int interpolate, int n, char *err, size_t len)
+{
+    if (!interpolate || n % CG_SAMPLE_PER_ROW == 0)
+        return CG_OK;
+    snprintf(err, len, "--interpolate draws rows of %d: --n must be a multiple of %d, got %d",
+             CG_SAMPLE_PER_ROW, CG_SAMPLE_PER_ROW, n);
+    return CG_ERR_ARG;
+}
+
+cg_status sample_failed(const cg_ctx *ctx, char *err, size_t len)
+{
+    snprintf(err, len, "%s", ctx->errmsg[0] ? ctx->errmsg : "the model's forward failed");
+    return ctx->err && ctx->err != CG_ERR_ARG ? ctx->err : CG_ERR_STATE;
+}
+
+cg_status sample_copy(real **out, const real *x, int64_t n, char *err, size_t len)
+{
+    *out = malloc(sizeof(real) * (size_t)(n ? n : 1));
+    if (!*out) {
+        snprintf(err, len, "out of memory for %lld values", (long long)n);
+        return CG_ERR_NOMEM;
+    }
+    memcpy(*out, x, sizeof(real) * (size_t)n);
+    return CG_OK;
+}
+
+void sample_progress(const char *kind, int64_t done, int64_t n, double t0)
+{
+    if (n > 64)
+        fprintf(stderr, "cugen eval: %s: %lld/%lld images generated (%.0f s)\n", kind,
+                (long long)done, (long long)n, cg_monotonic_seconds() - t0);
+}

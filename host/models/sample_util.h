@@ -1,0 +1,49 @@
+/*
+ * sample_util.h: what the models' samplers (cugen/sampler.h: dcgan_sample.c,
+ * vae_sample.c, ...) share: a run's files, latents drawn as `cugen sample`
+ * draws them, and the checks and messages they have in common. Internal to
+ * host/models.
+ */
+#ifndef CUGEN_MODELS_SAMPLE_UTIL_H
+#define CUGEN_MODELS_SAMPLE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cugen/io.h"
+#include "cugen/sampler.h"
+#include "cugen/tensor.h"
+
+/* The Philox streams of the images eval generates (of its --seed): the
+ * VAE's, the DDPM's and the image flow's latents; the GAN generators'. */
+#define SAMPLE_EVAL_STREAM 0x4745454eu      /* "GEEN" */
+#define SAMPLE_EVAL_GAN_STREAM 0x4556414cu  /* "EVAL" */
+
+/* path, or path/name when path is a directory */
+void sample_file_in(const char *path, const char *name, char *out, size_t len);
+/* The safetensors file at path, or the file name in the run directory
+ * path, into f: 1, or 0 when it cannot be read (f then needs no freeing). */
+int sample_open(const char *path, const char *name, cg_st_file *f);
+/* The side S of npix = S * S pixels, or 0 */
+int sample_side_of(int64_t npix);
+
+/* z (n, nz) from CG_SAMPLE_STREAM of seed: n independent normals, or with
+ * interpolate rows of CG_SAMPLE_PER_ROW points on the lines between pairs
+ * of normals. CG_ERR_NOMEM with err. */
+cg_status sample_latents(real *z, int n, int nz, uint64_t seed, int interpolate, char *err,
+                         size_t len);
+/* --interpolate draws whole rows: n a multiple of CG_SAMPLE_PER_ROW, else
+ * CG_ERR_ARG with the line in err. */
+cg_status sample_rows_check(int interpolate, int n, char *err, size_t len);
+
+/* After an op of ctx failed: its message into err, and the status to
+ * return (never CG_ERR_ARG, which means the user's request: a failed op is
+ * failed work). */
+cg_status sample_failed(const cg_ctx *ctx, char *err, size_t len);
+/* x (n values) as a malloc'ed copy into *out: CG_ERR_NOMEM with err. */
+cg_status sample_copy(real **out, const real *x, int64_t n, char *err, size_t len);
+/* "cugen eval: KIND: 640/10000 images generated (12 s)" on stderr, for more
+ * than 64 images (t0: cg_monotonic_seconds at the start) */
+void sample_progress(const char *kind, int64_t done, int64_t n, double t0);
+
+#endif
