@@ -2,9 +2,10 @@
  * realnvp.c: the 2-D RealNVP flow: coupling layers, the whole flow both ways,
  * its exact log-likelihood (definitions in cugen/flow.h).
  *
- * Everything is built from existing ops (split, linear, tanh, exp, mul, add,
- * concat), so the tape differentiates the log-likelihood and the inverse is
- * the same code read backwards.
+ * Each coupling's net is three Linear layers (cugen/layers.h), the rest
+ * existing ops (split, tanh, exp, mul, add, concat), so the tape
+ * differentiates the log-likelihood and the inverse is the same code read
+ * backwards.
  *
  * Not for: the training run and its pictures (realnvp_train.c).
  */
@@ -16,9 +17,18 @@
 #include "cugen/metrics.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
-#include "models/dense.h"
 
 #define LOG_2PI 1.8378770664093454836
+
+/* The last Linear of every net: zero weight and bias (draws nothing), so
+ * that each coupling, and the flow, starts as the identity. */
+static cg_status init_zero(cg_nn_layer *l, cg_rng *r)
+{
+    (void)r;
+    cg_nn_linear *d = (cg_nn_linear *)l;
+    cg_status st = cg_init_const(d->weight, 0.0);
+    return st != CG_OK ? st : cg_init_const(d->bias, 0.0);
+}
 
 cg_status cg_flow2d_build(cg_flow2d *m, const cg_flow2d_arch *a, char *err, size_t errlen)
 {
@@ -31,18 +41,22 @@ cg_status cg_flow2d_build(cg_flow2d *m, const cg_flow2d_arch *a, char *err, size
         return CG_ERR_ARG;
     }
     m->a = *a;
-    const int in[3] = {1, a->hidden, a->hidden}, out[3] = {a->hidden, a->hidden, 2};
-    int ok = 1;
-    for (int i = 0; i < a->layers; i++)
-        for (int k = 0; k < 3; k++) {
-            char name[64];
-            snprintf(name, sizeof name, "layers.%d.net.%d", i, 2 * k);
-            ok = ok && dense_declare(&m->p, &m->l[i].w[k], &m->l[i].b[k], name, in[k], out[k],
-                                     0);
-        }
-    cg_status st = ok ? cg_params_alloc(&m->p) : CG_ERR_NOMEM;
+    int H = a->hidden;
+    cg_nn_begin(&m->nn, &m->p);
+    for (int i = 0; i < a->layers; i++) {
+        cg_flow2d_coupling *l = &m->l[i];
+        char name[3][32];
+        for (int k = 0; k < 3; k++)
+            snprintf(name[k], sizeof name[k], "layers.%d.net.%d", i, 2 * k);
+        cg_nn_linear_declare(&m->nn, &l->net0, name[0], 1, H, 1);
+        cg_nn_linear_declare(&m->nn, &l->net2, name[1], H, H, 1);
+        cg_nn_linear_declare(&m->nn, &l->net4, name[2], H, 2, 1);
+        l->net4.hdr.init = init_zero;
+    }
+    char why[256];
+    cg_status st = cg_nn_alloc(&m->nn, why, sizeof why);
     if (st != CG_OK) {
-        snprintf(err, errlen, "realnvp: out of memory for the parameters");
+        snprintf(err, errlen, "realnvp: %s", why);
         cg_params_free(&m->p);
     }
     return st;
@@ -58,21 +72,16 @@ void cg_flow2d_init(cg_flow2d *m, uint64_t seed, uint32_t stream)
 {
     cg_rng r;
     cg_rng_init(&r, seed, stream);
-    for (int i = 0; i < m->a.layers; i++) {
-        dense_init(m->l[i].w[0], m->l[i].b[0], &r);
-        dense_init(m->l[i].w[1], m->l[i].b[1], &r);
-        cg_init_const(m->l[i].w[2], 0.0);
-        cg_init_const(m->l[i].b[2], 0.0);
-    }
+    cg_nn_init(&m->nn, &r);
 }
 
 /* s = tanh(raw scale) and t of layer i from the kept coordinate xc (N, 1) */
 static void scale_shift(cg_ctx *ctx, cg_flow2d_coupling *l, cg_tensor *xc, cg_tensor **s,
                         cg_tensor **t)
 {
-    cg_tensor *h = cg_relu(ctx, cg_linear(ctx, xc, l->w[0], l->b[0]));
-    h = cg_relu(ctx, cg_linear(ctx, h, l->w[1], l->b[1]));
-    cg_tensor *st = cg_linear(ctx, h, l->w[2], l->b[2]), *parts[2] = {NULL, NULL};
+    cg_tensor *h = cg_relu(ctx, cg_nn_linear_fwd(ctx, &l->net0, xc));
+    h = cg_relu(ctx, cg_nn_linear_fwd(ctx, &l->net2, h));
+    cg_tensor *st = cg_nn_linear_fwd(ctx, &l->net4, h), *parts[2] = {NULL, NULL};
     if (st)
         cg_split(ctx, st, (const int[]){1, 1}, 2, parts);
     *s = cg_tanh(ctx, parts[0]);

@@ -4,9 +4,11 @@
  * nets, act-norm or batchnorm, squeeze and factor-out at every scale; the
  * likelihood of dequantised, logit-transformed pixels; sampling by inversion.
  *
- * Built from existing ops plus squeeze2x; the checkerboard mask is a
- * constant (1, C, H, W) tensor that multiplies by broadcasting, made once
- * per scale when the flow is built and kept on the parameters' device. The
+ * The s/t nets are Conv2d layers (cugen/layers.h); the rest is built from
+ * existing ops plus squeeze2x. The normalisations keep their own parameters
+ * (they are not nn.BatchNorm2d). The checkerboard mask is a constant
+ * (1, C, H, W) tensor that multiplies by broadcasting, made once per scale
+ * when the flow is built and kept on the parameters' device. The
  * batchnorm's per-channel moments are two batched matmuls with vectors of
  * ones (cg_batchnorm normalises but does not hand out the batch variance,
  * which the log-det needs with its gradient).
@@ -31,34 +33,44 @@ const char *cg_flowimg_norm_name(int norm)
     return norm == CG_FLOWIMG_BATCHNORM ? "batchnorm" : "actnorm";
 }
 
-static int declare_coupling(cg_params *p, cg_flowimg_coupling *l, const char *name, int cin,
-                            int cout, int F, int norm)
+/* The last convolution of every net: zero weight and bias (draws nothing),
+ * so that each coupling starts as the identity. */
+static cg_status init_zero(cg_nn_layer *l, cg_rng *r)
 {
-    static const char *const part[4] = {"in", "res1", "res2", "out"};
-    const int co[4] = {F, F, F, 2 * cout}, ci[4] = {cin, F, F, F};
-    char full[96];
-    for (int k = 0; k < 4; k++) {
-        snprintf(full, sizeof full, "%s.net.%s.weight", name, part[k]);
-        l->w[k] = cg_param(p, full, CG_SHAPE(co[k], ci[k], 3, 3), 0);
-        snprintf(full, sizeof full, "%s.net.%s.bias", name, part[k]);
-        l->b[k] = cg_param(p, full, CG_SHAPE(co[k]), 0);
-        if (!l->w[k] || !l->b[k])
-            return 0;
-    }
-    int ch = l->ch;
-    snprintf(full, sizeof full, "%s.norm.logs", name);
-    l->logs = cg_param(p, full, CG_SHAPE(1, ch, 1, 1), 0);
-    snprintf(full, sizeof full, "%s.norm.bias", name);
-    l->bias = cg_param(p, full, CG_SHAPE(1, ch, 1, 1), 0);
-    if (norm == CG_FLOWIMG_BATCHNORM) {
-        snprintf(full, sizeof full, "%s.norm.running_mean", name);
-        l->run_mean = cg_buffer(p, full, CG_SHAPE(1, ch, 1, 1));
-        snprintf(full, sizeof full, "%s.norm.running_var", name);
-        l->run_var = cg_buffer(p, full, CG_SHAPE(1, ch, 1, 1));
+    (void)r;
+    cg_nn_conv2d *c = (cg_nn_conv2d *)l;
+    cg_status st = cg_init_const(c->weight, 0.0);
+    return st != CG_OK ? st : cg_init_const(c->bias, 0.0);
+}
+
+/* "<coupling>.<part>" ("a.0" "net.in") into buf */
+static const char *key(char buf[static 64], const char *coupling, const char *part)
+{
+    snprintf(buf, 64, "%s.%s", coupling, part);
+    return buf;
+}
+
+/* Coupling `name` ("a.0"): its s/t net (cin -> F -> F -> F -> 2 cout channels),
+ * then its normalisation's parameters and buffers; 0 when one of the latter
+ * could not be declared (the net's errors are the cg_nn's). */
+static int declare_coupling(cg_flowimg *m, cg_flowimg_coupling *l, const char *name, int cin,
+                            int cout)
+{
+    int F = m->a.width, ch = l->ch;
+    char s[64];
+    cg_nn_conv2d_declare(&m->nn, &l->in, key(s, name, "net.in"), cin, F, 3, 1, 1, 1);
+    cg_nn_conv2d_declare(&m->nn, &l->res1, key(s, name, "net.res1"), F, F, 3, 1, 1, 1);
+    cg_nn_conv2d_declare(&m->nn, &l->res2, key(s, name, "net.res2"), F, F, 3, 1, 1, 1);
+    cg_nn_conv2d_declare(&m->nn, &l->out, key(s, name, "net.out"), F, 2 * cout, 3, 1, 1, 1);
+    l->out.hdr.init = init_zero;
+    l->logs = cg_param(&m->p, key(s, name, "norm.logs"), CG_SHAPE(1, ch, 1, 1), 0);
+    l->bias = cg_param(&m->p, key(s, name, "norm.bias"), CG_SHAPE(1, ch, 1, 1), 0);
+    if (m->a.norm == CG_FLOWIMG_BATCHNORM) {
+        l->run_mean = cg_buffer(&m->p, key(s, name, "norm.running_mean"), CG_SHAPE(1, ch, 1, 1));
+        l->run_var = cg_buffer(&m->p, key(s, name, "norm.running_var"), CG_SHAPE(1, ch, 1, 1));
         return l->logs && l->bias && l->run_mean && l->run_var;
     }
-    snprintf(full, sizeof full, "%s.norm.inited", name);
-    l->inited = cg_buffer(p, full, CG_SHAPE(1));
+    l->inited = cg_buffer(&m->p, key(s, name, "norm.inited"), CG_SHAPE(1));
     return l->logs && l->bias && l->inited;
 }
 
@@ -89,6 +101,7 @@ cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *arch, char *err
     }
     m->a = a;
     m->stages = 2 * a.scales - 1;
+    cg_nn_begin(&m->nn, &m->p);
     int ok = 1, C = a.channels;
     for (int j = 0; j < m->stages && ok; j++) {
         int checker = j % 2 == 0, scale = j / 2;
@@ -103,7 +116,7 @@ cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *arch, char *err
             l->checker = checker;
             l->ch = ch;
             int cin = checker ? ch : ch / 2;
-            ok = declare_coupling(&m->p, l, name, cin, cin, a.width, a.norm);
+            ok = declare_coupling(m, l, name, cin, cin);
         }
     }
     m->first[m->stages] = m->count;
@@ -117,11 +130,12 @@ cg_status cg_flowimg_build(cg_flowimg *m, const cg_flowimg_arch *arch, char *err
             ok = (m->mask[k][q / 2][q % 2] = cg_buffer(&m->masks, name,
                                                        CG_SHAPE(1, C << k, S, S))) != NULL;
         }
-    cg_status st = ok ? cg_params_alloc(&m->p) : CG_ERR_NOMEM;
-    if (st == CG_OK)
-        st = cg_params_alloc(&m->masks);
+    char why[256] = "out of memory for the parameters";
+    cg_status st = ok ? cg_nn_alloc(&m->nn, why, sizeof why) : CG_ERR_NOMEM;
+    if (st == CG_OK && (st = cg_params_alloc(&m->masks)) != CG_OK)
+        snprintf(why, sizeof why, "out of memory for the checkerboard masks");
     if (st != CG_OK) {
-        snprintf(err, errlen, "realnvp: out of memory for the parameters");
+        snprintf(err, errlen, "realnvp: %s", why);
         cg_params_free(&m->p);
         cg_params_free(&m->masks);
         return st;
@@ -146,22 +160,17 @@ void cg_flowimg_free(cg_flowimg *m)
     memset(m, 0, sizeof *m);
 }
 
-/* PyTorch's Conv2d default for the first three convolutions; the last is
- * zero so that every coupling starts as the identity. Batchnorm's running
- * statistics start at mean 0, variance 1, as PyTorch's. */
+/* PyTorch's Conv2d default (cg_nn_init) for the first three convolutions;
+ * the last is zero so that every coupling starts as the identity. The
+ * normalisation starts as the identity too; batchnorm's running statistics
+ * at mean 0, variance 1, as PyTorch's. */
 void cg_flowimg_init(cg_flowimg *m, uint64_t seed, uint32_t stream)
 {
     cg_rng r;
     cg_rng_init(&r, seed, stream);
+    cg_nn_init(&m->nn, &r);
     for (int i = 0; i < m->count; i++) {
         cg_flowimg_coupling *l = &m->l[i];
-        for (int k = 0; k < 3; k++) {
-            double bound = 1.0 / sqrt((double)l->w[k]->shape[1] * 9.0);
-            cg_init_uniform(l->w[k], &r, -bound, bound);
-            cg_init_uniform(l->b[k], &r, -bound, bound);
-        }
-        cg_init_const(l->w[3], 0.0);
-        cg_init_const(l->b[3], 0.0);
         cg_init_const(l->logs, 0.0);
         cg_init_const(l->bias, 0.0);
         if (l->inited)
@@ -176,18 +185,14 @@ void cg_flowimg_init(cg_flowimg *m, uint64_t seed, uint32_t stream)
 
 /* ---- pieces ----------------------------------------------------------------- */
 
-static cg_tensor *conv3(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tensor *b)
-{
-    return cg_conv2d(ctx, x, w, b, 1, 1);
-}
-
 /* the s/t ResNet: (N, cin, H, W) -> (N, 2 cout, H, W) */
 static cg_tensor *st_net(cg_ctx *ctx, cg_flowimg_coupling *l, cg_tensor *x)
 {
-    cg_tensor *h = cg_relu(ctx, conv3(ctx, x, l->w[0], l->b[0]));
-    cg_tensor *r = conv3(ctx, cg_relu(ctx, conv3(ctx, h, l->w[1], l->b[1])), l->w[2], l->b[2]);
+    cg_tensor *h = cg_relu(ctx, cg_nn_conv2d_fwd(ctx, &l->in, x));
+    cg_tensor *r = cg_relu(ctx, cg_nn_conv2d_fwd(ctx, &l->res1, h));
+    r = cg_nn_conv2d_fwd(ctx, &l->res2, r);
     h = cg_relu(ctx, cg_add(ctx, h, r));
-    return conv3(ctx, h, l->w[3], l->b[3]);
+    return cg_nn_conv2d_fwd(ctx, &l->out, h);
 }
 
 /* (1, C, H, W) on dev: 1 where (i + j) % 2 == parity (kept), else 0; or its

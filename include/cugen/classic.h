@@ -214,7 +214,10 @@ cg_status cg_rbm_ais(cg_ctx *ctx, cg_rbm *m, const cg_rbm_ais_opts *ao, cg_rng *
 typedef struct {
     int nin, nh, nout;
     cg_params p;
-    cg_tensor *w1, *b1, *w2, *b2, *w3, *b3;
+    cg_nn nn;
+    cg_nn_linear fc1;   /* fc1: (nh, nin) + (nh) */
+    cg_nn_linear fc2;   /* fc2: (nh, nh) + (nh) */
+    cg_nn_linear fc3;   /* fc3: (nout, nh) + (nout) */
 } cg_gauss_gen;
 
 cg_status cg_gauss_gen_build(cg_gauss_gen *g, int nin, int nh, int nout, char *err,

@@ -14,7 +14,7 @@
  *
  * Parameters are named as a PyTorch ModuleList `layers` of such couplings
  * with an nn.Sequential `net` has them: layers.<i>.net.{0,2,4}.{weight,bias}
- * (scripts/make_vae_flow_ref.py builds that module).
+ * (scripts/make_vae_flow_ref.py builds that module), one cg_nn_linear each.
  *
  * Below them, the image RealNVP (cg_flowimg).
  */
@@ -22,7 +22,7 @@
 #define CUGEN_FLOW_H
 
 #include "cugen/data.h"
-#include "cugen/nn.h"
+#include "cugen/layers.h"
 #include "cugen/optim.h"
 #include "cugen/train.h"
 
@@ -32,20 +32,24 @@ typedef struct {
     int layers, hidden;
 } cg_flow2d_arch;
 
+/* layers.<i>.net: Linear(1, H) ReLU Linear(H, H) ReLU Linear(H, 2) */
 typedef struct {
-    cg_tensor *w[3], *b[3];
+    cg_nn_linear net0;   /* layers.<i>.net.0: (H, 1) + (H) */
+    cg_nn_linear net2;   /* layers.<i>.net.2: (H, H) + (H) */
+    cg_nn_linear net4;   /* layers.<i>.net.4: (2, H) + (2); s then t */
 } cg_flow2d_coupling;
 
 typedef struct {
     cg_flow2d_arch a;
     cg_params p;
+    cg_nn nn;
     cg_flow2d_coupling l[CG_FLOW2D_MAX_LAYERS];
 } cg_flow2d;
 
 cg_status cg_flow2d_build(cg_flow2d *m, const cg_flow2d_arch *a, char *err, size_t errlen);
 void cg_flow2d_free(cg_flow2d *m);
-/* nn.Linear's default initialisation, except the last layer of every net:
- * zero, so that the flow starts as the identity. */
+/* nn.Linear's default initialisation (cg_nn_init), except the last layer of
+ * every net: zero, so that the flow starts as the identity. */
 void cg_flow2d_init(cg_flow2d *m, uint64_t seed, uint32_t stream);
 
 /* Coupling layer i on x (N, 2): y (N, 2) and *logdet (N, 1). */
@@ -118,9 +122,16 @@ typedef struct {
     int norm;         /* cg_flowimg_norm */
 } cg_flowimg_arch;
 
+/* One coupling and its normalisation. The s/t net is four Conv2d(k 3, padding 1)
+ * layers; for cin = cout channels in (the checkerboard's ch, a channel
+ * coupling's ch / 2) and width F: */
 typedef struct {
-    cg_tensor *w[4], *b[4];          /* net: in, res1, res2, out */
-    cg_tensor *logs, *bias;          /* the normalisation's scale and shift (1, C, 1, 1) */
+    cg_nn_conv2d in;                 /* <s>.<i>.net.in: (F, cin, 3, 3) + (F) */
+    cg_nn_conv2d res1, res2;         /* net.res1, net.res2: (F, F, 3, 3) + (F) */
+    cg_nn_conv2d out;                /* net.out: (2 cout, F, 3, 3) + (2 cout); s then t */
+    /* the normalisation is not nn.BatchNorm2d (a log-scale, (1, C, 1, 1) shapes,
+     * the biased variance in its running one): parameters of its own */
+    cg_tensor *logs, *bias;          /* norm.logs, norm.bias: scale and shift (1, C, 1, 1) */
     cg_tensor *inited;               /* act-norm: set from data yet (1) */
     cg_tensor *run_mean, *run_var;   /* batchnorm (1, C, 1, 1) */
     int parity, checker, ch;         /* mask parity; checkerboard or channel; channels */
@@ -131,6 +142,7 @@ typedef struct {
 typedef struct {
     cg_flowimg_arch a;               /* scales and last filled in */
     cg_params p;
+    cg_nn nn;
     int stages, count;               /* 2 scales - 1; couplings */
     int first[CG_FLOWIMG_MAX_STAGES + 1];   /* stage j: couplings first[j] .. first[j+1]-1 */
     cg_flowimg_coupling l[CG_FLOWIMG_MAX_STAGES * (CG_FLOWIMG_MAX_L + 1)];

@@ -19,10 +19,10 @@ TEST(gauss_init_jacobian_by_backward_is_the_closed_form)
     REQUIRE(cg_gauss_gen_build(&g, 5, 9, 2, err, sizeof err) == CG_OK, "%s", err);
     cg_rng r;
     cg_rng_init(&r, 2, 1);
-    cg_init_normal(g.w1, &r, 0, 0.7);
-    cg_init_normal(g.b1, &r, 0, 0.5);
-    cg_init_normal(g.w2, &r, 0, 0.7);
-    cg_init_normal(g.b2, &r, 0, 0.5);
+    cg_init_normal(g.fc1.weight, &r, 0, 0.7);
+    cg_init_normal(g.fc1.bias, &r, 0, 0.5);
+    cg_init_normal(g.fc2.weight, &r, 0, 0.7);
+    cg_init_normal(g.fc2.bias, &r, 0, 0.5);
     cg_ctx ctx;
     REQUIRE(cg_ctx_init(&ctx) == CG_OK);
     double J[9 * 5];
@@ -30,19 +30,19 @@ TEST(gauss_init_jacobian_by_backward_is_the_closed_form)
     /* at z = 0: J = diag(1 - tanh^2(u2)) W2 diag(1 - tanh^2(b1)) W1, u2 = W2 tanh(b1) + b2 */
     double t1[9], d1[9];
     for (int j = 0; j < 9; j++) {
-        t1[j] = tanh(g.b1->data[j]);
+        t1[j] = tanh(g.fc1.bias->data[j]);
         d1[j] = 1 - t1[j] * t1[j];
     }
     double maxerr = 0, maxv = 0;
     for (int i = 0; i < 9; i++) {
-        double u2 = g.b2->data[i];
+        double u2 = g.fc2.bias->data[i];
         for (int j = 0; j < 9; j++)
-            u2 += g.w2->data[i * 9 + j] * t1[j];
+            u2 += g.fc2.weight->data[i * 9 + j] * t1[j];
         double d2 = 1 - tanh(u2) * tanh(u2);
         for (int a = 0; a < 5; a++) {
             double want = 0;
             for (int j = 0; j < 9; j++)
-                want += g.w2->data[i * 9 + j] * d1[j] * g.w1->data[j * 5 + a];
+                want += g.fc2.weight->data[i * 9 + j] * d1[j] * g.fc1.weight->data[j * 5 + a];
             want *= d2;
             maxerr = fmax(maxerr, fabs(J[i * 5 + a] - want));
             maxv = fmax(maxv, fabs(want));
@@ -75,7 +75,7 @@ TEST(gauss_init_solves_for_the_target_covariance)
     for (int o = 0; o < 2; o++)
         for (int a = 0; a < 3; a++)
             for (int j = 0; j < 5; j++)
-                M[o * 3 + a] += g.w3->data[o * 5 + j] * J[j * 3 + a];
+                M[o * 3 + a] += g.fc3.weight->data[o * 5 + j] * J[j * 3 + a];
     double MMt[4] = {0};
     for (int o = 0; o < 2; o++)
         for (int p = 0; p < 2; p++)
@@ -85,7 +85,7 @@ TEST(gauss_init_solves_for_the_target_covariance)
     CHECK_NEAR(MMt[0], 2.25, 1e-6);
     CHECK_NEAR(MMt[3], 0.64, 1e-6);
     CHECK(fabs(MMt[1]) < 1e-6 && fabs(MMt[2]) < 1e-6, "off-diagonal %g %g", MMt[1], MMt[2]);
-    CHECK(g.b3->data[0] == 2 && g.b3->data[1] == 4);
+    CHECK(g.fc3.bias->data[0] == 2 && g.fc3.bias->data[1] == 4);
     /* a generator with more outputs than inputs cannot be made Gaussian this way */
     cg_gauss_gen bad;
     CHECK(cg_gauss_gen_build(&bad, 1, 5, 2, err, sizeof err) == CG_ERR_ARG &&

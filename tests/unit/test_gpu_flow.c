@@ -32,10 +32,10 @@ static void flow_steps_match(int norm, int scales)
     cg_rng r;   /* the zeroed last convolutions random too, so that every part moves */
     cg_rng_init(&r, 8, 1);
     for (int i = 0; i < c.count; i++)
-        cg_init_normal(c.l[i].w[3], &r, 0, 0.05);
+        cg_init_normal(c.l[i].out.weight, &r, 0, 0.05);
     cg_rng_init(&r, 8, 1);
     for (int i = 0; i < g.count; i++)
-        cg_init_normal(g.l[i].w[3], &r, 0, 0.05);
+        cg_init_normal(g.l[i].out.weight, &r, 0, 0.05);
     REQUIRE(cg_flowimg_to_device(&g, CG_CUDA, err, sizeof err) == CG_OK, "%s", err);
     /* the checkerboard masks moved with the parameters: the GPU step uses them
      * instead of uploading masks (and they are the CPU's: a copy, so exact;

@@ -29,16 +29,14 @@ cg_status cg_gauss_gen_build(cg_gauss_gen *g, int nin, int nh, int nout, char *e
     g->nin = nin;
     g->nh = nh;
     g->nout = nout;
-    g->w1 = cg_param(&g->p, "fc1.weight", CG_SHAPE(nh, nin), 0);
-    g->b1 = cg_param(&g->p, "fc1.bias", CG_SHAPE(nh), 0);
-    g->w2 = cg_param(&g->p, "fc2.weight", CG_SHAPE(nh, nh), 0);
-    g->b2 = cg_param(&g->p, "fc2.bias", CG_SHAPE(nh), 0);
-    g->w3 = cg_param(&g->p, "fc3.weight", CG_SHAPE(nout, nh), 0);
-    g->b3 = cg_param(&g->p, "fc3.bias", CG_SHAPE(nout), 0);
-    cg_status st = g->w1 && g->b1 && g->w2 && g->b2 && g->w3 && g->b3 ? cg_params_alloc(&g->p)
-                                                                      : CG_ERR_NOMEM;
+    cg_nn_begin(&g->nn, &g->p);
+    cg_nn_linear_declare(&g->nn, &g->fc1, "fc1", nin, nh, 1);
+    cg_nn_linear_declare(&g->nn, &g->fc2, "fc2", nh, nh, 1);
+    cg_nn_linear_declare(&g->nn, &g->fc3, "fc3", nh, nout, 1);
+    char why[256];
+    cg_status st = cg_nn_alloc(&g->nn, why, sizeof why);
     if (st != CG_OK) {
-        snprintf(err, errlen, "gauss-init-gan: out of memory");
+        snprintf(err, errlen, "gauss-init-gan: %s", why);
         cg_params_free(&g->p);
     }
     return st;
@@ -52,13 +50,13 @@ void cg_gauss_gen_free(cg_gauss_gen *g)
 
 cg_tensor *cg_gauss_gen_hidden(cg_ctx *ctx, cg_gauss_gen *g, cg_tensor *z)
 {
-    cg_tensor *h = cg_tanh(ctx, cg_linear(ctx, z, g->w1, g->b1));
-    return cg_tanh(ctx, cg_linear(ctx, h, g->w2, g->b2));
+    cg_tensor *h = cg_tanh(ctx, cg_nn_linear_fwd(ctx, &g->fc1, z));
+    return cg_tanh(ctx, cg_nn_linear_fwd(ctx, &g->fc2, h));
 }
 
 cg_tensor *cg_gauss_gen_forward(cg_ctx *ctx, cg_gauss_gen *g, cg_tensor *z)
 {
-    return cg_linear(ctx, cg_gauss_gen_hidden(ctx, g, z), g->w3, g->b3);
+    return cg_nn_linear_fwd(ctx, &g->fc3, cg_gauss_gen_hidden(ctx, g, z));
 }
 
 cg_status cg_gauss_gen_jacobian(cg_ctx *ctx, cg_gauss_gen *g, double *J)
@@ -95,14 +93,14 @@ cg_status cg_gauss_gen_init(cg_ctx *ctx, cg_gauss_gen *g, cg_rng *r, double alph
 {
     const double conf = 1.96;  /* 95% of a normal within 1.96 standard deviations */
     int nin = g->nin, nh = g->nh, nout = g->nout;
-    cg_init_normal(g->w1, r, 0.0, alpha / (conf * sqrt((double)nin)));
-    cg_init_const(g->b1, 0.0);
+    cg_init_normal(g->fc1.weight, r, 0.0, alpha / (conf * sqrt((double)nin)));
+    cg_init_const(g->fc1.bias, 0.0);
     /* fc1's outputs have variances |w1_j|^2; fc2's input variance sum is |W1|_F^2 */
     double var1 = 0;
-    for (int64_t i = 0; i < g->w1->n; i++)
-        var1 += (double)g->w1->data[i] * g->w1->data[i];
-    cg_init_normal(g->w2, r, 0.0, alpha / (conf * sqrt(var1)));
-    cg_init_const(g->b2, 0.0);
+    for (int64_t i = 0; i < g->fc1.weight->n; i++)
+        var1 += (double)g->fc1.weight->data[i] * g->fc1.weight->data[i];
+    cg_init_normal(g->fc2.weight, r, 0.0, alpha / (conf * sqrt(var1)));
+    cg_init_const(g->fc2.bias, 0.0);
 
     double *J = malloc(sizeof(double) * (size_t)nh * nin);
     double *JtJ = malloc(sizeof(double) * (size_t)nin * nin), *s2 = malloc(sizeof(double) * nin);
@@ -135,9 +133,9 @@ cg_status cg_gauss_gen_init(cg_ctx *ctx, cg_gauss_gen *g, cg_rng *r, double alph
             double q = 0;
             for (int a = 0; a < nin; a++)
                 q += J[(size_t)j * nin + a] * JtJ[a * nin + k];
-            g->w3->data[(size_t)o * nh + j] = (real)(sigma[o] * q / (s * s));
+            g->fc3.weight->data[(size_t)o * nh + j] = (real)(sigma[o] * q / (s * s));
         }
-        g->b3->data[o] = (real)mu[o];
+        g->fc3.bias->data[o] = (real)mu[o];
     }
     free(J), free(JtJ), free(s2);
     if (st == CG_ERR_NOMEM)
@@ -154,11 +152,11 @@ static void xavier(cg_tensor *w, cg_rng *r, double gain)
 void cg_gauss_gen_init_xavier(cg_gauss_gen *g, cg_rng *r, const double *mu)
 {
     const double tanh_gain = 5.0 / 3.0;  /* nn.init.calculate_gain('tanh') */
-    xavier(g->w1, r, tanh_gain);
-    cg_init_const(g->b1, 0.0);
-    xavier(g->w2, r, tanh_gain);
-    cg_init_const(g->b2, 0.0);
-    xavier(g->w3, r, tanh_gain);
+    xavier(g->fc1.weight, r, tanh_gain);
+    cg_init_const(g->fc1.bias, 0.0);
+    xavier(g->fc2.weight, r, tanh_gain);
+    cg_init_const(g->fc2.bias, 0.0);
+    xavier(g->fc3.weight, r, tanh_gain);
     for (int o = 0; o < g->nout; o++)
-        g->b3->data[o] = (real)mu[o];
+        g->fc3.bias->data[o] = (real)mu[o];
 }

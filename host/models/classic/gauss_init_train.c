@@ -32,9 +32,13 @@
 #define PLOT_N 1000
 #define SCORE_N 2000
 
+/* the notebook's D: Linear(2, nh) LeakyReLU(0.2) Linear(nh, nh) LeakyReLU(0.2) Linear(nh, 1) */
 typedef struct {
     cg_params p;
-    cg_tensor *w1, *b1, *w2, *b2, *w3, *b3;
+    cg_nn nn;
+    cg_nn_linear fc1;   /* fc1: (nh, 2) + (nh) */
+    cg_nn_linear fc2;   /* fc2: (nh, nh) + (nh) */
+    cg_nn_linear fc3;   /* fc3: (1, nh) + (1) */
 } disc;
 
 /* n outputs of g for z ~ N(0, I) from r into out (n, 2) */
@@ -78,31 +82,23 @@ static cg_status scatter(const char *dir, const char *name, const char *title,
 static cg_status disc_build(disc *d, int nh, uint64_t seed)
 {
     cg_params_init(&d->p);
-    d->w1 = cg_param(&d->p, "fc1.weight", CG_SHAPE(nh, 2), 0);
-    d->b1 = cg_param(&d->p, "fc1.bias", CG_SHAPE(nh), 0);
-    d->w2 = cg_param(&d->p, "fc2.weight", CG_SHAPE(nh, nh), 0);
-    d->b2 = cg_param(&d->p, "fc2.bias", CG_SHAPE(nh), 0);
-    d->w3 = cg_param(&d->p, "fc3.weight", CG_SHAPE(1, nh), 0);
-    d->b3 = cg_param(&d->p, "fc3.bias", CG_SHAPE(1), 0);
-    if (!d->w1 || !d->b1 || !d->w2 || !d->b2 || !d->w3 || !d->b3 ||
-        cg_params_alloc(&d->p) != CG_OK)
+    cg_nn_begin(&d->nn, &d->p);
+    cg_nn_linear_declare(&d->nn, &d->fc1, "fc1", 2, nh, 1);
+    cg_nn_linear_declare(&d->nn, &d->fc2, "fc2", nh, nh, 1);
+    cg_nn_linear_declare(&d->nn, &d->fc3, "fc3", nh, 1, 1);
+    char why[256];
+    if (cg_nn_alloc(&d->nn, why, sizeof why) != CG_OK)
         return CG_ERR_NOMEM;
     cg_rng r;
     cg_rng_init(&r, seed, 7);
-    cg_tensor *w[3] = {d->w1, d->w2, d->w3}, *b[3] = {d->b1, d->b2, d->b3};
-    for (int i = 0; i < 3; i++) {  /* nn.Linear's default */
-        double bound = 1 / sqrt((double)w[i]->shape[1]);
-        cg_init_uniform(w[i], &r, -bound, bound);
-        cg_init_uniform(b[i], &r, -bound, bound);
-    }
-    return CG_OK;
+    return cg_nn_init(&d->nn, &r);  /* nn.Linear's default */
 }
 
 static cg_tensor *disc_forward(cg_ctx *ctx, disc *d, cg_tensor *x)
 {
-    cg_tensor *h = cg_leaky_relu(ctx, cg_linear(ctx, x, d->w1, d->b1), 0.2);
-    h = cg_leaky_relu(ctx, cg_linear(ctx, h, d->w2, d->b2), 0.2);
-    cg_tensor *o = cg_linear(ctx, h, d->w3, d->b3);
+    cg_tensor *h = cg_leaky_relu(ctx, cg_nn_linear_fwd(ctx, &d->fc1, x), 0.2);
+    h = cg_leaky_relu(ctx, cg_nn_linear_fwd(ctx, &d->fc2, h), 0.2);
+    cg_tensor *o = cg_nn_linear_fwd(ctx, &d->fc3, h);
     return o ? cg_reshape(ctx, o, CG_SHAPE(x->shape[0])) : NULL;
 }
 

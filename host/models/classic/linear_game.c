@@ -26,9 +26,9 @@
 #include <string.h>
 
 #include "cugen/io.h"
+#include "cugen/layers.h"
 #include "cugen/metrics.h"
 #include "cugen/models.h"
-#include "cugen/nn.h"
 #include "cugen/ops.h"
 #include "cugen/optim.h"
 #include "cugen/tape.h"
@@ -60,22 +60,22 @@ static void game_data(uint64_t seed, double *A, double *b, real *data)
     }
 }
 
-/* DIR/name: n data points against W z + v for the n latents z, both (n, 2),
- * in the range of o. */
+/* DIR/name: n data points against G(z) = W z + v for the n latents z, both
+ * (n, 2), in the range of o. */
 static cg_status draw_game(const char *dir, const char *name, const char *title,
-                           const real *data, const real *z, int n, const cg_tensor *W,
-                           const cg_tensor *v, cg_plot_opts *o, char *err, size_t errlen)
+                           const real *data, const real *z, int n, const cg_nn_linear *G,
+                           cg_plot_opts *o, char *err, size_t errlen)
 {
     real *gen = malloc(sizeof(real) * 2 * (size_t)n);
     if (!gen) {
         snprintf(err, errlen, "linear-game: out of memory");
         return CG_ERR_NOMEM;
     }
-    const real *w = W->data;
+    const real *w = G->weight->data, *v = G->bias->data;
     for (int i = 0; i < n; i++) {
         double z0 = z[2 * i], z1 = z[2 * i + 1];
-        gen[2 * i] = (real)(w[0] * z0 + w[1] * z1 + v->data[0]);
-        gen[2 * i + 1] = (real)(w[2] * z0 + w[3] * z1 + v->data[1]);
+        gen[2 * i] = (real)(w[0] * z0 + w[1] * z1 + v[0]);
+        gen[2 * i + 1] = (real)(w[2] * z0 + w[3] * z1 + v[1]);
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -93,8 +93,8 @@ static cg_status draw_game(const char *dir, const char *name, const char *title,
 
 typedef struct {
     cg_params p;
-    cg_tensor *W;            /* weight (2, 2) */
-    cg_tensor *v;            /* bias (2) */
+    cg_nn nn;
+    cg_nn_linear gen;        /* nn.Linear(2, 2), a bare module: weight (2, 2) W, bias (2) v */
     cg_adam adam;
     cg_rng noise, order;
     real *data;              /* (N_DATA, 2) */
@@ -118,9 +118,10 @@ static cg_status build(cg_trainer *t, void *self)
     g->zplot = malloc(sizeof(real) * 2 * N_DATA);
     g->perm = malloc(sizeof(int32_t) * N_DATA);
     cg_params_init(&g->p);
-    g->W = cg_param(&g->p, "weight", CG_SHAPE(2, 2), 0);
-    g->v = cg_param(&g->p, "bias", CG_SHAPE(2), 0);
-    if (!g->data || !g->zplot || !g->perm || !g->W || !g->v || cg_params_alloc(&g->p) != CG_OK)
+    cg_nn_begin(&g->nn, &g->p);
+    cg_nn_linear_declare(&g->nn, &g->gen, "", 2, 2, 1);
+    char why[256];
+    if (!g->data || !g->zplot || !g->perm || cg_nn_alloc(&g->nn, why, sizeof why) != CG_OK)
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     double A[4], b[2];
     game_data(o->seed, A, b, g->data);
@@ -133,7 +134,7 @@ static cg_status build(cg_trainer *t, void *self)
     cg_plot_auto_range(&g->view, (const cg_plot_series[]){{.xy = g->data, .n = N_DATA},
                                                            {.xy = g->zplot, .n = N_DATA}}, 2);
     /* the notebook's starting sliders: W = I, v = 0 */
-    g->W->data[0] = g->W->data[3] = 1;
+    g->gen.weight->data[0] = g->gen.weight->data[3] = 1;
     cg_rng_init(&g->noise, o->seed, 3);
     cg_rng_init(&g->order, o->seed, 4);
     cg_adam_init(&g->adam, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
@@ -164,7 +165,7 @@ static cg_status ready(cg_trainer *t, void *self)
     if (!t->o->resume)
         return t->o->out_dir ? draw_game(t->o->out_dir, "start.png",
                                          "linear game: start, W = I, v = 0", g->data, g->zplot,
-                                         N_DATA, g->W, g->v, &g->view, t->err, t->errlen)
+                                         N_DATA, &g->gen, &g->view, t->err, t->errlen)
                              : CG_OK;
     if (g->pos < 0 || g->pos > N_DATA)
         return cg_trainer_fail(t, CG_ERR_IO, "--resume: data position %lld out of range",
@@ -179,7 +180,7 @@ static cg_status ready(cg_trainer *t, void *self)
 /* |W W^T - cov| / |cov| (Frobenius) and |v - mean| */
 static void game_errors(const game_run *g, double *cov_rel_err, double *mean_err)
 {
-    const real *w = g->W->data;
+    const real *w = g->gen.weight->data, *v = g->gen.bias->data;
     double wwt[4] = {(double)w[0] * w[0] + (double)w[1] * w[1], 0, 0,
                      (double)w[2] * w[2] + (double)w[3] * w[3]};
     wwt[1] = wwt[2] = (double)w[0] * w[2] + (double)w[1] * w[3];
@@ -189,7 +190,7 @@ static void game_errors(const game_run *g, double *cov_rel_err, double *mean_err
         den += g->data_cov[i] * g->data_cov[i];
     }
     *cov_rel_err = sqrt(num / den);
-    double d0 = g->v->data[0] - g->data_mean[0], d1 = g->v->data[1] - g->data_mean[1];
+    double d0 = v[0] - g->data_mean[0], d1 = v[1] - g->data_mean[1];
     *mean_err = sqrt(d0 * d0 + d1 * d1);
 }
 
@@ -219,7 +220,8 @@ static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b
         y->data[2 * i + 1] = g->data[2 * g->perm[g->pos + i] + 1];
     }
     g->pos += B;
-    cg_tensor *loss = cg_mmd2_rbf(ctx, cg_linear(ctx, z, g->W, g->v), y, game_sigmas, N_SIGMAS);
+    cg_tensor *loss = cg_mmd2_rbf(ctx, cg_nn_linear_fwd(ctx, &g->gen, z), y, game_sigmas,
+                                  N_SIGMAS);
     if (!loss || cg_backward(ctx, loss) != CG_OK)
         return ctx->err ? ctx->err : CG_ERR_STATE;
     double mmd2 = loss->data[0];
@@ -247,23 +249,24 @@ static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
     cg_tensor *z = cg_new(ctx, CG_SHAPE(N_DATA, 2));
     if (z)
         cg_rng_normal(&g->noise, z->data, z->n, 0.0, 1.0);
-    cg_tensor *m = cg_mmd2_rbf(ctx, cg_linear(ctx, z, g->W, g->v),
+    cg_tensor *m = cg_mmd2_rbf(ctx, cg_nn_linear_fwd(ctx, &g->gen, z),
                                cg_wrap(ctx, g->data, CG_SHAPE(N_DATA, 2)), game_sigmas,
                                N_SIGMAS);
     double mmd2 = m ? m->data[0] : NAN;
     cg_set_grad(ctx, prev);
     cg_ctx_step_end(ctx);
     static const char *const names[6] = {"W_00", "W_01", "W_10", "W_11", "v_0", "v_1"};
+    const real *w = g->gen.weight->data, *v = g->gen.bias->data;
     cg_scalars_put(out, "final_mmd2", mmd2);
     for (int i = 0; i < 6; i++)
-        cg_scalars_put(out, names[i], i < 4 ? g->W->data[i] : g->v->data[i - 4]);
+        cg_scalars_put(out, names[i], i < 4 ? w[i] : v[i - 4]);
     if (!t->o->out_dir)
         return CG_OK;
     char title[96];
     snprintf(title, sizeof title, "linear game: after %lld steps, MMD^2 %.4f",
              (long long)t->step, mmd2);
-    return draw_game(t->o->out_dir, "samples.png", title, g->data, g->zplot, N_DATA, g->W,
-                     g->v, &g->view, t->err, t->errlen);
+    return draw_game(t->o->out_dir, "samples.png", title, g->data, g->zplot, N_DATA, &g->gen,
+                     &g->view, t->err, t->errlen);
 }
 
 static void report(const cg_train_opts *o, const void *settings, const cg_train_result *r)
