@@ -43,18 +43,10 @@ static const char *who_draws(void)
 static void usage(const char *cmd, const char *metric, const cg_model_kind *k,
                   const arg_opt *opts, int nshared, int nopts)
 {
-    arg_opt shown[MAX_OPTS];
-    static char help[MAX_OPTS][512];
-    for (int i = 0; i < nopts; i++) {
-        shown[i] = opts[i];
-        if (i >= nshared)
-            shown[i].help = cli_flag_help(&k->sampler->eval_flags[i - nshared], help[i],
-                                          sizeof help[i]);
-    }
     char syn[256];
     snprintf(syn, sizeof syn, "RUN --metric %s [flags]   (RUN: a run directory of cugen "
              "train %s, its checkpoint or weights file)", metric, k->name);
-    args_usage(cmd, syn, shown, nopts);
+    cli_table_usage(cmd, syn, k->sampler->eval_flags, opts, nshared, nopts);
 }
 
 /* The model at path measured; 0 or an exit code after the message */

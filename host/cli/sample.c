@@ -82,18 +82,10 @@ static void usage_all(const char *cmd, const arg_opt *opts, int nshared)
 static void usage_kind(const char *cmd, const char *path, const cg_model_kind *k,
                        const arg_opt *opts, int nshared, int nopts)
 {
-    arg_opt shown[MAX_OPTS];
-    static char help[MAX_OPTS][512];
-    for (int i = 0; i < nopts; i++) {
-        shown[i] = opts[i];
-        if (i >= nshared)
-            shown[i].help = cli_flag_help(&k->sampler->flags[i - nshared], help[i],
-                                          sizeof help[i]);
-    }
     char syn[4400];
     snprintf(syn, sizeof syn, "%s [flags]   (%s: %s, cugen train %s)", path, path,
              k->sampler->a, k->name);
-    args_usage(cmd, syn, shown, nopts);
+    cli_table_usage(cmd, syn, k->sampler->flags, opts, nshared, nopts);
 }
 
 /* A load that failed: a file of the kind's that is cut or malformed is bad

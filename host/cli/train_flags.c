@@ -144,6 +144,19 @@ const char *cli_flag_help(const cg_flag *f, char *buf, size_t len)
     return buf;
 }
 
+void cli_table_usage(const char *cmd, const char *syn, const cg_flag *flags, const arg_opt *opts,
+                     int nshared, int nopts)
+{
+    arg_opt shown[96];
+    static char help[96][512];
+    for (int i = 0; i < nopts && i < 96; i++) {
+        shown[i] = opts[i];
+        if (i >= nshared)
+            shown[i].help = cli_flag_help(&flags[i - nshared], help[i], sizeof help[i]);
+    }
+    args_usage(cmd, syn, shown, nopts < 96 ? nopts : 96);
+}
+
 static int known_by(const cg_model_kind *k, const char *name, size_t len)
 {
     for (int i = 0; i < k->nflags; i++)

@@ -29,6 +29,10 @@ int cli_table_flags(const cg_flag *flags, int nflags, arg_opt *opts, int n, int 
                     void *settings);
 /* f's line of --help into buf: its help, its default and its condition. */
 const char *cli_flag_help(const cg_flag *f, char *buf, size_t len);
+/* --help of a command: opts, the table's flags (from nshared on) with their
+ * defaults and conditions. */
+void cli_table_usage(const char *cmd, const char *syn, const cg_flag *flags, const arg_opt *opts,
+                     int nshared, int nopts);
 /* After parsing: a flag of the table (opts: its nflags options, in order)
  * given where its `only` condition does not hold is a one-line message
  * "WHO: ..." and ARGS_ERROR; else ARGS_OK. */

@@ -25,13 +25,7 @@ cg_status cg_fmnist_net_build(cg_fmnist_net *m, char *err, size_t errlen)
     cg_nn_conv2d_declare(nn, &m->conv2, "conv2", 32, 64, 3, 1, 1, 1);
     cg_nn_linear_declare(nn, &m->fc1, "fc1", 64 * 7 * 7, CG_FMNIST_NET_FEATURES, 1);
     cg_nn_linear_declare(nn, &m->fc2, "fc2", CG_FMNIST_NET_FEATURES, 10, 1);
-    char why[256];
-    cg_status st = cg_nn_alloc(nn, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "fmnist-net: %s", why);
-        cg_params_free(&m->p);
-    }
-    return st;
+    return cg_nn_alloc_for(nn, "fmnist-net", err, errlen);
 }
 
 void cg_fmnist_net_free(cg_fmnist_net *m)
@@ -43,9 +37,7 @@ void cg_fmnist_net_free(cg_fmnist_net *m)
 /* nn.Conv2d / nn.Linear's defaults, conv1 to fc2, weight then bias */
 void cg_fmnist_net_init(cg_fmnist_net *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 cg_tensor *cg_fmnist_net_forward(cg_ctx *ctx, cg_fmnist_net *m, cg_tensor *x,

@@ -112,13 +112,7 @@ cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t 
     m->layers = log2_exact(a->image_size) - 1;
     cg_nn_begin(&m->nn, &m->p);
     declare(m);
-    char why[256];
-    cg_status st = cg_nn_alloc(&m->nn, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "dcgan: %s", why);
-        cg_params_free(&m->p);
-    }
-    return st;
+    return cg_nn_alloc_for(&m->nn, "dcgan", err, errlen);
 }
 
 void cg_dcgan_free(cg_dcgan *m)
@@ -129,9 +123,7 @@ void cg_dcgan_free(cg_dcgan *m)
 
 void cg_dcgan_init(cg_dcgan *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 cg_tensor *cg_dcgan_generate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *z, int bn_running,

@@ -40,12 +40,7 @@ typedef struct {
 /* a generator's first ConvTranspose2d, exported or in a checkpoint ("G.") */
 static int recognise(const char *path)
 {
-    cg_st_file f;
-    if (!sample_open(path, "G.safetensors", &f))
-        return 0;
-    int yes = cg_st_find(&f, "main.0.weight") || cg_st_find(&f, "G.main.0.weight");
-    cg_st_free(&f);
-    return yes;
+    return sample_holds(path, "G.safetensors", "main.0.weight", "G.main.0.weight");
 }
 
 static cg_status check(const void *settings, const cg_sample_opts *o, char *err, size_t len)
@@ -74,13 +69,7 @@ static cg_status generate_into(dcgan_sampler *s, real *z, int n, int bn_running,
     cg_set_grad(&ctx, 0);
     cg_tensor *y = cg_dcgan_generate(&ctx, &s->m, cg_wrap(&ctx, z, CG_SHAPE(n, s->a.nz)),
                                      bn_running, 0);
-    cg_status st = CG_OK;
-    if (y)
-        memcpy(x, y->data, sizeof(real) * (size_t)y->n);
-    else
-        st = sample_failed(&ctx, err, len);
-    cg_ctx_free(&ctx);
-    return st;
+    return sample_take(&ctx, y, x, err, len);
 }
 
 static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,

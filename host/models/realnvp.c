@@ -20,16 +20,6 @@
 
 #define LOG_2PI 1.8378770664093454836
 
-/* The last Linear of every net: zero weight and bias (draws nothing), so
- * that each coupling, and the flow, starts as the identity. */
-static cg_status init_zero(cg_nn_layer *l, cg_rng *r)
-{
-    (void)r;
-    cg_nn_linear *d = (cg_nn_linear *)l;
-    cg_status st = cg_init_const(d->weight, 0.0);
-    return st != CG_OK ? st : cg_init_const(d->bias, 0.0);
-}
-
 cg_status cg_flow2d_build(cg_flow2d *m, const cg_flow2d_arch *a, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
@@ -51,15 +41,9 @@ cg_status cg_flow2d_build(cg_flow2d *m, const cg_flow2d_arch *a, char *err, size
         cg_nn_linear_declare(&m->nn, &l->net0, name[0], 1, H, 1);
         cg_nn_linear_declare(&m->nn, &l->net2, name[1], H, H, 1);
         cg_nn_linear_declare(&m->nn, &l->net4, name[2], H, 2, 1);
-        l->net4.hdr.init = init_zero;
+        l->net4.hdr.init = cg_nn_init_zeros;
     }
-    char why[256];
-    cg_status st = cg_nn_alloc(&m->nn, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "realnvp: %s", why);
-        cg_params_free(&m->p);
-    }
-    return st;
+    return cg_nn_alloc_for(&m->nn, "realnvp", err, errlen);
 }
 
 void cg_flow2d_free(cg_flow2d *m)
@@ -70,9 +54,7 @@ void cg_flow2d_free(cg_flow2d *m)
 
 void cg_flow2d_init(cg_flow2d *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 /* s = tanh(raw scale) and t of layer i from the kept coordinate xc (N, 1) */

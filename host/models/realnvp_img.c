@@ -33,16 +33,6 @@ const char *cg_flowimg_norm_name(int norm)
     return norm == CG_FLOWIMG_BATCHNORM ? "batchnorm" : "actnorm";
 }
 
-/* The last convolution of every net: zero weight and bias (draws nothing),
- * so that each coupling starts as the identity. */
-static cg_status init_zero(cg_nn_layer *l, cg_rng *r)
-{
-    (void)r;
-    cg_nn_conv2d *c = (cg_nn_conv2d *)l;
-    cg_status st = cg_init_const(c->weight, 0.0);
-    return st != CG_OK ? st : cg_init_const(c->bias, 0.0);
-}
-
 /* "<coupling>.<part>" ("a.0" "net.in") into buf */
 static const char *key(char buf[static 64], const char *coupling, const char *part)
 {
@@ -62,7 +52,7 @@ static int declare_coupling(cg_flowimg *m, cg_flowimg_coupling *l, const char *n
     cg_nn_conv2d_declare(&m->nn, &l->res1, key(s, name, "net.res1"), F, F, 3, 1, 1, 1);
     cg_nn_conv2d_declare(&m->nn, &l->res2, key(s, name, "net.res2"), F, F, 3, 1, 1, 1);
     cg_nn_conv2d_declare(&m->nn, &l->out, key(s, name, "net.out"), F, 2 * cout, 3, 1, 1, 1);
-    l->out.hdr.init = init_zero;
+    l->out.hdr.init = cg_nn_init_zeros;
     l->logs = cg_param(&m->p, key(s, name, "norm.logs"), CG_SHAPE(1, ch, 1, 1), 0);
     l->bias = cg_param(&m->p, key(s, name, "norm.bias"), CG_SHAPE(1, ch, 1, 1), 0);
     if (m->a.norm == CG_FLOWIMG_BATCHNORM) {

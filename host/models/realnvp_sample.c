@@ -23,12 +23,7 @@ typedef struct {
 
 static int recognise(const char *path)
 {
-    cg_st_file f;
-    if (!sample_open(path, "flow.safetensors", &f))
-        return 0;
-    int yes = cg_st_find(&f, "layers.0.net.0.weight") != NULL;
-    cg_st_free(&f);
-    return yes;
+    return sample_holds(path, "flow.safetensors", "layers.0.net.0.weight", NULL);
 }
 
 static cg_status load(void *self, const char *path, cg_device dev, char *err, size_t len)

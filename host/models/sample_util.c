@@ -26,6 +26,27 @@ int sample_open(const char *path, const char *name, cg_st_file *f)
     return cg_st_load(f, file, NULL, 0) == CG_OK;
 }
 
+int sample_holds(const char *path, const char *name, const char *a, const char *b)
+{
+    cg_st_file f;
+    if (!sample_open(path, name, &f))
+        return 0;
+    int yes = cg_st_find(&f, a) || (b && cg_st_find(&f, b));
+    cg_st_free(&f);
+    return yes;
+}
+
+cg_status sample_take(cg_ctx *ctx, const cg_tensor *y, real *x, char *err, size_t len)
+{
+    cg_status st = CG_OK;
+    if (y)
+        memcpy(x, y->data, sizeof(real) * (size_t)y->n);
+    else
+        st = sample_failed(ctx, err, len);
+    cg_ctx_free(ctx);
+    return st;
+}
+
 int sample_side_of(int64_t npix)
 {
     int64_t s = llround(sqrt((double)npix));

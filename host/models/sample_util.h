@@ -24,6 +24,9 @@ void sample_file_in(const char *path, const char *name, char *out, size_t len);
 /* The safetensors file at path, or the file name in the run directory
  * path, into f: 1, or 0 when it cannot be read (f then needs no freeing). */
 int sample_open(const char *path, const char *name, cg_st_file *f);
+/* Does that file hold a tensor named a (or b, when not NULL)? A run's files
+ * are recognised by their tensors' names. */
+int sample_holds(const char *path, const char *name, const char *a, const char *b);
 /* The side S of npix = S * S pixels, or 0 */
 int sample_side_of(int64_t npix);
 
@@ -40,6 +43,9 @@ cg_status sample_rows_check(int interpolate, int n, char *err, size_t len);
  * return (never CG_ERR_ARG, which means the user's request: a failed op is
  * failed work). */
 cg_status sample_failed(const cg_ctx *ctx, char *err, size_t len);
+/* The end of a generator's forward: y's values into x (or, y NULL, the
+ * failed op's message into err), and ctx freed. */
+cg_status sample_take(cg_ctx *ctx, const cg_tensor *y, real *x, char *err, size_t len);
 /* x (n values) as a malloc'ed copy into *out: CG_ERR_NOMEM with err. */
 cg_status sample_copy(real **out, const real *x, int64_t n, char *err, size_t len);
 /* "cugen eval: KIND: 640/10000 images generated (12 s)" on stderr, for more

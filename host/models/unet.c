@@ -148,15 +148,6 @@ static int groups_for(int c, int max)
     return g;
 }
 
-/* DDPM's init of the last layer of each residual branch and of conv_out:
- * weight and bias zero (no draw), so that every block starts as identity */
-static cg_status init_zero(cg_nn_layer *l, cg_rng *r)
-{
-    cg_nn_conv2d *c = (cg_nn_conv2d *)l;
-    cg_status st = cg_init_const(c->weight, 0.0);
-    return st != CG_OK ? st : cg_init_const(c->bias, 0.0);
-}
-
 /* "<prefix>.<name>" in buf (CG_NN_NAME_MAX); a longer name is refused by the layer */
 static const char *at(char *buf, const char *prefix, const char *name)
 {
@@ -180,7 +171,7 @@ static void res_declare(cg_unet *m, cg_unet_res *r, const char *prefix, int cin,
     cg_nn_linear_declare(nn, &r->temb_proj, at(n, prefix, "temb_proj"), 4 * m->a.ch, cout, 1);
     norm_declare(m, &r->norm2, at(n, prefix, "norm2"), cout);
     cg_nn_conv2d_declare(nn, &r->conv2, at(n, prefix, "conv2"), cout, cout, 3, 1, 1, 1);
-    r->conv2.hdr.init = init_zero;
+    r->conv2.hdr.init = cg_nn_init_zeros;
     if (cin != cout)
         cg_nn_conv2d_declare(nn, &r->nin_shortcut, at(n, prefix, "nin_shortcut"), cin, cout, 1,
                              1, 0, 1);
@@ -195,7 +186,7 @@ static void attn_declare(cg_unet *m, cg_unet_attn *a, const char *prefix, int C)
     cg_nn_conv2d_declare(nn, &a->k, at(n, prefix, "k"), C, C, 1, 1, 0, 1);
     cg_nn_conv2d_declare(nn, &a->v, at(n, prefix, "v"), C, C, 1, 1, 0, 1);
     cg_nn_conv2d_declare(nn, &a->proj_out, at(n, prefix, "proj_out"), C, C, 1, 1, 0, 1);
-    a->proj_out.hdr.init = init_zero;
+    a->proj_out.hdr.init = cg_nn_init_zeros;
 }
 
 /* The layers in the PyTorch port's __init__ order, which is the order of
@@ -257,7 +248,7 @@ static void unet_declare(cg_unet *m)
     }
     norm_declare(m, &m->norm_out, "norm_out", cur);
     cg_nn_conv2d_declare(nn, &m->conv_out, "conv_out", cur, a->in_ch, 3, 1, 1, 1);
-    m->conv_out.hdr.init = init_zero;
+    m->conv_out.hdr.init = cg_nn_init_zeros;
 }
 
 cg_status cg_unet_build(cg_unet *m, const cg_unet_arch *a, char *err, size_t errlen)
@@ -272,12 +263,7 @@ cg_status cg_unet_build(cg_unet *m, const cg_unet_arch *a, char *err, size_t err
         m->a.groups = 32;
     cg_nn_begin(&m->nn, &m->p);
     unet_declare(m);
-    char why[256];
-    if ((st = cg_nn_alloc(&m->nn, why, sizeof why)) != CG_OK) {
-        snprintf(err, errlen, "ddpm: %s", why);
-        cg_params_free(&m->p);
-    }
-    return st;
+    return cg_nn_alloc_for(&m->nn, "ddpm", err, errlen);
 }
 
 void cg_unet_free(cg_unet *m)
@@ -288,9 +274,7 @@ void cg_unet_free(cg_unet *m)
 
 cg_status cg_unet_init(cg_unet *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    return cg_nn_init(&m->nn, &r);
+    return cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 /* ---- forward ----------------------------------------------------------------- */

@@ -82,14 +82,12 @@ cg_status cg_vae_build(cg_vae *m, const cg_vae_arch *a, char *err, size_t errlen
     int ok = 1;
     if (a->lik == CG_VAE_GAUSSIAN)
         ok = (m->dec_logvar = cg_param(&m->p, "dec_logvar", CG_SHAPE(1), 0)) != NULL;
-    char why[256];
-    st = ok ? cg_nn_alloc(&m->nn, why, sizeof why) : CG_ERR_NOMEM;
-    if (st != CG_OK) {
-        snprintf(err, errlen, "vae: %s", ok ? why : "out of memory for the parameters");
+    if (!ok) {
+        snprintf(err, errlen, "vae: out of memory for the parameters");
         cg_params_free(&m->p);
-        return st;
+        return CG_ERR_NOMEM;
     }
-    return CG_OK;
+    return cg_nn_alloc_for(&m->nn, "vae", err, errlen);
 }
 
 void cg_vae_free(cg_vae *m)
@@ -100,9 +98,7 @@ void cg_vae_free(cg_vae *m)
 
 void cg_vae_init(cg_vae *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
     if (m->dec_logvar)
         cg_init_const(m->dec_logvar, 0.0);  /* unit variance to start */
 }

@@ -138,6 +138,44 @@ cg_status cg_nn_init(cg_nn *nn, cg_rng *r)
     return CG_OK;
 }
 
+cg_status cg_nn_alloc_for(cg_nn *nn, const char *who, char *err, size_t errlen)
+{
+    char why[256];
+    cg_status st = cg_nn_alloc(nn, why, sizeof why);
+    if (st != CG_OK) {
+        snprintf(err, errlen, "%s: %s", who, why);
+        cg_params_free(nn->p);
+    }
+    return st;
+}
+
+cg_status cg_nn_init_seeded(cg_nn *nn, uint64_t seed, uint32_t stream)
+{
+    cg_rng r;
+    cg_rng_init(&r, seed, stream);
+    return cg_nn_init(nn, &r);
+}
+
+cg_status cg_nn_init_zeros(cg_nn_layer *l, cg_rng *r)
+{
+    (void)r;
+    cg_tensor *w, *b;
+    if (l->kind == CG_NN_LINEAR) {
+        w = ((cg_nn_linear *)l)->weight;
+        b = ((cg_nn_linear *)l)->bias;
+    } else if (l->kind == CG_NN_CONV2D) {
+        w = ((cg_nn_conv2d *)l)->weight;
+        b = ((cg_nn_conv2d *)l)->bias;
+    } else if (l->kind == CG_NN_CONV_TRANSPOSE2D) {
+        w = ((cg_nn_conv_transpose2d *)l)->weight;
+        b = ((cg_nn_conv_transpose2d *)l)->bias;
+    } else {
+        return CG_ERR_ARG;
+    }
+    cg_status st = cg_init_const(w, 0.0);
+    return st != CG_OK || !b ? st : cg_init_const(b, 0.0);
+}
+
 void cg_nn_train(cg_nn *nn, int training)
 {
     for (cg_nn_layer *l = nn->head; l; l = l->next)

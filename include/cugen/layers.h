@@ -153,6 +153,16 @@ void cg_nn_begin(cg_nn *nn, cg_params *p);
 cg_status cg_nn_alloc(cg_nn *nn, char *err, size_t errlen);
 /* Every layer's init hook, in declaration order. */
 cg_status cg_nn_init(cg_nn *nn, cg_rng *r);
+/* cg_nn_alloc for a model's build: on a failure "WHO: why" in err and the
+ * parameters freed. */
+cg_status cg_nn_alloc_for(cg_nn *nn, const char *who, char *err, size_t errlen);
+/* cg_nn_init drawing from a fresh Philox stream (seed, stream): a model's
+ * init. */
+cg_status cg_nn_init_seeded(cg_nn *nn, uint64_t seed, uint32_t stream);
+/* An init hook: weight and bias zero, nothing drawn (a residual branch's or
+ * a coupling's last layer, so that it starts as the identity): Linear,
+ * Conv2d and ConvTranspose2d; CG_ERR_ARG for other layers. */
+cg_status cg_nn_init_zeros(cg_nn_layer *l, cg_rng *r);
 /* model.train() / model.eval(): sets every layer's training flag. */
 void cg_nn_train(cg_nn *nn, int training);
 /* PyTorch's default for the layer's kind (what hdr.init starts as). */

@@ -46,14 +46,7 @@ cg_status cg_mlp_gan_build(cg_mlp_gan *m, const cg_mlp_gan_arch *a, char *err, s
     nn->group = CG_MLP_GAN_D;
     cg_nn_linear_declare(nn, &m->fc_d0, "D.fc_d0", a->npix, H, 0);
     cg_nn_linear_declare(nn, &m->fc_d1, "D.fc_d1", H, 1, 1);
-    char why[256];
-    cg_status st = cg_nn_alloc(nn, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "mlp-gan: %s", why);
-        cg_params_free(&m->p);
-        return st;
-    }
-    return CG_OK;
+    return cg_nn_alloc_for(nn, "mlp-gan", err, errlen);
 }
 
 void cg_mlp_gan_free(cg_mlp_gan *m)
@@ -66,9 +59,7 @@ void cg_mlp_gan_free(cg_mlp_gan *m)
  * weights and biases, G's layers then D's. */
 void cg_mlp_gan_init(cg_mlp_gan *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 void cg_mlp_gan_noise(const cg_mlp_gan *m, cg_rng *r, real *z, int64_t n)

@@ -29,12 +29,7 @@ typedef struct {
 
 static int recognise(const char *path)
 {
-    cg_st_file f;
-    if (!sample_open(path, "G.safetensors", &f))
-        return 0;
-    int yes = cg_st_find(&f, "fc_g0.weight") != NULL;
-    cg_st_free(&f);
-    return yes;
+    return sample_holds(path, "G.safetensors", "fc_g0.weight", NULL);
 }
 
 static cg_status load(void *self, const char *path, cg_device dev, char *err, size_t len)
@@ -57,13 +52,7 @@ static cg_status draw(mlp_gan_sampler *s, cg_rng *r, int k, real *z, real *x, ch
     cg_mlp_gan_noise(&s->m, r, z, (int64_t)k * s->m.a.nz);
     cg_set_grad(&ctx, 0);
     cg_tensor *y = cg_mlp_gan_generate(&ctx, &s->m, cg_wrap(&ctx, z, CG_SHAPE(k, s->m.a.nz)));
-    cg_status st = CG_OK;
-    if (y)
-        memcpy(x, y->data, sizeof(real) * (size_t)y->n);
-    else
-        st = sample_failed(&ctx, err, len);
-    cg_ctx_free(&ctx);
-    return st;
+    return sample_take(&ctx, y, x, err, len);
 }
 
 static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,

@@ -28,12 +28,7 @@ typedef struct {
 
 static int recognise(const char *path)
 {
-    cg_st_file f;
-    if (!sample_open(path, "rbm.safetensors", &f))
-        return 0;
-    int yes = cg_st_find(&f, "W") && cg_st_find(&f, "v_bias");
-    cg_st_free(&f);
-    return yes;
+    return sample_holds(path, "rbm.safetensors", "v_bias", NULL);
 }
 
 static cg_status load(void *self, const char *path, cg_device dev, char *err, size_t len)
