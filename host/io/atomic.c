@@ -309,6 +309,15 @@ cg_status io_write_atomic(const char *path, const char *prev, const cg_io_piece 
     return st;
 }
 
+void cg_run_file(const char *path, const char *name, char *out, size_t len)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        snprintf(out, len, "%s/%s", path, name);
+    else
+        snprintf(out, len, "%s", path);
+}
+
 cg_status cg_write_atomic(const char *path, const cg_io_piece *pieces, int npieces, char *err,
                           size_t errlen)
 {

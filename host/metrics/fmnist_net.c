@@ -84,11 +84,7 @@ cg_status cg_fmnist_feature_net(const char *path, cg_feature_net *net, char *err
 {
     memset(net, 0, sizeof *net);
     char file[4096];
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(file, sizeof file, "%s/classifier.safetensors", path);
-    else
-        snprintf(file, sizeof file, "%s", path);
+    cg_run_file(path, "classifier.safetensors", file, sizeof file);
     cg_fmnist_net *m = malloc(sizeof *m);
     if (!m) {
         snprintf(err, errlen, "fmnist-net: out of memory");

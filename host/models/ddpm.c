@@ -347,11 +347,7 @@ void cg_ddpm_extras(cg_ckpt_int *x, const cg_unet_arch *a, const cg_ddpm_sched *
 
 static void ckpt_path(const char *path, char *file, size_t len)
 {
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(file, len, "%s/%s", path, CG_CKPT_LATEST);
-    else
-        snprintf(file, len, "%s", path);
+    cg_run_file(path, CG_CKPT_LATEST, file, len);
 }
 
 /* The I64 scalar train.extra.<name> of f into *v; 0 when absent. */

@@ -165,11 +165,7 @@ static int stage_count(const cg_st_file *f, int stage)
 cg_status cg_flowimg_load(const char *path, cg_flowimg *m, char *err, size_t errlen)
 {
     char file[4096], why[1024];
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(file, sizeof file, "%s/flow.safetensors", path);
-    else
-        snprintf(file, sizeof file, "%s", path);
+    cg_run_file(path, "flow.safetensors", file, sizeof file);
     cg_st_file f;
     cg_status st = cg_st_load(&f, file, why, sizeof why);
     if (st != CG_OK) {

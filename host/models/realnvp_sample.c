@@ -30,7 +30,7 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
 {
     flow2d_sampler *s = self;
     char file[4096];
-    sample_file_in(path, "flow.safetensors", file, sizeof file);
+    cg_run_file(path, "flow.safetensors", file, sizeof file);
     cg_st_file f;
     cg_status st = cg_st_load(&f, file, err, len);
     if (st != CG_OK)

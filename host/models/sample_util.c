@@ -10,19 +10,10 @@
 #include "cugen/rng.h"
 #include "models/sample_util.h"
 
-void sample_file_in(const char *path, const char *name, char *out, size_t len)
-{
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(out, len, "%s/%s", path, name);
-    else
-        snprintf(out, len, "%s", path);
-}
-
 int sample_open(const char *path, const char *name, cg_st_file *f)
 {
     char file[4096];
-    sample_file_in(path, name, file, sizeof file);
+    cg_run_file(path, name, file, sizeof file);
     return cg_st_load(f, file, NULL, 0) == CG_OK;
 }
 

@@ -19,8 +19,6 @@
 #define SAMPLE_EVAL_STREAM 0x4745454eu      /* "GEEN" */
 #define SAMPLE_EVAL_GAN_STREAM 0x4556414cu  /* "EVAL" */
 
-/* path, or path/name when path is a directory */
-void sample_file_in(const char *path, const char *name, char *out, size_t len);
 /* The safetensors file at path, or the file name in the run directory
  * path, into f: 1, or 0 when it cannot be read (f then needs no freeing). */
 int sample_open(const char *path, const char *name, cg_st_file *f);

@@ -325,18 +325,12 @@ static int arch_of(const cg_st_file *f, cg_vae_arch *a)
 cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
 {
     char file[4096];
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(file, sizeof file, "%s/vae.safetensors", path);
-    else
-        snprintf(file, sizeof file, "%s", path);
+    cg_run_file(path, "vae.safetensors", file, sizeof file);
     cg_st_file f;
     char why[1024];
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load(&f, file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     cg_vae_arch a = {0};
     int ok = arch_of(&f, &a);
     cg_st_free(&f);

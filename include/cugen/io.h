@@ -95,6 +95,9 @@ typedef struct {
     const void *p;
     size_t n;
 } cg_io_piece;
+/* A run's file: path itself, or path/name when path is a directory (a run
+ * directory given where one of its files is meant). */
+void cg_run_file(const char *path, const char *name, char *out, size_t len);
 cg_status cg_write_atomic(const char *path, const cg_io_piece *pieces, int npieces, char *err,
                           size_t errlen);
 

@@ -202,16 +202,11 @@ cg_status cg_mlp_gan_load_generator(const char *path, cg_mlp_gan *m, char *err, 
     memset(m, 0, sizeof *m);
     cg_params_init(&m->p);
     char file[4096];
-    struct stat sb;
-    int is_dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-    snprintf(file, sizeof file, is_dir ? "%s/G.safetensors" : "%s", path);
+    cg_run_file(path, "G.safetensors", file, sizeof file);
     cg_st_file f;
-    char why[1024];
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load(&f, file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     int pre0, pre1;
     const cg_st_tensor *w0 = find2(&f, "fc_g0.weight", &pre0), *w1 = find2(&f, "fc_g1.weight",
                                                                           &pre1);
@@ -230,14 +225,11 @@ cg_status cg_mlp_gan_load_generator(const char *path, cg_mlp_gan *m, char *err, 
     cg_mlp_gan_arch a = cg_mlp_gan_defaults((int)w1->shape[0]);
     a.nz = (int)w0->shape[1];
     a.hidden = (int)w0->shape[0];
-    a.noise_normal = is_dir ? run_noise_normal(path) : 0;
+    a.noise_normal = strcmp(file, path) != 0 ? run_noise_normal(path) : 0;  /* a run dir */
     cg_st_free(&f);
     if ((st = cg_mlp_gan_build(m, &a, err, errlen)) != CG_OK)
         return st;
-    st = cg_weights_load_part(file, &m->p, "G.", why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    if ((st = cg_weights_load_part(file, &m->p, "G.", err, errlen)) != CG_OK)
         cg_mlp_gan_free(m);
-    }
     return st;
 }

@@ -35,7 +35,7 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
 {
     rbm_sampler *s = self;
     char file[4096];
-    sample_file_in(path, "rbm.safetensors", file, sizeof file);
+    cg_run_file(path, "rbm.safetensors", file, sizeof file);
     cg_st_file f;
     cg_status st = cg_st_load(&f, file, err, len);
     if (st != CG_OK)
