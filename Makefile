@@ -47,8 +47,10 @@ HOST_DIRS := host/core host/ops host/cpu host/nn host/optim host/models host/mod
 STUB_SRC := host/core/cuda_stub.c host/ops/cuda_ops_stub.c host/optim/optim_cuda_stub.c
 HOST_SRC := $(filter-out $(STUB_SRC),$(foreach d,$(HOST_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRC := $(wildcard host/cli/*.c)
-UNIT_SRC := tests/harness.c $(wildcard tests/unit/*.c)
-GRAD_SRC := tests/harness.c $(wildcard tests/grad/*.c)
+# tests/op_cases.c, the table of op cases, serves three programs: the unit
+# tests (CPU vs GPU), the gradchecks (f64) and `cugen bench ops --table`.
+UNIT_SRC := tests/harness.c tests/op_cases.c $(wildcard tests/unit/*.c)
+GRAD_SRC := tests/harness.c tests/op_cases.c $(wildcard tests/grad/*.c)
 CU_SRC := $(wildcard kernels/*.cu)
 
 # --fmad=false: like the host's -ffp-contract=off, no a*b+c is fused behind
@@ -71,7 +73,7 @@ endif
 
 F32_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(HOST_SRC))
 F64_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(HOST_SRC) $(STUB_SRC))
-CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC))
+CLI_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(CLI_SRC)) $(BUILD)/f32/tests/op_cases.o
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(UNIT_SRC))
 GRAD_OBJ := $(patsubst %.c,$(BUILD)/f64/%.o,$(GRAD_SRC))
 

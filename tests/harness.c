@@ -26,13 +26,15 @@
 typedef struct {
     const char *name;
     th_test_fn fn;
+    th_test_arg_fn fn_arg;  /* instead of fn: fn_arg(arg) */
+    const void *arg;
 } th_test;
 
 static th_test *tests;
 static int ntests, captests;
 static int cur_failed, cur_skipped;
 
-void th_register(const char *name, th_test_fn fn)
+static void add_test(const char *name, th_test_fn fn, th_test_arg_fn fn_arg, const void *arg)
 {
     if (ntests == captests) {
         captests = captests ? captests * 2 : 64;
@@ -42,9 +44,18 @@ void th_register(const char *name, th_test_fn fn)
             exit(2);
         }
     }
-    tests[ntests].name = name;
-    tests[ntests].fn = fn;
+    tests[ntests] = (th_test){name, fn, fn_arg, arg};
     ntests++;
+}
+
+void th_register(const char *name, th_test_fn fn)
+{
+    add_test(name, fn, NULL, NULL);
+}
+
+void th_register_arg(const char *name, th_test_arg_fn fn, const void *arg)
+{
+    add_test(name, NULL, fn, arg);
 }
 
 void th_fail(const char *file, int line, const char *fmt, ...)
@@ -486,7 +497,10 @@ static int run_one(const th_test *t)
     }
     if (pid == 0) {
         cur_failed = cur_skipped = 0;
-        t->fn();
+        if (t->fn)
+            t->fn();
+        else
+            t->fn_arg(t->arg);
         th_free_all();
         LEAK_CHECK();
         fflush(stdout);

@@ -24,6 +24,10 @@
 
 typedef void (*th_test_fn)(void);
 void th_register(const char *name, th_test_fn fn);
+/* A test made at run time (one per row group of a table): fn(arg). name
+ * and arg must outlive the run (static storage). */
+typedef void (*th_test_arg_fn)(const void *arg);
+void th_register_arg(const char *name, th_test_arg_fn fn, const void *arg);
 
 #define TEST(name)                                                          \
     static void test_##name(void);                                          \

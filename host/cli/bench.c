@@ -11,6 +11,9 @@
  * tf32 (TF32 tensor cores; --tf32 says the same) or both, one table each;
  * PyTorch runs at the same precision.
  *
+ * --table times the rows of the op table instead, on either device
+ * (host/cli/bench_table.c).
+ *
  * Not for: correctness (tests/unit/test_conv.c validates these ops first).
  */
 #include <cblas.h>
@@ -63,7 +66,7 @@ double layer_flops(const bench_layer *l, int batch)
     return 2.0 * batch * l->cin * l->cout * (double)grid * grid * l->k * l->k;
 }
 
-static double now_ms(void)
+double bench_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -129,13 +132,13 @@ static int bench_one(const bench_layer *l, int batch, int warmup, int repeat, be
         cg_tensor *xt = cg_wrap(&ctx, x, CG_SHAPE(batch, l->cin, l->h, l->h));
         if (xt)
             xt->requires_grad = 1;  /* an activation: dx is wanted */
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         cg_tensor *y = l->transpose ? cg_conv_transpose2d(&ctx, xt, w, NULL, l->stride, l->pad)
                                     : cg_conv2d(&ctx, xt, w, NULL, l->stride, l->pad);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         if (y)
             cg_backward_from(&ctx, y, dy);
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         ok = cg_ok(&ctx);
         if (it >= warmup) {
             tf[it - warmup] = t1 - t0;
@@ -284,8 +287,8 @@ int cli_bench(int argc, char **argv)
 {
     const char *cmd = "cugen bench";
     int64_t batch = 64, repeat = 10, warmup = 3;
-    int no_torch = 0;
-    const char *device = "cpu", *precision = "fp32";
+    int no_torch = 0, table = 0;
+    const char *device = "cpu", *precision = "fp32", *filter = NULL;
     arg_opt opts[] = {
         {"device", ARG_CHOICE, &device, "cpu|cuda", "where to run (default cpu)", 1, 0, 0},
         {"batch", ARG_INT, &batch, "N", "batch size (default 64 on the CPU, 128 on the GPU)", 1,
@@ -299,6 +302,11 @@ int cli_bench(int argc, char **argv)
         {"precision", ARG_CHOICE, &precision, "fp32|tf32|both", "GPU math, the same for cugen "
          "and PyTorch: full FP32 (default), TF32 tensor cores, or both one after the other", 1,
          0, 0},
+        {"table", ARG_FLAG, &table, NULL, "time the rows of the op table (tests/op_cases.c) "
+         "forward + backward at their test sizes instead of the DCGAN layers; no PyTorch side",
+         1, 0, 0},
+        {"filter", ARG_STR, &filter, "TEXT", "with --table: only the rows whose label (op, "
+         "variant, input shapes) contains TEXT", 1, 0, 0},
     };
     const int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -330,6 +338,23 @@ int cli_bench(int argc, char **argv)
         fprintf(stderr, "%s: --precision %s is for --device cuda (the CPU computes in FP32)\n",
                 cmd, precision);
         return 2;
+    }
+    if (filter && !table) {
+        fprintf(stderr, "%s: --filter is for --table\n", cmd);
+        return 2;
+    }
+    if (table && opts[1].seen) {
+        fprintf(stderr, "%s: --batch does not apply to --table (each row has its own sizes)\n",
+                cmd);
+        return 2;
+    }
+    if (table) {
+        const int cuda = strcmp(device, "cuda") == 0, both = strcmp(precision, "both") == 0;
+        int code = 0;
+        for (int k = 0; k < (both ? 2 : 1) && code == 0; k++)
+            code = bench_table(cuda, (int)warmup, opts[2].seen ? (int)repeat : cuda ? 50 : 10,
+                               filter, both ? k : strcmp(precision, "tf32") == 0);
+        return code;
     }
     if (strcmp(device, "cuda") == 0) {
         const int both = strcmp(precision, "both") == 0;

@@ -1,7 +1,8 @@
 /*
- * bench.h: what `cugen bench ops` shares between its CPU part (bench.c) and
- * its GPU part (bench_cuda.c): the DCGAN 64x64 layer table, FLOP counts,
- * the median, and where the PyTorch script is.
+ * bench.h: what `cugen bench ops` shares between its CPU part (bench.c), its
+ * GPU part (bench_cuda.c) and its op-table part (bench_table.c): the DCGAN
+ * 64x64 layer table, FLOP counts, the clock, the median, and where the
+ * PyTorch script is.
  */
 #ifndef CUGEN_CLI_BENCH_H
 #define CUGEN_CLI_BENCH_H
@@ -20,6 +21,7 @@ extern const int NLAYERS;
 int layer_out(const bench_layer *l);                 /* output height (= width) */
 double layer_flops(const bench_layer *l, int batch); /* forward FLOPs; backward is 2x */
 double median(double *v, int n);                     /* sorts v */
+double bench_now_ms(void);                           /* CLOCK_MONOTONIC, ms */
 /* The result line of a timed training step: the median of the n step times
  * t (ms; sorted here), as ms and as img/s for batch images, at precision
  * prec, with the fastest and slowest. Returns the img/s. */
@@ -40,5 +42,9 @@ int bench_renamed_flag(const char *cmd, const char *what, int argc, char **argv,
 
 /* `cugen bench ops --device cuda`: 0 ok, 1 failed, 2 no GPU. */
 int bench_cuda(int batch, int warmup, int repeat, int torch, int tf32);
+/* `cugen bench ops --table` (bench_table.c): the rows of the op table whose
+ * label contains filter (all when NULL), on the GPU when cuda. 0 ok, 1 a
+ * row failed, 2 no GPU or no row. */
+int bench_table(int cuda, int warmup, int repeat, const char *filter, int tf32);
 
 #endif

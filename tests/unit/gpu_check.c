@@ -62,6 +62,16 @@ void gpu_free_all(void)
     cg_cuda_shutdown();
 }
 
+int gpu_poison_step_arena(cg_ctx *ctx)
+{
+    for (cg_arena_block *b = ctx->dev_arena.head; b; b = b->next)
+        if (cg_cuda_fill_u32(b->base, POISON_BITS, b->size / 4) != CG_OK) {
+            th_fail(__FILE__, __LINE__, "poisoning the step arena: %s", cg_cuda_last_error());
+            return 0;
+        }
+    return 1;
+}
+
 real *gpu_from(const real *host, int64_t n)
 {
     real *d = dev_alloc(sizeof(real) * (size_t)(n > 0 ? n : 1));
@@ -138,6 +148,23 @@ double gpu_compare(const char *what, const real *gpu, const real *cpu, int64_t n
     if (!(e < tol))
         th_fail(__FILE__, __LINE__, "%s: relative error %.3g (bound %g)", what, e, tol);
     return e;
+}
+
+int gpu_same_bits(const char *what, const real *gpu, const real *cpu, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        if (!isfinite((double)gpu[i])) {
+            th_fail(__FILE__, __LINE__, "%s: element %lld of %lld is %g (unwritten or not "
+                    "finite)", what, (long long)i, (long long)n, (double)gpu[i]);
+            return 0;
+        }
+        if (memcmp(&gpu[i], &cpu[i], sizeof(real)) != 0) {
+            th_fail(__FILE__, __LINE__, "%s: element %lld of %lld is %.9g, the CPU's %.9g", what,
+                    (long long)i, (long long)n, (double)gpu[i], (double)cpu[i]);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 real *gpu_rand(uint64_t seed, int64_t n, double lo, double hi, int signed_)

@@ -11,7 +11,8 @@
  *                    host and fails the test if a guard changed (a kernel
  *                    wrote out of bounds); an element left unwritten stays
  *                    NaN and fails gpu_compare.
- *   gpu_compare:     every value finite, and ||gpu - cpu|| / ||cpu|| < tol.
+ *   gpu_compare:     every value finite, and ||gpu - cpu|| / ||cpu|| < tol;
+ *                    gpu_same_bits: every value finite and bit-identical.
  *
  * Device memory of a test is freed by gpu_free_all (the child exits anyway).
  */
@@ -43,7 +44,13 @@ real *gpu_out_init(const real *init, int64_t n);
 real *gpu_get(const real *dev, int64_t n);
 /* Finite and within tol of cpu (relative L2); returns the error. */
 double gpu_compare(const char *what, const real *gpu, const real *cpu, int64_t n, double tol);
+/* Finite and the same bits as cpu; 1 when so. */
+int gpu_same_bits(const char *what, const real *gpu, const real *cpu, int64_t n);
 void gpu_free_all(void);
+/* Between steps: every block of ctx's device step arena filled with the
+ * poison NaN, so that what the next step's ops leave unwritten stays NaN
+ * (fresh cudaMalloc memory holds anything). 1, or 0 and the test failed. */
+int gpu_poison_step_arena(cg_ctx *ctx);
 
 /* n random values uniform in magnitude on [lo, hi], with a random sign when
  * signed_ (th_alloc'd host memory). */

@@ -236,7 +236,8 @@ static void shorten(command *c)
         set(c, "--no-torch", NULL);
         set(c, "--warmup", "0");
         set(c, "--repeat", "1");
-        set(c, "--batch", "2");
+        if (find(c, "--table") < 0)  /* the table's rows have their own sizes */
+            set(c, "--batch", "2");
     }
     if (is(c, 0, "bench") && is(c, 1, "data")) {
         set(c, "--count", "64");
