@@ -141,6 +141,28 @@ B(dropout)
         y = cg_dropout(ctx, y, c->fp[0], &rng, c->ip[0]);
     return y;
 }
+/* ip[0] indices into the table: (5 r + 2) mod num, repeated rows and, with
+ * more rows than indices, rows no index names (their gradient stays as it
+ * was); ip[1] 1: every index the same row (all of them accumulate there) */
+B(embedding)
+{
+    int n = c->ip[0], num = in[0] && in[0]->ndim == 2 ? in[0]->shape[0] : 1;
+    int32_t *idx = cg_scratch(ctx, sizeof(int32_t) * (size_t)n);
+    if (!idx)
+        return NULL;
+    for (int r = 0; r < n; r++)
+        idx[r] = c->ip[1] ? num - 1 : (int32_t)((r * 5 + 2) % num);
+    return cg_embedding(ctx, in[0], idx, n);
+}
+/* one table in two lookups whose products are summed: both paths accumulate */
+static cg_tensor *b_embedding_twice(cg_ctx *ctx, cg_tensor **in, const op_case *c)
+{
+    cg_tensor *a = b_embedding(ctx, in, c);
+    op_case d = *c;
+    d.ip[1] = 1;
+    cg_tensor *b = b_embedding(ctx, in, &d);
+    return a && b ? cg_mul(ctx, a, b) : NULL;
+}
 B(timestep_embedding) { return cg_timestep_embedding(ctx, in[0], c->ip[0], c->fp[0]); }
 B(squeeze_unsqueeze) { return cg_unsqueeze2x(ctx, cg_squeeze2x(ctx, in[0])); }
 
@@ -571,6 +593,12 @@ const op_case OP_CASES[] = {
 
     /* sinusoidal embedding: h > 256 makes a thread of the backward take
      * several frequencies; DDPM's integer steps up to 999 and fractional t */
+    ROW(embedding, "7 x 5 table, 9 indices", {W(7, 5)}, .ip = {9}, .exact = 1),
+    ROW(embedding, "40 x 3 table, 6 indices (rows unused)", {W(40, 3)}, .ip = {6}, .exact = 1),
+    ROW(embedding, "1 x 8 table, 11 indices", {W(1, 8)}, .ip = {11}, .exact = 1),
+    ROW(embedding, "10 x 130, 300 indices, one row", {W(10, 130)}, .ip = {300, 1}, .exact = 1),
+    ROWF(embedding, "one table, two lookups multiplied", b_embedding_twice, {W(6, 4)},
+         .ip = {9}),
     ROW(timestep_embedding, "dim 10", {X(5)}, .ip = {10}, .fp = {10000}),
     ROW(timestep_embedding, "dim 10, t in [1, 50]", {XR(1, 50, 0, 7)}, .ip = {10},
         .fp = {10000}),

@@ -1,87 +1,16 @@
 /*
- * test_gpu_embedding.c: the CUDA twins of the row lookup against the CPU
- * reference (host/cpu/embed.c), called directly on guarded, poisoned
- * outputs, then the Embedding layer with its table on the GPU through the
- * front end and the tape; and an index out of range on a GPU table refused
- * on the host before any kernel runs. Skipped without a GPU (failed under
- * make test-gpu).
- *
- * Bound: the same bits. The forward copies rows. The backward adds each
- * gradient element's dy values in double, in the order of the indices, and
- * rounds once to add to the earlier gradient, on both devices: the same
- * correctly rounded IEEE operations in the same order (no fused multiply-add
- * is involved). Run twice, it gives the same bits again (no atomics).
+ * test_gpu_embedding.c: the Embedding layer with its table on the GPU
+ * through the front end and the tape against the CPU, and an index out of
+ * range on a GPU table refused on the host before any kernel runs (the op
+ * itself is in the op table, tests/op_cases.c, with the same bits on both
+ * devices). Skipped without a GPU (failed under make test-gpu).
  */
 #include <string.h>
 
-#include "cpu/cpu_embed.h"
 #include "cugen/layers.h"
 #include "gpu_check.h"
-#include "ops/cuda_ops.h"
 
 #define TOL 1e-5
-
-/* n indices in [0, num - 1): the last row never named when num > 1; repeats
- * wherever n > num - 1 */
-static int32_t *indices(int n, int num, uint32_t seed)
-{
-    int32_t *idx = th_alloc(sizeof(int32_t) * (size_t)n);
-    uint32_t h = seed;
-    for (int i = 0; i < n; i++) {
-        h = h * 1664525u + 1013904223u;
-        idx[i] = (int32_t)((h >> 8) % (uint32_t)(num > 1 ? num - 1 : 1));
-    }
-    return idx;
-}
-
-static void check_same_bits(const char *what, const real *gpu, const real *cpu, int64_t n)
-{
-    gpu_compare(what, gpu, cpu, n, TOL);
-    CHECK(memcmp(gpu, cpu, sizeof(real) * (size_t)n) == 0, "%s: not the CPU's bits", what);
-}
-
-static void check_kernels(int num, int dim, int N, uint64_t seed)
-{
-    char what[80];
-    int32_t *idx = indices(N, num, (uint32_t)seed);
-    real *w = gpu_rand(seed, (int64_t)num * dim, 0.1, 2, 1);
-    real *dy = gpu_rand(seed + 1, (int64_t)N * dim, 0.1, 2, 1);
-    real *dw0 = gpu_rand(seed + 2, (int64_t)num * dim, 0.1, 1, 1);  /* an earlier gradient */
-    real *y = th_alloc(sizeof(real) * (size_t)N * dim);
-    real *dw = th_alloc(sizeof(real) * (size_t)num * dim);
-    double *acc = th_alloc(sizeof(double) * (size_t)dim);
-    memcpy(dw, dw0, sizeof(real) * (size_t)num * dim);
-    cpu_embedding_fwd(y, idx, w, N, dim);
-    cpu_embedding_bwd(dw, acc, dy, idx, N, num, dim);
-
-    real *wd = gpu_from(w, (int64_t)num * dim), *dyd = gpu_from(dy, (int64_t)N * dim);
-    /* indices travel as raw bytes: int32 and float have one size */
-    int32_t *idxd = (int32_t *)gpu_from((const real *)idx, N);
-    real *yd = gpu_out((int64_t)N * dim);
-    real *dwd = gpu_out_init(dw0, (int64_t)num * dim);
-    real *dwd2 = gpu_out_init(dw0, (int64_t)num * dim);
-    if (!wd || !dyd || !idxd || !yd || !dwd || !dwd2)
-        return;
-    snprintf(what, sizeof what, "embedding (%d, %d), %d indices: output", num, dim, N);
-    CHECK(cuda_embedding_fwd(yd, idxd, wd, N, dim) == CG_OK, "%s", cg_cuda_last_error());
-    check_same_bits(what, gpu_fetch(what, yd, (int64_t)N * dim), y, (int64_t)N * dim);
-    snprintf(what, sizeof what, "embedding (%d, %d), %d indices: dweight", num, dim, N);
-    CHECK(cuda_embedding_bwd(dwd, dyd, idxd, N, num, dim) == CG_OK, "%s", cg_cuda_last_error());
-    CHECK(cuda_embedding_bwd(dwd2, dyd, idxd, N, num, dim) == CG_OK, "%s",
-          cg_cuda_last_error());
-    check_same_bits(what, gpu_fetch(what, dwd, (int64_t)num * dim), dw, (int64_t)num * dim);
-    check_same_bits(what, gpu_fetch(what, dwd2, (int64_t)num * dim), dw, (int64_t)num * dim);
-}
-
-TEST(gpu_embedding_kernels_match_cpu)
-{
-    GPU_OR_SKIP();
-    check_kernels(13, 37, 101, 10);   /* every row but the last, repeated */
-    check_kernels(1, 1, 7, 20);       /* one row named seven times */
-    check_kernels(301, 5, 3, 30);     /* most rows never named */
-    check_kernels(10, 257, 129, 40);  /* rows wider than a block of threads */
-    gpu_free_all();
-}
 
 /* A conditional model's label table: Embedding(11, 9) on each device, the
  * same init; two lookups of one table (the tape adds both into the
@@ -144,7 +73,7 @@ TEST(gpu_embedding_layer_through_the_tape_matches_cpu)
     cg_tensor *c = th_const(CG_SHAPE(17, 9), 9, 0.1, 2, 1);
     real yh[17 * 9], yg[17 * 9], gh[11 * 9], gg[11 * 9];
     if (table_step(&h, CG_CPU, c, yh, gh) && table_step(&d, CG_CUDA, c, yg, gg)) {
-        check_same_bits("label_emb: output", yg, yh, 17 * 9);
+        gpu_same_bits("label_emb: output", yg, yh, 17 * 9);
         /* through tanh's backward (CUDA's tanh and glibc's may differ in an
          * ulp): the op tests' bound */
         gpu_compare("label_emb: gradient", gg, gh, 11 * 9, TOL);
