@@ -180,8 +180,8 @@ typedef struct cg_model_kind {
 
     /* `cugen sample` and `cugen eval` (cugen/sampler.h); NULL: its runs are not sampled */
     const struct cg_sampler *sampler;
-    /* a model that runs its own loop: the kinds it hands its runs to, NULL-ended, whose
-     * samplers sample and eval reach through it (realnvp: the 2-D and the image flow) */
+    /* with a variant hook: the kinds it may pick, NULL-ended, whose samplers sample and
+     * eval reach through it (realnvp: the 2-D and the image flow) */
     const struct cg_model_kind *const *hands_to;
 } cg_model_kind;
 
