@@ -17,6 +17,7 @@
  * (host/cli/train.c).
  */
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,7 +356,10 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
     const cg_train_opts *o = t->o;
     const cg_model_kind *k = t->kind;
     int64_t inject = nan_step();
-    const char *d = getenv("CUGEN_FAULT_DRIFT_STEP");
+    /* test hooks: CUGEN_FAULT_DRIFT_STEP=N moves a weight of rank 1 at step N;
+     * CUGEN_FAULT_KILL_STEP=N kills rank 1 (rank 0 of a single process) there */
+    const char *d = getenv("CUGEN_FAULT_DRIFT_STEP"), *kill_at = getenv("CUGEN_FAULT_KILL_STEP");
+    int64_t killed = kill_at ? strtoll(kill_at, NULL, 10) : -1;
     int64_t drift = d && t->params && t->params->dev == CG_CPU ? strtoll(d, NULL, 10) : -1;
     double t_start = 0;
     int64_t timed = 0;
@@ -371,6 +375,8 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
         dist_slice(t, &b);
         if (s == drift && t->rank == 1)
             t->params->w[0] += 1;  /* the parameters of rank 1 out of step (a test) */
+        if (s == killed && t->rank == (t->ranks > 1))
+            raise(SIGKILL);  /* a rank that dies with no handler run (a test) */
         if (s == first + 1)
             t_start = cg_monotonic_seconds();  /* the first step warms up */
         t->step = s;
