@@ -14,6 +14,8 @@
 #   make demo         the main job
 #   CUDA=0|1          build the CUDA backend (default: 1 when nvcc is found);
 #                     CUDA=0 where nvcc exists builds in build-cpu/
+#   MPI=0|1           data-parallel training under mpirun (default: 1 when mpicc is
+#                     found; its flags from `mpicc --showme`, else pkg-config ompi-c)
 #
 # Two builds of the same host sources: f32 (real = float) for the program and
 # the unit tests, f64 (real = double, -DCUGEN_DOUBLE) for the gradchecks.
@@ -41,11 +43,22 @@ CFLAGS := -std=c11 $(OPT) -g -ffp-contract=off -Wall -Wextra -Wshadow -Wno-unuse
           -D_GNU_SOURCE -pthread -Iinclude -Ihost -Itests $(SANFLAGS)
 LDLIBS := -lopenblas -lpng -ljpeg -lz -lm -pthread
 
+# MPI (docs/data-parallel.md): host/train/dist_mpi.c where mpicc (or
+# pkg-config's ompi-c) is found, its stand-in host/train/dist_stub.c otherwise,
+# whose one answer to a launch under mpirun is an error saying so.
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+MPI_CFLAGS ?= $(if $(MPICC),$(shell $(MPICC) --showme:compile 2>/dev/null),$(shell pkg-config --cflags ompi-c 2>/dev/null))
+MPI_LIBS ?= $(if $(MPICC),$(shell $(MPICC) --showme:link 2>/dev/null),$(shell pkg-config --libs ompi-c 2>/dev/null))
+MPI ?= $(if $(strip $(MPI_LIBS)),1,0)
+DIST_SRC := $(if $(filter 1,$(MPI)),host/train/dist_mpi.c,host/train/dist_stub.c)
+DIST_OTHER := $(filter-out $(DIST_SRC),host/train/dist_mpi.c host/train/dist_stub.c)
+LDLIBS += $(if $(filter 1,$(MPI)),$(MPI_LIBS))
+
 HOST_DIRS := host/core host/ops host/cpu host/nn host/optim host/models host/models/classic \
              host/metrics host/train host/data host/io
 # The CUDA entry points of a CPU-only build, stubbed beside each list of them.
 STUB_SRC := host/core/cuda_stub.c host/ops/cuda_ops_stub.c host/optim/optim_cuda_stub.c
-HOST_SRC := $(filter-out $(STUB_SRC),$(foreach d,$(HOST_DIRS),$(wildcard $(d)/*.c)))
+HOST_SRC := $(filter-out $(STUB_SRC) $(DIST_OTHER),$(foreach d,$(HOST_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRC := $(wildcard host/cli/*.c)
 # tests/op_cases.c, the table of op cases, serves three programs: the unit
 # tests (CPU vs GPU), the gradchecks (f64) and `cugen bench ops --table`.
@@ -117,6 +130,8 @@ $(BUILD)/test_unit: $(UNIT_OBJ) $(BUILD)/libcugen.a
 
 $(BUILD)/test_grad: $(GRAD_OBJ) $(BUILD)/libcugen_f64.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/f32/host/train/dist_mpi.o $(BUILD)/f64/host/train/dist_mpi.o: CFLAGS += $(MPI_CFLAGS)
 
 # The CPU kernels' loops want vectorising (-O3); still no -ffast-math, so
 # not one result changes.
@@ -277,7 +292,9 @@ refs:
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Iinclude -Ihost -Itests \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_OBJ := $(patsubst %.c,build-fuzz/%.o,$(HOST_SRC) $(STUB_SRC))
+# without MPI: the stand-in of host/train/dist_mpi.c
+FUZZ_OBJ := $(patsubst %.c,build-fuzz/%.o,$(sort $(filter-out host/train/dist_mpi.c,$(HOST_SRC)) \
+              host/train/dist_stub.c) $(STUB_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -76,6 +76,15 @@ extern "C" int cg_cuda_device_count(char *why, size_t why_len)
     return n;
 }
 
+extern "C" cg_status cg_cuda_select(int dev)
+{
+    int n = cg_cuda_device_count(NULL, 0);
+    if (dev < 0 || dev >= n)
+        return cu_fail(CG_ERR_ARG, __FILE__, __LINE__, "no CUDA device %d (%d found)", dev, n);
+    CU_TRY(cudaSetDevice(dev));
+    return CG_OK;
+}
+
 extern "C" cg_status cg_cuda_device_info_get(int dev, cg_cuda_device_info *info)
 {
     cudaDeviceProp p;

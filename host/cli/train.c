@@ -3,6 +3,10 @@
  * flags every model shares, then the model's own from its table (defaults,
  * ranges, --help), the device, the run directory, and the result printed
  * from the named scalars of the run.
+ *
+ * Under mpirun (cugen/dist.h) every rank parses the same command; rank 0
+ * alone prints, owns the run directory and writes; each rank takes the GPU
+ * of its local rank.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +14,8 @@
 
 #include "cli/commands.h"
 #include "cli/train_kinds.h"
+#include "cugen/cuda.h"
+#include "cugen/dist.h"
 #include "cugen/trainer.h"
 
 /* Where runs go without --out: RUNS_BASE/MODEL-N. */
@@ -111,9 +117,15 @@ int cli_train_run(const cg_model_kind *k, const cg_train_opts *o, const void *se
     char err[6000];
     cg_status st = cg_trainer_run(k, settings, o, &r, err, sizeof err);
     if (st != CG_OK) {
-        fprintf(stderr, "cugen train %s\n", err);
+        if (cg_dist_size() > 1)
+            fprintf(stderr, "cugen train (rank %d of %d) %s\n", cg_dist_rank(), cg_dist_size(),
+                    err);
+        else
+            fprintf(stderr, "cugen train %s\n", err);
         return r.interrupted ? 128 + r.interrupted : exit_code(st);
     }
+    if (cg_dist_rank() != 0)
+        return 0;
     if (r.done_before)
         printf("\n%s: the run in %s already has %lld steps, this command asks for %lld: "
                "nothing to train; its files are as they were (a larger --steps or --epochs "
@@ -124,7 +136,34 @@ int cli_train_run(const cg_model_kind *k, const cg_train_opts *o, const void *se
     return 0;
 }
 
+/* Under mpirun: MPI joined, and the GPU of the local rank taken. 0, or the
+ * exit code after a one-line message. */
+static int join_ranks(const char *cmd, const cg_model_kind *k, const cg_train_opts *o)
+{
+    char err[512];
+    if (cg_dist_init(err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s %s: %s\n", cmd, k->name, err);
+        return 2;
+    }
+    if (cg_dist_size() > 1 && o->device == CG_CUDA &&
+        cg_cuda_select(cg_dist_local_rank()) != CG_OK) {
+        fprintf(stderr, "%s %s: rank %d: --device cuda: %s\n", cmd, k->name, cg_dist_rank(),
+                cg_cuda_last_error());
+        return 2;
+    }
+    return 0;
+}
+
+static int train_main(int argc, char **argv);
+
 int cli_train(int argc, char **argv)
+{
+    int rc = train_main(argc, argv);
+    cg_dist_end(rc);  /* a failed rank ends the job: the others may wait in a collective */
+    return rc;
+}
+
+static int train_main(int argc, char **argv)
 {
     const char *cmd = "cugen train";
     cg_train_opts o = {0};
@@ -178,11 +217,19 @@ int cli_train(int argc, char **argv)
     }
     char note[320];
     int rc = cli_train_device(cmd, k, device, &o, note, sizeof note);
+    if (rc == 0)
+        rc = join_ranks(cmd, k, &o);
     if (rc != 0) {
         free(settings);
         return rc;
     }
-    printf("%s\n", note);  /* --quiet drops the progress line, not where the run computes */
+    int rank = cg_dist_rank();
+    if (rank != 0) {  /* rank 0 alone has the run directory */
+        out = NULL;
+        no_out = 1;
+    } else {
+        printf("%s\n", note);
+    }  /* --quiet drops the progress line, not where the run computes */
     static cg_settings_text record;
     o.settings = cli_settings(parent, opts, nshared, nopts, &o, &record);
     char may[256];

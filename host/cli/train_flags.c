@@ -27,7 +27,9 @@ int cli_shared_flags(arg_opt *opts, cg_train_opts *o, const char **device, const
     const arg_opt shared[] = {
         {"steps", ARG_INT, &o->steps, "N", "stop after N optimizer steps", 1, 1e12, 0},
         {"epochs", ARG_INT, &o->epochs, "N", "stop after N passes over the data", 1, 1e9, 0},
-        {"batch", ARG_INT, &o->batch, "N", "batch size", 1, 1 << 20, 0},
+        {"batch", ARG_INT, &o->batch, "N",
+         "batch size (under mpirun the global batch, split evenly over the processes)", 1,
+         1 << 20, 0},
         {"lr", ARG_DOUBLE, &o->lr, "LR", "learning rate", 1e-12, 10, 0},
         {"seed", ARG_INT, seed, "N", "random seed (default 0)", 0, 9.007199254740992e15, 0},
         {"device", ARG_CHOICE, device, "auto|cpu|cuda", "where to compute (default auto)", 1, 0,

@@ -31,6 +31,7 @@ cg_status cg_cuda_device_info_get(int dev, cg_cuda_device_info *info)
 const char *cg_cuda_runtime_version(void) { return "none"; }
 const char *cg_cuda_cudnn_version(void) { return "none"; }
 const char *cg_cuda_last_error(void) { return NO_CUDA; }
+cg_status cg_cuda_select(int dev) { (void)dev; return CG_ERR_NO_CUDA; }
 cg_status cg_cuda_sync(void) { return CG_ERR_NO_CUDA; }
 void cg_cuda_shutdown(void) {}
 

@@ -18,13 +18,15 @@ void cg_rng_init(cg_rng *r, uint64_t seed, uint32_t stream)
     r->seed = seed;
     r->stream = stream;
     r->offset = 0;
+    r->part = 0;
+    r->parts = 0;
 }
 
 uint64_t cg_rng_take(cg_rng *r, int64_t n)
 {
-    uint64_t off = r->offset;
-    r->offset += ((uint64_t)n + 3) & ~(uint64_t)3;
-    return off;
+    uint64_t off = r->offset, parts = r->parts > 1 ? r->parts : 1;
+    r->offset += ((uint64_t)n * parts + 3) & ~(uint64_t)3;
+    return off + (parts > 1 ? (uint64_t)r->part * (uint64_t)n : 0);
 }
 
 static void block_at(uint64_t seed, uint32_t stream, uint64_t block, uint32_t out[4])

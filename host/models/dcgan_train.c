@@ -69,6 +69,7 @@ static cg_status build(cg_trainer *t, void *self)
     cg_rng_init(&fz, t->o->seed, STREAM_FIXED_Z);
     cg_rng_normal(&fz, r->fixed_z, GRID_N * (int64_t)a.nz, 0.0, 1.0);
     cg_rng_init(&r->noise, t->o->seed, STREAM_NOISE);
+    cg_trainer_per_sample(t, &r->noise);
     /* the example's optimizers: Adam(lr, betas = (0.5, 0.999)) for each net */
     cg_adam_init(&r->adam_d, t->o->lr, 0.5, 0.999, 1e-8, 0.0, 0);
     cg_adam_init(&r->adam_g, t->o->lr, 0.5, 0.999, 1e-8, 0.0, 0);

@@ -103,7 +103,9 @@ static cg_status build(cg_trainer *t, void *self)
         return cg_trainer_fail(t, st, "EMA: out of memory or decay %g outside [0, 1]",
                                f->ema_decay);
     cg_rng_init(&r->noise, t->o->seed, STREAM_NOISE);
+    cg_trainer_per_sample(t, &r->noise);
     cg_rng_init(&r->drop, t->o->seed, STREAM_DROP);
+    cg_trainer_per_sample(t, &r->drop);
     /* DDPM's optimizer: Adam(lr, betas (0.9, 0.999)) */
     cg_adam_init(&r->adam, t->o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_trainer_params(t, &r->m.p, &r->adam.t, &r->ema);

@@ -252,6 +252,7 @@ static cg_status build(cg_trainer *t, void *self)
     r->temperature = f->temperature ? f->temperature : 1.0;
     cg_adam_init(&r->adam, t->o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_rng_init(&r->deq, t->o->seed, 2);
+    cg_trainer_per_sample(t, &r->deq);
     cg_trainer_params(t, &r->m.p, &r->adam.t, NULL);
     cg_trainer_keep(t, "rng.dequantize", (int64_t *)&r->deq.offset);
     cg_trainer_setting(t, "run.layers", a.layers, "--layers");

@@ -71,6 +71,7 @@ static cg_status build(cg_trainer *t, void *self)
     if (t->o->device == CG_CUDA && (st = cg_vae_to_device(&r->m, CG_CUDA, why, sizeof why)))
         return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
     cg_rng_init(&r->noise, t->o->seed, STREAM_NOISE);
+    cg_trainer_per_sample(t, &r->noise);
     cg_adam_init(&r->adam, t->o->lr, 0.9, 0.999, 1e-8, 0.0, 0);  /* torch.optim.Adam defaults */
     cg_trainer_params(t, &r->m.p, &r->adam.t, NULL);
     cg_trainer_keep(t, "rng.noise", (int64_t *)&r->noise.offset);
@@ -197,7 +198,7 @@ extern const cg_sampler cg_sampler_vae;  /* vae_sample.c: cugen sample and eval 
 const cg_model_kind cg_kind_vae = {
     .name = "vae", .title = "VAE",
     .summary = "VAE: the seed article's MLP (784-400-20) or a conv one, on Fashion-MNIST, ...",
-    .batch = 128, .lr = 1e-3, .ckpt_every = 500, .gpu = 1, .checkpoints = 1,
+    .batch = 128, .lr = 1e-3, .ckpt_every = 500, .gpu = 1, .checkpoints = 1, .grad_sum = 1,
     .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
     .flags = flags, .nflags = sizeof flags / sizeof flags[0], .settings_size = sizeof(vae_flags),
     .default_size = default_size, .state_size = sizeof(vae_run), .test_split = 1,

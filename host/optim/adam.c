@@ -72,6 +72,9 @@ cg_status cg_adam_step(cg_adam *o, cg_params *p)
         .step_size = o->lr / (1 - pow(o->beta1, (double)t)),
         .bc2_sqrt = sqrt(1 - pow(o->beta2, (double)t)),
     };
+    cg_status synced = optim_sync_grads(p);
+    if (synced != CG_OK)
+        return synced;  /* the step is not counted */
     optim_range_iter it = OPTIM_RANGE_ITER_INIT;
     int64_t lo, hi;
     while (optim_range_next(p, &it, &lo, &hi)) {

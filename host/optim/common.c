@@ -1,5 +1,6 @@
 /*
- * common.c: the unfrozen ranges of a flat parameter buffer (see optim_common.h).
+ * common.c: the unfrozen ranges of a flat parameter buffer, and the
+ * gradient hook run over them (see optim_common.h).
  */
 #include "optim/optim_common.h"
 
@@ -32,4 +33,18 @@ int optim_range_next(const cg_params *p, optim_range_iter *it, int64_t *lo, int6
         return 1;
     }
     return 0;
+}
+
+cg_status optim_sync_grads(cg_params *p)
+{
+    if (!p->grad_sync)
+        return CG_OK;
+    optim_range_iter it = OPTIM_RANGE_ITER_INIT;
+    int64_t lo, hi;
+    while (optim_range_next(p, &it, &lo, &hi)) {
+        cg_status st = p->grad_sync(p, lo, hi, p->grad_sync_arg);
+        if (st != CG_OK)
+            return st;
+    }
+    return CG_OK;
 }

@@ -53,6 +53,10 @@ typedef struct {
  *   while (optim_range_next(p, &it, &lo, &hi)) update(lo, hi); */
 int optim_range_next(const cg_params *p, optim_range_iter *it, int64_t *lo, int64_t *hi);
 
+/* p->grad_sync over each range the step will update, before it updates any
+ * (a data-parallel run's gradient all-reduce); CG_OK without one. */
+cg_status optim_sync_grads(cg_params *p);
+
 /* x is finite and lo <= x */
 static inline int optim_finite_min(double x, double lo)
 {

@@ -67,6 +67,9 @@ cg_status cg_sgd_step(cg_sgd *o, cg_params *p)
         .nesterov = o->nesterov,
         .first = o->t == 0,
     };
+    cg_status synced = optim_sync_grads(p);
+    if (synced != CG_OK)
+        return synced;  /* the step is not counted */
     optim_range_iter it = OPTIM_RANGE_ITER_INIT;
     int64_t lo, hi;
     while (optim_range_next(p, &it, &lo, &hi)) {

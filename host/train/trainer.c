@@ -10,10 +10,14 @@
  * settings ("run.*", cg_trainer_setting), under the names the model loops
  * of earlier versions used, so their checkpoints still resume.
  *
+ * Under mpirun the same loop runs in every process, each on its rows of
+ * the global batch (trainer_dist.c).
+ *
  * Not for: a model's networks, step or pictures (host/models/), flags
  * (host/cli/train.c).
  */
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,7 @@
 #include "cugen/cuda.h"
 #include "cugen/rng.h"
 #include "cugen/trainer.h"
+#include "train/trainer_dist.h"
 
 #define GRID_N 64
 
@@ -351,6 +356,11 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
     const cg_train_opts *o = t->o;
     const cg_model_kind *k = t->kind;
     int64_t inject = nan_step();
+    /* test hooks: CUGEN_FAULT_DRIFT_STEP=N moves a weight of rank 1 at step N;
+     * CUGEN_FAULT_KILL_STEP=N kills rank 1 (rank 0 of a single process) there */
+    const char *d = getenv("CUGEN_FAULT_DRIFT_STEP"), *kill_at = getenv("CUGEN_FAULT_KILL_STEP");
+    int64_t killed = kill_at ? strtoll(kill_at, NULL, 10) : -1;
+    int64_t drift = d && t->params && t->params->dev == CG_CPU ? strtoll(d, NULL, 10) : -1;
     double t_start = 0;
     int64_t timed = 0;
     cg_status st = CG_OK;
@@ -362,6 +372,11 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
             b.epoch = (s - 1) / t->per_epoch;
         if (s == inject && b.x)
             ((real *)b.x)[0] = NAN;  /* the loader's buffer is ours until the next batch */
+        dist_slice(t, &b);
+        if (s == drift && t->rank == 1)
+            t->params->w[0] += 1;  /* the parameters of rank 1 out of step (a test) */
+        if (s == killed && t->rank == (t->ranks > 1))
+            raise(SIGKILL);  /* a rank that dies with no handler run (a test) */
         if (s == first + 1)
             t_start = cg_monotonic_seconds();  /* the first step warms up */
         t->step = s;
@@ -376,6 +391,10 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
         cg_ctx_step_end(&t->ctx);
         if (st != CG_OK)
             break;
+        int sig = cg_train_signal();
+        if ((st = dist_agree(t, &out, &sig)) != CG_OK)
+            break;
+        t->signalled = sig;
         if (s > first)
             timed++;
         if (!all_finite(&out)) {
@@ -409,12 +428,15 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
                                    t->saved_step == s);
             break;
         }
-        int end = s == t->total || cg_train_signal() || t->stop;
-        if (o->out_dir && k->checkpoints &&
-            (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0)))
-            if ((st = save(t, self, s, t->epoch)) != CG_OK)
-                break;
-        if (cg_train_signal() || t->stop)
+        int end = s == t->total || sig || t->stop;
+        int saving = k->checkpoints &&
+            (end || b.last_in_epoch || (o->ckpt_every > 0 && s % o->ckpt_every == 0));
+        /* every rank checks, rank 0 saves: the checkpoint is of parameters all share */
+        if ((saving || s % DIST_CHECK_EVERY == 0) && (st = dist_check_params(t, s)) != CG_OK)
+            break;
+        if (o->out_dir && saving && (st = save(t, self, s, t->epoch)) != CG_OK)
+            break;
+        if (sig || t->stop)
             break;
     }
     if (timed > 0)
@@ -516,6 +538,8 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first,
         return st;
     if (o->resume && o->settings && (st = same_settings(t)) != CG_OK)
         return st;
+    if ((st = dist_share_state(t, first)) != CG_OK)
+        return st;
     if (t->kind->ready && (st = t->kind->ready(t, self)) != CG_OK)
         return st;
     /* killed after its last checkpoint, before its end (result.json) was written:
@@ -533,7 +557,8 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first,
     if (o->out_dir && !o->resume && t->kind->real_grid && (st = write_real_grid(t)) != CG_OK)
         return st;
     if (!o->quiet) {
-        char desc[1024] = "";
+        char desc[1024] = "", ranks[160];
+        dist_describe(t, ranks, sizeof ranks);
         if (t->kind->describe)
             t->kind->describe(t, self, desc, sizeof desc);
         if (t->kind->own_data && !t->params)  /* describe counts them */
@@ -544,14 +569,20 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first,
                     (long long)cg_params_count(t->params));
         else
             fprintf(stderr, "%s: %s, %lld images of %dx%dx%d, batch %lld, %lld steps per "
-                    "epoch; %s%s%lld parameters%s\n", t->kind->name, t->ds.name,
+                    "epoch; %s%s%s%lld parameters%s\n", t->kind->name, t->ds.name,
                     (long long)t->ds.count, t->ds.channels, t->ds.height, t->ds.width,
-                    (long long)o->batch, (long long)t->per_epoch, desc, *desc ? ", " : "",
+                    (long long)o->batch, (long long)t->per_epoch, ranks, desc, *desc ? ", " : "",
                     (long long)cg_params_count(t->params),
                     t->kind->test_split && t->test_is_train
                         ? "; no test split: measured on the training set" : "");
     }
     return CG_OK;
+}
+
+/* The signal that stops the run: on every rank the one a rank caught (dist_agree) */
+static int signalled(const cg_trainer *t)
+{
+    return t->ranks > 1 ? t->signalled : cg_train_signal();
 }
 
 cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const cg_train_opts *o,
@@ -563,11 +594,15 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
                     .errlen = errlen};
     cg_trainer *t = &T;
     run_io io = {0};
+    cg_status st = dist_open(t);
+    if (st != CG_OK)
+        return st;
+    o = t->o;  /* a rank other than 0: its own, without files */
     void *self = calloc(1, kind->state_size ? kind->state_size : 1);
     if (!self)
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     int64_t first = 1;
-    cg_status st = start(t, self, &io, &first, res);
+    st = start(t, self, &io, &first, res);
     if (st == CG_OK && t->ending) {
         res->steps = t->total;
         res->epochs_done = t->per_epoch ? t->total / t->per_epoch : 0;
@@ -591,12 +626,12 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
     if (st == CG_OK && !res->done_before) {
         if (t->ending)
             cg_train_catch_signals();
-        if (kind->finish && !cg_train_signal()) {
+        if (kind->finish && !signalled(t)) {
             cg_scalars fin = {0};
             if ((st = kind->finish(t, self, &fin)) == CG_OK)
                 merge(&res->final, &fin);
         }
-        int sig = cg_train_signal();
+        int sig = signalled(t);
         if (st == CG_OK && sig) {
             st = cg_run_interrupted(err, errlen, kind->name, o, sig, res->steps);
             res->interrupted = sig;

@@ -59,6 +59,10 @@ const char *cg_cuda_cudnn_version(void);
 /* The last failed CUDA call of this thread: "kernels/memory.cu:40: cudaMalloc
  * of 1048576 bytes (step arena): out of memory". "" when none. */
 const char *cg_cuda_last_error(void);
+/* The GPU this process uses (a data-parallel rank's local rank), before any
+ * other CUDA call; CG_ERR_ARG when there is no device dev, CG_ERR_NO_CUDA
+ * without CUDA. */
+cg_status cg_cuda_select(int dev);
 /* Wait for everything queued on cugen's stream. A kernel that failed
  * asynchronously reports here. */
 cg_status cg_cuda_sync(void);

@@ -40,6 +40,12 @@ typedef struct cg_params {
     uint8_t frozen[CG_MAX_GROUPS];
     int allocated;
     int dev;                /* cg_device of w, g, m, v and buf */
+    /* optional: called by the optimizers (cugen/optim.h) before they update
+     * [lo, hi) of w, once per range: a data-parallel trainer averages g there
+     * over its processes (host/train/trainer.c). The step fails with its
+     * status. NULL: one process, nothing to do. */
+    cg_status (*grad_sync)(struct cg_params *p, int64_t lo, int64_t hi, void *arg);
+    void *grad_sync_arg;
 } cg_params;
 
 void cg_params_init(cg_params *p);

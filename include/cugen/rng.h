@@ -27,10 +27,15 @@ typedef struct {
     uint64_t seed;
     uint32_t stream;   /* independent sub-streams: data order, noise, dropout... */
     uint64_t offset;   /* next unused value index (multiple of 4) */
+    /* one part of parts (0: the whole): each draw of n values takes values
+     * [part n, (part + 1) n) of a draw of parts * n, and moves the offset as
+     * that draw does; the ranks of a data-parallel run, each with its rows of
+     * a batch's noise (cugen/trainer.h). Not saved: the offset is the state. */
+    uint32_t part, parts;
 } cg_rng;
 
 void cg_rng_init(cg_rng *r, uint64_t seed, uint32_t stream);
-/* Reserve n values; returns the offset of the first. */
+/* Reserve n values (of parts * n with parts); returns the offset of the first. */
 uint64_t cg_rng_take(cg_rng *r, int64_t n);
 
 /* Fill with uniform (0, 1) floats, normal(mean, std), or raw uint32s. */

@@ -132,6 +132,9 @@ typedef struct cg_model_kind {
                              * the progress and the metrics (no epoch_end, no checkpoint
                              * at an epoch's end) */
     int real_grid;          /* write real.png, a batch of the data, on a fresh start */
+    int grad_sum;           /* the loss sums over the batch instead of averaging it: under
+                             * mpirun the ranks' gradients add up (cugen/dist.h), else
+                             * they are averaged */
     /* Build and initialise the model on t->o->device with its optimizers,
      * from t->settings and the data set (t->ds; t->per_epoch and t->total
      * are known, a schedule over the run, unless --batch is larger than
@@ -215,6 +218,13 @@ struct cg_trainer {
     int ending;             /* the run's steps are all done; its end is written again */
     char *err;
     size_t errlen;
+    /* data parallel (mpirun -np ranks): this process's rank; each step it
+     * takes rows [rank * n, (rank + 1) * n) of the global batch, n = batch /
+     * ranks. Ranks other than 0 run with `mine`: no run directory, quiet. */
+    int rank, ranks;
+    int resumed;            /* rank 0 resumed: the state every rank took from it */
+    int signalled;          /* the signal any rank caught after the last step, or 0 */
+    cg_train_opts mine;
 };
 
 /* The parameters to checkpoint (and, with an EMA, its shadow), and the
@@ -225,6 +235,11 @@ void cg_trainer_params(cg_trainer *t, cg_params *p, int64_t *optim_t, cg_ema *em
 /* A value saved in each checkpoint under name and put back on resume (an
  * RNG offset, a second optimizer's step count). */
 void cg_trainer_keep(cg_trainer *t, const char *name, int64_t *value);
+/* r draws per-sample noise (z, eps, diffusion noise, dropout masks): under
+ * mpirun each rank then gets its own rows of what one process would draw for
+ * the global batch (cugen/rng.h, cg_rng.part), so N ranks see the noise of
+ * one and a run is reproducible whatever the rank count. Call in build. */
+void cg_trainer_per_sample(cg_trainer *t, cg_rng *r);
 /* The same for a value kept since a later version: a checkpoint written
  * before has none, and resuming it leaves *value as it is. */
 void cg_trainer_keep_new(cg_trainer *t, const char *name, int64_t *value);

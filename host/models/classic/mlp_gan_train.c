@@ -91,7 +91,9 @@ static cg_status build(cg_trainer *t, void *self)
     cg_rng_init(&fz, o->seed, STREAM_FIXED_Z);
     cg_mlp_gan_noise(&r->m, &fz, r->fixed_z, GRID_N * (int64_t)a.nz);
     cg_rng_init(&r->noise, o->seed, STREAM_NOISE);
+    cg_trainer_per_sample(t, &r->noise);
     cg_rng_init(&r->drop, o->seed, STREAM_DROPOUT);
+    cg_trainer_per_sample(t, &r->drop);
     /* torch.optim.Adam's defaults, as the notes use them */
     cg_adam_init(&r->adam_d, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
     cg_adam_init(&r->adam_g, o->lr, 0.9, 0.999, 1e-8, 0.0, 0);
