@@ -433,6 +433,9 @@ const cg_model_kind cg_kind_ebm = {
                "divergence with Langevin samples (--objective langevin); images or a toy set",
     .epochs = 10, .batch = 64, .lr = 1e-3, .gpu = 1, .checkpoints = 1, .ckpt_every = 500,
     .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
+    .data_help = "--data: a set of images trains the image EBM (the MLP, or the conv energy for "
+                 "--objective langevin);\na toy set (moons, 8gaussians, swissroll, checkerboard, "
+                 "gaussian, notebook) the MLP on 2-D points.",
     .flags = flags, .nflags = NFLAGS, .settings_size = sizeof(ebm_flags), .check = check,
     .variant = variant, .bench = &kind_langevin,
     .hands_to = (const cg_model_kind *const[]){&kind_noise, &kind_langevin, &kind_toy, NULL},
