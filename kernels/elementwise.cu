@@ -70,6 +70,22 @@ extern "C" cg_status cuda_sigmoid_bwd(real *dx, const real *dy, const real *y, i
     });
 }
 
+extern "C" cg_status cuda_clamp_fwd(real *y, const real *x, double lo, double hi, int64_t n)
+{
+    const real l = (real)lo, h = (real)hi;
+    return cu_map(n, [=] __device__(int64_t i) {
+        real v = x[i];
+        y[i] = v < l ? l : v > h ? h : v;
+    });
+}
+
+extern "C" cg_status cuda_clamp_bwd(real *dx, const real *dy, const real *x, double lo, double hi,
+                                    int64_t n)
+{
+    const real l = (real)lo, h = (real)hi;
+    return cu_map(n, [=] __device__(int64_t i) { dx[i] = x[i] >= l && x[i] <= h ? dy[i] : 0; });
+}
+
 extern "C" cg_status cuda_silu_fwd(real *y, const real *x, int64_t n)
 {
     return cu_map(n, [=] __device__(int64_t i) { y[i] = (real)(x[i] * dev_sigmoid(x[i])); });

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_refs.py: PyTorch reference files for cugen's tests (tests/unit/test_torch_refs*.c,
-test_embedding.c).
+test_embedding.c, test_ebm.c).
 
     /usr/bin/python3 scripts/make_refs.py tests/ref      (or: make refs)
 
@@ -242,6 +242,118 @@ def sgd_case(seed, lr, momentum, dampening, wd, nesterov):
                       (lr, momentum, dampening, wd, nesterov))
 
 
+class EBMNet(torch.nn.Module):
+    """The seed article's EBM: net = Sequential(Linear, ReLU, Linear, ReLU, Linear)."""
+
+    def __init__(self, input_dim, hidden_dim):
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(input_dim, hidden_dim), torch.nn.ReLU(),
+            torch.nn.Linear(hidden_dim, hidden_dim), torch.nn.ReLU(),
+            torch.nn.Linear(hidden_dim, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class EBMConv(torch.nn.Module):
+    """Lippe's tutorial-8 CNNModel (Swish = SiLU), its output taken as the energy E."""
+
+    def __init__(self, channels, side, h):
+        super().__init__()
+        pad = (36 - side) // 2
+        self.cnn_layers = torch.nn.Sequential(
+            torch.nn.Conv2d(channels, h // 2, 5, 2, pad), torch.nn.SiLU(),
+            torch.nn.Conv2d(h // 2, h, 3, 2, 1), torch.nn.SiLU(),
+            torch.nn.Conv2d(h, 2 * h, 3, 2, 1), torch.nn.SiLU(),
+            torch.nn.Conv2d(2 * h, 2 * h, 3, 2, 1), torch.nn.SiLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(8 * h, 2 * h), torch.nn.SiLU(),
+            torch.nn.Linear(2 * h, 1))
+
+    def forward(self, x):
+        return self.cnn_layers(x)
+
+
+def ebm_state(prefix, net):
+    return [(prefix + k, v.detach().clone().to(torch.float32)) for k, v in net.state_dict().items()]
+
+
+def ebm_noise_case():
+    """One Adam step (lr 1e-3, torch defaults) of the article's objective with the sign that
+    makes data LOW energy: BCEWithLogits over the 2N logits -E, label 1 data, 0 noise.
+    Holds init.<name>, x (N, D), noise (N, D), loss, e_data, e_noise, final.<name>;
+    cfg = D, H, N."""
+    D, H, N = 12, 8, 5
+    torch.manual_seed(601)
+    net = EBMNet(D, H)
+    out = ebm_state("init.", net)
+    g = gen(602)
+    x = uniform(g, -1, 1, N, D)
+    noise = randn(g, N, D)
+    net.double()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    e_pos, e_neg = net(x.double()), net(noise.double())
+    logits = torch.cat([-e_pos, -e_neg]).squeeze(1)
+    labels = torch.cat([torch.ones(N), torch.zeros(N)]).double()
+    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    out += [("x", x), ("noise", noise), ("loss", loss), ("e_data", e_pos.mean()),
+            ("e_noise", e_neg.mean())]
+    return out + ebm_state("final.", net) + [("cfg", cfg(D, H, N))]
+
+
+def ebm_langevin_case():
+    """Contrastive divergence as Lippe's tutorial 8 (Du & Mordatch 2019): K Langevin steps
+    from the chains x0 with the fixed noises (x = clamp(x + noise_k); g = clamp(dE/dx,
+    -clip, clip); x = clamp(x - step g)), the parameters frozen; then one Adam step
+    (lr 1e-4, betas (0, 0.999)) on mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 +
+    mean E(x-)^2), x+ = clamp(x + jitter). The noises are drawn here, in float32, scaled;
+    cugen's test feeds them to its sampler. Holds init.<name>, x, jitter, x0, noise (K, N,
+    C S S), samples, loss, cd, reg, e_data, e_sample, final.<name>; cfg = C, S, h, N, K,
+    step, sigma, clip, alpha."""
+    # the tutorial's sigma and alpha; a clip near the median |dE/dx| of this small random
+    # net (about 1e-5) so that both sides of it are taken, and a step that makes the
+    # gradient's move (0.01) as large as the noise's
+    C, S, h, N, K = 1, 28, 4, 3, 4
+    step, sigma, clip, alpha = 1000.0, 0.005, 1.5e-5, 0.1
+    torch.manual_seed(611)
+    net = EBMConv(C, S, h)
+    out = ebm_state("init.", net)
+    g = gen(612)
+    x = uniform(g, -1, 1, N, C, S, S)
+    jitter = randn(g, N, C, S, S) * sigma
+    x0 = uniform(g, -1, 1, N, C, S, S)
+    noise = randn(g, K, N, C, S, S) * sigma
+    net.double()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    xs = x0.double()
+    for k in range(K):
+        xs = (xs + noise[k].double()).clamp(-1, 1).requires_grad_(True)
+        net(xs).sum().backward()
+        gr = xs.grad.clamp(-clip, clip)
+        xs = (xs.detach() - step * gr).clamp(-1, 1)
+    for p in net.parameters():
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4, betas=(0.0, 0.999))
+    real = (x.double() + jitter.double()).clamp(-1, 1)
+    e_pos, e_neg = net(real), net(xs)
+    cd = e_pos.mean() - e_neg.mean()
+    reg = alpha * ((e_pos ** 2).mean() + (e_neg ** 2).mean())
+    loss = cd + reg
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    out += [("x", x), ("jitter", jitter), ("x0", x0), ("noise", noise.reshape(K, N, C * S * S)),
+            ("samples", xs), ("loss", loss), ("cd", cd), ("reg", reg),
+            ("e_data", e_pos.mean()), ("e_sample", e_neg.mean())]
+    return out + ebm_state("final.", net) + [
+        ("cfg", cfg(C, S, h, N, K, step, sigma, clip, alpha))]
+
+
 CASES = {
     "linear": linear_case,
     "conv2d_k3s2p1": lambda: conv2d_case(201, 2, 3, 9, 7, 4, 3, 2, 1, True),
@@ -265,6 +377,8 @@ CASES = {
     "adamw": lambda: adam_case(511, 1, 0.01, 0.9, 0.999, 1e-8, 0.1),
     "sgd_momentum": lambda: sgd_case(521, 0.05, 0.9, 0.1, 0.01, 0),
     "sgd_nesterov": lambda: sgd_case(531, 0.05, 0.9, 0.0, 0.01, 1),
+    "ebm_noise": ebm_noise_case,
+    "ebm_langevin": ebm_langevin_case,
 }
 
 

@@ -41,6 +41,10 @@ void cpu_tanh_bwd(real *dx, const real *dy, const real *y, int64_t n);
 void cpu_sigmoid_fwd(real *y, const real *x, int64_t n);
 void cpu_sigmoid_bwd(real *dx, const real *dy, const real *y, int64_t n);
 /* y = x sigmoid(x) */
+/* clamp: x outside [lo, hi] set to the nearer end (NaN stays NaN); the
+ * gradient passes where lo <= x <= hi, as torch.clamp's */
+void cpu_clamp_fwd(real *y, const real *x, double lo, double hi, int64_t n);
+void cpu_clamp_bwd(real *dx, const real *dy, const real *x, double lo, double hi, int64_t n);
 void cpu_silu_fwd(real *y, const real *x, int64_t n);
 void cpu_silu_bwd(real *dx, const real *dy, const real *x, int64_t n);
 void cpu_softplus_fwd(real *y, const real *x, int64_t n);

@@ -42,6 +42,25 @@ void cpu_leaky_relu_bwd(real *dx, const real *dy, const real *x, double slope, i
     }
 }
 
+/* The bounds rounded to `real` once, as torch.clamp rounds its Python
+ * floats to the tensor's dtype; comparisons with NaN are false, so NaN
+ * passes through the forward and gets no gradient. */
+void cpu_clamp_fwd(real *y, const real *x, double lo, double hi, int64_t n)
+{
+    const real l = (real)lo, h = (real)hi;
+    for (int64_t i = 0; i < n; i++) {
+        real v = x[i];
+        y[i] = v < l ? l : v > h ? h : v;
+    }
+}
+
+void cpu_clamp_bwd(real *dx, const real *dy, const real *x, double lo, double hi, int64_t n)
+{
+    const real l = (real)lo, h = (real)hi;
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = x[i] >= l && x[i] <= h ? dy[i] : 0;
+}
+
 void cpu_tanh_fwd(real *y, const real *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)

@@ -196,6 +196,46 @@ static void draw_legend(cg_canvas *c, const frame *f, const cg_plot_series *s, i
     }
 }
 
+/* Viridis at t in [0, 1]: matplotlib's map sampled at nine points, linear between */
+static void viridis(double t, uint8_t rgb[3])
+{
+    static const uint8_t K[9][3] = {{68, 1, 84},    {71, 45, 123},  {59, 82, 139},
+                                    {44, 114, 142}, {33, 145, 140}, {40, 174, 128},
+                                    {94, 201, 98},  {170, 220, 50}, {253, 231, 37}};
+    double u = (t < 0 ? 0 : t > 1 ? 1 : t) * 8;
+    int i = u >= 8 ? 7 : (int)u;
+    double f = u - i;
+    for (int c = 0; c < 3; c++)
+        rgb[c] = (uint8_t)lround(K[i][c] + f * (K[i + 1][c] - K[i][c]));
+}
+
+/* o->heat under the plot area of f: each pixel takes the cell of the heat
+ * grid (over o's own range) its centre falls in; outside the grid, white */
+static void draw_heat(cg_canvas *c, const frame *f, const cg_plot_opts *o)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < (int64_t)o->heat_w * o->heat_h; i++)
+        if (isfinite(o->heat[i])) {
+            lo = fmin(lo, o->heat[i]);
+            hi = fmax(hi, o->heat[i]);
+        }
+    double span = hi > lo ? hi - lo : 1;
+    for (int py = 0; py < f->h; py++)
+        for (int px = 0; px < f->w; px++) {
+            double x = f->xmin + (f->xmax - f->xmin) * px / (f->w - 1);
+            double y = f->ymax - (f->ymax - f->ymin) * py / (f->h - 1);
+            double cx = (x - o->xmin) / (o->xmax - o->xmin) * o->heat_w;
+            double cy = (o->ymax - y) / (o->ymax - o->ymin) * o->heat_h;
+            if (!(cx >= 0 && cx < o->heat_w && cy >= 0 && cy < o->heat_h))
+                continue;
+            double v = o->heat[(int64_t)cy * o->heat_w + (int64_t)cx];
+            uint8_t rgb[3] = {255, 255, 255};
+            if (isfinite(v))
+                viridis((v - lo) / span, rgb);
+            cg_canvas_rect(c, f->x0 + px, f->y0 + py, f->x0 + px + 1, f->y0 + py + 1, rgb);
+        }
+}
+
 /* The plot into a fresh canvas *c (freed by the caller on CG_OK). */
 static cg_status render(const char *path, const cg_plot_series *s, int ns,
                         const cg_plot_opts *o, cg_canvas *c, char *err, size_t len)
@@ -220,7 +260,10 @@ static cg_status render(const char *path, const cg_plot_series *s, int ns,
         snprintf(err, len, "plot %s: out of memory", path);
         return CG_ERR_NOMEM;
     }
-    draw_axes(c, &f, 0);
+    if (oo.heat && oo.heat_w > 0 && oo.heat_h > 0)
+        draw_heat(c, &f, &oo);
+    else
+        draw_axes(c, &f, 0);
     cg_canvas_clip(c, f.x0, f.y0, f.x0 + f.w, f.y0 + f.h);
     for (int k = 0; k < ns; k++)
         for (int i = 0; i < s[k].n; i++) {

@@ -77,6 +77,9 @@ extern "C" {
     X(cuda_tanh_bwd, (real *dx, const real *dy, const real *y, int64_t n))                     \
     X(cuda_sigmoid_fwd, (real *y, const real *x, int64_t n))                                   \
     X(cuda_sigmoid_bwd, (real *dx, const real *dy, const real *y, int64_t n))                  \
+    X(cuda_clamp_fwd, (real *y, const real *x, double lo, double hi, int64_t n))               \
+    X(cuda_clamp_bwd, (real *dx, const real *dy, const real *x, double lo, double hi,         \
+                       int64_t n))                                                             \
     X(cuda_silu_fwd, (real *y, const real *x, int64_t n))                                      \
     X(cuda_silu_bwd, (real *dx, const real *dy, const real *x, int64_t n))                     \
     X(cuda_softplus_fwd, (real *y, const real *x, int64_t n))                                  \

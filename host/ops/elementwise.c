@@ -62,6 +62,32 @@ cg_tensor *cg_leaky_relu(cg_ctx *ctx, cg_tensor *x, double slope)
     return y;
 }
 
+static cg_status clamp_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    const real *dy = nd->out->grad, *x = nd->in[0]->data;
+    return OP_RUN_BWD(ctx, nd->op, nd->out->dev,
+                      cpu_clamp_bwd(dx[0], dy, x, nd->f[0], nd->f[1], nd->out->n),
+                      cuda_clamp_bwd(dx[0], dy, x, nd->f[0], nd->f[1], nd->out->n));
+}
+
+cg_tensor *cg_clamp(cg_ctx *ctx, cg_tensor *x, double lo, double hi)
+{
+    if (!(lo <= hi))
+        return op_fail(ctx, "clamp", "bounds [%g, %g] are empty", lo, hi);
+    cg_tensor *y = unary_begin(ctx, "clamp", x);
+    if (!y)
+        return NULL;
+    if (!OP_RUN(ctx, "clamp", x->dev, cpu_clamp_fwd(y->data, x->data, lo, hi, x->n),
+                cuda_clamp_fwd(y->data, x->data, lo, hi, x->n)))
+        return NULL;
+    cg_node *nd = cg_record(ctx, "clamp", clamp_bwd, y, &x, 1, 0);
+    if (nd) {
+        nd->f[0] = lo;
+        nd->f[1] = hi;
+    }
+    return y;
+}
+
 static cg_status tanh_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     const real *dy = nd->out->grad, *y = nd->out->data;

@@ -340,6 +340,12 @@ typedef struct {
                                        * cg_png_plot fits it to the points */
     int equal_aspect;                 /* one unit is as long on both axes */
     const char *title;                /* above the plot, or NULL */
+    /* optional: a heat map under the points, heat_w x heat_h values on a
+     * regular grid over [xmin, xmax] x [ymin, ymax] as given here, row 0 at
+     * ymax; each cell coloured by the viridis map from the smallest finite
+     * value (dark violet) to the largest (yellow); NULL: none */
+    const real *heat;
+    int heat_w, heat_h;
 } cg_plot_opts;
 
 /* Colours of cg_png_scatter, matplotlib's first two: data orange, generated blue. */

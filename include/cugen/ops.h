@@ -66,6 +66,9 @@ cg_tensor *cg_layernorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
 cg_tensor *cg_relu(cg_ctx *ctx, cg_tensor *x);
 cg_tensor *cg_leaky_relu(cg_ctx *ctx, cg_tensor *x, double slope);
 cg_tensor *cg_tanh(cg_ctx *ctx, cg_tensor *x);
+/* torch.clamp(x, lo, hi): the bounds in x's precision; NaN passes through;
+ * the gradient flows where lo <= x <= hi. lo > hi is an error. */
+cg_tensor *cg_clamp(cg_ctx *ctx, cg_tensor *x, double lo, double hi);
 cg_tensor *cg_sigmoid(cg_ctx *ctx, cg_tensor *x);
 cg_tensor *cg_silu(cg_ctx *ctx, cg_tensor *x);
 cg_tensor *cg_softplus(cg_ctx *ctx, cg_tensor *x);   /* log(1 + e^x), stable */

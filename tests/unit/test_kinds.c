@@ -72,6 +72,10 @@ static const row rows[] = {
      "rbm.safetensors", 0, 0, 0},
     {"classifier", {"--data", "mnist", NULL}, "classifier.safetensors", 1, 1, 0},
     {"linear-game", {NULL}, NULL, 0, 1, 1},
+    /* the replay buffer (wrapping around: 16 slots, batches of 8) is resumed state */
+    {"ebm", {"--data", "mnist", "--objective", "langevin", "--hidden", "4", "--langevin-steps",
+             "2", "--buffer", "16", NULL},
+     "ebm.safetensors", 1, 0, 0},
 };
 
 /* the data of the image models: 48 training and 16 test pictures, so that

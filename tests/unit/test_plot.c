@@ -221,3 +221,34 @@ TEST(plot_curves_of_a_metrics_log_one_panel_per_scalar)
     CHECK(access(th_path(dir, "curves.png"), F_OK) != 0, "curves.png written");
     th_rmtree(dir);
 }
+
+/* A 2 x 2 heat map over the whole range: each quarter of the plot area in
+ * its cell's colour, the smallest value viridis' dark violet (68, 1, 84),
+ * the largest its yellow (253, 231, 37); a NaN cell white */
+TEST(plot_heat_map_colours_its_cells)
+{
+    const real heat[4] = {0, NAN, 1, 3};   /* row 0 (top): 0, NaN; row 1: 1, 3 */
+    real none[2] = {10, 10};               /* one point, outside the range */
+    cg_plot_opts o = {.width = 200, .height = 200, .xmin = 0, .xmax = 2, .ymin = 0, .ymax = 2,
+                      .heat = heat, .heat_w = 2, .heat_h = 2};
+    cg_image8 im;
+    char err[256];
+    REQUIRE(scatter(&im, none, 1, NULL, 0, NULL, NULL, &o, err, sizeof err) == CG_OK, "%s", err);
+    static const uint8_t violet[3] = {68, 1, 84}, yellow[3] = {253, 231, 37},
+                         white[3] = {255, 255, 255};
+    const real at[3][2] = {{0.5, 1.5}, {1.5, 1.5}, {1.5, 0.5}};
+    const uint8_t *want[3] = {violet, white, yellow};
+    for (int k = 0; k < 3; k++) {
+        int px, py;
+        REQUIRE(cg_plot_pixel(&o, at[k][0], at[k][1], &px, &py) == 0);
+        const uint8_t *p = pixel(&im, px, py);
+        CHECK(!memcmp(p, want[k], 3), "cell %d at (%d, %d): %d %d %d", k, px, py, p[0], p[1],
+              p[2]);
+    }
+    int px, py;  /* the value 1 of [0, 3]: a third of the way, between violet and yellow */
+    REQUIRE(cg_plot_pixel(&o, 0.5, 0.5, &px, &py) == 0);
+    const uint8_t *p = pixel(&im, px, py);
+    CHECK(memcmp(p, violet, 3) && memcmp(p, yellow, 3) && memcmp(p, white, 3),
+          "cell 2: %d %d %d", p[0], p[1], p[2]);
+    cg_image8_free(&im);
+}

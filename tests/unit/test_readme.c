@@ -173,7 +173,8 @@ static void shorten(command *c)
         int images = strcmp(m, "dcgan") == 0 || strcmp(m, "ddpm") == 0 ||
                      strcmp(m, "vae") == 0 || strcmp(m, "mlp-gan") == 0 ||
                      strcmp(m, "rbm") == 0 || strcmp(m, "classifier") == 0 ||
-                     (strcmp(m, "realnvp") == 0 && find(c, "fashion-mnist") >= 0);
+                     (strcmp(m, "realnvp") == 0 && find(c, "fashion-mnist") >= 0) ||
+                     (strcmp(m, "ebm") == 0 && find(c, "moons") < 0);
         if (images)
             set(c, "--batch", "8");
         if (strcmp(m, "ddpm") == 0) {
@@ -196,6 +197,11 @@ static void shorten(command *c)
             set(c, "--width", "4");
         if (strcmp(m, "vae") == 0 && find(c, "conv") >= 0)
             set(c, "--width", "4");
+        if (strcmp(m, "ebm") == 0) {
+            set(c, "--hidden", "8");
+            if (find(c, "langevin") >= 0)
+                set(c, "--langevin-steps", "2");
+        }
     }
     if (is(c, 0, "sample")) {
         int i = find(c, "--n");
@@ -205,6 +211,8 @@ static void shorten(command *c)
             set(c, "--n", "1");
         if (find(c, "--ddim-steps") >= 0 || find(c, "--progress") >= 0)
             set(c, "--ddim-steps", "3");
+        if (find(c, "--langevin-steps") >= 0)
+            set(c, "--langevin-steps", "3");
     }
     if (is(c, 0, "eval")) {
         int fid = find(c, "fid") >= 0, mmd = find(c, "mmd") >= 0, nll = find(c, "nll") >= 0;
