@@ -117,6 +117,12 @@ extern "C" cg_status cuda_mul_fwd(real *y, const real *a, const real *b, const c
     return binary_fwd(y, a, b, bc, BIN_MUL);
 }
 
+extern "C" cg_status cuda_expand_fwd(real *y, const real *b, const cg_bcast *bcp)
+{
+    const cg_bcast bc = *bcp;
+    return cu_map(bc.n, [=] __device__(int64_t i) { y[i] = b[b_offset(bc, i)]; });
+}
+
 static cg_status copy_dy(real *da, const real *dy, int64_t n)
 {
     return cg_cuda_copy_d2d(da, dy, sizeof(real) * (size_t)n);

@@ -120,6 +120,18 @@ extern "C" cg_status cuda_exp_bwd(real *dx, const real *dy, const real *y, int64
     return cu_map(n, [=] __device__(int64_t i) { dx[i] = (real)((double)dy[i] * y[i]); });
 }
 
+extern "C" cg_status cuda_pow_fwd(real *y, const real *x, double p, int64_t n)
+{
+    return cu_map(n, [=] __device__(int64_t i) { y[i] = (real)pow((double)x[i], p); });
+}
+
+extern "C" cg_status cuda_pow_bwd(real *dx, const real *dy, const real *x, double p, int64_t n)
+{
+    return cu_map(n, [=] __device__(int64_t i) {
+        dx[i] = (real)((double)dy[i] * p * pow((double)x[i], p - 1));
+    });
+}
+
 extern "C" cg_status cuda_log_fwd(real *y, const real *x, int64_t n)
 {
     return cu_map(n, [=] __device__(int64_t i) { y[i] = (real)log((double)x[i]); });

@@ -65,6 +65,7 @@ static inline real *dev_alloc(cg_ctx *ctx, int dev, int64_t n)
 int dev_copy_from_host(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n);
 int dev_copy(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n);
 int dev_zero(cg_ctx *ctx, int dev, real *p, int64_t n);
+int dev_fill(cg_ctx *ctx, int dev, real *p, double v, int64_t n);
 int dev_accumulate(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n);
 
 #ifdef __cplusplus

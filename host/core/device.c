@@ -158,6 +158,16 @@ int dev_zero(cg_ctx *ctx, int dev, real *p, int64_t n)
     return dev_ok(ctx, "zero on GPU", cg_cuda_memset0(p, sizeof(real) * (size_t)n));
 }
 
+int dev_fill(cg_ctx *ctx, int dev, real *p, double v, int64_t n)
+{
+    if (dev == CG_CPU) {
+        for (int64_t i = 0; i < n; i++)
+            p[i] = (real)v;
+        return 1;
+    }
+    return dev_ok(ctx, "fill on GPU", cuda_fill(p, v, n));
+}
+
 int dev_accumulate(cg_ctx *ctx, int dev, real *dst, const real *src, int64_t n)
 {
     if (dev == CG_CPU) {

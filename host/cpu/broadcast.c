@@ -142,6 +142,17 @@ void cpu_mul_fwd(real *y, const real *a, const real *b, const cg_bcast *bc)
     binary_fwd(y, a, b, bc, BIN_MUL);
 }
 
+void cpu_expand_fwd(real *y, const real *b, const cg_bcast *bc)
+{
+    int64_t len = bc->dim[3], runs = bc->n / len, step = bc->bstride[3];
+    for (int64_t r = 0; r < runs; r++) {
+        real *out = y + r * len;
+        const real *src = b + run_boffset(bc, r);
+        for (int64_t j = 0; j < len; j++)
+            out[j] = src[j * step];
+    }
+}
+
 void cpu_add_bwd(real *da, real *db, double *acc, const real *dy, const cg_bcast *bc)
 {
     if (da)

@@ -299,7 +299,8 @@ static void conv2d_bwd_shift_part(void *arg, int t, int nt)
     int64_t xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * d->Ho * d->Wo;
     int64_t xoff = (int64_t)d->ph * Wq + d->pw;
     real *dpad = p.work, *wt = p.work + (int64_t)d->Cin * L, *dwt = wt + taps * nw;
-    weights_by_tap(wt, j->w, d->Cout, d->Cin, taps);
+    if (j->dx)  /* w is not read (and may be NULL) when only dw is asked */
+        weights_by_tap(wt, j->w, d->Cout, d->Cin, taps);
     for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
         int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
         int N = (int)((m - 1) * P + (int64_t)d->Ho * Wq);

@@ -33,6 +33,8 @@ int64_t cpu_bcast_acc_len(const cg_bcast *bc);
 void cpu_add_fwd(real *y, const real *a, const real *b, const cg_bcast *bc);
 void cpu_sub_fwd(real *y, const real *a, const real *b, const cg_bcast *bc);
 void cpu_mul_fwd(real *y, const real *a, const real *b, const cg_bcast *bc);
+/* y (a's shape) = b broadcast; the adjoint of db in cpu_add_bwd */
+void cpu_expand_fwd(real *y, const real *b, const cg_bcast *bc);
 /* da = dy; db = sum dy (sub: -sum dy); mul: da = dy b, db = sum dy a */
 void cpu_add_bwd(real *da, real *db, double *acc, const real *dy, const cg_bcast *bc);
 void cpu_sub_bwd(real *da, real *db, double *acc, const real *dy, const cg_bcast *bc);

@@ -27,6 +27,7 @@ typedef cg_conv_geom cpu_conv_dims;
 int64_t cpu_conv2d_scratch(const cg_conv_geom *d, int bwd);
 void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *scratch,
                     const cg_conv_geom *d);
+/* x is read only for dw, w only for dx (either may be NULL when not). */
 void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
                     const real *w, real *scratch, const cg_conv_geom *d);
 

@@ -55,6 +55,10 @@ void cpu_exp_bwd(real *dx, const real *dy, const real *y, int64_t n);
 /* libm semantics outside x > 0: log 0 = -inf, log of a negative = NaN */
 void cpu_log_fwd(real *y, const real *x, int64_t n);
 void cpu_log_bwd(real *dx, const real *dy, const real *x, int64_t n);
+/* y = x^p in double (libm's pow: x < 0 with a fractional p gives NaN, 0 to a
+ * negative p inf); dx = dy p x^(p - 1) */
+void cpu_pow_fwd(real *y, const real *x, double p, int64_t n);
+void cpu_pow_bwd(real *dx, const real *dy, const real *x, double p, int64_t n);
 /* y = s x + t (cg_scale is t = 0) */
 void cpu_affine_fwd(real *y, const real *x, double s, double t, int64_t n);
 void cpu_affine_bwd(real *dx, const real *dy, double s, int64_t n);

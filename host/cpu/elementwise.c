@@ -205,6 +205,18 @@ void cpu_log_bwd(real *dx, const real *dy, const real *x, int64_t n)
         dx[i] = (real)((double)dy[i] / x[i]);
 }
 
+void cpu_pow_fwd(real *y, const real *x, double p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (real)pow((double)x[i], p);
+}
+
+void cpu_pow_bwd(real *dx, const real *dy, const real *x, double p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = (real)((double)dy[i] * p * pow((double)x[i], p - 1));
+}
+
 void cpu_affine_fwd(real *y, const real *x, double s, double t, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)

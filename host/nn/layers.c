@@ -467,13 +467,35 @@ cg_tensor *cg_nn_groupnorm_fwd(cg_ctx *ctx, cg_nn_groupnorm *l, cg_tensor *x)
 
 void cg_nn_layernorm_declare(cg_nn *nn, cg_nn_layernorm *l, const char *name, int dim)
 {
+    cg_nn_layernorm_declare_shape(nn, l, name, &dim, 1);
+}
+
+void cg_nn_layernorm_declare_shape(cg_nn *nn, cg_nn_layernorm *l, const char *name,
+                                   const int *shape, int ndim)
+{
     ZERO(l);
-    if (!layer_begin(nn, &l->hdr, CG_NN_LAYERNORM, name) ||
-        !sizes_ok(nn, &l->hdr, "normalized_shape", dim))
+    if (!layer_begin(nn, &l->hdr, CG_NN_LAYERNORM, name))
         return;
-    *l = (cg_nn_layernorm){.hdr = l->hdr, .dim = dim, .eps = NORM_EPS};
-    l->weight = declare(nn, &l->hdr, "weight", 0, CG_SHAPE(dim));
-    l->bias = declare(nn, &l->hdr, "bias", 0, CG_SHAPE(dim));
+    if (ndim < 1 || ndim > 3) {
+        nn_fail(nn, CG_ERR_ARG, "%s: LayerNorm over %d dims (1 to 3 supported)", label(&l->hdr),
+                ndim);
+        return;
+    }
+    int64_t dim = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (!sizes_ok(nn, &l->hdr, "normalized_shape", shape[d]))
+            return;
+        dim *= shape[d];
+    }
+    if (dim > INT32_MAX) {
+        nn_fail(nn, CG_ERR_ARG, "%s: LayerNorm over %lld values is too many", label(&l->hdr),
+                (long long)dim);
+        return;
+    }
+    *l = (cg_nn_layernorm){.hdr = l->hdr, .dim = (int)dim, .ndim = ndim, .eps = NORM_EPS};
+    memcpy(l->shape, shape, sizeof(int) * (size_t)ndim);
+    l->weight = declare(nn, &l->hdr, "weight", 0, shape, ndim);
+    l->bias = declare(nn, &l->hdr, "bias", 0, shape, ndim);
     if (nn->err == CG_OK)
         layer_link(nn, &l->hdr);
 }
@@ -482,12 +504,22 @@ cg_tensor *cg_nn_layernorm_fwd(cg_ctx *ctx, cg_nn_layernorm *l, cg_tensor *x)
 {
     if (!fwd_begin(ctx, &l->hdr, x, l->weight))
         return NULL;
-    if (cg_dim(x, -1) != l->dim) {
+    int ok = x->ndim > l->ndim || (l->ndim == 1 && x->ndim == 1);
+    for (int d = 0; ok && d < l->ndim; d++)
+        ok = cg_dim(x, d - l->ndim) == l->shape[d];
+    if (!ok) {
         char s[64];
-        return fwd_fail(ctx, &l->hdr, "expects x (..., %d), got %s", l->dim,
+        return fwd_fail(ctx, &l->hdr, "expects x (..., %s), got %s",
+                        cg_shape_str(l->weight, (char[64]){0}, 64) + 1,
                         cg_shape_str(x, s, sizeof s));
     }
-    return cg_layernorm(ctx, x, l->weight, l->bias, l->eps);
+    if (l->ndim == 1)
+        return cg_layernorm(ctx, x, l->weight, l->bias, l->eps);
+    /* rows of the last ndim dims: (n / D, D), then back to x's shape */
+    int rows = (int)(x->n / l->dim);
+    cg_tensor *y = cg_layernorm(ctx, cg_reshape(ctx, x, CG_SHAPE(rows, l->dim)), l->weight,
+                                l->bias, l->eps);
+    return cg_reshape(ctx, y, x->shape, x->ndim);
 }
 
 /* ---- Embedding ---------------------------------------------------------------------- */

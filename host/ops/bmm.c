@@ -20,6 +20,20 @@ static cg_status bmm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
                       cuda_bmm_bwd(dx[0], dx[1], dc, a, b, d[0], d[1], d[2], d[3], d[4], d[5]));
 }
 
+/* create-graph: c = op(a) op(b), so d op(a) = dc op(b)^T and d op(b) = op(a)^T dc,
+ * each transposed back when a (b) was read transposed */
+static cg_status bmm_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *gc, unsigned need,
+                          cg_tensor *gx[CG_MAX_IN])
+{
+    cg_tensor *a = nd->in[0], *b = nd->in[1];
+    int ta = nd->i[4], tb = nd->i[5];
+    if (need & 1)
+        gx[0] = ta ? cg_bmm(ctx, b, gc, tb, 1) : cg_bmm(ctx, gc, b, 0, !tb);
+    if (need & 2)
+        gx[1] = tb ? cg_bmm(ctx, gc, a, 1, ta) : cg_bmm(ctx, a, gc, !ta, 0);
+    return ctx->err;
+}
+
 cg_tensor *cg_bmm(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, int trans_a, int trans_b)
 {
     static const char *op = "bmm";
@@ -50,6 +64,7 @@ cg_tensor *cg_bmm(cg_ctx *ctx, cg_tensor *a, cg_tensor *b, int trans_a, int tran
         int d[6] = {B, M, N, K, ta, tb};
         for (int j = 0; j < 6; j++)
             nd->i[j] = d[j];
+        nd->gbwd = bmm_gbwd;
     }
     return c;
 }

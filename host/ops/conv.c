@@ -5,6 +5,18 @@
  * im2col + GEMM reference (host/cpu/conv.c) with its scratch; CUDA tensors
  * run the cuDNN twins (kernels/conv.cu), which keep their own workspace.
  *
+ * Create-graph backwards (tape.h). A convolution's forward F(x, w), its
+ * input gradient D(gy, w) and its weight gradient W(x, gy) are bilinear, and
+ * the derivatives of each are the other two, so the three are ops here, all
+ * under one geometry (x (N, Cin, H, W), y (N, Cout, Ho, Wo), w (Cout, Cin,
+ * kh, kw)):
+ *   F (conv2d):            dx = D(dy, w)   dw = W(x, dy)   db = dy summed per channel
+ *   D (conv2d_input_grad): dgy = F(dx', w) dw = W(dx', gy)
+ *   W (conv2d_weight_grad): dx = D(gy, dw') dgy = F(x, dw')
+ * conv_transpose2d is D of the conv seen from its output, so its create-graph
+ * backward is F and W of that conv. D keeps the geometry (H, W exactly, where
+ * a conv_transpose2d would lose the rows a stride skipped).
+ *
  * Not for: the arithmetic (host/cpu/conv.c).
  */
 #include "cpu/cpu_conv.h"
@@ -104,6 +116,176 @@ static cg_status conv2d_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
                       cuda_conv2d_bwd(dx[0], dx[1], dx[2], dy, x, w, &d));
 }
 
+static cg_tensor *conv2d_op(cg_ctx *ctx, const char *op, cg_tensor *x, cg_tensor *w,
+                            cg_tensor *b, int stride, int ph, int pw, int rect);
+
+/* ---- the input and weight gradients as ops --------------------------------------- */
+static cg_tensor *conv_dgrad(cg_ctx *ctx, cg_tensor *gy, cg_tensor *w, const cg_conv_geom *d);
+static cg_tensor *conv_wgrad(cg_ctx *ctx, cg_tensor *x, cg_tensor *gy, const cg_conv_geom *d);
+
+/* F(x, w) under d: conv2d_op finds the same geometry from the shapes */
+static cg_tensor *conv_f(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, const cg_conv_geom *d)
+{
+    return conv2d_op(ctx, "conv2d", x, w, NULL, d->stride, d->ph, d->pw, 1);
+}
+
+/* n reals of host scratch for the larger of forward and backward */
+static int conv_scratch(cg_ctx *ctx, int dev, const cg_conv_geom *d, real **s)
+{
+    int64_t a = cpu_conv2d_scratch(d, 0), b = cpu_conv2d_scratch(d, 1);
+    return cpu_scratch(ctx, dev, a > b ? a : b, s);
+}
+
+/* D: out gx (N, Cin, H, W), in (gy, w); dgy written, dw accumulated */
+static cg_status dgrad_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    const cg_conv_geom *d = nd->aux;
+    int dev = nd->out->dev;
+    real *s;
+    if (!conv_scratch(ctx, dev, d, &s))
+        return ctx->err;
+    const real *dgx = nd->out->grad, *gy = nd->in[0]->data, *w = nd->in[1]->data;
+    if (dx[0] && !OP_RUN(ctx, nd->op, dev, cpu_conv2d_fwd(dx[0], dgx, w, NULL, s, d),
+                         cuda_conv2d_fwd(dx[0], dgx, w, NULL, d)))
+        return ctx->err;
+    if (dx[1] && !OP_RUN(ctx, nd->op, dev, cpu_conv2d_bwd(NULL, dx[1], NULL, gy, dgx, NULL, s, d),
+                         cuda_conv2d_bwd(NULL, dx[1], NULL, gy, dgx, NULL, d)))
+        return ctx->err;
+    return CG_OK;
+}
+
+static cg_status dgrad_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *g, unsigned need,
+                            cg_tensor *gx[CG_MAX_IN])
+{
+    const cg_conv_geom *d = nd->aux;
+    if (need & 1)
+        gx[0] = conv_f(ctx, g, nd->in[1], d);
+    if (need & 2)
+        gx[1] = conv_wgrad(ctx, g, nd->in[0], d);
+    return ctx->err;
+}
+
+/* W: out gw (Cout, Cin, kh, kw), in (x, gy); both gradients written */
+static cg_status wgrad_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    const cg_conv_geom *d = nd->aux;
+    int dev = nd->out->dev;
+    real *s;
+    if (!conv_scratch(ctx, dev, d, &s))
+        return ctx->err;
+    const real *dgw = nd->out->grad, *x = nd->in[0]->data, *gy = nd->in[1]->data;
+    if (dx[0] && !OP_RUN(ctx, nd->op, dev, cpu_conv2d_bwd(dx[0], NULL, NULL, gy, NULL, dgw, s, d),
+                         cuda_conv2d_bwd(dx[0], NULL, NULL, gy, NULL, dgw, d)))
+        return ctx->err;
+    if (dx[1] && !OP_RUN(ctx, nd->op, dev, cpu_conv2d_fwd(dx[1], x, dgw, NULL, s, d),
+                         cuda_conv2d_fwd(dx[1], x, dgw, NULL, d)))
+        return ctx->err;
+    return CG_OK;
+}
+
+static cg_status wgrad_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *g, unsigned need,
+                            cg_tensor *gx[CG_MAX_IN])
+{
+    const cg_conv_geom *d = nd->aux;
+    if (need & 1)
+        gx[0] = conv_dgrad(ctx, nd->in[1], g, d);
+    if (need & 2)
+        gx[1] = conv_f(ctx, nd->in[0], g, d);
+    return ctx->err;
+}
+
+/* A copy of d in the step arena for a node to keep. */
+static cg_conv_geom *geom_keep(cg_ctx *ctx, const cg_conv_geom *d)
+{
+    cg_conv_geom *k = cg_scratch(ctx, sizeof *k);
+    if (k)
+        *k = *d;
+    return k;
+}
+
+static cg_tensor *conv_dgrad(cg_ctx *ctx, cg_tensor *gy, cg_tensor *w, const cg_conv_geom *d)
+{
+    static const char *op = "conv2d_input_grad";
+    cg_tensor *in[2] = {gy, w};
+    if (!op_begin(ctx, op, in, 2, 2))
+        return NULL;
+    cg_tensor *gx = op_out(ctx, gy, CG_SHAPE(d->N, d->Cin, d->H, d->W));
+    real *s;
+    cg_conv_geom *keep = geom_keep(ctx, d);
+    if (!gx || !keep || !conv_scratch(ctx, gy->dev, d, &s))
+        return NULL;
+    if (!OP_RUN(ctx, op, gy->dev, cpu_conv2d_bwd(gx->data, NULL, NULL, gy->data, NULL, w->data,
+                                                 s, d),
+                cuda_conv2d_bwd(gx->data, NULL, NULL, gy->data, NULL, w->data, d)))
+        return NULL;
+    cg_node *nd = cg_record(ctx, op, dgrad_bwd, gx, in, 2, 0x2);
+    if (nd) {
+        nd->gbwd = dgrad_gbwd;
+        nd->aux = keep;
+    }
+    return gx;
+}
+
+static cg_tensor *conv_wgrad(cg_ctx *ctx, cg_tensor *x, cg_tensor *gy, const cg_conv_geom *d)
+{
+    static const char *op = "conv2d_weight_grad";
+    cg_tensor *in[2] = {x, gy};
+    if (!op_begin(ctx, op, in, 2, 2))
+        return NULL;
+    cg_tensor *gw = op_out(ctx, x, CG_SHAPE(d->Cout, d->Cin, d->kh, d->kw));
+    real *s;
+    cg_conv_geom *keep = geom_keep(ctx, d);
+    if (!gw || !keep || !conv_scratch(ctx, x->dev, d, &s) ||
+        !dev_zero(ctx, x->dev, gw->data, gw->n))  /* the weight gradient accumulates */
+        return NULL;
+    if (!OP_RUN(ctx, op, x->dev, cpu_conv2d_bwd(NULL, gw->data, NULL, gy->data, x->data, NULL,
+                                                s, d),
+                cuda_conv2d_bwd(NULL, gw->data, NULL, gy->data, x->data, NULL, d)))
+        return NULL;
+    cg_node *nd = cg_record(ctx, op, wgrad_bwd, gw, in, 2, 0);
+    if (nd) {
+        nd->gbwd = wgrad_gbwd;
+        nd->aux = keep;
+    }
+    return gw;
+}
+
+/* the bias gradient: gy (N, C, H, W) summed per channel, b's shape */
+static cg_tensor *bias_grad(cg_ctx *ctx, cg_tensor *gy, const cg_tensor *b)
+{
+    return cg_reshape(ctx, cg_sum_to(ctx, gy, CG_SHAPE(gy->shape[1], 1, 1)), b->shape, b->ndim);
+}
+
+static cg_status conv2d_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *gy, unsigned need,
+                             cg_tensor *gx[CG_MAX_IN])
+{
+    cg_conv_geom d = node_dims(nd);
+    if (need & 1)
+        gx[0] = conv_dgrad(ctx, gy, nd->in[1], &d);
+    if (need & 2)
+        gx[1] = conv_wgrad(ctx, nd->in[0], gy, &d);
+    if (need & 4)
+        gx[2] = bias_grad(ctx, gy, nd->in[2]);
+    return ctx->err;
+}
+
+/* conv_transpose2d: D of the conv from y (N, Cout, Ho, Wo) to x (N, Cin, H, W) */
+static cg_status conv_transpose2d_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *gy,
+                                       unsigned need, cg_tensor *gx[CG_MAX_IN])
+{
+    cg_conv_geom t = node_dims(nd);
+    cg_conv_geom c = {.N = t.N, .Cin = t.Cout, .H = t.Ho, .W = t.Wo, .Cout = t.Cin, .Ho = t.H,
+                      .Wo = t.W, .kh = t.kh, .kw = t.kw, .stride = t.stride, .ph = t.ph,
+                      .pw = t.pw};
+    if (need & 1)
+        gx[0] = conv_f(ctx, gy, nd->in[1], &c);
+    if (need & 2)
+        gx[1] = conv_wgrad(ctx, gy, nd->in[0], &c);
+    if (need & 4)
+        gx[2] = bias_grad(ctx, gy, nd->in[2]);
+    return ctx->err;
+}
+
 /* conv2d and conv2d_hw: rect allows a kh x kw kernel */
 static cg_tensor *conv2d_op(cg_ctx *ctx, const char *op, cg_tensor *x, cg_tensor *w,
                             cg_tensor *b, int stride, int ph, int pw, int rect)
@@ -133,6 +315,7 @@ static cg_tensor *conv2d_op(cg_ctx *ctx, const char *op, cg_tensor *x, cg_tensor
     /* dx is written; dw and db accumulate */
     cg_node *nd = cg_record(ctx, op, conv2d_bwd, y, in, 3, 0x6);
     if (nd) {
+        nd->gbwd = conv2d_gbwd;
         nd->i[0] = stride;
         nd->i[1] = ph;
         nd->i[2] = pw;
@@ -196,6 +379,7 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
     /* dx is written; dw and db accumulate */
     cg_node *nd = cg_record(ctx, op, conv_transpose2d_bwd, y, in, 3, 0x6);
     if (nd) {
+        nd->gbwd = conv_transpose2d_gbwd;
         nd->i[0] = stride;
         nd->i[1] = pad;
         nd->i[2] = pad;

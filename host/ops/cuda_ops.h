@@ -88,6 +88,8 @@ extern "C" {
     X(cuda_exp_bwd, (real *dx, const real *dy, const real *y, int64_t n))                      \
     X(cuda_log_fwd, (real *y, const real *x, int64_t n))                                       \
     X(cuda_log_bwd, (real *dx, const real *dy, const real *x, int64_t n))                      \
+    X(cuda_pow_fwd, (real *y, const real *x, double p, int64_t n))                             \
+    X(cuda_pow_bwd, (real *dx, const real *dy, const real *x, double p, int64_t n))            \
     X(cuda_affine_fwd, (real *y, const real *x, double s, double t, int64_t n))                \
     X(cuda_affine_bwd, (real *dx, const real *dy, double s, int64_t n))                        \
     /* broadcasting binary ops (kernels/broadcast.cu), as cpu_broadcast.h; bc is host memory */\
@@ -98,6 +100,7 @@ extern "C" {
     X(cuda_sub_bwd, (real *da, real *db, const real *dy, const cg_bcast *bc))                 \
     X(cuda_mul_bwd, (real *da, real *db, const real *dy, const real *a, const real *b,         \
                      const cg_bcast *bc))                                                     \
+    X(cuda_expand_fwd, (real *y, const real *b, const cg_bcast *bc))                          \
     /* reductions (kernels/reduce.cu), as cpu_reduce.h */                                      \
     X(cuda_sum_fwd, (real *y, const real *x, double scale, int64_t n))                         \
     X(cuda_sum_bwd, (real *dx, const real *dy, double scale, int64_t n))                       \

@@ -9,6 +9,12 @@
  * Every step runs the CPU reference (host/cpu/norm.c) or its CUDA twin
  * (kernels/norm.cu, the same arguments) by the input's device; the saved
  * statistics are the same tensors on both, so backward is one code path.
+ *
+ * Create-graph backward (tape.h): layer norm only. Its saved statistics are
+ * not on the tape, so it recomputes them from x with ops (mean, centred x,
+ * variance, rstd = (var + eps)^-1/2, x^ = xc rstd) and writes the usual
+ * formula with them: dx = rstd (g - mean(g) - x^ mean(g x^)), g = dy gamma.
+ * Batch norm and group norm have none, and say so when asked.
  */
 #include <math.h>
 
@@ -143,6 +149,38 @@ static cg_status groupnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
                                          d[2], d[3]));
 }
 
+/* Layer norm over the last dim D, rows R = n / D; f[0] = eps. */
+static cg_status layernorm_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *gy, unsigned need,
+                                cg_tensor *gx[CG_MAX_IN])
+{
+    cg_tensor *x = nd->in[0], *gamma = nd->in[1], *beta = nd->in[2];
+    int R = nd->i[0], D = nd->i[1];
+    double eps = nd->f[0];
+    cg_tensor *g = cg_reshape(ctx, gy, CG_SHAPE(R, D));
+    if (need & 4)
+        gx[2] = cg_reshape(ctx, cg_sum_to(ctx, g, CG_SHAPE(1, D)), beta->shape, beta->ndim);
+    if (!(need & 3))
+        return ctx->err;
+    cg_tensor *xr = cg_reshape(ctx, x, CG_SHAPE(R, D));
+    cg_tensor *mean = cg_scale(ctx, cg_sum_to(ctx, xr, CG_SHAPE(R, 1)), 1.0 / D);
+    cg_tensor *xc = cg_sub(ctx, xr, mean);
+    cg_tensor *var = cg_scale(ctx, cg_sum_to(ctx, cg_mul(ctx, xc, xc), CG_SHAPE(R, 1)), 1.0 / D);
+    cg_tensor *rstd = cg_pow(ctx, cg_affine(ctx, var, 1, eps), -0.5);
+    cg_tensor *xhat = cg_mul(ctx, xc, rstd);  /* (R, D) */
+    if (need & 2)
+        gx[1] = cg_reshape(ctx, cg_sum_to(ctx, cg_mul(ctx, g, xhat), CG_SHAPE(1, D)),
+                           gamma->shape, gamma->ndim);
+    if (need & 1) {
+        cg_tensor *gh = gamma ? cg_mul(ctx, g, cg_reshape(ctx, gamma, CG_SHAPE(D))) : g;
+        cg_tensor *m1 = cg_scale(ctx, cg_sum_to(ctx, gh, CG_SHAPE(R, 1)), 1.0 / D);
+        cg_tensor *m2 = cg_scale(ctx, cg_sum_to(ctx, cg_mul(ctx, gh, xhat), CG_SHAPE(R, 1)),
+                                 1.0 / D);
+        cg_tensor *t = cg_sub(ctx, cg_sub(ctx, gh, m1), cg_mul(ctx, xhat, m2));
+        gx[0] = cg_reshape(ctx, cg_mul(ctx, t, rstd), x->shape, x->ndim);
+    }
+    return ctx->err;
+}
+
 static cg_tensor *groupnorm_run(cg_ctx *ctx, const char *op, cg_tensor *const in[3], int N,
                                 int C, int S, int G, double eps)
 {
@@ -167,6 +205,9 @@ static cg_tensor *groupnorm_run(cg_ctx *ctx, const char *op, cg_tensor *const in
         nd->i[1] = C;
         nd->i[2] = S;
         nd->i[3] = G;
+        nd->f[0] = eps;
+        if (S == 1 && G == 1)  /* rows of C values, each normalised alone: layer norm */
+            nd->gbwd = layernorm_gbwd;
     }
     return y;
 }

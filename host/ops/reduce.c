@@ -15,6 +15,16 @@ static cg_status sum_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
                       cuda_sum_bwd(dx[0], dy, nd->f[0], n));
 }
 
+/* create-graph: gx = scale gy expanded to x's shape */
+static cg_status sum_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *gy, unsigned need,
+                          cg_tensor *gx[CG_MAX_IN])
+{
+    cg_tensor *x = nd->in[0];
+    cg_tensor *s = nd->f[0] == 1.0 ? gy : cg_scale(ctx, gy, nd->f[0]);
+    gx[0] = cg_expand(ctx, s, x->shape, x->ndim);
+    return ctx->err;
+}
+
 /* y (1) = scale * sum x, recorded under the caller's op name */
 static cg_tensor *sum_scaled(cg_ctx *ctx, const char *op, cg_tensor *x, int mean)
 {
@@ -28,8 +38,10 @@ static cg_tensor *sum_scaled(cg_ctx *ctx, const char *op, cg_tensor *x, int mean
                 cuda_sum_fwd(y->data, x->data, scale, x->n)))
         return NULL;
     cg_node *nd = cg_record(ctx, op, sum_bwd, y, &x, 1, 0);
-    if (nd)
+    if (nd) {
         nd->f[0] = scale;
+        nd->gbwd = sum_gbwd;
+    }
     return y;
 }
 

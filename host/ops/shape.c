@@ -189,6 +189,13 @@ static cg_status reshape_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
     return CG_OK;
 }
 
+static cg_status reshape_gbwd(cg_ctx *ctx, const cg_node *nd, cg_tensor *gy, unsigned need,
+                              cg_tensor *gx[CG_MAX_IN])
+{
+    gx[0] = cg_reshape(ctx, gy, nd->in[0]->shape, nd->in[0]->ndim);
+    return ctx->err;
+}
+
 cg_tensor *cg_reshape(cg_ctx *ctx, cg_tensor *x, const int *shape, int ndim)
 {
     static const char *op = "reshape";
@@ -211,7 +218,9 @@ cg_tensor *cg_reshape(cg_ctx *ctx, cg_tensor *x, const int *shape, int ndim)
     if (!y)
         return NULL;
     y->dev = x->dev;
-    cg_record(ctx, op, reshape_bwd, y, &x, 1, 0);
+    cg_node *nd = cg_record(ctx, op, reshape_bwd, y, &x, 1, 0);
+    if (nd)
+        nd->gbwd = reshape_gbwd;
     return y;
 }
 

@@ -131,10 +131,12 @@ typedef struct {
     cg_tensor *weight, *bias;
 } cg_nn_groupnorm;
 
-/* nn.LayerNorm(D) over the last dim: weight, bias (D); eps 1e-5. */
+/* nn.LayerNorm(normalized_shape) over the last 1 to 3 dims (D, or (C, H, W)
+ * as in a WGAN-GP critic): weight, bias of that shape; eps 1e-5. */
 typedef struct {
     cg_nn_layer hdr;
-    int dim;
+    int dim;                    /* the product of shape[] */
+    int shape[3], ndim;
     double eps;
     cg_tensor *weight, *bias;
 } cg_nn_layernorm;
@@ -180,6 +182,9 @@ void cg_nn_batchnorm2d_declare(cg_nn *nn, cg_nn_batchnorm2d *l, const char *name
 void cg_nn_groupnorm_declare(cg_nn *nn, cg_nn_groupnorm *l, const char *name, int groups,
                              int channels);
 void cg_nn_layernorm_declare(cg_nn *nn, cg_nn_layernorm *l, const char *name, int dim);
+/* nn.LayerNorm([d0, ..., d(ndim-1)]), ndim 1 to 3 */
+void cg_nn_layernorm_declare_shape(cg_nn *nn, cg_nn_layernorm *l, const char *name,
+                                   const int *shape, int ndim);
 void cg_nn_embedding_declare(cg_nn *nn, cg_nn_embedding *l, const char *name, int num,
                              int dim);
 
@@ -196,7 +201,7 @@ cg_tensor *cg_nn_conv_transpose2d_fwd(cg_ctx *ctx, cg_nn_conv_transpose2d *l, cg
 cg_tensor *cg_nn_batchnorm2d_fwd(cg_ctx *ctx, cg_nn_batchnorm2d *l, cg_tensor *x);
 /* x (N, C, ...) */
 cg_tensor *cg_nn_groupnorm_fwd(cg_ctx *ctx, cg_nn_groupnorm *l, cg_tensor *x);
-/* x (..., D) */
+/* x (..., D), or (..., shape) for a layer declared with a shape */
 cg_tensor *cg_nn_layernorm_fwd(cg_ctx *ctx, cg_nn_layernorm *l, cg_tensor *x);
 /* idx[0..n) in [0, num), host memory (a batch's labels) -> (n, dim) on the
  * weight's device */

@@ -74,6 +74,8 @@ cg_tensor *cg_silu(cg_ctx *ctx, cg_tensor *x);
 cg_tensor *cg_softplus(cg_ctx *ctx, cg_tensor *x);   /* log(1 + e^x), stable */
 cg_tensor *cg_exp(cg_ctx *ctx, cg_tensor *x);
 cg_tensor *cg_log(cg_ctx *ctx, cg_tensor *x);        /* x > 0 */
+/* x^p for a finite p (x > 0 unless p is an integer); pow(x, 0.5) is sqrt. */
+cg_tensor *cg_pow(cg_ctx *ctx, cg_tensor *x, double p);
 /* Zero each element with probability p and scale the rest by 1 / (1 - p).
  * The mask comes from rng (Philox), so CPU and GPU drop the same elements.
  * Identity when !training or p == 0. */
@@ -84,6 +86,12 @@ cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, double p, cg_rng *rng, int trai
 cg_tensor *cg_add(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_sub(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_mul(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
+/* x summed to `shape`, which broadcasts to x's shape (numpy rules), over the
+ * dims where shape has 1 or nothing: (N, D) to (N, 1) sums each row, (N, C,
+ * H, W) to (C, 1, 1) each channel (PyTorch's sum_to_size). x itself when the
+ * shape is x's. cg_expand is its adjoint: x broadcast to `shape`. */
+cg_tensor *cg_sum_to(cg_ctx *ctx, cg_tensor *x, const int *shape, int ndim);
+cg_tensor *cg_expand(cg_ctx *ctx, cg_tensor *x, const int *shape, int ndim);
 /* s * x + t */
 cg_tensor *cg_scale(cg_ctx *ctx, cg_tensor *x, double s);
 cg_tensor *cg_affine(cg_ctx *ctx, cg_tensor *x, double s, double t);

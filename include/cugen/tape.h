@@ -20,6 +20,14 @@
  * fake data): each pass has a generation number and follows only the nodes
  * its seed reaches, so gradients of an earlier pass are never counted twice.
  *
+ * Create-graph mode (cg_grad, torch.autograd.grad(..., create_graph=True)):
+ * a node may also carry its backward written as ops (gbwd). cg_grad walks the
+ * nodes with those instead of the raw backward functions, so the gradients
+ * it returns are tensors on the tape, and a loss built from them (a gradient
+ * penalty) backpropagates through them with cg_backward: a second
+ * derivative, exact, with no finite differences. A node without gbwd on the
+ * way from the output to the inputs stops cg_grad with an error naming its op.
+ *
  * Not for: op math (host/cpu, kernels/), parameter storage (nn.h).
  */
 #ifndef CUGEN_TAPE_H
@@ -34,10 +42,17 @@ struct cg_node;
 /* dx[i]: where to put the gradient of in[i], or NULL if it is not needed.
  * The output gradient is node->out->grad. */
 typedef cg_status (*cg_bwd_fn)(cg_ctx *ctx, struct cg_node *node, real *dx[CG_MAX_IN]);
+/* The same backward as ops on the tape: gy is the gradient of node->out (a
+ * tensor, out's shape); for every bit j of `need`, set gx[j] to the gradient
+ * of in[j] (in[j]'s shape), built from ops so that it is differentiable in
+ * turn. `node` is a copy (recording ops may move the tape's nodes). */
+typedef cg_status (*cg_gbwd_fn)(cg_ctx *ctx, const struct cg_node *node, cg_tensor *gy,
+                                unsigned need, cg_tensor *gx[CG_MAX_IN]);
 
 typedef struct cg_node {
     const char *op;
     cg_bwd_fn bwd;
+    cg_gbwd_fn gbwd;                /* the backward as ops, or NULL (create-graph mode) */
     cg_tensor *out;
     cg_tensor *in[CG_MAX_IN];
     int nin;
@@ -64,6 +79,17 @@ cg_node *cg_record(cg_ctx *ctx, const char *op, cg_bwd_fn bwd, cg_tensor *out,
 cg_status cg_backward(cg_ctx *ctx, cg_tensor *loss);
 /* Backpropagate from any tensor with a given output gradient (copied). */
 cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const real *dout);
+
+/* Create-graph mode, torch.autograd.grad(out, inputs, dout, create_graph=True):
+ * grads[i] = the gradient of sum(dout * out) with respect to inputs[i], a new
+ * tensor on the tape (nothing is written into any tensor's grad). dout has
+ * out's shape, or is NULL for ones. Only the nodes between out and the inputs
+ * are walked. Errors (sticky, grads set to NULL): a node on the way without
+ * a create-graph backward ("grad: <op> has no create-graph backward"), an
+ * input that out does not depend on, recording off. Implemented with the ops
+ * (host/ops/grad.c). */
+cg_status cg_grad(cg_ctx *ctx, cg_tensor *out, cg_tensor *dout, cg_tensor *const *inputs, int n,
+                  cg_tensor **grads);
 
 /* Turn recording off/on (evaluation, sampling). Returns the previous state. */
 int cg_set_grad(cg_ctx *ctx, int enabled);
