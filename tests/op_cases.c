@@ -41,6 +41,11 @@ UNARY(relu) UNARY(tanh) UNARY(sigmoid) UNARY(silu) UNARY(softplus) UNARY(exp) UN
 UNARY(sum) UNARY(mean) UNARY(softmax) UNARY(upsample2x) UNARY(avgpool2x) UNARY(squeeze2x)
 UNARY(unsqueeze2x)
 B(leaky_relu) { return cg_leaky_relu(ctx, in[0], c->fp[0]); }
+B(clamp) { return cg_clamp(ctx, in[0], c->fp[0], c->fp[1]); }
+B(pow) { return cg_pow(ctx, in[0], c->fp[0]); }
+/* to the shape ip[0 .. ip[5]) */
+B(sum_to) { return cg_sum_to(ctx, in[0], c->ip, c->ip[5]); }
+B(expand) { return cg_expand(ctx, in[0], c->ip, c->ip[5]); }
 B(scale) { return cg_scale(ctx, in[0], c->fp[0]); }
 B(affine) { return cg_affine(ctx, in[0], c->fp[0], c->fp[1]); }
 B(add) { return cg_add(ctx, in[0], in[1]); }
@@ -280,6 +285,19 @@ const op_case OP_CASES[] = {
     UNARY_ROWS(relu, 1, ),
     UNARY_ROWS(leaky_relu, 1, .fp = {0.2}),
     ROW(leaky_relu, "0.1", {X(5, 21)}, .fp = {0.1}),
+    /* bounds that cut both tails of X's values (|x| in [0.2, 1.2]) */
+    ROW(clamp, "[-0.7, 0.5]", {X(3, 5, 7)}, .fp = {-0.7, 0.5}, .exact = 1),
+    ROW(clamp, "[-0.7, 0.5]", {X(300007)}, .fp = {-0.7, 0.5}, .skip = OPC_NO_GRAD, .exact = 1),
+    ROW(pow, "2", {XR(0.2, 1.2, 1, 3, 5, 7)}, .fp = {2}),
+    ROW(pow, "3", {XR(0.2, 1.2, 1, 5, 21)}, .fp = {3}),
+    ROW(pow, "0.5 (sqrt)", {XR(0.2, 1.2, 0, 5, 21)}, .fp = {0.5}),
+    ROW(pow, "-1.5", {XR(0.2, 1.2, 0, 1001)}, .fp = {-1.5}),
+    ROW(sum_to, "(3, 5, 7) to (5, 1)", {X(3, 5, 7)}, .ip = {5, 1, 0, 0, 0, 2}),
+    ROW(sum_to, "(4, 3, 5, 6) to (3, 1, 1)", {X(4, 3, 5, 6)}, .ip = {3, 1, 1, 0, 0, 3}),
+    ROW(sum_to, "(33, 17) to (1, 17)", {X(33, 17)}, .ip = {1, 17, 0, 0, 0, 2}),
+    ROW(expand, "(5, 1) to (3, 5, 7)", {X(5, 1)}, .ip = {3, 5, 7, 0, 0, 3}),
+    ROW(expand, "(3, 1, 1) to (4, 3, 5, 6)", {X(3, 1, 1)}, .ip = {4, 3, 5, 6, 0, 4}),
+    ROW(expand, "(17) to (33, 17)", {X(17)}, .ip = {33, 17, 0, 0, 0, 2}),
     UNARY_ROWS(tanh, 1, ),
     UNARY_ROWS(sigmoid, 1, ),
     UNARY_ROWS(silu, 1, ),

@@ -66,7 +66,7 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
 {
     ebm_sampler *s = self;
     char file[4096], why[512];
-    sample_file_in(path, FILE_NAME, file, sizeof file);
+    cg_run_file(path, FILE_NAME, file, sizeof file);
     cg_st_file f;
     cg_status st = cg_st_load(&f, file, err, len);
     if (st != CG_OK)
