@@ -14,6 +14,8 @@ What a case holds. Op cases: the inputs and weights, a random output gradient
 input and weight ("dx", "dw", "db", "dgamma", "dbeta"); "cfg" carries the op's
 scalar arguments (documented per case below). Optimizer cases: initial
 parameters, the gradient fed at every step, the parameters after every step.
+Model cases (autoencoder_step): one training step of a small model, its
+initial and final state_dict, forward values and gradients.
 
 Precision. Inputs are drawn in float32. Ops are then evaluated in float64 on
 those float32 values and the results rounded to float32, so a reference is
@@ -352,6 +354,42 @@ def ebm_langevin_case():
             ("e_data", e_pos.mean()), ("e_sample", e_neg.mean())]
     return out + ebm_state("final.", net) + [
         ("cfg", cfg(C, S, h, N, K, step, sigma, clip, alpha))]
+class Autoencoder(torch.nn.Module):
+    """The seed article's autoencoder at any size (its Unflatten left out: cugen's
+    images are flat and the loss is the same)."""
+
+    def __init__(self, D, h1, h2, latent):
+        super().__init__()
+        nn = torch.nn
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(D, h1), nn.ReLU(True),
+                                     nn.Linear(h1, h2), nn.ReLU(True), nn.Linear(h2, latent))
+        self.decoder = nn.Sequential(nn.Linear(latent, h2), nn.ReLU(True), nn.Linear(h2, h1),
+                                     nn.ReLU(True), nn.Linear(h1, D), nn.Tanh())
+
+
+def autoencoder_step_case(seed, D, h1, h2, latent, N, lr, wd):
+    """One training step of the article's recipe (MSELoss, Adam(lr, weight_decay))
+    from nn.Linear's default init (float32, then run in float64):
+    init.<name>, x (N, D) in [-1, 1], z (N, latent) the codes, recon (N, D),
+    loss (the mean), grad.<name>, final.<name> after the Adam step;
+    cfg = (D, h1, h2, latent, N, lr, weight_decay). The weight decay is larger
+    than the article's 1e-5, which one step at float32 precision cannot show."""
+    torch.manual_seed(seed)
+    model = Autoencoder(D, h1, h2, latent)
+    init = [("init." + k, v.detach().clone()) for k, v in model.state_dict().items()]
+    x = uniform(gen(seed + 1), -1.0, 1.0, N, D)
+    model = model.double()
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd)
+    z = model.encoder(x.double())
+    recon = model.decoder(z)
+    loss = F.mse_loss(recon, x.double())
+    opt.zero_grad()
+    loss.backward()
+    grads = [("grad." + k, p.grad.detach().clone()) for k, p in model.named_parameters()]
+    opt.step()
+    final = [("final." + k, v.detach().clone()) for k, v in model.state_dict().items()]
+    return ([("cfg", cfg(D, h1, h2, latent, N, lr, wd))] + init +
+            [("x", x), ("z", z), ("recon", recon), ("loss", loss)] + grads + final)
 
 
 CASES = {
@@ -379,6 +417,7 @@ CASES = {
     "sgd_nesterov": lambda: sgd_case(531, 0.05, 0.9, 0.0, 0.01, 1),
     "ebm_noise": ebm_noise_case,
     "ebm_langevin": ebm_langevin_case,
+    "autoencoder_step": lambda: autoencoder_step_case(801, 48, 16, 8, 2, 5, 1e-3, 1e-2),
 }
 
 

@@ -59,6 +59,8 @@ static const row rows[] = {
      "G.safetensors", 1, 0, 0},
     {"vae", {"--data", "mnist", "--hidden", "16", "--latent", "2", NULL}, "vae.safetensors", 1,
      0, 0},
+    {"autoencoder", {"--data", "mnist", "--hidden", "16,8", NULL}, "autoencoder.safetensors", 1,
+     0, 0},
     /* attention at 16x16 and dropout (its stream is part of the resumed state) */
     {"ddpm", {"--data", "mnist", "--ch", "4", "--ch-mult", "1,2", "--num-res-blocks", "1",
               "--dropout", "0.1", "--ddim-steps", "0", NULL},
@@ -331,6 +333,7 @@ static const sample_row samplers[] = {
      {"--ddim-steps", "2", NULL}, 32 * 32, {NULL}, 1},
     {"vae", {"--hidden", "16", "--latent", "2", NULL}, {NULL}, 28 * 28, {"elbo", "nll", NULL},
      1},
+    {"autoencoder", {"--hidden", "16,8", NULL}, {NULL}, 28 * 28, {NULL}, 1},
     {"realnvp", {"--data", "fashion-mnist", "--layers", "1", "--width", "4", NULL}, {NULL},
      28 * 28, {"bpd", NULL}, 1},
     {"realnvp", {"--data", "moons", "--layers", "2", "--hidden", "8", NULL}, {NULL}, 2, {NULL},
