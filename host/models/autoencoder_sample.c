@@ -62,7 +62,7 @@ static cg_status check(const void *settings, const cg_sample_opts *o, char *err,
 static void codes_path(const char *path, char *out, size_t len)
 {
     char file[4096];
-    sample_file_in(path, "autoencoder.safetensors", file, sizeof file);
+    cg_run_file(path, "autoencoder.safetensors", file, sizeof file);
     const char *slash = strrchr(file, '/');
     if (slash)
         snprintf(out, len, "%.*s/codes.safetensors", (int)(slash - file), file);
