@@ -72,7 +72,7 @@ static cg_status generate_into(dcgan_sampler *s, real *z, int n, int bn_running,
         return CG_ERR_NOMEM;
     }
     cg_set_grad(&ctx, 0);
-    cg_tensor *y = cg_dcgan_generate(&ctx, &s->m, cg_wrap(&ctx, z, CG_SHAPE(n, s->a.nz)),
+    cg_tensor *y = cg_dcgan_generate(&ctx, &s->m, cg_wrap(&ctx, z, CG_SHAPE(n, s->a.nz)), NULL,
                                      bn_running, 0);
     cg_status st = CG_OK;
     if (y)
