@@ -71,8 +71,8 @@ static cg_status build(cg_trainer *t, void *self)
     if (f->conditional) {
         if (t->ds.num_classes < 1 || !t->ds.labels)
             return cg_trainer_fail(t, CG_ERR_ARG, "--conditional needs labels, and %s has "
-                                   "none (fashion-mnist and mnist have them; an imagefolder "
-                                   "of class subfolders; celeba with --attrs)", t->ds.name);
+                                   "none (fashion-mnist and mnist have them, and an "
+                                   "imagefolder of class sub-folders)", t->ds.name);
         a.num_classes = t->ds.num_classes;
         a.embed_dim = (int)f->embed_dim;
     }

@@ -57,6 +57,9 @@ static const row rows[] = {
     {"dcgan", {"--data", "mnist", "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4",
                NULL},
      "G.safetensors", 1, 0, 0},
+    {"dcgan", {"--data", "mnist", "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4",
+               "--loss", "hinge", "--spectral-norm", "--spectral-norm-g", "--conditional", NULL},
+     "G.safetensors", 1, 0, 0},
     {"vae", {"--data", "mnist", "--hidden", "16", "--latent", "2", NULL}, "vae.safetensors", 1,
      0, 0},
     /* attention at 16x16 and dropout (its stream is part of the resumed state) */
@@ -322,6 +325,9 @@ typedef struct {
 static const sample_row samplers[] = {
     {"dcgan", {"--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4", NULL}, {NULL},
      32 * 32, {NULL}, 1},
+    {"dcgan", {"--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4", "--conditional",
+               "--spectral-norm", NULL},
+     {"--class", "2", NULL}, 32 * 32, {NULL}, 1},
     {"ddpm", {"--ch", "4", "--ch-mult", "1,2", "--attn", "none", "--num-res-blocks", "1",
               "--ddim-steps", "0", NULL},
      {"--ddim-steps", "2", NULL}, 32 * 32, {NULL}, 1},

@@ -10,11 +10,13 @@
  *   the training backward is the eval backward with the updated vectors
  *   (PyTorch treats u and v as constants), so it passes the same gradient
  *   as a gradcheck-tested function;
- *   bad input: a wrong u or v, a dim other than 0 or 1.
+ *   bad input: a wrong u or v, a dim other than 0 or 1;
+ *   the nn layers' option: torch's state_dict names and shapes.
  */
 #include <math.h>
 #include <string.h>
 
+#include "cugen/layers.h"
 #include "cugen/ops.h"
 #include "harness.h"
 
@@ -118,4 +120,69 @@ TEST(spectral_norm_rejects_bad_input)
     CHECK_ARG_ERROR(&ctx, cg_spectral_norm(&ctx, w, u, v, 2, 1), "spectral_norm");
     CHECK(u->data[0] == th_const(CG_SHAPE(4), 12, 0.1, 1, 1)->data[0], "a refused call moved u");
     cg_ctx_free(&ctx);
+}
+
+/* The layers' option: PyTorch's names and shapes (weight_orig a parameter,
+ * weight_u and weight_v buffers of the matrix's rows and columns; a
+ * ConvTranspose2d's rows are its output channels), unit vectors after init,
+ * a power iteration in training only, and the layer without the option
+ * unchanged ("weight"). */
+TEST(spectral_norm_layers_declare_torch_names_and_iterate_in_training)
+{
+    cg_params p;
+    cg_nn nn;
+    cg_nn_linear lin, plain;
+    cg_nn_conv2d conv;
+    cg_nn_conv_transpose2d convt;
+    cg_params_init(&p);
+    cg_nn_begin(&nn, &p);
+    nn.spectral_norm = 1;
+    cg_nn_linear_declare(&nn, &lin, "fc", 5, 3, 1);
+    cg_nn_conv2d_declare(&nn, &conv, "c", 2, 4, 3, 1, 1, 0);
+    cg_nn_conv_transpose2d_declare(&nn, &convt, "t", 4, 6, 4, 2, 1, 0);
+    nn.spectral_norm = 0;
+    cg_nn_linear_declare(&nn, &plain, "p", 2, 2, 0);
+    char err[256];
+    REQUIRE(cg_nn_alloc(&nn, err, sizeof err) == CG_OK, "%s", err);
+    const struct {
+        const char *name;
+        int64_t n;
+        int buffer;
+    } want[] = {{"fc.weight_orig", 15, 0}, {"fc.bias", 3, 0}, {"fc.weight_u", 3, 1},
+                {"fc.weight_v", 5, 1}, {"c.weight_orig", 72, 0}, {"c.weight_u", 4, 1},
+                {"c.weight_v", 18, 1}, {"t.weight_orig", 384, 0}, {"t.weight_u", 6, 1},
+                {"t.weight_v", 64, 1}, {"p.weight", 4, 0}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        cg_tensor *t = cg_params_find(&p, want[i].name);
+        CHECK(t && t->n == want[i].n, "%s: %lld values, want %lld", want[i].name,
+              t ? (long long)t->n : -1LL, (long long)want[i].n);
+    }
+    CHECK(!cg_params_find(&p, "fc.weight") && plain.weight_u == NULL);
+    CHECK(p.count == 5 && p.bcount == 6, "%d parameters, %d buffers", p.count, p.bcount);
+    cg_rng r;
+    cg_rng_init(&r, 3, 0);
+    REQUIRE(cg_nn_init(&nn, &r) == CG_OK);
+    cg_tensor *vecs[2] = {convt.weight_u, convt.weight_v};
+    for (int k = 0; k < 2; k++) {
+        double s = 0;
+        for (int64_t i = 0; i < vecs[k]->n; i++)
+            s += (double)vecs[k]->data[i] * vecs[k]->data[i];
+        CHECK_NEAR(s, 1.0, TOL);
+    }
+    real u0[6];
+    memcpy(u0, convt.weight_u->data, sizeof u0);
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    cg_tensor *x = th_const(CG_SHAPE(2, 4, 3, 3), 20, 0.1, 1, 1);
+    convt.hdr.training = 0;
+    cg_tensor *y0 = cg_nn_conv_transpose2d_fwd(&ctx, &convt, x);
+    REQUIRE_OK(&ctx);
+    CHECK(y0->shape[1] == 6 && memcmp(u0, convt.weight_u->data, sizeof u0) == 0,
+          "eval moved u");
+    convt.hdr.training = 1;
+    cg_nn_conv_transpose2d_fwd(&ctx, &convt, x);
+    REQUIRE_OK(&ctx);
+    CHECK(memcmp(u0, convt.weight_u->data, sizeof u0) != 0, "training left u as it was");
+    cg_ctx_free(&ctx);
+    cg_params_free(&p);
 }
