@@ -3,18 +3,20 @@
  * --spectral-norm-g and --conditional, and `cugen sample --class`, end to end
  * on small fixtures: the flags' errors (one line each), the conditional
  * grid and classes, a conditional run on an ImageFolder of class folders,
- * and a resume that refuses another loss.
+ * a resume that refuses another loss; and every flag at once on the GPU, on
+ * Fashion-MNIST-shaped (1x32x32) and CelebA-shaped (3x64x64) data.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gpu_check.h"
 #include "harness.h"
 #include "img_fixtures.h"
 
-#define ARCH "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4", "--batch", "8", \
-             "--quiet", "--device", "cpu"
+#define SMALL "--nz", "8", "--ngf", "4", "--ndf", "4", "--batch", "8", "--quiet"
+#define ARCH "--image-size", "32", SMALL, "--device", "cpu"
 
 static int exists(const char *dir, const char *name)
 {
@@ -137,4 +139,55 @@ TEST(dcgan_conditional_on_imagefolder_classes)
           "exit %d: %s%s", r.code, r.out, r.err);
     th_rmtree(runs);
     th_rmtree(dir);
+}
+
+/* A folder of n_class class folders of 8 solid-colour 3 x side x side JPEGs */
+static char *class_folders(int n_class, int side)
+{
+    static char dir[64];
+    if (!fx_tmpdir(dir, sizeof dir))
+        return NULL;
+    for (int k = 0; k < n_class; k++) {
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s/class%d", dir, k);
+        if (mkdir(sub, 0755) != 0)
+            return NULL;
+        uint8_t *img = fx_solid(3, side, side, 40 * k, 200 - 30 * k, 90);
+        for (int i = 0; i < 8; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "%d.jpg", i);
+            if (!fx_jpeg(sub, name, img, 3, side, side)) {
+                free(img);
+                return NULL;
+            }
+        }
+        free(img);
+    }
+    return dir;
+}
+
+TEST(gpu_dcgan_variants_train_on_the_gpu)
+{
+    GPU_OR_SKIP();
+    th_run_result r;
+    char *fx = th_mnist_fixture(24, 0, th_draw_bar, NULL);
+    char *runs = th_tmpdir();
+    REQUIRE(fx && runs);
+    NEED_BIN(&r, "train", "dcgan", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
+             SMALL, "--device", "cuda", "--steps", "3", "--loss", "hinge", "--spectral-norm",
+             "--spectral-norm-g", "--conditional", "--out", th_path(runs, "fm"));
+    CHECK(r.code == 0 && exists(th_path(runs, "fm"), "samples.png"), "1x32x32: %s", r.err);
+    char *celeb = class_folders(3, 64);
+    REQUIRE(celeb);
+    NEED_BIN(&r, "train", "dcgan", "--data", "imagefolder", "--data-dir", celeb,
+             "--image-size", "64", SMALL, "--device", "cuda", "--steps", "3", "--loss", "hinge",
+             "--spectral-norm", "--conditional", "--out", th_path(runs, "celeb"));
+    CHECK(r.code == 0 && exists(th_path(runs, "celeb"), "samples.png"), "3x64x64: %s", r.err);
+    NEED_BIN(&r, "train", "dcgan", "--data", "imagefolder", "--data-dir", celeb,
+             "--image-size", "64", SMALL, "--device", "cuda", "--steps", "2",
+             "--spectral-norm-g", "--out", th_path(runs, "celeb-g"));
+    CHECK(r.code == 0, "3x64x64, spectral norm on G, BCE: %s", r.err);
+    th_rmtree(celeb);
+    th_rmtree(runs);
+    th_rmtree(fx);
 }
