@@ -282,6 +282,7 @@ refs:
 	/usr/bin/python3 scripts/make_refs.py tests/ref
 	/usr/bin/python3 scripts/make_dcgan_ref.py tests/ref
 	/usr/bin/python3 scripts/make_wgan_gp_ref.py tests/ref
+	/usr/bin/python3 scripts/make_dcgan_variants_ref.py tests/ref
 	/usr/bin/python3 scripts/make_ddpm_ref.py tests/ref
 	/usr/bin/python3 scripts/make_vae_flow_ref.py tests/ref
 	/usr/bin/python3 scripts/make_mlp_gan_ref.py tests/ref

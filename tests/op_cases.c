@@ -41,6 +41,17 @@ UNARY(relu) UNARY(tanh) UNARY(sigmoid) UNARY(silu) UNARY(softplus) UNARY(exp) UN
 UNARY(sum) UNARY(mean) UNARY(softmax) UNARY(upsample2x) UNARY(avgpool2x) UNARY(squeeze2x)
 UNARY(unsqueeze2x)
 B(leaky_relu) { return cg_leaky_relu(ctx, in[0], c->fp[0]); }
+/* in[0] the weight, in[1] u, in[2] v; ip[0] dim; no power iteration (it
+ * would move u and v between the difference quotients) */
+B(spectral_norm) { return cg_spectral_norm(ctx, in[0], in[1], in[2], c->ip[0], 0); }
+/* a layer's use: conv2d (ip[0] 0) or conv_transpose2d (1) of in[3] with the
+ * normalised weight, stride 2, padding 1 */
+static cg_tensor *b_sn_conv(cg_ctx *ctx, cg_tensor **in, const op_case *c)
+{
+    cg_tensor *w = cg_spectral_norm(ctx, in[0], in[1], in[2], c->ip[0], 0);
+    return c->ip[0] ? cg_conv_transpose2d(ctx, in[3], w, NULL, 2, 1)
+                    : cg_conv2d(ctx, in[3], w, NULL, 2, 1);
+}
 B(clamp) { return cg_clamp(ctx, in[0], c->fp[0], c->fp[1]); }
 B(pow) { return cg_pow(ctx, in[0], c->fp[0]); }
 /* to the shape ip[0 .. ip[5]) */
@@ -285,6 +296,13 @@ const op_case OP_CASES[] = {
     UNARY_ROWS(relu, 1, ),
     UNARY_ROWS(leaky_relu, 1, .fp = {0.2}),
     ROW(leaky_relu, "0.1", {X(5, 21)}, .fp = {0.1}),
+    ROW(spectral_norm, "(7, 5) dim 0", {W(7, 5), K(7), K(5)}),
+    ROW(spectral_norm, "(5, 3, 3, 3) dim 0", {W(5, 3, 3, 3), K(5), K(27)}),
+    ROW(spectral_norm, "(3, 4, 3, 3) dim 1", {W(3, 4, 3, 3), K(4), K(27)}, .ip = {1}),
+    ROWF(spectral_norm, "conv2d of a normalised weight", b_sn_conv,
+         {W(5, 3, 3, 3), K(5), K(27), X(2, 3, 7, 7)}),
+    ROWF(spectral_norm, "conv_transpose2d of a normalised weight (dim 1)", b_sn_conv,
+         {W(3, 4, 3, 3), K(4), K(27), X(2, 3, 4, 4)}, .ip = {1}),
     /* bounds that cut both tails of X's values (|x| in [0.2, 1.2]) */
     ROW(clamp, "[-0.7, 0.5]", {X(3, 5, 7)}, .fp = {-0.7, 0.5}, .exact = 1),
     ROW(clamp, "[-0.7, 0.5]", {X(300007)}, .fp = {-0.7, 0.5}, .skip = OPC_NO_GRAD, .exact = 1),

@@ -5,9 +5,13 @@
  * Generator; z ~ N(0, I).
  *
  *   sample    --n images, 8 per row; --interpolate: rows of 8 on straight
- *             lines between random latent points; --bn batch|running
+ *             lines between random latent points; --bn batch|running.
+ *             A conditional G (a label embedding "embed.weight"): by
+ *             default a row of 8 per class, the same 8 z in every row;
+ *             --class K: every image of class K; --n without --class:
+ *             rows of 8 cycling through the classes
  *   generate  z from the seed's eval stream, batch statistics in batches of
- *             64, as the example samples
+ *             64, as the example samples; conditional: labels i mod classes
  *
  * The fallback sampler: `cugen sample` reads a path no kind recognises as a
  * generator file, and the loader's message says what is wrong with it.
@@ -29,6 +33,7 @@
 typedef struct {
     int interpolate;
     const char *bn;
+    int64_t klass;
 } dcgan_sample_flags;
 
 typedef struct {
@@ -40,7 +45,8 @@ typedef struct {
 /* a generator's first ConvTranspose2d, exported or in a checkpoint ("G.") */
 static int recognise(const char *path)
 {
-    return sample_holds(path, "G.safetensors", "main.0.weight", "G.main.0.weight");
+    return sample_holds(path, "G.safetensors", "main.0.weight", "G.main.0.weight") ||
+           sample_holds(path, "G.safetensors", "main.0.weight_orig", "G.main.0.weight_orig");
 }
 
 static cg_status check(const void *settings, const cg_sample_opts *o, char *err, size_t len)
@@ -57,9 +63,9 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
     return st;
 }
 
-/* G(z) for the n rows of z into x (n, nc, S, S) */
-static cg_status generate_into(dcgan_sampler *s, real *z, int n, int bn_running, real *x,
-                               char *err, size_t len)
+/* G(z, y) for the n rows of z (and labels y, conditional) into x (n, nc, S, S) */
+static cg_status generate_into(dcgan_sampler *s, real *z, const int32_t *y, int n,
+                               int bn_running, real *x, char *err, size_t len)
 {
     cg_ctx ctx;
     if (cg_ctx_init(&ctx) != CG_OK) {
@@ -67,9 +73,33 @@ static cg_status generate_into(dcgan_sampler *s, real *z, int n, int bn_running,
         return CG_ERR_NOMEM;
     }
     cg_set_grad(&ctx, 0);
-    cg_tensor *y = cg_dcgan_generate(&ctx, &s->m, cg_wrap(&ctx, z, CG_SHAPE(n, s->a.nz)),
+    cg_tensor *g = cg_dcgan_generate(&ctx, &s->m, cg_wrap(&ctx, z, CG_SHAPE(n, s->a.nz)), y,
                                      bn_running, 0);
-    return sample_take(&ctx, y, x, err, len);
+    return sample_take(&ctx, g, x, err, len);
+}
+
+/* The labels of a conditional sample (NULL for another G) and, for the
+ * default grid of a row per class, the same z in every row. */
+static cg_status sample_labels(const dcgan_sampler *s, const dcgan_sample_flags *f,
+                               const cg_sample_opts *o, int n, real *z, int32_t **y,
+                               char *err, size_t len)
+{
+    int K = s->a.num_classes, R = CG_SAMPLE_PER_ROW;
+    *y = NULL;
+    if (!K)
+        return CG_OK;
+    if (!(*y = malloc(sizeof(int32_t) * (size_t)n))) {
+        snprintf(err, len, "out of memory");
+        return CG_ERR_NOMEM;
+    }
+    int grid = f->klass < 0 && !f->interpolate && !o->n_given;
+    for (int i = 0; i < n; i++) {
+        (*y)[i] = f->klass >= 0 ? (int32_t)f->klass : (int32_t)((i / R) % K);
+        if (grid && i >= R)
+            memcpy(z + (size_t)i * s->a.nz, z + (size_t)(i % R) * s->a.nz,
+                   sizeof(real) * (size_t)s->a.nz);
+    }
+    return CG_OK;
 }
 
 static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,
@@ -77,16 +107,32 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
 {
     const dcgan_sample_flags *f = settings;
     dcgan_sampler *s = self;
-    int n = o->n, S = s->a.image_size, C = s->a.nc;
+    int K = s->a.num_classes;
+    if (f->klass >= 0 && f->klass >= K) {
+        if (K)
+            snprintf(err, len, "--class %lld: %s draws classes 0 to %d", (long long)f->klass,
+                     o->path, K - 1);
+        else
+            snprintf(err, len, "--class is for conditional generators, and %s is not one (it "
+                     "has no label embedding)", o->path);
+        return CG_ERR_ARG;
+    }
+    /* a conditional G's default: a row of 8 per class */
+    int n = K && f->klass < 0 && !f->interpolate && !o->n_given ? CG_SAMPLE_PER_ROW * K : o->n;
+    int S = s->a.image_size, C = s->a.nc;
     out->z = malloc(sizeof(real) * (size_t)n * (size_t)s->a.nz);
     out->x = malloc(sizeof(real) * (size_t)n * (size_t)(C * S * S));
     if (!out->z || !out->x) {
         snprintf(err, len, "out of memory");
         return CG_ERR_NOMEM;
     }
+    int32_t *y = NULL;
     cg_status st = sample_latents(out->z, n, s->a.nz, o->seed, f->interpolate, err, len);
     if (st == CG_OK)
-        st = generate_into(s, out->z, n, strcmp(f->bn, "running") == 0, out->x, err, len);
+        st = sample_labels(s, f, o, n, out->z, &y, err, len);
+    if (st == CG_OK)
+        st = generate_into(s, out->z, y, n, strcmp(f->bn, "running") == 0, out->x, err, len);
+    free(y);
     if (st != CG_OK)
         return st;
     out->n = n, out->c = C, out->h = out->w = S, out->per_row = CG_SAMPLE_PER_ROW;
@@ -95,6 +141,11 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
              "channel%s) from %s, seed %llu, batchnorm %s statistics", n,
              f->interpolate ? "images on straight latent lines" : "samples", S, S, s->a.nz,
              s->a.ngf, C, C == 1 ? "" : "s", o->path, (unsigned long long)o->seed, f->bn);
+    size_t k = strlen(out->what);
+    if (K && f->klass >= 0)
+        snprintf(out->what + k, sizeof out->what - k, ", class %lld", (long long)f->klass);
+    else if (K)
+        snprintf(out->what + k, sizeof out->what - k, ", a row of 8 per class (%d classes)", K);
     return CG_OK;
 }
 
@@ -105,8 +156,10 @@ static cg_status generate(void *self, const void *settings, int64_t n, uint64_t 
     int64_t P = (int64_t)s->a.nc * s->a.image_size * s->a.image_size;
     out->x = malloc(sizeof(real) * (size_t)(n * P));
     real *z = malloc(sizeof(real) * (size_t)GEN_CHUNK * (size_t)s->a.nz);
-    if (!out->x || !z) {
+    int32_t *y = s->a.num_classes ? malloc(sizeof(int32_t) * GEN_CHUNK) : NULL;
+    if (!out->x || !z || (s->a.num_classes && !y)) {
         free(z);
+        free(y);
         snprintf(err, len, "out of memory for %lld images", (long long)n);
         return CG_ERR_NOMEM;
     }
@@ -116,9 +169,12 @@ static cg_status generate(void *self, const void *settings, int64_t n, uint64_t 
     for (int64_t at = 0; at < n && st == CG_OK; at += GEN_CHUNK) {
         int k = (int)(n - at < GEN_CHUNK ? n - at : GEN_CHUNK);
         cg_rng_normal(&r, z, (int64_t)k * s->a.nz, 0.0, 1.0);
-        st = generate_into(s, z, k, 0, out->x + at * P, err, len);
+        for (int i = 0; y && i < k; i++)
+            y[i] = (int32_t)((at + i) % s->a.num_classes);
+        st = generate_into(s, z, y, k, 0, out->x + at * P, err, len);
     }
     free(z);
+    free(y);
     out->n = n, out->c = s->a.nc, out->h = out->w = s->a.image_size;
     return st;
 }
@@ -137,6 +193,9 @@ static const cg_flag flags[] = {
      NULL},
     {"bn", CG_FLAG_CHOICE, F(bn), "batch", 0, 0, "batch|running",
      "batchnorm with the batch's statistics (as the example samples) or the running ones",
+     NULL},
+    {"class", CG_FLAG_INT, F(klass), "-1", -1, CG_DCGAN_MAX_CLASSES - 1, "K",
+     "a conditional generator: every image of class K (default: a row of 8 per class)",
      NULL},
 };
 #undef F

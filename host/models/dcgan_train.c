@@ -9,10 +9,16 @@
  *   DIR/G.safetensors, D.safetensors  the weights alone, under the example's
  *                               state_dict names (load_state_dict works)
  *   DIR/epoch_NNN.png           64 samples of a fixed z after each epoch
+ *                               (--conditional: a row of 8 per class, the
+ *                               same 8 z in every row)
  *   DIR/samples.png             the same after the last step of the run
  *   DIR/real.png                a batch of the training data
  *   DIR/metrics.jsonl           every step: loss_D, loss_G, D(x), D(G(z))
  *                               before (D_G_z1) and after (D_G_z2) the D step
+ *
+ * Variants: --loss hinge, --spectral-norm (D, as SNGAN) and
+ * --spectral-norm-g (G too, as SAGAN and BigGAN), --conditional (labels
+ * of the data set: G draws for the batch's own labels); see cugen/dcgan.h.
  *
  * Random streams of the seed: 1 the initial weights, 2 the fixed z of the
  * grids, 3 the z of the training steps; the loader has its own.
@@ -31,6 +37,7 @@
 #include "cugen/trainer.h"
 
 #define GRID_N 64
+#define GRID_ROW 8
 #define STREAM_INIT 1
 #define STREAM_FIXED_Z 2
 #define STREAM_NOISE 3
@@ -38,6 +45,9 @@
 typedef struct {
     int64_t nz, ngf, ndf;
     const char *bn;
+    const char *loss;
+    int sn_d, sn_g, conditional;
+    int64_t embed_dim;
 } dcgan_flags;
 
 typedef struct {
@@ -46,6 +56,8 @@ typedef struct {
     cg_rng noise;
     real *fixed_z;
     int bn_running;
+    int32_t *grid_y;   /* conditional: the grid's labels, a row of 8 per class */
+    int grid_n;
 } dcgan_run;
 
 static cg_status build(cg_trainer *t, void *self)
@@ -54,20 +66,40 @@ static cg_status build(cg_trainer *t, void *self)
     const dcgan_flags *f = t->settings;
     char why[1024];
     cg_dcgan_arch a = {.nz = (int)f->nz, .ngf = (int)f->ngf, .ndf = (int)f->ndf,
-                       .image_size = t->image_size, .nc = t->ds.channels};
+                       .image_size = t->image_size, .nc = t->ds.channels,
+                       .sn = (f->sn_d ? CG_DCGAN_SN_D : 0) | (f->sn_g ? CG_DCGAN_SN_G : 0)};
+    if (f->conditional) {
+        if (t->ds.num_classes < 1 || !t->ds.labels)
+            return cg_trainer_fail(t, CG_ERR_ARG, "--conditional needs labels, and %s has "
+                                   "none (fashion-mnist and mnist have them, and an "
+                                   "imagefolder of class sub-folders)", t->ds.name);
+        a.num_classes = t->ds.num_classes;
+        a.embed_dim = (int)f->embed_dim;
+    }
     cg_status st = cg_dcgan_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
         return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "dcgan: ", 7) == 0 ? 7 : 0));
+    r->m.loss = strcmp(f->loss, "hinge") == 0 ? CG_DCGAN_HINGE : CG_DCGAN_BCE;
     cg_dcgan_init(&r->m, t->o->seed, STREAM_INIT);
     if (t->o->device == CG_CUDA && (st = cg_dcgan_to_device(&r->m, CG_CUDA, why, sizeof why)))
         return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
     r->bn_running = strcmp(f->bn, "running") == 0;
-    r->fixed_z = malloc(sizeof(real) * GRID_N * (size_t)a.nz);
-    if (!r->fixed_z)
+    /* the grid: 64 fixed z; conditional, a row of 8 per class, the first 8 z in each */
+    r->grid_n = a.num_classes ? GRID_ROW * a.num_classes : GRID_N;
+    r->fixed_z = malloc(sizeof(real) * (size_t)(r->grid_n > GRID_N ? r->grid_n : GRID_N) *
+                        (size_t)a.nz);
+    r->grid_y = a.num_classes ? malloc(sizeof(int32_t) * (size_t)r->grid_n) : NULL;
+    if (!r->fixed_z || (a.num_classes && !r->grid_y))
         return cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     cg_rng fz;
     cg_rng_init(&fz, t->o->seed, STREAM_FIXED_Z);
     cg_rng_normal(&fz, r->fixed_z, GRID_N * (int64_t)a.nz, 0.0, 1.0);
+    for (int i = 0; a.num_classes && i < r->grid_n; i++) {
+        r->grid_y[i] = i / GRID_ROW;
+        if (i >= GRID_ROW)
+            memcpy(r->fixed_z + (size_t)i * a.nz, r->fixed_z + (size_t)(i % GRID_ROW) * a.nz,
+                   sizeof(real) * (size_t)a.nz);
+    }
     cg_rng_init(&r->noise, t->o->seed, STREAM_NOISE);
     cg_trainer_per_sample(t, &r->noise);
     /* the example's optimizers: Adam(lr, betas = (0.5, 0.999)) for each net */
@@ -88,8 +120,15 @@ static cg_status build(cg_trainer *t, void *self)
 static void describe(cg_trainer *t, void *self, char *buf, size_t len)
 {
     (void)t;
-    const cg_dcgan_arch *a = &((dcgan_run *)self)->m.a;
-    snprintf(buf, len, "nz %d, ngf %d, ndf %d", a->nz, a->ngf, a->ndf);
+    const cg_dcgan *m = &((dcgan_run *)self)->m;
+    const cg_dcgan_arch *a = &m->a;
+    static const char *const SN[4] = {"", ", spectral norm on D", ", spectral norm on G",
+                                      ", spectral norm on G and D"};
+    int k = snprintf(buf, len, "nz %d, ngf %d, ndf %d, %s loss%s", a->nz, a->ngf, a->ndf,
+                     m->loss == CG_DCGAN_HINGE ? "hinge" : "BCE", SN[a->sn & 3]);
+    if (a->num_classes && k > 0 && (size_t)k < len)
+        snprintf(buf + k, len - (size_t)k, ", conditional on %d classes (label embedding %d, "
+                 "projection D)", a->num_classes, a->embed_dim);
 }
 
 static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
@@ -102,7 +141,7 @@ static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b
         cg_fail(ctx, CG_ERR_CUDA, "z: %s", cg_cuda_last_error());
     if (!z || ctx->err)
         return ctx->err ? ctx->err : CG_ERR_STATE;
-    cg_dcgan_stats ds = {0};
+    cg_dcgan_stats ds = {.y = r->m.a.num_classes ? b->y : NULL};
     cg_status st = cg_dcgan_step(ctx, &r->m, &r->adam_d, &r->adam_g, x, z, &ds);
     cg_scalars_put(out, "loss_D", ds.loss_d);
     cg_scalars_put(out, "loss_G", ds.loss_g);
@@ -112,18 +151,19 @@ static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b
     return st;
 }
 
-/* 64 samples of the fixed z into DIR/name: G with batch statistics (as the
- * example draws them, but without touching the running ones) or running. */
+/* 64 samples of the fixed z (conditional: a row per class) into DIR/name:
+ * G with batch statistics (as the example draws them, but without touching
+ * the running ones or spectral norm's vectors) or running. */
 static cg_status write_grid(cg_trainer *t, dcgan_run *r, const char *name)
 {
     cg_ctx *ctx = &t->ctx;
     int prev = cg_set_grad(ctx, 0);
-    cg_tensor *z = cg_new_on(ctx, t->o->device, CG_SHAPE(GRID_N, r->m.a.nz));
+    cg_tensor *z = cg_new_on(ctx, t->o->device, CG_SHAPE(r->grid_n, r->m.a.nz));
     if (z)
         cg_copy_from_host(ctx, z, r->fixed_z);
-    cg_tensor *x = cg_dcgan_generate(ctx, &r->m, z, r->bn_running, 0);
+    cg_tensor *x = cg_dcgan_generate(ctx, &r->m, z, r->grid_y, r->bn_running, 0);
     cg_set_grad(ctx, prev);
-    return cg_trainer_grid(t, name, x, 8);
+    return cg_trainer_grid(t, name, x, GRID_ROW);
 }
 
 static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out)
@@ -154,7 +194,13 @@ static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
 static int torch_args(cg_trainer *t, void *self, char *buf, size_t len)
 {
     (void)t;
-    const cg_dcgan_arch *a = &((dcgan_run *)self)->m.a;
+    const cg_dcgan *m = &((dcgan_run *)self)->m;
+    const cg_dcgan_arch *a = &m->a;
+    if (a->sn || a->num_classes || m->loss != CG_DCGAN_BCE) {
+        snprintf(buf, len, "%s has the example's DCGAN only (no --loss hinge, spectral norm "
+                 "or --conditional)", "scripts/bench_torch_dcgan.py");
+        return -1;
+    }
     snprintf(buf, len, "--nc %d --nz %d --ngf %d --ndf %d", a->nc, a->nz, a->ngf, a->ndf);
     return 0;
 }
@@ -164,6 +210,7 @@ static void free_run(void *self)
     dcgan_run *r = self;
     cg_dcgan_free(&r->m);
     free(r->fixed_z);
+    free(r->grid_y);
 }
 
 #define F(field) offsetof(dcgan_flags, field)
@@ -173,6 +220,17 @@ static const cg_flag flags[] = {
     {"ndf", CG_FLAG_INT, F(ndf), "64", 1, 1024, "N", "discriminator width", NULL},
     {"bn", CG_FLAG_CHOICE, F(bn), "batch", 0, 0, "batch|running",
      "sample grids with batch statistics (as the example) or running ones", NULL},
+    {"loss", CG_FLAG_CHOICE, F(loss), "bce", 0, 0, "bce|hinge",
+     "the example's BCE, or the hinge loss of SNGAN and BigGAN", NULL},
+    {"spectral-norm", CG_FLAG_BOOL, F(sn_d), NULL, 0, 0, NULL,
+     "spectral normalisation of D's convolutions (torch.nn.utils.spectral_norm)", NULL},
+    {"spectral-norm-g", CG_FLAG_BOOL, F(sn_g), NULL, 0, 0, NULL,
+     "spectral normalisation of G's convolutions too", NULL},
+    {"conditional", CG_FLAG_BOOL, F(conditional), NULL, 0, 0, NULL,
+     "condition on the data's labels: G reads a label embedding with z, D is a projection "
+     "discriminator", NULL},
+    {"embed-dim", CG_FLAG_INT, F(embed_dim), "50", 1, 4096, "N",
+     "size of G's label embedding", "conditional=1"},
 };
 #undef F
 

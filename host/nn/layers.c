@@ -9,13 +9,16 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "cugen/cuda.h"
 #include "cugen/layers.h"
 #include "cugen/tape.h"
 
 #define NORM_EPS 1e-5
 #define BN_MOMENTUM 0.1
+#define SN_EPS 1e-12   /* torch.nn.utils.spectral_norm's */
 /* a layer that fails to declare is all zeros (its forward then says so) */
 #define ZERO(l) do { if (l) memset((l), 0, sizeof *(l)); } while (0)
 
@@ -126,12 +129,101 @@ cg_status cg_nn_alloc(cg_nn *nn, char *err, size_t errlen)
     return st;
 }
 
+/* ---- spectral normalisation ---------------------------------------------------------- */
+
+/* The u and v buffers of a layer (NULL, NULL when it has none), and the dim
+ * of its weight that holds the matrix's rows. */
+static int sn_vectors(cg_nn_layer *l, cg_tensor **u, cg_tensor **v)
+{
+    *u = *v = NULL;
+    switch (l->kind) {
+    case CG_NN_LINEAR:
+        *u = ((cg_nn_linear *)l)->weight_u, *v = ((cg_nn_linear *)l)->weight_v;
+        return 0;
+    case CG_NN_CONV2D:
+        *u = ((cg_nn_conv2d *)l)->weight_u, *v = ((cg_nn_conv2d *)l)->weight_v;
+        return 0;
+    case CG_NN_CONV_TRANSPOSE2D:
+        *u = ((cg_nn_conv_transpose2d *)l)->weight_u, *v = ((cg_nn_conv_transpose2d *)l)->weight_v;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* t / max(|t|, eps) in place, where t lives */
+static cg_status normalize_buffer(cg_tensor *t)
+{
+    real *h = t->data;
+    if (t->dev == CG_CUDA) {
+        if (!(h = malloc(sizeof(real) * (size_t)t->n)))
+            return CG_ERR_NOMEM;
+        if (cg_cuda_download(h, t->data, sizeof(real) * (size_t)t->n) != CG_OK) {
+            free(h);
+            return CG_ERR_CUDA;
+        }
+    }
+    double s = 0;
+    for (int64_t i = 0; i < t->n; i++)
+        s += (double)h[i] * h[i];
+    double norm = fmax(sqrt(s), SN_EPS);
+    for (int64_t i = 0; i < t->n; i++)
+        h[i] = (real)(h[i] / norm);
+    cg_status st = CG_OK;
+    if (t->dev == CG_CUDA) {
+        st = cg_cuda_upload(t->data, h, sizeof(real) * (size_t)t->n);
+        free(h);
+    }
+    return st;
+}
+
+/* spectral_norm's u = normalize(N(0, 1)), v = normalize(N(0, 1)) */
+static cg_status sn_init(cg_nn_layer *l, cg_rng *r)
+{
+    cg_tensor *u, *v;
+    sn_vectors(l, &u, &v);
+    if (!u)
+        return CG_OK;
+    cg_status st = cg_init_normal(u, r, 0.0, 1.0);
+    if (st == CG_OK)
+        st = cg_init_normal(v, r, 0.0, 1.0);
+    if (st == CG_OK)
+        st = normalize_buffer(u);
+    return st == CG_OK ? normalize_buffer(v) : st;
+}
+
+/* Declares "weight" (or, spectrally normalised, "weight_orig" and the
+ * buffers u (shape[dim]), v (the rest)). */
+static cg_tensor *declare_weight(cg_nn *nn, const cg_nn_layer *l, const int *shape, int ndim,
+                                 int dim, cg_tensor **u, cg_tensor **v)
+{
+    if (!nn->spectral_norm)
+        return declare(nn, l, "weight", 0, shape, ndim);
+    cg_tensor *w = declare(nn, l, "weight_orig", 0, shape, ndim);
+    int rows = shape[dim];
+    int rest = (int)(cg_shape_numel(ndim, shape) / rows);
+    *u = declare(nn, l, "weight_u", 1, CG_SHAPE(rows));
+    *v = declare(nn, l, "weight_v", 1, CG_SHAPE(rest));
+    return w;
+}
+
+/* The weight a forward uses: weight_orig / sigma under spectral
+ * normalisation (a power iteration first in training), else the weight. */
+static cg_tensor *layer_weight(cg_ctx *ctx, cg_nn_layer *l, cg_tensor *w)
+{
+    cg_tensor *u, *v;
+    int dim = sn_vectors(l, &u, &v);
+    return u ? cg_spectral_norm(ctx, w, u, v, dim, l->training) : w;
+}
+
 cg_status cg_nn_init(cg_nn *nn, cg_rng *r)
 {
     if (nn->err != CG_OK || !nn->p->allocated)
         return CG_ERR_STATE;
     for (cg_nn_layer *l = nn->head; l; l = l->next) {
         cg_status st = l->init ? l->init(l, r) : CG_OK;
+        if (st == CG_OK)
+            st = sn_init(l, r);
         if (st != CG_OK)
             return st;
     }
@@ -253,7 +345,7 @@ void cg_nn_linear_declare(cg_nn *nn, cg_nn_linear *l, const char *name, int in, 
         return;
     l->in = in;
     l->out = out;
-    l->weight = declare(nn, &l->hdr, "weight", 0, CG_SHAPE(out, in));
+    l->weight = declare_weight(nn, &l->hdr, CG_SHAPE(out, in), 0, &l->weight_u, &l->weight_v);
     if (bias)
         l->bias = declare(nn, &l->hdr, "bias", 0, CG_SHAPE(out));
     if (nn->err == CG_OK)
@@ -283,7 +375,8 @@ void cg_nn_conv2d_declare(cg_nn *nn, cg_nn_conv2d *l, const char *name, int cin,
         return;
     *l = (cg_nn_conv2d){.hdr = l->hdr, .cin = cin, .cout = cout, .k = k, .stride = stride,
                         .pad = pad};
-    l->weight = declare(nn, &l->hdr, "weight", 0, CG_SHAPE(cout, cin, k, k));
+    l->weight = declare_weight(nn, &l->hdr, CG_SHAPE(cout, cin, k, k), 0, &l->weight_u,
+                               &l->weight_v);
     if (bias)
         l->bias = declare(nn, &l->hdr, "bias", 0, CG_SHAPE(cout));
     if (nn->err == CG_OK)
@@ -299,7 +392,8 @@ void cg_nn_conv_transpose2d_declare(cg_nn *nn, cg_nn_conv_transpose2d *l, const 
         return;
     *l = (cg_nn_conv_transpose2d){.hdr = l->hdr, .cin = cin, .cout = cout, .k = k,
                                   .stride = stride, .pad = pad};
-    l->weight = declare(nn, &l->hdr, "weight", 0, CG_SHAPE(cin, cout, k, k));
+    l->weight = declare_weight(nn, &l->hdr, CG_SHAPE(cin, cout, k, k), 1, &l->weight_u,
+                               &l->weight_v);
     if (bias)
         l->bias = declare(nn, &l->hdr, "bias", 0, CG_SHAPE(cout));
     if (nn->err == CG_OK)
@@ -345,7 +439,7 @@ cg_tensor *cg_nn_linear_fwd(cg_ctx *ctx, cg_nn_linear *l, cg_tensor *x)
         return fwd_fail(ctx, &l->hdr, "expects x (N, %d), got %s", l->in,
                         cg_shape_str(x, s, sizeof s));
     }
-    return cg_linear(ctx, x, l->weight, l->bias);
+    return cg_linear(ctx, x, layer_weight(ctx, &l->hdr, l->weight), l->bias);
 }
 
 static int conv_input_ok(cg_ctx *ctx, const cg_nn_layer *l, const cg_tensor *x, int cin, int k,
@@ -370,7 +464,7 @@ cg_tensor *cg_nn_conv2d_fwd(cg_ctx *ctx, cg_nn_conv2d *l, cg_tensor *x)
     if (!fwd_begin(ctx, &l->hdr, x, l->weight) ||
         !conv_input_ok(ctx, &l->hdr, x, l->cin, l->k, l->pad, 0))
         return NULL;
-    return cg_conv2d(ctx, x, l->weight, l->bias, l->stride, l->pad);
+    return cg_conv2d(ctx, x, layer_weight(ctx, &l->hdr, l->weight), l->bias, l->stride, l->pad);
 }
 
 cg_tensor *cg_nn_conv_transpose2d_fwd(cg_ctx *ctx, cg_nn_conv_transpose2d *l, cg_tensor *x)
@@ -385,7 +479,8 @@ cg_tensor *cg_nn_conv_transpose2d_fwd(cg_ctx *ctx, cg_nn_conv_transpose2d *l, cg
         return fwd_fail(ctx, &l->hdr, "padding %d leaves no output for x %s", l->pad,
                         cg_shape_str(x, s, sizeof s));
     }
-    return cg_conv_transpose2d(ctx, x, l->weight, l->bias, l->stride, l->pad);
+    return cg_conv_transpose2d(ctx, x, layer_weight(ctx, &l->hdr, l->weight), l->bias, l->stride,
+                               l->pad);
 }
 
 /* ---- BatchNorm2d, GroupNorm, LayerNorm ---------------------------------------------- */

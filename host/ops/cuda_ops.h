@@ -107,6 +107,13 @@ extern "C" {
     /* softmax over the last dim (kernels/softmax.cu), as cpu_softmax.h */                   \
     X(cuda_softmax_fwd, (real *y, const real *x, int64_t R, int D))                            \
     X(cuda_softmax_bwd, (real *dx, const real *dy, const real *y, int64_t R, int D))           \
+    /* spectral normalisation (kernels/spectral.cu), as cpu_spectral.h; acc and dot: GPU      \
+     * scratch of h + A R doubles and of one */                                                \
+    X(cuda_spectral_norm_fwd, (real *y, real *sigma, real *u, real *v, const real *w, int A,  \
+                               int h, int R, int update, double eps, double *acc))             \
+    X(cuda_spectral_norm_bwd, (real *dw, const real *dy, const real *w, const real *u,        \
+                               const real *v, const real *sigma, int A, int h, int R,          \
+                               double *dot))                                                   \
     /* dropout (kernels/dropout.cu), as cpu_dropout.h: the same mask, bit for bit */           \
     X(cuda_dropout_fwd, (real *y, const real *x, int64_t n, double p, uint64_t seed,            \
                          uint32_t stream, uint64_t offset))                                    \

@@ -258,7 +258,11 @@ cg_status cg_celeba_prepare(const cg_celeba_opts *o, cg_celeba_report *rep, char
                             size_t errlen);
 
 /* A folder of JPEG and PNG images (by extension, case-insensitive; other files
- * are ignored; no recursion), decoded into memory with one thread per CPU.
+ * are ignored; no recursion), decoded into memory with one thread per CPU;
+ * unlabelled. A folder with no images but sub-folders is torchvision's
+ * ImageFolder layout instead: each sub-folder a class (labels 0, 1, ... in
+ * sorted name order, num_classes their count), each holding that class's
+ * images; a class folder without images is an error.
  * PNGs of any colour type and depth become 8-bit RGB: palettes expanded,
  * grey replicated, alpha dropped, 16-bit channels reduced to their high byte.
  * Unreadable images are skipped and reported on stderr in one line. */

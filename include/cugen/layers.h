@@ -33,6 +33,19 @@
  * on the seed, the stream and the sizes of the fills before it). Norm layers
  * draw nothing. The result is the same on the CPU and the GPU (Philox).
  *
+ * Spectral normalisation (torch.nn.utils.spectral_norm, n_power_iterations 1,
+ * eps 1e-12): set nn->spectral_norm before declaring a Linear, Conv2d or
+ * ConvTranspose2d (it stays set for the declarations after, like the group).
+ * The layer's weight is then declared as "<prefix>.weight_orig", with the
+ * buffers "<prefix>.weight_u" (rows) and "<prefix>.weight_v" (the rest) of
+ * the matrix weight_orig.reshape(rows, -1), rows = out_features / out_channels
+ * (dim 0; ConvTranspose2d: dim 1, its weight permuted first), which are the
+ * names and shapes of a module with spectral_norm applied. cg_nn_init fills
+ * u and v with N(0, 1) draws, normalised, after the layer's init hook (as
+ * spectral_norm draws them after the module's construction). The forward
+ * uses weight_orig / sigma: in training (hdr.training) one power iteration
+ * first updates u and v, in eval the stored ones give sigma.
+ *
  * Overriding: each layer's `hdr.init` is called by cg_nn_init; set it to
  * your own function after declaring (DCGAN: normal(0, 0.02) for conv weights),
  * or re-initialise a tensor afterwards with cg_init_normal / cg_init_uniform.
@@ -77,7 +90,9 @@ typedef struct cg_nn_layer {
     cg_nn_kind kind;
     char name[CG_NN_NAME_MAX];  /* the state_dict prefix, "main.0" */
     cg_nn_init_fn init;         /* cg_nn_init_default unless overridden */
-    int training;               /* BatchNorm2d: batch statistics (1) or running ones */
+    int training;               /* BatchNorm2d: batch statistics (1) or running ones;
+                                 * spectral norm: a power iteration per forward (1) or
+                                 * the stored vectors */
     struct cg_nn_layer *next;   /* declaration order */
 } cg_nn_layer;
 
@@ -85,30 +100,39 @@ typedef struct cg_nn_layer {
 typedef struct {
     cg_params *p;
     int group;                  /* parameter group of the next declarations (0) */
+    int spectral_norm;          /* 1: the next Linear / Conv2d / ConvTranspose2d
+                                 * declarations are spectrally normalised (0) */
     cg_nn_layer *head, *tail;
     cg_status err;
     char errmsg[256];
 } cg_nn;
 
-/* nn.Linear(in, out, bias): weight (out, in), bias (out) or NULL. */
+/* nn.Linear(in, out, bias): weight (out, in), bias (out) or NULL. With
+ * spectral normalisation weight is "weight_orig", weight_u (out) and weight_v
+ * (in) the power iteration's buffers; otherwise those are NULL. */
 typedef struct {
     cg_nn_layer hdr;
     int in, out;
     cg_tensor *weight, *bias;
+    cg_tensor *weight_u, *weight_v;
 } cg_nn_linear;
 
-/* nn.Conv2d(cin, cout, k, stride, padding, bias): weight (cout, cin, k, k). */
+/* nn.Conv2d(cin, cout, k, stride, padding, bias): weight (cout, cin, k, k);
+ * spectral normalisation: weight_u (cout), weight_v (cin k k). */
 typedef struct {
     cg_nn_layer hdr;
     int cin, cout, k, stride, pad;
     cg_tensor *weight, *bias;
+    cg_tensor *weight_u, *weight_v;
 } cg_nn_conv2d;
 
-/* nn.ConvTranspose2d(cin, cout, k, stride, padding, bias): weight (cin, cout, k, k). */
+/* nn.ConvTranspose2d(cin, cout, k, stride, padding, bias): weight (cin, cout, k, k);
+ * spectral normalisation: weight_u (cout), weight_v (cin k k). */
 typedef struct {
     cg_nn_layer hdr;
     int cin, cout, k, stride, pad;
     cg_tensor *weight, *bias;
+    cg_tensor *weight_u, *weight_v;
 } cg_nn_conv_transpose2d;
 
 /* nn.BatchNorm2d(C) (affine, tracking running stats): weight, bias (C) parameters;
@@ -153,7 +177,8 @@ typedef struct {
 void cg_nn_begin(cg_nn *nn, cg_params *p);
 /* The first declaration error (its message in err), else cg_params_alloc. */
 cg_status cg_nn_alloc(cg_nn *nn, char *err, size_t errlen);
-/* Every layer's init hook, in declaration order. */
+/* Every layer's init hook, in declaration order (and the spectral
+ * normalisation vectors of a layer that has them, after its hook). */
 cg_status cg_nn_init(cg_nn *nn, cg_rng *r);
 /* cg_nn_alloc for a model's build: on a failure "WHO: why" in err and the
  * parameters freed. */

@@ -135,6 +135,18 @@ cg_tensor *cg_mean(cg_ctx *ctx, cg_tensor *x);   /* -> (1) */
 /* Softmax over the last dim. */
 cg_tensor *cg_softmax(cg_ctx *ctx, cg_tensor *x);
 
+/* ---- spectral normalisation ------------------------------------------------------ */
+/* w / sigma(w), torch.nn.utils.spectral_norm's weight: w seen as the matrix
+ * W (w.shape[dim], -1) (dim 0: Linear, Conv2d; dim 1: ConvTranspose2d, whose
+ * rows are its output channels), u (w.shape[dim]) and v (the rest) its
+ * singular vector estimates, buffers on w's device. update (training): one
+ * power iteration first, v = normalize(W^T u), u = normalize(W v) written
+ * back into u and v (normalize: x / max(|x|, 1e-12)); then sigma = u . W v.
+ * The gradient reaches w through W / sigma with u and v constants, as
+ * PyTorch's does; u and v get none. */
+cg_tensor *cg_spectral_norm(cg_ctx *ctx, cg_tensor *w, cg_tensor *u, cg_tensor *v, int dim,
+                            int update);
+
 /* ---- embeddings ---------------------------------------------------------------- */
 /* t (N) -> (N, dim): [cos(t f_0..f_{h-1}), sin(t f_0..f_{h-1})], h = dim / 2,
  * f_j = max_period^(-j / h) (the DDPM / "Attention is all you need" form). */

@@ -1,11 +1,13 @@
 /*
  * test_imagefolder.c: image folders: PNGs of every colour type and depth and
  * JPEGs load to the RGB values they hold, pixel for pixel where no
- * resampling happens; unreadable files are counted, other files ignored.
+ * resampling happens; unreadable files are counted, other files ignored;
+ * class sub-folders (torchvision's ImageFolder) give labels.
  */
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cugen/data.h"
 #include "data/img.h"
@@ -186,5 +188,57 @@ TEST(imagefolder_errors)
     CHECK(cg_imagefolder_open(nope, 8, &d, err, sizeof err) == CG_ERR_ARG);
     CHECK(strstr(err, "cannot read folder"), "%s", err);
     CHECK(cg_imagefolder_open(dir, 0, &d, err, sizeof err) == CG_ERR_ARG);
+    th_rmtree(dir);
+}
+
+/* torchvision's ImageFolder layout: classes are the sorted sub-folders
+ * ("a_cat" 0, "b_dog" 1, "c_owl" 2), each image labelled by its folder, the
+ * images in class order then file-name order; an unreadable image skipped
+ * with its label; files beside the folders and folders below them ignored. */
+TEST(imagefolder_class_subfolders_give_labels)
+{
+    char dir[64], sub[160], path[224], err[512];
+    REQUIRE(fx_tmpdir(dir, sizeof dir));
+    static const char *const cls[3] = {"c_owl", "a_cat", "b_dog"};  /* made out of order */
+    static const int shade[3] = {200, 40, 120};                       /* c, a, b */
+    for (int k = 0; k < 3; k++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, cls[k]);
+        REQUIRE(mkdir(sub, 0755) == 0);
+        uint8_t *img = fx_solid(3, S, S, shade[k], shade[k], shade[k]);
+        for (int i = 0; i < k + 1; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "%d.png", i);
+            REQUIRE(fx_jpeg(sub, name, img, 3, S, S));   /* a JPEG named .png: by content */
+        }
+        free(img);
+    }
+    snprintf(sub, sizeof sub, "%s/a_cat/deeper", dir);
+    REQUIRE(mkdir(sub, 0755) == 0);
+    REQUIRE(th_write_file(fx_path(path, sizeof path, dir, "b_dog/9.jpg"), "\xff\xd8 junk", 7));
+    REQUIRE(th_write_file(fx_path(path, sizeof path, dir, "notes.txt"), "x", 1));
+    cg_dataset d;
+    REQUIRE(cg_imagefolder_open(dir, S, &d, err, sizeof err) == CG_OK, "%s", err);
+    /* a_cat: 2 images, b_dog: 3 + 1 unreadable, c_owl: 1 */
+    static const int want_label[6] = {0, 0, 1, 1, 1, 2};
+    CHECK(d.count == 6 && d.num_classes == 3 && d.labels, "%lld images, %d classes",
+          (long long)d.count, d.num_classes);
+    for (int i = 0; i < 6 && i < d.count; i++) {
+        CHECK(d.labels[i] == want_label[i], "image %d: label %d, want %d", i, d.labels[i],
+              want_label[i]);
+        int px = d.pixels[(size_t)i * 3 * S * S + S * S / 2];
+        int k = want_label[i];
+        /* k 0 is a_cat, made as cls[1] with shade 40; b_dog shade 120; c_owl 200 */
+        int want = k == 0 ? 40 : k == 1 ? 120 : 200;
+        CHECK(abs(px - want) <= 3, "image %d: grey %d, class %d is %d (JPEG rounding)", i, px,
+              k, want);
+    }
+    cg_dataset_free(&d);
+
+    /* an empty class folder is an error, as in torchvision */
+    snprintf(sub, sizeof sub, "%s/d_empty", dir);
+    REQUIRE(mkdir(sub, 0755) == 0);
+    CHECK(cg_imagefolder_open(dir, S, &d, err, sizeof err) == CG_ERR_ARG);
+    CHECK(strstr(err, "class folder \"d_empty\" has no"), "%s", err);
+    printf("    %s\n", err);
     th_rmtree(dir);
 }
