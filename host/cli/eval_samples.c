@@ -320,9 +320,10 @@ static void print_sources(const image_set *rs, const image_set *fs, const cg_fea
 {
     if (rs)
         printf("real: %s, %lld images; ", rs->what, (long long)rs->n);
-    printf("%s: %s, %lld images; %s %s, %d-d, from %s%s)\n", rs ? "fake" : "images", fs->what,
-           (long long)fs->n, net->name, logits ? "classifier" : "features",
-           logits ? net->classes : net->dim, path, dev == CG_CUDA ? ", on the GPU" : "");
+    printf("%s: %s, %lld images; %s %s, %d%s, from %s%s)\n", rs ? "fake" : "images",
+           fs->what, (long long)fs->n, net->name, logits ? "classifier" : "features",
+           logits ? net->classes : net->dim, logits ? " classes" : "-d", path,
+           dev == CG_CUDA ? ", on the GPU" : "");
 }
 
 static int run_fid(const compare_flags *f, cg_feature_net *net, const char *label,

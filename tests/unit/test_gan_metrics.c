@@ -19,38 +19,13 @@
 #include "harness.h"
 #include "inception_fixture.h"
 #include "ref.h"
+#include "score_bound.h"
 
 /* the features' bound of test_inception.c (its comment derives it); the
  * logits are 2048-term sums of them with fixed weights, so the same bound */
 #define NET_TOL 1e-4
 
 /* ---- the score's formula ------------------------------------------------------- */
-
-/* exp(mean KL) of rows [lo, hi) of logits (., k), straight from the
- * definition (softmax, then p log(p / p(y)) term by term) in double */
-static double direct_split(const real *l, int lo, int hi, int k)
-{
-    int rows = hi - lo;
-    double *p = calloc((size_t)rows * k, sizeof(double)), *py = calloc((size_t)k, sizeof(double));
-    for (int i = 0; i < rows; i++) {
-        double mx = -INFINITY, z = 0;
-        for (int c = 0; c < k; c++)
-            mx = fmax(mx, l[(lo + i) * k + c]);
-        for (int c = 0; c < k; c++)
-            z += exp(l[(lo + i) * k + c] - mx);
-        for (int c = 0; c < k; c++) {
-            p[i * k + c] = exp(l[(lo + i) * k + c] - mx) / z;
-            py[c] += p[i * k + c] / rows;
-        }
-    }
-    double kl = 0;
-    for (int i = 0; i < rows; i++)
-        for (int c = 0; c < k; c++)
-            if (p[i * k + c] > 0)
-                kl += p[i * k + c] * log(p[i * k + c] / py[c]) / rows;
-    free(p), free(py);
-    return exp(kl);
-}
 
 TEST(inception_score_formula)
 {
@@ -82,7 +57,7 @@ TEST(inception_score_formula)
     REQUIRE(cg_inception_score(l, N, K, S, &mean, &sd) == CG_OK);
     double s[S], mu = 0, var = 0;
     for (int i = 0; i < S; i++)
-        mu += (s[i] = direct_split(l, i * N / S, (i + 1) * N / S, K)) / S;
+        mu += (s[i] = score_direct_split(l, i * N / S, (i + 1) * N / S, K)) / S;
     for (int i = 0; i < S; i++)
         var += (s[i] - mu) * (s[i] - mu) / S;
     /* the same double arithmetic in another order: rounding, 1e-13 */
@@ -95,46 +70,12 @@ TEST(inception_score_formula)
     CHECK(cg_inception_score(l, N, 1, 1, &mean, &sd) == CG_ERR_ARG, "one class");
 }
 
-/* max over rows of sum_c p |log p - log p(y)| for the split's p(y): how much
- * a split's KL can move when every log-probability ratio moves by one */
-static double abs_kl(const real *l, int lo, int hi, int k)
-{
-    int rows = hi - lo;
-    double *lp = calloc((size_t)rows * k, sizeof(double)), *py = calloc((size_t)k, sizeof(double));
-    for (int i = 0; i < rows; i++) {
-        double mx = -INFINITY, z = 0;
-        for (int c = 0; c < k; c++)
-            mx = fmax(mx, l[(lo + i) * k + c]);
-        for (int c = 0; c < k; c++)
-            z += exp(l[(lo + i) * k + c] - mx);
-        for (int c = 0; c < k; c++) {
-            lp[i * k + c] = l[(lo + i) * k + c] - mx - log(z);
-            py[c] += exp(lp[i * k + c]) / rows;
-        }
-    }
-    double most = 0;
-    for (int i = 0; i < rows; i++) {
-        double a = 0;
-        for (int c = 0; c < k; c++)
-            a += exp(lp[i * k + c]) * fabs(lp[i * k + c] - log(py[c]));
-        most = fmax(most, a);
-    }
-    free(lp), free(py);
-    return most;
-}
-
 /* The 1008-way logits of 20 images and their score against torchvision's
  * network. Bounds: the logits as the features (NET_TOL, relative L2). The
  * score from the reference's own logits (stored as float32: each moves by
  * 6e-8 relative, up to 1e-5 absolute at |logit| < 200) through cugen's
- * formula: 1e-5 relative. The score from cugen's logits: with e the largest
- * logit error, every log-probability and log p(y) moves by at most 2 e
- * (log-softmax and the log of a mean of e^{+-2e}-scaled terms are so
- * Lipschitz) and each weight p by a factor e^{+-2e}, so a split's KL moves
- * by at most dkl = 4 e + (e^{2e} - 1) A with A = max_x sum p |log p - log
- * p(y)|, and its score s_i by s_i (e^dkl - 1) <= b. The mean moves by at
- * most b, and so does the population std (|std(s') - std(s)| <=
- * ||s' - s||_2 / sqrt(10) <= b). The bound is b from the measured e. */
+ * formula: 1e-5 relative. The score from cugen's logits: within the bound
+ * of score_bound.h from the measured largest logit error. */
 TEST(inception_score_matches_torchvision)
 {
     ref_file rf;
@@ -173,14 +114,7 @@ TEST(inception_score_matches_torchvision)
     CHECK(fabs(want->data[0] - 1) > 0.03 && want->data[1] > 0.03, "a score that tells: %g +- %g",
           want->data[0], want->data[1]);
 
-    double e = 0, a = 0, top = 0;
-    for (int64_t i = 0; i < l->n; i++)
-        e = fmax(e, fabs(l->data[i] - rl->data[i]));
-    for (int s = 0; s < 10; s++) {
-        a = fmax(a, abs_kl(rl->data, s * n / 10, (s + 1) * n / 10, k));
-        top = fmax(top, direct_split(rl->data, s * n / 10, (s + 1) * n / 10, k));
-    }
-    double dkl = 4 * e + (exp(2 * e) - 1) * a, bound = top * (exp(dkl) - 1);
+    double e = 0, bound = score_bound(l->data, rl->data, n, k, 10, &e);
     REQUIRE(cg_inception_score(l->data, n, k, 10, &mean, &sd) == CG_OK);
     printf("    IS of cugen's logits %.7f +- %.7f; largest logit error %.3g, bound on the "
            "score %.3g\n", mean, sd, e, bound);

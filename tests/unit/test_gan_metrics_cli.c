@@ -122,7 +122,7 @@ TEST(cli_eval_is_and_kid_with_the_fmnist_net)
     REQUIRE(r.code == 0, "exit %d: %s", r.code, r.err);
     double is10 = number_after(r.out, "FMNIST-IS ");
     CHECK(strstr(r.out, "10 splits") && strstr(r.out, "100 images") &&
-          strstr(r.out, "fmnist-net classifier, 10-d"), "%s", r.out);
+          strstr(r.out, "fmnist-net classifier, 10 classes"), "%s", r.out);
     int64_t n = 0;
     int k = 0;
     real *l = rows_of(run, fx, 1, &n, &k);
