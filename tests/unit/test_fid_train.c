@@ -190,3 +190,41 @@ TEST(cli_train_fid_every_bad_flags)
     th_rmtree(fx);
     th_rmtree(dir);
 }
+
+/* The other kinds that draw images while they train (a VAE decoding
+ * h ~ N(0, I), the notes' MLP GAN): FID at steps 2 and 4, and the
+ * checkpoint byte for byte that of the run without it */
+TEST(cli_train_fid_every_vae_and_mlp_gan)
+{
+    th_run_result r;
+    char *fx = th_mnist_fixture(FX_COUNT, 0, th_draw_bar, NULL), *nets = th_tmpdir();
+    REQUIRE(fx && nets);
+    char *clf = classifier_file(nets);
+    REQUIRE(clf);
+    static const char *const model[2] = {"vae", "mlp-gan"};
+    static const char *const size_flag[2] = {"--latent", "--z-size"};
+    for (int m = 0; m < 2; m++) {
+        char *a = th_tmpdir(), *b = th_tmpdir();
+        REQUIRE(a && b);
+        NEED_BIN(&r, "train", model[m], "--data", "mnist", "--data-dir", fx, "--hidden", "8",
+                 size_flag[m], "4", "--batch", "8", "--steps", "4", "--quiet", "--device", "cpu",
+                 "--fid-every", "2", "--fid-n", "16", "--fid-net", clf, "--out", a);
+        REQUIRE(r.code == 0, "%s: exit %d: %s", model[m], r.code, r.err);
+        NEED_BIN(&r, "train", model[m], "--data", "mnist", "--data-dir", fx, "--hidden", "8",
+                 size_flag[m], "4", "--batch", "8", "--steps", "4", "--quiet", "--device", "cpu",
+                 "--out", b);
+        REQUIRE(r.code == 0, "%s: exit %d: %s", model[m], r.code, r.err);
+        int64_t step[8];
+        double fid[8];
+        int n = fid_lines(a, step, fid, 8);
+        CHECK(n == 2 && step[0] == 2 && step[1] == 4 && fid[0] > 0 && isfinite(fid[1]),
+              "%s: %d FID lines", model[m], n);
+        CHECK(same_file(th_path(a, "checkpoint.safetensors"),
+                        th_path(b, "checkpoint.safetensors")),
+              "%s: the checkpoint differs with FID", model[m]);
+        th_rmtree(a);
+        th_rmtree(b);
+    }
+    th_rmtree(fx);
+    th_rmtree(nets);
+}
