@@ -10,10 +10,14 @@ downloads nothing. Needs Debian's python3-torch only.
 
 Kept: the tensors the feature network uses, every BasicConv2d's conv.weight,
 bn.weight, bn.bias, bn.running_mean and bn.running_var of Conv2d_* and Mixed_*
-(470 tensors), as float32 under their state_dict names. Dropped (and listed):
-the classifier (fc.weight, fc.bias: the 2048 features are taken before it),
-the BN counters (num_batches_tracked), and anything else (auxiliary logits).
+(470 tensors), and the classifier fc.weight (1008, 2048) and fc.bias (1008),
+TF's 1008-way logits layer, which the Inception Score uses (FID takes the 2048
+features before it; the score takes fc.weight without the bias, as Salimans et
+al.'s code: see include/cugen/metrics.h), 472 tensors as float32 under their
+state_dict names. Dropped (and listed): the BN counters (num_batches_tracked)
+and anything else (auxiliary logits).
 Then: cugen eval --metric fid --net inception.safetensors --real ... --fake ...
+      cugen eval --metric is --net inception.safetensors --fake ...
 """
 import os
 import sys
@@ -24,11 +28,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_inception_ref import write_safetensors  # noqa: E402
 
 PARTS = ("conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var")
-EXPECTED = 470
+CLASSIFIER = ("fc.weight", "fc.bias")
+EXPECTED = 470 + len(CLASSIFIER)
 
 
 def used(name):
-    return name.startswith(("Conv2d_", "Mixed_")) and name.endswith(PARTS)
+    return (name.startswith(("Conv2d_", "Mixed_")) and name.endswith(PARTS)) or name in CLASSIFIER
 
 
 def main():

@@ -18,7 +18,8 @@ features.
 Weights: every parameter and BN buffer gets deterministic pseudo-random values
 that the C test regenerates (tests/unit/inception_fixture.h documents the
 hash: FNV-1a of the tensor name, splitmix64's finaliser over the element index,
-scaled by the name's ending; conv weights (2u - 1) sqrt(6 / fan_in)). The
+scaled by the name's ending; conv weights (2u - 1) sqrt(6 / fan_in); the
+classifier fc, which the features do not use, 8 times that). The
 values are rounded to float32, then the model runs in float64, so the
 reference is the float32 weights' exact answer to float32 precision and the
 test measures cugen's own error.
@@ -27,7 +28,8 @@ The reference file (CGREF1 format of scripts/make_refs.py): "x" (2, 3, 64, 64)
 uniform in [0, 1] (torch.Generator seed 7001) and "features" (2, 2048).
 
 --weights writes the same weights as a safetensors file (F32, the state_dict
-names) for `cugen eval --net` and scripts/bench_inception.py.
+names), with the 1008-way classifier fc (scripts/make_inception_is_ref.py),
+for `cugen eval --net` and scripts/bench_inception.py.
 """
 import json
 import os
@@ -77,6 +79,11 @@ def hash_tensor(name, shape):
         x = 0.2 * (2 * u - 1)
     elif name.endswith("bn.running_mean"):
         x = 0.1 * (2 * u - 1)
+    elif name == "fc.weight":
+        fan_in = n // shape[0]
+        x = 8 * (2 * u - 1) * np.sqrt(6.0 / fan_in)
+    elif name == "fc.bias":
+        x = 4 * (2 * u - 1)
     else:
         raise ValueError("no hash rule for " + name)
     return x.astype(np.float32).reshape(shape)
@@ -156,6 +163,19 @@ def fill(m):
     return new
 
 
+FC_CLASSES = 1008  # the FID Inception's classifier (TF's 2015 graph), as pytorch-fid's file
+
+
+def fill_fc(m):
+    """m.fc becomes the 1008-way classifier with hash weights; returns its tensors."""
+    m.fc = torch.nn.Linear(2048, FC_CLASSES)
+    new = {k: torch.from_numpy(hash_tensor(k, (FC_CLASSES, 2048) if k == "fc.weight"
+                                           else (FC_CLASSES,)))
+           for k in ("fc.weight", "fc.bias")}
+    m.load_state_dict(new, strict=False)
+    return new
+
+
 def features(m, x01):
     """x01 (N, 3, H, W) in [0, 1] -> (N, 2048), pytorch-fid's pool3 path."""
     x = F.interpolate(x01, size=(299, 299), mode="bilinear", align_corners=False)
@@ -189,8 +209,10 @@ def main():
     torch.set_num_threads(1)
     m = fid_inception()
     if len(sys.argv) == 3 and sys.argv[1] == "--weights":
-        write_safetensors(sys.argv[2], fill(m))
-        print("%s: %d tensors" % (sys.argv[2], len(used_state(m))))
+        tensors = fill(m)
+        tensors.update(fill_fc(m))
+        write_safetensors(sys.argv[2], tensors)
+        print("%s: %d tensors" % (sys.argv[2], len(tensors)))
         return
     if len(sys.argv) != 2:
         sys.exit(__doc__)

@@ -2,8 +2,9 @@
  * eval.c: `cugen eval [RUN] --metric M [flags]`: dispatch by metric. A
  * model's own metrics (a VAE's elbo and nll, an image flow's bpd: those its
  * sampler declares, cugen/sampler.h) are measured by eval_model.c; the
- * distances between two sets of images (mmd, fid), which any model that
- * generates images takes part in, by eval_samples.c.
+ * distances between two sets of images (mmd, fid, kid) and the Inception
+ * Score of one (is), which any model that generates images takes part in,
+ * by eval_samples.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static const char *metric_of(int argc, char **argv)
 static void usage(const char *models)
 {
     printf("usage: cugen eval RUN --metric %s [flags]\n"
-           "       cugen eval --metric mmd|fid --real SRC --fake SRC [flags]\n\nmetrics:\n",
+           "       cugen eval --metric mmd|fid|kid --real SRC --fake SRC [flags]\n"
+           "       cugen eval --metric is --fake SRC --net PATH [flags]\n\nmetrics:\n",
            models);
     const cg_model_kind *k[MAX_KINDS];
     int n = cli_sampling_kinds(k, MAX_KINDS);
@@ -37,7 +39,9 @@ static void usage(const char *models)
             printf("  %-6s %s\n", k[i]->sampler->metrics[j].name,
                    k[i]->sampler->metrics[j].help);
     printf("  mmd    the lecture notes' MMD score between two sets of images\n"
-           "  fid    FMNIST-FID: Frechet distance of a cugen classifier's features\n\n"
+           "  fid    FID: Frechet distance of a classifier's features (FMNIST net or Inception)\n"
+           "  kid    KID: unbiased MMD^2 of those features, cubic kernel, over subsets\n"
+           "  is     Inception Score of one set with the network's classifier\n\n"
            "cugen eval --metric M --help lists the flags of a metric.\n");
 }
 
@@ -51,16 +55,17 @@ int cli_eval(int argc, char **argv)
             usage(models);
             return 0;
         }
-        fprintf(stderr, "cugen eval: give --metric %s|mmd|fid (see cugen eval --help)\n",
+        fprintf(stderr, "cugen eval: give --metric %s|mmd|fid|kid|is (see cugen eval --help)\n",
                 models);
         return 2;
     }
     int recognised;
     if (cli_metric_kind(metric, NULL, &recognised))
         return cli_eval_model(argc, argv, metric);
-    if (strcmp(metric, "mmd") == 0 || strcmp(metric, "fid") == 0)
+    if (strcmp(metric, "mmd") == 0 || strcmp(metric, "fid") == 0 || strcmp(metric, "kid") == 0 ||
+        strcmp(metric, "is") == 0)
         return cli_eval_samples(argc, argv);
-    fprintf(stderr, "cugen eval: --metric expects one of %s|mmd|fid, got '%s'\n", models,
+    fprintf(stderr, "cugen eval: --metric expects one of %s|mmd|fid|kid|is, got '%s'\n", models,
             metric);
     return 2;
 }

@@ -64,6 +64,16 @@ int cli_shared_flags(arg_opt *opts, cg_train_opts *o, const char **device, const
         {"tf32", ARG_FLAG, &o->tf32, NULL,
          "GPU: TF32 tensor-core math for matrix products and convolutions (faster; about 1e-3 "
          "relative instead of fp32's 1e-6)", 1, 0, 0},
+        /* the models that can generate images (kind->generate) */
+        {"fid-every", ARG_INT, &o->fid_every, "N",
+         "FID every N steps and after the last, into metrics.jsonl and curves.png (needs "
+         "--fid-net)", 1, 1e12, 0},
+        {"fid-n", ARG_INT, &o->fid_n, "M",
+         "--fid-every: M generated images against M training images (default 1000)", 2, 1e6,
+         0},
+        {"fid-net", ARG_STR, &o->fid_net, "PATH",
+         "--fid-every: the feature network: the run (or classifier.safetensors) of cugen train "
+         "classifier for (Fashion-)MNIST, or FID Inception weights", 1, 0, 0},
     };
     int n = (int)(sizeof shared / sizeof shared[0]);
     memcpy(opts, shared, sizeof shared);
@@ -81,6 +91,8 @@ static int first_optional(const arg_opt *opts, int nshared)
 
 static int takes_shared(const cg_model_kind *k, const char *name)
 {
+    if (strncmp(name, "fid-", 4) == 0)
+        return k->generate != NULL;
     char have[200], key[40];
     snprintf(have, sizeof have, " %s ", k->shared ? k->shared : "");
     snprintf(key, sizeof key, " %s ", name);
@@ -340,6 +352,17 @@ int cli_flags_settle(const char *cmd, const cg_model_kind *k, cg_train_opts *o, 
         fprintf(stderr, "%s %s: --tf32 and --deterministic exclude each other\n", cmd, k->name);
         return 2;
     }
+    if (!o->fid_every && (o->fid_n || o->fid_net)) {
+        fprintf(stderr, "%s %s: --fid-n and --fid-net go with --fid-every N\n", cmd, k->name);
+        return 2;
+    }
+    if (o->fid_every && !o->fid_net) {
+        fprintf(stderr, "%s %s: --fid-every needs --fid-net PATH (the run of cugen train "
+                "classifier, or FID Inception weights)\n", cmd, k->name);
+        return 2;
+    }
+    if (o->fid_every && !o->fid_n)
+        o->fid_n = 1000;
     if (!o->batch)
         o->batch = k->batch;
     if (!o->lr)
@@ -415,7 +438,7 @@ static int of_the_command(const char *name)
 {
     static const char *const names[] = {"steps", "epochs", "device", "out", "resume",
                                         "overwrite", "no-out", "ckpt-every", "log-every",
-                                        "quiet"};
+                                        "quiet", "fid-every", "fid-n", "fid-net"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0)
             return 1;

@@ -126,3 +126,26 @@ void cg_dataset_free(cg_dataset *d)
     d->owned_pixels = d->owned_labels = d->map = NULL;
     d->map_len = 0;
 }
+
+cg_status cg_resize_images(const real *x, int64_t n, int C, int H, int W, real *out, int H2,
+                           int W2)
+{
+    int64_t P = (int64_t)C * H * W, Q = (int64_t)C * H2 * W2;
+    uint8_t *a = malloc((size_t)P), *b = malloc((size_t)Q);
+    if (!a || !b) {
+        free(a), free(b);
+        return CG_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t p = 0; p < P; p++) {
+            double v = x[i * P + p];
+            v = v < -1 ? -1 : v > 1 ? 1 : v;
+            a[p] = (uint8_t)floor((v + 1) * 127.5 + 0.5);
+        }
+        cg_resize_u8(a, C, H, W, b, H2, W2);
+        for (int64_t q = 0; q < Q; q++)
+            out[i * Q + q] = (real)(b[q] / 127.5 - 1);
+    }
+    free(a), free(b);
+    return CG_OK;
+}

@@ -70,6 +70,16 @@ static cg_status net_features(cg_feature_net *net, cg_ctx *ctx, const real *x, i
     return CG_OK;
 }
 
+static cg_status net_logits(cg_feature_net *net, cg_ctx *ctx, const real *x, int n, real *out)
+{
+    cg_tensor *y = cg_fmnist_net_forward(ctx, net->state,
+                                         cg_wrap(ctx, (real *)x, CG_SHAPE(n, 1, 28, 28)), NULL);
+    if (!y)
+        return ctx->err ? ctx->err : CG_ERR_STATE;
+    memcpy(out, y->data, sizeof(real) * (size_t)y->n);
+    return CG_OK;
+}
+
 static void net_free(cg_feature_net *net)
 {
     if (net->state) {
@@ -104,6 +114,6 @@ cg_status cg_fmnist_feature_net(const char *path, cg_feature_net *net, char *err
     }
     *net = (cg_feature_net){.name = "fmnist-net", .dim = CG_FMNIST_NET_FEATURES, .channels = 1,
                             .height = 28, .width = 28, .state = m, .features = net_features,
-                            .free = net_free};
+                            .classes = 10, .logits = net_logits, .free = net_free};
     return CG_OK;
 }

@@ -108,24 +108,20 @@ cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, do
     return st;
 }
 
-cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_feat_stats *s,
-                           char *err, size_t errlen)
+cg_status cg_feature_rows(cg_feature_net *net, const real *x, int64_t n, int logits, real *out,
+                          char *err, size_t errlen)
 {
     int CH = net->batch > 0 ? net->batch : 500;
-    memset(s, 0, sizeof *s);
-    if (n < 2) {
-        snprintf(err, errlen, "%s: need at least 2 images for a covariance, got %lld", net->name,
-                 (long long)n);
+    int width = logits ? net->classes : net->dim;
+    if (logits && !net->logits) {
+        snprintf(err, errlen, "%s: has no classifier", net->name);
         return CG_ERR_ARG;
     }
-    real *f = malloc(sizeof(real) * (size_t)n * net->dim);
     cg_ctx ctx;
     cg_status st = cg_ctx_init(&ctx);
-    if (!f || st != CG_OK) {
-        free(f);
+    if (st != CG_OK) {
         cg_ctx_free(&ctx);
-        snprintf(err, errlen, "%s: out of memory for %lld x %d features", net->name,
-                 (long long)n, net->dim);
+        snprintf(err, errlen, "%s: out of memory", net->name);
         return CG_ERR_NOMEM;
     }
     int64_t P = (int64_t)net->channels * net->height * net->width;
@@ -137,7 +133,7 @@ cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_fea
                                          .quiet = !net->progress});
     for (int64_t at = 0; at < n && st == CG_OK; at += CH) {
         int k = (int)(n - at < CH ? n - at : CH);
-        st = net->features(net, &ctx, x + at * P, k, f + at * net->dim);
+        st = (logits ? net->logits : net->features)(net, &ctx, x + at * P, k, out + at * width);
         if (st != CG_OK)
             snprintf(err, errlen, "%s: %s", net->name, ctx.errmsg);
         cg_ctx_step_end(&ctx);
@@ -145,9 +141,28 @@ cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_fea
     }
     cg_progress_end(&prog);
     cg_set_grad(&ctx, prev);
+    cg_ctx_free(&ctx);
+    return st;
+}
+
+cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_feat_stats *s,
+                           char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (n < 2) {
+        snprintf(err, errlen, "%s: need at least 2 images for a covariance, got %lld", net->name,
+                 (long long)n);
+        return CG_ERR_ARG;
+    }
+    real *f = malloc(sizeof(real) * (size_t)n * net->dim);
+    if (!f) {
+        snprintf(err, errlen, "%s: out of memory for %lld x %d features", net->name,
+                 (long long)n, net->dim);
+        return CG_ERR_NOMEM;
+    }
+    cg_status st = cg_feature_rows(net, x, n, 0, f, err, errlen);
     if (st == CG_OK && (st = cg_feat_stats_compute(f, n, net->dim, s)) != CG_OK)
         snprintf(err, errlen, "%s: out of memory for the feature covariance", net->name);
-    cg_ctx_free(&ctx);
     free(f);
     return st;
 }

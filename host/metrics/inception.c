@@ -26,7 +26,9 @@
  * s = gamma / sqrt(running_var + eps) (in double), w' = w s per output
  * channel and b' = beta - running_mean s, so a layer is conv2d_hw + bias +
  * ReLU. The folded weights live in one flat buffer (cg_params buffers),
- * which moves to the GPU as a whole.
+ * which moves to the GPU as a whole, with the classifier's fc.weight when
+ * the file has it (the Inception Score's logits; its bias is not read, see
+ * cugen/metrics.h).
  *
  * Not for: the Frechet distance (frechet.c), the data sets (host/cli).
  */
@@ -52,6 +54,8 @@ struct cg_inception {
     cg_params p;
     inc_layer l[MAX_LAYERS];
     int nl;
+    cg_tensor *fc;                   /* the classifier (classes, 2048), or NULL */
+    int classes;
 };
 
 /* ---- the layer list ---------------------------------------------------------------
@@ -265,7 +269,20 @@ cg_status cg_inception_from_tensors(const cg_st_tensor *t, int count, cg_incepti
     }
     declare(m);
     cg_params_init(&m->p);
+    const cg_st_tensor *fc = find(t, count, "fc.weight");
+    if (fc && (fc->dtype != CG_ST_F32 || fc->ndim != 2 || fc->shape[0] < 2 ||
+               fc->shape[1] != CG_INCEPTION_FEATURES)) {
+        snprintf(err, errlen, "inception weights: tensor 'fc.weight' (the classifier) must be "
+                 "F32 of shape (classes >= 2, %d)", CG_INCEPTION_FEATURES);
+        cg_inception_free(m);
+        return CG_ERR_ARG;
+    }
     int ok = 1;
+    if (fc) {
+        m->classes = (int)fc->shape[0];
+        ok = (m->fc = cg_buffer(&m->p, "fc.w", CG_SHAPE(m->classes, CG_INCEPTION_FEATURES))) !=
+             NULL;
+    }
     for (int i = 0; i < m->nl && ok; i++) {
         inc_layer *l = &m->l[i];
         char name[64];
@@ -283,6 +300,8 @@ cg_status cg_inception_from_tensors(const cg_st_tensor *t, int count, cg_incepti
         if ((st = fold(&m->l[i], t, count, why, sizeof why)) != CG_OK)
             snprintf(err, errlen, "inception weights: %s", why);
     }
+    for (int64_t i = 0; st == CG_OK && m->fc && i < m->fc->n; i++)
+        m->fc->data[i] = (real)f32_at(fc->data, i);
     if (st != CG_OK) {
         cg_inception_free(m);
         return st;
@@ -314,6 +333,11 @@ cg_status cg_inception_to_device(cg_inception *m, char *err, size_t errlen)
 int cg_inception_device(const cg_inception *m)
 {
     return m->p.dev;
+}
+
+int cg_inception_classes(const cg_inception *m)
+{
+    return m->classes;
 }
 
 void cg_inception_free(cg_inception *m)
@@ -463,6 +487,18 @@ cg_tensor *cg_inception_forward(cg_ctx *ctx, cg_inception *m, cg_tensor *x)
     return cg_reshape(ctx, h, CG_SHAPE(N, CG_INCEPTION_FEATURES));
 }
 
+cg_tensor *cg_inception_logits(cg_ctx *ctx, cg_inception *m, cg_tensor *features)
+{
+    if (!features)
+        return NULL;
+    if (!m->fc) {
+        cg_fail(ctx, CG_ERR_ARG, "inception: the weights have no classifier (fc.weight); "
+                "convert them again with scripts/convert_fid_inception.py");
+        return NULL;
+    }
+    return cg_linear(ctx, features, m->fc, NULL);  /* no bias: see cugen/metrics.h */
+}
+
 /* ---- as a feature network ------------------------------------------------------------------ */
 
 typedef struct {
@@ -471,13 +507,16 @@ typedef struct {
 } inc_state;
 
 /* x (n, C, H, W) in [-1, 1], C = 1 (repeated to 3, as pytorch-fid does for
- * grey images) or 3: the network wants [0, 1]. */
-static cg_status net_features(cg_feature_net *net, cg_ctx *ctx, const real *x, int n, real *out)
+ * grey images) or 3: the network wants [0, 1]. Features, or with logits the
+ * classifier's logits. */
+static cg_status net_rows(cg_feature_net *net, cg_ctx *ctx, const real *x, int n, int logits,
+                          real *out)
 {
     inc_state *s = net->state;
     int C = net->channels, H = net->height, W = net->width;
     int64_t P = (int64_t)C * H * W;
     int dev = cg_inception_device(s->m);
+    int width = logits ? s->m->classes : CG_INCEPTION_FEATURES;
     for (int at = 0; at < n; at += s->batch) {
         int k = n - at < s->batch ? n - at : s->batch;
         cg_tensor *h = cg_wrap(ctx, (real *)x + at * P, CG_SHAPE(k, C, H, W));
@@ -489,14 +528,26 @@ static cg_status net_features(cg_feature_net *net, cg_ctx *ctx, const real *x, i
             h = cg_concat(ctx, rgb, 3);
         }
         cg_tensor *f = cg_inception_forward(ctx, s->m, h);
+        if (logits)
+            f = cg_inception_logits(ctx, s->m, f);
         if (!f)
             return ctx->err ? ctx->err : CG_ERR_STATE;
-        cg_status st = cg_copy_to_host(ctx, out + (int64_t)at * CG_INCEPTION_FEATURES, f);
+        cg_status st = cg_copy_to_host(ctx, out + (int64_t)at * width, f);
         if (st != CG_OK)
             return st;
         cg_ctx_step_end(ctx);
     }
     return CG_OK;
+}
+
+static cg_status net_features(cg_feature_net *net, cg_ctx *ctx, const real *x, int n, real *out)
+{
+    return net_rows(net, ctx, x, n, 0, out);
+}
+
+static cg_status net_logits(cg_feature_net *net, cg_ctx *ctx, const real *x, int n, real *out)
+{
+    return net_rows(net, ctx, x, n, 1, out);
 }
 
 static void net_free(cg_feature_net *net)
@@ -532,6 +583,7 @@ cg_status cg_inception_feature_net(const char *path, int dev, cg_feature_net *ne
     *net = (cg_feature_net){.name = "inception-v3", .dim = CG_INCEPTION_FEATURES,
                             .channels = 3, .height = 299, .width = 299, .any_size = 1,
                             .batch = s->batch, .state = s, .features = net_features,
-                            .free = net_free};
+                            .classes = s->m->classes,
+                            .logits = s->m->classes ? net_logits : NULL, .free = net_free};
     return CG_OK;
 }

@@ -176,6 +176,37 @@ static cg_status epoch_end(cg_trainer *t, void *self, int64_t epoch, cg_scalars 
     return write_grid(t, self, name);
 }
 
+/* --fid-every: n images of G as it is now, z from the trainer's stream r, with
+ * batch statistics in chunks of 64 as cugen eval's generator draws them (the
+ * running ones untouched) */
+#define FID_CHUNK 64
+static cg_status generate(cg_trainer *t, void *self, int n, cg_rng *r, real *out)
+{
+    dcgan_run *g = self;
+    cg_ctx *ctx = &t->ctx;
+    const cg_dcgan_arch *a = &g->m.a;
+    int64_t P = (int64_t)a->nc * a->image_size * a->image_size;
+    real *z = malloc(sizeof(real) * FID_CHUNK * (size_t)a->nz);
+    if (!z)
+        return cg_fail(ctx, CG_ERR_NOMEM, "out of memory");
+    int prev = cg_set_grad(ctx, 0);
+    cg_status st = CG_OK;
+    for (int at = 0; at < n && st == CG_OK; at += FID_CHUNK) {
+        int k = n - at < FID_CHUNK ? n - at : FID_CHUNK;
+        cg_rng_normal(r, z, (int64_t)k * a->nz, 0.0, 1.0);
+        cg_tensor *zt = cg_new_on(ctx, t->o->device, CG_SHAPE(k, a->nz));
+        if (zt)
+            cg_copy_from_host(ctx, zt, z);
+        cg_tensor *x = cg_dcgan_generate(ctx, &g->m, zt, 0, 0);
+        st = x && !ctx->err ? cg_copy_to_host(ctx, out + at * P, x) : ctx->err ? ctx->err
+                                                                              : CG_ERR_STATE;
+        cg_ctx_step_end(ctx);
+    }
+    cg_set_grad(ctx, prev);
+    free(z);
+    return st;
+}
+
 /* The two weight files for PyTorch */
 static cg_status on_save(cg_trainer *t, void *self)
 {
@@ -245,6 +276,7 @@ const cg_model_kind cg_kind_dcgan = {
     .settings_size = sizeof(dcgan_flags), .state_size = sizeof(dcgan_run), .image_size = 64,
     .real_grid = 1, .may_change = "bn", .build = build, .describe = describe, .step = step,
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
+    .generate = generate,
     .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "
              "%s/G.safetensors, %s/D.safetensors",
     .torch_bench = "bench_torch_dcgan.py", .torch_args = torch_args,

@@ -27,6 +27,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cugen/cuda.h"
@@ -193,6 +194,28 @@ static const cg_flag flags[] = {
 };
 #undef F
 
+/* --fid-every: decodings of h ~ N(0, I) from the trainer's stream r, in chunks
+ * of 64 as cugen eval's */
+#define FID_CHUNK 64
+static cg_status generate(cg_trainer *t, void *self, int n, cg_rng *r, real *out)
+{
+    vae_run *v = self;
+    int L = v->m.a.latent;
+    real *h = malloc(sizeof(real) * FID_CHUNK * (size_t)L);
+    if (!h)
+        return cg_fail(&t->ctx, CG_ERR_NOMEM, "out of memory");
+    int prev = cg_set_grad(&t->ctx, 0);
+    cg_status st = CG_OK;
+    for (int at = 0; at < n && st == CG_OK; at += FID_CHUNK) {
+        int k = n - at < FID_CHUNK ? n - at : FID_CHUNK;
+        cg_rng_normal(r, h, (int64_t)k * L, 0.0, 1.0);
+        st = cg_vae_decode_images(&t->ctx, &v->m, h, k, out + (int64_t)at * v->m.a.x_dim);
+    }
+    cg_set_grad(&t->ctx, prev);
+    free(h);
+    return st;
+}
+
 extern const cg_sampler cg_sampler_vae;  /* vae_sample.c: cugen sample and eval */
 
 const cg_model_kind cg_kind_vae = {
@@ -203,7 +226,7 @@ const cg_model_kind cg_kind_vae = {
     .flags = flags, .nflags = sizeof flags / sizeof flags[0], .settings_size = sizeof(vae_flags),
     .default_size = default_size, .state_size = sizeof(vae_run), .test_split = 1,
     .build = build, .describe = describe, .step = step, .epoch_end = epoch_end,
-    .on_save = on_save, .finish = finish, .free = free_run,
+    .on_save = on_save, .finish = finish, .free = free_run, .generate = generate,
     .files = "pictures: %s/samples.png, recon.png, traversal.png, interp.png (manifold.png "
              "with --latent 2); weights: %s/vae.safetensors",
     .torch_bench = "bench_torch_vae.py", .torch_args = torch_args,

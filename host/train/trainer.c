@@ -28,6 +28,7 @@
 #include "cugen/rng.h"
 #include "cugen/trainer.h"
 #include "train/trainer_dist.h"
+#include "train/fid.h"
 
 #define GRID_N 64
 
@@ -348,7 +349,22 @@ typedef struct {
     cg_metrics log;
     cg_progress prog;
     int progressing;
+    cg_fid_watch fid;       /* --fid-every */
 } run_io;
+
+/* --fid-every: FID after step s, into the log and the result's final scalars */
+static cg_status measure_fid(cg_trainer *t, void *self, run_io *io, int64_t s,
+                             cg_train_result *res)
+{
+    static const char *const name[1] = {"fid"};
+    double fid = 0;
+    cg_status st = cg_fid_measure(t, self, &io->fid, &fid);
+    if (st == CG_OK) {
+        cg_metrics_write_n(&io->log, s, t->epoch, 0, 1, name, &fid);
+        cg_scalars_put(&res->final, name[0], fid);
+    }
+    return st;
+}
 
 /* The steps first..total; the status of the first failure. */
 static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_train_result *res)
@@ -361,7 +377,7 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
     const char *d = getenv("CUGEN_FAULT_DRIFT_STEP"), *kill_at = getenv("CUGEN_FAULT_KILL_STEP");
     int64_t killed = kill_at ? strtoll(kill_at, NULL, 10) : -1;
     int64_t drift = d && t->params && t->params->dev == CG_CPU ? strtoll(d, NULL, 10) : -1;
-    double t_start = 0;
+    double t_start = 0, fid_before = 0;  /* the FID's seconds are not the steps' */
     int64_t timed = 0;
     cg_status st = CG_OK;
     for (int64_t s = first; s <= t->total; s++) {
@@ -377,8 +393,10 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
             t->params->w[0] += 1;  /* the parameters of rank 1 out of step (a test) */
         if (s == killed && t->rank == (t->ranks > 1))
             raise(SIGKILL);  /* a rank that dies with no handler run (a test) */
-        if (s == first + 1)
+        if (s == first + 1) {
             t_start = cg_monotonic_seconds();  /* the first step warms up */
+            fid_before = io->fid.seconds;
+        }
         t->step = s;
         t->epoch = b.epoch + 1;
         cg_scalars out = {0};
@@ -420,6 +438,9 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
                 cg_metrics_write_n(&io->log, s, t->epoch, 0, ep.n, ep.name, ep.value);
             }
         }
+        if (o->fid_every && (s % o->fid_every == 0 || s == t->total || t->stop) &&
+            !cg_train_signal() && (st = measure_fid(t, self, io, s, res)) != CG_OK)
+            break;
         if (cg_metrics_failed(&io->log, NULL, 0)) {
             /* the log cannot be written (a full disk): the checkpoint first */
             if (o->out_dir)
@@ -440,7 +461,8 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
             break;
     }
     if (timed > 0)
-        res->img_per_s = (double)timed * (double)o->batch / (cg_monotonic_seconds() - t_start);
+        res->img_per_s = (double)timed * (double)o->batch /
+                         (cg_monotonic_seconds() - t_start - (io->fid.seconds - fid_before));
     return st;
 }
 
@@ -545,6 +567,10 @@ static cg_status start(cg_trainer *t, void *self, run_io *io, int64_t *first,
     /* killed after its last checkpoint, before its end (result.json) was written:
      * the end again, with the last step's scalars from the log */
     t->ending = o->resume && o->out_dir && *first - 1 == t->total && !has_result(o);
+    /* the network and real statistics of --fid-every, when there are steps to train */
+    if (o->fid_every && !t->ending && *first <= t->total &&
+        (st = cg_fid_open(t, &io->fid)) != CG_OK)
+        return st;
     if (t->ending)
         st = cg_metrics_open_end(&io->log, o->out_dir, t->total, last_lines, res, why,
                                  sizeof why);
@@ -647,6 +673,11 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
     cg_train_release_signals();
     if (io.progressing)
         cg_progress_end(&io.prog);
+    if (io.fid.count && !o->quiet)
+        fprintf(stderr, "%s: FID of %lld images (%s): %d measurements, %.2f s each; the "
+                "network and real statistics %.2f s\n", kind->name, (long long)o->fid_n,
+                io.fid.net.name, io.fid.count,
+                (io.fid.seconds - io.fid.open_seconds) / io.fid.count, io.fid.open_seconds);
     if (cg_metrics_close(&io.log) != CG_OK && st == CG_OK)
         st = cg_run_log_failed(err, errlen, kind->name, o, &io.log, res->steps,
                                t->saved_step == res->steps);
@@ -654,6 +685,7 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
     if ((st == CG_OK || res->interrupted) && o->out_dir && res->steps > 0 &&
         cg_metrics_plot(o->out_dir, why, sizeof why) != CG_OK && st == CG_OK)
         st = cg_trainer_fail(t, CG_ERR_IO, "%s", why);
+    cg_fid_close(&io.fid);
     if (kind->free)
         kind->free(self);
     free(self);

@@ -34,6 +34,12 @@ void cg_dataset_free(cg_dataset *d);
  * (triangle) filter whose support widens when shrinking, as PIL's resize and
  * torchvision's Resize do; rounding to nearest, clamped to [0, 255]. */
 void cg_resize_u8(const uint8_t *src, int C, int H, int W, uint8_t *dst, int H2, int W2);
+/* n images x (n, C, H, W) in [-1, 1] quantised to 8 bits (round half up,
+ * clamped) and resized to H2 x W2 by cg_resize_u8, back in [-1, 1] into out
+ * (n, C, H2, W2): how a generator's images meet a network of another size,
+ * as a saved PNG would. CG_ERR_NOMEM. */
+cg_status cg_resize_images(const real *x, int64_t n, int C, int H, int W, real *out, int H2,
+                           int W2);
 
 /* ---- IDX files, dataset names, toy 2-D sets, the loader ------------------ */
 

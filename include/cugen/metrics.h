@@ -1,7 +1,8 @@
 /*
  * metrics.h: how good a generator is, from samples: the lecture notes' MMD
  * score, the Frechet distance between feature statistics (FID with a
- * pluggable feature network), and the dense linear algebra they need.
+ * pluggable feature network), the Inception Score and KID, and the dense
+ * linear algebra they need.
  *
  * Not for: training losses (ops.h: cg_mmd2_rbf is the differentiable MMD).
  */
@@ -66,7 +67,8 @@ void cg_feat_stats_free(cg_feat_stats *s);
 cg_status cg_frechet_distance(const cg_feat_stats *a, const cg_feat_stats *b, double *fd);
 
 /* A feature network, pluggable: it maps images (n, C, H, W) in [-1, 1] to
- * rows of `dim` features. A net with any_size takes any C (1 or 3) x H x W:
+ * rows of `dim` features, and, a net with a classifier (classes > 0), to
+ * rows of `classes` logits. A net with any_size takes any C (1 or 3) x H x W:
  * the caller sets channels, height and width to its images' before calling.
  * batch: images per features() call (0: 500); progress: show a progress
  * line on stderr while computing statistics. */
@@ -74,15 +76,56 @@ typedef struct cg_feature_net {
     const char *name;
     int dim, channels, height, width;
     int any_size, batch, progress;
+    int classes;        /* 0: no classifier (logits NULL) */
     void *state;
     cg_status (*features)(struct cg_feature_net *net, cg_ctx *ctx, const real *x, int n,
                           real *out);
+    cg_status (*logits)(struct cg_feature_net *net, cg_ctx *ctx, const real *x, int n,
+                        real *out);
     void (*free)(struct cg_feature_net *net);
 } cg_feature_net;
 
+/* The rows of n images x through net, in batches, into out: features (n,
+ * dim), or with logits set the classifier's logits (n, classes). */
+cg_status cg_feature_rows(cg_feature_net *net, const real *x, int64_t n, int logits, real *out,
+                          char *err, size_t errlen);
 /* Feature statistics of n images x through net, in batches. */
 cg_status cg_feature_stats(cg_feature_net *net, const real *x, int64_t n, cg_feat_stats *s,
                            char *err, size_t errlen);
+
+/* ---- Inception Score (Salimans et al. 2016) -----------------------------------------
+ * logits (n, k) of a classifier, p(y|x) their softmax (log-softmax in
+ * double); the n rows cut into `splits` consecutive parts (part i: rows
+ * [i n / splits, (i + 1) n / splits), as the authors' code), each scored
+ * exp(mean_x KL(p(y|x) || p(y))) with p(y) the part's mean of p(y|x) (a
+ * term with p(y|x) = 0 counts 0); *mean and *std the mean and the
+ * population (ddof 0, numpy's np.std) standard deviation of the scores.
+ * CG_ERR_ARG unless 1 <= splits <= n and k >= 2; CG_ERR_NOMEM. */
+cg_status cg_inception_score(const real *logits, int64_t n, int k, int splits, double *mean,
+                             double *std);
+
+/* ---- Kernel Inception Distance (Binkowski et al. 2018) ------------------------------
+ * The unbiased estimate of the squared MMD between feature rows x (n, d) and
+ * y (m, d) with the cubic polynomial kernel k(a, b) = (a.b / d + 1)^3:
+ *   sum_{i != j} k(x_i, x_j) / (n (n - 1)) + sum_{i != j} k(y_i, y_j) / (m (m - 1))
+ *   - 2 sum_{i, j} k(x_i, y_j) / (n m)
+ * in double (dot products by a double GEMM in blocks of rows). It can be
+ * negative when the two distributions are close. CG_ERR_ARG for n or m < 2
+ * or d < 1. */
+cg_status cg_kid_mmd2(const real *x, int64_t n, const real *y, int64_t m, int d, double *mmd2);
+/* KID: cg_kid_mmd2 over `subsets` pairs of random subsets of `size` rows of
+ * x and of y, drawn without replacement; *mean and *std (ddof 0) over the
+ * subsets. The draw: idx_x = 0..n-1 and idx_y = 0..m-1 once, then for each
+ * subset cg_rng_shuffle(idx_x) and cg_rng_shuffle(idx_y) (one stream of
+ * seed, CG_KID_STREAM; the arrays carried from one subset to the next) and
+ * the first `size` of each. size == n == m: every subset is the whole of
+ * both sets, so one is computed (std 0). CG_ERR_ARG unless 2 <= size <=
+ * min(n, m) and subsets >= 1. */
+#define CG_KID_STREAM 0x4b494433u   /* "KID3" */
+#define CG_KID_SUBSETS 100
+#define CG_KID_SUBSET_SIZE 1000
+cg_status cg_kid(const real *x, int64_t n, const real *y, int64_t m, int d, int subsets,
+                 int size, uint64_t seed, double *mean, double *std);
 
 /* ---- the Fashion-MNIST classifier whose features give "FMNIST-FID" -------------
  *   conv1 Conv2d(1, 32, 3, padding 1), ReLU, AvgPool 2   -> 32 x 14 x 14
@@ -110,7 +153,8 @@ void cg_fmnist_net_free(cg_fmnist_net *m);
 cg_tensor *cg_fmnist_net_forward(cg_ctx *ctx, cg_fmnist_net *m, cg_tensor *x,
                                  cg_tensor **features);
 /* Load classifier.safetensors (a file, or the run directory holding it)
- * into a feature net (its own copy of the weights; net->free releases it). */
+ * into a feature net (its own copy of the weights; net->free releases it);
+ * its logits are fc2's (10 classes). */
 cg_status cg_fmnist_feature_net(const char *path, cg_feature_net *net, char *err,
                                 size_t errlen);
 
@@ -122,8 +166,9 @@ cg_status cg_fmnist_feature_net(const char *path, cg_feature_net *net, char *err
  * activations. Layout and BN folding in host/metrics/inception.c.
  * Weights: a safetensors file whose names are the PyTorch state_dict's
  * ("Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch1x1.bn.running_var", ...),
- * F32 (scripts/convert_fid_inception.py makes it from pytorch-fid's .pth);
- * other tensors in the file are ignored. */
+ * F32 (scripts/convert_fid_inception.py makes it from pytorch-fid's .pth),
+ * and optionally the classifier "fc.weight" (cg_inception_logits); other
+ * tensors in the file are ignored. */
 #define CG_INCEPTION_FEATURES 2048
 typedef struct cg_inception cg_inception;
 
@@ -149,8 +194,18 @@ int cg_inception_weights_file(const char *path);
 /* x (N, 3, H, W) in [0, 1], on the weights' device -> features (N, 2048):
  * resized to 299x299 inside (bilinear), scaled to [-1, 1]. */
 cg_tensor *cg_inception_forward(cg_ctx *ctx, cg_inception *m, cg_tensor *x);
+/* The classifier the weights file holds (fc.weight (K, 2048), F32; its
+ * fc.bias is not read): K classes, 0 when the file has none (one converted
+ * before the classifier was kept). pytorch-fid's file has TF's 1008-way
+ * one. The logits of features f (N, 2048) are f fc.weight^T, without the
+ * bias, as the Inception Score of Salimans et al. takes them (their code
+ * multiplies the pool features by the weights of the "softmax/logits/MatMul"
+ * op), so cugen's score is the published one. NULL and CG_ERR_ARG without a
+ * classifier. */
+int cg_inception_classes(const cg_inception *m);
+cg_tensor *cg_inception_logits(cg_ctx *ctx, cg_inception *m, cg_tensor *features);
 /* The weights at path as a feature net (any_size; grey images repeated to
- * three channels) on dev (CG_CPU or CG_CUDA). */
+ * three channels) on dev (CG_CPU or CG_CUDA); classes: its classifier's. */
 cg_status cg_inception_feature_net(const char *path, int dev, cg_feature_net *net, char *err,
                                    size_t errlen);
 

@@ -40,6 +40,12 @@ typedef struct {
      * refused. */
     const char *settings;
     const char *may_change;
+    /* FID during training (models with a generate hook, trainer.h): every fid_every
+     * steps (0: never) and after the last, fid_n generated images against fid_n of
+     * the training set through the network of fid_net (the FMNIST classifier's run
+     * or file, or FID Inception weights) */
+    int64_t fid_every, fid_n;
+    const char *fid_net;
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in

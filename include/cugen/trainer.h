@@ -14,7 +14,8 @@
  *     }
  *
  * with signals, the metrics log, the checkpoint cadence and the messages of
- * a diverged, interrupted or full-disk run. What a step reports is a list of
+ * a diverged, interrupted or full-disk run; and, for a kind that can
+ * generate images, FID every --fid-every steps into the metrics log. What a step reports is a list of
  * named scalars; the progress line, metrics.jsonl, the result printed and
  * result.json, and curves.png all come from them.
  *
@@ -158,6 +159,13 @@ typedef struct cg_model_kind {
                       cg_scalars *out);
     /* optional: after the last step of epoch `epoch` (1-based); measures into out */
     cg_status (*epoch_end)(cg_trainer *t, void *self, int64_t epoch, cg_scalars *out);
+    /* optional: n images of the model as it is now, for --fid-every: (n, C, H, W) at
+     * the data set's C, H, W, in [-1, 1], into out (host memory), the latent values
+     * drawn from r, the trainer's own stream (CG_FID_STREAM of the seed, the same
+     * at every measurement). It must leave all that a step reads as it was (no
+     * running statistics updated, no draw from the model's streams), so that a
+     * run trains the same with or without it; it may use t->ctx (ends its steps) */
+    cg_status (*generate)(cg_trainer *t, void *self, int n, cg_rng *r, real *out);
     /* optional: after each checkpoint, the model's own files (weights for PyTorch) */
     cg_status (*on_save)(cg_trainer *t, void *self);
     /* optional: once at the end of a run that was neither stopped by an
@@ -190,6 +198,10 @@ typedef struct cg_model_kind {
 
 /* ---- the trainer ------------------------------------------------------------ */
 #define CG_TRAINER_MAX_STATE 48
+/* The streams of the seed that --fid-every draws from: the latent values of
+ * the generated images, and the training images its real statistics are of */
+#define CG_FID_STREAM 0x46494447u        /* "FIDG" */
+#define CG_FID_REAL_STREAM 0x46494452u   /* "FIDR" */
 
 struct cg_trainer {
     const cg_model_kind *kind;

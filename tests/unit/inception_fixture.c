@@ -37,7 +37,7 @@ static int ends(const char *s, const char *suffix)
 
 cg_st_tensor *incfix_tensors(int limit, int *count)
 {
-    int n = cg_inception_layout(NULL, 0);
+    int layers = cg_inception_layout(NULL, 0), n = layers + 2;
     n = limit < n ? limit : n;
     cg_inception_entry *e = calloc((size_t)n, sizeof *e);
     cg_st_tensor *t = calloc((size_t)n, sizeof *t);
@@ -45,7 +45,11 @@ cg_st_tensor *incfix_tensors(int limit, int *count)
         free(e), free(t);
         return NULL;
     }
-    cg_inception_layout(e, n);  /* the first n entries */
+    cg_inception_layout(e, n < layers ? n : layers);  /* the first n entries */
+    if (n > layers)  /* the classifier after the layers */
+        e[layers] = (cg_inception_entry){"fc.weight", 2, {INCFIX_CLASSES, 2048}};
+    if (n > layers + 1)
+        e[layers + 1] = (cg_inception_entry){"fc.bias", 1, {INCFIX_CLASSES}};
     for (int k = 0; k < n; k++) {
         int64_t numel = 1;
         t[k].ndim = e[k].ndim;
@@ -65,12 +69,16 @@ cg_st_tensor *incfix_tensors(int limit, int *count)
             return NULL;
         }
         uint64_t h = fnv1a(name);
-        double fan_in = e[k].ndim == 4 ? (double)numel / e[k].shape[0] : 1;
+        double fan_in = e[k].ndim >= 2 ? (double)numel / e[k].shape[0] : 1;
         double bound = sqrt(6 / fan_in);
         for (int64_t i = 0; i < numel; i++) {
             double u = hash_u(h, i), x;
             if (ends(name, "conv.weight"))
                 x = (2 * u - 1) * bound;
+            else if (strcmp(name, "fc.weight") == 0)
+                x = 8 * (2 * u - 1) * bound;
+            else if (strcmp(name, "fc.bias") == 0)
+                x = 4 * (2 * u - 1);
             else if (ends(name, "bn.weight") || ends(name, "bn.running_var"))
                 x = 0.5 + u;
             else if (ends(name, "bn.bias"))

@@ -19,18 +19,24 @@
  *   bn.bias           0.2 (2 u - 1)
  *   bn.running_mean   0.1 (2 u - 1)
  *   bn.running_var    0.5 + u          (positive)
+ *   fc.weight         8 (2 u - 1) sqrt(6 / 2048)   (the 1008-way classifier: logits
+ *                     of std ~30, so that the similar features of the test's images
+ *                     still give different predictions)
+ *   fc.bias           4 (2 u - 1)      (the Inception Score leaves it out: a score
+ *                     that used it would differ)
  */
 #ifndef CUGEN_TEST_INCEPTION_FIXTURE_H
 #define CUGEN_TEST_INCEPTION_FIXTURE_H
 
 #include "cugen/io.h"
 
-/* The first `limit` (all 470 when larger) tensors of the network in layer
- * order (names, shapes, F32 data); incfix_free releases them. NULL on out
- * of memory. */
+#define INCFIX_CLASSES 1008
+/* The first `limit` tensors of the network in layer order (names, shapes,
+ * F32 data): the 470 of the layers, then fc.weight and fc.bias (all 472
+ * when limit is larger); incfix_free releases them. NULL on out of memory. */
 cg_st_tensor *incfix_tensors(int limit, int *count);
 void incfix_free(cg_st_tensor *t, int count);
-/* Writes all of them as a safetensors file (about 95 MB). */
+/* Writes all of them as a safetensors file (about 103 MB). */
 cg_status incfix_write(const char *path, char *err, size_t errlen);
 
 #endif

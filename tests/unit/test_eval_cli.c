@@ -178,7 +178,7 @@ TEST(cli_eval_generates_from_vae_ddpm_and_flow_runs)
 
 TEST(cli_eval_bad_flags_and_sources)
 {
-    BAD("--metric expects one of elbo|nll|mse|bpd|mmd|fid", "eval", "--metric", "kid");
+    BAD("--metric expects one of elbo|nll|mse|bpd|mmd|fid|kid|is", "eval", "--metric", "ssim");
     BAD("needs --metric, --real and --fake", "eval", "--metric", "mmd", "--real",
         "fashion-mnist");
     BAD("--metric fid needs --net PATH", "eval", "--metric", "fid", "--real", "fashion-mnist",

@@ -188,6 +188,8 @@ static void shorten(command *c)
             set(c, "--ngf", "8");
             set(c, "--ndf", "8");
         }
+        if (find(c, "--fid-n") >= 0)
+            set(c, "--fid-n", "16");
         if (strcmp(m, "rbm") == 0) {
             set(c, "--ais-betas", "20");
             set(c, "--ais-runs", "2");
@@ -216,8 +218,11 @@ static void shorten(command *c)
     }
     if (is(c, 0, "eval")) {
         int fid = find(c, "fid") >= 0, mmd = find(c, "mmd") >= 0, nll = find(c, "nll") >= 0;
-        if (fid || mmd || nll)
+        int kid = find(c, "kid") >= 0, is_ = find(c, "is") >= 0;
+        if (fid || mmd || nll || kid || is_)
             set(c, "--n", "16");
+        if (is_)
+            set(c, "--splits", "2");
         if (nll)
             set(c, "--k", "4");
         if (find(c, "inception.safetensors") >= 0)

@@ -384,6 +384,33 @@ static const cg_flag flags[] = {
 };
 #undef F
 
+/* --fid-every: G of z drawn as in training (uniform or normal) from the
+ * trainer's stream r, 64 at a time */
+#define FID_CHUNK 64
+static cg_status generate(cg_trainer *t, void *self, int n, cg_rng *r, real *out)
+{
+    mlp_gan_run *g = self;
+    cg_ctx *ctx = &t->ctx;
+    int nz = g->m.a.nz;
+    real *z = malloc(sizeof(real) * FID_CHUNK * (size_t)nz);
+    if (!z)
+        return cg_fail(ctx, CG_ERR_NOMEM, "out of memory");
+    int prev = cg_set_grad(ctx, 0);
+    cg_status st = CG_OK;
+    for (int at = 0; at < n && st == CG_OK; at += FID_CHUNK) {
+        int k = n - at < FID_CHUNK ? n - at : FID_CHUNK;
+        cg_mlp_gan_noise(&g->m, r, z, (int64_t)k * nz);
+        cg_tensor *y = cg_mlp_gan_generate(ctx, &g->m, cg_wrap(ctx, z, CG_SHAPE(k, nz)));
+        if (y)
+            memcpy(out + (int64_t)at * g->m.a.npix, y->data, sizeof(real) * (size_t)y->n);
+        st = y ? CG_OK : ctx->err ? ctx->err : CG_ERR_STATE;
+        cg_ctx_step_end(ctx);
+    }
+    cg_set_grad(ctx, prev);
+    free(z);
+    return st;
+}
+
 extern const cg_sampler cg_sampler_mlp_gan;  /* mlp_gan_sample.c: cugen sample and eval */
 
 const cg_model_kind cg_kind_mlp_gan = {
@@ -393,7 +420,7 @@ const cg_model_kind cg_kind_mlp_gan = {
     .flags = flags, .nflags = sizeof flags / sizeof flags[0],
     .settings_size = sizeof(mlp_gan_flags), .state_size = sizeof(mlp_gan_run),
     .build = build, .describe = describe, .step = step, .epoch_end = epoch_end,
-    .on_save = on_save, .finish = finish, .free = free_run,
+    .on_save = on_save, .finish = finish, .free = free_run, .generate = generate,
     .files = "samples: %s/samples.png (fixed z), per epoch %s/epoch_NNN.png, selected epochs "
              "%s/epochs.png; curves: %s/losses.png, %s/d_outputs.png; weights: "
              "%s/G.safetensors, %s/D.safetensors",
