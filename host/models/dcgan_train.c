@@ -187,8 +187,12 @@ static cg_status generate(cg_trainer *t, void *self, int n, cg_rng *r, real *out
     const cg_dcgan_arch *a = &g->m.a;
     int64_t P = (int64_t)a->nc * a->image_size * a->image_size;
     real *z = malloc(sizeof(real) * FID_CHUNK * (size_t)a->nz);
-    if (!z)
+    int32_t *y = malloc(sizeof(int32_t) * FID_CHUNK);  /* a conditional G: labels i mod K */
+    if (!z || !y) {
+        free(z);
+        free(y);
         return cg_fail(ctx, CG_ERR_NOMEM, "out of memory");
+    }
     int prev = cg_set_grad(ctx, 0);
     cg_status st = CG_OK;
     for (int at = 0; at < n && st == CG_OK; at += FID_CHUNK) {
@@ -197,13 +201,16 @@ static cg_status generate(cg_trainer *t, void *self, int n, cg_rng *r, real *out
         cg_tensor *zt = cg_new_on(ctx, t->o->device, CG_SHAPE(k, a->nz));
         if (zt)
             cg_copy_from_host(ctx, zt, z);
-        cg_tensor *x = cg_dcgan_generate(ctx, &g->m, zt, 0, 0);
+        for (int i = 0; i < k && a->num_classes; i++)
+            y[i] = (int32_t)((at + i) % a->num_classes);
+        cg_tensor *x = cg_dcgan_generate(ctx, &g->m, zt, a->num_classes ? y : NULL, 0, 0);
         st = x && !ctx->err ? cg_copy_to_host(ctx, out + at * P, x) : ctx->err ? ctx->err
                                                                               : CG_ERR_STATE;
         cg_ctx_step_end(ctx);
     }
     cg_set_grad(ctx, prev);
     free(z);
+    free(y);
     return st;
 }
 
