@@ -196,6 +196,12 @@ static void shorten(command *c)
             set(c, "--width", "4");
         if (strcmp(m, "vae") == 0 && find(c, "conv") >= 0)
             set(c, "--width", "4");
+        if (strcmp(m, "pixelcnn") == 0) {
+            set(c, "--hidden", "4");
+            set(c, "--blocks", "1");
+            set(c, "--grid", "8");
+            set(c, "--test-n", "16");
+        }
     }
     if (is(c, 0, "sample")) {
         int i = find(c, "--n");
