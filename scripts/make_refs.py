@@ -3,6 +3,7 @@
 test_embedding.c, test_ebm.c).
 
     /usr/bin/python3 scripts/make_refs.py tests/ref      (or: make refs)
+    /usr/bin/python3 scripts/make_refs.py tests/ref pixelcnn_step   (only those cases)
 
 Needs Debian's python3-torch. Writes one small file per case into the given
 folder; the files are committed, and regenerating them with the same torch
@@ -392,6 +393,40 @@ def autoencoder_step_case(seed, D, h1, h2, latent, N, lr, wd):
             [("x", x), ("z", z), ("recon", recon), ("loss", loss)] + grads + final)
 
 
+def pixelcnn_case(seed, levels, N, S, hidden, blocks, lr):
+    """One Adam step of scripts/pixelcnn_torch.py's PixelCNN on N random S x S images,
+    in float64 from float32 weights: init.<param>, x (N, 1, S, S), labels (N, S, S),
+    logits (levels 2: (N, 1, S, S); 256: (N, S S, 256), each pixel's logits together),
+    nll (summed over the batch), grad.<param> of nll / N, final.<param> after
+    torch.optim.Adam(lr) (its defaults otherwise); cfg = (levels, hidden, blocks, lr)."""
+    from pixelcnn_torch import PixelCNN, pixels
+    torch.manual_seed(seed)
+    m = PixelCNN(hidden, blocks, levels)
+    g = gen(seed + 1)
+    with torch.no_grad():   # biases away from PyTorch's small defaults
+        for name, p in m.named_parameters():
+            if name.endswith("bias"):
+                p.copy_(randn(g, *p.shape, scale=0.2))
+    init = [("init." + n, p.detach().clone()) for n, p in m.named_parameters()]
+    images = torch.randint(0, 256, (N, S, S), generator=g, dtype=torch.int64).to(torch.uint8)
+    x, lab = pixels(images, levels)
+    m = m.double()
+    z = m.forward(x.double())
+    nll = m.nll(x.double(), lab)
+    (nll / N).backward()
+    out = [("cfg", cfg(levels, hidden, blocks, lr))] + init
+    out += [("x", x), ("labels", lab.to(torch.float32))]
+    out += [("logits", z if levels == 2 else z.reshape(N, z.shape[1], S * S).transpose(1, 2))]
+    out += [("nll", nll)]
+    out += [("grad." + n, p.grad) for n, p in m.named_parameters()]
+    m = m.float()
+    for n, p in m.named_parameters():
+        p.grad = p.grad.float()
+    torch.optim.Adam(m.parameters(), lr=lr).step()
+    out += [("final." + n, p.detach()) for n, p in m.named_parameters()]
+    return out
+
+
 CASES = {
     "linear": linear_case,
     "conv2d_k3s2p1": lambda: conv2d_case(201, 2, 3, 9, 7, 4, 3, 2, 1, True),
@@ -418,17 +453,23 @@ CASES = {
     "ebm_noise": ebm_noise_case,
     "ebm_langevin": ebm_langevin_case,
     "autoencoder_step": lambda: autoencoder_step_case(801, 48, 16, 8, 2, 5, 1e-3, 1e-2),
+    "pixelcnn_step": lambda: pixelcnn_case(601, 2, 3, 9, 4, 2, 0.01),
+    "pixelcnn256_step": lambda: pixelcnn_case(611, 256, 2, 6, 3, 1, 0.01),
 }
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: make_refs.py OUT_DIR")
+    if len(sys.argv) < 2:
+        sys.exit("usage: make_refs.py OUT_DIR [CASE...]")
     outdir = sys.argv[1]
+    only = sys.argv[2:]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     os.makedirs(outdir, exist_ok=True)
     torch.set_num_threads(1)
     total = 0
     for name, make in CASES.items():
+        if only and name not in only:
+            continue
         path = os.path.join(outdir, name + ".ref")
         write_ref(path, make())
         size = os.path.getsize(path)

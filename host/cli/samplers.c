@@ -45,8 +45,11 @@ const char *cli_model_metrics(char *buf, size_t len)
     buf[0] = '\0';
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k[i]->sampler->nmetrics && at < len; j++) {
-            int w = snprintf(buf + at, len - at, "%s%s", at ? "|" : "",
-                             k[i]->sampler->metrics[j].name);
+            const char *name = k[i]->sampler->metrics[j].name;
+            int before = 0;   /* a name several kinds measure (nll, bpd) is listed once */
+            for (int e = 0; e < i && !before; e++)
+                before = cli_metric_of(k[e], name) != NULL;
+            int w = before ? 0 : snprintf(buf + at, len - at, "%s%s", at ? "|" : "", name);
             at += w > 0 ? (size_t)w : 0;
         }
     return buf;

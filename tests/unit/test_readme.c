@@ -204,6 +204,12 @@ static void shorten(command *c)
             if (find(c, "langevin") >= 0)
                 set(c, "--langevin-steps", "2");
         }
+        if (strcmp(m, "pixelcnn") == 0) {
+            set(c, "--hidden", "4");
+            set(c, "--blocks", "1");
+            set(c, "--grid", "8");
+            set(c, "--test-n", "16");
+        }
     }
     if (is(c, 0, "sample")) {
         int i = find(c, "--n");
