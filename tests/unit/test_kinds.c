@@ -81,6 +81,10 @@ static const row rows[] = {
     {"ebm", {"--data", "mnist", "--objective", "langevin", "--hidden", "4", "--langevin-steps",
              "2", "--buffer", "16", NULL},
      "ebm.safetensors", 1, 0, 0},
+    /* the toy-set energy model: points of its own, its buffer resumed too */
+    {"ebm", {"--data", "moons", "--objective", "langevin", "--hidden", "8", "--langevin-steps",
+             "2", "--buffer", "16", NULL},
+     "ebm.safetensors", 0, 0, 1},
     {"pixelcnn", {"--data", "mnist", "--hidden", "2", "--blocks", "1", "--grid", "8", NULL},
      "pixelcnn.safetensors", 1, 0, 0},
 };
@@ -100,8 +104,8 @@ static void args_of(const char **args, const row *w, const char *steps, const ch
     args[n++] = w->model;
     for (int i = 0; w->flags[i] && n < MAX_ARGS - 18; i++) {
         args[n++] = w->flags[i];
-        if (strcmp(w->flags[i], "--data") == 0) {
-            args[n++] = w->flags[++i];
+        if (strcmp(w->flags[i], "--data") == 0 && strcmp(w->flags[i + 1], "mnist") == 0) {
+            args[n++] = w->flags[++i];  /* the fixture; a toy set is drawn by the model */
             args[n++] = "--data-dir";
             args[n++] = fx_dir;
         }
