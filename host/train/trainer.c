@@ -633,6 +633,10 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
         res->steps = t->total;
         res->epochs_done = t->per_epoch ? t->total / t->per_epoch : 0;
         res->ended_again = 1;
+        /* a kill between the last checkpoint and the files its save writes beside it
+         * (the weights for PyTorch) left those of the save before: written again */
+        if (kind->on_save)
+            st = kind->on_save(t, self);
     } else if (st == CG_OK && first > t->total) {
         res->done_before = first - 1;  /* nothing to do: the run keeps what it has */
         res->asked = t->total;

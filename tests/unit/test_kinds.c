@@ -255,11 +255,14 @@ static void check_row(const row *w)
         th_rmtree(d);
     }
 
-    /* as if killed once its last checkpoint was written: no result.json */
+    /* as if killed once its last checkpoint was written: no result.json, and the
+     * weights file beside the checkpoint still the one of the save before */
     char *f = th_tmpdir();
     train(&r, w, STEPS, f, NULL);
     CHECK(r.code == 0 && unlink(th_path(f, "result.json")) == 0, "%s: exit %d: %s", w->model,
           r.code, r.err);
+    if (w->weights)
+        th_write_file(th_path(f, w->weights), "stale", 5);
     train(&r, w, STEPS, f, resume);
     CHECK(r.code == 0 && strstr(r.out, "before its end was written: written now"),
           "%s: resume of a run without its end: exit %d: %s%s", w->model, r.code, r.out, r.err);
