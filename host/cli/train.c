@@ -14,7 +14,6 @@
 
 #include "cli/commands.h"
 #include "cli/train_kinds.h"
-#include "cugen/cuda.h"
 #include "cugen/dist.h"
 #include "cugen/trainer.h"
 
@@ -136,24 +135,6 @@ int cli_train_run(const cg_model_kind *k, const cg_train_opts *o, const void *se
     return 0;
 }
 
-/* Under mpirun: MPI joined, and the GPU of the local rank taken. 0, or the
- * exit code after a one-line message. */
-static int join_ranks(const char *cmd, const cg_model_kind *k, const cg_train_opts *o)
-{
-    char err[512];
-    if (cg_dist_init(err, sizeof err) != CG_OK) {
-        fprintf(stderr, "%s %s: %s\n", cmd, k->name, err);
-        return 2;
-    }
-    if (cg_dist_size() > 1 && o->device == CG_CUDA &&
-        cg_cuda_select(cg_dist_local_rank()) != CG_OK) {
-        fprintf(stderr, "%s %s: rank %d: --device cuda: %s\n", cmd, k->name, cg_dist_rank(),
-                cg_cuda_last_error());
-        return 2;
-    }
-    return 0;
-}
-
 static int train_main(int argc, char **argv);
 
 int cli_train(int argc, char **argv)
@@ -218,7 +199,7 @@ static int train_main(int argc, char **argv)
     char note[320];
     int rc = cli_train_device(cmd, k, device, &o, note, sizeof note);
     if (rc == 0)
-        rc = join_ranks(cmd, k, &o);
+        rc = cli_train_join(cmd, k, &o);
     if (rc != 0) {
         free(settings);
         return rc;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "cli/train_kinds.h"
+#include "cugen/cuda.h"
+#include "cugen/dist.h"
 #include "cugen/ops.h"
 
 int cli_device_asked_cuda;
@@ -402,6 +404,24 @@ int cli_train_device(const char *cmd, const cg_model_kind *k, const char *device
         }
         o->device = CG_CPU;
         snprintf(note, len, "device: cpu (auto: this model trains on the CPU only)");
+    }
+    return 0;
+}
+
+/* Under mpirun: MPI joined, and the GPU of the local rank taken. 0, or the
+ * exit code after a one-line message. */
+int cli_train_join(const char *cmd, const cg_model_kind *k, const cg_train_opts *o)
+{
+    char err[512];
+    if (cg_dist_init(err, sizeof err) != CG_OK) {
+        fprintf(stderr, "%s %s: %s\n", cmd, k->name, err);
+        return 2;
+    }
+    if (cg_dist_size() > 1 && o->device == CG_CUDA &&
+        cg_cuda_select(cg_dist_local_rank()) != CG_OK) {
+        fprintf(stderr, "%s %s: rank %d: --device cuda: %s\n", cmd, k->name, cg_dist_rank(),
+                cg_cuda_last_error());
+        return 2;
     }
     return 0;
 }

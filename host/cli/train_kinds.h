@@ -76,6 +76,9 @@ const char *cli_settings(const cg_model_kind *k, const arg_opt *opts, int nshare
                          const cg_train_opts *o, cg_settings_text *s);
 extern const char *const cli_may_change;
 /* DIR/result.json opened for writing, or NULL (no --out, or a message). */
+/* Under mpirun: MPI joined, and the GPU of the local rank taken. 0, or the
+ * exit code after a one-line message. */
+int cli_train_join(const char *cmd, const cg_model_kind *k, const cg_train_opts *o);
 FILE *cli_open_result(const cg_train_opts *o);
 /* v as a JSON number into buf (32 bytes), or null for NaN and Inf. */
 const char *cli_jnum(char *buf, double v);
