@@ -77,6 +77,8 @@ static void report(const cg_model_kind *k, const cg_train_opts *o, const void *s
     else
         printf("\n%s: %lld steps (%lld epochs complete), %.1f img/s\n", k->title,
                (long long)r->steps, (long long)r->epochs_done, r->img_per_s);
+    if (r->out_of_time)
+        printf("  stopped at --max-minutes %g (--resume continues)\n", o->max_minutes);
     const cg_scalars *both[2] = {&r->last, &r->final};
     for (int j = 0; j < 2; j++)
         for (int i = 0; i < both[j]->n; i++)

@@ -52,6 +52,9 @@ int cli_shared_flags(arg_opt *opts, cg_train_opts *o, const char **device, const
          "a progress line every N steps when stderr is not a terminal (default 100)", 1, 1e12,
          0},
         {"quiet", ARG_FLAG, &o->quiet, NULL, "no progress line", 1, 0, 0},
+        {"max-minutes", ARG_DOUBLE, &o->max_minutes, "M",
+         "stop after M minutes of training in this command, ending as at the last step (with "
+         "a checkpoint, samples and result.json); --resume goes on from there", 0.001, 1e7, 0},
         /* from here on: only for the models whose kind->shared names them */
         {"data", ARG_CHOICE, &o->data, "fashion-mnist|mnist|celeba|imagefolder|"
          "8gaussians|moons|swissroll|checkerboard|gaussian",
@@ -458,7 +461,7 @@ static int of_the_command(const char *name)
 {
     static const char *const names[] = {"steps", "epochs", "device", "out", "resume",
                                         "overwrite", "no-out", "ckpt-every", "log-every",
-                                        "quiet", "fid-every", "fid-n", "fid-net"};
+                                        "quiet", "fid-every", "fid-n", "fid-net", "max-minutes"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0)
             return 1;

@@ -378,6 +378,7 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
     int64_t killed = kill_at ? strtoll(kill_at, NULL, 10) : -1;
     int64_t drift = d && t->params && t->params->dev == CG_CPU ? strtoll(d, NULL, 10) : -1;
     double t_start = 0, fid_before = 0;  /* the FID's seconds are not the steps' */
+    double t_loop = cg_monotonic_seconds();
     int64_t timed = 0;
     cg_status st = CG_OK;
     for (int64_t s = first; s <= t->total; s++) {
@@ -409,6 +410,9 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
         cg_ctx_step_end(&t->ctx);
         if (st != CG_OK)
             break;
+        if (o->max_minutes > 0 && s < t->total &&
+            cg_monotonic_seconds() - t_loop >= 60 * o->max_minutes)
+            t->stop = 1;  /* by any rank's clock: dist_agree stops them all */
         int sig = cg_train_signal();
         if ((st = dist_agree(t, &out, &sig)) != CG_OK)
             break;
@@ -460,6 +464,7 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
         if (sig || t->stop)
             break;
     }
+    res->out_of_time = st == CG_OK && t->stop && o->max_minutes > 0 && res->steps < t->total;
     if (timed > 0)
         res->img_per_s = (double)timed * (double)o->batch /
                          (cg_monotonic_seconds() - t_start - (io->fid.seconds - fid_before));

@@ -46,6 +46,9 @@ typedef struct {
      * or file, or FID Inception weights) */
     int64_t fid_every, fid_n;
     const char *fid_net;
+    /* stop after this many minutes of training in this command (0: no limit), as
+     * after the last step: a checkpoint, the run's end; --resume goes on */
+    double max_minutes;
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in

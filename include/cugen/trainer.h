@@ -73,6 +73,7 @@ typedef struct {
     int64_t steps, epochs_done;
     double img_per_s;
     int interrupted;        /* the signal that stopped the run, or 0 */
+    int out_of_time;        /* stopped at --max-minutes before its last step */
     int64_t done_before;    /* --resume of a run that already has this many steps, as many
                              * as asked (asked) or more: nothing was trained or written */
     int64_t asked;
