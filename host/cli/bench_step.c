@@ -420,6 +420,7 @@ static int bench_ranks(const char *cmd, const cg_model_kind *k, int argc, char *
     double one = rank_rate(exe, 1, args, "1 process");
     double many = one > 0 ? rank_rate(exe, n, args, label) : 0;
     if (one <= 0 || many <= 0) {
+        fflush(stdout);
         fprintf(stderr, "%s %s: --ranks %d: the run of %d failed (its output above)\n", cmd,
                 k->name, n, one <= 0 ? 1 : n);
         return 1;

@@ -176,6 +176,21 @@ TEST(gpu_dist_more_ranks_than_gpus_is_refused)
     th_rmtree(tmp);
 }
 
+/* cugen bench step --ranks 2 --device cuda: each rank on its GPU, the
+ * gradients through NCCL, rank 0 printing */
+TEST(gpu_bench_step_ranks_on_two_gpus)
+{
+    const char *why = no_gpus();
+    if (why)
+        SKIP(why);
+    th_run_result r;
+    NEED_BIN(&r, "bench", "step", "vae", "--device", "cuda", "--hidden", "16", "--batch", "8",
+             "--warmup", "0", "--repeat", "2", "--ranks", "2");
+    REQUIRE(r.code == 0, "exit %d: %s%s", r.code, r.out, r.err);
+    CHECK(strstr(r.out, "2 processes: cugen:   step_ms ") && strstr(r.out, "scaling efficiency"),
+          "%s", r.out);
+}
+
 /* kernels/nccl.cu on a communicator of one rank (no MPI): the sum is the
  * values, then the scale, exactly as the host path rounds; the broadcast
  * leaves them; a second communicator and collectives without one are refused */
