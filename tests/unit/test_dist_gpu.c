@@ -3,9 +3,11 @@
  * cugen binary: each rank on the GPU of its local rank, the gradients
  * all-reduced by NCCL on the stream (kernels/nccl.cu). In `make test` the
  * GPUs are emulated (CUGEN_EMU_GPUS=2 gives each process two devices) and
- * the NCCL stand-in (tests/emu/nccl.cc) reduces through MPI. Skipped
- * without MPI or mpirun, without a GPU, and on a real machine with fewer
- * than two GPUs.
+ * the NCCL stand-in (tests/emu/nccl.cc) reduces through MPI. Also: more
+ * ranks than GPUs refused, a killed rank ending the job, bench step
+ * --ranks on GPUs, and kernels/nccl.cu's scale on one rank. Skipped without
+ * MPI or mpirun, without a GPU, and on a real machine with fewer than two
+ * GPUs.
  *
  * Bounds, per step's loss and per weight after 4 steps, relative to
  * max(1, |b|):
@@ -30,8 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cugen/cuda.h"
+#include "cugen/io.h"
 #include "dist_run.h"
 #include "gpu_check.h"
 #include "harness.h"
@@ -172,6 +176,44 @@ TEST(gpu_dist_more_ranks_than_gpus_is_refused)
     const char *text = (const char *)th_read_file(log, &len);
     CHECK(text && strstr(text, "rank 1: --device cuda") && strstr(text, "no CUDA device 1"),
           "no clear message: %s", text ? text : "(no log)");
+    th_rmtree(fx);
+    th_rmtree(tmp);
+}
+
+/* Rank 1 killed at step 3 (CUGEN_FAULT_KILL_STEP, SIGKILL: no handler
+ * runs) while rank 0 waits for it in a collective on its GPU: the job ends
+ * within seconds, mpirun naming rank 1, and the checkpoint of step 2 is
+ * whole (it loads) */
+TEST(gpu_dist_killed_rank_ends_the_job)
+{
+    const char *why = no_gpus();
+    if (why)
+        SKIP(why);
+    char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL), *tmp = th_tmpdir(), args[2048];
+    REQUIRE(fx && tmp);
+    const char *run = th_path(tmp, "cut"), *log = th_path(tmp, "cut.log");
+    snprintf(args, sizeof args, "vae --data mnist --data-dir %s --hidden 16 --latent 2 "
+             "--batch 12 --steps 6 --seed 5 --device cuda --ckpt-every 1 --out %s --quiet", fx,
+             run);
+    setenv("CUGEN_FAULT_KILL_STEP", "3", 1);
+    time_t t0 = time(NULL);
+    int rc = dist_run_train(2, log, args);
+    unsetenv("CUGEN_FAULT_KILL_STEP");
+    double took = difftime(time(NULL), t0);
+    size_t len;
+    const char *text = (const char *)th_read_file(log, &len);
+    CHECK(rc != 0, "the job with a killed rank exited 0");
+    CHECK(took < 30, "the job took %g s to end", took);
+    CHECK(text && strstr(text, "rank 1"), "mpirun did not name rank 1: %s",
+          text ? text : "(no log)");
+    double l[16];
+    CHECK(dist_run_losses(run, "loss", l, 16) == 2, "the cut run did not log exactly 2 steps");
+    cg_st_file ck;
+    char bad[512];
+    int whole = cg_st_load(&ck, th_path(run, "checkpoint.safetensors"), bad, sizeof bad) == CG_OK;
+    CHECK(whole, "the checkpoint of step 2 does not load: %s", bad);
+    if (whole)
+        cg_st_free(&ck);
     th_rmtree(fx);
     th_rmtree(tmp);
 }
