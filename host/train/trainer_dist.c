@@ -131,8 +131,15 @@ static cg_status bcast_values(cg_trainer *t, real *x, int64_t n)
  * cugen has NCCL: rank 0's id (its first byte 1 when made) to every rank */
 static cg_status nccl_join(cg_trainer *t)
 {
-    if (t->params->dev != CG_CUDA || !cg_cuda_nccl_built() || cg_cuda_nccl_is_open())
+    if (t->params->dev != CG_CUDA || cg_cuda_nccl_is_open())
         return CG_OK;
+    if (!cg_cuda_nccl_built()) {
+        if (t->rank == 0)
+            fprintf(stderr, "%s: this cugen was built without NCCL: the %d GPU processes "
+                    "reduce their gradients through host memory and MPI\n", t->kind->name,
+                    t->ranks);
+        return CG_OK;
+    }
     unsigned char id[1 + CG_NCCL_ID_BYTES] = {0};
     const char *why = "";
     if (t->rank == 0)
@@ -269,9 +276,7 @@ void dist_describe(const cg_trainer *t, char *buf, size_t len)
                  t->ranks, (long long)(t->o->batch / t->ranks),
                  t->kind->grad_sum ? "summed" : "averaged",
                  cg_cuda_nccl_is_open() ? "NCCL on the GPUs"
-                 : t->params && t->params->dev == CG_CUDA
-                     ? "MPI in host memory: this cugen was built without NCCL"
-                     : "MPI");
+                 : t->params && t->params->dev == CG_CUDA ? "MPI in host memory" : "MPI");
 }
 
 void dist_close(cg_trainer *t, cg_status st)
