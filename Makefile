@@ -16,6 +16,8 @@
 #                     CUDA=0 where nvcc exists builds in build-cpu/
 #   MPI=0|1           data-parallel training under mpirun (default: 1 when mpicc is
 #                     found; its flags from `mpicc --showme`, else pkg-config ompi-c)
+#   NCCL=0|1          the GPU all-reduce of data-parallel runs through NCCL (default:
+#                     1 with CUDA=1 when nccl.h and libnccl are found)
 #
 # Two builds of the same host sources: f32 (real = float) for the program and
 # the unit tests, f64 (real = double, -DCUGEN_DOUBLE) for the gradchecks.
@@ -54,10 +56,20 @@ DIST_SRC := $(if $(filter 1,$(MPI)),host/train/dist_mpi.c,host/train/dist_stub.c
 DIST_OTHER := $(filter-out $(DIST_SRC),host/train/dist_mpi.c host/train/dist_stub.c)
 LDLIBS += $(if $(filter 1,$(MPI)),$(MPI_LIBS))
 
+# NCCL (kernels/nccl.cu) for the gradient all-reduce of GPU ranks: with
+# CUDA=1 where nccl.h and libnccl are found (the toolkit's directories, then
+# the system's); host/core/nccl_stub.c otherwise, and GPU ranks reduce
+# through host memory and MPI. The emulated device always builds
+# kernels/nccl.cu, against its stand-in (tests/emu/nccl.cc).
+NCCL_INC ?= $(firstword $(foreach d,$(CUDA_HOME)/include /usr/include /usr/local/include,$(if $(wildcard $(d)/nccl.h),$(d))))
+NCCL_LIB ?= $(firstword $(foreach d,$(CUDA_HOME)/lib64 /usr/lib/x86_64-linux-gnu /usr/local/lib,$(if $(wildcard $(d)/libnccl.so),$(d))))
+NCCL ?= $(if $(and $(filter 1,$(CUDA)),$(NCCL_INC),$(NCCL_LIB)),1,0)
+
 HOST_DIRS := host/core host/ops host/cpu host/nn host/optim host/models host/models/classic \
              host/metrics host/train host/data host/io
 # The CUDA entry points of a CPU-only build, stubbed beside each list of them.
-STUB_SRC := host/core/cuda_stub.c host/ops/cuda_ops_stub.c host/optim/optim_cuda_stub.c
+STUB_SRC := host/core/cuda_stub.c host/ops/cuda_ops_stub.c host/optim/optim_cuda_stub.c \
+            host/core/nccl_stub.c
 HOST_SRC := $(filter-out $(STUB_SRC) $(DIST_OTHER),$(foreach d,$(HOST_DIRS),$(wildcard $(d)/*.c)))
 CLI_SRC := $(wildcard host/cli/*.c)
 # tests/op_cases.c, the table of op cases, serves three programs: the unit
@@ -75,10 +87,14 @@ ifeq ($(CUDA),1)
                -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
                -gencode arch=compute_90,code=compute_90 \
                -Xcompiler -fPIC,-Wall
-  CU_OBJ := $(patsubst kernels/%.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
-  BACKEND_OBJ := $(CU_OBJ)
+  CU_OBJ := $(patsubst kernels/%.cu,$(BUILD)/cuda/%.o,$(if $(filter 1,$(NCCL)),$(CU_SRC),$(filter-out kernels/nccl.cu,$(CU_SRC))))
+  BACKEND_OBJ := $(CU_OBJ) $(if $(filter 1,$(NCCL)),,$(BUILD)/f32/host/core/nccl_stub.o)
   CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart \
                -lstdc++
+  ifeq ($(NCCL),1)
+    NVCCFLAGS += -I$(NCCL_INC)
+    CUDA_LIBS += -L$(NCCL_LIB) -Wl,-rpath,$(NCCL_LIB) -lnccl
+  endif
 else
   BACKEND_OBJ := $(patsubst %.c,$(BUILD)/f32/%.o,$(STUB_SRC))
   CUDA_LIBS :=
@@ -171,6 +187,9 @@ EMU_LIBS := -lstdc++ $(LDLIBS)
 $(EMU)/kernels/%.o: kernels/%.cu
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -x c++ -MMD -MP -c $< -o $@
+
+# the NCCL stand-in reduces through MPI between processes where MPI is built
+$(EMU)/tests/emu/nccl.o: EMU_CXXFLAGS += $(if $(filter 1,$(MPI)),-DEMU_NCCL_MPI $(MPI_CFLAGS))
 
 $(EMU)/tests/emu/%.o: tests/emu/%.cc
 	@mkdir -p $(dir $@)

@@ -16,6 +16,13 @@
  * in its result line; a ratio is printed only when the two sides agree. On
  * the CPU only fp32 exists.
  *
+ * Ranks: --ranks N runs this command again without --ranks, as one process
+ * and as N processes under mpirun, each with one CPU thread
+ * (OPENBLAS_NUM_THREADS=1) and --batch the global batch (as cugen train
+ * takes it), and prints the img/s of both and the scaling efficiency. Under
+ * mpirun the command is one rank: the step of cugen train's data-parallel
+ * runs (its slice of the batch, the gradients all-reduced), rank 0 printing.
+ *
  * Not for: the data loader's speed (bench data), single layers (bench ops),
  * whole training runs (cugen train).
  */
@@ -31,6 +38,7 @@
 #include "cli/commands.h"
 #include "cli/train_kinds.h"
 #include "cugen/cuda.h"
+#include "cugen/dist.h"
 #include "cugen/ops.h"
 #include "cugen/trainer.h"
 
@@ -172,7 +180,7 @@ static int renamed_flag(const char *cmd, const cg_model_kind *k, int argc, char 
 }
 
 typedef struct {
-    int64_t batch, image_size, nc, warmup, repeat, sample_n;
+    int64_t batch, image_size, nc, warmup, repeat, sample_n, ranks;
     const char *device, *precision;
     int no_torch;
 } bench_flags;
@@ -194,6 +202,8 @@ static int bench_opts(arg_opt *opts, bench_flags *f, int sample)
         {"repeat", ARG_INT, &f->repeat, "N", "timed steps; the median is shown (default 20)", 1,
          100000, 0},
         {"no-torch", ARG_FLAG, &f->no_torch, NULL, "skip the PyTorch comparison", 1, 0, 0},
+        {"ranks", ARG_INT, &f->ranks, "N", "time 1 and N processes under mpirun instead, one CPU "
+         "thread each, --batch the global batch; with the scaling efficiency", 2, 64, 0},
         {"sample-n", ARG_INT, &f->sample_n, "N", "also time the sampling of N images (default "
          "0: no)", 0, 4096, 0},
     };
@@ -335,6 +345,93 @@ static int bench_at(const cg_model_kind *k, const cg_model_kind *bk, const void 
     return 0;
 }
 
+/* img/s of `[mpirun -np np] cugen bench step ARGS` with one CPU thread
+ * (np 1: no mpirun), its lines echoed after `label`; 0 when it failed */
+static double rank_rate(const char *exe, int np, const char *args, const char *label)
+{
+    char cmd[8192], line[1024];
+    char launch[64] = "";
+    if (np > 1)
+        snprintf(launch, sizeof launch, "mpirun --oversubscribe -np %d ", np);
+    snprintf(cmd, sizeof cmd, "OPENBLAS_NUM_THREADS=1 %s'%s' bench step %s --no-torch 2>&1",
+             launch, exe, args);
+    fflush(stdout);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    double rate = 0;
+    while (fgets(line, sizeof line, p)) {
+        printf("%s: %s", label, line);
+        double ms, r;
+        if (sscanf(line, "cugen: step_ms %lf img_per_s %lf", &ms, &r) == 2)
+            rate = r;
+    }
+    int st = pclose(p);
+    return st == 0 ? rate : 0;
+}
+
+/* --ranks N: 1 and N processes, their img/s and the scaling efficiency */
+static int bench_ranks(const char *cmd, const cg_model_kind *k, int argc, char **argv,
+                       const bench_flags *f, const cg_train_opts *o)
+{
+    int n = (int)f->ranks;
+    if (o->batch % n != 0) {
+        fprintf(stderr, "%s %s: --batch %lld (the global batch) does not split into %d "
+                "processes; give a multiple of %d\n", cmd, k->name, (long long)o->batch, n, n);
+        return 2;
+    }
+    if (!cg_dist_built() || system("command -v mpirun >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "%s %s: --ranks %d: %s\n", cmd, k->name, n, !cg_dist_built()
+                ? "this cugen was built without MPI (install libopenmpi-dev and rebuild)"
+                : "no mpirun on PATH (install openmpi-bin)");
+        return 2;
+    }
+    char exe[PATH_MAX], args[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) {
+        fprintf(stderr, "%s %s: --ranks: cannot find this program (/proc/self/exe)\n", cmd,
+                k->name);
+        return 1;
+    }
+    exe[len] = 0;
+    /* the command's arguments, in quotes, less --ranks and --no-torch */
+    size_t at = 0;
+    args[0] = 0;
+    for (int i = 1; i < argc && at < sizeof args; i++) {
+        if (strcmp(argv[i], "--ranks") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(argv[i], "--ranks=", 8) == 0 || strcmp(argv[i], "--no-torch") == 0)
+            continue;
+        if (strchr(argv[i], '\'')) {
+            fprintf(stderr, "%s %s: --ranks: an argument with a quote: %s\n", cmd, k->name,
+                    argv[i]);
+            return 2;
+        }
+        at += (size_t)snprintf(args + at, sizeof args - at, "%s'%s'", i > 1 ? " " : "", argv[i]);
+    }
+    if (at >= sizeof args) {
+        fprintf(stderr, "%s %s: --ranks: the arguments are too long\n", cmd, k->name);
+        return 2;
+    }
+    char label[32];
+    snprintf(label, sizeof label, "%d processes", n);
+    double one = rank_rate(exe, 1, args, "1 process");
+    double many = one > 0 ? rank_rate(exe, n, args, label) : 0;
+    if (one <= 0 || many <= 0) {
+        fflush(stdout);
+        fprintf(stderr, "%s %s: --ranks %d: the run of %d failed (its output above)\n", cmd,
+                k->name, n, one <= 0 ? 1 : n);
+        return 1;
+    }
+    printf("ranks:   1 process %.2f img/s, %d processes %.2f img/s (global batch %lld, %lld "
+           "images each, one CPU thread each): speed-up %.2f, scaling efficiency %.0f%%\n",
+           one, n, many, (long long)o->batch, (long long)o->batch / n, many / one,
+           100 * many / (n * one));
+    return 0;
+}
+
 int cli_bench_step(int argc, char **argv)
 {
     const char *cmd = "cugen bench step";
@@ -361,8 +458,16 @@ int cli_bench_step(int argc, char **argv)
     int done = 0, code = parse(cmd, k, bk, argc, argv, &f, settings, &o, &done);
     if (code == 0 && !done && !(ms = malloc(sizeof(double) * (size_t)f.repeat)))
         code = 1;
+    if (code == 0 && !done && f.ranks > 0)
+        code = bench_ranks(cmd, k, argc, argv, &f, &o), done = 1;
+    /* under mpirun: this process is one rank, and rank 0 prints */
+    if (code == 0 && !done && (code = cli_train_join(cmd, k, &o)) == 0 && cg_dist_rank() != 0 &&
+        !freopen("/dev/null", "w", stdout))
+        code = 1;
     if (code != 0 || done) {
+        free(ms);
         free(settings);
+        cg_dist_end(code);
         return code;
     }
     int threads = cg_cpu_threads();
@@ -382,5 +487,6 @@ int cli_bench_step(int argc, char **argv)
                         where, ms);
     free(ms);
     free(settings);
+    cg_dist_end(code);
     return code;
 }

@@ -680,6 +680,7 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
         }
     }
     cg_train_release_signals();
+    dist_close(t, st);
     if (io.progressing)
         cg_progress_end(&io.prog);
     if (io.fid.count && !o->quiet)
@@ -840,7 +841,8 @@ cg_status cg_trainer_bench(const cg_model_kind *kind, const void *settings,
     void *self = calloc(1, kind->state_size ? kind->state_size : 1);
     real *x = NULL;
     int have_ctx = 0;
-    cg_status st = self ? CG_OK : cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
+    int64_t first = 1;
+    cg_status st = self ? dist_open(t) : cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     if (st == CG_OK)
         st = bench_data(t, (int)o->batch, b->channels, b->image_size);
     if (st == CG_OK && (st = cg_ctx_init(&t->ctx)) != CG_OK)
@@ -852,6 +854,8 @@ cg_status cg_trainer_bench(const cg_model_kind *kind, const void *settings,
     }
     if (st == CG_OK)
         st = bench_build(t, self, b, res);
+    if (st == CG_OK)  /* under mpirun: rank 0's weights, the gradients all-reduced */
+        st = dist_share_state(t, &first);
     /* the batch as the loader hands it over: 8-bit values in [-1, 1] */
     int64_t count = t->ds.count * t->ds.channels * t->ds.height * t->ds.width;
     if (st == CG_OK && !(x = malloc(sizeof(real) * (size_t)count)))
@@ -863,10 +867,12 @@ cg_status cg_trainer_bench(const cg_model_kind *kind, const void *settings,
             b->built(res, b->arg);
         cg_batch batch = {.x = x, .y = t->ds.labels, .n = (int)t->ds.count,
                           .last_in_epoch = 0};
+        dist_slice(t, &batch);
         st = bench_steps(t, self, b, &batch, res);
     }
     if (st == CG_OK && b->sample_n > 0)
         st = bench_sample(t, self, b, res);
+    dist_close(t, st);
     if (self && kind->free)
         kind->free(self);
     free(self);

@@ -14,7 +14,14 @@
  * global draw (cg_trainer_per_sample). The step's scalars are averaged and
  * a signal on any rank stops all of them at the same step (dist_agree).
  *
- * On the GPU the gradients go through host memory to MPI_Allreduce.
+ * On the GPU, where cugen was built with NCCL, each rank's GPU is its local
+ * rank (cli_train_join) and the collectives run on the GPUs: rank 0 makes
+ * an NCCL id, MPI hands it to the others, and the gradient all-reduce and
+ * the start broadcast are queued on the stream (kernels/nccl.cu), no copy
+ * through the host. Built without NCCL, GPU ranks go through host memory to
+ * MPI_Allreduce and the start line says so. A rank that fails aborts its
+ * communicator (dist_close) before anything waits for the GPU, and then the
+ * whole job (cg_dist_end); a rank that dies is ended by mpirun with the rest.
  *
  * Not for: the loop (trainer.c), MPI itself (dist_mpi.c).
  */
@@ -75,6 +82,8 @@ void dist_slice(const cg_trainer *t, cg_batch *b)
 static cg_status sum_values(cg_trainer *t, real *x, int64_t n, double scale)
 {
     int gpu = t->params->dev == CG_CUDA;
+    if (gpu && cg_cuda_nccl_is_open())
+        return cg_cuda_nccl_sum(x, n, scale);
     real *h = gpu ? malloc(sizeof(real) * (size_t)n) : x;
     if (!h)
         return CG_ERR_NOMEM;
@@ -103,6 +112,8 @@ static cg_status bcast_values(cg_trainer *t, real *x, int64_t n)
     if (!x || n <= 0)
         return CG_OK;
     int gpu = t->params->dev == CG_CUDA;
+    if (gpu && cg_cuda_nccl_is_open())
+        return cg_cuda_nccl_bcast(x, n, 0);
     real *h = gpu ? malloc(sizeof(real) * (size_t)n) : x;
     if (!h)
         return CG_ERR_NOMEM;
@@ -116,11 +127,45 @@ static cg_status bcast_values(cg_trainer *t, real *x, int64_t n)
     return st;
 }
 
+/* The ranks' NCCL communicator, where the parameters are on the GPU and
+ * cugen has NCCL: rank 0's id (its first byte 1 when made) to every rank */
+static cg_status nccl_join(cg_trainer *t)
+{
+    if (t->params->dev != CG_CUDA || cg_cuda_nccl_is_open())
+        return CG_OK;
+    if (!cg_cuda_nccl_built()) {
+        if (t->rank == 0)
+            fprintf(stderr, "%s: this cugen was built without NCCL: the %d GPU processes "
+                    "reduce their gradients through host memory and MPI\n", t->kind->name,
+                    t->ranks);
+        return CG_OK;
+    }
+    unsigned char id[1 + CG_NCCL_ID_BYTES] = {0};
+    const char *why = "";
+    if (t->rank == 0)
+        id[0] = cg_cuda_nccl_id(id + 1) == CG_OK;
+    if (t->rank == 0 && !id[0])
+        why = cg_cuda_last_error();
+    if (cg_dist_bcast(id, sizeof id, 0) != CG_OK)
+        return cg_trainer_fail(t, CG_ERR_IO, "the NCCL id from rank 0: MPI failed");
+    if (!id[0])
+        return cg_trainer_fail(t, CG_ERR_CUDA, "rank 0 could not make an NCCL id%s%s",
+                               *why ? ": " : "", why);
+    cg_status st = cg_cuda_nccl_open(id + 1, t->rank, t->ranks);
+    if (st != CG_OK)
+        return cg_trainer_fail(t, st, "rank %d joining the NCCL communicator of %d: %s",
+                               t->rank, t->ranks, cg_cuda_last_error());
+    return CG_OK;
+}
+
 cg_status dist_share_state(cg_trainer *t, int64_t *first)
 {
     if (t->ranks <= 1)
         return CG_OK;
     cg_params *p = t->params;
+    cg_status st = nccl_join(t);
+    if (st != CG_OK)
+        return st;
     p->grad_sync = grad_sync;
     p->grad_sync_arg = t;
     /* first, optim_t, resumed, then each checkpoint value */
@@ -130,7 +175,7 @@ cg_status dist_share_state(cg_trainer *t, int64_t *first)
     v[2] = t->o->resume;
     for (int i = 0; i < t->nextra; i++)
         v[3 + i] = t->bound[i] ? *t->bound[i] : t->extra[i].value;
-    cg_status st = cg_dist_bcast(v, sizeof v[0] * (size_t)(3 + t->nextra), 0);
+    st = cg_dist_bcast(v, sizeof v[0] * (size_t)(3 + t->nextra), 0);
     if (st == CG_OK)
         st = bcast_values(t, p->w, p->n);
     if (st == CG_OK)
@@ -227,7 +272,15 @@ void dist_describe(const cg_trainer *t, char *buf, size_t len)
     if (t->ranks <= 1)
         buf[0] = '\0';
     else
-        snprintf(buf, len, "%d processes of %lld images each (the gradients %s through MPI); ",
+        snprintf(buf, len, "%d processes of %lld images each (the gradients %s through %s); ",
                  t->ranks, (long long)(t->o->batch / t->ranks),
-                 t->kind->grad_sum ? "summed" : "averaged");
+                 t->kind->grad_sum ? "summed" : "averaged",
+                 cg_cuda_nccl_is_open() ? "NCCL on the GPUs"
+                 : t->params && t->params->dev == CG_CUDA ? "MPI in host memory" : "MPI");
+}
+
+void dist_close(cg_trainer *t, cg_status st)
+{
+    if (t->ranks > 1)
+        cg_cuda_nccl_close(st != CG_OK);
 }

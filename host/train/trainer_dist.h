@@ -26,5 +26,10 @@ cg_status dist_check_params(cg_trainer *t, int64_t step);
 #define DIST_CHECK_EVERY 100
 /* The line's part about the ranks ("2 ranks of 64 images; ") or "" */
 void dist_describe(const cg_trainer *t, char *buf, size_t len);
+/* The end of the run's GPU collectives (the NCCL communicator): closed after
+ * the stream drained when st is CG_OK, aborted otherwise, before anything
+ * frees device memory (which would wait for collectives that wait for a
+ * failed peer). */
+void dist_close(cg_trainer *t, cg_status st);
 
 #endif

@@ -122,6 +122,32 @@ cg_status cg_cuda_upload_staged(cg_ctx *ctx, void *dst, const void *src, size_t 
 void cg_cuda_ctx_step_end(cg_ctx *ctx);
 void cg_cuda_ctx_free(cg_ctx *ctx);
 
+/* ---- NCCL: the GPU collectives of a data-parallel run (kernels/nccl.cu) ---------- */
+/* 1 when this binary was built with NCCL (the Makefile found nccl.h and
+ * libnccl). Without it the calls below return CG_ERR_NO_CUDA and a GPU rank
+ * reduces through host memory and MPI instead (host/train/trainer_dist.c). */
+int cg_cuda_nccl_built(void);
+#define CG_NCCL_ID_BYTES 128
+/* Rank 0: a new communicator id (ncclGetUniqueId) for every rank to join. */
+cg_status cg_cuda_nccl_id(unsigned char id[CG_NCCL_ID_BYTES]);
+/* This process joins rank 0's communicator as rank `rank` of `ranks` on the
+ * GPU cg_cuda_select took (ncclCommInitRank; every rank calls it). One
+ * communicator per process: CG_ERR_STATE while one is open. */
+cg_status cg_cuda_nccl_open(const unsigned char id[CG_NCCL_ID_BYTES], int rank, int ranks);
+int cg_cuda_nccl_is_open(void);
+/* Queued on cugen's stream, returning without waiting: x[i] = the sum over
+ * the ranks of x[i] (ncclAllReduce in place), then times scale unless it is
+ * 1, the product in double rounded once, as the host path rounds it. */
+cg_status cg_cuda_nccl_sum(real *x, int64_t n, double scale);
+/* Queued on cugen's stream: root's n values at x into every rank's x
+ * (ncclBroadcast in place). */
+cg_status cg_cuda_nccl_bcast(real *x, int64_t n, int root);
+/* Ends the communicator. After a run that went well (failed 0): waits for
+ * the stream, then ncclCommDestroy. After a failure: ncclCommAbort, which
+ * abandons collectives still waiting for other ranks, so that freeing
+ * device memory afterwards cannot block on them. Nothing when none is open. */
+void cg_cuda_nccl_close(int failed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,10 @@
  *
  * Environment:
  *   CUGEN_EMU_GPU=1          the device is visible (otherwise no device)
+ *   CUGEN_EMU_GPUS=N         devices this process sees (default 1); they
+ *                            share one memory, and only the index that
+ *                            cudaSetDevice took differs (the NCCL stand-in
+ *                            checks that ranks of one machine differ in it)
  *   CUGEN_EMU_MEM_MIB=N      device memory size (default 8192)
  *   CUGEN_EMU_SHUFFLE=SEED   threads of a block (and blocks) in a shuffled
  *                            order, different between barriers

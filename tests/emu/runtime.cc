@@ -55,6 +55,7 @@ struct CUevent_st {
 
 static std::recursive_mutex mu;                    /* LOCK takes it (emu_lock) */
 static int inited, visible;
+static int ndevices = 1, current;                  /* CUGEN_EMU_GPUS; cudaSetDevice */
 static std::set<CUstream_st *> streams;
 static std::set<CUevent_st *> events;
 static std::deque<Work> queue;
@@ -240,6 +241,15 @@ void emu_init(void)
     visible = v && strcmp(v, "1") == 0;
     if (!visible)
         return;
+    const char *g = getenv("CUGEN_EMU_GPUS");
+    if (g && *g) {
+        char *end;
+        long k = strtol(g, &end, 10);
+        if (*end || k < 1 || k > 64)
+            emu_note("CUGEN_EMU_GPUS: '%s' is not a count of 1 to 64; 1 device", g);
+        else
+            ndevices = (int)k;
+    }
     const char *m = getenv("CUGEN_EMU_MEM_MIB");
     size_t mib = m && atol(m) > 0 ? (size_t)atol(m) : 8192;
     if (!emu_mem_reserve(mib)) {
@@ -370,14 +380,14 @@ cudaError_t cudaGetDeviceCount(int *count)
 {
     LOCK;
     emu_init();
-    *count = visible ? 1 : 0;
+    *count = visible ? ndevices : 0;
     return visible ? cudaSuccess : emu_fail(cudaErrorNoDevice);
 }
 
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device)
 {
     ENTER();
-    if (device != 0)
+    if (device < 0 || device >= ndevices)
         return emu_fail(cudaErrorInvalidDevice);
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "cugen emulated GPU (on the CPU)");
@@ -398,13 +408,16 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device)
 cudaError_t cudaSetDevice(int device)
 {
     ENTER();
-    return device == 0 ? cudaSuccess : emu_fail(cudaErrorInvalidDevice);
+    if (device < 0 || device >= ndevices)
+        return emu_fail(cudaErrorInvalidDevice);
+    current = device;
+    return cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int *device)
 {
     ENTER();
-    *device = 0;
+    *device = current;
     return cudaSuccess;
 }
 
