@@ -22,18 +22,9 @@
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
+#include "models/model_util.h"
 
 #define LEAK 0.2
-
-static int log2_exact(int v)
-{
-    int k = 0;
-    while (v > 1 && v % 2 == 0) {
-        v /= 2;
-        k++;
-    }
-    return v == 1 ? k : -1;
-}
 
 /* The example's weights_init, applied to every module: Conv* weights
  * normal(0, 0.02); BatchNorm weight normal(1, 0.02), bias 0 (and the buffers
@@ -140,7 +131,7 @@ cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t 
         return CG_ERR_ARG;
     }
     m->a = *a;
-    m->layers = log2_exact(a->image_size) - 1;
+    m->layers = model_log2_exact(a->image_size) - 1;
     cg_nn_begin(&m->nn, &m->p);
     declare(m);
     return cg_nn_alloc_for(&m->nn, "dcgan", err, errlen);
