@@ -15,7 +15,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cugen/cuda.h"
 #include "cugen/dcgan.h"
@@ -371,27 +370,14 @@ static const cg_st_tensor *find(const cg_st_file *f, const char *prefix, const c
     return NULL;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 cg_status cg_dcgan_load_generator(const char *path, cg_dcgan *m, cg_dcgan_arch *a, char *err,
                                   size_t errlen)
 {
-    char file[4096];
-    if (is_dir(path))
-        snprintf(file, sizeof file, "%s/G.safetensors", path);
-    else
-        snprintf(file, sizeof file, "%s", path);
+    char file[4096], why[512];
     cg_st_file f;
-    char why[512];
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load_run(&f, path, "G.safetensors", file, sizeof file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     /* a checkpoint holds G under "G."; an exported G.safetensors has no prefix;
      * spectrally normalised convolutions hold "weight_orig" instead of "weight" */
     memset(a, 0, sizeof *a);

@@ -165,13 +165,10 @@ static int stage_count(const cg_st_file *f, int stage)
 cg_status cg_flowimg_load(const char *path, cg_flowimg *m, char *err, size_t errlen)
 {
     char file[4096], why[1024];
-    cg_run_file(path, "flow.safetensors", file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load_run(&f, path, "flow.safetensors", file, sizeof file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     const cg_st_tensor *w = find(&f, "a.0.net.in.weight");
     cg_flowimg_arch a = {0};
     int found = w && w->ndim == 4, stages = 0;

@@ -30,9 +30,8 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
 {
     flow2d_sampler *s = self;
     char file[4096];
-    cg_run_file(path, "flow.safetensors", file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, err, len);
+    cg_status st = cg_st_load_run(&f, path, "flow.safetensors", file, sizeof file, err, len);
     if (st != CG_OK)
         return st;
     cg_flow2d_arch a = {0};
@@ -53,9 +52,7 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
         return st;
     }
     s->loaded = 1;
-    if ((st = cg_weights_load(file, &s->m.p, why, sizeof why)) != CG_OK)
-        snprintf(err, len, "%s", why);
-    return st;
+    return cg_weights_load(file, &s->m.p, err, len);
 }
 
 static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,

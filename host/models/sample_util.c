@@ -13,8 +13,7 @@
 int sample_open(const char *path, const char *name, cg_st_file *f)
 {
     char file[4096];
-    cg_run_file(path, name, file, sizeof file);
-    return cg_st_load(f, file, NULL, 0) == CG_OK;
+    return cg_st_load_run(f, path, name, file, sizeof file, NULL, 0) == CG_OK;
 }
 
 int sample_holds(const char *path, const char *name, const char *a, const char *b)

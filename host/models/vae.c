@@ -315,11 +315,9 @@ static int arch_of(const cg_st_file *f, cg_vae_arch *a)
 
 cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
 {
-    char file[4096];
-    cg_run_file(path, "vae.safetensors", file, sizeof file);
+    char file[4096], why[1024];
     cg_st_file f;
-    char why[1024];
-    cg_status st = cg_st_load(&f, file, err, errlen);
+    cg_status st = cg_st_load_run(&f, path, "vae.safetensors", file, sizeof file, err, errlen);
     if (st != CG_OK)
         return st;
     cg_vae_arch a = {0};
@@ -334,10 +332,8 @@ cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", file, why);
         return st;
     }
-    if ((st = cg_weights_load(file, &m->p, why, sizeof why)) != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    if ((st = cg_weights_load(file, &m->p, err, errlen)) != CG_OK)
         cg_vae_free(m);
-    }
     return st;
 }
 

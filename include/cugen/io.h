@@ -74,6 +74,10 @@ cg_status cg_st_parse(cg_st_file *f, const void *buf, size_t len, char *err, siz
 /* Read a whole file into memory (owned by f) and parse it. Messages start
  * with the path. */
 cg_status cg_st_load(cg_st_file *f, const char *path, char *err, size_t errlen);
+/* cg_st_load of a run's file (cg_run_file: path, or path/name when path is
+ * a directory), whose path goes into file (flen bytes). */
+cg_status cg_st_load_run(cg_st_file *f, const char *path, const char *name, char *file,
+                         size_t flen, char *err, size_t errlen);
 const cg_st_tensor *cg_st_find(const cg_st_file *f, const char *name);
 const char *cg_st_meta_get(const cg_st_file *f, const char *key);
 void cg_st_free(cg_st_file *f);
