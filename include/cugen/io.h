@@ -381,6 +381,10 @@ cg_status cg_png_plot_panels(const char *path, const cg_plot_panel *p, int np, i
 cg_status cg_png_scatter(const char *path, const real *a, int na, const real *b, int nb,
                          const char *label_a, const char *label_b, const cg_plot_opts *o,
                          char *err, size_t len);
+/* n points (x, y) into xy on the ellipse at Mahalanobis distance k around
+ * mean for the 2 x 2 covariance cov (row-major): mean + k L (cos t, sin t),
+ * L the Cholesky factor of cov, t = 2 pi i / n. */
+void cg_plot_ellipse(real *xy, int n, const double *mean, const double *cov, double k);
 
 /* ---- progress line
  * On a terminal: one line redrawn in place with \r (at most ten times a
