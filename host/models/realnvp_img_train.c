@@ -242,7 +242,7 @@ static cg_status build(cg_trainer *t, void *self)
                                      ? CG_FLOWIMG_BATCHNORM : CG_FLOWIMG_ACTNORM};
     cg_status st = cg_flowimg_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
+        return cg_trainer_fail_model(t, st, why);
     cg_flowimg_init(&r->m, t->o->seed, 1);
     a = r->m.a;
     r->dims = (int64_t)a.channels * a.size * a.size;
@@ -363,7 +363,7 @@ static cg_status measure(cg_trainer *t, flow_run *r, cg_scalars *out)
     cg_status st = cg_flowimg_evaluate(&r->m, &t->test, TEST_LIMIT, t->o->seed, &bpd, why,
                                        sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
+        return cg_trainer_fail_model(t, st, why);
     cg_scalars_put(out, "test_bpd", bpd);
     return t->o->out_dir ? samples(t, r) : CG_OK;
 }
