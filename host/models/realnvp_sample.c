@@ -71,9 +71,7 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
     cg_rng_normal(&r, out->z, 2 * (int64_t)n, 0.0, 1.0);
     cg_set_grad(&ctx, 0);
     cg_tensor *x = cg_flow2d_inverse(&ctx, &s->m, cg_wrap(&ctx, out->z, CG_SHAPE(n, 2)));
-    cg_status st = x ? sample_copy(&out->x, x->data, x->n, err, len)
-                     : sample_failed(&ctx, err, len);
-    cg_ctx_free(&ctx);
+    cg_status st = sample_take_copy(&ctx, x, &out->x, err, len);
     if (st != CG_OK)
         return st;
     out->n = n, out->points = 1, out->nz = 2 * (int64_t)n;

@@ -94,9 +94,7 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
             cg_ctx_step_end(&ctx);
         }
     }
-    cg_status st = pv ? sample_copy(&out->x, pv->data, pv->n, err, len)
-                      : sample_failed(&ctx, err, len);
-    cg_ctx_free(&ctx);
+    cg_status st = sample_take_copy(&ctx, pv, &out->x, err, len);
     free(v);
     if (st != CG_OK)
         return st;
