@@ -49,9 +49,7 @@ cg_status cg_ae_build(cg_ae *m, const cg_ae_arch *a, char *err, size_t errlen)
 
 void cg_ae_init(cg_ae *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 void cg_ae_free(cg_ae *m)

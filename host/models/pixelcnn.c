@@ -84,9 +84,7 @@ void cg_pixelcnn_free(cg_pixelcnn *m)
 
 cg_status cg_pixelcnn_init(cg_pixelcnn *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    return cg_nn_init(&m->nn, &r);
+    return cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 cg_status cg_pixelcnn_to_device(cg_pixelcnn *m, cg_device dev, char *err, size_t errlen)
