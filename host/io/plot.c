@@ -111,6 +111,16 @@ void cg_plot_auto_range(cg_plot_opts *o, const cg_plot_series *s, int ns)
     o->ymax = hi[1];
 }
 
+void cg_plot_ellipse(real *xy, int n, const double *mean, const double *cov, double k)
+{
+    double l11 = sqrt(cov[0]), l21 = cov[2] / l11, l22 = sqrt(cov[3] - l21 * l21);
+    for (int i = 0; i < n; i++) {
+        double t = 2 * M_PI * i / n, c = cos(t), s = sin(t);
+        xy[2 * i] = (real)(mean[0] + k * l11 * c);
+        xy[2 * i + 1] = (real)(mean[1] + k * (l21 * c + l22 * s));
+    }
+}
+
 /* A round tick spacing (1, 2 or 5 times a power of ten) giving about 6 ticks. */
 static double tick_step(double span)
 {

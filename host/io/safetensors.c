@@ -387,3 +387,10 @@ cg_status cg_st_load(cg_st_file *f, const char *path, char *err, size_t errlen)
     f->len = len;
     return CG_OK;
 }
+
+cg_status cg_st_load_run(cg_st_file *f, const char *path, const char *name, char *file,
+                         size_t flen, char *err, size_t errlen)
+{
+    cg_run_file(path, name, file, flen);
+    return cg_st_load(f, file, err, errlen);
+}

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cugen/autoencoder.h"
 #include "cugen/cuda.h"
@@ -18,6 +17,7 @@
 #include "cugen/tape.h"
 
 #define SET_CHUNK 500   /* images encoded at a time by cg_ae_encode_set */
+#define FILE_NAME "autoencoder.safetensors"   /* in a run directory */
 
 cg_status cg_ae_build(cg_ae *m, const cg_ae_arch *a, char *err, size_t errlen)
 {
@@ -49,9 +49,7 @@ cg_status cg_ae_build(cg_ae *m, const cg_ae_arch *a, char *err, size_t errlen)
 
 void cg_ae_init(cg_ae *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 void cg_ae_free(cg_ae *m)
@@ -217,25 +215,13 @@ static int arch_of(const cg_st_file *f, cg_ae_arch *a)
     return 1;
 }
 
-static void file_of(const char *path, char *file, size_t len)
-{
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(file, len, "%s/autoencoder.safetensors", path);
-    else
-        snprintf(file, len, "%s", path);
-}
-
 cg_status cg_ae_load(const char *path, cg_ae *m, char *err, size_t errlen)
 {
     char file[4096], why[1024];
-    file_of(path, file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load_run(&f, path, FILE_NAME, file, sizeof file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     cg_ae_arch a = {0};
     int ok = arch_of(&f, &a);
     cg_st_free(&f);
@@ -248,19 +234,16 @@ cg_status cg_ae_load(const char *path, cg_ae *m, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", file, why);
         return st;
     }
-    if ((st = cg_weights_load(file, &m->p, why, sizeof why)) != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    if ((st = cg_weights_load(file, &m->p, err, errlen)) != CG_OK)
         cg_ae_free(m);
-    }
     return st;
 }
 
 int cg_ae_is_checkpoint(const char *path)
 {
     char file[4096];
-    file_of(path, file, sizeof file);
     cg_st_file f;
-    if (cg_st_load(&f, file, NULL, 0) != CG_OK)
+    if (cg_st_load_run(&f, path, FILE_NAME, file, sizeof file, NULL, 0) != CG_OK)
         return 0;
     cg_ae_arch a;
     int yes = arch_of(&f, &a);

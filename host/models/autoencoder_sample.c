@@ -178,13 +178,9 @@ static cg_status generate(void *self, const void *settings, int64_t n, uint64_t 
         return CG_ERR_ARG;
     }
     int64_t P = s->m.a.x_dim;
-    out->x = malloc(sizeof(real) * (size_t)(n * P));
-    real *z = malloc(sizeof(real) * (size_t)GEN_CHUNK * Z);
-    if (!out->x || !z) {
-        free(z);
-        snprintf(err, len, "out of memory for %lld images", (long long)n);
-        return CG_ERR_NOMEM;
-    }
+    real *z;
+    if ((st = sample_gen_alloc(out, n, P, &z, (int64_t)GEN_CHUNK * Z, NULL, err, len)) != CG_OK)
+        return st;
     cg_rng r;
     cg_rng_init(&r, seed, SAMPLE_EVAL_STREAM);
     for (int64_t at = 0; at < n && st == CG_OK; at += GEN_CHUNK) {

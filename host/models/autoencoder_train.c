@@ -76,7 +76,7 @@ static cg_status build(cg_trainer *t, void *self)
     parse_hidden(f->hidden, &a.h1, &a.h2);  /* checked by check */
     cg_status st = cg_ae_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "autoencoder: ", 13) ? 0 : 13));
+        return cg_trainer_fail_model(t, st, why);
     cg_ae_init(&r->m, t->o->seed, STREAM_INIT);
     if (t->o->device == CG_CUDA && (st = cg_ae_to_device(&r->m, CG_CUDA, why, sizeof why)))
         return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
@@ -157,7 +157,7 @@ static cg_status code_space(cg_trainer *t, ae_run *r)
         st = cg_ae_pictures(&r->m, &t->test, test, &codes, t->o->out_dir, t->o->seed, why,
                             sizeof why);
     if (st != CG_OK)
-        cg_trainer_fail(t, st, "%s", why + (strncmp(why, "autoencoder: ", 13) ? 0 : 13));
+        cg_trainer_fail_model(t, st, why);
     cg_ae_codes_free(&codes);
     free(fit);
     free(test);

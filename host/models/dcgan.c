@@ -15,25 +15,15 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cugen/cuda.h"
 #include "cugen/dcgan.h"
 #include "cugen/io.h"
 #include "cugen/ops.h"
 #include "cugen/tape.h"
+#include "models/model_util.h"
 
 #define LEAK 0.2
-
-static int log2_exact(int v)
-{
-    int k = 0;
-    while (v > 1 && v % 2 == 0) {
-        v /= 2;
-        k++;
-    }
-    return v == 1 ? k : -1;
-}
 
 /* The example's weights_init, applied to every module: Conv* weights
  * normal(0, 0.02); BatchNorm weight normal(1, 0.02), bias 0 (and the buffers
@@ -140,7 +130,7 @@ cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t 
         return CG_ERR_ARG;
     }
     m->a = *a;
-    m->layers = log2_exact(a->image_size) - 1;
+    m->layers = model_log2_exact(a->image_size) - 1;
     cg_nn_begin(&m->nn, &m->p);
     declare(m);
     return cg_nn_alloc_for(&m->nn, "dcgan", err, errlen);
@@ -380,27 +370,14 @@ static const cg_st_tensor *find(const cg_st_file *f, const char *prefix, const c
     return NULL;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
 cg_status cg_dcgan_load_generator(const char *path, cg_dcgan *m, cg_dcgan_arch *a, char *err,
                                   size_t errlen)
 {
-    char file[4096];
-    if (is_dir(path))
-        snprintf(file, sizeof file, "%s/G.safetensors", path);
-    else
-        snprintf(file, sizeof file, "%s", path);
+    char file[4096], why[512];
     cg_st_file f;
-    char why[512];
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load_run(&f, path, "G.safetensors", file, sizeof file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     /* a checkpoint holds G under "G."; an exported G.safetensors has no prefix;
      * spectrally normalised convolutions hold "weight_orig" instead of "weight" */
     memset(a, 0, sizeof *a);

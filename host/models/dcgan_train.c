@@ -78,7 +78,7 @@ static cg_status build(cg_trainer *t, void *self)
     }
     cg_status st = cg_dcgan_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "dcgan: ", 7) == 0 ? 7 : 0));
+        return cg_trainer_fail_model(t, st, why);
     r->m.loss = strcmp(f->loss, "hinge") == 0 ? CG_DCGAN_HINGE : CG_DCGAN_BCE;
     cg_dcgan_init(&r->m, t->o->seed, STREAM_INIT);
     if (t->o->device == CG_CUDA && (st = cg_dcgan_to_device(&r->m, CG_CUDA, why, sizeof why)))

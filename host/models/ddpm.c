@@ -345,11 +345,6 @@ void cg_ddpm_extras(cg_ckpt_int *x, const cg_unet_arch *a, const cg_ddpm_sched *
     x[CG_DX_BATCH].value = batch;
 }
 
-static void ckpt_path(const char *path, char *file, size_t len)
-{
-    cg_run_file(path, CG_CKPT_LATEST, file, len);
-}
-
 /* The I64 scalar train.extra.<name> of f into *v; 0 when absent. */
 static int read_extra(const cg_st_file *f, const char *name, int64_t *v)
 {
@@ -365,9 +360,8 @@ static int read_extra(const cg_st_file *f, const char *name, int64_t *v)
 int cg_ddpm_is_checkpoint(const char *path)
 {
     char file[4096];
-    ckpt_path(path, file, sizeof file);
     cg_st_file f;
-    if (cg_st_load(&f, file, NULL, 0) != CG_OK)
+    if (cg_st_load_run(&f, path, CG_CKPT_LATEST, file, sizeof file, NULL, 0) != CG_OK)
         return 0;
     int yes = cg_st_find(&f, "temb.dense.0.weight") && cg_st_find(&f, "conv_in.weight");
     cg_st_free(&f);
@@ -410,13 +404,10 @@ cg_status cg_ddpm_load(const char *path, cg_unet *m, cg_ddpm_sched *s, int use_e
                        size_t errlen)
 {
     char file[4096], why[1024];
-    ckpt_path(path, file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load_run(&f, path, CG_CKPT_LATEST, file, sizeof file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     cg_unet_arch a;
     int T = 0, kind = 0;
     st = arch_from(&f, file, &a, &T, &kind, err, errlen);

@@ -163,12 +163,9 @@ static cg_status generate(void *self, const void *settings, int64_t n, uint64_t 
     if (st != CG_OK)
         return st;
     int64_t P = (int64_t)s->m.a.in_ch * s->m.a.image_size * s->m.a.image_size;
-    out->x = malloc(sizeof(real) * (size_t)(n * P));
     cg_ctx ctx;
-    if (!out->x || cg_ctx_init(&ctx) != CG_OK) {
-        snprintf(err, len, "out of memory for %lld images", (long long)n);
-        return CG_ERR_NOMEM;
-    }
+    if ((st = sample_gen_alloc(out, n, P, NULL, 0, &ctx, err, len)) != CG_OK)
+        return st;
     cg_rng r;
     cg_rng_init(&r, seed, SAMPLE_EVAL_STREAM);
     double t0 = cg_monotonic_seconds();

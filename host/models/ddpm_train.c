@@ -90,7 +90,7 @@ static cg_status build(cg_trainer *t, void *self)
     if (st != CG_OK)
         return st;
     if ((st = cg_unet_build(&r->m, &a, why, sizeof why)) != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "ddpm: ", 6) == 0 ? 6 : 0));
+        return cg_trainer_fail_model(t, st, why);
     if ((st = cg_unet_init(&r->m, t->o->seed, STREAM_INIT)) != CG_OK)
         return cg_trainer_fail(t, st, "initialising the UNet's parameters");
     /* on the GPU before the EMA copies the weights: the shadow lives beside them */

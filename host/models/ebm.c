@@ -73,9 +73,7 @@ cg_status cg_ebm_build(cg_ebm *m, const cg_ebm_arch *a, uint64_t seed, uint32_t 
     }
     if ((st = cg_nn_alloc(nn, err, errlen)) != CG_OK)
         return st;
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    if ((st = cg_nn_init(nn, &r)) != CG_OK)
+    if ((st = cg_nn_init_seeded(nn, seed, stream)) != CG_OK)
         snprintf(err, errlen, "ebm: initialisation failed");
     return st;
 }

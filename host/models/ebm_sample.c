@@ -66,9 +66,8 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
 {
     ebm_sampler *s = self;
     char file[4096], why[512];
-    cg_run_file(path, FILE_NAME, file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, err, len);
+    cg_status st = cg_st_load_run(&f, path, FILE_NAME, file, sizeof file, err, len);
     if (st != CG_OK)
         return st;
     cg_ebm_arch a = {0};
@@ -99,10 +98,8 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
         return st;
     }
     s->loaded = 1;
-    if ((st = cg_weights_load_part(file, &s->m.p, "E.", why, sizeof why)) != CG_OK) {
-        snprintf(err, len, "%s", why);
+    if ((st = cg_weights_load_part(file, &s->m.p, "E.", err, len)) != CG_OK)
         return st;
-    }
     if (dev == CG_CUDA && (st = cg_params_to_device(&s->m.p, why, sizeof why)) != CG_OK)
         snprintf(err, len, "parameters to the GPU: %s", why);
     return st;

@@ -121,7 +121,7 @@ static cg_status build(cg_trainer *t, void *self)
     r->l.step_size = f->step_size, r->l.noise = f->langevin_noise, r->l.clip = f->grad_clip;
     cg_status st = cg_ebm_build(&r->m, &a, t->o->seed, STREAM_INIT, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "ebm: ", 5) == 0 ? 5 : 0));
+        return cg_trainer_fail_model(t, st, why);
     if (t->o->device == CG_CUDA && (st = cg_params_to_device(&r->m.p, why, sizeof why)))
         return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
     if (cg_ctx_init(&r->sctx) != CG_OK)

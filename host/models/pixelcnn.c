@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cugen/cuda.h"
 #include "cugen/io.h"
@@ -85,9 +84,7 @@ void cg_pixelcnn_free(cg_pixelcnn *m)
 
 cg_status cg_pixelcnn_init(cg_pixelcnn *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    return cg_nn_init(&m->nn, &r);
+    return cg_nn_init_seeded(&m->nn, seed, stream);
 }
 
 cg_status cg_pixelcnn_to_device(cg_pixelcnn *m, cg_device dev, char *err, size_t errlen)
@@ -272,19 +269,12 @@ static int arch_of(const cg_st_file *f, cg_pixelcnn_arch *a)
 
 cg_status cg_pixelcnn_load(const char *path, cg_pixelcnn *m, char *err, size_t errlen)
 {
-    char file[4096];
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        snprintf(file, sizeof file, "%s/pixelcnn.safetensors", path);
-    else
-        snprintf(file, sizeof file, "%s", path);
+    char file[4096], why[1024];
     cg_st_file f;
-    char why[1024];
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load_run(&f, path, "pixelcnn.safetensors", file, sizeof file, err,
+                                  errlen);
+    if (st != CG_OK)
         return st;
-    }
     cg_pixelcnn_arch a = {0};
     int ok = arch_of(&f, &a);
     cg_st_free(&f);
@@ -297,9 +287,7 @@ cg_status cg_pixelcnn_load(const char *path, cg_pixelcnn *m, char *err, size_t e
         snprintf(err, errlen, "%s: %s", file, why);
         return st;
     }
-    if ((st = cg_weights_load(file, &m->p, why, sizeof why)) != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    if ((st = cg_weights_load(file, &m->p, err, errlen)) != CG_OK)
         cg_pixelcnn_free(m);
-    }
     return st;
 }

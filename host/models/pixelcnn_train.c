@@ -56,7 +56,7 @@ static cg_status build(cg_trainer *t, void *self)
                           .levels = (int)f->levels};
     cg_status st = cg_pixelcnn_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "pixelcnn: ", 10) == 0 ? 10 : 0));
+        return cg_trainer_fail_model(t, st, why);
     size_t px = (size_t)t->o->batch * (size_t)(t->ds.height * t->ds.width);
     r->x = malloc(sizeof(real) * px);
     r->labels = malloc(sizeof(int32_t) * px);

@@ -156,9 +156,7 @@ void cg_flowimg_free(cg_flowimg *m)
  * at mean 0, variance 1, as PyTorch's. */
 void cg_flowimg_init(cg_flowimg *m, uint64_t seed, uint32_t stream)
 {
-    cg_rng r;
-    cg_rng_init(&r, seed, stream);
-    cg_nn_init(&m->nn, &r);
+    cg_nn_init_seeded(&m->nn, seed, stream);
     for (int i = 0; i < m->count; i++) {
         cg_flowimg_coupling *l = &m->l[i];
         cg_init_const(l->logs, 0.0);

@@ -165,13 +165,10 @@ static int stage_count(const cg_st_file *f, int stage)
 cg_status cg_flowimg_load(const char *path, cg_flowimg *m, char *err, size_t errlen)
 {
     char file[4096], why[1024];
-    cg_run_file(path, "flow.safetensors", file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, why, sizeof why);
-    if (st != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    cg_status st = cg_st_load_run(&f, path, "flow.safetensors", file, sizeof file, err, errlen);
+    if (st != CG_OK)
         return st;
-    }
     const cg_st_tensor *w = find(&f, "a.0.net.in.weight");
     cg_flowimg_arch a = {0};
     int found = w && w->ndim == 4, stages = 0;
@@ -245,7 +242,7 @@ static cg_status build(cg_trainer *t, void *self)
                                      ? CG_FLOWIMG_BATCHNORM : CG_FLOWIMG_ACTNORM};
     cg_status st = cg_flowimg_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
+        return cg_trainer_fail_model(t, st, why);
     cg_flowimg_init(&r->m, t->o->seed, 1);
     a = r->m.a;
     r->dims = (int64_t)a.channels * a.size * a.size;
@@ -366,7 +363,7 @@ static cg_status measure(cg_trainer *t, flow_run *r, cg_scalars *out)
     cg_status st = cg_flowimg_evaluate(&r->m, &t->test, TEST_LIMIT, t->o->seed, &bpd, why,
                                        sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "realnvp: ", 9) == 0 ? 9 : 0));
+        return cg_trainer_fail_model(t, st, why);
     cg_scalars_put(out, "test_bpd", bpd);
     return t->o->out_dir ? samples(t, r) : CG_OK;
 }

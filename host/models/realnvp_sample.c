@@ -30,9 +30,8 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
 {
     flow2d_sampler *s = self;
     char file[4096];
-    cg_run_file(path, "flow.safetensors", file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, err, len);
+    cg_status st = cg_st_load_run(&f, path, "flow.safetensors", file, sizeof file, err, len);
     if (st != CG_OK)
         return st;
     cg_flow2d_arch a = {0};
@@ -53,9 +52,7 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
         return st;
     }
     s->loaded = 1;
-    if ((st = cg_weights_load(file, &s->m.p, why, sizeof why)) != CG_OK)
-        snprintf(err, len, "%s", why);
-    return st;
+    return cg_weights_load(file, &s->m.p, err, len);
 }
 
 static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,
@@ -74,9 +71,7 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
     cg_rng_normal(&r, out->z, 2 * (int64_t)n, 0.0, 1.0);
     cg_set_grad(&ctx, 0);
     cg_tensor *x = cg_flow2d_inverse(&ctx, &s->m, cg_wrap(&ctx, out->z, CG_SHAPE(n, 2)));
-    cg_status st = x ? sample_copy(&out->x, x->data, x->n, err, len)
-                     : sample_failed(&ctx, err, len);
-    cg_ctx_free(&ctx);
+    cg_status st = sample_take_copy(&ctx, x, &out->x, err, len);
     if (st != CG_OK)
         return st;
     out->n = n, out->points = 1, out->nz = 2 * (int64_t)n;

@@ -13,8 +13,7 @@
 int sample_open(const char *path, const char *name, cg_st_file *f)
 {
     char file[4096];
-    cg_run_file(path, name, file, sizeof file);
-    return cg_st_load(f, file, NULL, 0) == CG_OK;
+    return cg_st_load_run(f, path, name, file, sizeof file, NULL, 0) == CG_OK;
 }
 
 int sample_holds(const char *path, const char *name, const char *a, const char *b)
@@ -87,14 +86,30 @@ cg_status sample_failed(const cg_ctx *ctx, char *err, size_t len)
     return ctx->err && ctx->err != CG_ERR_ARG ? ctx->err : CG_ERR_STATE;
 }
 
-cg_status sample_copy(real **out, const real *x, int64_t n, char *err, size_t len)
+cg_status sample_take_copy(cg_ctx *ctx, const cg_tensor *y, real **out, char *err, size_t len)
 {
-    *out = malloc(sizeof(real) * (size_t)(n ? n : 1));
-    if (!*out) {
+    int64_t n = y ? y->n : 0;
+    *out = y ? malloc(sizeof(real) * (size_t)(n ? n : 1)) : NULL;
+    if (y && !*out) {
+        cg_ctx_free(ctx);
         snprintf(err, len, "out of memory for %lld values", (long long)n);
         return CG_ERR_NOMEM;
     }
-    memcpy(*out, x, sizeof(real) * (size_t)n);
+    return sample_take(ctx, y, *out, err, len);
+}
+
+cg_status sample_gen_alloc(cg_image_set *out, int64_t n, int64_t P, real **z, int64_t nz,
+                           cg_ctx *ctx, char *err, size_t len)
+{
+    out->x = malloc(sizeof(real) * (size_t)(n * P));
+    if (z)
+        *z = malloc(sizeof(real) * (size_t)nz);
+    if (!out->x || (z && !*z) || (ctx && cg_ctx_init(ctx) != CG_OK)) {
+        if (z)
+            free(*z);
+        snprintf(err, len, "out of memory for %lld images", (long long)n);
+        return CG_ERR_NOMEM;
+    }
     return CG_OK;
 }
 

@@ -44,8 +44,15 @@ cg_status sample_failed(const cg_ctx *ctx, char *err, size_t len);
 /* The end of a generator's forward: y's values into x (or, y NULL, the
  * failed op's message into err), and ctx freed. */
 cg_status sample_take(cg_ctx *ctx, const cg_tensor *y, real *x, char *err, size_t len);
-/* x (n values) as a malloc'ed copy into *out: CG_ERR_NOMEM with err. */
-cg_status sample_copy(real **out, const real *x, int64_t n, char *err, size_t len);
+/* The same into a malloc'ed copy *out of y's values (CG_ERR_NOMEM with err
+ * when there is no room for one). */
+cg_status sample_take_copy(cg_ctx *ctx, const cg_tensor *y, real **out, char *err, size_t len);
+/* What a generate needs before its loop: out->x for n images of P values,
+ * with z not NULL *z for nz values (the caller frees it), with ctx not NULL
+ * ctx initialised. CG_ERR_NOMEM with err, and then nothing but out->x (the
+ * caller's) to free. */
+cg_status sample_gen_alloc(cg_image_set *out, int64_t n, int64_t P, real **z, int64_t nz,
+                           cg_ctx *ctx, char *err, size_t len);
 /* "cugen eval: KIND: 640/10000 images generated (12 s)" on stderr, for more
  * than 64 images (t0: cg_monotonic_seconds at the start) */
 void sample_progress(const char *kind, int64_t done, int64_t n, double t0);

@@ -16,17 +16,8 @@
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 #include "cugen/vae.h"
+#include "models/model_util.h"
 #include "models/vae_internal.h"
-
-static int log2_exact(int v)
-{
-    int k = 0;
-    while (v > 1 && v % 2 == 0) {
-        v /= 2;
-        k++;
-    }
-    return v == 1 ? k : -1;
-}
 
 static cg_status check_arch(const cg_vae_arch *a, char *err, size_t errlen)
 {
@@ -36,7 +27,7 @@ static cg_status check_arch(const cg_vae_arch *a, char *err, size_t errlen)
     }
     if (a->kind == CG_VAE_CONV) {
         if ((a->size != 32 && a->size != 64) || (a->channels != 1 && a->channels != 3) ||
-            a->width < 1 || (a->width << (log2_exact(a->size) - 3)) > 4096 ||
+            a->width < 1 || (a->width << (model_log2_exact(a->size) - 3)) > 4096 ||
             a->x_dim != a->channels * a->size * a->size) {
             snprintf(err, errlen, "vae: the conv architecture takes 32x32 or 64x64 images of 1 "
                      "or 3 channels and a width from 1 to %d; got %dx%dx%d, width %d",
@@ -74,7 +65,7 @@ cg_status cg_vae_build(cg_vae *m, const cg_vae_arch *a, char *err, size_t errlen
     m->a = *a;
     cg_nn_begin(&m->nn, &m->p);
     if (a->kind == CG_VAE_CONV) {
-        m->nconv = log2_exact(a->size) - 2;
+        m->nconv = model_log2_exact(a->size) - 2;
         vae_conv_declare(m);
     } else {
         declare_mlp(m);
@@ -324,11 +315,9 @@ static int arch_of(const cg_st_file *f, cg_vae_arch *a)
 
 cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
 {
-    char file[4096];
-    cg_run_file(path, "vae.safetensors", file, sizeof file);
+    char file[4096], why[1024];
     cg_st_file f;
-    char why[1024];
-    cg_status st = cg_st_load(&f, file, err, errlen);
+    cg_status st = cg_st_load_run(&f, path, "vae.safetensors", file, sizeof file, err, errlen);
     if (st != CG_OK)
         return st;
     cg_vae_arch a = {0};
@@ -343,10 +332,8 @@ cg_status cg_vae_load(const char *path, cg_vae *m, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", file, why);
         return st;
     }
-    if ((st = cg_weights_load(file, &m->p, why, sizeof why)) != CG_OK) {
-        snprintf(err, errlen, "%s", why);
+    if ((st = cg_weights_load(file, &m->p, err, errlen)) != CG_OK)
         cg_vae_free(m);
-    }
     return st;
 }
 

@@ -152,14 +152,10 @@ static cg_status generate(void *self, const void *settings, int64_t n, uint64_t 
     if (st != CG_OK)
         return st;
     int64_t P = s->m.a.x_dim;
-    out->x = malloc(sizeof(real) * (size_t)(n * P));
-    real *h = malloc(sizeof(real) * (size_t)GEN_CHUNK * L);
+    real *h;
     cg_ctx ctx;
-    if (!out->x || !h || cg_ctx_init(&ctx) != CG_OK) {
-        free(h);
-        snprintf(err, len, "out of memory for %lld images", (long long)n);
-        return CG_ERR_NOMEM;
-    }
+    if ((st = sample_gen_alloc(out, n, P, &h, (int64_t)GEN_CHUNK * L, &ctx, err, len)) != CG_OK)
+        return st;
     cg_rng r;
     cg_rng_init(&r, seed, SAMPLE_EVAL_STREAM);
     cg_set_grad(&ctx, 0);

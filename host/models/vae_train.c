@@ -67,7 +67,7 @@ static cg_status build(cg_trainer *t, void *self)
         a.width = (int)f->width;
     cg_status st = cg_vae_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "vae: ", 5) == 0 ? 5 : 0));
+        return cg_trainer_fail_model(t, st, why);
     cg_vae_init(&r->m, t->o->seed, STREAM_INIT);
     if (t->o->device == CG_CUDA && (st = cg_vae_to_device(&r->m, CG_CUDA, why, sizeof why)))
         return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);

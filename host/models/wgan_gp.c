@@ -16,18 +16,9 @@
 #include "cugen/ops.h"
 #include "cugen/tape.h"
 #include "cugen/wgan_gp.h"
+#include "models/model_util.h"
 
 #define LEAK 0.2
-
-static int log2_exact(int v)
-{
-    int k = 0;
-    while (v > 1 && v % 2 == 0) {
-        v /= 2;
-        k++;
-    }
-    return v == 1 ? k : -1;
-}
 
 void cg_wgan_critic_declare(cg_nn *nn, cg_wgan_critic *c, const char *prefix, int nc, int ndf,
                             int image_size, int layernorm)
@@ -42,7 +33,7 @@ void cg_wgan_critic_declare(cg_nn *nn, cg_wgan_critic *c, const char *prefix, in
         return;
     }
     *c = (cg_wgan_critic){.nc = nc, .ndf = ndf, .image_size = image_size,
-                          .layers = log2_exact(image_size) - 1, .layernorm = layernorm != 0};
+                          .layers = model_log2_exact(image_size) - 1, .layernorm = layernorm != 0};
     int L = c->layers;
     char name[CG_NN_NAME_MAX];
     for (int i = 0; i < L; i++) {

@@ -62,6 +62,14 @@ cg_status cg_trainer_fail(cg_trainer *t, cg_status st, const char *fmt, ...)
     return st;
 }
 
+cg_status cg_trainer_fail_model(cg_trainer *t, cg_status st, const char *why)
+{
+    size_t n = strlen(t->kind->name);
+    if (strncmp(why, t->kind->name, n) == 0 && strncmp(why + n, ": ", 2) == 0)
+        why += n + 2;
+    return cg_trainer_fail(t, st, "%s", why);
+}
+
 void cg_trainer_path(const cg_trainer *t, char *buf, size_t len, const char *name)
 {
     snprintf(buf, len, "%s/%s", t->o->out_dir ? t->o->out_dir : ".", name);

@@ -74,6 +74,10 @@ cg_status cg_st_parse(cg_st_file *f, const void *buf, size_t len, char *err, siz
 /* Read a whole file into memory (owned by f) and parse it. Messages start
  * with the path. */
 cg_status cg_st_load(cg_st_file *f, const char *path, char *err, size_t errlen);
+/* cg_st_load of a run's file (cg_run_file: path, or path/name when path is
+ * a directory), whose path goes into file (flen bytes). */
+cg_status cg_st_load_run(cg_st_file *f, const char *path, const char *name, char *file,
+                         size_t flen, char *err, size_t errlen);
 const cg_st_tensor *cg_st_find(const cg_st_file *f, const char *name);
 const char *cg_st_meta_get(const cg_st_file *f, const char *key);
 void cg_st_free(cg_st_file *f);
@@ -377,6 +381,10 @@ cg_status cg_png_plot_panels(const char *path, const cg_plot_panel *p, int np, i
 cg_status cg_png_scatter(const char *path, const real *a, int na, const real *b, int nb,
                          const char *label_a, const char *label_b, const cg_plot_opts *o,
                          char *err, size_t len);
+/* n points (x, y) into xy on the ellipse at Mahalanobis distance k around
+ * mean for the 2 x 2 covariance cov (row-major): mean + k L (cos t, sin t),
+ * L the Cholesky factor of cov, t = 2 pi i / n. */
+void cg_plot_ellipse(real *xy, int n, const double *mean, const double *cov, double k);
 
 /* ---- progress line
  * On a terminal: one line redrawn in place with \r (at most ten times a

@@ -278,6 +278,9 @@ cg_status cg_trainer_grid(cg_trainer *t, const char *name, cg_tensor *x, int per
 /* "MODEL: message" into t->err; returns st. */
 cg_status cg_trainer_fail(cg_trainer *t, cg_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* cg_trainer_fail with the message of a model's function (why), which may
+ * already start "MODEL: ": that prefix is not said twice. */
+cg_status cg_trainer_fail_model(cg_trainer *t, cg_status st, const char *why);
 /* DIR/name of the run directory into buf (the run has one when o->out_dir). */
 void cg_trainer_path(const cg_trainer *t, char *buf, size_t len, const char *name);
 

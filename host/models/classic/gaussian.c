@@ -54,18 +54,6 @@ static cg_tensor *gaussian_nll(cg_ctx *c, cg_tensor *x, cg_tensor *mu, cg_tensor
     return cg_affine(c, cg_add(c, cg_scale(c, quad, 0.5), logdet), 1.0, n * log(2 * M_PI));
 }
 
-/* n points (x, y) on the ellipse at Mahalanobis distance k around mean for
- * covariance cov: mean + k L (cos t, sin t), L the Cholesky factor of cov. */
-static void ellipse(real *xy, int n, const double *mean, const double *cov, double k)
-{
-    double l11 = sqrt(cov[0]), l21 = cov[2] / l11, l22 = sqrt(cov[3] - l21 * l21);
-    for (int i = 0; i < n; i++) {
-        double t = 2 * M_PI * i / n, c = cos(t), s = sin(t);
-        xy[2 * i] = (real)(mean[0] + k * l11 * c);
-        xy[2 * i + 1] = (real)(mean[1] + k * (l21 * c + l22 * s));
-    }
-}
-
 /* DIR/fit.png: the fitted 1/2/3-sigma ellipses as dense blue curves, the
  * closed form's as sparse orange dots over them, the points in black. */
 static cg_status draw_fit(const char *dir, const real *xy, int n, const gaussian_fit *fit,
@@ -80,8 +68,8 @@ static cg_status draw_fit(const char *dir, const real *xy, int n, const gaussian
     }
     real *fit_xy = buf, *mle_xy = buf + 2 * 6 * DENSE;
     for (int k = 1, at = 0; k <= 3; at += k, k++) {  /* at: 0, 1, 3 (times DENSE) */
-        ellipse(fit_xy + 2 * DENSE * at, k * DENSE, fit->mean, fit->cov, k);
-        ellipse(mle_xy + 2 * SPARSE * at, k * SPARSE, mle->mean, mle->cov, k);
+        cg_plot_ellipse(fit_xy + 2 * DENSE * at, k * DENSE, fit->mean, fit->cov, k);
+        cg_plot_ellipse(mle_xy + 2 * SPARSE * at, k * SPARSE, mle->mean, mle->cov, k);
     }
     cg_plot_series s[3] = {
         {.xy = fit_xy, .n = 6 * DENSE, .rgb = CG_PLOT_BLUE, .size = 2,

@@ -26,17 +26,6 @@
 #define N_POINTS 500   /* the article's num_points */
 #define ELLIPSE_PTS 360
 
-/* n points on the ellipse at Mahalanobis distance s around mu for cov. */
-static void ellipse(real *xy, int n, const double *mu, const double *cov, double s)
-{
-    double l11 = sqrt(cov[0]), l21 = cov[2] / l11, l22 = sqrt(cov[3] - l21 * l21);
-    for (int i = 0; i < n; i++) {
-        double t = 2 * M_PI * i / n, c = cos(t), si = sin(t);
-        xy[2 * i] = (real)(mu[0] + s * l11 * c);
-        xy[2 * i + 1] = (real)(mu[1] + s * (l21 * c + l22 * si));
-    }
-}
-
 static void to_real(real *dst, const double *src, int n)
 {
     for (int i = 0; i < n; i++)
@@ -60,8 +49,8 @@ static cg_status draw(const char *dir, const char *name, const char *title, cons
     if (g) {
         for (int j = 0; j < g->k; j++)
             for (int sig = 1; sig <= 2; sig++)
-                ellipse(line + 2 * ELLIPSE_PTS * (2 * j + sig - 1), ELLIPSE_PTS, g->mu[j],
-                        g->cov[j], sig);
+                cg_plot_ellipse(line + 2 * ELLIPSE_PTS * (2 * j + sig - 1), ELLIPSE_PTS,
+                                g->mu[j], g->cov[j], sig);
     } else {
         for (int i = 0; i < ELLIPSE_PTS; i++) {
             double t = (double)i / ELLIPSE_PTS;

@@ -202,9 +202,8 @@ cg_status cg_mlp_gan_load_generator(const char *path, cg_mlp_gan *m, char *err, 
     memset(m, 0, sizeof *m);
     cg_params_init(&m->p);
     char file[4096];
-    cg_run_file(path, "G.safetensors", file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, err, errlen);
+    cg_status st = cg_st_load_run(&f, path, "G.safetensors", file, sizeof file, err, errlen);
     if (st != CG_OK)
         return st;
     int pre0, pre1;

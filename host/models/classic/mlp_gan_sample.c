@@ -90,16 +90,13 @@ static cg_status generate(void *self, const void *settings, int64_t n, uint64_t 
 {
     mlp_gan_sampler *s = self;
     int P = s->m.a.npix, S = sample_side_of(P);
-    out->x = malloc(sizeof(real) * (size_t)(n * P));
-    real *z = malloc(sizeof(real) * (size_t)GEN_CHUNK * s->m.a.nz);
-    if (!out->x || !z) {
-        free(z);
-        snprintf(err, len, "out of memory for %lld images", (long long)n);
-        return CG_ERR_NOMEM;
-    }
+    real *z;
+    cg_status st = sample_gen_alloc(out, n, P, &z, (int64_t)GEN_CHUNK * s->m.a.nz, NULL, err,
+                                    len);
+    if (st != CG_OK)
+        return st;
     cg_rng r;
     cg_rng_init(&r, seed, SAMPLE_EVAL_GAN_STREAM);
-    cg_status st = CG_OK;
     for (int64_t at = 0; at < n && st == CG_OK; at += GEN_CHUNK) {
         int k = (int)(n - at < GEN_CHUNK ? n - at : GEN_CHUNK);
         st = draw(s, &r, k, z, out->x + at * P, err, len);

@@ -82,7 +82,7 @@ static cg_status build(cg_trainer *t, void *self)
     a.noise_normal = strcmp(f->noise, "normal") == 0;
     cg_status st = cg_mlp_gan_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "mlp-gan: ", 9) == 0 ? 9 : 0));
+        return cg_trainer_fail_model(t, st, why);
     cg_mlp_gan_init(&r->m, o->seed, STREAM_INIT);
     r->fixed_z = malloc(sizeof(real) * GRID_N * (size_t)a.nz);
     if (!r->fixed_z)

@@ -35,9 +35,8 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
 {
     rbm_sampler *s = self;
     char file[4096];
-    cg_run_file(path, "rbm.safetensors", file, sizeof file);
     cg_st_file f;
-    cg_status st = cg_st_load(&f, file, err, len);
+    cg_status st = cg_st_load_run(&f, path, "rbm.safetensors", file, sizeof file, err, len);
     if (st != CG_OK)
         return st;
     const cg_st_tensor *w = cg_st_find(&f, "W");
@@ -53,9 +52,7 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
         return st;
     }
     s->loaded = 1;
-    if ((st = cg_weights_load(file, &s->m.p, why, sizeof why)) != CG_OK)
-        snprintf(err, len, "%s", why);
-    return st;
+    return cg_weights_load(file, &s->m.p, err, len);
 }
 
 static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,
@@ -97,9 +94,7 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
             cg_ctx_step_end(&ctx);
         }
     }
-    cg_status st = pv ? sample_copy(&out->x, pv->data, pv->n, err, len)
-                      : sample_failed(&ctx, err, len);
-    cg_ctx_free(&ctx);
+    cg_status st = sample_take_copy(&ctx, pv, &out->x, err, len);
     free(v);
     if (st != CG_OK)
         return st;

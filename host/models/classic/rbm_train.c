@@ -94,7 +94,7 @@ static cg_status build(cg_trainer *t, void *self)
     cg_status st = cg_rbm_build(&r->m, V, (int)f->hidden, f->pcd ? (int)o->batch : 0, why,
                                 sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
+        return cg_trainer_fail_model(t, st, why);
     cg_rbm_init(&r->m, o->seed, STREAM_INIT);
     r->base = malloc(sizeof(real) * (size_t)V);
     if (!r->base)
@@ -298,7 +298,7 @@ static cg_status evaluate(cg_trainer *t, rbm_run *r, cg_scalars *out)
     double t0 = cg_monotonic_seconds(), logz, lo, hi;
     cg_status st = cg_rbm_ais(&t->ctx, &r->m, &ao, &rng, &logz, &lo, &hi, why, sizeof why);
     if (st != CG_OK)
-        return cg_trainer_fail(t, st, "%s", why + (strncmp(why, "rbm: ", 5) == 0 ? 5 : 0));
+        return cg_trainer_fail_model(t, st, why);
     double lp_test, lp_train;
     if ((st = mean_log_pstar(t, r, &t->test, &lp_test)) != CG_OK ||
         (st = mean_log_pstar(t, r, &t->ds, &lp_train)) != CG_OK)
