@@ -110,24 +110,32 @@ static int layout(uint64_t count, uint64_t img_bytes, int labels, uint32_t nattr
     return 1;
 }
 
-/* A name of the attribute section: its problem, or NULL when it is good */
-static const char *attr_name_problem(const char *name)
+const char *cg_attr_name_problem(const char *name)
 {
-    size_t n = strnlen(name, CG_ATTR_NAME);
+    size_t n = strlen(name);
     if (n == 0)
         return "is empty";
-    if (n == CG_ATTR_NAME)
-        return "is not NUL-terminated";
+    if (n >= CG_ATTR_NAME)
+        return "is too long";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-'))
             return "has a character other than letters, digits, '_' and '-'";
     }
+    return NULL;
+}
+
+/* A name of the attribute section (CG_ATTR_NAME bytes): its problem, or NULL */
+static const char *attr_slot_problem(const char *name)
+{
+    size_t n = strnlen(name, CG_ATTR_NAME);
+    if (n == CG_ATTR_NAME)
+        return "is not NUL-terminated";
     for (size_t i = n; i < CG_ATTR_NAME; i++)
         if (name[i] != '\0')
             return "is not NUL-padded";
-    return NULL;
+    return cg_attr_name_problem(name);
 }
 
 /* The attribute section at p (nattrs names, then count masks) */
@@ -136,7 +144,7 @@ static cg_status check_attrs(const uint8_t *p, uint64_t count, uint32_t nattrs, 
 {
     const char (*names)[CG_ATTR_NAME] = (const char (*)[CG_ATTR_NAME])p;
     for (uint32_t j = 0; j < nattrs; j++) {
-        const char *why = attr_name_problem(names[j]);
+        const char *why = attr_slot_problem(names[j]);
         if (why)
             return fail(err, errlen, CG_ERR_IO, "attribute name %u %s", j, why);
         for (uint32_t i = 0; i < j; i++)
@@ -398,13 +406,13 @@ cg_status cg_packed_writer_attrs(cg_packed_writer *w, int n, const char *const *
         return fail(err, errlen, CG_ERR_ARG, "packed writer: %d attributes (1 to %d)", n,
                     CG_MAX_ATTRS);
     for (int j = 0; j < n; j++) {
-        char *to = w->attr_names[j];
-        memset(to, 0, CG_ATTR_NAME);
-        strncpy(to, names[j], CG_ATTR_NAME);
-        const char *why = attr_name_problem(to);
+        const char *why = cg_attr_name_problem(names[j]);
         if (why)
             return fail(err, errlen, CG_ERR_ARG, "packed writer: attribute name '%.40s' %s",
-                        names[j], strlen(names[j]) >= CG_ATTR_NAME ? "is too long" : why);
+                        names[j], why);
+        char *to = w->attr_names[j];
+        memset(to, 0, CG_ATTR_NAME);
+        memcpy(to, names[j], strlen(names[j]));
         for (int i = 0; i < j; i++)
             if (strcmp(w->attr_names[i], to) == 0)
                 return fail(err, errlen, CG_ERR_ARG, "packed writer: attribute '%s' is named "

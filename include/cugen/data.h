@@ -26,14 +26,15 @@ typedef struct {
     const uint8_t *pixels;   /* count * channels * height * width, CHW per image */
     const int32_t *labels;   /* count labels, or NULL */
     int num_classes;         /* 0 when unlabelled */
-    int num_attrs;           /* 0: no attributes */
-    const uint64_t *attrs;   /* count masks, bit j set: attribute j is 1 (not -1); or NULL */
-    const char (*attr_names)[CG_ATTR_NAME];  /* num_attrs names, or NULL */
     char name[64];
     /* ownership: freed / unmapped by cg_dataset_free */
     void *owned_pixels, *owned_labels;
     void *map;
     size_t map_len;
+    /* binary attributes (packed files only; they point into the map) */
+    int num_attrs;           /* 0: no attributes */
+    const uint64_t *attrs;   /* count masks, bit j set: attribute j is 1 (not -1); or NULL */
+    const char (*attr_names)[CG_ATTR_NAME];  /* num_attrs names, or NULL */
 } cg_dataset;
 
 void cg_dataset_free(cg_dataset *d);
@@ -223,6 +224,9 @@ void cg_loader_close(cg_loader *L);  /* joins the thread, frees; NULL is fine */
  * Version 1 is version 2 without attributes (bit 1 unknown, bytes 112..123
  * reserved): such files are still read; files are written as version 2. */
 #define CG_PACKED_VERSION 2
+/* What is wrong with an attribute name by those rules ("is empty", "is too
+ * long", "has a character ..."), or NULL when it is a good one */
+const char *cg_attr_name_problem(const char *name);
 #define CG_PACKED_HEADER 128
 
 /* Map `path` read-only and check it: header, sizes (overflow-safe, exact
