@@ -135,7 +135,6 @@ static cg_status build(cg_trainer *t, void *self)
 
 static void describe(cg_trainer *t, void *self, char *buf, size_t len)
 {
-    (void)t;
     const cg_dcgan *m = &((dcgan_run *)self)->m;
     const cg_dcgan_arch *a = &m->a;
     static const char *const SN[4] = {"", ", spectral norm on D", ", spectral norm on G",
@@ -143,8 +142,11 @@ static void describe(cg_trainer *t, void *self, char *buf, size_t len)
     int k = snprintf(buf, len, "nz %d, ngf %d, ndf %d, %s loss%s", a->nz, a->ngf, a->ndf,
                      m->loss == CG_DCGAN_HINGE ? "hinge" : "BCE", SN[a->sn & 3]);
     if (a->num_classes && k > 0 && (size_t)k < len)
-        snprintf(buf + k, len - (size_t)k, ", conditional on %d classes (label embedding %d, "
-                 "projection D)", a->num_classes, a->embed_dim);
+        k += snprintf(buf + k, len - (size_t)k, ", conditional on %d classes (label embedding "
+                      "%d, projection D)", a->num_classes, a->embed_dim);
+    const char *attrs = ((const dcgan_flags *)t->settings)->attrs;
+    if (attrs && k > 0 && (size_t)k < len)
+        snprintf(buf + k, len - (size_t)k, ", the bit patterns of %s", attrs);
 }
 
 static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,

@@ -8,7 +8,8 @@
  * Adam's moments, loader position, noise offset: --resume continues bit for
  * bit; and .prev) every --ckpt-every steps, after every epoch and at the end,
  * flow.safetensors (the weights), metrics.jsonl (per step train_bpd; per
- * epoch test_bpd) and samples.png (64 samples at --temperature). SIGINT /
+ * epoch test_bpd; --fid-every: fid, at temperature 1) and samples.png (64
+ * samples at --temperature). SIGINT /
  * SIGTERM save a checkpoint and stop; a NaN stops the run.
  *
  * Random streams of the seed: 1 the initial weights, 2 the dequantisation
