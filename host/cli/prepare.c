@@ -22,7 +22,10 @@ static void usage(const arg_opt *opts, int nopts)
     args_usage(cmd, "--src DIR --out FILE [flags]", opts, nopts);
     printf("\nEach image is resized so its shorter side is --size, then centre-cropped to\n"
            "--size x --size (torchvision's Resize + CenterCrop). list_eval_partition.txt,\n"
-           "in DIR or its parent, selects the split (default train when it is there).\n");
+           "in DIR or its parent, selects the split (default train when it is there).\n"
+           "list_attr_celeba.txt, in DIR or its parent, gives every image its 40\n"
+           "attributes (for cugen train dcgan --conditional --attrs NAME,...); without it\n"
+           "the file has none.\n");
 }
 
 int cli_prepare(int argc, char **argv)
@@ -77,9 +80,12 @@ int cli_prepare(int argc, char **argv)
         fprintf(stderr, "%s: skipped %lld of %lld files that could not be read: %s%s\n", cmd,
                 (long long)im->failed, (long long)im->files, im->failures,
                 im->failed > 5 ? "; ..." : "");
-    printf("wrote %s: %lld images of 3 x %d x %d, split %s%s%s, %.1f MB in %.1f s "
+    char attrs[1100] = ", no attributes (no list_attr_celeba.txt)";
+    if (rep.attr_file[0])
+        snprintf(attrs, sizeof attrs, ", %d attributes of %s", rep.num_attrs, rep.attr_file);
+    printf("wrote %s: %lld images of 3 x %d x %d, split %s%s%s%s, %.1f MB in %.1f s "
            "(%.0f img/s)\n", o.out, (long long)im->ok, o.size, o.size, rep.split,
-           rep.partition[0] ? " of " : "", rep.partition, rep.bytes / 1e6, im->seconds,
+           rep.partition[0] ? " of " : "", rep.partition, attrs, rep.bytes / 1e6, im->seconds,
            im->seconds > 0 ? im->files / im->seconds : 0.0);
     return 0;
 }

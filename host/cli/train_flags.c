@@ -94,10 +94,19 @@ static int first_optional(const arg_opt *opts, int nshared)
     return i;
 }
 
+/* k, or a kind it hands the run to (realnvp: the image flow), draws images */
+static int draws_images(const cg_model_kind *k)
+{
+    for (const cg_model_kind *const *v = k->hands_to; v && *v; v++)
+        if ((*v)->generate)
+            return 1;
+    return k->generate != NULL;
+}
+
 static int takes_shared(const cg_model_kind *k, const char *name)
 {
     if (strncmp(name, "fid-", 4) == 0)
-        return k->generate != NULL;
+        return draws_images(k);
     char have[200], key[40];
     snprintf(have, sizeof have, " %s ", k->shared ? k->shared : "");
     snprintf(key, sizeof key, " %s ", name);

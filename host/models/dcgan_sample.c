@@ -9,7 +9,10 @@
  *             A conditional G (a label embedding "embed.weight"): by
  *             default a row of 8 per class, the same 8 z in every row;
  *             --class K: every image of class K; --n without --class:
- *             rows of 8 cycling through the classes
+ *             rows of 8 cycling through the classes. A run trained with
+ *             --attrs (CelebA attributes, recorded in its settings):
+ *             --attrs Smiling=1,Male=0 draws the classes of those values,
+ *             the attributes not given taking both (a row per class)
  *   generate  z from the seed's eval stream, batch statistics in batches of
  *             64, as the example samples; conditional: labels i mod classes
  *
@@ -34,12 +37,14 @@ typedef struct {
     int interpolate;
     const char *bn;
     int64_t klass;
+    const char *attrs;   /* --attrs NAME=0|1,... */
 } dcgan_sample_flags;
 
 typedef struct {
     cg_dcgan m;
     cg_dcgan_arch a;
     int loaded;
+    char attrs[256];     /* the --attrs the run was trained with, "" when none */
 } dcgan_sampler;
 
 /* a generator's first ConvTranspose2d, exported or in a checkpoint ("G.") */
@@ -60,6 +65,48 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
     dcgan_sampler *s = self;
     cg_status st = cg_dcgan_load_generator(path, &s->m, &s->a, err, len);
     s->loaded = st == CG_OK;
+    if (!sample_setting(path, "attrs", s->attrs, sizeof s->attrs))
+        s->attrs[0] = '\0';
+    return st;
+}
+
+/* --attrs: the classes of those attribute values into *classes (malloc'ed),
+ * their count *n; without --attrs all num_classes classes */
+static cg_status attr_classes(const dcgan_sampler *s, const dcgan_sample_flags *f,
+                              const cg_sample_opts *o, int32_t **classes, int *n, char *err,
+                              size_t len)
+{
+    int K = s->a.num_classes;
+    *classes = malloc(sizeof(int32_t) * (size_t)(K > 0 ? K : 1));
+    if (!*classes) {
+        snprintf(err, len, "out of memory");
+        return CG_ERR_NOMEM;
+    }
+    if (!f->attrs) {
+        for (int c = 0; c < K; c++)
+            (*classes)[c] = c;
+        *n = K;
+        return CG_OK;
+    }
+    if (f->klass >= 0) {
+        snprintf(err, len, "--attrs and --class both choose the classes: give one");
+        return CG_ERR_ARG;
+    }
+    if (!s->attrs[0]) {
+        snprintf(err, len, "--attrs: %s records no attributes (a run of cugen train dcgan "
+                 "--conditional --attrs NAME,... records them in its settings)%s", o->path,
+                 K ? "; --class K picks a class" : "");
+        return CG_ERR_ARG;
+    }
+    int32_t all[1 << CG_ATTR_LABELS_MAX];
+    cg_status st = cg_attr_classes(s->attrs, f->attrs, all, n, err, len);
+    if (st == CG_OK && (all[*n - 1] >= K)) {
+        snprintf(err, len, "--attrs: the run records attributes %s, but its generator has %d "
+                 "classes", s->attrs, K);
+        st = CG_ERR_ARG;
+    }
+    if (st == CG_OK)
+        memcpy(*classes, all, sizeof(int32_t) * (size_t)*n);
     return st;
 }
 
@@ -81,12 +128,12 @@ static cg_status generate_into(dcgan_sampler *s, real *z, const int32_t *y, int 
 /* The labels of a conditional sample (NULL for another G) and, for the
  * default grid of a row per class, the same z in every row. */
 static cg_status sample_labels(const dcgan_sampler *s, const dcgan_sample_flags *f,
-                               const cg_sample_opts *o, int n, real *z, int32_t **y,
-                               char *err, size_t len)
+                               const cg_sample_opts *o, int n, real *z, const int32_t *classes,
+                               int K, int32_t **y, char *err, size_t len)
 {
-    int K = s->a.num_classes, R = CG_SAMPLE_PER_ROW;
+    int R = CG_SAMPLE_PER_ROW;
     *y = NULL;
-    if (!K)
+    if (!s->a.num_classes)
         return CG_OK;
     if (!(*y = malloc(sizeof(int32_t) * (size_t)n))) {
         snprintf(err, len, "out of memory");
@@ -94,7 +141,7 @@ static cg_status sample_labels(const dcgan_sampler *s, const dcgan_sample_flags 
     }
     int grid = f->klass < 0 && !f->interpolate && !o->n_given;
     for (int i = 0; i < n; i++) {
-        (*y)[i] = f->klass >= 0 ? (int32_t)f->klass : (int32_t)((i / R) % K);
+        (*y)[i] = f->klass >= 0 ? (int32_t)f->klass : classes[(i / R) % K];
         if (grid && i >= R)
             memcpy(z + (size_t)i * s->a.nz, z + (size_t)(i % R) * s->a.nz,
                    sizeof(real) * (size_t)s->a.nz);
@@ -108,6 +155,11 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
     const dcgan_sample_flags *f = settings;
     dcgan_sampler *s = self;
     int K = s->a.num_classes;
+    if (f->attrs && !K) {
+        snprintf(err, len, "--attrs is for conditional generators, and %s is not one (it has "
+                 "no label embedding)", o->path);
+        return CG_ERR_ARG;
+    }
     if (f->klass >= 0 && f->klass >= K) {
         if (K)
             snprintf(err, len, "--class %lld: %s draws classes 0 to %d", (long long)f->klass,
@@ -117,22 +169,31 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
                      "has no label embedding)", o->path);
         return CG_ERR_ARG;
     }
-    /* a conditional G's default: a row of 8 per class */
+    /* the classes drawn (--attrs: those of its values); a conditional G's
+     * default: a row of 8 per class */
+    int32_t *classes = NULL;
+    cg_status st = CG_OK;
+    if (K && (st = attr_classes(s, f, o, &classes, &K, err, len)) != CG_OK) {
+        free(classes);
+        return st;
+    }
     int n = K && f->klass < 0 && !f->interpolate && !o->n_given ? CG_SAMPLE_PER_ROW * K : o->n;
     int S = s->a.image_size, C = s->a.nc;
     out->z = malloc(sizeof(real) * (size_t)n * (size_t)s->a.nz);
     out->x = malloc(sizeof(real) * (size_t)n * (size_t)(C * S * S));
     if (!out->z || !out->x) {
+        free(classes);
         snprintf(err, len, "out of memory");
         return CG_ERR_NOMEM;
     }
     int32_t *y = NULL;
-    cg_status st = sample_latents(out->z, n, s->a.nz, o->seed, f->interpolate, err, len);
+    st = sample_latents(out->z, n, s->a.nz, o->seed, f->interpolate, err, len);
     if (st == CG_OK)
-        st = sample_labels(s, f, o, n, out->z, &y, err, len);
+        st = sample_labels(s, f, o, n, out->z, classes, K, &y, err, len);
     if (st == CG_OK)
         st = generate_into(s, out->z, y, n, strcmp(f->bn, "running") == 0, out->x, err, len);
     free(y);
+    free(classes);
     if (st != CG_OK)
         return st;
     out->n = n, out->c = C, out->h = out->w = S, out->per_row = CG_SAMPLE_PER_ROW;
@@ -144,6 +205,12 @@ static cg_status sample(void *self, const void *settings, const cg_sample_opts *
     size_t k = strlen(out->what);
     if (K && f->klass >= 0)
         snprintf(out->what + k, sizeof out->what - k, ", class %lld", (long long)f->klass);
+    else if (f->attrs)
+        snprintf(out->what + k, sizeof out->what - k, ", --attrs %s (of %s): %d class%s",
+                 f->attrs, s->attrs, K, K == 1 ? "" : "es, a row of 8 per class");
+    else if (K && s->attrs[0])
+        snprintf(out->what + k, sizeof out->what - k, ", a row of 8 per class (%d classes, "
+                 "the bit patterns of %s)", K, s->attrs);
     else if (K)
         snprintf(out->what + k, sizeof out->what - k, ", a row of 8 per class (%d classes)", K);
     return CG_OK;
@@ -197,6 +264,9 @@ static const cg_flag flags[] = {
     {"class", CG_FLAG_INT, F(klass), "-1", -1, CG_DCGAN_MAX_CLASSES - 1, "K",
      "a conditional generator: every image of class K (default: a row of 8 per class)",
      NULL},
+    {"attrs", CG_FLAG_STR, F(attrs), NULL, 0, 0, "NAME=0|1,..",
+     "a generator trained with --attrs: those attribute values, the others both (a row of 8 "
+     "per class)", NULL},
 };
 #undef F
 

@@ -18,7 +18,9 @@
  *
  * Variants: --loss hinge, --spectral-norm (D, as SNGAN) and
  * --spectral-norm-g (G too, as SAGAN and BigGAN), --conditional (labels
- * of the data set: G draws for the batch's own labels); see cugen/dcgan.h.
+ * of the data set: G draws for the batch's own labels; on CelebA, --attrs
+ * makes them the bit patterns of the attributes it names, 2^k classes);
+ * see cugen/dcgan.h.
  *
  * Random streams of the seed: 1 the initial weights, 2 the fixed z of the
  * grids, 3 the z of the training steps; the loader has its own.
@@ -48,6 +50,7 @@ typedef struct {
     const char *loss;
     int sn_d, sn_g, conditional;
     int64_t embed_dim;
+    const char *attrs;   /* --attrs: CelebA attributes the labels are made of */
 } dcgan_flags;
 
 typedef struct {
@@ -59,6 +62,18 @@ typedef struct {
     int32_t *grid_y;   /* conditional: the grid's labels, a row of 8 per class */
     int grid_n;
 } dcgan_run;
+
+/* --attrs: the data set's labels become the bit patterns of those attributes */
+static cg_status data_ready(cg_trainer *t, void *self)
+{
+    const dcgan_flags *f = t->settings;
+    char why[1024];
+    (void)self;
+    if (!f->attrs)
+        return CG_OK;
+    cg_status st = cg_dataset_attr_labels(&t->ds, f->attrs, why, sizeof why);
+    return st == CG_OK ? CG_OK : cg_trainer_fail(t, st, "%s", why);
+}
 
 static cg_status build(cg_trainer *t, void *self)
 {
@@ -72,7 +87,8 @@ static cg_status build(cg_trainer *t, void *self)
         if (t->ds.num_classes < 1 || !t->ds.labels)
             return cg_trainer_fail(t, CG_ERR_ARG, "--conditional needs labels, and %s has "
                                    "none (fashion-mnist and mnist have them, and an "
-                                   "imagefolder of class sub-folders)", t->ds.name);
+                                   "imagefolder of class sub-folders; celeba with --attrs "
+                                   "NAME,...)", t->ds.name);
         a.num_classes = t->ds.num_classes;
         a.embed_dim = (int)f->embed_dim;
     }
@@ -119,7 +135,6 @@ static cg_status build(cg_trainer *t, void *self)
 
 static void describe(cg_trainer *t, void *self, char *buf, size_t len)
 {
-    (void)t;
     const cg_dcgan *m = &((dcgan_run *)self)->m;
     const cg_dcgan_arch *a = &m->a;
     static const char *const SN[4] = {"", ", spectral norm on D", ", spectral norm on G",
@@ -127,8 +142,11 @@ static void describe(cg_trainer *t, void *self, char *buf, size_t len)
     int k = snprintf(buf, len, "nz %d, ngf %d, ndf %d, %s loss%s", a->nz, a->ngf, a->ndf,
                      m->loss == CG_DCGAN_HINGE ? "hinge" : "BCE", SN[a->sn & 3]);
     if (a->num_classes && k > 0 && (size_t)k < len)
-        snprintf(buf + k, len - (size_t)k, ", conditional on %d classes (label embedding %d, "
-                 "projection D)", a->num_classes, a->embed_dim);
+        k += snprintf(buf + k, len - (size_t)k, ", conditional on %d classes (label embedding "
+                      "%d, projection D)", a->num_classes, a->embed_dim);
+    const char *attrs = ((const dcgan_flags *)t->settings)->attrs;
+    if (attrs && k > 0 && (size_t)k < len)
+        snprintf(buf + k, len - (size_t)k, ", the bit patterns of %s", attrs);
 }
 
 static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
@@ -269,6 +287,9 @@ static const cg_flag flags[] = {
      "discriminator", NULL},
     {"embed-dim", CG_FLAG_INT, F(embed_dim), "50", 1, 4096, "N",
      "size of G's label embedding", "conditional=1"},
+    {"attrs", CG_FLAG_STR, F(attrs), NULL, 0, 0, "NAME,..",
+     "CelebA: condition on these attributes (1 to 6, e.g. Smiling,Male): the label is their "
+     "bit pattern, bit i the i-th named (2^k classes)", "conditional=1"},
 };
 #undef F
 
@@ -281,7 +302,7 @@ const cg_model_kind cg_kind_dcgan = {
     .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
     .flags = flags, .nflags = sizeof flags / sizeof flags[0],
     .settings_size = sizeof(dcgan_flags), .state_size = sizeof(dcgan_run), .image_size = 64,
-    .real_grid = 1, .may_change = "bn", .build = build, .describe = describe, .step = step,
+    .real_grid = 1, .may_change = "bn", .data_ready = data_ready, .build = build, .describe = describe, .step = step,
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
     .generate = generate,
     .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "

@@ -11,7 +11,8 @@
  *   DIR/samples.png             64 DDIM samples (EMA weights) from a fixed
  *                               x_T after the last step
  *   DIR/real.png                a batch of the training data
- *   DIR/metrics.jsonl           every step: loss
+ *   DIR/metrics.jsonl           every step: loss (--fid-every: fid, of DDIM
+ *                               samples with the EMA weights)
  *
  * With --device cuda the parameters, Adam's moments and the EMA live on the
  * GPU and the whole step runs there (the timesteps are drawn on the host
@@ -239,6 +240,38 @@ static cg_status finish(cg_trainer *t, void *self, cg_scalars *out)
     return st;
 }
 
+/* --fid-every: n images as cugen sample draws them: DDIM (eta 0) with the EMA
+ * weights, --ddim-steps steps (FID_DDIM_STEPS when the run draws no grid,
+ * --ddim-steps 0), x_T from the trainer's stream r, in chunks of FID_CHUNK.
+ * The live weights are swapped back bit for bit; no stream of the step is read. */
+#define FID_CHUNK 64
+#define FID_DDIM_STEPS 50
+static cg_status generate(cg_trainer *t, void *self, int n, cg_rng *r, real *out)
+{
+    ddpm_run *g = self;
+    int steps = (int)((const ddpm_flags *)t->settings)->ddim_steps;
+    if (steps <= 0)
+        steps = FID_DDIM_STEPS;
+    const cg_unet_arch *a = &g->m.a;
+    int64_t P = (int64_t)a->in_ch * a->image_size * a->image_size;
+    char why[512];
+    cg_status st = cg_ema_swap(&g->ema, &g->m.p);
+    if (st != CG_OK)
+        return cg_fail(&t->ctx, st, "EMA weights: %s", cg_status_str(st));
+    for (int at = 0; at < n && st == CG_OK; at += FID_CHUNK) {
+        int k = n - at < FID_CHUNK ? n - at : FID_CHUNK;
+        real *x = out + at * P;
+        cg_rng_normal(r, x, (int64_t)k * P, 0.0, 1.0);
+        st = cg_ddpm_sample(&t->ctx, &g->m, &g->s, x, k, steps, 1, r, NULL, 0, why, sizeof why);
+        if (st != CG_OK)
+            cg_fail(&t->ctx, st, "DDIM: %s", why);
+    }
+    cg_status back = cg_ema_swap(&g->ema, &g->m.p);
+    if (st == CG_OK && back != CG_OK)
+        st = cg_fail(&t->ctx, back, "EMA weights: %s", cg_status_str(back));
+    return st;
+}
+
 static void free_run(void *self)
 {
     ddpm_run *r = self;
@@ -284,7 +317,7 @@ const cg_model_kind cg_kind_ddpm = {
     .settings_size = sizeof(ddpm_flags), .state_size = sizeof(ddpm_run),
     .default_size = default_size, .may_change = "ddim-steps", .real_grid = 1,
     .build = build, .describe = describe, .step = step, .on_save = on_save, .finish = finish,
-    .free = free_run,
+    .free = free_run, .generate = generate,
     .files = "samples: %s/samples.png (DDIM, EMA weights); EMA weights: "
              "%s/unet_ema.safetensors",
     .torch_bench = "bench_torch_ddpm.py", .torch_args = torch_args, .sample = sample,

@@ -8,7 +8,8 @@
  * Adam's moments, loader position, noise offset: --resume continues bit for
  * bit; and .prev) every --ckpt-every steps, after every epoch and at the end,
  * flow.safetensors (the weights), metrics.jsonl (per step train_bpd; per
- * epoch test_bpd) and samples.png (64 samples at --temperature). SIGINT /
+ * epoch test_bpd; --fid-every: fid, at temperature 1) and samples.png (64
+ * samples at --temperature). SIGINT /
  * SIGTERM save a checkpoint and stop; a NaN stops the run.
  *
  * Random streams of the seed: 1 the initial weights, 2 the dequantisation
@@ -355,6 +356,45 @@ static cg_status samples(cg_trainer *t, flow_run *r)
     return st != CG_OK ? cg_trainer_fail(t, st, "%s", why) : CG_OK;
 }
 
+/* --fid-every: n images as cugen sample and cugen eval draw them: x = f^-1(z),
+ * z ~ N(0, I) (temperature 1, their default; --temperature is samples.png's)
+ * from the trainer's stream r, in chunks of FID_CHUNK, the flow in
+ * evaluation mode (batch norm with its running statistics, untouched). A
+ * non-finite value (the inverse overflowed) fails the measurement. */
+#define FID_CHUNK 64
+static cg_status generate(cg_trainer *t, void *self, int n, cg_rng *r, real *out)
+{
+    flow_run *g = self;
+    cg_ctx *ctx = &t->ctx;
+    int C = g->m.a.channels, S = g->m.a.size;
+    int64_t D = (int64_t)C * S * S;
+    int prev = cg_set_grad(ctx, 0);
+    g->m.training = 0;
+    cg_status st = CG_OK;
+    for (int at = 0; at < n && st == CG_OK; at += FID_CHUNK) {
+        int k = n - at < FID_CHUNK ? n - at : FID_CHUNK;
+        cg_rng_normal(r, out + at * D, (int64_t)k * D, 0.0, 1.0);
+        cg_tensor *z = cg_new_on(ctx, (cg_device)g->m.p.dev, CG_SHAPE(k, (int)D));
+        if (z)
+            cg_copy_from_host(ctx, z, out + at * D);
+        cg_tensor *x = z ? cg_flowimg_inverse(ctx, &g->m, z) : NULL;
+        st = x && !ctx->err ? cg_copy_to_host(ctx, out + at * D, x) : ctx->err ? ctx->err
+                                                                              : CG_ERR_STATE;
+        cg_ctx_step_end(ctx);
+    }
+    g->m.training = 1;
+    cg_set_grad(ctx, prev);
+    int64_t bad = 0;
+    for (int64_t i = 0; st == CG_OK && i < n * D; i++)
+        bad += !isfinite(out[i]);
+    if (bad)
+        return cg_fail(ctx, CG_ERR_NUMERIC, "%lld of the %lld sampled values are not finite "
+                       "(the flow's inverse overflowed)", (long long)bad, (long long)(n * D));
+    if (st == CG_OK)
+        cg_flowimg_to_pixels(out, n * D);
+    return st;
+}
+
 /* The test bits per dimension (the first TEST_LIMIT images) and the samples */
 static cg_status measure(cg_trainer *t, flow_run *r, cg_scalars *out)
 {
@@ -441,7 +481,7 @@ const cg_model_kind cg_kind_realnvp_images = {
     .state_size = sizeof(flow_run), .test_split = 1, .build = build,
     .resume_check = resume_check, .ready = ready, .describe = describe, .step = step,
     .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
-    .report = report, .files = "weights: %s/flow.safetensors",
+    .generate = generate, .report = report, .files = "weights: %s/flow.safetensors",
     .torch_bench = "bench_torch_realnvp.py", .torch_args = torch_args,
     .sampler = &cg_sampler_realnvp_images,
 };

@@ -25,6 +25,11 @@ int sample_open(const char *path, const char *name, cg_st_file *f);
 /* Does that file hold a tensor named a (or b, when not NULL)? A run's files
  * are recognised by their tensors' names. */
 int sample_holds(const char *path, const char *name, const char *a, const char *b);
+/* The value of a run's setting key (a flag as the run was trained: "attrs")
+ * into value: from DIR/settings.json or DIR's latest checkpoint when path
+ * is a run directory; from a checkpoint's own record, or the settings.json
+ * beside it, when path is a file. 1, or 0 when no record has it. */
+int sample_setting(const char *path, const char *key, char *value, size_t len);
 /* The side S of npix = S * S pixels, or 0 */
 int sample_side_of(int64_t npix);
 

@@ -257,6 +257,8 @@ static cg_status open_all(cg_trainer *t, void *self)
     cg_status st = open_data(t);
     if (st != CG_OK)
         return st;
+    if (!t->kind->own_data && t->kind->data_ready && (st = t->kind->data_ready(t, self)) != CG_OK)
+        return st;
     if ((st = cg_ctx_init(&t->ctx)) != CG_OK)
         return cg_trainer_fail(t, st, "out of memory");
     if (o->device == CG_CUDA) {

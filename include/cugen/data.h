@@ -15,6 +15,11 @@
 #include "cugen/rng.h"
 #include "cugen/tensor.h"
 
+/* Binary attributes per image (CelebA's list_attr_celeba.txt): at most
+ * CG_MAX_ATTRS, each named in CG_ATTR_NAME bytes (NUL-terminated). */
+#define CG_MAX_ATTRS 64
+#define CG_ATTR_NAME 32
+
 typedef struct {
     int64_t count;
     int channels, height, width;
@@ -26,6 +31,10 @@ typedef struct {
     void *owned_pixels, *owned_labels;
     void *map;
     size_t map_len;
+    /* binary attributes (packed files only; they point into the map) */
+    int num_attrs;           /* 0: no attributes */
+    const uint64_t *attrs;   /* count masks, bit j set: attribute j is 1 (not -1); or NULL */
+    const char (*attr_names)[CG_ATTR_NAME];  /* num_attrs names, or NULL */
 } cg_dataset;
 
 void cg_dataset_free(cg_dataset *d);
@@ -94,6 +103,24 @@ typedef struct {
 
 /* Open a dataset by name; on error *out is empty and err says what to do. */
 cg_status cg_dataset_open(const cg_data_spec *spec, cg_dataset *out, char *err, size_t errlen);
+
+/* The labels of a conditional model from d's attributes: `list` names k of
+ * them ("Smiling,Male", 1 <= k <= CG_ATTR_LABELS_MAX), and the label of an
+ * image is their bit pattern, bit i the value of the i-th named attribute
+ * (Smiling,Male: 0 neither, 1 smiling, 2 male, 3 both), num_classes 2^k.
+ * d's labels become a new owned array. CG_ERR_ARG when d has no attributes,
+ * a name is unknown (the message lists some valid ones) or repeated, or k
+ * is out of range. */
+#define CG_ATTR_LABELS_MAX 6
+cg_status cg_dataset_attr_labels(cg_dataset *d, const char *list, char *err, size_t errlen);
+
+/* The classes of attribute values "Smiling=1,Male=0" (each 0 or 1, of the
+ * attributes of `list` as recorded by a run, any subset of them in any order)
+ * out of the 2^k of cg_dataset_attr_labels: classes[] in increasing order,
+ * the attributes not given taking both values; *n their count. values NULL
+ * or "": all 2^k. CG_ERR_ARG with err for a malformed or unknown value. */
+cg_status cg_attr_classes(const char *list, const char *values, int32_t *classes, int *n,
+                          char *err, size_t errlen);
 
 /* Resample every image of d to height x width (cg_resize_u8), once, in
  * place: d's pixels become a new owned buffer. */
@@ -179,16 +206,27 @@ void cg_loader_close(cg_loader *L);  /* joins the thread, frees; NULL is fine */
  * little-endian header, so a file maps straight into a cg_dataset:
  *
  *   0   magic "CGPACKED"          40  CRC32 of the pixel bytes
- *   8   version (u32) = 1         44  CRC32 of the label bytes (0: none)
+ *   8   version (u32) = 2         44  CRC32 of the label bytes (0: none)
  *   12  flags (u32), bit 0 labels 48  name (64 bytes, NUL-terminated)
- *   16  count (u64), >= 1         112 reserved (12 bytes, zero)
- *   24  channels, height, width   124 CRC32 of bytes 0..123
- *   36  num_classes (u32)
+ *       bit 1 attributes          112 reserved (4 bytes, zero)
+ *   16  count (u64), >= 1         116 num_attrs (u32), 0 without bit 1
+ *   24  channels, height, width   120 CRC32 of the attribute section (0: none)
+ *   36  num_classes (u32)         124 CRC32 of bytes 0..123
  *
  * Pixels start at byte 128 (count * channels * height * width bytes); labels,
- * when present, follow at the next multiple of 8 as int32. The file ends
- * there: any other size is an error. CRCs are zlib's crc32. */
-#define CG_PACKED_VERSION 1
+ * when present, follow at the next multiple of 8 as int32; the attribute
+ * section, when present, at the next multiple of 8 after that: num_attrs
+ * names of CG_ATTR_NAME bytes (NUL-terminated, NUL-padded, unique, of
+ * letters, digits, '_' and '-'), then count uint64 masks (bit j: attribute
+ * j is 1; no bit at or above num_attrs). The file ends there: any other size
+ * is an error. CRCs are zlib's crc32.
+ *
+ * Version 1 is version 2 without attributes (bit 1 unknown, bytes 112..123
+ * reserved): such files are still read; files are written as version 2. */
+#define CG_PACKED_VERSION 2
+/* What is wrong with an attribute name by those rules ("is empty", "is too
+ * long", "has a character ..."), or NULL when it is a good one */
+const char *cg_attr_name_problem(const char *name);
 #define CG_PACKED_HEADER 128
 
 /* Map `path` read-only and check it: header, sizes (overflow-safe, exact
@@ -201,8 +239,8 @@ cg_status cg_packed_open(const char *path, cg_dataset *d, char *err, size_t errl
 /* The same checks on a file's bytes already in memory; d points into buf and
  * owns nothing (cg_dataset_free is harmless, buf stays the caller's). */
 cg_status cg_packed_parse(const void *buf, size_t len, cg_dataset *d, char *err, size_t errlen);
-/* Write d (labels too when d->labels) atomically: a temporary file in the
- * same folder, fsync, rename over path. */
+/* Write d (labels too when d->labels, attributes when d->attrs) atomically:
+ * a temporary file in the same folder, fsync, rename over path. */
 cg_status cg_packed_write(const char *path, const cg_dataset *d, char *err, size_t errlen);
 
 /* Streaming writer for datasets built image by image (pixels are written as
@@ -216,6 +254,13 @@ cg_status cg_packed_writer_open(cg_packed_writer **w, const char *path, int chan
 /* one CHW image; label ignored unless num_classes > 0 (then in [0, num_classes)) */
 cg_status cg_packed_writer_add(cg_packed_writer *w, const uint8_t *image, int32_t label,
                                char *err, size_t errlen);
+/* Before the first image: every image has the n attributes names[] (rules of
+ * the format above; CG_ERR_ARG otherwise). */
+cg_status cg_packed_writer_attrs(cg_packed_writer *w, int n, const char *const *names,
+                                 char *err, size_t errlen);
+/* cg_packed_writer_add with the image's attribute mask (bits below n only) */
+cg_status cg_packed_writer_add_attrs(cg_packed_writer *w, const uint8_t *image, int32_t label,
+                                     uint64_t attrs, char *err, size_t errlen);
 int64_t cg_packed_writer_count(const cg_packed_writer *w);
 /* Commit (header, fsync, rename) and free w, also on error. */
 cg_status cg_packed_writer_close(cg_packed_writer *w, char *err, size_t errlen);
@@ -240,7 +285,12 @@ typedef struct {
  * with `threads` workers and write one packed file, images in sorted file
  * name order whatever the threads' timing. list_eval_partition.txt (lines
  * "000001.jpg 0": 0 train, 1 valid, 2 test), looked for in src and in its
- * parent, selects the split. */
+ * parent, selects the split. list_attr_celeba.txt, looked for the same way,
+ * gives every image its attributes (packed with it): line 1 the number of
+ * rows, line 2 the attribute names (CelebA's 40; 1 to CG_MAX_ATTRS), then a
+ * row per image, its file name and a value 1 or -1 per attribute. Rows match
+ * images by file name; every image written needs one (rows of other images,
+ * another split's, are fine). Without the file the images have none. */
 typedef struct {
     const char *src, *out;
     int size;
@@ -254,12 +304,15 @@ typedef struct {
     cg_image_report images;
     char split[8];
     char partition[1024];  /* the partition file used, "" when none */
+    char attr_file[1024];  /* the attribute file used, "" when none */
+    int num_attrs;
     int64_t bytes;         /* size of the written file */
 } cg_celeba_report;
 
 /* CG_ERR_ARG: bad options, missing or empty src, split without a partition
  * file, an output that cannot be created (all found before any decoding);
- * CG_ERR_IO: no image readable, the partition file malformed, writing failed. */
+ * CG_ERR_IO: no image readable, the partition or attribute file malformed
+ * (its line named) or without a row for an image, writing failed. */
 cg_status cg_celeba_prepare(const cg_celeba_opts *o, cg_celeba_report *rep, char *err,
                             size_t errlen);
 

@@ -137,6 +137,11 @@ typedef struct cg_model_kind {
     int grad_sum;           /* the loss sums over the batch instead of averaging it: under
                              * mpirun the ranks' gradients add up (cugen/dist.h), else
                              * they are averaged */
+    /* optional: once the data set is open (t->ds, and t->test), before the
+     * loader and build: make it the data the model trains on, as its flags
+     * say (the labels of the CelebA attributes dcgan's --attrs picks). Errors
+     * through cg_trainer_fail. */
+    cg_status (*data_ready)(cg_trainer *t, void *self);
     /* Build and initialise the model on t->o->device with its optimizers,
      * from t->settings and the data set (t->ds; t->per_epoch and t->total
      * are known, a schedule over the run, unless --batch is larger than

@@ -1,8 +1,9 @@
 /*
  * fuzz_packed.c: libFuzzer target for cg_packed_parse, the checks behind
  * cg_packed_open. Any input must give either CG_OK and a dataset that lies
- * inside the input with labels in range, or an error, a message and an
- * all-zero dataset; never a crash, an overread or a leak.
+ * inside the input with labels in range and attribute masks within their
+ * count, or an error, a message and an all-zero dataset; never a crash, an
+ * overread or a leak.
  *
  * CRCs would stop almost every mutation at the header check, so when bit 0
  * of reserved byte 112 is set (the parser ignores it) the target first
@@ -30,6 +31,11 @@ static void repair_crcs(uint8_t *b, size_t len)
         uint64_t lab = (CG_PACKED_HEADER + pix + 7) & ~(uint64_t)7;
         if ((get32(b + 12) & 1) && count <= len / 4 && lab + count * 4 <= len)
             put32(b + 44, (uint32_t)crc32_z(0, b + lab, (size_t)count * 4));
+        /* the attribute section runs from the next multiple of 8 to the end */
+        uint64_t end = (get32(b + 12) & 1) ? lab + count * 4 : CG_PACKED_HEADER + pix;
+        uint64_t attr = (end + 7) & ~(uint64_t)7;
+        if ((get32(b + 12) & 2) && count <= len / 4 && attr <= len)
+            put32(b + 120, (uint32_t)crc32_z(0, b + attr, (size_t)(len - attr)));
     }
     put32(b + 124, (uint32_t)crc32(0, b, 124));
 }
@@ -54,6 +60,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             sum += d.pixels[i];
         for (int64_t i = 0; d.labels && i < d.count; i++)
             if (d.labels[i] < 0 || d.labels[i] >= d.num_classes)
+                __builtin_trap();
+        if ((d.attrs != NULL) != (d.num_attrs > 0) || d.num_attrs > CG_MAX_ATTRS ||
+            (d.attrs && ((const uint8_t *)d.attrs < b ||
+                         (const uint8_t *)(d.attrs + d.count) > b + size)))
+            __builtin_trap();
+        for (int64_t i = 0; d.attrs && d.num_attrs < 64 && i < d.count; i++)
+            if (d.attrs[i] >> d.num_attrs)
                 __builtin_trap();
         if (sum == 0xffffffffu)  /* keep the reads */
             err[0] = 1;

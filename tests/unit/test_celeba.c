@@ -2,6 +2,7 @@
  * test_celeba.c: CelebA preparation on a fixture folder made here: the
  * Resize + CenterCrop geometry, colours through JPEG, file-name order for any
  * thread count, unreadable files counted, list_eval_partition.txt splits,
+ * list_attr_celeba.txt's attributes and its errors (each with its line),
  * and the command line's errors.
  *
  * JPEG tolerance: the fixtures are solid colours (or solid regions far
@@ -278,6 +279,121 @@ TEST(celeba_prepare_errors)
     snprintf(bad_out, sizeof bad_out, "%s/sub.pack", file);  /* under a regular file */
     CHECK(prepare(&f, bad_out, NULL, 1, &rep, err, sizeof err) == CG_ERR_ARG);
     CHECK(strstr(err, "cannot create the output"), "%s", err);
+    th_rmtree(f.root);
+}
+
+/* list_attr_celeba.txt with 3 attributes: rows for the four readable images
+ * (in another order, CelebA's double spaces), one of an image not in the
+ * folder, the truncated one and the text file; none for the PNG (which is not
+ * packed: only JPEGs are) */
+static const char attr_text[] =
+    "7\n"
+    "Smiling Male Young \n"
+    "000003.jpg  1 -1  1\n"
+    "000001.jpg -1 -1 -1\n"
+    "000002.jpg  1  1 -1\n"
+    "000004.jpg -1  1  1\r\n"
+    "000009.jpg  1  1  1\n"
+    "000006.jpg  1  1  1\n"
+    "x.jpg -1 -1 -1\n";
+
+static int write_attrs(const char *dir, const char *text)
+{
+    char path[256];
+    return th_write_file(fx_path(path, sizeof path, dir, "list_attr_celeba.txt"), text,
+                         strlen(text));
+}
+
+TEST(celeba_prepare_packs_the_attributes)
+{
+    fixture f;
+    REQUIRE(make_fixture(&f));
+    char out[160], err[1024];
+    fx_path(out, sizeof out, f.root, "a.pack");
+    cg_celeba_report rep;
+    /* beside img_align_celeba, as CelebA lays it out */
+    REQUIRE(write_attrs(f.root, attr_text));
+    REQUIRE(prepare(&f, out, NULL, 2, &rep, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(rep.num_attrs == 3 && strstr(rep.attr_file, "list_attr_celeba.txt"), "%d %s",
+          rep.num_attrs, rep.attr_file);
+    cg_dataset d;
+    REQUIRE(cg_packed_open(out, &d, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(d.count == 4 && d.num_attrs == 3, "%lld %d", (long long)d.count, d.num_attrs);
+    CHECK(d.attr_names && strcmp(d.attr_names[0], "Smiling") == 0 &&
+          strcmp(d.attr_names[2], "Young") == 0);
+    /* images 1, 2, 3, 4: bit 0 Smiling, 1 Male, 2 Young */
+    static const uint64_t want[4] = {0x0, 0x3, 0x5, 0x6};
+    for (int i = 0; i < 4 && d.attrs; i++)
+        CHECK(d.attrs[i] == want[i], "image %d: 0x%llx", i + 1, (unsigned long long)d.attrs[i]);
+    cg_dataset_free(&d);
+
+    /* inside the image folder it is no image, and gives the same file */
+    char moved[512], again[160];
+    snprintf(moved, sizeof moved, "mv '%s/list_attr_celeba.txt' '%s/'", f.root, f.src);
+    REQUIRE(system(moved) == 0);
+    fx_path(again, sizeof again, f.root, "b.pack");
+    REQUIRE(prepare(&f, again, NULL, 1, &rep, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(rep.images.files == 7 && rep.images.ok == 4, "%lld files, %lld read",
+          (long long)rep.images.files, (long long)rep.images.ok);
+    size_t la, lb;
+    uint8_t *a = fx_read(out, &la), *b = fx_read(again, &lb);
+    CHECK(a && b && la == lb && memcmp(a, b, la) == 0, "the two files differ");
+    free(a);
+    free(b);
+
+    /* without the file: no attributes */
+    snprintf(moved, sizeof moved, "rm '%s/list_attr_celeba.txt'", f.src);
+    REQUIRE(system(moved) == 0);
+    REQUIRE(prepare(&f, again, NULL, 1, &rep, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(rep.attr_file[0] == '\0' && rep.num_attrs == 0);
+    REQUIRE(cg_packed_open(again, &d, err, sizeof err) == CG_OK, "%s", err);
+    CHECK(d.num_attrs == 0 && !d.attrs && !d.attr_names);
+    cg_dataset_free(&d);
+    th_rmtree(f.root);
+}
+
+/* A malformed attribute file is refused, naming its line; nothing is written */
+TEST(celeba_prepare_attribute_file_errors)
+{
+    fixture f;
+    REQUIRE(make_fixture(&f));
+    char out[160], err[1024];
+    fx_path(out, sizeof out, f.root, "e.pack");
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"seven\nSmiling Male Young\n", "list_attr_celeba.txt:1: expected the number of images"},
+        {"0\nSmiling\n", ":1: expected the number of images, got '0'"},
+        {"7\n", ":2: the file ends before the attribute names"},
+        {"7\n   \n", ":2: expected the attribute names, got an empty line"},
+        {"1\nSmiling A_name_longer_than_thirty_one_chars\n", ":2: attribute name "
+                                                             "'A_name_longer_than_thirty_one_"
+                                                             "chars' is too long"},
+        {"1\nSmiling Smi:ling\n", ":2: attribute name 'Smi:ling' has a character"},
+        {"1\nSmiling Smiling\n", ":2: attribute 'Smiling' is named twice"},
+        {"2\nSmiling Male\n000001.jpg 1 -1\n000002.jpg 1 0\n",
+         ":4: expected a file name and 2 values of 1 or -1, got '000002.jpg 1 0'"},
+        {"2\nSmiling Male\n000001.jpg 1\n", ":3: expected a file name and 2 values"},
+        {"2\nSmiling Male\n000001.jpg 1 1 1\n", ":3: expected a file name and 2 values"},
+        {"2\nSmiling Male\ndir/000001.jpg 1 1\n", ":3: expected a file name"},
+        {"3\nSmiling Male\n000001.jpg 1 1\n000002.jpg 1 1\n", ":1: says 3 images, the file has 2 "
+                                                              "rows"},
+        {"1\nSmiling Male\n000001.jpg 1 1\n000002.jpg 1 1\n", ":4: more rows than the 1"},
+        {"2\nSmiling Male\n000001.jpg 1 1\n000001.jpg -1 1\n",
+         ":4: a second row for 000001.jpg (the other at line 3)"},
+        /* a readable image without a row */
+        {"3\nSmiling Male\n000001.jpg 1 1\n000002.jpg 1 1\n000004.jpg 1 1\n",
+         "list_attr_celeba.txt has no row for the image 000003.jpg"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        REQUIRE(write_attrs(f.root, cases[i].text));
+        cg_celeba_report rep;
+        err[0] = '\0';
+        cg_status st = prepare(&f, out, NULL, 1, &rep, err, sizeof err);
+        CHECK(st == CG_ERR_IO && strstr(err, cases[i].want), "case %zu: status %d, '%s' lacks "
+              "'%s'", i, (int)st, err, cases[i].want);
+        CHECK(access(out, F_OK) != 0, "case %zu: %s was written", i, out);
+    }
     th_rmtree(f.root);
 }
 

@@ -1,7 +1,8 @@
 /*
  * test_fid_train.c: FID during training (`cugen train dcgan --fid-every N
- * --fid-n M --fid-net PATH`) end to end on a small MNIST-format fixture:
- * the metrics lines, training unchanged by it, resume, and bad flags.
+ * --fid-n M --fid-net PATH`, and the other kinds that draw images: vae,
+ * mlp-gan, ddpm, the image realnvp) end to end on a small MNIST-format
+ * fixture: the metrics lines, training unchanged by it, resume, and bad flags.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cugen/io.h"
 #include "cugen/metrics.h"
+#include "gpu_check.h"
 #include "harness.h"
 
 static double number_after(const char *s, const char *key)
@@ -219,6 +221,103 @@ TEST(cli_train_fid_every_vae_and_mlp_gan)
         int n = fid_lines(a, step, fid, 8);
         CHECK(n == 2 && step[0] == 2 && step[1] == 4 && fid[0] > 0 && isfinite(fid[1]),
               "%s: %d FID lines", model[m], n);
+        CHECK(same_file(th_path(a, "checkpoint.safetensors"),
+                        th_path(b, "checkpoint.safetensors")),
+              "%s: the checkpoint differs with FID", model[m]);
+        th_rmtree(a);
+        th_rmtree(b);
+    }
+    th_rmtree(fx);
+    th_rmtree(nets);
+}
+
+/* DDPM (DDIM with the EMA weights) and the image RealNVP (temperature 1):
+ * FID at steps 2 and 4 into metrics.jsonl, and the checkpoint byte for byte
+ * that of the run without it (the EMA swapped back exactly, no stream of
+ * the steps drawn, the flow's statistics untouched) */
+TEST(cli_train_fid_every_ddpm_and_image_flow)
+{
+    th_run_result r;
+    char *fx = th_mnist_fixture(FX_COUNT, 0, th_draw_bar, NULL), *nets = th_tmpdir();
+    REQUIRE(fx && nets);
+    char *clf = classifier_file(nets);
+    REQUIRE(clf);
+    static const char *const model[2] = {"ddpm", "realnvp"};
+    for (int m = 0; m < 2; m++) {
+        char *a = th_tmpdir(), *b = th_tmpdir();
+        REQUIRE(a && b);
+        /* with FID into a; the same run without it into b (its flags end at the NULL) */
+        for (int fid = 1; fid >= 0; fid--) {
+            const char *dir = fid ? a : b;
+            if (m == 0)
+                NEED_BIN(&r, "train", "ddpm", "--data", "mnist", "--data-dir", fx,
+                         "--image-size", "32", "--ch", "4", "--ch-mult", "1,2",
+                         "--num-res-blocks", "1", "--attn", "none", "--ddim-steps", "2",
+                         "--batch", "8", "--steps", "4", "--quiet", "--device", "cpu",
+                         "--out", dir, fid ? "--fid-every" : NULL, "2", "--fid-n", "16",
+                         "--fid-net", clf);
+            else
+                NEED_BIN(&r, "train", "realnvp", "--data", "mnist", "--data-dir", fx,
+                         "--width", "4", "--layers", "1", "--batch", "8", "--steps", "4",
+                         "--quiet", "--device", "cpu", "--out", dir,
+                         fid ? "--fid-every" : NULL, "2", "--fid-n", "16", "--fid-net", clf);
+            REQUIRE(r.code == 0, "%s: exit %d: %s", model[m], r.code, r.err);
+        }
+        int64_t step[8];
+        double fid[8];
+        int n = fid_lines(a, step, fid, 8);
+        CHECK(n == 2 && step[0] == 2 && step[1] == 4 && fid[0] > 0 && isfinite(fid[0]) &&
+              fid[1] > 0 && isfinite(fid[1]), "%s: %d FID lines", model[m], n);
+        CHECK(fid_lines(b, step, fid, 8) == 0, "%s: FID lines without --fid-every", model[m]);
+        CHECK(same_file(th_path(a, "checkpoint.safetensors"),
+                        th_path(b, "checkpoint.safetensors")),
+              "%s: the checkpoint differs with FID", model[m]);
+        th_rmtree(a);
+        th_rmtree(b);
+    }
+    /* the 2-D flow draws no images */
+    FAILS(2, "--fid-every is not a flag of RealNVP (2-D), the model this --data trains",
+          "train", "realnvp", "--data", "moons", "--fid-every", "2", "--fid-net", clf);
+    th_rmtree(fx);
+    th_rmtree(nets);
+}
+
+/* The same on the GPU: DDPM's and the image flow's images generated on the
+ * device, FID at steps 2 and 4, the checkpoint that of the run without it */
+TEST(gpu_train_fid_every_ddpm_and_image_flow)
+{
+    GPU_OR_SKIP();
+    th_run_result r;
+    char *fx = th_mnist_fixture(FX_COUNT, 0, th_draw_bar, NULL), *nets = th_tmpdir();
+    REQUIRE(fx && nets);
+    char *clf = classifier_file(nets);
+    REQUIRE(clf);
+    static const char *const model[2] = {"ddpm", "realnvp"};
+    for (int m = 0; m < 2; m++) {
+        char *a = th_tmpdir(), *b = th_tmpdir();
+        REQUIRE(a && b);
+        /* with FID into a; the same run without it into b (its flags end at the NULL) */
+        for (int fid = 1; fid >= 0; fid--) {
+            const char *dir = fid ? a : b;
+            if (m == 0)
+                NEED_BIN(&r, "train", "ddpm", "--data", "mnist", "--data-dir", fx,
+                         "--image-size", "32", "--ch", "4", "--ch-mult", "1,2",
+                         "--num-res-blocks", "1", "--attn", "none", "--ddim-steps", "2",
+                         "--batch", "8", "--steps", "4", "--quiet", "--device", "cuda",
+                         "--deterministic", "--out", dir, fid ? "--fid-every" : NULL, "2",
+                         "--fid-n", "16", "--fid-net", clf);
+            else
+                NEED_BIN(&r, "train", "realnvp", "--data", "mnist", "--data-dir", fx,
+                         "--width", "4", "--layers", "1", "--batch", "8", "--steps", "4",
+                         "--quiet", "--device", "cuda", "--deterministic", "--out", dir,
+                         fid ? "--fid-every" : NULL, "2", "--fid-n", "16", "--fid-net", clf);
+            REQUIRE(r.code == 0, "%s: exit %d: %s", model[m], r.code, r.err);
+        }
+        int64_t step[8];
+        double fid[8];
+        int n = fid_lines(a, step, fid, 8);
+        CHECK(n == 2 && step[0] == 2 && step[1] == 4 && fid[0] > 0 && isfinite(fid[0]) &&
+              fid[1] > 0 && isfinite(fid[1]), "%s: %d FID lines", model[m], n);
         CHECK(same_file(th_path(a, "checkpoint.safetensors"),
                         th_path(b, "checkpoint.safetensors")),
               "%s: the checkpoint differs with FID", model[m]);

@@ -23,7 +23,7 @@ static cg_dataset make_ds(void)
     }
     px[5 * SAMPLE + 3] = 0;   /* the extremes */
     px[6 * SAMPLE + 4] = 255;
-    cg_dataset d = {COUNT, C, H, W, px, lab, 10, "synthetic", NULL, NULL, NULL, 0};
+    cg_dataset d = {COUNT, C, H, W, px, lab, 10, "synthetic", NULL, NULL, NULL, 0, 0, NULL, NULL};
     return d;
 }
 

@@ -266,11 +266,37 @@ static void shorten(command *c)
     }
 }
 
-/* DIR/img_align_celeba: ten small JPEGs; DIR/folder: four PNG-free JPEGs
- * an image folder reads; inception.safetensors */
+/* CelebA's 40 attribute names, in list_attr_celeba.txt's order */
+static const char celeba_attrs[] =
+    "5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose "
+    "Black_Hair Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses "
+    "Goatee Gray_Hair Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache "
+    "Narrow_Eyes No_Beard Oval_Face Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks "
+    "Sideburns Smiling Straight_Hair Wavy_Hair Wearing_Earrings Wearing_Hat Wearing_Lipstick "
+    "Wearing_Necklace Wearing_Necktie Young";
+
+/* DIR/list_attr_celeba.txt for the ten images: attribute j of image i is 1
+ * when (i + j) % 3 == 0 */
+static int write_celeba_attrs(void)
+{
+    FILE *f = fopen("DIR/list_attr_celeba.txt", "w");
+    if (!f)
+        return 0;
+    fprintf(f, "10\n%s\n", celeba_attrs);
+    for (int i = 0; i < 10; i++) {
+        fprintf(f, "%06d.jpg", i + 1);
+        for (int j = 0; j < 40; j++)
+            fprintf(f, " %2d", (i + j) % 3 == 0 ? 1 : -1);
+        fprintf(f, "\n");
+    }
+    return fclose(f) == 0;
+}
+
+/* DIR/img_align_celeba: ten small JPEGs and their attributes; DIR/folder:
+ * four PNG-free JPEGs an image folder reads; inception.safetensors */
 static int make_inputs(void)
 {
-    if (system("mkdir -p DIR/img_align_celeba imgs") != 0)
+    if (system("mkdir -p DIR/img_align_celeba imgs") != 0 || !write_celeba_attrs())
         return 0;
     for (int i = 0; i < 10; i++) {
         uint8_t *px = fx_solid(3, 48, 40, 20 * i, 200 - 15 * i, 90);
