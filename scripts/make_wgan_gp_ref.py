@@ -173,6 +173,8 @@ def main():
     case(os.path.join(outdir, "wgan_gp32.ref"), 21, nc=1, ndf=8, size=32, batch=4)
     kind_case(os.path.join(outdir, "dcgan_wgan32.ref"), 31, nz=8, ngf=8, ndf=8, nc=1,
               size=32, batch=4, n_critic=3)
+    kind_case(os.path.join(outdir, "dcgan_wgan_cond32.ref"), 32, nz=6, ngf=4, ndf=6, nc=3,
+              size=32, batch=5, n_critic=2, classes=4, embed=5)
 
 
 if __name__ == "__main__":

@@ -150,10 +150,16 @@ TEST(dcgan_wgan_gp_step_matches_pytorch)
     parity("dcgan_wgan32", CG_CPU);
 }
 
+TEST(dcgan_wgan_gp_conditional_step_matches_pytorch)
+{
+    parity("dcgan_wgan_cond32", CG_CPU);
+}
+
 TEST(gpu_dcgan_wgan_gp_step_matches_pytorch)
 {
     GPU_OR_SKIP();
     parity("dcgan_wgan32", CG_CUDA);
+    parity("dcgan_wgan_cond32", CG_CUDA);
 }
 
 /* The critic's state_dict is DCGAN's D's names without the batch norms'

@@ -108,7 +108,7 @@ TEST(gpu_dcgan_wgan_gp_trains_on_the_gpu)
     REQUIRE(fx && runs);
     NEED_BIN(&r, "train", "dcgan", "--data", "mnist", "--data-dir", fx, "--image-size", "32",
              SMALL, "--device", "cuda", "--steps", "2", "--loss", "wgan-gp", "--n-critic", "2",
-             "--out", th_path(runs, "fm"));
+             "--conditional", "--out", th_path(runs, "fm"));
     CHECK(r.code == 0, "1x32x32: %s", r.err);
     NEED_BIN(&r, "train", "dcgan", "--data", "mnist", "--data-dir", fx, "--image-size", "64",
              SMALL, "--device", "cuda", "--steps", "1", "--loss", "wgan-gp", "--n-critic", "2",

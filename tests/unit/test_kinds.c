@@ -91,6 +91,9 @@ static const row rows[] = {
     {"dcgan", {"--data", "mnist", "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4",
                "--loss", "wgan-gp", "--n-critic", "2", NULL},
      "G.safetensors", 1, 0, 0},
+    {"dcgan", {"--data", "mnist", "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4",
+               "--loss", "wgan-gp", "--n-critic", "2", "--conditional", NULL},
+     "G.safetensors", 1, 0, 0},
 };
 
 /* the data of the image models: 48 training and 16 test pictures, so that
