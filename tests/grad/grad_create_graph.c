@@ -451,6 +451,30 @@ TEST(gradcheck2_projection_critic)
                f_projection_critic, NULL, in, 6, 0);
 }
 
+/* The lookup's create-graph backward is the scatter and the scatter's the
+ * lookup: with tanh after them, the derivative of v . grad with respect to
+ * the table (or the rows) is not zero. Indices with repeats into 5 rows,
+ * two of which no index names. */
+static const int32_t EMB_IDX[5] = {3, 1, 3, 0, 1};
+
+static cg_tensor *f_embedding(cg_ctx *ctx, cg_tensor **in, void *arg)
+{
+    return cg_tanh(ctx, cg_embedding(ctx, in[0], EMB_IDX, 5));
+}
+
+static cg_tensor *f_scatter(cg_ctx *ctx, cg_tensor **in, void *arg)
+{
+    return cg_tanh(ctx, cg_embedding_scatter(ctx, in[0], EMB_IDX, 5));
+}
+
+TEST(gradcheck2_embedding)
+{
+    cg_tensor *table[1] = {TH_LEAF(140, 5, 3)};
+    GRADCHECK2("embedding, 5 indices into 5 rows (two unused)", f_embedding, NULL, table, 1, 0);
+    cg_tensor *rows[1] = {TH_LEAF(141, 5, 3)};
+    GRADCHECK2("embedding_scatter, 5 rows into 5 (two empty)", f_scatter, NULL, rows, 1, 0);
+}
+
 /* ---- what create-graph mode refuses ----------------------------------------------------------- */
 TEST(create_graph_refuses_ops_without_it)
 {
