@@ -164,6 +164,9 @@ static cg_status wgan_step(cg_trainer *t, dcgan_run *r, cg_tensor *x, const cg_b
     const dcgan_flags *f = t->settings;
     cg_ctx *ctx = &t->ctx;
     int K = (int)f->n_critic, B = b->n / K, nz = r->m.a.nz;
+    if (K < 1 || K > MAX_CRITIC || B < 1 || b->n % K != 0)
+        return cg_fail(ctx, CG_ERR_STATE, "a step of %d images is not %d critic batches",
+                       b->n, K);
     int64_t P = x->n / b->n;   /* values per image */
     cg_tensor *xs[MAX_CRITIC], *z[MAX_CRITIC + 1], *eps[MAX_CRITIC];
     const int32_t *y[MAX_CRITIC];
@@ -359,9 +362,11 @@ static cg_status check(const void *settings, const cg_train_opts *o, char *err, 
     return CG_OK;
 }
 
+/* wgan-gp: a batch per critic step (also for bench step, which takes this kind as is) */
 static int critic_batches(const void *settings)
 {
-    return (int)((const dcgan_flags *)settings)->n_critic;
+    const dcgan_flags *f = settings;
+    return strcmp(f->loss, "wgan-gp") == 0 ? (int)f->n_critic : 1;
 }
 
 #define DCGAN_COMMON                                                                        \
@@ -375,13 +380,12 @@ static int critic_batches(const void *settings)
     .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "    \
              "%s/G.safetensors, %s/D.safetensors",                                          \
     .torch_bench = "bench_torch_dcgan.py", .torch_args = torch_args,                        \
-    .sampler = &cg_sampler_dcgan
+    .sampler = &cg_sampler_dcgan, .batches_per_step = critic_batches
 
-/* --loss wgan-gp: the paper's learning rate, --n-critic batches a step */
+/* --loss wgan-gp: the paper's learning rate */
 static const cg_model_kind kind_wgan = {
     DCGAN_COMMON, .title = "DCGAN (WGAN-GP)",
     .summary = "DCGAN with the WGAN-GP critic and gradient penalty", .lr = CG_WGAN_GP_LR,
-    .batches_per_step = critic_batches,
 };
 
 extern const cg_model_kind cg_kind_dcgan;
