@@ -15,6 +15,8 @@ by default (the example's networks then):
                      with h the features its last convolution reads
   logits             D without the final Sigmoid (hinge loss, BCE with
                      logits, and always when conditional)
+  critic             D is the WGAN-GP critic: LayerNorm([C, H, W]) where the
+                     example has BatchNorm2d(C), and no Sigmoid
 """
 import torch
 import torch.nn as nn
@@ -48,18 +50,21 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, ndf, nc, layers, sn=False, num_classes=0, logits=False):
+    def __init__(self, ndf, nc, layers, sn=False, num_classes=0, logits=False, critic=False):
         super().__init__()
         mods = []
         for i in range(layers):
             cin = nc if i == 0 else ndf * 2 ** (i - 1)
             if i == layers - 1:
                 mods.append(maybe_sn(nn.Conv2d(cin, 1, 4, 1, 0, bias=False), sn))
-                if not (logits or num_classes):
+                if not (logits or num_classes or critic):
                     mods.append(nn.Sigmoid())
                 break
             mods.append(maybe_sn(nn.Conv2d(cin, ndf * 2 ** i, 4, 2, 1, bias=False), sn))
-            if i > 0:
+            if i > 0 and critic:
+                side = (4 << (layers - 1)) >> (i + 1)
+                mods.append(nn.LayerNorm([ndf * 2 ** i, side, side]))
+            elif i > 0:
                 mods.append(nn.BatchNorm2d(ndf * 2 ** i))
             mods.append(nn.LeakyReLU(0.2, inplace=True))
         self.main = nn.Sequential(*mods)

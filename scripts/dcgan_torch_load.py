@@ -12,6 +12,8 @@ files imply, and loads them with load_state_dict(strict=True):
                                            convolutions (--spectral-norm, -g)
   embed.weight                             conditional: G's label embedding,
                                            D's projection embedding
+  main.3.weight of shape (C, H, W)         the WGAN-GP critic (--loss wgan-gp):
+                                           LayerNorm where D has BatchNorm2d
 
 With --z and --images (raw little-endian float32 files, as `cugen sample
 --dump` writes them: latents (N, nz) and the generated images (N, nc, S, S)),
@@ -59,12 +61,14 @@ def main(argv):
     nc = convs[-1][1].shape[1]
     ndf = d_convs[0][1].shape[0]
     netG = Generator(nz, ngf, nc, layers, sn=sn_g, num_classes=classes, embed_dim=embed)
-    netD = Discriminator(ndf, nc, layers, sn=sn_d, num_classes=classes)
+    critic = "main.3.weight" in d and d["main.3.weight"].dim() == 3
+    netD = Discriminator(ndf, nc, layers, sn=sn_d, num_classes=classes, critic=critic)
     netG.load_state_dict(g, strict=True)
     netD.load_state_dict(d, strict=True)
     size = 4 << (layers - 1)
     variants = [s for s, on in (("spectral norm on G", sn_g), ("spectral norm on D", sn_d),
-                                ("conditional on %d classes" % classes, classes)) if on]
+                                ("conditional on %d classes" % classes, classes),
+                                ("the WGAN-GP critic", critic)) if on]
     print("%s: load_state_dict(strict=True) ok: Generator(nz %d, ngf %d, nc %d) %d parameters, "
           "Discriminator(ndf %d) %d parameters, %dx%d%s" % (
               run, nz, ngf, nc, sum(p.numel() for p in netG.parameters()), ndf,

@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dcgan_torch import layers_for  # noqa: E402
+from dcgan_torch import Discriminator, Generator, layers_for, weights_init  # noqa: E402
 from make_refs import write_ref  # noqa: E402
 
 
@@ -104,10 +104,77 @@ def case(path, seed, nc, ndf, size, batch, lam=10.0):
           (path, len(out), [round(v, 3) for v in norm.tolist()], penalty.item()))
 
 
+def kind_case(path, seed, nz, ngf, ndf, nc, size, batch, n_critic, classes=0, embed=0,
+              lam=10.0):
+    """One step of `cugen train dcgan --loss wgan-gp`: n_critic critic steps,
+    step i on its own real batch, z and eps (and labels y.i, conditional),
+    the fakes G(z.i) drawn without a graph by G in train mode; then the G
+    step, -D(G(z.n_critic), y.(n_critic-1)).mean(), Adam on G. Files: init.G.,
+    init.D., real.i, z.i (i <= n_critic), eps.i, y.i (labels as floats),
+    loss.i, wasserstein.i, penalty.i, loss_G, final.G., final.D., cfg = nz,
+    ngf, ndf, nc, size, batch, n_critic, classes, embed, lambda."""
+    torch.manual_seed(seed)
+    layers = layers_for(size)
+    netG = Generator(nz, ngf, nc, layers, num_classes=classes, embed_dim=embed)
+    netD = Discriminator(ndf, nc, layers, num_classes=classes, critic=True)
+    netG.apply(weights_init)
+    for m in netD.modules():  # as case(): |grad| of order one, the layer norms' gradients live
+        if isinstance(m, (nn.Conv2d, nn.Embedding)):
+            nn.init.normal_(m.weight, 0.0, 0.1)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.normal_(m.weight, 1.0, 0.1)
+            nn.init.normal_(m.bias, 0.0, 0.1)
+    out = state("init.G.", netG) + state("init.D.", netD)
+    reals = [torch.rand(batch, nc, size, size) * 2 - 1 for _ in range(n_critic)]
+    zs = [torch.randn(batch, nz) for _ in range(n_critic + 1)]
+    epss = [torch.rand(batch) for _ in range(n_critic)]
+    ys = [torch.randint(0, classes, (batch,)) if classes else None for _ in range(n_critic)]
+    netG.double()
+    netD.double()
+    optD = torch.optim.Adam(netD.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    optG = torch.optim.Adam(netG.parameters(), lr=1e-4, betas=(0.0, 0.9))
+    for i in range(n_critic):
+        x, y, e = reals[i].double(), ys[i], epss[i].double().view(batch, 1, 1, 1)
+        with torch.no_grad():
+            fake = netG(zs[i].double().view(batch, nz, 1, 1), y)
+        d_real = netD(x, y).mean()
+        d_fake = netD(fake, y).mean()
+        x_hat = (e * x + (1 - e) * fake).requires_grad_(True)
+        d_hat = netD(x_hat, y)
+        g = torch.autograd.grad(d_hat, x_hat, torch.ones_like(d_hat), create_graph=True)[0]
+        penalty = lam * ((g.view(batch, -1).norm(2, dim=1) - 1) ** 2).mean()
+        loss = d_fake - d_real + penalty
+        optD.zero_grad()
+        loss.backward()
+        optD.step()
+        out += [("real.%d" % i, reals[i]), ("z.%d" % i, zs[i]), ("eps.%d" % i, epss[i]),
+                ("loss.%d" % i, loss), ("wasserstein.%d" % i, d_real - d_fake),
+                ("penalty.%d" % i, penalty)]
+        if y is not None:
+            out.append(("y.%d" % i, y.to(torch.float32)))
+    y = ys[n_critic - 1]
+    for p in netD.parameters():
+        p.requires_grad_(False)
+    optG.zero_grad()
+    err_g = -netD(netG(zs[n_critic].double().view(batch, nz, 1, 1), y), y).mean()
+    err_g.backward()
+    optG.step()
+    out += [("z.%d" % n_critic, zs[n_critic]), ("loss_G", err_g)]
+    out += state("final.G.", netG) + state("final.D.", netD)
+    out.append(("cfg", torch.tensor([nz, ngf, ndf, nc, size, batch, n_critic, classes, embed,
+                                     lam], dtype=torch.float32)))
+    write_ref(path, out)
+    print("wrote %s (%d tensors): loss_G %.4f" % (path, len(out), err_g.item()))
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "tests/ref"
     torch.set_num_threads(1)
     case(os.path.join(outdir, "wgan_gp32.ref"), 21, nc=1, ndf=8, size=32, batch=4)
+    kind_case(os.path.join(outdir, "dcgan_wgan32.ref"), 31, nz=8, ngf=8, ndf=8, nc=1,
+              size=32, batch=4, n_critic=3)
+    kind_case(os.path.join(outdir, "dcgan_wgan_cond32.ref"), 32, nz=6, ngf=4, ndf=6, nc=3,
+              size=32, batch=5, n_critic=2, classes=4, embed=5)
 
 
 if __name__ == "__main__":

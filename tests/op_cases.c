@@ -170,6 +170,19 @@ B(embedding)
         idx[r] = c->ip[1] ? num - 1 : (int32_t)((r * 5 + 2) % num);
     return cg_embedding(ctx, in[0], idx, n);
 }
+/* the lookup's backward as an op: in[0] (n, dim) into ip[0] rows at the
+ * indices (5 r + 2) mod ip[0] (repeats add up, rows without an index are
+ * zero); ip[1] 1: all into the last row */
+B(embedding_scatter)
+{
+    int n = in[0] && in[0]->ndim == 2 ? in[0]->shape[0] : 1, num = c->ip[0];
+    int32_t *idx = cg_scratch(ctx, sizeof(int32_t) * (size_t)n);
+    if (!idx)
+        return NULL;
+    for (int r = 0; r < n; r++)
+        idx[r] = c->ip[1] ? num - 1 : (int32_t)((r * 5 + 2) % num);
+    return cg_embedding_scatter(ctx, in[0], idx, num);
+}
 /* one table in two lookups whose products are summed: both paths accumulate */
 static cg_tensor *b_embedding_twice(cg_ctx *ctx, cg_tensor **in, const op_case *c)
 {
@@ -635,6 +648,9 @@ const op_case OP_CASES[] = {
     ROW(embedding, "10 x 130, 300 indices, one row", {W(10, 130)}, .ip = {300, 1}, .exact = 1),
     ROWF(embedding, "one table, two lookups multiplied", b_embedding_twice, {W(6, 4)},
          .ip = {9}),
+    ROW(embedding_scatter, "9 rows into 7", {X(9, 5)}, .ip = {7}, .exact = 1),
+    ROW(embedding_scatter, "6 rows into 40 (rows unnamed)", {X(6, 3)}, .ip = {40}, .exact = 1),
+    ROW(embedding_scatter, "300 rows of 130 into one", {X(300, 130)}, .ip = {10, 1}),
     ROW(timestep_embedding, "dim 10", {X(5)}, .ip = {10}, .fp = {10000}),
     ROW(timestep_embedding, "dim 10, t in [1, 50]", {XR(1, 50, 0, 7)}, .ip = {10},
         .fp = {10000}),

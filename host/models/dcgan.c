@@ -85,7 +85,9 @@ static void declare(cg_dcgan *m)
         cg_nn_embedding_declare(nn, &m->g_embed, "G.embed", a->num_classes, a->embed_dim);
     nn->group = CG_DCGAN_D;
     nn->spectral_norm = (a->sn & CG_DCGAN_SN_D) != 0;
-    for (int i = 0; i < L; i++) {
+    if (a->critic)   /* the same names, layer norms where D has batch norms */
+        cg_wgan_critic_declare(nn, &m->critic, "D.", a->nc, a->ndf, a->image_size, 1);
+    for (int i = 0; i < L && !a->critic; i++) {
         int cin = i == 0 ? a->nc : a->ndf << (i - 1);
         int cout = i == L - 1 ? 1 : a->ndf << i;
         int at = i == 0 ? 0 : 3 * i - 1, last = i == L - 1;
@@ -127,6 +129,10 @@ cg_status cg_dcgan_build(cg_dcgan *m, const cg_dcgan_arch *a, char *err, size_t 
         snprintf(err, errlen, "dcgan: need 0 <= classes <= %d, 1 <= embed dim <= 4096 when "
                  "conditional; got %d classes, embed dim %d", CG_DCGAN_MAX_CLASSES,
                  a->num_classes, a->embed_dim);
+        return CG_ERR_ARG;
+    }
+    if (a->critic && (a->sn & CG_DCGAN_SN_D)) {
+        snprintf(err, errlen, "dcgan: the WGAN-GP critic takes no spectral normalisation");
         return CG_ERR_ARG;
     }
     m->a = *a;
@@ -202,13 +208,15 @@ cg_tensor *cg_dcgan_discriminate(cg_ctx *ctx, cg_dcgan *m, cg_tensor *x, const i
     }
     cg_tensor *h = x;
     int L = m->layers, N = x->shape[0];
+    cg_nn_conv2d *conv = m->a.critic ? m->critic.conv : m->d_conv;
     for (int i = 0; i < L - 1; i++) {
-        h = cg_nn_conv2d_fwd(ctx, &m->d_conv[i], h);
+        h = cg_nn_conv2d_fwd(ctx, &conv[i], h);
         if (i > 0)
-            h = cg_nn_batchnorm2d_fwd(ctx, &m->d_bn[i], h);
+            h = m->a.critic ? cg_nn_layernorm_fwd(ctx, &m->critic.ln[i], h)
+                            : cg_nn_batchnorm2d_fwd(ctx, &m->d_bn[i], h);
         h = cg_leaky_relu(ctx, h, LEAK);
     }
-    cg_tensor *out = cg_reshape(ctx, cg_nn_conv2d_fwd(ctx, &m->d_conv[L - 1], h), CG_SHAPE(N));
+    cg_tensor *out = cg_reshape(ctx, cg_nn_conv2d_fwd(ctx, &conv[L - 1], h), CG_SHAPE(N));
     if (!y)
         return out;
     /* the projection: (embed(y) * h.flatten(1)).sum(1), as a batch of (1, F) (F, 1) products */
@@ -421,6 +429,9 @@ cg_status cg_dcgan_load_generator(const char *path, cg_dcgan *m, cg_dcgan_arch *
     if (*prefix && !d0 && (d0 = find(&f, "D.", "main.0.weight_orig")))
         a->sn |= CG_DCGAN_SN_D;
     a->ndf = d0 && d0->ndim == 4 ? (int)d0->shape[0] : a->ngf;
+    /* the WGAN-GP critic: a LayerNorm([C, H, W]) where D has a BatchNorm2d(C) */
+    const cg_st_tensor *norm = *prefix ? find(&f, "D.", "main.3.weight") : NULL;
+    a->critic = norm && norm->ndim == 3;
     cg_st_free(&f);
     if (!m)
         return CG_OK;

@@ -22,6 +22,18 @@
  * makes them the bit patterns of the attributes it names, 2^k classes);
  * see cugen/dcgan.h.
  *
+ * --loss wgan-gp (Gulrajani et al. 2017) is a variant kind of its own, for
+ * the paper's defaults (Adam lr 1e-4, betas (0, 0.9); an explicit --lr
+ * wins): D is the layer-norm critic (cugen/wgan_gp.h). A step is one
+ * generator step: the loader hands it --n-critic batches, one per critic
+ * step, so --steps, metrics.jsonl, checkpoints and epochs count generator
+ * steps, and an epoch has n_critic times fewer of them. Each critic step
+ * draws its own z and interpolation weights; the G step draws its z for the
+ * labels of the last batch (conditional). metrics.jsonl: loss_D, the
+ * wasserstein estimate and the penalty gp (means over the step's critic
+ * steps), and loss_G. --spectral-norm is refused with it: the penalty is the
+ * paper's constraint on the critic, and the two together are another model.
+ *
  * Random streams of the seed: 1 the initial weights, 2 the fixed z of the
  * grids, 3 the z of the training steps; the loader has its own.
  *
@@ -43,6 +55,7 @@
 #define STREAM_INIT 1
 #define STREAM_FIXED_Z 2
 #define STREAM_NOISE 3
+#define MAX_CRITIC 100   /* --n-critic at most */
 
 typedef struct {
     int64_t nz, ngf, ndf;
@@ -51,6 +64,8 @@ typedef struct {
     int sn_d, sn_g, conditional;
     int64_t embed_dim;
     const char *attrs;   /* --attrs: CelebA attributes the labels are made of */
+    int64_t n_critic;
+    double gp_lambda;
 } dcgan_flags;
 
 typedef struct {
@@ -61,6 +76,7 @@ typedef struct {
     int bn_running;
     int32_t *grid_y;   /* conditional: the grid's labels, a row of 8 per class */
     int grid_n;
+    int wgan;          /* --loss wgan-gp */
 } dcgan_run;
 
 /* --attrs: the data set's labels become the bit patterns of those attributes */
@@ -82,7 +98,9 @@ static cg_status build(cg_trainer *t, void *self)
     char why[1024];
     cg_dcgan_arch a = {.nz = (int)f->nz, .ngf = (int)f->ngf, .ndf = (int)f->ndf,
                        .image_size = t->image_size, .nc = t->ds.channels,
-                       .sn = (f->sn_d ? CG_DCGAN_SN_D : 0) | (f->sn_g ? CG_DCGAN_SN_G : 0)};
+                       .sn = (f->sn_d ? CG_DCGAN_SN_D : 0) | (f->sn_g ? CG_DCGAN_SN_G : 0),
+                       .critic = strcmp(f->loss, "wgan-gp") == 0};
+    r->wgan = a.critic;
     if (f->conditional) {
         if (t->ds.num_classes < 1 || !t->ds.labels)
             return cg_trainer_fail(t, CG_ERR_ARG, "--conditional needs labels, and %s has "
@@ -95,7 +113,8 @@ static cg_status build(cg_trainer *t, void *self)
     cg_status st = cg_dcgan_build(&r->m, &a, why, sizeof why);
     if (st != CG_OK)
         return cg_trainer_fail_model(t, st, why);
-    r->m.loss = strcmp(f->loss, "hinge") == 0 ? CG_DCGAN_HINGE : CG_DCGAN_BCE;
+    r->m.loss = r->wgan ? CG_DCGAN_WGAN_GP
+                        : strcmp(f->loss, "hinge") == 0 ? CG_DCGAN_HINGE : CG_DCGAN_BCE;
     cg_dcgan_init(&r->m, t->o->seed, STREAM_INIT);
     if (t->o->device == CG_CUDA && (st = cg_dcgan_to_device(&r->m, CG_CUDA, why, sizeof why)))
         return cg_trainer_fail(t, st, "parameters to the GPU: %s", why);
@@ -118,9 +137,11 @@ static cg_status build(cg_trainer *t, void *self)
     }
     cg_rng_init(&r->noise, t->o->seed, STREAM_NOISE);
     cg_trainer_per_sample(t, &r->noise);
-    /* the example's optimizers: Adam(lr, betas = (0.5, 0.999)) for each net */
-    cg_adam_init(&r->adam_d, t->o->lr, 0.5, 0.999, 1e-8, 0.0, 0);
-    cg_adam_init(&r->adam_g, t->o->lr, 0.5, 0.999, 1e-8, 0.0, 0);
+    /* the example's optimizers: Adam(lr, betas = (0.5, 0.999)) for each net;
+     * WGAN-GP's betas (0, 0.9) */
+    double b1 = r->wgan ? CG_WGAN_GP_BETA1 : 0.5, b2 = r->wgan ? CG_WGAN_GP_BETA2 : 0.999;
+    cg_adam_init(&r->adam_d, t->o->lr, b1, b2, 1e-8, 0.0, 0);
+    cg_adam_init(&r->adam_g, t->o->lr, b1, b2, 1e-8, 0.0, 0);
     cg_trainer_params(t, &r->m.p, &r->adam_d.t, NULL);
     cg_trainer_keep(t, "adam_g.t", &r->adam_g.t);
     cg_trainer_keep(t, "rng.noise", (int64_t *)&r->noise.offset);
@@ -139,8 +160,14 @@ static void describe(cg_trainer *t, void *self, char *buf, size_t len)
     const cg_dcgan_arch *a = &m->a;
     static const char *const SN[4] = {"", ", spectral norm on D", ", spectral norm on G",
                                       ", spectral norm on G and D"};
+    const dcgan_flags *f = t->settings;
+    char wgan[96];
+    snprintf(wgan, sizeof wgan, "WGAN-GP (critic, %lld critic steps a step, lambda %g)",
+             (long long)f->n_critic, f->gp_lambda);
     int k = snprintf(buf, len, "nz %d, ngf %d, ndf %d, %s loss%s", a->nz, a->ngf, a->ndf,
-                     m->loss == CG_DCGAN_HINGE ? "hinge" : "BCE", SN[a->sn & 3]);
+                     m->loss == CG_DCGAN_WGAN_GP ? wgan
+                                                 : m->loss == CG_DCGAN_HINGE ? "hinge" : "BCE",
+                     SN[a->sn & 3]);
     if (a->num_classes && k > 0 && (size_t)k < len)
         k += snprintf(buf + k, len - (size_t)k, ", conditional on %d classes (label embedding "
                       "%d, projection D)", a->num_classes, a->embed_dim);
@@ -149,11 +176,55 @@ static void describe(cg_trainer *t, void *self, char *buf, size_t len)
         snprintf(buf + k, len - (size_t)k, ", the bit patterns of %s", attrs);
 }
 
+/* --loss wgan-gp: x holds n_critic batches, one per critic step */
+static cg_status wgan_step(cg_trainer *t, dcgan_run *r, cg_tensor *x, const cg_batch *b,
+                           cg_scalars *out)
+{
+    const dcgan_flags *f = t->settings;
+    cg_ctx *ctx = &t->ctx;
+    int K = (int)f->n_critic, B = b->n / K, nz = r->m.a.nz;
+    if (K < 1 || K > MAX_CRITIC || B < 1 || b->n % K != 0)
+        return cg_fail(ctx, CG_ERR_STATE, "a step of %d images is not %d critic batches",
+                       b->n, K);
+    int64_t P = x->n / b->n;   /* values per image */
+    cg_tensor *xs[MAX_CRITIC], *z[MAX_CRITIC + 1], *eps[MAX_CRITIC];
+    const int32_t *y[MAX_CRITIC];
+    int sizes[MAX_CRITIC];
+    for (int i = 0; i < K; i++)
+        sizes[i] = (int)(B * P);
+    /* the k-th batch: rows [kB, (k + 1)B) of x, the values of a split of x's flat row */
+    cg_split(ctx, cg_reshape(ctx, x, CG_SHAPE(1, (int)x->n)), sizes, K, xs);
+    for (int i = 0; i <= K && !ctx->err; i++) {
+        if (i < K) {
+            xs[i] = cg_reshape(ctx, xs[i], CG_SHAPE(B, x->shape[1], x->shape[2], x->shape[3]));
+            y[i] = b->y ? b->y + (size_t)i * B : NULL;
+        }
+        z[i] = cg_new_on(ctx, t->o->device, CG_SHAPE(B, nz));
+        if (z[i] && cg_rng_fill_normal(&r->noise, z[i], 0.0, 1.0) != CG_OK)
+            cg_fail(ctx, CG_ERR_CUDA, "z: %s", cg_cuda_last_error());
+        if (i < K)
+            eps[i] = cg_wgan_gp_draw_eps(ctx, &r->noise, B, t->o->device);
+    }
+    if (ctx->err)
+        return ctx->err;
+    cg_dcgan_wgan_batch in = {.n_critic = K, .lambda = f->gp_lambda, .real = xs,
+                              .y = r->m.a.num_classes ? y : NULL, .z = z, .eps = eps};
+    cg_dcgan_wgan_stats ws = {0};
+    cg_status st = cg_dcgan_wgan_step(ctx, &r->m, &r->adam_d, &r->adam_g, &in, &ws);
+    cg_scalars_put(out, "loss_D", ws.loss_d);
+    cg_scalars_put(out, "loss_G", ws.loss_g);
+    cg_scalars_put(out, "wasserstein", ws.wasserstein);
+    cg_scalars_put(out, "gp", ws.gp);
+    return st;
+}
+
 static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
                       cg_scalars *out)
 {
     dcgan_run *r = self;
     cg_ctx *ctx = &t->ctx;
+    if (r->wgan)
+        return wgan_step(t, r, x, b, out);
     cg_tensor *z = cg_new_on(ctx, t->o->device, CG_SHAPE(b->n, r->m.a.nz));
     if (z && cg_rng_fill_normal(&r->noise, z, 0.0, 1.0) != CG_OK)
         cg_fail(ctx, CG_ERR_CUDA, "z: %s", cg_cuda_last_error());
@@ -253,8 +324,8 @@ static int torch_args(cg_trainer *t, void *self, char *buf, size_t len)
     const cg_dcgan *m = &((dcgan_run *)self)->m;
     const cg_dcgan_arch *a = &m->a;
     if (a->sn || a->num_classes || m->loss != CG_DCGAN_BCE) {
-        snprintf(buf, len, "%s has the example's DCGAN only (no --loss hinge, spectral norm "
-                 "or --conditional)", "scripts/bench_torch_dcgan.py");
+        snprintf(buf, len, "%s has the example's DCGAN only (no --loss hinge or wgan-gp, "
+                 "spectral norm or --conditional)", "scripts/bench_torch_dcgan.py");
         return -1;
     }
     snprintf(buf, len, "--nc %d --nz %d --ngf %d --ndf %d", a->nc, a->nz, a->ngf, a->ndf);
@@ -276,8 +347,10 @@ static const cg_flag flags[] = {
     {"ndf", CG_FLAG_INT, F(ndf), "64", 1, 1024, "N", "discriminator width", NULL},
     {"bn", CG_FLAG_CHOICE, F(bn), "batch", 0, 0, "batch|running",
      "sample grids with batch statistics (as the example) or running ones", NULL},
-    {"loss", CG_FLAG_CHOICE, F(loss), "bce", 0, 0, "bce|hinge",
-     "the example's BCE, or the hinge loss of SNGAN and BigGAN", NULL},
+    {"loss", CG_FLAG_CHOICE, F(loss), "bce", 0, 0, "bce|hinge|wgan-gp",
+     "the example's BCE, the hinge loss of SNGAN and BigGAN, or WGAN-GP (a layer-norm "
+     "critic with the gradient penalty; its defaults are the paper's: --lr 1e-4, Adam "
+     "betas (0, 0.9), and a step is one generator step on --n-critic batches)", NULL},
     {"spectral-norm", CG_FLAG_BOOL, F(sn_d), NULL, 0, 0, NULL,
      "spectral normalisation of D's convolutions (torch.nn.utils.spectral_norm)", NULL},
     {"spectral-norm-g", CG_FLAG_BOOL, F(sn_g), NULL, 0, 0, NULL,
@@ -290,23 +363,65 @@ static const cg_flag flags[] = {
     {"attrs", CG_FLAG_STR, F(attrs), NULL, 0, 0, "NAME,..",
      "CelebA: condition on these attributes (1 to 6, e.g. Smiling,Male): the label is their "
      "bit pattern, bit i the i-th named (2^k classes)", "conditional=1"},
+    {"n-critic", CG_FLAG_INT, F(n_critic), "5", 1, MAX_CRITIC, "N",
+     "critic steps per generator step, each on its own batch", "loss=wgan-gp"},
+    {"gp-lambda", CG_FLAG_REAL, F(gp_lambda), "10", 0, 1e6, "L",
+     "weight of the gradient penalty", "loss=wgan-gp"},
 };
 #undef F
 
 extern const cg_sampler cg_sampler_dcgan;  /* dcgan_sample.c: cugen sample and eval */
 
+static cg_status check(const void *settings, const cg_train_opts *o, char *err, size_t len)
+{
+    (void)o;
+    const dcgan_flags *f = settings;
+    if (strcmp(f->loss, "wgan-gp") == 0 && f->sn_d) {
+        snprintf(err, len, "--spectral-norm does not go with --loss wgan-gp: the gradient "
+                 "penalty is the critic's constraint (--spectral-norm-g, on G, does)");
+        return CG_ERR_ARG;
+    }
+    return CG_OK;
+}
+
+/* wgan-gp: a batch per critic step (also for bench step, which takes this kind as is) */
+static int critic_batches(const void *settings)
+{
+    const dcgan_flags *f = settings;
+    return strcmp(f->loss, "wgan-gp") == 0 ? (int)f->n_critic : 1;
+}
+
+#define DCGAN_COMMON                                                                        \
+    .name = "dcgan", .batch = 128, .ckpt_every = 500, .gpu = 1, .checkpoints = 1,            \
+    .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",       \
+    .flags = flags, .nflags = sizeof flags / sizeof flags[0],                               \
+    .settings_size = sizeof(dcgan_flags), .state_size = sizeof(dcgan_run), .image_size = 64, \
+    .real_grid = 1, .may_change = "bn", .check = check, .data_ready = data_ready,          \
+    .build = build,                                                                         \
+    .describe = describe, .step = step, .epoch_end = epoch_end, .on_save = on_save,         \
+    .finish = finish, .free = free_run, .generate = generate,                               \
+    .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "    \
+             "%s/G.safetensors, %s/D.safetensors",                                          \
+    .torch_bench = "bench_torch_dcgan.py", .torch_args = torch_args,                        \
+    .sampler = &cg_sampler_dcgan, .batches_per_step = critic_batches
+
+/* --loss wgan-gp: the paper's learning rate */
+static const cg_model_kind kind_wgan = {
+    DCGAN_COMMON, .title = "DCGAN (WGAN-GP)",
+    .summary = "DCGAN with the WGAN-GP critic and gradient penalty", .lr = CG_WGAN_GP_LR,
+};
+
+extern const cg_model_kind cg_kind_dcgan;
+
+static const cg_model_kind *variant(const cg_train_opts *o, const void *settings)
+{
+    (void)o;
+    return strcmp(((const dcgan_flags *)settings)->loss, "wgan-gp") == 0 ? &kind_wgan
+                                                                         : &cg_kind_dcgan;
+}
+
 const cg_model_kind cg_kind_dcgan = {
-    .name = "dcgan", .title = "DCGAN",
+    DCGAN_COMMON, .title = "DCGAN",
     .summary = "DCGAN of the PyTorch example on Fashion-MNIST or CelebA (32x32 or 64x64)",
-    .batch = 128, .lr = 2e-4, .ckpt_every = 500, .gpu = 1, .checkpoints = 1,
-    .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",
-    .flags = flags, .nflags = sizeof flags / sizeof flags[0],
-    .settings_size = sizeof(dcgan_flags), .state_size = sizeof(dcgan_run), .image_size = 64,
-    .real_grid = 1, .may_change = "bn", .data_ready = data_ready, .build = build, .describe = describe, .step = step,
-    .epoch_end = epoch_end, .on_save = on_save, .finish = finish, .free = free_run,
-    .generate = generate,
-    .files = "samples: %s/samples.png (fixed z), per epoch: %s/epoch_NNN.png; weights: "
-             "%s/G.safetensors, %s/D.safetensors",
-    .torch_bench = "bench_torch_dcgan.py", .torch_args = torch_args,
-    .sampler = &cg_sampler_dcgan,
+    .lr = 2e-4, .variant = variant,
 };

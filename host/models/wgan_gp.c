@@ -75,8 +75,20 @@ cg_tensor *cg_wgan_critic_fwd(cg_ctx *ctx, cg_wgan_critic *c, cg_tensor *x)
     return h ? cg_reshape(ctx, h, CG_SHAPE(h->shape[0])) : NULL;
 }
 
+static cg_tensor *critic_score(cg_ctx *ctx, void *critic, cg_tensor *x)
+{
+    return cg_wgan_critic_fwd(ctx, critic, x);
+}
+
 cg_tensor *cg_wgan_gp_penalty(cg_ctx *ctx, cg_wgan_critic *c, cg_tensor *real_x,
                               cg_tensor *fake, cg_tensor *eps, double lambda)
+{
+    return cg_wgan_gp_penalty_of(ctx, critic_score, c, real_x, fake, eps, lambda);
+}
+
+cg_tensor *cg_wgan_gp_penalty_of(cg_ctx *ctx, cg_wgan_score score, void *critic,
+                                 cg_tensor *real_x, cg_tensor *fake, cg_tensor *eps,
+                                 double lambda)
 {
     if (!cg_ok(ctx))
         return NULL;
@@ -103,7 +115,7 @@ cg_tensor *cg_wgan_gp_penalty(cg_ctx *ctx, cg_wgan_critic *c, cg_tensor *real_x,
         return NULL;
     xhat->requires_grad = 1;
     cg_tensor *g;
-    if (cg_grad(ctx, cg_wgan_critic_fwd(ctx, c, xhat), NULL, &xhat, 1, &g) != CG_OK)
+    if (cg_grad(ctx, score(ctx, critic, xhat), NULL, &xhat, 1, &g) != CG_OK)
         return NULL;
     int D = (int)(g->n / N);
     cg_tensor *g2 = cg_reshape(ctx, g, CG_SHAPE(N, D));
@@ -128,6 +140,15 @@ cg_status cg_wgan_gp_critic_step(cg_ctx *ctx, cg_wgan_critic *c, cg_params *p, i
                                  cg_adam *opt, cg_tensor *real_x, cg_tensor *fake,
                                  cg_tensor *eps, double lambda, cg_wgan_gp_stats *out)
 {
+    return cg_wgan_gp_critic_step_of(ctx, critic_score, c, p, group, opt, real_x, fake, eps,
+                                     lambda, out);
+}
+
+cg_status cg_wgan_gp_critic_step_of(cg_ctx *ctx, cg_wgan_score score, void *critic,
+                                    cg_params *p, int group, cg_adam *opt, cg_tensor *real_x,
+                                    cg_tensor *fake, cg_tensor *eps, double lambda,
+                                    cg_wgan_gp_stats *out)
+{
     memset(out, 0, sizeof *out);
     if (ctx->err)
         return ctx->err;
@@ -135,9 +156,9 @@ cg_status cg_wgan_gp_critic_step(cg_ctx *ctx, cg_wgan_critic *c, cg_params *p, i
         return cg_fail(ctx, CG_ERR_ARG, "wgan-gp: parameter group %d out of range", group);
     uint8_t keep[CG_MAX_GROUPS];
     freeze_others(p, group, keep, 0);  /* only the critic's weights get gradients and move */
-    cg_tensor *d_real = cg_mean(ctx, cg_wgan_critic_fwd(ctx, c, real_x));
-    cg_tensor *d_fake = cg_mean(ctx, cg_wgan_critic_fwd(ctx, c, fake));
-    cg_tensor *gp = cg_wgan_gp_penalty(ctx, c, real_x, fake, eps, lambda);
+    cg_tensor *d_real = cg_mean(ctx, score(ctx, critic, real_x));
+    cg_tensor *d_fake = cg_mean(ctx, score(ctx, critic, fake));
+    cg_tensor *gp = cg_wgan_gp_penalty_of(ctx, score, critic, real_x, fake, eps, lambda);
     cg_tensor *loss = cg_add(ctx, cg_sub(ctx, d_fake, d_real), gp);
     cg_status st = loss ? cg_backward(ctx, loss) : ctx->err;
     if (st == CG_OK)

@@ -145,6 +145,13 @@ void cg_trainer_setting(cg_trainer *t, const char *name, int64_t value, const ch
 
 enum { X_LOADER_EPOCH, X_LOADER_INDEX, X_LOADER_RNG, X_MODEL };
 
+/* the images the loader hands out a step: --batch, times the kind's batches per step */
+static int64_t step_images(const cg_trainer *t)
+{
+    int k = t->kind->batches_per_step ? t->kind->batches_per_step(t->settings) : 1;
+    return t->o->batch * (k > 1 ? k : 1);
+}
+
 /* where the model's values start: after the loader's three */
 static int first_model_value(const cg_trainer *t)
 {
@@ -271,10 +278,11 @@ static cg_status open_all(cg_trainer *t, void *self)
         add_value(t, loader_names[i], 0, NULL, NULL);
     /* the loader first, so that build knows the run's length; a batch larger
      * than the data set is refused after build, whose flag errors come first */
-    cg_loader_opts lo = cg_loader_defaults((int)o->batch, o->seed);
+    int64_t images = step_images(t);
+    cg_loader_opts lo = cg_loader_defaults((int)images, o->seed);
     if (t->kind->own_data) {
         t->total = o->steps;  /* no epochs */
-    } else if (t->ds.count >= o->batch) {
+    } else if (t->ds.count >= images) {
         if ((st = cg_loader_open(&t->loader, &t->ds, &lo, why, sizeof why)) != CG_OK)
             return cg_trainer_fail(t, st, "%s", why);
         t->per_epoch = cg_loader_batches_per_epoch(t->loader);
@@ -287,6 +295,10 @@ static cg_status open_all(cg_trainer *t, void *self)
     if (!t->kind->own_data && t->ds.count < o->batch)
         return cg_trainer_fail(t, CG_ERR_ARG, "--batch %lld is larger than the data set "
                                "(%lld images)", (long long)o->batch, (long long)t->ds.count);
+    if (!t->kind->own_data && t->ds.count < images)
+        return cg_trainer_fail(t, CG_ERR_ARG, "a step takes %lld batches of %lld, more than "
+                               "the data set's %lld images", (long long)(images / o->batch),
+                               (long long)o->batch, (long long)t->ds.count);
     t->cs = (cg_ckpt_state){.seed = o->seed, .extra = t->extra, .nextra = t->nextra,
                             .ema = t->ema, .settings = o->settings};
     return CG_OK;
@@ -476,7 +488,7 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
     }
     res->out_of_time = st == CG_OK && t->stop && o->max_minutes > 0 && res->steps < t->total;
     if (timed > 0)
-        res->img_per_s = (double)timed * (double)o->batch /
+        res->img_per_s = (double)timed * (double)step_images(t) /
                          (cg_monotonic_seconds() - t_start - (io->fid.seconds - fid_before));
     return st;
 }
@@ -854,7 +866,7 @@ cg_status cg_trainer_bench(const cg_model_kind *kind, const void *settings,
     int64_t first = 1;
     cg_status st = self ? dist_open(t) : cg_trainer_fail(t, CG_ERR_NOMEM, "out of memory");
     if (st == CG_OK)
-        st = bench_data(t, (int)o->batch, b->channels, b->image_size);
+        st = bench_data(t, (int)step_images(t), b->channels, b->image_size);
     if (st == CG_OK && (st = cg_ctx_init(&t->ctx)) != CG_OK)
         cg_trainer_fail(t, st, "out of memory");
     have_ctx = st == CG_OK;

@@ -36,6 +36,7 @@
 #include "cugen/nn.h"
 #include "cugen/optim.h"
 #include "cugen/train.h"
+#include "cugen/wgan_gp.h"
 
 #define CG_DCGAN_MAX_LAYERS 5
 #define CG_DCGAN_G 0   /* parameter groups */
@@ -49,12 +50,16 @@ typedef struct {
     int sn;             /* CG_DCGAN_SN_D | CG_DCGAN_SN_G, or 0 */
     int num_classes;    /* conditional on a label in [0, num_classes); 0: not */
     int embed_dim;      /* of G's label embedding (conditional) */
+    int critic;         /* D is the WGAN-GP critic (cugen/wgan_gp.h): layer norm where the
+                         * example has batch norm */
 } cg_dcgan_arch;
 
 /* The objective of the step */
 typedef enum {
     CG_DCGAN_BCE = 0,  /* the example's: D log D(x) + log(1 - D(G(z))), G log D(G(z)) */
     CG_DCGAN_HINGE,    /* D: mean relu(1 - D(x)) + mean relu(1 + D(G(z))), G: -mean D(G(z)) */
+    CG_DCGAN_WGAN_GP,  /* the critic's Wasserstein loss with its gradient penalty, G:
+                        * -mean D(G(z)) (cg_dcgan_wgan_step; needs arch.critic) */
 } cg_dcgan_loss;
 
 /* Each net is the example's nn.Sequential `main`; at 64x64 (L = 5; 32x32 has
@@ -79,6 +84,7 @@ typedef struct {
     cg_nn_batchnorm2d d_bn[CG_DCGAN_MAX_LAYERS];         /* D.main.3i, 0 < i < L-1 */
     cg_nn_embedding g_embed;   /* G.embed: (num_classes, embed_dim), conditional */
     cg_nn_embedding d_embed;   /* D.embed: (num_classes, F), conditional */
+    cg_wgan_critic critic;     /* D.main, arch.critic: instead of d_conv and d_bn */
     cg_dcgan_loss loss;        /* of cg_dcgan_step; BCE after build */
 } cg_dcgan;
 
@@ -123,6 +129,34 @@ typedef struct {
 } cg_dcgan_stats;
 cg_status cg_dcgan_step(cg_ctx *ctx, cg_dcgan *m, cg_adam *opt_d, cg_adam *opt_g,
                         cg_tensor *real_x, cg_tensor *z, cg_dcgan_stats *out);
+
+/* One iteration of WGAN-GP (Gulrajani et al. 2017, Algorithm 1) on a DCGAN
+ * whose D is the critic (arch.critic): n_critic critic steps, step i on its
+ * own real batch real[i] (labels y[i], conditional), fakes G(z[i], y[i])
+ * drawn without a tape and interpolation weights eps[i] (the loss and
+ * penalty of cg_wgan_gp_critic_step, Adam on D); then the G step, -mean D(G(z[n_critic]),
+ * y[n_critic - 1]) (a conditional G draws for the last real batch's labels)
+ * with D's weight gradients not computed, Adam on G. G runs in train mode
+ * throughout (batch statistics, running ones updated at each of its n_critic
+ * + 1 forwards, as in PyTorch). Leaves gradients zeroed and the arena reset. */
+typedef struct {
+    int n_critic;
+    double lambda;
+    cg_tensor *const *real;     /* n_critic batches (B, nc, S, S) */
+    const int32_t *const *y;    /* n_critic host label arrays (conditional), else NULL */
+    cg_tensor *const *z;        /* n_critic + 1 latents (B, nz): the critic steps', G's */
+    cg_tensor *const *eps;      /* n_critic (B) in [0, 1) */
+} cg_dcgan_wgan_batch;
+typedef struct {
+    double loss_d;        /* the critic's loss, mean over its n_critic steps */
+    double wasserstein;   /* mean D(real) - mean D(fake), mean over the steps */
+    double gp;            /* the penalty (lambda included), mean over the steps */
+    double loss_g;        /* -mean D(G(z)) of the G step */
+    real *each;           /* in: NULL, or room for 3 n_critic values: the loss, the
+                           * wasserstein estimate and the penalty of each critic step */
+} cg_dcgan_wgan_stats;
+cg_status cg_dcgan_wgan_step(cg_ctx *ctx, cg_dcgan *m, cg_adam *opt_d, cg_adam *opt_g,
+                             const cg_dcgan_wgan_batch *in, cg_dcgan_wgan_stats *out);
 
 /* Architecture of a G (or checkpoint / run) file from its tensor shapes.
  * path: a G.safetensors, a checkpoint.safetensors (the "G." part), or a run

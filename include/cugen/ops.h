@@ -157,6 +157,10 @@ cg_tensor *cg_timestep_embedding(cg_ctx *ctx, cg_tensor *t, int dim, double max_
  * before anything is read. The gradient goes to weight only: the rows of the
  * output gradient add up where an index repeats. */
 cg_tensor *cg_embedding(cg_ctx *ctx, cg_tensor *weight, const int32_t *idx, int n);
+/* The lookup's backward as an op (its create-graph backward): g (n, dim) ->
+ * (num, dim), row r = the sum of the rows i of g with idx[i] = r (zero where
+ * none). Its gradient is the lookup of the output gradient's rows. */
+cg_tensor *cg_embedding_scatter(cg_ctx *ctx, cg_tensor *g, const int32_t *idx, int num);
 
 /* ---- losses: scalar (1) outputs ------------------------------------------------- */
 /* p in (0, 1), target in [0, 1] */

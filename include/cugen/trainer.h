@@ -200,6 +200,11 @@ typedef struct cg_model_kind {
     /* with a variant hook: the kinds it may pick, NULL-ended, whose samplers sample and
      * eval reach through it (realnvp: the 2-D and the image flow) */
     const struct cg_model_kind *const *hands_to;
+    /* optional: loader batches one step trains on, k (WGAN-GP's critic steps, each on
+     * a fresh batch): the loader then hands out k --batch images a step, which step
+     * gets as one x of k --batch rows, in the order drawn (a step consumes k batches
+     * of an epoch); NULL or 1: one batch */
+    int (*batches_per_step)(const void *settings);
 } cg_model_kind;
 
 /* ---- the trainer ------------------------------------------------------------ */

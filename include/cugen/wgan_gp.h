@@ -79,6 +79,18 @@ cg_status cg_wgan_gp_critic_step(cg_ctx *ctx, cg_wgan_critic *c, cg_params *p, i
                                  cg_adam *opt, cg_tensor *real_x, cg_tensor *fake,
                                  cg_tensor *eps, double lambda, cg_wgan_gp_stats *out);
 
+/* The same penalty and step for any critic: score(ctx, critic, x) gives the
+ * scores (N) of images x (N, C, H, W) as ops with create-graph backwards (a
+ * conditional DCGAN's projection critic, for the labels of the batch). */
+typedef cg_tensor *(*cg_wgan_score)(cg_ctx *ctx, void *critic, cg_tensor *x);
+cg_tensor *cg_wgan_gp_penalty_of(cg_ctx *ctx, cg_wgan_score score, void *critic,
+                                 cg_tensor *real_x, cg_tensor *fake, cg_tensor *eps,
+                                 double lambda);
+cg_status cg_wgan_gp_critic_step_of(cg_ctx *ctx, cg_wgan_score score, void *critic,
+                                    cg_params *p, int group, cg_adam *opt, cg_tensor *real_x,
+                                    cg_tensor *fake, cg_tensor *eps, double lambda,
+                                    cg_wgan_gp_stats *out);
+
 /* n values of U[0, 1) from r, as a tensor (n) on dev. */
 cg_tensor *cg_wgan_gp_draw_eps(cg_ctx *ctx, cg_rng *r, int n, cg_device dev);
 

@@ -421,6 +421,60 @@ TEST(gradcheck2_critic)
     GRADCHECK2("critic: conv, layernorm, leaky_relu, conv", f_critic, NULL, in, 5, 0);
 }
 
+/* The conditional (projection) critic: the same layers, plus the inner
+ * product of a label embedding with the features the last convolution reads,
+ * out = conv(h) + sum_f embed(y)_f h_f, as DCGAN's projection D computes it
+ * (a (1, F) (F, 1) batched product). The embedding does not depend on x:
+ * grad_x D reaches it through the product's create-graph backward, and the
+ * derivative of v . grad_x D with respect to the table goes through the
+ * embedding's ordinary backward. */
+static const int32_t PROJ_Y[2] = {2, 0};
+
+static cg_tensor *f_projection_critic(cg_ctx *ctx, cg_tensor **in, void *arg)
+{
+    cg_tensor *h = cg_conv2d(ctx, in[0], in[1], NULL, 2, 1);  /* (2, 3, 4, 4) */
+    h = cg_layernorm(ctx, cg_reshape(ctx, h, CG_SHAPE(2, 48)), in[2], in[3], 1e-5);
+    h = cg_leaky_relu(ctx, cg_reshape(ctx, h, CG_SHAPE(2, 3, 4, 4)), 0.2);
+    cg_tensor *out = cg_reshape(ctx, cg_conv2d(ctx, h, in[4], NULL, 1, 0), CG_SHAPE(2));
+    cg_tensor *e = cg_embedding(ctx, in[5], PROJ_Y, 2);   /* (2, 48) */
+    cg_tensor *proj = cg_bmm(ctx, cg_reshape(ctx, h, CG_SHAPE(2, 1, 48)),
+                             cg_reshape(ctx, e, CG_SHAPE(2, 48, 1)), 0, 0);
+    return cg_add(ctx, out, cg_reshape(ctx, proj, CG_SHAPE(2)));
+}
+
+TEST(gradcheck2_projection_critic)
+{
+    cg_tensor *in[6] = {TH_LEAF(130, 2, 2, 8, 8), TH_LEAF(131, 3, 2, 4, 4), TH_LEAF(132, 48),
+                        th_const(CG_SHAPE(48), 133, 0.2, 1.2, 1), TH_LEAF(134, 1, 3, 4, 4),
+                        TH_LEAF(135, 3, 48)};
+    GRADCHECK2("projection critic: conv, layernorm, leaky_relu, conv + <embed(y), h>",
+               f_projection_critic, NULL, in, 6, 0);
+}
+
+/* The lookup's create-graph backward is the scatter and the scatter's the
+ * lookup: with tanh after them, the derivative of v . grad with respect to
+ * the table (or the rows) is not zero. Indices with repeats into 5 rows,
+ * two of which no index names. */
+static const int32_t EMB_IDX[5] = {3, 1, 3, 0, 1};
+
+static cg_tensor *f_embedding(cg_ctx *ctx, cg_tensor **in, void *arg)
+{
+    return cg_tanh(ctx, cg_embedding(ctx, in[0], EMB_IDX, 5));
+}
+
+static cg_tensor *f_scatter(cg_ctx *ctx, cg_tensor **in, void *arg)
+{
+    return cg_tanh(ctx, cg_embedding_scatter(ctx, in[0], EMB_IDX, 5));
+}
+
+TEST(gradcheck2_embedding)
+{
+    cg_tensor *table[1] = {TH_LEAF(140, 5, 3)};
+    GRADCHECK2("embedding, 5 indices into 5 rows (two unused)", f_embedding, NULL, table, 1, 0);
+    cg_tensor *rows[1] = {TH_LEAF(141, 5, 3)};
+    GRADCHECK2("embedding_scatter, 5 rows into 5 (two empty)", f_scatter, NULL, rows, 1, 0);
+}
+
 /* ---- what create-graph mode refuses ----------------------------------------------------------- */
 TEST(create_graph_refuses_ops_without_it)
 {

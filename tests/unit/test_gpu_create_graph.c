@@ -5,8 +5,8 @@
  * the same on the CPU (relative L2 error under 1e-5, the op tests' bound:
  * both devices compute in float with double sums, in another order). The
  * graphs cover the ops the create-graph backwards are made of (pow, sum_to,
- * expand, the conv input- and weight-gradient ops, bmm) besides the ops
- * themselves.
+ * expand, the conv input- and weight-gradient ops, bmm, the embedding's
+ * scatter) besides the ops themselves.
  */
 #include <string.h>
 
@@ -56,6 +56,34 @@ static cg_tensor *g_convt(cg_ctx *c, cg_tensor **in)
     return cg_tanh(c, cg_conv_transpose2d(c, in[0], in[1], in[2], 2, 1));
 }
 
+/* labels of a batch of 3 into tables of 4 rows: one repeated, one unused */
+static const int32_t LABELS[3] = {2, 0, 2};
+
+static cg_tensor *g_embedding(cg_ctx *c, cg_tensor **in)
+{
+    return cg_tanh(c, cg_embedding(c, in[0], LABELS, 3));
+}
+
+static cg_tensor *g_scatter(cg_ctx *c, cg_tensor **in)
+{
+    return cg_tanh(c, cg_embedding_scatter(c, in[0], LABELS, 4));
+}
+
+/* the projection critic in small: the critic above (no layer norm affine)
+ * plus <embed(y), h> of the features its last convolution reads */
+static cg_tensor *g_projection(cg_ctx *c, cg_tensor **in)
+{
+    cg_tensor *h = cg_conv2d(c, in[0], in[1], NULL, 2, 1);  /* (3, 4, 4, 4) */
+    h = cg_reshape(c, cg_layernorm(c, cg_reshape(c, h, CG_SHAPE(3, 64)), NULL, NULL, 1e-5),
+                   CG_SHAPE(3, 4, 4, 4));
+    h = cg_leaky_relu(c, h, 0.2);
+    cg_tensor *out = cg_reshape(c, cg_conv2d(c, h, in[2], NULL, 1, 0), CG_SHAPE(3));
+    cg_tensor *proj = cg_bmm(c, cg_reshape(c, h, CG_SHAPE(3, 1, 64)),
+                             cg_reshape(c, cg_embedding(c, in[3], LABELS, 3), CG_SHAPE(3, 64, 1)),
+                             0, 0);
+    return cg_add(c, out, cg_reshape(c, proj, CG_SHAPE(3)));
+}
+
 static const graph_case CASES[] = {
     {"pow", g_pow, 1, {{5, 21}}, {2}, 1},
     {"sum_to, expand", g_sum_to, 2, {{2, 3, 5, 7}, {3, 1, 1}}, {4, 3}, 0},
@@ -63,6 +91,11 @@ static const graph_case CASES[] = {
     {"critic: conv, layernorm, leaky_relu, conv", g_critic, 4,
      {{3, 2, 8, 8}, {4, 2, 4, 4}, {1, 4, 4, 4}, {64}}, {4, 4, 4, 1}, 0},
     {"conv_transpose2d", g_convt, 3, {{2, 3, 3, 3}, {3, 2, 4, 4}, {2}}, {4, 4, 1}, 0},
+    {"embedding (its create-graph backward: the scatter)", g_embedding, 1, {{4, 6}}, {2}, 0},
+    {"embedding_scatter (its create-graph backward: the lookup)", g_scatter, 1, {{3, 6}}, {2},
+     0},
+    {"projection critic: conv, layernorm, leaky_relu, conv + <embed(y), h>", g_projection, 4,
+     {{3, 2, 8, 8}, {4, 2, 4, 4}, {1, 4, 4, 4}, {4, 64}}, {4, 4, 4, 2}, 0},
 };
 
 /* The second-order graph on dev: g (x's gradient as ops) and the gradients

@@ -87,6 +87,13 @@ static const row rows[] = {
      "ebm.safetensors", 0, 0, 1},
     {"pixelcnn", {"--data", "mnist", "--hidden", "2", "--blocks", "1", "--grid", "8", NULL},
      "pixelcnn.safetensors", 1, 0, 0},
+    /* two batches a step (one per critic step): 3 steps an epoch */
+    {"dcgan", {"--data", "mnist", "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4",
+               "--loss", "wgan-gp", "--n-critic", "2", NULL},
+     "G.safetensors", 1, 0, 0},
+    {"dcgan", {"--data", "mnist", "--image-size", "32", "--nz", "8", "--ngf", "4", "--ndf", "4",
+               "--loss", "wgan-gp", "--n-critic", "2", "--conditional", NULL},
+     "G.safetensors", 1, 0, 0},
 };
 
 /* the data of the image models: 48 training and 16 test pictures, so that
@@ -358,6 +365,8 @@ static const sample_row samplers[] = {
      {"--gibbs", "3", NULL}, 28 * 28, {NULL}, 0},
     {"pixelcnn", {"--hidden", "2", "--blocks", "1", "--grid", "8", NULL}, {NULL}, 28 * 28,
      {"nll", "bpd", NULL}, 1},
+    {"dcgan", {"--image-size", "32", "--ngf", "4", "--ndf", "4", "--loss", "wgan-gp",
+               "--n-critic", "2", NULL}, {NULL}, 32 * 32, {NULL}, 1},
 };
 
 /* the number after key in s, or NaN */
