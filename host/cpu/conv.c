@@ -239,7 +239,7 @@ static conv_plan conv2d_shift_plan(const cg_conv_geom *d)
     return pl;
 }
 
-/* the column matrix of x (Cin, H, W) at the Ho x Wo outputs */
+/* the shift plan, else the column matrix of x (Cin, H, W) at the Ho x Wo outputs */
 static conv_plan conv2d_plan(const cg_conv_geom *d)
 {
     if (conv2d_is_shift(d))
