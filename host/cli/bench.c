@@ -191,6 +191,52 @@ int find_torch_script(char *path, size_t len)
     return bench_find_script("bench_ops_torch.py", path, len);
 }
 
+int bench_layer_flags(char *cmd, size_t size, int k)
+{
+    for (int i = 0; i < NLAYERS && k < (int)size; i++) {
+        const bench_layer *l = &LAYERS[i];
+        k += snprintf(cmd + k, size - (size_t)k, " --layer %s,%s,%d,%d,%d,%d,%d,%d", l->name,
+                      l->transpose ? "convT" : "conv", l->cin, l->cout, l->h, l->k, l->stride,
+                      l->pad);
+    }
+    return k;
+}
+
+int bench_torch_read(const char *python, const char *cmd, const bench_torch_slot *slots, int n,
+                     char *ran, size_t ranlen)
+{
+    fflush(stdout);
+    FILE *f = popen(cmd, "r");
+    if (!f) {
+        printf("note: could not run %s: %s; no PyTorch comparison\n", python, strerror(errno));
+        return 0;
+    }
+    char line[512], note[400] = "";
+    int got = 0;
+    while (fgets(line, sizeof line, f)) {
+        char kind[16], name[32], word[16];
+        double fm, bm;
+        if (ran && sscanf(line, "precision %15s", word) == 1) {
+            snprintf(ran, ranlen, "%s", word);
+        } else if (sscanf(line, "%15s %31s fwd_ms %lf bwd_ms %lf", kind, name, &fm, &bm) == 4) {
+            for (int i = 0; i < n; i++)
+                if (strcmp(kind, slots[i].kind) == 0 && strcmp(name, slots[i].name) == 0) {
+                    *slots[i].fwd = fm;
+                    *slots[i].bwd = bm;
+                    got++;
+                }
+        } else if (strncmp(line, "error ", 6) == 0) {
+            snprintf(note, sizeof note, "%.300s", line + 6);
+            note[strcspn(note, "\n")] = 0;
+        }
+    }
+    int st = pclose(f);
+    if (got == 0)
+        printf("note: no PyTorch comparison (%s)\n",
+               note[0] ? note : st ? "the script failed" : "the script printed no timings");
+    return got;
+}
+
 /* Runs the PyTorch script on the same layers; fills torch_* of the layers it
  * reports. Returns 0 and prints a note when it cannot. */
 static int run_torch(int batch, int warmup, int repeat, int threads, bench_result *res)
@@ -208,64 +254,47 @@ static int run_torch(int batch, int warmup, int repeat, int threads, bench_resul
     char cmd[PATH_MAX + 2048];
     int k = snprintf(cmd, sizeof cmd, "%s '%s' --batch %d --warmup %d --repeat %d --threads %d",
                      python, script, batch, warmup, repeat, threads);
-    for (int i = 0; i < NLAYERS && k < (int)sizeof cmd; i++) {
-        const bench_layer *l = &LAYERS[i];
-        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --layer %s,%s,%d,%d,%d,%d,%d,%d",
-                      l->name, l->transpose ? "convT" : "conv", l->cin, l->cout, l->h, l->k,
-                      l->stride, l->pad);
-    }
-    fflush(stdout);
-    FILE *f = popen(cmd, "r");
-    if (!f) {
-        printf("note: could not run %s: %s; no PyTorch comparison\n", python, strerror(errno));
-        return 0;
-    }
-    char line[512], note[400] = "";
-    int got = 0;
-    while (fgets(line, sizeof line, f)) {
-        char name[32];
-        double fm, bm;
-        if (sscanf(line, "layer %31s fwd_ms %lf bwd_ms %lf", name, &fm, &bm) == 3) {
-            for (int i = 0; i < NLAYERS; i++) {
-                if (strcmp(name, LAYERS[i].name) == 0) {
-                    res[i].torch_fwd = fm;
-                    res[i].torch_bwd = bm;
-                    got++;
-                }
-            }
-        } else if (strncmp(line, "error ", 6) == 0) {
-            snprintf(note, sizeof note, "%.300s", line + 6);
-            note[strcspn(note, "\n")] = 0;
-        }
-    }
-    int st = pclose(f);
-    if (got == 0) {
-        printf("note: no PyTorch comparison (%s)\n",
-               note[0] ? note : st ? "the script failed" : "the script printed no timings");
-        return 0;
-    }
-    return 1;
+    bench_layer_flags(cmd, sizeof cmd, k);
+    bench_torch_slot slots[BENCH_MAX_LAYERS];
+    for (int i = 0; i < NLAYERS; i++)
+        slots[i] = (bench_torch_slot){"layer", LAYERS[i].name, &res[i].torch_fwd,
+                                      &res[i].torch_bwd};
+    return bench_torch_read(python, cmd, slots, NLAYERS, NULL, 0) > 0;
+}
+
+void bench_torch_head(int torch)
+{
+    if (torch)
+        printf("  %9s %9s %7s %7s", "torch fwd", "torch bwd", "x fwd", "x bwd");
+    printf("\n");
+}
+
+void bench_layer_head(const char *rate, int torch)
+{
+    printf("\n%-5s %-6s %-9s %-12s %-6s %9s %8s %9s %8s", "layer", "op", "channels", "size",
+           "k s p", "fwd ms", rate, "bwd ms", rate);
+    bench_torch_head(torch);
+}
+
+void bench_layer_cols(const bench_layer *l)
+{
+    char ch[32], sz[32], ksp[16];
+    snprintf(ch, sizeof ch, "%d->%d", l->cin, l->cout);
+    snprintf(sz, sizeof sz, "%dx%d->%dx%d", l->h, l->h, layer_out(l), layer_out(l));
+    snprintf(ksp, sizeof ksp, "%d %d %d", l->k, l->stride, l->pad);
+    printf("%-5s %-6s %-9s %-12s %-6s", l->name, l->transpose ? "convT" : "conv", ch, sz, ksp);
 }
 
 static void print_table(const bench_result *res, int batch, int torch)
 {
-    printf("\n%-5s %-6s %-9s %-12s %-6s %9s %8s %9s %8s", "layer", "op", "channels", "size",
-           "k s p", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s");
-    if (torch)
-        printf("  %9s %9s %7s %7s", "torch fwd", "torch bwd", "x fwd", "x bwd");
-    printf("\n");
+    bench_layer_head("GFLOP/s", torch);
     double tot_f = 0, tot_b = 0, tot_tf = 0, tot_tb = 0, flops = 0;
     for (int i = 0; i < NLAYERS; i++) {
-        const bench_layer *l = &LAYERS[i];
         const bench_result *r = &res[i];
-        double fl = layer_flops(l, batch);
-        char ch[32], sz[32], ksp[16];
-        snprintf(ch, sizeof ch, "%d->%d", l->cin, l->cout);
-        snprintf(sz, sizeof sz, "%dx%d->%dx%d", l->h, l->h, layer_out(l), layer_out(l));
-        snprintf(ksp, sizeof ksp, "%d %d %d", l->k, l->stride, l->pad);
-        printf("%-5s %-6s %-9s %-12s %-6s %9.3f %8.1f %9.3f %8.1f", l->name,
-               l->transpose ? "convT" : "conv", ch, sz, ksp, r->fwd_ms, fl / r->fwd_ms * 1e-6,
-               r->bwd_ms, 2 * fl / r->bwd_ms * 1e-6);
+        double fl = layer_flops(&LAYERS[i], batch);
+        bench_layer_cols(&LAYERS[i]);
+        printf(" %9.3f %8.1f %9.3f %8.1f", r->fwd_ms, fl / r->fwd_ms * 1e-6, r->bwd_ms,
+               2 * fl / r->bwd_ms * 1e-6);
         if (torch && r->torch_fwd > 0)
             printf("  %9.3f %9.3f %7.2f %7.2f", r->torch_fwd, r->torch_bwd,
                    r->torch_fwd / r->fwd_ms, r->torch_bwd / r->bwd_ms);

@@ -26,7 +26,6 @@
  *
  * Not for: correctness (tests/unit/test_gpu_*.c validate these kernels).
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,50 +229,17 @@ static int run_torch(int batch, int warmup, int repeat, int tf32, const int ew_s
     int k = snprintf(cmd, sizeof cmd, "'%s' '%s' --device cuda --batch %d --warmup %d "
                      "--repeat %d --precision %s --elementwise %d,%d,%d", python, script, batch,
                      warmup, repeat, precision, ew_shape[0], ew_shape[1], ew_shape[2]);
-    for (int i = 0; i < NLAYERS && k < (int)sizeof cmd; i++) {
-        const bench_layer *l = &LAYERS[i];
-        k += snprintf(cmd + k, sizeof cmd - (size_t)k, " --layer %s,%s,%d,%d,%d,%d,%d,%d",
-                      l->name, l->transpose ? "convT" : "conv", l->cin, l->cout, l->h, l->k,
-                      l->stride, l->pad);
-    }
-    fflush(stdout);
-    FILE *f = popen(cmd, "r");
-    if (!f) {
-        printf("note: could not run %s: %s; no PyTorch comparison\n", python, strerror(errno));
+    bench_layer_flags(cmd, sizeof cmd, k);
+    bench_torch_slot slots[BENCH_MAX_LAYERS + NEW];
+    int n = 0;
+    for (int i = 0; i < NLAYERS; i++)
+        slots[n++] = (bench_torch_slot){"layer", LAYERS[i].name, &conv[i].torch_fwd,
+                                        &conv[i].torch_bwd};
+    for (int i = 0; i < NEW; i++)
+        slots[n++] = (bench_torch_slot){"op", EW_NAMES[i], &ew[i].torch_fwd, &ew[i].torch_bwd};
+    char ran[16] = "";
+    if (bench_torch_read(python, cmd, slots, n, ran, sizeof ran) == 0)
         return 0;
-    }
-    char line[512], note[400] = "", ran[16] = "";
-    int got = 0;
-    while (fgets(line, sizeof line, f)) {
-        char kind[16], name[32];
-        double fm, bm;
-        if (sscanf(line, "precision %15s", ran) == 1)
-            continue;
-        if (sscanf(line, "%15s %31s fwd_ms %lf bwd_ms %lf", kind, name, &fm, &bm) == 4) {
-            int is_layer = strcmp(kind, "layer") == 0, is_op = strcmp(kind, "op") == 0;
-            for (int i = 0; is_layer && i < NLAYERS; i++)
-                if (strcmp(name, LAYERS[i].name) == 0) {
-                    conv[i].torch_fwd = fm;
-                    conv[i].torch_bwd = bm;
-                    got++;
-                }
-            for (int i = 0; is_op && i < NEW; i++)
-                if (strcmp(name, EW_NAMES[i]) == 0) {
-                    ew[i].torch_fwd = fm;
-                    ew[i].torch_bwd = bm;
-                    got++;
-                }
-        } else if (strncmp(line, "error ", 6) == 0) {
-            snprintf(note, sizeof note, "%.300s", line + 6);
-            note[strcspn(note, "\n")] = 0;
-        }
-    }
-    int st = pclose(f);
-    if (got == 0) {
-        printf("note: no PyTorch comparison (%s)\n",
-               note[0] ? note : st ? "the script failed" : "the script printed no timings");
-        return 0;
-    }
     if (strcmp(ran, precision) != 0) {
         printf("note: no PyTorch comparison (it ran at precision %s, cugen at %s)\n",
                ran[0] ? ran : "(not stated)", precision);
@@ -290,23 +256,30 @@ static void print_ratio(const gpu_time *t, int torch)
     printf("\n");
 }
 
-int bench_cuda(int batch, int warmup, int repeat, int torch, int tf32)
+int bench_cuda_open(int tf32, cg_cuda_device_info *info)
 {
     char why[256] = "";
     if (cg_cuda_device_count(why, sizeof why) == 0) {
         fprintf(stderr, "cugen bench: --device cuda: %s\n", why);
-        return 2;
+        return 0;
     }
-    cg_cuda_device_info info;
-    if (cg_cuda_device_info_get(0, &info) != CG_OK)
-        snprintf(info.name, sizeof info.name, "GPU 0");
+    if (cg_cuda_device_info_get(0, info) != CG_OK)
+        snprintf(info->name, sizeof info->name, "GPU 0");
     cg_cuda_set_tf32(tf32);
+    return 1;
+}
+
+int bench_cuda(int batch, int warmup, int repeat, int torch, int tf32)
+{
+    cg_cuda_device_info info;
+    if (!bench_cuda_open(tf32, &info))
+        return 2;
     printf("cugen bench ops: DCGAN 64x64 layers and elementwise kernels, batch %d, %s (CUDA "
            "%s, cuDNN %s), %s, CUDA events, median of %d after %d warm-up\n",
            batch, info.name, cg_cuda_runtime_version(), cg_cuda_cudnn_version(),
            tf32 ? "TF32 allowed" : "FP32 (no TF32)", repeat, warmup);
     fflush(stdout);
-    gpu_time conv[16], ew[NEW];
+    gpu_time conv[BENCH_MAX_LAYERS], ew[NEW];
     memset(conv, 0, sizeof conv);
     memset(ew, 0, sizeof ew);
     for (int i = 0; i < NLAYERS; i++)
@@ -321,29 +294,18 @@ int bench_cuda(int batch, int warmup, int repeat, int torch, int tf32)
     if (torch)
         torch = run_torch(batch, warmup, repeat, tf32, ew_shape, conv, ew);
 
-    printf("\n%-5s %-6s %-9s %-12s %-6s %9s %8s %9s %8s", "layer", "op", "channels", "size",
-           "k s p", "fwd ms", "TFLOP/s", "bwd ms", "TFLOP/s");
-    if (torch)
-        printf("  %9s %9s %7s %7s", "torch fwd", "torch bwd", "x fwd", "x bwd");
-    printf("\n");
+    bench_layer_head("TFLOP/s", torch);
     for (int i = 0; i < NLAYERS; i++) {
-        const bench_layer *l = &LAYERS[i];
-        double fl = layer_flops(l, batch);
-        char ch[32], sz[32], ksp[16];
-        snprintf(ch, sizeof ch, "%d->%d", l->cin, l->cout);
-        snprintf(sz, sizeof sz, "%dx%d->%dx%d", l->h, l->h, layer_out(l), layer_out(l));
-        snprintf(ksp, sizeof ksp, "%d %d %d", l->k, l->stride, l->pad);
-        printf("%-5s %-6s %-9s %-12s %-6s %9.3f %8.2f %9.3f %8.2f", l->name,
-               l->transpose ? "convT" : "conv", ch, sz, ksp, conv[i].fwd,
-               fl / conv[i].fwd * 1e-9, conv[i].bwd, 2 * fl / conv[i].bwd * 1e-9);
+        double fl = layer_flops(&LAYERS[i], batch);
+        bench_layer_cols(&LAYERS[i]);
+        printf(" %9.3f %8.2f %9.3f %8.2f", conv[i].fwd, fl / conv[i].fwd * 1e-9, conv[i].bwd,
+               2 * fl / conv[i].bwd * 1e-9);
         print_ratio(&conv[i], torch);
     }
     int64_t n = (int64_t)ew_shape[0] * ew_shape[1] * ew_shape[2];
     printf("\n%-12s %-18s %9s %8s %9s %8s", "kernel", "shape", "fwd ms", "GB/s", "bwd ms",
            "GB/s");
-    if (torch)
-        printf("  %9s %9s %7s %7s", "torch fwd", "torch bwd", "x fwd", "x bwd");
-    printf("\n");
+    bench_torch_head(torch);
     for (int op = 0; op < NEW; op++) {
         char sh[32];
         snprintf(sh, sizeof sh, "(%d, %d, 32, 32)", ew_shape[0], ew_shape[1]);

@@ -89,7 +89,7 @@ static int time_row(cg_device dev, int k, int warmup, int repeat, double *med, d
 
 int bench_table(int cuda, int warmup, int repeat, const char *filter, int tf32)
 {
-    char label[200], why[256] = "";
+    char label[200];
     int rows = 0;
     for (int k = 0; k < OP_NCASES; k++)
         rows += !filter || strstr(opc_label(&OP_CASES[k], label, sizeof label), filter) != NULL;
@@ -99,14 +99,9 @@ int bench_table(int cuda, int warmup, int repeat, const char *filter, int tf32)
     }
     char where[300];
     if (cuda) {
-        if (cg_cuda_device_count(why, sizeof why) == 0) {
-            fprintf(stderr, "cugen bench: --device cuda: %s\n", why);
-            return 2;
-        }
         cg_cuda_device_info info;
-        if (cg_cuda_device_info_get(0, &info) != CG_OK)
-            snprintf(info.name, sizeof info.name, "GPU 0");
-        cg_cuda_set_tf32(tf32);
+        if (!bench_cuda_open(tf32, &info))
+            return 2;
         snprintf(where, sizeof where, "%s, %s, CUDA events", info.name,
                  tf32 ? "TF32 allowed" : "FP32 (no TF32)");
     } else {

@@ -45,6 +45,7 @@ typedef struct {
     int nt, nb;
     int64_t K, P;        /* column matrix rows, columns per image */
     int64_t ncol, npacked, nwork, per_thread;
+    int C, H, W, Ho, Wo; /* im2col's images (C, H, W) and its Ho x Wo grid */
 } conv_plan;
 
 static conv_plan conv_plan_make(int N, int64_t K, int64_t P, int Cpacked, int64_t nwork,
@@ -69,8 +70,45 @@ static conv_plan conv_plan_make(int N, int64_t K, int64_t P, int Cpacked, int64_
     return pl;
 }
 
+/* the weights' reals: (Cout, Cin, kh, kw) or (Cin, Cout, kh, kw) */
+static int64_t conv_nw(const cg_conv_geom *d)
+{
+    return (int64_t)d->Cout * d->Cin * d->kh * d->kw;
+}
+
+/* The column matrix of the patches of images (C, H, W) at an Ho x Wo grid:
+ * (C kh kw, Ho Wo) per image; the GEMMs' other side has Cother channels. */
+static conv_plan im2col_plan(const cg_conv_geom *d, int C, int H, int W, int Ho, int Wo,
+                             int Cother)
+{
+    int64_t work = cpu_im2col_work(C, H, W, d->kh, d->kw, d->stride, d->ph, d->pw, Ho, Wo);
+    conv_plan pl = conv_plan_make(d->N, (int64_t)C * d->kh * d->kw, (int64_t)Ho * Wo, Cother,
+                                  work, Cother);
+    pl.C = C;
+    pl.H = H;
+    pl.W = W;
+    pl.Ho = Ho;
+    pl.Wo = Wo;
+    return pl;
+}
+
+/* scratch reals of a call planned as pl: per thread, plus the private dw of backward */
+static int64_t plan_scratch(conv_plan pl, const cg_conv_geom *d, int bwd)
+{
+    return pl.nt * pl.per_thread + (bwd ? (pl.nt - 1) * conv_nw(d) : 0);
+}
+
 /* One thread's part of a call. */
 typedef struct {
+    real *col, *packed, *work;
+    real *dw;        /* where this thread accumulates dw */
+    int64_t lo, hi;  /* its images */
+    int64_t xs, ys;  /* reals per image of x (Cin, H, W) and of y (Cout, Ho, Wo) */
+} conv_part;
+
+/* A call. The im2col paths give chunk, the work on the m images from n0
+ * (conv_chunks_part runs it); the shift paths a part function of their own. */
+typedef struct conv_job {
     const cg_conv_geom *d;
     conv_plan pl;
     real *y, *dx, *dw;
@@ -78,13 +116,8 @@ typedef struct {
     const real *b;   /* conv2d's bias, added by the shift path's crop; NULL: none there */
     real *scratch;   /* nt per_thread, then (nt - 1) nw private dw */
     int64_t nw;
+    void (*chunk)(const struct conv_job *j, const conv_part *p, int64_t n0, int m);
 } conv_job;
-
-typedef struct {
-    real *col, *packed, *work;
-    real *dw;        /* where this thread accumulates dw */
-    int64_t lo, hi;  /* its images */
-} conv_part;
 
 static conv_part part_of(const conv_job *j, int t, int nt)
 {
@@ -102,7 +135,46 @@ static conv_part part_of(const conv_job *j, int t, int nt)
         }
     }
     cpu_split(j->d->N, t, nt, &p.lo, &p.hi);
+    p.xs = (int64_t)j->d->Cin * j->d->H * j->d->W;
+    p.ys = (int64_t)j->d->Cout * j->d->Ho * j->d->Wo;
     return p;
+}
+
+/* the images of the chunk that starts at n0: nb, fewer at the part's end */
+static int part_chunk(const conv_part *p, int64_t n0, int nb)
+{
+    return p->hi - n0 < nb ? (int)(p->hi - n0) : nb;
+}
+
+/* a thread's images, nb at a time, through the job's chunk */
+static void conv_chunks_part(void *arg, int t, int nt)
+{
+    const conv_job *j = arg;
+    conv_part p = part_of(j, t, nt);
+    for (int64_t n0 = p.lo; n0 < p.hi; n0 += j->pl.nb)
+        j->chunk(j, &p, n0, part_chunk(&p, n0, j->pl.nb));
+}
+
+/* col (K, m P) <- the patches of the m images at img */
+static void part_im2col(const conv_job *j, const conv_part *p, const real *img, int m)
+{
+    const conv_plan *pl = &j->pl;
+    const cg_conv_geom *d = j->d;
+    int64_t ld = m * pl->P, is = (int64_t)pl->C * pl->H * pl->W;
+    for (int i = 0; i < m; i++)
+        cpu_im2col(p->col + i * pl->P, ld, img + i * is, p->work, pl->C, pl->H, pl->W, d->kh,
+                   d->kw, d->stride, d->ph, d->pw, pl->Ho, pl->Wo);
+}
+
+/* the m images at img <- the sum of col's (K, m P) patches put back in place */
+static void part_col2im(const conv_job *j, const conv_part *p, real *img, int m)
+{
+    const conv_plan *pl = &j->pl;
+    const cg_conv_geom *d = j->d;
+    int64_t ld = m * pl->P, is = (int64_t)pl->C * pl->H * pl->W;
+    for (int i = 0; i < m; i++)
+        cpu_col2im(img + i * is, p->col + i * pl->P, ld, p->work, pl->C, pl->H, pl->W, d->kh,
+                   d->kw, d->stride, d->ph, d->pw, pl->Ho, pl->Wo);
 }
 
 static void dw_reduce_part(void *arg, int t, int nt)
@@ -167,43 +239,28 @@ static conv_plan conv2d_shift_plan(const cg_conv_geom *d)
     return pl;
 }
 
+/* the shift plan, else the column matrix of x (Cin, H, W) at the Ho x Wo outputs */
 static conv_plan conv2d_plan(const cg_conv_geom *d)
 {
-    int64_t K = (int64_t)d->Cin * d->kh * d->kw, P = (int64_t)d->Ho * d->Wo;
     if (conv2d_is_shift(d))
         return conv2d_shift_plan(d);
-    int64_t work = cpu_im2col_work(d->Cin, d->H, d->W, d->kh, d->kw, d->stride, d->ph, d->pw,
-                                   d->Ho, d->Wo);
-    return conv_plan_make(d->N, K, P, d->Cout, work, d->Cout);
+    return im2col_plan(d, d->Cin, d->H, d->W, d->Ho, d->Wo, d->Cout);
 }
 
 int64_t cpu_conv2d_scratch(const cg_conv_geom *d, int bwd)
 {
-    if (conv2d_is_dense(d))
-        return 1;
-    conv_plan pl = conv2d_plan(d);
-    int64_t nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw;
-    return pl.nt * pl.per_thread + (bwd ? (pl.nt - 1) * nw : 0);
+    return conv2d_is_dense(d) ? 1 : plan_scratch(conv2d_plan(d), d, bwd);
 }
 
-static void conv2d_fwd_part(void *arg, int t, int nt)
+static void conv2d_fwd_chunk(const conv_job *j, const conv_part *p, int64_t n0, int m)
 {
-    const conv_job *j = arg;
     const cg_conv_geom *d = j->d;
-    conv_part p = part_of(j, t, nt);
-    int K = (int)j->pl.K, nb = j->pl.nb;
-    int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
-    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
-        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
-        int ld = (int)(m * P);
-        for (int i = 0; i < m; i++)  /* col (K, m P) */
-            cpu_im2col(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H, d->W,
-                       d->kh, d->kw, d->stride, d->ph, d->pw, d->Ho, d->Wo);
-        real *out = m == 1 ? j->y + n0 * ys : p.packed;  /* (Cout, m P) */
-        cpu_gemm(0, 0, d->Cout, ld, K, 1, j->w, K, p.col, ld, 0, out, ld);
-        if (m > 1)
-            cpu_unpack_cn(j->y + n0 * ys, p.packed, m, d->Cout, P);
-    }
+    int K = (int)j->pl.K, ld = (int)(m * j->pl.P);
+    part_im2col(j, p, j->x + n0 * p->xs, m);  /* col (K, m P) */
+    real *out = m == 1 ? j->y + n0 * p->ys : p->packed;  /* (Cout, m P) */
+    cpu_gemm(0, 0, d->Cout, ld, K, 1, j->w, K, p->col, ld, 0, out, ld);
+    if (m > 1)
+        cpu_unpack_cn(j->y + n0 * p->ys, p->packed, m, d->Cout, j->pl.P);
 }
 
 /* wt (kh kw, Cout, Cin) <- w (Cout, Cin, kh, kw) */
@@ -223,19 +280,18 @@ static void conv2d_fwd_shift_part(void *arg, int t, int nt)
     conv_part p = part_of(j, t, nt);
     int nb = j->pl.nb, Wq = d->Wo + d->kw - 1, taps = d->kh * d->kw;
     int64_t P = j->pl.P, L = nb * P + d->kw - 1;
-    int64_t xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * d->Ho * d->Wo;
     real *wt = p.work + (int64_t)d->Cin * L;
     weights_by_tap(wt, j->w, d->Cout, d->Cin, taps);
     for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
-        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int m = part_chunk(&p, n0, nb);
         int N = (int)((m - 1) * P + (int64_t)d->Ho * Wq);  /* columns reaching an output */
-        cpu_pack_grid(p.col, L, j->x + n0 * xs, m, d->Cin, d->H, d->W, Wq, P,
+        cpu_pack_grid(p.col, L, j->x + n0 * p.xs, m, d->Cin, d->H, d->W, Wq, P,
                       (int64_t)d->ph * Wq + d->pw);
         for (int k = 0; k < taps; k++)
             cpu_gemm(0, 0, d->Cout, N, d->Cin, 1, wt + (int64_t)k * d->Cout * d->Cin, d->Cin,
                      p.col + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L, k ? 1 : 0, p.packed,
                      (int)L);
-        cpu_unpack_grid(j->y + n0 * ys, p.packed, L, m, d->Cout, d->Ho, d->Wo, Wq, P, 0, j->b);
+        cpu_unpack_grid(j->y + n0 * p.ys, p.packed, L, m, d->Cout, d->Ho, d->Wo, Wq, P, 0, j->b);
     }
 }
 
@@ -249,39 +305,28 @@ void cpu_conv2d_fwd(real *y, const real *x, const real *w, const real *b, real *
     }
     int shift = conv2d_is_shift(d);
     conv_job j = {.d = d, .pl = conv2d_plan(d), .y = y, .x = x, .w = w, .scratch = scratch,
-                  .b = shift ? b : NULL};
-    conv_run(&j, shift ? conv2d_fwd_shift_part : conv2d_fwd_part);
+                  .b = shift ? b : NULL, .chunk = conv2d_fwd_chunk};
+    conv_run(&j, shift ? conv2d_fwd_shift_part : conv_chunks_part);
     if (b && !shift)
         cpu_add_channel_bias(y, b, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
 }
 
-static void conv2d_bwd_part(void *arg, int t, int nt)
+static void conv2d_bwd_chunk(const conv_job *j, const conv_part *p, int64_t n0, int m)
 {
-    const conv_job *j = arg;
     const cg_conv_geom *d = j->d;
-    conv_part p = part_of(j, t, nt);
-    int K = (int)j->pl.K, nb = j->pl.nb;
-    int64_t P = j->pl.P, xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * P;
-    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
-        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
-        int ld = (int)(m * P);
-        const real *g = j->dy + n0 * ys;  /* dy as (Cout, m P) */
-        if (m > 1) {
-            cpu_pack_cn(p.packed, g, m, d->Cout, P);
-            g = p.packed;
-        }
-        if (p.dw) {  /* dw (Cout, K) += dy col^T */
-            for (int i = 0; i < m; i++)
-                cpu_im2col(p.col + i * P, ld, j->x + (n0 + i) * xs, p.work, d->Cin, d->H,
-                           d->W, d->kh, d->kw, d->stride, d->ph, d->pw, d->Ho, d->Wo);
-            cpu_gemm(0, 1, d->Cout, K, ld, 1, g, ld, p.col, ld, 1, p.dw, K);
-        }
-        if (j->dx) {  /* dcol (K, m P) = w^T dy, then back to images */
-            cpu_gemm(1, 0, K, ld, d->Cout, 1, j->w, K, g, ld, 0, p.col, ld);
-            for (int i = 0; i < m; i++)
-                cpu_col2im(j->dx + (n0 + i) * xs, p.col + i * P, ld, p.work, d->Cin, d->H,
-                           d->W, d->kh, d->kw, d->stride, d->ph, d->pw, d->Ho, d->Wo);
-        }
+    int K = (int)j->pl.K, ld = (int)(m * j->pl.P);
+    const real *g = j->dy + n0 * p->ys;  /* dy as (Cout, m P) */
+    if (m > 1) {
+        cpu_pack_cn(p->packed, g, m, d->Cout, j->pl.P);
+        g = p->packed;
+    }
+    if (p->dw) {  /* dw (Cout, K) += dy col^T */
+        part_im2col(j, p, j->x + n0 * p->xs, m);
+        cpu_gemm(0, 1, d->Cout, K, ld, 1, g, ld, p->col, ld, 1, p->dw, K);
+    }
+    if (j->dx) {  /* dcol (K, m P) = w^T dy, then back to images */
+        cpu_gemm(1, 0, K, ld, d->Cout, 1, j->w, K, g, ld, 0, p->col, ld);
+        part_col2im(j, p, j->dx + n0 * p->xs, m);
     }
 }
 
@@ -296,17 +341,16 @@ static void conv2d_bwd_shift_part(void *arg, int t, int nt)
     conv_part p = part_of(j, t, nt);
     int nb = j->pl.nb, Wq = d->Wo + d->kw - 1, taps = d->kh * d->kw;
     int64_t P = j->pl.P, L = nb * P + d->kw - 1, nw = (int64_t)d->Cout * d->Cin;
-    int64_t xs = (int64_t)d->Cin * d->H * d->W, ys = (int64_t)d->Cout * d->Ho * d->Wo;
     int64_t xoff = (int64_t)d->ph * Wq + d->pw;
     real *dpad = p.work, *wt = p.work + (int64_t)d->Cin * L, *dwt = wt + taps * nw;
     if (j->dx)  /* w is not read (and may be NULL) when only dw is asked */
         weights_by_tap(wt, j->w, d->Cout, d->Cin, taps);
     for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
-        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
+        int m = part_chunk(&p, n0, nb);
         int N = (int)((m - 1) * P + (int64_t)d->Ho * Wq);
-        cpu_pack_grid(p.packed, L, j->dy + n0 * ys, m, d->Cout, d->Ho, d->Wo, Wq, P, 0);
+        cpu_pack_grid(p.packed, L, j->dy + n0 * p.ys, m, d->Cout, d->Ho, d->Wo, Wq, P, 0);
         if (p.dw) {
-            cpu_pack_grid(p.col, L, j->x + n0 * xs, m, d->Cin, d->H, d->W, Wq, P, xoff);
+            cpu_pack_grid(p.col, L, j->x + n0 * p.xs, m, d->Cin, d->H, d->W, Wq, P, xoff);
             for (int k = 0; k < taps; k++)
                 cpu_gemm(0, 1, d->Cout, d->Cin, N, 1, p.packed, (int)L,
                          p.col + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L, n0 > p.lo,
@@ -317,7 +361,7 @@ static void conv2d_bwd_shift_part(void *arg, int t, int nt)
             for (int k = 0; k < taps; k++)
                 cpu_gemm(1, 0, d->Cin, N, d->Cout, 1, wt + k * nw, d->Cin, p.packed, (int)L, 1,
                          dpad + (int64_t)(k / d->kw) * Wq + k % d->kw, (int)L);
-            cpu_unpack_grid(j->dx + n0 * xs, dpad, L, m, d->Cin, d->H, d->W, Wq, P, xoff, NULL);
+            cpu_unpack_grid(j->dx + n0 * p.xs, dpad, L, m, d->Cin, d->H, d->W, Wq, P, xoff, NULL);
         }
     }
     if (p.dw && p.hi > p.lo)  /* dw (Cout, Cin, kh, kw) += this thread's dw by tap */
@@ -341,8 +385,8 @@ void cpu_conv2d_bwd(real *dx, real *dw, real *db, const real *dy, const real *x,
     if (!dx && !dw)
         return;
     conv_job j = {.d = d, .pl = conv2d_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
-                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw};
-    conv_run(&j, conv2d_is_shift(d) ? conv2d_bwd_shift_part : conv2d_bwd_part);
+                  .scratch = scratch, .nw = conv_nw(d), .chunk = conv2d_bwd_chunk};
+    conv_run(&j, conv2d_is_shift(d) ? conv2d_bwd_shift_part : conv_chunks_part);
 }
 
 /* ---- conv_transpose2d ---------------------------------------------------------- */
@@ -357,41 +401,25 @@ static int convt_is_dense(const cg_conv_geom *d)
  * (Cout, Ho, Wo) output. */
 static conv_plan convt_plan(const cg_conv_geom *d)
 {
-    int64_t K = (int64_t)d->Cout * d->kh * d->kw, P = (int64_t)d->H * d->W;
-    int64_t work = cpu_im2col_work(d->Cout, d->Ho, d->Wo, d->kh, d->kw, d->stride, d->ph, d->pw,
-                                   d->H, d->W);
-    return conv_plan_make(d->N, K, P, d->Cin, work, d->Cin);
+    return im2col_plan(d, d->Cout, d->Ho, d->Wo, d->H, d->W, d->Cin);
 }
 
 int64_t cpu_conv_transpose2d_scratch(const cg_conv_geom *d, int bwd)
 {
-    if (convt_is_dense(d))
-        return 1;
-    conv_plan pl = convt_plan(d);
-    int64_t nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw;
-    return pl.nt * pl.per_thread + (bwd ? (pl.nt - 1) * nw : 0);
+    return convt_is_dense(d) ? 1 : plan_scratch(convt_plan(d), d, bwd);
 }
 
-static void convt_fwd_part(void *arg, int t, int nt)
+static void convt_fwd_chunk(const conv_job *j, const conv_part *p, int64_t n0, int m)
 {
-    const conv_job *j = arg;
     const cg_conv_geom *d = j->d;
-    conv_part p = part_of(j, t, nt);
-    int K = (int)j->pl.K, nb = j->pl.nb;
-    int64_t P = j->pl.P, xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * d->Ho * d->Wo;
-    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
-        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
-        int ld = (int)(m * P);
-        const real *a = j->x + n0 * xs;  /* x as (Cin, m H W) */
-        if (m > 1) {
-            cpu_pack_cn(p.packed, a, m, d->Cin, P);
-            a = p.packed;
-        }
-        cpu_gemm(1, 0, K, ld, d->Cin, 1, j->w, K, a, ld, 0, p.col, ld);
-        for (int i = 0; i < m; i++)
-            cpu_col2im(j->y + (n0 + i) * ys, p.col + i * P, ld, p.work, d->Cout, d->Ho, d->Wo,
-                       d->kh, d->kw, d->stride, d->ph, d->pw, d->H, d->W);
+    int K = (int)j->pl.K, ld = (int)(m * j->pl.P);
+    const real *a = j->x + n0 * p->xs;  /* x as (Cin, m H W) */
+    if (m > 1) {
+        cpu_pack_cn(p->packed, a, m, d->Cin, j->pl.P);
+        a = p->packed;
     }
+    cpu_gemm(1, 0, K, ld, d->Cin, 1, j->w, K, a, ld, 0, p->col, ld);
+    part_col2im(j, p, j->y + n0 * p->ys, m);
 }
 
 /* x (N, Cin, H, W), w (Cin, Cout, k, k), b (Cout) or NULL -> y (N, Cout, Ho, Wo) */
@@ -402,40 +430,32 @@ void cpu_conv_transpose2d_fwd(real *y, const real *x, const real *w, const real 
         int K = d->Cout * d->kh * d->kw;
         cpu_gemm(0, 0, d->N, K, d->Cin, 1, x, d->Cin, w, K, 0, y, K);
     } else {
-        conv_job j = {.d = d, .pl = convt_plan(d), .y = y, .x = x, .w = w, .scratch = scratch};
-        conv_run(&j, convt_fwd_part);
+        conv_job j = {.d = d, .pl = convt_plan(d), .y = y, .x = x, .w = w, .scratch = scratch,
+                      .chunk = convt_fwd_chunk};
+        conv_run(&j, conv_chunks_part);
     }
     if (b)
         cpu_add_channel_bias(y, b, d->N, d->Cout, (int64_t)d->Ho * d->Wo);
 }
 
-static void convt_bwd_part(void *arg, int t, int nt)
+static void convt_bwd_chunk(const conv_job *j, const conv_part *p, int64_t n0, int m)
 {
-    const conv_job *j = arg;
     const cg_conv_geom *d = j->d;
-    conv_part p = part_of(j, t, nt);
-    int K = (int)j->pl.K, nb = j->pl.nb;
-    int64_t P = j->pl.P, xs = (int64_t)d->Cin * P, ys = (int64_t)d->Cout * d->Ho * d->Wo;
-    for (int64_t n0 = p.lo; n0 < p.hi; n0 += nb) {
-        int m = p.hi - n0 < nb ? (int)(p.hi - n0) : nb;
-        int ld = (int)(m * P);
-        for (int i = 0; i < m; i++)  /* col (Cout k k, m H W) = im2col(dy) */
-            cpu_im2col(p.col + i * P, ld, j->dy + (n0 + i) * ys, p.work, d->Cout, d->Ho,
-                       d->Wo, d->kh, d->kw, d->stride, d->ph, d->pw, d->H, d->W);
-        if (j->dx) {  /* dx (Cin, m H W) = w col */
-            real *out = m == 1 ? j->dx + n0 * xs : p.packed;
-            cpu_gemm(0, 0, d->Cin, ld, K, 1, j->w, K, p.col, ld, 0, out, ld);
-            if (m > 1)
-                cpu_unpack_cn(j->dx + n0 * xs, p.packed, m, d->Cin, P);
+    int K = (int)j->pl.K, ld = (int)(m * j->pl.P);
+    part_im2col(j, p, j->dy + n0 * p->ys, m);  /* col (Cout k k, m H W) = im2col(dy) */
+    if (j->dx) {  /* dx (Cin, m H W) = w col */
+        real *out = m == 1 ? j->dx + n0 * p->xs : p->packed;
+        cpu_gemm(0, 0, d->Cin, ld, K, 1, j->w, K, p->col, ld, 0, out, ld);
+        if (m > 1)
+            cpu_unpack_cn(j->dx + n0 * p->xs, p->packed, m, d->Cin, j->pl.P);
+    }
+    if (p->dw) {  /* dw (Cin, K) += x col^T */
+        const real *a = j->x + n0 * p->xs;
+        if (m > 1) {
+            cpu_pack_cn(p->packed, a, m, d->Cin, j->pl.P);
+            a = p->packed;
         }
-        if (p.dw) {  /* dw (Cin, K) += x col^T */
-            const real *a = j->x + n0 * xs;
-            if (m > 1) {
-                cpu_pack_cn(p.packed, a, m, d->Cin, P);
-                a = p.packed;
-            }
-            cpu_gemm(0, 1, d->Cin, K, ld, 1, a, ld, p.col, ld, 1, p.dw, K);
-        }
+        cpu_gemm(0, 1, d->Cin, K, ld, 1, a, ld, p->col, ld, 1, p->dw, K);
     }
 }
 
@@ -456,6 +476,6 @@ void cpu_conv_transpose2d_bwd(real *dx, real *dw, real *db, const real *dy, cons
     if (!dx && !dw)
         return;
     conv_job j = {.d = d, .pl = convt_plan(d), .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w,
-                  .scratch = scratch, .nw = (int64_t)d->Cout * d->Cin * d->kh * d->kw};
-    conv_run(&j, convt_bwd_part);
+                  .scratch = scratch, .nw = conv_nw(d), .chunk = convt_bwd_chunk};
+    conv_run(&j, conv_chunks_part);
 }

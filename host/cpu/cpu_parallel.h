@@ -33,4 +33,12 @@ static inline void cpu_split(int64_t n, int t, int nt, int64_t *lo, int64_t *hi)
     *hi = n * (t + 1) / nt;
 }
 
+/* Elements below which a region costs an elementwise loop more than it saves. */
+#define CPU_PAR_MIN_ELEMS 65536
+/* An elementwise loop over [0, n): fn(arg, lo, hi) on each thread's part
+ * (cpu_split) from CPU_PAR_MIN_ELEMS elements on, else fn(arg, 0, n) on
+ * the caller. For loops whose elements do not depend on each other, so
+ * that the split changes no bit. */
+void cpu_parallel_range(int64_t n, void (*fn)(void *arg, int64_t lo, int64_t hi), void *arg);
+
 #endif

@@ -37,23 +37,18 @@ static void dropout_apply(real *out, const real *in, int64_t n, double p, uint64
     }
 }
 
-#define DROP_PAR_MIN 65536  /* elements: below, a region costs more than it saves */
-
 typedef struct {
     real *out;
     const real *in;
-    int64_t n;
     double p;
     uint64_t seed, offset;
     uint32_t stream;
 } drop_job;
 
-/* part t of the elements: the same counters as in one pass (offset + lo) */
-static void drop_part(void *arg, int t, int nt)
+/* elements [lo, hi): the same counters as in one pass (offset + lo) */
+static void drop_range(void *arg, int64_t lo, int64_t hi)
 {
-    drop_job *j = arg;
-    int64_t lo, hi;
-    cpu_split(j->n, t, nt, &lo, &hi);
+    const drop_job *j = arg;
     dropout_apply(j->out + lo, j->in + lo, hi - lo, j->p, j->seed, j->stream,
                   j->offset + (uint64_t)lo);
 }
@@ -61,12 +56,8 @@ static void drop_part(void *arg, int t, int nt)
 static void dropout_run(real *out, const real *in, int64_t n, double p, uint64_t seed,
                         uint32_t stream, uint64_t offset)
 {
-    int nt = n < DROP_PAR_MIN ? 1 : cpu_threads();
-    drop_job j = {out, in, n, p, seed, offset, stream};
-    if (nt > 1)
-        cpu_parallel(drop_part, &j, nt);
-    else
-        dropout_apply(out, in, n, p, seed, stream, offset);
+    drop_job j = {out, in, p, seed, offset, stream};
+    cpu_parallel_range(n, drop_range, &j);
 }
 
 void cpu_dropout_fwd(real *y, const real *x, int64_t n, double p, uint64_t seed,

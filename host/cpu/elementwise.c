@@ -124,48 +124,33 @@ static void silu_bwd_range(real *dx, const real *dy, const real *x, int64_t n)
     }
 }
 
-#define SILU_PAR_MIN 65536  /* elements: below, a region costs more than it saves */
-
 typedef struct {
     real *out;
     const real *a, *b;   /* silu_fwd: x, NULL; silu_bwd: dy, x */
-    int64_t n;
 } silu_job;
 
-static void silu_fwd_part(void *arg, int t, int nt)
+static void silu_fwd_part(void *arg, int64_t lo, int64_t hi)
 {
-    silu_job *j = arg;
-    int64_t lo, hi;
-    cpu_split(j->n, t, nt, &lo, &hi);
+    const silu_job *j = arg;
     silu_fwd_range(j->out + lo, j->a + lo, hi - lo);
 }
 
-static void silu_bwd_part(void *arg, int t, int nt)
+static void silu_bwd_part(void *arg, int64_t lo, int64_t hi)
 {
-    silu_job *j = arg;
-    int64_t lo, hi;
-    cpu_split(j->n, t, nt, &lo, &hi);
+    const silu_job *j = arg;
     silu_bwd_range(j->out + lo, j->a + lo, j->b + lo, hi - lo);
 }
 
 void cpu_silu_fwd(real *y, const real *x, int64_t n)
 {
-    int nt = n < SILU_PAR_MIN ? 1 : cpu_threads();
-    silu_job j = {y, x, NULL, n};
-    if (nt > 1)
-        cpu_parallel(silu_fwd_part, &j, nt);
-    else
-        silu_fwd_range(y, x, n);
+    silu_job j = {y, x, NULL};
+    cpu_parallel_range(n, silu_fwd_part, &j);
 }
 
 void cpu_silu_bwd(real *dx, const real *dy, const real *x, int64_t n)
 {
-    int nt = n < SILU_PAR_MIN ? 1 : cpu_threads();
-    silu_job j = {dx, dy, x, n};
-    if (nt > 1)
-        cpu_parallel(silu_bwd_part, &j, nt);
-    else
-        silu_bwd_range(dx, dy, x, n);
+    silu_job j = {dx, dy, x};
+    cpu_parallel_range(n, silu_bwd_part, &j);
 }
 #endif
 

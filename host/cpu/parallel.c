@@ -161,3 +161,28 @@ void cpu_parallel(void (*fn)(void *arg, int t, int nt), void *arg, int nt)
     pthread_mutex_unlock(&pool.mu);
     in_region = 0;
 }
+
+typedef struct {
+    void (*fn)(void *arg, int64_t lo, int64_t hi);
+    void *arg;
+    int64_t n;
+} range_job;
+
+static void range_part(void *arg, int t, int nt)
+{
+    const range_job *j = arg;
+    int64_t lo, hi;
+    cpu_split(j->n, t, nt, &lo, &hi);
+    j->fn(j->arg, lo, hi);
+}
+
+void cpu_parallel_range(int64_t n, void (*fn)(void *arg, int64_t lo, int64_t hi), void *arg)
+{
+    int nt = n < CPU_PAR_MIN_ELEMS ? 1 : cpu_threads();
+    if (nt <= 1) {
+        fn(arg, 0, n);
+        return;
+    }
+    range_job j = {fn, arg, n};
+    cpu_parallel(range_part, &j, nt);
+}

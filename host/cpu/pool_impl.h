@@ -36,19 +36,43 @@ POOL_HD void pool_cover(int i, int k, int s, int p, int n_out, int *lo, int *hi)
     *hi = h < n_out ? h : n_out;
 }
 
-/* Row-major index (in the H x W plane) of the first largest element of
- * output (oh, ow)'s window; a NaN wins (propagates) like PyTorch's. */
-POOL_HD int maxpool_argmax(const real *x, int H, int W, const cg_pool_geom *d, int oh, int ow)
+/* rows [r0, r1) and columns [c0, c1) of a plane */
+typedef struct {
+    int r0, r1, c0, c1;
+} pool_rect;
+
+/* the window of output (oh, ow) within the H x W input (the padding cut off) */
+POOL_HD pool_rect pool_window(const cg_pool_geom *d, int oh, int ow)
 {
     int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
-    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
-    int i1 = h0 + d->k < H ? h0 + d->k : H, j1 = w0 + d->k < W ? w0 + d->k : W;
-    int best = i0 * W + j0;
+    pool_rect r;
+    r.r0 = h0 < 0 ? 0 : h0;
+    r.r1 = h0 + d->k < d->H ? h0 + d->k : d->H;
+    r.c0 = w0 < 0 ? 0 : w0;
+    r.c1 = w0 + d->k < d->W ? w0 + d->k : d->W;
+    return r;
+}
+
+/* the outputs (oh, ow) whose windows hold input (i, j) */
+POOL_HD pool_rect pool_covering(const cg_pool_geom *d, int i, int j)
+{
+    pool_rect r;
+    pool_cover(i, d->k, d->stride, d->pad, d->Ho, &r.r0, &r.r1);
+    pool_cover(j, d->k, d->stride, d->pad, d->Wo, &r.c0, &r.c1);
+    return r;
+}
+
+/* Row-major index (in the H x W plane) of the first largest element of
+ * output (oh, ow)'s window; a NaN wins (propagates) like PyTorch's. */
+POOL_HD int maxpool_argmax(const real *x, const cg_pool_geom *d, int oh, int ow)
+{
+    pool_rect r = pool_window(d, oh, ow);
+    int W = d->W, best = r.r0 * W + r.c0;
     real m = x[best];
     if (m != m)
         return best;
-    for (int i = i0; i < i1; i++)
-        for (int j = j0; j < j1; j++) {
+    for (int i = r.r0; i < r.r1; i++)
+        for (int j = r.c0; j < r.c1; j++) {
             real v = x[i * W + j];
             if (v > m || v != v) {
                 best = i * W + j;
@@ -64,12 +88,10 @@ POOL_HD int maxpool_argmax(const real *x, int H, int W, const cg_pool_geom *d, i
  * same element, a NaN winning from the first one on. */
 POOL_HD real maxpool_fwd_at(const real *x, const cg_pool_geom *d, int oh, int ow)
 {
-    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
-    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
-    int i1 = h0 + d->k < d->H ? h0 + d->k : d->H, j1 = w0 + d->k < d->W ? w0 + d->k : d->W;
-    real m = x[i0 * d->W + j0];
-    for (int i = i0; i < i1; i++)
-        for (int j = j0; j < j1; j++) {
+    pool_rect r = pool_window(d, oh, ow);
+    real m = x[r.r0 * d->W + r.c0];
+    for (int i = r.r0; i < r.r1; i++)
+        for (int j = r.c0; j < r.c1; j++) {
             real v = x[i * d->W + j];
             m = (v > m || v != v) && m == m ? v : m;
         }
@@ -79,13 +101,11 @@ POOL_HD real maxpool_fwd_at(const real *x, const cg_pool_geom *d, int oh, int ow
 /* dx at input (i, j) of one plane: dy summed over the windows whose max it is */
 POOL_HD real maxpool_bwd_at(const real *dy, const real *x, const cg_pool_geom *d, int i, int j)
 {
-    int l0, l1, m0, m1;
-    pool_cover(i, d->k, d->stride, d->pad, d->Ho, &l0, &l1);
-    pool_cover(j, d->k, d->stride, d->pad, d->Wo, &m0, &m1);
+    pool_rect o = pool_covering(d, i, j);
     double s = 0;
-    for (int oh = l0; oh < l1; oh++)
-        for (int ow = m0; ow < m1; ow++)
-            if (maxpool_argmax(x, d->H, d->W, d, oh, ow) == i * d->W + j)
+    for (int oh = o.r0; oh < o.r1; oh++)
+        for (int ow = o.c0; ow < o.c1; ow++)
+            if (maxpool_argmax(x, d, oh, ow) == i * d->W + j)
                 s += dy[oh * d->Wo + ow];
     return (real)s;
 }
@@ -94,39 +114,32 @@ POOL_HD real maxpool_bwd_at(const real *dy, const real *x, const cg_pool_geom *d
  * (count_include_pad) or its count of real pixels. */
 POOL_HD int avgpool_count(const cg_pool_geom *d, int oh, int ow)
 {
-    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
-    int h1 = h0 + d->k, w1 = w0 + d->k;
     if (d->count_include_pad) {
+        int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
+        int h1 = h0 + d->k, w1 = w0 + d->k;
         int hp = d->H + d->pad, wp = d->W + d->pad;
         return ((h1 < hp ? h1 : hp) - h0) * ((w1 < wp ? w1 : wp) - w0);
     }
-    h0 = h0 < 0 ? 0 : h0;
-    w0 = w0 < 0 ? 0 : w0;
-    h1 = h1 < d->H ? h1 : d->H;
-    w1 = w1 < d->W ? w1 : d->W;
-    return (h1 - h0) * (w1 - w0);
+    pool_rect r = pool_window(d, oh, ow);
+    return (r.r1 - r.r0) * (r.c1 - r.c0);
 }
 
 POOL_HD real avgpool_fwd_at(const real *x, const cg_pool_geom *d, int oh, int ow)
 {
-    int h0 = oh * d->stride - d->pad, w0 = ow * d->stride - d->pad;
-    int i0 = h0 < 0 ? 0 : h0, j0 = w0 < 0 ? 0 : w0;
-    int i1 = h0 + d->k < d->H ? h0 + d->k : d->H, j1 = w0 + d->k < d->W ? w0 + d->k : d->W;
+    pool_rect r = pool_window(d, oh, ow);
     double s = 0;
-    for (int i = i0; i < i1; i++)
-        for (int j = j0; j < j1; j++)
+    for (int i = r.r0; i < r.r1; i++)
+        for (int j = r.c0; j < r.c1; j++)
             s += x[i * d->W + j];
     return (real)(s / avgpool_count(d, oh, ow));
 }
 
 POOL_HD real avgpool_bwd_at(const real *dy, const cg_pool_geom *d, int i, int j)
 {
-    int l0, l1, m0, m1;
-    pool_cover(i, d->k, d->stride, d->pad, d->Ho, &l0, &l1);
-    pool_cover(j, d->k, d->stride, d->pad, d->Wo, &m0, &m1);
+    pool_rect o = pool_covering(d, i, j);
     double s = 0;
-    for (int oh = l0; oh < l1; oh++)
-        for (int ow = m0; ow < m1; ow++)
+    for (int oh = o.r0; oh < o.r1; oh++)
+        for (int ow = o.c0; ow < o.c1; ow++)
             s += (double)dy[oh * d->Wo + ow] / avgpool_count(d, oh, ow);
     return (real)s;
 }

@@ -95,8 +95,10 @@ void img_free_names(char **names, int64_t n)
     free(names);
 }
 
-cg_status img_list_dir(const char *dir, int (*keep)(const char *name), char ***names,
-                       int64_t *n, char *err, size_t errlen)
+/* The sorted names of the non-hidden entries of dir that keep accepts (all
+ * when NULL) and are folders (dirs) or regular files (links followed). */
+static cg_status list_entries(const char *dir, int dirs, int (*keep)(const char *name),
+                              char ***names, int64_t *n, char *err, size_t errlen)
 {
     *names = NULL;
     *n = 0;
@@ -113,13 +115,13 @@ cg_status img_list_dir(const char *dir, int (*keep)(const char *name), char ***n
     while ((e = readdir(dp)) != NULL) {
         if (e->d_name[0] == '.' || (keep && !keep(e->d_name)))
             continue;
-        if (e->d_type != DT_REG) {  /* DT_UNKNOWN and links: ask stat */
+        if (e->d_type != (dirs ? DT_DIR : DT_REG)) {  /* DT_UNKNOWN and links: ask stat */
             char *p = malloc(dlen + strlen(e->d_name) + 2);
             struct stat st;
-            int reg = p && (sprintf(p, "%s/%s", dir, e->d_name), stat(p, &st) == 0) &&
-                      S_ISREG(st.st_mode);
+            int want = p && (sprintf(p, "%s/%s", dir, e->d_name), stat(p, &st) == 0) &&
+                       (dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
             free(p);
-            if (!reg)
+            if (!want)
                 continue;
         }
         if (cnt == cap) {
@@ -147,6 +149,18 @@ cg_status img_list_dir(const char *dir, int (*keep)(const char *name), char ***n
     *names = v;
     *n = cnt;
     return CG_OK;
+}
+
+cg_status img_list_dir(const char *dir, int (*keep)(const char *name), char ***names,
+                       int64_t *n, char *err, size_t errlen)
+{
+    return list_entries(dir, 0, keep, names, n, err, errlen);
+}
+
+cg_status img_list_subdirs(const char *dir, char ***names, int64_t *n, char *err,
+                           size_t errlen)
+{
+    return list_entries(dir, 1, NULL, names, n, err, errlen);
 }
 
 int img_default_threads(void)

@@ -9,13 +9,10 @@
  * Not for: folders below a class folder (not searched), data too big for
  * memory (prepare a packed file instead).
  */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <stdint.h>
 
@@ -48,48 +45,6 @@ static cg_status emit_to_memory(void *arg, int64_t i, const uint8_t *img, const 
     return CG_OK;
 }
 
-/* The non-hidden sub-folders of dir, sorted by name (as torchvision sorts
- * its classes). CG_ERR_ARG when dir cannot be read. */
-static cg_status list_subdirs(const char *dir, char ***names, int64_t *n, char *err,
-                              size_t errlen)
-{
-    *names = NULL;
-    *n = 0;
-    DIR *dp = opendir(dir);
-    if (!dp) {
-        snprintf(err, errlen, "cannot read folder %s: %s", dir, strerror(errno));
-        return CG_ERR_ARG;
-    }
-    char **v = NULL, path[4096];
-    int64_t cnt = 0;
-    struct dirent *e;
-    cg_status s = CG_OK;
-    while ((e = readdir(dp)) != NULL && s == CG_OK) {
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (e->d_name[0] == '.' || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-            continue;
-        char **nv = realloc(v, sizeof *v * (size_t)(cnt + 1));
-        if (!nv || !(nv[cnt] = strdup(e->d_name))) {
-            v = nv ? nv : v;
-            s = CG_ERR_NOMEM;
-            break;
-        }
-        v = nv;
-        cnt++;
-    }
-    closedir(dp);
-    if (s != CG_OK) {
-        img_free_names(v, cnt);
-        snprintf(err, errlen, "out of memory listing %s", dir);
-        return s;
-    }
-    img_sort_names(v, cnt);
-    *names = v;
-    *n = cnt;
-    return CG_OK;
-}
-
 /* ImageFolder's layout: "class/file" names of every class folder of dir and
  * the label of each; the class count. A class folder without images is an
  * error, as torchvision makes it one. */
@@ -99,7 +54,7 @@ static cg_status list_classes(const char *dir, char ***names, int32_t **label_of
     char **classes;
     int64_t nc;
     *names = NULL, *label_of = NULL, *n = 0, *nclasses = 0;
-    cg_status s = list_subdirs(dir, &classes, &nc, err, errlen);
+    cg_status s = img_list_subdirs(dir, &classes, &nc, err, errlen);
     if (s != CG_OK)
         return s;
     if (nc == 0 || nc > INT32_MAX) {

@@ -46,6 +46,10 @@ void img_square_geometry(int h, int w, int size, int *rh, int *rw, int *top, int
  * when NULL), sorted by strcmp. CG_ERR_ARG when dir cannot be read. */
 cg_status img_list_dir(const char *dir, int (*keep)(const char *name), char ***names,
                        int64_t *n, char *err, size_t errlen);
+/* The non-hidden sub-folders of dir (links followed), sorted by strcmp, as
+ * torchvision sorts its classes. CG_ERR_ARG when dir cannot be read. */
+cg_status img_list_subdirs(const char *dir, char ***names, int64_t *n, char *err,
+                           size_t errlen);
 void img_sort_names(char **names, int64_t n);
 void img_free_names(char **names, int64_t n);
 

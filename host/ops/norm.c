@@ -47,19 +47,51 @@ static int eps_ok(cg_ctx *ctx, const char *op, double eps)
     return 1;
 }
 
-/* ---- batch norm ---------------------------------------------------------------
- * saved[0] mean (C), saved[1] rstd (C); i[] = {N, C, S, training}. */
-static cg_status batchnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+/* The node of batch norm or group norm: x (N, C, S), saved[0] mean,
+ * saved[1] rstd; i[] = {N, C, S, last}, last batch norm's training flag or
+ * group norm's G, the last argument of either's backward kernels. */
+static cg_node *norm_record(cg_ctx *ctx, const char *op, cg_bwd_fn bwd, cg_tensor *y,
+                            cg_tensor *const in[3], cg_tensor *mean, cg_tensor *rstd, int N,
+                            int C, int S, int last)
+{
+    cg_node *nd = cg_record(ctx, op, bwd, y, in, 3, 0x6);
+    if (nd) {
+        nd->saved[0] = mean;
+        nd->saved[1] = rstd;
+        nd->i[0] = N;
+        nd->i[1] = C;
+        nd->i[2] = S;
+        nd->i[3] = last;
+    }
+    return nd;
+}
+
+typedef void cpu_norm_bwd_fn(real *dx, real *dgamma, real *dbeta, const real *dy,
+                             const real *x, const real *mean, const real *rstd,
+                             const real *gamma, int N, int C, int S, int last);
+typedef cg_status cuda_norm_bwd_fn(real *dx, real *dgamma, real *dbeta, const real *dy,
+                                   const real *x, const real *mean, const real *rstd,
+                                   const real *gamma, int N, int C, int S, int last);
+
+/* the backward of a node of norm_record through the kernels of its norm */
+static cg_status norm_bwd(cg_ctx *ctx, const cg_node *nd, real *dx[CG_MAX_IN],
+                          cpu_norm_bwd_fn *cpu_bwd, cuda_norm_bwd_fn *cuda_bwd)
 {
     cg_tensor *x = nd->in[0], *gamma = nd->in[1];
     const real *dy = nd->out->grad, *m = nd->saved[0]->data, *r = nd->saved[1]->data;
     const real *g = gamma ? gamma->data : NULL;
     const int *d = nd->i;
     return OP_RUN_BWD(ctx, nd->op, x->dev,
-                      cpu_batchnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
-                                        d[2], d[3]),
-                      cuda_batchnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
-                                         d[2], d[3]));
+                      cpu_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1], d[2], d[3]),
+                      cuda_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1], d[2],
+                               d[3]));
+}
+
+/* ---- batch norm ---------------------------------------------------------------
+ * saved[0] mean (C), saved[1] rstd (C); i[] = {N, C, S, training}. */
+static cg_status batchnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
+{
+    return norm_bwd(ctx, nd, dx, cpu_batchnorm_bwd, cuda_batchnorm_bwd);
 }
 
 cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *beta,
@@ -121,15 +153,7 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
                 cuda_batchnorm_fwd(y->data, rstd->data, x->data, mean->data, var, g, bt, N, C,
                                    S, eps)))
         return NULL;
-    cg_node *nd = cg_record(ctx, op, batchnorm_bwd, y, in, 3, 0x6);
-    if (nd) {
-        nd->saved[0] = mean;
-        nd->saved[1] = rstd;
-        nd->i[0] = N;
-        nd->i[1] = C;
-        nd->i[2] = S;
-        nd->i[3] = training != 0;
-    }
+    norm_record(ctx, op, batchnorm_bwd, y, in, mean, rstd, N, C, S, training != 0);
     return y;
 }
 
@@ -138,15 +162,7 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
  * saved[0] mean (N, G), saved[1] rstd (N, G); i[] = {N, C, S, G}. */
 static cg_status groupnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    cg_tensor *x = nd->in[0], *gamma = nd->in[1];
-    const real *dy = nd->out->grad, *m = nd->saved[0]->data, *r = nd->saved[1]->data;
-    const real *g = gamma ? gamma->data : NULL;
-    const int *d = nd->i;
-    return OP_RUN_BWD(ctx, nd->op, x->dev,
-                      cpu_groupnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
-                                        d[2], d[3]),
-                      cuda_groupnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
-                                         d[2], d[3]));
+    return norm_bwd(ctx, nd, dx, cpu_groupnorm_bwd, cuda_groupnorm_bwd);
 }
 
 /* Layer norm over the last dim D, rows R = n / D; f[0] = eps. */
@@ -197,14 +213,8 @@ static cg_tensor *groupnorm_run(cg_ctx *ctx, const char *op, cg_tensor *const in
                 cuda_groupnorm_fwd(y->data, mean->data, rstd->data, x->data, g, b, N, C, S, G,
                                    eps)))
         return NULL;
-    cg_node *nd = cg_record(ctx, op, groupnorm_bwd, y, in, 3, 0x6);
+    cg_node *nd = norm_record(ctx, op, groupnorm_bwd, y, in, mean, rstd, N, C, S, G);
     if (nd) {
-        nd->saved[0] = mean;
-        nd->saved[1] = rstd;
-        nd->i[0] = N;
-        nd->i[1] = C;
-        nd->i[2] = S;
-        nd->i[3] = G;
         nd->f[0] = eps;
         if (S == 1 && G == 1)  /* rows of C values, each normalised alone: layer norm */
             nd->gbwd = layernorm_gbwd;

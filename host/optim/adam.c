@@ -52,6 +52,16 @@ static void adam_range(const optim_adam_coef *c, real *restrict w, const real *r
     }
 }
 
+/* one range on the CPU or the GPU; arg the optim_adam_coef */
+static cg_status adam_update(cg_params *p, int64_t lo, int64_t hi, void *arg)
+{
+    const optim_adam_coef *c = arg;
+    if (p->dev == CG_CUDA)
+        return cuda_adam_update(p->w, p->g, p->m, p->v, c, lo, hi);
+    adam_range(c, p->w, p->g, p->m, p->v, lo, hi);
+    return CG_OK;
+}
+
 cg_status cg_adam_step(cg_adam *o, cg_params *p)
 {
     if (!o || !p)
@@ -72,20 +82,8 @@ cg_status cg_adam_step(cg_adam *o, cg_params *p)
         .step_size = o->lr / (1 - pow(o->beta1, (double)t)),
         .bc2_sqrt = sqrt(1 - pow(o->beta2, (double)t)),
     };
-    cg_status synced = optim_sync_grads(p);
-    if (synced != CG_OK)
-        return synced;  /* the step is not counted */
-    optim_range_iter it = OPTIM_RANGE_ITER_INIT;
-    int64_t lo, hi;
-    while (optim_range_next(p, &it, &lo, &hi)) {
-        if (p->dev != CG_CUDA) {
-            adam_range(&c, p->w, p->g, p->m, p->v, lo, hi);
-            continue;
-        }
-        cg_status st = cuda_adam_update(p->w, p->g, p->m, p->v, &c, lo, hi);
-        if (st != CG_OK)
-            return st;  /* the step is not counted */
-    }
-    o->t = t;
-    return CG_OK;
+    cg_status st = optim_update(p, adam_update, &c);
+    if (st == CG_OK)
+        o->t = t;
+    return st;
 }

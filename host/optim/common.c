@@ -35,16 +35,25 @@ int optim_range_next(const cg_params *p, optim_range_iter *it, int64_t *lo, int6
     return 0;
 }
 
-cg_status optim_sync_grads(cg_params *p)
+static cg_status each_range(cg_params *p, optim_range_fn fn, void *arg)
 {
-    if (!p->grad_sync)
-        return CG_OK;
     optim_range_iter it = OPTIM_RANGE_ITER_INIT;
     int64_t lo, hi;
     while (optim_range_next(p, &it, &lo, &hi)) {
-        cg_status st = p->grad_sync(p, lo, hi, p->grad_sync_arg);
+        cg_status st = fn(p, lo, hi, arg);
         if (st != CG_OK)
             return st;
     }
     return CG_OK;
+}
+
+cg_status optim_sync_grads(cg_params *p)
+{
+    return p->grad_sync ? each_range(p, p->grad_sync, p->grad_sync_arg) : CG_OK;
+}
+
+cg_status optim_update(cg_params *p, optim_range_fn update, void *coef)
+{
+    cg_status st = optim_sync_grads(p);
+    return st != CG_OK ? st : each_range(p, update, coef);
 }

@@ -57,6 +57,14 @@ int optim_range_next(const cg_params *p, optim_range_iter *it, int64_t *lo, int6
  * (a data-parallel run's gradient all-reduce); CG_OK without one. */
 cg_status optim_sync_grads(cg_params *p);
 
+/* What a step does to one range [lo, hi) of p; arg its coefficients. */
+typedef cg_status (*optim_range_fn)(cg_params *p, int64_t lo, int64_t hi, void *arg);
+
+/* A step's updates: optim_sync_grads, then update(p, lo, hi, coef) over
+ * each range in order. The first status that is not CG_OK stops it and is
+ * returned (the step is then not to be counted). */
+cg_status optim_update(cg_params *p, optim_range_fn update, void *coef);
+
 /* x is finite and lo <= x */
 static inline int optim_finite_min(double x, double lo)
 {

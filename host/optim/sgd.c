@@ -47,6 +47,16 @@ static void sgd_range(const optim_sgd_coef *c, real *restrict w, const real *res
     }
 }
 
+/* one range on the CPU or the GPU; arg the optim_sgd_coef */
+static cg_status sgd_update(cg_params *p, int64_t lo, int64_t hi, void *arg)
+{
+    const optim_sgd_coef *c = arg;
+    if (p->dev == CG_CUDA)
+        return cuda_sgd_update(p->w, p->g, p->m, c, lo, hi);
+    sgd_range(c, p->w, p->g, p->m, lo, hi);
+    return CG_OK;
+}
+
 cg_status cg_sgd_step(cg_sgd *o, cg_params *p)
 {
     if (!o || !p)
@@ -67,20 +77,8 @@ cg_status cg_sgd_step(cg_sgd *o, cg_params *p)
         .nesterov = o->nesterov,
         .first = o->t == 0,
     };
-    cg_status synced = optim_sync_grads(p);
-    if (synced != CG_OK)
-        return synced;  /* the step is not counted */
-    optim_range_iter it = OPTIM_RANGE_ITER_INIT;
-    int64_t lo, hi;
-    while (optim_range_next(p, &it, &lo, &hi)) {
-        if (p->dev != CG_CUDA) {
-            sgd_range(&c, p->w, p->g, p->m, lo, hi);
-            continue;
-        }
-        cg_status st = cuda_sgd_update(p->w, p->g, p->m, &c, lo, hi);
-        if (st != CG_OK)
-            return st;  /* the step is not counted */
-    }
-    o->t++;
-    return CG_OK;
+    cg_status st = optim_update(p, sgd_update, &c);
+    if (st == CG_OK)
+        o->t++;
+    return st;
 }
