@@ -46,6 +46,11 @@ typedef struct {
      * or file, or FID Inception weights) */
     int64_t fid_every, fid_n;
     const char *fid_net;
+    /* batch norm (models with one, as their kind->shared says): under mpirun,
+     * statistics over the global batch (sync_bn) instead of each process's
+     * own; or over each ghost_bn samples of the batch in turn (0: all) */
+    int sync_bn;
+    int64_t ghost_bn;
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in
