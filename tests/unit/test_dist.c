@@ -340,6 +340,22 @@ TEST(dist_bn_flags_refuse_mistakes)
         CHECK(text && strstr(text, cases[i].says), "%s: no clear message: %s", cases[i].more,
               text ? text : "(no log)");
     }
+    /* the run's record keeps the choice, and a resume must make the same */
+    const char *run = th_path(tmp, "kept");
+    dcgan_args(args, sizeof args, fx, run, "--ghost-bn 6");
+    REQUIRE(run_ranks(0, th_path(tmp, "kept.log"), args) == 0, "--ghost-bn 6 failed");
+    size_t rlen;
+    char *rec = (char *)th_read_file(th_path(run, "settings.json"), &rlen);
+    CHECK(rec && strstr(rec, "\"sync-bn\": \"0\"") && strstr(rec, "\"ghost-bn\": \"6\""),
+          "settings.json: %s", rec ? rec : "(none)");
+    snprintf(args, sizeof args, "dcgan --data mnist --data-dir %s --image-size 32 --nz 8 "
+             "--ngf 8 --ndf 8 --batch 12 --steps 6 --seed 5 --device cpu --out %s --resume "
+             "--quiet --sync-bn", fx, run);
+    const char *rlog = th_path(tmp, "kept2.log");
+    CHECK(run_ranks(0, rlog, args) != 0, "a resume with --sync-bn of a --ghost-bn run ran");
+    rec = (char *)th_read_file(rlog, &rlen);
+    CHECK(rec && strstr(rec, "has --sync-bn 0, this command 1"), "no clear message: %s",
+          rec ? rec : "(no log)");
     /* a model without batch norm does not take them */
     snprintf(args, sizeof args, "vae --data mnist --data-dir %s --batch 12 --steps 1 --no-out "
              "--sync-bn", fx);
