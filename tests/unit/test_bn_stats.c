@@ -8,7 +8,8 @@
  *   - over ghost slices: as separate batch norms of each slice in turn;
  *   - a malformed setting, a clear error;
  *   - on the GPU, the four CUDA entry points of the parts' path against
- *     their CPU references, on guarded, poisoned outputs.
+ *     their CPU references, on guarded, poisoned outputs; ghost slices
+ *     through the op against the CPU.
  * The data-parallel runs themselves are tests/unit/test_dist.c.
  *
  * Bound: 1e-6 relative (of max(1, |b|)) where the parts sum what one pass
@@ -250,5 +251,46 @@ TEST(gpu_batchnorm_parts_entry_points_match_cpu)
     gpu_compare("dgamma", gpu_fetch("dgamma", dgo, c), dg, c, 1e-6);
     gpu_compare("dbeta", gpu_fetch("dbeta", dbo, c), db, c, 1e-6);
     gpu_compare("bwd_dx", gpu_fetch("bwd_dx", dxo, len), dx, len, 1e-6);
+    gpu_free_all();
+}
+
+/* Ghost slices through the op on the GPU (the whole-batch kernels at each
+ * slice's offset) against the CPU: y, dx, dgamma, the running statistics.
+ * Bound 1e-5 relative L2: DESIGN.md's for a GPU op against the CPU's. */
+TEST(gpu_batchnorm_ghost_slices_match_cpu)
+{
+    GPU_OR_SKIP();
+    const real *x = values(51, N * SAMPLE, 2.0), *dy = values(52, N * SAMPLE, 0.0);
+    cg_bn_stats ghost = {.slices = 4};
+    static bn_run cpu;
+    cpu = (bn_run){.x = x, .dy = dy, .n = N, .bn = &ghost};
+    bn_run_one(&cpu);
+    REQUIRE(cpu.st == CG_OK, "the CPU failed");
+    cg_ctx ctx;
+    REQUIRE(cg_ctx_init(&ctx) == CG_OK);
+    ctx.bn = &ghost;
+    const real g[C] = {1.5, 0.5, -1}, b[C] = {0.1, -0.2, 0.3}, rm0[C] = {0, 0, 0},
+               rv0[C] = {1, 1, 1};
+    cg_tensor *X = cg_new_on(&ctx, CG_CUDA, CG_SHAPE(N, C, H, W));
+    cg_tensor *G = cg_new_on(&ctx, CG_CUDA, CG_SHAPE(C));
+    cg_tensor *B = cg_new_on(&ctx, CG_CUDA, CG_SHAPE(C));
+    real *rm = gpu_out_init(rm0, C), *rv = gpu_out_init(rv0, C);
+    REQUIRE(X && G && B && rm && rv, "device tensors");
+    cg_copy_from_host(&ctx, X, x);
+    cg_copy_from_host(&ctx, G, g);
+    cg_copy_from_host(&ctx, B, b);
+    X->requires_grad = G->requires_grad = B->requires_grad = 1;
+    cg_tensor RM = *G, RV = *G;  /* headers over the guarded running buffers */
+    RM.data = rm;
+    RV.data = rv;
+    RM.requires_grad = RV.requires_grad = 0;
+    cg_tensor *y = cg_batchnorm(&ctx, X, G, B, &RM, &RV, 1, 0.1, 1e-5);
+    REQUIRE(y && cg_backward_from(&ctx, y, dy) == CG_OK, "%s", ctx.errmsg);
+    gpu_compare("ghost y", gpu_get(y->data, y->n), cpu.y, y->n, 1e-5);
+    gpu_compare("ghost dx", gpu_get(X->grad, X->n), cpu.dx, X->n, 1e-5);
+    gpu_compare("ghost dgamma", gpu_get(G->grad, C), cpu.dg, C, 1e-5);
+    gpu_compare("ghost running_mean", gpu_fetch("running_mean", rm, C), cpu.rm, C, 1e-5);
+    gpu_compare("ghost running_var", gpu_fetch("running_var", rv, C), cpu.rv, C, 1e-5);
+    cg_ctx_free(&ctx);
     gpu_free_all();
 }
