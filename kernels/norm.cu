@@ -39,6 +39,35 @@ extern "C" cg_status cuda_batchnorm_stats(real *mean, real *var, const real *x, 
     });
 }
 
+/* a batch split among processes: this part's sums over the total count (cpu_norm.h) */
+extern "C" cg_status cuda_batchnorm_mean_part(real *mean, const real *x, int N, int C, int S,
+                                              double total)
+{
+    int64_t cnt = (int64_t)N * S;
+    return cu_per_block(C, [=] __device__(int64_t c) {
+        double s = cu_block_sum(cnt, [=](int64_t j) {
+            return (double)x[(j / S * C + c) * S + j % S];
+        });
+        if (threadIdx.x == 0)
+            mean[c] = (real)(s / total);
+    });
+}
+
+extern "C" cg_status cuda_batchnorm_var_part(real *var, const real *x, const real *mean, int N,
+                                             int C, int S, double total)
+{
+    int64_t cnt = (int64_t)N * S;
+    return cu_per_block(C, [=] __device__(int64_t c) {
+        double m = mean[c];
+        double v = cu_block_sum(cnt, [=](int64_t j) {
+            double d = x[(j / S * C + c) * S + j % S] - m;
+            return d * d;
+        });
+        if (threadIdx.x == 0)
+            var[c] = (real)(v / total);
+    });
+}
+
 extern "C" cg_status cuda_batchnorm_update_running(real *run_mean, real *run_var,
                                                    const real *mean, const real *var, int C,
                                                    int64_t count, double momentum)
@@ -96,6 +125,43 @@ extern "C" cg_status cuda_batchnorm_bwd(real *dx, real *dgamma, real *dbeta, con
             double xh = (x[k] - m) * r;
             dx[k] = (real)(gr * (dy[k] - mdy - xh * mdyx));
         }
+    });
+}
+
+extern "C" cg_status cuda_batchnorm_bwd_sums(real *sums, real *dgamma, real *dbeta,
+                                             const real *dy, const real *x, const real *mean,
+                                             const real *rstd, int N, int C, int S)
+{
+    int64_t cnt = (int64_t)N * S;
+    return cu_per_block(C, [=] __device__(int64_t c) {
+        double m = mean[c], r = rstd[c];
+        auto idx = [=](int64_t j) { return (j / S * C + c) * S + j % S; };
+        double sdy = cu_block_sum(cnt, [=](int64_t j) { return (double)dy[idx(j)]; });
+        double sdyx = cu_block_sum(cnt, [=](int64_t j) {
+            int64_t k = idx(j);
+            return dy[k] * ((x[k] - m) * r);
+        });
+        if (threadIdx.x == 0) {
+            if (dgamma)
+                dgamma[c] += (real)sdyx;
+            if (dbeta)
+                dbeta[c] += (real)sdy;
+            sums[c] = (real)sdy;
+            sums[C + c] = (real)sdyx;
+        }
+    });
+}
+
+extern "C" cg_status cuda_batchnorm_bwd_dx(real *dx, const real *dy, const real *x,
+                                           const real *mean, const real *rstd,
+                                           const real *gamma, const real *sums, double total,
+                                           int N, int C, int S)
+{
+    return cu_map((int64_t)N * C * S, [=] __device__(int64_t i) {
+        int64_t c = i / S % C;
+        double r = rstd[c], xh = (x[i] - mean[c]) * r;
+        double gr = (gamma ? gamma[c] : 1.0) * r;
+        dx[i] = (real)(gr * (dy[i] - sums[c] / total - xh * (sums[C + c] / total)));
     });
 }
 

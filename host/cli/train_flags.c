@@ -79,6 +79,14 @@ int cli_shared_flags(arg_opt *opts, cg_train_opts *o, const char **device, const
         {"fid-net", ARG_STR, &o->fid_net, "PATH",
          "--fid-every: the feature network: the run (or classifier.safetensors) of cugen train "
          "classifier for (Fashion-)MNIST, or FID Inception weights", 1, 0, 0},
+        /* the models with batch norm */
+        {"sync-bn", ARG_FLAG, &o->sync_bn, NULL,
+         "under mpirun: batch norm statistics over the global batch (as PyTorch's "
+         "SyncBatchNorm) instead of each process's slice; in one process it changes nothing",
+         1, 0, 0},
+        {"ghost-bn", ARG_INT, &o->ghost_bn, "N",
+         "batch norm statistics over each N images of the batch in turn (ghost batch norm; "
+         "under mpirun, of each process's slice); N divides it", 2, 1 << 20, 0},
     };
     int n = (int)(sizeof shared / sizeof shared[0]);
     memcpy(opts, shared, sizeof shared);
@@ -377,6 +385,11 @@ int cli_flags_settle(const char *cmd, const cg_model_kind *k, cg_train_opts *o, 
     }
     if (o->fid_every && !o->fid_n)
         o->fid_n = 1000;
+    if (o->sync_bn && o->ghost_bn) {
+        fprintf(stderr, "%s %s: --sync-bn and --ghost-bn exclude each other (statistics over "
+                "the global batch, or over slices of it)\n", cmd, k->name);
+        return 2;
+    }
     if (!o->batch)
         o->batch = k->batch;
     if (!o->lr)

@@ -38,6 +38,26 @@ void cpu_batchnorm_bwd(real *dx, real *dgamma, real *dbeta, const real *dy, cons
                        const real *mean, const real *rstd, const real *gamma, int N, int C,
                        int S, int training);
 
+/* A batch split among processes (--sync-bn), each holding N of the total
+ * samples' values per channel (total = the count over all of them): the
+ * statistics in two sums over the processes, each between two of these
+ * calls, as the single-process ones in two passes. mean (C) = this part's
+ * sum / total; summed over the parts, the batch mean. var (C) = this part's
+ * sum of (x - mean)^2 / total, mean the batch mean; summed, the variance. */
+void cpu_batchnorm_mean_part(real *mean, const real *x, int N, int C, int S, double total);
+void cpu_batchnorm_var_part(real *var, const real *x, const real *mean, int N, int C, int S,
+                            double total);
+/* Its backward in two halves around a sum over the processes: sums (2C)
+ * = this part's sum of dy, then of dy xhat, per channel (dgamma, dbeta
+ * accumulate them, this part's own); then, sums summed over the parts,
+ * dx of a training batch norm with the means sums / total. */
+void cpu_batchnorm_bwd_sums(real *sums, real *dgamma, real *dbeta, const real *dy,
+                            const real *x, const real *mean, const real *rstd, int N, int C,
+                            int S);
+void cpu_batchnorm_bwd_dx(real *dx, const real *dy, const real *x, const real *mean,
+                          const real *rstd, const real *gamma, const real *sums, double total,
+                          int N, int C, int S);
+
 /* ---- group norm: statistics per (sample, group) -------------------------- */
 /* x, y (N, C, S), C divisible by G; mean, rstd (N, G) written for backward;
  * gamma, beta (C) or NULL. */

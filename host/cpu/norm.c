@@ -10,27 +10,53 @@
 
 /* ---- batch norm ------------------------------------------------------------ */
 
+/* channel c of x (N, C, S): the sum of its values, and of their squared
+ * distances from m */
+static double channel_sum(const real *x, int N, int C, int S, int c)
+{
+    double s = 0;
+    for (int n = 0; n < N; n++) {
+        const real *xp = x + ((int64_t)n * C + c) * S;
+        for (int i = 0; i < S; i++)
+            s += xp[i];
+    }
+    return s;
+}
+
+static double channel_sqdev(const real *x, int N, int C, int S, int c, double m)
+{
+    double v = 0;
+    for (int n = 0; n < N; n++) {
+        const real *xp = x + ((int64_t)n * C + c) * S;
+        for (int i = 0; i < S; i++) {
+            double d = xp[i] - m;
+            v += d * d;
+        }
+    }
+    return v;
+}
+
 void cpu_batchnorm_stats(real *mean, real *var, const real *x, int N, int C, int S)
 {
     double cnt = (double)N * S;
     for (int c = 0; c < C; c++) {
-        double s = 0;
-        for (int n = 0; n < N; n++) {
-            const real *xp = x + ((int64_t)n * C + c) * S;
-            for (int i = 0; i < S; i++)
-                s += xp[i];
-        }
-        double m = s / cnt, v = 0;
-        for (int n = 0; n < N; n++) {
-            const real *xp = x + ((int64_t)n * C + c) * S;
-            for (int i = 0; i < S; i++) {
-                double d = xp[i] - m;
-                v += d * d;
-            }
-        }
+        double m = channel_sum(x, N, C, S, c) / cnt;
         mean[c] = (real)m;
-        var[c] = (real)(v / cnt);
+        var[c] = (real)(channel_sqdev(x, N, C, S, c, m) / cnt);
     }
+}
+
+void cpu_batchnorm_mean_part(real *mean, const real *x, int N, int C, int S, double total)
+{
+    for (int c = 0; c < C; c++)
+        mean[c] = (real)(channel_sum(x, N, C, S, c) / total);
+}
+
+void cpu_batchnorm_var_part(real *var, const real *x, const real *mean, int N, int C, int S,
+                            double total)
+{
+    for (int c = 0; c < C; c++)
+        var[c] = (real)(channel_sqdev(x, N, C, S, c, mean[c]) / total);
 }
 
 void cpu_batchnorm_update_running(real *run_mean, real *run_var, const real *mean,
@@ -59,38 +85,79 @@ void cpu_batchnorm_fwd(real *y, real *rstd, const real *x, const real *mean, con
     }
 }
 
+/* channel c: the sums of dy and of dy xhat, xhat = (x - m) r */
+static void channel_dsums(double *sdy, double *sdyx, const real *dy, const real *x, double m,
+                          double r, int N, int C, int S, int c)
+{
+    double a = 0, b = 0;
+    for (int n = 0; n < N; n++) {
+        int64_t o = ((int64_t)n * C + c) * S;
+        for (int i = 0; i < S; i++) {
+            a += dy[o + i];
+            b += dy[o + i] * ((x[o + i] - m) * r);
+        }
+    }
+    *sdy = a;
+    *sdyx = b;
+}
+
+/* channel c of dx = gr (dy - mdy - xhat mdyx) */
+static void channel_dx(real *dx, const real *dy, const real *x, double m, double r, double gr,
+                       double mdy, double mdyx, int N, int C, int S, int c)
+{
+    for (int n = 0; n < N; n++) {
+        int64_t o = ((int64_t)n * C + c) * S;
+        for (int i = 0; i < S; i++) {
+            double xh = (x[o + i] - m) * r;
+            dx[o + i] = (real)(gr * (dy[o + i] - mdy - xh * mdyx));
+        }
+    }
+}
+
 void cpu_batchnorm_bwd(real *dx, real *dgamma, real *dbeta, const real *dy, const real *x,
                        const real *mean, const real *rstd, const real *gamma, int N, int C,
                        int S, int training)
 {
     double cnt = (double)N * S;
     for (int c = 0; c < C; c++) {
-        double m = mean[c], r = rstd[c];
-        /* sum dy and sum dy * xhat over the channel */
-        double sdy = 0, sdyx = 0;
-        for (int n = 0; n < N; n++) {
-            int64_t o = ((int64_t)n * C + c) * S;
-            for (int i = 0; i < S; i++) {
-                sdy += dy[o + i];
-                sdyx += dy[o + i] * ((x[o + i] - m) * r);
-            }
-        }
+        double m = mean[c], r = rstd[c], sdy, sdyx;
+        channel_dsums(&sdy, &sdyx, dy, x, m, r, N, C, S, c);
         if (dgamma)
             dgamma[c] += (real)sdyx;
         if (dbeta)
             dbeta[c] += (real)sdy;
         if (!dx)
             continue;
-        double gr = (gamma ? gamma[c] : 1.0) * r;
         /* training: dx = gamma rstd (dy - mean(dy) - xhat mean(dy xhat)) */
         double mdy = training ? sdy / cnt : 0, mdyx = training ? sdyx / cnt : 0;
-        for (int n = 0; n < N; n++) {
-            int64_t o = ((int64_t)n * C + c) * S;
-            for (int i = 0; i < S; i++) {
-                double xh = (x[o + i] - m) * r;
-                dx[o + i] = (real)(gr * (dy[o + i] - mdy - xh * mdyx));
-            }
-        }
+        channel_dx(dx, dy, x, m, r, (gamma ? gamma[c] : 1.0) * r, mdy, mdyx, N, C, S, c);
+    }
+}
+
+void cpu_batchnorm_bwd_sums(real *sums, real *dgamma, real *dbeta, const real *dy,
+                            const real *x, const real *mean, const real *rstd, int N, int C,
+                            int S)
+{
+    for (int c = 0; c < C; c++) {
+        double sdy, sdyx;
+        channel_dsums(&sdy, &sdyx, dy, x, mean[c], rstd[c], N, C, S, c);
+        if (dgamma)
+            dgamma[c] += (real)sdyx;
+        if (dbeta)
+            dbeta[c] += (real)sdy;
+        sums[c] = (real)sdy;
+        sums[C + c] = (real)sdyx;
+    }
+}
+
+void cpu_batchnorm_bwd_dx(real *dx, const real *dy, const real *x, const real *mean,
+                          const real *rstd, const real *gamma, const real *sums, double total,
+                          int N, int C, int S)
+{
+    for (int c = 0; c < C; c++) {
+        double r = rstd[c];
+        channel_dx(dx, dy, x, mean[c], r, (gamma ? gamma[c] : 1.0) * r, sums[c] / total,
+                   sums[C + c] / total, N, C, S, c);
     }
 }
 

@@ -393,7 +393,8 @@ static int critic_batches(const void *settings)
 
 #define DCGAN_COMMON                                                                        \
     .name = "dcgan", .batch = 128, .ckpt_every = 500, .gpu = 1, .checkpoints = 1,            \
-    .shared = "data data-dir image-size deterministic tf32", .data = "fashion-mnist",       \
+    .shared = "data data-dir image-size deterministic tf32 sync-bn ghost-bn",               \
+    .data = "fashion-mnist",                                                                \
     .flags = flags, .nflags = sizeof flags / sizeof flags[0],                               \
     .settings_size = sizeof(dcgan_flags), .state_size = sizeof(dcgan_run), .image_size = 64, \
     .real_grid = 1, .may_change = "bn", .check = check, .data_ready = data_ready,          \

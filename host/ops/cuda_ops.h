@@ -63,6 +63,16 @@ extern "C" {
     X(cuda_batchnorm_bwd, (real *dx, real *dgamma, real *dbeta, const real *dy,               \
                            const real *x, const real *mean, const real *rstd,                  \
                            const real *gamma, int N, int C, int S, int training))              \
+    X(cuda_batchnorm_mean_part, (real *mean, const real *x, int N, int C, int S,               \
+                                 double total))                                                \
+    X(cuda_batchnorm_var_part, (real *var, const real *x, const real *mean, int N, int C,      \
+                                int S, double total))                                          \
+    X(cuda_batchnorm_bwd_sums, (real *sums, real *dgamma, real *dbeta, const real *dy,         \
+                                const real *x, const real *mean, const real *rstd, int N,      \
+                                int C, int S))                                                 \
+    X(cuda_batchnorm_bwd_dx, (real *dx, const real *dy, const real *x, const real *mean,       \
+                              const real *rstd, const real *gamma, const real *sums,           \
+                              double total, int N, int C, int S))                              \
     X(cuda_groupnorm_fwd, (real *y, real *mean, real *rstd, const real *x, const real *gamma, \
                            const real *beta, int N, int C, int S, int G, double eps))          \
     X(cuda_groupnorm_bwd, (real *dx, real *dgamma, real *dbeta, const real *dy,               \

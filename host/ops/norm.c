@@ -10,6 +10,11 @@
  * (kernels/norm.cu, the same arguments) by the input's device; the saved
  * statistics are the same tensors on both, so backward is one code path.
  *
+ * Batch norm over several processes (ctx->bn parts, --sync-bn) is the same
+ * op in pieces: this part's sums, their sum over the processes (ctx->bn's
+ * hook), then the normalisation; its backward likewise. Ghost slices run
+ * the whole-batch functions once per slice.
+ *
  * Create-graph backward (tape.h): layer norm only. Its saved statistics are
  * not on the tape, so it recomputes them from x with ops (mean, centred x,
  * variance, rstd = (var + eps)^-1/2, x^ = xc rstd) and writes the usual
@@ -47,51 +52,86 @@ static int eps_ok(cg_ctx *ctx, const char *op, double eps)
     return 1;
 }
 
-/* The node of batch norm or group norm: x (N, C, S), saved[0] mean,
- * saved[1] rstd; i[] = {N, C, S, last}, last batch norm's training flag or
- * group norm's G, the last argument of either's backward kernels. */
-static cg_node *norm_record(cg_ctx *ctx, const char *op, cg_bwd_fn bwd, cg_tensor *y,
-                            cg_tensor *const in[3], cg_tensor *mean, cg_tensor *rstd, int N,
-                            int C, int S, int last)
+/* ---- batch norm ---------------------------------------------------------------
+ * saved[0] mean, saved[1] rstd, each (slices, C); i[] = {n, C, S, training,
+ * slices, parts}, n the samples of a slice (ctx->bn, cugen/tensor.h). */
+
+/* n values at x (on dev) summed over the processes of ctx->bn */
+static int bn_sum(cg_ctx *ctx, const char *op, real *x, int64_t n, int dev)
 {
-    cg_node *nd = cg_record(ctx, op, bwd, y, in, 3, 0x6);
-    if (nd) {
-        nd->saved[0] = mean;
-        nd->saved[1] = rstd;
-        nd->i[0] = N;
-        nd->i[1] = C;
-        nd->i[2] = S;
-        nd->i[3] = last;
-    }
-    return nd;
+    const cg_bn_stats *b = ctx->bn;
+    cg_status st = b->sum(b->arg, x, n, (cg_device)dev);
+    if (st != CG_OK && !ctx->err)
+        op_fail(ctx, op, "the statistics summed over %d processes: %s", b->parts,
+                cg_status_str(st));
+    return st == CG_OK;
 }
 
-typedef void cpu_norm_bwd_fn(real *dx, real *dgamma, real *dbeta, const real *dy,
-                             const real *x, const real *mean, const real *rstd,
-                             const real *gamma, int N, int C, int S, int last);
-typedef cg_status cuda_norm_bwd_fn(real *dx, real *dgamma, real *dbeta, const real *dy,
-                                   const real *x, const real *mean, const real *rstd,
-                                   const real *gamma, int N, int C, int S, int last);
-
-/* the backward of a node of norm_record through the kernels of its norm */
-static cg_status norm_bwd(cg_ctx *ctx, const cg_node *nd, real *dx[CG_MAX_IN],
-                          cpu_norm_bwd_fn *cpu_bwd, cuda_norm_bwd_fn *cuda_bwd)
+/* The backward of a batch norm over the batch of several processes: each
+ * part's sums of dy and dy xhat summed over all before dx (dgamma and dbeta
+ * keep this part's, which the gradient all-reduce sums like any other) */
+static cg_status batchnorm_bwd_parts(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
     cg_tensor *x = nd->in[0], *gamma = nd->in[1];
     const real *dy = nd->out->grad, *m = nd->saved[0]->data, *r = nd->saved[1]->data;
     const real *g = gamma ? gamma->data : NULL;
-    const int *d = nd->i;
-    return OP_RUN_BWD(ctx, nd->op, x->dev,
-                      cpu_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1], d[2], d[3]),
-                      cuda_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1], d[2],
-                               d[3]));
+    int N = nd->i[0], C = nd->i[1], S = nd->i[2], parts = nd->i[5], dev = x->dev;
+    if (!ctx->bn || ctx->bn->parts != parts || !ctx->bn->sum)
+        return cg_fail(ctx, CG_ERR_STATE, "%s: its forward summed over %d processes, and its "
+                       "backward has no sum over them", nd->op, parts);
+    real *sums = dev_alloc(ctx, dev, 2 * (int64_t)C);
+    if (!sums ||
+        !OP_RUN(ctx, nd->op, dev,
+                cpu_batchnorm_bwd_sums(sums, dx[1], dx[2], dy, x->data, m, r, N, C, S),
+                cuda_batchnorm_bwd_sums(sums, dx[1], dx[2], dy, x->data, m, r, N, C, S)))
+        return ctx->err;
+    if (!dx[0])
+        return CG_OK;  /* every process has the same graph: none sums */
+    if (!bn_sum(ctx, nd->op, sums, 2 * (int64_t)C, dev))
+        return ctx->err;
+    double total = (double)N * S * parts;
+    return OP_RUN_BWD(ctx, nd->op, dev,
+                      cpu_batchnorm_bwd_dx(dx[0], dy, x->data, m, r, g, sums, total, N, C, S),
+                      cuda_batchnorm_bwd_dx(dx[0], dy, x->data, m, r, g, sums, total, N, C,
+                                            S));
 }
 
-/* ---- batch norm ---------------------------------------------------------------
- * saved[0] mean (C), saved[1] rstd (C); i[] = {N, C, S, training}. */
 static cg_status batchnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    return norm_bwd(ctx, nd, dx, cpu_batchnorm_bwd, cuda_batchnorm_bwd);
+    if (nd->i[5] > 1)
+        return batchnorm_bwd_parts(ctx, nd, dx);
+    cg_tensor *x = nd->in[0], *gamma = nd->in[1];
+    const real *dy = nd->out->grad, *m = nd->saved[0]->data, *r = nd->saved[1]->data;
+    const real *g = gamma ? gamma->data : NULL;
+    const int *d = nd->i;
+    int64_t step = (int64_t)d[0] * d[1] * d[2];  /* the values of a slice */
+    cg_status st = CG_OK;
+    for (int k = 0; k < d[4] && st == CG_OK; k++) {
+        real *dxk = dx[0] ? dx[0] + k * step : NULL;
+        const real *xk = x->data + k * step, *mk = m + (int64_t)k * d[1],
+                   *rk = r + (int64_t)k * d[1];
+        st = OP_RUN_BWD(ctx, nd->op, x->dev,
+                        cpu_batchnorm_bwd(dxk, dx[1], dx[2], dy + k * step, xk, mk, rk, g,
+                                          d[0], d[1], d[2], d[3]),
+                        cuda_batchnorm_bwd(dxk, dx[1], dx[2], dy + k * step, xk, mk, rk, g,
+                                           d[0], d[1], d[2], d[3]));
+    }
+    return st;
+}
+
+/* Training statistics of x (N, C, S) over the batch of all processes (parts
+ * of it, each in one): two sums over them, as the two passes of one */
+static int batchnorm_stats_parts(cg_ctx *ctx, const char *op, real *mean, real *var,
+                                 const cg_tensor *x, int N, int C, int S, int parts)
+{
+    double total = (double)N * S * parts;
+    int dev = x->dev;
+    return OP_RUN(ctx, op, dev, cpu_batchnorm_mean_part(mean, x->data, N, C, S, total),
+                  cuda_batchnorm_mean_part(mean, x->data, N, C, S, total)) &&
+           bn_sum(ctx, op, mean, C, dev) &&
+           OP_RUN(ctx, op, dev, cpu_batchnorm_var_part(var, x->data, mean, N, C, S, total),
+                  cuda_batchnorm_var_part(var, x->data, mean, N, C, S, total)) &&
+           bn_sum(ctx, op, var, C, dev);
 }
 
 cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *beta,
@@ -117,43 +157,72 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
                        CG_SHAPE_STR(running_mean), CG_SHAPE_STR(running_var), C);
     if (training && !(momentum >= 0 && momentum <= 1))
         return op_fail(ctx, op, "momentum %g must be in [0, 1]", momentum);
-    int64_t count = (int64_t)N * S;
+    /* a training batch norm: over slices of the batch (ghost), or over the
+     * batches of several processes (parts) */
+    const cg_bn_stats *bs = training ? ctx->bn : NULL;
+    int slices = bs && bs->slices > 1 ? bs->slices : 1, parts = bs && bs->parts > 1 ? bs->parts : 1;
+    if (parts > 1 && (!bs->sum || slices > 1))
+        return op_fail(ctx, op, "statistics over %d processes need their sum, and no ghost "
+                       "slices", parts);
+    if (N % slices != 0)
+        return op_fail(ctx, op, "a batch of %d does not split into %d ghost slices", N,
+                       slices);
+    int n = N / slices;  /* the samples of a slice */
+    int64_t count = (int64_t)n * S * parts;
     if (training && count < 2)
-        return op_fail(ctx, op, "training needs more than one value per channel, x is %s",
-                       CG_SHAPE_STR(x));
+        return op_fail(ctx, op, "training needs more than one value per channel, x is %s%s",
+                       CG_SHAPE_STR(x), slices > 1 ? " in ghost slices" : "");
 
     cg_tensor *y = op_out(ctx, x, x->shape, x->ndim);
-    cg_tensor *mean = op_out(ctx, x, CG_SHAPE(C));
-    cg_tensor *rstd = op_out(ctx, x, CG_SHAPE(C));
-    real *var = training ? dev_alloc(ctx, x->dev, C) : running_var->data;
+    cg_tensor *mean = op_out(ctx, x, CG_SHAPE(slices * C));
+    cg_tensor *rstd = op_out(ctx, x, CG_SHAPE(slices * C));
+    real *var = training ? dev_alloc(ctx, x->dev, (int64_t)slices * C) : running_var->data;
     if (!y || !mean || !rstd || !var)
         return NULL;
     int dev = x->dev;
-    if (training) {
-        if (!OP_RUN(ctx, op, dev, cpu_batchnorm_stats(mean->data, var, x->data, N, C, S),
-                    cuda_batchnorm_stats(mean->data, var, x->data, N, C, S)))
+    int64_t step = (int64_t)n * C * S;  /* the values of a slice */
+    if (training && parts > 1 &&
+        !batchnorm_stats_parts(ctx, op, mean->data, var, x, N, C, S, parts))
+        return NULL;
+    for (int k = 0; training && parts == 1 && k < slices; k++)
+        if (!OP_RUN(ctx, op, dev,
+                    cpu_batchnorm_stats(mean->data + k * C, var + k * C, x->data + k * step,
+                                        n, C, S),
+                    cuda_batchnorm_stats(mean->data + k * C, var + k * C, x->data + k * step,
+                                         n, C, S)))
             return NULL;
-        if (running_mean) {
-            real *rm = running_mean->data, *rv = running_var->data;
-            if (!OP_RUN(ctx, op, dev,
-                        cpu_batchnorm_update_running(rm, rv, mean->data, var, C, count,
-                                                     momentum),
-                        cuda_batchnorm_update_running(rm, rv, mean->data, var, C, count,
-                                                      momentum)))
-                return NULL;
-        }
-    } else if (!dev_copy(ctx, dev, mean->data, running_mean->data, C)) {
-        /* a copy: the running mean may change before this node's backward runs */
-        return NULL;
+    for (int k = 0; training && running_mean && k < slices; k++) {
+        real *rm = running_mean->data, *rv = running_var->data;
+        if (!OP_RUN(ctx, op, dev,
+                    cpu_batchnorm_update_running(rm, rv, mean->data + k * C, var + k * C, C,
+                                                 count, momentum),
+                    cuda_batchnorm_update_running(rm, rv, mean->data + k * C, var + k * C, C,
+                                                  count, momentum)))
+            return NULL;
     }
+    if (!training && !dev_copy(ctx, dev, mean->data, running_mean->data, C))
+        return NULL;  /* a copy: the running mean may change before this node's backward runs */
     const real *g = gamma ? gamma->data : NULL, *bt = beta ? beta->data : NULL;
-    if (!OP_RUN(ctx, op, dev,
-                cpu_batchnorm_fwd(y->data, rstd->data, x->data, mean->data, var, g, bt, N, C, S,
-                                  eps),
-                cuda_batchnorm_fwd(y->data, rstd->data, x->data, mean->data, var, g, bt, N, C,
-                                   S, eps)))
-        return NULL;
-    norm_record(ctx, op, batchnorm_bwd, y, in, mean, rstd, N, C, S, training != 0);
+    for (int k = 0; k < slices; k++)
+        if (!OP_RUN(ctx, op, dev,
+                    cpu_batchnorm_fwd(y->data + k * step, rstd->data + k * C,
+                                      x->data + k * step, mean->data + k * C, var + k * C, g,
+                                      bt, n, C, S, eps),
+                    cuda_batchnorm_fwd(y->data + k * step, rstd->data + k * C,
+                                       x->data + k * step, mean->data + k * C, var + k * C, g,
+                                       bt, n, C, S, eps)))
+            return NULL;
+    cg_node *nd = cg_record(ctx, op, batchnorm_bwd, y, in, 3, 0x6);
+    if (nd) {
+        nd->saved[0] = mean;
+        nd->saved[1] = rstd;
+        nd->i[0] = n;
+        nd->i[1] = C;
+        nd->i[2] = S;
+        nd->i[3] = training != 0;
+        nd->i[4] = slices;
+        nd->i[5] = parts;
+    }
     return y;
 }
 
@@ -162,7 +231,15 @@ cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *
  * saved[0] mean (N, G), saved[1] rstd (N, G); i[] = {N, C, S, G}. */
 static cg_status groupnorm_bwd(cg_ctx *ctx, cg_node *nd, real *dx[CG_MAX_IN])
 {
-    return norm_bwd(ctx, nd, dx, cpu_groupnorm_bwd, cuda_groupnorm_bwd);
+    cg_tensor *x = nd->in[0], *gamma = nd->in[1];
+    const real *dy = nd->out->grad, *m = nd->saved[0]->data, *r = nd->saved[1]->data;
+    const real *g = gamma ? gamma->data : NULL;
+    const int *d = nd->i;
+    return OP_RUN_BWD(ctx, nd->op, x->dev,
+                      cpu_groupnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
+                                        d[2], d[3]),
+                      cuda_groupnorm_bwd(dx[0], dx[1], dx[2], dy, x->data, m, r, g, d[0], d[1],
+                                         d[2], d[3]));
 }
 
 /* Layer norm over the last dim D, rows R = n / D; f[0] = eps. */
@@ -213,8 +290,14 @@ static cg_tensor *groupnorm_run(cg_ctx *ctx, const char *op, cg_tensor *const in
                 cuda_groupnorm_fwd(y->data, mean->data, rstd->data, x->data, g, b, N, C, S, G,
                                    eps)))
         return NULL;
-    cg_node *nd = norm_record(ctx, op, groupnorm_bwd, y, in, mean, rstd, N, C, S, G);
+    cg_node *nd = cg_record(ctx, op, groupnorm_bwd, y, in, 3, 0x6);
     if (nd) {
+        nd->saved[0] = mean;
+        nd->saved[1] = rstd;
+        nd->i[0] = N;
+        nd->i[1] = C;
+        nd->i[2] = S;
+        nd->i[3] = G;
         nd->f[0] = eps;
         if (S == 1 && G == 1)  /* rows of C values, each normalised alone: layer norm */
             nd->gbwd = layernorm_gbwd;

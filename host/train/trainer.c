@@ -424,7 +424,9 @@ static cg_status loop(cg_trainer *t, void *self, run_io *io, int64_t first, cg_t
         t->epoch = b.epoch + 1;
         cg_scalars out = {0};
         cg_tensor *x = b.x ? batch_tensor(t, &b) : NULL;
+        t->ctx.bn = t->bn.slices > 1 || t->bn.parts > 1 ? &t->bn : NULL;  /* the step's only */
         st = (x || !b.x) && !t->ctx.err ? k->step(t, self, x, &b, &out) : t->ctx.err;
+        t->ctx.bn = NULL;
         if (st == CG_OK && t->ctx.err)
             st = t->ctx.err;
         if (st != CG_OK)
@@ -648,6 +650,8 @@ cg_status cg_trainer_run(const cg_model_kind *kind, const void *settings, const 
     cg_trainer *t = &T;
     run_io io = {0};
     cg_status st = dist_open(t);
+    if (st == CG_OK)
+        st = dist_bn_open(t);
     if (st != CG_OK)
         return st;
     o = t->o;  /* a rank other than 0: its own, without files */

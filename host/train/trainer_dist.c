@@ -58,6 +58,31 @@ cg_status dist_open(cg_trainer *t)
     return CG_OK;
 }
 
+/* cg_bn_stats.sum: through MPI (or, later, NCCL for a GPU's values) */
+static cg_status bn_sum(void *arg, real *x, int64_t n, cg_device dev)
+{
+    (void)arg;
+    return cg_dist_sum_on(x, n, dev);
+}
+
+cg_status dist_bn_open(cg_trainer *t)
+{
+    const cg_train_opts *o = t->o;
+    int64_t mine = o->batch / (t->ranks > 1 ? t->ranks : 1);
+    if (o->ghost_bn && mine % o->ghost_bn != 0) {
+        char each[96] = "";
+        if (t->ranks > 1)
+            snprintf(each, sizeof each, " (%lld in each of the %d processes)",
+                     (long long)mine, t->ranks);
+        return cg_trainer_fail(t, CG_ERR_ARG, "--ghost-bn %lld does not divide the batch of "
+                               "%lld%s", (long long)o->ghost_bn, (long long)o->batch, each);
+    }
+    t->bn = (cg_bn_stats){.slices = o->ghost_bn ? (int)(mine / o->ghost_bn) : 1};
+    if (o->sync_bn && t->ranks > 1)
+        t->bn = (cg_bn_stats){.slices = 1, .parts = t->ranks, .sum = bn_sum};
+    return CG_OK;
+}
+
 void cg_trainer_per_sample(cg_trainer *t, cg_rng *r)
 {
     r->part = (uint32_t)(t->ranks > 1 ? t->rank : 0);

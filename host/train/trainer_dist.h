@@ -11,6 +11,11 @@
  * refuses: a kind with its own data, a batch that does not split evenly.
  * Ranks other than 0 get t->mine (no files, quiet) as their options. */
 cg_status dist_open(cg_trainer *t);
+/* How the steps' batch norms take their statistics (t->bn): over the
+ * global batch (--sync-bn under mpirun), over ghost slices (--ghost-bn,
+ * which must divide the batch of each process), or over each process's
+ * batch. */
+cg_status dist_bn_open(cg_trainer *t);
 /* Rank 0's parameters, optimizer state and checkpoint values (the loader's
  * position included) to every rank; *first too. */
 cg_status dist_share_state(cg_trainer *t, int64_t *first);

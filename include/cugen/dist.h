@@ -42,6 +42,10 @@ int cg_dist_local_rank(void);
 /* In place over all ranks: x[i] = sum over ranks of x[i] (host memory). */
 cg_status cg_dist_sum_real(real *x, int64_t n);
 cg_status cg_dist_sum_f64(double *x, int n);
+/* The same for n values in the memory of dev (a GPU's: through the host
+ * today); the sum a data-parallel batch norm takes (cg_bn_stats.sum,
+ * cugen/tensor.h). */
+cg_status cg_dist_sum_on(real *x, int64_t n, cg_device dev);
 /* x[i] = the largest over ranks */
 cg_status cg_dist_max_f64(double *x, int n);
 /* bytes from root's buf into every rank's */

@@ -51,7 +51,11 @@ cg_tensor *cg_conv_transpose2d(cg_ctx *ctx, cg_tensor *x, cg_tensor *w, cg_tenso
 /* x (N, C) or (N, C, H, W); gamma, beta (C) or NULL (affine off).
  * training: normalise with batch statistics and update the running ones
  * with PyTorch's rule r = (1 - momentum) r + momentum * stat, the variance
- * unbiased (n / (n - 1)); eval: normalise with the running ones. */
+ * unbiased (n / (n - 1)); eval: normalise with the running ones. A
+ * training batch norm takes its statistics as ctx->bn says (cugen/tensor.h):
+ * over ghost slices of the batch, or over the batches of several processes
+ * (sums over them between its reduction and its normalisation, in the
+ * forward and the backward alike). */
 cg_tensor *cg_batchnorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *gamma, cg_tensor *beta,
                         cg_tensor *running_mean, cg_tensor *running_var,
                         int training, double momentum, double eps);

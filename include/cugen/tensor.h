@@ -92,6 +92,24 @@ int cg_arena_check(cg_arena *a, char *msg, size_t n);
 void cg_arena_reset(cg_arena *a);
 void cg_arena_free(cg_arena *a);
 
+/* How a training batch norm (cg_batchnorm, cugen/ops.h) takes its batch
+ * statistics; the trainer sets one for its steps. NULL in the context: over
+ * the batch it is given. */
+typedef struct cg_bn_stats {
+    /* > 1: the batch is this many equal contiguous slices, each normalised
+     * by its own statistics (ghost batch norm, Hoffer et al. 2017); the
+     * running ones are updated once per slice, in order */
+    int slices;
+    /* parts > 1: the batch is one of parts equal slices of a batch spread
+     * over as many processes (data parallelism, --sync-bn), and the
+     * statistics are the whole batch's: sum adds n values at x (in the
+     * memory of dev) over the processes, in place. Every process calls it
+     * the same times with the same n (a collective). */
+    int parts;
+    cg_status (*sum)(void *arg, real *x, int64_t n, cg_device dev);
+    void *arg;
+} cg_bn_stats;
+
 /* ---- context ------------------------------------------------------------ */
 struct cg_tape;
 
@@ -103,6 +121,7 @@ typedef struct cg_ctx {
     int grad_enabled;   /* record ops on the tape */
     cg_status err;      /* sticky: first error of the step */
     char errmsg[256];
+    const cg_bn_stats *bn;  /* NULL: each batch norm over its own batch */
 } cg_ctx;
 
 cg_status cg_ctx_init(cg_ctx *ctx);

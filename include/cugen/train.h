@@ -49,6 +49,11 @@ typedef struct {
     /* stop after this many minutes of training in this command (0: no limit), as
      * after the last step: a checkpoint, the run's end; --resume goes on */
     double max_minutes;
+    /* batch norm (models with one, as their kind->shared says): under mpirun,
+     * statistics over the global batch (sync_bn) instead of each process's
+     * own; or over each ghost_bn samples of the batch in turn (0: all) */
+    int sync_bn;
+    int64_t ghost_bn;
 } cg_train_opts;
 
 /* "auto" | "cpu" | "cuda" -> a device, with a one-line note of the choice in

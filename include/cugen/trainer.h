@@ -248,6 +248,7 @@ struct cg_trainer {
     int resumed;            /* rank 0 resumed: the state every rank took from it */
     int signalled;          /* the signal any rank caught after the last step, or 0 */
     cg_train_opts mine;
+    cg_bn_stats bn;         /* how the steps' batch norms take statistics (ctx.bn) */
 };
 
 /* The parameters to checkpoint (and, with an EMA, its shadow), and the

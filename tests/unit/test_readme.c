@@ -190,6 +190,8 @@ static void shorten(command *c)
         }
         if (find(c, "--fid-n") >= 0)
             set(c, "--fid-n", "16");
+        if (find(c, "--ghost-bn") >= 0)
+            set(c, "--ghost-bn", "4");  /* half of the batch of 8 */
         if (strcmp(m, "rbm") == 0) {
             set(c, "--ais-betas", "20");
             set(c, "--ais-runs", "2");

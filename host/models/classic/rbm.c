@@ -99,9 +99,11 @@ void cg_rbm_bernoulli(cg_rng *r, const real *p, real *out, int64_t n)
 {
     enum { CHUNK = 4096 };
     real u[CHUNK];
+    /* one draw of n (under mpirun: this rank's rows of one), in chunks */
+    uint64_t off = cg_rng_take(r, n);
     for (int64_t at = 0; at < n; at += CHUNK) {
         int64_t k = n - at < CHUNK ? n - at : CHUNK;
-        cg_rng_uniform(r, u, k);
+        cg_philox_uniform(r->seed, r->stream, off + (uint64_t)at, u, k);
         for (int64_t i = 0; i < k; i++)
             out[at + i] = u[i] < p[at + i] ? 1 : 0;
     }

@@ -32,6 +32,7 @@
 
 #include "cugen/classic.h"
 #include "cugen/data.h"
+#include "cugen/dist.h"
 #include "cugen/io.h"
 #include "cugen/sampler.h"
 #include "cugen/tape.h"
@@ -113,6 +114,7 @@ static cg_status build(cg_trainer *t, void *self)
     /* SGD with momentum 0.5 (Hinton's guide for the start of training) */
     cg_sgd_init(&r->sgd, o->lr, 0.5, 0.0, 0.0, 0);
     cg_rng_init(&r->gibbs, o->seed, STREAM_GIBBS);
+    cg_trainer_per_sample(t, &r->gibbs);
     r->recon_first.d = r->recon_last.d = NAN;
     cg_trainer_params(t, &r->m.p, &r->sgd.t, NULL);
     cg_trainer_keep(t, "rng.gibbs", (int64_t *)&r->gibbs.offset);
@@ -134,6 +136,21 @@ static void describe(cg_trainer *t, void *self, char *buf, size_t len)
              f->pcd ? "PCD" : "CD", (long long)f->k);
 }
 
+/* Under mpirun each rank runs the chains of its rows of the batch, then
+ * every rank takes the others' rows (a sum in which each row is one rank's
+ * and zero on the others: exact), so all keep the whole state and rank 0
+ * checkpoints it. */
+static cg_status share_chains(cg_trainer *t, rbm_run *r, int n)
+{
+    int64_t row = (int64_t)n * r->m.nv, lo = t->rank * row;
+    real *c = r->m.chains->data;
+    memset(c, 0, sizeof(real) * (size_t)lo);
+    memset(c + lo + row, 0, sizeof(real) * (size_t)(r->m.chains->n - lo - row));
+    if (cg_dist_sum_real(c, r->m.chains->n) != CG_OK)
+        return cg_fail(&t->ctx, CG_ERR_IO, "the PCD chains of the ranks: MPI failed");
+    return CG_OK;
+}
+
 static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b,
                       cg_scalars *out)
 {
@@ -147,8 +164,11 @@ static cg_status step(cg_trainer *t, void *self, cg_tensor *x, const cg_batch *b
     for (int64_t i = 0; i < v->n; i++)
         v->data[i] = b->x[i] > 0 ? 1 : 0;  /* x = px / 127.5 - 1 > 0  <=>  px >= 128 */
     double recon;
-    cg_status st = cg_rbm_cd_step(ctx, &r->m, &r->sgd, v, (int)f->k,
-                                  r->m.chains ? r->m.chains->data : NULL, &r->gibbs, &recon);
+    /* this rank's rows of the chains (a single process: all of them) */
+    real *chains = r->m.chains ? r->m.chains->data + (int64_t)t->rank * b->n * r->m.nv : NULL;
+    cg_status st = cg_rbm_cd_step(ctx, &r->m, &r->sgd, v, (int)f->k, chains, &r->gibbs, &recon);
+    if (st == CG_OK && chains && t->ranks > 1)
+        st = share_chains(t, r, b->n);
     recon /= b->n;
     cg_scalars_put(out, "recon", recon);
     r->sum.d += recon;
