@@ -21,7 +21,6 @@
 #include "cugen/io.h"
 
 #define MAX_KINDS 32
-#define MAX_RECORD (1 << 16)   /* a settings.json is a few hundred bytes */
 
 int cli_sampling_kinds(const cg_model_kind **out, int max)
 {
@@ -130,32 +129,7 @@ static int looks_like_safetensors(const char *path)
 /* the "model" of the settings record in a safetensors file's metadata */
 static int model_in_file(const char *file, char *name, size_t len)
 {
-    cg_st_file f;
-    if (!looks_like_safetensors(file) || cg_st_load(&f, file, NULL, 0) != CG_OK)
-        return 0;
-    int yes = cg_settings_get(cg_st_meta_get(&f, CG_CKPT_SETTINGS_KEY), "model", name, len);
-    cg_st_free(&f);
-    return yes;
-}
-
-/* the "model" of DIR/settings.json */
-static int model_in_record(const char *dir, char *name, size_t len)
-{
-    char file[4096];
-    snprintf(file, sizeof file, "%s/settings.json", dir);
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return 0;
-    char *text = malloc(MAX_RECORD + 1);
-    size_t got = text ? fread(text, 1, MAX_RECORD, f) : 0;
-    fclose(f);
-    int yes = 0;
-    if (text) {
-        text[got] = '\0';
-        yes = cg_settings_get(text, "model", name, len);
-    }
-    free(text);
-    return yes;
+    return looks_like_safetensors(file) && cg_settings_get_st(file, "model", name, len);
 }
 
 /* The model a run's settings record names: 1 with its name, or 0 */
@@ -165,7 +139,7 @@ static int recorded_model(const char *path, int is_dir, char *name, size_t len)
         return model_in_file(path, name, len);
     char file[4096];
     snprintf(file, sizeof file, "%s/%s", path, CG_CKPT_LATEST);
-    return model_in_record(path, name, len) || model_in_file(file, name, len);
+    return cg_settings_get_dir(path, "model", name, len) || model_in_file(file, name, len);
 }
 
 int cli_kind_of(const char *path, const cg_model_kind **k, char *msg, size_t len)

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <zlib.h>
 
 #include "cugen/data.h"
+#include "cugen/io.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
@@ -396,46 +398,11 @@ fail:
     return st;
 }
 
-/* Whole file into memory. */
-static cg_status read_file(const char *path, uint8_t **buf, size_t *len, char *err,
-                           size_t errlen)
-{
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    struct stat sb;
-    if (!f || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        snprintf(err, errlen, "cannot open %s: %s", path,
-                 f ? "not a regular file" : strerror(errno));
-        if (f)
-            fclose(f);
-        return CG_ERR_IO;
-    }
-    size_t n = (size_t)sb.st_size;
-    uint8_t *p = malloc(n ? n : 1);
-    if (!p) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory for %zu bytes", path, n);
-        return CG_ERR_NOMEM;
-    }
-    if (fread(p, 1, n, f) != n) {
-        snprintf(err, errlen, "cannot read %s: %s", path, ferror(f) ? strerror(errno)
-                 : "file shrank while reading");
-        free(p);
-        fclose(f);
-        return CG_ERR_IO;
-    }
-    fclose(f);
-    *buf = p;
-    *len = n;
-    return CG_OK;
-}
-
 static cg_status load_one(const char *path, int ndim, cg_idx_file *f, char *err, size_t errlen)
 {
     uint8_t *buf;
     size_t len;
-    cg_status st = read_file(path, &buf, &len, err, errlen);
+    cg_status st = cg_read_whole(path, SIZE_MAX, &buf, &len, err, errlen);
     if (st != CG_OK)
         return st;
     st = cg_idx_parse_mem(buf, len, ndim, path, f, err, errlen);

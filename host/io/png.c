@@ -271,35 +271,13 @@ cg_status cg_png_decode(const void *data, size_t size, cg_image8 *im, char *err,
 cg_status cg_png_read(const char *path, cg_image8 *im, char *err, size_t len)
 {
     memset(im, 0, sizeof *im);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, len, "cannot open %s: %s", path, strerror(errno));
-        return CG_ERR_IO;
-    }
     /* the whole file in memory: PNGs here are grids and plots, megabytes at most */
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 30)) {
-        snprintf(err, len, "%s: not a regular file of at most 1 GiB", path);
-        fclose(f);
-        return CG_ERR_IO;
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) {
-        fclose(f);
-        snprintf(err, len, "%s: out of memory", path);
-        return CG_ERR_NOMEM;
-    }
-    size_t got = fread(buf, 1, n, f);
-    int rerr = ferror(f);
-    fclose(f);
-    cg_status s;
-    if (rerr) {
-        snprintf(err, len, "cannot read %s", path);
-        s = CG_ERR_IO;
-    } else {
-        s = decode_named(path, buf, got, im, err, len);
-    }
+    unsigned char *buf;
+    size_t n;
+    cg_status s = cg_read_whole(path, (size_t)1 << 30, &buf, &n, err, len);
+    if (s != CG_OK)
+        return s;
+    s = decode_named(path, buf, n, im, err, len);
     free(buf);
     return s;
 }

@@ -12,6 +12,7 @@
  * Not for: writing (safetensors_write.c), what the tensors mean (checkpoint.c).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,30 +356,13 @@ cg_status cg_st_load(cg_st_file *f, const char *path, char *err, size_t errlen)
     if (!f || !path)
         return io_err(CG_ERR_ARG, err, errlen, "safetensors: no file struct or no path");
     memset(f, 0, sizeof *f);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return io_err(CG_ERR_IO, err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
-        return io_err(CG_ERR_IO, err, errlen, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)sb.st_size;
-    unsigned char *buf = malloc(len ? len : 1);
-    if (!buf) {
-        fclose(fp);
-        return io_err(CG_ERR_NOMEM, err, errlen, "%s: out of memory for %zu bytes", path, len);
-    }
-    size_t got = fread(buf, 1, len, fp);
-    int bad = ferror(fp) || got != len || fgetc(fp) != EOF;
-    fclose(fp);
-    if (bad) {
-        free(buf);
-        return io_err(CG_ERR_IO, err, errlen, "%s: read error (or the file changed while "
-                      "being read)", path);
-    }
+    unsigned char *buf;
+    size_t len;
+    cg_status st = cg_read_whole(path, SIZE_MAX, &buf, &len, err, errlen);
+    if (st != CG_OK)
+        return st;
     char msg[512];
-    cg_status st = cg_st_parse(f, buf, len, msg, sizeof msg);
+    st = cg_st_parse(f, buf, len, msg, sizeof msg);
     if (st != CG_OK) {
         free(buf);
         return io_err(st, err, errlen, "%s: %s", path, msg);

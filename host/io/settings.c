@@ -150,3 +150,33 @@ const char *cg_settings_end(cg_settings_text *s)
     put(s, s->n ? "}" : "{}", s->n ? 1 : 2);
     return s->overflow ? NULL : s->text;
 }
+
+int cg_settings_get_dir(const char *dir, const char *key, char *value, size_t len)
+{
+    enum { MAX_RECORD = 1 << 16 };  /* a settings.json is a few hundred bytes */
+    char file[4096];
+    snprintf(file, sizeof file, "%s/settings.json", dir);
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return 0;
+    char *text = malloc(MAX_RECORD + 1);
+    size_t got = text ? fread(text, 1, MAX_RECORD, f) : 0;
+    fclose(f);
+    int yes = 0;
+    if (text) {
+        text[got] = '\0';
+        yes = cg_settings_get(text, key, value, len);
+    }
+    free(text);
+    return yes;
+}
+
+int cg_settings_get_st(const char *file, const char *key, char *value, size_t len)
+{
+    cg_st_file f;
+    if (cg_st_load(&f, file, NULL, 0) != CG_OK)
+        return 0;
+    int yes = cg_settings_get(cg_st_meta_get(&f, CG_CKPT_SETTINGS_KEY), key, value, len);
+    cg_st_free(&f);
+    return yes;
+}

@@ -47,12 +47,9 @@ static cg_status load(void *self, const char *path, cg_device dev, char *err, si
     }
     cg_st_free(&f);
     char why[512];
-    if ((st = cg_flow2d_build(&s->m, &a, why, sizeof why)) != CG_OK) {
-        snprintf(err, len, "%s: %s", file, why);
-        return st;
-    }
-    s->loaded = 1;
-    return cg_weights_load(file, &s->m.p, err, len);
+    st = cg_flow2d_build(&s->m, &a, why, sizeof why);
+    s->loaded = st == CG_OK;
+    return sample_weights(st, why, file, &s->m.p, err, len);
 }
 
 static cg_status sample(void *self, const void *settings, const cg_sample_opts *o,

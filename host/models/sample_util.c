@@ -26,38 +26,6 @@ int sample_holds(const char *path, const char *name, const char *a, const char *
     return yes;
 }
 
-/* key of the settings record in the metadata of the safetensors file */
-static int setting_in_file(const char *file, const char *key, char *value, size_t len)
-{
-    cg_st_file f;
-    if (cg_st_load(&f, file, NULL, 0) != CG_OK)
-        return 0;
-    int yes = cg_settings_get(cg_st_meta_get(&f, CG_CKPT_SETTINGS_KEY), key, value, len);
-    cg_st_free(&f);
-    return yes;
-}
-
-/* key of DIR/settings.json (a few hundred bytes) */
-static int setting_in_record(const char *dir, const char *key, char *value, size_t len)
-{
-    char file[4096];
-    snprintf(file, sizeof file, "%s/settings.json", dir);
-    FILE *f = fopen(file, "rb");
-    if (!f)
-        return 0;
-    enum { MAX_RECORD = 1 << 16 };
-    char *text = malloc(MAX_RECORD + 1);
-    size_t got = text ? fread(text, 1, MAX_RECORD, f) : 0;
-    fclose(f);
-    int yes = 0;
-    if (text) {
-        text[got] = '\0';
-        yes = cg_settings_get(text, key, value, len);
-    }
-    free(text);
-    return yes;
-}
-
 int sample_setting(const char *path, const char *key, char *value, size_t len)
 {
     struct stat sb;
@@ -66,16 +34,16 @@ int sample_setting(const char *path, const char *key, char *value, size_t len)
         return 0;
     if (S_ISDIR(sb.st_mode)) {
         snprintf(file, sizeof file, "%s/%s", path, CG_CKPT_LATEST);
-        return setting_in_record(path, key, value, len) ||
-               setting_in_file(file, key, value, len);
+        return cg_settings_get_dir(path, key, value, len) ||
+               cg_settings_get_st(file, key, value, len);
     }
-    if (setting_in_file(path, key, value, len))
+    if (cg_settings_get_st(path, key, value, len))
         return 1;
     snprintf(file, sizeof file, "%s", path);
     char *slash = strrchr(file, '/');
     if (slash)
         *slash = '\0';
-    return setting_in_record(slash ? file : ".", key, value, len);
+    return cg_settings_get_dir(slash ? file : ".", key, value, len);
 }
 
 cg_status sample_take(cg_ctx *ctx, const cg_tensor *y, real *x, char *err, size_t len)
@@ -170,4 +138,14 @@ void sample_progress(const char *kind, int64_t done, int64_t n, double t0)
     if (n > 64)
         fprintf(stderr, "cugen eval: %s: %lld/%lld images generated (%.0f s)\n", kind,
                 (long long)done, (long long)n, cg_monotonic_seconds() - t0);
+}
+
+cg_status sample_weights(cg_status built, const char *why, const char *file, cg_params *p,
+                         char *err, size_t len)
+{
+    if (built != CG_OK) {
+        snprintf(err, len, "%s: %s", file, why);
+        return built;
+    }
+    return cg_weights_load(file, p, err, len);
 }

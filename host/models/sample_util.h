@@ -52,6 +52,11 @@ cg_status sample_take(cg_ctx *ctx, const cg_tensor *y, real *x, char *err, size_
 /* The same into a malloc'ed copy *out of y's values (CG_ERR_NOMEM with err
  * when there is no room for one). */
 cg_status sample_take_copy(cg_ctx *ctx, const cg_tensor *y, real **out, char *err, size_t len);
+/* A model built from the shapes in file takes its weights (into p): built
+ * is the build's status, why its message, which goes into err after the
+ * file's name when the build failed. */
+cg_status sample_weights(cg_status built, const char *why, const char *file, cg_params *p,
+                         char *err, size_t len);
 /* What a generate needs before its loop: out->x for n images of P values,
  * with z not NULL *z for nz values (the caller frees it), with ctx not NULL
  * ctx initialised. CG_ERR_NOMEM with err, and then nothing but out->x (the

@@ -23,13 +23,8 @@
 void cg_adam_init(cg_adam *o, double lr, double beta1, double beta2, double eps,
                   double weight_decay, int decoupled)
 {
-    o->lr = lr;
-    o->beta1 = beta1;
-    o->beta2 = beta2;
-    o->eps = eps;
-    o->weight_decay = weight_decay;
-    o->decoupled = decoupled != 0;
-    o->t = 0;
+    *o = (cg_adam){.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps,
+                   .weight_decay = weight_decay, .decoupled = decoupled != 0};
 }
 
 static void adam_range(const optim_adam_coef *c, real *restrict w, const real *restrict g,

@@ -22,12 +22,8 @@
 void cg_sgd_init(cg_sgd *o, double lr, double momentum, double dampening,
                  double weight_decay, int nesterov)
 {
-    o->lr = lr;
-    o->momentum = momentum;
-    o->dampening = dampening;
-    o->weight_decay = weight_decay;
-    o->nesterov = nesterov != 0;
-    o->t = 0;
+    *o = (cg_sgd){.lr = lr, .momentum = momentum, .dampening = dampening,
+                  .weight_decay = weight_decay, .nesterov = nesterov != 0};
 }
 
 static void sgd_range(const optim_sgd_coef *c, real *restrict w, const real *restrict g,

@@ -91,6 +91,12 @@ cg_status cg_st_save(const char *path, const cg_st_tensor *t, int count, const c
 cg_status cg_st_encode(const cg_st_tensor *t, int count, const cg_st_meta *meta, int nmeta,
                        void **out, size_t *len, char *err, size_t errlen);
 
+/* A whole regular file of at most max bytes into *buf (malloc'd; free it),
+ * its length into *len. Messages start with the path: it cannot be opened,
+ * is no regular file, is larger, or changed while being read. */
+cg_status cg_read_whole(const char *path, size_t max, unsigned char **buf, size_t *len,
+                        char *err, size_t errlen);
+
 /* Atomic file write: a temporary file in the target's directory gets the
  * pieces, is fsync'ed and renamed over path, then the directory is fsync'ed.
  * On any failure the temporary is removed, the previous file at path (if
@@ -99,6 +105,7 @@ typedef struct {
     const void *p;
     size_t n;
 } cg_io_piece;
+
 /* A run's file: path itself, or path/name when path is a directory (a run
  * directory given where one of its files is meant). */
 void cg_run_file(const char *path, const char *name, char *out, size_t len);
@@ -279,6 +286,10 @@ cg_status cg_settings_diff(const char *was, const char *now, cg_settings_fn fn, 
 /* The value of key in a settings record into value (len bytes): 1, or 0 when
  * the record lacks the key or does not parse. */
 int cg_settings_get(const char *record, const char *key, char *value, size_t len);
+/* The same of a run directory's DIR/settings.json, and of the record in a
+ * safetensors file's metadata (a checkpoint's): 0 when there is none. */
+int cg_settings_get_dir(const char *dir, const char *key, char *value, size_t len);
+int cg_settings_get_st(const char *file, const char *key, char *value, size_t len);
 
 /* ---- PNG grids and progress ----------------------------------------------- */
 #include <stdio.h>

@@ -304,7 +304,7 @@ TEST(idx_label_range_count_mismatch_and_files)
         {"text.gz", "lab-short", "text.gz: not an IDX file and not gzip"},
         {"im", "text.gz", "text.gz: not an IDX file and not gzip"},
         {"missing", "lab-short", "cannot open"},
-        {"im", "missing", "missing: No such file"},
+        {"im", "missing", "missing: cannot open: No such file"},
     };
     for (int c = 0; c < 6; c++) {
         memset(&d, 0x55, sizeof d);
