@@ -55,7 +55,7 @@ int dist_run_losses(const char *dir, const char *name, double *v, int max)
     return n;
 }
 
-double dist_run_weights_diff(const char *a, const char *b)
+double dist_run_weights_diff_but(const char *a, const char *b, const char *skip)
 {
     cg_st_file fa, fb;
     char why[512];
@@ -71,6 +71,8 @@ double dist_run_weights_diff(const char *a, const char *b)
             worst = INFINITY;
             break;
         }
+        if (skip && strstr(fa.t[i].name, skip))
+            continue;
         for (size_t k = 0; k < fa.t[i].nbytes / 4; k++) {
             float x, y;
             memcpy(&x, (const char *)fa.t[i].data + 4 * k, 4);
@@ -83,4 +85,9 @@ double dist_run_weights_diff(const char *a, const char *b)
     cg_st_free(&fa);
     cg_st_free(&fb);
     return worst;
+}
+
+double dist_run_weights_diff(const char *a, const char *b)
+{
+    return dist_run_weights_diff_but(a, b, NULL);
 }

@@ -18,5 +18,7 @@ int dist_run_losses(const char *dir, const char *name, double *v, int max);
 /* The largest |a - b| / max(1, |b|) over the F32 tensors of two
  * safetensors files; INFINITY when they differ in names or sizes */
 double dist_run_weights_diff(const char *a, const char *b);
+/* The same with the tensors whose names hold skip left out */
+double dist_run_weights_diff_but(const char *a, const char *b, const char *skip);
 
 #endif

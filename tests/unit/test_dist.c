@@ -23,95 +23,10 @@
 
 #include "cugen/dist.h"
 #include "cugen/io.h"
+#include "dist_run.h"
 #include "harness.h"
 
 #define DIST_TOL 1e-5
-
-/* The reason to skip, or NULL when mpirun and an MPI cugen are there */
-static const char *no_mpi(void)
-{
-    if (!getenv("CUGEN_BIN"))
-        return "CUGEN_BIN not set (run through make test)";
-    if (!cg_dist_built())
-        return "built without MPI (libopenmpi-dev)";
-    if (system("command -v mpirun >/dev/null 2>&1") != 0)
-        return "no mpirun (openmpi-bin)";
-    /* OpenMPI refuses root without these; CI may run as root */
-    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    return NULL;
-}
-
-/* `mpirun -np np cugen train ARGS` (np 0: cugen alone), output in dir/log;
- * the exit status */
-static int run_ranks(int np, const char *log, const char *args)
-{
-    char cmd[4096];
-    if (np > 0)
-        snprintf(cmd, sizeof cmd, "mpirun --oversubscribe -np %d %s train %s >%s 2>&1", np,
-                 getenv("CUGEN_BIN"), args, log);
-    else
-        snprintf(cmd, sizeof cmd, "%s train %s >%s 2>&1", getenv("CUGEN_BIN"), args, log);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-/* "loss" of each step line of dir/metrics.jsonl into v; how many */
-static int losses(const char *dir, const char *name, double *v, int max)
-{
-    size_t len;
-    char *text = (char *)th_read_file(th_path(dir, "metrics.jsonl"), &len);
-    if (!text)
-        return 0;
-    char key[64];
-    snprintf(key, sizeof key, "\"%s\": ", name);
-    int n = 0;
-    for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
-        char *at = strstr(line, key);
-        if (at && !strstr(line, "img_per_s"))
-            v[n++] = strtod(at + strlen(key), NULL);
-    }
-    return n;
-}
-
-/* The largest relative difference of the tensors of two weight files (F32),
- * those whose names hold skip (NULL: none) left out */
-static double weights_diff_but(const char *a, const char *b, const char *skip)
-{
-    cg_st_file fa, fb;
-    char why[512];
-    if (cg_st_load(&fa, a, why, sizeof why) != CG_OK)
-        return INFINITY;
-    if (cg_st_load(&fb, b, why, sizeof why) != CG_OK) {
-        cg_st_free(&fa);
-        return INFINITY;
-    }
-    double worst = fa.count == fb.count && fa.count > 0 ? 0 : INFINITY;
-    for (int i = 0; i < fa.count && i < fb.count; i++) {
-        if (strcmp(fa.t[i].name, fb.t[i].name) != 0 || fa.t[i].nbytes != fb.t[i].nbytes) {
-            worst = INFINITY;
-            break;
-        }
-        if (skip && strstr(fa.t[i].name, skip))
-            continue;
-        for (size_t k = 0; k < fa.t[i].nbytes / 4; k++) {
-            float x, y;
-            memcpy(&x, (const char *)fa.t[i].data + 4 * k, 4);
-            memcpy(&y, (const char *)fb.t[i].data + 4 * k, 4);
-            double d = fabs((double)x - y) / fmax(1.0, fabs((double)y));
-            if (!(d <= worst))
-                worst = d;
-        }
-    }
-    cg_st_free(&fa);
-    cg_st_free(&fb);
-    return worst;
-}
-
-static double weights_diff(const char *a, const char *b)
-{
-    return weights_diff_but(a, b, NULL);
-}
 
 /* The MLP VAE (its loss sums over the batch) at batch 12 for 6 steps. */
 static void vae_args(char *buf, size_t len, const char *fx, const char *out, int steps)
@@ -123,18 +38,19 @@ static void vae_args(char *buf, size_t len, const char *fx, const char *out, int
 static void check_same_run(const char *one, const char *many, const char *what)
 {
     double a[16], b[16];
-    int na = losses(one, "loss", a, 16), nb = losses(many, "loss", b, 16);
+    int na = dist_run_losses(one, "loss", a, 16), nb = dist_run_losses(many, "loss", b, 16);
     CHECK(na == 6 && nb == 6, "%s: %d and %d steps logged", what, na, nb);
     for (int i = 0; i < na && i < nb; i++)
         CHECK(th_near(b[i], a[i], DIST_TOL), "%s: step %d loss %.9g, one process %.9g", what,
               i + 1, b[i], a[i]);
-    double d = weights_diff(th_path(one, "vae.safetensors"), th_path(many, "vae.safetensors"));
+    double d = dist_run_weights_diff(th_path(one, "vae.safetensors"),
+                                     th_path(many, "vae.safetensors"));
     CHECK(d <= DIST_TOL, "%s: weights differ by %g relative", what, d);
 }
 
 TEST(dist_vae_ranks_match_one_process)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
@@ -142,19 +58,19 @@ TEST(dist_vae_ranks_match_one_process)
     const char *one = th_path(tmp, "one"), *two = th_path(tmp, "two"),
                *three = th_path(tmp, "three");
     vae_args(args, sizeof args, fx, one, 6);
-    REQUIRE(run_ranks(0, th_path(tmp, "one.log"), args) == 0, "one process failed");
+    REQUIRE(dist_run_train(0, th_path(tmp, "one.log"), args) == 0, "one process failed");
     vae_args(args, sizeof args, fx, two, 6);
-    REQUIRE(run_ranks(2, th_path(tmp, "two.log"), args) == 0, "2 ranks failed: see %s",
+    REQUIRE(dist_run_train(2, th_path(tmp, "two.log"), args) == 0, "2 ranks failed: see %s",
             th_path(tmp, "two.log"));
     check_same_run(one, two, "2 ranks");
     vae_args(args, sizeof args, fx, three, 6);
-    REQUIRE(run_ranks(3, th_path(tmp, "three.log"), args) == 0, "3 ranks failed");
+    REQUIRE(dist_run_train(3, th_path(tmp, "three.log"), args) == 0, "3 ranks failed");
     check_same_run(one, three, "3 ranks");
 }
 
 TEST(dist_refuses_a_batch_that_does_not_split)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
@@ -163,7 +79,7 @@ TEST(dist_refuses_a_batch_that_does_not_split)
              "--batch 13 --steps 2 --device cpu --out %s --quiet", fx, th_path(tmp, "r"));
     const char *log = th_path(tmp, "r.log");
     size_t len;
-    CHECK(run_ranks(2, log, args) != 0, "--batch 13 over 2 ranks ran");
+    CHECK(dist_run_train(2, log, args) != 0, "--batch 13 over 2 ranks ran");
     char *text = (char *)th_read_file(log, &len);
     CHECK(text && strstr(text, "--batch 13 (the global batch) does not split into 2"),
           "no clear message: %s", text ? text : "(no log)");
@@ -174,14 +90,14 @@ TEST(dist_refuses_a_batch_that_does_not_split)
  * result of an uninterrupted single process. */
 TEST(dist_killed_rank_then_resume_with_other_ranks)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
     char *tmp = th_tmpdir(), args[2048];
     const char *one = th_path(tmp, "one"), *cut = th_path(tmp, "cut");
     vae_args(args, sizeof args, fx, one, 6);
-    REQUIRE(run_ranks(0, th_path(tmp, "one.log"), args) == 0, "one process failed");
+    REQUIRE(dist_run_train(0, th_path(tmp, "one.log"), args) == 0, "one process failed");
     /* 2 ranks to step 3 (a checkpoint every step), then rank 1 kills itself
      * with SIGKILL at step 4 (CUGEN_FAULT_KILL_STEP): no handler runs */
     char killed[2400];
@@ -189,7 +105,7 @@ TEST(dist_killed_rank_then_resume_with_other_ranks)
     snprintf(killed, sizeof killed, "%s --ckpt-every 1", args);
     setenv("CUGEN_FAULT_KILL_STEP", "4", 1);
     double t0 = (double)time(NULL);
-    int rc = run_ranks(2, th_path(tmp, "cut.log"), killed);
+    int rc = dist_run_train(2, th_path(tmp, "cut.log"), killed);
     unsetenv("CUGEN_FAULT_KILL_STEP");
     size_t len;
     CHECK(rc != 0, "the job with a killed rank exited 0");
@@ -198,11 +114,11 @@ TEST(dist_killed_rank_then_resume_with_other_ranks)
     CHECK(text && strstr(text, "rank 1"), "mpirun did not name rank 1: %s",
           text ? text : "(no log)");
     double l[16];
-    CHECK(losses(cut, "loss", l, 16) == 3, "the cut run did not log exactly 3 steps");
+    CHECK(dist_run_losses(cut, "loss", l, 16) == 3, "the cut run did not log exactly 3 steps");
     /* 3 ranks continue the 2 ranks' run from its step-3 checkpoint */
     snprintf(killed, sizeof killed, "vae --data mnist --data-dir %s --hidden 16 --latent 2 "
              "--batch 12 --steps 6 --seed 5 --device cpu --out %s --resume --quiet", fx, cut);
-    REQUIRE(run_ranks(3, th_path(tmp, "resume.log"), killed) == 0, "the resume failed: see %s",
+    REQUIRE(dist_run_train(3, th_path(tmp, "resume.log"), killed) == 0, "the resume failed: see %s",
             th_path(tmp, "resume.log"));
     check_same_run(one, cut, "2 ranks killed, 3 resumed");
 }
@@ -227,7 +143,7 @@ static double dcgan_loss_diff(const char *one, const char *many, int *steps)
     *steps = 4;
     for (int k = 0; k < 2; k++) {
         double a[16], b[16];
-        int na = losses(one, names[k], a, 16), nb = losses(many, names[k], b, 16);
+        int na = dist_run_losses(one, names[k], a, 16), nb = dist_run_losses(many, names[k], b, 16);
         if (na != 4 || nb != 4)
             *steps = na != 4 ? na : nb;
         for (int i = 0; i < na && i < nb; i++) {
@@ -242,10 +158,10 @@ static double dcgan_loss_diff(const char *one, const char *many, int *steps)
 /* Both nets' weight files of two runs; names holding skip left out */
 static double dcgan_weights_diff(const char *one, const char *many, const char *skip)
 {
-    double g = weights_diff_but(th_path(one, "G.safetensors"), th_path(many, "G.safetensors"),
-                                skip);
-    double d = weights_diff_but(th_path(one, "D.safetensors"), th_path(many, "D.safetensors"),
-                                skip);
+    double g = dist_run_weights_diff_but(th_path(one, "G.safetensors"),
+                                         th_path(many, "G.safetensors"), skip);
+    double d = dist_run_weights_diff_but(th_path(one, "D.safetensors"),
+                                         th_path(many, "D.safetensors"), skip);
     return fmax(g, d);
 }
 
@@ -255,14 +171,14 @@ static double dcgan_weights_diff(const char *one, const char *many, const char *
  * round-off argument as the VAE's: the sums are the same, in slices). */
 TEST(dist_dcgan_sync_bn_ranks_match_one_process)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
     char *tmp = th_tmpdir(), args[2048];
     const char *one = th_path(tmp, "one");
     dcgan_args(args, sizeof args, fx, one, "");
-    REQUIRE(run_ranks(0, th_path(tmp, "one.log"), args) == 0, "one process failed: see %s",
+    REQUIRE(dist_run_train(0, th_path(tmp, "one.log"), args) == 0, "one process failed: see %s",
             th_path(tmp, "one.log"));
     for (int np = 2; np <= 3; np++) {
         char name[16], log[16];
@@ -270,7 +186,7 @@ TEST(dist_dcgan_sync_bn_ranks_match_one_process)
         snprintf(log, sizeof log, "r%d.log", np);
         const char *many = th_path(tmp, name);
         dcgan_args(args, sizeof args, fx, many, "--sync-bn");
-        REQUIRE(run_ranks(np, th_path(tmp, log), args) == 0, "%d ranks failed: see %s", np,
+        REQUIRE(dist_run_train(np, th_path(tmp, log), args) == 0, "%d ranks failed: see %s", np,
                 th_path(tmp, log));
         int steps;
         double l = dcgan_loss_diff(one, many, &steps);
@@ -292,7 +208,7 @@ TEST(dist_dcgan_sync_bn_ranks_match_one_process)
  * process with whole-batch statistics, or this test could not tell. */
 TEST(dist_dcgan_per_rank_bn_matches_ghost_bn)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
@@ -300,10 +216,10 @@ TEST(dist_dcgan_per_rank_bn_matches_ghost_bn)
     const char *ghost = th_path(tmp, "ghost"), *two = th_path(tmp, "two"),
                *whole = th_path(tmp, "whole");
     dcgan_args(args, sizeof args, fx, ghost, "--ghost-bn 6");
-    REQUIRE(run_ranks(0, th_path(tmp, "ghost.log"), args) == 0, "--ghost-bn 6 failed: see %s",
+    REQUIRE(dist_run_train(0, th_path(tmp, "ghost.log"), args) == 0, "--ghost-bn 6 failed: see %s",
             th_path(tmp, "ghost.log"));
     dcgan_args(args, sizeof args, fx, two, "");
-    REQUIRE(run_ranks(2, th_path(tmp, "two.log"), args) == 0, "2 ranks failed: see %s",
+    REQUIRE(dist_run_train(2, th_path(tmp, "two.log"), args) == 0, "2 ranks failed: see %s",
             th_path(tmp, "two.log"));
     int steps;
     double l = dcgan_loss_diff(ghost, two, &steps);
@@ -312,7 +228,7 @@ TEST(dist_dcgan_per_rank_bn_matches_ghost_bn)
     double w = dcgan_weights_diff(ghost, two, "running_");
     CHECK(w <= DIST_TOL, "2 ranks against --ghost-bn 6: the weights differ by %g relative", w);
     dcgan_args(args, sizeof args, fx, whole, "");
-    REQUIRE(run_ranks(0, th_path(tmp, "whole.log"), args) == 0, "one process failed");
+    REQUIRE(dist_run_train(0, th_path(tmp, "whole.log"), args) == 0, "one process failed");
     l = dcgan_loss_diff(whole, two, &steps);
     CHECK(l > 100 * DIST_TOL, "per-rank statistics moved the losses by only %g relative", l);
 }
@@ -335,7 +251,7 @@ TEST(dist_bn_flags_refuse_mistakes)
         dcgan_args(args, sizeof args, fx, th_path(tmp, "r"), cases[i].more);
         const char *log = th_path(tmp, "r.log");
         size_t len;
-        CHECK(run_ranks(0, log, args) != 0, "%s ran", cases[i].more);
+        CHECK(dist_run_train(0, log, args) != 0, "%s ran", cases[i].more);
         char *text = (char *)th_read_file(log, &len);
         CHECK(text && strstr(text, cases[i].says), "%s: no clear message: %s", cases[i].more,
               text ? text : "(no log)");
@@ -343,7 +259,7 @@ TEST(dist_bn_flags_refuse_mistakes)
     /* the run's record keeps the choice, and a resume must make the same */
     const char *run = th_path(tmp, "kept");
     dcgan_args(args, sizeof args, fx, run, "--ghost-bn 6");
-    REQUIRE(run_ranks(0, th_path(tmp, "kept.log"), args) == 0, "--ghost-bn 6 failed");
+    REQUIRE(dist_run_train(0, th_path(tmp, "kept.log"), args) == 0, "--ghost-bn 6 failed");
     size_t rlen;
     char *rec = (char *)th_read_file(th_path(run, "settings.json"), &rlen);
     CHECK(rec && strstr(rec, "\"sync-bn\": \"0\"") && strstr(rec, "\"ghost-bn\": \"6\""),
@@ -352,7 +268,7 @@ TEST(dist_bn_flags_refuse_mistakes)
              "--ngf 8 --ndf 8 --batch 12 --steps 6 --seed 5 --device cpu --out %s --resume "
              "--quiet --sync-bn", fx, run);
     const char *rlog = th_path(tmp, "kept2.log");
-    CHECK(run_ranks(0, rlog, args) != 0, "a resume with --sync-bn of a --ghost-bn run ran");
+    CHECK(dist_run_train(0, rlog, args) != 0, "a resume with --sync-bn of a --ghost-bn run ran");
     rec = (char *)th_read_file(rlog, &rlen);
     CHECK(rec && strstr(rec, "has --sync-bn 0, this command 1"), "no clear message: %s",
           rec ? rec : "(no log)");
@@ -361,7 +277,7 @@ TEST(dist_bn_flags_refuse_mistakes)
              "--sync-bn", fx);
     const char *log = th_path(tmp, "v.log");
     size_t len;
-    CHECK(run_ranks(0, log, args) != 0, "vae --sync-bn ran");
+    CHECK(dist_run_train(0, log, args) != 0, "vae --sync-bn ran");
     char *text = (char *)th_read_file(log, &len);
     CHECK(text && strstr(text, "sync-bn"), "vae --sync-bn: no clear message: %s",
           text ? text : "(no log)");
@@ -373,18 +289,18 @@ TEST(dist_bn_flags_refuse_mistakes)
  * from it ends where an uninterrupted single process does. */
 TEST(dist_drift_stops_the_job_naming_the_step)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
     char *tmp = th_tmpdir(), args[2048], more[2400];
     const char *one = th_path(tmp, "one"), *drift = th_path(tmp, "drift");
     vae_args(args, sizeof args, fx, one, 6);
-    REQUIRE(run_ranks(0, th_path(tmp, "one.log"), args) == 0, "one process failed");
+    REQUIRE(dist_run_train(0, th_path(tmp, "one.log"), args) == 0, "one process failed");
     vae_args(args, sizeof args, fx, drift, 6);
     snprintf(more, sizeof more, "%s --ckpt-every 2", args);
     setenv("CUGEN_FAULT_DRIFT_STEP", "3", 1);
-    int rc = run_ranks(2, th_path(tmp, "drift.log"), more);
+    int rc = dist_run_train(2, th_path(tmp, "drift.log"), more);
     unsetenv("CUGEN_FAULT_DRIFT_STEP");
     CHECK(rc != 0, "the job with drifted parameters exited 0");
     size_t len;
@@ -393,7 +309,7 @@ TEST(dist_drift_stops_the_job_naming_the_step)
           "no message naming step 4: %s", text ? text : "(no log)");
     snprintf(more, sizeof more, "vae --data mnist --data-dir %s --hidden 16 --latent 2 "
              "--batch 12 --steps 6 --seed 5 --device cpu --out %s --resume --quiet", fx, drift);
-    REQUIRE(run_ranks(0, th_path(tmp, "resume.log"), more) == 0, "the resume failed: see %s",
+    REQUIRE(dist_run_train(0, th_path(tmp, "resume.log"), more) == 0, "the resume failed: see %s",
             th_path(tmp, "resume.log"));
     check_same_run(one, drift, "drifted at 3, resumed from 2");
 }
@@ -405,7 +321,7 @@ TEST(dist_drift_stops_the_job_naming_the_step)
  * the same ranks sum in the same order). */
 TEST(dist_sigterm_stops_every_rank_then_resumes)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
@@ -422,7 +338,7 @@ TEST(dist_sigterm_stops_every_rank_then_resumes)
     }
     /* a few steps logged, then the signal */
     double l[16];
-    for (int i = 0; i < 6000 && losses(cut, "loss", l, 16) < 3; i++)
+    for (int i = 0; i < 6000 && dist_run_losses(cut, "loss", l, 16) < 3; i++)
         usleep(10000);
     kill(pid, SIGTERM);
     int status = 0;
@@ -436,7 +352,7 @@ TEST(dist_sigterm_stops_every_rank_then_resumes)
     }
     CHECK((double)time(NULL) - t0 < 30, "the job took %g s to stop", (double)time(NULL) - t0);
     static double v[1 << 14];
-    int k = losses(cut, "loss", v, 1 << 14);
+    int k = dist_run_losses(cut, "loss", v, 1 << 14);
     size_t len;
     char *text = (char *)th_read_file(th_path(tmp, "cut.log"), &len);
     REQUIRE(k >= 3 && k < 1000000, "the interrupted run logged %d steps: %s", k,
@@ -445,17 +361,19 @@ TEST(dist_sigterm_stops_every_rank_then_resumes)
     snprintf(args, sizeof args, "vae --data mnist --data-dir %s --hidden 16 --latent 2 "
              "--batch 12 --steps %d --seed 5 --device cpu --out %s --resume --quiet", fx, k + 3,
              cut);
-    REQUIRE(run_ranks(2, th_path(tmp, "resume.log"), args) == 0, "the resume failed: see %s",
+    REQUIRE(dist_run_train(2, th_path(tmp, "resume.log"), args) == 0, "the resume failed: see %s",
             th_path(tmp, "resume.log"));
     vae_args(args, sizeof args, fx, whole, k + 3);
-    REQUIRE(run_ranks(2, th_path(tmp, "whole.log"), args) == 0, "the whole run failed");
+    REQUIRE(dist_run_train(2, th_path(tmp, "whole.log"), args) == 0, "the whole run failed");
     static double a[1 << 14], b[1 << 14];
-    int na = losses(whole, "loss", a, 1 << 14), nb = losses(cut, "loss", b, 1 << 14);
+    int na = dist_run_losses(whole, "loss", a, 1 << 14);
+    int nb = dist_run_losses(cut, "loss", b, 1 << 14);
     CHECK(na == k + 3 && nb == k + 3, "%d and %d steps logged, %d asked", na, nb, k + 3);
     for (int i = 0; i < na && i < nb; i++)
         CHECK(th_near(b[i], a[i], DIST_TOL), "step %d loss %.9g, uninterrupted %.9g", i + 1,
               b[i], a[i]);
-    double d = weights_diff(th_path(whole, "vae.safetensors"), th_path(cut, "vae.safetensors"));
+    double d = dist_run_weights_diff(th_path(whole, "vae.safetensors"),
+                                     th_path(cut, "vae.safetensors"));
     CHECK(d <= DIST_TOL, "the weights differ by %g relative", d);
 }
 
@@ -464,7 +382,7 @@ TEST(dist_sigterm_stops_every_rank_then_resumes)
  * one process (DIST_TOL as above). */
 TEST(dist_rbm_ranks_match_one_process)
 {
-    const char *why = no_mpi();
+    const char *why = dist_run_no_mpi();
     if (why)
         SKIP(why);
     char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
@@ -473,17 +391,17 @@ TEST(dist_rbm_ranks_match_one_process)
         snprintf(args, sizeof args, "rbm --data mnist --data-dir %s --hidden 16 --pcd "
                  "--batch 12 --steps 6 --seed 5 --out %s --overwrite --quiet", fx,
                  th_path(tmp, np ? "two" : "one"));
-        REQUIRE(run_ranks(np, th_path(tmp, np ? "two.log" : "one.log"), args) == 0,
+        REQUIRE(dist_run_train(np, th_path(tmp, np ? "two.log" : "one.log"), args) == 0,
                 "%d ranks failed: see %s", np, th_path(tmp, np ? "two.log" : "one.log"));
     }
     double a[16], b[16];
-    int na = losses(th_path(tmp, "one"), "recon", a, 16),
-        nb = losses(th_path(tmp, "two"), "recon", b, 16);
+    int na = dist_run_losses(th_path(tmp, "one"), "recon", a, 16),
+        nb = dist_run_losses(th_path(tmp, "two"), "recon", b, 16);
     CHECK(na == 6 && nb == 6, "%d and %d steps logged", na, nb);
     for (int i = 0; i < na && i < nb; i++)
         CHECK(th_near(b[i], a[i], DIST_TOL), "step %d recon %.9g, one process %.9g", i + 1,
               b[i], a[i]);
-    double d = weights_diff(th_path(th_path(tmp, "one"), "rbm.safetensors"),
+    double d = dist_run_weights_diff(th_path(th_path(tmp, "one"), "rbm.safetensors"),
                             th_path(th_path(tmp, "two"), "rbm.safetensors"));
     CHECK(d <= DIST_TOL, "the weights differ by %g relative", d);
 }

@@ -24,8 +24,8 @@
  * (losses) and 2e-8 (weights) against 1 GPU process, 5e-8 and 8e-8 against
  * 2 CPU ranks for the VAE, 6e-8 and 2e-8 for the DCGAN.
  * DCGAN's batch norm takes per-rank statistics (DDP's default), so its 2
- * ranks are compared with 2 CPU ranks, which take the same, and not with
- * one process, whose statistics are over the whole batch.
+ * ranks are compared with 2 CPU ranks, which take the same; with --sync-bn
+ * (statistics over the global batch) with one GPU process.
  *
  * Adam's step does not change when every gradient is scaled by the same
  * factor (m / sqrt(v)), so whole runs cannot see a sum where an average was
@@ -154,6 +154,30 @@ TEST(gpu_dist_dcgan_two_gpus_match_two_cpu_ranks)
     const char *names[] = {"loss_D", "loss_G", "D_x", NULL},
                *weights[] = {"G.safetensors", "D.safetensors", NULL};
     same_run(two, cpu, names, weights, LOSS_TOL, WEIGHT_TOL, "2 GPU ranks against 2 CPU ranks");
+    th_rmtree(fx);
+    th_rmtree(tmp);
+}
+
+/* --sync-bn on the GPUs: each batch norm's sums go over both ranks, so 2 GPU
+ * ranks take the statistics of one GPU process at the same global batch */
+TEST(gpu_dist_dcgan_sync_bn_two_gpus_match_one_gpu)
+{
+    const char *why = no_gpus();
+    if (why)
+        SKIP(why);
+    char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL), *tmp = th_tmpdir(), model[1024];
+    REQUIRE(fx && tmp);
+    snprintf(model, sizeof model, "dcgan --data mnist --data-dir %s --image-size 32 --nz 8 "
+             "--ngf 8 --ndf 8 --batch 8 --steps %d --seed 3 --deterministic --sync-bn", fx,
+             STEPS);
+    const char *one = th_path(tmp, "one"), *two = th_path(tmp, "two");
+    REQUIRE(train(0, one, model, "cuda"));
+    REQUIRE(train(2, two, model, "cuda"));
+    used_nccl(two);
+    const char *names[] = {"loss_D", "loss_G", "D_x", NULL},
+               *weights[] = {"G.safetensors", "D.safetensors", NULL};
+    same_run(two, one, names, weights, SAME_DEVICE_TOL, SAME_DEVICE_TOL,
+             "2 GPU ranks with --sync-bn against 1 GPU process");
     th_rmtree(fx);
     th_rmtree(tmp);
 }
