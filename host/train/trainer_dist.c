@@ -93,14 +93,34 @@ void dist_slice(const cg_trainer *t, cg_batch *b)
 {
     if (t->ranks <= 1 || !b->x)
         return;
-    int n = b->n / t->ranks, lo = t->rank * n;
+    /* a step of k batches (WGAN-GP's critic steps): the rank's rows of each, moved
+     * together in the batch's buffers (each to an earlier spot than any row still to
+     * move), so its k batches are slices of the k batches one process trains on */
+    int k = t->kind->batches_per_step ? t->kind->batches_per_step(t->settings) : 1;
+    if (k < 1 || b->n % k != 0)
+        k = 1;
+    int whole = b->n / k, n = whole / t->ranks, lo = t->rank * n;
     size_t sample = (size_t)t->ds.channels * t->ds.height * t->ds.width;
-    b->x = (const real *)b->x + (size_t)lo * sample;
-    if (b->y)
-        b->y += lo;
-    if (b->idx)
-        b->idx += lo;
-    b->n = n;
+    if (k == 1) {  /* one batch: its rows in place */
+        b->x = (const real *)b->x + (size_t)lo * sample;
+        b->y = b->y ? b->y + lo : NULL;
+        b->idx = b->idx ? b->idx + lo : NULL;
+        b->n = n;
+        return;
+    }
+    real *x = (real *)b->x;
+    int32_t *y = (int32_t *)b->y, *idx = (int32_t *)b->idx;
+    for (int i = 0; i < k; i++) {
+        size_t to = (size_t)i * n, from = (size_t)i * whole + lo;
+        if (to == from)
+            continue;
+        memmove(x + to * sample, x + from * sample, sizeof(real) * (size_t)n * sample);
+        if (y)
+            memmove(y + to, y + from, sizeof(int32_t) * (size_t)n);
+        if (idx)
+            memmove(idx + to, idx + from, sizeof(int32_t) * (size_t)n);
+    }
+    b->n = n * k;
 }
 
 /* n values of p's buffer at x (either device) summed over the ranks, times scale */

@@ -143,7 +143,8 @@ static double dcgan_loss_diff(const char *one, const char *many, int *steps)
     *steps = 4;
     for (int k = 0; k < 2; k++) {
         double a[16], b[16];
-        int na = dist_run_losses(one, names[k], a, 16), nb = dist_run_losses(many, names[k], b, 16);
+        int na = dist_run_losses(one, names[k], a, 16);
+        int nb = dist_run_losses(many, names[k], b, 16);
         if (na != 4 || nb != 4)
             *steps = na != 4 ? na : nb;
         for (int i = 0; i < na && i < nb; i++) {
@@ -196,6 +197,34 @@ TEST(dist_dcgan_sync_bn_ranks_match_one_process)
         CHECK(w <= DIST_TOL, "%d ranks --sync-bn: the weights (running statistics too) differ "
               "by %g relative", np, w);
     }
+}
+
+/* WGAN-GP: a step is n_critic batches (each rank keeps its rows of each, in
+ * place) and n_critic + 1 all-reduces; with --sync-bn for G's batch norms,
+ * 2 ranks are one process, to DIST_TOL as above. */
+TEST(dist_dcgan_wgan_gp_ranks_match_one_process)
+{
+    const char *why = dist_run_no_mpi();
+    if (why)
+        SKIP(why);
+    char *fx = th_mnist_fixture(48, 16, th_draw_bar, NULL);
+    char *tmp = th_tmpdir(), args[2048];
+    const char *one = th_path(tmp, "one"), *two = th_path(tmp, "two");
+    const char *wgan = "--loss wgan-gp --n-critic 2 --sync-bn";
+    dcgan_args(args, sizeof args, fx, one, wgan);
+    REQUIRE(dist_run_train(0, th_path(tmp, "one.log"), args) == 0, "one process failed: see %s",
+            th_path(tmp, "one.log"));
+    dcgan_args(args, sizeof args, fx, two, wgan);
+    REQUIRE(dist_run_train(2, th_path(tmp, "two.log"), args) == 0, "2 ranks failed: see %s",
+            th_path(tmp, "two.log"));
+    int steps;
+    double l = dcgan_loss_diff(one, two, &steps);
+    CHECK(steps == 4, "%d steps logged", steps);
+    CHECK(l <= DIST_TOL, "2 ranks wgan-gp: the losses differ by %g relative", l);
+    double w = dcgan_weights_diff(one, two, NULL);
+    CHECK(w <= DIST_TOL, "2 ranks wgan-gp: the weights differ by %g relative", w);
+    th_rmtree(fx);
+    th_rmtree(tmp);
 }
 
 /* Per-rank batch norm (the default) against one process with ghost batch
