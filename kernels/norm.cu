@@ -97,25 +97,36 @@ extern "C" cg_status cuda_batchnorm_fwd(real *y, real *rstd, const real *x, cons
     });
 }
 
+/* Channel c's sums over the block, of dy (*sdy) and of dy xhat (*sdyx);
+ * thread 0 adds them to dgamma and dbeta (either NULL: not wanted) */
+static __device__ void bn_dy_sums(int64_t c, const real *dy, const real *x, double m, double r,
+                                  int N, int C, int S, real *dgamma, real *dbeta, double *sdy,
+                                  double *sdyx)
+{
+    int64_t cnt = (int64_t)N * S;
+    auto idx = [=](int64_t j) { return (j / S * C + c) * S + j % S; };
+    *sdy = cu_block_sum(cnt, [=](int64_t j) { return (double)dy[idx(j)]; });
+    *sdyx = cu_block_sum(cnt, [=](int64_t j) {
+        int64_t k = idx(j);
+        return dy[k] * ((x[k] - m) * r);
+    });
+    if (threadIdx.x == 0) {
+        if (dgamma)
+            dgamma[c] += (real)*sdyx;
+        if (dbeta)
+            dbeta[c] += (real)*sdy;
+    }
+}
+
 extern "C" cg_status cuda_batchnorm_bwd(real *dx, real *dgamma, real *dbeta, const real *dy,
                                         const real *x, const real *mean, const real *rstd,
                                         const real *gamma, int N, int C, int S, int training)
 {
     int64_t cnt = (int64_t)N * S;
     return cu_per_block(C, [=] __device__(int64_t c) {
-        double m = mean[c], r = rstd[c];
+        double m = mean[c], r = rstd[c], sdy, sdyx;
         auto idx = [=](int64_t j) { return (j / S * C + c) * S + j % S; };
-        double sdy = cu_block_sum(cnt, [=](int64_t j) { return (double)dy[idx(j)]; });
-        double sdyx = cu_block_sum(cnt, [=](int64_t j) {
-            int64_t k = idx(j);
-            return dy[k] * ((x[k] - m) * r);
-        });
-        if (threadIdx.x == 0) {
-            if (dgamma)
-                dgamma[c] += (real)sdyx;
-            if (dbeta)
-                dbeta[c] += (real)sdy;
-        }
+        bn_dy_sums(c, dy, x, m, r, N, C, S, dgamma, dbeta, &sdy, &sdyx);
         if (!dx)
             return;
         double gr = (gamma ? gamma[c] : 1.0) * r;
@@ -132,20 +143,10 @@ extern "C" cg_status cuda_batchnorm_bwd_sums(real *sums, real *dgamma, real *dbe
                                              const real *dy, const real *x, const real *mean,
                                              const real *rstd, int N, int C, int S)
 {
-    int64_t cnt = (int64_t)N * S;
     return cu_per_block(C, [=] __device__(int64_t c) {
-        double m = mean[c], r = rstd[c];
-        auto idx = [=](int64_t j) { return (j / S * C + c) * S + j % S; };
-        double sdy = cu_block_sum(cnt, [=](int64_t j) { return (double)dy[idx(j)]; });
-        double sdyx = cu_block_sum(cnt, [=](int64_t j) {
-            int64_t k = idx(j);
-            return dy[k] * ((x[k] - m) * r);
-        });
+        double sdy, sdyx;
+        bn_dy_sums(c, dy, x, mean[c], rstd[c], N, C, S, dgamma, dbeta, &sdy, &sdyx);
         if (threadIdx.x == 0) {
-            if (dgamma)
-                dgamma[c] += (real)sdyx;
-            if (dbeta)
-                dbeta[c] += (real)sdy;
             sums[c] = (real)sdy;
             sums[C + c] = (real)sdyx;
         }
