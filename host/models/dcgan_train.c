@@ -358,8 +358,9 @@ static const cg_flag flags[] = {
     {"conditional", CG_FLAG_BOOL, F(conditional), NULL, 0, 0, NULL,
      "condition on the data's labels: G reads a label embedding with z, D is a projection "
      "discriminator", NULL},
-    {"embed-dim", CG_FLAG_INT, F(embed_dim), "50", 1, 4096, "N",
-     "size of G's label embedding", "conditional=1"},
+    {"embed-dim", CG_FLAG_INT, F(embed_dim), "10", 1, 4096, "N",
+     "size of G's label embedding (with 50, G came to ignore z within a class on "
+     "Fashion-MNIST: docs/gan-variants.md)", "conditional=1"},
     {"attrs", CG_FLAG_STR, F(attrs), NULL, 0, 0, "NAME,..",
      "CelebA: condition on these attributes (1 to 6, e.g. Smiling,Male): the label is their "
      "bit pattern, bit i the i-th named (2^k classes)", "conditional=1"},
